@@ -1,0 +1,18 @@
+//! The meeting system's wire protocol, shared by the server, the client and the tests.
+//!
+//! This crate owns bytes and types, never sockets policy or threads: `frame` is the
+//! length-prefixed layout and its limits, `message` the JSON control messages,
+//! `ids` the identifiers people read aloud or keep secret, and `protocol` the
+//! numbers every peer must agree on. Everything above it works with `Frame`,
+//! `Request` and `Event`, not with bytes.
+
+pub mod error;
+pub mod frame;
+pub mod ids;
+pub mod message;
+pub mod protocol;
+
+pub use error::ProtocolError;
+pub use frame::{Frame, FrameKind, FrameReader, MediaHeader};
+pub use ids::{ClientId, MeetingId, SessionToken};
+pub use message::{Event, MediaKind, MeetingSummary, MemberInfo, MemberRef, Request};

@@ -1,0 +1,137 @@
+//! Control messages: what a client asks (`Request`) and what the server tells
+//! (`Event`), as JSON objects tagged by `"request"` or `"event"`.
+//!
+//! The client's `--json` output uses the same `Event` objects, so a script reads
+//! exactly what the server said; docs/PROTOCOL.md and the README list them all.
+
+use crate::ids::{ClientId, MeetingId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A kind of media stream; each has its own socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Video,
+    Audio,
+}
+
+impl MediaKind {
+    pub const ALL: [MediaKind; 2] = [MediaKind::Video, MediaKind::Audio];
+}
+
+impl fmt::Display for MediaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MediaKind::Video => "video",
+            MediaKind::Audio => "audio",
+        })
+    }
+}
+
+/// From client to server, on the control socket (`attach`: on a media socket).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// First message on a control socket.
+    Hello { protocol: u32, name: String },
+    /// First (and only) control message on a media socket.
+    Attach { kind: MediaKind, id: ClientId, token: String },
+    Create,
+    Join { meeting: String },
+    Leave,
+    Cancel,
+    Meetings,
+    Members,
+    Chat { text: String },
+    /// The sender starts or stops sharing a kind of media.
+    Media { kind: MediaKind, on: bool },
+}
+
+/// A member as named in events about them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRef {
+    pub id: ClientId,
+    pub name: String,
+}
+
+/// A member with their role and what they share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub id: ClientId,
+    pub name: String,
+    pub host: bool,
+    pub video: bool,
+    pub audio: bool,
+}
+
+/// One line of the meeting list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingSummary {
+    pub id: MeetingId,
+    /// The host's name.
+    pub host: String,
+    pub host_id: ClientId,
+    /// How many members it has.
+    pub members: usize,
+}
+
+/// From server to client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Answer to `hello`: who you are, and the token your media sockets attach with.
+    Welcome { protocol: u32, id: ClientId, name: String, token: String },
+    /// Answer to `attach` on a media socket.
+    Attached { kind: MediaKind },
+    /// You created a meeting (a `joined` follows: you are its host).
+    Created { meeting: MeetingId },
+    /// You are now in a meeting; `members` includes you.
+    Joined { meeting: MeetingId, members: Vec<MemberInfo> },
+    MemberJoined { meeting: MeetingId, member: MemberRef },
+    MemberLeft { meeting: MeetingId, member: MemberRef },
+    /// The host left and the member who has been there longest is host now.
+    HostChanged { meeting: MeetingId, host: MemberRef },
+    /// You left the meeting.
+    Left { meeting: MeetingId },
+    /// The host cancelled the meeting; it no longer exists.
+    Ended { meeting: MeetingId },
+    Chat { meeting: MeetingId, from: String, from_id: ClientId, text: String },
+    /// Answer to `meetings`: at most `MAX_LISTED_MEETINGS`, of `total`.
+    Meetings { meetings: Vec<MeetingSummary>, total: usize },
+    /// Answer to `members`.
+    Members { meeting: MeetingId, members: Vec<MemberInfo> },
+    /// A member (maybe you) started or stopped sharing.
+    Media { meeting: MeetingId, member: MemberRef, kind: MediaKind, on: bool },
+    /// A request failed, or the connection broke the protocol (then it is closed).
+    Error { message: String },
+    /// The server is stopping; the connection closes next.
+    Shutdown { message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_events_have_the_documented_json_shape() {
+        let join = serde_json::to_value(Request::Join { meeting: "abc-def".into() }).expect("serialises");
+        assert_eq!(join, serde_json::json!({"request": "join", "meeting": "abc-def"}));
+        let media: Request =
+            serde_json::from_str(r#"{"request":"media","kind":"audio","on":true}"#).expect("parses");
+        assert_eq!(media, Request::Media { kind: MediaKind::Audio, on: true });
+
+        let meeting = MeetingId::parse("abc-def").expect("valid id");
+        let event = Event::MemberJoined { meeting, member: MemberRef { id: ClientId(3), name: "ana".into() } };
+        assert_eq!(
+            serde_json::to_value(event).expect("serialises"),
+            serde_json::json!({"event": "member_joined", "meeting": "abc-def", "member": {"id": 3, "name": "ana"}})
+        );
+    }
+
+    #[test]
+    fn unknown_requests_are_rejected() {
+        assert!(serde_json::from_str::<Request>(r#"{"request":"fly"}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"text":"no tag"}"#).is_err());
+    }
+}

@@ -1,0 +1,39 @@
+//! Numbers that are part of the protocol: every peer must agree on them, so they
+//! live here and nowhere else.
+
+use std::time::Duration;
+
+/// Version spoken in `hello`; a server refuses a client with another one.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Port the server listens on when `--bind` is not given ("MEET" on a phone keypad).
+pub const DEFAULT_PORT: u16 = 6338;
+
+/// Bytes in a frame header: one type byte and a big-endian `u32` payload length.
+pub const FRAME_HEADER_LEN: usize = 5;
+
+/// Largest control payload (one JSON message).
+pub const MAX_CONTROL_PAYLOAD: u32 = 64 * 1024;
+/// Largest video payload: media header plus one JPEG (1920x1080 at high quality fits).
+pub const MAX_VIDEO_PAYLOAD: u32 = 2 * 1024 * 1024;
+/// Largest audio payload: media header plus up to 100 ms of PCM.
+pub const MAX_AUDIO_PAYLOAD: u32 = 16 * 1024;
+
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 32;
+/// Longest chat message, in bytes of UTF-8.
+pub const MAX_CHAT_BYTES: usize = 4000;
+/// Most members one meeting holds.
+pub const MAX_MEETING_MEMBERS: usize = 100;
+/// Most meetings one `meetings` answer lists (the answer says how many exist).
+pub const MAX_LISTED_MEETINGS: usize = 256;
+
+/// Audio on the wire: signed 16-bit little-endian PCM, mono, at this rate.
+pub const AUDIO_SAMPLE_RATE: u32 = 48_000;
+/// Audio is sent in frames of this length (20 ms: 960 samples, 1920 bytes).
+pub const AUDIO_FRAME: Duration = Duration::from_millis(20);
+/// Samples in one audio frame.
+pub const AUDIO_FRAME_SAMPLES: usize = 960;
+
+/// How long a new connection may take to say `hello` or `attach` before it is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

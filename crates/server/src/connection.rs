@@ -1,0 +1,226 @@
+//! One accepted socket, from its first frame to its end.
+//!
+//! The first frame decides what the socket is: `hello` makes it a client's
+//! control socket, `attach` (with the session token from `welcome`) one of its
+//! media sockets. After that, the accepting thread is the socket's reader and a
+//! second thread (see `outbox`) its writer.
+//!
+//! A peer that breaks the protocol is sent an `error` event saying why, its
+//! input is drained briefly so the error is not lost to a TCP reset, and its
+//! connection is closed. Nobody else notices.
+
+use crate::outbox::{Outbox, run_writer};
+use crate::registry::MeetingRegistry;
+use crate::server::ServerConfig;
+use bytes::Bytes;
+use common::protocol::{HANDSHAKE_TIMEOUT, PROTOCOL_VERSION};
+use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, ProtocolError, Request, SessionToken};
+use crossbeam_channel::Sender;
+use socket2::{SockRef, TcpKeepalive};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What every connection thread shares.
+#[derive(Clone)]
+pub struct ConnectionContext {
+    pub registry: MeetingRegistry,
+    pub config: Arc<ServerConfig>,
+    /// Held by every writer thread: the server waits for all of them at shutdown.
+    pub writers_alive: Sender<()>,
+}
+
+/// Serves one accepted connection until it ends.
+pub fn serve(stream: TcpStream, ctx: ConnectionContext) {
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "unknown peer".into());
+    if let Err(err) = tune_socket(&stream, &ctx.config) {
+        tracing::warn!(%peer, "could not set socket options: {err}");
+    }
+    let Ok(read_half) = stream.try_clone() else { return };
+    let mut reader = FrameReader::new(read_half, &[FrameKind::Control]);
+    let request = match reader.read_frame().and_then(|frame| match frame {
+        Some(frame) => frame.parse_control::<Request>().map(Some),
+        None => Ok(None),
+    }) {
+        Ok(Some(request)) => request,
+        Ok(None) => return,
+        Err(err) => {
+            tracing::warn!(%peer, "bad handshake: {err}");
+            return refuse(&stream, reader, &handshake_error(&err));
+        }
+    };
+    match request {
+        Request::Hello { protocol, name } => control_session(stream, reader, protocol, &name, &peer, ctx),
+        Request::Attach { kind, id, token } => media_session(stream, reader, kind, id, &token, &peer, ctx),
+        _ => refuse(&stream, reader, "the first message on a connection must be hello or attach"),
+    }
+}
+
+fn handshake_error(err: &ProtocolError) -> String {
+    match err {
+        ProtocolError::Io(io) if matches!(io.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            format!("no hello or attach within {} s", HANDSHAKE_TIMEOUT.as_secs())
+        }
+        _ => format!("{err}; is this a meeting client?"),
+    }
+}
+
+fn tune_socket(stream: &TcpStream, config: &ServerConfig) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    stream.set_write_timeout(Some(config.write_timeout))?;
+    // Notice peers that vanish without a FIN (power loss, cable pulled).
+    let keepalive = TcpKeepalive::new()
+        .with_time(Duration::from_secs(10))
+        .with_interval(Duration::from_secs(5))
+        .with_retries(3);
+    SockRef::from(stream).set_tcp_keepalive(&keepalive)
+}
+
+/// Sends an error on a connection that never got a writer thread, then closes it.
+fn refuse(stream: &TcpStream, reader: FrameReader<TcpStream>, message: &str) {
+    let frame = Frame::control(&Event::Error { message: message.to_string() });
+    let _ = (&*stream).write_all(frame.as_bytes());
+    let _ = stream.shutdown(Shutdown::Write);
+    drain_input(reader);
+}
+
+/// Reads and discards what the peer still sends, for a moment: closing a socket
+/// with unread input resets the connection, and the peer would lose our error.
+fn drain_input(reader: FrameReader<TcpStream>) {
+    let stream = reader.get_ref();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut sink = [0u8; 16 * 1024];
+    let mut budget = 4 * 1024 * 1024usize;
+    let mut stream = stream;
+    while Instant::now() < deadline && budget > 0 {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => budget = budget.saturating_sub(n),
+        }
+    }
+}
+
+fn spawn_writer(name: String, stream: &TcpStream, queue: crossbeam_channel::Receiver<Bytes>, ctx: &ConnectionContext) {
+    let Ok(stream) = stream.try_clone() else { return };
+    let alive = ctx.writers_alive.clone();
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        run_writer(stream, queue);
+        drop(alive);
+    });
+    if let Err(err) = spawned {
+        tracing::error!("could not start a writer thread: {err}");
+    }
+}
+
+fn control_session(
+    stream: TcpStream,
+    mut reader: FrameReader<TcpStream>,
+    protocol: u32,
+    name: &str,
+    peer: &str,
+    ctx: ConnectionContext,
+) {
+    if protocol != PROTOCOL_VERSION {
+        let message = format!(
+            "this server speaks protocol {PROTOCOL_VERSION} and the client {protocol}: use a client and server of the same release"
+        );
+        return refuse(&stream, reader, &message);
+    }
+    let (outbox, queue) = Outbox::new(ctx.config.control_queue);
+    let id = match ctx.registry.register(name, outbox, stream.try_clone().ok()) {
+        Ok(id) => id,
+        Err(message) => return refuse(&stream, reader, &message),
+    };
+    tracing::info!(client = %id, %peer, name, "connected");
+    spawn_writer(format!("control-out-{id}"), &stream, queue, &ctx);
+    let _ = stream.set_read_timeout(None);
+    loop {
+        let request = reader.read_frame().and_then(|frame| frame.map(|f| f.parse_control::<Request>()).transpose());
+        match request {
+            Ok(Some(request)) => ctx.registry.handle(id, request),
+            Ok(None) => break,
+            Err(err) if err.is_peer_fault() => {
+                tracing::warn!(client = %id, %peer, "closing control connection: {err}");
+                ctx.registry.reject(id, &format!("{err}; closing the connection"));
+                return drain_input(reader);
+            }
+            Err(err) => {
+                tracing::debug!(client = %id, "control connection ended: {err}");
+                break;
+            }
+        }
+    }
+    tracing::info!(client = %id, "disconnected");
+    ctx.registry.disconnect(id);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn media_session(
+    stream: TcpStream,
+    mut reader: FrameReader<TcpStream>,
+    kind: MediaKind,
+    id: ClientId,
+    token: &str,
+    peer: &str,
+    ctx: ConnectionContext,
+) {
+    let Some(token) = SessionToken::from_hex(token) else {
+        return refuse(&stream, reader, "invalid session token");
+    };
+    let capacity = match kind {
+        MediaKind::Video => ctx.config.video_queue,
+        MediaKind::Audio => ctx.config.audio_queue,
+    };
+    let (outbox, queue) = Outbox::new(capacity);
+    let attachment = match ctx.registry.attach(kind, id, &token, outbox.clone(), stream.try_clone().ok()) {
+        Ok(attachment) => attachment,
+        Err(message) => {
+            tracing::warn!(%peer, "refused {kind} socket: {message}");
+            return refuse(&stream, reader, &message);
+        }
+    };
+    tracing::debug!(client = %id, %peer, "{kind} socket attached");
+    spawn_writer(format!("{kind}-out-{id}"), &stream, queue, &ctx);
+    let _ = stream.set_read_timeout(None);
+    reader.accept_only(&[FrameKind::from(kind)]);
+    let mut reported_outside = false;
+    loop {
+        match reader.read_frame() {
+            Ok(Some(mut frame)) => {
+                frame.stamp_sender(id);
+                let frame = Bytes::from(frame.into_bytes());
+                let route = attachment.route.current();
+                if route.meeting.is_none() {
+                    if !reported_outside {
+                        ctx.registry.media_outside_meeting(id, kind);
+                        reported_outside = true;
+                    }
+                    continue;
+                }
+                reported_outside = false;
+                for receiver in route.receivers(kind) {
+                    receiver.push_media(frame.clone());
+                }
+            }
+            Ok(None) => break,
+            Err(err) if err.is_peer_fault() => {
+                tracing::warn!(client = %id, %peer, "closing {kind} connection: {err}");
+                let _ = outbox.push_control(Bytes::from(
+                    Frame::control(&Event::Error { message: format!("{err}; closing the {kind} connection") })
+                        .into_bytes(),
+                ));
+                ctx.registry.detach(id, kind, attachment.id);
+                drop(outbox);
+                return drain_input(reader);
+            }
+            Err(err) => {
+                tracing::debug!(client = %id, "{kind} connection ended: {err}");
+                break;
+            }
+        }
+    }
+    ctx.registry.detach(id, kind, attachment.id);
+}

@@ -1,0 +1,97 @@
+//! `server`: the command line of the meeting server.
+
+use anyhow::Context;
+use clap::Parser;
+use common::protocol::DEFAULT_PORT;
+use meeting_server::{Server, ServerConfig};
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// Meeting server: keeps the registry of meetings and relays chat, JPEG video and
+/// PCM audio between the members of each meeting.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    after_help = "On start it prints one line, `listening on ADDR:PORT`, to stdout. Logs go to stderr; \
+                  RUST_LOG sets their level (for example RUST_LOG=debug). Ctrl-C or SIGTERM stops the \
+                  server after telling every connected client.\n\n\
+                  Exit codes: 0 stopped on request, 1 could not start."
+)]
+struct Args {
+    /// Address to listen on: IP:PORT, HOST:PORT or a bare PORT (all interfaces).
+    /// One port serves control, video and audio sockets.
+    #[arg(long, env = "MEETING_BIND", default_value_t = format!("0.0.0.0:{DEFAULT_PORT}"))]
+    bind: String,
+
+    /// Most connections open at once (each client uses three).
+    #[arg(long, default_value_t = ServerConfig::default().max_connections)]
+    max_connections: usize,
+
+    /// Events queued for one client before it counts as not reading and is disconnected.
+    #[arg(long, default_value_t = ServerConfig::default().control_queue)]
+    control_queue: usize,
+
+    /// Video frames queued per receiver; beyond it the oldest are dropped.
+    #[arg(long, default_value_t = ServerConfig::default().video_queue)]
+    video_queue: usize,
+
+    /// Audio frames (20 ms each) queued per receiver; beyond it the oldest are dropped.
+    #[arg(long, default_value_t = ServerConfig::default().audio_queue)]
+    audio_queue: usize,
+}
+
+fn resolve_bind(text: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    text.to_socket_addrs()
+        .with_context(|| format!("--bind {text}: expected IP:PORT, HOST:PORT or PORT"))?
+        .next()
+        .with_context(|| format!("--bind {text}: the name has no address"))
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("server: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let config = ServerConfig {
+        bind: resolve_bind(&args.bind)?,
+        max_connections: args.max_connections.max(1),
+        control_queue: args.control_queue.max(1),
+        video_queue: args.video_queue.max(1),
+        audio_queue: args.audio_queue.max(1),
+        ..ServerConfig::default()
+    };
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+    ctrlc::set_handler(move || {
+        let _ = stop_tx.try_send(());
+    })
+    .context("could not install the Ctrl-C handler")?;
+
+    let server = Server::bind(config)?.start()?;
+    let addr = server.local_addr();
+    println!("listening on {addr}");
+    std::io::stdout().flush()?;
+    tracing::info!(%addr, "meeting server ready; clients join with: client <this host> --port {}", addr.port());
+
+    let _ = stop_rx.recv();
+    tracing::info!("stopping: telling connected clients");
+    server.shutdown(Duration::from_secs(2));
+    tracing::info!("stopped");
+    Ok(())
+}
