@@ -1,1 +1,119 @@
-fn main() {}
+//! `client`: the command line of the terminal meeting client.
+
+use clap::Parser;
+use common::protocol::DEFAULT_PORT;
+use meeting_client::app::{self, AppEvent, Ending, Options};
+use meeting_client::media::{self, VideoSettings};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn after_help() -> String {
+    format!(
+        "Commands once connected (type /help): /create, /join ID, /leave, /cancel, /meetings, /members, \
+         /video on [SOURCE], /video off, /audio on [SOURCE], /audio off, /stats, /quit; any other line is chat.\n\n\
+         Video sources:\n{}\nAudio sources:\n{}\n\n\
+         With --json, stdin takes the same commands and stdout has one JSON object per event (see README).\n\
+         Logs go to stderr; RUST_LOG sets their level.\n\n\
+         Exit codes: 0 you quit, input ended or the server shut down; 1 could not connect or the connection \
+         was lost; 2 bad command line.",
+        media::describe_sources(media::VIDEO_SOURCES),
+        media::describe_sources(media::AUDIO_SOURCES)
+    )
+}
+
+/// Terminal meeting client: create or join meetings, chat, share video and audio.
+#[derive(Parser, Debug)]
+#[command(version, after_help = after_help())]
+struct Args {
+    /// Server to connect to: a host name or IP address, optionally with :PORT.
+    host: String,
+
+    /// Server port.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+
+    /// Your name as others see it (1 to 32 characters).
+    #[arg(long, env = "USER", default_value = "guest")]
+    name: String,
+
+    /// Scripting mode: commands on stdin, one JSON event per line on stdout, nothing else.
+    #[arg(long)]
+    json: bool,
+
+    /// Save what you receive in DIR: video/<member>/<seq>.jpg, audio/<member>.wav, chat.log.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+
+    /// Size of the test-pattern video, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x360", value_parser = parse_size)]
+    video_size: (u32, u32),
+
+    /// Video frames per second (1 to 60).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=60))]
+    fps: u32,
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or("expected WIDTHxHEIGHT, like 640x360")?;
+    let w: u32 = w.parse().map_err(|_| format!("bad width '{w}'"))?;
+    let h: u32 = h.parse().map_err(|_| format!("bad height '{h}'"))?;
+    if !(16..=3840).contains(&w) || !(16..=2160).contains(&h) {
+        return Err("width must be 16 to 3840 and height 16 to 2160".into());
+    }
+    Ok((w, h))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let (events, inbox) = crossbeam_channel::unbounded::<AppEvent>();
+    let interrupt = events.clone();
+    let interrupted_once = AtomicBool::new(false);
+    let installed = ctrlc::set_handler(move || {
+        // The first Ctrl-C quits politely; a second one does not wait.
+        if interrupted_once.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        let _ = interrupt.send(AppEvent::Interrupted);
+    });
+    if let Err(err) = installed {
+        tracing::warn!("Ctrl-C will end the client abruptly: {err}");
+    }
+
+    let options = Options {
+        host: args.host,
+        port: args.port,
+        name: args.name,
+        json: args.json,
+        record: args.record,
+        video: VideoSettings {
+            width: args.video_size.0,
+            height: args.video_size.1,
+            fps: args.fps,
+            ..VideoSettings::default()
+        },
+    };
+    let json = options.json;
+    match app::run(options, events, inbox) {
+        Ok(Ending::Normal) => ExitCode::SUCCESS,
+        Ok(Ending::Lost) => ExitCode::FAILURE,
+        Err(err) => {
+            if json {
+                let event = serde_json::json!({"event": "error", "message": format!("{err:#}")});
+                println!("{event}");
+            }
+            eprintln!("client: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

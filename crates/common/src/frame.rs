@@ -110,14 +110,18 @@ impl MediaHeader {
 
     pub fn decode(bytes: &[u8]) -> Result<MediaHeader, ProtocolError> {
         let field = |range: std::ops::Range<usize>| {
-            bytes
-                .get(range)
-                .ok_or_else(|| ProtocolError::Malformed("media frame shorter than its header".into()))
+            bytes.get(range).ok_or_else(|| {
+                ProtocolError::Malformed("media frame shorter than its header".into())
+            })
         };
         let sender = u32::from_be_bytes(array(field(0..4)?));
         let sequence = u32::from_be_bytes(array(field(4..8)?));
         let timestamp_us = u64::from_be_bytes(array(field(8..16)?));
-        Ok(MediaHeader { sender: ClientId(sender), sequence, timestamp_us })
+        Ok(MediaHeader {
+            sender: ClientId(sender),
+            sequence,
+            timestamp_us,
+        })
     }
 }
 
@@ -180,7 +184,8 @@ impl Frame {
         if self.kind() != FrameKind::Control {
             return Err(ProtocolError::UnexpectedKind(self.kind()));
         }
-        serde_json::from_slice(self.payload()).map_err(|err| ProtocolError::Malformed(err.to_string()))
+        serde_json::from_slice(self.payload())
+            .map_err(|err| ProtocolError::Malformed(err.to_string()))
     }
 
     /// The media header of a video or audio frame.
@@ -224,7 +229,10 @@ pub struct FrameReader<R> {
 
 impl<R: Read> FrameReader<R> {
     pub fn new(inner: R, accepted: &[FrameKind]) -> FrameReader<R> {
-        FrameReader { inner: BufReader::with_capacity(16 * 1024, inner), accepted: accepted.to_vec() }
+        FrameReader {
+            inner: BufReader::with_capacity(16 * 1024, inner),
+            accepted: accepted.to_vec(),
+        }
     }
 
     /// Changes which frame types are accepted (after a handshake, say).
@@ -259,7 +267,9 @@ impl<R: Read> FrameReader<R> {
         }
         let mut bytes = vec![0u8; FRAME_HEADER_LEN + len as usize];
         bytes[..FRAME_HEADER_LEN].copy_from_slice(&header);
-        self.inner.read_exact(&mut bytes[FRAME_HEADER_LEN..]).map_err(truncated_on_eof)?;
+        self.inner
+            .read_exact(&mut bytes[FRAME_HEADER_LEN..])
+            .map_err(truncated_on_eof)?;
         Ok(Some(Frame { bytes }))
     }
 }
@@ -280,7 +290,11 @@ fn read_exact_or_eof(reader: &mut impl Read, buf: &mut [u8]) -> Result<bool, Pro
 }
 
 fn truncated_on_eof(err: io::Error) -> ProtocolError {
-    if err.kind() == ErrorKind::UnexpectedEof { ProtocolError::Truncated } else { err.into() }
+    if err.kind() == ErrorKind::UnexpectedEof {
+        ProtocolError::Truncated
+    } else {
+        err.into()
+    }
 }
 
 #[cfg(test)]
@@ -304,20 +318,32 @@ mod tests {
         let mut r = reader(frame.clone().into_bytes(), ALL);
         let back = r.read_frame().expect("valid frame").expect("one frame");
         assert_eq!(back, frame);
-        assert!(matches!(back.parse_control::<Request>(), Ok(Request::Chat { text }) if text == "hi"));
+        assert!(
+            matches!(back.parse_control::<Request>(), Ok(Request::Chat { text }) if text == "hi")
+        );
         assert!(r.read_frame().expect("clean end").is_none());
     }
 
     #[test]
     fn media_frame_carries_header_and_body() {
-        let header = MediaHeader { sender: ClientId(0), sequence: 7, timestamp_us: 1 << 40 };
+        let header = MediaHeader {
+            sender: ClientId(0),
+            sequence: 7,
+            timestamp_us: 1 << 40,
+        };
         let mut frame = Frame::media(MediaKind::Audio, header, &[1, 2, 3, 4]);
         frame.stamp_sender(ClientId(42));
         let mut r = reader(frame.into_bytes(), ALL);
         let back = r.read_frame().expect("valid").expect("frame");
         assert_eq!(back.kind(), FrameKind::Audio);
         let decoded = back.media_header().expect("header");
-        assert_eq!(decoded, MediaHeader { sender: ClientId(42), ..header });
+        assert_eq!(
+            decoded,
+            MediaHeader {
+                sender: ClientId(42),
+                ..header
+            }
+        );
         assert_eq!(back.media_body(), &[1, 2, 3, 4]);
     }
 
@@ -326,22 +352,46 @@ mod tests {
         let mut bytes = vec![0x02];
         bytes.extend_from_slice(&u32::MAX.to_be_bytes());
         let err = reader(bytes, ALL).read_frame().expect_err("too large");
-        assert!(matches!(err, ProtocolError::TooLarge { kind: FrameKind::Video, len: u32::MAX, .. }));
+        assert!(matches!(
+            err,
+            ProtocolError::TooLarge {
+                kind: FrameKind::Video,
+                len: u32::MAX,
+                ..
+            }
+        ));
         assert!(err.is_peer_fault());
     }
 
     #[test]
     fn unknown_and_unaccepted_types_are_errors() {
-        let err = reader(vec![0x7f, 0, 0, 0, 0], ALL).read_frame().expect_err("unknown");
+        let err = reader(vec![0x7f, 0, 0, 0, 0], ALL)
+            .read_frame()
+            .expect_err("unknown");
         assert!(matches!(err, ProtocolError::UnknownKind(0x7f)));
-        let video = Frame::media(MediaKind::Video, MediaHeader { sender: ClientId(0), sequence: 0, timestamp_us: 0 }, b"jpeg");
-        let err = reader(video.into_bytes(), &[FrameKind::Control]).read_frame().expect_err("unaccepted");
-        assert!(matches!(err, ProtocolError::UnexpectedKind(FrameKind::Video)));
+        let video = Frame::media(
+            MediaKind::Video,
+            MediaHeader {
+                sender: ClientId(0),
+                sequence: 0,
+                timestamp_us: 0,
+            },
+            b"jpeg",
+        );
+        let err = reader(video.into_bytes(), &[FrameKind::Control])
+            .read_frame()
+            .expect_err("unaccepted");
+        assert!(matches!(
+            err,
+            ProtocolError::UnexpectedKind(FrameKind::Video)
+        ));
     }
 
     #[test]
     fn media_frame_shorter_than_its_header_is_malformed() {
-        let err = reader(vec![0x03, 0, 0, 0, 3, 1, 2, 3], ALL).read_frame().expect_err("short");
+        let err = reader(vec![0x03, 0, 0, 0, 3, 1, 2, 3], ALL)
+            .read_frame()
+            .expect_err("short");
         assert!(matches!(err, ProtocolError::Malformed(_)));
     }
 
@@ -349,8 +399,13 @@ mod tests {
     fn end_of_stream_inside_a_frame_is_truncation() {
         let frame = Frame::control(&Request::Leave).into_bytes();
         for cut in 1..frame.len() {
-            let err = reader(frame[..cut].to_vec(), ALL).read_frame().expect_err("truncated");
-            assert!(matches!(err, ProtocolError::Truncated), "cut at {cut}: {err}");
+            let err = reader(frame[..cut].to_vec(), ALL)
+                .read_frame()
+                .expect_err("truncated");
+            assert!(
+                matches!(err, ProtocolError::Truncated),
+                "cut at {cut}: {err}"
+            );
         }
     }
 }

@@ -49,13 +49,18 @@ impl MeetingId {
             .filter(|b| !matches!(b, b'-' | b' '))
             .map(|b| b.to_ascii_lowercase())
             .collect();
-        let valid = chars.len() == MEETING_ID_CHARS && chars.iter().all(|c| MEETING_ALPHABET.contains(c));
+        let valid =
+            chars.len() == MEETING_ID_CHARS && chars.iter().all(|c| MEETING_ALPHABET.contains(c));
         valid.then(|| MeetingId::from_chars(&chars))
     }
 
     fn from_chars(chars: &[u8]) -> MeetingId {
         let (a, b) = chars.split_at(MEETING_ID_CHARS / 2);
-        MeetingId(format!("{}-{}", String::from_utf8_lossy(a), String::from_utf8_lossy(b)))
+        MeetingId(format!(
+            "{}-{}",
+            String::from_utf8_lossy(a),
+            String::from_utf8_lossy(b)
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -99,7 +104,11 @@ impl SessionToken {
     /// Compares in time independent of where the tokens differ, so a peer cannot
     /// learn a token byte by byte from response times.
     pub fn matches(&self, other: &SessionToken) -> bool {
-        self.0.iter().zip(other.0.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
     }
 }
 
@@ -115,7 +124,8 @@ mod tests {
 
     #[test]
     fn meeting_id_from_bytes_is_readable_and_skips_biased_bytes() {
-        let id = MeetingId::from_random_bytes(&[255, 0, 1, 2, 30, 31, 248, 100]).expect("enough bytes");
+        let id =
+            MeetingId::from_random_bytes(&[255, 0, 1, 2, 30, 31, 248, 100]).expect("enough bytes");
         // 255 and 248 are at or over the unbiased limit (248) and skipped; 100 % 31 = 7 is "9".
         assert_eq!(id.as_str(), "234-z29");
         assert!(MeetingId::from_random_bytes(&[0, 1, 2]).is_none());
@@ -128,7 +138,11 @@ mod tests {
         assert_eq!(MeetingId::parse("k7mq2x"), Some(id.clone()));
         assert_eq!(MeetingId::parse(id.as_str()), Some(id));
         assert_eq!(MeetingId::parse("k7m-q2"), None);
-        assert_eq!(MeetingId::parse("k7m-q2o"), None, "o is not in the alphabet");
+        assert_eq!(
+            MeetingId::parse("k7m-q2o"),
+            None,
+            "o is not in the alphabet"
+        );
         assert_eq!(MeetingId::parse("k7m-q2xé"), None);
     }
 

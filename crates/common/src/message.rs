@@ -34,18 +34,32 @@ impl fmt::Display for MediaKind {
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
     /// First message on a control socket.
-    Hello { protocol: u32, name: String },
+    Hello {
+        protocol: u32,
+        name: String,
+    },
     /// First (and only) control message on a media socket.
-    Attach { kind: MediaKind, id: ClientId, token: String },
+    Attach {
+        kind: MediaKind,
+        id: ClientId,
+        token: String,
+    },
     Create,
-    Join { meeting: String },
+    Join {
+        meeting: String,
+    },
     Leave,
     Cancel,
     Meetings,
     Members,
-    Chat { text: String },
+    Chat {
+        text: String,
+    },
     /// The sender starts or stops sharing a kind of media.
-    Media { kind: MediaKind, on: bool },
+    Media {
+        kind: MediaKind,
+        on: bool,
+    },
 }
 
 /// A member as named in events about them.
@@ -81,28 +95,58 @@ pub struct MeetingSummary {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Answer to `hello`: who you are, and the token your media sockets attach with.
-    Welcome { protocol: u32, id: ClientId, name: String, token: String },
+    Welcome {
+        protocol: u32,
+        id: ClientId,
+        name: String,
+        token: String,
+    },
     /// Answer to `attach` on a media socket.
     Attached { kind: MediaKind },
     /// You created a meeting (a `joined` follows: you are its host).
     Created { meeting: MeetingId },
     /// You are now in a meeting; `members` includes you.
-    Joined { meeting: MeetingId, members: Vec<MemberInfo> },
-    MemberJoined { meeting: MeetingId, member: MemberRef },
-    MemberLeft { meeting: MeetingId, member: MemberRef },
+    Joined {
+        meeting: MeetingId,
+        members: Vec<MemberInfo>,
+    },
+    MemberJoined {
+        meeting: MeetingId,
+        member: MemberRef,
+    },
+    MemberLeft {
+        meeting: MeetingId,
+        member: MemberRef,
+    },
     /// The host left and the member who has been there longest is host now.
     HostChanged { meeting: MeetingId, host: MemberRef },
     /// You left the meeting.
     Left { meeting: MeetingId },
     /// The host cancelled the meeting; it no longer exists.
     Ended { meeting: MeetingId },
-    Chat { meeting: MeetingId, from: String, from_id: ClientId, text: String },
+    Chat {
+        meeting: MeetingId,
+        from: String,
+        from_id: ClientId,
+        text: String,
+    },
     /// Answer to `meetings`: at most `MAX_LISTED_MEETINGS`, of `total`.
-    Meetings { meetings: Vec<MeetingSummary>, total: usize },
+    Meetings {
+        meetings: Vec<MeetingSummary>,
+        total: usize,
+    },
     /// Answer to `members`.
-    Members { meeting: MeetingId, members: Vec<MemberInfo> },
+    Members {
+        meeting: MeetingId,
+        members: Vec<MemberInfo>,
+    },
     /// A member (maybe you) started or stopped sharing.
-    Media { meeting: MeetingId, member: MemberRef, kind: MediaKind, on: bool },
+    Media {
+        meeting: MeetingId,
+        member: MemberRef,
+        kind: MediaKind,
+        on: bool,
+    },
     /// A request failed, or the connection broke the protocol (then it is closed).
     Error { message: String },
     /// The server is stopping; the connection closes next.
@@ -115,14 +159,33 @@ mod tests {
 
     #[test]
     fn requests_and_events_have_the_documented_json_shape() {
-        let join = serde_json::to_value(Request::Join { meeting: "abc-def".into() }).expect("serialises");
-        assert_eq!(join, serde_json::json!({"request": "join", "meeting": "abc-def"}));
+        let join = serde_json::to_value(Request::Join {
+            meeting: "abc-def".into(),
+        })
+        .expect("serialises");
+        assert_eq!(
+            join,
+            serde_json::json!({"request": "join", "meeting": "abc-def"})
+        );
         let media: Request =
-            serde_json::from_str(r#"{"request":"media","kind":"audio","on":true}"#).expect("parses");
-        assert_eq!(media, Request::Media { kind: MediaKind::Audio, on: true });
+            serde_json::from_str(r#"{"request":"media","kind":"audio","on":true}"#)
+                .expect("parses");
+        assert_eq!(
+            media,
+            Request::Media {
+                kind: MediaKind::Audio,
+                on: true
+            }
+        );
 
         let meeting = MeetingId::parse("abc-def").expect("valid id");
-        let event = Event::MemberJoined { meeting, member: MemberRef { id: ClientId(3), name: "ana".into() } };
+        let event = Event::MemberJoined {
+            meeting,
+            member: MemberRef {
+                id: ClientId(3),
+                name: "ana".into(),
+            },
+        };
         assert_eq!(
             serde_json::to_value(event).expect("serialises"),
             serde_json::json!({"event": "member_joined", "meeting": "abc-def", "member": {"id": 3, "name": "ana"}})

@@ -14,7 +14,9 @@ use crate::registry::MeetingRegistry;
 use crate::server::ServerConfig;
 use bytes::Bytes;
 use common::protocol::{HANDSHAKE_TIMEOUT, PROTOCOL_VERSION};
-use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, ProtocolError, Request, SessionToken};
+use common::{
+    ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, ProtocolError, Request, SessionToken,
+};
 use crossbeam_channel::Sender;
 use socket2::{SockRef, TcpKeepalive};
 use std::io::{Read, Write};
@@ -33,11 +35,16 @@ pub struct ConnectionContext {
 
 /// Serves one accepted connection until it ends.
 pub fn serve(stream: TcpStream, ctx: ConnectionContext) {
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "unknown peer".into());
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "unknown peer".into());
     if let Err(err) = tune_socket(&stream, &ctx.config) {
         tracing::warn!(%peer, "could not set socket options: {err}");
     }
-    let Ok(read_half) = stream.try_clone() else { return };
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
     let mut reader = FrameReader::new(read_half, &[FrameKind::Control]);
     let request = match reader.read_frame().and_then(|frame| match frame {
         Some(frame) => frame.parse_control::<Request>().map(Some),
@@ -51,16 +58,32 @@ pub fn serve(stream: TcpStream, ctx: ConnectionContext) {
         }
     };
     match request {
-        Request::Hello { protocol, name } => control_session(stream, reader, protocol, &name, &peer, ctx),
-        Request::Attach { kind, id, token } => media_session(stream, reader, kind, id, &token, &peer, ctx),
-        _ => refuse(&stream, reader, "the first message on a connection must be hello or attach"),
+        Request::Hello { protocol, name } => {
+            control_session(stream, reader, protocol, &name, &peer, ctx)
+        }
+        Request::Attach { kind, id, token } => {
+            media_session(stream, reader, kind, id, &token, &peer, ctx)
+        }
+        _ => refuse(
+            &stream,
+            reader,
+            "the first message on a connection must be hello or attach",
+        ),
     }
 }
 
 fn handshake_error(err: &ProtocolError) -> String {
     match err {
-        ProtocolError::Io(io) if matches!(io.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-            format!("no hello or attach within {} s", HANDSHAKE_TIMEOUT.as_secs())
+        ProtocolError::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            format!(
+                "no hello or attach within {} s",
+                HANDSHAKE_TIMEOUT.as_secs()
+            )
         }
         _ => format!("{err}; is this a meeting client?"),
     }
@@ -80,7 +103,9 @@ fn tune_socket(stream: &TcpStream, config: &ServerConfig) -> std::io::Result<()>
 
 /// Sends an error on a connection that never got a writer thread, then closes it.
 fn refuse(stream: &TcpStream, reader: FrameReader<TcpStream>, message: &str) {
-    let frame = Frame::control(&Event::Error { message: message.to_string() });
+    let frame = Frame::control(&Event::Error {
+        message: message.to_string(),
+    });
     let _ = (&*stream).write_all(frame.as_bytes());
     let _ = stream.shutdown(Shutdown::Write);
     drain_input(reader);
@@ -103,8 +128,15 @@ fn drain_input(reader: FrameReader<TcpStream>) {
     }
 }
 
-fn spawn_writer(name: String, stream: &TcpStream, queue: crossbeam_channel::Receiver<Bytes>, ctx: &ConnectionContext) {
-    let Ok(stream) = stream.try_clone() else { return };
+fn spawn_writer(
+    name: String,
+    stream: &TcpStream,
+    queue: crossbeam_channel::Receiver<Bytes>,
+    ctx: &ConnectionContext,
+) {
+    let Ok(stream) = stream.try_clone() else {
+        return;
+    };
     let alive = ctx.writers_alive.clone();
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
         run_writer(stream, queue);
@@ -138,13 +170,16 @@ fn control_session(
     spawn_writer(format!("control-out-{id}"), &stream, queue, &ctx);
     let _ = stream.set_read_timeout(None);
     loop {
-        let request = reader.read_frame().and_then(|frame| frame.map(|f| f.parse_control::<Request>()).transpose());
+        let request = reader
+            .read_frame()
+            .and_then(|frame| frame.map(|f| f.parse_control::<Request>()).transpose());
         match request {
             Ok(Some(request)) => ctx.registry.handle(id, request),
             Ok(None) => break,
             Err(err) if err.is_peer_fault() => {
                 tracing::warn!(client = %id, %peer, "closing control connection: {err}");
-                ctx.registry.reject(id, &format!("{err}; closing the connection"));
+                ctx.registry
+                    .reject(id, &format!("{err}; closing the connection"));
                 return drain_input(reader);
             }
             Err(err) => {
@@ -175,13 +210,17 @@ fn media_session(
         MediaKind::Audio => ctx.config.audio_queue,
     };
     let (outbox, queue) = Outbox::new(capacity);
-    let attachment = match ctx.registry.attach(kind, id, &token, outbox.clone(), stream.try_clone().ok()) {
-        Ok(attachment) => attachment,
-        Err(message) => {
-            tracing::warn!(%peer, "refused {kind} socket: {message}");
-            return refuse(&stream, reader, &message);
-        }
-    };
+    let attachment =
+        match ctx
+            .registry
+            .attach(kind, id, &token, outbox.clone(), stream.try_clone().ok())
+        {
+            Ok(attachment) => attachment,
+            Err(message) => {
+                tracing::warn!(%peer, "refused {kind} socket: {message}");
+                return refuse(&stream, reader, &message);
+            }
+        };
     tracing::debug!(client = %id, %peer, "{kind} socket attached");
     spawn_writer(format!("{kind}-out-{id}"), &stream, queue, &ctx);
     let _ = stream.set_read_timeout(None);
@@ -209,8 +248,10 @@ fn media_session(
             Err(err) if err.is_peer_fault() => {
                 tracing::warn!(client = %id, %peer, "closing {kind} connection: {err}");
                 let _ = outbox.push_control(Bytes::from(
-                    Frame::control(&Event::Error { message: format!("{err}; closing the {kind} connection") })
-                        .into_bytes(),
+                    Frame::control(&Event::Error {
+                        message: format!("{err}; closing the {kind} connection"),
+                    })
+                    .into_bytes(),
                 ));
                 ctx.registry.detach(id, kind, attachment.id);
                 drop(outbox);

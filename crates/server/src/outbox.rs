@@ -37,7 +37,11 @@ impl Outbox {
     /// A queue of `capacity` frames and the receiver its writer thread drains.
     pub fn new(capacity: usize) -> (Outbox, Receiver<Bytes>) {
         let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
-        let outbox = Outbox { tx, rx: rx.clone(), stats: Arc::default() };
+        let outbox = Outbox {
+            tx,
+            rx: rx.clone(),
+            stats: Arc::default(),
+        };
         (outbox, rx)
     }
 
@@ -124,6 +128,9 @@ mod tests {
         assert!(outbox.push_control(Bytes::from_static(b"b")).is_ok());
         assert!(outbox.push_control(Bytes::from_static(b"c")).is_err());
         let kept: Vec<Bytes> = rx.try_iter().collect();
-        assert_eq!(kept, vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        assert_eq!(
+            kept,
+            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        );
     }
 }

@@ -12,8 +12,13 @@
 
 use crate::outbox::Outbox;
 use bytes::Bytes;
-use common::protocol::{MAX_CHAT_BYTES, MAX_LISTED_MEETINGS, MAX_MEETING_MEMBERS, MAX_NAME_CHARS, PROTOCOL_VERSION};
-use common::{ClientId, Event, Frame, MediaKind, MeetingId, MeetingSummary, MemberInfo, MemberRef, Request, SessionToken};
+use common::protocol::{
+    MAX_CHAT_BYTES, MAX_LISTED_MEETINGS, MAX_MEETING_MEMBERS, MAX_NAME_CHARS, PROTOCOL_VERSION,
+};
+use common::{
+    ClientId, Event, Frame, MediaKind, MeetingId, MeetingSummary, MemberInfo, MemberRef, Request,
+    SessionToken,
+};
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -55,7 +60,9 @@ fn kind_index(kind: MediaKind) -> usize {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take the whole server down with it.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A socket the registry may have to close (absent in unit tests).
@@ -129,7 +136,9 @@ pub fn validate_name(name: &str) -> Result<String, String> {
     let name = name.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(format!("a name must be 1 to {MAX_NAME_CHARS} characters, without control characters"));
+        return Err(format!(
+            "a name must be 1 to {MAX_NAME_CHARS} characters, without control characters"
+        ));
     }
     Ok(name.to_string())
 }
@@ -160,7 +169,12 @@ impl MeetingRegistry {
     }
 
     /// A new control connection said hello; queues its `welcome`.
-    pub fn register(&self, name: &str, control: Outbox, closer: Closer) -> Result<ClientId, String> {
+    pub fn register(
+        &self,
+        name: &str,
+        control: Outbox,
+        closer: Closer,
+    ) -> Result<ClientId, String> {
         let name = validate_name(name)?;
         let mut token = [0u8; SessionToken::BYTES];
         random_bytes(&mut token)?;
@@ -171,7 +185,12 @@ impl MeetingRegistry {
             }
             state.next_client += 1;
             let id = ClientId(state.next_client);
-            let welcome = Event::Welcome { protocol: PROTOCOL_VERSION, id, name: name.clone(), token: token.to_hex() };
+            let welcome = Event::Welcome {
+                protocol: PROTOCOL_VERSION,
+                id,
+                name: name.clone(),
+                token: token.to_hex(),
+            };
             let client = Client {
                 name,
                 token,
@@ -208,22 +227,34 @@ impl MeetingRegistry {
             };
             state.next_attachment = attachment;
             let _ = outbox.push_control(event_bytes(&Event::Attached { kind }));
-            let socket = MediaSocket { attachment, outbox, closer };
+            let socket = MediaSocket {
+                attachment,
+                outbox,
+                closer,
+            };
             if let Some(old) = client.media[kind_index(kind)].replace(socket) {
                 state.to_close.extend(old.closer);
             }
             let route = client.route.clone();
             state.reroute_of(id);
-            Ok(Attachment { id: attachment, route })
+            Ok(Attachment {
+                id: attachment,
+                route,
+            })
         })
     }
 
     /// A media socket closed; forgets it unless a newer one replaced it.
     pub fn detach(&self, id: ClientId, kind: MediaKind, attachment: u64) {
         self.with_state(|state| {
-            let Some(client) = state.clients.get_mut(&id) else { return };
+            let Some(client) = state.clients.get_mut(&id) else {
+                return;
+            };
             let slot = &mut client.media[kind_index(kind)];
-            if slot.as_ref().is_some_and(|socket| socket.attachment == attachment) {
+            if slot
+                .as_ref()
+                .is_some_and(|socket| socket.attachment == attachment)
+            {
                 *slot = None;
                 state.reroute_of(id);
             }
@@ -239,7 +270,12 @@ impl MeetingRegistry {
     /// Tells `id` its connection is closed for `reason`, then disconnects it.
     pub fn reject(&self, id: ClientId, reason: &str) {
         self.with_state(|state| {
-            state.tell(id, &Event::Error { message: reason.to_string() });
+            state.tell(
+                id,
+                &Event::Error {
+                    message: reason.to_string(),
+                },
+            );
             state.remove_client(id, false);
         })
     }
@@ -261,7 +297,12 @@ impl MeetingRegistry {
         self.with_state(|state| {
             state.closed = true;
             let everyone: Vec<ClientId> = state.clients.keys().copied().collect();
-            state.tell_all(&everyone, &Event::Shutdown { message: message.to_string() });
+            state.tell_all(
+                &everyone,
+                &Event::Shutdown {
+                    message: message.to_string(),
+                },
+            );
             for id in everyone {
                 state.remove_client(id, false);
             }
@@ -270,7 +311,10 @@ impl MeetingRegistry {
 
     pub fn counts(&self) -> RegistryCounts {
         let state = lock(&self.state);
-        RegistryCounts { clients: state.clients.len(), meetings: state.meetings.len() }
+        RegistryCounts {
+            clients: state.clients.len(),
+            meetings: state.meetings.len(),
+        }
     }
 
     /// Carries out one request of client `id` after the handshake.
@@ -288,9 +332,10 @@ impl MeetingRegistry {
                 Request::Members => state.list_members(id),
                 Request::Chat { text } => state.chat(id, text),
                 Request::Media { kind, on } => state.set_sharing(id, kind, on),
-                Request::Hello { .. } | Request::Attach { .. } => {
-                    Err("hello and attach are only valid as the first message of a connection".to_string())
-                }
+                Request::Hello { .. } | Request::Attach { .. } => Err(
+                    "hello and attach are only valid as the first message of a connection"
+                        .to_string(),
+                ),
             };
             if let Err(message) = result {
                 state.tell(id, &Event::Error { message });
@@ -326,12 +371,18 @@ impl State {
     }
 
     fn member_ref(&self, id: ClientId) -> MemberRef {
-        let name = self.clients.get(&id).map(|c| c.name.clone()).unwrap_or_default();
+        let name = self
+            .clients
+            .get(&id)
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
         MemberRef { id, name }
     }
 
     fn members_of(&self, meeting: &MeetingId) -> Vec<MemberInfo> {
-        let Some(m) = self.meetings.get(meeting) else { return Vec::new() };
+        let Some(m) = self.meetings.get(meeting) else {
+            return Vec::new();
+        };
         m.members
             .iter()
             .filter_map(|id| {
@@ -348,12 +399,17 @@ impl State {
     }
 
     fn current_meeting(&self, id: ClientId) -> Result<MeetingId, String> {
-        self.clients.get(&id).and_then(|c| c.meeting.clone()).ok_or_else(|| NOT_IN_MEETING.to_string())
+        self.clients
+            .get(&id)
+            .and_then(|c| c.meeting.clone())
+            .ok_or_else(|| NOT_IN_MEETING.to_string())
     }
 
     fn ensure_not_in_meeting(&self, id: ClientId) -> Result<(), String> {
         match self.clients.get(&id).and_then(|c| c.meeting.as_ref()) {
-            Some(meeting) => Err(format!("you are already in meeting {meeting}: /leave it first")),
+            Some(meeting) => Err(format!(
+                "you are already in meeting {meeting}: /leave it first"
+            )),
             None => Ok(()),
         }
     }
@@ -374,16 +430,32 @@ impl State {
         self.ensure_not_in_meeting(id)?;
         let meeting = self.new_meeting_id()?;
         self.next_meeting += 1;
-        self.meetings.insert(meeting.clone(), Meeting { host: id, members: vec![id], created: self.next_meeting });
+        self.meetings.insert(
+            meeting.clone(),
+            Meeting {
+                host: id,
+                members: vec![id],
+                created: self.next_meeting,
+            },
+        );
         self.enter(id, &meeting);
-        self.tell(id, &Event::Created { meeting: meeting.clone() });
+        self.tell(
+            id,
+            &Event::Created {
+                meeting: meeting.clone(),
+            },
+        );
         let members = self.members_of(&meeting);
         self.tell(id, &Event::Joined { meeting, members });
         Ok(())
     }
 
     fn join(&mut self, id: ClientId, requested: &str) -> Result<(), String> {
-        let unknown = || format!("there is no meeting '{requested}' (ids look like k7m-q2x; /meetings lists them)");
+        let unknown = || {
+            format!(
+                "there is no meeting '{requested}' (ids look like k7m-q2x; /meetings lists them)"
+            )
+        };
         let meeting = MeetingId::parse(requested).ok_or_else(unknown)?;
         if self.clients.get(&id).and_then(|c| c.meeting.as_ref()) == Some(&meeting) {
             return Err(format!("you are already in meeting {meeting}"));
@@ -391,13 +463,21 @@ impl State {
         self.ensure_not_in_meeting(id)?;
         let m = self.meetings.get_mut(&meeting).ok_or_else(unknown)?;
         if m.members.len() >= MAX_MEETING_MEMBERS {
-            return Err(format!("meeting {meeting} is full ({MAX_MEETING_MEMBERS} members)"));
+            return Err(format!(
+                "meeting {meeting} is full ({MAX_MEETING_MEMBERS} members)"
+            ));
         }
         let others = m.members.clone();
         m.members.push(id);
         self.enter(id, &meeting);
         let member = self.member_ref(id);
-        self.tell_all(&others, &Event::MemberJoined { meeting: meeting.clone(), member });
+        self.tell_all(
+            &others,
+            &Event::MemberJoined {
+                meeting: meeting.clone(),
+                member,
+            },
+        );
         let members = self.members_of(&meeting);
         self.tell(id, &Event::Joined { meeting, members });
         Ok(())
@@ -421,11 +501,17 @@ impl State {
     /// Takes `id` out of its meeting: the others are told, the host role passes
     /// on, an empty meeting is removed.
     fn depart(&mut self, id: ClientId) {
-        let Some(client) = self.clients.get_mut(&id) else { return };
-        let Some(meeting) = client.meeting.take() else { return };
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let Some(meeting) = client.meeting.take() else {
+            return;
+        };
         client.warned_outside = [false, false];
         client.route.set(Route::default());
-        let Some(m) = self.meetings.get_mut(&meeting) else { return };
+        let Some(m) = self.meetings.get_mut(&meeting) else {
+            return;
+        };
         m.members.retain(|member| *member != id);
         let Some(&successor) = m.members.first() else {
             self.meetings.remove(&meeting);
@@ -437,10 +523,22 @@ impl State {
         }
         let remaining = m.members.clone();
         let member = self.member_ref(id);
-        self.tell_all(&remaining, &Event::MemberLeft { meeting: meeting.clone(), member });
+        self.tell_all(
+            &remaining,
+            &Event::MemberLeft {
+                meeting: meeting.clone(),
+                member,
+            },
+        );
         if host_left {
             let host = self.member_ref(successor);
-            self.tell_all(&remaining, &Event::HostChanged { meeting: meeting.clone(), host });
+            self.tell_all(
+                &remaining,
+                &Event::HostChanged {
+                    meeting: meeting.clone(),
+                    host,
+                },
+            );
         }
         self.reroute(&meeting);
     }
@@ -450,9 +548,15 @@ impl State {
         let host = self.meetings.get(&meeting).map(|m| m.host);
         if host != Some(id) {
             let host_name = host.map(|h| self.member_ref(h).name).unwrap_or_default();
-            return Err(format!("only the host ({host_name}) can cancel meeting {meeting}; /leave leaves it"));
+            return Err(format!(
+                "only the host ({host_name}) can cancel meeting {meeting}; /leave leaves it"
+            ));
         }
-        let members = self.meetings.remove(&meeting).map(|m| m.members).unwrap_or_default();
+        let members = self
+            .meetings
+            .remove(&meeting)
+            .map(|m| m.members)
+            .unwrap_or_default();
         self.tell_all(&members, &Event::Ended { meeting });
         for member in members {
             if let Some(client) = self.clients.get_mut(&member) {
@@ -473,7 +577,12 @@ impl State {
             .take(MAX_LISTED_MEETINGS)
             .map(|(meeting, m)| {
                 let host = self.member_ref(m.host);
-                MeetingSummary { id: meeting.clone(), host: host.name, host_id: host.id, members: m.members.len() }
+                MeetingSummary {
+                    id: meeting.clone(),
+                    host: host.name,
+                    host_id: host.id,
+                    members: m.members.len(),
+                }
             })
             .collect();
         self.tell(id, &Event::Meetings { meetings, total });
@@ -493,26 +602,59 @@ impl State {
             return Err("an empty chat message was not sent".to_string());
         }
         if text.len() > MAX_CHAT_BYTES {
-            return Err(format!("a chat message is at most {MAX_CHAT_BYTES} bytes (this one has {})", text.len()));
+            return Err(format!(
+                "a chat message is at most {MAX_CHAT_BYTES} bytes (this one has {})",
+                text.len()
+            ));
         }
         if text.chars().any(|c| c.is_control() && c != '\t') {
-            return Err("a chat message cannot contain control characters or line breaks".to_string());
+            return Err(
+                "a chat message cannot contain control characters or line breaks".to_string(),
+            );
         }
         let from = self.member_ref(id);
-        let members = self.meetings.get(&meeting).map(|m| m.members.clone()).unwrap_or_default();
-        self.tell_all(&members, &Event::Chat { meeting, from: from.name, from_id: id, text });
+        let members = self
+            .meetings
+            .get(&meeting)
+            .map(|m| m.members.clone())
+            .unwrap_or_default();
+        self.tell_all(
+            &members,
+            &Event::Chat {
+                meeting,
+                from: from.name,
+                from_id: id,
+                text,
+            },
+        );
         Ok(())
     }
 
     fn set_sharing(&mut self, id: ClientId, kind: MediaKind, on: bool) -> Result<(), String> {
-        let Some(client) = self.clients.get_mut(&id) else { return Ok(()) };
+        let Some(client) = self.clients.get_mut(&id) else {
+            return Ok(());
+        };
         let changed = client.sharing[kind_index(kind)] != on;
         client.sharing[kind_index(kind)] = on;
-        let Some(meeting) = client.meeting.clone() else { return Ok(()) };
+        let Some(meeting) = client.meeting.clone() else {
+            return Ok(());
+        };
         if changed {
-            let members = self.meetings.get(&meeting).map(|m| m.members.clone()).unwrap_or_default();
+            let members = self
+                .meetings
+                .get(&meeting)
+                .map(|m| m.members.clone())
+                .unwrap_or_default();
             let member = self.member_ref(id);
-            self.tell_all(&members, &Event::Media { meeting, member, kind, on });
+            self.tell_all(
+                &members,
+                &Event::Media {
+                    meeting,
+                    member,
+                    kind,
+                    on,
+                },
+            );
         }
         Ok(())
     }
@@ -521,7 +663,9 @@ impl State {
     /// (otherwise its control writer closes the socket after the last event).
     fn remove_client(&mut self, id: ClientId, close_control: bool) {
         self.depart(id);
-        let Some(client) = self.clients.remove(&id) else { return };
+        let Some(client) = self.clients.remove(&id) else {
+            return;
+        };
         for socket in client.media.into_iter().flatten() {
             self.to_close.extend(socket.closer);
         }
@@ -538,11 +682,18 @@ impl State {
 
     /// Republishes the route of every member of `meeting`.
     fn reroute(&mut self, meeting: &MeetingId) {
-        let Some(m) = self.meetings.get(meeting) else { return };
+        let Some(m) = self.meetings.get(meeting) else {
+            return;
+        };
         for &member in &m.members {
-            let mut route = Route { meeting: Some(meeting.clone()), receivers: Default::default() };
+            let mut route = Route {
+                meeting: Some(meeting.clone()),
+                receivers: Default::default(),
+            };
             for &other in m.members.iter().filter(|&&other| other != member) {
-                let Some(client) = self.clients.get(&other) else { continue };
+                let Some(client) = self.clients.get(&other) else {
+                    continue;
+                };
                 for kind in MediaKind::ALL {
                     if let Some(socket) = &client.media[kind_index(kind)] {
                         route.receivers[kind_index(kind)].push(socket.outbox.clone());

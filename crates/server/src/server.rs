@@ -65,7 +65,10 @@ impl Server {
         let listener = TcpListener::bind(config.bind).with_context(|| {
             format!("could not listen on {}: is another server using that port? choose another with --bind", config.bind)
         })?;
-        Ok(Server { listener, config: Arc::new(config) })
+        Ok(Server {
+            listener,
+            config: Arc::new(config),
+        })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -78,13 +81,23 @@ impl Server {
         let registry = MeetingRegistry::new();
         let stopping = Arc::new(AtomicBool::new(false));
         let (alive_tx, alive_rx) = crossbeam_channel::bounded::<()>(0);
-        let ctx = ConnectionContext { registry: registry.clone(), config: self.config.clone(), writers_alive: alive_tx };
+        let ctx = ConnectionContext {
+            registry: registry.clone(),
+            config: self.config.clone(),
+            writers_alive: alive_tx,
+        };
         let stop = stopping.clone();
         let accept_thread = std::thread::Builder::new()
             .name("accept".into())
             .spawn(move || accept_loop(self.listener, ctx, &stop))
             .context("could not start the accept thread")?;
-        Ok(RunningServer { local_addr, registry, stopping, accept_thread: Some(accept_thread), writers_alive: alive_rx })
+        Ok(RunningServer {
+            local_addr,
+            registry,
+            stopping,
+            accept_thread: Some(accept_thread),
+            writers_alive: alive_rx,
+        })
     }
 }
 
@@ -114,8 +127,12 @@ impl RunningServer {
 
 fn wake_address(addr: SocketAddr) -> SocketAddr {
     match addr {
-        SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], a.port())),
-        SocketAddr::V6(a) if a.ip().is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port())),
+        SocketAddr::V4(a) if a.ip().is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], a.port()))
+        }
+        SocketAddr::V6(a) if a.ip().is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+        }
         other => other,
     }
 }
@@ -139,17 +156,22 @@ fn accept_loop(listener: TcpListener, ctx: ConnectionContext, stopping: &AtomicB
         };
         backoff = Duration::from_millis(10);
         if active.load(Ordering::SeqCst) >= ctx.config.max_connections {
-            tracing::warn!("refusing a connection: {} connections open", ctx.config.max_connections);
+            tracing::warn!(
+                "refusing a connection: {} connections open",
+                ctx.config.max_connections
+            );
             refuse_full(stream, ctx.config.max_connections);
             continue;
         }
         active.fetch_add(1, Ordering::SeqCst);
         let ctx = ctx.clone();
         let guard = ActiveGuard(active.clone());
-        let spawned = std::thread::Builder::new().name("connection".into()).spawn(move || {
-            let _guard = guard;
-            connection::serve(stream, ctx);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("connection".into())
+            .spawn(move || {
+                let _guard = guard;
+                connection::serve(stream, ctx);
+            });
         if let Err(err) = spawned {
             tracing::error!("could not start a connection thread: {err}");
         }

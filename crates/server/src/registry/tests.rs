@@ -23,7 +23,9 @@ fn events(queue: &Receiver<Bytes>) -> Vec<Event> {
 fn connect(registry: &MeetingRegistry, name: &str, capacity: usize) -> Member {
     let (outbox, control) = Outbox::new(capacity);
     let id = registry.register(name, outbox, None).expect("registered");
-    let Some(Event::Welcome { token, .. }) = events(&control).pop() else { panic!("no welcome") };
+    let Some(Event::Welcome { token, .. }) = events(&control).pop() else {
+        panic!("no welcome")
+    };
     let token = SessionToken::from_hex(&token).expect("hex token");
     Member { id, token, control }
 }
@@ -31,7 +33,13 @@ fn connect(registry: &MeetingRegistry, name: &str, capacity: usize) -> Member {
 fn create(registry: &MeetingRegistry, host: &Member) -> MeetingId {
     registry.handle(host.id, Request::Create);
     match events(&host.control).as_slice() {
-        [Event::Created { meeting }, Event::Joined { meeting: joined, members }] => {
+        [
+            Event::Created { meeting },
+            Event::Joined {
+                meeting: joined,
+                members,
+            },
+        ] => {
             assert_eq!(meeting, joined);
             assert_eq!(members.len(), 1);
             assert!(members[0].host);
@@ -42,23 +50,45 @@ fn create(registry: &MeetingRegistry, host: &Member) -> MeetingId {
 }
 
 fn join(registry: &MeetingRegistry, member: &Member, meeting: &MeetingId) {
-    registry.handle(member.id, Request::Join { meeting: meeting.to_string() });
+    registry.handle(
+        member.id,
+        Request::Join {
+            meeting: meeting.to_string(),
+        },
+    );
     let answer = events(&member.control);
-    assert!(matches!(answer.as_slice(), [Event::Joined { .. }]), "{answer:?}");
+    assert!(
+        matches!(answer.as_slice(), [Event::Joined { .. }]),
+        "{answer:?}"
+    );
 }
 
 #[test]
 fn chat_reaches_every_member_in_order_and_no_one_else() {
     let registry = MeetingRegistry::new();
-    let (a, b, outsider) = (connect(&registry, "a", 64), connect(&registry, "b", 64), connect(&registry, "o", 64));
+    let (a, b, outsider) = (
+        connect(&registry, "a", 64),
+        connect(&registry, "b", 64),
+        connect(&registry, "o", 64),
+    );
     let meeting = create(&registry, &a);
     join(&registry, &b, &meeting);
     let other_meeting = create(&registry, &outsider);
     assert_ne!(meeting, other_meeting);
     events(&a.control);
     for n in 0..3 {
-        registry.handle(a.id, Request::Chat { text: format!("a{n}") });
-        registry.handle(b.id, Request::Chat { text: format!("b{n}") });
+        registry.handle(
+            a.id,
+            Request::Chat {
+                text: format!("a{n}"),
+            },
+        );
+        registry.handle(
+            b.id,
+            Request::Chat {
+                text: format!("b{n}"),
+            },
+        );
     }
     let texts = |m: &Member| -> Vec<String> {
         events(&m.control)
@@ -78,24 +108,53 @@ fn chat_reaches_every_member_in_order_and_no_one_else() {
 #[test]
 fn host_leaving_hands_over_to_the_longest_present_member() {
     let registry = MeetingRegistry::new();
-    let (a, b, c) = (connect(&registry, "a", 64), connect(&registry, "b", 64), connect(&registry, "c", 64));
+    let (a, b, c) = (
+        connect(&registry, "a", 64),
+        connect(&registry, "b", 64),
+        connect(&registry, "c", 64),
+    );
     let meeting = create(&registry, &a);
     join(&registry, &b, &meeting);
     join(&registry, &c, &meeting);
     events(&a.control);
     events(&b.control);
     registry.handle(a.id, Request::Leave);
-    assert!(matches!(events(&a.control).as_slice(), [Event::Left { .. }]));
+    assert!(matches!(
+        events(&a.control).as_slice(),
+        [Event::Left { .. }]
+    ));
     let seen = events(&c.control);
-    assert!(matches!(&seen[..], [Event::MemberLeft { member, .. }, Event::HostChanged { host, .. }]
-        if member.id == a.id && host.id == b.id), "{seen:?}");
-    assert_eq!(events(&b.control), seen, "every member sees the same events");
+    assert!(
+        matches!(&seen[..], [Event::MemberLeft { member, .. }, Event::HostChanged { host, .. }]
+        if member.id == a.id && host.id == b.id),
+        "{seen:?}"
+    );
+    assert_eq!(
+        events(&b.control),
+        seen,
+        "every member sees the same events"
+    );
     registry.handle(c.id, Request::Cancel);
-    assert!(matches!(events(&c.control).as_slice(), [Event::Error { .. }]), "only the host cancels");
+    assert!(
+        matches!(events(&c.control).as_slice(), [Event::Error { .. }]),
+        "only the host cancels"
+    );
     registry.handle(b.id, Request::Cancel);
-    assert!(matches!(events(&b.control).as_slice(), [Event::Ended { .. }]));
-    assert!(matches!(events(&c.control).as_slice(), [Event::Ended { .. }]));
-    assert_eq!(registry.counts(), RegistryCounts { clients: 3, meetings: 0 });
+    assert!(matches!(
+        events(&b.control).as_slice(),
+        [Event::Ended { .. }]
+    ));
+    assert!(matches!(
+        events(&c.control).as_slice(),
+        [Event::Ended { .. }]
+    ));
+    assert_eq!(
+        registry.counts(),
+        RegistryCounts {
+            clients: 3,
+            meetings: 0
+        }
+    );
 }
 
 #[test]
@@ -104,16 +163,27 @@ fn routes_follow_membership_and_attachments() {
     let (a, b) = (connect(&registry, "a", 64), connect(&registry, "b", 64));
     let (a_video, _a_rx) = Outbox::new(4);
     let (b_video, _b_rx) = Outbox::new(4);
-    let a_slot = registry.attach(MediaKind::Video, a.id, &a.token, a_video, None).expect("a attaches").route;
-    registry.attach(MediaKind::Video, b.id, &b.token, b_video.clone(), None).expect("b attaches");
+    let a_slot = registry
+        .attach(MediaKind::Video, a.id, &a.token, a_video, None)
+        .expect("a attaches")
+        .route;
+    registry
+        .attach(MediaKind::Video, b.id, &b.token, b_video.clone(), None)
+        .expect("b attaches");
     assert!(a_slot.current().meeting.is_none());
     let meeting = create(&registry, &a);
-    assert!(a_slot.current().receivers(MediaKind::Video).is_empty(), "alone: nobody to send to");
+    assert!(
+        a_slot.current().receivers(MediaKind::Video).is_empty(),
+        "alone: nobody to send to"
+    );
     join(&registry, &b, &meeting);
     let route = a_slot.current();
     assert_eq!(route.receivers(MediaKind::Video).len(), 1);
     assert!(route.receivers(MediaKind::Video)[0].same_as(&b_video));
-    assert!(route.receivers(MediaKind::Audio).is_empty(), "b has no audio socket");
+    assert!(
+        route.receivers(MediaKind::Audio).is_empty(),
+        "b has no audio socket"
+    );
     registry.disconnect(b.id);
     assert!(a_slot.current().receivers(MediaKind::Video).is_empty());
 }
@@ -124,23 +194,47 @@ fn wrong_or_unknown_token_is_refused() {
     let a = connect(&registry, "a", 64);
     let wrong = SessionToken::from_bytes([0; 16]);
     let (outbox, _rx) = Outbox::new(4);
-    assert!(registry.attach(MediaKind::Audio, a.id, &wrong, outbox.clone(), None).is_err());
-    assert!(registry.attach(MediaKind::Audio, ClientId(999), &a.token, outbox, None).is_err());
+    assert!(
+        registry
+            .attach(MediaKind::Audio, a.id, &wrong, outbox.clone(), None)
+            .is_err()
+    );
+    assert!(
+        registry
+            .attach(MediaKind::Audio, ClientId(999), &a.token, outbox, None)
+            .is_err()
+    );
 }
 
 #[test]
 fn a_client_that_stops_reading_events_is_disconnected_and_others_are_told() {
     let registry = MeetingRegistry::new();
-    let (a, stalled) = (connect(&registry, "a", 1024), connect(&registry, "stalled", 4));
+    let (a, stalled) = (
+        connect(&registry, "a", 1024),
+        connect(&registry, "stalled", 4),
+    );
     let meeting = create(&registry, &a);
     join(&registry, &stalled, &meeting);
     for n in 0..10 {
-        registry.handle(a.id, Request::Chat { text: format!("{n}") });
+        registry.handle(
+            a.id,
+            Request::Chat {
+                text: format!("{n}"),
+            },
+        );
     }
     assert_eq!(registry.counts().clients, 1);
     let seen = events(&a.control);
-    assert!(seen.iter().any(|e| matches!(e, Event::MemberLeft { member, .. } if member.id == stalled.id)));
-    assert_eq!(seen.iter().filter(|e| matches!(e, Event::Chat { .. })).count(), 10);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::MemberLeft { member, .. } if member.id == stalled.id))
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, Event::Chat { .. }))
+            .count(),
+        10
+    );
 }
 
 #[test]
@@ -148,23 +242,42 @@ fn bad_requests_get_errors_and_change_nothing() {
     let registry = MeetingRegistry::new();
     let a = connect(&registry, "a", 64);
     for request in [
-        Request::Join { meeting: "zzz-zzz".into() },
-        Request::Join { meeting: "not an id".into() },
+        Request::Join {
+            meeting: "zzz-zzz".into(),
+        },
+        Request::Join {
+            meeting: "not an id".into(),
+        },
         Request::Leave,
         Request::Cancel,
         Request::Members,
-        Request::Chat { text: "hello?".into() },
+        Request::Chat {
+            text: "hello?".into(),
+        },
     ] {
         registry.handle(a.id, request.clone());
-        assert!(matches!(events(&a.control).as_slice(), [Event::Error { .. }]), "{request:?}");
+        assert!(
+            matches!(events(&a.control).as_slice(), [Event::Error { .. }]),
+            "{request:?}"
+        );
     }
     let meeting = create(&registry, &a);
     for text in ["", "   ", "line\nbreak", &"x".repeat(MAX_CHAT_BYTES + 1)] {
-        registry.handle(a.id, Request::Chat { text: text.to_string() });
-        assert!(matches!(events(&a.control).as_slice(), [Event::Error { .. }]), "{text:?}");
+        registry.handle(
+            a.id,
+            Request::Chat {
+                text: text.to_string(),
+            },
+        );
+        assert!(
+            matches!(events(&a.control).as_slice(), [Event::Error { .. }]),
+            "{text:?}"
+        );
     }
     registry.handle(a.id, Request::Create);
-    assert!(matches!(events(&a.control).as_slice(), [Event::Error { message }] if message.contains(meeting.as_str())));
+    assert!(
+        matches!(events(&a.control).as_slice(), [Event::Error { message }] if message.contains(meeting.as_str()))
+    );
     assert!(validate_name("  ").is_err());
     assert!(validate_name(&"n".repeat(MAX_NAME_CHARS + 1)).is_err());
     assert_eq!(validate_name(" ana ").as_deref(), Ok("ana"));

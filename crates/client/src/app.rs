@@ -1,0 +1,475 @@
+//! The client's main loop. Every thread (stdin, the control socket, the media
+//! sockets, the senders, Ctrl-C) reports into one channel of `AppEvent`s, and
+//! only this loop changes state or prints, so output is never interleaved.
+//!
+//! Quitting is a half-close: the client stops its senders and shuts the write
+//! side of its sockets, and the server, which handles requests in order, answers
+//! everything it was sent before it closes its side. So a script that pipes in
+//! commands and closes stdin gets every answer before the client exits.
+
+use crate::command::{self, Command};
+use crate::link::{self, ServerLink};
+use crate::media::sender::{Producer, RunningSender, SenderContext};
+use crate::media::{self, VideoSettings};
+use crate::output::{HelpLine, LocalEvent, Output};
+use crate::record::{AudioRecorder, ChatLog, VideoRecorder};
+use crate::stats::ClientStats;
+use common::protocol::AUDIO_FRAME_SAMPLES;
+use common::{Event, FrameKind, FrameReader, MediaKind, MeetingId, Request};
+use crossbeam_channel::{Receiver, Sender};
+use std::io::BufRead;
+use std::net::{Shutdown, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Everything that can happen to the client.
+pub enum AppEvent {
+    Input(String),
+    InputClosed,
+    Interrupted,
+    Server(Event),
+    ControlClosed(Option<String>),
+    MediaClosed(MediaKind),
+    SenderFailed(MediaKind, String),
+}
+
+pub struct Options {
+    pub host: String,
+    pub port: u16,
+    pub name: String,
+    pub json: bool,
+    pub record: Option<PathBuf>,
+    pub video: VideoSettings,
+}
+
+/// How the session ended, for the exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The user quit, input ended, or the server shut down.
+    Normal,
+    /// The connection broke.
+    Lost,
+}
+
+/// How long quitting may wait for the server's last answers.
+const QUIT_GRACE: Duration = Duration::from_secs(5);
+
+struct Sharing {
+    sender: RunningSender,
+}
+
+struct App {
+    output: Output,
+    requests: Sender<Request>,
+    events: Sender<AppEvent>,
+    video_socket: Arc<TcpStream>,
+    audio_socket: Arc<TcpStream>,
+    control_socket: TcpStream,
+    in_meeting: Arc<AtomicBool>,
+    meeting: Option<MeetingId>,
+    sharing: [Option<Sharing>; 2],
+    sequences: [Arc<AtomicU32>; 2],
+    epoch: Instant,
+    stats: Arc<ClientStats>,
+    chat_log: Option<ChatLog>,
+    video_settings: VideoSettings,
+    shutdown_seen: bool,
+}
+
+fn kind_index(kind: MediaKind) -> usize {
+    match kind {
+        MediaKind::Video => 0,
+        MediaKind::Audio => 1,
+    }
+}
+
+pub fn run(
+    options: Options,
+    events: Sender<AppEvent>,
+    inbox: Receiver<AppEvent>,
+) -> anyhow::Result<Ending> {
+    let link = link::connect(&options.host, options.port, &options.name)?;
+    let ServerLink {
+        id,
+        name,
+        server,
+        control,
+        control_reader,
+        video,
+        audio,
+    } = link;
+    let stats = Arc::new(ClientStats::default());
+    let output = Output::new(options.json, id);
+    output.local(&LocalEvent::Connected {
+        id,
+        name,
+        server: server.to_string(),
+    });
+
+    spawn_control_reader(control_reader, events.clone())?;
+    let requests = spawn_control_writer(control.try_clone()?)?;
+    let (video_socket, audio_socket) = (Arc::new(video.stream), Arc::new(audio.stream));
+    let record = options.record.as_deref();
+    spawn_media_reader(
+        MediaKind::Video,
+        video.reader,
+        record.map(VideoRecorder::new).map(Sink::Video),
+        &stats,
+        &events,
+    )?;
+    spawn_media_reader(
+        MediaKind::Audio,
+        audio.reader,
+        record.map(AudioRecorder::new).map(Sink::Audio),
+        &stats,
+        &events,
+    )?;
+    spawn_stdin_reader(events.clone())?;
+
+    let chat_log = record.map(ChatLog::open).transpose()?;
+    let mut app = App {
+        output,
+        requests,
+        events,
+        video_socket,
+        audio_socket,
+        control_socket: control,
+        in_meeting: Arc::default(),
+        meeting: None,
+        sharing: [None, None],
+        sequences: Default::default(),
+        epoch: Instant::now(),
+        stats,
+        chat_log,
+        video_settings: options.video,
+        shutdown_seen: false,
+    };
+    app.run(&inbox)
+}
+
+impl App {
+    fn run(&mut self, inbox: &Receiver<AppEvent>) -> anyhow::Result<Ending> {
+        while let Ok(event) = inbox.recv() {
+            match event {
+                AppEvent::Input(line) => match command::parse(&line) {
+                    Ok(Some(Command::Quit)) => return Ok(self.quit(inbox)),
+                    Ok(Some(command)) => self.command(command),
+                    Ok(None) => {}
+                    Err(message) => self.output.local(&LocalEvent::Error { message }),
+                },
+                AppEvent::InputClosed | AppEvent::Interrupted => return Ok(self.quit(inbox)),
+                AppEvent::Server(event) => self.server_event(event),
+                AppEvent::ControlClosed(reason) => return Ok(self.connection_ended(reason)),
+                AppEvent::MediaClosed(kind) => {
+                    tracing::debug!("{kind} socket closed");
+                }
+                AppEvent::SenderFailed(kind, message) => {
+                    self.sharing[kind_index(kind)] = None;
+                    let _ = self.requests.send(Request::Media { kind, on: false });
+                    self.output.local(&LocalEvent::Error { message });
+                }
+            }
+        }
+        Ok(Ending::Lost)
+    }
+
+    fn command(&mut self, command: Command) {
+        let request = match command {
+            Command::Create => Request::Create,
+            Command::Join(meeting) => Request::Join { meeting },
+            Command::Leave => Request::Leave,
+            Command::Cancel => Request::Cancel,
+            Command::Meetings => Request::Meetings,
+            Command::Members => Request::Members,
+            Command::Chat(text) => Request::Chat { text },
+            Command::MediaOn(kind, source) => return self.start_sharing(kind, source.as_deref()),
+            Command::MediaOff(kind) => return self.stop_sharing(kind),
+            Command::Stats => {
+                return self.output.local(&LocalEvent::Stats {
+                    stats: self.stats.snapshot(),
+                });
+            }
+            Command::Help => {
+                let mut commands: Vec<HelpLine> = command::HELP
+                    .iter()
+                    .map(|(c, d)| HelpLine {
+                        command: (*c).to_string(),
+                        description: (*d).to_string(),
+                    })
+                    .collect();
+                for (table, kind) in [
+                    (media::VIDEO_SOURCES, "video"),
+                    (media::AUDIO_SOURCES, "audio"),
+                ] {
+                    for (name, what) in table {
+                        commands.push(HelpLine {
+                            command: format!("{kind} source {name}"),
+                            description: (*what).to_string(),
+                        });
+                    }
+                }
+                return self.output.local(&LocalEvent::Help { commands });
+            }
+            Command::Quit => return,
+        };
+        let _ = self.requests.send(request);
+    }
+
+    fn start_sharing(&mut self, kind: MediaKind, source: Option<&str>) {
+        let producer = match kind {
+            MediaKind::Video => media::open_video_source(source, self.video_settings).map(|s| {
+                let interval = Duration::from_secs(1) / self.video_settings.fps.max(1);
+                (s.describe(), Producer::Video(s, interval))
+            }),
+            MediaKind::Audio => {
+                media::open_audio_source(source).map(|s| (s.describe(), Producer::Audio(s)))
+            }
+        };
+        let (description, producer) = match producer {
+            Ok(ready) => ready,
+            Err(err) => {
+                return self.output.local(&LocalEvent::Error {
+                    message: format!("{err:#}"),
+                });
+            }
+        };
+        if let Some(previous) = self.sharing[kind_index(kind)].take() {
+            previous.sender.stop();
+        }
+        let socket = match kind {
+            MediaKind::Video => self.video_socket.clone(),
+            MediaKind::Audio => self.audio_socket.clone(),
+        };
+        let ctx = SenderContext {
+            socket,
+            in_meeting: self.in_meeting.clone(),
+            sequence: self.sequences[kind_index(kind)].clone(),
+            epoch: self.epoch,
+            stats: self.stats.clone(),
+            events: self.events.clone(),
+        };
+        match RunningSender::spawn(producer, ctx) {
+            Ok(sender) => {
+                self.sharing[kind_index(kind)] = Some(Sharing { sender });
+                let _ = self.requests.send(Request::Media { kind, on: true });
+                self.output.local(&LocalEvent::Sharing {
+                    kind,
+                    on: true,
+                    source: Some(description),
+                });
+            }
+            Err(err) => self.output.local(&LocalEvent::Error {
+                message: format!("could not start sending {kind}: {err}"),
+            }),
+        }
+    }
+
+    fn stop_sharing(&mut self, kind: MediaKind) {
+        if let Some(sharing) = self.sharing[kind_index(kind)].take() {
+            sharing.sender.stop();
+        }
+        let _ = self.requests.send(Request::Media { kind, on: false });
+        self.output.local(&LocalEvent::Sharing {
+            kind,
+            on: false,
+            source: None,
+        });
+    }
+
+    fn server_event(&mut self, event: Event) {
+        match &event {
+            Event::Joined { meeting, .. } => {
+                self.meeting = Some(meeting.clone());
+                self.in_meeting.store(true, Ordering::Relaxed);
+            }
+            Event::Left { meeting } | Event::Ended { meeting }
+                if self.meeting.as_ref() == Some(meeting) =>
+            {
+                self.meeting = None;
+                self.in_meeting.store(false, Ordering::Relaxed);
+            }
+            Event::Chat {
+                meeting,
+                from,
+                text,
+                ..
+            } => {
+                if let Some(log) = &mut self.chat_log {
+                    if let Err(err) = log.message(meeting, from, text) {
+                        tracing::warn!("chat log: {err:#}");
+                    }
+                }
+            }
+            Event::Shutdown { .. } => self.shutdown_seen = true,
+            _ => {}
+        }
+        self.output.server(&event);
+    }
+
+    fn connection_ended(&mut self, reason: Option<String>) -> Ending {
+        self.stop_senders();
+        if self.shutdown_seen {
+            return Ending::Normal;
+        }
+        let message = match reason {
+            Some(reason) => format!("lost the connection to the server: {reason}"),
+            None => "the server closed the connection".to_string(),
+        };
+        self.output.local(&LocalEvent::Disconnected { message });
+        Ending::Lost
+    }
+
+    fn stop_senders(&mut self) {
+        for sharing in self.sharing.iter_mut() {
+            if let Some(sharing) = sharing.take() {
+                sharing.sender.stop();
+            }
+        }
+    }
+
+    /// Half-closes every socket and prints the server's last answers.
+    fn quit(&mut self, inbox: &Receiver<AppEvent>) -> Ending {
+        self.stop_senders();
+        // Dropping the request queue ends the control writer, which half-closes.
+        let (closed_tx, _) = crossbeam_channel::bounded(0);
+        drop(std::mem::replace(&mut self.requests, closed_tx));
+        for socket in [&*self.video_socket, &*self.audio_socket] {
+            let _ = socket.shutdown(Shutdown::Write);
+        }
+        let deadline = Instant::now() + QUIT_GRACE;
+        let mut open = 3; // control, video and audio readers
+        while open > 0 {
+            match inbox.recv_deadline(deadline) {
+                Ok(AppEvent::Server(event)) => self.server_event(event),
+                Ok(AppEvent::ControlClosed(_) | AppEvent::MediaClosed(_)) => open -= 1,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        let _ = self.control_socket.shutdown(Shutdown::Both);
+        Ending::Normal
+    }
+}
+
+fn spawn_named(name: &str, body: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(body)?;
+    Ok(())
+}
+
+fn spawn_control_reader(
+    mut reader: FrameReader<TcpStream>,
+    events: Sender<AppEvent>,
+) -> anyhow::Result<()> {
+    spawn_named("control-in", move || {
+        let ending = loop {
+            match reader.read_frame() {
+                Ok(Some(frame)) => match frame.parse_control::<Event>() {
+                    Ok(event) => {
+                        let _ = events.send(AppEvent::Server(event));
+                    }
+                    Err(err) => break Some(format!("the server sent something unreadable: {err}")),
+                },
+                Ok(None) => break None,
+                Err(err) => break Some(err.to_string()),
+            }
+        };
+        let _ = events.send(AppEvent::ControlClosed(ending));
+    })
+}
+
+fn spawn_control_writer(stream: TcpStream) -> anyhow::Result<Sender<Request>> {
+    let (tx, rx) = crossbeam_channel::unbounded::<Request>();
+    spawn_named("control-out", move || {
+        for request in rx {
+            if common::Frame::control(&request)
+                .write_to(&mut &stream)
+                .is_err()
+            {
+                break;
+            }
+        }
+        let _ = stream.shutdown(Shutdown::Write);
+    })?;
+    Ok(tx)
+}
+
+enum Sink {
+    Video(VideoRecorder),
+    Audio(AudioRecorder),
+}
+
+fn spawn_media_reader(
+    kind: MediaKind,
+    mut reader: FrameReader<TcpStream>,
+    mut sink: Option<Sink>,
+    stats: &Arc<ClientStats>,
+    events: &Sender<AppEvent>,
+) -> anyhow::Result<()> {
+    let (stats, events) = (stats.clone(), events.clone());
+    spawn_named(&format!("{kind}-in"), move || {
+        let mut last_sequence = std::collections::HashMap::new();
+        while let Ok(Some(frame)) = reader.read_frame() {
+            if frame.kind() == FrameKind::Control {
+                if let Ok(event) = frame.parse_control::<Event>() {
+                    let _ = events.send(AppEvent::Server(event));
+                }
+                continue;
+            }
+            let Ok(header) = frame.media_header() else {
+                continue;
+            };
+            let body = frame.media_body();
+            let lost = match last_sequence.insert(header.sender, header.sequence) {
+                Some(previous) if header.sequence > previous => {
+                    u64::from(header.sequence - previous - 1)
+                }
+                _ => 0,
+            };
+            stats.received(header.sender, kind, body.len(), lost);
+            let result = match &mut sink {
+                Some(Sink::Video(recorder)) => recorder.frame(&header, body),
+                Some(Sink::Audio(recorder)) => {
+                    if body.len() % 2 != 0 || body.len() > 5 * 2 * AUDIO_FRAME_SAMPLES {
+                        tracing::warn!(sender = %header.sender, "audio frame of {} bytes ignored", body.len());
+                        continue;
+                    }
+                    let pcm: Vec<i16> = body
+                        .chunks_exact(2)
+                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                        .collect();
+                    recorder.frame(&header, &pcm)
+                }
+                None => Ok(()),
+            };
+            if let Err(err) = result {
+                tracing::warn!("recording stopped: {err:#}");
+                sink = None;
+            }
+        }
+        drop(sink); // finishes the recordings before saying we are done
+        let _ = events.send(AppEvent::MediaClosed(kind));
+    })
+}
+
+fn spawn_stdin_reader(events: Sender<AppEvent>) -> anyhow::Result<()> {
+    spawn_named("stdin", move || {
+        for line in std::io::stdin().lock().lines() {
+            match line {
+                Ok(line) => {
+                    if events.send(AppEvent::Input(line)).is_err() {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!("stdin: {err}");
+                    break;
+                }
+            }
+        }
+        let _ = events.send(AppEvent::InputClosed);
+    })
+}

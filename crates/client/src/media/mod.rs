@@ -1,0 +1,111 @@
+//! Media sources behind two small traits, and the paced threads that send them.
+//!
+//! Like librespot's audio back-ends, every source is one file and one row in a
+//! table (`VIDEO_SOURCES`, `AUDIO_SOURCES`), so `/help` and `--help` list what
+//! really exists. The synthetic and file sources need no device at all; camera
+//! and microphone sources join the tables behind cargo features.
+
+mod images;
+mod pattern;
+pub mod sender;
+mod tone;
+mod wav;
+
+use common::protocol::AUDIO_FRAME_SAMPLES;
+use std::path::Path;
+
+pub use images::ImageFiles;
+pub use pattern::TestPattern;
+pub use tone::Tone;
+pub use wav::WavFile;
+
+/// Produces JPEG frames, one per call, at the sender's pace.
+pub trait VideoSource: Send {
+    /// What it is, for people ("test pattern 640x360").
+    fn describe(&self) -> String;
+    /// The next frame as JPEG bytes.
+    fn next_jpeg(&mut self) -> anyhow::Result<Vec<u8>>;
+}
+
+/// Produces PCM frames: 20 ms of mono s16 at 48 kHz per call.
+pub trait AudioSource: Send {
+    fn describe(&self) -> String;
+    fn fill(&mut self, frame: &mut [i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()>;
+}
+
+/// How video is produced when the source does not decide.
+#[derive(Clone, Copy, Debug)]
+pub struct VideoSettings {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub quality: u8,
+}
+
+impl Default for VideoSettings {
+    fn default() -> VideoSettings {
+        VideoSettings {
+            width: 640,
+            height: 360,
+            fps: 15,
+            quality: 75,
+        }
+    }
+}
+
+/// The video sources: (how to name it, what it is).
+pub const VIDEO_SOURCES: &[(&str, &str)] = &[
+    (
+        "test",
+        "a moving test pattern at --video-size and --fps (the default)",
+    ),
+    (
+        "PATH",
+        "a JPEG or PNG file, or a folder of them played in name order, looped",
+    ),
+];
+
+/// The audio sources: (how to name it, what it is).
+pub const AUDIO_SOURCES: &[(&str, &str)] = &[
+    (
+        "tone[:HZ]",
+        "a sine tone, 440 Hz unless HZ is given (the default)",
+    ),
+    (
+        "PATH.wav",
+        "a 48 kHz WAV file (mono or stereo, 16-bit or float), looped",
+    ),
+];
+
+pub fn open_video_source(
+    spec: Option<&str>,
+    settings: VideoSettings,
+) -> anyhow::Result<Box<dyn VideoSource>> {
+    match spec.unwrap_or("test") {
+        "test" => Ok(Box::new(TestPattern::new(settings))),
+        path => Ok(Box::new(ImageFiles::open(Path::new(path), settings)?)),
+    }
+}
+
+pub fn open_audio_source(spec: Option<&str>) -> anyhow::Result<Box<dyn AudioSource>> {
+    let spec = spec.unwrap_or("tone");
+    if spec == "tone" {
+        return Ok(Box::new(Tone::new(440.0)?));
+    }
+    if let Some(hz) = spec.strip_prefix("tone:") {
+        let hz: f64 = hz
+            .parse()
+            .map_err(|_| anyhow::anyhow!("tone:{hz}: the frequency must be a number of Hz"))?;
+        return Ok(Box::new(Tone::new(hz)?));
+    }
+    Ok(Box::new(WavFile::open(Path::new(spec))?))
+}
+
+/// One line per source, for help texts.
+pub fn describe_sources(table: &[(&str, &str)]) -> String {
+    table
+        .iter()
+        .map(|(name, what)| format!("  {name:<12} {what}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,247 @@
+//! Turns events into what the user sees: human lines, or with `--json` one JSON
+//! object per line and nothing else on stdout.
+//!
+//! Server events are printed as the server sent them (`common::Event`), so
+//! scripts read the protocol's own vocabulary; `LocalEvent` adds what only the
+//! client knows. Text from the network is stripped of control characters before
+//! it reaches a terminal.
+
+use crate::stats::StatsSnapshot;
+use common::{ClientId, Event, MediaKind, MemberInfo};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::io::Write;
+
+/// Events the client itself produces.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum LocalEvent {
+    /// The handshake is done: this is who you are.
+    Connected {
+        id: ClientId,
+        name: String,
+        server: String,
+    },
+    /// Your own media source started or stopped (it is sent while you are in a meeting).
+    Sharing {
+        kind: MediaKind,
+        on: bool,
+        source: Option<String>,
+    },
+    Stats {
+        #[serde(flatten)]
+        stats: StatsSnapshot,
+    },
+    Help {
+        commands: Vec<HelpLine>,
+    },
+    Error {
+        message: String,
+    },
+    /// The connection ended without you asking.
+    Disconnected {
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HelpLine {
+    pub command: String,
+    pub description: String,
+}
+
+pub struct Output {
+    json: bool,
+    me: ClientId,
+    names: HashMap<ClientId, String>,
+}
+
+/// Removes what could drive a terminal (escape sequences, bells, line breaks).
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+impl Output {
+    pub fn new(json: bool, me: ClientId) -> Output {
+        Output {
+            json,
+            me,
+            names: HashMap::new(),
+        }
+    }
+
+    fn emit<T: Serialize>(&self, event: &T) {
+        if let Ok(line) = serde_json::to_string(event) {
+            self.line(&line);
+        }
+    }
+
+    fn line(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    fn who(&self, id: ClientId, name: &str) -> String {
+        if id == self.me {
+            "you".to_string()
+        } else {
+            clean(name)
+        }
+    }
+
+    fn member_list(&self, members: &[MemberInfo]) -> String {
+        members
+            .iter()
+            .map(|m| {
+                let mut tags = Vec::new();
+                if m.host {
+                    tags.push("host");
+                }
+                if m.video {
+                    tags.push("video");
+                }
+                if m.audio {
+                    tags.push("audio");
+                }
+                let name = self.who(m.id, &m.name);
+                if tags.is_empty() {
+                    name
+                } else {
+                    format!("{name} ({})", tags.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn server(&mut self, event: &Event) {
+        self.remember_names(event);
+        if matches!(event, Event::Welcome { .. } | Event::Attached { .. }) {
+            return; // handshake details (the token is a secret): not for the user
+        }
+        if self.json {
+            return self.emit(event);
+        }
+        let text = match event {
+            Event::Welcome { .. } | Event::Attached { .. } => return,
+            Event::Created { meeting } => {
+                format!("created meeting {meeting}; others join with: /join {meeting}")
+            }
+            Event::Joined { meeting, members } => {
+                format!(
+                    "joined meeting {meeting}; members: {}",
+                    self.member_list(members)
+                )
+            }
+            Event::MemberJoined { member, .. } => format!("{} joined", clean(&member.name)),
+            Event::MemberLeft { member, .. } => format!("{} left", clean(&member.name)),
+            Event::HostChanged { host, .. } => {
+                format!("{} is now the host", self.who(host.id, &host.name))
+            }
+            Event::Left { meeting } => format!("you left meeting {meeting}"),
+            Event::Ended { meeting } => format!("meeting {meeting} was ended by its host"),
+            Event::Chat { from, text, .. } => format!("{}: {}", clean(from), clean(text)),
+            Event::Meetings { meetings, total } => {
+                if meetings.is_empty() {
+                    "no meetings yet; /create starts one".to_string()
+                } else {
+                    let mut lines = vec![format!("{total} meeting(s):")];
+                    for m in meetings {
+                        lines.push(format!(
+                            "  {}  host {}, {} member(s)",
+                            m.id,
+                            clean(&m.host),
+                            m.members
+                        ));
+                    }
+                    lines.join("\n")
+                }
+            }
+            Event::Members { meeting, members } => {
+                format!("meeting {meeting}: {}", self.member_list(members))
+            }
+            Event::Media {
+                member, kind, on, ..
+            } => {
+                let verb = if *on { "started" } else { "stopped" };
+                format!(
+                    "{} {verb} sharing {kind}",
+                    self.who(member.id, &member.name)
+                )
+            }
+            Event::Error { message } => format!("error: {}", clean(message)),
+            Event::Shutdown { message } => format!("server: {}", clean(message)),
+        };
+        self.line(&text);
+    }
+
+    pub fn local(&self, event: &LocalEvent) {
+        if self.json {
+            return self.emit(event);
+        }
+        let text = match event {
+            LocalEvent::Connected { id, name, server } => format!(
+                "connected to {server} as {name} (id {id}). /create starts a meeting, /join ID joins one, /help lists commands."
+            ),
+            LocalEvent::Sharing {
+                kind,
+                on: true,
+                source,
+            } => {
+                format!(
+                    "{kind} on: {}; sent while you are in a meeting",
+                    source.as_deref().unwrap_or("default source")
+                )
+            }
+            LocalEvent::Sharing {
+                kind, on: false, ..
+            } => format!("{kind} off"),
+            LocalEvent::Stats { stats } => {
+                let mut lines = vec![format!(
+                    "sent: video {} frames ({} bytes), audio {} frames ({} bytes)",
+                    stats.sent_video.frames,
+                    stats.sent_video.bytes,
+                    stats.sent_audio.frames,
+                    stats.sent_audio.bytes
+                )];
+                for m in &stats.received {
+                    let name = self
+                        .names
+                        .get(&m.member)
+                        .map(|n| clean(n))
+                        .unwrap_or_else(|| format!("member {}", m.member));
+                    lines.push(format!(
+                        "from {name}: video {} frames ({} lost), audio {} frames ({} lost)",
+                        m.video.frames, m.video.lost, m.audio.frames, m.audio.lost
+                    ));
+                }
+                lines.join("\n")
+            }
+            LocalEvent::Help { commands } => commands
+                .iter()
+                .map(|h| format!("  {:<20} {}", h.command, h.description))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            LocalEvent::Error { message } => format!("error: {message}"),
+            LocalEvent::Disconnected { message } => format!("disconnected: {message}"),
+        };
+        self.line(&text);
+    }
+
+    fn remember_names(&mut self, event: &Event) {
+        match event {
+            Event::Joined { members, .. } | Event::Members { members, .. } => {
+                for m in members {
+                    self.names.insert(m.id, m.name.clone());
+                }
+            }
+            Event::MemberJoined { member, .. } => {
+                self.names.insert(member.id, member.name.clone());
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! `--record DIR`: what this client receives, saved for people and tests.
+//!
+//! ```text
+//! DIR/chat.log                  one line per chat message
+//! DIR/video/<member id>/<seq>.jpg  every video frame, byte for byte
+//! DIR/audio/<member id>.wav      each member's audio, 48 kHz mono s16
+//! ```
+//!
+//! Each part is owned by the thread that receives its media (no locks). Audio
+//! lost on the way is filled with silence so a recording keeps its timing; the
+//! WAV header is rewritten every second, so a killed client leaves valid files.
+
+use anyhow::Context;
+use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
+use common::{ClientId, MediaHeader, MeetingId};
+use hound::{SampleFormat, WavSpec, WavWriter};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Most silence inserted for one gap: a second.
+const MAX_GAP_FRAMES: u32 = 50;
+
+pub struct VideoRecorder {
+    dir: PathBuf,
+    created: HashMap<ClientId, PathBuf>,
+}
+
+impl VideoRecorder {
+    pub fn new(root: &Path) -> VideoRecorder {
+        VideoRecorder {
+            dir: root.join("video"),
+            created: HashMap::new(),
+        }
+    }
+
+    pub fn frame(&mut self, header: &MediaHeader, jpeg: &[u8]) -> anyhow::Result<()> {
+        let folder = match self.created.get(&header.sender) {
+            Some(folder) => folder,
+            None => {
+                let folder = self.dir.join(header.sender.to_string());
+                std::fs::create_dir_all(&folder)
+                    .with_context(|| format!("could not create {}", folder.display()))?;
+                self.created.entry(header.sender).or_insert(folder)
+            }
+        };
+        let path = folder.join(format!("{:08}.jpg", header.sequence));
+        std::fs::write(&path, jpeg).with_context(|| format!("could not write {}", path.display()))
+    }
+}
+
+struct Track {
+    writer: WavWriter<BufWriter<File>>,
+    next_sequence: u32,
+    unflushed: u32,
+}
+
+pub struct AudioRecorder {
+    dir: PathBuf,
+    tracks: HashMap<ClientId, Track>,
+}
+
+impl AudioRecorder {
+    pub fn new(root: &Path) -> AudioRecorder {
+        AudioRecorder {
+            dir: root.join("audio"),
+            tracks: HashMap::new(),
+        }
+    }
+
+    pub fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()> {
+        if !self.tracks.contains_key(&header.sender) {
+            std::fs::create_dir_all(&self.dir)
+                .with_context(|| format!("could not create {}", self.dir.display()))?;
+            let path = self.dir.join(format!("{}.wav", header.sender));
+            let spec = WavSpec {
+                channels: 1,
+                sample_rate: AUDIO_SAMPLE_RATE,
+                bits_per_sample: 16,
+                sample_format: SampleFormat::Int,
+            };
+            let writer = WavWriter::create(&path, spec)
+                .with_context(|| format!("could not create {}", path.display()))?;
+            self.tracks.insert(
+                header.sender,
+                Track {
+                    writer,
+                    next_sequence: header.sequence,
+                    unflushed: 0,
+                },
+            );
+        }
+        let Some(track) = self.tracks.get_mut(&header.sender) else {
+            return Ok(());
+        };
+        if header.sequence < track.next_sequence {
+            return Ok(()); // a repeat: nothing new
+        }
+        let gap = (header.sequence - track.next_sequence).min(MAX_GAP_FRAMES);
+        for _ in 0..gap as usize * AUDIO_FRAME_SAMPLES {
+            track.writer.write_sample(0i16)?;
+        }
+        for &sample in pcm {
+            track.writer.write_sample(sample)?;
+        }
+        track.next_sequence = header.sequence.wrapping_add(1);
+        track.unflushed += 1;
+        if track.unflushed >= 50 {
+            track.writer.flush()?;
+            track.unflushed = 0;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AudioRecorder {
+    fn drop(&mut self) {
+        for (_, track) in self.tracks.drain() {
+            if let Err(err) = track.writer.finalize() {
+                tracing::warn!("could not finish a WAV recording: {err}");
+            }
+        }
+    }
+}
+
+pub struct ChatLog {
+    file: File,
+}
+
+impl ChatLog {
+    pub fn open(root: &Path) -> anyhow::Result<ChatLog> {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("could not create {}", root.display()))?;
+        let path = root.join("chat.log");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("could not open {}", path.display()))?;
+        Ok(ChatLog { file })
+    }
+
+    pub fn message(&mut self, meeting: &MeetingId, from: &str, text: &str) -> anyhow::Result<()> {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+        writeln!(self.file, "{now} [{meeting}] {from}: {text}")?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(sender: u32, sequence: u32) -> MediaHeader {
+        MediaHeader {
+            sender: ClientId(sender),
+            sequence,
+            timestamp_us: 0,
+        }
+    }
+
+    #[test]
+    fn audio_gaps_become_silence_and_files_are_valid_wav() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let mut recorder = AudioRecorder::new(dir.path());
+            recorder
+                .frame(&header(4, 10), &[1; AUDIO_FRAME_SAMPLES])
+                .expect("records");
+            recorder
+                .frame(&header(4, 12), &[2; AUDIO_FRAME_SAMPLES])
+                .expect("records");
+            recorder
+                .frame(&header(4, 12), &[9; AUDIO_FRAME_SAMPLES])
+                .expect("a repeat is ignored");
+        }
+        let samples: Vec<i16> = hound::WavReader::open(dir.path().join("audio/4.wav"))
+            .expect("valid WAV")
+            .into_samples()
+            .collect::<Result<_, _>>()
+            .expect("samples");
+        assert_eq!(samples.len(), 3 * AUDIO_FRAME_SAMPLES);
+        assert!(samples[..AUDIO_FRAME_SAMPLES].iter().all(|&s| s == 1));
+        assert!(
+            samples[AUDIO_FRAME_SAMPLES..2 * AUDIO_FRAME_SAMPLES]
+                .iter()
+                .all(|&s| s == 0)
+        );
+        assert!(samples[2 * AUDIO_FRAME_SAMPLES..].iter().all(|&s| s == 2));
+    }
+
+    #[test]
+    fn video_frames_land_in_a_folder_per_sender() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut recorder = VideoRecorder::new(dir.path());
+        recorder
+            .frame(&header(7, 3), b"jpeg bytes")
+            .expect("records");
+        assert_eq!(
+            std::fs::read(dir.path().join("video/7/00000003.jpg")).expect("file"),
+            b"jpeg bytes"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Counters of what this client sent and received, shared between the media
+//! threads that count and the main loop that reports them (`/stats`).
+
+use common::{ClientId, MediaKind};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Counter {
+    pub frames: u64,
+    pub bytes: u64,
+    /// Frames missing from the sequence (dropped on the way).
+    pub lost: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PerMember {
+    pub member: ClientId,
+    pub video: Counter,
+    pub audio: Counter,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub sent_video: Counter,
+    pub sent_audio: Counter,
+    pub received: Vec<PerMember>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sent: [Counter; 2],
+    received: BTreeMap<ClientId, [Counter; 2]>,
+}
+
+#[derive(Default)]
+pub struct ClientStats(Mutex<Inner>);
+
+fn index(kind: MediaKind) -> usize {
+    match kind {
+        MediaKind::Video => 0,
+        MediaKind::Audio => 1,
+    }
+}
+
+impl ClientStats {
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn sent(&self, kind: MediaKind, bytes: usize) {
+        let counter = &mut self.inner().sent[index(kind)];
+        counter.frames += 1;
+        counter.bytes += bytes as u64;
+    }
+
+    pub fn received(&self, from: ClientId, kind: MediaKind, bytes: usize, lost: u64) {
+        let mut inner = self.inner();
+        let counter = &mut inner.received.entry(from).or_default()[index(kind)];
+        counter.frames += 1;
+        counter.bytes += bytes as u64;
+        counter.lost += lost;
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let inner = self.inner();
+        StatsSnapshot {
+            sent_video: inner.sent[0],
+            sent_audio: inner.sent[1],
+            received: inner
+                .received
+                .iter()
+                .map(|(member, [video, audio])| PerMember {
+                    member: *member,
+                    video: *video,
+                    audio: *audio,
+                })
+                .collect(),
+        }
+    }
+}
