@@ -1,1 +1,226 @@
+//! Video and audio end to end: what a sender shares arrives intact at every
+//! other member of its meeting, and nowhere else.
 
+use integration_tests::{ClientProcess, ServerProcess, read_wav, write_jpeg, write_wav};
+use serde_json::Value;
+use std::path::Path;
+
+fn received_from(stats: &Value, member: u64, kind: &str) -> (u64, u64) {
+    stats["received"]
+        .as_array()
+        .and_then(|list| list.iter().find(|m| m["member"] == member))
+        .map(|m| {
+            (
+                m[kind]["frames"].as_u64().unwrap_or(0),
+                m[kind]["lost"].as_u64().unwrap_or(0),
+            )
+        })
+        .unwrap_or((0, 0))
+}
+
+fn recorded_frames(dir: &Path) -> Vec<(u32, Vec<u8>)> {
+    let mut frames: Vec<(u32, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.expect("entry").path();
+            let seq = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse().ok())
+                .expect("numbered file");
+            (seq, std::fs::read(&path).expect("readable"))
+        })
+        .collect();
+    frames.sort();
+    frames
+}
+
+#[test]
+fn video_frames_arrive_byte_identical_at_every_receiver_and_only_there() {
+    let server = ServerProcess::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let pictures = work.path().join("pictures");
+    std::fs::create_dir(&pictures).expect("mkdir");
+    let sent: Vec<Vec<u8>> = (0..4u8)
+        .map(|n| write_jpeg(&pictures.join(format!("{n}.jpg")), n * 50 + 3, 320, 180))
+        .collect();
+
+    let mut sender = ClientProcess::start_with(&server, "sender", &["--fps", "30"]);
+    let rec = |name: &str| work.path().join(name).to_string_lossy().into_owned();
+    let mut receivers: Vec<ClientProcess> = ["r1", "r2"]
+        .iter()
+        .map(|n| ClientProcess::start_with(&server, n, &["--record", &rec(n)]))
+        .collect();
+    let mut outsider =
+        ClientProcess::start_with(&server, "outsider", &["--record", &rec("outsider")]);
+    let meeting = sender.create();
+    for r in &mut receivers {
+        r.join(&meeting);
+    }
+    outsider.create();
+
+    sender.send(&format!("/video on {}", pictures.display()));
+    const FRAMES: u64 = 24;
+    for r in &mut receivers {
+        r.wait_stats("24 video frames", |s| {
+            received_from(s, sender.id, "video").0 >= FRAMES
+        });
+    }
+    sender.send("/video off");
+    sender.sync();
+    let outsider_stats = outsider.wait_stats("a stats answer", |_| true);
+    assert_eq!(
+        outsider_stats["received"],
+        serde_json::json!([]),
+        "media crossed meetings"
+    );
+
+    for r in receivers {
+        let name = r.name.clone();
+        let (status, _) = r.quit();
+        assert!(status.success());
+        let frames = recorded_frames(
+            &work
+                .path()
+                .join(&name)
+                .join("video")
+                .join(sender.id.to_string()),
+        );
+        assert!(
+            frames.len() as u64 >= FRAMES,
+            "{name} recorded {} frames",
+            frames.len()
+        );
+        for (i, (seq, bytes)) in frames.iter().enumerate() {
+            assert_eq!(
+                *seq as usize, i,
+                "{name}: frames missing before sequence {seq}"
+            );
+            assert!(
+                bytes == &sent[i % sent.len()],
+                "{name}: frame {seq} differs from the file sent"
+            );
+        }
+    }
+    assert!(!work.path().join("outsider").join("video").exists());
+}
+
+#[test]
+fn audio_samples_arrive_intact() {
+    let server = ServerProcess::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    // 0.37 s of a pseudo-random signal: not a whole number of 20 ms frames, so
+    // the loop point falls inside a frame.
+    let mut state = 12345u32;
+    let source: Vec<i16> = (0..17_760)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 16) as i16
+        })
+        .collect();
+    let wav = work.path().join("speech.wav");
+    write_wav(&wav, &source);
+
+    let mut sender = ClientProcess::start(&server, "speaker");
+    let record = work.path().join("listener");
+    let mut listener = ClientProcess::start_with(
+        &server,
+        "listener",
+        &["--record", &record.to_string_lossy()],
+    );
+    let meeting = sender.create();
+    listener.join(&meeting);
+    sender.send(&format!("/audio on {}", wav.display()));
+    const FRAMES: u64 = 50; // one second
+    let stats = listener.wait_stats("a second of audio", |s| {
+        received_from(s, sender.id, "audio").0 >= FRAMES
+    });
+    assert_eq!(
+        received_from(&stats, sender.id, "audio").1,
+        0,
+        "audio frames lost"
+    );
+    let (status, _) = listener.quit();
+    assert!(status.success());
+
+    let samples = read_wav(&record.join("audio").join(format!("{}.wav", sender.id)));
+    assert!(
+        samples.len() >= FRAMES as usize * 960,
+        "only {} samples recorded",
+        samples.len()
+    );
+    assert_eq!(samples.len() % 960, 0);
+    for (i, &sample) in samples.iter().enumerate() {
+        assert_eq!(sample, source[i % source.len()], "sample {i} differs");
+    }
+}
+
+/// Frequency of the strongest of `candidates` in `samples` (Goertzel power).
+fn dominant(samples: &[i16], candidates: &[f64]) -> f64 {
+    let power = |hz: f64| {
+        let k = 2.0 * (std::f64::consts::TAU * hz / 48_000.0).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in samples {
+            let s0 = f64::from(x) + k * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - k * s1 * s2
+    };
+    candidates
+        .iter()
+        .copied()
+        .fold((0.0, f64::MIN), |best, hz| {
+            if power(hz) > best.1 {
+                (hz, power(hz))
+            } else {
+                best
+            }
+        })
+        .0
+}
+
+#[test]
+fn test_pattern_moves_and_tones_keep_their_pitch() {
+    let server = ServerProcess::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let record = work.path().join("rec");
+    let mut a = ClientProcess::start_with(&server, "a", &["--video-size", "320x180"]);
+    let mut b = ClientProcess::start_with(&server, "b", &["--record", &record.to_string_lossy()]);
+    let meeting = a.create();
+    b.join(&meeting);
+    a.send("/video on test");
+    a.send("/audio on tone:660");
+    b.send("/audio on");
+    b.wait_stats("video and audio", |s| {
+        received_from(s, a.id, "video").0 >= 5 && received_from(s, a.id, "audio").0 >= 25
+    });
+    a.wait_stats("b's audio", |s| received_from(s, b.id, "audio").0 >= 25);
+    let a_stats = a.wait_stats("a stats answer", |_| true);
+    assert_eq!(
+        received_from(&a_stats, a.id, "audio").0,
+        0,
+        "a sender never receives itself"
+    );
+    let (status, _) = b.quit();
+    assert!(status.success());
+
+    let frames = recorded_frames(&record.join("video").join(a.id.to_string()));
+    let decoded: Vec<image::RgbImage> = frames
+        .iter()
+        .take(3)
+        .map(|(_, bytes)| {
+            image::load_from_memory(bytes)
+                .expect("a valid JPEG")
+                .into_rgb8()
+        })
+        .collect();
+    assert_eq!(decoded[0].dimensions(), (320, 180));
+    assert!(
+        decoded[0] != decoded[1] && decoded[1] != decoded[2],
+        "the test pattern must move"
+    );
+
+    let samples = read_wav(&record.join("audio").join(format!("{}.wav", a.id)));
+    assert_eq!(dominant(&samples, &[440.0, 550.0, 660.0, 880.0]), 660.0);
+}

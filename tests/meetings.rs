@@ -1,1 +1,343 @@
+//! Meetings end to end: real server, real clients, loopback sockets.
 
+use integration_tests::{ClientProcess, ServerProcess, of_kind};
+use serde_json::Value;
+use std::process::{Command, Stdio};
+
+fn chat_lines(events: &[Value]) -> Vec<String> {
+    of_kind(events, "chat")
+        .iter()
+        .map(|e| format!("{}:{}", e["from"].as_str().unwrap_or("?"), e["text"]))
+        .collect()
+}
+
+#[test]
+fn two_meetings_of_three_chat_in_order_exactly_once_and_apart() {
+    let server = ServerProcess::start();
+    let mut meetings = Vec::new();
+    for prefix in ["a", "b"] {
+        let mut members: Vec<ClientProcess> = (1..=3)
+            .map(|n| ClientProcess::start(&server, &format!("{prefix}{n}")))
+            .collect();
+        let id = members[0].create();
+        for member in &mut members[1..] {
+            member.join(&id);
+        }
+        meetings.push((id, members));
+    }
+    assert_ne!(meetings[0].0, meetings[1].0);
+
+    // Every member of both meetings talks, interleaved.
+    const ROUNDS: usize = 5;
+    for round in 0..ROUNDS {
+        for (_, members) in &mut meetings {
+            for member in members.iter_mut() {
+                let text = format!("{} says {round}", member.name);
+                member.send(&text);
+            }
+        }
+    }
+    for (meeting, members) in &mut meetings {
+        let mut orders = Vec::new();
+        for member in members.iter_mut() {
+            let mut seen = Vec::new();
+            while seen.len() < 3 * ROUNDS {
+                let chat = member.expect_event("chat");
+                assert_eq!(
+                    chat["meeting"],
+                    meeting.as_str(),
+                    "chat from another meeting reached {}",
+                    member.name
+                );
+                seen.push(chat);
+            }
+            // Nothing more: the round trip proves no duplicate or stray chat was queued.
+            let after = member.sync();
+            assert!(
+                of_kind(&after, "chat").is_empty(),
+                "{} got extra chat: {after:?}",
+                member.name
+            );
+            orders.push(chat_lines(&seen));
+        }
+        // Same order for everyone, each sender's lines in the order sent, each once.
+        assert!(
+            orders.iter().all(|o| *o == orders[0]),
+            "members saw different orders: {orders:#?}"
+        );
+        for member in members.iter() {
+            let from_member: Vec<&String> = orders[0]
+                .iter()
+                .filter(|l| l.starts_with(&format!("{}:", member.name)))
+                .collect();
+            let expected: Vec<String> = (0..ROUNDS)
+                .map(|r| format!("{}:\"{} says {r}\"", member.name, member.name))
+                .collect();
+            assert_eq!(from_member, expected.iter().collect::<Vec<_>>());
+        }
+    }
+}
+
+#[test]
+fn host_leaving_hands_over_and_members_list_follows() {
+    let server = ServerProcess::start();
+    let (mut host, mut second, mut third) = (
+        ClientProcess::start(&server, "host"),
+        ClientProcess::start(&server, "second"),
+        ClientProcess::start(&server, "third"),
+    );
+    let meeting = host.create();
+    second.join(&meeting);
+    let joined = third.join(&meeting);
+    let names: Vec<&str> = joined["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert_eq!(names, ["host", "second", "third"]);
+
+    host.send("/leave");
+    assert_eq!(host.expect_event("left")["meeting"], meeting.as_str());
+    for member in [&mut second, &mut third] {
+        let left = member.expect_event("member_left");
+        assert_eq!(left["member"]["name"], "host");
+        let changed = member.expect_event("host_changed");
+        assert_eq!(
+            changed["host"]["name"], "second",
+            "the longest-present member becomes host"
+        );
+    }
+    third.send("/members");
+    let members = third.expect_event("members");
+    let listed: Vec<(String, bool)> = members["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap_or_default().to_string(),
+                m["host"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [("second".to_string(), true), ("third".to_string(), false)]
+    );
+
+    // The last member leaving removes the meeting.
+    second.send("/leave");
+    third.send("/leave");
+    third.expect_event("left");
+    host.send("/meetings");
+    let list = host.expect_event("meetings");
+    assert_eq!(list["total"], 0, "{list}");
+}
+
+#[test]
+fn only_the_host_cancels_and_everyone_is_told() {
+    let server = ServerProcess::start();
+    let (mut host, mut guest) = (
+        ClientProcess::start(&server, "host"),
+        ClientProcess::start(&server, "guest"),
+    );
+    let meeting = host.create();
+    guest.join(&meeting);
+
+    guest.send("/cancel");
+    let error = guest.expect_event("error");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("only the host"),
+        "{error}"
+    );
+
+    host.send("/cancel");
+    for member in [&mut host, &mut guest] {
+        assert_eq!(member.expect_event("ended")["meeting"], meeting.as_str());
+    }
+    guest.send(&format!("/join {meeting}"));
+    let error = guest.expect_event("error");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no meeting"),
+        "{error}"
+    );
+    guest.send("still here?");
+    guest.expect_event("error"); // chat outside a meeting is refused, not lost silently
+}
+
+#[test]
+fn meetings_list_and_members_show_who_shares_what() {
+    let server = ServerProcess::start();
+    let (mut a, mut b, mut c) = (
+        ClientProcess::start(&server, "ana"),
+        ClientProcess::start(&server, "bo"),
+        ClientProcess::start(&server, "cy"),
+    );
+    let first = a.create();
+    b.join(&first);
+    let second = c.create();
+    c.send("/meetings");
+    let list = c.expect_event("meetings");
+    assert_eq!(list["total"], 2);
+    let summary: Vec<(String, String, u64)> = list["meetings"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap_or_default().into(),
+                m["host"].as_str().unwrap_or_default().into(),
+                m["members"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [(first.clone(), "ana".into(), 2), (second, "cy".into(), 1)]
+    );
+
+    a.send("/video on");
+    let media = b.expect_event("media");
+    assert_eq!(
+        (
+            media["member"]["name"].as_str(),
+            media["kind"].as_str(),
+            media["on"].as_bool()
+        ),
+        (Some("ana"), Some("video"), Some(true))
+    );
+    b.send("/members");
+    let members = b.expect_event("members");
+    let ana = &members["members"][0];
+    assert_eq!(
+        (
+            ana["name"].as_str(),
+            ana["video"].as_bool(),
+            ana["audio"].as_bool()
+        ),
+        (Some("ana"), Some(true), Some(false))
+    );
+    a.send("/video off");
+    let media = b.expect_event("media");
+    assert_eq!(media["on"], false);
+}
+
+#[test]
+fn a_killed_client_is_removed_and_the_others_are_told() {
+    let server = ServerProcess::start();
+    let (mut host, mut doomed) = (
+        ClientProcess::start(&server, "host"),
+        ClientProcess::start(&server, "doomed"),
+    );
+    let meeting = host.create();
+    doomed.join(&meeting);
+    doomed.send("/video on");
+    host.expect_event("media");
+    doomed.kill();
+    let left = host.expect_event("member_left");
+    assert_eq!(left["member"]["name"], "doomed");
+    host.send("/members");
+    let members = host.expect_event("members");
+    assert_eq!(members["members"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn server_shutdown_tells_every_client_and_they_exit_cleanly() {
+    let mut server = ServerProcess::start();
+    let (mut a, mut b) = (
+        ClientProcess::start(&server, "a"),
+        ClientProcess::start(&server, "b"),
+    );
+    let meeting = a.create();
+    b.join(&meeting);
+    let status = server.interrupt();
+    assert!(
+        status.success(),
+        "server exit status after Ctrl-C: {status}"
+    );
+    for client in [&mut a, &mut b] {
+        client.expect_event("shutdown");
+        assert!(client.wait_exit().success());
+    }
+    assert!(server.stderr().contains("stopped"));
+}
+
+#[test]
+fn a_piped_script_gets_every_answer_before_the_client_exits() {
+    let server = ServerProcess::start();
+    let output = Command::new(integration_tests::binary("client"))
+        .args([&server.addr().to_string(), "--json", "--name", "script"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(b"/create\nhello\n/members\n/meetings\n/bogus\n")?;
+            child.wait_with_output()
+        })
+        .expect("client runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).expect("every stdout line is JSON")["event"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    // Server answers come in request order; the typo is caught locally, at once.
+    let answers: Vec<&String> = events.iter().filter(|e| *e != "error").collect();
+    assert_eq!(
+        answers,
+        [
+            "connected",
+            "created",
+            "joined",
+            "chat",
+            "members",
+            "meetings"
+        ]
+    );
+    assert_eq!(
+        events.iter().filter(|e| *e == "error").count(),
+        1,
+        "{events:?}"
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_explained_with_exit_code_1() {
+    // Bind a port, then free it: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let output = Command::new(integration_tests::binary("client"))
+        .args(["127.0.0.1", "--port", &port.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("client runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("could not connect") && stderr.contains("Is `server` running"),
+        "{stderr}"
+    );
+}

@@ -1,1 +1,503 @@
+//! Test harness: runs the real `server` and `client` binaries on loopback and
+//! talks to them the way users and scripts do.
+//!
+//! - `ServerProcess` starts `server --bind 127.0.0.1:0` and reads the port it
+//!   prints; `ClientProcess` runs `client --json` and turns its stdout into a
+//!   stream of JSON events to wait on; `RawPeer` speaks the protocol directly,
+//!   for input no well-behaved client would send.
+//! - Every wait has a deadline and a failure shows what did arrive; every
+//!   child process is killed when its handle drops, also when a test panics.
 
+use anyhow::{Context, anyhow, bail};
+use common::protocol::PROTOCOL_VERSION;
+use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, Request};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long any single expected thing may take (debug builds on a busy machine).
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The directory cargo put this test binary's siblings in (target/<profile>).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Path of a workspace binary, built once per test process. Integration tests of
+/// one crate cannot ask cargo for another crate's binaries, so build them here;
+/// `cargo build` is a no-op when they are fresh.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut command = Command::new(cargo);
+        command.args([
+            "build",
+            "--quiet",
+            "-p",
+            "meeting-server",
+            "-p",
+            "meeting-client",
+            "--bins",
+        ]);
+        if profile_dir().ends_with("release") {
+            command.arg("--release");
+        }
+        let status = command
+            .status()
+            .map_err(|e| format!("could not run cargo: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("cargo build failed: {status}"))
+        }
+    });
+    if let Err(err) = built {
+        panic!("{err}");
+    }
+    profile_dir().join(name)
+}
+
+/// Collects a child's stderr for failure messages.
+fn capture(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Ok(mut text) = sink.lock() {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+    });
+    text
+}
+
+fn wait_with_deadline(child: &mut Child, deadline: Duration) -> anyhow::Result<ExitStatus> {
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() > end {
+            bail!("process {} did not exit within {deadline:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    pub fn start() -> ServerProcess {
+        ServerProcess::start_with(&[])
+    }
+
+    pub fn start_with(args: &[&str]) -> ServerProcess {
+        let mut child = Command::new(binary("server"))
+            .args(["--bind", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("server starts");
+        let stderr = capture(child.stderr.take().expect("stderr"));
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next());
+            for _ in lines {} // keep the pipe drained
+        });
+        let line = match rx.recv_timeout(DEADLINE) {
+            Ok(Some(Ok(line))) => line,
+            other => {
+                let _ = child.kill();
+                panic!(
+                    "server printed no address ({other:?}); stderr:\n{}",
+                    stderr.lock().map(|s| s.clone()).unwrap_or_default()
+                )
+            }
+        };
+        let addr = line
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .expect("`listening on ADDR` line");
+        ServerProcess {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Sends SIGINT (what Ctrl-C does) and waits for the exit status.
+    pub fn interrupt(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "could not signal the server");
+        wait_with_deadline(&mut self.child, DEADLINE).expect("server stops after SIGINT")
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `client --json` process and the events it printed.
+pub struct ClientProcess {
+    pub name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    events: std::sync::mpsc::Receiver<Value>,
+    /// Every event received so far, in order.
+    pub history: Vec<Value>,
+    stderr: Arc<Mutex<String>>,
+    pub id: u64,
+}
+
+impl ClientProcess {
+    pub fn start(server: &ServerProcess, name: &str) -> ClientProcess {
+        ClientProcess::start_with(server, name, &[])
+    }
+
+    pub fn start_with(server: &ServerProcess, name: &str, args: &[&str]) -> ClientProcess {
+        let mut child = Command::new(binary("client"))
+            .arg(server.addr().to_string())
+            .args(["--json", "--name", name])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("client starts");
+        let stderr = capture(child.stderr.take().expect("stderr"));
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, events) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value = serde_json::from_str::<Value>(&line)
+                    .unwrap_or_else(|_| serde_json::json!({"event": "NOT JSON", "line": line}));
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        let mut client = ClientProcess {
+            name: name.to_string(),
+            child,
+            stdin,
+            events,
+            history: Vec::new(),
+            stderr,
+            id: 0,
+        };
+        let connected = client.expect_event("connected");
+        client.id = connected["id"].as_u64().expect("connected has an id");
+        client
+    }
+
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}")
+            .and_then(|_| stdin.flush())
+            .expect("client reads stdin");
+    }
+
+    /// Waits for the next event that matches `pred`, skipping (and keeping) others.
+    pub fn expect(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(event) => {
+                    self.history.push(event.clone());
+                    assert_ne!(
+                        event["event"], "NOT JSON",
+                        "{}: stdout had a non-JSON line: {event}",
+                        self.name
+                    );
+                    if pred(&event) {
+                        return event;
+                    }
+                }
+                Err(_) => panic!(
+                    "{}: no {what} within {DEADLINE:?}.\nevents so far:\n{}\nstderr:\n{}",
+                    self.name,
+                    self.history
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+                ),
+            }
+        }
+    }
+
+    pub fn expect_event(&mut self, event: &str) -> Value {
+        self.expect(&format!("'{event}' event"), |e| e["event"] == event)
+    }
+
+    /// The events between now and the answer to `/meetings`: a round trip that
+    /// proves the server had handled everything that would reach us before it.
+    pub fn sync(&mut self) -> Vec<Value> {
+        let start = self.history.len();
+        self.send("/meetings");
+        self.expect_event("meetings");
+        self.history[start..self.history.len() - 1].to_vec()
+    }
+
+    /// Creates a meeting and returns its id.
+    pub fn create(&mut self) -> String {
+        self.send("/create");
+        let created = self.expect_event("created");
+        self.expect_event("joined");
+        created["meeting"].as_str().expect("meeting id").to_string()
+    }
+
+    pub fn join(&mut self, meeting: &str) -> Value {
+        self.send(&format!("/join {meeting}"));
+        self.expect_event("joined")
+    }
+
+    /// Polls `/stats` until `pred` holds for the stats event.
+    pub fn wait_stats(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            self.send("/stats");
+            let stats = self.expect_event("stats");
+            if pred(&stats) {
+                return stats;
+            }
+            assert!(
+                Instant::now() < end,
+                "{}: stats never showed {what}; last: {stats}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Closes stdin (the client quits) and returns its exit status and the rest
+    /// of its events.
+    pub fn quit(mut self) -> (ExitStatus, Vec<Value>) {
+        drop(self.stdin.take());
+        let status =
+            wait_with_deadline(&mut self.child, DEADLINE).expect("client exits after stdin closes");
+        let rest: Vec<Value> = self.events.try_iter().collect();
+        (status, rest)
+    }
+
+    /// Waits for the process to exit on its own.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        wait_with_deadline(&mut self.child, DEADLINE).expect("client exits")
+    }
+
+    /// SIGKILL: the client vanishes without saying goodbye.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ClientProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Received media frame as seen by a raw peer.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub sender: ClientId,
+    pub sequence: u32,
+    pub body: Vec<u8>,
+}
+
+/// A socket speaking the protocol by hand.
+pub struct RawPeer {
+    pub stream: TcpStream,
+    reader: FrameReader<TcpStream>,
+}
+
+impl RawPeer {
+    pub fn connect(addr: SocketAddr) -> RawPeer {
+        let stream = TcpStream::connect(addr).expect("connects");
+        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        let reader = FrameReader::new(
+            stream.try_clone().expect("clone"),
+            &[FrameKind::Control, FrameKind::Video, FrameKind::Audio],
+        );
+        RawPeer { stream, reader }
+    }
+
+    /// A control session: returns the peer, its id and its token.
+    pub fn hello(addr: SocketAddr, name: &str) -> (RawPeer, ClientId, String) {
+        let mut peer = RawPeer::connect(addr);
+        peer.request(&Request::Hello {
+            protocol: PROTOCOL_VERSION,
+            name: name.into(),
+        });
+        match peer.next_event().expect("welcome") {
+            Event::Welcome { id, token, .. } => (peer, id, token),
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+
+    /// A media socket of session `id`.
+    pub fn attach(addr: SocketAddr, kind: MediaKind, id: ClientId, token: &str) -> RawPeer {
+        let mut peer = RawPeer::connect(addr);
+        peer.request(&Request::Attach {
+            kind,
+            id,
+            token: token.into(),
+        });
+        match peer.next_event().expect("attached") {
+            Event::Attached { .. } => peer,
+            other => panic!("expected attached, got {other:?}"),
+        }
+    }
+
+    pub fn request(&mut self, request: &Request) {
+        self.send_bytes(Frame::control(request).as_bytes());
+    }
+
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("server reads");
+    }
+
+    /// The next control event, skipping media frames.
+    pub fn next_event(&mut self) -> anyhow::Result<Event> {
+        loop {
+            let frame = self
+                .reader
+                .read_frame()?
+                .ok_or_else(|| anyhow!("connection closed"))?;
+            if frame.kind() == FrameKind::Control {
+                return Ok(frame.parse_control()?);
+            }
+        }
+    }
+
+    /// Waits for an event matching `pred`, skipping others.
+    pub fn expect(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+        loop {
+            match self.next_event() {
+                Ok(event) if pred(&event) => return event,
+                Ok(_) => {}
+                Err(err) => panic!("no {what}: {err:#}"),
+            }
+        }
+    }
+
+    /// The next media frame.
+    pub fn next_media(&mut self) -> anyhow::Result<Received> {
+        loop {
+            let frame = self.reader.read_frame()?.context("connection closed")?;
+            if frame.kind() != FrameKind::Control {
+                let header = frame.media_header()?;
+                return Ok(Received {
+                    sender: header.sender,
+                    sequence: header.sequence,
+                    body: frame.media_body().to_vec(),
+                });
+            }
+        }
+    }
+
+    /// True once the server has closed the connection (reads until EOF or error).
+    pub fn closed_by_server(&mut self) -> bool {
+        let mut sink = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut sink) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(err) => {
+                    return err.kind() != std::io::ErrorKind::WouldBlock
+                        && err.kind() != std::io::ErrorKind::TimedOut;
+                }
+            }
+        }
+    }
+}
+
+/// Writes a JPEG of a recognisable picture (`seed` changes every pixel).
+pub fn write_jpeg(path: &Path, seed: u8, width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            (x as u8).wrapping_mul(seed),
+            (y as u8).wrapping_add(seed),
+            seed.wrapping_mul(37),
+        ])
+    });
+    let mut bytes = Vec::new();
+    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+        &mut bytes, 85,
+    ))
+    .expect("encodes");
+    std::fs::write(path, &bytes).expect("writes");
+    bytes
+}
+
+/// Writes a 48 kHz mono 16-bit WAV of `samples`.
+pub fn write_wav(path: &Path, samples: &[i16]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).expect("creates WAV");
+    for &s in samples {
+        writer.write_sample(s).expect("writes");
+    }
+    writer.finalize().expect("finalizes");
+}
+
+pub fn read_wav(path: &Path) -> Vec<i16> {
+    hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("{} is not a valid WAV: {e}", path.display()))
+        .into_samples()
+        .collect::<Result<_, _>>()
+        .expect("samples")
+}
+
+/// The events in `events` of type `kind`.
+pub fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}

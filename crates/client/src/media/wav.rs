@@ -38,21 +38,34 @@ impl WavFile {
             bail!("{} is longer than {MAX_SECONDS} s", path.display());
         }
         let channels = usize::from(spec.channels.max(1));
-        let interleaved: Vec<f32> = match spec.sample_format {
-            SampleFormat::Float => reader.into_samples::<f32>().collect::<Result<_, _>>()?,
+        // Everything becomes 16-bit first, exactly for integer files (a 16-bit
+        // file passes through unchanged), then channels are averaged.
+        let sixteen_bit: Vec<i32> = match spec.sample_format {
+            SampleFormat::Float => reader
+                .into_samples::<f32>()
+                .map(|s| s.map(|v| (v.clamp(-1.0, 1.0) * f32::from(i16::MAX)).round() as i32))
+                .collect::<Result<_, _>>()?,
             SampleFormat::Int => {
-                let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(8, 32) - 1)) as f32;
+                let bits = i32::from(spec.bits_per_sample);
                 reader
                     .into_samples::<i32>()
-                    .map(|s| s.map(|v| v as f32 * scale))
+                    .map(|s| {
+                        s.map(|v| {
+                            if bits > 16 {
+                                v >> (bits - 16)
+                            } else {
+                                v << (16 - bits)
+                            }
+                        })
+                    })
                     .collect::<Result<_, _>>()?
             }
         };
-        let samples: Vec<i16> = interleaved
+        let samples: Vec<i16> = sixteen_bit
             .chunks(channels)
             .map(|frame| {
-                let mono = frame.iter().sum::<f32>() / frame.len() as f32;
-                (mono.clamp(-1.0, 1.0) * f32::from(i16::MAX)).round() as i16
+                (frame.iter().sum::<i32>() / frame.len() as i32)
+                    .clamp(i16::MIN.into(), i16::MAX.into()) as i16
             })
             .collect();
         if samples.is_empty() {
@@ -105,6 +118,11 @@ mod tests {
         }
         writer.finalize().expect("finalize");
         let mut source = WavFile::open(&path).expect("opens");
+        assert_eq!(
+            source.samples[..3],
+            [-1500, -1497, -1494],
+            "16-bit samples pass unchanged"
+        );
         let mut frame = [0i16; AUDIO_FRAME_SAMPLES];
         source.fill(&mut frame).expect("fills");
         assert_eq!(frame[0], -1500);
