@@ -1,1 +1,260 @@
+//! Bad input and bad peers: each gets a clear error on its own connection, which
+//! is closed, while everyone else goes on being served.
 
+use common::protocol::{MAX_CONTROL_PAYLOAD, PROTOCOL_VERSION};
+use common::{ClientId, Event, Frame, MediaHeader, MediaKind, Request};
+use integration_tests::{ClientProcess, RawPeer, ServerProcess};
+use std::time::{Duration, Instant};
+
+/// Two members chatting: proof that the server still serves people.
+fn healthy_meeting(server: &ServerProcess) -> (ClientProcess, ClientProcess) {
+    let (mut a, mut b) = (
+        ClientProcess::start(server, "a"),
+        ClientProcess::start(server, "b"),
+    );
+    let meeting = a.create();
+    b.join(&meeting);
+    (a, b)
+}
+
+fn still_chatting(a: &mut ClientProcess, b: &mut ClientProcess, text: &str) {
+    a.send(text);
+    let chat = b.expect_event("chat");
+    assert_eq!(chat["text"], text);
+}
+
+fn error_message(peer: &mut RawPeer) -> String {
+    match peer.next_event() {
+        Ok(Event::Error { message }) => message,
+        other => panic!("expected an error event, got {other:?}"),
+    }
+}
+
+#[test]
+fn random_bytes_get_an_error_and_a_closed_connection() {
+    let server = ServerProcess::start();
+    let (mut a, mut b) = healthy_meeting(&server);
+    // Before any handshake, and after a valid hello.
+    let mut stranger = RawPeer::connect(server.addr());
+    stranger.send_bytes(b"GET / HTTP/1.1\r\nHost: meeting\r\n\r\n");
+    let message = error_message(&mut stranger);
+    assert!(message.contains("unknown frame type 0x47"), "{message}");
+    assert!(stranger.closed_by_server());
+
+    let (mut member, _, _) = RawPeer::hello(server.addr(), "noisy");
+    let mut noise = vec![0x7fu8];
+    let mut state = 7u32;
+    noise.extend((0..4096).map(|_| {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 24) as u8
+    }));
+    member.send_bytes(&noise);
+    assert!(error_message(&mut member).contains("unknown frame type"));
+    assert!(member.closed_by_server());
+    still_chatting(&mut a, &mut b, "still here");
+}
+
+#[test]
+fn an_oversized_length_is_refused_without_reading_it() {
+    let server = ServerProcess::start();
+    let (mut a, mut b) = healthy_meeting(&server);
+    let (mut member, _, _) = RawPeer::hello(server.addr(), "huge");
+    let mut header = vec![0x01];
+    header.extend_from_slice(&(MAX_CONTROL_PAYLOAD + 1).to_be_bytes());
+    member.send_bytes(&header);
+    let message = error_message(&mut member);
+    assert!(message.contains("over the limit"), "{message}");
+    assert!(member.closed_by_server());
+    still_chatting(&mut a, &mut b, "fine");
+}
+
+#[test]
+fn malformed_and_out_of_place_messages_are_refused() {
+    let server = ServerProcess::start();
+    let (mut a, mut b) = healthy_meeting(&server);
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("not JSON", {
+            let mut frame = vec![0x01, 0, 0, 0, 5];
+            frame.extend_from_slice(b"{oops");
+            frame
+        }),
+        ("unknown request", {
+            let body = br#"{"request":"fly"}"#;
+            let mut frame = vec![0x01];
+            frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            frame.extend_from_slice(body);
+            frame
+        }),
+        ("a video frame on the control socket", {
+            let header = MediaHeader {
+                sender: ClientId(0),
+                sequence: 0,
+                timestamp_us: 0,
+            };
+            Frame::media(MediaKind::Video, header, b"jpeg").into_bytes()
+        }),
+    ];
+    for (what, bytes) in cases {
+        let (mut member, _, _) = RawPeer::hello(server.addr(), "odd");
+        member.send_bytes(&bytes);
+        let message = error_message(&mut member);
+        assert!(!message.is_empty(), "{what}");
+        assert!(member.closed_by_server(), "{what}: connection left open");
+    }
+    // A first message that is neither hello nor attach, and an old protocol.
+    let mut peer = RawPeer::connect(server.addr());
+    peer.request(&Request::Create);
+    assert!(error_message(&mut peer).contains("hello or attach"));
+    let mut peer = RawPeer::connect(server.addr());
+    peer.request(&Request::Hello {
+        protocol: PROTOCOL_VERSION + 1,
+        name: "future".into(),
+    });
+    assert!(error_message(&mut peer).contains("protocol"));
+    let mut peer = RawPeer::connect(server.addr());
+    peer.request(&Request::Hello {
+        protocol: PROTOCOL_VERSION,
+        name: "\u{1b}[2J".into(),
+    });
+    assert!(error_message(&mut peer).contains("name"));
+    still_chatting(&mut a, &mut b, "unharmed");
+}
+
+#[test]
+fn a_wrong_token_is_refused() {
+    let server = ServerProcess::start();
+    let (_control, id, token) = RawPeer::hello(server.addr(), "owner");
+    let mut wrong = token.clone().into_bytes();
+    wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };
+    for (who, bad) in [
+        (id, String::from_utf8(wrong).expect("hex")),
+        (ClientId(id.0 + 100), token.clone()),
+        (id, "short".into()),
+    ] {
+        let mut peer = RawPeer::connect(server.addr());
+        peer.request(&Request::Attach {
+            kind: MediaKind::Video,
+            id: who,
+            token: bad,
+        });
+        assert_eq!(error_message(&mut peer), "invalid session token");
+        assert!(peer.closed_by_server());
+    }
+    // The right token still works.
+    RawPeer::attach(server.addr(), MediaKind::Video, id, &token);
+}
+
+#[test]
+fn media_before_joining_gets_an_error_and_goes_nowhere() {
+    let server = ServerProcess::start();
+    let (mut a, mut b) = healthy_meeting(&server);
+    let (mut control, id, token) = RawPeer::hello(server.addr(), "early");
+    let mut video = RawPeer::attach(server.addr(), MediaKind::Video, id, &token);
+    let header = MediaHeader {
+        sender: ClientId(0),
+        sequence: 0,
+        timestamp_us: 0,
+    };
+    video.send_bytes(Frame::media(MediaKind::Video, header, b"\xff\xd8\xff not joined").as_bytes());
+    let message = error_message(&mut control);
+    assert!(message.contains("not in a meeting"), "{message}");
+    let stats = b.wait_stats("stats", |_| true);
+    assert_eq!(stats["received"], serde_json::json!([]));
+    still_chatting(&mut a, &mut b, "nothing leaked");
+}
+
+#[test]
+fn a_receiver_that_stops_reading_does_not_stop_the_others() {
+    // Queues of 64 frames: room for scheduling hiccups of the reader that keeps
+    // up, far less than what the stalled one is sent.
+    let server = ServerProcess::start_with(&["--video-queue", "64"]);
+    let (mut sender_ctl, sender, sender_token) = RawPeer::hello(server.addr(), "sender");
+    let (mut fast_ctl, fast, fast_token) = RawPeer::hello(server.addr(), "fast");
+    let (mut stalled_ctl, stalled, stalled_token) = RawPeer::hello(server.addr(), "stalled");
+    sender_ctl.request(&Request::Create);
+    let Event::Created { meeting } =
+        sender_ctl.expect("created", |e| matches!(e, Event::Created { .. }))
+    else {
+        unreachable!()
+    };
+    for ctl in [&mut fast_ctl, &mut stalled_ctl] {
+        ctl.request(&Request::Join {
+            meeting: meeting.to_string(),
+        });
+        ctl.expect("joined", |e| matches!(e, Event::Joined { .. }));
+    }
+    let mut fast_video = RawPeer::attach(server.addr(), MediaKind::Video, fast, &fast_token);
+    let stalled_video = RawPeer::attach(server.addr(), MediaKind::Video, stalled, &stalled_token);
+    let mut sender_video = RawPeer::attach(server.addr(), MediaKind::Video, sender, &sender_token);
+    // Attachments are routed once the server has handled them; a round trip on
+    // the sender's control socket after attaching orders that.
+    sender_ctl.request(&Request::Members);
+    sender_ctl.expect("members", |e| matches!(e, Event::Members { .. }));
+
+    const FRAMES: u32 = 300;
+    const FRAME_BYTES: usize = 100_000; // 30 MB in all: more than the stalled socket and queue hold
+    let reader = std::thread::spawn(move || {
+        let mut sequences = Vec::new();
+        while sequences.len() < FRAMES as usize {
+            match fast_video.next_media() {
+                Ok(frame) => {
+                    assert_eq!(frame.sender, sender);
+                    assert_eq!(frame.body.len(), FRAME_BYTES);
+                    sequences.push(frame.sequence);
+                }
+                Err(err) => panic!(
+                    "fast receiver stopped after {} frames: {err:#}",
+                    sequences.len()
+                ),
+            }
+        }
+        sequences
+    });
+    let started = Instant::now();
+    for sequence in 0..FRAMES {
+        let header = MediaHeader {
+            sender: ClientId(0),
+            sequence,
+            timestamp_us: 0,
+        };
+        let body = vec![(sequence % 251) as u8; FRAME_BYTES];
+        sender_video.send_bytes(Frame::media(MediaKind::Video, header, &body).as_bytes());
+        std::thread::sleep(Duration::from_millis(3)); // pace: ~33 MB/s
+    }
+    let sequences = reader.join().expect("fast receiver got every frame");
+    assert_eq!(
+        sequences,
+        (0..FRAMES).collect::<Vec<_>>(),
+        "fast receiver lost or reordered frames"
+    );
+    eprintln!(
+        "{FRAMES} frames to the fast receiver in {:?}",
+        started.elapsed()
+    );
+
+    // The stalled receiver now reads what it was left: fewer frames (the oldest
+    // were dropped for it alone), still whole and in order.
+    let mut stalled_video = stalled_video;
+    stalled_video
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    while let Ok(frame) = stalled_video.next_media() {
+        assert_eq!(
+            frame.body.len(),
+            FRAME_BYTES,
+            "a stalled receiver still gets whole frames"
+        );
+        got.push(frame.sequence);
+    }
+    assert!(
+        got.len() < FRAMES as usize,
+        "nothing was dropped for the stalled receiver"
+    );
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "stalled receiver's frames out of order"
+    );
+    assert_eq!(got.last(), Some(&(FRAMES - 1)), "the newest frame is kept");
+}
