@@ -52,6 +52,8 @@ pub struct HelpLine {
 
 pub struct Output {
     json: bool,
+    /// Interactive terminal: keep a `> ` prompt under the latest event.
+    prompt: bool,
     me: ClientId,
     names: HashMap<ClientId, String>,
 }
@@ -65,8 +67,11 @@ fn clean(text: &str) -> String {
 
 impl Output {
     pub fn new(json: bool, me: ClientId) -> Output {
+        use std::io::IsTerminal;
+        let prompt = !json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
         Output {
             json,
+            prompt,
             me,
             names: HashMap::new(),
         }
@@ -80,7 +85,12 @@ impl Output {
 
     fn line(&self, text: &str) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
+        if self.prompt {
+            // Replace the prompt line with the event, then draw the prompt again.
+            let _ = write!(out, "\r\x1b[2K{text}\n> ");
+        } else {
+            let _ = writeln!(out, "{text}");
+        }
         let _ = out.flush();
     }
 
@@ -222,7 +232,7 @@ impl Output {
             }
             LocalEvent::Help { commands } => commands
                 .iter()
-                .map(|h| format!("  {:<20} {}", h.command, h.description))
+                .map(|h| format!("  {:<24} {}", h.command, h.description))
                 .collect::<Vec<_>>()
                 .join("\n"),
             LocalEvent::Error { message } => format!("error: {message}"),

@@ -21,6 +21,7 @@ use common::{
 };
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Where one client's media goes: the outboxes of the other members of its
@@ -341,6 +342,18 @@ impl MeetingRegistry {
                 state.tell(id, &Event::Error { message });
             }
         })
+    }
+}
+
+/// Tells the operator how much media a receiver could not keep up with.
+fn log_drops(id: ClientId, kind: MediaKind, socket: &MediaSocket) {
+    let stats = socket.outbox.stats();
+    let (queued, dropped) = (
+        stats.queued.load(Ordering::Relaxed),
+        stats.dropped.load(Ordering::Relaxed),
+    );
+    if dropped > 0 {
+        tracing::info!(client = %id, "{kind}: dropped {dropped} of {queued} frames for this slow receiver");
     }
 }
 
@@ -666,8 +679,11 @@ impl State {
         let Some(client) = self.clients.remove(&id) else {
             return;
         };
-        for socket in client.media.into_iter().flatten() {
-            self.to_close.extend(socket.closer);
+        for (kind, socket) in MediaKind::ALL.into_iter().zip(client.media) {
+            if let Some(socket) = socket {
+                log_drops(id, kind, &socket);
+                self.to_close.extend(socket.closer);
+            }
         }
         if close_control {
             self.to_close.extend(client.control_closer);
