@@ -78,13 +78,6 @@ struct App {
     shutdown_seen: bool,
 }
 
-fn kind_index(kind: MediaKind) -> usize {
-    match kind {
-        MediaKind::Video => 0,
-        MediaKind::Audio => 1,
-    }
-}
-
 pub fn run(
     options: Options,
     events: Sender<AppEvent>,
@@ -166,7 +159,7 @@ impl App {
                     tracing::debug!("{kind} socket closed");
                 }
                 AppEvent::SenderFailed(kind, message) => {
-                    self.sharing[kind_index(kind)] = None;
+                    self.sharing[kind.index()] = None;
                     let _ = self.requests.send(Request::Media { kind, on: false });
                     self.output.local(&LocalEvent::Error { message });
                 }
@@ -235,7 +228,7 @@ impl App {
                 });
             }
         };
-        if let Some(previous) = self.sharing[kind_index(kind)].take() {
+        if let Some(previous) = self.sharing[kind.index()].take() {
             previous.sender.stop();
         }
         let socket = match kind {
@@ -245,14 +238,14 @@ impl App {
         let ctx = SenderContext {
             socket,
             in_meeting: self.in_meeting.clone(),
-            sequence: self.sequences[kind_index(kind)].clone(),
+            sequence: self.sequences[kind.index()].clone(),
             epoch: self.epoch,
             stats: self.stats.clone(),
             events: self.events.clone(),
         };
         match RunningSender::spawn(producer, ctx) {
             Ok(sender) => {
-                self.sharing[kind_index(kind)] = Some(Sharing { sender });
+                self.sharing[kind.index()] = Some(Sharing { sender });
                 let _ = self.requests.send(Request::Media { kind, on: true });
                 self.output.local(&LocalEvent::Sharing {
                     kind,
@@ -267,7 +260,7 @@ impl App {
     }
 
     fn stop_sharing(&mut self, kind: MediaKind) {
-        if let Some(sharing) = self.sharing[kind_index(kind)].take() {
+        if let Some(sharing) = self.sharing[kind.index()].take() {
             sharing.sender.stop();
         }
         let _ = self.requests.send(Request::Media { kind, on: false });

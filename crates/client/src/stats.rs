@@ -37,13 +37,6 @@ struct Inner {
 #[derive(Default)]
 pub struct ClientStats(Mutex<Inner>);
 
-fn index(kind: MediaKind) -> usize {
-    match kind {
-        MediaKind::Video => 0,
-        MediaKind::Audio => 1,
-    }
-}
-
 impl ClientStats {
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.0
@@ -52,14 +45,14 @@ impl ClientStats {
     }
 
     pub fn sent(&self, kind: MediaKind, bytes: usize) {
-        let counter = &mut self.inner().sent[index(kind)];
+        let counter = &mut self.inner().sent[kind.index()];
         counter.frames += 1;
         counter.bytes += bytes as u64;
     }
 
     pub fn received(&self, from: ClientId, kind: MediaKind, bytes: usize, lost: u64) {
         let mut inner = self.inner();
-        let counter = &mut inner.received.entry(from).or_default()[index(kind)];
+        let counter = &mut inner.received.entry(from).or_default()[kind.index()];
         counter.frames += 1;
         counter.bytes += bytes as u64;
         counter.lost += lost;
@@ -68,8 +61,8 @@ impl ClientStats {
     pub fn snapshot(&self) -> StatsSnapshot {
         let inner = self.inner();
         StatsSnapshot {
-            sent_video: inner.sent[0],
-            sent_audio: inner.sent[1],
+            sent_video: inner.sent[MediaKind::Video.index()],
+            sent_audio: inner.sent[MediaKind::Audio.index()],
             received: inner
                 .received
                 .iter()

@@ -18,6 +18,14 @@ pub enum MediaKind {
 
 impl MediaKind {
     pub const ALL: [MediaKind; 2] = [MediaKind::Video, MediaKind::Audio];
+
+    /// Its place in `ALL`, for per-kind arrays (`[T; 2]`).
+    pub fn index(self) -> usize {
+        match self {
+            MediaKind::Video => 0,
+            MediaKind::Audio => 1,
+        }
+    }
 }
 
 impl fmt::Display for MediaKind {
@@ -190,6 +198,13 @@ mod tests {
             serde_json::to_value(event).expect("serialises"),
             serde_json::json!({"event": "member_joined", "meeting": "abc-def", "member": {"id": 3, "name": "ana"}})
         );
+    }
+
+    #[test]
+    fn media_kind_index_is_its_place_in_all() {
+        for (place, kind) in MediaKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), place, "{kind}");
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub struct Route {
 
 impl Route {
     pub fn receivers(&self, kind: MediaKind) -> &[Outbox] {
-        &self.receivers[kind_index(kind)]
+        &self.receivers[kind.index()]
     }
 }
 
@@ -49,13 +49,6 @@ impl RouteSlot {
 
     fn set(&self, route: Route) {
         *lock(&self.0) = Arc::new(route);
-    }
-}
-
-fn kind_index(kind: MediaKind) -> usize {
-    match kind {
-        MediaKind::Video => 0,
-        MediaKind::Audio => 1,
     }
 }
 
@@ -233,7 +226,7 @@ impl MeetingRegistry {
                 outbox,
                 closer,
             };
-            if let Some(old) = client.media[kind_index(kind)].replace(socket) {
+            if let Some(old) = client.media[kind.index()].replace(socket) {
                 state.to_close.extend(old.closer);
             }
             let route = client.route.clone();
@@ -251,7 +244,7 @@ impl MeetingRegistry {
             let Some(client) = state.clients.get_mut(&id) else {
                 return;
             };
-            let slot = &mut client.media[kind_index(kind)];
+            let slot = &mut client.media[kind.index()];
             if slot
                 .as_ref()
                 .is_some_and(|socket| socket.attachment == attachment)
@@ -285,8 +278,8 @@ impl MeetingRegistry {
     pub fn media_outside_meeting(&self, id: ClientId, kind: MediaKind) {
         self.with_state(|state| {
             let Some(client) = state.clients.get_mut(&id) else { return };
-            if client.meeting.is_none() && !client.warned_outside[kind_index(kind)] {
-                client.warned_outside[kind_index(kind)] = true;
+            if client.meeting.is_none() && !client.warned_outside[kind.index()] {
+                client.warned_outside[kind.index()] = true;
                 let message = format!("you are not in a meeting: {kind} frames go nowhere until you create or join one");
                 state.tell(id, &Event::Error { message });
             }
@@ -404,8 +397,8 @@ impl State {
                     id: *id,
                     name: c.name.clone(),
                     host: m.host == *id,
-                    video: c.sharing[kind_index(MediaKind::Video)],
-                    audio: c.sharing[kind_index(MediaKind::Audio)],
+                    video: c.sharing[MediaKind::Video.index()],
+                    audio: c.sharing[MediaKind::Audio.index()],
                 })
             })
             .collect()
@@ -647,8 +640,8 @@ impl State {
         let Some(client) = self.clients.get_mut(&id) else {
             return Ok(());
         };
-        let changed = client.sharing[kind_index(kind)] != on;
-        client.sharing[kind_index(kind)] = on;
+        let changed = client.sharing[kind.index()] != on;
+        client.sharing[kind.index()] = on;
         let Some(meeting) = client.meeting.clone() else {
             return Ok(());
         };
@@ -711,8 +704,8 @@ impl State {
                     continue;
                 };
                 for kind in MediaKind::ALL {
-                    if let Some(socket) = &client.media[kind_index(kind)] {
-                        route.receivers[kind_index(kind)].push(socket.outbox.clone());
+                    if let Some(socket) = &client.media[kind.index()] {
+                        route.receivers[kind.index()].push(socket.outbox.clone());
                     }
                 }
             }
