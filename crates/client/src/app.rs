@@ -56,20 +56,16 @@ pub enum Ending {
 /// How long quitting may wait for the server's last answers.
 const QUIT_GRACE: Duration = Duration::from_secs(5);
 
-struct Sharing {
-    sender: RunningSender,
-}
-
 struct App {
     output: Output,
     requests: Sender<Request>,
     events: Sender<AppEvent>,
-    video_socket: Arc<TcpStream>,
-    audio_socket: Arc<TcpStream>,
+    /// Per kind (`MediaKind::index`): the socket, its running sender, its next sequence.
+    media_sockets: [Arc<TcpStream>; 2],
     control_socket: TcpStream,
     in_meeting: Arc<AtomicBool>,
     meeting: Option<MeetingId>,
-    sharing: [Option<Sharing>; 2],
+    senders: [Option<RunningSender>; 2],
     sequences: [Arc<AtomicU32>; 2],
     epoch: Instant,
     stats: Arc<ClientStats>,
@@ -103,7 +99,6 @@ pub fn run(
 
     spawn_control_reader(control_reader, events.clone())?;
     let requests = spawn_control_writer(control.try_clone()?)?;
-    let (video_socket, audio_socket) = (Arc::new(video.stream), Arc::new(audio.stream));
     let record = options.record.as_deref();
     spawn_media_reader(
         MediaKind::Video,
@@ -126,12 +121,11 @@ pub fn run(
         output,
         requests,
         events,
-        video_socket,
-        audio_socket,
+        media_sockets: [Arc::new(video.stream), Arc::new(audio.stream)],
         control_socket: control,
         in_meeting: Arc::default(),
         meeting: None,
-        sharing: [None, None],
+        senders: [None, None],
         sequences: Default::default(),
         epoch: Instant::now(),
         stats,
@@ -159,7 +153,7 @@ impl App {
                     tracing::debug!("{kind} socket closed");
                 }
                 AppEvent::SenderFailed(kind, message) => {
-                    self.sharing[kind.index()] = None;
+                    self.senders[kind.index()] = None;
                     let _ = self.requests.send(Request::Media { kind, on: false });
                     self.output.local(&LocalEvent::Error { message });
                 }
@@ -228,15 +222,11 @@ impl App {
                 });
             }
         };
-        if let Some(previous) = self.sharing[kind.index()].take() {
-            previous.sender.stop();
+        if let Some(previous) = self.senders[kind.index()].take() {
+            previous.stop();
         }
-        let socket = match kind {
-            MediaKind::Video => self.video_socket.clone(),
-            MediaKind::Audio => self.audio_socket.clone(),
-        };
         let ctx = SenderContext {
-            socket,
+            socket: self.media_sockets[kind.index()].clone(),
             in_meeting: self.in_meeting.clone(),
             sequence: self.sequences[kind.index()].clone(),
             epoch: self.epoch,
@@ -245,7 +235,7 @@ impl App {
         };
         match RunningSender::spawn(producer, ctx) {
             Ok(sender) => {
-                self.sharing[kind.index()] = Some(Sharing { sender });
+                self.senders[kind.index()] = Some(sender);
                 let _ = self.requests.send(Request::Media { kind, on: true });
                 self.output.local(&LocalEvent::Sharing {
                     kind,
@@ -260,8 +250,8 @@ impl App {
     }
 
     fn stop_sharing(&mut self, kind: MediaKind) {
-        if let Some(sharing) = self.sharing[kind.index()].take() {
-            sharing.sender.stop();
+        if let Some(sender) = self.senders[kind.index()].take() {
+            sender.stop();
         }
         let _ = self.requests.send(Request::Media { kind, on: false });
         self.output.local(&LocalEvent::Sharing {
@@ -315,10 +305,8 @@ impl App {
     }
 
     fn stop_senders(&mut self) {
-        for sharing in self.sharing.iter_mut() {
-            if let Some(sharing) = sharing.take() {
-                sharing.sender.stop();
-            }
+        for sender in self.senders.iter_mut().filter_map(Option::take) {
+            sender.stop();
         }
     }
 
@@ -328,7 +316,7 @@ impl App {
         // Dropping the request queue ends the control writer, which half-closes.
         let (closed_tx, _) = crossbeam_channel::bounded(0);
         drop(std::mem::replace(&mut self.requests, closed_tx));
-        for socket in [&*self.video_socket, &*self.audio_socket] {
+        for socket in &self.media_sockets {
             let _ = socket.shutdown(Shutdown::Write);
         }
         let deadline = Instant::now() + QUIT_GRACE;
