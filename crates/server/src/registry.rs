@@ -86,6 +86,17 @@ struct Client {
     route: Arc<RouteSlot>,
 }
 
+impl Client {
+    /// Forgets the client's meeting: its media goes nowhere, and media sent
+    /// outside a meeting is worth one warning again.
+    fn leave_meeting(&mut self) -> Option<MeetingId> {
+        let meeting = self.meeting.take()?;
+        self.warned_outside = [false, false];
+        self.route.set(Route::default());
+        Some(meeting)
+    }
+}
+
 struct Meeting {
     host: ClientId,
     /// In order of arrival: the first is the next host.
@@ -510,11 +521,9 @@ impl State {
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
-        let Some(meeting) = client.meeting.take() else {
+        let Some(meeting) = client.leave_meeting() else {
             return;
         };
-        client.warned_outside = [false, false];
-        client.route.set(Route::default());
         let Some(m) = self.meetings.get_mut(&meeting) else {
             return;
         };
@@ -566,9 +575,7 @@ impl State {
         self.tell_all(&members, &Event::Ended { meeting });
         for member in members {
             if let Some(client) = self.clients.get_mut(&member) {
-                client.meeting = None;
-                client.warned_outside = [false, false];
-                client.route.set(Route::default());
+                client.leave_meeting();
             }
         }
         Ok(())
