@@ -169,15 +169,9 @@ fn dominant(samples: &[i16], candidates: &[f64]) -> f64 {
     };
     candidates
         .iter()
-        .copied()
-        .fold((0.0, f64::MIN), |best, hz| {
-            if power(hz) > best.1 {
-                (hz, power(hz))
-            } else {
-                best
-            }
-        })
-        .0
+        .map(|&hz| (hz, power(hz)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0.0, |(hz, _)| hz)
 }
 
 #[test]
