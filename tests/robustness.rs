@@ -1,7 +1,7 @@
 //! Bad input and bad peers: each gets a clear error on its own connection, which
 //! is closed, while everyone else goes on being served.
 
-use common::protocol::{MAX_CONTROL_PAYLOAD, PROTOCOL_VERSION};
+use common::protocol::{FRAME_HEADER_LEN, MAX_CONTROL_PAYLOAD, PROTOCOL_VERSION};
 use common::{ClientId, Event, Frame, MediaHeader, MediaKind, Request};
 use integration_tests::{ClientProcess, RawPeer, ServerProcess};
 use std::time::{Duration, Instant};
@@ -258,4 +258,40 @@ fn a_receiver_that_stops_reading_does_not_stop_the_others() {
         "stalled receiver's frames out of order"
     );
     assert_eq!(got.last(), Some(&(FRAMES - 1)), "the newest frame is kept");
+
+    // The server's own figures tell the operator the same story.
+    let frame_bytes = (FRAME_HEADER_LEN + MediaHeader::LEN + FRAME_BYTES) as u64;
+    let kept = got.len() as u64;
+    let frames = u64::from(FRAMES);
+    let deadline = Instant::now() + integration_tests::DEADLINE;
+    let video = loop {
+        sender_ctl.request(&Request::ServerStats);
+        let Event::ServerStats(report) =
+            sender_ctl.expect("server_stats", |e| matches!(e, Event::ServerStats(_)))
+        else {
+            unreachable!()
+        };
+        // Writers count a batch once it is written: ask again until the last is in.
+        if report.video.frames_out == frames + kept || Instant::now() > deadline {
+            assert_eq!((report.clients, report.meetings), (3, 1));
+            break report.video;
+        }
+    };
+    assert_eq!(video.frames_in, frames);
+    assert_eq!(video.bytes_in, frames * frame_bytes);
+    assert_eq!(
+        video.frames_out,
+        frames + kept,
+        "written: all to fast, kept to stalled"
+    );
+    assert_eq!(video.bytes_out, (frames + kept) * frame_bytes);
+    assert_eq!(
+        video.dropped,
+        frames - kept,
+        "every frame is written or counted as dropped"
+    );
+    assert_eq!(
+        video.queue_high_water, 64,
+        "the stalled receiver's queue filled up"
+    );
 }

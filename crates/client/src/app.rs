@@ -170,6 +170,7 @@ impl App {
             Command::Cancel => Request::Cancel,
             Command::Meetings => Request::Meetings,
             Command::Members => Request::Members,
+            Command::ServerStats => Request::ServerStats,
             Command::Chat(text) => Request::Chat { text },
             Command::MediaOn(kind, source) => return self.start_sharing(kind, source.as_deref()),
             Command::MediaOff(kind) => return self.stop_sharing(kind),

@@ -14,6 +14,7 @@ pub enum Command {
     MediaOn(MediaKind, Option<String>),
     MediaOff(MediaKind),
     Stats,
+    ServerStats,
     Help,
     Quit,
     Chat(String),
@@ -41,6 +42,10 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("/audio off", "stop sharing audio"),
     ("/stats", "frames and bytes sent and received"),
+    (
+        "/server-stats",
+        "the server's traffic figures: frames in, out, dropped",
+    ),
     ("/help", "this list"),
     ("/quit", "leave and exit (Ctrl-D and Ctrl-C too)"),
     (
@@ -104,6 +109,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             }
         }
         "stats" => no_args(Command::Stats),
+        "server-stats" => no_args(Command::ServerStats),
         "help" | "?" => Ok(Some(Command::Help)),
         "quit" | "exit" => no_args(Command::Quit),
         _ => Err(format!("unknown command /{name}; /help lists the commands")),

@@ -7,7 +7,7 @@
 //! it reaches a terminal.
 
 use crate::stats::StatsSnapshot;
-use common::{ClientId, Event, MediaKind, MemberInfo};
+use common::{ClientId, Event, MediaKind, MemberInfo, ServerStatsReport};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
@@ -184,6 +184,7 @@ impl Output {
             }
             Event::Error { message } => format!("error: {}", clean(message)),
             Event::Shutdown { message } => format!("server: {}", clean(message)),
+            Event::ServerStats(report) => server_stats_text(report),
         };
         self.line(&text);
     }
@@ -254,4 +255,26 @@ impl Output {
             _ => {}
         }
     }
+}
+
+fn server_stats_text(report: &ServerStatsReport) -> String {
+    let mut lines = vec![format!(
+        "server: up {} s, {} clients, {} meetings, {} sockets open ({} since start)",
+        report.uptime_s,
+        report.clients,
+        report.meetings,
+        report.connections,
+        report.connections_total
+    )];
+    for (name, t) in [
+        ("video", &report.video),
+        ("audio", &report.audio),
+        ("control", &report.control),
+    ] {
+        lines.push(format!(
+            "  {name}: in {} frames / {} B, out {} frames / {} B, dropped {}, queue peak {}",
+            t.frames_in, t.bytes_in, t.frames_out, t.bytes_out, t.dropped, t.queue_high_water
+        ));
+    }
+    lines.join("\n")
 }

@@ -15,4 +15,7 @@ pub mod protocol;
 pub use error::ProtocolError;
 pub use frame::{Frame, FrameKind, FrameReader, MediaHeader};
 pub use ids::{ClientId, MeetingId, SessionToken};
-pub use message::{Event, MediaKind, MeetingSummary, MemberInfo, MemberRef, Request};
+pub use message::{
+    Event, MediaKind, MeetingSummary, MemberInfo, MemberRef, Request, ServerStatsReport,
+    TrafficStats,
+};

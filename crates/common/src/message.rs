@@ -68,6 +68,8 @@ pub enum Request {
         kind: MediaKind,
         on: bool,
     },
+    /// The server's traffic counters (answered with `server_stats`).
+    ServerStats,
 }
 
 /// A member as named in events about them.
@@ -96,6 +98,33 @@ pub struct MeetingSummary {
     pub host_id: ClientId,
     /// How many members it has.
     pub members: usize,
+}
+
+/// What the server relayed of one frame type since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficStats {
+    pub frames_in: u64,
+    pub bytes_in: u64,
+    pub frames_out: u64,
+    pub bytes_out: u64,
+    /// Frames dropped for receivers that did not keep up (oldest first).
+    pub dropped: u64,
+    /// The most frames ever waiting in one receiver's queue of this type.
+    pub queue_high_water: u64,
+}
+
+/// The server's figures, for operators (`server_stats`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStatsReport {
+    pub uptime_s: u64,
+    /// Sockets open now (a client uses three) and accepted since the start.
+    pub connections: u64,
+    pub connections_total: u64,
+    pub clients: usize,
+    pub meetings: usize,
+    pub control: TrafficStats,
+    pub video: TrafficStats,
+    pub audio: TrafficStats,
 }
 
 /// From server to client.
@@ -159,6 +188,8 @@ pub enum Event {
     Error { message: String },
     /// The server is stopping; the connection closes next.
     Shutdown { message: String },
+    /// Answer to `server_stats`.
+    ServerStats(ServerStatsReport),
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 use crate::outbox::{Outbox, run_writer};
 use crate::registry::MeetingRegistry;
 use crate::server::ServerConfig;
+use crate::stats::ServerStats;
 use bytes::Bytes;
 use common::protocol::{HANDSHAKE_TIMEOUT, PROTOCOL_VERSION};
 use common::{
@@ -29,12 +30,30 @@ use std::time::{Duration, Instant};
 pub struct ConnectionContext {
     pub registry: MeetingRegistry,
     pub config: Arc<ServerConfig>,
+    pub stats: Arc<ServerStats>,
     /// Held by every writer thread: the server waits for all of them at shutdown.
     pub writers_alive: Sender<()>,
 }
 
+/// Counts a connection as open for as long as it lives.
+struct OpenConnection(Arc<ServerStats>);
+
+impl OpenConnection {
+    fn new(stats: &Arc<ServerStats>) -> OpenConnection {
+        stats.connection_opened();
+        OpenConnection(stats.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connection_closed();
+    }
+}
+
 /// Serves one accepted connection until it ends.
 pub fn serve(stream: TcpStream, ctx: ConnectionContext) {
+    let _open = OpenConnection::new(&ctx.stats);
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -138,8 +157,9 @@ fn spawn_writer(
         return;
     };
     let alive = ctx.writers_alive.clone();
+    let stats = ctx.stats.clone();
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
-        run_writer(stream, queue);
+        run_writer(stream, queue, &stats);
         drop(alive);
     });
     if let Err(err) = spawned {
@@ -161,7 +181,8 @@ fn control_session(
         );
         return refuse(&stream, reader, &message);
     }
-    let (outbox, queue) = Outbox::new(ctx.config.control_queue);
+    let traffic = ctx.stats.traffic(FrameKind::Control).clone();
+    let (outbox, queue) = Outbox::new(ctx.config.control_queue, traffic.clone());
     let id = match ctx.registry.register(name, outbox, stream.try_clone().ok()) {
         Ok(id) => id,
         Err(message) => return refuse(&stream, reader, &message),
@@ -170,10 +191,21 @@ fn control_session(
     spawn_writer(format!("control-out-{id}"), &stream, queue, &ctx);
     let _ = stream.set_read_timeout(None);
     loop {
-        let request = reader
-            .read_frame()
-            .and_then(|frame| frame.map(|f| f.parse_control::<Request>()).transpose());
+        let request = reader.read_frame().and_then(|frame| {
+            frame
+                .map(|f| {
+                    traffic.received(f.as_bytes().len());
+                    f.parse_control::<Request>()
+                })
+                .transpose()
+        });
         match request {
+            // The figures are the server's, not the registry's: answer here.
+            Ok(Some(Request::ServerStats)) => {
+                let counts = ctx.registry.counts();
+                let report = ctx.stats.report(counts.clients, counts.meetings);
+                ctx.registry.tell(id, &Event::ServerStats(report));
+            }
             Ok(Some(request)) => ctx.registry.handle(id, request),
             Ok(None) => break,
             Err(err) if err.is_peer_fault() => {
@@ -209,7 +241,9 @@ fn media_session(
         MediaKind::Video => ctx.config.video_queue,
         MediaKind::Audio => ctx.config.audio_queue,
     };
-    let (outbox, queue) = Outbox::new(capacity);
+    let frame_kind = FrameKind::from(kind);
+    let traffic = ctx.stats.traffic(frame_kind).clone();
+    let (outbox, queue) = Outbox::new(capacity, traffic.clone());
     let attachment =
         match ctx
             .registry
@@ -224,11 +258,12 @@ fn media_session(
     tracing::debug!(client = %id, %peer, "{kind} socket attached");
     spawn_writer(format!("{kind}-out-{id}"), &stream, queue, &ctx);
     let _ = stream.set_read_timeout(None);
-    reader.accept_only(&[FrameKind::from(kind)]);
+    reader.accept_only(&[frame_kind]);
     let mut reported_outside = false;
     loop {
         match reader.read_frame() {
             Ok(Some(mut frame)) => {
+                traffic.received(frame.as_bytes().len());
                 frame.stamp_sender(id);
                 let frame = Bytes::from(frame.into_bytes());
                 let route = attachment.route.current();

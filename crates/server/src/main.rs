@@ -39,6 +39,17 @@ struct Args {
     /// Audio frames (20 ms each) queued per receiver; beyond it the oldest are dropped.
     #[arg(long, default_value_t = ServerConfig::default().audio_queue)]
     audio_queue: usize,
+
+    /// Log the traffic figures this often (for example 60s, 5m); 0 turns it off.
+    #[arg(long, default_value = "60s", value_parser = parse_interval)]
+    stats_interval: Duration,
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text).map_err(|err| format!("{err} (for example 30s or 5m)"))
 }
 
 fn resolve_bind(text: &str) -> anyhow::Result<SocketAddr> {
@@ -75,6 +86,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         control_queue: args.control_queue.max(1),
         video_queue: args.video_queue.max(1),
         audio_queue: args.audio_queue.max(1),
+        stats_interval: Some(args.stats_interval).filter(|every| !every.is_zero()),
         ..ServerConfig::default()
     };
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);

@@ -322,6 +322,11 @@ impl MeetingRegistry {
         }
     }
 
+    /// Queues one event for client `id`, if it is still connected.
+    pub fn tell(&self, id: ClientId, event: &Event) {
+        self.with_state(|state| state.tell(id, event))
+    }
+
     /// Carries out one request of client `id` after the handshake.
     pub fn handle(&self, id: ClientId, request: Request) {
         self.with_state(|state| {
@@ -337,6 +342,9 @@ impl MeetingRegistry {
                 Request::Members => state.list_members(id),
                 Request::Chat { text } => state.chat(id, text),
                 Request::Media { kind, on } => state.set_sharing(id, kind, on),
+                Request::ServerStats => {
+                    Err("server_stats is answered by the connection, not the registry".to_string())
+                }
                 Request::Hello { .. } | Request::Attach { .. } => Err(
                     "hello and attach are only valid as the first message of a connection"
                         .to_string(),

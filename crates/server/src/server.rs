@@ -8,6 +8,7 @@
 
 use crate::connection::{self, ConnectionContext};
 use crate::registry::MeetingRegistry;
+use crate::stats::{self, ServerStats};
 use anyhow::Context;
 use common::{Event, Frame};
 use std::io::Write;
@@ -30,6 +31,8 @@ pub struct ServerConfig {
     pub audio_queue: usize,
     /// A write that makes no progress for this long ends the connection.
     pub write_timeout: Duration,
+    /// How often the traffic figures are logged; `None` never.
+    pub stats_interval: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +44,7 @@ impl Default for ServerConfig {
             video_queue: 8,
             audio_queue: 16,
             write_timeout: Duration::from_secs(30),
+            stats_interval: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -55,9 +59,12 @@ pub struct Server {
 pub struct RunningServer {
     local_addr: SocketAddr,
     registry: MeetingRegistry,
+    stats: Arc<ServerStats>,
     stopping: Arc<AtomicBool>,
     accept_thread: Option<JoinHandle<()>>,
     writers_alive: crossbeam_channel::Receiver<()>,
+    /// Dropped at shutdown, which ends the stats logger.
+    _stop_logger: Option<crossbeam_channel::Sender<()>>,
 }
 
 impl Server {
@@ -80,11 +87,17 @@ impl Server {
         let local_addr = self.local_addr()?;
         let registry = MeetingRegistry::new();
         let stopping = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(ServerStats::default());
         let (alive_tx, alive_rx) = crossbeam_channel::bounded::<()>(0);
         let ctx = ConnectionContext {
             registry: registry.clone(),
             config: self.config.clone(),
+            stats: stats.clone(),
             writers_alive: alive_tx,
+        };
+        let stop_logger = match self.config.stats_interval {
+            Some(every) => Some(spawn_stats_logger(every, registry.clone(), stats.clone())?),
+            None => None,
         };
         let stop = stopping.clone();
         let accept_thread = std::thread::Builder::new()
@@ -94,11 +107,44 @@ impl Server {
         Ok(RunningServer {
             local_addr,
             registry,
+            stats,
             stopping,
             accept_thread: Some(accept_thread),
             writers_alive: alive_rx,
+            _stop_logger: stop_logger,
         })
     }
+}
+
+/// Logs the traffic figures every `every` while anything moves; stops when the
+/// returned sender is dropped.
+fn spawn_stats_logger(
+    every: Duration,
+    registry: MeetingRegistry,
+    stats: Arc<ServerStats>,
+) -> anyhow::Result<crossbeam_channel::Sender<()>> {
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    std::thread::Builder::new()
+        .name("stats-log".into())
+        .spawn(move || {
+            let report = || {
+                let counts = registry.counts();
+                stats.report(counts.clients, counts.meetings)
+            };
+            let mut before = report();
+            // recv_timeout ends with Disconnected when the server stops.
+            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                stop_rx.recv_timeout(every)
+            {
+                let now = report();
+                if stats::anything_changed(&now, &before) {
+                    tracing::info!("{}", stats::log_line(&now, &before));
+                }
+                before = now;
+            }
+        })
+        .context("could not start the stats logger")?;
+    Ok(stop_tx)
 }
 
 impl RunningServer {
@@ -108,6 +154,10 @@ impl RunningServer {
 
     pub fn registry(&self) -> &MeetingRegistry {
         &self.registry
+    }
+
+    pub fn stats(&self) -> &ServerStats {
+        &self.stats
     }
 
     /// Stops accepting, tells every client, and waits up to `grace` for the

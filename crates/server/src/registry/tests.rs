@@ -21,7 +21,7 @@ fn events(queue: &Receiver<Bytes>) -> Vec<Event> {
 }
 
 fn connect(registry: &MeetingRegistry, name: &str, capacity: usize) -> Member {
-    let (outbox, control) = Outbox::new(capacity);
+    let (outbox, control) = Outbox::new(capacity, Default::default());
     let id = registry.register(name, outbox, None).expect("registered");
     let Some(Event::Welcome { token, .. }) = events(&control).pop() else {
         panic!("no welcome")
@@ -161,8 +161,8 @@ fn host_leaving_hands_over_to_the_longest_present_member() {
 fn routes_follow_membership_and_attachments() {
     let registry = MeetingRegistry::new();
     let (a, b) = (connect(&registry, "a", 64), connect(&registry, "b", 64));
-    let (a_video, _a_rx) = Outbox::new(4);
-    let (b_video, _b_rx) = Outbox::new(4);
+    let (a_video, _a_rx) = Outbox::new(4, Default::default());
+    let (b_video, _b_rx) = Outbox::new(4, Default::default());
     let a_slot = registry
         .attach(MediaKind::Video, a.id, &a.token, a_video, None)
         .expect("a attaches")
@@ -193,7 +193,7 @@ fn wrong_or_unknown_token_is_refused() {
     let registry = MeetingRegistry::new();
     let a = connect(&registry, "a", 64);
     let wrong = SessionToken::from_bytes([0; 16]);
-    let (outbox, _rx) = Outbox::new(4);
+    let (outbox, _rx) = Outbox::new(4, Default::default());
     assert!(
         registry
             .attach(MediaKind::Audio, a.id, &wrong, outbox.clone(), None)
