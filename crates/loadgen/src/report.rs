@@ -1,0 +1,228 @@
+//! The figures of a run: one JSON object (`--json`) or a table for people.
+//!
+//! Throughput is counted in delivered bytes (whole frames, as receivers read
+//! them) over the time from the first send to the last delivery.
+//! `delivered_mbps` is megabits per second, `delivered_mb_per_s` megabytes.
+
+use crate::scenario::Scenario;
+use crate::tally::{Percentiles, Tally};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Delivery and latency of one group of frames (a kind, or slow members).
+#[derive(Debug, Serialize, Default, Clone)]
+pub struct Figures {
+    pub frames_sent: u64,
+    pub frames_expected: u64,
+    pub frames_delivered: u64,
+    pub delivery_ratio: f64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+    pub corrupt: u64,
+    pub delivered_bytes: u64,
+    pub delivered_mbps: f64,
+    pub delivered_mb_per_s: f64,
+    pub latency_us: Percentiles,
+}
+
+impl Figures {
+    /// Figures of frames `sent`, of which receivers expected `expected`, from
+    /// what the receivers `tallied`, over `elapsed_s` seconds.
+    pub fn new(sent: u64, expected: u64, tallied: &Tally, elapsed_s: f64) -> Figures {
+        let mut latencies = tallied.latencies_us.clone();
+        let per_second = if elapsed_s > 0.0 {
+            tallied.bytes as f64 / elapsed_s
+        } else {
+            0.0
+        };
+        Figures {
+            frames_sent: sent,
+            frames_expected: expected,
+            frames_delivered: tallied.frames,
+            delivery_ratio: if expected == 0 {
+                1.0
+            } else {
+                tallied.frames as f64 / expected as f64
+            },
+            duplicates: tallied.duplicates,
+            out_of_order: tallied.out_of_order,
+            corrupt: tallied.corrupt,
+            delivered_bytes: tallied.bytes,
+            delivered_mbps: per_second * 8.0 / 1e6,
+            delivered_mb_per_s: per_second / 1e6,
+            latency_us: Percentiles::of(&mut latencies),
+        }
+    }
+}
+
+/// The whole report; `figures` is flattened to the top level.
+#[derive(Debug, Serialize, Default)]
+pub struct Report {
+    pub scenario: BTreeMap<&'static str, serde_json::Value>,
+    #[serde(flatten)]
+    pub figures: Figures,
+    /// Time from the first send to the last delivery.
+    pub elapsed_s: f64,
+    /// Receiving sockets the server closed, or that failed, before the end.
+    pub disconnects: u64,
+    /// Closed loop: frames a sender stopped waiting for (dropped on the way).
+    pub window_stalls: u64,
+    pub kinds: BTreeMap<&'static str, Figures>,
+    /// Media frames the server dropped for receivers that did not keep up,
+    /// by its own count (`server_stats`), during the run.
+    pub server_dropped: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_s_per_gb: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_peak_rss_kib: Option<u64>,
+    pub loadgen_cpu_s: f64,
+    /// With `--slow`: the slow members, and the members that keep up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow: Option<Figures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub others: Option<Figures>,
+    /// Errors from the server or the sockets, first ones first.
+    pub errors: Vec<String>,
+}
+
+fn latency_cells(p: &Percentiles) -> String {
+    format!("{:>8} {:>8} {:>8} {:>9}", p.p50, p.p90, p.p99, p.max)
+}
+
+fn row(out: &mut String, name: &str, f: &Figures) {
+    let _ = writeln!(
+        out,
+        "{name:<8} {:>9} {:>10} {:>10} {:>8.4} {:>9.1} {}",
+        f.frames_sent,
+        f.frames_expected,
+        f.frames_delivered,
+        f.delivery_ratio,
+        f.delivered_mb_per_s,
+        latency_cells(&f.latency_us)
+    );
+}
+
+/// The report as a table for people.
+pub fn table(scenario: &Scenario, report: &Report) -> String {
+    let mut out = String::new();
+    let rate = match scenario.video_period {
+        Some(_) => format!("{} fps", scenario.video_fps),
+        None => "unthrottled".into(),
+    };
+    let mode = match scenario.window {
+        Some(k) => format!("closed loop, window {k}"),
+        None => "open loop".into(),
+    };
+    let _ = writeln!(
+        out,
+        "{} meeting(s) x {} members, video {} B at {rate}{}, {:?}, {mode}{}",
+        scenario.meetings,
+        scenario.members,
+        scenario.video_bytes,
+        if scenario.audio { " plus audio" } else { "" },
+        scenario.duration,
+        if scenario.slow > 0 {
+            format!(", {} slow per meeting", scenario.slow)
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{:<8} {:>9} {:>10} {:>10} {:>8} {:>9} {:>8} {:>8} {:>8} {:>9}",
+        "",
+        "sent",
+        "expected",
+        "delivered",
+        "ratio",
+        "MB/s",
+        "p50 us",
+        "p90 us",
+        "p99 us",
+        "max us"
+    );
+    for (name, figures) in &report.kinds {
+        row(&mut out, name, figures);
+    }
+    row(&mut out, "all", &report.figures);
+    if let (Some(slow), Some(others)) = (&report.slow, &report.others) {
+        row(&mut out, "slow", slow);
+        row(&mut out, "others", others);
+    }
+    let f = &report.figures;
+    let _ = writeln!(
+        out,
+        "duplicates {}, out of order {}, corrupt {}, disconnects {}, window stalls {}, server dropped {}",
+        f.duplicates,
+        f.out_of_order,
+        f.corrupt,
+        report.disconnects,
+        report.window_stalls,
+        report
+            .server_dropped
+            .map_or("?".to_string(), |d| d.to_string())
+    );
+    if let Some(cpu) = report.server_cpu_s {
+        let _ = writeln!(
+            out,
+            "server CPU {cpu:.2} s ({:.2} s per delivered GB), peak RSS {} KiB; loadgen CPU {:.2} s",
+            report.server_cpu_s_per_gb.unwrap_or(0.0),
+            report.server_peak_rss_kib.unwrap_or(0),
+            report.loadgen_cpu_s
+        );
+    }
+    for error in &report.errors {
+        let _ = writeln!(out, "error: {error}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_compute_ratio_rates_and_percentiles_from_the_tally() {
+        let tally = Tally {
+            frames: 3,
+            bytes: 3_000_000,
+            latencies_us: vec![30, 10, 20],
+            ..Tally::default()
+        };
+        let f = Figures::new(2, 4, &tally, 2.0);
+        assert_eq!(f.delivery_ratio, 0.75);
+        assert_eq!(f.delivered_mb_per_s, 1.5);
+        assert_eq!(f.delivered_mbps, 12.0);
+        assert_eq!((f.latency_us.p50, f.latency_us.max), (20, 30));
+    }
+
+    #[test]
+    fn json_has_the_documented_keys() {
+        let report = Report {
+            server_cpu_s: Some(1.0),
+            server_cpu_s_per_gb: Some(2.0),
+            ..Report::default()
+        };
+        let value = serde_json::to_value(&report).expect("serialises");
+        for key in [
+            "frames_sent",
+            "frames_expected",
+            "frames_delivered",
+            "delivery_ratio",
+            "duplicates",
+            "out_of_order",
+            "delivered_mbps",
+            "latency_us",
+            "kinds",
+            "server_cpu_s",
+            "server_cpu_s_per_gb",
+        ] {
+            assert!(value.get(key).is_some(), "missing {key}: {value}");
+        }
+        assert!(value["latency_us"].get("p99").is_some());
+        assert!(value.get("slow").is_none(), "slow only with --slow");
+    }
+}

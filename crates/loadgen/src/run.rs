@@ -1,0 +1,326 @@
+//! One run: set up the meetings, send for the duration, drain, and count.
+
+use crate::procfs;
+use crate::report::{Figures, Report};
+use crate::scenario::{AUDIO_PAYLOAD, Scenario};
+use crate::session::{self, Member};
+use crate::tally::Tally;
+use crate::traffic::{self, Peer, SendPlan, Sent, Shared};
+use common::protocol::AUDIO_FRAME;
+use common::{Event, FrameKind, MediaKind, Request, ServerStatsReport};
+use std::net::{Shutdown, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// After the senders stop, how long delivery may go quiet before the run
+/// counts what is still missing as lost, and the most the drain may take.
+const DRAIN_QUIET: Duration = Duration::from_secs(1);
+const DRAIN_MAX: Duration = Duration::from_secs(10);
+const STATS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What one member's threads brought back, per kind.
+#[derive(Default)]
+struct MemberResult {
+    sent: [Sent; 2],
+    received: [Tally; 2],
+}
+
+pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
+    let members = session::setup(scenario)?;
+    let peers: Vec<Peer> = members
+        .iter()
+        .map(|m| Peer {
+            id: m.id,
+            meeting: m.meeting,
+            slow: scenario.is_slow(m.slot),
+        })
+        .collect();
+    let shared = Shared::new(
+        &peers,
+        [scenario.video_bytes, AUDIO_PAYLOAD],
+        scenario.window,
+    );
+    let (stats_tx, stats_rx) = mpsc::channel::<ServerStatsReport>();
+    let (error_tx, error_rx) = mpsc::channel::<String>();
+    let closers = closers(&members)?;
+    let statistician = members[0].control_stream().try_clone()?;
+    let ask_server = || -> Option<ServerStatsReport> {
+        session::send(&statistician, &Request::ServerStats).ok()?;
+        stats_rx.recv_timeout(STATS_TIMEOUT).ok()
+    };
+
+    let mut results: Vec<MemberResult> = Vec::new();
+    let mut before = RunFigures::default();
+    let mut after = RunFigures::default();
+    let mut send_started_us = 0;
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let mut control_threads = Vec::new();
+        let mut receivers = Vec::new();
+        for (member, peer) in members.into_iter().zip(&peers) {
+            let Member {
+                index,
+                control,
+                media,
+                ..
+            } = member;
+            let stats_tx = (index == 0).then(|| stats_tx.clone());
+            let error_tx = error_tx.clone();
+            control_threads.push(scope.spawn(move || read_events(control, stats_tx, error_tx)));
+            let rate = peer.slow.then(|| scenario.receive_rate() / 10.0);
+            for (kind, stream) in media {
+                let shared = &shared;
+                receivers.push((
+                    index,
+                    kind,
+                    stream.try_clone()?,
+                    scope.spawn(move || traffic::receive_loop(stream, kind, index, rate, shared)),
+                ));
+            }
+        }
+        drop((stats_tx, error_tx));
+
+        before = RunFigures::sample(scenario, ask_server());
+        send_started_us = shared.now_us();
+        let stop_at = Instant::now() + scenario.duration;
+        let total = peers.len();
+        let mut senders = Vec::new();
+        for (index, kind, stream, _) in &receivers {
+            let period = match kind {
+                MediaKind::Video => scenario.video_period,
+                MediaKind::Audio => Some(AUDIO_FRAME),
+            };
+            let plan = SendPlan {
+                kind: *kind,
+                member: *index,
+                period,
+                // Spread the members over one period, as people's clocks are.
+                phase: period.map_or(Duration::ZERO, |p| p.mul_f64(*index as f64 / total as f64)),
+                stop_at,
+            };
+            let stream = stream.try_clone()?;
+            let shared = &shared;
+            senders.push((
+                *index,
+                *kind,
+                scope.spawn(move || traffic::send_loop(stream, &plan, shared)),
+            ));
+        }
+        results.resize_with(total, MemberResult::default);
+        let mut expected = 0u64;
+        for (index, kind, handle) in senders {
+            let sent = handle.join().unwrap_or_default();
+            expected += sent.frames * (scenario.members as u64 - 1);
+            results[index].sent[kind.index()] = sent;
+        }
+        drain(&shared, expected);
+        shared.stop();
+        after = RunFigures::sample(scenario, ask_server());
+        for stream in &closers {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        for (index, kind, _, handle) in receivers {
+            results[index].received[kind.index()] = handle.join().unwrap_or_default();
+        }
+        for handle in control_threads {
+            let _ = handle.join();
+        }
+        Ok(())
+    })?;
+
+    let elapsed_s = shared.last_delivery_us().saturating_sub(send_started_us) as f64 / 1e6;
+    let mut report = summarise(scenario, &peers, &results, elapsed_s);
+    report.errors = error_rx.try_iter().collect();
+    report.server_dropped = match (&before.server, &after.server) {
+        (Some(b), Some(a)) => Some(
+            (a.video.dropped + a.audio.dropped).saturating_sub(b.video.dropped + b.audio.dropped),
+        ),
+        _ => None,
+    };
+    if let (Some(b), Some(a)) = (before.server_cpu_s, after.server_cpu_s) {
+        let cpu = a - b;
+        report.server_cpu_s = Some(cpu);
+        let gb = report.figures.delivered_bytes as f64 / 1e9;
+        report.server_cpu_s_per_gb = Some(if gb > 0.0 { cpu / gb } else { 0.0 });
+    }
+    report.server_peak_rss_kib = scenario.server_pid.and_then(procfs::peak_rss_kib);
+    report.loadgen_cpu_s = after.own_cpu_s - before.own_cpu_s;
+    Ok(report)
+}
+
+/// Clones of every socket, to end the run by shutting them down.
+fn closers(members: &[Member]) -> anyhow::Result<Vec<TcpStream>> {
+    let mut closers = Vec::new();
+    for member in members {
+        closers.push(member.control_stream().try_clone()?);
+        for (_, stream) in &member.media {
+            closers.push(stream.try_clone()?);
+        }
+    }
+    Ok(closers)
+}
+
+/// Reads one member's events until its socket closes: forwards the server's
+/// figures (member 0 asks for them) and any error.
+fn read_events(
+    mut control: common::FrameReader<TcpStream>,
+    stats: Option<mpsc::Sender<ServerStatsReport>>,
+    errors: mpsc::Sender<String>,
+) {
+    while let Ok(Some(frame)) = control.read_frame() {
+        if frame.kind() != FrameKind::Control {
+            continue;
+        }
+        match frame.parse_control::<Event>() {
+            Ok(Event::ServerStats(report)) => {
+                if let Some(stats) = &stats {
+                    let _ = stats.send(report);
+                }
+            }
+            Ok(Event::Error { message }) | Ok(Event::Shutdown { message }) => {
+                let _ = errors.send(format!("server: {message}"));
+            }
+            Ok(_) => {}
+            Err(err) => {
+                let _ = errors.send(format!("unreadable event: {err}"));
+            }
+        }
+    }
+}
+
+/// Waits until every expected frame arrived, or delivery went quiet.
+fn drain(shared: &Shared, expected: u64) {
+    let started = Instant::now();
+    let mut last = (shared.delivered(), Instant::now());
+    while shared.delivered() < expected && started.elapsed() < DRAIN_MAX {
+        std::thread::sleep(Duration::from_millis(5));
+        let delivered = shared.delivered();
+        if delivered != last.0 {
+            last = (delivered, Instant::now());
+        } else if last.1.elapsed() > DRAIN_QUIET {
+            break;
+        }
+    }
+}
+
+/// Figures read at the start and at the end of the run.
+#[derive(Default)]
+struct RunFigures {
+    server: Option<ServerStatsReport>,
+    server_cpu_s: Option<f64>,
+    own_cpu_s: f64,
+}
+
+impl RunFigures {
+    fn sample(scenario: &Scenario, server: Option<ServerStatsReport>) -> RunFigures {
+        RunFigures {
+            server,
+            server_cpu_s: scenario
+                .server_pid
+                .and_then(|pid| procfs::cpu_seconds(pid).ok()),
+            own_cpu_s: procfs::own_cpu_seconds(),
+        }
+    }
+}
+
+/// Adds up what every sender sent and every receiver counted.
+fn summarise(
+    scenario: &Scenario,
+    peers: &[Peer],
+    results: &[MemberResult],
+    elapsed_s: f64,
+) -> Report {
+    let mut report = Report {
+        scenario: scenario_echo(scenario),
+        elapsed_s,
+        ..Report::default()
+    };
+    let kinds: &[MediaKind] = if scenario.audio {
+        &MediaKind::ALL
+    } else {
+        &[MediaKind::Video]
+    };
+    // Who receives what each sender sends: the others of its meeting.
+    let receivers_of = |sender: usize, slow: Option<bool>| -> u64 {
+        peers
+            .iter()
+            .enumerate()
+            .filter(|&(r, p)| {
+                r != sender
+                    && p.meeting == peers[sender].meeting
+                    && slow.is_none_or(|s| p.slow == s)
+            })
+            .count() as u64
+    };
+    let (mut all_sent, mut all_expected, mut all) = (0, 0, Tally::default());
+    for &kind in kinds {
+        let k = kind.index();
+        let sent: u64 = results.iter().map(|r| r.sent[k].frames).sum();
+        let expected: u64 = (0..peers.len())
+            .map(|s| results[s].sent[k].frames * receivers_of(s, None))
+            .sum();
+        let mut tally = Tally::default();
+        for result in results {
+            tally.merge(&result.received[k]);
+            report.window_stalls += result.sent[k].window_stalls;
+            if let Some(error) = &result.sent[k].error {
+                report.errors.push(error.clone());
+            }
+        }
+        report.kinds.insert(
+            match kind {
+                MediaKind::Video => "video",
+                MediaKind::Audio => "audio",
+            },
+            Figures::new(sent, expected, &tally, elapsed_s),
+        );
+        all_sent += sent;
+        all_expected += expected;
+        all.merge(&tally);
+    }
+    report.figures = Figures::new(all_sent, all_expected, &all, elapsed_s);
+    for result in results {
+        for tally in &result.received {
+            if let Some(reason) = &tally.ended_early {
+                report.disconnects += 1;
+                report.errors.push(reason.clone());
+            }
+        }
+    }
+    if scenario.slow > 0 {
+        let class = |slow: bool| {
+            let mut tally = Tally::default();
+            let (mut sent, mut expected) = (0, 0);
+            for (s, result) in results.iter().enumerate() {
+                for &kind in kinds {
+                    sent += result.sent[kind.index()].frames;
+                    expected += result.sent[kind.index()].frames * receivers_of(s, Some(slow));
+                }
+                if peers[s].slow == slow {
+                    for &kind in kinds {
+                        tally.merge(&result.received[kind.index()]);
+                    }
+                }
+            }
+            Figures::new(sent, expected, &tally, elapsed_s)
+        };
+        report.slow = Some(class(true));
+        report.others = Some(class(false));
+    }
+    report
+}
+
+fn scenario_echo(s: &Scenario) -> std::collections::BTreeMap<&'static str, serde_json::Value> {
+    use serde_json::json;
+    [
+        ("meetings", json!(s.meetings)),
+        ("members", json!(s.members)),
+        ("video_fps", json!(s.video_fps)),
+        ("video_bytes", json!(s.video_bytes)),
+        ("audio", json!(s.audio)),
+        ("duration_s", json!(s.duration.as_secs_f64())),
+        ("window", json!(s.window)),
+        ("slow", json!(s.slow)),
+    ]
+    .into_iter()
+    .collect()
+}

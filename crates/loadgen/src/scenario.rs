@@ -1,0 +1,206 @@
+//! The command line, checked once into a `Scenario` the rest of loadgen trusts.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use common::MediaHeader;
+use common::protocol::{
+    AUDIO_FRAME, AUDIO_FRAME_SAMPLES, DEFAULT_PORT, MAX_MEETING_MEMBERS, MAX_VIDEO_PAYLOAD,
+};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// Load generator for the meeting server: simulated members on real sockets.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    after_help = "Scenarios of docs/BENCHMARKS.md:\n  \
+        meeting8:  --meetings 1 --members 8 --video-fps 30 --video-bytes 20000 --duration 10s\n  \
+        saturate8: --meetings 1 --members 8 --video-fps 0 --video-bytes 20000 --duration 10s [--window 4]\n  \
+        scale:     --meetings 25 --members 4 --video-fps 15 --video-bytes 10000 --audio --duration 10s\n  \
+        slow:      meeting8 with --slow 1\n\n\
+        Exit codes: 0 the run finished (whatever its figures), 1 it could not run, 2 bad command line."
+)]
+pub struct Args {
+    /// The server, as HOST:PORT.
+    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"))]
+    pub server: String,
+
+    /// Meetings to hold at once.
+    #[arg(long, default_value_t = 1)]
+    pub meetings: usize,
+
+    /// Members in each meeting; every member sends and receives.
+    #[arg(long, default_value_t = 8)]
+    pub members: usize,
+
+    /// Video frames per second from each member; 0 sends as fast as the socket
+    /// (or the window) allows.
+    #[arg(long, default_value_t = 30.0)]
+    pub video_fps: f64,
+
+    /// Bytes of each video frame's payload (its 16-byte media header included).
+    #[arg(long, default_value_t = 20_000)]
+    pub video_bytes: usize,
+
+    /// Also send audio from each member: 20 ms frames of 48 kHz mono PCM, 50 per second.
+    #[arg(long)]
+    pub audio: bool,
+
+    /// How long members send, for example 10s or 1m.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+
+    /// Closed loop: a member sends frame s only once its frame s-K reached every
+    /// other member (that keeps up). Without it senders run open loop.
+    #[arg(long)]
+    pub window: Option<u32>,
+
+    /// The server's process id: adds its CPU time and peak memory (from /proc).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+
+    /// Members per meeting that read at a tenth of the rate they are sent.
+    #[arg(long, default_value_t = 0)]
+    pub slow: usize,
+
+    /// One JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Audio frames are fixed by the protocol: 20 ms of s16 mono at 48 kHz.
+pub const AUDIO_PAYLOAD: usize = MediaHeader::LEN + AUDIO_FRAME_SAMPLES * 2;
+
+/// Bytes a frame body needs for the integrity checks (a word at each end).
+pub const CHECK_BYTES: usize = 16;
+
+/// A run, as checked.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub server: SocketAddr,
+    pub meetings: usize,
+    pub members: usize,
+    /// None: unthrottled.
+    pub video_period: Option<Duration>,
+    pub video_fps: f64,
+    pub video_bytes: usize,
+    pub audio: bool,
+    pub duration: Duration,
+    pub window: Option<u32>,
+    pub server_pid: Option<u32>,
+    pub slow: usize,
+}
+
+impl Scenario {
+    pub fn from_args(args: Args) -> anyhow::Result<Scenario> {
+        let server = args
+            .server
+            .to_socket_addrs()
+            .with_context(|| format!("--server {}: expected HOST:PORT", args.server))?
+            .next()
+            .with_context(|| format!("--server {}: the name has no address", args.server))?;
+        if args.meetings == 0 || args.meetings > 1000 {
+            bail!("--meetings must be 1 to 1000");
+        }
+        if args.members < 2 || args.members > MAX_MEETING_MEMBERS {
+            bail!("--members must be 2 to {MAX_MEETING_MEMBERS} (the server's limit per meeting)");
+        }
+        let min_bytes = MediaHeader::LEN + CHECK_BYTES;
+        if args.video_bytes < min_bytes || args.video_bytes > MAX_VIDEO_PAYLOAD as usize {
+            bail!("--video-bytes must be {min_bytes} to {MAX_VIDEO_PAYLOAD}");
+        }
+        if !(args.video_fps.is_finite() && (0.0..=1000.0).contains(&args.video_fps)) {
+            bail!("--video-fps must be 0 (unthrottled) to 1000");
+        }
+        if args.duration.is_zero() || args.duration > Duration::from_secs(3600) {
+            bail!("--duration must be more than 0 and at most 1h");
+        }
+        if args.window == Some(0) {
+            bail!("--window must be at least 1");
+        }
+        if args.slow >= args.members {
+            bail!("--slow must leave at least one member per meeting that keeps up");
+        }
+        if args.slow > 0 && args.video_fps == 0.0 {
+            bail!("--slow reads at a tenth of the sending rate, which needs --video-fps above 0");
+        }
+        Ok(Scenario {
+            server,
+            meetings: args.meetings,
+            members: args.members,
+            video_period: (args.video_fps > 0.0)
+                .then(|| Duration::from_secs_f64(1.0 / args.video_fps)),
+            video_fps: args.video_fps,
+            video_bytes: args.video_bytes,
+            audio: args.audio,
+            duration: args.duration,
+            window: args.window,
+            server_pid: args.server_pid,
+            slow: args.slow,
+        })
+    }
+
+    pub fn total_members(&self) -> usize {
+        self.meetings * self.members
+    }
+
+    /// The last `slow` members of each meeting read slowly.
+    pub fn is_slow(&self, member_in_meeting: usize) -> bool {
+        member_in_meeting >= self.members - self.slow
+    }
+
+    /// Bytes per second one member is sent by the others, for throttling a slow reader.
+    pub fn receive_rate(&self) -> f64 {
+        let others = (self.members - 1) as f64;
+        let video = self.video_fps * (self.video_bytes + 5) as f64;
+        let audio = if self.audio {
+            (AUDIO_PAYLOAD + 5) as f64 / AUDIO_FRAME.as_secs_f64()
+        } else {
+            0.0
+        };
+        others * (video + audio)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Args {
+        let mut argv = vec!["loadgen"];
+        argv.extend_from_slice(extra);
+        Args::parse_from(argv)
+    }
+
+    #[test]
+    fn defaults_are_the_meeting8_scenario() {
+        let s = Scenario::from_args(args(&[])).expect("valid");
+        assert_eq!((s.meetings, s.members, s.video_bytes), (1, 8, 20_000));
+        assert_eq!(s.video_period, Some(Duration::from_secs_f64(1.0 / 30.0)));
+        assert_eq!(s.duration, Duration::from_secs(10));
+        assert_eq!(s.server, SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
+    }
+
+    #[test]
+    fn impossible_runs_are_refused_with_the_reason() {
+        for (argv, expected) in [
+            (&["--members", "1"][..], "--members"),
+            (&["--video-bytes", "10"], "--video-bytes"),
+            (&["--slow", "8"], "--slow"),
+            (&["--slow", "1", "--video-fps", "0"], "--video-fps above 0"),
+            (&["--window", "0"], "--window"),
+            (&["--duration", "2h"], "--duration"),
+        ] {
+            let err = Scenario::from_args(args(argv)).expect_err("refused");
+            assert!(err.to_string().contains(expected), "{argv:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn slow_members_are_the_last_of_each_meeting_and_read_a_known_rate() {
+        let s = Scenario::from_args(args(&["--slow", "2", "--members", "4"])).expect("valid");
+        let slow: Vec<bool> = (0..4).map(|m| s.is_slow(m)).collect();
+        assert_eq!(slow, [false, false, true, true]);
+        assert_eq!(s.receive_rate(), 3.0 * 30.0 * 20_005.0);
+    }
+}

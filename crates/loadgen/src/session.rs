@@ -1,0 +1,170 @@
+//! Simulated members: their sockets, handshakes and meetings, over the real
+//! protocol (hello, attach, create, join, media on), exactly as a client does.
+
+use anyhow::{Context, anyhow, bail};
+use common::protocol::PROTOCOL_VERSION;
+use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, MeetingId, Request};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::scenario::Scenario;
+
+/// How long any one setup step may take before the run gives up.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One simulated member, in its meeting, with its media sockets attached.
+pub struct Member {
+    /// Its place among all members of the run.
+    pub index: usize,
+    pub meeting: usize,
+    /// Its place in its meeting (0 created it).
+    pub slot: usize,
+    pub id: ClientId,
+    pub control: FrameReader<TcpStream>,
+    /// Media sockets, per kind (audio only when the scenario sends it).
+    pub media: Vec<(MediaKind, TcpStream)>,
+}
+
+impl Member {
+    pub fn control_stream(&self) -> &TcpStream {
+        self.control.get_ref()
+    }
+}
+
+fn connect(addr: SocketAddr) -> anyhow::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, STEP_TIMEOUT)
+        .with_context(|| format!("could not connect to {addr}: is the server running?"))?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(STEP_TIMEOUT))?;
+    Ok(stream)
+}
+
+pub fn send(mut stream: &TcpStream, request: &Request) -> anyhow::Result<()> {
+    stream
+        .write_all(Frame::control(request).as_bytes())
+        .context("the server closed the connection")
+}
+
+/// Reads events until `pick` takes one; an `error` event ends the run.
+fn wait_for<T>(
+    reader: &mut FrameReader<TcpStream>,
+    what: &str,
+    pick: impl Fn(Event) -> Option<T>,
+) -> anyhow::Result<T> {
+    loop {
+        let frame = reader
+            .read_frame()
+            .with_context(|| format!("waiting for {what}"))?
+            .ok_or_else(|| {
+                anyhow!("the server closed the connection while we waited for {what}")
+            })?;
+        if frame.kind() != FrameKind::Control {
+            continue;
+        }
+        match frame.parse_control::<Event>()? {
+            Event::Error { message } => bail!("the server refused ({what}): {message}"),
+            event => {
+                if let Some(found) = pick(event) {
+                    return Ok(found);
+                }
+            }
+        }
+    }
+}
+
+/// Connects one member: control socket, hello, then its media sockets.
+fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyhow::Result<Member> {
+    let control = connect(scenario.server)?;
+    let mut reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
+    send(
+        &control,
+        &Request::Hello {
+            protocol: PROTOCOL_VERSION,
+            name: format!("lg{meeting}-{slot}"),
+        },
+    )?;
+    let (id, token) = wait_for(&mut reader, "welcome", |event| match event {
+        Event::Welcome { id, token, .. } => Some((id, token)),
+        _ => None,
+    })?;
+    let mut kinds = vec![MediaKind::Video];
+    if scenario.audio {
+        kinds.push(MediaKind::Audio);
+    }
+    let mut media = Vec::new();
+    for kind in kinds {
+        let stream = connect(scenario.server)?;
+        send(
+            &stream,
+            &Request::Attach {
+                kind,
+                id,
+                token: token.clone(),
+            },
+        )?;
+        // Nothing else arrives on a media socket before its member is in a
+        // meeting, so this reader buffers nothing beyond `attached`.
+        let mut attach_reader = FrameReader::new(stream.try_clone()?, &[FrameKind::Control]);
+        wait_for(&mut attach_reader, "attached", |event| {
+            matches!(event, Event::Attached { .. }).then_some(())
+        })?;
+        stream.set_read_timeout(None)?;
+        media.push((kind, stream));
+    }
+    Ok(Member {
+        index,
+        meeting,
+        slot,
+        id,
+        control: reader,
+        media,
+    })
+}
+
+/// Creates every meeting and fills it; returns all members, in meetings and
+/// sharing. Once the last member has `joined`, every route is in place.
+pub fn setup(scenario: &Scenario) -> anyhow::Result<Vec<Member>> {
+    let mut members = Vec::with_capacity(scenario.total_members());
+    for meeting in 0..scenario.meetings {
+        let mut meeting_id: Option<MeetingId> = None;
+        for slot in 0..scenario.members {
+            let index = members.len();
+            let mut member = open(scenario, index, meeting, slot)
+                .with_context(|| format!("member {slot} of meeting {meeting}"))?;
+            let stream = member.control.get_ref().try_clone()?;
+            match &meeting_id {
+                None => {
+                    send(&stream, &Request::Create)?;
+                    meeting_id = Some(wait_for(&mut member.control, "created", |e| match e {
+                        Event::Created { meeting } => Some(meeting),
+                        _ => None,
+                    })?);
+                }
+                Some(id) => send(
+                    &stream,
+                    &Request::Join {
+                        meeting: id.to_string(),
+                    },
+                )?,
+            }
+            wait_for(&mut member.control, "joined", |e| {
+                matches!(e, Event::Joined { .. }).then_some(())
+            })?;
+            members.push(member);
+        }
+    }
+    for member in &members {
+        for (kind, _) in &member.media {
+            send(
+                member.control_stream(),
+                &Request::Media {
+                    kind: *kind,
+                    on: true,
+                },
+            )?;
+        }
+        member.control_stream().set_read_timeout(None)?;
+    }
+    Ok(members)
+}
