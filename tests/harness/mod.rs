@@ -46,6 +46,8 @@ pub fn binary(name: &str) -> PathBuf {
             "meeting-server",
             "-p",
             "meeting-client",
+            "-p",
+            "meeting-loadgen",
             "--bins",
         ]);
         if profile_dir().ends_with("release") {
@@ -81,7 +83,8 @@ fn capture(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     text
 }
 
-fn wait_with_deadline(child: &mut Child, deadline: Duration) -> anyhow::Result<ExitStatus> {
+/// Waits for `child` to exit, polling, for at most `deadline`.
+pub fn wait_with_deadline(child: &mut Child, deadline: Duration) -> anyhow::Result<ExitStatus> {
     let end = Instant::now() + deadline;
     loop {
         if let Some(status) = child.try_wait()? {
@@ -142,6 +145,10 @@ impl ServerProcess {
             addr,
             stderr,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -1,0 +1,164 @@
+//! Smoke runs of the real `loadgen` against the real server: proof that the
+//! benchmark tool works and counts honestly. Short and light on purpose; the
+//! capacity figures come from `bench/run` and live in docs/BENCHMARKS.md.
+
+use integration_tests::{DEADLINE, ServerProcess, binary, wait_with_deadline};
+use serde_json::Value;
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+/// Runs loadgen with `args` against `server`; returns its exit code, its JSON
+/// report (Null if none) and its stderr.
+fn loadgen(server: &ServerProcess, args: &[&str]) -> (Option<i32>, Value, String) {
+    let addr = server.addr().to_string();
+    let mut child = Command::new(binary("loadgen"))
+        .args(["--server", &addr, "--json"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("loadgen starts");
+    let status = wait_with_deadline(&mut child, DEADLINE).expect("loadgen stops on its own");
+    let (mut out, mut err) = (String::new(), String::new());
+    if let Some(mut stdout) = child.stdout.take() {
+        stdout.read_to_string(&mut out).expect("stdout");
+    }
+    if let Some(mut stderr) = child.stderr.take() {
+        stderr.read_to_string(&mut err).expect("stderr");
+    }
+    let report = serde_json::from_str(out.trim()).unwrap_or(Value::Null);
+    (status.code(), report, err)
+}
+
+fn count(report: &Value, key: &str) -> u64 {
+    report[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {key} in {report}"))
+}
+
+#[test]
+fn a_paced_meeting_is_delivered_whole_and_in_order() {
+    let server = ServerProcess::start();
+    let pid = server.pid().to_string();
+    let (code, report, stderr) = loadgen(
+        &server,
+        &[
+            "--meetings",
+            "2",
+            "--members",
+            "3",
+            "--video-fps",
+            "20",
+            "--video-bytes",
+            "3000",
+            "--audio",
+            "--duration",
+            "1s",
+            "--server-pid",
+            &pid,
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    // Each frame goes to the two other members of its meeting.
+    let sent = count(&report, "frames_sent");
+    assert!(sent > 0, "{report}");
+    assert_eq!(count(&report, "frames_expected"), 2 * sent);
+    assert_eq!(count(&report, "frames_delivered"), 2 * sent, "{report}");
+    assert_eq!(report["delivery_ratio"], 1.0);
+    for key in ["duplicates", "out_of_order", "corrupt", "disconnects"] {
+        assert_eq!(count(&report, key), 0, "{key}: {report}");
+    }
+    for kind in ["video", "audio"] {
+        let figures = &report["kinds"][kind];
+        assert!(count(figures, "frames_delivered") > 0, "{kind}: {report}");
+        assert_eq!(figures["delivery_ratio"], 1.0, "{kind}");
+    }
+    // 20 fps of 3,000 bytes and 50 fps of 1,936 bytes from 6 members for 1 s,
+    // less the phase offsets: a sanity band, not a timing test.
+    assert!((300..=460).contains(&sent), "{sent} frames in 1 s");
+    let latency = &report["latency_us"];
+    assert!(count(latency, "p50") <= count(latency, "p99"));
+    assert!(count(latency, "p99") <= count(latency, "max"));
+    assert!(report["server_cpu_s"].as_f64().is_some(), "{report}");
+    assert!(report["server_cpu_s_per_gb"].as_f64().is_some());
+    assert_eq!(count(&report, "server_dropped"), 0);
+    assert!(
+        report["errors"].as_array().is_some_and(Vec::is_empty),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_closed_loop_run_and_a_slow_member_are_counted_apart() {
+    let server = ServerProcess::start();
+    let (code, report, stderr) = loadgen(
+        &server,
+        &[
+            "--members",
+            "3",
+            "--video-fps",
+            "0",
+            "--video-bytes",
+            "20000",
+            "--window",
+            "1",
+            "--duration",
+            "1s",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    // A window of one never has more than one frame per sender in flight, so
+    // nothing is dropped even when senders go as fast as they can.
+    assert!(count(&report, "frames_sent") > 100, "{report}");
+    assert_eq!(report["delivery_ratio"], 1.0, "{report}");
+    assert_eq!(count(&report, "server_dropped"), 0);
+
+    let (code, report, stderr) = loadgen(
+        &server,
+        &[
+            "--members",
+            "3",
+            "--video-fps",
+            "30",
+            "--video-bytes",
+            "20000",
+            "--slow",
+            "1",
+            "--duration",
+            "1s",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (slow, others) = (&report["slow"], &report["others"]);
+    // Each frame goes to one slow member, or to one or two that keep up.
+    let sent = count(&report, "frames_sent");
+    assert_eq!(
+        count(slow, "frames_expected") + count(others, "frames_expected"),
+        2 * sent
+    );
+    assert_eq!(others["delivery_ratio"], 1.0, "{report}");
+    assert!(slow["latency_us"]["p99"].as_u64().is_some());
+    assert_eq!(
+        count(&report, "duplicates") + count(&report, "out_of_order"),
+        0
+    );
+}
+
+#[test]
+fn no_server_is_a_clear_error() {
+    let server = ServerProcess::start();
+    let addr = server.addr();
+    drop(server);
+    let mut child = Command::new(binary("loadgen"))
+        .args(["--server", &addr.to_string(), "--duration", "1s"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("loadgen starts");
+    let status = wait_with_deadline(&mut child, DEADLINE).expect("exits");
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut stderr).expect("stderr");
+    }
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("is the server running?"), "{stderr}");
+}
