@@ -9,7 +9,7 @@
 //! input is drained briefly so the error is not lost to a TCP reset, and its
 //! connection is closed. Nobody else notices.
 
-use crate::outbox::{Outbox, run_writer};
+use crate::outbox::{Outbox, WriterQueue, run_writer};
 use crate::registry::MeetingRegistry;
 use crate::server::ServerConfig;
 use crate::stats::ServerStats;
@@ -147,12 +147,7 @@ fn drain_input(reader: FrameReader<TcpStream>) {
     }
 }
 
-fn spawn_writer(
-    name: String,
-    stream: &TcpStream,
-    queue: crossbeam_channel::Receiver<Bytes>,
-    ctx: &ConnectionContext,
-) {
+fn spawn_writer(name: String, stream: &TcpStream, queue: WriterQueue, ctx: &ConnectionContext) {
     let Ok(stream) = stream.try_clone() else {
         return;
     };

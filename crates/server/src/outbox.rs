@@ -9,11 +9,11 @@
 use crate::stats::{ServerStats, TrafficCounters};
 use bytes::Bytes;
 use common::FrameKind;
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::collections::VecDeque;
 use std::io::{ErrorKind, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Counters of one outbox, readable while it runs.
 #[derive(Default, Debug)]
@@ -22,15 +22,45 @@ pub struct OutboxStats {
     pub dropped: AtomicU64,
 }
 
-/// The sending side of one socket's queue; cheap to clone.
-#[derive(Clone)]
-pub struct Outbox {
-    tx: Sender<Bytes>,
-    // Held to drop the oldest frame when the queue is full.
-    rx: Receiver<Bytes>,
-    stats: Arc<OutboxStats>,
+/// The queue itself. A plain mutex and condition variable, rather than a
+/// channel: the writer takes everything queued in one lock, and waiting for
+/// work parks at once (a channel's receive spins and yields first, which cost
+/// a third of the server's CPU at 30 frames per second).
+struct Queue {
+    frames: VecDeque<Bytes>,
+    capacity: usize,
+    /// Live `Outbox` handles; at zero the writer finishes what is queued and ends.
+    outboxes: usize,
+    /// The writer has stopped (its socket failed): new frames go nowhere.
+    writer_gone: bool,
+    writer_waiting: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    stats: OutboxStats,
     /// The server-wide counters of this queue's frame type.
     traffic: Arc<TrafficCounters>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A panic elsewhere must not take the other sockets down with it.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The sending side of one socket's queue; cheap to clone.
+pub struct Outbox {
+    shared: Arc<Shared>,
+}
+
+/// The writer's side of the queue.
+pub struct WriterQueue {
+    shared: Arc<Shared>,
 }
 
 /// The control queue of a client is full: it is not reading its events.
@@ -38,58 +68,141 @@ pub struct Outbox {
 pub struct Overflow;
 
 impl Outbox {
-    /// A queue of `capacity` frames and the receiver its writer thread drains.
-    pub fn new(capacity: usize, traffic: Arc<TrafficCounters>) -> (Outbox, Receiver<Bytes>) {
-        let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
-        let outbox = Outbox {
-            tx,
-            rx: rx.clone(),
-            stats: Arc::default(),
+    /// A queue of `capacity` frames and the side its writer thread drains.
+    pub fn new(capacity: usize, traffic: Arc<TrafficCounters>) -> (Outbox, WriterQueue) {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                frames: VecDeque::with_capacity(capacity.clamp(1, 64)),
+                capacity: capacity.max(1),
+                outboxes: 1,
+                writer_gone: false,
+                writer_waiting: false,
+            }),
+            ready: Condvar::new(),
+            stats: OutboxStats::default(),
             traffic,
-        };
-        (outbox, rx)
+        });
+        (
+            Outbox {
+                shared: shared.clone(),
+            },
+            WriterQueue { shared },
+        )
+    }
+
+    /// Queues a frame for the writer; wakes it if it waits.
+    fn push(&self, frame: Bytes, queue: &mut Queue) {
+        queue.frames.push_back(frame);
+        self.shared.traffic.queue_length(queue.frames.len());
+        if queue.writer_waiting {
+            queue.writer_waiting = false;
+            self.shared.ready.notify_one();
+        }
     }
 
     /// Queues a media frame, dropping the oldest queued frame if there is no room.
     /// Returns false if a frame was dropped.
     pub fn push_media(&self, frame: Bytes) -> bool {
-        self.stats.queued.fetch_add(1, Ordering::Relaxed);
-        let kept = match self.tx.try_send(frame) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => true,
-            Err(TrySendError::Full(frame)) => {
-                let _oldest = self.rx.try_recv();
-                let mut dropped = 1;
-                if self.tx.try_send(frame).is_err() {
-                    dropped += 1;
-                }
-                self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
-                self.traffic.dropped(dropped);
-                false
+        self.shared.stats.queued.fetch_add(1, Ordering::Relaxed);
+        let mut queue = self.shared.lock();
+        if queue.writer_gone {
+            return true;
+        }
+        let full = queue.frames.len() >= queue.capacity;
+        if full {
+            // Only media is ever dropped: a control event (a media socket's
+            // `attached` or error) in the queue stays where it is.
+            let oldest_media = queue.frames.iter().position(|f| {
+                f.first()
+                    .is_some_and(|&kind| kind != FrameKind::Control as u8)
+            });
+            self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.shared.traffic.dropped(1);
+            match oldest_media {
+                Some(at) => drop(queue.frames.remove(at)),
+                None => return false, // a queue full of events: this frame goes
             }
-        };
-        self.traffic.queue_length(self.tx.len());
-        kept
+        }
+        self.push(frame, &mut queue);
+        !full
     }
 
     /// Queues a control frame; never drops it.
     pub fn push_control(&self, frame: Bytes) -> Result<(), Overflow> {
-        self.stats.queued.fetch_add(1, Ordering::Relaxed);
-        let result = match self.tx.try_send(frame) {
-            // A gone writer means the client is on its way out; nothing to do.
-            Ok(()) | Err(TrySendError::Disconnected(_)) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(Overflow),
-        };
-        self.traffic.queue_length(self.tx.len());
-        result
+        self.shared.stats.queued.fetch_add(1, Ordering::Relaxed);
+        let mut queue = self.shared.lock();
+        // A gone writer means the client is on its way out; nothing to do.
+        if queue.writer_gone {
+            return Ok(());
+        }
+        if queue.frames.len() >= queue.capacity {
+            return Err(Overflow);
+        }
+        self.push(frame, &mut queue);
+        Ok(())
     }
 
     pub fn stats(&self) -> &OutboxStats {
-        &self.stats
+        &self.shared.stats
     }
 
     /// True if both are the same queue.
     pub fn same_as(&self, other: &Outbox) -> bool {
-        Arc::ptr_eq(&self.stats, &other.stats)
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Outbox {
+        self.shared.lock().outboxes += 1;
+        Outbox {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let mut queue = self.shared.lock();
+        queue.outboxes -= 1;
+        if queue.outboxes == 0 {
+            self.shared.ready.notify_one();
+        }
+    }
+}
+
+impl WriterQueue {
+    /// Moves up to `max` queued frames into `batch`, waiting while there are
+    /// none. False once the queue is empty and every `Outbox` is gone.
+    pub fn next_batch(&self, batch: &mut Vec<Bytes>, max: usize) -> bool {
+        let mut queue = self.shared.lock();
+        while queue.frames.is_empty() {
+            if queue.outboxes == 0 {
+                return false;
+            }
+            queue.writer_waiting = true;
+            queue = self
+                .shared
+                .ready
+                .wait(queue)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        let take = queue.frames.len().min(max);
+        batch.extend(queue.frames.drain(..take));
+        true
+    }
+
+    /// Everything queued now, without waiting (for tests and inspection).
+    pub fn take_all(&self) -> Vec<Bytes> {
+        self.shared.lock().frames.drain(..).collect()
+    }
+}
+
+impl Drop for WriterQueue {
+    fn drop(&mut self) {
+        let mut queue = self.shared.lock();
+        queue.writer_gone = true;
+        queue.frames.clear();
     }
 }
 
@@ -102,18 +215,11 @@ const MAX_BATCH: usize = 64;
 /// Frames queued together go out in one vectored write straight from their
 /// shared buffers: nothing is copied per receiver, and a burst costs one
 /// system call instead of one per frame.
-pub fn run_writer(stream: TcpStream, queue: Receiver<Bytes>, stats: &ServerStats) {
+pub fn run_writer(stream: TcpStream, queue: WriterQueue, stats: &ServerStats) {
     let mut out = &stream;
     let mut batch: Vec<Bytes> = Vec::with_capacity(MAX_BATCH);
     let result = (|| -> std::io::Result<()> {
-        while let Ok(frame) = queue.recv() {
-            batch.push(frame);
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(more) => batch.push(more),
-                    Err(_) => break,
-                }
-            }
+        while queue.next_batch(&mut batch, MAX_BATCH) {
             write_all_vectored(&mut out, &batch)?;
             count_sent(&batch, stats);
             batch.clear();
@@ -123,6 +229,7 @@ pub fn run_writer(stream: TcpStream, queue: Receiver<Bytes>, stats: &ServerStats
     if let Err(err) = result {
         tracing::debug!("writer stopped: {err}");
     }
+    drop(queue);
     let _ = stream.shutdown(Shutdown::Both);
 }
 
@@ -173,15 +280,67 @@ fn write_all_vectored(out: &mut impl Write, frames: &[Bytes]) -> std::io::Result
 mod tests {
     use super::*;
 
+    fn video(n: u8) -> Bytes {
+        Bytes::from(vec![FrameKind::Video as u8, n])
+    }
+
     #[test]
     fn full_media_queue_keeps_the_newest_frames() {
-        let (outbox, rx) = Outbox::new(2, Arc::default());
+        let (outbox, queue) = Outbox::new(2, Arc::default());
         for n in 0u8..5 {
-            outbox.push_media(Bytes::from(vec![n]));
+            outbox.push_media(video(n));
         }
-        let kept: Vec<u8> = rx.try_iter().map(|b| b[0]).collect();
+        let kept: Vec<u8> = queue.take_all().iter().map(|b| b[1]).collect();
         assert_eq!(kept, vec![3, 4]);
         assert_eq!(outbox.stats().dropped.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn an_event_on_a_media_socket_is_never_dropped_for_media() {
+        let traffic = Arc::new(TrafficCounters::default());
+        let (outbox, queue) = Outbox::new(2, traffic.clone());
+        let event = Bytes::from_static(&[FrameKind::Control as u8, b'e']);
+        outbox.push_control(event.clone()).expect("room");
+        for n in 0u8..3 {
+            outbox.push_media(video(n));
+        }
+        assert_eq!(queue.take_all(), vec![event, video(2)]);
+        assert_eq!(outbox.stats().dropped.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn the_writer_wakes_for_frames_and_ends_when_every_outbox_is_gone() {
+        let (outbox, queue) = Outbox::new(8, Arc::default());
+        let writer = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut batch = Vec::new();
+            while queue.next_batch(&mut batch, 4) {
+                seen.extend(batch.drain(..).map(|b| b[1]));
+            }
+            seen
+        });
+        let other = outbox.clone();
+        for n in 0u8..6 {
+            outbox.push_media(video(n));
+        }
+        drop(outbox);
+        other.push_media(video(6));
+        drop(other);
+        let seen = writer.join().expect("writer ends");
+        assert_eq!(seen, (0u8..7).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn frames_for_a_gone_writer_go_nowhere() {
+        let (outbox, queue) = Outbox::new(1, Arc::default());
+        drop(queue);
+        for n in 0u8..3 {
+            assert!(outbox.push_media(video(n)));
+        }
+        assert!(
+            outbox.push_control(video(9)).is_ok(),
+            "no overflow: the client is leaving"
+        );
     }
 
     /// Accepts at most `limit` bytes per call, like a socket with a full buffer.
@@ -231,11 +390,11 @@ mod tests {
 
     #[test]
     fn full_control_queue_reports_overflow_and_drops_nothing() {
-        let (outbox, rx) = Outbox::new(2, Arc::default());
+        let (outbox, queue) = Outbox::new(2, Arc::default());
         assert!(outbox.push_control(Bytes::from_static(b"a")).is_ok());
         assert!(outbox.push_control(Bytes::from_static(b"b")).is_ok());
         assert!(outbox.push_control(Bytes::from_static(b"c")).is_err());
-        let kept: Vec<Bytes> = rx.try_iter().collect();
+        let kept: Vec<Bytes> = queue.take_all();
         assert_eq!(
             kept,
             vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]

@@ -1,17 +1,17 @@
 use super::*;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, WriterQueue};
 use common::{FrameKind, FrameReader};
-use crossbeam_channel::Receiver;
 
 struct Member {
     id: ClientId,
     token: SessionToken,
-    control: Receiver<Bytes>,
+    control: WriterQueue,
 }
 
-fn events(queue: &Receiver<Bytes>) -> Vec<Event> {
+fn events(queue: &WriterQueue) -> Vec<Event> {
     queue
-        .try_iter()
+        .take_all()
+        .into_iter()
         .map(|bytes| {
             let mut reader = FrameReader::new(&bytes[..], &[FrameKind::Control]);
             let frame = reader.read_frame().expect("valid frame").expect("a frame");
