@@ -238,7 +238,7 @@ fn media_session(
     };
     let frame_kind = FrameKind::from(kind);
     let traffic = ctx.stats.traffic(frame_kind).clone();
-    let (outbox, queue) = Outbox::new(capacity, traffic.clone());
+    let (outbox, queue) = Outbox::with_direct(capacity, traffic.clone(), stream.try_clone().ok());
     let attachment =
         match ctx
             .registry

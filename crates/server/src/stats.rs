@@ -43,7 +43,7 @@ impl TrafficCounters {
             .fetch_max(queued as u64, Ordering::Relaxed);
     }
 
-    fn snapshot(&self) -> TrafficStats {
+    pub fn snapshot(&self) -> TrafficStats {
         TrafficStats {
             frames_in: self.frames_in.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
