@@ -25,6 +25,9 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Unsent bytes a media socket may hold in the kernel (TCP_NOTSENT_LOWAT).
+const MEDIA_UNSENT_LIMIT: u32 = 256 * 1024;
+
 /// What every connection thread shares.
 #[derive(Clone)]
 pub struct ConnectionContext {
@@ -236,6 +239,13 @@ fn media_session(
         MediaKind::Video => ctx.config.video_queue,
         MediaKind::Audio => ctx.config.audio_queue,
     };
+    // Keep at most this much unsent media in the kernel: past it the socket
+    // counts as full, frames wait in the outbox, and a receiver that cannot
+    // keep up loses its oldest frames there instead of getting seconds-old
+    // ones out of a multi-megabyte socket buffer.
+    if let Err(err) = SockRef::from(&stream).set_tcp_notsent_lowat(MEDIA_UNSENT_LIMIT) {
+        tracing::debug!(client = %id, "could not limit unsent {kind} data: {err}");
+    }
     let frame_kind = FrameKind::from(kind);
     let traffic = ctx.stats.traffic(frame_kind).clone();
     let (outbox, queue) = Outbox::with_direct(capacity, traffic.clone(), stream.try_clone().ok());
