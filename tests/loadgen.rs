@@ -162,3 +162,41 @@ fn no_server_is_a_clear_error() {
     assert_eq!(status.code(), Some(1));
     assert!(stderr.contains("is the server running?"), "{stderr}");
 }
+
+#[test]
+fn the_server_logs_its_figures_while_traffic_flows() {
+    let server = ServerProcess::start_with(&["--stats-interval", "1s"]);
+    let (code, report, stderr) = loadgen(
+        &server,
+        &[
+            "--members",
+            "2",
+            "--video-fps",
+            "10",
+            "--video-bytes",
+            "1000",
+            "--duration",
+            "1s",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let sent = count(&report, "frames_sent");
+    // The log counts frames since its last line: they must add up to what was sent.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let log = server.stderr();
+        let logged: u64 = log
+            .lines()
+            .filter_map(|line| line.split("video in ").nth(1))
+            .filter_map(|rest| rest.split(' ').next()?.parse::<u64>().ok())
+            .sum();
+        if logged == sent {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "logged {logged} of {sent} video frames:\n{log}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
