@@ -1,5 +1,5 @@
-//! Draws the view from the model: a status bar on top, the video grid with a
-//! small self-view in its corner, members and chat on the right, the input
+//! Draws the view from the model: a status bar on top, the video grid, your
+//! self-view, the members and the chat in a column on the right, the input
 //! line at the bottom, and the `?` overlay over everything. Pure drawing into a
 //! ratatui `Frame`, so tests render it into a `TestBackend`.
 //!
@@ -48,14 +48,32 @@ pub fn draw(
     };
     let [video, side] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(side_width)]).areas(body);
+    let self_view_on = model.sharing(MediaKind::Video) && model.meeting.is_some();
+    let self_view_height = if self_view_on {
+        // A 16:9 picture as wide as the column, but never more than a third of it.
+        (side_width * 9 / 32 + 2).clamp(5, (side.height / 3).max(5))
+    } else {
+        0
+    };
+    let [self_view, side] =
+        Layout::vertical([Constraint::Length(self_view_height), Constraint::Min(0)]).areas(side);
     let members_height = (model.members.len() as u16 + 2).clamp(3, (side.height / 3).max(3));
     let [members, chat] =
         Layout::vertical([Constraint::Length(members_height), Constraint::Min(0)]).areas(side);
 
     draw_status(frame, model, status);
     let mut shown = draw_grid(frame, model, tiles, video, now);
-    if model.sharing(MediaKind::Video) && model.meeting.is_some() {
-        shown.extend(draw_self_view(frame, tiles, video, now));
+    if self_view_on {
+        let inner = draw_tile(
+            frame,
+            self_view,
+            "you",
+            false,
+            tiles.get(&TileKey::You),
+            "starting",
+            now,
+        );
+        shown.push((TileKey::You, inner.as_size()));
     }
     draw_members(frame, model, members);
     draw_chat(frame, model, chat);
@@ -251,37 +269,6 @@ fn draw_tile(
     inner
 }
 
-/// Your own video, small, in the bottom right corner of the grid, inside the
-/// border of the tile under it.
-fn draw_self_view(
-    frame: &mut Frame,
-    tiles: &ReadyTiles,
-    video: Rect,
-    now: Instant,
-) -> Option<(TileKey, Size)> {
-    let width = (video.width / 4).max(18);
-    let height = (width * 9 / 32 + 2).max(5);
-    if video.width < width + 10 || video.height < height + 4 {
-        return None; // no room: the grid matters more
-    }
-    let area = Rect {
-        x: video.right() - width - 1,
-        y: video.bottom() - height - 1,
-        width,
-        height,
-    };
-    let inner = draw_tile(
-        frame,
-        area,
-        "you",
-        false,
-        tiles.get(&TileKey::You),
-        "starting",
-        now,
-    );
-    Some((TileKey::You, inner.as_size()))
-}
-
 fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
     let lines: Vec<Line> = model
         .members
@@ -325,21 +312,39 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// Splits `text` into pieces at most `width` columns wide.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
+/// Splits `text` into lines at most `width` columns wide, between words where
+/// it can and inside a word only when the word alone is too long.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
     let mut used = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w > width && used > 0 {
-            lines.push(String::new());
+    for word in text.split(' ') {
+        let word_width: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+        let space = usize::from(used > 0);
+        if used + space + word_width <= width {
+            if space == 1 {
+                line.push(' ');
+            }
+            line.push_str(word);
+            used += space + word_width;
+            continue;
+        }
+        if used > 0 {
+            lines.push(std::mem::take(&mut line));
             used = 0;
         }
-        if let Some(last) = lines.last_mut() {
-            last.push(c);
+        for c in word.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > width {
+                lines.push(std::mem::take(&mut line));
+                used = 0;
+            }
+            line.push(c);
+            used += w;
         }
-        used += w;
     }
+    lines.push(line);
     lines
 }
 
@@ -400,9 +405,9 @@ fn draw_input(frame: &mut Frame, model: &ViewModel, area: Rect) {
     } else {
         let keys = [
             ("Enter", "chat"),
-            ("/", "command"),
+            ("/", "cmd"),
             ("m", "mic"),
-            ("v", "camera"),
+            ("v", "cam"),
             ("c", "create"),
             ("j", "join"),
             ("l", "leave"),
@@ -412,7 +417,7 @@ fn draw_input(frame: &mut Frame, model: &ViewModel, area: Rect) {
         let mut spans = Vec::new();
         for (key, what) in keys {
             spans.push(Span::styled(format!(" {key} "), BAR));
-            spans.push(Span::raw(format!(" {what} ")));
+            spans.push(Span::raw(format!("{what} ")));
         }
         frame.render_widget(Line::from(spans), area);
     }
@@ -454,3 +459,7 @@ fn draw_help(frame: &mut Frame, screen: Rect) {
         area,
     );
 }
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

@@ -330,4 +330,50 @@ mod tests {
             "the newer frame replaces the older one"
         );
     }
+
+    /// Waits (with a deadline) until the board has a picture for `key` made for `cells`.
+    fn wait_for(board: &TileBoard, key: TileKey, cells: Size) -> Arc<RenderedTile> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(tile) = board.ready().get(&key).filter(|t| t.cells == cells) {
+                return tile.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no picture for {key:?} at {cells:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn decoder_publishes_pictures_and_redoes_them_on_resize() {
+        use crate::media::{TestPattern, VideoSettings, VideoSource};
+        let (mut feed, board) = start(halfblocks_picker()).expect("decoder starts");
+        let key = TileKey::Member(ClientId(7));
+        board.show(&[(key, Size::new(32, 20))]);
+        let jpeg = TestPattern::new(VideoSettings::default())
+            .next_jpeg()
+            .expect("encodes");
+        let header = MediaHeader {
+            sender: ClientId(7),
+            sequence: 0,
+            timestamp_us: 0,
+        };
+        let frame = SharedFrame::new(common::Frame::media(
+            common::MediaKind::Video,
+            header,
+            &jpeg,
+        ));
+        feed.frame(&header, &frame).expect("parks");
+        let tile = wait_for(&board, key, Size::new(32, 20));
+        assert_eq!(tile.image.size(), Size::new(32, 9), "640x360 in 32 columns");
+        assert!(board.take_changed());
+        assert!(!board.take_changed(), "one change, told once");
+
+        // A resize re-encodes the last picture without waiting for a new frame.
+        board.show(&[(key, Size::new(16, 20))]);
+        let tile = wait_for(&board, key, Size::new(16, 20));
+        assert_eq!(tile.image.size(), Size::new(16, 5));
+    }
 }
