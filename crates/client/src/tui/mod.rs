@@ -30,7 +30,9 @@ use model::{FigureMeter, ViewModel};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event as term_event;
+use ratatui_image::picker::cap_parser::QueryStdioOptions;
 use ratatui_image::picker::{Picker, ProtocolType};
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -125,9 +127,8 @@ pub fn start(
 
 fn choose_picker(graphics: Graphics) -> Picker {
     let detected = match graphics {
-        Graphics::Auto | Graphics::Sixel | Graphics::Kitty | Graphics::Iterm2 => {
-            Picker::from_query_stdio().ok()
-        }
+        Graphics::Auto if inside_multiplexer() => None,
+        Graphics::Auto | Graphics::Sixel | Graphics::Kitty | Graphics::Iterm2 => query_terminal(),
         Graphics::Halfblocks => None,
     };
     let protocol = match graphics {
@@ -146,6 +147,33 @@ fn choose_picker(graphics: Graphics) -> Picker {
     let mut picker = detected.unwrap_or_else(Picker::halfblocks);
     picker.set_protocol_type(protocol);
     picker
+}
+
+/// tmux and screen pass neither the graphics query nor the pictures on unless
+/// configured to (and answer slowly or not at all); half-blocks always work
+/// there. `--graphics` still forces a protocol.
+fn inside_multiplexer() -> bool {
+    std::env::var_os("TMUX").is_some()
+        || std::env::var("TERM").is_ok_and(|t| t.starts_with("screen") || t.starts_with("tmux"))
+}
+
+/// Asks the terminal which graphics protocol and font size it has.
+fn query_terminal() -> Option<Picker> {
+    let options = QueryStdioOptions {
+        // A local terminal answers in milliseconds; one over ssh in well under a second.
+        timeout: Duration::from_secs(1),
+        ..QueryStdioOptions::default()
+    };
+    let picker = Picker::from_query_stdio_with_options(options).ok()?;
+    if picker.capabilities().is_empty() {
+        // No answer: the query's reader thread still waits on stdin and would
+        // take the user's first keys. Ask for a status report, which every
+        // terminal that answers anything answers, so that thread reads it and ends.
+        let mut out = std::io::stdout();
+        let _ = out.write_all(b"\x1b[5n").and_then(|()| out.flush());
+        return None;
+    }
+    Some(picker)
 }
 
 impl FrontEnd for View {
