@@ -114,6 +114,8 @@ pub fn run(
         audio_sinks.push(Box::new(AudioRecorder::new(dir)));
     }
     let mut self_view = None;
+    // The full-screen view reads keys itself; the line modes read stdin.
+    let reads_stdin = !matches!(options.mode, Mode::FullScreen(_));
     let mut output: Box<dyn FrontEnd> = match options.mode {
         Mode::Plain => Box::new(Output::new(false, id)),
         Mode::Json => Box::new(Output::new(true, id)),
@@ -147,7 +149,7 @@ pub fn run(
         &stats,
         &events,
     )?;
-    if self_view.is_none() {
+    if reads_stdin {
         spawn_stdin_reader(events.clone())?;
     }
 
