@@ -102,24 +102,23 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
         Some(id) => format!(" meeting {id} "),
         None => " no meeting ".to_string(),
     };
+    // Coloured blocks instead of separators: 80 columns hold all of it.
     let connection = match model.connection {
-        Connection::Connected => Span::styled(" connected ", BAR),
+        Connection::Connected => Span::styled(" connected ", BAR.bg(Color::Green)),
         Connection::ServerStopping => Span::styled(" server stopping ", BAR.bg(Color::Yellow)),
         Connection::Lost => Span::styled(" disconnected ", BAR.bg(Color::Red)),
     };
     let f = &model.figures;
     let mut spans = vec![
         Span::styled(meeting, BAR.add_modifier(Modifier::BOLD)),
-        Span::raw(" "),
         Span::styled(
             format!(
                 " mic {} · cam {} ",
                 on_off(model.sharing(MediaKind::Audio)),
                 on_off(model.sharing(MediaKind::Video))
             ),
-            BAR,
+            Style::new().fg(Color::White).bg(Color::Blue),
         ),
-        Span::raw(" "),
         connection,
         Span::raw(format!(
             " {:.0} fps · {} · {} dropped",
