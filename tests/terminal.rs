@@ -237,6 +237,21 @@ fn full_screen_view_shows_members_video_and_sends_chat() {
         s.contains("tui: hello from tmux")
     });
 
+    // Esc goes back to the shortcuts; `v` turns the camera on: the others are
+    // told, and the view shows it and the self-view.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the key hints", false, |s| s.contains("? keys"));
+    tmux.keys(&["v"]);
+    ana.expect("tui's camera", |e| {
+        e["event"] == "media"
+            && e["member"]["name"] == "tui"
+            && e["kind"] == "video"
+            && e["on"] == true
+    });
+    tmux.wait_for("the camera on and the self-view", false, |s| {
+        s.contains("cam on") && s.contains("╭ you ")
+    });
+
     // Ctrl-C quits (in raw mode it is a key) and leaves the terminal as it was.
     tmux.keys(&["C-c"]);
     let status = wait_for_file(&dir.path().join("status"));
