@@ -1,6 +1,8 @@
-//! The client's main loop. Every thread (stdin, the control socket, the media
-//! sockets, the senders, Ctrl-C) reports into one channel of `AppEvent`s, and
-//! only this loop changes state or prints, so output is never interleaved.
+//! The client's main loop. Every thread (stdin or the full-screen view's keys,
+//! the control socket, the media sockets, the senders, Ctrl-C) reports into one
+//! channel of `AppEvent`s, and only this loop changes state or tells the front
+//! end, so output is never interleaved. The front end (lines, JSON or the
+//! full-screen view) only shows; it never owns the session.
 //!
 //! Quitting is a half-close: the client stops its senders and shuts the write
 //! side of its sockets, and the server, which handles requests in order, answers
@@ -11,9 +13,11 @@ use crate::command::{self, Command};
 use crate::link::{self, ServerLink};
 use crate::media::sender::{Producer, RunningSender, SenderContext};
 use crate::media::{self, VideoSettings};
-use crate::output::{HelpLine, LocalEvent, Output};
+use crate::output::{FrontEnd, HelpLine, LocalEvent, Output};
 use crate::record::{AudioRecorder, ChatLog, VideoRecorder};
+use crate::sink::{self, AudioSink, SharedFrame, VideoSink};
 use crate::stats::ClientStats;
+use crate::tui::{self, TileFeed, TuiSettings};
 use common::protocol::AUDIO_FRAME_SAMPLES;
 use common::{Event, FrameKind, FrameReader, MediaKind, MeetingId, Request};
 use crossbeam_channel::{Receiver, Sender};
@@ -35,11 +39,21 @@ pub enum AppEvent {
     SenderFailed(MediaKind, String),
 }
 
+/// How the client talks to its user.
+pub enum Mode {
+    /// Human lines on stdout, commands on stdin.
+    Plain,
+    /// One JSON event per line on stdout, commands on stdin.
+    Json,
+    /// The full-screen view: needs a terminal on stdin and stdout.
+    FullScreen(TuiSettings),
+}
+
 pub struct Options {
     pub host: String,
     pub port: u16,
     pub name: String,
-    pub json: bool,
+    pub mode: Mode,
     pub record: Option<PathBuf>,
     pub video: VideoSettings,
 }
@@ -57,7 +71,7 @@ pub enum Ending {
 const QUIT_GRACE: Duration = Duration::from_secs(5);
 
 struct App {
-    output: Output,
+    output: Box<dyn FrontEnd>,
     requests: Sender<Request>,
     events: Sender<AppEvent>,
     /// Per kind (`MediaKind::index`): the socket, its running sender, its next sequence.
@@ -71,6 +85,8 @@ struct App {
     stats: Arc<ClientStats>,
     chat_log: Option<ChatLog>,
     video_settings: VideoSettings,
+    /// The full-screen view's self-view tile, fed by our own video sender.
+    self_view: Option<TileFeed>,
     shutdown_seen: bool,
 }
 
@@ -90,7 +106,27 @@ pub fn run(
         audio,
     } = link;
     let stats = Arc::new(ClientStats::default());
-    let output = Output::new(options.json, id);
+    let record = options.record.as_deref();
+    let mut video_sinks: Vec<Box<dyn VideoSink>> = Vec::new();
+    let mut audio_sinks: Vec<Box<dyn AudioSink>> = Vec::new();
+    if let Some(dir) = record {
+        video_sinks.push(Box::new(VideoRecorder::new(dir)));
+        audio_sinks.push(Box::new(AudioRecorder::new(dir)));
+    }
+    let mut self_view = None;
+    // The full-screen view reads keys itself; the line modes read stdin.
+    let reads_stdin = !matches!(options.mode, Mode::FullScreen(_));
+    let mut output: Box<dyn FrontEnd> = match options.mode {
+        Mode::Plain => Box::new(Output::new(false, id)),
+        Mode::Json => Box::new(Output::new(true, id)),
+        Mode::FullScreen(settings) => {
+            let view = tui::start(settings, id, stats.clone(), events.clone())?;
+            video_sinks.push(Box::new(view.tiles.clone()));
+            audio_sinks.push(Box::new(view.levels.clone()));
+            self_view = Some(view.tiles.for_self_view());
+            Box::new(view)
+        }
+    };
     output.local(&LocalEvent::Connected {
         id,
         name,
@@ -99,22 +135,23 @@ pub fn run(
 
     spawn_control_reader(control_reader, events.clone())?;
     let requests = spawn_control_writer(control.try_clone()?)?;
-    let record = options.record.as_deref();
     spawn_media_reader(
         MediaKind::Video,
         video.reader,
-        record.map(VideoRecorder::new).map(Sink::Video),
+        Sinks::Video(video_sinks),
         &stats,
         &events,
     )?;
     spawn_media_reader(
         MediaKind::Audio,
         audio.reader,
-        record.map(AudioRecorder::new).map(Sink::Audio),
+        Sinks::Audio(audio_sinks),
         &stats,
         &events,
     )?;
-    spawn_stdin_reader(events.clone())?;
+    if reads_stdin {
+        spawn_stdin_reader(events.clone())?;
+    }
 
     let chat_log = record.map(ChatLog::open).transpose()?;
     let mut app = App {
@@ -131,6 +168,7 @@ pub fn run(
         stats,
         chat_log,
         video_settings: options.video,
+        self_view,
         shutdown_seen: false,
     };
     app.run(&inbox)
@@ -234,7 +272,14 @@ impl App {
             stats: self.stats.clone(),
             events: self.events.clone(),
         };
-        match RunningSender::spawn(producer, ctx) {
+        let preview = match kind {
+            MediaKind::Video => self
+                .self_view
+                .clone()
+                .map(|feed| Box::new(feed) as Box<dyn VideoSink>),
+            MediaKind::Audio => None,
+        };
+        match RunningSender::spawn(producer, ctx, preview) {
             Ok(sender) => {
                 self.senders[kind.index()] = Some(sender);
                 let _ = self.requests.send(Request::Media { kind, on: true });
@@ -280,10 +325,10 @@ impl App {
                 text,
                 ..
             } => {
-                if let Some(log) = &mut self.chat_log {
-                    if let Err(err) = log.message(meeting, from, text) {
-                        tracing::warn!("chat log: {err:#}");
-                    }
+                if let Some(log) = &mut self.chat_log
+                    && let Err(err) = log.message(meeting, from, text)
+                {
+                    tracing::warn!("chat log: {err:#}");
                 }
             }
             Event::Shutdown { .. } => self.shutdown_seen = true,
@@ -379,15 +424,16 @@ fn spawn_control_writer(stream: TcpStream) -> anyhow::Result<Sender<Request>> {
     Ok(tx)
 }
 
-enum Sink {
-    Video(VideoRecorder),
-    Audio(AudioRecorder),
+/// The consumers of one media socket's frames.
+enum Sinks {
+    Video(Vec<Box<dyn VideoSink>>),
+    Audio(Vec<Box<dyn AudioSink>>),
 }
 
 fn spawn_media_reader(
     kind: MediaKind,
     mut reader: FrameReader<TcpStream>,
-    mut sink: Option<Sink>,
+    mut sinks: Sinks,
     stats: &Arc<ClientStats>,
     events: &Sender<AppEvent>,
 ) -> anyhow::Result<()> {
@@ -404,17 +450,21 @@ fn spawn_media_reader(
             let Ok(header) = frame.media_header() else {
                 continue;
             };
-            let body = frame.media_body();
+            let body_len = frame.media_body().len();
             let lost = match last_sequence.insert(header.sender, header.sequence) {
                 Some(previous) if header.sequence > previous => {
                     u64::from(header.sequence - previous - 1)
                 }
                 _ => 0,
             };
-            stats.received(header.sender, kind, body.len(), lost);
-            let result = match &mut sink {
-                Some(Sink::Video(recorder)) => recorder.frame(&header, body),
-                Some(Sink::Audio(recorder)) => {
+            stats.received(header.sender, kind, body_len, lost);
+            match &mut sinks {
+                Sinks::Video(sinks) if !sinks.is_empty() => {
+                    let shared = SharedFrame::new(frame);
+                    sink::deliver(sinks, |s| s.frame(&header, &shared));
+                }
+                Sinks::Audio(sinks) if !sinks.is_empty() => {
+                    let body = frame.media_body();
                     if body.len() % 2 != 0 || body.len() > 5 * 2 * AUDIO_FRAME_SAMPLES {
                         tracing::warn!(sender = %header.sender, "audio frame of {} bytes ignored", body.len());
                         continue;
@@ -423,16 +473,12 @@ fn spawn_media_reader(
                         .chunks_exact(2)
                         .map(|b| i16::from_le_bytes([b[0], b[1]]))
                         .collect();
-                    recorder.frame(&header, &pcm)
+                    sink::deliver(sinks, |s| s.frame(&header, &pcm));
                 }
-                None => Ok(()),
-            };
-            if let Err(err) = result {
-                tracing::warn!("recording stopped: {err:#}");
-                sink = None;
+                _ => {}
             }
         }
-        drop(sink); // finishes the recordings before saying we are done
+        drop(sinks); // finishes the recordings before saying we are done
         let _ = events.send(AppEvent::MediaClosed(kind));
     })
 }

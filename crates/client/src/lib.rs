@@ -2,13 +2,18 @@
 //!
 //! `link` owns the sockets to the server, `command` parses what the user types,
 //! `media` holds the video and audio sources and the paced sender threads,
-//! `record` the `--record` sinks, `output` turns events into human lines or JSON,
-//! and `app` is the loop that ties them together.
+//! `sink` the trait every consumer of received media implements, `record` the
+//! `--record` sinks, `level` audio levels (who is speaking), `output` turns
+//! events into human lines or JSON, `tui` is the full-screen view, and `app` is
+//! the loop that ties them together.
 
 pub mod app;
 pub mod command;
+pub mod level;
 pub mod link;
 pub mod media;
 pub mod output;
 pub mod record;
+pub mod sink;
 pub mod stats;
+pub mod tui;

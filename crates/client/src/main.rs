@@ -2,15 +2,19 @@
 
 use clap::Parser;
 use common::protocol::DEFAULT_PORT;
-use meeting_client::app::{self, AppEvent, Ending, Options};
+use meeting_client::app::{self, AppEvent, Ending, Mode, Options};
 use meeting_client::media::{self, VideoSettings};
+use meeting_client::tui::{self, Graphics, TuiSettings};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn after_help() -> String {
     format!(
-        "Commands once connected (type /help): /create, /join ID, /leave, /cancel, /meetings, /members, \
+        "In a terminal the client opens a full-screen view (? lists its keys); with --plain, --json, \
+         or when stdin or stdout is not a terminal, it reads commands line by line.\n\n\
+         Commands once connected (type /help): /create, /join ID, /leave, /cancel, /meetings, /members, \
          /video on [SOURCE], /video off, /audio on [SOURCE], /audio off, /stats, /quit; any other line is chat.\n\n\
          Video sources:\n{}\nAudio sources:\n{}\n\n\
          With --json, stdin takes the same commands and stdout has one JSON object per event (see README).\n\
@@ -38,8 +42,16 @@ struct Args {
     name: String,
 
     /// Scripting mode: commands on stdin, one JSON event per line on stdout, nothing else.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "plain")]
     json: bool,
+
+    /// The line interface even in a terminal (dumb terminals, screen readers, logs).
+    #[arg(long)]
+    plain: bool,
+
+    /// How the full-screen view draws video.
+    #[arg(long, value_enum, default_value_t = Graphics::Auto)]
+    graphics: Graphics,
 
     /// Save what you receive in DIR: video/<member>/<seq>.jpg, audio/<member>.wav, chat.log.
     #[arg(long, value_name = "DIR")]
@@ -68,13 +80,40 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+    };
+    // The full-screen view needs a terminal to draw on and to read keys from;
+    // a pipe on either side means a script or a log, which want lines.
+    let full_screen = !args.json
+        && !args.plain
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal();
+    let mode = if args.json {
+        Mode::Json
+    } else if full_screen {
+        // Log lines would scribble over the view: they go to its chat pane.
+        let (lines, logs) = crossbeam_channel::unbounded();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_ansi(false)
+            .without_time()
+            .with_writer(tui::logs::LogWriter::new(lines))
+            .init();
+        Mode::FullScreen(TuiSettings {
+            graphics: args.graphics,
+            logs,
+        })
+    } else {
+        Mode::Plain
+    };
+    if !full_screen {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+    }
 
     let (events, inbox) = crossbeam_channel::unbounded::<AppEvent>();
     let interrupt = events.clone();
@@ -82,6 +121,7 @@ fn main() -> ExitCode {
     let installed = ctrlc::set_handler(move || {
         // The first Ctrl-C quits politely; a second one does not wait.
         if interrupted_once.swap(true, Ordering::SeqCst) {
+            tui::restore_terminal();
             std::process::exit(130);
         }
         let _ = interrupt.send(AppEvent::Interrupted);
@@ -94,7 +134,7 @@ fn main() -> ExitCode {
         host: args.host,
         port: args.port,
         name: args.name,
-        json: args.json,
+        mode,
         record: args.record,
         video: VideoSettings {
             width: args.video_size.0,
@@ -103,7 +143,7 @@ fn main() -> ExitCode {
             ..VideoSettings::default()
         },
     };
-    let json = options.json;
+    let json = args.json;
     match app::run(options, events, inbox) {
         Ok(Ending::Normal) => ExitCode::SUCCESS,
         Ok(Ending::Lost) => ExitCode::FAILURE,

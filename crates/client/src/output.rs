@@ -1,5 +1,7 @@
-//! Turns events into what the user sees: human lines, or with `--json` one JSON
-//! object per line and nothing else on stdout.
+//! Turns events into what the user sees. `FrontEnd` is what the main loop talks
+//! to; `Output` is the line front end (human lines, or with `--json` one JSON
+//! object per line and nothing else on stdout) and `crate::tui` the full-screen
+//! one. `EventText` words events for people, for both.
 //!
 //! Server events are printed as the server sent them (`common::Event`), so
 //! scripts read the protocol's own vocabulary; `LocalEvent` adds what only the
@@ -50,16 +52,28 @@ pub struct HelpLine {
     pub description: String,
 }
 
+/// What the main loop shows its events on.
+pub trait FrontEnd: Send {
+    fn server(&mut self, event: &Event);
+    fn local(&mut self, event: &LocalEvent);
+}
+
+/// The line front end: plain text, or JSON with `--json`.
 pub struct Output {
     json: bool,
     /// Interactive terminal: keep a `> ` prompt under the latest event.
     prompt: bool,
+    text: EventText,
+}
+
+/// Words events for people; remembers members' names for the stats.
+pub struct EventText {
     me: ClientId,
     names: HashMap<ClientId, String>,
 }
 
 /// Removes what could drive a terminal (escape sequences, bells, line breaks).
-fn clean(text: &str) -> String {
+pub fn clean(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
@@ -72,8 +86,7 @@ impl Output {
         Output {
             json,
             prompt,
-            me,
-            names: HashMap::new(),
+            text: EventText::new(me),
         }
     }
 
@@ -92,6 +105,37 @@ impl Output {
             let _ = writeln!(out, "{text}");
         }
         let _ = out.flush();
+    }
+}
+
+impl FrontEnd for Output {
+    fn server(&mut self, event: &Event) {
+        if matches!(event, Event::Welcome { .. } | Event::Attached { .. }) {
+            return; // handshake details (the token is a secret): not for the user
+        }
+        if self.json {
+            return self.emit(event);
+        }
+        if let Some(text) = self.text.server(event) {
+            self.line(&text);
+        }
+    }
+
+    fn local(&mut self, event: &LocalEvent) {
+        if self.json {
+            return self.emit(event);
+        }
+        let text = self.text.local(event);
+        self.line(&text);
+    }
+}
+
+impl EventText {
+    pub fn new(me: ClientId) -> EventText {
+        EventText {
+            me,
+            names: HashMap::new(),
+        }
     }
 
     fn who(&self, id: ClientId, name: &str) -> String {
@@ -127,16 +171,11 @@ impl Output {
             .join(", ")
     }
 
-    pub fn server(&mut self, event: &Event) {
+    /// How `event` reads; `None` for handshake details (the token is a secret).
+    pub fn server(&mut self, event: &Event) -> Option<String> {
         self.remember_names(event);
-        if matches!(event, Event::Welcome { .. } | Event::Attached { .. }) {
-            return; // handshake details (the token is a secret): not for the user
-        }
-        if self.json {
-            return self.emit(event);
-        }
         let text = match event {
-            Event::Welcome { .. } | Event::Attached { .. } => return,
+            Event::Welcome { .. } | Event::Attached { .. } => return None,
             Event::Created { meeting } => {
                 format!("created meeting {meeting}; others join with: /join {meeting}")
             }
@@ -186,14 +225,11 @@ impl Output {
             Event::Shutdown { message } => format!("server: {}", clean(message)),
             Event::ServerStats(report) => server_stats_text(report),
         };
-        self.line(&text);
+        Some(text)
     }
 
-    pub fn local(&self, event: &LocalEvent) {
-        if self.json {
-            return self.emit(event);
-        }
-        let text = match event {
+    pub fn local(&self, event: &LocalEvent) -> String {
+        match event {
             LocalEvent::Connected { id, name, server } => format!(
                 "connected to {server} as {name} (id {id}). /create starts a meeting, /join ID joins one, /help lists commands."
             ),
@@ -238,8 +274,7 @@ impl Output {
                 .join("\n"),
             LocalEvent::Error { message } => format!("error: {message}"),
             LocalEvent::Disconnected { message } => format!("disconnected: {message}"),
-        };
-        self.line(&text);
+        }
     }
 
     fn remember_names(&mut self, event: &Event) {

@@ -10,6 +10,7 @@
 //! lost on the way is filled with silence so a recording keeps its timing; the
 //! WAV header is rewritten every second, so a killed client leaves valid files.
 
+use crate::sink::{AudioSink, SharedFrame, VideoSink};
 use anyhow::Context;
 use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
 use common::{ClientId, MediaHeader, MeetingId};
@@ -35,7 +36,7 @@ impl VideoRecorder {
         }
     }
 
-    pub fn frame(&mut self, header: &MediaHeader, jpeg: &[u8]) -> anyhow::Result<()> {
+    pub fn record(&mut self, header: &MediaHeader, jpeg: &[u8]) -> anyhow::Result<()> {
         let folder = match self.created.get(&header.sender) {
             Some(folder) => folder,
             None => {
@@ -47,6 +48,12 @@ impl VideoRecorder {
         };
         let path = folder.join(format!("{:08}.jpg", header.sequence));
         std::fs::write(&path, jpeg).with_context(|| format!("could not write {}", path.display()))
+    }
+}
+
+impl VideoSink for VideoRecorder {
+    fn frame(&mut self, header: &MediaHeader, frame: &SharedFrame) -> anyhow::Result<()> {
+        self.record(header, frame.jpeg())
     }
 }
 
@@ -69,7 +76,7 @@ impl AudioRecorder {
         }
     }
 
-    pub fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()> {
+    pub fn record(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()> {
         if !self.tracks.contains_key(&header.sender) {
             std::fs::create_dir_all(&self.dir)
                 .with_context(|| format!("could not create {}", self.dir.display()))?;
@@ -111,6 +118,12 @@ impl AudioRecorder {
             track.unflushed = 0;
         }
         Ok(())
+    }
+}
+
+impl AudioSink for AudioRecorder {
+    fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()> {
+        self.record(header, pcm)
     }
 }
 
@@ -166,13 +179,13 @@ mod tests {
         {
             let mut recorder = AudioRecorder::new(dir.path());
             recorder
-                .frame(&header(4, 10), &[1; AUDIO_FRAME_SAMPLES])
+                .record(&header(4, 10), &[1; AUDIO_FRAME_SAMPLES])
                 .expect("records");
             recorder
-                .frame(&header(4, 12), &[2; AUDIO_FRAME_SAMPLES])
+                .record(&header(4, 12), &[2; AUDIO_FRAME_SAMPLES])
                 .expect("records");
             recorder
-                .frame(&header(4, 12), &[9; AUDIO_FRAME_SAMPLES])
+                .record(&header(4, 12), &[9; AUDIO_FRAME_SAMPLES])
                 .expect("a repeat is ignored");
         }
         let samples: Vec<i16> = hound::WavReader::open(dir.path().join("audio/4.wav"))
@@ -195,7 +208,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut recorder = VideoRecorder::new(dir.path());
         recorder
-            .frame(&header(7, 3), b"jpeg bytes")
+            .record(&header(7, 3), b"jpeg bytes")
             .expect("records");
         assert_eq!(
             std::fs::read(dir.path().join("video/7/00000003.jpg")).expect("file"),

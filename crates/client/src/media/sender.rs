@@ -5,9 +5,12 @@
 //! A sender that falls behind skips ahead instead of sending a burst: late video
 //! is worth less than the next frame. While the client is in no meeting the
 //! sender keeps pace but sends nothing (the server would drop it anyway).
+//! A video sender may also hand each frame it sent to a preview sink (the
+//! full-screen view's self-view), sharing the bytes rather than copying them.
 
 use super::{AudioSource, VideoSource};
 use crate::app::AppEvent;
+use crate::sink::{SharedFrame, VideoSink};
 use crate::stats::ClientStats;
 use common::protocol::{AUDIO_FRAME, AUDIO_FRAME_SAMPLES};
 use common::{ClientId, Frame, MediaHeader, MediaKind};
@@ -71,13 +74,18 @@ pub struct RunningSender {
 }
 
 impl RunningSender {
-    pub fn spawn(producer: Producer, ctx: SenderContext) -> std::io::Result<RunningSender> {
+    /// Starts sending; `preview`, if any, sees every video frame sent.
+    pub fn spawn(
+        producer: Producer,
+        ctx: SenderContext,
+        preview: Option<Box<dyn VideoSink>>,
+    ) -> std::io::Result<RunningSender> {
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let kind = producer.kind();
         let thread = std::thread::Builder::new()
             .name(format!("{kind}-send"))
             .spawn(move || {
-                if let Err(message) = send_loop(producer, &ctx, &stopped) {
+                if let Err(message) = send_loop(producer, &ctx, &stopped, preview) {
                     let _ = ctx.events.send(AppEvent::SenderFailed(kind, message));
                 }
             })?;
@@ -94,6 +102,7 @@ fn send_loop(
     mut producer: Producer,
     ctx: &SenderContext,
     stopped: &crossbeam_channel::Receiver<()>,
+    mut preview: Option<Box<dyn VideoSink>>,
 ) -> Result<(), String> {
     let kind = producer.kind();
     let interval = producer.interval();
@@ -119,10 +128,16 @@ fn send_loop(
             sequence: ctx.sequence.fetch_add(1, Ordering::Relaxed),
             timestamp_us: ctx.epoch.elapsed().as_micros() as u64,
         };
-        let frame = Frame::media(kind, header, &body);
+        let frame = SharedFrame::new(Frame::media(kind, header, &body));
         (&*ctx.socket)
-            .write_all(frame.as_bytes())
+            .write_all(frame.frame().as_bytes())
             .map_err(|err| format!("{kind} connection lost while sending: {err}"))?;
         ctx.stats.sent(kind, body.len());
+        if let Some(sink) = &mut preview
+            && let Err(err) = sink.frame(&header, &frame)
+        {
+            tracing::warn!("the self-view stopped: {err:#}");
+            preview = None;
+        }
     }
 }

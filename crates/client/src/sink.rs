@@ -1,0 +1,53 @@
+//! Where received media goes: every consumer of video (the `--record` writer,
+//! the terminal tiles) is a `VideoSink`, every consumer of audio (the WAV
+//! writer, the speaking meter) an `AudioSink`. A media reader thread owns its
+//! sinks and hands each frame to all of them, so adding a consumer (a speaker,
+//! a window) is one new type, not a change to the reader.
+
+use common::{Frame, MediaHeader};
+use std::sync::Arc;
+
+/// One video frame shared without copying: the frame exactly as it travelled,
+/// whose media body is the JPEG. Cloning it clones a pointer.
+#[derive(Clone)]
+pub struct SharedFrame(Arc<Frame>);
+
+impl SharedFrame {
+    pub fn new(frame: Frame) -> SharedFrame {
+        SharedFrame(Arc::new(frame))
+    }
+
+    /// The JPEG bytes.
+    pub fn jpeg(&self) -> &[u8] {
+        self.0.media_body()
+    }
+
+    /// The whole frame, for writing it to a socket.
+    pub fn frame(&self) -> &Frame {
+        &self.0
+    }
+}
+
+pub trait VideoSink: Send {
+    /// Takes one frame; an error stops this sink (the others go on).
+    fn frame(&mut self, header: &MediaHeader, frame: &SharedFrame) -> anyhow::Result<()>;
+}
+
+pub trait AudioSink: Send {
+    /// Takes 20 ms of mono s16 PCM; an error stops this sink (the others go on).
+    fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()>;
+}
+
+/// Hands `item` to every sink and drops the sinks that fail, saying why once.
+pub fn deliver<S: ?Sized>(
+    sinks: &mut Vec<Box<S>>,
+    mut each: impl FnMut(&mut S) -> anyhow::Result<()>,
+) {
+    sinks.retain_mut(|sink| match each(sink) {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!("a media sink stopped: {err:#}");
+            false
+        }
+    });
+}

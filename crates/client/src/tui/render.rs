@@ -1,0 +1,464 @@
+//! Draws the view from the model: a status bar on top, the video grid, your
+//! self-view, the members and the chat in a column on the right, the input
+//! line at the bottom, and the `?` overlay over everything. Pure drawing into a
+//! ratatui `Frame`, so tests render it into a `TestBackend`.
+//!
+//! In 80 columns the side column takes 30 and the grid the rest; from 120
+//! columns on the side column grows to 40 and the grid gets what is left.
+
+use super::keys::SHORTCUTS;
+use super::model::{ChatLine, Connection, ViewModel};
+use super::tiles::{ReadyTiles, TileKey};
+use crate::command::HELP;
+use common::{MediaKind, MemberInfo};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect, Size};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui_image::Image;
+use std::time::{Duration, Instant};
+use unicode_width::UnicodeWidthChar;
+
+/// A tile whose newest picture is older than this shows a placeholder.
+pub const STALE_AFTER: Duration = Duration::from_secs(2);
+
+const SPEAKING: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+const DIM: Style = Style::new().fg(Color::DarkGray);
+const BAR: Style = Style::new().fg(Color::Black).bg(Color::Cyan);
+
+/// Draws everything; returns the tiles on screen and their inner sizes, for
+/// the decoder to scale pictures to.
+pub fn draw(
+    frame: &mut Frame,
+    model: &ViewModel,
+    tiles: &ReadyTiles,
+    now: Instant,
+) -> Vec<(TileKey, Size)> {
+    let [status, body, input] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let side_width = match body.width {
+        w if w >= 120 => 40,
+        w if w >= 60 => 30,
+        w => w / 2,
+    };
+    let [video, side] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(side_width)]).areas(body);
+    let self_view_on = model.sharing(MediaKind::Video) && model.meeting.is_some();
+    let self_view_height = if self_view_on {
+        // A 16:9 picture as wide as the column, but never more than a third of it.
+        (side_width * 9 / 32 + 2).clamp(5, (side.height / 3).max(5))
+    } else {
+        0
+    };
+    let [self_view, side] =
+        Layout::vertical([Constraint::Length(self_view_height), Constraint::Min(0)]).areas(side);
+    let members_height = (model.members.len() as u16 + 2).clamp(3, (side.height / 3).max(3));
+    let [members, chat] =
+        Layout::vertical([Constraint::Length(members_height), Constraint::Min(0)]).areas(side);
+
+    draw_status(frame, model, status);
+    let mut shown = draw_grid(frame, model, tiles, video, now);
+    if self_view_on {
+        let inner = draw_tile(
+            frame,
+            self_view,
+            "you",
+            false,
+            tiles.get(&TileKey::You),
+            "starting",
+            now,
+        );
+        shown.push((TileKey::You, inner.as_size()));
+    }
+    draw_members(frame, model, members);
+    draw_chat(frame, model, chat);
+    draw_input(frame, model, input);
+    if model.help_open {
+        draw_help(frame, frame.area());
+    }
+    shown
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+/// `1.2 Mbit/s`, `340 kbit/s`.
+pub fn bit_rate(bits_per_second: f64) -> String {
+    if bits_per_second >= 1e6 {
+        format!("{:.1} Mbit/s", bits_per_second / 1e6)
+    } else {
+        format!("{:.0} kbit/s", bits_per_second / 1e3)
+    }
+}
+
+fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
+    let meeting = match &model.meeting {
+        Some(id) => format!(" meeting {id} "),
+        None => " no meeting ".to_string(),
+    };
+    // Coloured blocks instead of separators: 80 columns hold all of it.
+    let connection = match model.connection {
+        Connection::Connected => Span::styled(" connected ", BAR.bg(Color::Green)),
+        Connection::ServerStopping => Span::styled(" server stopping ", BAR.bg(Color::Yellow)),
+        Connection::Lost => Span::styled(" disconnected ", BAR.bg(Color::Red)),
+    };
+    let f = &model.figures;
+    let mut spans = vec![
+        Span::styled(meeting, BAR.add_modifier(Modifier::BOLD)),
+        Span::styled(
+            format!(
+                " mic {} · cam {} ",
+                on_off(model.sharing(MediaKind::Audio)),
+                on_off(model.sharing(MediaKind::Video))
+            ),
+            Style::new().fg(Color::White).bg(Color::Blue),
+        ),
+        connection,
+        Span::raw(format!(
+            " {:.0} fps · {} · {} dropped",
+            f.video_fps,
+            bit_rate(f.bits_per_second),
+            f.dropped
+        )),
+    ];
+    if area.width >= 110 {
+        spans.push(Span::styled(format!(" · {} draws/s", f.redraws), DIM));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+/// Columns and rows for `n` tiles in `area` that give each 16:9 picture the
+/// most room (a terminal cell is about twice as high as wide).
+pub fn grid_shape(n: usize, area: Size) -> (u16, u16) {
+    let n = n.max(1) as u16;
+    let mut best = (1, n, 0u32);
+    for columns in 1..=n {
+        let rows = n.div_ceil(columns);
+        let inner_w = u32::from((area.width / columns).saturating_sub(2));
+        let inner_h = u32::from((area.height / rows).saturating_sub(2));
+        // Width a 16:9 picture gets: limited by the width, or by the height
+        // (9 rows of two pixels each hold 32 columns).
+        let picture_width = inner_w.min(inner_h * 32 / 9);
+        if picture_width > best.2 {
+            best = (columns, rows, picture_width);
+        }
+    }
+    (best.0, best.1)
+}
+
+fn draw_grid(
+    frame: &mut Frame,
+    model: &ViewModel,
+    tiles: &ReadyTiles,
+    area: Rect,
+    now: Instant,
+) -> Vec<(TileKey, Size)> {
+    let others: Vec<&MemberInfo> = model.others().collect();
+    if others.is_empty() {
+        let text = if model.meeting.is_some() {
+            "Nobody else is here yet.\nOthers join with: /join ".to_string()
+                + model
+                    .meeting
+                    .as_ref()
+                    .map(|m| m.as_str())
+                    .unwrap_or_default()
+        } else {
+            "You are in no meeting.\nc creates one, j joins one, ? lists the keys.".to_string()
+        };
+        let paragraph = Paragraph::new(text)
+            .style(DIM)
+            .centered()
+            .wrap(Wrap { trim: true });
+        let middle = area.centered_vertically(Constraint::Length(2));
+        frame.render_widget(paragraph, middle);
+        return Vec::new();
+    }
+    let (columns, rows) = grid_shape(others.len(), area.as_size());
+    let row_areas =
+        Layout::vertical(vec![Constraint::Ratio(1, u32::from(rows)); rows as usize]).split(area);
+    let mut shown = Vec::new();
+    for (row, chunk) in row_areas.iter().zip(others.chunks(columns as usize)) {
+        let cells = Layout::horizontal(vec![
+            Constraint::Ratio(1, u32::from(columns));
+            columns as usize
+        ])
+        .split(*row);
+        for (cell, member) in cells.iter().zip(chunk) {
+            let key = TileKey::Member(member.id);
+            let speaking = model.speaking.contains(&member.id);
+            let inner = draw_tile(
+                frame,
+                *cell,
+                &member.name,
+                speaking,
+                member.video.then(|| tiles.get(&key)).flatten(),
+                if member.video {
+                    "waiting for video"
+                } else {
+                    "camera off"
+                },
+                now,
+            );
+            if member.video {
+                shown.push((key, inner.as_size()));
+            }
+        }
+    }
+    shown
+}
+
+/// One tile: a border titled with the name (highlighted while speaking), and
+/// the picture, or a placeholder when there is none or it is stale.
+fn draw_tile(
+    frame: &mut Frame,
+    area: Rect,
+    name: &str,
+    speaking: bool,
+    picture: Option<&std::sync::Arc<super::tiles::RenderedTile>>,
+    missing: &str,
+    now: Instant,
+) -> Rect {
+    let (border, title) = if speaking {
+        (SPEAKING, format!(" {name} ♪ "))
+    } else {
+        (Style::new(), format!(" {name} "))
+    };
+    let block = Block::bordered()
+        .border_type(if speaking {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(border)
+        .title(Span::styled(title, border.add_modifier(Modifier::BOLD)));
+    let inner = block.inner(area);
+    frame.render_widget(Clear, area);
+    frame.render_widget(block, area);
+    let fresh = picture.filter(|p| now.saturating_duration_since(p.received) < STALE_AFTER);
+    match fresh {
+        Some(picture) => {
+            let size = picture.image.size();
+            let at = Rect {
+                x: inner.x + inner.width.saturating_sub(size.width) / 2,
+                y: inner.y + inner.height.saturating_sub(size.height) / 2,
+                width: size.width.min(inner.width),
+                height: size.height.min(inner.height),
+            };
+            frame.render_widget(Image::new(&picture.image), at);
+        }
+        None => {
+            let text = match picture {
+                Some(_) => "video paused",
+                None => missing,
+            };
+            let lines = vec![
+                Line::styled(name.to_string(), Style::new().add_modifier(Modifier::BOLD)),
+                Line::styled(text, DIM),
+            ];
+            let middle = inner.centered_vertically(Constraint::Length(2));
+            frame.render_widget(Paragraph::new(lines).centered(), middle);
+        }
+    }
+    inner
+}
+
+fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
+    let lines: Vec<Line> = model
+        .members
+        .iter()
+        .map(|m| {
+            let mut name = m.name.clone();
+            if m.id == model.me {
+                name.push_str(" (you)");
+            }
+            let mut tags = Vec::new();
+            if m.host {
+                tags.push("host");
+            }
+            if m.video {
+                tags.push("video");
+            }
+            if m.audio {
+                tags.push("audio");
+            }
+            let speaking = model.speaking.contains(&m.id);
+            Line::from(vec![
+                Span::styled(
+                    if speaking { "♪ " } else { "  " },
+                    if speaking { SPEAKING } else { Style::new() },
+                ),
+                Span::styled(
+                    name,
+                    if speaking {
+                        SPEAKING
+                    } else {
+                        Style::new().add_modifier(Modifier::BOLD)
+                    },
+                ),
+                Span::styled(format!(" {}", tags.join(" · ")), DIM),
+            ])
+        })
+        .collect();
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .title(format!(" members ({}) ", model.members.len()));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// Splits `text` into lines at most `width` columns wide, between words where
+/// it can and inside a word only when the word alone is too long.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    for word in text.split(' ') {
+        let word_width: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+        let space = usize::from(used > 0);
+        if used + space + word_width <= width {
+            if space == 1 {
+                line.push(' ');
+            }
+            line.push_str(word);
+            used += space + word_width;
+            continue;
+        }
+        if used > 0 {
+            lines.push(std::mem::take(&mut line));
+            used = 0;
+        }
+        for c in word.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > width {
+                lines.push(std::mem::take(&mut line));
+                used = 0;
+            }
+            line.push(c);
+            used += w;
+        }
+    }
+    lines.push(line);
+    lines
+}
+
+fn draw_chat(frame: &mut Frame, model: &ViewModel, area: Rect) {
+    let title = if model.chat_scroll > 0 {
+        format!(" chat (scrolled back {}, End returns) ", model.chat_scroll)
+    } else {
+        " chat ".to_string()
+    };
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width.max(1));
+    let newest = model.chat.len().saturating_sub(model.chat_scroll);
+    // Wrap from the newest visible message back until the pane is full.
+    let mut lines: Vec<Line> = Vec::new();
+    for entry in model.chat.range(..newest).rev() {
+        let (text, style) = match entry {
+            ChatLine::Message { from, text, mine } => (
+                format!("{from}: {text}"),
+                if *mine {
+                    Style::new().fg(Color::Cyan)
+                } else {
+                    Style::new()
+                },
+            ),
+            ChatLine::Info(text) => (text.clone(), DIM),
+            ChatLine::Error(text) => (text.clone(), Style::new().fg(Color::Red)),
+        };
+        for piece in wrap(&text, width).into_iter().rev() {
+            lines.push(Line::styled(piece, style));
+        }
+        if lines.len() >= usize::from(inner.height) {
+            break;
+        }
+    }
+    lines.truncate(usize::from(inner.height));
+    lines.reverse();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_input(frame: &mut Frame, model: &ViewModel, area: Rect) {
+    if model.input.typing {
+        let prompt = "> ";
+        let width = usize::from(area.width.saturating_sub(3));
+        // Show the end of a long line: that is where the typing happens.
+        let chars: Vec<char> = model.input.text.chars().collect();
+        let start = chars.len().saturating_sub(width);
+        let visible: String = chars[start..].iter().collect();
+        let cursor_x = area.x + (prompt.len() + visible.chars().count()) as u16;
+        frame.render_widget(
+            Line::from(vec![Span::styled(prompt, SPEAKING), Span::raw(visible)]),
+            area,
+        );
+        frame.set_cursor_position((cursor_x.min(area.right().saturating_sub(1)), area.y));
+    } else {
+        let keys = [
+            ("Enter", "chat"),
+            ("/", "cmd"),
+            ("m", "mic"),
+            ("v", "cam"),
+            ("c", "create"),
+            ("j", "join"),
+            ("l", "leave"),
+            ("q", "quit"),
+            ("?", "keys"),
+        ];
+        let mut spans = Vec::new();
+        for (key, what) in keys {
+            spans.push(Span::styled(format!(" {key} "), BAR));
+            spans.push(Span::raw(format!("{what} ")));
+        }
+        frame.render_widget(Line::from(spans), area);
+    }
+}
+
+fn draw_help(frame: &mut Frame, screen: Rect) {
+    let mut lines = vec![Line::styled(
+        "Keys",
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    for (key, what) in SHORTCUTS {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {key:<18}"), SPEAKING),
+            Span::raw(*what),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "Commands (Enter, then type them)",
+        Style::new().add_modifier(Modifier::BOLD),
+    ));
+    for (command, what) in HELP {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {command:<18}"), SPEAKING),
+            Span::raw(*what),
+        ]));
+    }
+    let height = (lines.len() as u16 + 2).min(screen.height);
+    let width = 90.min(screen.width);
+    let area = screen.centered(Constraint::Length(width), Constraint::Length(height));
+    frame.render_widget(Clear, area);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .title(" ? keys and commands — any key closes ");
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

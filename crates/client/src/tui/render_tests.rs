@@ -1,0 +1,266 @@
+//! The view drawn into ratatui's `TestBackend`: whole screens at 80x24 and
+//! 160x48 (snapshots under `snapshots/`, reviewed with `cargo insta review`),
+//! and a tile drawn from a known test-pattern frame whose colours are checked
+//! cell by cell.
+
+use super::*;
+use crate::media::{TestPattern, VideoSettings, VideoSource};
+use crate::output::LocalEvent;
+use crate::tui::model::Figures;
+use crate::tui::tiles::{RenderedTile, encode_tile, halfblocks_picker};
+use common::{ClientId, Event, MeetingId};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::sync::Arc;
+
+fn member(id: u32, name: &str, host: bool, video: bool, audio: bool) -> MemberInfo {
+    MemberInfo {
+        id: ClientId(id),
+        name: name.into(),
+        host,
+        video,
+        audio,
+    }
+}
+
+/// You (id 1) in meeting abc-def with `others`, some chat, your audio on.
+fn meeting_model(others: Vec<MemberInfo>) -> ViewModel {
+    let mut model = ViewModel::new(ClientId(1));
+    model.local(&LocalEvent::Connected {
+        id: ClientId(1),
+        name: "ed".into(),
+        server: "127.0.0.1:6338".into(),
+    });
+    let mut members = vec![member(1, "ed", false, false, true)];
+    members.extend(others);
+    let meeting = MeetingId::parse("abc-def").expect("valid id");
+    model.server(&Event::Joined {
+        meeting: meeting.clone(),
+        members,
+    });
+    model.local(&LocalEvent::Sharing {
+        kind: MediaKind::Audio,
+        on: true,
+        source: Some("440 Hz tone".into()),
+    });
+    for (from, id, text) in [
+        ("ana", 2, "hello everyone"),
+        ("ed", 1, "hi ana, can you see my tone?"),
+        (
+            "ana",
+            2,
+            "yes, and this line is long enough to wrap in the side column",
+        ),
+    ] {
+        model.server(&Event::Chat {
+            meeting: meeting.clone(),
+            from: from.into(),
+            from_id: ClientId(id),
+            text: text.into(),
+        });
+    }
+    model.figures = Figures {
+        video_fps: 30.0,
+        bits_per_second: 2_400_000.0,
+        dropped: 3,
+        redraws: 30,
+    };
+    model.speaking.insert(ClientId(2));
+    model
+}
+
+fn render(
+    model: &ViewModel,
+    tiles: &ReadyTiles,
+    width: u16,
+    height: u16,
+) -> (TestBackend, Vec<(TileKey, Size)>) {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    let mut shown = Vec::new();
+    terminal
+        .draw(|frame| shown = draw(frame, model, tiles, Instant::now()))
+        .expect("draws");
+    (terminal.backend().clone(), shown)
+}
+
+fn screen_text(backend: &TestBackend) -> String {
+    let buffer = backend.buffer();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn narrow_80x24_layout() {
+    let model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, false, false),
+    ]);
+    let (backend, shown) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(text.contains("meeting abc-def"), "{text}");
+    assert!(text.contains("mic on · cam off"), "{text}");
+    assert!(text.contains("30 fps · 2.4 Mbit/s · 3 dropped"), "{text}");
+    assert!(
+        text.contains("ana ♪"),
+        "the speaker's tile is marked:\n{text}"
+    );
+    assert!(
+        text.contains("waiting for video") && text.contains("camera off"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ed (you)") && text.contains("host · video · audio"),
+        "{text}"
+    );
+    // Only ana shares video, so only her tile asks the decoder for pictures.
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].0, TileKey::Member(ClientId(2)));
+    insta::assert_snapshot!(backend);
+}
+
+#[test]
+fn wide_160x48_layout_with_self_view() {
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, true, false),
+        member(4, "cy", false, true, false),
+        member(5, "di", false, false, true),
+    ]);
+    model.local(&LocalEvent::Sharing {
+        kind: MediaKind::Video,
+        on: true,
+        source: Some("test pattern".into()),
+    });
+    let (backend, shown) = render(&model, &ReadyTiles::new(), 160, 48);
+    let text = screen_text(&backend);
+    assert!(
+        text.contains("draws/s"),
+        "a wide status bar shows the redraw rate"
+    );
+    let keys: Vec<TileKey> = shown.iter().map(|(key, _)| *key).collect();
+    assert_eq!(
+        keys,
+        [2, 3, 4]
+            .map(|id| TileKey::Member(ClientId(id)))
+            .into_iter()
+            .chain([TileKey::You])
+            .collect::<Vec<_>>()
+    );
+    // Four tiles in 120x46 cells: two by two gives each picture the most room.
+    assert_eq!(grid_shape(4, Size::new(120, 46)), (2, 2));
+    insta::assert_snapshot!(backend);
+}
+
+#[test]
+fn help_overlay_lists_every_shortcut() {
+    let mut model = meeting_model(Vec::new());
+    model.help_open = true;
+    let (backend, _) = render(&model, &ReadyTiles::new(), 100, 40);
+    let text = screen_text(&backend);
+    for (key, _) in crate::tui::keys::SHORTCUTS {
+        assert!(text.contains(key), "{key} missing:\n{text}");
+    }
+}
+
+#[test]
+fn chat_wraps_between_words() {
+    assert_eq!(wrap("hello there world", 11), ["hello there", "world"]);
+    assert_eq!(wrap("abcdefghij xy", 4), ["abcd", "efgh", "ij", "xy"]);
+    assert_eq!(wrap("", 5), [""]);
+    // Wide characters take two columns.
+    assert_eq!(wrap("日本語", 4), ["日本", "語"]);
+}
+
+#[test]
+fn grid_shapes_suit_wide_and_narrow_areas() {
+    assert_eq!(grid_shape(1, Size::new(50, 22)), (1, 1));
+    // Two tiles side by side in 50x22 would be 23 columns each; stacked they
+    // are 48 columns wide but only 9 rows high: 9 rows hold a 32-column picture.
+    assert_eq!(grid_shape(2, Size::new(50, 22)), (1, 2));
+    assert_eq!(grid_shape(2, Size::new(200, 30)), (2, 1));
+    assert_eq!(grid_shape(9, Size::new(120, 40)), (3, 3));
+}
+
+/// Test-pattern bars (see `media::pattern`): with a width of 224 each is 32
+/// pixels wide.
+const BARS: [[u8; 3]; 7] = [
+    [192, 192, 192],
+    [192, 192, 0],
+    [0, 192, 192],
+    [0, 192, 0],
+    [192, 0, 192],
+    [192, 0, 0],
+    [0, 0, 192],
+];
+
+#[test]
+fn tile_from_a_known_test_frame_in_half_blocks() {
+    let mut source = TestPattern::new(VideoSettings {
+        width: 224,
+        height: 126,
+        fps: 15,
+        quality: 90,
+    });
+    let jpeg = source.next_jpeg().expect("encodes");
+    let picture = image::load_from_memory(&jpeg).expect("decodes");
+    // The only tile fills the 60x20 video column of a 90x22 screen: 58x18
+    // inside. A 16:9 picture is 58x16 of it (58x32 pixels, 1.81:1, is the
+    // nearest whole number of cells).
+    let cells = Size::new(58, 18);
+    let image = encode_tile(&halfblocks_picker(), &picture, cells).expect("fits");
+    assert_eq!(image.size(), Size::new(58, 16));
+    let mut tiles = ReadyTiles::new();
+    tiles.insert(
+        TileKey::Member(ClientId(2)),
+        Arc::new(RenderedTile {
+            image,
+            cells,
+            received: Instant::now(),
+        }),
+    );
+    let mut model = ViewModel::new(ClientId(1));
+    model.members = vec![
+        member(1, "you", false, false, false),
+        member(2, "ana", true, true, false),
+    ];
+    model.meeting = MeetingId::parse("abc-def");
+    let (backend, shown) = render(&model, &tiles, 90, 22);
+    assert_eq!(shown, vec![(TileKey::Member(ClientId(2)), cells)]);
+    let buffer = backend.buffer();
+    // Inside the tile's border, below the status bar, centred: one spare row
+    // above and one below.
+    let (left, top) = (1, 3);
+    let middle = top + 8;
+    for (bar, expected) in BARS.iter().enumerate() {
+        // The middle of the bar: 32 pixels per bar, 224 pixels in 58 cells.
+        let x = left + ((32 * bar + 16) * 58 / 224) as u16;
+        let cell = &buffer[(x, middle)];
+        let Color::Rgb(r, g, b) = cell.bg else {
+            panic!("bar {bar}: cell {x},{middle} has no 24-bit colour: {cell:?}");
+        };
+        let distance = [r, g, b]
+            .iter()
+            .zip(expected)
+            .map(|(got, want)| i32::from(*got).abs_diff(i32::from(*want)))
+            .max()
+            .unwrap_or(0);
+        assert!(
+            distance <= 24,
+            "bar {bar}: got {:?}, want {expected:?}",
+            (r, g, b)
+        );
+    }
+    // The white square in the top left corner is drawn with half-blocks.
+    let corner = &buffer[(left, top)];
+    assert_eq!(corner.fg, Color::Rgb(255, 255, 255), "{corner:?}");
+    // The frame counter (frame 0: all bits black) along the bottom row.
+    let bottom = &buffer[(left + 1, top + 15)];
+    assert!(matches!(bottom.symbol(), "▀" | "▄" | " "), "{bottom:?}");
+    insta::assert_snapshot!(backend);
+}

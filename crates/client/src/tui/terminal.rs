@@ -1,0 +1,63 @@
+//! Owns the terminal's modes: raw input, the alternate screen, a hidden
+//! cursor. `TerminalGuard` sets them and puts them back when it is dropped;
+//! the panic hook and the second-Ctrl-C exit put them back too, because those
+//! paths never run the guard's drop. Restoring twice is harmless (a flag says
+//! whether there is anything to restore), and nothing is written to stdout
+//! unless the full-screen view really started, so `--json` output stays clean.
+
+use ratatui::crossterm::{cursor, execute, terminal};
+use std::io::Write;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// True while the terminal is in the view's modes.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal back as the shell had it, if the view changed it.
+pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let _ = terminal::disable_raw_mode();
+    let mut out = std::io::stdout();
+    let _ = execute!(out, terminal::LeaveAlternateScreen, cursor::Show);
+    let _ = out.flush();
+}
+
+pub struct TerminalGuard(());
+
+impl TerminalGuard {
+    /// Enters raw mode and the alternate screen.
+    pub fn enter() -> std::io::Result<TerminalGuard> {
+        install_panic_hook();
+        terminal::enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        // From here on a failure must still restore: the guard exists already.
+        let guard = TerminalGuard(());
+        execute!(
+            std::io::stdout(),
+            terminal::EnterAlternateScreen,
+            cursor::Hide
+        )?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Restores the terminal before the panic message is printed, so the message
+/// lands on the normal screen where the user can read it.
+fn install_panic_hook() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}

@@ -1,0 +1,298 @@
+//! The full-screen view in a real terminal: tmux runs the real `client`
+//! against a real server where two scripted members share the test pattern.
+//! Keys go in with `send-keys`, the screen comes out with `capture-pane`
+//! (`-e` keeps the colours, so half-block video cells can be told apart from
+//! text). Every wait polls the screen against the harness `DEADLINE`.
+//!
+//! CI installs tmux (`.ci/run`), so there a missing tmux fails the test;
+//! elsewhere the test says it is skipped and passes.
+
+use integration_tests::{ClientProcess, DEADLINE, ServerProcess, binary};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A tmux server of our own (its own socket), killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// None (and a note) when tmux is missing outside CI; panics in CI.
+    fn available() -> bool {
+        let found = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|out| out.status.success());
+        if !found {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "tmux is not installed, and CI must run the terminal tests (.ci/run installs it)"
+            );
+            eprintln!("SKIPPED: tmux is not installed (apt-get install tmux runs these tests)");
+        }
+        found
+    }
+
+    /// Runs `command` in a new `width`x`height` terminal.
+    fn start(command: &str, width: u16, height: u16) -> Tmux {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let socket = format!(
+            "meeting-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmux = Tmux { socket };
+        let status = tmux
+            .command()
+            .args(["new-session", "-d", "-x", &width.to_string()])
+            .args(["-y", &height.to_string(), command])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "tmux could not start a session");
+        tmux
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        // No user configuration: the test sees tmux's defaults everywhere.
+        command.args(["-L", &self.socket, "-f", "/dev/null"]);
+        command
+    }
+
+    /// Presses keys by tmux name (`Enter`, `C-c`, `j`).
+    fn keys(&self, keys: &[&str]) {
+        let status = self
+            .command()
+            .arg("send-keys")
+            .args(keys)
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "send-keys {keys:?} failed");
+    }
+
+    /// Types `text` as it is.
+    fn type_text(&self, text: &str) {
+        let status = self
+            .command()
+            .args(["send-keys", "-l", text])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "send-keys -l {text:?} failed");
+    }
+
+    /// The screen; with `colours`, SGR escapes included.
+    fn screen(&self, colours: bool) -> String {
+        let mut command = self.command();
+        command.args(["capture-pane", "-p"]);
+        if colours {
+            command.arg("-e");
+        }
+        let out = command.output().expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Polls the screen until `pred` holds; returns that screen.
+    fn wait_for(&self, what: &str, colours: bool, pred: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let screen = self.screen(colours);
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < end,
+                "the screen never showed {what} within {DEADLINE:?}; last screen:\n{}",
+                self.screen(false)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").status();
+    }
+}
+
+/// Cells drawn as half-blocks with two different 24-bit colours, with the
+/// text of the cell: parses the SGR escapes of `capture-pane -e`.
+fn colour_half_blocks(screen: &str) -> Vec<(String, String)> {
+    let mut cells = Vec::new();
+    let (mut fg, mut bg) = (None::<String>, None::<String>);
+    let mut chars = screen.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            let mut params = String::new();
+            for p in chars.by_ref() {
+                if p == 'm' {
+                    break;
+                }
+                params.push(p);
+            }
+            let fields: Vec<&str> = params.split(';').collect();
+            let mut i = 0;
+            while i < fields.len() {
+                match fields[i] {
+                    "" | "0" => (fg, bg) = (None, None),
+                    "39" => fg = None,
+                    "49" => bg = None,
+                    "38" | "48" if fields.get(i + 1) == Some(&"2") && i + 4 < fields.len() => {
+                        let rgb = fields[i + 2..i + 5].join(";");
+                        if fields[i] == "38" {
+                            fg = Some(rgb);
+                        } else {
+                            bg = Some(rgb);
+                        }
+                        i += 4;
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            continue;
+        }
+        if c == '▀' || c == '▄' {
+            if let (Some(f), Some(b)) = (&fg, &bg) {
+                if f != b {
+                    cells.push((f.clone(), b.clone()));
+                }
+            }
+        }
+    }
+    cells
+}
+
+/// Shell command running the client in the terminal, then recording its exit
+/// status and the terminal's modes after it (to see that it restored them).
+/// The final `read` keeps the pane, and what the client left on it, until
+/// the test is done with it.
+fn client_in_shell(args: &str, dir: &Path) -> String {
+    format!(
+        "{client} {args} 2>{dir}/stderr; echo $? >{dir}/status.tmp; stty -a >{dir}/stty; mv {dir}/status.tmp {dir}/status; read _",
+        client = binary("client").display(),
+        dir = dir.display()
+    )
+}
+
+fn wait_for_file(path: &Path) -> String {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text;
+        }
+        assert!(Instant::now() < end, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn full_screen_view_shows_members_video_and_sends_chat() {
+    if !Tmux::available() {
+        return;
+    }
+    let server = ServerProcess::start();
+    let mut ana = ClientProcess::start(&server, "ana");
+    let meeting = ana.create();
+    ana.send("/video on");
+    ana.expect_event("sharing");
+    let mut bo = ClientProcess::start(&server, "bo");
+    bo.join(&meeting);
+    bo.send("/video on");
+    bo.expect_event("sharing");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = format!("{} --name tui", server.addr());
+    let tmux = Tmux::start(&client_in_shell(&args, dir.path()), 120, 40);
+    tmux.wait_for("the welcome line", false, |s| s.contains("connected to"));
+
+    // `j` starts typing `/join `; the id and Enter finish it.
+    tmux.keys(&["j"]);
+    tmux.type_text(&meeting);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("both members", false, |s| {
+        s.contains(&format!("meeting {meeting}")) && s.contains("ana") && s.contains("bo")
+    });
+    assert!(screen.contains("members (3)"), "{screen}");
+
+    // Both tiles fill with coloured half-blocks, and the video moves.
+    let first = tmux.wait_for("video in half-blocks", true, |s| {
+        colour_half_blocks(s).len() >= 40
+    });
+    let first_cells = colour_half_blocks(&first);
+    tmux.wait_for("the video moving", true, |s| {
+        let cells = colour_half_blocks(s);
+        cells.len() >= 40 && cells != first_cells
+    });
+
+    // Still typing after the join: a line of text is chat.
+    tmux.type_text("hello from tmux");
+    tmux.keys(&["Enter"]);
+    let chat = ana.expect("tui's chat", |e| e["event"] == "chat" && e["from"] == "tui");
+    assert_eq!(chat["text"], "hello from tmux");
+    tmux.wait_for("the chat line", false, |s| {
+        s.contains("tui: hello from tmux")
+    });
+
+    // Esc goes back to the shortcuts; `v` turns the camera on: the others are
+    // told, and the view shows it and the self-view.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the key hints", false, |s| s.contains("? keys"));
+    tmux.keys(&["v"]);
+    ana.expect("tui's camera", |e| {
+        e["event"] == "media"
+            && e["member"]["name"] == "tui"
+            && e["kind"] == "video"
+            && e["on"] == true
+    });
+    tmux.wait_for("the camera on and the self-view", false, |s| {
+        s.contains("cam on") && s.contains("╭ you ")
+    });
+
+    // Ctrl-C quits (in raw mode it is a key) and leaves the terminal as it was.
+    tmux.keys(&["C-c"]);
+    let status = wait_for_file(&dir.path().join("status"));
+    let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    assert_eq!(status.trim(), "0", "client exit status; stderr:\n{stderr}");
+    let stty = std::fs::read_to_string(dir.path().join("stty")).expect("stty output");
+    let modes: Vec<&str> = stty.split_whitespace().collect();
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(modes.contains(&mode), "{mode} not restored:\n{stty}");
+    }
+    // Back on the normal screen: the view's alternate screen is gone.
+    let after = tmux.screen(false);
+    assert!(!after.contains("members ("), "{after}");
+    bo.expect("tui leaving", |e| {
+        e["event"] == "member_left" && e["member"]["name"] == "tui"
+    });
+}
+
+#[test]
+fn a_pipe_on_stdin_gets_the_line_interface() {
+    if !Tmux::available() {
+        return;
+    }
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // stdout is the terminal, stdin a pipe: a script, not a person.
+    let args = format!("{} --name piped", server.addr());
+    let command = format!(
+        "printf '/meetings\\n' | {}",
+        client_in_shell(&args, dir.path())
+    );
+    let tmux = Tmux::start(&command, 100, 20);
+    let status = wait_for_file(&dir.path().join("status"));
+    let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    assert_eq!(status.trim(), "0", "stderr:\n{stderr}");
+    // Plain lines on the normal screen: no full-screen view was drawn.
+    let screen = tmux.screen(false);
+    assert!(
+        screen.contains("connected to") && screen.contains("as piped"),
+        "{screen}\n{stderr}"
+    );
+    assert!(screen.contains("no meetings yet"), "{screen}");
+    assert!(!screen.contains("members ("), "{screen}");
+}
