@@ -3,7 +3,8 @@
 //! `link` owns the sockets to the server, `command` parses what the user types,
 //! `media` holds the video and audio sources and the paced sender threads,
 //! `sink` the trait every consumer of received media implements, `record` the
-//! `--record` sinks, `level` audio levels (who is speaking), `output` turns
+//! `--record` sinks, `level` audio levels (who is speaking), `playback` the
+//! jitter buffers, the mixer and the playback clock with its back-ends, `output` turns
 //! events into human lines or JSON, `tui` is the full-screen view, and `app` is
 //! the loop that ties them together.
 
@@ -13,6 +14,7 @@ pub mod level;
 pub mod link;
 pub mod media;
 pub mod output;
+pub mod playback;
 pub mod record;
 pub mod sink;
 pub mod stats;

@@ -1,0 +1,483 @@
+//! The per-sender jitter buffer: turns one member's frames, which arrive early,
+//! late, out of order, in bursts or not at all, into a steady 20 ms per tick of
+//! the playback clock.
+//!
+//! It owns everything about one sender's timing for playback:
+//! - it holds frames by sequence number and plays them in order; a frame that
+//!   comes after its turn is late and dropped, a repeat is ignored;
+//! - a missing frame is concealed by repeating the last pitch period of what was
+//!   played, fading to silence over two frames; the next real frame fades in
+//!   over 5 ms, so neither the gap nor the resume clicks;
+//! - its *span* (the frames from the next to play to the newest, holes included)
+//!   is the delay it adds. The target span adapts to the jitter seen in the
+//!   frames' timestamps (2 to 5 frames); above 6 frames it drops at once, and a
+//!   span that stays above the target for half a second (a sender whose clock
+//!   runs fast, or a burst) loses one frame at a time, preferring quiet ones; a
+//!   span that stays below it (a slow clock) gains one concealed frame. So the
+//!   delay returns to the target instead of growing.
+//!
+//! Time comes in as arguments (`now`), never from the system clock, so the unit
+//! tests play hours of synthetic timing in milliseconds.
+
+use crate::level::rms_dbfs;
+use common::protocol::AUDIO_FRAME_SAMPLES;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+const FRAME: usize = AUDIO_FRAME_SAMPLES;
+const FRAME_US: i64 = 20_000;
+
+/// The bounds of the buffer, in 20 ms frames of span.
+#[derive(Clone, Copy, Debug)]
+pub struct JitterBounds {
+    /// The least target: 2 frames, so a frame waits 20 to 40 ms.
+    pub min_target: usize,
+    /// The most the target adapts to: 5 frames (80 to 100 ms).
+    pub max_target: usize,
+    /// Above this the buffer drops frames at once: 6 frames, 120 ms.
+    pub max_span: usize,
+}
+
+impl Default for JitterBounds {
+    fn default() -> JitterBounds {
+        JitterBounds {
+            min_target: 2,
+            max_target: 5,
+            max_span: 6,
+        }
+    }
+}
+
+/// Ticks a span must stay above or below the target before the buffer corrects
+/// it: half a second, so ordinary jitter does not trigger it.
+const CORRECTION_WINDOW: usize = 25;
+/// Frames whose lateness sets the target: the last five seconds.
+const LATENESS_WINDOW: usize = 250;
+/// Lateness is measured against the quickest frame of the last second: a
+/// sender clock 1% off adds at most 10 ms to it.
+const TREND_WINDOW: usize = 50;
+/// A frame quieter than this may be dropped without anyone noticing.
+const QUIET_DBFS: f32 = -50.0;
+/// How many ticks a pending drop waits for a quiet frame before taking any.
+const QUIET_PATIENCE: usize = 10;
+/// Crossfade into a real frame after concealment or a drop: 5 ms.
+pub const CROSSFADE: usize = 240;
+/// Concealment fades to silence over this many frames.
+const FADE_FRAMES: f32 = 2.0;
+/// Pitch periods searched for concealment: 40 to 720 samples (1200 to 67 Hz).
+const MIN_PERIOD: usize = 40;
+const MAX_PERIOD: usize = 720;
+/// Samples compared when looking for the pitch period.
+const MATCH_LEN: usize = FRAME - MAX_PERIOD;
+
+/// What one buffer did, for `/stats` and the tests.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct JitterStats {
+    /// Frames played as they arrived.
+    pub played: u64,
+    /// Frames filled in because theirs was missing at its turn (lost or late).
+    pub concealed: u64,
+    /// Frames that arrived after their turn (already concealed).
+    pub late: u64,
+    /// Frames dropped to bring the delay back down.
+    pub dropped: u64,
+    /// Frames inserted to bring the delay back up (a slow sender).
+    pub stretched: u64,
+    /// Times the buffer ran empty and buffered again.
+    pub underruns: u64,
+    /// The current target, in ms.
+    pub target_ms: u32,
+    /// Time frames waited in the buffer, from arrival to playing: median and
+    /// 99th percentile, in ms.
+    pub delay_ms_p50: u32,
+    pub delay_ms_p99: u32,
+}
+
+struct Queued {
+    pcm: Vec<f32>,
+    arrived: Instant,
+    quiet: bool,
+}
+
+pub struct JitterBuffer {
+    bounds: JitterBounds,
+    frames: BTreeMap<u32, Queued>,
+    /// The sequence number whose turn is next; `None` before the first frame.
+    next: Option<u32>,
+    /// False while (re)buffering up to the target.
+    playing: bool,
+    target: usize,
+    /// The last frame's worth of output, before fades: what concealment repeats.
+    history: Vec<f32>,
+    /// The pitch period being repeated while concealing, once found.
+    period: Option<usize>,
+    /// Gain of the concealed signal: 1 at the start of a gap, 0 after the fade.
+    conceal_gain: f32,
+    /// The output left the real signal (concealment, drop, stretch): the next
+    /// real frame must fade in.
+    discontinuous: bool,
+    /// What would have followed the output, for the fade into a real frame
+    /// after a drop (the dropped frame itself).
+    continuation: Option<Vec<f32>>,
+    /// Span before each of the last ticks.
+    spans: VecDeque<usize>,
+    pending_drops: usize,
+    waited_for_quiet: usize,
+    /// Arrival time minus sender timestamp, µs, for the last frames.
+    transits: VecDeque<i64>,
+    /// Each frame's transit above the least of the second before it: its
+    /// lateness, free of the slow trend a drifting sender clock adds.
+    lateness: VecDeque<i64>,
+    origin: Option<Instant>,
+    /// Histogram of buffer delay in ms (last bucket: that many and more).
+    delays: Vec<u64>,
+    stats: JitterStats,
+}
+
+impl Default for JitterBuffer {
+    fn default() -> JitterBuffer {
+        JitterBuffer::new(JitterBounds::default())
+    }
+}
+
+impl JitterBuffer {
+    pub fn new(bounds: JitterBounds) -> JitterBuffer {
+        JitterBuffer {
+            bounds,
+            frames: BTreeMap::new(),
+            next: None,
+            playing: false,
+            target: bounds.min_target,
+            history: vec![0.0; FRAME],
+            period: None,
+            conceal_gain: 0.0,
+            discontinuous: false,
+            continuation: None,
+            spans: VecDeque::new(),
+            pending_drops: 0,
+            waited_for_quiet: 0,
+            transits: VecDeque::new(),
+            lateness: VecDeque::new(),
+            origin: None,
+            delays: vec![0; 1000],
+            stats: JitterStats::default(),
+        }
+    }
+
+    /// Takes one frame as it arrived at `now`. Frames other than 20 ms are cut
+    /// or padded with silence (the protocol says "normally" 960 samples).
+    pub fn push(&mut self, sequence: u32, timestamp_us: u64, pcm: &[i16], now: Instant) {
+        if self.next.is_some_and(|next| sequence < next) {
+            self.stats.late += 1;
+            return;
+        }
+        if self.frames.contains_key(&sequence) {
+            return;
+        }
+        self.note_transit(timestamp_us, now);
+        let mut samples: Vec<f32> = pcm.iter().take(FRAME).map(|&s| f32::from(s)).collect();
+        samples.resize(FRAME, 0.0);
+        let quiet = rms_dbfs(pcm) < QUIET_DBFS;
+        self.frames.insert(
+            sequence,
+            Queued {
+                pcm: samples,
+                arrived: now,
+                quiet,
+            },
+        );
+        // A runaway sender (or a clock jump) cannot grow memory: beyond twice
+        // the hard bound the oldest go at once.
+        while self.frames.len() > 2 * self.bounds.max_span {
+            if let Some((_, dropped)) = self.frames.pop_first() {
+                self.stats.dropped += 1;
+                self.skip_to_front(Some(dropped.pcm));
+            }
+        }
+    }
+
+    /// Frames from the next to play to the newest, holes included.
+    pub fn span(&self) -> usize {
+        match (self.frames.first_key_value(), self.frames.last_key_value()) {
+            (Some((&first, _)), Some((&last, _))) => {
+                let start = self.next.map_or(first, |next| next.min(first));
+                (last - start) as usize + 1
+            }
+            _ => 0,
+        }
+    }
+
+    /// The delay the buffer aims for, in frames of span.
+    pub fn target(&self) -> usize {
+        self.target
+    }
+
+    pub fn stats(&self) -> JitterStats {
+        let mut stats = self.stats.clone();
+        stats.target_ms = (self.target * 20) as u32;
+        stats.delay_ms_p50 = self.delay_percentile(0.50);
+        stats.delay_ms_p99 = self.delay_percentile(0.99);
+        stats
+    }
+
+    /// Produces the next 20 ms of this sender into `out` (overwritten).
+    pub fn pull(&mut self, now: Instant, out: &mut [f32]) {
+        if !self.playing {
+            // Frames lost while buffering are skipped, not concealed.
+            if let Some((&first, _)) = self.frames.first_key_value()
+                && self.next.is_none_or(|next| next < first)
+            {
+                self.next = Some(first);
+            }
+            let span = self.span();
+            if span == 0 || span < self.target {
+                return self.conceal(out);
+            }
+            self.playing = true;
+            self.spans.clear();
+        }
+        self.correct_drift(self.span());
+        if self.pending_drops > 0 {
+            self.drop_one();
+        }
+        if self.stretch_needed() {
+            self.stats.stretched += 1;
+            self.spans.clear();
+            return self.conceal_without_fade(out);
+        }
+        let Some(next) = self.next else {
+            return self.conceal(out);
+        };
+        match self.frames.remove(&next) {
+            Some(frame) => {
+                self.next = Some(next.wrapping_add(1));
+                self.record_delay(now.saturating_duration_since(frame.arrived));
+                self.stats.played += 1;
+                self.play(frame.pcm, out);
+            }
+            None if !self.frames.is_empty() => {
+                // Lost or late: its turn is now, so fill it in and move on.
+                self.next = Some(next.wrapping_add(1));
+                self.stats.concealed += 1;
+                self.conceal(out);
+            }
+            None => {
+                // Nothing at all: keep this frame's turn (it may only be late,
+                // or the sender paused) and buffer up to the target again.
+                self.stats.underruns += 1;
+                self.playing = false;
+                self.conceal(out);
+            }
+        }
+    }
+
+    fn play(&mut self, pcm: Vec<f32>, out: &mut [f32]) {
+        out.copy_from_slice(&pcm);
+        if self.discontinuous {
+            let from = match self.continuation.take() {
+                Some(dropped) => dropped,
+                None => {
+                    let mut extension = vec![0.0; CROSSFADE];
+                    self.extend(&mut extension);
+                    let gain = self.conceal_gain;
+                    extension.iter_mut().for_each(|s| *s *= gain);
+                    extension
+                }
+            };
+            for (i, (o, f)) in out.iter_mut().zip(&from).take(CROSSFADE).enumerate() {
+                let w = (i as f32 + 0.5) / CROSSFADE as f32;
+                *o = *o * w + f * (1.0 - w);
+            }
+            self.discontinuous = false;
+        }
+        self.history = pcm;
+        self.period = None;
+        self.conceal_gain = 1.0;
+    }
+
+    /// Fills `out` with the last pitch period repeated, fading to silence.
+    fn conceal(&mut self, out: &mut [f32]) {
+        if self.conceal_gain <= 0.0 {
+            out.fill(0.0);
+            return;
+        }
+        self.extend(out);
+        let step = 1.0 / (FADE_FRAMES * FRAME as f32);
+        for sample in out.iter_mut() {
+            *sample *= self.conceal_gain;
+            self.conceal_gain = (self.conceal_gain - step).max(0.0);
+        }
+        self.discontinuous = true;
+        self.continuation = None;
+    }
+
+    /// One frame of the repeated pitch period at full level: a stretch.
+    fn conceal_without_fade(&mut self, out: &mut [f32]) {
+        self.extend(out);
+        let gain = self.conceal_gain;
+        out.iter_mut().for_each(|s| *s *= gain);
+        self.discontinuous = true;
+        self.continuation = None;
+    }
+
+    /// Continues the history by repeating its last pitch period, and makes the
+    /// result the new history so the next call continues seamlessly.
+    fn extend(&mut self, out: &mut [f32]) {
+        let period = *self
+            .period
+            .get_or_insert_with(|| best_period(&self.history));
+        let start = self.history.len() - period;
+        for (i, sample) in out.iter_mut().enumerate() {
+            *sample = self.history[start + i % period];
+        }
+        let mut history = std::mem::take(&mut self.history);
+        history.extend_from_slice(out);
+        let keep = history.len() - FRAME;
+        history.drain(..keep);
+        // The repeated signal is periodic with `period` from its end too.
+        self.history = history;
+    }
+
+    /// Decides from the spans of the last half second whether the delay is
+    /// persistently too high (drop) and the hard bound.
+    fn correct_drift(&mut self, span: usize) {
+        self.spans.push_back(span);
+        if self.spans.len() > CORRECTION_WINDOW {
+            self.spans.pop_front();
+        }
+        if span > self.bounds.max_span {
+            // Too far behind: back to the target now, not one by one.
+            self.pending_drops = self.pending_drops.max(span - self.target);
+            self.waited_for_quiet = QUIET_PATIENCE;
+        } else if self.spans.len() == CORRECTION_WINDOW && self.pending_drops == 0 {
+            let least = self.spans.iter().copied().min().unwrap_or(0);
+            if least > self.target {
+                self.pending_drops = least - self.target;
+                self.spans.clear();
+            }
+        }
+    }
+
+    fn stretch_needed(&self) -> bool {
+        self.spans.len() == CORRECTION_WINDOW
+            && self.pending_drops == 0
+            && self.spans.iter().all(|&span| span < self.target)
+    }
+
+    /// Drops the next frame if it is quiet, or anyway once patience runs out
+    /// (or at once above the hard bound).
+    fn drop_one(&mut self) {
+        let Some(next) = self.next else { return };
+        let urgent = self.span() > self.bounds.max_span;
+        let quiet = self.frames.get(&next).is_some_and(|f| f.quiet);
+        if !(quiet || urgent || self.waited_for_quiet >= QUIET_PATIENCE) {
+            self.waited_for_quiet += 1;
+            return;
+        }
+        let dropped = self.frames.remove(&next);
+        self.next = Some(next.wrapping_add(1));
+        self.pending_drops -= 1;
+        self.waited_for_quiet = 0;
+        self.stats.dropped += 1;
+        // The dropped frame is what would have followed; without one (a hole)
+        // the fade starts from the repeated last period.
+        self.note_skip(dropped.map(|frame| frame.pcm));
+        while self.span() > self.bounds.max_span && self.pending_drops > 0 {
+            self.drop_one();
+        }
+        if self.pending_drops == 0 {
+            self.spans.clear();
+        }
+    }
+
+    fn skip_to_front(&mut self, dropped: Option<Vec<f32>>) {
+        if let Some((&first, _)) = self.frames.first_key_value()
+            && self.next.is_some_and(|next| next < first)
+        {
+            self.next = Some(first);
+            self.note_skip(dropped);
+        }
+    }
+
+    /// Frames were skipped: the next real frame fades in from what would have
+    /// followed the output so far, which is the first skipped frame (later
+    /// ones do not follow on), or else the repeated last period.
+    fn note_skip(&mut self, skipped: Option<Vec<f32>>) {
+        if !self.discontinuous {
+            self.continuation = skipped;
+            self.discontinuous = true;
+        }
+    }
+
+    fn note_transit(&mut self, timestamp_us: u64, now: Instant) {
+        let origin = *self.origin.get_or_insert(now);
+        let arrival_us = now.saturating_duration_since(origin).as_micros() as i64;
+        let transit = arrival_us.saturating_sub(i64::try_from(timestamp_us).unwrap_or(i64::MAX));
+        self.transits.push_back(transit);
+        if self.transits.len() > TREND_WINDOW {
+            self.transits.pop_front();
+        }
+        let least = self.transits.iter().copied().min().unwrap_or(transit);
+        self.lateness.push_back(transit - least);
+        if self.lateness.len() > LATENESS_WINDOW {
+            self.lateness.pop_front();
+        }
+        if self.lateness.len().is_multiple_of(10) {
+            self.adapt_target();
+        }
+    }
+
+    /// The target covers the 95th percentile of transit variation: a frame
+    /// later than that is concealed, the rest play in order.
+    fn adapt_target(&mut self) {
+        let mut sorted: Vec<i64> = self.lateness.iter().copied().collect();
+        sorted.sort_unstable();
+        let p95 = sorted[(sorted.len() - 1) * 95 / 100];
+        let jitter_frames = (p95.max(0) as u64).div_ceil(FRAME_US as u64) as usize;
+        self.target = (1 + jitter_frames).clamp(self.bounds.min_target, self.bounds.max_target);
+    }
+
+    fn record_delay(&mut self, delay: Duration) {
+        let ms = (delay.as_millis() as usize).min(self.delays.len() - 1);
+        self.delays[ms] += 1;
+    }
+
+    fn delay_percentile(&self, fraction: f64) -> u32 {
+        let total: u64 = self.delays.iter().sum();
+        if total == 0 {
+            return 0;
+        }
+        let rank = ((total as f64 * fraction).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (ms, &count) in self.delays.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                return ms as u32;
+            }
+        }
+        (self.delays.len() - 1) as u32
+    }
+}
+
+/// The lag at which the end of `history` best matches what came one lag
+/// earlier (normalised correlation): the pitch period to repeat.
+fn best_period(history: &[f32]) -> usize {
+    let end = history.len();
+    let recent = &history[end - MATCH_LEN..];
+    let energy = |s: &[f32]| s.iter().map(|x| x * x).sum::<f32>();
+    let recent_energy = energy(recent);
+    if recent_energy <= f32::EPSILON {
+        return MAX_PERIOD;
+    }
+    let mut best = (MAX_PERIOD, f32::MIN);
+    for lag in MIN_PERIOD..=MAX_PERIOD {
+        let earlier = &history[end - MATCH_LEN - lag..end - lag];
+        let dot: f32 = recent.iter().zip(earlier).map(|(a, b)| a * b).sum();
+        let score = dot / (recent_energy * energy(earlier)).sqrt().max(f32::EPSILON);
+        if score > best.1 + 1e-4 {
+            best = (lag, score);
+        }
+    }
+    best.0
+}

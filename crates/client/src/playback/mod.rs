@@ -1,0 +1,210 @@
+//! Playback: what the user hears. Received audio goes into a `Mixer` (one
+//! jitter buffer per member, volumes, soft clipping); a playback clock pulls
+//! 20 ms of the mix every 20 ms, as a device's callback would, and hands it to
+//! a `PlaybackSink`.
+//!
+//! Sinks are back-ends behind one small trait, like librespot's: `WavOut`
+//! (`--audio-out PATH.wav`) is the device-less one that tests and machines
+//! without a sound card use; a speaker back-end implements the same trait.
+//! A device that wants to own the clock (a cpal callback) can instead call
+//! `Playback::pull` itself and skip `PlaybackClock`.
+
+pub mod jitter;
+pub mod mixer;
+mod wav_out;
+
+use crate::sink::AudioSink;
+use common::protocol::{AUDIO_FRAME, AUDIO_FRAME_SAMPLES};
+use common::{ClientId, MediaHeader};
+use crossbeam_channel::{RecvTimeoutError, Sender};
+use jitter::JitterStats;
+use mixer::{Mixer, VoiceSettings};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime};
+
+pub use wav_out::WavOut;
+
+/// Where the mix goes. Called from the playback clock's thread only.
+pub trait PlaybackSink: Send {
+    /// What it is, for people ("WAV file /tmp/out.wav").
+    fn describe(&self) -> String;
+    /// Plays 20 ms of the mix; an error stops playback.
+    fn play(&mut self, pcm: &[i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()>;
+    /// Playback is ending: finish files, drain devices.
+    fn finish(&mut self) -> anyhow::Result<()>;
+}
+
+/// The playback back-ends: (how to name it, what it is), for help texts.
+pub const PLAYBACK_SINKS: &[(&str, &str)] = &[(
+    "PATH.wav",
+    "a 48 kHz mono WAV file of exactly what the speakers would play, in real time",
+)];
+
+/// Opens the back-end `spec` names.
+pub fn open_sink(spec: &str) -> anyhow::Result<Box<dyn PlaybackSink>> {
+    Ok(Box::new(WavOut::create(std::path::Path::new(spec))?))
+}
+
+/// The shared mixer: the audio reader pushes, the clock pulls, the main loop
+/// sets volumes. Each holds the lock for one frame's work. Cloning shares it.
+#[derive(Clone)]
+pub struct Playback {
+    mixer: Arc<Mutex<Mixer>>,
+    clock: Arc<ClockCounters>,
+}
+
+impl Playback {
+    pub fn new(me: ClientId) -> Playback {
+        Playback {
+            mixer: Arc::new(Mutex::new(Mixer::new(me))),
+            clock: Arc::default(),
+        }
+    }
+
+    fn mixer(&self) -> MutexGuard<'_, Mixer> {
+        self.mixer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The next 20 ms of the mix.
+    pub fn pull(&self, now: Instant, out: &mut [i16; AUDIO_FRAME_SAMPLES]) {
+        self.mixer().pull(now, out);
+    }
+
+    pub fn set(
+        &self,
+        member: ClientId,
+        percent: Option<u32>,
+        muted: Option<bool>,
+    ) -> VoiceSettings {
+        self.mixer().set(member, percent, muted)
+    }
+
+    pub fn forget(&self, member: ClientId) {
+        self.mixer().forget(member);
+    }
+
+    pub fn forget_all(&self) {
+        self.mixer().forget_all();
+    }
+
+    pub fn member_stats(&self, member: ClientId) -> Option<JitterStats> {
+        self.mixer().stats(member)
+    }
+
+    pub fn stats(&self) -> PlaybackStats {
+        PlaybackStats {
+            ticks: self.clock.ticks.load(Ordering::Relaxed),
+            late_ticks: self.clock.late_ticks.load(Ordering::Relaxed),
+            mix_us_total: self.clock.mix_us.load(Ordering::Relaxed),
+            softened_samples: self.mixer().softened,
+        }
+    }
+}
+
+impl AudioSink for Playback {
+    fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()> {
+        self.mixer().push(header, pcm, Instant::now());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct ClockCounters {
+    ticks: AtomicU64,
+    late_ticks: AtomicU64,
+    mix_us: AtomicU64,
+}
+
+/// The playback clock's figures, for `/stats`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct PlaybackStats {
+    /// 20 ms periods played.
+    pub ticks: u64,
+    /// Periods the clock thread woke more than 5 ms late for (a device would
+    /// have underrun).
+    pub late_ticks: u64,
+    /// Time spent mixing and writing, in µs, over all ticks.
+    pub mix_us_total: u64,
+    /// Samples the soft clipper bent (the mix was above -3 dBFS).
+    pub softened_samples: u64,
+}
+
+/// A running playback clock; dropping it (or `stop`) ends it and finishes the sink.
+pub struct PlaybackClock {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    /// When the first period was played, for measuring delay from outside.
+    pub started: SystemTime,
+}
+
+/// How late the clock may wake before a tick counts as late.
+const LATE_TICK: std::time::Duration = std::time::Duration::from_millis(5);
+/// A clock that fell more than this many periods behind skips ahead rather
+/// than playing a burst (a device would have underrun).
+const MAX_CATCH_UP: u32 = 10;
+
+impl PlaybackClock {
+    pub fn start(playback: Playback, mut sink: Box<dyn PlaybackSink>) -> std::io::Result<Self> {
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let started = SystemTime::now();
+        let thread = std::thread::Builder::new()
+            .name("playback".into())
+            .spawn(move || {
+                let mut next = Instant::now();
+                let mut pcm = [0i16; AUDIO_FRAME_SAMPLES];
+                // Until the stop sender is dropped.
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_deadline(next) {
+                    let woke = Instant::now();
+                    if woke > next + LATE_TICK {
+                        playback.clock.late_ticks.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if woke > next + AUDIO_FRAME * MAX_CATCH_UP {
+                        next = woke;
+                    }
+                    // Every period due by now is played, so the output keeps
+                    // real time like a device's.
+                    while next <= woke {
+                        playback.pull(Instant::now(), &mut pcm);
+                        if let Err(err) = sink.play(&pcm) {
+                            tracing::warn!("playback stopped: {err:#}");
+                            return;
+                        }
+                        playback.clock.ticks.fetch_add(1, Ordering::Relaxed);
+                        next += AUDIO_FRAME;
+                    }
+                    let spent = woke.elapsed().as_micros() as u64;
+                    playback.clock.mix_us.fetch_add(spent, Ordering::Relaxed);
+                }
+                if let Err(err) = sink.finish() {
+                    tracing::warn!("could not finish {}: {err:#}", sink.describe());
+                }
+            })?;
+        Ok(PlaybackClock {
+            stop: Some(stop),
+            thread: Some(thread),
+            started,
+        })
+    }
+
+    /// Stops the clock and waits until the sink is finished.
+    pub fn stop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for PlaybackClock {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests;

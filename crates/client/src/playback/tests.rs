@@ -1,0 +1,324 @@
+//! The jitter buffer and the mixer under synthetic timing: a sender's frames of
+//! a continuous 440 Hz sine reach the buffer late, lost, reordered, in bursts or
+//! from a drifting clock, while a perfect 20 ms playback clock pulls. Each test
+//! checks the delay bound and that the output never jumps more than a clean
+//! sine can (no clicks).
+
+use super::jitter::{JitterBounds, JitterBuffer, JitterStats};
+use super::mixer::{Mixer, soft_clip};
+use common::protocol::AUDIO_FRAME_SAMPLES;
+use common::{ClientId, MediaHeader};
+use std::time::{Duration, Instant};
+
+const FRAME: usize = AUDIO_FRAME_SAMPLES;
+const AMPLITUDE: f64 = 8191.0; // a quarter of full scale, like the tone source
+const HZ: f64 = 440.0;
+
+/// The largest sample-to-sample step of a clean sine of `AMPLITUDE` at `HZ`.
+fn natural_step() -> f32 {
+    (AMPLITUDE * std::f64::consts::TAU * HZ / 48_000.0) as f32
+}
+
+/// Steps above this are clicks: a 5 ms crossfade between two phases of the
+/// tone adds at most 2 * AMPLITUDE / 240 = 68 to the natural step.
+fn click_threshold() -> f32 {
+    natural_step() * 1.3
+}
+
+fn sine_frame(k: u32) -> Vec<i16> {
+    (0..FRAME)
+        .map(|i| {
+            let n = f64::from(k) * FRAME as f64 + i as f64;
+            ((std::f64::consts::TAU * HZ * n / 48_000.0).sin() * AMPLITUDE).round() as i16
+        })
+        .collect()
+}
+
+/// What a simulated run produced.
+struct Run {
+    stats: JitterStats,
+    output: Vec<f32>,
+    /// Largest span seen right after a frame arrived or a tick played.
+    max_span: usize,
+    /// Largest span over the last second of the run.
+    final_span: usize,
+}
+
+impl Run {
+    fn largest_step(&self) -> f32 {
+        self.output
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0, f32::max)
+    }
+}
+
+/// Plays `frames` frames sent every `interval_us` (the sender's clock), each
+/// arriving after `delay_us(k)` µs (`None`: lost), against a 20 ms clock.
+fn simulate(frames: u32, interval_us: f64, delay_us: impl Fn(u32) -> Option<u64>) -> Run {
+    let start = Instant::now();
+    let at = |us: u64| start + Duration::from_micros(us);
+    let mut arrivals: Vec<(u64, u32)> = (0..frames)
+        .filter_map(|k| {
+            let sent = (f64::from(k) * interval_us) as u64;
+            delay_us(k).map(|d| (sent + d, k))
+        })
+        .collect();
+    arrivals.sort();
+    let end = arrivals.last().map_or(0, |a| a.0) + 500_000;
+    let mut buffer = JitterBuffer::new(JitterBounds::default());
+    let mut output = Vec::new();
+    let mut max_span = 0;
+    let mut final_span = 0;
+    let mut next_arrival = arrivals.iter().peekable();
+    let mut scratch = vec![0.0; FRAME];
+    // The clock's phase is unrelated to the sender's.
+    let mut tick = 7_300u64;
+    while tick < end {
+        while let Some(&&(time, k)) = next_arrival.peek() {
+            if time > tick {
+                break;
+            }
+            let timestamp = (f64::from(k) * 20_000.0) as u64;
+            buffer.push(k, timestamp, &sine_frame(k), at(time));
+            max_span = max_span.max(buffer.span());
+            next_arrival.next();
+        }
+        buffer.pull(at(tick), &mut scratch);
+        output.extend_from_slice(&scratch);
+        max_span = max_span.max(buffer.span());
+        if tick + 1_500_000 > end && tick + 500_000 < end {
+            final_span = final_span.max(buffer.span());
+        }
+        tick += 20_000;
+    }
+    Run {
+        stats: buffer.stats(),
+        output,
+        max_span,
+        final_span,
+    }
+}
+
+/// A small deterministic random generator (no dependency for tests).
+fn lcg(seed: u32) -> impl FnMut() -> u32 {
+    let mut state = seed;
+    move || {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        state >> 16
+    }
+}
+
+fn assert_no_clicks(run: &Run, what: &str) {
+    let step = run.largest_step();
+    assert!(
+        step <= click_threshold(),
+        "{what}: a step of {step} (a clean tone steps at most {}); {:?}",
+        natural_step(),
+        run.stats
+    );
+}
+
+#[test]
+fn steady_frames_play_untouched_after_the_target_delay() {
+    let run = simulate(500, 20_000.0, |_| Some(300));
+    assert_eq!(run.stats.played, 500);
+    assert_eq!(run.stats.concealed, 0);
+    assert_eq!(run.stats.dropped + run.stats.stretched, 0);
+    assert!(run.stats.delay_ms_p99 <= 40, "{:?}", run.stats);
+    // Bit exact: the output is the input, delayed.
+    let first = run.output.iter().position(|&s| s != 0.0).unwrap_or(0) - 1;
+    for k in 0..500u32 {
+        let played = &run.output[first + k as usize * FRAME..][..FRAME];
+        let sent: Vec<f32> = sine_frame(k).iter().map(|&s| f32::from(s)).collect();
+        assert_eq!(played, &sent[..], "frame {k}");
+    }
+}
+
+#[test]
+fn a_lost_frame_is_concealed_without_a_click() {
+    let mut random = lcg(7);
+    let lost: Vec<bool> = (0..1500).map(|_| random().is_multiple_of(20)).collect();
+    let run = simulate(1500, 20_000.0, |k| (!lost[k as usize]).then_some(500));
+    let lost_count = lost.iter().filter(|&&l| l).count() as u64;
+    assert_eq!(run.stats.played, 1500 - lost_count);
+    // Every frame that came was played; a lost newest frame is an underrun
+    // (the buffer waits for the next), any other is concealed.
+    assert!(run.stats.concealed + run.stats.underruns > 0);
+    assert!(run.max_span <= 6);
+    assert_no_clicks(&run, "5% loss");
+}
+
+#[test]
+fn a_late_frame_is_concealed_and_then_ignored() {
+    let run = simulate(300, 20_000.0, |k| {
+        Some(if k == 100 { 150_000 } else { 500 })
+    });
+    assert_eq!(run.stats.late, 1, "{:?}", run.stats);
+    assert_eq!(run.stats.concealed, 1);
+    assert_eq!(run.stats.played, 299);
+    assert_no_clicks(&run, "late frame");
+}
+
+#[test]
+fn reordered_frames_within_the_target_play_in_order() {
+    // Every fifth pair swaps: frame k+1 overtakes frame k by 5 ms.
+    let run = simulate(1000, 20_000.0, |k| {
+        Some(match k % 10 {
+            4 => 26_000,
+            _ => 1_000,
+        })
+    });
+    assert_eq!(run.stats.concealed, 0, "{:?}", run.stats);
+    assert_eq!(run.stats.played, 1000);
+    assert_no_clicks(&run, "reordering");
+}
+
+#[test]
+fn bursts_are_absorbed_and_the_delay_comes_back() {
+    // Every 2 s the network stalls 200 ms and delivers the backlog at once.
+    let run = simulate(3000, 20_000.0, |k| {
+        let sent = u64::from(k) * 20_000;
+        let in_cycle = sent % 2_000_000;
+        Some(if in_cycle < 200_000 {
+            200_000 - in_cycle + 300
+        } else {
+            300
+        })
+    });
+    assert!(run.max_span <= 12, "{:?} span {}", run.stats, run.max_span);
+    assert!(run.stats.delay_ms_p99 <= 120, "{:?}", run.stats);
+    assert!(
+        run.final_span <= 6,
+        "{:?} span {}",
+        run.stats,
+        run.final_span
+    );
+    assert_no_clicks(&run, "bursts");
+}
+
+#[test]
+fn random_jitter_raises_the_target_but_stays_bounded() {
+    let mut random = lcg(3);
+    let delays: Vec<u64> = (0..3000).map(|_| u64::from(random() % 50_000)).collect();
+    let run = simulate(3000, 20_000.0, |k| Some(delays[k as usize]));
+    let stats = &run.stats;
+    assert!(stats.target_ms >= 60 && stats.target_ms <= 100, "{stats:?}");
+    assert!(
+        stats.concealed * 100 <= 3000,
+        "more than 1% concealed: {stats:?}"
+    );
+    assert!(stats.delay_ms_p99 <= 120, "{stats:?}");
+    assert_no_clicks(&run, "50 ms jitter");
+}
+
+#[test]
+fn a_fast_sender_clock_is_corrected_by_dropping() {
+    // 1% fast: 60 s bring 30 frames too many.
+    let run = simulate(3000, 19_800.0, |_| Some(500));
+    let stats = &run.stats;
+    assert!((25..=40).contains(&stats.dropped), "{stats:?}");
+    assert_eq!(stats.concealed, 0, "{stats:?}");
+    assert!(run.max_span <= 4, "span {} {stats:?}", run.max_span);
+    assert!(stats.delay_ms_p99 <= 60, "{stats:?}");
+    assert_no_clicks(&run, "fast clock");
+}
+
+#[test]
+fn a_slow_sender_clock_is_corrected_by_stretching() {
+    // 1% slow: 60 s bring 30 frames too few.
+    let run = simulate(3000, 20_200.0, |_| Some(500));
+    let stats = &run.stats;
+    assert!((25..=40).contains(&stats.stretched), "{stats:?}");
+    assert!(stats.underruns <= 1, "{stats:?}");
+    assert!(stats.delay_ms_p99 <= 60, "{stats:?}");
+    assert_no_clicks(&run, "slow clock");
+}
+
+#[test]
+fn a_sender_that_stops_fades_out_and_resumes_smoothly() {
+    // Frames 0..200, nothing for a second, then 250..450 (the sender was muted).
+    let run = simulate(450, 20_000.0, |k| (!(200..250).contains(&k)).then_some(500));
+    assert_eq!(run.stats.played, 400);
+    assert!(run.stats.underruns >= 1);
+    assert_no_clicks(&run, "stop and resume");
+    // Silence in the middle, not a repeated tone.
+    let middle = &run.output[(230 * FRAME)..(245 * FRAME)];
+    assert!(middle.iter().all(|&s| s == 0.0));
+}
+
+fn header(sender: u32, sequence: u32) -> MediaHeader {
+    MediaHeader {
+        sender: ClientId(sender),
+        sequence,
+        timestamp_us: u64::from(sequence) * 20_000,
+    }
+}
+
+/// Mixes 10 frames of each sender's constant `value` (sequence numbers from
+/// `first`), returns the last output.
+fn mix_constant(mixer: &mut Mixer, senders: &[(u32, i16)], first: u32) -> Vec<i16> {
+    let start = Instant::now();
+    let mut out = [0i16; FRAME];
+    for k in first..first + 10 {
+        let now = start + Duration::from_millis(u64::from(k - first) * 20);
+        for &(sender, value) in senders {
+            mixer.push(&header(sender, k), &[value; FRAME], now);
+        }
+        mixer.pull(now + Duration::from_millis(1), &mut out);
+    }
+    out.to_vec()
+}
+
+#[test]
+fn loud_senders_mix_without_wrapping_around() {
+    let mut mixer = Mixer::new(ClientId(1));
+    let out = mix_constant(&mut mixer, &[(2, 30_000), (3, 30_000), (4, 30_000)], 100);
+    assert!(out.iter().all(|&s| s > 30_000), "{:?}", &out[..4]);
+    let out = mix_constant(&mut mixer, &[(2, -30_000), (3, -30_000), (4, -30_000)], 200);
+    assert!(out.iter().all(|&s| s < -30_000), "{:?}", &out[..4]);
+    assert!(mixer.softened > 0);
+}
+
+#[test]
+fn quiet_mixes_are_exact_sums() {
+    let mut mixer = Mixer::new(ClientId(1));
+    let out = mix_constant(&mut mixer, &[(2, 1000), (3, -300)], 300);
+    assert!(out.iter().all(|&s| s == 700));
+}
+
+#[test]
+fn own_frames_are_never_played() {
+    let mut mixer = Mixer::new(ClientId(5));
+    let out = mix_constant(&mut mixer, &[(5, 12_000)], 400);
+    assert!(out.iter().all(|&s| s == 0));
+    assert!(mixer.stats(ClientId(5)).is_none());
+}
+
+#[test]
+fn volume_and_mute_apply_per_member() {
+    let mut mixer = Mixer::new(ClientId(1));
+    mixer.set(ClientId(2), Some(50), None);
+    let out = mix_constant(&mut mixer, &[(2, 1000), (3, 100)], 500);
+    assert!(out.iter().all(|&s| s == 600), "{:?}", &out[..4]);
+    mixer.set(ClientId(3), None, Some(true));
+    let out = mix_constant(&mut mixer, &[(2, 1000), (3, 100)], 600);
+    assert!(out.iter().all(|&s| s == 500), "{:?}", &out[..4]);
+    let settings = mixer.set(ClientId(3), Some(1000), Some(false));
+    assert_eq!(settings.percent, 400);
+}
+
+#[test]
+fn soft_clip_is_smooth_and_bounded() {
+    assert_eq!(soft_clip(0.5), 0.5);
+    assert_eq!(soft_clip(-0.7), -0.7);
+    let mut previous = soft_clip(0.0);
+    for i in 1..=4000 {
+        let x = i as f32 / 1000.0;
+        let y = soft_clip(x);
+        assert!(y >= previous && y <= 1.0, "{x}: {y}");
+        assert!(y - previous <= 0.001 + 1e-6, "slope above 1 at {x}");
+        assert_eq!(soft_clip(-x), -y);
+        previous = y;
+    }
+}
