@@ -24,6 +24,15 @@ struct Voice {
     buffer: JitterBuffer,
     volume: f32,
     muted: bool,
+    /// The gain the last frame ended with: a change ramps over one frame
+    /// from here, so muting or turning down never clicks.
+    gain: f32,
+}
+
+impl Voice {
+    fn wanted_gain(&self) -> f32 {
+        if self.muted { 0.0 } else { self.volume }
+    }
 }
 
 /// Volume and mute of a member, as the user set them.
@@ -65,10 +74,14 @@ impl Mixer {
         let settings = self.settings(header.sender);
         self.voices
             .entry(header.sender)
-            .or_insert_with(|| Voice {
-                buffer: JitterBuffer::default(),
-                volume: settings.percent as f32 / 100.0,
-                muted: settings.muted,
+            .or_insert_with(|| {
+                let volume = settings.percent as f32 / 100.0;
+                Voice {
+                    buffer: JitterBuffer::default(),
+                    volume,
+                    muted: settings.muted,
+                    gain: if settings.muted { 0.0 } else { volume },
+                }
             })
             .buffer
             .push(header.sequence, header.timestamp_us, pcm, now);
@@ -80,11 +93,14 @@ impl Mixer {
         for voice in self.voices.values_mut() {
             // A muted member's buffer keeps running, so unmuting is instant and in step.
             voice.buffer.pull(now, &mut self.scratch);
-            if voice.muted || voice.volume == 0.0 {
+            let (from, to) = (voice.gain, voice.wanted_gain());
+            voice.gain = to;
+            if from == 0.0 && to == 0.0 {
                 continue;
             }
-            for (sum, sample) in self.sum.iter_mut().zip(&self.scratch) {
-                *sum += sample * voice.volume;
+            let step = (to - from) / AUDIO_FRAME_SAMPLES as f32;
+            for (i, (sum, sample)) in self.sum.iter_mut().zip(&self.scratch).enumerate() {
+                *sum += sample * (from + step * (i + 1) as f32);
             }
         }
         for (out, &sum) in out.iter_mut().zip(&self.sum) {
