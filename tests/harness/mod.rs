@@ -504,6 +504,19 @@ pub fn read_wav(path: &Path) -> Vec<i16> {
         .expect("samples")
 }
 
+/// Goertzel power of `hz` in 48 kHz `samples`: how much of that frequency
+/// there is (compare powers of one signal, not across signals of other lengths).
+pub fn goertzel_power(samples: &[i16], hz: f64) -> f64 {
+    let k = 2.0 * (std::f64::consts::TAU * hz / 48_000.0).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in samples {
+        let s0 = f64::from(x) + k * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    s1 * s1 + s2 * s2 - k * s1 * s2
+}
+
 /// The events in `events` of type `kind`.
 pub fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == kind).collect()

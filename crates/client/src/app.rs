@@ -10,23 +10,26 @@
 //! commands and closes stdin gets every answer before the client exits.
 
 use crate::command::{self, Command};
+use crate::level::MemberLevels;
 use crate::link::{self, ServerLink};
 use crate::media::sender::{Producer, RunningSender, SenderContext};
 use crate::media::{self, VideoSettings};
-use crate::output::{FrontEnd, HelpLine, LocalEvent, Output};
+use crate::output::{FrontEnd, HelpLine, LocalEvent, MemberLevel, Output};
+use crate::playback::{self, Playback, PlaybackClock};
 use crate::record::{AudioRecorder, ChatLog, VideoRecorder};
 use crate::sink::{self, AudioSink, SharedFrame, VideoSink};
 use crate::stats::ClientStats;
 use crate::tui::{self, TileFeed, TuiSettings};
 use common::protocol::AUDIO_FRAME_SAMPLES;
-use common::{Event, FrameKind, FrameReader, MediaKind, MeetingId, Request};
+use common::{ClientId, Event, FrameKind, FrameReader, MediaKind, MeetingId, Request};
 use crossbeam_channel::{Receiver, Sender};
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::net::{Shutdown, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// Everything that can happen to the client.
 pub enum AppEvent {
@@ -55,6 +58,8 @@ pub struct Options {
     pub name: String,
     pub mode: Mode,
     pub record: Option<PathBuf>,
+    /// `--audio-out`: the playback back-end to play the mix to.
+    pub audio_out: Option<String>,
     pub video: VideoSettings,
 }
 
@@ -88,6 +93,15 @@ struct App {
     /// The full-screen view's self-view tile, fed by our own video sender.
     self_view: Option<TileFeed>,
     shutdown_seen: bool,
+    me: ClientId,
+    /// The members of our meeting (us included), for `/volume NAME`.
+    roster: BTreeMap<ClientId, String>,
+    /// Every member's audio level, for `/stats` and `levels`.
+    levels: MemberLevels,
+    /// The mixer: volumes and mutes are kept even without playback.
+    playback: Playback,
+    /// Running while the mix is played (`--audio-out`); dropping it finishes the sink.
+    playback_clock: Option<PlaybackClock>,
 }
 
 pub fn run(
@@ -106,6 +120,12 @@ pub fn run(
         audio,
     } = link;
     let stats = Arc::new(ClientStats::default());
+    // Opened before the view takes the terminal, so a bad path is a plain error.
+    let playback_sink = options
+        .audio_out
+        .as_deref()
+        .map(playback::open_sink)
+        .transpose()?;
     let record = options.record.as_deref();
     let mut video_sinks: Vec<Box<dyn VideoSink>> = Vec::new();
     let mut audio_sinks: Vec<Box<dyn AudioSink>> = Vec::new();
@@ -114,6 +134,7 @@ pub fn run(
         audio_sinks.push(Box::new(AudioRecorder::new(dir)));
     }
     let mut self_view = None;
+    let mut view_levels = None;
     // The full-screen view reads keys itself; the line modes read stdin.
     let reads_stdin = !matches!(options.mode, Mode::FullScreen(_));
     let mut output: Box<dyn FrontEnd> = match options.mode {
@@ -123,6 +144,7 @@ pub fn run(
             let view = tui::start(settings, id, stats.clone(), events.clone())?;
             video_sinks.push(Box::new(view.tiles.clone()));
             audio_sinks.push(Box::new(view.levels.clone()));
+            view_levels = Some(view.levels.clone());
             self_view = Some(view.tiles.for_self_view());
             Box::new(view)
         }
@@ -132,6 +154,29 @@ pub fn run(
         name,
         server: server.to_string(),
     });
+    let levels = view_levels.unwrap_or_else(|| {
+        let levels = MemberLevels::default();
+        audio_sinks.push(Box::new(levels.clone()));
+        levels
+    });
+    let playback = Playback::new(id);
+    let playback_clock = match playback_sink {
+        Some(sink) => {
+            let described = sink.describe();
+            audio_sinks.push(Box::new(playback.clone()));
+            let clock = PlaybackClock::start(playback.clone(), sink)?;
+            let started_unix_us = clock
+                .started
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_micros() as u64);
+            output.local(&LocalEvent::AudioOut {
+                sink: described,
+                started_unix_us,
+            });
+            Some(clock)
+        }
+        None => None,
+    };
 
     spawn_control_reader(control_reader, events.clone())?;
     let requests = spawn_control_writer(control.try_clone()?)?;
@@ -170,6 +215,11 @@ pub fn run(
         video_settings: options.video,
         self_view,
         shutdown_seen: false,
+        me: id,
+        roster: BTreeMap::new(),
+        levels,
+        playback,
+        playback_clock,
     };
     app.run(&inbox)
 }
@@ -212,11 +262,9 @@ impl App {
             Command::Chat(text) => Request::Chat { text },
             Command::MediaOn(kind, source) => return self.start_sharing(kind, source.as_deref()),
             Command::MediaOff(kind) => return self.stop_sharing(kind),
-            Command::Stats => {
-                return self.output.local(&LocalEvent::Stats {
-                    stats: self.stats.snapshot(),
-                });
-            }
+            Command::Volume(who, percent) => return self.set_voice(&who, Some(percent), None),
+            Command::Mute(who, muted) => return self.set_voice(&who, None, Some(muted)),
+            Command::Stats => return self.show_stats(),
             Command::Help => {
                 let mut commands: Vec<HelpLine> = command::HELP
                     .iter()
@@ -241,6 +289,95 @@ impl App {
             Command::Quit => return,
         };
         let _ = self.requests.send(request);
+    }
+
+    /// Finds a member of our meeting by id or (case-insensitive) name.
+    fn find_member(&self, who: &str) -> Result<(ClientId, String), String> {
+        let by_id = who
+            .parse::<u32>()
+            .ok()
+            .and_then(|id| self.roster.get_key_value(&ClientId(id)));
+        let found = match by_id {
+            Some((id, name)) => (*id, name.clone()),
+            None => {
+                let named: Vec<_> = self
+                    .roster
+                    .iter()
+                    .filter(|(_, name)| name.eq_ignore_ascii_case(who))
+                    .collect();
+                match named.as_slice() {
+                    [(id, name)] => (**id, (*name).clone()),
+                    [] => {
+                        return Err(format!(
+                            "nobody called '{who}' in your meeting; /members lists them"
+                        ));
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{} members are called '{who}'; use the id instead",
+                            named.len()
+                        ));
+                    }
+                }
+            }
+        };
+        if found.0 == self.me {
+            return Err("that is you: your own voice is never played back to you".into());
+        }
+        Ok(found)
+    }
+
+    fn set_voice(&mut self, who: &str, percent: Option<u32>, muted: Option<bool>) {
+        match self.find_member(who) {
+            Ok((member, name)) => {
+                let settings = self.playback.set(member, percent, muted);
+                self.output.local(&LocalEvent::Volume {
+                    member,
+                    name,
+                    percent: settings.percent,
+                    muted: settings.muted,
+                });
+            }
+            Err(message) => self.output.local(&LocalEvent::Error { message }),
+        }
+    }
+
+    fn show_stats(&mut self) {
+        let mut stats = self.stats.snapshot();
+        let now = Instant::now();
+        let playing = self.playback_clock.is_some();
+        for member in &mut stats.received {
+            member.audio_level_dbfs = self.levels.level(member.member, now).map(tenth);
+            if playing {
+                member.playback = self.playback.member_stats(member.member);
+            }
+        }
+        if playing {
+            stats.playback = Some(self.playback.stats());
+        }
+        self.output.local(&LocalEvent::Stats { stats });
+    }
+
+    /// Each other member's level, after a `members` event.
+    fn show_levels(&mut self) {
+        let now = Instant::now();
+        let levels = self
+            .roster
+            .keys()
+            .filter(|&&member| member != self.me)
+            .map(|&member| {
+                let dbfs = self
+                    .levels
+                    .level(member, now)
+                    .unwrap_or(crate::level::FLOOR_DBFS);
+                MemberLevel {
+                    member,
+                    dbfs: tenth(dbfs),
+                    speaking: dbfs > crate::level::SPEAKING_DBFS,
+                }
+            })
+            .collect();
+        self.output.local(&LocalEvent::Levels { levels });
     }
 
     fn start_sharing(&mut self, kind: MediaKind, source: Option<&str>) {
@@ -308,16 +445,31 @@ impl App {
     }
 
     fn server_event(&mut self, event: Event) {
+        let mut levels_follow = false;
         match &event {
-            Event::Joined { meeting, .. } => {
+            Event::Joined { meeting, members } => {
                 self.meeting = Some(meeting.clone());
                 self.in_meeting.store(true, Ordering::Relaxed);
+                self.roster = members.iter().map(|m| (m.id, m.name.clone())).collect();
+            }
+            Event::Members { meeting, members } if self.meeting.as_ref() == Some(meeting) => {
+                self.roster = members.iter().map(|m| (m.id, m.name.clone())).collect();
+                levels_follow = true;
+            }
+            Event::MemberJoined { member, .. } => {
+                self.roster.insert(member.id, member.name.clone());
+            }
+            Event::MemberLeft { member, .. } => {
+                self.roster.remove(&member.id);
+                self.playback.forget(member.id);
             }
             Event::Left { meeting } | Event::Ended { meeting }
                 if self.meeting.as_ref() == Some(meeting) =>
             {
                 self.meeting = None;
                 self.in_meeting.store(false, Ordering::Relaxed);
+                self.roster.clear();
+                self.playback.forget_all();
             }
             Event::Chat {
                 meeting,
@@ -335,10 +487,14 @@ impl App {
             _ => {}
         }
         self.output.server(&event);
+        if levels_follow {
+            self.show_levels();
+        }
     }
 
     fn connection_ended(&mut self, reason: Option<String>) -> Ending {
         self.stop_senders();
+        self.stop_playback();
         if self.shutdown_seen {
             return Ending::Normal;
         }
@@ -353,6 +509,13 @@ impl App {
     fn stop_senders(&mut self) {
         for sender in self.senders.iter_mut().filter_map(Option::take) {
             sender.stop();
+        }
+    }
+
+    /// Ends playback and finishes its sink (the WAV file's header).
+    fn stop_playback(&mut self) {
+        if let Some(mut clock) = self.playback_clock.take() {
+            clock.stop();
         }
     }
 
@@ -376,8 +539,14 @@ impl App {
             }
         }
         let _ = self.control_socket.shutdown(Shutdown::Both);
+        self.stop_playback();
         Ending::Normal
     }
+}
+
+/// Rounds a level to a tenth of a dB, for people and JSON.
+fn tenth(dbfs: f32) -> f32 {
+    (dbfs * 10.0).round() / 10.0
 }
 
 fn spawn_named(name: &str, body: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
 //! What a user (or a script) types: one line, one `Command`.
 
+use crate::playback::mixer::MAX_VOLUME_PERCENT;
 use common::MediaKind;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +14,10 @@ pub enum Command {
     /// `/video on [SOURCE]`, `/audio on [SOURCE]`; `None` is the default source.
     MediaOn(MediaKind, Option<String>),
     MediaOff(MediaKind),
+    /// `/volume WHO PERCENT`: WHO is a member's name or id.
+    Volume(String, u32),
+    /// `/mute WHO` (true) and `/unmute WHO` (false).
+    Mute(String, bool),
     Stats,
     ServerStats,
     Help,
@@ -41,7 +46,16 @@ pub const HELP: &[(&str, &str)] = &[
         "share audio: 'tone[:HZ]' (default 440 Hz) or a WAV file",
     ),
     ("/audio off", "stop sharing audio"),
-    ("/stats", "frames and bytes sent and received"),
+    (
+        "/volume NAME|ID PERCENT",
+        "how loud a member plays for you: 0 to 400 (default 100)",
+    ),
+    ("/mute NAME|ID", "stop hearing a member (only for you)"),
+    ("/unmute NAME|ID", "hear a member again"),
+    (
+        "/stats",
+        "frames and bytes sent and received, audio levels and playback delay",
+    ),
     (
         "/server-stats",
         "the server's traffic figures: frames in, out, dropped",
@@ -108,6 +122,24 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
                 _ => Err(format!("usage: /{name} on [SOURCE] or /{name} off")),
             }
         }
+        "volume" => match args.split_last() {
+            Some((percent, who)) if !who.is_empty() => {
+                let percent = percent.trim_end_matches('%');
+                match percent.parse::<u32>() {
+                    Ok(percent) if percent <= MAX_VOLUME_PERCENT => {
+                        Ok(Some(Command::Volume(who.join(" "), percent)))
+                    }
+                    _ => Err(format!(
+                        "/volume: '{percent}' is not a percentage from 0 to {MAX_VOLUME_PERCENT}"
+                    )),
+                }
+            }
+            _ => Err("usage: /volume NAME|ID PERCENT (for example /volume ana 50)".to_string()),
+        },
+        "mute" | "unmute" if !args.is_empty() => {
+            Ok(Some(Command::Mute(args.join(" "), name == "mute")))
+        }
+        "mute" | "unmute" => Err(format!("usage: /{name} NAME|ID")),
         "stats" => no_args(Command::Stats),
         "server-stats" => no_args(Command::ServerStats),
         "help" | "?" => Ok(Some(Command::Help)),
@@ -154,6 +186,19 @@ mod tests {
             Ok(Some(Command::MediaOff(MediaKind::Audio)))
         );
         assert_eq!(parse("/quit\r\n"), Ok(Some(Command::Quit)));
+        assert_eq!(
+            parse("/volume ana 50"),
+            Ok(Some(Command::Volume("ana".into(), 50)))
+        );
+        assert_eq!(
+            parse("/volume Ana Lima 150%"),
+            Ok(Some(Command::Volume("Ana Lima".into(), 150)))
+        );
+        assert_eq!(parse("/mute 7"), Ok(Some(Command::Mute("7".into(), true))));
+        assert_eq!(
+            parse("/unmute bo"),
+            Ok(Some(Command::Mute("bo".into(), false)))
+        );
     }
 
     #[test]
@@ -175,5 +220,10 @@ mod tests {
         assert!(parse("/video sideways").is_err_and(|e| e.contains("usage")));
         assert!(parse("/create now").is_err());
         assert!(parse("/fly").is_err_and(|e| e.contains("/help")));
+        assert!(parse("/volume ana").is_err_and(|e| e.contains("usage")));
+        assert!(parse("/volume ana loud").is_err_and(|e| e.contains("percentage")));
+        assert!(parse("/volume 50").is_err_and(|e| e.contains("usage")));
+        assert!(parse("/volume ana 401").is_err());
+        assert!(parse("/mute").is_err_and(|e| e.contains("usage")));
     }
 }

@@ -96,6 +96,11 @@ impl MemberLevels {
             .update(level, now);
     }
 
+    /// `member`'s held level at `now`; `None` if they never sent audio.
+    pub fn level(&self, member: ClientId, now: Instant) -> Option<f32> {
+        self.meters().get(&member).map(|meter| meter.level_at(now))
+    }
+
     /// Who is speaking at `now`.
     pub fn speaking(&self, now: Instant) -> BTreeSet<ClientId> {
         self.meters()

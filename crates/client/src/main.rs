@@ -15,7 +15,7 @@ fn after_help() -> String {
         "In a terminal the client opens a full-screen view (? lists its keys); with --plain, --json, \
          or when stdin or stdout is not a terminal, it reads commands line by line.\n\n\
          Commands once connected (type /help): /create, /join ID, /leave, /cancel, /meetings, /members, \
-         /video on [SOURCE], /video off, /audio on [SOURCE], /audio off, /stats, /quit; any other line is chat.\n\n\
+         /video on [SOURCE], /video off, /audio on [SOURCE], /audio off, /volume NAME|ID PERCENT, /mute NAME|ID, /unmute NAME|ID, /stats, /quit; any other line is chat.\n\n\
          Video sources:\n{}\nAudio sources:\n{}\n\n\
          With --json, stdin takes the same commands and stdout has one JSON object per event (see README).\n\
          Logs go to stderr; RUST_LOG sets their level.\n\n\
@@ -56,6 +56,11 @@ struct Args {
     /// Save what you receive in DIR: video/<member>/<seq>.jpg, audio/<member>.wav, chat.log.
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
+
+    /// Play what you hear (everyone else mixed) to PATH.wav, in real time as a
+    /// speaker would: for machines without a sound card, and for tests.
+    #[arg(long, value_name = "PATH.wav")]
+    audio_out: Option<String>,
 
     /// Size of the test-pattern video, WIDTHxHEIGHT.
     #[arg(long, default_value = "640x360", value_parser = parse_size)]
@@ -136,6 +141,7 @@ fn main() -> ExitCode {
         name: args.name,
         mode,
         record: args.record,
+        audio_out: args.audio_out,
         video: VideoSettings {
             width: args.video_size.0,
             height: args.video_size.1,

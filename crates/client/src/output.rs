@@ -37,6 +37,24 @@ pub enum LocalEvent {
     Help {
         commands: Vec<HelpLine>,
     },
+    /// Follows every `members` event: each other member's audio level (the
+    /// server's `members` cannot carry it; the client measures it).
+    Levels {
+        levels: Vec<MemberLevel>,
+    },
+    /// A member's volume or mute changed (`/volume`, `/mute`, `/unmute`).
+    Volume {
+        member: ClientId,
+        name: String,
+        percent: u32,
+        muted: bool,
+    },
+    /// Playback started: the mix goes to `sink`; its first sample was played
+    /// at `started_unix_us` (microseconds since 1970, this machine's clock).
+    AudioOut {
+        sink: String,
+        started_unix_us: u64,
+    },
     Error {
         message: String,
     },
@@ -44,6 +62,16 @@ pub enum LocalEvent {
     Disconnected {
         message: String,
     },
+}
+
+/// One member's audio level, for the `levels` event.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberLevel {
+    pub member: ClientId,
+    /// Held level in dBFS; -96 is silence.
+    pub dbfs: f32,
+    /// Above the speaking threshold (-45 dBFS): what the view's ♪ shows.
+    pub speaking: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -246,6 +274,30 @@ impl EventText {
             LocalEvent::Sharing {
                 kind, on: false, ..
             } => format!("{kind} off"),
+            LocalEvent::Levels { levels } => {
+                let each: Vec<String> = levels
+                    .iter()
+                    .map(|l| {
+                        let state = if l.speaking { ", speaking" } else { "" };
+                        format!("{} {:.0} dBFS{state}", self.name_of(l.member), l.dbfs)
+                    })
+                    .collect();
+                if each.is_empty() {
+                    "audio levels: nobody sends audio".to_string()
+                } else {
+                    format!("audio levels: {}", each.join(", "))
+                }
+            }
+            LocalEvent::Volume {
+                name,
+                percent,
+                muted,
+                ..
+            } => {
+                let muted = if *muted { " (muted)" } else { "" };
+                format!("{} plays at {percent}%{muted}", clean(name))
+            }
+            LocalEvent::AudioOut { sink, .. } => format!("audio out: {sink}"),
             LocalEvent::Stats { stats } => {
                 let mut lines = vec![format!(
                     "sent: video {} frames ({} bytes), audio {} frames ({} bytes)",
@@ -255,14 +307,26 @@ impl EventText {
                     stats.sent_audio.bytes
                 )];
                 for m in &stats.received {
-                    let name = self
-                        .names
-                        .get(&m.member)
-                        .map(|n| clean(n))
-                        .unwrap_or_else(|| format!("member {}", m.member));
-                    lines.push(format!(
+                    let name = self.name_of(m.member);
+                    let mut line = format!(
                         "from {name}: video {} frames ({} lost), audio {} frames ({} lost)",
                         m.video.frames, m.video.lost, m.audio.frames, m.audio.lost
+                    );
+                    if let Some(level) = m.audio_level_dbfs {
+                        line.push_str(&format!(", level {level:.0} dBFS"));
+                    }
+                    if let Some(p) = &m.playback {
+                        line.push_str(&format!(
+                            ", buffer {}/{} ms (p50/p99, target {} ms), {} concealed, {} dropped, {} stretched",
+                            p.delay_ms_p50, p.delay_ms_p99, p.target_ms, p.concealed, p.dropped, p.stretched
+                        ));
+                    }
+                    lines.push(line);
+                }
+                if let Some(p) = &stats.playback {
+                    lines.push(format!(
+                        "playback: {} periods played, {} late, {} samples soft-clipped",
+                        p.ticks, p.late_ticks, p.softened_samples
                     ));
                 }
                 lines.join("\n")
@@ -275,6 +339,13 @@ impl EventText {
             LocalEvent::Error { message } => format!("error: {message}"),
             LocalEvent::Disconnected { message } => format!("disconnected: {message}"),
         }
+    }
+
+    fn name_of(&self, member: ClientId) -> String {
+        self.names
+            .get(&member)
+            .map(|n| clean(n))
+            .unwrap_or_else(|| format!("member {member}"))
     }
 
     fn remember_names(&mut self, event: &Event) {

@@ -1,6 +1,10 @@
 //! Counters of what this client sent and received, shared between the media
-//! threads that count and the main loop that reports them (`/stats`).
+//! threads that count and the main loop that reports them (`/stats`). The main
+//! loop adds what other parts own: each member's audio level and jitter buffer
+//! figures, and the playback clock's.
 
+use crate::playback::PlaybackStats;
+use crate::playback::jitter::JitterStats;
 use common::{ClientId, MediaKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -14,18 +18,28 @@ pub struct Counter {
     pub lost: u64,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PerMember {
     pub member: ClientId,
     pub video: Counter,
     pub audio: Counter,
+    /// The member's held audio level in dBFS (-96 is silence), as the speaking
+    /// indicator shows it; `None` before any audio.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_level_dbfs: Option<f32>,
+    /// The member's jitter buffer, while audio is played (`--audio-out`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playback: Option<JitterStats>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct StatsSnapshot {
     pub sent_video: Counter,
     pub sent_audio: Counter,
     pub received: Vec<PerMember>,
+    /// The playback clock, while audio is played.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playback: Option<PlaybackStats>,
 }
 
 #[derive(Default)]
@@ -70,8 +84,11 @@ impl ClientStats {
                     member: *member,
                     video: *video,
                     audio: *audio,
+                    audio_level_dbfs: None,
+                    playback: None,
                 })
                 .collect(),
+            playback: None,
         }
     }
 }
