@@ -100,6 +100,7 @@ impl Playback {
         PlaybackStats {
             ticks: self.clock.ticks.load(Ordering::Relaxed),
             late_ticks: self.clock.late_ticks.load(Ordering::Relaxed),
+            skipped_periods: self.clock.skipped.load(Ordering::Relaxed),
             mix_us_total: self.clock.mix_us.load(Ordering::Relaxed),
             softened_samples: self.mixer().softened,
         }
@@ -117,6 +118,7 @@ impl AudioSink for Playback {
 struct ClockCounters {
     ticks: AtomicU64,
     late_ticks: AtomicU64,
+    skipped: AtomicU64,
     mix_us: AtomicU64,
 }
 
@@ -125,9 +127,12 @@ struct ClockCounters {
 pub struct PlaybackStats {
     /// 20 ms periods played.
     pub ticks: u64,
-    /// Periods the clock thread woke more than 5 ms late for (a device would
+    /// Periods the clock thread woke more than 5 ms late for; it catches up,
+    /// so the output keeps real time (a device with a short buffer would
     /// have underrun).
     pub late_ticks: u64,
+    /// Periods never played because the clock fell too far behind to catch up.
+    pub skipped_periods: u64,
     /// Time spent mixing and writing, in µs, over all ticks.
     pub mix_us_total: u64,
     /// Samples the soft clipper bent (the mix was above -3 dBFS).
@@ -138,7 +143,7 @@ pub struct PlaybackStats {
 pub struct PlaybackClock {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
-    /// When the first period was played, for measuring delay from outside.
+    /// When the first period was due, for measuring delay from outside.
     pub started: SystemTime,
 }
 
@@ -151,11 +156,14 @@ const MAX_CATCH_UP: u32 = 10;
 impl PlaybackClock {
     pub fn start(playback: Playback, mut sink: Box<dyn PlaybackSink>) -> std::io::Result<Self> {
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        // Period n is due at `epoch + n * 20 ms` whenever the thread gets to
+        // run, so sample n of the output belongs to `started + n / 48 kHz`.
+        let epoch = Instant::now();
         let started = SystemTime::now();
         let thread = std::thread::Builder::new()
             .name("playback".into())
             .spawn(move || {
-                let mut next = Instant::now();
+                let mut next = epoch;
                 let mut pcm = [0i16; AUDIO_FRAME_SAMPLES];
                 // Until the stop sender is dropped.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_deadline(next) {
@@ -164,6 +172,11 @@ impl PlaybackClock {
                         playback.clock.late_ticks.fetch_add(1, Ordering::Relaxed);
                     }
                     if woke > next + AUDIO_FRAME * MAX_CATCH_UP {
+                        let behind = (woke - next).as_micros() / AUDIO_FRAME.as_micros();
+                        playback
+                            .clock
+                            .skipped
+                            .fetch_add(behind as u64, Ordering::Relaxed);
                         next = woke;
                     }
                     // Every period due by now is played, so the output keeps
