@@ -197,11 +197,16 @@ impl JitterBuffer {
         }
     }
 
-    /// Frames from the next to play to the newest, holes included.
+    /// Frames from the next to play to the newest, holes included. While
+    /// buffering, holes before the oldest frame do not count: they will be
+    /// skipped, not waited for.
     pub fn span(&self) -> usize {
         match (self.frames.first_key_value(), self.frames.last_key_value()) {
             (Some((&first, _)), Some((&last, _))) => {
-                let start = self.next.map_or(first, |next| next.min(first));
+                let start = match self.next {
+                    Some(next) if self.playing => next.min(first),
+                    _ => first,
+                };
                 (last - start) as usize + 1
             }
             _ => 0,

@@ -111,6 +111,13 @@ fn lcg(seed: u32) -> impl FnMut() -> u32 {
 
 fn assert_no_clicks(run: &Run, what: &str) {
     let step = run.largest_step();
+    eprintln!(
+        "{what}: largest step {step:.0} (clean tone {:.0}), span max {} final {}, {:?}",
+        natural_step(),
+        run.max_span,
+        run.final_span,
+        run.stats
+    );
     assert!(
         step <= click_threshold(),
         "{what}: a step of {step} (a clean tone steps at most {}); {:?}",
