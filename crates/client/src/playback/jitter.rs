@@ -61,6 +61,9 @@ const TREND_WINDOW: usize = 50;
 const QUIET_DBFS: f32 = -50.0;
 /// How many ticks a pending drop waits for a quiet frame before taking any.
 const QUIET_PATIENCE: usize = 10;
+/// This many late frames in a row mean the sender's sequence went back (a
+/// restarted sender), not a slow network: half a second.
+const RESTART_AFTER_LATE: usize = 25;
 /// Crossfade into a real frame after concealment or a drop: 5 ms.
 pub const CROSSFADE: usize = 240;
 /// Concealment fades to silence over this many frames.
@@ -124,6 +127,8 @@ pub struct JitterBuffer {
     spans: VecDeque<usize>,
     pending_drops: usize,
     waited_for_quiet: usize,
+    /// Frames in a row that came after their turn.
+    late_in_a_row: usize,
     /// Arrival time minus sender timestamp, µs, for the last frames.
     transits: VecDeque<i64>,
     /// Each frame's transit above the least of the second before it: its
@@ -157,6 +162,7 @@ impl JitterBuffer {
             spans: VecDeque::new(),
             pending_drops: 0,
             waited_for_quiet: 0,
+            late_in_a_row: 0,
             transits: VecDeque::new(),
             lateness: VecDeque::new(),
             origin: None,
@@ -170,8 +176,14 @@ impl JitterBuffer {
     pub fn push(&mut self, sequence: u32, timestamp_us: u64, pcm: &[i16], now: Instant) {
         if self.next.is_some_and(|next| sequence < next) {
             self.stats.late += 1;
-            return;
+            self.late_in_a_row += 1;
+            if self.late_in_a_row < RESTART_AFTER_LATE {
+                return;
+            }
+            // Not late: the sender started counting again. Follow it.
+            self.restart();
         }
+        self.late_in_a_row = 0;
         if self.frames.contains_key(&sequence) {
             return;
         }
@@ -371,7 +383,9 @@ impl JitterBuffer {
     }
 
     /// Drops the next frame if it is quiet, or anyway once patience runs out
-    /// (or at once above the hard bound).
+    /// (or at once above the hard bound, as many as it takes). A hole at the
+    /// front is skipped in one step, however long: a sender's sequence may
+    /// jump far ahead.
     fn drop_one(&mut self) {
         let Some(next) = self.next else { return };
         let urgent = self.span() > self.bounds.max_span;
@@ -380,20 +394,45 @@ impl JitterBuffer {
             self.waited_for_quiet += 1;
             return;
         }
-        let dropped = self.frames.remove(&next);
-        self.next = Some(next.wrapping_add(1));
-        self.pending_drops -= 1;
         self.waited_for_quiet = 0;
-        self.stats.dropped += 1;
-        // The dropped frame is what would have followed; without one (a hole)
-        // the fade starts from the repeated last period.
-        self.note_skip(dropped.map(|frame| frame.pcm));
-        while self.span() > self.bounds.max_span && self.pending_drops > 0 {
-            self.drop_one();
+        while let Some(next) = self.next {
+            if let Some(frame) = self.frames.remove(&next) {
+                self.next = Some(next.wrapping_add(1));
+                self.stats.dropped += 1;
+                // The dropped frame is what would have followed the output.
+                self.note_skip(Some(frame.pcm));
+            } else if let Some((&first, _)) = self.frames.first_key_value() {
+                // Frames before `first` were lost: nothing to drop, skip them.
+                self.next = Some(first);
+                self.note_skip(None);
+            } else {
+                self.pending_drops = 0;
+                break;
+            }
+            // Never below the target, whatever a skipped hole did to the span.
+            let excess = self.span().saturating_sub(self.target);
+            self.pending_drops = self.pending_drops.saturating_sub(1).min(excess);
+            if self.pending_drops == 0 || self.span() <= self.bounds.max_span {
+                break;
+            }
         }
         if self.pending_drops == 0 {
             self.spans.clear();
         }
+    }
+
+    /// Forgets the sender's numbering and timing, keeping the sound history
+    /// so the new frames fade in.
+    fn restart(&mut self) {
+        self.frames.clear();
+        self.next = None;
+        self.playing = false;
+        self.spans.clear();
+        self.pending_drops = 0;
+        self.transits.clear();
+        self.lateness.clear();
+        self.origin = None;
+        self.late_in_a_row = 0;
     }
 
     fn skip_to_front(&mut self, dropped: Option<Vec<f32>>) {

@@ -254,6 +254,34 @@ fn a_sender_that_stops_fades_out_and_resumes_smoothly() {
     assert!(middle.iter().all(|&s| s == 0.0));
 }
 
+#[test]
+fn a_sequence_that_jumps_far_ahead_or_back_is_followed() {
+    let mut buffer = JitterBuffer::default();
+    let start = Instant::now();
+    let mut out = vec![0.0; FRAME];
+    let mut played_after = |buffer: &mut JitterBuffer, first: u32, count: u32, from_ms: u64| {
+        let before = buffer.stats().played;
+        for i in 0..count {
+            let now = start + Duration::from_millis(from_ms + u64::from(i) * 20);
+            buffer.push(
+                first.wrapping_add(i),
+                u64::from(i) * 20_000,
+                &sine_frame(i),
+                now,
+            );
+            buffer.pull(now + Duration::from_millis(5), &mut out);
+        }
+        buffer.stats().played - before
+    };
+    assert!(played_after(&mut buffer, 0, 100, 0) >= 98);
+    // Far ahead: skipped in one step, not frame by frame.
+    let ahead = played_after(&mut buffer, 3_000_000_000, 100, 2_000);
+    assert!(ahead >= 95, "{ahead} played after the jump ahead");
+    // Back to 0 (a restarted sender): late for half a second, then followed.
+    let back = played_after(&mut buffer, 0, 100, 4_000);
+    assert!(back >= 70, "{back} played after the jump back");
+}
+
 fn header(sender: u32, sequence: u32) -> MediaHeader {
     MediaHeader {
         sender: ClientId(sender),
