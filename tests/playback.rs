@@ -1,6 +1,6 @@
 //! Playback end to end: what `--audio-out` writes is the mix of everyone else,
 //! never yourself, paced in real time; volume and mute apply; `/stats` and the
-//! `levels` event report levels and the jitter buffer.
+//! `members` event report levels, `/stats` the jitter buffer.
 
 use integration_tests::{ClientProcess, ServerProcess, goertzel_power, read_wav};
 use serde_json::Value;
@@ -84,19 +84,21 @@ fn each_member_hears_everyone_else_mixed_and_never_themselves() {
     assert!(stats["playback"]["ticks"].as_u64().unwrap_or(0) >= 100);
     eprintln!("listener stats: {stats}");
 
+    // The client adds each other member's level to the server's members event.
     c.send("/members");
-    let levels = c.expect_event("levels");
-    let speaking: Vec<u64> = levels["levels"]
-        .as_array()
-        .expect("a list")
+    let members = c.expect_event("members");
+    let list = members["members"].as_array().expect("a list");
+    let speaking: Vec<u64> = list
         .iter()
-        .filter(|l| l["speaking"] == true)
-        .filter_map(|l| l["member"].as_u64())
+        .filter(|m| m["speaking"] == true)
+        .filter_map(|m| m["id"].as_u64())
         .collect();
     assert!(
         speaking.contains(&a.id) && speaking.contains(&b.id),
-        "{levels}"
+        "{members}"
     );
+    let own = list.iter().find(|m| m["id"] == c.id).expect("c is listed");
+    assert!(own.get("audio_level_dbfs").is_none(), "{members}");
 
     for client in [a, b, c] {
         let (status, _) = client.quit();

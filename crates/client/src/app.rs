@@ -23,7 +23,7 @@ use crate::tui::{self, TileFeed, TuiSettings};
 use common::protocol::AUDIO_FRAME_SAMPLES;
 use common::{ClientId, Event, FrameKind, FrameReader, MediaKind, MeetingId, Request};
 use crossbeam_channel::{Receiver, Sender};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 use std::net::{Shutdown, TcpStream};
 use std::path::PathBuf;
@@ -358,11 +358,10 @@ impl App {
         self.output.local(&LocalEvent::Stats { stats });
     }
 
-    /// Each other member's level, after a `members` event.
-    fn show_levels(&mut self) {
+    /// Each other member's level, for a `members` event.
+    fn member_levels(&self) -> HashMap<ClientId, MemberLevel> {
         let now = Instant::now();
-        let levels = self
-            .roster
+        self.roster
             .keys()
             .filter(|&&member| member != self.me)
             .map(|&member| {
@@ -370,14 +369,13 @@ impl App {
                     .levels
                     .level(member, now)
                     .unwrap_or(crate::level::FLOOR_DBFS);
-                MemberLevel {
-                    member,
+                let level = MemberLevel {
                     dbfs: tenth(dbfs),
                     speaking: dbfs > crate::level::SPEAKING_DBFS,
-                }
+                };
+                (member, level)
             })
-            .collect();
-        self.output.local(&LocalEvent::Levels { levels });
+            .collect()
     }
 
     fn start_sharing(&mut self, kind: MediaKind, source: Option<&str>) {
@@ -445,7 +443,7 @@ impl App {
     }
 
     fn server_event(&mut self, event: Event) {
-        let mut levels_follow = false;
+        let mut with_levels = false;
         match &event {
             Event::Joined { meeting, members } => {
                 self.meeting = Some(meeting.clone());
@@ -454,7 +452,7 @@ impl App {
             }
             Event::Members { meeting, members } if self.meeting.as_ref() == Some(meeting) => {
                 self.roster = members.iter().map(|m| (m.id, m.name.clone())).collect();
-                levels_follow = true;
+                with_levels = true;
             }
             Event::MemberJoined { member, .. } => {
                 self.roster.insert(member.id, member.name.clone());
@@ -486,9 +484,11 @@ impl App {
             Event::Shutdown { .. } => self.shutdown_seen = true,
             _ => {}
         }
-        self.output.server(&event);
-        if levels_follow {
-            self.show_levels();
+        if with_levels {
+            let levels = self.member_levels();
+            self.output.members(&event, &levels);
+        } else {
+            self.output.server(&event);
         }
     }
 

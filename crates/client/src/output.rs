@@ -37,11 +37,6 @@ pub enum LocalEvent {
     Help {
         commands: Vec<HelpLine>,
     },
-    /// Follows every `members` event: each other member's audio level (the
-    /// server's `members` cannot carry it; the client measures it).
-    Levels {
-        levels: Vec<MemberLevel>,
-    },
     /// A member's volume or mute changed (`/volume`, `/mute`, `/unmute`).
     Volume {
         member: ClientId,
@@ -64,10 +59,10 @@ pub enum LocalEvent {
     },
 }
 
-/// One member's audio level, for the `levels` event.
-#[derive(Clone, Debug, Serialize)]
+/// One member's audio level as this client measures it, added to the member
+/// objects of a `members` event (the server's event cannot carry it).
+#[derive(Clone, Copy, Debug)]
 pub struct MemberLevel {
-    pub member: ClientId,
     /// Held level in dBFS; -96 is silence.
     pub dbfs: f32,
     /// Above the speaking threshold (-45 dBFS): what the view's ♪ shows.
@@ -84,6 +79,11 @@ pub struct HelpLine {
 pub trait FrontEnd: Send {
     fn server(&mut self, event: &Event);
     fn local(&mut self, event: &LocalEvent);
+    /// A `members` event with each other member's audio level; front ends
+    /// that show levels their own way ignore them.
+    fn members(&mut self, event: &Event, _levels: &HashMap<ClientId, MemberLevel>) {
+        self.server(event);
+    }
 }
 
 /// The line front end: plain text, or JSON with `--json`.
@@ -98,6 +98,8 @@ pub struct Output {
 pub struct EventText {
     me: ClientId,
     names: HashMap<ClientId, String>,
+    /// Levels to show in the member list being worded, if any.
+    levels: HashMap<ClientId, MemberLevel>,
 }
 
 /// Removes what could drive a terminal (escape sequences, bells, line breaks).
@@ -156,6 +158,32 @@ impl FrontEnd for Output {
         let text = self.text.local(event);
         self.line(&text);
     }
+
+    fn members(&mut self, event: &Event, levels: &HashMap<ClientId, MemberLevel>) {
+        if !self.json {
+            self.text.levels = levels.clone();
+            self.server(event);
+            self.text.levels.clear();
+            return;
+        }
+        let Ok(mut value) = serde_json::to_value(event) else {
+            return;
+        };
+        if let Some(members) = value["members"].as_array_mut() {
+            for member in members {
+                let level = member["id"]
+                    .as_u64()
+                    .and_then(|id| levels.get(&ClientId(u32::try_from(id).ok()?)));
+                if let (Some(level), Some(object)) = (level, member.as_object_mut()) {
+                    // In f64 with one decimal: an f32 widened prints as -15.399999618530273.
+                    let dbfs = (f64::from(level.dbfs) * 10.0).round() / 10.0;
+                    object.insert("audio_level_dbfs".into(), dbfs.into());
+                    object.insert("speaking".into(), level.speaking.into());
+                }
+            }
+        }
+        self.emit(&value);
+    }
 }
 
 impl EventText {
@@ -163,6 +191,7 @@ impl EventText {
         EventText {
             me,
             names: HashMap::new(),
+            levels: HashMap::new(),
         }
     }
 
@@ -180,13 +209,21 @@ impl EventText {
             .map(|m| {
                 let mut tags = Vec::new();
                 if m.host {
-                    tags.push("host");
+                    tags.push("host".to_string());
                 }
                 if m.video {
-                    tags.push("video");
+                    tags.push("video".to_string());
                 }
                 if m.audio {
-                    tags.push("audio");
+                    tags.push("audio".to_string());
+                }
+                if let Some(level) = self.levels.get(&m.id) {
+                    if level.dbfs > crate::level::FLOOR_DBFS {
+                        tags.push(format!("{:.0} dBFS", level.dbfs));
+                    }
+                    if level.speaking {
+                        tags.push("speaking".to_string());
+                    }
                 }
                 let name = self.who(m.id, &m.name);
                 if tags.is_empty() {
@@ -274,20 +311,6 @@ impl EventText {
             LocalEvent::Sharing {
                 kind, on: false, ..
             } => format!("{kind} off"),
-            LocalEvent::Levels { levels } => {
-                let each: Vec<String> = levels
-                    .iter()
-                    .map(|l| {
-                        let state = if l.speaking { ", speaking" } else { "" };
-                        format!("{} {:.0} dBFS{state}", self.name_of(l.member), l.dbfs)
-                    })
-                    .collect();
-                if each.is_empty() {
-                    "audio levels: nobody sends audio".to_string()
-                } else {
-                    format!("audio levels: {}", each.join(", "))
-                }
-            }
             LocalEvent::Volume {
                 name,
                 percent,

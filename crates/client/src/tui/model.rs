@@ -248,8 +248,6 @@ impl ViewModel {
                 return self.push_line(ChatLine::Error(format!("disconnected: {message}")));
             }
             LocalEvent::Stats { .. } => {}
-            // The tiles show who speaks; a line per /members would be noise.
-            LocalEvent::Levels { .. } => return,
             LocalEvent::Volume { .. } | LocalEvent::AudioOut { .. } => {}
         }
         let text = self.text.local(event);
