@@ -72,6 +72,18 @@ pub struct EventText {
     names: HashMap<ClientId, String>,
 }
 
+/// A member's role and what they share, as words: "host", "video", "audio".
+pub fn member_tags(member: &MemberInfo) -> Vec<&'static str> {
+    [
+        (member.host, "host"),
+        (member.video, "video"),
+        (member.audio, "audio"),
+    ]
+    .into_iter()
+    .filter_map(|(on, tag)| on.then_some(tag))
+    .collect()
+}
+
 /// Removes what could drive a terminal (escape sequences, bells, line breaks).
 pub fn clean(text: &str) -> String {
     text.chars()
@@ -150,16 +162,7 @@ impl EventText {
         members
             .iter()
             .map(|m| {
-                let mut tags = Vec::new();
-                if m.host {
-                    tags.push("host");
-                }
-                if m.video {
-                    tags.push("video");
-                }
-                if m.audio {
-                    tags.push("audio");
-                }
+                let tags = member_tags(m);
                 let name = self.who(m.id, &m.name);
                 if tags.is_empty() {
                     name

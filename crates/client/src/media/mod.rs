@@ -6,7 +6,7 @@
 //! and microphone sources join the tables behind cargo features.
 
 mod images;
-mod pattern;
+pub(crate) mod pattern;
 pub mod sender;
 mod tone;
 mod wav;
