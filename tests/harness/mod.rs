@@ -50,6 +50,10 @@ pub fn binary(name: &str) -> PathBuf {
             "meeting-loadgen",
             "--bins",
         ]);
+        // Device tests build the client with its device back-ends (see .ci/run).
+        if let Some(features) = client_features() {
+            command.args(["--features", &format!("meeting-client/{features}")]);
+        }
         if profile_dir().ends_with("release") {
             command.arg("--release");
         }
@@ -66,6 +70,33 @@ pub fn binary(name: &str) -> PathBuf {
         panic!("{err}");
     }
     profile_dir().join(name)
+}
+
+/// The client's cargo features these tests run with (`MEETING_CLIENT_FEATURES`,
+/// for example `audio`); None for the default build.
+pub fn client_features() -> Option<String> {
+    std::env::var("MEETING_CLIENT_FEATURES")
+        .ok()
+        .filter(|f| !f.trim().is_empty())
+}
+
+/// Frequency of the strongest of `candidates` in 48 kHz `samples` (Goertzel power).
+pub fn dominant_frequency(samples: &[i16], candidates: &[f64]) -> f64 {
+    let power = |hz: f64| {
+        let k = 2.0 * (std::f64::consts::TAU * hz / 48_000.0).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in samples {
+            let s0 = f64::from(x) + k * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - k * s1 * s2
+    };
+    candidates
+        .iter()
+        .map(|&hz| (hz, power(hz)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0.0, |(hz, _)| hz)
 }
 
 /// Collects a child's stderr for failure messages.

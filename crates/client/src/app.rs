@@ -61,6 +61,8 @@ pub struct Options {
     /// `--audio-out`: the playback back-end to play the mix to.
     pub audio_out: Option<String>,
     pub video: VideoSettings,
+    /// The microphone `/audio on mic` opens (`--mic`); None: the default one.
+    pub mic: Option<String>,
 }
 
 /// How the session ended, for the exit code.
@@ -90,6 +92,7 @@ struct App {
     stats: Arc<ClientStats>,
     chat_log: Option<ChatLog>,
     video_settings: VideoSettings,
+    mic: Option<String>,
     /// The full-screen view's self-view tile, fed by our own video sender.
     self_view: Option<TileFeed>,
     shutdown_seen: bool,
@@ -213,6 +216,7 @@ pub fn run(
         stats,
         chat_log,
         video_settings: options.video,
+        mic: options.mic,
         self_view,
         shutdown_seen: false,
         me: id,
@@ -384,9 +388,8 @@ impl App {
                 let interval = Duration::from_secs(1) / self.video_settings.fps.max(1);
                 (s.describe(), Producer::Video(s, interval))
             }),
-            MediaKind::Audio => {
-                media::open_audio_source(source).map(|s| (s.describe(), Producer::Audio(s)))
-            }
+            MediaKind::Audio => media::open_audio_source(source, self.mic.as_deref())
+                .map(|s| (s.describe(), Producer::Audio(s))),
         };
         let (description, producer) = match producer {
             Ok(ready) => ready,

@@ -31,7 +31,16 @@ fn after_help() -> String {
 #[command(version, after_help = after_help())]
 struct Args {
     /// Server to connect to: a host name or IP address, optionally with :PORT.
-    host: String,
+    #[arg(required_unless_present = "list_devices")]
+    host: Option<String>,
+
+    /// List the cameras, microphones and speakers this client can use, and exit.
+    #[arg(long)]
+    list_devices: bool,
+
+    /// The microphone `/audio on mic` opens: part of a name or id from --list-devices.
+    #[arg(long, value_name = "NAME")]
+    mic: Option<String>,
 
     /// Server port.
     #[arg(long, default_value_t = DEFAULT_PORT)]
@@ -85,6 +94,10 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.list_devices {
+        println!("{}", media::devices::list());
+        return ExitCode::SUCCESS;
+    }
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
@@ -136,7 +149,7 @@ fn main() -> ExitCode {
     }
 
     let options = Options {
-        host: args.host,
+        host: args.host.unwrap_or_default(),
         port: args.port,
         name: args.name,
         mode,
@@ -148,6 +161,7 @@ fn main() -> ExitCode {
             fps: args.fps,
             ..VideoSettings::default()
         },
+        mic: args.mic,
     };
     let json = args.json;
     match app::run(options, events, inbox) {

@@ -102,6 +102,18 @@ pub struct EventText {
     levels: HashMap<ClientId, MemberLevel>,
 }
 
+/// A member's role and what they share, as words: "host", "video", "audio".
+pub fn member_tags(member: &MemberInfo) -> Vec<&'static str> {
+    [
+        (member.host, "host"),
+        (member.video, "video"),
+        (member.audio, "audio"),
+    ]
+    .into_iter()
+    .filter_map(|(on, tag)| on.then_some(tag))
+    .collect()
+}
+
 /// Removes what could drive a terminal (escape sequences, bells, line breaks).
 pub fn clean(text: &str) -> String {
     text.chars()
@@ -207,16 +219,7 @@ impl EventText {
         members
             .iter()
             .map(|m| {
-                let mut tags = Vec::new();
-                if m.host {
-                    tags.push("host".to_string());
-                }
-                if m.video {
-                    tags.push("video".to_string());
-                }
-                if m.audio {
-                    tags.push("audio".to_string());
-                }
+                let mut tags: Vec<String> = member_tags(m).into_iter().map(String::from).collect();
                 if let Some(level) = self.levels.get(&m.id) {
                     if level.dbfs > crate::level::FLOOR_DBFS {
                         tags.push(format!("{:.0} dBFS", level.dbfs));

@@ -5,8 +5,11 @@
 //! really exists. The synthetic and file sources need no device at all; camera
 //! and microphone sources join the tables behind cargo features.
 
+pub mod devices;
 mod images;
-mod pattern;
+#[cfg(feature = "audio")]
+mod mic;
+pub(crate) mod pattern;
 pub mod sender;
 mod tone;
 mod wav;
@@ -15,6 +18,8 @@ use common::protocol::AUDIO_FRAME_SAMPLES;
 use std::path::Path;
 
 pub use images::ImageFiles;
+#[cfg(feature = "audio")]
+pub use mic::Microphone;
 pub use pattern::TestPattern;
 pub use tone::Tone;
 pub use wav::WavFile;
@@ -75,6 +80,14 @@ pub const AUDIO_SOURCES: &[(&str, &str)] = &[
         "PATH.wav",
         "a 48 kHz WAV file (mono or stereo, 16-bit or float), looped",
     ),
+    (
+        "mic[:NAME]",
+        if cfg!(feature = "audio") {
+            "a microphone: NAME, else --mic, else the default input (see --list-devices)"
+        } else {
+            "a microphone (this build has no device support: see --list-devices)"
+        },
+    ),
 ];
 
 pub fn open_video_source(
@@ -83,12 +96,23 @@ pub fn open_video_source(
 ) -> anyhow::Result<Box<dyn VideoSource>> {
     match spec.unwrap_or("test") {
         "test" => Ok(Box::new(TestPattern::new(settings))),
+        camera if camera == "camera" || camera.starts_with("camera:") => {
+            anyhow::bail!("{}", devices::CAMERA_MISSING)
+        }
         path => Ok(Box::new(ImageFiles::open(Path::new(path), settings)?)),
     }
 }
 
-pub fn open_audio_source(spec: Option<&str>) -> anyhow::Result<Box<dyn AudioSource>> {
+/// Opens an audio source; `mic` is the microphone `--mic` chose, if any.
+pub fn open_audio_source(
+    spec: Option<&str>,
+    mic: Option<&str>,
+) -> anyhow::Result<Box<dyn AudioSource>> {
     let spec = spec.unwrap_or("tone");
+    if spec == "mic" || spec.starts_with("mic:") {
+        let name = spec.strip_prefix("mic:").or(mic);
+        return open_microphone(name);
+    }
     if spec == "tone" {
         return Ok(Box::new(Tone::new(440.0)?));
     }
@@ -99,6 +123,16 @@ pub fn open_audio_source(spec: Option<&str>) -> anyhow::Result<Box<dyn AudioSour
         return Ok(Box::new(Tone::new(hz)?));
     }
     Ok(Box::new(WavFile::open(Path::new(spec))?))
+}
+
+#[cfg(feature = "audio")]
+fn open_microphone(name: Option<&str>) -> anyhow::Result<Box<dyn AudioSource>> {
+    Ok(Box::new(Microphone::open(name)?))
+}
+
+#[cfg(not(feature = "audio"))]
+fn open_microphone(_name: Option<&str>) -> anyhow::Result<Box<dyn AudioSource>> {
+    anyhow::bail!("{}", devices::AUDIO_BUILD_HINT)
 }
 
 /// One line per source, for help texts.

@@ -11,7 +11,8 @@ pub struct TestPattern {
     pixels: Vec<u8>,
 }
 
-const BARS: [[u8; 3]; 7] = [
+/// The colour bars, left to right (the full-screen view's tests check them).
+pub(crate) const BARS: [[u8; 3]; 7] = [
     [192, 192, 192],
     [192, 192, 0],
     [0, 192, 192],

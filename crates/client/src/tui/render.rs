@@ -277,16 +277,7 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
             if m.id == model.me {
                 name.push_str(" (you)");
             }
-            let mut tags = Vec::new();
-            if m.host {
-                tags.push("host");
-            }
-            if m.video {
-                tags.push("video");
-            }
-            if m.audio {
-                tags.push("audio");
-            }
+            let tags = crate::output::member_tags(m);
             let speaking = model.speaking.contains(&m.id);
             Line::from(vec![
                 Span::styled(

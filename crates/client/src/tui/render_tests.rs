@@ -187,17 +187,8 @@ fn grid_shapes_suit_wide_and_narrow_areas() {
     assert_eq!(grid_shape(9, Size::new(120, 40)), (3, 3));
 }
 
-/// Test-pattern bars (see `media::pattern`): with a width of 224 each is 32
-/// pixels wide.
-const BARS: [[u8; 3]; 7] = [
-    [192, 192, 192],
-    [192, 192, 0],
-    [0, 192, 192],
-    [0, 192, 0],
-    [192, 0, 192],
-    [192, 0, 0],
-    [0, 0, 192],
-];
+/// Test-pattern bars: with a width of 224 each is 32 pixels wide.
+use crate::media::pattern::BARS;
 
 #[test]
 fn tile_from_a_known_test_frame_in_half_blocks() {

@@ -57,6 +57,19 @@ struct Shared {
     wake: Sender<()>,
 }
 
+impl Shared {
+    fn new(wake: Sender<()>) -> Shared {
+        Shared {
+            parked: Mutex::default(),
+            wanted: Mutex::default(),
+            ready: Mutex::default(),
+            changed: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            wake,
+        }
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
@@ -138,14 +151,7 @@ impl Drop for TileBoard {
 /// Starts the decoder thread; the board stops it when dropped.
 pub fn start(picker: Picker) -> std::io::Result<(TileFeed, TileBoard)> {
     let (wake, woken) = crossbeam_channel::bounded(1);
-    let shared = Arc::new(Shared {
-        parked: Mutex::default(),
-        wanted: Mutex::default(),
-        ready: Mutex::default(),
-        changed: AtomicBool::new(false),
-        stopped: AtomicBool::new(false),
-        wake,
-    });
+    let shared = Arc::new(Shared::new(wake));
     let decoder_side = shared.clone();
     std::thread::Builder::new()
         .name("video-decode".into())
@@ -290,14 +296,7 @@ mod tests {
     #[test]
     fn feed_parks_only_the_newest_frame_of_tiles_on_screen() {
         let (wake, _woken) = crossbeam_channel::bounded(1);
-        let shared = Arc::new(Shared {
-            parked: Mutex::default(),
-            wanted: Mutex::default(),
-            ready: Mutex::default(),
-            changed: AtomicBool::new(false),
-            stopped: AtomicBool::new(false),
-            wake,
-        });
+        let shared = Arc::new(Shared::new(wake));
         let mut feed = TileFeed {
             shared: shared.clone(),
             fixed: None,

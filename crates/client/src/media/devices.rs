@@ -1,0 +1,142 @@
+//! Which capture and playback devices exist (`client --list-devices`), and
+//! finding one by name. Device back-ends are cargo features (`audio` for
+//! microphones and speakers through cpal); a build without one says so and
+//! says how to get it, instead of pretending there is nothing.
+
+/// How to build with microphone and speaker support, for messages.
+pub const AUDIO_BUILD_HINT: &str = "this client was built without microphone and speaker support; \
+     install the ALSA headers (Debian: apt-get install libasound2-dev pkg-config) and build with \
+     `cargo build --release -p meeting-client --features audio`";
+
+/// Camera capture is not part of this release.
+pub const CAMERA_MISSING: &str = "this client has no camera support yet; share `test` (a moving \
+     test pattern) or a JPEG/PNG file or folder instead";
+
+/// Everything `--list-devices` prints.
+pub fn list() -> String {
+    let mut out = vec!["cameras:".to_string(), format!("  none: {CAMERA_MISSING}")];
+    out.extend(audio_lines());
+    out.join("\n")
+}
+
+#[cfg(not(feature = "audio"))]
+fn audio_lines() -> Vec<String> {
+    vec![
+        "audio inputs:".into(),
+        format!("  none: {AUDIO_BUILD_HINT}"),
+        "audio outputs:".into(),
+        format!("  none: {AUDIO_BUILD_HINT}"),
+    ]
+}
+
+#[cfg(feature = "audio")]
+pub use with_audio::*;
+
+#[cfg(feature = "audio")]
+mod with_audio {
+    use anyhow::{Context, anyhow};
+    use cpal::traits::{DeviceTrait, HostTrait};
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Direction {
+        Input,
+        Output,
+    }
+
+    fn name_of(device: &cpal::Device) -> String {
+        device
+            .description()
+            .map(|d| d.to_string())
+            .or_else(|_| device.id().map(|id| id.to_string()))
+            .unwrap_or_else(|_| "unnamed device".to_string())
+    }
+
+    fn id_of(device: &cpal::Device) -> Option<String> {
+        device.id().ok().map(|id| id.to_string())
+    }
+
+    fn devices(direction: Direction) -> anyhow::Result<Vec<cpal::Device>> {
+        let host = cpal::default_host();
+        let all = host.devices().context("could not list the audio devices")?;
+        Ok(all
+            .filter(|d| match direction {
+                Direction::Input => d.supports_input(),
+                Direction::Output => d.supports_output(),
+            })
+            .collect())
+    }
+
+    /// The device whose id or name contains `wanted` (case ignored), or the
+    /// default one; with its name.
+    pub fn find(
+        direction: Direction,
+        wanted: Option<&str>,
+    ) -> anyhow::Result<(cpal::Device, String)> {
+        let host = cpal::default_host();
+        let what = match direction {
+            Direction::Input => "microphone",
+            Direction::Output => "speaker",
+        };
+        let Some(wanted) = wanted else {
+            let device = match direction {
+                Direction::Input => host.default_input_device(),
+                Direction::Output => host.default_output_device(),
+            }
+            .ok_or_else(|| {
+                anyhow!("no {what} found; `client --list-devices` shows what there is")
+            })?;
+            let name = name_of(&device);
+            return Ok((device, name));
+        };
+        let needle = wanted.to_lowercase();
+        devices(direction)?
+            .into_iter()
+            .find(|d| {
+                id_of(d).is_some_and(|id| id.to_lowercase().contains(&needle))
+                    || name_of(d).to_lowercase().contains(&needle)
+            })
+            .map(|d| {
+                let name = name_of(&d);
+                (d, name)
+            })
+            .ok_or_else(|| {
+                anyhow!("no {what} matches '{wanted}'; `client --list-devices` shows what there is")
+            })
+    }
+
+    pub(super) fn audio_lines() -> Vec<String> {
+        let mut out = Vec::new();
+        for (title, direction) in [
+            ("audio inputs:", Direction::Input),
+            ("audio outputs:", Direction::Output),
+        ] {
+            out.push(title.to_string());
+            match devices(direction) {
+                Ok(list) if list.is_empty() => out.push("  none found".into()),
+                Ok(list) => {
+                    for device in list {
+                        let config = match direction {
+                            Direction::Input => device.default_input_config(),
+                            Direction::Output => device.default_output_config(),
+                        };
+                        let format = config.map_or_else(
+                            |err| format!("no usable format: {err}"),
+                            |c| {
+                                format!(
+                                    "{} Hz, {} ch, {}",
+                                    c.sample_rate(),
+                                    c.channels(),
+                                    c.sample_format()
+                                )
+                            },
+                        );
+                        let id = id_of(&device).unwrap_or_default();
+                        out.push(format!("  {}  [{id}]  {format}", name_of(&device)));
+                    }
+                }
+                Err(err) => out.push(format!("  error: {err:#}")),
+            }
+        }
+        out
+    }
+}

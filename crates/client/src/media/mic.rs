@@ -1,0 +1,278 @@
+//! The `mic` audio source: a real microphone through cpal (cargo feature `audio`).
+//!
+//! The device is opened at its own rate, format and channel count, as it
+//! prefers; its callback mixes the channels down to mono f32 and hands chunks
+//! to this source, which resamples them to the wire's 48 kHz with rubato (a
+//! band-limited FFT resampler, not dropped or repeated samples) and cuts 20 ms
+//! frames. The cpal stream lives on a thread of its own (`mic-device`), since
+//! streams need not be `Send` on every platform.
+//!
+//! The sender asks for a frame every 20 ms by the wall clock, and the device
+//! delivers by its own clock: when more than `MAX_BACKLOG` is waiting, the
+//! oldest samples are dropped, so delay never grows; when too little has
+//! arrived, the frame is padded with silence. Both are counted.
+
+use super::AudioSource;
+use super::devices::{self, Direction};
+use anyhow::{Context, anyhow};
+use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
+use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::{FromSample, Sample, SampleFormat, SizedSample};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use rubato::{FftFixedOut, Resampler};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// At most this much audio (at 48 kHz) waits for the sender: 60 ms.
+const MAX_BACKLOG: usize = 3 * AUDIO_FRAME_SAMPLES;
+
+pub struct Microphone {
+    name: String,
+    native_rate: u32,
+    chunks: Receiver<Vec<f32>>,
+    /// Native-rate mono samples not resampled yet.
+    native: Vec<f32>,
+    resampler: Option<FftFixedOut<f32>>,
+    /// 48 kHz samples ready for frames.
+    ready: VecDeque<f32>,
+    /// Dropping this ends the device thread and closes the stream.
+    _stop: Sender<()>,
+    pub dropped_samples: u64,
+    pub padded_samples: u64,
+}
+
+impl Microphone {
+    /// Opens `name` (as `--list-devices` shows it), or the default input.
+    pub fn open(name: Option<&str>) -> anyhow::Result<Microphone> {
+        let (chunks_tx, chunks) = crossbeam_channel::bounded::<Vec<f32>>(256);
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let (opened_tx, opened) = crossbeam_channel::bounded::<anyhow::Result<(String, u32)>>(1);
+        let wanted = name.map(str::to_string);
+        std::thread::Builder::new()
+            .name("mic-device".into())
+            .spawn(move || {
+                match start_stream(wanted.as_deref(), chunks_tx) {
+                    Ok((stream, name, rate)) => {
+                        let _ = opened_tx.send(Ok((name, rate)));
+                        // Keep the stream alive until the source is dropped.
+                        let _ = stopped.recv();
+                        drop(stream);
+                    }
+                    Err(err) => {
+                        let _ = opened_tx.send(Err(err));
+                    }
+                }
+            })
+            .context("could not start the microphone thread")?;
+        let (name, native_rate) = opened
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| anyhow!("the microphone did not open within 5 s"))??;
+        let resampler = if native_rate == AUDIO_SAMPLE_RATE {
+            None
+        } else {
+            Some(
+                FftFixedOut::<f32>::new(
+                    native_rate as usize,
+                    AUDIO_SAMPLE_RATE as usize,
+                    AUDIO_FRAME_SAMPLES,
+                    2,
+                    1,
+                )
+                .map_err(|err| anyhow!("cannot resample {native_rate} Hz to 48 kHz: {err}"))?,
+            )
+        };
+        Ok(Microphone {
+            name,
+            native_rate,
+            chunks,
+            native: Vec::new(),
+            resampler,
+            ready: VecDeque::new(),
+            _stop: stop,
+            dropped_samples: 0,
+            padded_samples: 0,
+        })
+    }
+
+    /// Moves what the device delivered through the resampler into `ready`.
+    fn convert(&mut self) -> anyhow::Result<()> {
+        let Some(resampler) = &mut self.resampler else {
+            self.ready.extend(self.native.drain(..));
+            return Ok(());
+        };
+        while self.native.len() >= resampler.input_frames_next() {
+            let take = resampler.input_frames_next();
+            let output = resampler
+                .process(&[&self.native[..take]], None)
+                .map_err(|err| anyhow!("resampling the microphone failed: {err}"))?;
+            self.native.drain(..take);
+            if let Some(mono) = output.first() {
+                self.ready.extend(mono.iter().copied());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AudioSource for Microphone {
+    fn describe(&self) -> String {
+        format!("microphone {} ({} Hz)", self.name, self.native_rate)
+    }
+
+    fn fill(&mut self, frame: &mut [i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()> {
+        // Wait a little for the device (it delivers in its own periods), never long.
+        let deadline = std::time::Instant::now() + Duration::from_millis(15);
+        while self.ready.len() < AUDIO_FRAME_SAMPLES {
+            let wait = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.chunks.recv_timeout(wait) {
+                Ok(chunk) => {
+                    self.native.extend_from_slice(&chunk);
+                    self.native.extend(self.chunks.try_iter().flatten());
+                    self.convert()?;
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    anyhow::bail!("the microphone {} stopped", self.name)
+                }
+            }
+        }
+        if self.ready.len() > MAX_BACKLOG + AUDIO_FRAME_SAMPLES {
+            let excess = self.ready.len() - MAX_BACKLOG;
+            self.ready.drain(..excess);
+            self.dropped_samples += excess as u64;
+        }
+        for sample in frame.iter_mut() {
+            *sample = match self.ready.pop_front() {
+                Some(value) => to_i16(value),
+                None => {
+                    self.padded_samples += 1;
+                    0
+                }
+            };
+        }
+        Ok(())
+    }
+}
+
+fn to_i16(value: f32) -> i16 {
+    (value.clamp(-1.0, 1.0) * f32::from(i16::MAX)).round() as i16
+}
+
+/// Opens the input device and starts its stream; returns it with the
+/// device's name and native rate.
+fn start_stream(
+    wanted: Option<&str>,
+    chunks: Sender<Vec<f32>>,
+) -> anyhow::Result<(cpal::Stream, String, u32)> {
+    let (device, name) = devices::find(Direction::Input, wanted)?;
+    let config = device
+        .default_input_config()
+        .with_context(|| format!("the microphone {name} reports no usable format"))?;
+    let rate = config.sample_rate();
+    let channels = usize::from(config.channels());
+    let stream_config: cpal::StreamConfig = config.into();
+    let on_error = |err| tracing::warn!("microphone: {err}");
+    let stream = match config.sample_format() {
+        SampleFormat::F32 => build::<f32>(&device, &stream_config, channels, chunks, on_error),
+        SampleFormat::I16 => build::<i16>(&device, &stream_config, channels, chunks, on_error),
+        SampleFormat::U16 => build::<u16>(&device, &stream_config, channels, chunks, on_error),
+        SampleFormat::I32 => build::<i32>(&device, &stream_config, channels, chunks, on_error),
+        SampleFormat::I8 => build::<i8>(&device, &stream_config, channels, chunks, on_error),
+        SampleFormat::U8 => build::<u8>(&device, &stream_config, channels, chunks, on_error),
+        other => {
+            return Err(anyhow!(
+                "the microphone {name} delivers {other}, which this client does not read"
+            ));
+        }
+    }
+    .with_context(|| format!("could not open the microphone {name}"))?;
+    stream
+        .play()
+        .with_context(|| format!("could not start the microphone {name}"))?;
+    Ok((stream, name, rate))
+}
+
+fn build<T>(
+    device: &cpal::Device,
+    config: &cpal::StreamConfig,
+    channels: usize,
+    chunks: Sender<Vec<f32>>,
+    on_error: impl FnMut(cpal::Error) + Send + 'static,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    T: SizedSample,
+    f32: FromSample<T>,
+{
+    device.build_input_stream(
+        *config,
+        move |data: &[T], _: &cpal::InputCallbackInfo| {
+            let mono = downmix(data, channels);
+            // A full channel means the sender stopped reading: drop, never block
+            // the device's thread.
+            let _ = chunks.try_send(mono);
+        },
+        on_error,
+        None,
+    )
+}
+
+/// Interleaved samples of `channels` channels to mono f32.
+fn downmix<T>(data: &[T], channels: usize) -> Vec<f32>
+where
+    T: Sample,
+    f32: FromSample<T>,
+{
+    let channels = channels.max(1);
+    data.chunks(channels)
+        .map(|frame| frame.iter().map(|&s| f32::from_sample(s)).sum::<f32>() / channels as f32)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downmix_averages_channels_from_any_format() {
+        assert_eq!(downmix(&[0.5f32, -0.5, 1.0, 0.0], 2), vec![0.0, 0.5]);
+        let mono = downmix(&[i16::MAX, i16::MAX], 2);
+        assert!((mono[0] - 1.0).abs() < 1e-4);
+        assert_eq!(to_i16(2.0), i16::MAX, "clipped, not wrapped");
+        assert_eq!(to_i16(-0.5), -16384);
+    }
+
+    #[test]
+    fn a_44100_hz_tone_resamples_to_48_khz_without_losing_its_pitch() {
+        let mut resampler =
+            FftFixedOut::<f32>::new(44_100, 48_000, AUDIO_FRAME_SAMPLES, 2, 1).expect("resampler");
+        let tone: Vec<f32> = (0..44_100)
+            .map(|n| (std::f32::consts::TAU * 1000.0 * n as f32 / 44_100.0).sin() * 0.5)
+            .collect();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + resampler.input_frames_next() <= tone.len() {
+            let take = resampler.input_frames_next();
+            let chunk = resampler
+                .process(&[&tone[at..at + take]], None)
+                .expect("process");
+            out.extend_from_slice(&chunk[0]);
+            at += take;
+        }
+        // About one second at 48 kHz, and still 1 kHz: count zero crossings
+        // over the steady middle.
+        assert!(
+            (46_000..=48_000).contains(&out.len()),
+            "{} samples",
+            out.len()
+        );
+        let middle = &out[4_800..43_200];
+        let crossings = middle
+            .windows(2)
+            .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
+            .count();
+        assert!(
+            (795..=805).contains(&crossings),
+            "{crossings} cycles in 0.8 s"
+        );
+    }
+}

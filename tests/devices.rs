@@ -1,0 +1,138 @@
+//! Devices. Without device back-ends (the default build) every device command
+//! must explain itself. With them (`MEETING_CLIENT_FEATURES=audio`, set by
+//! .ci/run together with a PulseAudio server on a null sink), the real cpal
+//! code path captures, at real-time pace, what is played into the null sink.
+
+use integration_tests::{
+    ClientProcess, DEADLINE, ServerProcess, binary, client_features, dominant_frequency, read_wav,
+    write_wav,
+};
+use std::process::{Command, Stdio};
+
+fn with_audio() -> bool {
+    client_features().is_some_and(|f| f.contains("audio") || f.contains("devices"))
+}
+
+#[test]
+fn list_devices_says_what_there_is_or_how_to_get_it() {
+    let output = Command::new(binary("client"))
+        .arg("--list-devices")
+        .stdin(Stdio::null())
+        .output()
+        .expect("client runs");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for section in ["cameras:", "audio inputs:", "audio outputs:"] {
+        assert!(text.contains(section), "{section} missing:\n{text}");
+    }
+    assert!(text.contains("no camera support yet"), "{text}");
+    if with_audio() {
+        assert!(!text.contains("--features audio"), "{text}");
+    } else {
+        assert!(text.contains("apt-get install libasound2-dev"), "{text}");
+        assert!(text.contains("--features audio"), "{text}");
+    }
+}
+
+#[test]
+fn device_sources_that_are_missing_explain_themselves() {
+    let server = ServerProcess::start();
+    let mut a = ClientProcess::start(&server, "a");
+    a.send("/video on camera");
+    let error = a.expect_event("error");
+    let message = error["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("no camera support yet"), "{message}");
+    assert!(
+        message.contains("`test`"),
+        "says what to use instead: {message}"
+    );
+    if !with_audio() {
+        a.send("/audio on mic");
+        let error = a.expect_event("error");
+        let message = error["message"].as_str().unwrap_or_default().to_string();
+        assert!(message.contains("--features audio"), "{message}");
+    }
+    // The session goes on: a tone still works.
+    a.send("/audio on tone");
+    let sharing = a.expect_event("sharing");
+    assert_eq!(sharing["on"], true);
+}
+
+/// Plays `path` into the PulseAudio null sink until dropped.
+struct Player(std::process::Child);
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_microphone_captures_what_the_null_sink_plays() {
+    if !with_audio() || std::env::var_os("PULSE_SERVER").is_none() {
+        eprintln!(
+            "skipped: needs MEETING_CLIENT_FEATURES=audio and a PulseAudio server (.ci/run starts one)"
+        );
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the device tests"
+        );
+        return;
+    }
+    let work = tempfile::tempdir().expect("temp dir");
+    // Ten seconds of 660 Hz at 48 kHz, looped by paplay's caller below.
+    let tone: Vec<i16> = (0..480_000)
+        .map(|n| ((std::f64::consts::TAU * 660.0 * f64::from(n) / 48_000.0).sin() * 8000.0) as i16)
+        .collect();
+    let wav = work.path().join("tone.wav");
+    write_wav(&wav, &tone);
+    let _player = Player(
+        Command::new("paplay")
+            .arg(&wav)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("paplay (pulseaudio-utils) runs"),
+    );
+
+    let server = ServerProcess::start();
+    let record = work.path().join("rec");
+    let mut speaker = ClientProcess::start_with(&server, "speaker", &["--mic", "default"]);
+    let mut listener = ClientProcess::start_with(
+        &server,
+        "listener",
+        &["--record", &record.to_string_lossy()],
+    );
+    let meeting = speaker.create();
+    listener.join(&meeting);
+    speaker.send("/audio on mic");
+    let sharing = speaker.expect_event("sharing");
+    assert_eq!(sharing["on"], true, "{sharing}");
+    let source = sharing["source"].as_str().unwrap_or_default().to_string();
+    assert!(source.contains("microphone"), "{source}");
+    // Two seconds of frames, from a device paced by the sound server.
+    let started = std::time::Instant::now();
+    let id = speaker.id;
+    listener.wait_stats("100 audio frames from the microphone", |stats| {
+        stats["received"].as_array().is_some_and(|members| {
+            members.iter().any(|m| {
+                m["member"].as_u64() == Some(id)
+                    && m["audio"]["frames"].as_u64().unwrap_or(0) >= 100
+            })
+        })
+    });
+    let elapsed = started.elapsed();
+    assert!(elapsed < DEADLINE);
+    speaker.quit();
+    listener.quit();
+    let samples = read_wav(&record.join("audio").join(format!("{id}.wav")));
+    // Skip the first half second (the device starting), then look for the tone.
+    let steady = &samples[samples.len().min(24_000)..];
+    assert!(steady.len() >= 48_000, "{} samples", steady.len());
+    assert_eq!(
+        dominant_frequency(steady, &[440.0, 550.0, 660.0, 880.0]),
+        660.0,
+        "the microphone heard the null sink's tone"
+    );
+    eprintln!("100 microphone frames arrived in {elapsed:?}");
+}
