@@ -16,13 +16,14 @@ fn after_help() -> String {
          or when stdin or stdout is not a terminal, it reads commands line by line.\n\n\
          Commands once connected (type /help): /create, /join ID, /leave, /cancel, /meetings, /members, \
          /video on [SOURCE], /video off, /audio on [SOURCE], /audio off, /volume NAME|ID PERCENT, /mute NAME|ID, /unmute NAME|ID, /stats, /quit; any other line is chat.\n\n\
-         Video sources:\n{}\nAudio sources:\n{}\n\n\
+         Video sources:\n{}\nAudio sources:\n{}\nAudio out (--audio-out):\n{}\n\n\
          With --json, stdin takes the same commands and stdout has one JSON object per event (see README).\n\
          Logs go to stderr; RUST_LOG sets their level.\n\n\
          Exit codes: 0 you quit, input ended or the server shut down; 1 could not connect or the connection \
          was lost; 2 bad command line.",
         media::describe_sources(media::VIDEO_SOURCES),
-        media::describe_sources(media::AUDIO_SOURCES)
+        media::describe_sources(media::AUDIO_SOURCES),
+        media::describe_sources(meeting_client::playback::PLAYBACK_SINKS)
     )
 }
 
