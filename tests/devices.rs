@@ -9,6 +9,9 @@ use integration_tests::{
 };
 use std::process::{Command, Stdio};
 
+/// The tests share one null sink: one at a time may play into it.
+static NULL_SINK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn with_audio() -> bool {
     client_features().is_some_and(|f| f.contains("audio") || f.contains("devices"))
 }
@@ -80,6 +83,7 @@ fn the_microphone_captures_what_the_null_sink_plays() {
         );
         return;
     }
+    let _sink = NULL_SINK.lock().unwrap_or_else(|p| p.into_inner());
     let work = tempfile::tempdir().expect("temp dir");
     // Ten seconds of 660 Hz at 48 kHz, looped by paplay's caller below.
     let tone: Vec<i16> = (0..480_000)
@@ -135,4 +139,63 @@ fn the_microphone_captures_what_the_null_sink_plays() {
         "the microphone heard the null sink's tone"
     );
     eprintln!("100 microphone frames arrived in {elapsed:?}");
+}
+
+#[test]
+fn the_speaker_plays_the_mix_into_the_null_sink() {
+    if !with_audio() || std::env::var_os("PULSE_SERVER").is_none() {
+        eprintln!(
+            "skipped: needs MEETING_CLIENT_FEATURES=audio and a PulseAudio server (.ci/run starts one)"
+        );
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the device tests"
+        );
+        return;
+    }
+    let _sink = NULL_SINK.lock().unwrap_or_else(|p| p.into_inner());
+    let server = ServerProcess::start();
+    let mut sender = ClientProcess::start(&server, "sender");
+    let mut listener = ClientProcess::start_with(&server, "listener", &["--speaker", "default"]);
+    let out = listener.expect_event("audio_out");
+    let sink = out["sink"].as_str().unwrap_or_default().to_string();
+    assert!(sink.contains("speaker"), "{out}");
+    let meeting = sender.create();
+    listener.join(&meeting);
+    sender.send("/audio on tone:550");
+    sender.expect_event("sharing");
+    // What reaches the null sink, as its monitor hears it: two seconds.
+    let mut recorder = Command::new("parec")
+        .args([
+            "--device=speaker.monitor",
+            "--rate=48000",
+            "--channels=1",
+            "--format=s16le",
+            "--raw",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("parec (pulseaudio-utils) runs");
+    let mut stdout = recorder.stdout.take().expect("stdout");
+    let mut bytes = vec![0u8; 2 * 48_000 * 2];
+    std::io::Read::read_exact(&mut stdout, &mut bytes).expect("two seconds from the monitor");
+    let _ = recorder.kill();
+    let _ = recorder.wait();
+    sender.quit();
+    listener.quit();
+    let samples: Vec<i16> = bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let heard = &samples[48_000..];
+    let loudest = heard.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    assert!(
+        loudest > 1000,
+        "the speaker played something: peak {loudest}"
+    );
+    assert_eq!(
+        dominant_frequency(heard, &[440.0, 550.0, 660.0, 880.0]),
+        550.0,
+        "the null sink got the sender's tone"
+    );
 }

@@ -60,6 +60,9 @@ pub struct Options {
     pub record: Option<PathBuf>,
     /// `--audio-out`: the playback back-end to play the mix to.
     pub audio_out: Option<String>,
+    /// False when `audio_out` is only the build's default (the speaker), which
+    /// may be missing without that being an error.
+    pub audio_out_chosen: bool,
     pub video: VideoSettings,
     /// The microphone `/audio on mic` opens (`--mic`); None: the default one.
     pub mic: Option<String>,
@@ -124,11 +127,17 @@ pub fn run(
     } = link;
     let stats = Arc::new(ClientStats::default());
     // Opened before the view takes the terminal, so a bad path is a plain error.
-    let playback_sink = options
-        .audio_out
-        .as_deref()
-        .map(playback::open_sink)
-        .transpose()?;
+    let playback_sink = match options.audio_out.as_deref().map(playback::open_sink) {
+        Some(Err(err)) if !options.audio_out_chosen => {
+            // The speaker a devices build plays to by default: its absence is
+            // worth saying, not worth ending the session over.
+            tracing::warn!(
+                "{err:#}: you will not hear the others; --audio-out PATH.wav plays them to a file"
+            );
+            None
+        }
+        other => other.transpose()?,
+    };
     let record = options.record.as_deref();
     let mut video_sinks: Vec<Box<dyn VideoSink>> = Vec::new();
     let mut audio_sinks: Vec<Box<dyn AudioSink>> = Vec::new();

@@ -69,8 +69,14 @@ struct Args {
 
     /// Play what you hear (everyone else mixed) to PATH.wav, in real time as a
     /// speaker would: for machines without a sound card, and for tests.
-    #[arg(long, value_name = "PATH.wav")]
+    /// `speaker[:NAME]` plays to a speaker (builds with device support play to
+    /// the default speaker unless --json or --audio-out says otherwise).
+    #[arg(long, value_name = "PATH.wav|speaker[:NAME]")]
     audio_out: Option<String>,
+
+    /// The speaker to play to: part of a name or id from --list-devices.
+    #[arg(long, value_name = "NAME", conflicts_with = "audio_out")]
+    speaker: Option<String>,
 
     /// Size of the test-pattern video, WIDTHxHEIGHT.
     #[arg(long, default_value = "640x360", value_parser = parse_size)]
@@ -155,7 +161,11 @@ fn main() -> ExitCode {
         name: args.name,
         mode,
         record: args.record,
-        audio_out: args.audio_out,
+        audio_out_chosen: args.audio_out.is_some() || args.speaker.is_some(),
+        audio_out: args
+            .audio_out
+            .or(args.speaker.map(|name| format!("speaker:{name}")))
+            .or_else(|| (cfg!(feature = "audio") && !args.json).then(|| "speaker".to_string())),
         video: VideoSettings {
             width: args.video_size.0,
             height: args.video_size.1,

@@ -11,6 +11,8 @@
 
 pub mod jitter;
 pub mod mixer;
+#[cfg(feature = "audio")]
+mod speaker;
 mod wav_out;
 
 use crate::sink::AudioSink;
@@ -38,14 +40,37 @@ pub trait PlaybackSink: Send {
 }
 
 /// The playback back-ends: (how to name it, what it is), for help texts.
-pub const PLAYBACK_SINKS: &[(&str, &str)] = &[(
-    "PATH.wav",
-    "a 48 kHz mono WAV file of exactly what the speakers would play, in real time",
-)];
+pub const PLAYBACK_SINKS: &[(&str, &str)] = &[
+    (
+        "PATH.wav",
+        "a 48 kHz mono WAV file of exactly what the speakers would play, in real time",
+    ),
+    (
+        "speaker[:NAME]",
+        if cfg!(feature = "audio") {
+            "a speaker: NAME (see --list-devices), else the default output"
+        } else {
+            "a speaker (this build has no device support: see --list-devices)"
+        },
+    ),
+];
 
 /// Opens the back-end `spec` names.
 pub fn open_sink(spec: &str) -> anyhow::Result<Box<dyn PlaybackSink>> {
+    if spec == "speaker" || spec.starts_with("speaker:") {
+        return open_speaker(spec.strip_prefix("speaker:"));
+    }
     Ok(Box::new(WavOut::create(std::path::Path::new(spec))?))
+}
+
+#[cfg(feature = "audio")]
+fn open_speaker(name: Option<&str>) -> anyhow::Result<Box<dyn PlaybackSink>> {
+    Ok(Box::new(speaker::Speaker::open(name)?))
+}
+
+#[cfg(not(feature = "audio"))]
+fn open_speaker(_name: Option<&str>) -> anyhow::Result<Box<dyn PlaybackSink>> {
+    anyhow::bail!("{}", crate::media::devices::AUDIO_BUILD_HINT)
 }
 
 /// The shared mixer: the audio reader pushes, the clock pulls, the main loop
