@@ -1,7 +1,9 @@
 //! Video and audio end to end: what a sender shares arrives intact at every
 //! other member of its meeting, and nowhere else.
 
-use integration_tests::{ClientProcess, ServerProcess, read_wav, write_jpeg, write_wav};
+use integration_tests::{
+    ClientProcess, ServerProcess, dominant_frequency, read_wav, write_jpeg, write_wav,
+};
 use serde_json::Value;
 use std::path::Path;
 
@@ -155,25 +157,6 @@ fn audio_samples_arrive_intact() {
     }
 }
 
-/// Frequency of the strongest of `candidates` in `samples` (Goertzel power).
-fn dominant(samples: &[i16], candidates: &[f64]) -> f64 {
-    let power = |hz: f64| {
-        let k = 2.0 * (std::f64::consts::TAU * hz / 48_000.0).cos();
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for &x in samples {
-            let s0 = f64::from(x) + k * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        s1 * s1 + s2 * s2 - k * s1 * s2
-    };
-    candidates
-        .iter()
-        .map(|&hz| (hz, power(hz)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(0.0, |(hz, _)| hz)
-}
-
 #[test]
 fn test_pattern_moves_and_tones_keep_their_pitch() {
     let server = ServerProcess::start();
@@ -216,5 +199,8 @@ fn test_pattern_moves_and_tones_keep_their_pitch() {
     );
 
     let samples = read_wav(&record.join("audio").join(format!("{}.wav", a.id)));
-    assert_eq!(dominant(&samples, &[440.0, 550.0, 660.0, 880.0]), 660.0);
+    assert_eq!(
+        dominant_frequency(&samples, &[440.0, 550.0, 660.0, 880.0]),
+        660.0
+    );
 }

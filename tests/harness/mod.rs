@@ -80,21 +80,11 @@ pub fn client_features() -> Option<String> {
         .filter(|f| !f.trim().is_empty())
 }
 
-/// Frequency of the strongest of `candidates` in 48 kHz `samples` (Goertzel power).
+/// Frequency of the strongest of `candidates` in 48 kHz `samples`.
 pub fn dominant_frequency(samples: &[i16], candidates: &[f64]) -> f64 {
-    let power = |hz: f64| {
-        let k = 2.0 * (std::f64::consts::TAU * hz / 48_000.0).cos();
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for &x in samples {
-            let s0 = f64::from(x) + k * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        s1 * s1 + s2 * s2 - k * s1 * s2
-    };
     candidates
         .iter()
-        .map(|&hz| (hz, power(hz)))
+        .map(|&hz| (hz, goertzel_power(samples, hz)))
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map_or(0.0, |(hz, _)| hz)
 }
