@@ -36,6 +36,61 @@ pub use with_audio::*;
 mod with_audio {
     use anyhow::{Context, anyhow};
     use cpal::traits::{DeviceTrait, HostTrait};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// A stream config asking for a 10 ms device buffer where the device
+    /// allows one: its default buffer is often 50 ms or more, all of it delay.
+    pub fn low_latency(config: &cpal::SupportedStreamConfig) -> cpal::StreamConfig {
+        let mut stream: cpal::StreamConfig = (*config).into();
+        let wanted = config.sample_rate() / 100;
+        if let cpal::SupportedBufferSize::Range { min, max } = config.buffer_size() {
+            stream.buffer_size = cpal::BufferSize::Fixed(wanted.clamp(*min, *max));
+        }
+        stream
+    }
+
+    /// Delays a device reports in its callbacks (capture to callback, or
+    /// callback to playback), for the latency budget. Keeps the last
+    /// `KEEP` so a long session does not grow it.
+    #[derive(Default)]
+    pub struct DelayLog {
+        micros: Mutex<std::collections::VecDeque<u32>>,
+    }
+
+    impl DelayLog {
+        const KEEP: usize = 6000;
+
+        pub fn record(&self, delay: Duration) {
+            let mut micros = self.micros.lock().unwrap_or_else(|p| p.into_inner());
+            if micros.len() == Self::KEEP {
+                micros.pop_front();
+            }
+            micros.push_back(u32::try_from(delay.as_micros()).unwrap_or(u32::MAX));
+        }
+
+        /// "p50 X ms, p99 Y ms over N callbacks", or None before any.
+        pub fn summary(&self) -> Option<String> {
+            let mut sorted: Vec<u32> = self
+                .micros
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .copied()
+                .collect();
+            if sorted.is_empty() {
+                return None;
+            }
+            sorted.sort_unstable();
+            let at = |p: usize| f64::from(sorted[(sorted.len() - 1) * p / 100]) / 1000.0;
+            Some(format!(
+                "p50 {:.1} ms, p99 {:.1} ms over {} callbacks",
+                at(50),
+                at(99),
+                sorted.len()
+            ))
+        }
+    }
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Direction {

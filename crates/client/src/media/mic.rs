@@ -13,7 +13,7 @@
 //! arrived, the frame is padded with silence. Both are counted.
 
 use super::AudioSource;
-use super::devices::{self, Direction};
+use super::devices::{self, DelayLog, Direction};
 use anyhow::{Context, anyhow};
 use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, StreamTrait};
@@ -37,6 +37,8 @@ pub struct Microphone {
     ready: VecDeque<f32>,
     /// Dropping this ends the device thread and closes the stream.
     _stop: Sender<()>,
+    /// Capture-to-callback delay the device reports.
+    device_delay: std::sync::Arc<DelayLog>,
     pub dropped_samples: u64,
     pub padded_samples: u64,
 }
@@ -48,10 +50,12 @@ impl Microphone {
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let (opened_tx, opened) = crossbeam_channel::bounded::<anyhow::Result<(String, u32)>>(1);
         let wanted = name.map(str::to_string);
+        let device_delay = std::sync::Arc::new(DelayLog::default());
+        let delays = device_delay.clone();
         std::thread::Builder::new()
             .name("mic-device".into())
             .spawn(move || {
-                match start_stream(wanted.as_deref(), chunks_tx) {
+                match start_stream(wanted.as_deref(), chunks_tx, delays) {
                     Ok((stream, name, rate)) => {
                         let _ = opened_tx.send(Ok((name, rate)));
                         // Keep the stream alive until the source is dropped.
@@ -89,6 +93,7 @@ impl Microphone {
             resampler,
             ready: VecDeque::new(),
             _stop: stop,
+            device_delay,
             dropped_samples: 0,
             padded_samples: 0,
         })
@@ -154,6 +159,19 @@ impl AudioSource for Microphone {
     }
 }
 
+impl Drop for Microphone {
+    fn drop(&mut self) {
+        if let Some(delay) = self.device_delay.summary() {
+            tracing::info!(
+                "microphone {}: capture delay {delay}; {} samples dropped, {} padded",
+                self.name,
+                self.dropped_samples,
+                self.padded_samples
+            );
+        }
+    }
+}
+
 fn to_i16(value: f32) -> i16 {
     (value.clamp(-1.0, 1.0) * f32::from(i16::MAX)).round() as i16
 }
@@ -163,6 +181,7 @@ fn to_i16(value: f32) -> i16 {
 fn start_stream(
     wanted: Option<&str>,
     chunks: Sender<Vec<f32>>,
+    delays: std::sync::Arc<DelayLog>,
 ) -> anyhow::Result<(cpal::Stream, String, u32)> {
     let (device, name) = devices::find(Direction::Input, wanted)?;
     let config = device
@@ -170,15 +189,27 @@ fn start_stream(
         .with_context(|| format!("the microphone {name} reports no usable format"))?;
     let rate = config.sample_rate();
     let channels = usize::from(config.channels());
-    let stream_config: cpal::StreamConfig = config.into();
+    let stream_config = devices::low_latency(&config);
     let on_error = |err| tracing::warn!("microphone: {err}");
     let stream = match config.sample_format() {
-        SampleFormat::F32 => build::<f32>(&device, &stream_config, channels, chunks, on_error),
-        SampleFormat::I16 => build::<i16>(&device, &stream_config, channels, chunks, on_error),
-        SampleFormat::U16 => build::<u16>(&device, &stream_config, channels, chunks, on_error),
-        SampleFormat::I32 => build::<i32>(&device, &stream_config, channels, chunks, on_error),
-        SampleFormat::I8 => build::<i8>(&device, &stream_config, channels, chunks, on_error),
-        SampleFormat::U8 => build::<u8>(&device, &stream_config, channels, chunks, on_error),
+        SampleFormat::F32 => {
+            build::<f32>(&device, &stream_config, channels, chunks, delays, on_error)
+        }
+        SampleFormat::I16 => {
+            build::<i16>(&device, &stream_config, channels, chunks, delays, on_error)
+        }
+        SampleFormat::U16 => {
+            build::<u16>(&device, &stream_config, channels, chunks, delays, on_error)
+        }
+        SampleFormat::I32 => {
+            build::<i32>(&device, &stream_config, channels, chunks, delays, on_error)
+        }
+        SampleFormat::I8 => {
+            build::<i8>(&device, &stream_config, channels, chunks, delays, on_error)
+        }
+        SampleFormat::U8 => {
+            build::<u8>(&device, &stream_config, channels, chunks, delays, on_error)
+        }
         other => {
             return Err(anyhow!(
                 "the microphone {name} delivers {other}, which this client does not read"
@@ -197,6 +228,7 @@ fn build<T>(
     config: &cpal::StreamConfig,
     channels: usize,
     chunks: Sender<Vec<f32>>,
+    delays: std::sync::Arc<DelayLog>,
     on_error: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<cpal::Stream, cpal::Error>
 where
@@ -205,7 +237,9 @@ where
 {
     device.build_input_stream(
         *config,
-        move |data: &[T], _: &cpal::InputCallbackInfo| {
+        move |data: &[T], info: &cpal::InputCallbackInfo| {
+            let when = info.timestamp();
+            delays.record(when.callback.duration_since(when.capture));
             let mono = downmix(data, channels);
             // A full channel means the sender stopped reading: drop, never block
             // the device's thread.

@@ -10,7 +10,7 @@
 //! need not be `Send` on every platform.
 
 use super::PlaybackSink;
-use crate::media::devices::{self, Direction};
+use crate::media::devices::{self, DelayLog, Direction};
 use anyhow::{Context, anyhow};
 use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, StreamTrait};
@@ -32,6 +32,11 @@ struct Queue {
     samples: Mutex<VecDeque<f32>>,
     underruns: AtomicU64,
     dropped: AtomicU64,
+    /// The most frames the device asked for in one callback.
+    largest_request: std::sync::atomic::AtomicUsize,
+    /// Callback to playback, as the device reports it, plus what waited in
+    /// this queue: the playback side of the delay budget.
+    delay: DelayLog,
 }
 
 pub struct Speaker {
@@ -115,7 +120,9 @@ impl PlaybackSink for Speaker {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         samples.extend(converted);
-        let limit = max_queued(self.rate);
+        // Room for what the device takes at once, or it would starve.
+        let largest = self.queue.largest_request.load(Ordering::Relaxed);
+        let limit = max_queued(self.rate).max(2 * largest + AUDIO_FRAME_SAMPLES);
         if samples.len() > limit {
             let excess = samples.len() - limit;
             samples.drain(..excess);
@@ -127,6 +134,9 @@ impl PlaybackSink for Speaker {
     }
 
     fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some(delay) = self.queue.delay.summary() {
+            tracing::info!("speaker {}: playback delay {delay}", self.name);
+        }
         let underruns = self.queue.underruns.load(Ordering::Relaxed);
         let dropped = self.queue.dropped.load(Ordering::Relaxed);
         if underruns > 0 || dropped > 0 {
@@ -150,13 +160,13 @@ fn start_stream(
         .with_context(|| format!("the speaker {name} reports no usable format"))?;
     let rate = config.sample_rate();
     let channels = usize::from(config.channels());
-    let stream_config: cpal::StreamConfig = config.into();
+    let stream_config = devices::low_latency(&config);
     let on_error = |err| tracing::warn!("speaker: {err}");
     let stream = match config.sample_format() {
-        SampleFormat::F32 => build::<f32>(&device, &stream_config, channels, queue, on_error),
-        SampleFormat::I16 => build::<i16>(&device, &stream_config, channels, queue, on_error),
-        SampleFormat::U16 => build::<u16>(&device, &stream_config, channels, queue, on_error),
-        SampleFormat::I32 => build::<i32>(&device, &stream_config, channels, queue, on_error),
+        SampleFormat::F32 => build::<f32>(&device, &stream_config, channels, rate, queue, on_error),
+        SampleFormat::I16 => build::<i16>(&device, &stream_config, channels, rate, queue, on_error),
+        SampleFormat::U16 => build::<u16>(&device, &stream_config, channels, rate, queue, on_error),
+        SampleFormat::I32 => build::<i32>(&device, &stream_config, channels, rate, queue, on_error),
         other => {
             return Err(anyhow!(
                 "the speaker {name} wants {other}, which this client does not write"
@@ -174,6 +184,7 @@ fn build<T>(
     device: &cpal::Device,
     config: &cpal::StreamConfig,
     channels: usize,
+    rate: u32,
     queue: Arc<Queue>,
     on_error: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<cpal::Stream, cpal::Error>
@@ -182,11 +193,18 @@ where
 {
     device.build_output_stream(
         *config,
-        move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
+        move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
             let mut samples = queue
                 .samples
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let frames = data.len() / channels.max(1);
+            queue.largest_request.fetch_max(frames, Ordering::Relaxed);
+            let when = info.timestamp();
+            let queued = Duration::from_secs_f64(samples.len() as f64 / f64::from(rate));
+            queue
+                .delay
+                .record(when.playback.duration_since(when.callback) + queued);
             for frame in data.chunks_mut(channels.max(1)) {
                 let value = samples.pop_front().unwrap_or_else(|| {
                     queue.underruns.fetch_add(1, Ordering::Relaxed);
