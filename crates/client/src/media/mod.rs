@@ -6,6 +6,7 @@
 //! and microphone sources join the tables behind cargo features.
 
 pub mod devices;
+pub(crate) mod frames;
 mod images;
 #[cfg(feature = "audio")]
 mod mic;
