@@ -1,5 +1,6 @@
 //! Devices. Without device back-ends (the default build) every device command
-//! must explain itself. With them (`MEETING_CLIENT_FEATURES=audio`, set by
+//! must explain itself, and so must a camera build on a machine without a
+//! camera (no /dev/video*, as in CI). With them (`MEETING_CLIENT_FEATURES=audio`, set by
 //! .ci/run together with a PulseAudio server on a null sink), the real cpal
 //! code path captures, at real-time pace, what is played into the null sink.
 
@@ -16,6 +17,18 @@ fn with_audio() -> bool {
     client_features().is_some_and(|f| f.contains("audio") || f.contains("devices"))
 }
 
+fn with_camera() -> bool {
+    client_features().is_some_and(|f| f.contains("camera") || f.contains("devices"))
+}
+
+/// True when this machine has a camera (the device tests expect none).
+fn camera_present() -> bool {
+    std::fs::read_dir("/dev").is_ok_and(|dir| {
+        dir.filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with("video"))
+    })
+}
+
 #[test]
 fn list_devices_says_what_there_is_or_how_to_get_it() {
     let output = Command::new(binary("client"))
@@ -28,7 +41,20 @@ fn list_devices_says_what_there_is_or_how_to_get_it() {
     for section in ["cameras:", "audio inputs:", "audio outputs:"] {
         assert!(text.contains(section), "{section} missing:\n{text}");
     }
-    assert!(text.contains("no camera support yet"), "{text}");
+    if !with_camera() {
+        assert!(text.contains("apt-get install libclang-dev"), "{text}");
+        assert!(text.contains("--features camera"), "{text}");
+    } else if camera_present() {
+        // Each camera, then its formats (or why they are unknown).
+        assert!(
+            text.contains("MJPEG:") || text.contains("YUYV:") || text.contains("formats unknown"),
+            "{text}"
+        );
+    } else {
+        let cameras = text.split("audio inputs:").next().unwrap_or_default();
+        assert!(cameras.contains("none found"), "{text}");
+        assert!(!cameras.contains("--features camera"), "{text}");
+    }
     if with_audio() {
         assert!(!text.contains("--features audio"), "{text}");
     } else {
@@ -44,11 +70,30 @@ fn device_sources_that_are_missing_explain_themselves() {
     a.send("/video on camera");
     let error = a.expect_event("error");
     let message = error["message"].as_str().unwrap_or_default().to_string();
-    assert!(message.contains("no camera support yet"), "{message}");
-    assert!(
-        message.contains("`test`"),
-        "says what to use instead: {message}"
-    );
+    if !with_camera() {
+        assert!(message.contains("--features camera"), "{message}");
+        assert!(
+            message.contains("`test`"),
+            "says what to use instead: {message}"
+        );
+    } else if !camera_present() {
+        assert!(message.contains("no camera found"), "{message}");
+        assert!(
+            message.contains("`test`"),
+            "says what to use instead: {message}"
+        );
+        a.send("/video on camera:Nonesuch");
+        let error = a.expect_event("error");
+        let message = error["message"].as_str().unwrap_or_default().to_string();
+        assert!(message.contains("no camera found"), "{message}");
+        // --camera chooses one the same way.
+        let mut b = ClientProcess::start_with(&server, "b", &["--camera", "7"]);
+        b.send("/video on camera");
+        let error = b.expect_event("error");
+        let message = error["message"].as_str().unwrap_or_default().to_string();
+        assert!(message.contains("no camera found"), "{message}");
+        b.quit();
+    }
     if !with_audio() {
         a.send("/audio on mic");
         let error = a.expect_event("error");

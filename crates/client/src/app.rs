@@ -66,6 +66,8 @@ pub struct Options {
     pub video: VideoSettings,
     /// The microphone `/audio on mic` opens (`--mic`); None: the default one.
     pub mic: Option<String>,
+    /// The camera `/video on camera` opens (`--camera`); None: the first one.
+    pub camera: Option<String>,
 }
 
 /// How the session ended, for the exit code.
@@ -96,6 +98,7 @@ struct App {
     chat_log: Option<ChatLog>,
     video_settings: VideoSettings,
     mic: Option<String>,
+    camera: Option<String>,
     /// The full-screen view's self-view tile, fed by our own video sender.
     self_view: Option<TileFeed>,
     shutdown_seen: bool,
@@ -226,6 +229,7 @@ pub fn run(
         chat_log,
         video_settings: options.video,
         mic: options.mic,
+        camera: options.camera,
         self_view,
         shutdown_seen: false,
         me: id,
@@ -393,10 +397,14 @@ impl App {
 
     fn start_sharing(&mut self, kind: MediaKind, source: Option<&str>) {
         let producer = match kind {
-            MediaKind::Video => media::open_video_source(source, self.video_settings).map(|s| {
-                let interval = Duration::from_secs(1) / self.video_settings.fps.max(1);
-                (s.describe(), Producer::Video(s, interval))
-            }),
+            MediaKind::Video => {
+                media::open_video_source(source, self.video_settings, self.camera.as_deref()).map(
+                    |s| {
+                        let interval = Duration::from_secs(1) / self.video_settings.fps.max(1);
+                        (s.describe(), Producer::Video(s, interval))
+                    },
+                )
+            }
             MediaKind::Audio => media::open_audio_source(source, self.mic.as_deref())
                 .map(|s| (s.describe(), Producer::Audio(s))),
         };

@@ -39,6 +39,10 @@ struct Args {
     #[arg(long)]
     list_devices: bool,
 
+    /// The camera `/video on camera` opens: its index or part of its name from --list-devices.
+    #[arg(long, value_name = "N|NAME")]
+    camera: Option<String>,
+
     /// The microphone `/audio on mic` opens: part of a name or id from --list-devices.
     #[arg(long, value_name = "NAME")]
     mic: Option<String>,
@@ -173,6 +177,7 @@ fn main() -> ExitCode {
             ..VideoSettings::default()
         },
         mic: args.mic,
+        camera: args.camera,
     };
     let json = args.json;
     match app::run(options, events, inbox) {

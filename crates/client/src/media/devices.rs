@@ -1,6 +1,6 @@
 //! Which capture and playback devices exist (`client --list-devices`), and
 //! finding one by name. Device back-ends are cargo features (`audio` for
-//! microphones and speakers through cpal); a build without one says so and
+//! microphones and speakers through cpal, `camera` for cameras through nokhwa); a build without one says so and
 //! says how to get it, instead of pretending there is nothing.
 
 /// How to build with microphone and speaker support, for messages.
@@ -8,15 +8,28 @@ pub const AUDIO_BUILD_HINT: &str = "this client was built without microphone and
      install the ALSA headers (Debian: apt-get install libasound2-dev pkg-config) and build with \
      `cargo build --release -p meeting-client --features audio`";
 
-/// Camera capture is not part of this release.
-pub const CAMERA_MISSING: &str = "this client has no camera support yet; share `test` (a moving \
-     test pattern) or a JPEG/PNG file or folder instead";
+/// How to build with camera support, for messages.
+pub const CAMERA_BUILD_HINT: &str = "this client was built without camera support; install \
+     libclang (Debian: apt-get install libclang-dev) and build with \
+     `cargo build --release -p meeting-client --features camera`; until then share `test` \
+     (a moving test pattern) or a JPEG/PNG file or folder instead";
 
 /// Everything `--list-devices` prints.
 pub fn list() -> String {
-    let mut out = vec!["cameras:".to_string(), format!("  none: {CAMERA_MISSING}")];
+    let mut out = vec!["cameras:".to_string()];
+    out.extend(camera_lines());
     out.extend(audio_lines());
     out.join("\n")
+}
+
+#[cfg(feature = "camera")]
+fn camera_lines() -> Vec<String> {
+    super::camera::lines()
+}
+
+#[cfg(not(feature = "camera"))]
+fn camera_lines() -> Vec<String> {
+    vec![format!("  none: {CAMERA_BUILD_HINT}")]
 }
 
 #[cfg(not(feature = "audio"))]

@@ -5,7 +5,10 @@
 //! really exists. The synthetic and file sources need no device at all; camera
 //! and microphone sources join the tables behind cargo features.
 
+#[cfg(feature = "camera")]
+mod camera;
 pub mod devices;
+pub(crate) mod frames;
 mod images;
 #[cfg(feature = "audio")]
 mod mic;
@@ -17,6 +20,8 @@ mod wav;
 use common::protocol::AUDIO_FRAME_SAMPLES;
 use std::path::Path;
 
+#[cfg(feature = "camera")]
+pub use camera::Camera;
 pub use images::ImageFiles;
 #[cfg(feature = "audio")]
 pub use mic::Microphone;
@@ -68,6 +73,14 @@ pub const VIDEO_SOURCES: &[(&str, &str)] = &[
         "PATH",
         "a JPEG or PNG file, or a folder of them played in name order, looped",
     ),
+    (
+        "camera[:N]",
+        if cfg!(feature = "camera") {
+            "a camera: N (index or name), else --camera, else the first (see --list-devices)"
+        } else {
+            "a camera (this build has no camera support: see --list-devices)"
+        },
+    ),
 ];
 
 /// The audio sources: (how to name it, what it is).
@@ -90,17 +103,35 @@ pub const AUDIO_SOURCES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Opens a video source; `camera` is the camera `--camera` chose, if any.
 pub fn open_video_source(
     spec: Option<&str>,
     settings: VideoSettings,
+    camera: Option<&str>,
 ) -> anyhow::Result<Box<dyn VideoSource>> {
     match spec.unwrap_or("test") {
         "test" => Ok(Box::new(TestPattern::new(settings))),
-        camera if camera == "camera" || camera.starts_with("camera:") => {
-            anyhow::bail!("{}", devices::CAMERA_MISSING)
+        spec if spec == "camera" || spec.starts_with("camera:") => {
+            open_camera(spec.strip_prefix("camera:").or(camera), settings)
         }
         path => Ok(Box::new(ImageFiles::open(Path::new(path), settings)?)),
     }
+}
+
+#[cfg(feature = "camera")]
+fn open_camera(
+    name: Option<&str>,
+    settings: VideoSettings,
+) -> anyhow::Result<Box<dyn VideoSource>> {
+    Ok(Box::new(Camera::open(name, settings)?))
+}
+
+#[cfg(not(feature = "camera"))]
+fn open_camera(
+    _name: Option<&str>,
+    _settings: VideoSettings,
+) -> anyhow::Result<Box<dyn VideoSource>> {
+    anyhow::bail!("{}", devices::CAMERA_BUILD_HINT)
 }
 
 /// Opens an audio source; `mic` is the microphone `--mic` chose, if any.

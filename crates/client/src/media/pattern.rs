@@ -1,9 +1,7 @@
 //! The `test` video source: colour bars that scroll, a bouncing white square and
 //! a frame counter in binary, so every frame differs and motion is visible.
 
-use super::{VideoSettings, VideoSource};
-use image::ExtendedColorType;
-use image::codecs::jpeg::JpegEncoder;
+use super::{VideoSettings, VideoSource, frames};
 
 pub struct TestPattern {
     settings: VideoSettings,
@@ -92,14 +90,12 @@ impl VideoSource for TestPattern {
     fn next_jpeg(&mut self) -> anyhow::Result<Vec<u8>> {
         self.draw();
         self.frame += 1;
-        let mut jpeg = Vec::with_capacity(64 * 1024);
-        JpegEncoder::new_with_quality(&mut jpeg, self.settings.quality).encode(
+        frames::encode_jpeg(
             &self.pixels,
             self.settings.width,
             self.settings.height,
-            ExtendedColorType::Rgb8,
-        )?;
-        Ok(jpeg)
+            self.settings.quality,
+        )
     }
 }
 
