@@ -135,7 +135,7 @@ mod with_audio {
     }
 
     /// The device whose id or name contains `wanted` (case ignored), or the
-    /// default one; with its name.
+    /// default one (no name, or `default`); with its name.
     pub fn find(
         direction: Direction,
         wanted: Option<&str>,
@@ -145,7 +145,7 @@ mod with_audio {
             Direction::Input => "microphone",
             Direction::Output => "speaker",
         };
-        let Some(wanted) = wanted else {
+        let Some(wanted) = wanted.filter(|w| !w.eq_ignore_ascii_case("default")) else {
             let device = match direction {
                 Direction::Input => host.default_input_device(),
                 Direction::Output => host.default_output_device(),
