@@ -37,6 +37,13 @@ pub trait PlaybackSink: Send {
     fn play(&mut self, pcm: &[i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()>;
     /// Playback is ending: finish files, drain devices.
     fn finish(&mut self) -> anyhow::Result<()>;
+    /// A device that keeps its own time pulls the mix from its own callback
+    /// (`Playback::pull`) once given `playback` here, and answers true: then
+    /// the clock does not tick for it, and there is one clock, not two that
+    /// drift apart. Files and other sinks the clock must feed answer false.
+    fn drive(&mut self, _playback: &Playback) -> anyhow::Result<bool> {
+        Ok(false)
+    }
 }
 
 /// The playback back-ends: (how to name it, what it is), for help texts.
@@ -185,9 +192,18 @@ impl PlaybackClock {
         // run, so sample n of the output belongs to `started + n / 48 kHz`.
         let epoch = Instant::now();
         let started = SystemTime::now();
+        let self_driven = sink.drive(&playback).map_err(std::io::Error::other)?;
         let thread = std::thread::Builder::new()
             .name("playback".into())
             .spawn(move || {
+                if self_driven {
+                    // The device's callback plays; wait for the end, then finish.
+                    let _ = stopped.recv();
+                    if let Err(err) = sink.finish() {
+                        tracing::warn!("could not finish {}: {err:#}", sink.describe());
+                    }
+                    return;
+                }
                 let mut next = epoch;
                 let mut pcm = [0i16; AUDIO_FRAME_SAMPLES];
                 // Until the stop sender is dropped.
