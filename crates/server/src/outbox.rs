@@ -140,36 +140,31 @@ impl Outbox {
         }
     }
 
-    /// The fast path: writes `frame` to an idle socket without blocking.
-    /// Gives the frame back if the queue was busy or the socket took none of it.
-    fn try_write_direct(&self, frame: Bytes, mut queue: MutexGuard<'_, Queue>) -> Option<Bytes> {
-        let Some(socket) = &self.shared.direct else {
-            return Some(frame);
-        };
-        if queue.has_work() || queue.writer_writing || queue.pusher_writing {
-            return Some(frame);
-        }
+    /// The socket, if the fast path may write to it now: a media socket
+    /// with nothing queued and nobody writing.
+    fn idle_socket(&self, queue: &Queue) -> Option<&TcpStream> {
+        let busy = queue.has_work() || queue.writer_writing || queue.pusher_writing;
+        self.shared.direct.as_ref().filter(|_| !busy)
+    }
+
+    /// The fast path: writes `frame` to an idle `socket` without blocking;
+    /// what the socket does not take goes to the writer.
+    fn write_direct(&self, frame: Bytes, socket: &TcpStream, mut queue: MutexGuard<'_, Queue>) {
         queue.pusher_writing = true;
         drop(queue);
         let written = SockRef::from(socket).send_with_flags(&frame, libc::MSG_DONTWAIT);
         let mut queue = self.shared.lock();
         queue.pusher_writing = false;
-        let rest = match written {
+        match written {
             Ok(n) if n > 0 => {
                 self.shared.traffic.sent(1, frame.len());
-                (n < frame.len()).then(|| frame.slice(n..))
+                queue.partial = (n < frame.len()).then(|| frame.slice(n..));
             }
             // Would block, or failed: the writer takes it from here, and
             // meets the error itself if there is one.
-            _ => {
-                queue.frames.push_front(frame);
-                self.wake_writer(&mut queue);
-                return None;
-            }
-        };
-        queue.partial = rest;
+            _ => queue.frames.push_front(frame),
+        }
         self.wake_writer(&mut queue);
-        None
     }
 
     /// Queues a media frame, dropping the oldest queued frame if there is no room.
@@ -180,10 +175,10 @@ impl Outbox {
         if queue.writer_gone {
             return true;
         }
-        let Some(frame) = self.try_write_direct(frame, queue) else {
+        if let Some(socket) = self.idle_socket(&queue) {
+            self.write_direct(frame, socket, queue);
             return true;
-        };
-        queue = self.shared.lock();
+        }
         let full = queue.frames.len() >= queue.capacity;
         if full {
             // Only media is ever dropped: a control event (a media socket's
