@@ -52,6 +52,36 @@ mod with_audio {
     use std::sync::Mutex;
     use std::time::Duration;
 
+    /// Runs `open` on a thread of its own, named after `what` ("microphone"),
+    /// and keeps the stream it opened there, since cpal streams need not be
+    /// `Send`, until the returned sender is dropped. Returns what `open`
+    /// reported about the device, or its error.
+    pub fn hold_on_thread<T: Send + 'static>(
+        what: &str,
+        open: impl FnOnce() -> anyhow::Result<(cpal::Stream, T)> + Send + 'static,
+    ) -> anyhow::Result<(T, crossbeam_channel::Sender<()>)> {
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let (opened_tx, opened) = crossbeam_channel::bounded::<anyhow::Result<T>>(1);
+        std::thread::Builder::new()
+            .name(format!("{what}-device"))
+            .spawn(move || match open() {
+                Ok((stream, found)) => {
+                    let _ = opened_tx.send(Ok(found));
+                    // Keep the stream alive until the stop sender is dropped.
+                    let _ = stopped.recv();
+                    drop(stream);
+                }
+                Err(err) => {
+                    let _ = opened_tx.send(Err(err));
+                }
+            })
+            .with_context(|| format!("could not start the {what} thread"))?;
+        let found = opened
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| anyhow!("the {what} did not open within 5 s"))??;
+        Ok((found, stop))
+    }
+
     /// A stream config asking for a 10 ms device buffer where the device
     /// allows one: its default buffer is often 50 ms or more, all of it delay.
     pub fn low_latency(config: &cpal::SupportedStreamConfig) -> cpal::StreamConfig {

@@ -4,7 +4,7 @@
 //! prefers; its callback mixes the channels down to mono f32 and hands chunks
 //! to this source, which resamples them to the wire's 48 kHz with rubato (a
 //! band-limited FFT resampler, not dropped or repeated samples) and cuts 20 ms
-//! frames. The cpal stream lives on a thread of its own (`mic-device`), since
+//! frames. The cpal stream lives on a thread of its own (`microphone-device`), since
 //! streams need not be `Send` on every platform.
 //!
 //! The sender asks for a frame every 20 ms by the wall clock, and the device
@@ -47,30 +47,12 @@ impl Microphone {
     /// Opens `name` (as `--list-devices` shows it), or the default input.
     pub fn open(name: Option<&str>) -> anyhow::Result<Microphone> {
         let (chunks_tx, chunks) = crossbeam_channel::bounded::<Vec<f32>>(256);
-        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
-        let (opened_tx, opened) = crossbeam_channel::bounded::<anyhow::Result<(String, u32)>>(1);
         let wanted = name.map(str::to_string);
         let device_delay = std::sync::Arc::new(DelayLog::default());
         let delays = device_delay.clone();
-        std::thread::Builder::new()
-            .name("mic-device".into())
-            .spawn(move || {
-                match start_stream(wanted.as_deref(), chunks_tx, delays) {
-                    Ok((stream, name, rate)) => {
-                        let _ = opened_tx.send(Ok((name, rate)));
-                        // Keep the stream alive until the source is dropped.
-                        let _ = stopped.recv();
-                        drop(stream);
-                    }
-                    Err(err) => {
-                        let _ = opened_tx.send(Err(err));
-                    }
-                }
-            })
-            .context("could not start the microphone thread")?;
-        let (name, native_rate) = opened
-            .recv_timeout(Duration::from_secs(5))
-            .map_err(|_| anyhow!("the microphone did not open within 5 s"))??;
+        let ((name, native_rate), stop) = devices::hold_on_thread("microphone", move || {
+            start_stream(wanted.as_deref(), chunks_tx, delays)
+        })?;
         let resampler = if native_rate == AUDIO_SAMPLE_RATE {
             None
         } else {
@@ -182,7 +164,7 @@ fn start_stream(
     wanted: Option<&str>,
     chunks: Sender<Vec<f32>>,
     delays: std::sync::Arc<DelayLog>,
-) -> anyhow::Result<(cpal::Stream, String, u32)> {
+) -> anyhow::Result<(cpal::Stream, (String, u32))> {
     let (device, name) = devices::find(Direction::Input, wanted)?;
     let config = device
         .default_input_config()
@@ -220,7 +202,7 @@ fn start_stream(
     stream
         .play()
         .with_context(|| format!("could not start the microphone {name}"))?;
-    Ok((stream, name, rate))
+    Ok((stream, (name, rate)))
 }
 
 fn build<T>(

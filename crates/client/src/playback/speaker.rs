@@ -54,29 +54,12 @@ impl PlaybackSink for Speaker {
     }
 
     fn drive(&mut self, playback: &Playback) -> anyhow::Result<bool> {
-        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
-        let (opened_tx, opened) = crossbeam_channel::bounded::<anyhow::Result<u32>>(1);
         let wanted = self.wanted.clone();
         let playback = playback.clone();
         let delay = self.delay.clone();
-        std::thread::Builder::new()
-            .name("speaker-device".into())
-            .spawn(
-                move || match start_stream(wanted.as_deref(), playback, delay) {
-                    Ok((stream, rate)) => {
-                        let _ = opened_tx.send(Ok(rate));
-                        let _ = stopped.recv();
-                        drop(stream);
-                    }
-                    Err(err) => {
-                        let _ = opened_tx.send(Err(err));
-                    }
-                },
-            )
-            .context("could not start the speaker thread")?;
-        let rate = opened
-            .recv_timeout(Duration::from_secs(5))
-            .map_err(|_| anyhow!("the speaker did not open within 5 s"))??;
+        let (rate, stop) = devices::hold_on_thread("speaker", move || {
+            start_stream(wanted.as_deref(), playback, delay)
+        })?;
         self.name = format!("{} ({rate} Hz)", self.name);
         self.stop = Some(stop);
         Ok(true)
