@@ -16,6 +16,6 @@ pub use error::ProtocolError;
 pub use frame::{Frame, FrameKind, FrameReader, MediaHeader};
 pub use ids::{ClientId, MeetingId, SessionToken};
 pub use message::{
-    Event, MediaKind, MeetingSummary, MemberInfo, MemberRef, Request, ServerStatsReport,
+    Event, InputEvent, MediaKind, MeetingSummary, MemberInfo, MemberRef, Request, ServerStatsReport,
     TrafficStats,
 };

@@ -37,6 +37,23 @@ impl fmt::Display for MediaKind {
     }
 }
 
+/// One input event from a remote controller to a shared screen's owner.
+///
+/// Coordinates are pixels of the shared screen (what the owner's encoder sends),
+/// so the controller needs no knowledge of the owner's display. Keys are X
+/// keysyms: Latin-1 characters are their code point, other characters
+/// `0x0100_0000 + code point`, named keys their X11 keysym (`XK_Return` 0xff0d).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InputEvent {
+    /// A key pressed (`down`) or released.
+    Key { keysym: u32, down: bool },
+    /// The pointer moved to (`x`, `y`) on the shared screen.
+    Pointer { x: u32, y: u32 },
+    /// A mouse button pressed or released: 1 left, 2 middle, 3 right, 4/5 wheel up/down.
+    Button { button: u8, down: bool },
+}
+
 /// From client to server, on the control socket (`attach`: on a media socket).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]

@@ -1,0 +1,1 @@
+//! The screen codec (being written).

@@ -1,0 +1,1 @@
+//! The synthetic test desktop (being written).

@@ -1,0 +1,1 @@
+//! X11 capture and input injection (being written).
