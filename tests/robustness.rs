@@ -272,9 +272,9 @@ fn a_receiver_that_stops_reading_does_not_stop_the_others() {
             unreachable!()
         };
         // Writers count a batch once it is written: ask again until the last is in.
-        if report.video.frames_out == frames + kept || Instant::now() > deadline {
+        if report.media[MediaKind::Video].frames_out == frames + kept || Instant::now() > deadline {
             assert_eq!((report.clients, report.meetings), (3, 1));
-            break report.video;
+            break report.media[MediaKind::Video].clone();
         }
     };
     assert_eq!(video.frames_in, frames);

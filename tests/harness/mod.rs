@@ -393,7 +393,9 @@ impl RawPeer {
         stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
         let reader = FrameReader::new(
             stream.try_clone().expect("clone"),
-            &[FrameKind::Control, FrameKind::Video, FrameKind::Audio],
+            &std::iter::once(FrameKind::Control)
+                .chain(MediaKind::ALL.map(FrameKind::Media))
+                .collect::<Vec<_>>(),
         );
         RawPeer { stream, reader }
     }

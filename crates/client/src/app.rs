@@ -9,38 +9,30 @@
 //! everything it was sent before it closes its side. So a script that pipes in
 //! commands and closes stdin gets every answer before the client exits.
 
+use crate::channel::{ChannelContext, MediaChannel, Sinks};
 use crate::command::{self, Command};
 use crate::level::MemberLevels;
 use crate::link::{self, ServerLink};
-use crate::media::sender::{Producer, RunningSender, SenderContext};
+use crate::media::sender::Producer;
 use crate::media::{self, VideoSettings};
-use crate::output::{FrontEnd, HelpLine, LocalEvent, MemberLevel, Output};
+use crate::meeting::MeetingState;
+use crate::output::{FrontEnd, LocalEvent, MemberLevel, Output};
 use crate::playback::{self, Playback, PlaybackClock};
 use crate::record::{AudioRecorder, ChatLog, VideoRecorder};
-use crate::sink::{self, AudioSink, SharedFrame, VideoSink};
+use crate::sink::{AudioSink, VideoSink};
 use crate::stats::ClientStats;
 use crate::tui::{self, TileFeed, TuiSettings};
-use common::protocol::AUDIO_FRAME_SAMPLES;
-use common::{ClientId, Event, FrameKind, FrameReader, MediaKind, MeetingId, Request};
+use common::{ClientId, Event, FrameReader, MediaKind, PerKind, Request};
 use crossbeam_channel::{Receiver, Sender};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::{Shutdown, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-/// Everything that can happen to the client.
-pub enum AppEvent {
-    Input(String),
-    InputClosed,
-    Interrupted,
-    Server(Event),
-    ControlClosed(Option<String>),
-    MediaClosed(MediaKind),
-    SenderFailed(MediaKind, String),
-}
+pub use crate::events::AppEvent;
 
 /// How the client talks to its user.
 pub enum Mode {
@@ -85,15 +77,12 @@ const QUIT_GRACE: Duration = Duration::from_secs(5);
 struct App {
     output: Box<dyn FrontEnd>,
     requests: Sender<Request>,
-    events: Sender<AppEvent>,
-    /// Per kind (`MediaKind::index`): the socket, its running sender, its next sequence.
-    media_sockets: [Arc<TcpStream>; 2],
+    /// Our media channels, one per kind.
+    channels: PerKind<MediaChannel>,
+    channel_ctx: ChannelContext,
     control_socket: TcpStream,
-    in_meeting: Arc<AtomicBool>,
-    meeting: Option<MeetingId>,
-    senders: [Option<RunningSender>; 2],
-    sequences: [Arc<AtomicU32>; 2],
-    epoch: Instant,
+    /// The meeting as the server told it: folded here, read by the front end.
+    meeting: MeetingState,
     stats: Arc<ClientStats>,
     chat_log: Option<ChatLog>,
     video_settings: VideoSettings,
@@ -103,8 +92,6 @@ struct App {
     self_view: Option<TileFeed>,
     shutdown_seen: bool,
     me: ClientId,
-    /// The members of our meeting (us included), for `/volume NAME`.
-    roster: BTreeMap<ClientId, String>,
     /// Every member's audio level, for `/stats` and `levels`.
     levels: MemberLevels,
     /// The mixer: volumes and mutes are kept even without playback.
@@ -125,8 +112,7 @@ pub fn run(
         server,
         control,
         control_reader,
-        video,
-        audio,
+        media: media_sockets,
     } = link;
     let stats = Arc::new(ClientStats::default());
     // Opened before the view takes the terminal, so a bad path is a plain error.
@@ -142,6 +128,7 @@ pub fn run(
         other => other.transpose()?,
     };
     let record = options.record.as_deref();
+    // Every kind's consumers: the recorder, the view, the levels, playback.
     let mut video_sinks: Vec<Box<dyn VideoSink>> = Vec::new();
     let mut audio_sinks: Vec<Box<dyn AudioSink>> = Vec::new();
     if let Some(dir) = record {
@@ -195,20 +182,23 @@ pub fn run(
 
     spawn_control_reader(control_reader, events.clone())?;
     let requests = spawn_control_writer(control.try_clone()?)?;
-    spawn_media_reader(
-        MediaKind::Video,
-        video.reader,
-        Sinks::Video(video_sinks),
-        &stats,
-        &events,
-    )?;
-    spawn_media_reader(
-        MediaKind::Audio,
-        audio.reader,
-        Sinks::Audio(audio_sinks),
-        &stats,
-        &events,
-    )?;
+    let channel_ctx = ChannelContext {
+        in_meeting: Arc::default(),
+        epoch: Instant::now(),
+        stats: stats.clone(),
+        events: events.clone(),
+    };
+    let mut sinks = PerKind::from_fn(|kind| match kind {
+        MediaKind::Video => Some(Sinks::Video(std::mem::take(&mut video_sinks))),
+        MediaKind::Audio => Some(Sinks::Audio(std::mem::take(&mut audio_sinks))),
+    });
+    let mut sockets = media_sockets.map(|_, socket| Some(socket));
+    let channels = PerKind::try_from_fn(|kind| {
+        let (Some(socket), Some(sinks)) = (sockets[kind].take(), sinks[kind].take()) else {
+            unreachable!("one socket and one set of sinks per kind");
+        };
+        MediaChannel::open(kind, socket, sinks, &channel_ctx)
+    })?;
     if reads_stdin {
         spawn_stdin_reader(events.clone())?;
     }
@@ -217,14 +207,10 @@ pub fn run(
     let mut app = App {
         output,
         requests,
-        events,
-        media_sockets: [Arc::new(video.stream), Arc::new(audio.stream)],
+        channels,
+        channel_ctx,
         control_socket: control,
-        in_meeting: Arc::default(),
-        meeting: None,
-        senders: [None, None],
-        sequences: Default::default(),
-        epoch: Instant::now(),
+        meeting: MeetingState::new(id),
         stats,
         chat_log,
         video_settings: options.video,
@@ -233,7 +219,6 @@ pub fn run(
         self_view,
         shutdown_seen: false,
         me: id,
-        roster: BTreeMap::new(),
         levels,
         playback,
         playback_clock,
@@ -258,7 +243,7 @@ impl App {
                     tracing::debug!("{kind} socket closed");
                 }
                 AppEvent::SenderFailed(kind, message) => {
-                    self.senders[kind.index()] = None;
+                    self.channels[kind].sender_failed();
                     let _ = self.requests.send(Request::Media { kind, on: false });
                     self.output.local(&LocalEvent::Error { message });
                 }
@@ -283,24 +268,7 @@ impl App {
             Command::Mute(who, muted) => return self.set_voice(&who, None, Some(muted)),
             Command::Stats => return self.show_stats(),
             Command::Help => {
-                let mut commands: Vec<HelpLine> = command::HELP
-                    .iter()
-                    .map(|(c, d)| HelpLine {
-                        command: (*c).to_string(),
-                        description: (*d).to_string(),
-                    })
-                    .collect();
-                for (table, kind) in [
-                    (media::VIDEO_SOURCES, "video"),
-                    (media::AUDIO_SOURCES, "audio"),
-                ] {
-                    for (name, what) in table {
-                        commands.push(HelpLine {
-                            command: format!("{kind} source {name}"),
-                            description: (*what).to_string(),
-                        });
-                    }
-                }
+                let commands = command::help_lines();
                 return self.output.local(&LocalEvent::Help { commands });
             }
             Command::Quit => return,
@@ -308,40 +276,13 @@ impl App {
         let _ = self.requests.send(request);
     }
 
-    /// Finds a member of our meeting by id or (case-insensitive) name.
+    /// Finds another member of our meeting by id or (case-insensitive) name.
     fn find_member(&self, who: &str) -> Result<(ClientId, String), String> {
-        let by_id = who
-            .parse::<u32>()
-            .ok()
-            .and_then(|id| self.roster.get_key_value(&ClientId(id)));
-        let found = match by_id {
-            Some((id, name)) => (*id, name.clone()),
-            None => {
-                let named: Vec<_> = self
-                    .roster
-                    .iter()
-                    .filter(|(_, name)| name.eq_ignore_ascii_case(who))
-                    .collect();
-                match named.as_slice() {
-                    [(id, name)] => (**id, (*name).clone()),
-                    [] => {
-                        return Err(format!(
-                            "nobody called '{who}' in your meeting; /members lists them"
-                        ));
-                    }
-                    _ => {
-                        return Err(format!(
-                            "{} members are called '{who}'; use the id instead",
-                            named.len()
-                        ));
-                    }
-                }
-            }
-        };
-        if found.0 == self.me {
+        let found = self.meeting.find(who)?;
+        if found.id == self.me {
             return Err("that is you: your own voice is never played back to you".into());
         }
-        Ok(found)
+        Ok((found.id, found.name.clone()))
     }
 
     fn set_voice(&mut self, who: &str, percent: Option<u32>, muted: Option<bool>) {
@@ -378,10 +319,10 @@ impl App {
     /// Each other member's level, for a `members` event.
     fn member_levels(&self) -> HashMap<ClientId, MemberLevel> {
         let now = Instant::now();
-        self.roster
-            .keys()
-            .filter(|&&member| member != self.me)
-            .map(|&member| {
+        self.meeting
+            .others()
+            .map(|m| m.id)
+            .map(|member| {
                 let dbfs = self
                     .levels
                     .level(member, now)
@@ -416,17 +357,6 @@ impl App {
                 });
             }
         };
-        if let Some(previous) = self.senders[kind.index()].take() {
-            previous.stop();
-        }
-        let ctx = SenderContext {
-            socket: self.media_sockets[kind.index()].clone(),
-            in_meeting: self.in_meeting.clone(),
-            sequence: self.sequences[kind.index()].clone(),
-            epoch: self.epoch,
-            stats: self.stats.clone(),
-            events: self.events.clone(),
-        };
         let preview = match kind {
             MediaKind::Video => self
                 .self_view
@@ -434,9 +364,8 @@ impl App {
                 .map(|feed| Box::new(feed) as Box<dyn VideoSink>),
             MediaKind::Audio => None,
         };
-        match RunningSender::spawn(producer, ctx, preview) {
-            Ok(sender) => {
-                self.senders[kind.index()] = Some(sender);
+        match self.channels[kind].start(producer, &self.channel_ctx, preview) {
+            Ok(()) => {
                 let _ = self.requests.send(Request::Media { kind, on: true });
                 self.output.local(&LocalEvent::Sharing {
                     kind,
@@ -451,9 +380,7 @@ impl App {
     }
 
     fn stop_sharing(&mut self, kind: MediaKind) {
-        if let Some(sender) = self.senders[kind.index()].take() {
-            sender.stop();
-        }
+        self.channels[kind].stop();
         let _ = self.requests.send(Request::Media { kind, on: false });
         self.output.local(&LocalEvent::Sharing {
             kind,
@@ -463,30 +390,20 @@ impl App {
     }
 
     fn server_event(&mut self, event: Event) {
+        if self.meeting.apply(&event) {
+            self.output.meeting(&self.meeting);
+        }
+        let in_meeting = self.meeting.in_meeting();
+        self.channel_ctx
+            .in_meeting
+            .store(in_meeting, Ordering::Relaxed);
         let mut with_levels = false;
         match &event {
-            Event::Joined { meeting, members } => {
-                self.meeting = Some(meeting.clone());
-                self.in_meeting.store(true, Ordering::Relaxed);
-                self.roster = members.iter().map(|m| (m.id, m.name.clone())).collect();
-            }
-            Event::Members { meeting, members } if self.meeting.as_ref() == Some(meeting) => {
-                self.roster = members.iter().map(|m| (m.id, m.name.clone())).collect();
+            Event::Members { meeting, .. } if self.meeting.meeting.as_ref() == Some(meeting) => {
                 with_levels = true;
             }
-            Event::MemberJoined { member, .. } => {
-                self.roster.insert(member.id, member.name.clone());
-            }
-            Event::MemberLeft { member, .. } => {
-                self.roster.remove(&member.id);
-                self.playback.forget(member.id);
-            }
-            Event::Left { meeting } | Event::Ended { meeting }
-                if self.meeting.as_ref() == Some(meeting) =>
-            {
-                self.meeting = None;
-                self.in_meeting.store(false, Ordering::Relaxed);
-                self.roster.clear();
+            Event::MemberLeft { member, .. } => self.playback.forget(member.id),
+            Event::Left { .. } | Event::Ended { .. } if !in_meeting => {
                 self.playback.forget_all();
             }
             Event::Chat {
@@ -527,8 +444,8 @@ impl App {
     }
 
     fn stop_senders(&mut self) {
-        for sender in self.senders.iter_mut().filter_map(Option::take) {
-            sender.stop();
+        for (_, channel) in self.channels.iter_mut() {
+            channel.stop();
         }
     }
 
@@ -545,11 +462,11 @@ impl App {
         // Dropping the request queue ends the control writer, which half-closes.
         let (closed_tx, _) = crossbeam_channel::bounded(0);
         drop(std::mem::replace(&mut self.requests, closed_tx));
-        for socket in &self.media_sockets {
-            let _ = socket.shutdown(Shutdown::Write);
+        for (_, channel) in self.channels.iter_mut() {
+            channel.half_close();
         }
         let deadline = Instant::now() + QUIT_GRACE;
-        let mut open = 3; // control, video and audio readers
+        let mut open = 1 + MediaKind::COUNT; // the control reader and one per channel
         while open > 0 {
             match inbox.recv_deadline(deadline) {
                 Ok(AppEvent::Server(event)) => self.server_event(event),
@@ -611,65 +528,6 @@ fn spawn_control_writer(stream: TcpStream) -> anyhow::Result<Sender<Request>> {
         let _ = stream.shutdown(Shutdown::Write);
     })?;
     Ok(tx)
-}
-
-/// The consumers of one media socket's frames.
-enum Sinks {
-    Video(Vec<Box<dyn VideoSink>>),
-    Audio(Vec<Box<dyn AudioSink>>),
-}
-
-fn spawn_media_reader(
-    kind: MediaKind,
-    mut reader: FrameReader<TcpStream>,
-    mut sinks: Sinks,
-    stats: &Arc<ClientStats>,
-    events: &Sender<AppEvent>,
-) -> anyhow::Result<()> {
-    let (stats, events) = (stats.clone(), events.clone());
-    spawn_named(&format!("{kind}-in"), move || {
-        let mut last_sequence = std::collections::HashMap::new();
-        while let Ok(Some(frame)) = reader.read_frame() {
-            if frame.kind() == FrameKind::Control {
-                if let Ok(event) = frame.parse_control::<Event>() {
-                    let _ = events.send(AppEvent::Server(event));
-                }
-                continue;
-            }
-            let Ok(header) = frame.media_header() else {
-                continue;
-            };
-            let body_len = frame.media_body().len();
-            let lost = match last_sequence.insert(header.sender, header.sequence) {
-                Some(previous) if header.sequence > previous => {
-                    u64::from(header.sequence - previous - 1)
-                }
-                _ => 0,
-            };
-            stats.received(header.sender, kind, body_len, lost);
-            match &mut sinks {
-                Sinks::Video(sinks) if !sinks.is_empty() => {
-                    let shared = SharedFrame::new(frame);
-                    sink::deliver(sinks, |s| s.frame(&header, &shared));
-                }
-                Sinks::Audio(sinks) if !sinks.is_empty() => {
-                    let body = frame.media_body();
-                    if body.len() % 2 != 0 || body.len() > 5 * 2 * AUDIO_FRAME_SAMPLES {
-                        tracing::warn!(sender = %header.sender, "audio frame of {} bytes ignored", body.len());
-                        continue;
-                    }
-                    let pcm: Vec<i16> = body
-                        .chunks_exact(2)
-                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                        .collect();
-                    sink::deliver(sinks, |s| s.frame(&header, &pcm));
-                }
-                _ => {}
-            }
-        }
-        drop(sinks); // finishes the recordings before saying we are done
-        let _ = events.send(AppEvent::MediaClosed(kind));
-    })
 }
 
 fn spawn_stdin_reader(events: Sender<AppEvent>) -> anyhow::Result<()> {

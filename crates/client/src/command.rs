@@ -1,5 +1,8 @@
-//! What a user (or a script) types: one line, one `Command`.
+//! What a user (or a script) types: one line, one `Command`, parsed by the
+//! one table of commands (`COMMANDS`) that every help text is made from.
 
+use crate::media;
+use crate::output::HelpLine;
 use crate::playback::mixer::MAX_VOLUME_PERCENT;
 use common::MediaKind;
 
@@ -25,48 +28,216 @@ pub enum Command {
     Chat(String),
 }
 
-/// The commands and what they do, for `/help` (one table, so it cannot go stale).
-pub const HELP: &[(&str, &str)] = &[
-    ("/create", "start a meeting and become its host"),
-    ("/join ID", "join a meeting by its id (like k7m-q2x)"),
-    ("/leave", "leave the meeting"),
-    ("/cancel", "end the meeting for everyone (host only)"),
-    ("/meetings", "list the meetings on the server"),
-    (
-        "/members",
-        "list the members of your meeting and what they share",
-    ),
-    (
-        "/video on [SOURCE]",
-        "share video: 'test' (default) or an image file or folder",
-    ),
-    ("/video off", "stop sharing video"),
-    (
-        "/audio on [SOURCE]",
-        "share audio: 'tone[:HZ]' (default 440 Hz) or a WAV file",
-    ),
-    ("/audio off", "stop sharing audio"),
-    (
-        "/volume NAME|ID PERCENT",
-        "how loud a member plays for you: 0 to 400 (default 100)",
-    ),
-    ("/mute NAME|ID", "stop hearing a member (only for you)"),
-    ("/unmute NAME|ID", "hear a member again"),
-    (
-        "/stats",
-        "frames and bytes sent and received, audio levels and playback delay",
-    ),
-    (
-        "/server-stats",
-        "the server's traffic figures: frames in, out, dropped",
-    ),
-    ("/help", "this list"),
-    ("/quit", "leave and exit (Ctrl-D and Ctrl-C too)"),
-    (
-        "TEXT",
-        "any other line is a chat message to your meeting ('//' sends a leading '/')",
-    ),
+/// What one typed command line holds, for a command's parser.
+pub struct Invocation<'a> {
+    /// The command's name as typed (`video`, or an alias such as `exit`).
+    pub name: &'a str,
+    /// Everything after the name, spaces kept (a source may be a path with spaces).
+    pub rest: &'a str,
+    /// The words after the name.
+    pub args: Vec<&'a str>,
+}
+
+impl Invocation<'_> {
+    fn no_args(&self, command: Command) -> Result<Command, String> {
+        if self.args.is_empty() {
+            Ok(command)
+        } else {
+            Err(format!("/{} takes no arguments", self.name))
+        }
+    }
+}
+
+/// One command: how it is typed, what it does, and how it is parsed. `/help`,
+/// the full-screen help and `client --help` are all made from `COMMANDS`, so
+/// they list what the parser accepts and nothing else.
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// Other names it answers to.
+    pub aliases: &'static [&'static str],
+    /// How it is typed, for help texts (`/video on [SOURCE]`); one line each.
+    pub usage: &'static [&'static str],
+    pub help: &'static str,
+    pub parse: fn(&Invocation) -> Result<Command, String>,
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "create",
+        aliases: &[],
+        usage: &["/create"],
+        help: "start a meeting and become its host",
+        parse: |i| i.no_args(Command::Create),
+    },
+    CommandSpec {
+        name: "join",
+        aliases: &[],
+        usage: &["/join ID"],
+        help: "join a meeting by its id (like k7m-q2x)",
+        parse: |i| match i.args.as_slice() {
+            [id] => Ok(Command::Join((*id).to_string())),
+            // Accept an id typed with a space in the middle, as read aloud.
+            [a, b] => Ok(Command::Join(format!("{a}{b}"))),
+            _ => Err("usage: /join ID (for example /join k7m-q2x)".to_string()),
+        },
+    },
+    CommandSpec {
+        name: "leave",
+        aliases: &[],
+        usage: &["/leave"],
+        help: "leave the meeting",
+        parse: |i| i.no_args(Command::Leave),
+    },
+    CommandSpec {
+        name: "cancel",
+        aliases: &[],
+        usage: &["/cancel"],
+        help: "end the meeting for everyone (host only)",
+        parse: |i| i.no_args(Command::Cancel),
+    },
+    CommandSpec {
+        name: "meetings",
+        aliases: &[],
+        usage: &["/meetings"],
+        help: "list the meetings on the server",
+        parse: |i| i.no_args(Command::Meetings),
+    },
+    CommandSpec {
+        name: "members",
+        aliases: &[],
+        usage: &["/members"],
+        help: "list the members of your meeting and what they share",
+        parse: |i| i.no_args(Command::Members),
+    },
+    CommandSpec {
+        name: "video",
+        aliases: &[],
+        usage: &["/video on [SOURCE]", "/video off"],
+        help: "share video, or stop (sources below)",
+        parse: |i| parse_media(MediaKind::Video, i),
+    },
+    CommandSpec {
+        name: "audio",
+        aliases: &[],
+        usage: &["/audio on [SOURCE]", "/audio off"],
+        help: "share audio, or stop (sources below)",
+        parse: |i| parse_media(MediaKind::Audio, i),
+    },
+    CommandSpec {
+        name: "volume",
+        aliases: &[],
+        usage: &["/volume NAME|ID PERCENT"],
+        help: "how loud a member plays for you: 0 to 400 (default 100)",
+        parse: parse_volume,
+    },
+    CommandSpec {
+        name: "mute",
+        aliases: &[],
+        usage: &["/mute NAME|ID"],
+        help: "stop hearing a member (only for you)",
+        parse: |i| parse_mute(i, true),
+    },
+    CommandSpec {
+        name: "unmute",
+        aliases: &[],
+        usage: &["/unmute NAME|ID"],
+        help: "hear a member again",
+        parse: |i| parse_mute(i, false),
+    },
+    CommandSpec {
+        name: "stats",
+        aliases: &[],
+        usage: &["/stats"],
+        help: "frames and bytes sent and received, audio levels and playback delay",
+        parse: |i| i.no_args(Command::Stats),
+    },
+    CommandSpec {
+        name: "server-stats",
+        aliases: &[],
+        usage: &["/server-stats"],
+        help: "the server's traffic figures: frames in, out, dropped",
+        parse: |i| i.no_args(Command::ServerStats),
+    },
+    CommandSpec {
+        name: "help",
+        aliases: &["?"],
+        usage: &["/help"],
+        help: "this list",
+        parse: |_| Ok(Command::Help),
+    },
+    CommandSpec {
+        name: "quit",
+        aliases: &["exit"],
+        usage: &["/quit"],
+        help: "leave and exit (Ctrl-D and Ctrl-C too)",
+        parse: |i| i.no_args(Command::Quit),
+    },
 ];
+
+/// How a chat line is typed, for help texts.
+pub const CHAT_HELP: (&str, &str) = (
+    "TEXT",
+    "any other line is a chat message to your meeting ('//' sends a leading '/')",
+);
+
+/// Every command, chat, and every media source, as help lines.
+pub fn help_lines() -> Vec<HelpLine> {
+    let mut lines = Vec::new();
+    for spec in COMMANDS {
+        for (n, usage) in spec.usage.iter().enumerate() {
+            // A second form (`/video off`) needs no second description.
+            let help = if n == 0 { spec.help } else { "" };
+            lines.push(HelpLine::new(usage, help));
+        }
+    }
+    lines.push(HelpLine::new(CHAT_HELP.0, CHAT_HELP.1));
+    for kind in MediaKind::ALL {
+        for (name, what) in media::sources(kind) {
+            lines.push(HelpLine::new(&format!("{kind} source {name}"), what));
+        }
+    }
+    lines
+}
+
+fn parse_media(kind: MediaKind, i: &Invocation) -> Result<Command, String> {
+    // A source may be a path with spaces: everything after `on` is the source.
+    let after_on = i.rest.trim_start().strip_prefix("on");
+    match (i.args.first(), after_on) {
+        (Some(&"on"), Some(source)) => {
+            let source = source.trim();
+            Ok(Command::MediaOn(
+                kind,
+                (!source.is_empty()).then(|| source.to_string()),
+            ))
+        }
+        (Some(&"off"), _) if i.args.len() == 1 => Ok(Command::MediaOff(kind)),
+        _ => Err(format!("usage: /{kind} on [SOURCE] or /{kind} off")),
+    }
+}
+
+fn parse_volume(i: &Invocation) -> Result<Command, String> {
+    match i.args.split_last() {
+        Some((percent, who)) if !who.is_empty() => {
+            let percent = percent.trim_end_matches('%');
+            match percent.parse::<u32>() {
+                Ok(percent) if percent <= MAX_VOLUME_PERCENT => {
+                    Ok(Command::Volume(who.join(" "), percent))
+                }
+                _ => Err(format!(
+                    "/volume: '{percent}' is not a percentage from 0 to {MAX_VOLUME_PERCENT}"
+                )),
+            }
+        }
+        _ => Err("usage: /volume NAME|ID PERCENT (for example /volume ana 50)".to_string()),
+    }
+}
+
+fn parse_mute(i: &Invocation, mute: bool) -> Result<Command, String> {
+    if i.args.is_empty() {
+        return Err(format!("usage: /{} NAME|ID", i.name));
+    }
+    Ok(Command::Mute(i.args.join(" "), mute))
+}
 
 /// Parses one input line; `Ok(None)` for a blank line.
 pub fn parse(line: &str) -> Result<Option<Command>, String> {
@@ -82,70 +253,16 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
     };
     let mut words = rest.split_whitespace();
     let name = words.next().unwrap_or_default();
-    let args: Vec<&str> = words.collect();
-    let no_args = |command: Command| {
-        if args.is_empty() {
-            Ok(Some(command))
-        } else {
-            Err(format!("/{name} takes no arguments"))
-        }
+    let invocation = Invocation {
+        name,
+        rest: rest.trim_start().get(name.len()..).unwrap_or_default(),
+        args: words.collect(),
     };
-    match name {
-        "create" => no_args(Command::Create),
-        "join" => match args.as_slice() {
-            [id] => Ok(Some(Command::Join((*id).to_string()))),
-            // Accept an id typed with a space in the middle, as read aloud.
-            [a, b] => Ok(Some(Command::Join(format!("{a}{b}")))),
-            _ => Err("usage: /join ID (for example /join k7m-q2x)".to_string()),
-        },
-        "leave" => no_args(Command::Leave),
-        "cancel" => no_args(Command::Cancel),
-        "meetings" => no_args(Command::Meetings),
-        "members" => no_args(Command::Members),
-        "video" | "audio" => {
-            let kind = if name == "video" {
-                MediaKind::Video
-            } else {
-                MediaKind::Audio
-            };
-            // A source may be a path with spaces: everything after `on` is the source.
-            let after_on = rest[name.len()..].trim_start().strip_prefix("on");
-            match (args.first(), after_on) {
-                (Some(&"on"), Some(source)) => {
-                    let source = source.trim();
-                    Ok(Some(Command::MediaOn(
-                        kind,
-                        (!source.is_empty()).then(|| source.to_string()),
-                    )))
-                }
-                (Some(&"off"), _) if args.len() == 1 => Ok(Some(Command::MediaOff(kind))),
-                _ => Err(format!("usage: /{name} on [SOURCE] or /{name} off")),
-            }
-        }
-        "volume" => match args.split_last() {
-            Some((percent, who)) if !who.is_empty() => {
-                let percent = percent.trim_end_matches('%');
-                match percent.parse::<u32>() {
-                    Ok(percent) if percent <= MAX_VOLUME_PERCENT => {
-                        Ok(Some(Command::Volume(who.join(" "), percent)))
-                    }
-                    _ => Err(format!(
-                        "/volume: '{percent}' is not a percentage from 0 to {MAX_VOLUME_PERCENT}"
-                    )),
-                }
-            }
-            _ => Err("usage: /volume NAME|ID PERCENT (for example /volume ana 50)".to_string()),
-        },
-        "mute" | "unmute" if !args.is_empty() => {
-            Ok(Some(Command::Mute(args.join(" "), name == "mute")))
-        }
-        "mute" | "unmute" => Err(format!("usage: /{name} NAME|ID")),
-        "stats" => no_args(Command::Stats),
-        "server-stats" => no_args(Command::ServerStats),
-        "help" | "?" => Ok(Some(Command::Help)),
-        "quit" | "exit" => no_args(Command::Quit),
-        _ => Err(format!("unknown command /{name}; /help lists the commands")),
-    }
+    let spec = COMMANDS
+        .iter()
+        .find(|spec| spec.name == name || spec.aliases.contains(&name))
+        .ok_or_else(|| format!("unknown command /{name}; /help lists the commands"))?;
+    (spec.parse)(&invocation).map(Some)
 }
 
 #[cfg(test)]
@@ -212,6 +329,34 @@ mod tests {
             Ok(Some(Command::Chat("/etc/hosts".into())))
         );
         assert_eq!(parse("   "), Ok(None));
+    }
+
+    #[test]
+    fn every_usage_in_the_table_parses_as_its_command() {
+        for spec in COMMANDS {
+            for usage in spec.usage {
+                // Fill the placeholders the way a user would.
+                let typed = usage
+                    .replace("NAME|ID PERCENT", "ana 50")
+                    .replace("NAME|ID", "ana")
+                    .replace(" [SOURCE]", "")
+                    .replace("ID", "k7m-q2x");
+                assert!(parse(&typed).is_ok_and(|c| c.is_some()), "{typed}");
+            }
+            for alias in spec.aliases {
+                assert_eq!(
+                    parse(&format!("/{alias}")).map_err(|_| ()),
+                    parse(spec.usage[0]).map_err(|_| ()),
+                    "/{alias}"
+                );
+            }
+        }
+        let help = help_lines();
+        assert!(help.iter().any(|h| h.command == "/server-stats"));
+        assert!(
+            help.iter()
+                .any(|h| h.command.starts_with("audio source tone"))
+        );
     }
 
     #[test]

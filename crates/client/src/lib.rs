@@ -9,10 +9,13 @@
 //! the loop that ties them together.
 
 pub mod app;
+pub mod channel;
 pub mod command;
+pub mod events;
 pub mod level;
 pub mod link;
 pub mod media;
+pub mod meeting;
 pub mod output;
 pub mod playback;
 pub mod record;

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, anyhow, bail};
 use common::protocol::{HANDSHAKE_TIMEOUT, PROTOCOL_VERSION};
-use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, Request};
+use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, PerKind, Request};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -25,8 +25,8 @@ pub struct ServerLink {
     pub server: SocketAddr,
     pub control: TcpStream,
     pub control_reader: FrameReader<TcpStream>,
-    pub video: MediaSocket,
-    pub audio: MediaSocket,
+    /// One attached socket per media kind.
+    pub media: PerKind<MediaSocket>,
 }
 
 /// Finds the server: `host` may carry its own port (`10.0.0.5:7000`, `[::1]:7000`).
@@ -119,15 +119,13 @@ pub fn connect(host: &str, port: u16, name: &str) -> anyhow::Result<ServerLink> 
             other => bail!("unexpected answer to attach: {other:?}"),
         }
     };
-    let video = attach(MediaKind::Video)?;
-    let audio = attach(MediaKind::Audio)?;
+    let media = PerKind::try_from_fn(attach)?;
     Ok(ServerLink {
         id,
         name,
         server,
         control,
         control_reader,
-        video,
-        audio,
+        media,
     })
 }

@@ -11,18 +11,37 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn after_help() -> String {
+    let commands: Vec<String> = meeting_client::command::COMMANDS
+        .iter()
+        .flat_map(|spec| {
+            spec.usage
+                .iter()
+                .map(|usage| format!("  {usage:<26} {}", spec.help))
+        })
+        .collect();
+    let chat = meeting_client::command::CHAT_HELP;
+    let sources: Vec<String> = common::MediaKind::ALL
+        .into_iter()
+        .map(|kind| {
+            format!(
+                "Sources for /{kind} on:\n{}",
+                media::describe_sources(media::sources(kind))
+            )
+        })
+        .collect();
     format!(
         "In a terminal the client opens a full-screen view (? lists its keys); with --plain, --json, \
          or when stdin or stdout is not a terminal, it reads commands line by line.\n\n\
-         Commands once connected (type /help): /create, /join ID, /leave, /cancel, /meetings, /members, \
-         /video on [SOURCE], /video off, /audio on [SOURCE], /audio off, /volume NAME|ID PERCENT, /mute NAME|ID, /unmute NAME|ID, /stats, /quit; any other line is chat.\n\n\
-         Video sources:\n{}\nAudio sources:\n{}\nAudio out (--audio-out):\n{}\n\n\
+         Commands once connected (/help lists them too):\n{}\n  {:<26} {}\n\n\
+         {}\nAudio out (--audio-out):\n{}\n\n\
          With --json, stdin takes the same commands and stdout has one JSON object per event (see README).\n\
          Logs go to stderr; RUST_LOG sets their level.\n\n\
          Exit codes: 0 you quit, input ended or the server shut down; 1 could not connect or the connection \
          was lost; 2 bad command line.",
-        media::describe_sources(media::VIDEO_SOURCES),
-        media::describe_sources(media::AUDIO_SOURCES),
+        commands.join("\n"),
+        chat.0,
+        chat.1,
+        sources.join("\n"),
         media::describe_sources(meeting_client::playback::PLAYBACK_SINKS)
     )
 }

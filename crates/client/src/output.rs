@@ -8,6 +8,7 @@
 //! client knows. Text from the network is stripped of control characters before
 //! it reaches a terminal.
 
+use crate::meeting::MeetingState;
 use crate::stats::StatsSnapshot;
 use common::{ClientId, Event, MediaKind, MemberInfo, ServerStatsReport};
 use serde::Serialize;
@@ -75,8 +76,20 @@ pub struct HelpLine {
     pub description: String,
 }
 
+impl HelpLine {
+    pub fn new(command: &str, description: &str) -> HelpLine {
+        HelpLine {
+            command: command.to_string(),
+            description: description.to_string(),
+        }
+    }
+}
+
 /// What the main loop shows its events on.
 pub trait FrontEnd: Send {
+    /// The meeting changed (the main loop folded an event into it): called
+    /// before that event is shown, so the front end words it with fresh names.
+    fn meeting(&mut self, state: &MeetingState);
     fn server(&mut self, event: &Event);
     fn local(&mut self, event: &LocalEvent);
     /// A `members` event with each other member's audio level; front ends
@@ -94,24 +107,22 @@ pub struct Output {
     text: EventText,
 }
 
-/// Words events for people; remembers members' names for the stats.
+/// Words events for people, reading names from the meeting state.
 pub struct EventText {
     me: ClientId,
-    names: HashMap<ClientId, String>,
+    state: MeetingState,
     /// Levels to show in the member list being worded, if any.
     levels: HashMap<ClientId, MemberLevel>,
 }
 
 /// A member's role and what they share, as words: "host", "video", "audio".
 pub fn member_tags(member: &MemberInfo) -> Vec<&'static str> {
-    [
-        (member.host, "host"),
-        (member.video, "video"),
-        (member.audio, "audio"),
-    ]
-    .into_iter()
-    .filter_map(|(on, tag)| on.then_some(tag))
-    .collect()
+    let host = member.host.then_some("host");
+    let shared = member
+        .sharing
+        .iter()
+        .filter_map(|(kind, on)| on.then_some(kind.name()));
+    host.into_iter().chain(shared).collect()
 }
 
 /// Removes what could drive a terminal (escape sequences, bells, line breaks).
@@ -151,6 +162,10 @@ impl Output {
 }
 
 impl FrontEnd for Output {
+    fn meeting(&mut self, state: &MeetingState) {
+        self.text.set_meeting(state);
+    }
+
     fn server(&mut self, event: &Event) {
         if matches!(event, Event::Welcome { .. } | Event::Attached { .. }) {
             return; // handshake details (the token is a secret): not for the user
@@ -202,9 +217,13 @@ impl EventText {
     pub fn new(me: ClientId) -> EventText {
         EventText {
             me,
-            names: HashMap::new(),
+            state: MeetingState::new(me),
             levels: HashMap::new(),
         }
+    }
+
+    pub fn set_meeting(&mut self, state: &MeetingState) {
+        self.state.clone_from(state);
     }
 
     fn who(&self, id: ClientId, name: &str) -> String {
@@ -241,7 +260,6 @@ impl EventText {
 
     /// How `event` reads; `None` for handshake details (the token is a secret).
     pub fn server(&mut self, event: &Event) -> Option<String> {
-        self.remember_names(event);
         let text = match event {
             Event::Welcome { .. } | Event::Attached { .. } => return None,
             Event::Created { meeting } => {
@@ -325,19 +343,20 @@ impl EventText {
             }
             LocalEvent::AudioOut { sink, .. } => format!("audio out: {sink}"),
             LocalEvent::Stats { stats } => {
-                let mut lines = vec![format!(
-                    "sent: video {} frames ({} bytes), audio {} frames ({} bytes)",
-                    stats.sent_video.frames,
-                    stats.sent_video.bytes,
-                    stats.sent_audio.frames,
-                    stats.sent_audio.bytes
-                )];
+                let sent: Vec<String> = stats
+                    .sent
+                    .iter()
+                    .map(|(kind, c)| format!("{kind} {} frames ({} bytes)", c.frames, c.bytes))
+                    .collect();
+                let mut lines = vec![format!("sent: {}", sent.join(", "))];
                 for m in &stats.received {
-                    let name = self.name_of(m.member);
-                    let mut line = format!(
-                        "from {name}: video {} frames ({} lost), audio {} frames ({} lost)",
-                        m.video.frames, m.video.lost, m.audio.frames, m.audio.lost
-                    );
+                    let name = clean(&self.state.name_of(m.member));
+                    let received: Vec<String> = m
+                        .received
+                        .iter()
+                        .map(|(kind, c)| format!("{kind} {} frames ({} lost)", c.frames, c.lost))
+                        .collect();
+                    let mut line = format!("from {name}: {}", received.join(", "));
                     if let Some(level) = m.audio_level_dbfs {
                         line.push_str(&format!(", level {level:.0} dBFS"));
                     }
@@ -366,27 +385,6 @@ impl EventText {
             LocalEvent::Disconnected { message } => format!("disconnected: {message}"),
         }
     }
-
-    fn name_of(&self, member: ClientId) -> String {
-        self.names
-            .get(&member)
-            .map(|n| clean(n))
-            .unwrap_or_else(|| format!("member {member}"))
-    }
-
-    fn remember_names(&mut self, event: &Event) {
-        match event {
-            Event::Joined { members, .. } | Event::Members { members, .. } => {
-                for m in members {
-                    self.names.insert(m.id, m.name.clone());
-                }
-            }
-            Event::MemberJoined { member, .. } => {
-                self.names.insert(member.id, member.name.clone());
-            }
-            _ => {}
-        }
-    }
 }
 
 fn server_stats_text(report: &ServerStatsReport) -> String {
@@ -398,11 +396,8 @@ fn server_stats_text(report: &ServerStatsReport) -> String {
         report.connections,
         report.connections_total
     )];
-    for (name, t) in [
-        ("video", &report.video),
-        ("audio", &report.audio),
-        ("control", &report.control),
-    ] {
+    let media = report.media.iter().map(|(kind, t)| (kind.name(), t));
+    for (name, t) in media.chain([("control", &report.control)]) {
         lines.push(format!(
             "  {name}: in {} frames / {} B, out {} frames / {} B, dropped {}, queue peak {}",
             t.frames_in, t.bytes_in, t.frames_out, t.bytes_out, t.dropped, t.queue_high_water

@@ -5,8 +5,9 @@
 
 use crate::playback::PlaybackStats;
 use crate::playback::jitter::JitterStats;
-use common::{ClientId, MediaKind};
+use common::{ClientId, MediaKind, PerKind};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -21,8 +22,9 @@ pub struct Counter {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PerMember {
     pub member: ClientId,
-    pub video: Counter,
-    pub audio: Counter,
+    /// One key per media kind (`"video": {...}`).
+    #[serde(flatten)]
+    pub received: PerKind<Counter>,
     /// The member's held audio level in dBFS (-96 is silence), as the speaking
     /// indicator shows it; `None` before any audio.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,18 +36,31 @@ pub struct PerMember {
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct StatsSnapshot {
-    pub sent_video: Counter,
-    pub sent_audio: Counter,
+    /// What we sent, as `sent_video`, `sent_audio`, ... (one key per kind).
+    #[serde(flatten, serialize_with = "keys_with_sent_prefix")]
+    pub sent: PerKind<Counter>,
     pub received: Vec<PerMember>,
     /// The playback clock, while audio is played.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub playback: Option<PlaybackStats>,
 }
 
+/// `sent_<kind>` keys, as documented before kinds were a table.
+fn keys_with_sent_prefix<S: Serializer>(
+    sent: &PerKind<Counter>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(MediaKind::COUNT))?;
+    for (kind, counter) in sent.iter() {
+        map.serialize_entry(&format!("sent_{kind}"), counter)?;
+    }
+    map.end()
+}
+
 #[derive(Default)]
 struct Inner {
-    sent: [Counter; 2],
-    received: BTreeMap<ClientId, [Counter; 2]>,
+    sent: PerKind<Counter>,
+    received: BTreeMap<ClientId, PerKind<Counter>>,
 }
 
 #[derive(Default)]
@@ -59,14 +74,14 @@ impl ClientStats {
     }
 
     pub fn sent(&self, kind: MediaKind, bytes: usize) {
-        let counter = &mut self.inner().sent[kind.index()];
+        let counter = &mut self.inner().sent[kind];
         counter.frames += 1;
         counter.bytes += bytes as u64;
     }
 
     pub fn received(&self, from: ClientId, kind: MediaKind, bytes: usize, lost: u64) {
         let mut inner = self.inner();
-        let counter = &mut inner.received.entry(from).or_default()[kind.index()];
+        let counter = &mut inner.received.entry(from).or_default()[kind];
         counter.frames += 1;
         counter.bytes += bytes as u64;
         counter.lost += lost;
@@ -75,20 +90,36 @@ impl ClientStats {
     pub fn snapshot(&self) -> StatsSnapshot {
         let inner = self.inner();
         StatsSnapshot {
-            sent_video: inner.sent[MediaKind::Video.index()],
-            sent_audio: inner.sent[MediaKind::Audio.index()],
+            sent: inner.sent,
             received: inner
                 .received
                 .iter()
-                .map(|(member, [video, audio])| PerMember {
+                .map(|(member, received)| PerMember {
                     member: *member,
-                    video: *video,
-                    audio: *audio,
+                    received: *received,
                     audio_level_dbfs: None,
                     playback: None,
                 })
                 .collect(),
             playback: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_keeps_sent_kind_and_per_member_kind_keys() {
+        let stats = ClientStats::default();
+        stats.sent(MediaKind::Audio, 1920);
+        stats.received(ClientId(4), MediaKind::Video, 5000, 2);
+        let json = serde_json::to_value(stats.snapshot()).expect("serialises");
+        assert_eq!(json["sent_audio"]["frames"], 1);
+        assert_eq!(json["sent_video"]["frames"], 0);
+        assert_eq!(json["received"][0]["member"], 4);
+        assert_eq!(json["received"][0]["video"]["lost"], 2);
+        assert_eq!(json["received"][0]["audio"]["frames"], 0);
     }
 }

@@ -16,34 +16,38 @@
 
 use crate::error::ProtocolError;
 use crate::ids::ClientId;
-use crate::message::MediaKind;
-use crate::protocol::{
-    FRAME_HEADER_LEN, MAX_AUDIO_PAYLOAD, MAX_CONTROL_PAYLOAD, MAX_VIDEO_PAYLOAD,
-};
+use crate::media::MediaKind;
+use crate::protocol::{CONTROL_FRAME_TYPE, FRAME_HEADER_LEN, MAX_CONTROL_PAYLOAD, MEDIA};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::io::{self, BufReader, ErrorKind, Read, Write};
 
-/// The type byte of a frame.
+/// The type of a frame: control, or one of the media kinds (`protocol::MEDIA`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
 pub enum FrameKind {
     /// One JSON `Request` or `Event`.
-    Control = 0x01,
-    /// `MediaHeader` followed by one JPEG image.
-    Video = 0x02,
-    /// `MediaHeader` followed by PCM: s16 little-endian, mono, 48 kHz.
-    Audio = 0x03,
+    Control,
+    /// `MediaHeader` followed by the kind's body (`MediaSpec::body`).
+    Media(MediaKind),
 }
 
 impl FrameKind {
     pub fn from_byte(byte: u8) -> Option<FrameKind> {
-        match byte {
-            0x01 => Some(FrameKind::Control),
-            0x02 => Some(FrameKind::Video),
-            0x03 => Some(FrameKind::Audio),
-            _ => None,
+        if byte == CONTROL_FRAME_TYPE {
+            return Some(FrameKind::Control);
+        }
+        MEDIA
+            .iter()
+            .find(|spec| spec.frame_type == byte)
+            .map(|spec| FrameKind::Media(spec.kind))
+    }
+
+    /// The type byte on the wire.
+    pub fn byte(self) -> u8 {
+        match self {
+            FrameKind::Control => CONTROL_FRAME_TYPE,
+            FrameKind::Media(kind) => kind.spec().frame_type,
         }
     }
 
@@ -51,36 +55,30 @@ impl FrameKind {
     pub fn max_payload(self) -> u32 {
         match self {
             FrameKind::Control => MAX_CONTROL_PAYLOAD,
-            FrameKind::Video => MAX_VIDEO_PAYLOAD,
-            FrameKind::Audio => MAX_AUDIO_PAYLOAD,
+            FrameKind::Media(kind) => kind.spec().max_payload,
         }
     }
 
     pub fn media_kind(self) -> Option<MediaKind> {
         match self {
             FrameKind::Control => None,
-            FrameKind::Video => Some(MediaKind::Video),
-            FrameKind::Audio => Some(MediaKind::Audio),
+            FrameKind::Media(kind) => Some(kind),
         }
     }
 }
 
 impl From<MediaKind> for FrameKind {
     fn from(kind: MediaKind) -> FrameKind {
-        match kind {
-            MediaKind::Video => FrameKind::Video,
-            MediaKind::Audio => FrameKind::Audio,
-        }
+        FrameKind::Media(kind)
     }
 }
 
 impl fmt::Display for FrameKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FrameKind::Control => "control",
-            FrameKind::Video => "video",
-            FrameKind::Audio => "audio",
-        })
+        match self {
+            FrameKind::Control => f.write_str("control"),
+            FrameKind::Media(kind) => f.write_str(kind.name()),
+        }
     }
 }
 
@@ -140,7 +138,7 @@ pub struct Frame {
 impl Frame {
     /// A control frame carrying one JSON message.
     pub fn control<T: Serialize>(message: &T) -> Frame {
-        let mut bytes = vec![FrameKind::Control as u8, 0, 0, 0, 0];
+        let mut bytes = vec![CONTROL_FRAME_TYPE, 0, 0, 0, 0];
         // Serialising our own message types into a Vec cannot fail.
         serde_json::to_writer(&mut bytes, message).unwrap_or_default();
         Frame::finish(bytes)
@@ -149,7 +147,7 @@ impl Frame {
     /// A media frame: header then body. The sender field is the server's to fill.
     pub fn media(kind: MediaKind, header: MediaHeader, body: &[u8]) -> Frame {
         let mut bytes = Vec::with_capacity(FRAME_HEADER_LEN + MediaHeader::LEN + body.len());
-        bytes.extend_from_slice(&[FrameKind::from(kind) as u8, 0, 0, 0, 0]);
+        bytes.extend_from_slice(&[kind.spec().frame_type, 0, 0, 0, 0]);
         bytes.extend_from_slice(&header.encode());
         bytes.extend_from_slice(body);
         Frame::finish(bytes)
@@ -302,10 +300,23 @@ mod tests {
     use super::*;
     use crate::message::Request;
 
-    const ALL: &[FrameKind] = &[FrameKind::Control, FrameKind::Video, FrameKind::Audio];
+    const ALL: &[FrameKind] = &[
+        FrameKind::Control,
+        FrameKind::Media(MediaKind::Video),
+        FrameKind::Media(MediaKind::Audio),
+    ];
 
     fn reader(bytes: Vec<u8>, accepted: &[FrameKind]) -> FrameReader<io::Cursor<Vec<u8>>> {
         FrameReader::new(io::Cursor::new(bytes), accepted)
+    }
+
+    #[test]
+    fn every_type_byte_maps_back_to_its_kind() {
+        for kind in std::iter::once(FrameKind::Control).chain(MediaKind::ALL.map(FrameKind::Media))
+        {
+            assert_eq!(FrameKind::from_byte(kind.byte()), Some(kind), "{kind}");
+        }
+        assert_eq!(FrameKind::from_byte(0x00), None);
     }
 
     #[test]
@@ -335,7 +346,7 @@ mod tests {
         frame.stamp_sender(ClientId(42));
         let mut r = reader(frame.into_bytes(), ALL);
         let back = r.read_frame().expect("valid").expect("frame");
-        assert_eq!(back.kind(), FrameKind::Audio);
+        assert_eq!(back.kind(), FrameKind::Media(MediaKind::Audio));
         let decoded = back.media_header().expect("header");
         assert_eq!(
             decoded,
@@ -355,7 +366,7 @@ mod tests {
         assert!(matches!(
             err,
             ProtocolError::TooLarge {
-                kind: FrameKind::Video,
+                kind: FrameKind::Media(MediaKind::Video),
                 len: u32::MAX,
                 ..
             }
@@ -383,7 +394,7 @@ mod tests {
             .expect_err("unaccepted");
         assert!(matches!(
             err,
-            ProtocolError::UnexpectedKind(FrameKind::Video)
+            ProtocolError::UnexpectedKind(FrameKind::Media(MediaKind::Video))
         ));
     }
 

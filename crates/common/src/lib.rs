@@ -9,13 +9,15 @@
 pub mod error;
 pub mod frame;
 pub mod ids;
+pub mod media;
 pub mod message;
 pub mod protocol;
 
 pub use error::ProtocolError;
 pub use frame::{Frame, FrameKind, FrameReader, MediaHeader};
 pub use ids::{ClientId, MeetingId, SessionToken};
+pub use media::{MediaKind, PerKind};
 pub use message::{
-    Event, InputEvent, MediaKind, MeetingSummary, MemberInfo, MemberRef, Request, ServerStatsReport,
+    Event, InputEvent, MeetingSummary, MemberInfo, MemberRef, Request, ServerStatsReport,
     TrafficStats,
 };

@@ -5,37 +5,8 @@
 //! exactly what the server said; docs/PROTOCOL.md and the README list them all.
 
 use crate::ids::{ClientId, MeetingId};
+use crate::media::{MediaKind, PerKind};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// A kind of media stream; each has its own socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MediaKind {
-    Video,
-    Audio,
-}
-
-impl MediaKind {
-    pub const ALL: [MediaKind; 2] = [MediaKind::Video, MediaKind::Audio];
-
-    /// Its place in `ALL`, for per-kind arrays (`[T; 2]`).
-    pub fn index(self) -> usize {
-        match self {
-            MediaKind::Video => 0,
-            MediaKind::Audio => 1,
-        }
-    }
-}
-
-impl fmt::Display for MediaKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            MediaKind::Video => "video",
-            MediaKind::Audio => "audio",
-        })
-    }
-}
 
 /// One input event from a remote controller to a shared screen's owner.
 ///
@@ -102,8 +73,9 @@ pub struct MemberInfo {
     pub id: ClientId,
     pub name: String,
     pub host: bool,
-    pub video: bool,
-    pub audio: bool,
+    /// What they share: one key per media kind (`"video": true`).
+    #[serde(flatten)]
+    pub sharing: PerKind<bool>,
 }
 
 /// One line of the meeting list.
@@ -140,8 +112,9 @@ pub struct ServerStatsReport {
     pub clients: usize,
     pub meetings: usize,
     pub control: TrafficStats,
-    pub video: TrafficStats,
-    pub audio: TrafficStats,
+    /// One key per media kind (`"video": {...}`).
+    #[serde(flatten)]
+    pub media: PerKind<TrafficStats>,
 }
 
 /// From server to client.
@@ -249,10 +222,30 @@ mod tests {
     }
 
     #[test]
-    fn media_kind_index_is_its_place_in_all() {
-        for (place, kind) in MediaKind::ALL.into_iter().enumerate() {
-            assert_eq!(kind.index(), place, "{kind}");
+    fn member_info_and_server_stats_keep_one_flat_key_per_kind() {
+        let mut sharing = PerKind::splat(false);
+        sharing[MediaKind::Audio] = true;
+        let member = MemberInfo {
+            id: ClientId(3),
+            name: "ana".into(),
+            host: true,
+            sharing,
+        };
+        let json = serde_json::to_value(&member).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({"id": 3, "name": "ana", "host": true, "video": false, "audio": true})
+        );
+        let back: MemberInfo = serde_json::from_value(json).expect("parses");
+        assert_eq!(back, member);
+
+        let report = ServerStatsReport::default();
+        let json = serde_json::to_value(&report).expect("serialises");
+        for key in ["control", "video", "audio"] {
+            assert!(json[key].is_object(), "{key} in {json}");
         }
+        let back: ServerStatsReport = serde_json::from_value(json).expect("parses");
+        assert_eq!(back, report);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Numbers that are part of the protocol: every peer must agree on them, so they
 //! live here and nowhere else.
 
+use crate::media::MediaKind;
 use std::time::Duration;
 
 /// Version spoken in `hello`; a server refuses a client with another one.
@@ -18,6 +19,41 @@ pub const MAX_CONTROL_PAYLOAD: u32 = 64 * 1024;
 pub const MAX_VIDEO_PAYLOAD: u32 = 2 * 1024 * 1024;
 /// Largest audio payload: media header plus up to 100 ms of PCM.
 pub const MAX_AUDIO_PAYLOAD: u32 = 16 * 1024;
+
+/// What the protocol says about one kind of media.
+#[derive(Debug)]
+pub struct MediaSpec {
+    pub kind: MediaKind,
+    /// Its name on the wire (`attach`, `media`, JSON keys) and to people.
+    pub name: &'static str,
+    /// The type byte of its frames.
+    pub frame_type: u8,
+    /// The largest payload (media header included) a frame may carry.
+    pub max_payload: u32,
+    /// What follows the media header, for people and documents.
+    pub body: &'static str,
+}
+
+/// Every media kind, in `MediaKind::index()` order. Each has its own socket.
+pub const MEDIA: [MediaSpec; MediaKind::COUNT] = [
+    MediaSpec {
+        kind: MediaKind::Video,
+        name: "video",
+        frame_type: 0x02,
+        max_payload: MAX_VIDEO_PAYLOAD,
+        body: "one JPEG image",
+    },
+    MediaSpec {
+        kind: MediaKind::Audio,
+        name: "audio",
+        frame_type: 0x03,
+        max_payload: MAX_AUDIO_PAYLOAD,
+        body: "PCM: s16 little-endian, mono, 48 kHz",
+    },
+];
+
+/// The type byte of control frames (one JSON message each).
+pub const CONTROL_FRAME_TYPE: u8 = 0x01;
 
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 32;

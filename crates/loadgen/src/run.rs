@@ -133,7 +133,11 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
     report.errors = error_rx.try_iter().collect();
     report.server_dropped = match (&before.server, &after.server) {
         (Some(b), Some(a)) => Some(
-            (a.video.dropped + a.audio.dropped).saturating_sub(b.video.dropped + b.audio.dropped),
+            a.media
+                .values()
+                .map(|t| t.dropped)
+                .sum::<u64>()
+                .saturating_sub(b.media.values().map(|t| t.dropped).sum::<u64>()),
         ),
         _ => None,
     };

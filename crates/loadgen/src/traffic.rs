@@ -158,7 +158,7 @@ pub fn send_loop(mut stream: TcpStream, plan: &SendPlan, shared: &Shared) -> Sen
     let mut frame: Vec<u8> = (0..FRAME_HEADER_LEN + payload)
         .map(|i| (i % 251) as u8)
         .collect();
-    frame[0] = FrameKind::from(kind) as u8;
+    frame[0] = FrameKind::from(kind).byte();
     frame[1..FRAME_HEADER_LEN].copy_from_slice(&(payload as u32).to_be_bytes());
     let body = FRAME_HEADER_LEN + MediaHeader::LEN;
     let tail = frame.len() - CHECK_BYTES / 2;
@@ -355,7 +355,7 @@ pub fn receive_loop(
         };
         let now = shared.now_us();
         let frame = scanner.bytes(range);
-        if frame[0] == FrameKind::Control as u8 {
+        if frame[0] == FrameKind::Control.byte() {
             continue; // an event on a media socket; an error would close it next
         }
         let Ok(header) = MediaHeader::decode(&frame[FRAME_HEADER_LEN..]) else {
@@ -365,7 +365,7 @@ pub fn receive_loop(
         let sender = shared.index_of.get(&header.sender).copied();
         let check = check_word(header.sender, kind, header.sequence);
         let body = FRAME_HEADER_LEN + MediaHeader::LEN;
-        let intact = frame[0] == FrameKind::from(kind) as u8
+        let intact = frame[0] == FrameKind::from(kind).byte()
             && frame.len() == expected_len
             && frame[body..body + 8] == check
             && frame[frame.len() - 8..] == check;

@@ -235,10 +235,7 @@ fn media_session(
     let Some(token) = SessionToken::from_hex(token) else {
         return refuse(&stream, reader, "invalid session token");
     };
-    let capacity = match kind {
-        MediaKind::Video => ctx.config.video_queue,
-        MediaKind::Audio => ctx.config.audio_queue,
-    };
+    let capacity = ctx.config.media_queue[kind];
     // Keep at most this much unsent media in the kernel: past it the socket
     // counts as full, frames wait in the outbox, and a receiver that cannot
     // keep up loses its oldest frames there instead of getting seconds-old

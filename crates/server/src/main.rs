@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use common::protocol::DEFAULT_PORT;
+use common::{MediaKind, PerKind};
 use meeting_server::{Server, ServerConfig};
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -32,17 +33,35 @@ struct Args {
     #[arg(long, default_value_t = ServerConfig::default().control_queue)]
     control_queue: usize,
 
-    /// Video frames queued per receiver; beyond it the oldest are dropped.
-    #[arg(long, default_value_t = ServerConfig::default().video_queue)]
-    video_queue: usize,
+    /// Frames of a media kind queued per receiver, as KIND=N (repeatable); beyond
+    /// it the oldest are dropped. Defaults: video=8 (half a second at 15 fps),
+    /// audio=16 (20 ms frames).
+    #[arg(long = "queue", value_name = "KIND=N", value_parser = parse_queue)]
+    queues: Vec<(MediaKind, usize)>,
 
-    /// Audio frames (20 ms each) queued per receiver; beyond it the oldest are dropped.
-    #[arg(long, default_value_t = ServerConfig::default().audio_queue)]
-    audio_queue: usize,
+    /// Same as --queue video=N.
+    #[arg(long, value_name = "N")]
+    video_queue: Option<usize>,
+
+    /// Same as --queue audio=N.
+    #[arg(long, value_name = "N")]
+    audio_queue: Option<usize>,
 
     /// Log the traffic figures this often (for example 60s, 5m); 0 turns it off.
     #[arg(long, default_value = "60s", value_parser = parse_interval)]
     stats_interval: Duration,
+}
+
+fn parse_queue(text: &str) -> Result<(MediaKind, usize), String> {
+    let kinds: Vec<&str> = MediaKind::ALL.iter().map(|kind| kind.name()).collect();
+    let usage = || format!("expected KIND=N with KIND one of {}", kinds.join(", "));
+    let (name, count) = text.split_once('=').ok_or_else(usage)?;
+    let kind = MediaKind::from_name(name.trim()).ok_or_else(usage)?;
+    let count = count
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| format!("{name}: N must be a whole number"))?;
+    Ok((kind, count.max(1)))
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -79,13 +98,30 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// The per-kind queue lengths: defaults, then the shorthand flags, then `--queue`.
+fn media_queues(args: &Args) -> PerKind<usize> {
+    let mut queues = ServerConfig::default().media_queue;
+    let shorthands = [
+        (MediaKind::Video, args.video_queue),
+        (MediaKind::Audio, args.audio_queue),
+    ];
+    for (kind, count) in shorthands {
+        if let Some(count) = count {
+            queues[kind] = count.max(1);
+        }
+    }
+    for &(kind, count) in &args.queues {
+        queues[kind] = count;
+    }
+    queues
+}
+
 fn run(args: Args) -> anyhow::Result<()> {
     let config = ServerConfig {
         bind: resolve_bind(&args.bind)?,
         max_connections: args.max_connections.max(1),
         control_queue: args.control_queue.max(1),
-        video_queue: args.video_queue.max(1),
-        audio_queue: args.audio_queue.max(1),
+        media_queue: media_queues(&args),
         stats_interval: Some(args.stats_interval).filter(|every| !every.is_zero()),
         ..ServerConfig::default()
     };

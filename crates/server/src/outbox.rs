@@ -14,7 +14,7 @@
 
 use crate::stats::{ServerStats, TrafficCounters};
 use bytes::Bytes;
-use common::FrameKind;
+use common::{FrameKind, PerKind};
 use socket2::SockRef;
 use std::collections::VecDeque;
 use std::io::{ErrorKind, IoSlice, Write};
@@ -185,7 +185,7 @@ impl Outbox {
             // `attached` or error) in the queue stays where it is.
             let oldest_media = queue.frames.iter().position(|f| {
                 f.first()
-                    .is_some_and(|&kind| kind != FrameKind::Control as u8)
+                    .is_some_and(|&kind| kind != FrameKind::Control.byte())
             });
             self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
             self.shared.traffic.dropped(1);
@@ -317,23 +317,19 @@ pub fn run_writer(stream: TcpStream, queue: WriterQueue, stats: &ServerStats) {
 /// Counts written frames by their own type: a media socket carries a control
 /// event or two besides its media.
 fn count_sent(batch: &[Bytes], stats: &ServerStats) {
-    let mut media = [(0, 0); 2];
+    let mut media: PerKind<(usize, usize)> = PerKind::default();
     for frame in batch {
         match frame.first().copied().and_then(FrameKind::from_byte) {
-            Some(FrameKind::Video) => {
-                media[0].0 += 1;
-                media[0].1 += frame.len();
-            }
-            Some(FrameKind::Audio) => {
-                media[1].0 += 1;
-                media[1].1 += frame.len();
+            Some(FrameKind::Media(kind)) => {
+                media[kind].0 += 1;
+                media[kind].1 += frame.len();
             }
             _ => stats.traffic(FrameKind::Control).sent(1, frame.len()),
         }
     }
-    for ((frames, bytes), kind) in media.into_iter().zip([FrameKind::Video, FrameKind::Audio]) {
+    for (kind, (frames, bytes)) in media {
         if frames > 0 {
-            stats.traffic(kind).sent(frames, bytes);
+            stats.traffic(FrameKind::Media(kind)).sent(frames, bytes);
         }
     }
 }
@@ -362,7 +358,7 @@ mod tests {
     use super::*;
 
     fn video(n: u8) -> Bytes {
-        Bytes::from(vec![FrameKind::Video as u8, n])
+        Bytes::from(vec![FrameKind::Media(common::MediaKind::Video).byte(), n])
     }
 
     #[test]
@@ -380,7 +376,7 @@ mod tests {
     fn an_event_on_a_media_socket_is_never_dropped_for_media() {
         let traffic = Arc::new(TrafficCounters::default());
         let (outbox, queue) = Outbox::new(2, traffic.clone());
-        let event = Bytes::from_static(&[FrameKind::Control as u8, b'e']);
+        let event = Bytes::from_static(&[common::protocol::CONTROL_FRAME_TYPE, b'e']);
         outbox.push_control(event.clone()).expect("room");
         for n in 0u8..3 {
             outbox.push_media(video(n));
@@ -420,7 +416,7 @@ mod tests {
     }
 
     fn media_frame(sequence: u32, len: usize) -> Bytes {
-        let mut frame = vec![FrameKind::Video as u8];
+        let mut frame = vec![FrameKind::Media(common::MediaKind::Video).byte()];
         frame.extend_from_slice(&(len as u32 + 4).to_be_bytes());
         frame.extend_from_slice(&sequence.to_be_bytes());
         frame.resize(5 + 4 + len, (sequence % 251) as u8);
@@ -454,7 +450,8 @@ mod tests {
         let writer_stats = stats.clone();
         let writer = std::thread::spawn(move || run_writer(writer_socket, queue, &writer_stats));
         drop(outbox);
-        let mut reader = common::FrameReader::new(peer, &[FrameKind::Video]);
+        let mut reader =
+            common::FrameReader::new(peer, &[FrameKind::Media(common::MediaKind::Video)]);
         let mut sequences = Vec::new();
         while let Some(frame) = reader.read_frame().expect("whole frames only") {
             let payload = frame.payload();
@@ -468,7 +465,7 @@ mod tests {
         assert_eq!(sequences.last(), Some(&(FRAMES - 1)), "the newest arrives");
         assert!(sequences.len() < FRAMES as usize, "some were dropped");
         let direct = traffic.snapshot().frames_out;
-        let by_writer = stats.report(0, 0).video.frames_out;
+        let by_writer = stats.report(0, 0).media[common::MediaKind::Video].frames_out;
         assert_eq!(
             direct + by_writer,
             sequences.len() as u64,

@@ -10,7 +10,7 @@ use crate::connection::{self, ConnectionContext};
 use crate::registry::MeetingRegistry;
 use crate::stats::{self, ServerStats};
 use anyhow::Context;
-use common::{Event, Frame};
+use common::{Event, Frame, MediaKind, PerKind};
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -25,10 +25,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Events queued for one client before it counts as not reading and is cut off.
     pub control_queue: usize,
-    /// Video frames queued per receiver before the oldest are dropped.
-    pub video_queue: usize,
-    /// Audio frames (20 ms each) queued per receiver before the oldest are dropped.
-    pub audio_queue: usize,
+    /// Media frames queued per receiver, per kind, before the oldest are dropped.
+    pub media_queue: PerKind<usize>,
     /// A write that makes no progress for this long ends the connection.
     pub write_timeout: Duration,
     /// How often the traffic figures are logged; `None` never.
@@ -41,11 +39,22 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], common::protocol::DEFAULT_PORT)),
             max_connections: 1024,
             control_queue: 1024,
-            video_queue: 8,
-            audio_queue: 16,
+            media_queue: PerKind::from_fn(default_media_queue),
             write_timeout: Duration::from_secs(30),
             stats_interval: Some(Duration::from_secs(60)),
         }
+    }
+}
+
+/// How many frames of a kind wait for one receiver before the oldest go: enough
+/// to ride out a scheduling hiccup, few enough that a late receiver is never
+/// shown old pictures or played old sound.
+pub fn default_media_queue(kind: MediaKind) -> usize {
+    match kind {
+        // About half a second at 15 fps.
+        MediaKind::Video => 8,
+        // 320 ms of 20 ms frames, more than the jitter buffer's largest target.
+        MediaKind::Audio => 16,
     }
 }
 

@@ -6,7 +6,7 @@
 //! and costs a few nanoseconds. An operator reads them with a `server_stats`
 //! request or in the periodic log line.
 
-use common::{FrameKind, ServerStatsReport, TrafficStats};
+use common::{FrameKind, MediaKind, PerKind, ServerStatsReport, TrafficStats};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -60,8 +60,7 @@ impl TrafficCounters {
 pub struct ServerStats {
     started: Instant,
     control: Arc<TrafficCounters>,
-    video: Arc<TrafficCounters>,
-    audio: Arc<TrafficCounters>,
+    media: PerKind<Arc<TrafficCounters>>,
     connections: AtomicU64,
     connections_total: AtomicU64,
 }
@@ -71,8 +70,7 @@ impl Default for ServerStats {
         ServerStats {
             started: Instant::now(),
             control: Arc::default(),
-            video: Arc::default(),
-            audio: Arc::default(),
+            media: PerKind::default(),
             connections: AtomicU64::new(0),
             connections_total: AtomicU64::new(0),
         }
@@ -84,8 +82,7 @@ impl ServerStats {
     pub fn traffic(&self, kind: FrameKind) -> &Arc<TrafficCounters> {
         match kind {
             FrameKind::Control => &self.control,
-            FrameKind::Video => &self.video,
-            FrameKind::Audio => &self.audio,
+            FrameKind::Media(kind) => &self.media[kind],
         }
     }
 
@@ -107,8 +104,7 @@ impl ServerStats {
             clients,
             meetings,
             control: self.control.snapshot(),
-            video: self.video.snapshot(),
-            audio: self.audio.snapshot(),
+            media: PerKind::from_fn(|kind| self.media[kind].snapshot()),
         }
     }
 }
@@ -117,7 +113,8 @@ impl ServerStats {
 pub fn anything_changed(now: &ServerStatsReport, before: &ServerStatsReport) -> bool {
     (now.connections, now.clients, now.meetings)
         != (before.connections, before.clients, before.meetings)
-        || (&now.control, &now.video, &now.audio) != (&before.control, &before.video, &before.audio)
+        || now.control != before.control
+        || now.media != before.media
 }
 
 /// One log line of the figures, and what changed since the last one.
@@ -132,13 +129,16 @@ pub fn log_line(now: &ServerStatsReport, before: &ServerStatsReport) -> String {
             now.dropped - before.dropped,
         )
     };
+    let media: Vec<String> = MediaKind::ALL
+        .into_iter()
+        .map(|kind| format!("{kind} {}", rate(&now.media[kind], &before.media[kind])))
+        .collect();
     format!(
-        "{} clients, {} meetings, {} sockets; since last: video {}; audio {}; control {}",
+        "{} clients, {} meetings, {} sockets; since last: {}; control {}",
         now.clients,
         now.meetings,
         now.connections,
-        rate(&now.video, &before.video),
-        rate(&now.audio, &before.audio),
+        media.join("; "),
         rate(&now.control, &before.control),
     )
 }
@@ -165,7 +165,7 @@ mod tests {
     #[test]
     fn counters_add_up_and_high_water_keeps_the_maximum() {
         let stats = ServerStats::default();
-        let video = stats.traffic(FrameKind::Video);
+        let video = stats.traffic(FrameKind::Media(MediaKind::Video));
         video.received(100);
         video.received(50);
         video.sent(3, 450);
@@ -176,13 +176,13 @@ mod tests {
         stats.connection_opened();
         stats.connection_closed();
         let report = stats.report(1, 0);
-        assert_eq!(report.video.frames_in, 2);
-        assert_eq!(report.video.bytes_in, 150);
-        assert_eq!(report.video.frames_out, 3);
-        assert_eq!(report.video.bytes_out, 450);
-        assert_eq!(report.video.dropped, 1);
-        assert_eq!(report.video.queue_high_water, 5);
-        assert_eq!(report.audio, TrafficStats::default());
+        assert_eq!(report.media[MediaKind::Video].frames_in, 2);
+        assert_eq!(report.media[MediaKind::Video].bytes_in, 150);
+        assert_eq!(report.media[MediaKind::Video].frames_out, 3);
+        assert_eq!(report.media[MediaKind::Video].bytes_out, 450);
+        assert_eq!(report.media[MediaKind::Video].dropped, 1);
+        assert_eq!(report.media[MediaKind::Video].queue_high_water, 5);
+        assert_eq!(report.media[MediaKind::Audio], TrafficStats::default());
         assert_eq!((report.connections, report.connections_total), (1, 2));
     }
 
@@ -190,7 +190,9 @@ mod tests {
     fn log_line_shows_what_changed_since_the_last() {
         let stats = ServerStats::default();
         let before = stats.report(0, 0);
-        stats.traffic(FrameKind::Audio).received(2_500_000);
+        stats
+            .traffic(FrameKind::Media(MediaKind::Audio))
+            .received(2_500_000);
         let line = log_line(&stats.report(2, 1), &before);
         assert!(line.contains("2 clients, 1 meetings"), "{line}");
         assert!(line.contains("audio in 1 fr / 2.5 MB"), "{line}");

@@ -17,6 +17,7 @@ pub mod sender;
 mod tone;
 mod wav;
 
+use common::MediaKind;
 use common::protocol::AUDIO_FRAME_SAMPLES;
 use std::path::Path;
 
@@ -102,6 +103,14 @@ pub const AUDIO_SOURCES: &[(&str, &str)] = &[
         },
     ),
 ];
+
+/// The sources of one kind: (how to name it, what it is).
+pub fn sources(kind: MediaKind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        MediaKind::Video => VIDEO_SOURCES,
+        MediaKind::Audio => AUDIO_SOURCES,
+    }
+}
 
 /// Opens a video source; `camera` is the camera `--camera` chose, if any.
 pub fn open_video_source(

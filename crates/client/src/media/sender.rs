@@ -9,7 +9,7 @@
 //! full-screen view's self-view), sharing the bytes rather than copying them.
 
 use super::{AudioSource, VideoSource};
-use crate::app::AppEvent;
+use crate::events::AppEvent;
 use crate::sink::{SharedFrame, VideoSink};
 use crate::stats::ClientStats;
 use common::protocol::{AUDIO_FRAME, AUDIO_FRAME_SAMPLES};

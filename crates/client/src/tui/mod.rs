@@ -19,8 +19,9 @@ pub mod render;
 mod terminal;
 pub mod tiles;
 
-use crate::app::AppEvent;
+use crate::events::AppEvent;
 use crate::level::MemberLevels;
+use crate::meeting::MeetingState;
 use crate::output::{FrontEnd, LocalEvent};
 use crate::stats::ClientStats;
 use anyhow::Context;
@@ -65,6 +66,7 @@ pub struct TuiSettings {
 
 /// What the view shows, sent from the main loop.
 enum ViewEvent {
+    Meeting(Box<MeetingState>),
     Server(Event),
     Local(LocalEvent),
 }
@@ -177,6 +179,12 @@ fn query_terminal() -> Option<Picker> {
 }
 
 impl FrontEnd for View {
+    fn meeting(&mut self, state: &MeetingState) {
+        if let Some(events) = &self.events {
+            let _ = events.send(ViewEvent::Meeting(Box::new(state.clone())));
+        }
+    }
+
     fn server(&mut self, event: &Event) {
         if let Some(events) = &self.events {
             let _ = events.send(ViewEvent::Server(event.clone()));
@@ -269,6 +277,10 @@ impl Ui {
         loop {
             select! {
                 recv(events) -> event => match event {
+                    Ok(ViewEvent::Meeting(state)) => {
+                        self.model.set_meeting(&state);
+                        dirty = true;
+                    }
                     Ok(ViewEvent::Server(event)) => {
                         if let Event::Shutdown { message } = &event {
                             last_word = Some(format!("the server stopped: {message}"));

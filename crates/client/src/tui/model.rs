@@ -3,9 +3,10 @@
 //! figures, and the input line. Events change it here; `render` draws it and
 //! `keys` edits it. No terminal, no threads: every piece is testable alone.
 
+use crate::meeting::MeetingState;
 use crate::output::{EventText, LocalEvent, clean};
 use crate::stats::StatsSnapshot;
-use common::{ClientId, Event, MediaKind, MeetingId, MemberInfo};
+use common::{ClientId, Event, MediaKind, MemberInfo, PerKind};
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
@@ -53,17 +54,14 @@ pub struct FigureMeter {
 
 impl FigureMeter {
     pub fn update(&mut self, stats: &StatsSnapshot, now: Instant, redraws: u32) -> Figures {
-        let frames: u64 = stats.received.iter().map(|m| m.video.frames).sum();
-        let bytes: u64 = stats
+        let frames: u64 = stats
             .received
             .iter()
-            .map(|m| m.video.bytes + m.audio.bytes)
+            .map(|m| m.received[MediaKind::Video].frames)
             .sum();
-        let dropped = stats
-            .received
-            .iter()
-            .map(|m| m.video.lost + m.audio.lost)
-            .sum();
+        let every_kind = || stats.received.iter().flat_map(|m| m.received.values());
+        let bytes: u64 = every_kind().map(|c| c.bytes).sum();
+        let dropped = every_kind().map(|c| c.lost).sum();
         let mut figures = Figures {
             dropped,
             redraws,
@@ -93,14 +91,13 @@ pub struct ViewModel {
     pub my_name: String,
     pub server: String,
     pub connection: Connection,
-    pub meeting: Option<MeetingId>,
-    /// Everyone in the meeting, you included, in the server's order.
-    pub members: Vec<MemberInfo>,
+    /// The meeting and its members, as the main loop folded them.
+    pub state: MeetingState,
     pub chat: VecDeque<ChatLine>,
     /// How many lines the chat is scrolled back from the newest.
     pub chat_scroll: usize,
-    /// Your own video and audio (`MediaKind::index`).
-    pub sharing: [bool; 2],
+    /// What you share yourself.
+    pub sharing: PerKind<bool>,
     pub figures: Figures,
     pub input: InputLine,
     pub help_open: bool,
@@ -115,11 +112,10 @@ impl ViewModel {
             my_name: String::new(),
             server: String::new(),
             connection: Connection::Connected,
-            meeting: None,
-            members: Vec::new(),
+            state: MeetingState::new(me),
             chat: VecDeque::new(),
             chat_scroll: 0,
-            sharing: [false, false],
+            sharing: PerKind::default(),
             figures: Figures::default(),
             input: InputLine::default(),
             help_open: false,
@@ -130,11 +126,17 @@ impl ViewModel {
 
     /// The other members: the ones with a tile.
     pub fn others(&self) -> impl Iterator<Item = &MemberInfo> {
-        self.members.iter().filter(move |m| m.id != self.me)
+        self.state.others()
     }
 
     pub fn sharing(&self, kind: MediaKind) -> bool {
-        self.sharing[kind.index()]
+        self.sharing[kind]
+    }
+
+    /// The meeting changed: show the main loop's state.
+    pub fn set_meeting(&mut self, state: &MeetingState) {
+        self.state.clone_from(state);
+        self.text.set_meeting(state);
     }
 
     pub fn push_line(&mut self, line: ChatLine) {
@@ -158,50 +160,8 @@ impl ViewModel {
         let described = self.text.server(event);
         match event {
             Event::Welcome { .. } | Event::Attached { .. } => return,
-            Event::Joined { meeting, members } => {
-                self.meeting = Some(meeting.clone());
-                self.members = members.clone();
-            }
-            Event::Members { meeting, members } if self.meeting.as_ref() == Some(meeting) => {
-                self.members = members.clone();
-            }
-            Event::MemberJoined { member, .. }
-                if !self.members.iter().any(|m| m.id == member.id) =>
-            {
-                self.members.push(MemberInfo {
-                    id: member.id,
-                    name: member.name.clone(),
-                    host: false,
-                    video: false,
-                    audio: false,
-                });
-            }
-            Event::MemberLeft { member, .. } => self.members.retain(|m| m.id != member.id),
-            Event::HostChanged { host, .. } => {
-                for m in &mut self.members {
-                    m.host = m.id == host.id;
-                }
-            }
-            Event::Left { meeting } | Event::Ended { meeting }
-                if self.meeting.as_ref() == Some(meeting) =>
-            {
-                self.meeting = None;
-                self.members.clear();
-            }
-            Event::Media {
-                member, kind, on, ..
-            } => {
-                if let Some(m) = self.members.iter_mut().find(|m| m.id == member.id) {
-                    match kind {
-                        MediaKind::Video => m.video = *on,
-                        MediaKind::Audio => m.audio = *on,
-                    }
-                }
-                // Your own changes are already said by `sharing`.
-                if member.id == self.me {
-                    return;
-                }
-            }
+            // Your own changes are already said by `sharing`.
+            Event::Media { member, .. } if member.id == self.me => return,
             Event::Chat {
                 from,
                 from_id,
@@ -235,7 +195,7 @@ impl ViewModel {
                     clean(name)
                 ));
             }
-            LocalEvent::Sharing { kind, on, .. } => self.sharing[kind.index()] = *on,
+            LocalEvent::Sharing { kind, on, .. } => self.sharing[*kind] = *on,
             LocalEvent::Help { .. } => {
                 self.help_open = true;
                 return;
@@ -268,7 +228,7 @@ impl ViewModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::MemberRef;
+    use common::{MeetingId, MemberRef};
 
     fn meeting() -> MeetingId {
         MeetingId::parse("abc-def").expect("valid id")
@@ -279,51 +239,73 @@ mod tests {
             id: ClientId(id),
             name: name.into(),
             host,
-            video: false,
-            audio: false,
+            sharing: PerKind::default(),
         }
     }
 
     #[test]
     fn members_follow_the_meeting_events() {
         let mut model = ViewModel::new(ClientId(1));
-        model.server(&Event::Joined {
-            meeting: meeting(),
-            members: vec![member(2, "ana", true), member(1, "me", false)],
-        });
-        model.server(&Event::MemberJoined {
-            meeting: meeting(),
-            member: MemberRef {
-                id: ClientId(3),
-                name: "bo".into(),
+        let mut state = MeetingState::new(ClientId(1));
+        // As the main loop does: fold the event, hand over the state, show the event.
+        let mut server = |model: &mut ViewModel, event: &Event| {
+            if state.apply(event) {
+                model.set_meeting(&state);
+            }
+            model.server(event);
+        };
+        server(
+            &mut model,
+            &Event::Joined {
+                meeting: meeting(),
+                members: vec![member(2, "ana", true), member(1, "me", false)],
             },
-        });
-        model.server(&Event::Media {
-            meeting: meeting(),
-            member: MemberRef {
-                id: ClientId(3),
-                name: "bo".into(),
+        );
+        server(
+            &mut model,
+            &Event::MemberJoined {
+                meeting: meeting(),
+                member: MemberRef {
+                    id: ClientId(3),
+                    name: "bo".into(),
+                },
             },
-            kind: MediaKind::Video,
-            on: true,
-        });
-        model.server(&Event::MemberLeft {
-            meeting: meeting(),
-            member: MemberRef {
-                id: ClientId(2),
-                name: "ana".into(),
+        );
+        server(
+            &mut model,
+            &Event::Media {
+                meeting: meeting(),
+                member: MemberRef {
+                    id: ClientId(3),
+                    name: "bo".into(),
+                },
+                kind: MediaKind::Video,
+                on: true,
             },
-        });
-        model.server(&Event::HostChanged {
-            meeting: meeting(),
-            host: MemberRef {
-                id: ClientId(3),
-                name: "bo".into(),
+        );
+        server(
+            &mut model,
+            &Event::MemberLeft {
+                meeting: meeting(),
+                member: MemberRef {
+                    id: ClientId(2),
+                    name: "ana".into(),
+                },
             },
-        });
+        );
+        server(
+            &mut model,
+            &Event::HostChanged {
+                meeting: meeting(),
+                host: MemberRef {
+                    id: ClientId(3),
+                    name: "bo".into(),
+                },
+            },
+        );
         let others: Vec<_> = model
             .others()
-            .map(|m| (m.name.as_str(), m.host, m.video))
+            .map(|m| (m.name.as_str(), m.host, m.sharing[MediaKind::Video]))
             .collect();
         assert_eq!(others, vec![("bo", true, true)]);
         assert!(
@@ -332,8 +314,8 @@ mod tests {
                 .iter()
                 .any(|l| *l == ChatLine::Info("ana left".into()))
         );
-        model.server(&Event::Left { meeting: meeting() });
-        assert!(model.meeting.is_none() && model.members.is_empty());
+        server(&mut model, &Event::Left { meeting: meeting() });
+        assert!(model.state.meeting.is_none() && model.state.members.is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use super::keys::SHORTCUTS;
 use super::model::{ChatLine, Connection, ViewModel};
 use super::tiles::{ReadyTiles, TileKey};
-use crate::command::HELP;
+use crate::command::help_lines;
 use common::{MediaKind, MemberInfo};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect, Size};
@@ -48,7 +48,7 @@ pub fn draw(
     };
     let [video, side] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(side_width)]).areas(body);
-    let self_view_on = model.sharing(MediaKind::Video) && model.meeting.is_some();
+    let self_view_on = model.sharing(MediaKind::Video) && model.state.meeting.is_some();
     let self_view_height = if self_view_on {
         // A 16:9 picture as wide as the column, but never more than a third of it.
         (side_width * 9 / 32 + 2).clamp(5, (side.height / 3).max(5))
@@ -57,7 +57,7 @@ pub fn draw(
     };
     let [self_view, side] =
         Layout::vertical([Constraint::Length(self_view_height), Constraint::Min(0)]).areas(side);
-    let members_height = (model.members.len() as u16 + 2).clamp(3, (side.height / 3).max(3));
+    let members_height = (model.state.members.len() as u16 + 2).clamp(3, (side.height / 3).max(3));
     let [members, chat] =
         Layout::vertical([Constraint::Length(members_height), Constraint::Min(0)]).areas(side);
 
@@ -98,7 +98,7 @@ pub fn bit_rate(bits_per_second: f64) -> String {
 }
 
 fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
-    let meeting = match &model.meeting {
+    let meeting = match &model.state.meeting {
         Some(id) => format!(" meeting {id} "),
         None => " no meeting ".to_string(),
     };
@@ -161,9 +161,10 @@ fn draw_grid(
 ) -> Vec<(TileKey, Size)> {
     let others: Vec<&MemberInfo> = model.others().collect();
     if others.is_empty() {
-        let text = if model.meeting.is_some() {
+        let text = if model.state.meeting.is_some() {
             "Nobody else is here yet.\nOthers join with: /join ".to_string()
                 + model
+                    .state
                     .meeting
                     .as_ref()
                     .map(|m| m.as_str())
@@ -197,15 +198,17 @@ fn draw_grid(
                 *cell,
                 &member.name,
                 speaking,
-                member.video.then(|| tiles.get(&key)).flatten(),
-                if member.video {
+                member.sharing[MediaKind::Video]
+                    .then(|| tiles.get(&key))
+                    .flatten(),
+                if member.sharing[MediaKind::Video] {
                     "waiting for video"
                 } else {
                     "camera off"
                 },
                 now,
             );
-            if member.video {
+            if member.sharing[MediaKind::Video] {
                 shown.push((key, inner.as_size()));
             }
         }
@@ -270,6 +273,7 @@ fn draw_tile(
 
 fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
     let lines: Vec<Line> = model
+        .state
         .members
         .iter()
         .map(|m| {
@@ -298,7 +302,7 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
         .collect();
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
-        .title(format!(" members ({}) ", model.members.len()));
+        .title(format!(" members ({}) ", model.state.members.len()));
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
@@ -429,10 +433,10 @@ fn draw_help(frame: &mut Frame, screen: Rect) {
         "Commands (Enter, then type them)",
         Style::new().add_modifier(Modifier::BOLD),
     ));
-    for (command, what) in HELP {
+    for help in help_lines() {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {command:<18}"), SPEAKING),
-            Span::raw(*what),
+            Span::styled(format!("  {:<18} ", help.command), SPEAKING),
+            Span::raw(help.description),
         ]));
     }
     let height = (lines.len() as u16 + 2).min(screen.height);

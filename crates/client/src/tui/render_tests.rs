@@ -8,18 +8,21 @@ use crate::media::{TestPattern, VideoSettings, VideoSource};
 use crate::output::LocalEvent;
 use crate::tui::model::Figures;
 use crate::tui::tiles::{RenderedTile, encode_tile, halfblocks_picker};
-use common::{ClientId, Event, MeetingId};
+use crate::meeting::MeetingState;
+use common::{ClientId, Event, MediaKind, MeetingId, PerKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::sync::Arc;
 
 fn member(id: u32, name: &str, host: bool, video: bool, audio: bool) -> MemberInfo {
+    let mut sharing = PerKind::default();
+    sharing[MediaKind::Video] = video;
+    sharing[MediaKind::Audio] = audio;
     MemberInfo {
         id: ClientId(id),
         name: name.into(),
         host,
-        video,
-        audio,
+        sharing,
     }
 }
 
@@ -34,10 +37,15 @@ fn meeting_model(others: Vec<MemberInfo>) -> ViewModel {
     let mut members = vec![member(1, "ed", false, false, true)];
     members.extend(others);
     let meeting = MeetingId::parse("abc-def").expect("valid id");
-    model.server(&Event::Joined {
+    let joined = Event::Joined {
         meeting: meeting.clone(),
         members,
-    });
+    };
+    // As the main loop does: fold the event into the state, then show it.
+    let mut state = MeetingState::new(ClientId(1));
+    state.apply(&joined);
+    model.set_meeting(&state);
+    model.server(&joined);
     model.local(&LocalEvent::Sharing {
         kind: MediaKind::Audio,
         on: true,
@@ -216,11 +224,11 @@ fn tile_from_a_known_test_frame_in_half_blocks() {
         }),
     );
     let mut model = ViewModel::new(ClientId(1));
-    model.members = vec![
+    model.state.members = vec![
         member(1, "you", false, false, false),
         member(2, "ana", true, true, false),
     ];
-    model.meeting = MeetingId::parse("abc-def");
+    model.state.meeting = MeetingId::parse("abc-def");
     let (backend, shown) = render(&model, &tiles, 90, 22);
     assert_eq!(shown, vec![(TileKey::Member(ClientId(2)), cells)]);
     let buffer = backend.buffer();

@@ -1,5 +1,6 @@
 use super::*;
 use crate::outbox::{Outbox, WriterQueue};
+use common::protocol::{MAX_CHAT_BYTES, MAX_NAME_CHARS};
 use common::{FrameKind, FrameReader};
 
 struct Member {

@@ -1,0 +1,21 @@
+//! What the client's threads tell its main loop: every thread (stdin or the
+//! full-screen view's keys, the control socket, the media sockets, the senders,
+//! Ctrl-C) reports into one channel of `AppEvent`s. It lives apart from `app`
+//! so the threads below the loop do not import the loop itself.
+
+use common::{Event, MediaKind};
+
+/// Everything that can happen to the client.
+pub enum AppEvent {
+    /// A line typed (or a key turned into one).
+    Input(String),
+    InputClosed,
+    Interrupted,
+    /// An event from the server, on any socket.
+    Server(Event),
+    /// The control socket ended; the reason if it was not a clean close.
+    ControlClosed(Option<String>),
+    MediaClosed(MediaKind),
+    /// A media source stopped on its own (a device vanished, a file broke).
+    SenderFailed(MediaKind, String),
+}

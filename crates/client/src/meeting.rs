@@ -1,0 +1,247 @@
+//! The meeting as this client knows it: which meeting, who is in it, who is
+//! host and who shares what, folded from the server's events in one place.
+//!
+//! The main loop owns the one `MeetingState` and folds every event into it
+//! before any front end sees the event; the front ends (lines, JSON, the
+//! full-screen view) read it, and never keep a roster of their own, so
+//! `/volume NAME`, the member list and the view's tiles cannot disagree.
+
+use common::{ClientId, Event, MediaKind, MeetingId, MemberInfo, PerKind};
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeetingState {
+    pub me: ClientId,
+    /// The meeting we are in, if any.
+    pub meeting: Option<MeetingId>,
+    /// Everyone in the meeting, us included, in the server's order (arrival).
+    pub members: Vec<MemberInfo>,
+    /// Every name seen this session, so figures about a member who left
+    /// still have a name.
+    names: HashMap<ClientId, String>,
+}
+
+impl MeetingState {
+    pub fn new(me: ClientId) -> MeetingState {
+        MeetingState {
+            me,
+            meeting: None,
+            members: Vec::new(),
+            names: HashMap::new(),
+        }
+    }
+
+    /// Folds one server event in; true when anything changed.
+    pub fn apply(&mut self, event: &Event) -> bool {
+        match event {
+            Event::Joined { meeting, members } => {
+                self.meeting = Some(meeting.clone());
+                self.set_members(members);
+            }
+            Event::Members { meeting, members } if self.meeting.as_ref() == Some(meeting) => {
+                self.set_members(members);
+            }
+            Event::MemberJoined { meeting, member } if self.meeting.as_ref() == Some(meeting) => {
+                self.names.insert(member.id, member.name.clone());
+                if self.member(member.id).is_none() {
+                    self.members.push(MemberInfo {
+                        id: member.id,
+                        name: member.name.clone(),
+                        host: false,
+                        sharing: PerKind::default(),
+                    });
+                }
+            }
+            Event::MemberLeft { meeting, member } if self.meeting.as_ref() == Some(meeting) => {
+                self.members.retain(|m| m.id != member.id);
+            }
+            Event::HostChanged { meeting, host } if self.meeting.as_ref() == Some(meeting) => {
+                for m in &mut self.members {
+                    m.host = m.id == host.id;
+                }
+            }
+            Event::Left { meeting } | Event::Ended { meeting }
+                if self.meeting.as_ref() == Some(meeting) =>
+            {
+                self.meeting = None;
+                self.members.clear();
+            }
+            Event::Media {
+                meeting,
+                member,
+                kind,
+                on,
+            } if self.meeting.as_ref() == Some(meeting) => {
+                match self.members.iter_mut().find(|m| m.id == member.id) {
+                    Some(m) => m.sharing[*kind] = *on,
+                    None => return false,
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn set_members(&mut self, members: &[MemberInfo]) {
+        for m in members {
+            self.names.insert(m.id, m.name.clone());
+        }
+        self.members = members.to_vec();
+    }
+
+    pub fn in_meeting(&self) -> bool {
+        self.meeting.is_some()
+    }
+
+    /// The other members: everyone but us.
+    pub fn others(&self) -> impl Iterator<Item = &MemberInfo> {
+        self.members.iter().filter(move |m| m.id != self.me)
+    }
+
+    pub fn member(&self, id: ClientId) -> Option<&MemberInfo> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    pub fn host(&self) -> Option<&MemberInfo> {
+        self.members.iter().find(|m| m.host)
+    }
+
+    /// Whether `id` shares `kind`, as the server last said.
+    pub fn shares(&self, id: ClientId, kind: MediaKind) -> bool {
+        self.member(id).is_some_and(|m| m.sharing[kind])
+    }
+
+    /// A member's name, also after they left; `member N` if never seen.
+    pub fn name_of(&self, id: ClientId) -> String {
+        self.names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("member {id}"))
+    }
+
+    /// Finds a member of our meeting by id or (case-insensitive) name.
+    pub fn find(&self, who: &str) -> Result<&MemberInfo, String> {
+        if let Some(member) = who
+            .parse::<u32>()
+            .ok()
+            .and_then(|id| self.member(ClientId(id)))
+        {
+            return Ok(member);
+        }
+        let named: Vec<&MemberInfo> = self
+            .members
+            .iter()
+            .filter(|m| m.name.eq_ignore_ascii_case(who))
+            .collect();
+        match named.as_slice() {
+            [member] => Ok(member),
+            [] => Err(format!(
+                "nobody called '{who}' in your meeting; /members lists them"
+            )),
+            _ => Err(format!(
+                "{} members are called '{who}'; use the id instead",
+                named.len()
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::MemberRef;
+
+    fn meeting() -> MeetingId {
+        MeetingId::parse("abc-def").expect("valid id")
+    }
+
+    fn member(id: u32, name: &str, host: bool) -> MemberInfo {
+        MemberInfo {
+            id: ClientId(id),
+            name: name.into(),
+            host,
+            sharing: PerKind::default(),
+        }
+    }
+
+    fn named(id: u32, name: &str) -> MemberRef {
+        MemberRef {
+            id: ClientId(id),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn members_host_and_sharing_follow_the_events() {
+        let mut state = MeetingState::new(ClientId(1));
+        state.apply(&Event::Joined {
+            meeting: meeting(),
+            members: vec![member(2, "ana", true), member(1, "me", false)],
+        });
+        state.apply(&Event::MemberJoined {
+            meeting: meeting(),
+            member: named(3, "bo"),
+        });
+        assert!(state.apply(&Event::Media {
+            meeting: meeting(),
+            member: named(3, "bo"),
+            kind: MediaKind::Video,
+            on: true,
+        }));
+        state.apply(&Event::MemberLeft {
+            meeting: meeting(),
+            member: named(2, "ana"),
+        });
+        state.apply(&Event::HostChanged {
+            meeting: meeting(),
+            host: named(3, "bo"),
+        });
+        let others: Vec<_> = state
+            .others()
+            .map(|m| (m.name.as_str(), m.host, m.sharing[MediaKind::Video]))
+            .collect();
+        assert_eq!(others, vec![("bo", true, true)]);
+        assert_eq!(state.host().map(|m| m.id), Some(ClientId(3)));
+        assert_eq!(
+            state.name_of(ClientId(2)),
+            "ana",
+            "remembered after leaving"
+        );
+        assert!(state.find("BO").is_ok_and(|m| m.id == ClientId(3)));
+        assert!(state.find("3").is_ok());
+        assert!(state.find("ana").is_err());
+        state.apply(&Event::Left { meeting: meeting() });
+        assert!(!state.in_meeting() && state.members.is_empty());
+    }
+
+    #[test]
+    fn events_of_another_meeting_change_nothing() {
+        let mut state = MeetingState::new(ClientId(1));
+        state.apply(&Event::Joined {
+            meeting: meeting(),
+            members: vec![member(1, "me", true)],
+        });
+        let other = MeetingId::parse("xyz-xyz").expect("valid id");
+        assert!(!state.apply(&Event::MemberJoined {
+            meeting: other.clone(),
+            member: named(9, "eve"),
+        }));
+        assert!(!state.apply(&Event::Left { meeting: other }));
+        assert_eq!(state.members.len(), 1);
+    }
+
+    #[test]
+    fn same_names_ask_for_the_id() {
+        let mut state = MeetingState::new(ClientId(1));
+        state.apply(&Event::Joined {
+            meeting: meeting(),
+            members: vec![
+                member(1, "me", true),
+                member(2, "bo", false),
+                member(3, "bo", false),
+            ],
+        });
+        assert!(state.find("bo").is_err_and(|e| e.contains("use the id")));
+        assert!(state.find("2").is_ok_and(|m| m.id == ClientId(2)));
+    }
+}
