@@ -1,1 +1,0 @@
-//! The screen codec (being written).
