@@ -286,6 +286,13 @@ impl Drop for X11Injector {
                 break;
             }
         }
+        // Wait until the server has read all of that before the connection
+        // closes: a server that sees the socket hang up closes the client
+        // at once and drops requests still unread (Xlib's XCloseDisplay
+        // syncs for the same reason), so the releases would be lost.
+        if let Ok(cookie) = self.conn.get_input_focus() {
+            let _ = cookie.reply();
+        }
     }
 }
 
