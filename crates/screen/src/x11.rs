@@ -1,1 +1,0 @@
-//! X11 capture and input injection (being written).
