@@ -9,21 +9,23 @@
 //! everything it was sent before it closes its side. So a script that pipes in
 //! commands and closes stdin gets every answer before the client exits.
 
-use crate::channel::{ChannelContext, MediaChannel, Sinks};
+use crate::channel::{ChannelContext, MediaChannel, ScreenReceiver, Sinks};
 use crate::command::{self, Command};
 use crate::level::MemberLevels;
 use crate::link::{self, ServerLink};
+use crate::media::screen::{self, KeyframeRequest, ScreenProducer};
 use crate::media::sender::Producer;
 use crate::media::{self, VideoSettings};
 use crate::meeting::MeetingState;
 use crate::output::{FrontEnd, LocalEvent, MemberLevel, Output};
 use crate::playback::{self, Playback, PlaybackClock};
-use crate::record::{AudioRecorder, ChatLog, VideoRecorder};
-use crate::sink::{AudioSink, VideoSink};
+use crate::record::{AudioRecorder, ChatLog, ScreenRecorder, VideoRecorder};
+use crate::sink::{AudioSink, ScreenSink, VideoSink};
 use crate::stats::ClientStats;
 use crate::tui::{self, TileFeed, TuiSettings};
-use common::{ClientId, Event, FrameReader, MediaKind, PerKind, Request};
+use common::{ClientId, Event, FrameReader, InputEvent, MediaKind, PerKind, Request};
 use crossbeam_channel::{Receiver, Sender};
+use meeting_screen::x11::X11Injector;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::{Shutdown, TcpStream};
@@ -98,6 +100,16 @@ struct App {
     playback: Playback,
     /// Running while the mix is played (`--audio-out`); dropping it finishes the sink.
     playback_clock: Option<PlaybackClock>,
+    /// While we share a screen: how to ask it for a keyframe, and how to play
+    /// a granted controller's input on it (X displays only).
+    screen_share: Option<ScreenShare>,
+}
+
+struct ScreenShare {
+    keyframe: KeyframeRequest,
+    injector: Option<X11Injector>,
+    /// The injector failed once: said, and not tried again.
+    injector_failed: bool,
 }
 
 pub fn run(
@@ -131,9 +143,11 @@ pub fn run(
     // Every kind's consumers: the recorder, the view, the levels, playback.
     let mut video_sinks: Vec<Box<dyn VideoSink>> = Vec::new();
     let mut audio_sinks: Vec<Box<dyn AudioSink>> = Vec::new();
+    let mut screen_sinks: Vec<Box<dyn ScreenSink>> = Vec::new();
     if let Some(dir) = record {
         video_sinks.push(Box::new(VideoRecorder::new(dir)));
         audio_sinks.push(Box::new(AudioRecorder::new(dir)));
+        screen_sinks.push(Box::new(ScreenRecorder::new(dir)));
     }
     let mut self_view = None;
     let mut view_levels = None;
@@ -145,6 +159,7 @@ pub fn run(
         Mode::FullScreen(settings) => {
             let view = tui::start(settings, id, stats.clone(), events.clone())?;
             video_sinks.push(Box::new(view.tiles.clone()));
+            screen_sinks.push(Box::new(view.tiles.clone()));
             audio_sinks.push(Box::new(view.levels.clone()));
             view_levels = Some(view.levels.clone());
             self_view = Some(view.tiles.for_self_view());
@@ -191,6 +206,9 @@ pub fn run(
     let mut sinks = PerKind::from_fn(|kind| match kind {
         MediaKind::Video => Some(Sinks::Video(std::mem::take(&mut video_sinks))),
         MediaKind::Audio => Some(Sinks::Audio(std::mem::take(&mut audio_sinks))),
+        MediaKind::Screen => Some(Sinks::Screen(ScreenReceiver::new(std::mem::take(
+            &mut screen_sinks,
+        )))),
     });
     let mut sockets = media_sockets.map(|_, socket| Some(socket));
     let channels = PerKind::try_from_fn(|kind| {
@@ -222,6 +240,7 @@ pub fn run(
         levels,
         playback,
         playback_clock,
+        screen_share: None,
     };
     app.run(&inbox)
 }
@@ -242,8 +261,16 @@ impl App {
                 AppEvent::MediaClosed(kind) => {
                     tracing::debug!("{kind} socket closed");
                 }
+                AppEvent::KeyframeNeeded(kind, member) => {
+                    if self.meeting.shares(member, kind) {
+                        let _ = self.requests.send(Request::Keyframe { member, kind });
+                    }
+                }
                 AppEvent::SenderFailed(kind, message) => {
                     self.channels[kind].sender_failed();
+                    if kind == MediaKind::Screen {
+                        self.screen_share = None;
+                    }
                     let _ = self.requests.send(Request::Media { kind, on: false });
                     self.output.local(&LocalEvent::Error { message });
                 }
@@ -264,6 +291,16 @@ impl App {
             Command::Chat(text) => Request::Chat { text },
             Command::MediaOn(kind, source) => return self.start_sharing(kind, source.as_deref()),
             Command::MediaOff(kind) => return self.stop_sharing(kind),
+            Command::ControlRequest(who) => match self.screen_owner(who.as_deref()) {
+                Ok(owner) => Request::ControlRequest { owner },
+                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+            },
+            Command::ControlGrant(who) => match self.find_member(&who) {
+                Ok((controller, _)) => Request::ControlGrant { controller },
+                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+            },
+            Command::ControlRevoke => Request::ControlRevoke,
+            Command::Input(events) => Request::Input { events },
             Command::Volume(who, percent) => return self.set_voice(&who, Some(percent), None),
             Command::Mute(who, muted) => return self.set_voice(&who, None, Some(muted)),
             Command::Stats => return self.show_stats(),
@@ -283,6 +320,45 @@ impl App {
             return Err("that is you: your own voice is never played back to you".into());
         }
         Ok((found.id, found.name.clone()))
+    }
+
+    /// The member whose screen `/control request` means: the one named, or
+    /// the only one sharing a screen.
+    fn screen_owner(&self, who: Option<&str>) -> Result<ClientId, String> {
+        if let Some(who) = who {
+            return self.find_member(who).map(|(id, _)| id);
+        }
+        let sharers: Vec<ClientId> = self.meeting.screen_sharers().map(|m| m.id).collect();
+        match sharers.as_slice() {
+            [owner] => Ok(*owner),
+            [] => Err("nobody in your meeting shares a screen".to_string()),
+            _ => Err("several members share a screen: /control request NAME|ID".to_string()),
+        }
+    }
+
+    /// Input from a controller: played on our display only if the server and
+    /// we both agree that this member holds the grant for our screen.
+    fn inject(&mut self, from: ClientId, events: &[InputEvent]) {
+        if self.meeting.controller_of(self.me) != Some(from) {
+            tracing::warn!(%from, "input from a member without control of our screen ignored");
+            return;
+        }
+        let Some(share) = &mut self.screen_share else {
+            return;
+        };
+        if share.injector_failed {
+            return;
+        }
+        let Some(injector) = &mut share.injector else {
+            return; // a test desktop or pictures: nothing to type into
+        };
+        for event in events {
+            if let Err(err) = injector.apply(*event) {
+                share.injector_failed = true;
+                let message = format!("cannot play remote input on this display: {err}");
+                return self.output.local(&LocalEvent::Error { message });
+            }
+        }
     }
 
     fn set_voice(&mut self, who: &str, percent: Option<u32>, muted: Option<bool>) {
@@ -348,6 +424,18 @@ impl App {
             }
             MediaKind::Audio => media::open_audio_source(source, self.mic.as_deref())
                 .map(|s| (s.describe(), Producer::Audio(s))),
+            MediaKind::Screen => screen::open_screen_source(source).map(|(s, injector)| {
+                let keyframe = KeyframeRequest::default();
+                self.screen_share = Some(ScreenShare {
+                    keyframe: keyframe.clone(),
+                    injector,
+                    injector_failed: false,
+                });
+                let interval = Duration::from_secs(1) / screen::SCREEN_FPS;
+                let description = s.describe();
+                let producer = ScreenProducer::new(s, keyframe);
+                (description, Producer::Screen(Box::new(producer), interval))
+            }),
         };
         let (description, producer) = match producer {
             Ok(ready) => ready,
@@ -362,7 +450,7 @@ impl App {
                 .self_view
                 .clone()
                 .map(|feed| Box::new(feed) as Box<dyn VideoSink>),
-            MediaKind::Audio => None,
+            MediaKind::Audio | MediaKind::Screen => None,
         };
         match self.channels[kind].start(producer, &self.channel_ctx, preview) {
             Ok(()) => {
@@ -381,6 +469,9 @@ impl App {
 
     fn stop_sharing(&mut self, kind: MediaKind) {
         self.channels[kind].stop();
+        if kind == MediaKind::Screen {
+            self.screen_share = None;
+        }
         let _ = self.requests.send(Request::Media { kind, on: false });
         self.output.local(&LocalEvent::Sharing {
             kind,
@@ -403,6 +494,13 @@ impl App {
                 with_levels = true;
             }
             Event::MemberLeft { member, .. } => self.playback.forget(member.id),
+            // A newcomer has no picture of our screen yet.
+            Event::MemberJoined { .. } | Event::Keyframe { .. } => {
+                if let Some(share) = &self.screen_share {
+                    share.keyframe.ask();
+                }
+            }
+            Event::Input { from, events } => self.inject(*from, events),
             Event::Left { .. } | Event::Ended { .. } if !in_meeting => {
                 self.playback.forget_all();
             }

@@ -9,16 +9,17 @@
 use crate::events::AppEvent;
 use crate::link::MediaSocket;
 use crate::media::sender::{Producer, RunningSender, SenderContext};
-use crate::sink::{self, AudioSink, SharedFrame, VideoSink};
+use crate::sink::{self, AudioSink, ScreenSink, SharedFrame, VideoSink};
 use crate::stats::ClientStats;
 use common::protocol::AUDIO_FRAME_SAMPLES;
-use common::{Event, FrameKind, FrameReader, MediaKind};
+use common::{ClientId, Event, FrameKind, FrameReader, MediaHeader, MediaKind};
 use crossbeam_channel::Sender;
+use meeting_screen::codec::ScreenDecoder;
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The consumers of one media socket's frames, by the kind's body format.
 pub enum Sinks {
@@ -26,6 +27,60 @@ pub enum Sinks {
     Video(Vec<Box<dyn VideoSink>>),
     /// 20 ms of mono s16 PCM per frame.
     Audio(Vec<Box<dyn AudioSink>>),
+    /// Changed tiles of shared screens, put together per sender first.
+    Screen(ScreenReceiver),
+}
+
+/// A decoder per member sharing a screen, and where the pictures go.
+pub struct ScreenReceiver {
+    sinks: Vec<Box<dyn ScreenSink>>,
+    decoders: HashMap<ClientId, (ScreenDecoder, Instant)>,
+    /// When each sender was last asked for a keyframe.
+    asked: HashMap<ClientId, Instant>,
+}
+
+/// A sender whose screen has been silent this long is forgotten (its canvas
+/// is memory: up to 100 MB for the largest screen the format allows).
+const SCREEN_FORGOTTEN_AFTER: Duration = Duration::from_secs(60);
+
+impl ScreenReceiver {
+    pub fn new(sinks: Vec<Box<dyn ScreenSink>>) -> ScreenReceiver {
+        ScreenReceiver {
+            sinks,
+            decoders: HashMap::new(),
+            asked: HashMap::new(),
+        }
+    }
+
+    fn frame(&mut self, header: &MediaHeader, body: &[u8], events: &Sender<AppEvent>) {
+        let now = Instant::now();
+        self.decoders
+            .retain(|_, (_, last)| now.duration_since(*last) < SCREEN_FORGOTTEN_AFTER);
+        let (decoder, last) = self
+            .decoders
+            .entry(header.sender)
+            .or_insert_with(|| (ScreenDecoder::new(), now));
+        *last = now;
+        match decoder.apply_sequenced(header.sequence, body) {
+            Ok(applied) => {
+                if let Some(canvas) = decoder.canvas() {
+                    sink::deliver(&mut self.sinks, |s| s.update(header, canvas, &applied));
+                }
+            }
+            Err(err) => {
+                tracing::debug!(sender = %header.sender, "screen update not applied: {err}")
+            }
+        }
+        // Out of sync (joined late, frames lost, a broken body): ask the
+        // sender for a whole picture, once a second at most.
+        let recently_asked = self.asked.get(&header.sender).is_some_and(|at| {
+            now.duration_since(*at) < common::protocol::KEYFRAME_REQUEST_INTERVAL
+        });
+        if decoder.needs_keyframe() && !recently_asked {
+            self.asked.insert(header.sender, now);
+            let _ = events.send(AppEvent::KeyframeNeeded(MediaKind::Screen, header.sender));
+        }
+    }
 }
 
 /// What every channel's sender shares with the main loop.
@@ -159,6 +214,9 @@ fn spawn_reader(
                             .map(|b| i16::from_le_bytes([b[0], b[1]]))
                             .collect();
                         sink::deliver(sinks, |s| s.frame(&header, &pcm));
+                    }
+                    Sinks::Screen(receiver) => {
+                        receiver.frame(&header, frame.media_body(), &events);
                     }
                     _ => {}
                 }

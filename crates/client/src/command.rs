@@ -4,7 +4,7 @@
 use crate::media;
 use crate::output::HelpLine;
 use crate::playback::mixer::MAX_VOLUME_PERCENT;
-use common::MediaKind;
+use common::{InputEvent, MediaKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -21,6 +21,15 @@ pub enum Command {
     Volume(String, u32),
     /// `/mute WHO` (true) and `/unmute WHO` (false).
     Mute(String, bool),
+    /// `/control request [NAME|ID]`: ask to control a shared screen (the
+    /// only one shared, if no member is named).
+    ControlRequest(Option<String>),
+    /// `/control grant NAME|ID`: let a member control the screen you share.
+    ControlGrant(String),
+    /// `/control revoke`: take control back, or give it up.
+    ControlRevoke,
+    /// `/input ...`: input for the screen you control.
+    Input(Vec<InputEvent>),
     Stats,
     ServerStats,
     Help,
@@ -124,6 +133,37 @@ pub const COMMANDS: &[CommandSpec] = &[
         parse: |i| parse_media(MediaKind::Audio, i),
     },
     CommandSpec {
+        name: "screen",
+        aliases: &[],
+        usage: &["/screen on [SOURCE]", "/screen off"],
+        help: "share your screen, or stop (sources below)",
+        parse: |i| parse_media(MediaKind::Screen, i),
+    },
+    CommandSpec {
+        name: "control",
+        aliases: &[],
+        usage: &[
+            "/control request [NAME|ID]",
+            "/control grant NAME|ID",
+            "/control revoke",
+        ],
+        help: "ask to control a shared screen; let a member control yours; end control",
+        parse: parse_control,
+    },
+    CommandSpec {
+        name: "input",
+        aliases: &[],
+        usage: &[
+            "/input type TEXT",
+            "/input key NAME [down|up]",
+            "/input click X Y [left|middle|right]",
+            "/input move X Y",
+            "/input scroll up|down [X Y]",
+        ],
+        help: "send input to the screen you control (X Y in its pixels; keys: Return, F5, a, ...)",
+        parse: |i| crate::control::parse_input(i.rest).map(Command::Input),
+    },
+    CommandSpec {
         name: "volume",
         aliases: &[],
         usage: &["/volume NAME|ID PERCENT"],
@@ -212,6 +252,20 @@ fn parse_media(kind: MediaKind, i: &Invocation) -> Result<Command, String> {
         }
         (Some(&"off"), _) if i.args.len() == 1 => Ok(Command::MediaOff(kind)),
         _ => Err(format!("usage: /{kind} on [SOURCE] or /{kind} off")),
+    }
+}
+
+fn parse_control(i: &Invocation) -> Result<Command, String> {
+    let who = || i.args[1..].join(" ");
+    match i.args.as_slice() {
+        ["request"] => Ok(Command::ControlRequest(None)),
+        ["request", ..] => Ok(Command::ControlRequest(Some(who()))),
+        ["grant", _, ..] => Ok(Command::ControlGrant(who())),
+        ["revoke"] => Ok(Command::ControlRevoke),
+        _ => Err(
+            "usage: /control request [NAME|ID], /control grant NAME|ID, /control revoke"
+                .to_string(),
+        ),
     }
 }
 
@@ -337,6 +391,14 @@ mod tests {
             for usage in spec.usage {
                 // Fill the placeholders the way a user would.
                 let typed = usage
+                    .replace(" [NAME|ID]", "")
+                    .replace(" [down|up]", "")
+                    .replace(" [left|middle|right]", "")
+                    .replace("up|down [X Y]", "up")
+                    .replace("X Y", "10 20")
+                    .replace("TEXT", "hello")
+                    .replace("NAME [", "Return [")
+                    .replace("key NAME", "key Return")
                     .replace("NAME|ID PERCENT", "ana 50")
                     .replace("NAME|ID", "ana")
                     .replace(" [SOURCE]", "")

@@ -3,7 +3,7 @@
 //! Ctrl-C) reports into one channel of `AppEvent`s. It lives apart from `app`
 //! so the threads below the loop do not import the loop itself.
 
-use common::{Event, MediaKind};
+use common::{ClientId, Event, MediaKind};
 
 /// Everything that can happen to the client.
 pub enum AppEvent {
@@ -18,4 +18,7 @@ pub enum AppEvent {
     MediaClosed(MediaKind),
     /// A media source stopped on its own (a device vanished, a file broke).
     SenderFailed(MediaKind, String),
+    /// We cannot rebuild what this member shares from changes alone (we
+    /// joined late or lost frames): ask it for a complete picture.
+    KeyframeNeeded(MediaKind, ClientId),
 }

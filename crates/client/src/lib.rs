@@ -11,6 +11,7 @@
 pub mod app;
 pub mod channel;
 pub mod command;
+pub mod control;
 pub mod events;
 pub mod level;
 pub mod link;

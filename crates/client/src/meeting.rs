@@ -7,7 +7,7 @@
 //! `/volume NAME`, the member list and the view's tiles cannot disagree.
 
 use common::{ClientId, Event, MediaKind, MeetingId, MemberInfo, PerKind};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct MeetingState {
@@ -16,6 +16,10 @@ pub struct MeetingState {
     pub meeting: Option<MeetingId>,
     /// Everyone in the meeting, us included, in the server's order (arrival).
     pub members: Vec<MemberInfo>,
+    /// Remote control: each screen owner and the member it granted control.
+    pub controls: BTreeMap<ClientId, ClientId>,
+    /// Requests for control not answered yet: (owner, asking member).
+    pub control_requests: Vec<(ClientId, ClientId)>,
     /// Every name seen this session, so figures about a member who left
     /// still have a name.
     names: HashMap<ClientId, String>,
@@ -27,6 +31,8 @@ impl MeetingState {
             me,
             meeting: None,
             members: Vec::new(),
+            controls: BTreeMap::new(),
+            control_requests: Vec::new(),
             names: HashMap::new(),
         }
     }
@@ -54,6 +60,38 @@ impl MeetingState {
             }
             Event::MemberLeft { meeting, member } if self.meeting.as_ref() == Some(meeting) => {
                 self.members.retain(|m| m.id != member.id);
+                let gone = member.id;
+                self.controls
+                    .retain(|&owner, &mut controller| owner != gone && controller != gone);
+                self.control_requests
+                    .retain(|&(owner, asking)| owner != gone && asking != gone);
+            }
+            Event::ControlRequested {
+                meeting,
+                owner,
+                controller,
+            } if self.meeting.as_ref() == Some(meeting) => {
+                let pair = (owner.id, controller.id);
+                if !self.control_requests.contains(&pair) {
+                    self.control_requests.push(pair);
+                }
+            }
+            Event::ControlGranted {
+                meeting,
+                owner,
+                controller,
+            } if self.meeting.as_ref() == Some(meeting) => {
+                self.controls.insert(owner.id, controller.id);
+                self.control_requests.retain(|&(o, _)| o != owner.id);
+            }
+            Event::ControlRevoked {
+                meeting,
+                owner,
+                controller,
+            } if self.meeting.as_ref() == Some(meeting) => {
+                if self.controls.get(&owner.id) == Some(&controller.id) {
+                    self.controls.remove(&owner.id);
+                }
             }
             Event::HostChanged { meeting, host } if self.meeting.as_ref() == Some(meeting) => {
                 for m in &mut self.members {
@@ -65,6 +103,8 @@ impl MeetingState {
             {
                 self.meeting = None;
                 self.members.clear();
+                self.controls.clear();
+                self.control_requests.clear();
             }
             Event::Media {
                 meeting,
@@ -109,6 +149,24 @@ impl MeetingState {
     /// Whether `id` shares `kind`, as the server last said.
     pub fn shares(&self, id: ClientId, kind: MediaKind) -> bool {
         self.member(id).is_some_and(|m| m.sharing[kind])
+    }
+
+    /// Who controls `owner`'s screen, if anyone.
+    pub fn controller_of(&self, owner: ClientId) -> Option<ClientId> {
+        self.controls.get(&owner).copied()
+    }
+
+    /// Whose screen we control, if any.
+    pub fn controlled_by_me(&self) -> Option<ClientId> {
+        self.controls
+            .iter()
+            .find(|&(_, &controller)| controller == self.me)
+            .map(|(&owner, _)| owner)
+    }
+
+    /// The members sharing a screen, us excluded.
+    pub fn screen_sharers(&self) -> impl Iterator<Item = &MemberInfo> {
+        self.others().filter(|m| m.sharing[MediaKind::Screen])
     }
 
     /// A member's name, also after they left; `member N` if never seen.

@@ -234,6 +234,15 @@ impl EventText {
         }
     }
 
+    /// "your", or "ana's".
+    fn whose(&self, id: ClientId, name: &str) -> String {
+        if id == self.me {
+            "your".to_string()
+        } else {
+            format!("{}'s", clean(name))
+        }
+    }
+
     fn member_list(&self, members: &[MemberInfo]) -> String {
         members
             .iter()
@@ -307,6 +316,41 @@ impl EventText {
                     self.who(member.id, &member.name)
                 )
             }
+            Event::Keyframe { .. } => return None, // handled by the screen sender
+            Event::ControlRequested {
+                owner, controller, ..
+            } => {
+                let owner = self.whose(owner.id, &owner.name);
+                let mut text = format!(
+                    "{} asks to control {owner} screen",
+                    self.who(controller.id, &controller.name)
+                );
+                if owner == "your" {
+                    text.push_str(&format!("; /control grant {} lets them", controller.id));
+                }
+                text
+            }
+            Event::ControlGranted {
+                owner, controller, ..
+            } => format!(
+                "{} now control{} {} screen",
+                self.who(controller.id, &controller.name),
+                if controller.id == self.me { "" } else { "s" },
+                self.whose(owner.id, &owner.name)
+            ),
+            Event::ControlRevoked {
+                owner, controller, ..
+            } => format!(
+                "{} no longer control{} {} screen",
+                self.who(controller.id, &controller.name),
+                if controller.id == self.me { "" } else { "s" },
+                self.whose(owner.id, &owner.name)
+            ),
+            Event::Input { from, events } => format!(
+                "{} input event(s) from {}",
+                events.len(),
+                clean(&self.state.name_of(*from))
+            ),
             Event::Error { message } => format!("error: {}", clean(message)),
             Event::Shutdown { message } => format!("server: {}", clean(message)),
             Event::ServerStats(report) => server_stats_text(report),

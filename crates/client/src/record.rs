@@ -4,13 +4,15 @@
 //! DIR/chat.log                  one line per chat message
 //! DIR/video/<member id>/<seq>.jpg  every video frame, byte for byte
 //! DIR/audio/<member id>.wav      each member's audio, 48 kHz mono s16
+//! DIR/screen/<member id>/<seq>.jpg each complete picture of a shared screen
+//! DIR/screen/<member id>/latest.png the last picture, losslessly (for checking text)
 //! ```
 //!
 //! Each part is owned by the thread that receives its media (no locks). Audio
 //! lost on the way is filled with silence so a recording keeps its timing; the
 //! WAV header is rewritten every second, so a killed client leaves valid files.
 
-use crate::sink::{AudioSink, SharedFrame, VideoSink};
+use crate::sink::{AudioSink, ScreenSink, SharedFrame, VideoSink};
 use anyhow::Context;
 use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
 use common::{ClientId, MediaHeader, MeetingId};
@@ -54,6 +56,87 @@ impl VideoRecorder {
 impl VideoSink for VideoRecorder {
     fn frame(&mut self, header: &MediaHeader, frame: &SharedFrame) -> anyhow::Result<()> {
         self.record(header, frame.jpeg())
+    }
+}
+
+/// JPEG quality of recorded screen pictures: text stays readable.
+const SCREEN_JPEG_QUALITY: u8 = 90;
+
+/// Shared screens, as the pictures put together from their changes.
+pub struct ScreenRecorder {
+    dir: PathBuf,
+    /// The last complete picture per sender not yet saved losslessly.
+    latest: HashMap<ClientId, image::RgbImage>,
+    created: HashMap<ClientId, PathBuf>,
+}
+
+impl ScreenRecorder {
+    pub fn new(root: &Path) -> ScreenRecorder {
+        ScreenRecorder {
+            dir: root.join("screen"),
+            latest: HashMap::new(),
+            created: HashMap::new(),
+        }
+    }
+
+    fn folder(&mut self, sender: ClientId) -> anyhow::Result<PathBuf> {
+        if let Some(folder) = self.created.get(&sender) {
+            return Ok(folder.clone());
+        }
+        let folder = self.dir.join(sender.to_string());
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("could not create {}", folder.display()))?;
+        self.created.insert(sender, folder.clone());
+        Ok(folder)
+    }
+
+    /// Writes each sender's last picture as PNG (called when recording ends).
+    fn save_latest(&mut self) -> anyhow::Result<()> {
+        for (sender, picture) in std::mem::take(&mut self.latest) {
+            let path = self.folder(sender)?.join("latest.png");
+            picture
+                .save_with_format(&path, image::ImageFormat::Png)
+                .with_context(|| format!("could not write {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl ScreenSink for ScreenRecorder {
+    fn update(
+        &mut self,
+        header: &MediaHeader,
+        canvas: &image::RgbImage,
+        applied: &meeting_screen::codec::Applied,
+    ) -> anyhow::Result<()> {
+        // A picture half made of the last keyframe's tiles is no picture.
+        if !applied.refresh_complete {
+            return Ok(());
+        }
+        let path = self
+            .folder(header.sender)?
+            .join(format!("{:08}.jpg", header.sequence));
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, SCREEN_JPEG_QUALITY)
+            .encode(
+                canvas.as_raw(),
+                u16::try_from(canvas.width()).unwrap_or(u16::MAX),
+                u16::try_from(canvas.height()).unwrap_or(u16::MAX),
+                jpeg_encoder::ColorType::Rgb,
+            )
+            .with_context(|| format!("could not encode {}", path.display()))?;
+        std::fs::write(&path, jpeg)
+            .with_context(|| format!("could not write {}", path.display()))?;
+        self.latest.insert(header.sender, canvas.clone());
+        Ok(())
+    }
+}
+
+impl Drop for ScreenRecorder {
+    fn drop(&mut self) {
+        if let Err(err) = self.save_latest() {
+            tracing::warn!("screen recording: {err:#}");
+        }
     }
 }
 

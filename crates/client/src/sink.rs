@@ -1,10 +1,13 @@
 //! Where received media goes: every consumer of video (the `--record` writer,
 //! the terminal tiles) is a `VideoSink`, every consumer of audio (the WAV
-//! writer, the speaking meter) an `AudioSink`. A media reader thread owns its
+//! writer, the speaking meter) an `AudioSink`, every consumer of a shared
+//! screen (the recorder, the presentation tile) a `ScreenSink`. A media reader thread owns its
 //! sinks and hands each frame to all of them, so adding a consumer (a speaker,
 //! a window) is one new type, not a change to the reader.
 
 use common::{Frame, MediaHeader};
+use image::RgbImage;
+use meeting_screen::codec::Applied;
 use std::sync::Arc;
 
 /// One video frame shared without copying: the frame exactly as it travelled,
@@ -36,6 +39,18 @@ pub trait VideoSink: Send {
 pub trait AudioSink: Send {
     /// Takes 20 ms of mono s16 PCM; an error stops this sink (the others go on).
     fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()>;
+}
+
+pub trait ScreenSink: Send {
+    /// A member's shared screen changed: `canvas` is the whole screen as now
+    /// known, `applied` what this frame changed and whether the picture is
+    /// coherent (every tile arrived since the last keyframe).
+    fn update(
+        &mut self,
+        header: &MediaHeader,
+        canvas: &RgbImage,
+        applied: &Applied,
+    ) -> anyhow::Result<()>;
 }
 
 /// Hands `item` to every sink and drops the sinks that fail, saying why once.

@@ -18,13 +18,15 @@ use std::ops::{Index, IndexMut};
 pub enum MediaKind {
     Video,
     Audio,
+    Screen,
 }
 
 impl MediaKind {
     /// How many kinds there are.
-    pub const COUNT: usize = 2;
+    pub const COUNT: usize = 3;
     /// Every kind, in `index()` order.
-    pub const ALL: [MediaKind; MediaKind::COUNT] = [MediaKind::Video, MediaKind::Audio];
+    pub const ALL: [MediaKind; MediaKind::COUNT] =
+        [MediaKind::Video, MediaKind::Audio, MediaKind::Screen];
 
     /// Its place in `ALL` and in `protocol::MEDIA`.
     pub const fn index(self) -> usize {

@@ -58,6 +58,26 @@ pub enum Request {
     },
     /// The server's traffic counters (answered with `server_stats`).
     ServerStats,
+    /// Ask `member` for a complete picture of what it shares as `kind` (a
+    /// receiver that lost frames of a screen cannot rebuild it from changes).
+    Keyframe {
+        member: ClientId,
+        kind: MediaKind,
+    },
+    /// Ask the member sharing a screen (`owner`) to let you control it.
+    ControlRequest {
+        owner: ClientId,
+    },
+    /// Let `controller` control the screen you share (one at a time).
+    ControlGrant {
+        controller: ClientId,
+    },
+    /// The owner takes control back, or the controller gives it up.
+    ControlRevoke,
+    /// Input for the screen you were granted control of.
+    Input {
+        events: Vec<InputEvent>,
+    },
 }
 
 /// A member as named in events about them.
@@ -179,7 +199,32 @@ pub enum Event {
     /// The server is stopping; the connection closes next.
     Shutdown { message: String },
     /// Answer to `server_stats`.
-    ServerStats(ServerStatsReport),
+    ServerStats(Box<ServerStatsReport>),
+    /// Sent to a sharer only: `by` asks for a complete picture of `kind`.
+    Keyframe { kind: MediaKind, by: MemberRef },
+    /// To every member: `controller` asks to control `owner`'s screen.
+    ControlRequested {
+        meeting: MeetingId,
+        owner: MemberRef,
+        controller: MemberRef,
+    },
+    /// To every member: `owner` let `controller` control its screen.
+    ControlGranted {
+        meeting: MeetingId,
+        owner: MemberRef,
+        controller: MemberRef,
+    },
+    /// To every member: the grant ended (revoked, given up, screen stopped, someone left).
+    ControlRevoked {
+        meeting: MeetingId,
+        owner: MemberRef,
+        controller: MemberRef,
+    },
+    /// To a screen's owner only: input from the member it granted control.
+    Input {
+        from: ClientId,
+        events: Vec<InputEvent>,
+    },
 }
 
 #[cfg(test)]
@@ -234,7 +279,7 @@ mod tests {
         let json = serde_json::to_value(&member).expect("serialises");
         assert_eq!(
             json,
-            serde_json::json!({"id": 3, "name": "ana", "host": true, "video": false, "audio": true})
+            serde_json::json!({"id": 3, "name": "ana", "host": true, "video": false, "audio": true, "screen": false})
         );
         let back: MemberInfo = serde_json::from_value(json).expect("parses");
         assert_eq!(back, member);

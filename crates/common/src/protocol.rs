@@ -19,6 +19,16 @@ pub const MAX_CONTROL_PAYLOAD: u32 = 64 * 1024;
 pub const MAX_VIDEO_PAYLOAD: u32 = 2 * 1024 * 1024;
 /// Largest audio payload: media header plus up to 100 ms of PCM.
 pub const MAX_AUDIO_PAYLOAD: u32 = 16 * 1024;
+/// Largest screen payload: media header plus one screen update. Senders keep
+/// updates far smaller (a byte budget per frame); this bounds what a receiver
+/// must be ready to hold.
+pub const MAX_SCREEN_PAYLOAD: u32 = 2 * 1024 * 1024;
+
+/// A receiver may ask a screen's owner for a full picture (after it lost
+/// frames) at most this often; the owner sends at most one per interval.
+pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+/// Most input events in one `input` request.
+pub const MAX_INPUT_EVENTS: usize = 64;
 
 /// What the protocol says about one kind of media.
 #[derive(Debug)]
@@ -49,6 +59,13 @@ pub const MEDIA: [MediaSpec; MediaKind::COUNT] = [
         frame_type: 0x03,
         max_payload: MAX_AUDIO_PAYLOAD,
         body: "PCM: s16 little-endian, mono, 48 kHz",
+    },
+    MediaSpec {
+        kind: MediaKind::Screen,
+        name: "screen",
+        frame_type: 0x04,
+        max_payload: MAX_SCREEN_PAYLOAD,
+        body: "changed tiles of a shared screen (docs/PROTOCOL.md, screen body)",
     },
 ];
 

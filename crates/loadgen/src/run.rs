@@ -7,7 +7,7 @@ use crate::session::{self, Member};
 use crate::tally::Tally;
 use crate::traffic::{self, Peer, SendPlan, Sent, Shared};
 use common::protocol::AUDIO_FRAME;
-use common::{Event, FrameKind, MediaKind, Request, ServerStatsReport};
+use common::{Event, FrameKind, MediaKind, PerKind, Request, ServerStatsReport};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -21,8 +21,8 @@ const STATS_TIMEOUT: Duration = Duration::from_secs(5);
 /// What one member's threads brought back, per kind.
 #[derive(Default)]
 struct MemberResult {
-    sent: [Sent; 2],
-    received: [Tally; 2],
+    sent: PerKind<Sent>,
+    received: PerKind<Tally>,
 }
 
 pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
@@ -37,7 +37,10 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         .collect();
     let shared = Shared::new(
         &peers,
-        [scenario.video_bytes, AUDIO_PAYLOAD],
+        PerKind::from_fn(|kind| match kind {
+            MediaKind::Audio => AUDIO_PAYLOAD,
+            MediaKind::Video | MediaKind::Screen => scenario.video_bytes,
+        }),
         scenario.window,
     );
     let (stats_tx, stats_rx) = mpsc::channel::<ServerStatsReport>();
@@ -86,7 +89,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         let mut senders = Vec::new();
         for (index, kind, stream, _) in &receivers {
             let period = match kind {
-                MediaKind::Video => scenario.video_period,
+                MediaKind::Video | MediaKind::Screen => scenario.video_period,
                 MediaKind::Audio => Some(AUDIO_FRAME),
             };
             let plan = SendPlan {
@@ -111,7 +114,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
             let sent = handle.join().unwrap_or_default();
             let keep_up = scenario.members - scenario.slow - usize::from(!peers[index].slow);
             expected += sent.frames * keep_up as u64;
-            results[index].sent[kind.index()] = sent;
+            results[index].sent[kind] = sent;
         }
         drain(&shared, expected);
         shared.stop();
@@ -120,7 +123,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
             let _ = stream.shutdown(Shutdown::Both);
         }
         for (index, kind, _, handle) in receivers {
-            results[index].received[kind.index()] = handle.join().unwrap_or_default();
+            results[index].received[kind] = handle.join().unwrap_or_default();
         }
         for handle in control_threads {
             let _ = handle.join();
@@ -178,7 +181,7 @@ fn read_events(
         match frame.parse_control::<Event>() {
             Ok(Event::ServerStats(report)) => {
                 if let Some(stats) = &stats {
-                    let _ = stats.send(report);
+                    let _ = stats.send(*report);
                 }
             }
             Ok(Event::Error { message }) | Ok(Event::Shutdown { message }) => {
@@ -241,8 +244,9 @@ fn summarise(
         elapsed_s,
         ..Report::default()
     };
+    // loadgen simulates cameras and microphones, not screens.
     let kinds: &[MediaKind] = if scenario.audio {
-        &MediaKind::ALL
+        &[MediaKind::Video, MediaKind::Audio]
     } else {
         &[MediaKind::Video]
     };
@@ -260,7 +264,7 @@ fn summarise(
     };
     let (mut all_sent, mut all_expected, mut all) = (0, 0, Tally::default());
     for &kind in kinds {
-        let k = kind.index();
+        let k = kind;
         let sent: u64 = results.iter().map(|r| r.sent[k].frames).sum();
         let expected: u64 = (0..peers.len())
             .map(|s| results[s].sent[k].frames * receivers_of(s, None))
@@ -273,20 +277,16 @@ fn summarise(
                 report.errors.push(error.clone());
             }
         }
-        report.kinds.insert(
-            match kind {
-                MediaKind::Video => "video",
-                MediaKind::Audio => "audio",
-            },
-            Figures::new(sent, expected, &tally, elapsed_s),
-        );
+        report
+            .kinds
+            .insert(kind.name(), Figures::new(sent, expected, &tally, elapsed_s));
         all_sent += sent;
         all_expected += expected;
         all.merge(&tally);
     }
     report.figures = Figures::new(all_sent, all_expected, &all, elapsed_s);
     for result in results {
-        for tally in &result.received {
+        for tally in result.received.values() {
             if let Some(reason) = &tally.ended_early {
                 report.disconnects += 1;
                 report.errors.push(reason.clone());
@@ -299,12 +299,12 @@ fn summarise(
             let (mut sent, mut expected) = (0, 0);
             for (s, result) in results.iter().enumerate() {
                 for &kind in kinds {
-                    sent += result.sent[kind.index()].frames;
-                    expected += result.sent[kind.index()].frames * receivers_of(s, Some(slow));
+                    sent += result.sent[kind].frames;
+                    expected += result.sent[kind].frames * receivers_of(s, Some(slow));
                 }
                 if peers[s].slow == slow {
                     for &kind in kinds {
-                        tally.merge(&result.received[kind.index()]);
+                        tally.merge(&result.received[kind]);
                     }
                 }
             }

@@ -12,7 +12,7 @@
 use crate::scenario::CHECK_BYTES;
 use crate::tally::{Arrival, SequenceTracker, Tally};
 use common::protocol::FRAME_HEADER_LEN;
-use common::{ClientId, FrameKind, MediaHeader, MediaKind};
+use common::{ClientId, FrameKind, MediaHeader, MediaKind, PerKind};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -34,7 +34,7 @@ pub struct Shared {
     slow: Vec<bool>,
     index_of: HashMap<ClientId, usize>,
     ids: Vec<ClientId>,
-    payload_len: [usize; 2],
+    payload_len: PerKind<usize>,
     window: Option<u32>,
     /// Per (kind, sender, receiver): frames through, for the window.
     acked: Vec<AtomicU32>,
@@ -55,7 +55,7 @@ pub struct Peer {
 }
 
 impl Shared {
-    pub fn new(peers: &[Peer], payload_len: [usize; 2], window: Option<u32>) -> Shared {
+    pub fn new(peers: &[Peer], payload_len: PerKind<usize>, window: Option<u32>) -> Shared {
         let members = peers.len();
         Shared {
             start: Instant::now(),
@@ -66,10 +66,12 @@ impl Shared {
             ids: peers.iter().map(|p| p.id).collect(),
             payload_len,
             window,
-            acked: (0..2 * members * members)
+            acked: (0..MediaKind::COUNT * members * members)
                 .map(|_| AtomicU32::new(0))
                 .collect(),
-            senders: (0..2 * members).map(|_| OnceLock::new()).collect(),
+            senders: (0..MediaKind::COUNT * members)
+                .map(|_| OnceLock::new())
+                .collect(),
             delivered: AtomicU64::new(0),
             last_delivery_us: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
@@ -154,7 +156,7 @@ pub struct SendPlan {
 pub fn send_loop(mut stream: TcpStream, plan: &SendPlan, shared: &Shared) -> Sent {
     let (kind, me) = (plan.kind, plan.member);
     let _ = shared.sender_thread(kind, me).set(std::thread::current());
-    let payload = shared.payload_len[kind.index()];
+    let payload = shared.payload_len[kind];
     let mut frame: Vec<u8> = (0..FRAME_HEADER_LEN + payload)
         .map(|i| (i % 251) as u8)
         .collect();
@@ -334,7 +336,7 @@ pub fn receive_loop(
     };
     let mut scanner = Scanner::new(512 * 1024);
     let mut trackers = vec![SequenceTracker::default(); shared.members];
-    let expected_len = FRAME_HEADER_LEN + shared.payload_len[kind.index()];
+    let expected_len = FRAME_HEADER_LEN + shared.payload_len[kind];
     let mut tally = Tally::default();
     loop {
         let range = match scanner.next_frame(&mut source) {
@@ -480,7 +482,7 @@ mod tests {
                 slow: false,
             },
         ];
-        let shared = Shared::new(&peers, [100, 100], Some(2));
+        let shared = Shared::new(&peers, PerKind::splat(100), Some(2));
         let video = MediaKind::Video;
         assert!(
             shared.window_open(video, 0, 1, 2),

@@ -202,7 +202,7 @@ fn control_session(
             Ok(Some(Request::ServerStats)) => {
                 let counts = ctx.registry.counts();
                 let report = ctx.stats.report(counts.clients, counts.meetings);
-                ctx.registry.tell(id, &Event::ServerStats(report));
+                ctx.registry.tell(id, &Event::ServerStats(Box::new(report)));
             }
             Ok(Some(request)) => ctx.registry.handle(id, request),
             Ok(None) => break,

@@ -35,7 +35,7 @@ struct Args {
 
     /// Frames of a media kind queued per receiver, as KIND=N (repeatable); beyond
     /// it the oldest are dropped. Defaults: video=8 (half a second at 15 fps),
-    /// audio=16 (20 ms frames).
+    /// audio=16 (20 ms frames), screen=8.
     #[arg(long = "queue", value_name = "KIND=N", value_parser = parse_queue)]
     queues: Vec<(MediaKind, usize)>,
 

@@ -6,13 +6,21 @@
 //! the transport (outboxes and media routes), in the order they were asked for,
 //! which is how every member of a meeting sees its events in one order.
 
-use common::protocol::{MAX_CHAT_BYTES, MAX_LISTED_MEETINGS, MAX_MEETING_MEMBERS, MAX_NAME_CHARS};
+use common::protocol::{
+    KEYFRAME_REQUEST_INTERVAL, MAX_CHAT_BYTES, MAX_INPUT_EVENTS, MAX_LISTED_MEETINGS,
+    MAX_MEETING_MEMBERS, MAX_NAME_CHARS,
+};
 use common::{
-    ClientId, Event, MediaKind, MeetingId, MeetingSummary, MemberInfo, MemberRef, PerKind, Request,
+    ClientId, Event, InputEvent, MediaKind, MeetingId, MeetingSummary, MemberInfo, MemberRef,
+    PerKind, Request,
 };
 use std::collections::HashMap;
+use std::time::Instant;
 
 /// What a rule asks the transport to do.
+// Effects live for one request and are mostly `Tell`s: boxing the event would
+// add an allocation to every one of them to shrink the rare others.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     /// Queue `event` on the control socket of each of `to`, in this order.
@@ -30,6 +38,11 @@ struct Participant {
     meeting: Option<MeetingId>,
     /// Media sent outside a meeting is worth one warning per kind.
     warned_outside: PerKind<bool>,
+    /// When it last asked for a keyframe, and for control: each is relayed
+    /// at most once per `KEYFRAME_REQUEST_INTERVAL`, so nobody can flood a
+    /// sharer (or the meeting) with them.
+    last_keyframe_request: Option<Instant>,
+    last_control_request: Option<Instant>,
 }
 
 struct Meeting {
@@ -47,6 +60,8 @@ pub struct MeetingRules {
     participants: HashMap<ClientId, Participant>,
     meetings: HashMap<MeetingId, Meeting>,
     next_meeting: u64,
+    /// Remote control: each screen owner and the one member it lets control it.
+    grants: HashMap<ClientId, ClientId>,
     effects: Vec<Effect>,
 }
 
@@ -77,6 +92,8 @@ impl MeetingRules {
                 sharing: PerKind::default(),
                 meeting: None,
                 warned_outside: PerKind::default(),
+                last_keyframe_request: None,
+                last_control_request: None,
             },
         );
     }
@@ -132,6 +149,11 @@ impl MeetingRules {
             Request::Members => self.list_members(id),
             Request::Chat { text } => self.chat(id, text),
             Request::Media { kind, on } => self.set_sharing(id, kind, on),
+            Request::Keyframe { member, kind } => self.ask_keyframe(id, member, kind),
+            Request::ControlRequest { owner } => self.ask_control(id, owner),
+            Request::ControlGrant { controller } => self.grant_control(id, controller),
+            Request::ControlRevoke => self.revoke_control(id),
+            Request::Input { events } => self.relay_input(id, events),
             Request::ServerStats => {
                 Err("server_stats is answered by the connection, not the registry".to_string())
             }
@@ -295,6 +317,194 @@ impl MeetingRules {
         Some(meeting)
     }
 
+    /// The controller of `owner`'s screen, if a grant stands.
+    pub fn controller_of(&self, owner: ClientId) -> Option<ClientId> {
+        self.grants.get(&owner).copied()
+    }
+
+    fn ask_keyframe(
+        &mut self,
+        id: ClientId,
+        member: ClientId,
+        kind: MediaKind,
+    ) -> Result<(), String> {
+        let meeting = self.current_meeting(id)?;
+        if member == id || self.meeting_of(member) != Some(&meeting) {
+            return Err(format!(
+                "member {member} is not another member of your meeting"
+            ));
+        }
+        let now = Instant::now();
+        let Some(participant) = self.participants.get_mut(&id) else {
+            return Ok(());
+        };
+        // Asking again within the interval changes nothing: the picture asked
+        // for is already on its way. Dropped silently, as a repeat.
+        if participant
+            .last_keyframe_request
+            .is_some_and(|last| now.duration_since(last) < KEYFRAME_REQUEST_INTERVAL)
+        {
+            return Ok(());
+        }
+        participant.last_keyframe_request = Some(now);
+        if self
+            .participants
+            .get(&member)
+            .is_some_and(|p| p.sharing[kind])
+        {
+            let by = self.member_ref(id);
+            self.tell(member, Event::Keyframe { kind, by });
+        }
+        Ok(())
+    }
+
+    fn ask_control(&mut self, id: ClientId, owner: ClientId) -> Result<(), String> {
+        let meeting = self.current_meeting(id)?;
+        if owner == id {
+            return Err("that is your own screen".to_string());
+        }
+        let shares_screen = self.meeting_of(owner) == Some(&meeting)
+            && self
+                .participants
+                .get(&owner)
+                .is_some_and(|p| p.sharing[MediaKind::Screen]);
+        if !shares_screen {
+            return Err(format!(
+                "member {owner} shares no screen in your meeting; /members shows who does"
+            ));
+        }
+        if self.grants.get(&owner) == Some(&id) {
+            return Err("you already control that screen".to_string());
+        }
+        let now = Instant::now();
+        if let Some(participant) = self.participants.get_mut(&id) {
+            if participant
+                .last_control_request
+                .is_some_and(|last| now.duration_since(last) < KEYFRAME_REQUEST_INTERVAL)
+            {
+                return Err("you asked a moment ago; wait for the answer".to_string());
+            }
+            participant.last_control_request = Some(now);
+        }
+        let (owner, controller) = (self.member_ref(owner), self.member_ref(id));
+        self.tell_all(
+            self.members(&meeting).to_vec(),
+            Event::ControlRequested {
+                meeting,
+                owner,
+                controller,
+            },
+        );
+        Ok(())
+    }
+
+    fn grant_control(&mut self, id: ClientId, controller: ClientId) -> Result<(), String> {
+        let meeting = self.current_meeting(id)?;
+        if !self
+            .participants
+            .get(&id)
+            .is_some_and(|p| p.sharing[MediaKind::Screen])
+        {
+            return Err("share your screen first (/screen on); then you can grant control".into());
+        }
+        if controller == id {
+            return Err("you already control your own screen".to_string());
+        }
+        if self.meeting_of(controller) != Some(&meeting) {
+            return Err(format!("member {controller} is not in your meeting"));
+        }
+        if self.grants.get(&id) == Some(&controller) {
+            return Ok(());
+        }
+        // One controller at a time: a new grant ends the old one, said out loud.
+        self.end_grant(id);
+        self.grants.insert(id, controller);
+        let (owner, controller) = (self.member_ref(id), self.member_ref(controller));
+        self.tell_all(
+            self.members(&meeting).to_vec(),
+            Event::ControlGranted {
+                meeting,
+                owner,
+                controller,
+            },
+        );
+        Ok(())
+    }
+
+    /// The owner takes control back, or the controller gives it up.
+    fn revoke_control(&mut self, id: ClientId) -> Result<(), String> {
+        if self.end_grant(id) {
+            return Ok(());
+        }
+        let owned_by = self
+            .grants
+            .iter()
+            .find(|&(_, &controller)| controller == id)
+            .map(|(&owner, _)| owner);
+        match owned_by {
+            Some(owner) => {
+                self.end_grant(owner);
+                Ok(())
+            }
+            None => Err("nobody controls your screen and you control none".to_string()),
+        }
+    }
+
+    /// Ends the grant of `owner`'s screen, telling everyone in the owner's
+    /// meeting; false if there was none.
+    fn end_grant(&mut self, owner: ClientId) -> bool {
+        let Some(controller) = self.grants.remove(&owner) else {
+            return false;
+        };
+        if let Some(meeting) = self.meeting_of(owner).cloned() {
+            let (owner, controller) = (self.member_ref(owner), self.member_ref(controller));
+            self.tell_all(
+                self.members(&meeting).to_vec(),
+                Event::ControlRevoked {
+                    meeting,
+                    owner,
+                    controller,
+                },
+            );
+        }
+        true
+    }
+
+    /// Ends every grant `id` takes part in (it leaves, or stops sharing).
+    fn end_grants_of(&mut self, id: ClientId) {
+        let owners: Vec<ClientId> = self
+            .grants
+            .iter()
+            .filter(|&(&owner, &controller)| owner == id || controller == id)
+            .map(|(&owner, _)| owner)
+            .collect();
+        for owner in owners {
+            self.end_grant(owner);
+        }
+    }
+
+    /// Input goes only from the member holding a grant, only to its owner.
+    fn relay_input(&mut self, id: ClientId, events: Vec<InputEvent>) -> Result<(), String> {
+        let Some(owner) = self
+            .grants
+            .iter()
+            .find(|&(_, &controller)| controller == id)
+            .map(|(&owner, _)| owner)
+        else {
+            return Err(
+                "you control no screen: input was not sent (/control request ID asks for it)"
+                    .to_string(),
+            );
+        };
+        if events.is_empty() || events.len() > MAX_INPUT_EVENTS {
+            return Err(format!(
+                "an input request carries 1 to {MAX_INPUT_EVENTS} events"
+            ));
+        }
+        self.tell(owner, Event::Input { from: id, events });
+        Ok(())
+    }
+
     fn leave(&mut self, id: ClientId) -> Result<(), String> {
         let meeting = self.current_meeting(id)?;
         self.depart(id);
@@ -305,6 +515,8 @@ impl MeetingRules {
     /// Takes `id` out of its meeting: the others are told, the host role passes
     /// on, an empty meeting is removed.
     fn depart(&mut self, id: ClientId) {
+        // Control ends while everyone (the one leaving too) still hears of it.
+        self.end_grants_of(id);
         let Some(meeting) = self.forget_meeting(id) else {
             return;
         };
@@ -358,6 +570,9 @@ impl MeetingRules {
             .unwrap_or_default();
         self.tell_all(members.clone(), Event::Ended { meeting });
         for member in members {
+            // The meeting is gone: its grants end with it, nobody left to tell.
+            self.grants
+                .retain(|&owner, &mut controller| owner != member && controller != member);
             self.forget_meeting(member);
         }
         Ok(())
@@ -427,7 +642,12 @@ impl MeetingRules {
         };
         let changed = participant.sharing[kind] != on;
         participant.sharing[kind] = on;
-        let Some(meeting) = participant.meeting.clone() else {
+        let meeting = participant.meeting.clone();
+        if kind == MediaKind::Screen && !on {
+            // No screen, nothing to control.
+            self.end_grant(id);
+        }
+        let Some(meeting) = meeting else {
             return Ok(());
         };
         if changed {
@@ -557,5 +777,167 @@ mod tests {
             }
         }
         assert_eq!(told(&rules.take_effects(), ids[0]).len(), MediaKind::COUNT);
+    }
+
+    /// ana hosts and shares her screen; bo and cy are in her meeting.
+    fn screen_meeting() -> (MeetingRules, [ClientId; 3]) {
+        let (mut rules, ids) = rules_with(&["ana", "bo", "cy"]);
+        let meeting = created(&mut rules, ids[0]);
+        for &id in &ids[1..] {
+            rules.handle(
+                id,
+                Request::Join {
+                    meeting: meeting.to_string(),
+                },
+            );
+        }
+        rules.handle(
+            ids[0],
+            Request::Media {
+                kind: MediaKind::Screen,
+                on: true,
+            },
+        );
+        rules.take_effects();
+        (rules, [ids[0], ids[1], ids[2]])
+    }
+
+    fn key() -> Vec<InputEvent> {
+        vec![InputEvent::Key {
+            keysym: 0x61,
+            down: true,
+        }]
+    }
+
+    fn inputs_to(effects: &[Effect], who: ClientId) -> usize {
+        told(effects, who)
+            .iter()
+            .filter(|e| matches!(e, Event::Input { .. }))
+            .count()
+    }
+
+    #[test]
+    fn input_flows_only_from_the_granted_member_to_the_owner_while_the_grant_stands() {
+        let (mut rules, [ana, bo, cy]) = screen_meeting();
+        rules.handle(bo, Request::Input { events: key() });
+        let effects = rules.take_effects();
+        assert_eq!(inputs_to(&effects, ana), 0, "no grant, no input");
+        assert!(matches!(
+            told(&effects, bo).as_slice(),
+            [Event::Error { .. }]
+        ));
+
+        rules.handle(bo, Request::ControlRequest { owner: ana });
+        let effects = rules.take_effects();
+        for who in [ana, bo, cy] {
+            assert!(
+                matches!(told(&effects, who).as_slice(), [Event::ControlRequested { owner, controller, .. }]
+                    if owner.id == ana && controller.id == bo),
+                "everyone sees the request: {effects:?}"
+            );
+        }
+        assert_eq!(rules.controller_of(ana), None, "asking grants nothing");
+
+        rules.handle(cy, Request::ControlGrant { controller: bo });
+        assert!(
+            matches!(
+                told(&rules.take_effects(), cy).as_slice(),
+                [Event::Error { .. }]
+            ),
+            "only a sharer grants"
+        );
+        rules.handle(ana, Request::ControlGrant { controller: bo });
+        let effects = rules.take_effects();
+        assert!(matches!(
+            told(&effects, cy).as_slice(),
+            [Event::ControlGranted { .. }]
+        ));
+        assert_eq!(rules.controller_of(ana), Some(bo));
+
+        rules.handle(bo, Request::Input { events: key() });
+        rules.handle(cy, Request::Input { events: key() });
+        let effects = rules.take_effects();
+        assert_eq!(inputs_to(&effects, ana), 1, "{effects:?}");
+        assert_eq!(inputs_to(&effects, cy), 0);
+        assert_eq!(inputs_to(&effects, bo), 0);
+
+        rules.handle(ana, Request::ControlRevoke);
+        let effects = rules.take_effects();
+        assert!(matches!(
+            told(&effects, bo).as_slice(),
+            [Event::ControlRevoked { .. }]
+        ));
+        rules.handle(bo, Request::Input { events: key() });
+        assert_eq!(inputs_to(&rules.take_effects(), ana), 0, "revoked at once");
+    }
+
+    #[test]
+    fn control_ends_when_the_screen_stops_or_either_side_leaves() {
+        let (mut rules, [ana, bo, cy]) = screen_meeting();
+        let grant = |rules: &mut MeetingRules, controller| {
+            rules.handle(ana, Request::ControlGrant { controller });
+            rules.take_effects();
+        };
+        let revoked = |effects: &[Effect], who| {
+            told(effects, who)
+                .iter()
+                .any(|e| matches!(e, Event::ControlRevoked { .. }))
+        };
+
+        grant(&mut rules, bo);
+        rules.handle(
+            ana,
+            Request::Media {
+                kind: MediaKind::Screen,
+                on: false,
+            },
+        );
+        assert!(revoked(&rules.take_effects(), cy));
+        assert_eq!(rules.controller_of(ana), None);
+
+        rules.handle(
+            ana,
+            Request::Media {
+                kind: MediaKind::Screen,
+                on: true,
+            },
+        );
+        grant(&mut rules, bo);
+        grant(&mut rules, cy);
+        assert_eq!(
+            rules.controller_of(ana),
+            Some(cy),
+            "one controller at a time"
+        );
+        rules.handle(cy, Request::Leave);
+        assert!(revoked(&rules.take_effects(), bo));
+        assert_eq!(rules.controller_of(ana), None);
+
+        grant(&mut rules, bo);
+        rules.depart_server(ana);
+        let effects = rules.take_effects();
+        assert!(revoked(&effects, bo));
+        assert_eq!(rules.controller_of(ana), None);
+    }
+
+    #[test]
+    fn keyframe_requests_reach_only_the_sharer_and_at_most_once_a_second() {
+        let (mut rules, [ana, bo, cy]) = screen_meeting();
+        for _ in 0..5 {
+            rules.handle(
+                bo,
+                Request::Keyframe {
+                    member: ana,
+                    kind: MediaKind::Screen,
+                },
+            );
+        }
+        let effects = rules.take_effects();
+        let asked = told(&effects, ana)
+            .iter()
+            .filter(|e| matches!(e, Event::Keyframe { by, .. } if by.id == bo))
+            .count();
+        assert_eq!(asked, 1, "{effects:?}");
+        assert!(told(&effects, cy).is_empty());
     }
 }

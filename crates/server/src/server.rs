@@ -55,6 +55,9 @@ pub fn default_media_queue(kind: MediaKind) -> usize {
         MediaKind::Video => 8,
         // 320 ms of 20 ms frames, more than the jitter buffer's largest target.
         MediaKind::Audio => 16,
+        // Screen updates are changes: a dropped one costs the receiver a
+        // keyframe, so hold about a second of them (8 at the usual 8 fps).
+        MediaKind::Screen => 8,
     }
 }
 

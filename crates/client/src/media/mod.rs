@@ -1,4 +1,4 @@
-//! Media sources behind two small traits, and the paced threads that send them.
+//! Media sources behind small traits (one per kind), and the paced threads that send them.
 //!
 //! Like librespot's audio back-ends, every source is one file and one row in a
 //! table (`VIDEO_SOURCES`, `AUDIO_SOURCES`), so `/help` and `--help` list what
@@ -13,6 +13,7 @@ mod images;
 #[cfg(feature = "audio")]
 mod mic;
 pub(crate) mod pattern;
+pub mod screen;
 pub mod sender;
 mod tone;
 mod wav;
@@ -109,6 +110,7 @@ pub fn sources(kind: MediaKind) -> &'static [(&'static str, &'static str)] {
     match kind {
         MediaKind::Video => VIDEO_SOURCES,
         MediaKind::Audio => AUDIO_SOURCES,
+        MediaKind::Screen => screen::SCREEN_SOURCES,
     }
 }
 

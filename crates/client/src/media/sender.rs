@@ -8,6 +8,7 @@
 //! A video sender may also hand each frame it sent to a preview sink (the
 //! full-screen view's self-view), sharing the bytes rather than copying them.
 
+use super::screen::ScreenProducer;
 use super::{AudioSource, VideoSource};
 use crate::events::AppEvent;
 use crate::sink::{SharedFrame, VideoSink};
@@ -38,6 +39,8 @@ pub struct SenderContext {
 pub enum Producer {
     Video(Box<dyn VideoSource>, Duration),
     Audio(Box<dyn AudioSource>),
+    /// A screen, looked at every interval; only changes are sent.
+    Screen(Box<ScreenProducer>, Duration),
 }
 
 impl Producer {
@@ -45,24 +48,27 @@ impl Producer {
         match self {
             Producer::Video(..) => MediaKind::Video,
             Producer::Audio(..) => MediaKind::Audio,
+            Producer::Screen(..) => MediaKind::Screen,
         }
     }
 
     fn interval(&self) -> Duration {
         match self {
-            Producer::Video(_, interval) => *interval,
+            Producer::Video(_, interval) | Producer::Screen(_, interval) => *interval,
             Producer::Audio(_) => AUDIO_FRAME,
         }
     }
 
-    fn produce(&mut self) -> anyhow::Result<Vec<u8>> {
+    /// The next body; `None` when there is nothing new to send this time.
+    fn produce(&mut self) -> anyhow::Result<Option<Vec<u8>>> {
         match self {
-            Producer::Video(source, _) => source.next_jpeg(),
+            Producer::Video(source, _) => source.next_jpeg().map(Some),
             Producer::Audio(source) => {
                 let mut pcm = [0i16; AUDIO_FRAME_SAMPLES];
                 source.fill(&mut pcm)?;
-                Ok(pcm.iter().flat_map(|s| s.to_le_bytes()).collect())
+                Ok(Some(pcm.iter().flat_map(|s| s.to_le_bytes()).collect()))
             }
+            Producer::Screen(producer, _) => producer.produce(),
         }
     }
 }
@@ -120,9 +126,12 @@ fn send_loop(
         if !ctx.in_meeting.load(Ordering::Relaxed) {
             continue;
         }
-        let body = producer
+        let Some(body) = producer
             .produce()
-            .map_err(|err| format!("{kind} source stopped: {err:#}"))?;
+            .map_err(|err| format!("{kind} source stopped: {err:#}"))?
+        else {
+            continue;
+        };
         let header = MediaHeader {
             sender: ClientId(0), // the server stamps the real sender
             sequence: ctx.sequence.fetch_add(1, Ordering::Relaxed),

@@ -5,10 +5,10 @@
 
 use super::*;
 use crate::media::{TestPattern, VideoSettings, VideoSource};
+use crate::meeting::MeetingState;
 use crate::output::LocalEvent;
 use crate::tui::model::Figures;
 use crate::tui::tiles::{RenderedTile, encode_tile, halfblocks_picker};
-use crate::meeting::MeetingState;
 use common::{ClientId, Event, MediaKind, MeetingId, PerKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -11,7 +11,7 @@
 //! it tells the decoder the tile sizes after each layout, which re-encodes the
 //! last picture when the terminal is resized.
 
-use crate::sink::{SharedFrame, VideoSink};
+use crate::sink::{ScreenSink, SharedFrame, VideoSink};
 use common::{ClientId, MediaHeader};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use image::DynamicImage;
@@ -31,6 +31,16 @@ pub enum TileKey {
     Member(ClientId),
     /// The self-view: our own video as we send it.
     You,
+    /// A member's shared screen.
+    Screen(ClientId),
+}
+
+/// A picture waiting for the decoder: a JPEG video frame, or a screen
+/// already put together from its tiles.
+#[derive(Clone)]
+enum Parked {
+    Jpeg(SharedFrame),
+    Picture(Arc<image::RgbImage>),
 }
 
 /// A picture ready to render, made for a tile of `cells`.
@@ -46,7 +56,7 @@ pub type ReadyTiles = HashMap<TileKey, Arc<RenderedTile>>;
 
 struct Shared {
     /// The newest frame per tile not decoded yet.
-    parked: Mutex<HashMap<TileKey, (SharedFrame, Instant)>>,
+    parked: Mutex<HashMap<TileKey, (Parked, Instant)>>,
     /// The inner size of every tile on screen, from the last layout.
     wanted: Mutex<HashMap<TileKey, Size>>,
     ready: Mutex<ReadyTiles>,
@@ -107,7 +117,25 @@ impl VideoSink for TileFeed {
         if !lock(&self.shared.wanted).contains_key(&key) {
             return Ok(());
         }
-        lock(&self.shared.parked).insert(key, (frame.clone(), Instant::now()));
+        lock(&self.shared.parked).insert(key, (Parked::Jpeg(frame.clone()), Instant::now()));
+        self.shared.wake();
+        Ok(())
+    }
+}
+
+impl ScreenSink for TileFeed {
+    fn update(
+        &mut self,
+        header: &MediaHeader,
+        canvas: &image::RgbImage,
+        _applied: &meeting_screen::codec::Applied,
+    ) -> anyhow::Result<()> {
+        let key = TileKey::Screen(header.sender);
+        if !lock(&self.shared.wanted).contains_key(&key) {
+            return Ok(());
+        }
+        let picture = Parked::Picture(Arc::new(canvas.clone()));
+        lock(&self.shared.parked).insert(key, (picture, Instant::now()));
         self.shared.wake();
         Ok(())
     }
@@ -180,11 +208,19 @@ fn decode_loop(shared: &Shared, woken: &Receiver<()>, picker: &Picker) {
         }
         let parked = std::mem::take(&mut *lock(&shared.parked));
         let wanted = lock(&shared.wanted).clone();
-        for (key, (frame, received)) in parked {
+        for (key, (parked, received)) in parked {
             if !wanted.contains_key(&key) {
                 continue;
             }
-            match image::load_from_memory_with_format(frame.jpeg(), image::ImageFormat::Jpeg) {
+            let picture = match parked {
+                Parked::Jpeg(frame) => {
+                    image::load_from_memory_with_format(frame.jpeg(), image::ImageFormat::Jpeg)
+                }
+                Parked::Picture(picture) => {
+                    Ok(DynamicImage::ImageRgb8(Arc::unwrap_or_clone(picture)))
+                }
+            };
+            match picture {
                 Ok(picture) => {
                     pictures.insert(key, (picture, received));
                     made_for.remove(&key);
@@ -323,9 +359,8 @@ mod tests {
         feed.frame(&header, &second).expect("parks");
         let parked = lock(&shared.parked);
         assert_eq!(parked.len(), 1);
-        assert_eq!(
-            parked[&TileKey::Member(ClientId(7))].0.jpeg(),
-            b"second",
+        assert!(
+            matches!(&parked[&TileKey::Member(ClientId(7))].0, Parked::Jpeg(frame) if frame.jpeg() == b"second"),
             "the newer frame replaces the older one"
         );
     }

@@ -1,0 +1,212 @@
+//! Remote control from this side: what a controller types becomes X input
+//! events (`common::InputEvent`) for the screen it was granted.
+//!
+//! Keys travel as X keysyms, so a terminal needs no knowledge of the remote
+//! keyboard: a character is its keysym (Latin-1 its code point, anything else
+//! `0x0100_0000 + code point`), a named key (Return, F5, ...) its X11 keysym
+//! from `NAMED_KEYS`. The owner's side maps keysyms to its own keyboard.
+
+use common::InputEvent;
+
+/// Named keys and their X11 keysyms (X11/keysymdef.h).
+pub const NAMED_KEYS: &[(&str, u32)] = &[
+    ("Return", 0xff0d),
+    ("Enter", 0xff0d),
+    ("BackSpace", 0xff08),
+    ("Tab", 0xff09),
+    ("Escape", 0xff1b),
+    ("Delete", 0xffff),
+    ("Insert", 0xff63),
+    ("Home", 0xff50),
+    ("Left", 0xff51),
+    ("Up", 0xff52),
+    ("Right", 0xff53),
+    ("Down", 0xff54),
+    ("PageUp", 0xff55),
+    ("PageDown", 0xff56),
+    ("End", 0xff57),
+    ("space", 0x20),
+    ("Shift", 0xffe1),
+    ("Control", 0xffe3),
+    ("Alt", 0xffe9),
+    ("Super", 0xffeb),
+    ("F1", 0xffbe),
+    ("F2", 0xffbf),
+    ("F3", 0xffc0),
+    ("F4", 0xffc1),
+    ("F5", 0xffc2),
+    ("F6", 0xffc3),
+    ("F7", 0xffc4),
+    ("F8", 0xffc5),
+    ("F9", 0xffc6),
+    ("F10", 0xffc7),
+    ("F11", 0xffc8),
+    ("F12", 0xffc9),
+];
+
+/// Mouse buttons as X numbers them.
+pub const BUTTON_LEFT: u8 = 1;
+pub const BUTTON_MIDDLE: u8 = 2;
+pub const BUTTON_RIGHT: u8 = 3;
+pub const WHEEL_UP: u8 = 4;
+pub const WHEEL_DOWN: u8 = 5;
+
+/// The keysym of one character.
+pub fn keysym_for_char(character: char) -> u32 {
+    let code = u32::from(character);
+    match character {
+        '\n' | '\r' => 0xff0d,
+        '\t' => 0xff09,
+        // Latin-1 printable characters are their own keysyms.
+        ' '..='~' | '\u{a0}'..='\u{ff}' => code,
+        _ => 0x0100_0000 + code,
+    }
+}
+
+/// A key by name (`Return`, `F5`, case-insensitive), a single character, or a
+/// keysym number (`0xff0d`).
+pub fn parse_key(name: &str) -> Result<u32, String> {
+    if let Some((_, keysym)) = NAMED_KEYS
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(name))
+    {
+        return Ok(*keysym);
+    }
+    let mut chars = name.chars();
+    if let (Some(character), None) = (chars.next(), chars.next()) {
+        return Ok(keysym_for_char(character));
+    }
+    if let Some(hex) = name.strip_prefix("0x") {
+        return u32::from_str_radix(hex, 16).map_err(|_| format!("'{name}' is no keysym"));
+    }
+    let names: Vec<&str> = NAMED_KEYS.iter().map(|(n, _)| *n).collect();
+    Err(format!(
+        "unknown key '{name}': a character, a keysym like 0xff0d, or one of {}",
+        names.join(" ")
+    ))
+}
+
+/// A key pressed and released.
+pub fn tap(keysym: u32) -> [InputEvent; 2] {
+    [
+        InputEvent::Key { keysym, down: true },
+        InputEvent::Key {
+            keysym,
+            down: false,
+        },
+    ]
+}
+
+/// A click of `button` at (`x`, `y`).
+pub fn click(x: u32, y: u32, button: u8) -> [InputEvent; 3] {
+    [
+        InputEvent::Pointer { x, y },
+        InputEvent::Button { button, down: true },
+        InputEvent::Button {
+            button,
+            down: false,
+        },
+    ]
+}
+
+/// Parses what follows `/input`: `key NAME [down|up]`, `type TEXT`,
+/// `click X Y [left|middle|right]`, `move X Y`, `scroll up|down [X Y]`.
+pub fn parse_input(rest: &str) -> Result<Vec<InputEvent>, String> {
+    let rest = rest.trim_start();
+    let (verb, args) = rest.split_once(' ').unwrap_or((rest, ""));
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let number = |text: &str| {
+        text.parse::<u32>()
+            .map_err(|_| format!("'{text}' is not a pixel position"))
+    };
+    match (verb, words.as_slice()) {
+        ("key", [name]) => Ok(tap(parse_key(name)?).to_vec()),
+        ("key", [name, state @ ("down" | "up")]) => Ok(vec![InputEvent::Key {
+            keysym: parse_key(name)?,
+            down: *state == "down",
+        }]),
+        ("type", _) if !args.is_empty() => {
+            let events: Vec<InputEvent> = args.chars().flat_map(|c| tap(keysym_for_char(c))).collect();
+            if events.len() > common::protocol::MAX_INPUT_EVENTS {
+                return Err(format!(
+                    "/input type sends at most {} characters at once",
+                    common::protocol::MAX_INPUT_EVENTS / 2
+                ));
+            }
+            Ok(events)
+        }
+        ("click", [x, y]) => Ok(click(number(x)?, number(y)?, BUTTON_LEFT).to_vec()),
+        ("click", [x, y, button]) => {
+            let button = match *button {
+                "left" | "1" => BUTTON_LEFT,
+                "middle" | "2" => BUTTON_MIDDLE,
+                "right" | "3" => BUTTON_RIGHT,
+                other => return Err(format!("'{other}' is not left, middle or right")),
+            };
+            Ok(click(number(x)?, number(y)?, button).to_vec())
+        }
+        ("move", [x, y]) => Ok(vec![InputEvent::Pointer {
+            x: number(x)?,
+            y: number(y)?,
+        }]),
+        ("scroll", [direction, position @ ..]) => {
+            let button = match *direction {
+                "up" => WHEEL_UP,
+                "down" => WHEEL_DOWN,
+                other => return Err(format!("scroll '{other}': up or down")),
+            };
+            let mut events = Vec::new();
+            if let [x, y] = position {
+                events.push(InputEvent::Pointer {
+                    x: number(x)?,
+                    y: number(y)?,
+                });
+            }
+            events.extend([
+                InputEvent::Button { button, down: true },
+                InputEvent::Button {
+                    button,
+                    down: false,
+                },
+            ]);
+            Ok(events)
+        }
+        _ => Err(
+            "usage: /input key NAME [down|up], /input type TEXT, /input click X Y [left|middle|right], /input move X Y, /input scroll up|down [X Y]"
+                .to_string(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_and_named_keys_become_keysyms() {
+        assert_eq!(keysym_for_char('a'), 0x61);
+        assert_eq!(keysym_for_char('é'), 0xe9, "Latin-1 is its own keysym");
+        assert_eq!(keysym_for_char('€'), 0x0100_20ac);
+        assert_eq!(parse_key("return"), Ok(0xff0d));
+        assert_eq!(parse_key("F5"), Ok(0xffc2));
+        assert_eq!(parse_key("0xff0d"), Ok(0xff0d));
+        assert!(parse_key("Hyper").is_err_and(|e| e.contains("Return")));
+    }
+
+    #[test]
+    fn input_lines_become_events() {
+        assert_eq!(parse_input("type hi"), Ok([tap(0x68), tap(0x69)].concat()));
+        assert_eq!(parse_input("click 10 20"), Ok(click(10, 20, 1).to_vec()));
+        assert_eq!(
+            parse_input("key Return down"),
+            Ok(vec![InputEvent::Key {
+                keysym: 0xff0d,
+                down: true
+            }])
+        );
+        assert_eq!(parse_input("scroll down").map(|e| e.len()), Ok(2));
+        assert!(parse_input("click ten 20").is_err());
+        assert!(parse_input("dance").is_err_and(|e| e.contains("usage")));
+        assert!(parse_input(&format!("type {}", "x".repeat(40))).is_err());
+    }
+}

@@ -1,0 +1,261 @@
+//! Screen sources, and the producer that turns their pictures into screen
+//! bodies (only the tiles that changed, see `meeting_screen::codec`).
+//!
+//! Like the video and audio sources, each source is one row in a table
+//! (`SCREEN_SOURCES`): the synthetic test desktop and image files need no
+//! display; `x11[:DISPLAY][@WxH+X+Y]` captures an X display through x11rb,
+//! which is pure Rust, so every build has it.
+
+use anyhow::Context;
+use image::RgbImage;
+use meeting_screen::codec::{EncoderConfig, ScreenEncoder};
+use meeting_screen::desktop::TestDesktop;
+use meeting_screen::x11::{X11Capture, X11Injector, X11Source};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The screen sources: (how to name it, what it is).
+pub const SCREEN_SOURCES: &[(&str, &str)] = &[
+    (
+        "test",
+        "a synthetic desktop: scrolling text in several sizes and a moving window (the default)",
+    ),
+    (
+        "x11[:DISPLAY]",
+        "an X display ($DISPLAY unless given), or a region of it: x11:DISPLAY@WxH+X+Y",
+    ),
+    (
+        "PATH",
+        "a PNG or JPEG file, or a folder of them shown in name order, a new one every 2 s",
+    ),
+];
+
+/// Frames per second a shared screen is looked at (unchanged ones cost nothing).
+pub const SCREEN_FPS: u32 = 8;
+/// The test desktop's size.
+const TEST_DESKTOP: (u32, u32) = (1280, 720);
+/// How long each picture of an image folder is shown.
+const IMAGE_PERIOD: Duration = Duration::from_secs(2);
+
+/// Produces pictures of a screen, one per call.
+pub trait ScreenSource: Send {
+    fn describe(&self) -> String;
+    fn capture(&mut self) -> anyhow::Result<RgbImage>;
+}
+
+/// Opens a screen source; the X11 one also gives the injector that plays a
+/// granted controller's input on the same display and region.
+pub fn open_screen_source(
+    spec: Option<&str>,
+) -> anyhow::Result<(Box<dyn ScreenSource>, Option<X11Injector>)> {
+    let spec = spec.unwrap_or("test");
+    if spec == "test" {
+        return Ok((Box::new(TestScreen::new()), None));
+    }
+    if X11Source::is_x11_spec(spec) {
+        let source = X11Source::parse(spec)?;
+        let capture = X11Capture::open(&source)?;
+        let injector = match capture.injector() {
+            Ok(injector) => Some(injector),
+            Err(err) => {
+                tracing::warn!("remote control will not work on this display: {err}");
+                None
+            }
+        };
+        return Ok((Box::new(X11Screen { capture }), injector));
+    }
+    Ok((Box::new(ImageScreen::open(Path::new(spec))?), None))
+}
+
+/// The synthetic desktop, animated by the wall clock.
+struct TestScreen {
+    desktop: TestDesktop,
+    started: Instant,
+}
+
+impl TestScreen {
+    fn new() -> TestScreen {
+        TestScreen {
+            desktop: TestDesktop::new(TEST_DESKTOP.0, TEST_DESKTOP.1),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl ScreenSource for TestScreen {
+    fn describe(&self) -> String {
+        format!("test desktop {}x{}", TEST_DESKTOP.0, TEST_DESKTOP.1)
+    }
+
+    fn capture(&mut self) -> anyhow::Result<RgbImage> {
+        Ok(self.desktop.frame_at(self.started.elapsed()).clone())
+    }
+}
+
+struct X11Screen {
+    capture: X11Capture,
+}
+
+impl ScreenSource for X11Screen {
+    fn describe(&self) -> String {
+        let (width, height) = self.capture.size();
+        let how = if self.capture.uses_shm() {
+            "shared memory"
+        } else {
+            "GetImage"
+        };
+        format!(
+            "X display {} {width}x{height} ({how})",
+            self.capture.display_name()
+        )
+    }
+
+    fn capture(&mut self) -> anyhow::Result<RgbImage> {
+        Ok(self.capture.capture()?)
+    }
+}
+
+/// Image files as a screen: a slide show, a new picture every `IMAGE_PERIOD`.
+struct ImageScreen {
+    path: PathBuf,
+    pictures: Vec<RgbImage>,
+    started: Instant,
+}
+
+impl ImageScreen {
+    fn open(path: &Path) -> anyhow::Result<ImageScreen> {
+        let files = if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot read folder {}", path.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str())
+                    })
+                })
+                .collect();
+            files.sort();
+            files
+        } else {
+            vec![path.to_path_buf()]
+        };
+        if files.is_empty() {
+            anyhow::bail!(
+                "{}: no PNG or JPEG files to share (screen sources: test, x11[:DISPLAY], PATH)",
+                path.display()
+            );
+        }
+        let pictures = files
+            .iter()
+            .map(|file| {
+                image::open(file)
+                    .map(|picture| picture.to_rgb8())
+                    .with_context(|| {
+                        format!(
+                            "{}: not a picture (screen sources: test, x11[:DISPLAY], a PNG or JPEG file or folder)",
+                            file.display()
+                        )
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(ImageScreen {
+            path: path.to_path_buf(),
+            pictures,
+            started: Instant::now(),
+        })
+    }
+}
+
+impl ScreenSource for ImageScreen {
+    fn describe(&self) -> String {
+        format!(
+            "{} ({} picture(s))",
+            self.path.display(),
+            self.pictures.len()
+        )
+    }
+
+    fn capture(&mut self) -> anyhow::Result<RgbImage> {
+        let shown = self.started.elapsed().as_millis() / IMAGE_PERIOD.as_millis();
+        let index = (shown % self.pictures.len() as u128) as usize;
+        Ok(self.pictures[index].clone())
+    }
+}
+
+/// Asks a running screen producer for a complete picture (a member joined,
+/// or a receiver lost frames). Cheap to clone; many asks before the next
+/// frame are one keyframe.
+#[derive(Clone, Default)]
+pub struct KeyframeRequest(Arc<AtomicBool>);
+
+impl KeyframeRequest {
+    pub fn ask(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn take(&self) -> bool {
+        self.0.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// A screen source and its encoder: each call captures one picture and
+/// returns the body that brings receivers up to date, if any is needed.
+pub struct ScreenProducer {
+    source: Box<dyn ScreenSource>,
+    encoder: ScreenEncoder,
+    keyframe: KeyframeRequest,
+}
+
+impl ScreenProducer {
+    pub fn new(source: Box<dyn ScreenSource>, keyframe: KeyframeRequest) -> ScreenProducer {
+        ScreenProducer {
+            source,
+            encoder: ScreenEncoder::new(EncoderConfig::default()),
+            keyframe,
+        }
+    }
+
+    /// The next body to send, or `None` when receivers already hold the picture.
+    pub fn produce(&mut self) -> anyhow::Result<Option<Vec<u8>>> {
+        let picture = self.source.capture()?;
+        if self.keyframe.take() {
+            self.encoder.request_keyframe();
+        }
+        Ok(self.encoder.encode(&picture, Instant::now())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meeting_screen::codec::ScreenDecoder;
+
+    #[test]
+    fn the_test_desktop_reaches_a_decoder_whole() {
+        let keyframe = KeyframeRequest::default();
+        let (source, injector) = open_screen_source(Some("test")).expect("test source");
+        assert!(injector.is_none());
+        let mut producer = ScreenProducer::new(source, keyframe.clone());
+        let mut decoder = ScreenDecoder::new();
+        let body = producer
+            .produce()
+            .expect("captures")
+            .expect("the first picture is sent");
+        let applied = decoder.apply(&body).expect("decodes");
+        assert!(applied.keyframe);
+        assert_eq!((applied.width, applied.height), TEST_DESKTOP);
+        keyframe.ask();
+        let body = producer.produce().expect("captures").expect("a keyframe");
+        assert!(decoder.apply(&body).expect("decodes").keyframe);
+    }
+
+    #[test]
+    fn a_missing_or_broken_image_says_what_works() {
+        let err = open_screen_source(Some("/nonexistent/slides.png"))
+            .err()
+            .expect("no such file");
+        assert!(format!("{err:#}").contains("screen sources"), "{err:#}");
+    }
+}
