@@ -279,7 +279,7 @@ impl ScreenEncoder {
             }
             let rect = self.tiles[index].rect;
             let coded = self.code_tile(image, rect, reason, &body, body_jpeg_tables.as_deref());
-            let wire_len = tile_wire_len(coded.payload.len());
+            let mut wire_len = tile_wire_len(coded.payload.len());
             if body.tile_count() > 0 && body.len() + wire_len > self.config.frame_budget {
                 // Stop rather than look for smaller tiles further down the
                 // queue: the queue's order is the fairness.
@@ -287,7 +287,12 @@ impl ScreenEncoder {
                 stats.tiles_deferred += 1;
                 continue;
             }
-            body.push(rect, coded.encoding, &coded.payload);
+            match reason {
+                Reason::Changed(Some((source_x, source_y))) => {
+                    wire_len = body.push_copy(rect, source_x, source_y);
+                }
+                _ => body.push(rect, coded.encoding, &coded.payload),
+            }
             if coded.encoding == TileEncoding::Jpeg && body_jpeg_tables.is_none() {
                 body_jpeg_tables = coded.jpeg_tables;
             }
@@ -417,12 +422,10 @@ impl ScreenEncoder {
             payload,
             jpeg_tables: None,
         };
-        if let Reason::Changed(Some((source_x, source_y))) = reason {
-            let mut payload = Vec::with_capacity(4);
-            // Coordinates inside a screen of at most 7680x4320 fit in u16.
-            payload.extend_from_slice(&(source_x as u16).to_be_bytes());
-            payload.extend_from_slice(&(source_y as u16).to_be_bytes());
-            return lossless(TileEncoding::Copy, payload);
+        if let Reason::Changed(Some(_)) = reason {
+            // The body writer codes copies (it merges them along rows); this
+            // is only the size for the budget.
+            return lossless(TileEncoding::Copy, vec![0; 4]);
         }
         extract(image, rect, &mut self.pixels);
         let level = self.config.deflate_level;
