@@ -526,3 +526,45 @@ fn the_encoder_refuses_pictures_the_format_cannot_describe() {
     }
     assert!(link.canvas() == &odd);
 }
+
+/// The worked example in CODEC.md, kept true.
+#[test]
+fn the_worked_example_in_codec_md() {
+    let mut screen = RgbImage::from_pixel(96, 32, Rgb([255, 255, 255]));
+    crate::desktop::render_text(&mut screen, 70, 12, 1, "Hi", Rgb([0, 0, 128]));
+    let mut encoder = ScreenEncoder::new(EncoderConfig::default());
+    let body = encoder
+        .encode(&screen, Instant::now())
+        .expect("within limits")
+        .expect("a keyframe");
+    let expected_start = [
+        0x01, 0x03, 0x00, 0x01, 0x00, 0x60, 0x00, 0x20, 0x00, 0x02, // header
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x20, 0x00, 0xff, 0xff, 0xff, // solid
+        0x00, 0x40, 0x00, 0x00, 0x00, 0x20, 0x00, 0x20, 0x01, // palette tile
+        0x01, 0xff, 0xff, 0xff, 0x00, 0x00, 0x80, // two colours
+    ];
+    assert_eq!(&body[..expected_start.len()], &expected_start);
+    assert_eq!(body.len(), 77);
+    let deflated = &body[expected_start.len() + 4..];
+    assert_eq!(
+        &body[expected_start.len()..expected_start.len() + 4],
+        &[0, 0, 0, 0x23]
+    );
+    let indices = miniz_oxide::inflate::decompress_to_vec(deflated).expect("inflates");
+    assert_eq!(indices.len(), 128);
+    assert_eq!(&indices[12 * 4..13 * 4], &[0x02, 0x22, 0x00, 0x00]);
+
+    let mut decoder = ScreenDecoder::new();
+    decoder.apply(&body).expect("applies");
+    assert!(decoder.canvas() == Some(&screen));
+
+    let delta = [
+        0x01, 0x00, 0x00, 0x01, 0x00, 0x60, 0x00, 0x20, 0x00, 0x02, // header
+        0x00, 0x40, 0x00, 0x00, 0x00, 0x20, 0x00, 0x18, 0x05, 0x00, 0x40, 0x00, 0x08, // copy
+        0x00, 0x40, 0x00, 0x18, 0x00, 0x20, 0x00, 0x08, 0x00, 0xff, 0xff, 0xff, // solid
+    ];
+    decoder.apply(&delta).expect("applies");
+    let mut scrolled = RgbImage::from_pixel(96, 32, Rgb([255, 255, 255]));
+    crate::desktop::render_text(&mut scrolled, 70, 4, 1, "Hi", Rgb([0, 0, 128]));
+    assert!(decoder.canvas() == Some(&scrolled));
+}
