@@ -159,6 +159,29 @@ fn keyframes_come_on_request_and_periodically() {
 }
 
 #[test]
+fn a_keyframe_resends_refined_tiles_losslessly() {
+    // The demo's photo window: JPEG first, lossless once still.
+    let still = TestDesktop::new(640, 360).frame(12).clone();
+    let mut link = Link::new(EncoderConfig::default());
+    link.send(&still);
+    assert!(link.encoder.last_stats().encoding(TileEncoding::Jpeg).tiles > 0);
+    for _ in 0..5 {
+        link.send(&still);
+    }
+    assert!(link.canvas() == &still);
+
+    // A keyframe of the same still screen needs no JPEG and no refinement.
+    link.encoder.request_keyframe();
+    link.send(&still).expect("a keyframe");
+    let stats = link.encoder.last_stats().clone();
+    assert!(stats.keyframe && stats.refresh_complete);
+    assert_eq!(stats.encoding(TileEncoding::Jpeg).tiles, 0);
+    assert!(stats.encoding(TileEncoding::DeflateRgb).tiles > 0);
+    assert!(link.canvas() == &still);
+    assert_eq!(link.encode(&still), None);
+}
+
+#[test]
 fn a_size_change_starts_a_keyframe_at_the_new_size() {
     let mut link = Link::new(EncoderConfig::default());
     let small = TestDesktop::new(320, 240).frame(0).clone();
