@@ -133,6 +133,10 @@ enum Held {
 struct TileSlot {
     rect: Rect,
     held: Held,
+    /// Receivers held the tile exactly when the current keyframe epoch
+    /// started, and it has not changed since: resend it losslessly rather
+    /// than as a JPEG to be refined again.
+    resend_lossless: bool,
     /// The frame number since which the tile has differed from what
     /// receivers hold: the older, the sooner it goes.
     dirty_since: Option<u64>,
@@ -143,8 +147,17 @@ struct TileSlot {
 enum Reason {
     /// Its pixels changed; `Some` if they are a copy of held pixels there.
     Changed(Option<(u32, u32)>),
+    /// A keyframe resends it, unchanged since receivers held it exactly.
+    Resend,
     /// It is a still JPEG tile going lossless.
     Refinement,
+}
+
+impl Reason {
+    /// Whether the tile must be coded losslessly whatever it shows.
+    fn wants_lossless(self) -> bool {
+        matches!(self, Reason::Resend | Reason::Refinement)
+    }
 }
 
 /// A tile ready to be appended, and the JPEG tables it used, if any.
@@ -249,6 +262,7 @@ impl ScreenEncoder {
             self.last_keyframe_at = Some(now);
             self.refresh_pending = true;
             for slot in &mut self.tiles {
+                slot.resend_lossless = slot.held == Held::Exact;
                 slot.held = Held::Nothing;
             }
             flags |= FLAG_KEY_START;
@@ -264,11 +278,19 @@ impl ScreenEncoder {
             ..FrameStats::default()
         };
 
-        let queue = changed
+        let tiles = &self.tiles;
+        let queue: Vec<(usize, Reason)> = changed
             .iter()
             .zip(copies)
-            .map(|(&index, copy)| (index, Reason::Changed(copy)))
-            .chain(refinable.iter().map(|&index| (index, Reason::Refinement)));
+            .map(|(&index, copy)| {
+                let reason = match copy {
+                    None if tiles[index].resend_lossless => Reason::Resend,
+                    copy => Reason::Changed(copy),
+                };
+                (index, reason)
+            })
+            .chain(refinable.iter().map(|&index| (index, Reason::Refinement)))
+            .collect();
         let mut body = BodyWriter::new(flags, self.epoch, width, height);
         let mut body_jpeg_tables: Option<Vec<u8>> = None;
         let mut budget_spent = false;
@@ -279,7 +301,7 @@ impl ScreenEncoder {
             }
             let rect = self.tiles[index].rect;
             let coded = self.code_tile(image, rect, reason, &body, body_jpeg_tables.as_deref());
-            let wire_len = tile_wire_len(coded.payload.len());
+            let mut wire_len = tile_wire_len(coded.payload.len());
             if body.tile_count() > 0 && body.len() + wire_len > self.config.frame_budget {
                 // Stop rather than look for smaller tiles further down the
                 // queue: the queue's order is the fairness.
@@ -287,7 +309,12 @@ impl ScreenEncoder {
                 stats.tiles_deferred += 1;
                 continue;
             }
-            body.push(rect, coded.encoding, &coded.payload);
+            match reason {
+                Reason::Changed(Some((source_x, source_y))) => {
+                    wire_len = body.push_copy(rect, source_x, source_y);
+                }
+                _ => body.push(rect, coded.encoding, &coded.payload),
+            }
             if coded.encoding == TileEncoding::Jpeg && body_jpeg_tables.is_none() {
                 body_jpeg_tables = coded.jpeg_tables;
             }
@@ -299,6 +326,7 @@ impl ScreenEncoder {
                 Held::Lossy { sent_at: now }
             };
             slot.dirty_since = None;
+            slot.resend_lossless = false;
             stats.tiles_sent += 1;
             if reason == Reason::Refinement {
                 stats.refinements_sent += 1;
@@ -335,6 +363,7 @@ impl ScreenEncoder {
                 self.tiles.push(TileSlot {
                     rect: Rect::new(x, y, size.min(width - x), size.min(height - y)),
                     held: Held::Nothing,
+                    resend_lossless: false,
                     dirty_since: None,
                 });
             }
@@ -349,9 +378,9 @@ impl ScreenEncoder {
         let mut refinable = Vec::new();
         for (index, slot) in self.tiles.iter_mut().enumerate() {
             let rect = slot.rect;
-            let differs = slot.held == Held::Nothing
-                || !same_pixels(image, rect, &self.reference, rect.x, rect.y);
-            if differs {
+            let unchanged = same_pixels(image, rect, &self.reference, rect.x, rect.y);
+            slot.resend_lossless &= unchanged;
+            if slot.held == Held::Nothing || !unchanged {
                 slot.dirty_since.get_or_insert(frame);
                 changed.push(index);
             } else {
@@ -417,25 +446,22 @@ impl ScreenEncoder {
             payload,
             jpeg_tables: None,
         };
-        if let Reason::Changed(Some((source_x, source_y))) = reason {
-            let mut payload = Vec::with_capacity(4);
-            // Coordinates inside a screen of at most 7680x4320 fit in u16.
-            payload.extend_from_slice(&(source_x as u16).to_be_bytes());
-            payload.extend_from_slice(&(source_y as u16).to_be_bytes());
-            return lossless(TileEncoding::Copy, payload);
+        if let Reason::Changed(Some(_)) = reason {
+            // The body writer codes copies (it merges them along rows); this
+            // is only the size for the budget.
+            return lossless(TileEncoding::Copy, vec![0; 4]);
         }
         extract(image, rect, &mut self.pixels);
         let level = self.config.deflate_level;
         match tile::analyse(&self.pixels) {
             Colours::Solid(colour) => lossless(TileEncoding::Solid, colour.to_vec()),
             Colours::Few { palette, indices }
-                if palette.len() <= self.config.max_palette_colours
-                    || reason == Reason::Refinement =>
+                if palette.len() <= self.config.max_palette_colours || reason.wants_lossless() =>
             {
                 let payload = tile::palette_payload(&palette, &indices, rect.width, level);
                 lossless(TileEncoding::Palette, payload)
             }
-            _ if reason == Reason::Refinement => lossless(
+            _ if reason.wants_lossless() => lossless(
                 TileEncoding::DeflateRgb,
                 tile::deflate_rgb_payload(&self.pixels, rect.width, level),
             ),

@@ -12,7 +12,7 @@
 //! encoding 0 solid        r u8 | g u8 | b u8
 //! encoding 1 palette      colours_minus_one u8 | colours * (r g b) | length u32 | raw deflate of
 //!                         the packed indices (1, 2, 4 or 8 bits each, rows padded to a byte)
-//! encoding 2 jpeg         length u32 | a baseline or progressive JPEG of exactly the tile's size
+//! encoding 2 jpeg         length u32 | a complete JPEG of exactly the tile's size
 //! encoding 3 jpeg-shared  length u32 | a JPEG without SOI and tables: the tables are those of
 //!                         the body's first `jpeg` tile
 //! encoding 4 deflate-rgb  length u32 | raw deflate of the tile's RGB rows, each byte stored
@@ -381,6 +381,9 @@ pub struct BodyWriter {
     bytes: Vec<u8>,
     tile_count: u16,
     has_jpeg: bool,
+    /// The last copy record: where it starts, its rectangle and its source,
+    /// so the next copy along the same row can widen it instead.
+    last_copy: Option<(usize, Rect, u32, u32)>,
 }
 
 impl BodyWriter {
@@ -398,6 +401,7 @@ impl BodyWriter {
             bytes,
             tile_count: 0,
             has_jpeg: false,
+            last_copy: None,
         }
     }
 
@@ -429,6 +433,34 @@ impl BodyWriter {
         self.bytes.extend_from_slice(payload);
         self.tile_count += 1;
         self.has_jpeg |= encoding == TileEncoding::Jpeg;
+    }
+
+    /// Appends a copy tile, or widens the last copy record when this one
+    /// continues it to the right with the same source offset (scrolling moves
+    /// whole rows of tiles by the same amount). Returns the bytes added.
+    pub fn push_copy(&mut self, rect: Rect, source_x: u32, source_y: u32) -> usize {
+        if let Some((at, last, last_x, last_y)) = self.last_copy {
+            let continues = last.y == rect.y
+                && last.height == rect.height
+                && last.right() == rect.x
+                && last_x + last.width == source_x
+                && last_y == source_y
+                && last.width + rect.width <= MAX_TILE_SIDE;
+            if continues {
+                let width = last.width + rect.width;
+                // The width field is the third u16 of the record.
+                self.bytes[at + 4..at + 6].copy_from_slice(&(width as u16).to_be_bytes());
+                self.last_copy = Some((at, Rect { width, ..last }, last_x, last_y));
+                return 0;
+            }
+        }
+        let at = self.bytes.len();
+        let mut payload = [0u8; 4];
+        payload[..2].copy_from_slice(&(source_x as u16).to_be_bytes());
+        payload[2..].copy_from_slice(&(source_y as u16).to_be_bytes());
+        self.push(rect, TileEncoding::Copy, &payload);
+        self.last_copy = Some((at, rect, source_x, source_y));
+        tile_wire_len(payload.len())
     }
 
     pub fn add_flags(&mut self, flags: u8) {
@@ -490,6 +522,36 @@ mod tests {
                 source_x: 0,
                 source_y: 0
             }
+        );
+    }
+
+    #[test]
+    fn copies_along_a_row_share_a_record() {
+        let mut writer = BodyWriter::new(0, 1, 1000, 500);
+        assert_eq!(writer.push_copy(Rect::new(0, 0, 64, 64), 0, 10), 13);
+        assert_eq!(writer.push_copy(Rect::new(64, 0, 64, 64), 64, 10), 0);
+        // Another offset, a gap, or a full record start new records.
+        assert_eq!(writer.push_copy(Rect::new(128, 0, 64, 64), 128, 12), 13);
+        assert_eq!(writer.push_copy(Rect::new(256, 0, 64, 64), 256, 12), 13);
+        for x in [320, 384, 448] {
+            assert_eq!(writer.push_copy(Rect::new(x, 0, 64, 64), x, 12), 0);
+        }
+        assert_eq!(writer.push_copy(Rect::new(512, 0, 64, 64), 512, 12), 13);
+        let body = writer.finish();
+        let rects: Vec<Rect> = parse_body(&body)
+            .expect("parses")
+            .tiles
+            .iter()
+            .map(|tile| tile.rect)
+            .collect();
+        assert_eq!(
+            rects,
+            vec![
+                Rect::new(0, 0, 128, 64),
+                Rect::new(128, 0, 64, 64),
+                Rect::new(256, 0, 256, 64),
+                Rect::new(512, 0, 64, 64),
+            ]
         );
     }
 

@@ -159,6 +159,29 @@ fn keyframes_come_on_request_and_periodically() {
 }
 
 #[test]
+fn a_keyframe_resends_refined_tiles_losslessly() {
+    // The demo's photo window: JPEG first, lossless once still.
+    let still = TestDesktop::new(640, 360).frame(12).clone();
+    let mut link = Link::new(EncoderConfig::default());
+    link.send(&still);
+    assert!(link.encoder.last_stats().encoding(TileEncoding::Jpeg).tiles > 0);
+    for _ in 0..5 {
+        link.send(&still);
+    }
+    assert!(link.canvas() == &still);
+
+    // A keyframe of the same still screen needs no JPEG and no refinement.
+    link.encoder.request_keyframe();
+    link.send(&still).expect("a keyframe");
+    let stats = link.encoder.last_stats().clone();
+    assert!(stats.keyframe && stats.refresh_complete);
+    assert_eq!(stats.encoding(TileEncoding::Jpeg).tiles, 0);
+    assert!(stats.encoding(TileEncoding::DeflateRgb).tiles > 0);
+    assert!(link.canvas() == &still);
+    assert_eq!(link.encode(&still), None);
+}
+
+#[test]
 fn a_size_change_starts_a_keyframe_at_the_new_size() {
     let mut link = Link::new(EncoderConfig::default());
     let small = TestDesktop::new(320, 240).frame(0).clone();
@@ -525,4 +548,46 @@ fn the_encoder_refuses_pictures_the_format_cannot_describe() {
         link.send(&odd);
     }
     assert!(link.canvas() == &odd);
+}
+
+/// The worked example in CODEC.md, kept true.
+#[test]
+fn the_worked_example_in_codec_md() {
+    let mut screen = RgbImage::from_pixel(96, 32, Rgb([255, 255, 255]));
+    crate::desktop::render_text(&mut screen, 70, 12, 1, "Hi", Rgb([0, 0, 128]));
+    let mut encoder = ScreenEncoder::new(EncoderConfig::default());
+    let body = encoder
+        .encode(&screen, Instant::now())
+        .expect("within limits")
+        .expect("a keyframe");
+    let expected_start = [
+        0x01, 0x03, 0x00, 0x01, 0x00, 0x60, 0x00, 0x20, 0x00, 0x02, // header
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x20, 0x00, 0xff, 0xff, 0xff, // solid
+        0x00, 0x40, 0x00, 0x00, 0x00, 0x20, 0x00, 0x20, 0x01, // palette tile
+        0x01, 0xff, 0xff, 0xff, 0x00, 0x00, 0x80, // two colours
+    ];
+    assert_eq!(&body[..expected_start.len()], &expected_start);
+    assert_eq!(body.len(), 77);
+    let deflated = &body[expected_start.len() + 4..];
+    assert_eq!(
+        &body[expected_start.len()..expected_start.len() + 4],
+        &[0, 0, 0, 0x23]
+    );
+    let indices = miniz_oxide::inflate::decompress_to_vec(deflated).expect("inflates");
+    assert_eq!(indices.len(), 128);
+    assert_eq!(&indices[12 * 4..13 * 4], &[0x02, 0x22, 0x00, 0x00]);
+
+    let mut decoder = ScreenDecoder::new();
+    decoder.apply(&body).expect("applies");
+    assert!(decoder.canvas() == Some(&screen));
+
+    let delta = [
+        0x01, 0x00, 0x00, 0x01, 0x00, 0x60, 0x00, 0x20, 0x00, 0x02, // header
+        0x00, 0x40, 0x00, 0x00, 0x00, 0x20, 0x00, 0x18, 0x05, 0x00, 0x40, 0x00, 0x08, // copy
+        0x00, 0x40, 0x00, 0x18, 0x00, 0x20, 0x00, 0x08, 0x00, 0xff, 0xff, 0xff, // solid
+    ];
+    decoder.apply(&delta).expect("applies");
+    let mut scrolled = RgbImage::from_pixel(96, 32, Rgb([255, 255, 255]));
+    crate::desktop::render_text(&mut scrolled, 70, 4, 1, "Hi", Rgb([0, 0, 128]));
+    assert!(decoder.canvas() == Some(&scrolled));
 }
