@@ -16,7 +16,7 @@ use image::{Rgb, RgbImage};
 use meeting_screen::x11::keymap::{XK_SHIFT_L, keysym_for_char};
 use meeting_screen::x11::probe::{ProbeEvent, ProbeWindow, pattern_colour};
 use meeting_screen::x11::{Region, X11Capture, X11Error, X11Injector, X11Source};
-use support::Xvfb;
+use support::{Listen, Xvfb};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ChangeGCAux, ConnectionExt as _, CreateGCAux, Rectangle};
 
@@ -151,6 +151,39 @@ fn capture_through_shm_shows_drawn_rectangles() {
 #[test]
 fn capture_through_get_image_shows_drawn_rectangles() {
     capture_shows_rectangles(false);
+}
+
+/// A server without MIT-SHM, and one reached over TCP (which cannot pass
+/// the segment's descriptor, like a server on another machine), both get
+/// GetImage captures without the caller doing anything.
+#[test]
+fn capture_falls_back_to_get_image_without_usable_shm() {
+    let Some(no_shm) = Xvfb::start_with(
+        SCREEN_WIDTH,
+        SCREEN_HEIGHT,
+        Listen::UnixOnly,
+        &["-extension", "MIT-SHM"],
+    ) else {
+        return;
+    };
+    let Some(tcp) = Xvfb::start_with(SCREEN_WIDTH, SCREEN_HEIGHT, Listen::AlsoTcp, &[]) else {
+        return;
+    };
+    let whole = region(0, 0, SCREEN_WIDTH, SCREEN_HEIGHT);
+    for (xvfb, display) in [
+        (&no_shm, no_shm.display().to_owned()),
+        (&tcp, tcp.tcp_display()),
+    ] {
+        paint_root(xvfb.display(), &RECTANGLES);
+        let source = X11Source {
+            display: Some(display.clone()),
+            region: None,
+        };
+        let mut capture = X11Capture::open(&source).expect("open capture");
+        assert!(!capture.uses_shm(), "{display} should not use MIT-SHM");
+        let frame = capture.capture().expect("capture");
+        assert_same_image(&frame, &expected_screen(&RECTANGLES, whole));
+    }
 }
 
 #[test]

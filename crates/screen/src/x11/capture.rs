@@ -213,20 +213,15 @@ impl X11Capture {
         let Some(segment) = &self.shm else {
             return self.capture_get_image();
         };
-        let Region {
-            x,
-            y,
-            width,
-            height,
-        } = self.area;
+        let (x, y, width, height) = self.request_rectangle();
         let reply = self
             .conn
             .shm_get_image(
                 self.root,
-                x as i16,
-                y as i16,
-                width as u16,
-                height as u16,
+                x,
+                y,
+                width,
+                height,
                 !0,
                 ImageFormat::Z_PIXMAP.into(),
                 segment.id,
@@ -235,7 +230,7 @@ impl X11Capture {
             .doing(&self.display, "capturing the screen through MIT-SHM")?
             .reply()
             .doing(&self.display, "capturing the screen through MIT-SHM")?;
-        let expected = self.format.image_len(width, height);
+        let expected = self.format.image_len(self.area.width, self.area.height);
         if (reply.size as usize) < expected {
             return Err(X11Error::ShortImage {
                 expected,
@@ -246,27 +241,31 @@ impl X11Capture {
     }
 
     fn capture_get_image(&self) -> Result<RgbImage, X11Error> {
+        let (x, y, width, height) = self.request_rectangle();
+        let reply = self
+            .conn
+            .get_image(ImageFormat::Z_PIXMAP, self.root, x, y, width, height, !0)
+            .doing(&self.display, "capturing the screen")?
+            .reply()
+            .doing(&self.display, "capturing the screen")?;
+        self.frame_from(&reply.data)
+    }
+
+    /// The area in the protocol's integer types. It always fits: the area
+    /// lies on the screen, whose size is 16-bit.
+    fn request_rectangle(&self) -> (i16, i16, u16, u16) {
         let Region {
             x,
             y,
             width,
             height,
         } = self.area;
-        let reply = self
-            .conn
-            .get_image(
-                ImageFormat::Z_PIXMAP,
-                self.root,
-                x as i16,
-                y as i16,
-                width as u16,
-                height as u16,
-                !0,
-            )
-            .doing(&self.display, "capturing the screen")?
-            .reply()
-            .doing(&self.display, "capturing the screen")?;
-        self.frame_from(&reply.data)
+        (
+            i16::try_from(x).unwrap_or(i16::MAX),
+            i16::try_from(y).unwrap_or(i16::MAX),
+            u16::try_from(width).unwrap_or(u16::MAX),
+            u16::try_from(height).unwrap_or(u16::MAX),
+        )
     }
 
     fn frame_from(&self, data: &[u8]) -> Result<RgbImage, X11Error> {

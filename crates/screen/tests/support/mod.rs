@@ -40,6 +40,17 @@ impl Xvfb {
     /// note on stderr) when Xvfb is not installed, unless the environment says
     /// `MEETING_X11_TESTS=required`, in which case that is a failure.
     pub fn start(width: u32, height: u32) -> Option<Xvfb> {
+        Xvfb::start_with(width, height, Listen::UnixOnly, &[])
+    }
+
+    /// Like `start`, listening as `listen` says, with `extra_args` (e.g.
+    /// `-extension MIT-SHM` to run a server without it).
+    pub fn start_with(
+        width: u32,
+        height: u32,
+        listen: Listen,
+        extra_args: &[&str],
+    ) -> Option<Xvfb> {
         let required = std::env::var("MEETING_X11_TESTS").as_deref() == Ok("required");
         let first_offset =
             (std::process::id() % DISPLAY_RANGE) + NEXT_OFFSET.fetch_add(7, Ordering::Relaxed);
@@ -49,7 +60,7 @@ impl Xvfb {
             if display_in_use(number) {
                 continue;
             }
-            match Xvfb::start_on(number, width, height) {
+            match Xvfb::start_on(number, width, height, listen, extra_args) {
                 Ok(xvfb) => return Some(xvfb),
                 Err(StartError::NotInstalled) if required => {
                     panic!(
@@ -76,16 +87,35 @@ impl Xvfb {
         &self.display
     }
 
+    /// The display's name over TCP on the loopback address, e.g.
+    /// `127.0.0.1:93` (for a server started with `Listen::AlsoTcp`): what a
+    /// client of a server on another machine sees.
+    pub fn tcp_display(&self) -> String {
+        format!("127.0.0.1{}", self.display)
+    }
+
     /// What Xvfb has written to stderr so far (for failure messages).
     pub fn stderr(&self) -> String {
         self.stderr.try_iter().collect::<Vec<_>>().join("\n")
     }
 
-    fn start_on(number: u32, width: u32, height: u32) -> Result<Xvfb, StartError> {
+    fn start_on(
+        number: u32,
+        width: u32,
+        height: u32,
+        listen: Listen,
+        extra_args: &[&str],
+    ) -> Result<Xvfb, StartError> {
+        let listen_args = match listen {
+            Listen::UnixOnly => ["-nolisten", "tcp"],
+            Listen::AlsoTcp => ["-listen", "tcp"],
+        };
         let mut child = Command::new("Xvfb")
             .arg(format!(":{number}"))
             .args(["-screen", "0", &format!("{width}x{height}x24")])
-            .args(["-noreset", "-nolisten", "tcp", "-displayfd", "1"])
+            .args(["-noreset", "-displayfd", "1"])
+            .args(listen_args)
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -151,6 +181,15 @@ impl Drop for Xvfb {
         }
         let _ = self.child.wait();
     }
+}
+
+/// Where the server accepts clients.
+#[derive(Clone, Copy, Debug)]
+pub enum Listen {
+    /// The local socket only, as tests normally want.
+    UnixOnly,
+    /// Also TCP on the loopback port 6000 + N, to act as a remote server.
+    AlsoTcp,
 }
 
 enum StartError {
