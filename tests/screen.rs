@@ -336,3 +336,51 @@ fn on_an_x_display_the_controller_types_and_clicks_into_a_window() {
         );
     }
 }
+
+/// Measures remote keystroke latency on loopback: from the controller's
+/// command line to the key event at a window on the owner's X display.
+/// Run with `cargo test -p integration-tests --test screen -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement for docs/LATENCY.md, not a check"]
+fn measure_remote_keystroke_latency() {
+    const KEYS: usize = 300;
+    let Some(display) = xvfb::Xvfb::start(640, 360) else {
+        return;
+    };
+    let area = Region {
+        x: 0,
+        y: 0,
+        width: 640,
+        height: 360,
+    };
+    let mut probe = ProbeWindow::open(Some(display.display()), area, true).expect("probe");
+    let server = ServerProcess::start();
+    let mut ana = ClientProcess::start(&server, "ana");
+    let meeting = ana.create();
+    ana.send(&format!("/screen on x11:{}", display.display()));
+    ana.expect("screen on", |e| e["event"] == "sharing" && e["on"] == true);
+    let mut bo = ClientProcess::start(&server, "bo");
+    bo.join(&meeting);
+    ana.send(&format!("/control grant {}", bo.id));
+    bo.expect_event("control_granted");
+    let mut latencies = Vec::with_capacity(KEYS);
+    for _ in 0..KEYS {
+        let sent = Instant::now();
+        bo.send("/input key a");
+        loop {
+            if let ProbeEvent::Key { down: true, .. } = next_probe_event(&mut probe) {
+                break;
+            }
+        }
+        latencies.push(sent.elapsed());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!(
+        "remote keystroke, {KEYS} keys: p50 {:?}, p99 {:?}, max {:?}",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+}

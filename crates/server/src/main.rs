@@ -25,7 +25,7 @@ struct Args {
     #[arg(long, env = "MEETING_BIND", default_value_t = format!("0.0.0.0:{DEFAULT_PORT}"))]
     bind: String,
 
-    /// Most connections open at once (each client uses three).
+    /// Most connections open at once (each client uses four: control, video, audio, screen).
     #[arg(long, default_value_t = ServerConfig::default().max_connections)]
     max_connections: usize,
 

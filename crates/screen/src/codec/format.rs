@@ -1,7 +1,7 @@
 //! The screen body on the wire: its layout, its limits, and the parser that
 //! checks every length and coordinate before anything is allocated for it.
 //!
-//! All numbers are big-endian. `CODEC.md` has the same layout with a worked
+//! All numbers are big-endian. `docs/SCREEN.md` has the same layout with a worked
 //! example.
 //!
 //! ```text

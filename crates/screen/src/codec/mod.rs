@@ -14,8 +14,8 @@
 //! Frames can be lost on the way (the relay drops the oldest frames of a
 //! receiver that cannot keep up), so the stream is cut into keyframe *epochs*:
 //! a keyframe starts a full refresh, and the [`ScreenDecoder`] refuses deltas
-//! until it has one. The body layout, byte by byte, is in `CODEC.md` next to
-//! this crate's manifest (and, briefly, at the top of `format.rs`).
+//! until it has one. The body layout, byte by byte, is in the workspace's
+//! `docs/SCREEN.md` (and, briefly, at the top of `format.rs`).
 //!
 //! Modules: `format` owns the bytes (layout, limits, parsing before
 //! allocating); `tile` the per-tile coding of pixels; `scroll` the search for

@@ -550,7 +550,7 @@ fn the_encoder_refuses_pictures_the_format_cannot_describe() {
     assert!(link.canvas() == &odd);
 }
 
-/// The worked example in CODEC.md, kept true.
+/// The worked example in docs/SCREEN.md, kept true.
 #[test]
 fn the_worked_example_in_codec_md() {
     let mut screen = RgbImage::from_pixel(96, 32, Rgb([255, 255, 255]));
