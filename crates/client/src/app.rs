@@ -501,6 +501,14 @@ impl App {
                 }
             }
             Event::Input { from, events } => self.inject(*from, events),
+            // Control of our screen ended: nothing the controller pressed stays down.
+            Event::ControlRevoked { owner, .. } if owner.id == self.me => {
+                if let Some(injector) = self.screen_share.as_mut().and_then(|s| s.injector.as_mut())
+                    && let Err(err) = injector.release_all()
+                {
+                    tracing::warn!("could not release the controller's keys: {err}");
+                }
+            }
             Event::Left { .. } | Event::Ended { .. } if !in_meeting => {
                 self.playback.forget_all();
             }

@@ -7,6 +7,7 @@
 //! which is pure Rust, so every build has it.
 
 use anyhow::Context;
+use common::protocol::KEYFRAME_REQUEST_INTERVAL;
 use image::RgbImage;
 use meeting_screen::codec::{EncoderConfig, ScreenEncoder};
 use meeting_screen::desktop::TestDesktop;
@@ -195,8 +196,12 @@ impl KeyframeRequest {
         self.0.store(true, Ordering::Release);
     }
 
-    fn take(&self) -> bool {
-        self.0.swap(false, Ordering::AcqRel)
+    fn pending(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn clear(&self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -206,6 +211,10 @@ pub struct ScreenProducer {
     source: Box<dyn ScreenSource>,
     encoder: ScreenEncoder,
     keyframe: KeyframeRequest,
+    /// When the last asked-for keyframe started: many receivers asking at
+    /// once (a meeting of 50 joining, a lossy link) get one keyframe per
+    /// `KEYFRAME_REQUEST_INTERVAL`, not one per frame.
+    last_keyframe: Option<Instant>,
 }
 
 impl ScreenProducer {
@@ -214,16 +223,24 @@ impl ScreenProducer {
             source,
             encoder: ScreenEncoder::new(EncoderConfig::default()),
             keyframe,
+            last_keyframe: None,
         }
     }
 
     /// The next body to send, or `None` when receivers already hold the picture.
     pub fn produce(&mut self) -> anyhow::Result<Option<Vec<u8>>> {
         let picture = self.source.capture()?;
-        if self.keyframe.take() {
+        let now = Instant::now();
+        let due = self
+            .last_keyframe
+            .is_none_or(|last| now.duration_since(last) >= KEYFRAME_REQUEST_INTERVAL);
+        // A request that is not due yet stays pending: it is served, later.
+        if self.keyframe.pending() && due {
+            self.keyframe.clear();
+            self.last_keyframe = Some(now);
             self.encoder.request_keyframe();
         }
-        Ok(self.encoder.encode(&picture, Instant::now())?)
+        Ok(self.encoder.encode(&picture, now)?)
     }
 }
 
@@ -249,6 +266,14 @@ mod tests {
         keyframe.ask();
         let body = producer.produce().expect("captures").expect("a keyframe");
         assert!(decoder.apply(&body).expect("decodes").keyframe);
+        // Asked again at once: served after the interval, not now.
+        keyframe.ask();
+        let soon = producer.produce().expect("captures");
+        assert!(
+            soon.is_none_or(|body| !decoder.apply(&body).expect("decodes").keyframe),
+            "a second keyframe within {KEYFRAME_REQUEST_INTERVAL:?}"
+        );
+        assert!(keyframe.pending(), "the request waits, it is not lost");
     }
 
     #[test]
