@@ -10,7 +10,7 @@
 
 use crate::meeting::MeetingState;
 use crate::stats::StatsSnapshot;
-use common::{ClientId, Event, MediaKind, MemberInfo, ServerStatsReport};
+use common::{ClientId, Event, MediaKind, MemberInfo, MemberRef, ServerStatsReport};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
@@ -234,6 +234,20 @@ impl EventText {
         }
     }
 
+    /// "bo now controls your screen", "you no longer control ana's screen".
+    fn control_line(&self, when: &str, owner: &MemberRef, controller: &MemberRef) -> String {
+        let verb = if controller.id == self.me {
+            "control"
+        } else {
+            "controls"
+        };
+        format!(
+            "{} {when} {verb} {} screen",
+            self.who(controller.id, &controller.name),
+            self.whose(owner.id, &owner.name)
+        )
+    }
+
     /// "your", or "ana's".
     fn whose(&self, id: ClientId, name: &str) -> String {
         if id == self.me {
@@ -320,32 +334,27 @@ impl EventText {
             Event::ControlRequested {
                 owner, controller, ..
             } => {
-                let owner = self.whose(owner.id, &owner.name);
+                let verb = if controller.id == self.me {
+                    "ask"
+                } else {
+                    "asks"
+                };
                 let mut text = format!(
-                    "{} asks to control {owner} screen",
-                    self.who(controller.id, &controller.name)
+                    "{} {verb} to control {} screen",
+                    self.who(controller.id, &controller.name),
+                    self.whose(owner.id, &owner.name)
                 );
-                if owner == "your" {
+                if owner.id == self.me {
                     text.push_str(&format!("; /control grant {} lets them", controller.id));
                 }
                 text
             }
             Event::ControlGranted {
                 owner, controller, ..
-            } => format!(
-                "{} now control{} {} screen",
-                self.who(controller.id, &controller.name),
-                if controller.id == self.me { "" } else { "s" },
-                self.whose(owner.id, &owner.name)
-            ),
+            } => self.control_line("now", owner, controller),
             Event::ControlRevoked {
                 owner, controller, ..
-            } => format!(
-                "{} no longer control{} {} screen",
-                self.who(controller.id, &controller.name),
-                if controller.id == self.me { "" } else { "s" },
-                self.whose(owner.id, &owner.name)
-            ),
+            } => self.control_line("no longer", owner, controller),
             Event::Input { from, events } => format!(
                 "{} input event(s) from {}",
                 events.len(),
@@ -448,4 +457,61 @@ fn server_stats_text(report: &ServerStatsReport) -> String {
         ));
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::MeetingId;
+
+    fn named(id: u32, name: &str) -> MemberRef {
+        MemberRef {
+            id: ClientId(id),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn control_events_read_as_sentences_from_every_side() {
+        let meeting = MeetingId::parse("abc-def").expect("valid id");
+        let (ana, bo) = (named(1, "ana"), named(2, "bo"));
+        let granted = Event::ControlGranted {
+            meeting: meeting.clone(),
+            owner: ana.clone(),
+            controller: bo.clone(),
+        };
+        let asked = Event::ControlRequested {
+            meeting: meeting.clone(),
+            owner: ana.clone(),
+            controller: bo.clone(),
+        };
+        let revoked = Event::ControlRevoked {
+            meeting,
+            owner: ana,
+            controller: bo,
+        };
+        let mut owner = EventText::new(ClientId(1));
+        let mut controller = EventText::new(ClientId(2));
+        let mut other = EventText::new(ClientId(3));
+        assert_eq!(
+            owner.server(&asked).as_deref(),
+            Some("bo asks to control your screen; /control grant 2 lets them")
+        );
+        assert_eq!(
+            controller.server(&asked).as_deref(),
+            Some("you ask to control ana's screen")
+        );
+        assert_eq!(
+            owner.server(&granted).as_deref(),
+            Some("bo now controls your screen")
+        );
+        assert_eq!(
+            controller.server(&granted).as_deref(),
+            Some("you now control ana's screen")
+        );
+        assert_eq!(
+            other.server(&revoked).as_deref(),
+            Some("bo no longer controls ana's screen")
+        );
+    }
 }
