@@ -699,16 +699,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn joining_reroutes_the_meeting_and_tells_the_others_before_the_joiner() {
-        let (mut rules, ids) = rules_with(&["ana", "bo"]);
-        let meeting = created(&mut rules, ids[0]);
+    fn join(rules: &mut MeetingRules, id: ClientId, meeting: &MeetingId) {
         rules.handle(
-            ids[1],
+            id,
             Request::Join {
                 meeting: meeting.to_string(),
             },
         );
+    }
+
+    #[test]
+    fn joining_reroutes_the_meeting_and_tells_the_others_before_the_joiner() {
+        let (mut rules, ids) = rules_with(&["ana", "bo"]);
+        let meeting = created(&mut rules, ids[0]);
+        join(&mut rules, ids[1], &meeting);
         let effects = rules.take_effects();
         assert!(effects.contains(&Effect::Reroute(meeting.clone())));
         assert!(matches!(
@@ -749,12 +753,7 @@ mod tests {
     fn cancelling_unroutes_every_member_and_removes_the_meeting() {
         let (mut rules, ids) = rules_with(&["ana", "bo"]);
         let meeting = created(&mut rules, ids[0]);
-        rules.handle(
-            ids[1],
-            Request::Join {
-                meeting: meeting.to_string(),
-            },
-        );
+        join(&mut rules, ids[1], &meeting);
         rules.take_effects();
         rules.handle(ids[0], Request::Cancel);
         let effects = rules.take_effects();
@@ -784,12 +783,7 @@ mod tests {
         let (mut rules, ids) = rules_with(&["ana", "bo", "cy"]);
         let meeting = created(&mut rules, ids[0]);
         for &id in &ids[1..] {
-            rules.handle(
-                id,
-                Request::Join {
-                    meeting: meeting.to_string(),
-                },
-            );
+            join(&mut rules, id, &meeting);
         }
         rules.handle(
             ids[0],
