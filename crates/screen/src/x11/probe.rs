@@ -128,7 +128,20 @@ pub struct ProbeWindow {
     /// Keys down, with the keysym their press reported.
     pressed: Vec<(u8, u32)>,
     painter: Option<PatternPainter>,
+    /// A picture painted over the window (`paint_picture`), repainted on expose.
+    picture: Option<PicturePainter>,
+    colormap: u32,
 }
+
+/// A picture as filled rectangles, one list per colour: what `paint_picture`
+/// needs to paint it again.
+struct PicturePainter {
+    gc: u32,
+    runs: Vec<(u32, Vec<Rectangle>)>,
+}
+
+/// Most colours `paint_picture` takes: text and UI, not photographs.
+pub const MAX_PICTURE_COLOURS: usize = 16;
 
 /// What painting the pattern needs: a GC and each bar's pixel value.
 struct PatternPainter {
@@ -218,6 +231,8 @@ impl ProbeWindow {
             keymap,
             pressed: Vec::new(),
             painter,
+            picture: None,
+            colormap,
         };
         probe.wait_until_mapped()?;
         probe.focus()?;
@@ -350,7 +365,89 @@ impl ProbeWindow {
         Ok(input)
     }
 
+    /// Paints `picture` (at most `MAX_PICTURE_COLOURS` colours: text, UI) at
+    /// the window's top left, over the pattern, and waits until the server has
+    /// drawn it: a test then knows exactly what that part of the screen shows.
+    pub fn paint_picture(&mut self, picture: &image::RgbImage) -> Result<(), X11Error> {
+        let display = self.display.clone();
+        let colormap = self.colormap;
+        // Runs of one colour along each row become rectangles.
+        let mut by_colour: Vec<([u8; 3], Vec<Rectangle>)> = Vec::new();
+        for (y, row) in picture.rows().enumerate() {
+            let mut x = 0u32;
+            let pixels: Vec<[u8; 3]> = row.map(|p| p.0).collect();
+            while (x as usize) < pixels.len() {
+                let colour = pixels[x as usize];
+                let start = x;
+                while (x as usize) < pixels.len() && pixels[x as usize] == colour {
+                    x += 1;
+                }
+                let rectangle = Rectangle {
+                    x: i16::try_from(start).unwrap_or(i16::MAX),
+                    y: i16::try_from(y).unwrap_or(i16::MAX),
+                    width: u16::try_from(x - start).unwrap_or(u16::MAX),
+                    height: 1,
+                };
+                let known = by_colour.iter().position(|(c, _)| *c == colour);
+                match known {
+                    Some(index) => by_colour[index].1.push(rectangle),
+                    None if by_colour.len() < MAX_PICTURE_COLOURS => {
+                        by_colour.push((colour, vec![rectangle]));
+                    }
+                    None => {
+                        return Err(X11Error::BadInput {
+                            reason: format!(
+                                "a picture to paint has at most {MAX_PICTURE_COLOURS} colours"
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        let gc = self.conn.generate_id().doing(&display, "creating a GC")?;
+        self.conn
+            .create_gc(gc, self.window, &CreateGCAux::new().graphics_exposures(0))
+            .doing(&display, "creating a GC")?;
+        let mut runs = Vec::new();
+        for ([red, green, blue], rectangles) in by_colour {
+            let widen = |channel: u8| u16::from(channel) * 257;
+            let pixel = self
+                .conn
+                .alloc_color(colormap, widen(red), widen(green), widen(blue))
+                .doing(&display, "allocating a picture colour")?
+                .reply()
+                .doing(&display, "allocating a picture colour")?
+                .pixel;
+            runs.push((pixel, rectangles));
+        }
+        self.picture = Some(PicturePainter { gc, runs });
+        self.paint()?;
+        self.sync()
+    }
+
     fn paint(&self) -> Result<(), X11Error> {
+        self.paint_pattern()?;
+        let Some(picture) = &self.picture else {
+            return Ok(());
+        };
+        for (pixel, rectangles) in &picture.runs {
+            self.conn
+                .change_gc(
+                    picture.gc,
+                    &x11rb::protocol::xproto::ChangeGCAux::new().foreground(*pixel),
+                )
+                .doing(&self.display, "painting a picture")?;
+            // Within the request size limit of any server.
+            for chunk in rectangles.chunks(8192) {
+                self.conn
+                    .poly_fill_rectangle(self.window, picture.gc, chunk)
+                    .doing(&self.display, "painting a picture")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn paint_pattern(&self) -> Result<(), X11Error> {
         let Some(painter) = &self.painter else {
             return Ok(());
         };
