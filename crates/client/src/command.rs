@@ -147,7 +147,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "/control grant NAME|ID",
             "/control revoke",
         ],
-        help: "ask to control a shared screen; let a member control yours; end control",
+        help: "remote control: ask for it, give it, end it",
         parse: parse_control,
     },
     CommandSpec {
@@ -160,7 +160,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "/input move X Y",
             "/input scroll up|down [X Y]",
         ],
-        help: "send input to the screen you control (X Y in its pixels; keys: Return, F5, a, ...)",
+        help: "input for the screen you control (X Y: its pixels)",
         parse: |i| crate::control::parse_input(i.rest).map(Command::Input),
     },
     CommandSpec {
@@ -220,8 +220,9 @@ pub const CHAT_HELP: (&str, &str) = (
     "any other line is a chat message to your meeting ('//' sends a leading '/')",
 );
 
-/// Every command, chat, and every media source, as help lines.
-pub fn help_lines() -> Vec<HelpLine> {
+/// Every command and chat, as help lines: one per way of typing it, the
+/// description on the first.
+pub fn command_lines() -> Vec<HelpLine> {
     let mut lines = Vec::new();
     for spec in COMMANDS {
         for (n, usage) in spec.usage.iter().enumerate() {
@@ -231,6 +232,12 @@ pub fn help_lines() -> Vec<HelpLine> {
         }
     }
     lines.push(HelpLine::new(CHAT_HELP.0, CHAT_HELP.1));
+    lines
+}
+
+/// Every command, chat, and every media source, as help lines.
+pub fn help_lines() -> Vec<HelpLine> {
+    let mut lines = command_lines();
     for kind in MediaKind::ALL {
         for (name, what) in media::sources(kind) {
             lines.push(HelpLine::new(&format!("{kind} source {name}"), what));

@@ -11,15 +11,20 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn after_help() -> String {
-    let commands: Vec<String> = meeting_client::command::COMMANDS
-        .iter()
-        .flat_map(|spec| {
-            spec.usage
-                .iter()
-                .map(|usage| format!("  {usage:<26} {}", spec.help))
+    const COLUMN: usize = 28;
+    let commands: Vec<String> = meeting_client::command::command_lines()
+        .into_iter()
+        .map(|line| {
+            if line.description.is_empty() {
+                format!("  {}", line.command)
+            } else if line.command.len() > COLUMN {
+                // A long form gets its description on a line of its own.
+                format!("  {}\n  {:COLUMN$} {}", line.command, "", line.description)
+            } else {
+                format!("  {:<COLUMN$} {}", line.command, line.description)
+            }
         })
         .collect();
-    let chat = meeting_client::command::CHAT_HELP;
     let sources: Vec<String> = common::MediaKind::ALL
         .into_iter()
         .map(|kind| {
@@ -32,15 +37,13 @@ fn after_help() -> String {
     format!(
         "In a terminal the client opens a full-screen view (? lists its keys); with --plain, --json, \
          or when stdin or stdout is not a terminal, it reads commands line by line.\n\n\
-         Commands once connected (/help lists them too):\n{}\n  {:<26} {}\n\n\
+         Commands once connected (/help lists them too):\n{}\n\n\
          {}\nAudio out (--audio-out):\n{}\n\n\
          With --json, stdin takes the same commands and stdout has one JSON object per event (see README).\n\
          Logs go to stderr; RUST_LOG sets their level.\n\n\
          Exit codes: 0 you quit, input ended or the server shut down; 1 could not connect or the connection \
          was lost; 2 bad command line.",
         commands.join("\n"),
-        chat.0,
-        chat.1,
         sources.join("\n"),
         media::describe_sources(meeting_client::playback::PLAYBACK_SINKS)
     )
