@@ -220,6 +220,7 @@ fn tile_from_a_known_test_frame_in_half_blocks() {
         Arc::new(RenderedTile {
             image,
             cells,
+            pixels: (224, 126),
             received: Instant::now(),
         }),
     );
