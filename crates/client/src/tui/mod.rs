@@ -15,6 +15,7 @@
 mod keys;
 pub mod logs;
 pub mod model;
+pub mod remote;
 pub mod render;
 mod terminal;
 pub mod tiles;
