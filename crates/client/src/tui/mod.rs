@@ -15,6 +15,7 @@
 mod keys;
 pub mod logs;
 pub mod model;
+pub mod presentation;
 pub mod remote;
 pub mod render;
 mod terminal;
@@ -339,14 +340,15 @@ impl Ui {
                     }
                     dirty = false;
                     let ready = self.board.ready();
-                    let mut shown = Vec::new();
-                    let drawn = terminal.draw(|frame| {
-                        shown = render::draw(frame, &self.model, &ready, now);
+                    let mut drawn = render::Drawn::default();
+                    let result = terminal.draw(|frame| {
+                        drawn = render::draw(frame, &self.model, &ready, now);
                     });
-                    if let Err(err) = drawn {
+                    if let Err(err) = result {
                         return Some(format!("could not draw on the terminal: {err}"));
                     }
-                    self.board.show(&shown);
+                    self.model.screen_at = drawn.screen;
+                    self.board.show(&drawn.tiles);
                     redraws += 1;
                 },
             }
