@@ -1,12 +1,14 @@
-//! What a key does in the full-screen view. Most keys are shortcuts that
-//! become the same command lines a user types in the line interface
-//! (`/audio off`, `/quit`), which the main loop handles exactly as it handles
-//! stdin; Enter (or `i`, or `/`) starts typing a chat line or a command, and
-//! Esc goes back to the shortcuts.
+//! What a key (or, in control mode, the mouse) does in the full-screen view.
+//! Most keys are shortcuts that become the same command lines a user types in
+//! the line interface (`/audio off`, `/quit`), which the main loop handles
+//! exactly as it handles stdin; Enter (or `i`, or `/`) starts typing a chat
+//! line or a command, and Esc goes back to the shortcuts. In control mode
+//! every key but the way out goes to the remote screen (`remote`).
 
-use super::model::ViewModel;
+use super::model::{ChatLine, ViewModel};
+use super::remote::{self, RemoteInput};
 use common::MediaKind;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 
 /// Chat lines scrolled by PageUp and PageDown.
 const PAGE: isize = 10;
@@ -23,6 +25,17 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
         "microphone on/off (the test tone until devices arrive)",
     ),
     ("v", "camera on/off (the test pattern until devices arrive)"),
+    ("S", "share your screen on/off"),
+    ("p", "presentation (a shared screen large) or the grid"),
+    ("Tab", "show the next shared screen"),
+    ("a", "ask to control the screen shown"),
+    ("g, n", "grant or ignore a request to control your screen"),
+    ("r", "take back control of your screen, or give up control"),
+    (
+        "C",
+        "control mode: keys and mouse go to the screen you control (Ctrl-C still quits)",
+    ),
+    ("F2, Ctrl-]", "leave control mode"),
     ("c", "create a meeting"),
     ("j", "join a meeting: type its id, then Enter"),
     ("l", "leave the meeting"),
@@ -33,26 +46,48 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("q, Ctrl-C", "leave and quit"),
 ];
 
-/// Applies `key` to the view; returns a command line for the main loop, if any.
-pub fn handle(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
+/// Applies `key` to the view; returns the command lines for the main loop,
+/// in order (one for a shortcut, several for a key held with Ctrl in control
+/// mode, none for most).
+pub fn handle(model: &mut ViewModel, key: KeyEvent) -> Vec<String> {
     if key.kind == KeyEventKind::Release {
-        return None;
+        return Vec::new();
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    // In raw mode Ctrl-C is a key, not a signal: it must always quit.
+    // In raw mode Ctrl-C is a key, not a signal: it must always quit, also
+    // in control mode, where it would otherwise go to the remote screen.
     if ctrl && matches!(key.code, KeyCode::Char('c' | 'd')) {
-        return Some("/quit".into());
+        return vec!["/quit".into()];
     }
-    match key.code {
-        KeyCode::PageUp => return scroll(model, PAGE),
-        KeyCode::PageDown => return scroll(model, -PAGE),
-        _ => {}
+    if model.in_control_mode() {
+        if remote::leaves_control_mode(&key) {
+            model.control_mode = false;
+            return Vec::new();
+        }
+        return remote::key_lines(&key);
     }
-    if model.input.typing {
-        typing(model, key, ctrl)
-    } else {
-        shortcut(model, key)
+    let line = match key.code {
+        KeyCode::PageUp => scroll(model, PAGE),
+        KeyCode::PageDown => scroll(model, -PAGE),
+        _ if model.input.typing => typing(model, key, ctrl),
+        _ => shortcut(model, key),
+    };
+    line.into_iter().collect()
+}
+
+/// What a mouse event does: in control mode, over the shown screen, it goes
+/// to that screen; anywhere else it does nothing (mouse capture is only on in
+/// control mode).
+pub fn mouse(model: &ViewModel, mouse: &MouseEvent) -> Option<RemoteInput> {
+    if !model.in_control_mode() {
+        return None;
     }
+    let at = model.screen_at.as_ref()?;
+    // The picture drawn last may still be another screen's, just after a switch.
+    if Some(at.owner) != model.state.controlled_by_me() {
+        return None;
+    }
+    remote::mouse_input(at, mouse)
 }
 
 fn scroll(model: &mut ViewModel, lines: isize) -> Option<String> {
@@ -103,6 +138,32 @@ fn toggle(model: &ViewModel, kind: MediaKind) -> Option<String> {
     Some(format!("/{kind} {state}"))
 }
 
+/// `/control request ID` for the screen shown (large or not).
+fn ask_for_control(model: &mut ViewModel) -> Option<String> {
+    match model.presented_screen() {
+        Some(owner) => Some(format!("/control request {}", owner.id)),
+        None => {
+            model.push_line(ChatLine::Info("nobody else shares a screen".into()));
+            None
+        }
+    }
+}
+
+/// `/control revoke` when there is a grant to end, ours or on our screen.
+fn revoke(model: &ViewModel) -> Option<String> {
+    let state = &model.state;
+    let granted = state.controller_of(model.me).is_some() || state.controlled_by_me().is_some();
+    granted.then(|| "/control revoke".to_string())
+}
+
+fn control_mode(model: &mut ViewModel) -> Option<String> {
+    if !model.enter_control_mode() {
+        let text = "you control no screen: a asks to control the screen shown";
+        model.push_line(ChatLine::Info(text.into()));
+    }
+    None
+}
+
 fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
     if model.help_open {
         // Any key closes the overlay; `q` and Ctrl-C still quit.
@@ -121,6 +182,25 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
         KeyCode::Char('j') => start_typing(model, "/join "),
         KeyCode::Char('m') => toggle(model, MediaKind::Audio),
         KeyCode::Char('v') => toggle(model, MediaKind::Video),
+        KeyCode::Char('S') => toggle(model, MediaKind::Screen),
+        KeyCode::Char('p') => {
+            model.toggle_presentation();
+            None
+        }
+        KeyCode::Tab => {
+            model.next_screen();
+            None
+        }
+        KeyCode::Char('a') => ask_for_control(model),
+        KeyCode::Char('g') => model
+            .pending_request()
+            .map(|asking| format!("/control grant {asking}")),
+        KeyCode::Char('n') => {
+            model.ignore_request();
+            None
+        }
+        KeyCode::Char('r') => revoke(model),
+        KeyCode::Char('C') => control_mode(model),
         KeyCode::Char('c') => Some("/create".into()),
         KeyCode::Char('l') => Some("/leave".into()),
         KeyCode::Char('s') => {
@@ -144,8 +224,11 @@ mod tests {
     use crate::output::LocalEvent;
     use common::ClientId;
 
+    /// The one line a key sends, if any.
     fn press(model: &mut ViewModel, code: KeyCode) -> Option<String> {
-        handle(model, KeyEvent::new(code, KeyModifiers::NONE))
+        let mut lines = handle(model, KeyEvent::new(code, KeyModifiers::NONE));
+        assert!(lines.len() <= 1, "{lines:?}");
+        lines.pop()
     }
 
     #[test]
@@ -178,7 +261,7 @@ mod tests {
         );
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         model.input.typing = true;
-        assert_eq!(handle(&mut model, ctrl_c).as_deref(), Some("/quit"));
+        assert_eq!(handle(&mut model, ctrl_c), ["/quit"]);
     }
 
     #[test]
@@ -211,5 +294,209 @@ mod tests {
             "closes help only"
         );
         assert!(!model.help_open);
+    }
+
+    /// You (1) in a meeting with ana (2) and bo (3); `screens` say who shares one.
+    fn meeting(screens: &[u32]) -> ViewModel {
+        use common::{MeetingId, MemberInfo, PerKind};
+        let members = [(1, "ed"), (2, "ana"), (3, "bo")]
+            .into_iter()
+            .map(|(id, name)| {
+                let mut sharing = PerKind::default();
+                sharing[MediaKind::Screen] = screens.contains(&id);
+                MemberInfo {
+                    id: ClientId(id),
+                    name: name.into(),
+                    host: id == 1,
+                    sharing,
+                }
+            })
+            .collect();
+        let mut state = crate::meeting::MeetingState::new(ClientId(1));
+        state.apply(&common::Event::Joined {
+            meeting: MeetingId::parse("abc-def").expect("valid id"),
+            members,
+        });
+        let mut model = ViewModel::new(ClientId(1));
+        model.set_meeting(&state);
+        model
+    }
+
+    fn with_state(model: &mut ViewModel, change: impl FnOnce(&mut crate::meeting::MeetingState)) {
+        let mut state = model.state.clone();
+        change(&mut state);
+        model.set_meeting(&state);
+    }
+
+    #[test]
+    fn screen_keys_share_present_and_ask() {
+        let mut model = meeting(&[2, 3]);
+        assert_eq!(
+            press(&mut model, KeyCode::Char('S')).as_deref(),
+            Some("/screen on")
+        );
+        model.local(&LocalEvent::Sharing {
+            kind: MediaKind::Screen,
+            on: true,
+            source: None,
+        });
+        assert_eq!(
+            press(&mut model, KeyCode::Char('S')).as_deref(),
+            Some("/screen off")
+        );
+        assert_eq!(
+            press(&mut model, KeyCode::Char('a')).as_deref(),
+            Some("/control request 2"),
+            "the first sharer's screen is shown"
+        );
+        assert_eq!(press(&mut model, KeyCode::Tab), None);
+        assert_eq!(
+            press(&mut model, KeyCode::Char('a')).as_deref(),
+            Some("/control request 3"),
+            "Tab showed bo's"
+        );
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(
+            model.presented_screen().map(|m| m.id),
+            Some(ClientId(2)),
+            "wraps"
+        );
+        assert!(model.presentation().is_some());
+        press(&mut model, KeyCode::Char('p'));
+        assert!(model.presentation().is_none(), "p: the grid");
+        press(&mut model, KeyCode::Char('p'));
+        assert!(model.presentation().is_some());
+
+        let mut alone = meeting(&[]);
+        assert_eq!(press(&mut alone, KeyCode::Char('a')), None);
+        assert!(
+            alone
+                .chat
+                .contains(&ChatLine::Info("nobody else shares a screen".into()))
+        );
+    }
+
+    #[test]
+    fn owner_keys_grant_ignore_and_revoke() {
+        let mut model = meeting(&[1]);
+        assert_eq!(press(&mut model, KeyCode::Char('g')), None, "nobody asked");
+        assert_eq!(
+            press(&mut model, KeyCode::Char('r')),
+            None,
+            "nothing to revoke"
+        );
+        with_state(&mut model, |s| {
+            s.control_requests = vec![(ClientId(1), ClientId(2)), (ClientId(1), ClientId(3))];
+        });
+        assert_eq!(
+            press(&mut model, KeyCode::Char('g')).as_deref(),
+            Some("/control grant 2")
+        );
+        assert_eq!(press(&mut model, KeyCode::Char('n')), None);
+        assert_eq!(
+            press(&mut model, KeyCode::Char('g')).as_deref(),
+            Some("/control grant 3"),
+            "ana's request was waved away: bo's is next"
+        );
+        with_state(&mut model, |s| {
+            s.control_requests.clear();
+            s.controls.insert(ClientId(1), ClientId(3));
+        });
+        assert_eq!(
+            press(&mut model, KeyCode::Char('r')).as_deref(),
+            Some("/control revoke")
+        );
+    }
+
+    #[test]
+    fn control_mode_sends_keys_to_the_screen_until_left() {
+        let mut model = meeting(&[2, 3]);
+        assert_eq!(press(&mut model, KeyCode::Char('C')), None);
+        assert!(!model.in_control_mode(), "nothing to control yet");
+        with_state(&mut model, |s| {
+            s.controls.insert(ClientId(3), ClientId(1));
+        });
+        press(&mut model, KeyCode::Char('C'));
+        assert!(model.in_control_mode());
+        assert_eq!(
+            model.presentation().map(|m| m.id),
+            Some(ClientId(3)),
+            "the controlled screen is shown, not the first sharer's"
+        );
+        assert_eq!(
+            press(&mut model, KeyCode::Char('q')).as_deref(),
+            Some("/input type q")
+        );
+        assert_eq!(
+            press(&mut model, KeyCode::PageUp).as_deref(),
+            Some("/input key PageUp"),
+            "not the chat's scrolling"
+        );
+        assert_eq!(
+            press(&mut model, KeyCode::Enter).as_deref(),
+            Some("/input key Return")
+        );
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        assert_eq!(
+            handle(&mut model, ctrl('s')).len(),
+            3,
+            "Control held around s"
+        );
+        assert_eq!(
+            handle(&mut model, ctrl('c')),
+            ["/quit"],
+            "Ctrl-C still quits"
+        );
+        assert!(handle(&mut model, ctrl(']')).is_empty());
+        assert!(!model.in_control_mode(), "Ctrl-] leaves");
+        assert_eq!(
+            press(&mut model, KeyCode::Char('q')).as_deref(),
+            Some("/quit")
+        );
+
+        press(&mut model, KeyCode::Char('C'));
+        assert_eq!(press(&mut model, KeyCode::F(2)), None);
+        assert!(!model.in_control_mode(), "F2 leaves");
+        press(&mut model, KeyCode::Char('C'));
+        with_state(&mut model, |s| s.controls.clear());
+        assert!(
+            !model.in_control_mode() && !model.control_mode,
+            "the grant ended"
+        );
+    }
+
+    #[test]
+    fn mouse_goes_to_the_controlled_screen_only_in_control_mode() {
+        use super::super::remote::ScreenPlacement;
+        use ratatui::crossterm::event::{MouseButton, MouseEventKind};
+        use ratatui::layout::Rect;
+        let mut model = meeting(&[2]);
+        with_state(&mut model, |s| {
+            s.controls.insert(ClientId(2), ClientId(1));
+        });
+        let picture = Rect::new(1, 2, 64, 18);
+        model.screen_at = Some(ScreenPlacement {
+            owner: ClientId(2),
+            picture,
+            visible: picture,
+            pixels: (1280, 720),
+        });
+        let click = MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 1,
+            row: 2,
+            modifiers: KeyModifiers::NONE,
+        };
+        assert_eq!(mouse(&model, &click), None, "not in control mode");
+        press(&mut model, KeyCode::Char('C'));
+        assert_eq!(
+            mouse(&model, &click),
+            Some(RemoteInput::Line("/input click 10 20 left".into()))
+        );
+        model.screen_at = model.screen_at.map(|at| ScreenPlacement {
+            owner: ClientId(3),
+            ..at
+        });
+        assert_eq!(mouse(&model, &click), None, "another screen's picture");
     }
 }

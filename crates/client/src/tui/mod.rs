@@ -6,7 +6,8 @@
 //! happened through `View` (a `FrontEnd`), and the view answers with the same
 //! command lines a user types in the line interface (`AppEvent::Input`).
 //!
-//! Threads: `keys` reads the terminal's key and resize events; `video-decode`
+//! Threads: `keys` reads the terminal's key, mouse and resize events (mouse
+//! events only in control mode, where they go to a remote screen); `video-decode`
 //! (in `tiles`) turns JPEG frames into tile pictures; `view` owns the terminal,
 //! applies events to the `model` and redraws at most `MAX_REDRAWS_PER_SECOND`
 //! times a second, and only when something changed. Nothing the UI thread does
@@ -15,6 +16,8 @@
 mod keys;
 pub mod logs;
 pub mod model;
+pub mod presentation;
+pub mod remote;
 pub mod render;
 mod terminal;
 pub mod tiles;
@@ -33,6 +36,7 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event as term_event;
 use ratatui_image::picker::cap_parser::QueryStdioOptions;
 use ratatui_image::picker::{Picker, ProtocolType};
+use remote::{PendingMove, RemoteInput};
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,6 +113,8 @@ pub fn start(
         stats,
         app,
         figures: FigureMeter::default(),
+        pending_move: PendingMove::default(),
+        mouse_captured: false,
     };
     let logs = settings.logs;
     let ui = std::thread::Builder::new()
@@ -257,9 +263,41 @@ struct Ui {
     stats: Arc<ClientStats>,
     app: Sender<AppEvent>,
     figures: FigureMeter,
+    /// A drag's newest pointer position, sent once per redraw tick.
+    pending_move: PendingMove,
+    /// Whether the terminal reports the mouse (only in control mode).
+    mouse_captured: bool,
 }
 
 impl Ui {
+    /// Sends a command line to the main loop, as if typed.
+    fn send(&self, line: String) {
+        let _ = self.app.send(AppEvent::Input(line));
+    }
+
+    /// Sends the waiting pointer move, if any.
+    fn send_pending_move(&mut self) {
+        if let Some(line) = self.pending_move.take_line() {
+            self.send(line);
+        }
+    }
+
+    /// Turns mouse reporting on when control mode starts and off when it ends
+    /// (by a key, or by itself when the grant ends).
+    fn follow_control_mode(&mut self, out: &mut impl Write) {
+        let wanted = self.model.in_control_mode();
+        if wanted == self.mouse_captured {
+            return;
+        }
+        if !wanted {
+            self.pending_move.clear();
+        }
+        match terminal::set_mouse_capture(out, wanted) {
+            Ok(()) => self.mouse_captured = wanted,
+            Err(err) => tracing::warn!("could not switch mouse reporting: {err}"),
+        }
+    }
+
     /// The UI loop; returns what to tell the user after the screen is gone.
     fn run(
         mut self,
@@ -299,11 +337,26 @@ impl Ui {
                 },
                 recv(keys) -> event => match event {
                     Ok(term_event::Event::Key(key)) => {
-                        if let Some(line) = keys::handle(&mut self.model, key) {
-                            let _ = self.app.send(AppEvent::Input(line));
+                        let lines = keys::handle(&mut self.model, key);
+                        if !lines.is_empty() {
+                            // Where the pointer went before the key was typed.
+                            self.send_pending_move();
+                        }
+                        for line in lines {
+                            self.send(line);
                         }
                         dirty = true;
                     }
+                    // Nothing to redraw: the remote screen answers in pictures.
+                    Ok(term_event::Event::Mouse(mouse)) => match keys::mouse(&self.model, &mouse) {
+                        Some(RemoteInput::Line(line)) => {
+                            // A click or a wheel turn carries its own position.
+                            self.pending_move.clear();
+                            self.send(line);
+                        }
+                        Some(RemoteInput::Move(x, y)) => self.pending_move.set(x, y),
+                        None => {}
+                    },
                     Ok(_) => dirty = true, // resize, focus: lay out again
                     Err(_) => {
                         // The keyboard is gone: nothing can be typed any more.
@@ -324,6 +377,8 @@ impl Ui {
                     dirty = true; // figures, and stale tiles turning into placeholders
                 },
                 recv(frame_tick) -> _ => {
+                    self.send_pending_move();
+                    self.follow_control_mode(terminal.backend_mut());
                     let now = Instant::now();
                     let speaking = self.levels.speaking(now);
                     if speaking != self.model.speaking {
@@ -338,14 +393,15 @@ impl Ui {
                     }
                     dirty = false;
                     let ready = self.board.ready();
-                    let mut shown = Vec::new();
-                    let drawn = terminal.draw(|frame| {
-                        shown = render::draw(frame, &self.model, &ready, now);
+                    let mut drawn = render::Drawn::default();
+                    let result = terminal.draw(|frame| {
+                        drawn = render::draw(frame, &self.model, &ready, now);
                     });
-                    if let Err(err) = drawn {
+                    if let Err(err) = result {
                         return Some(format!("could not draw on the terminal: {err}"));
                     }
-                    self.board.show(&shown);
+                    self.model.screen_at = drawn.screen;
+                    self.board.show(&drawn.tiles);
                     redraws += 1;
                 },
             }

@@ -1,8 +1,11 @@
 //! What the full-screen view shows, as plain data: the meeting, its members,
 //! the chat with scroll-back, your own media, the connection and the live
-//! figures, and the input line. Events change it here; `render` draws it and
-//! `keys` edits it. No terminal, no threads: every piece is testable alone.
+//! figures, the input line, and the view's own choices about shared screens
+//! (presentation or grid, which screen is shown, control mode). Events change
+//! it here; `render` draws it and `keys` edits it. No terminal, no threads:
+//! every piece is testable alone.
 
+use super::remote::ScreenPlacement;
 use crate::meeting::MeetingState;
 use crate::output::{EventText, LocalEvent, clean};
 use crate::stats::StatsSnapshot;
@@ -102,6 +105,19 @@ pub struct ViewModel {
     pub input: InputLine,
     pub help_open: bool,
     pub speaking: BTreeSet<ClientId>,
+    /// The user's layout choice: a shared screen large (true, the default) or
+    /// the ordinary grid. It sticks until changed; with no screen shared the
+    /// grid is shown whatever it says.
+    pub presenting: bool,
+    /// The screen picked with Tab; while it is not shared the first sharer's
+    /// screen is shown instead.
+    pub chosen_screen: Option<ClientId>,
+    /// Keys and mouse go to the screen we control (see `in_control_mode`).
+    pub control_mode: bool,
+    /// Requests for our screen the user waved away (`n`): (owner, asking).
+    pub ignored_requests: BTreeSet<(ClientId, ClientId)>,
+    /// Where the last draw put the shown screen's picture, for the mouse.
+    pub screen_at: Option<ScreenPlacement>,
     text: EventText,
 }
 
@@ -120,6 +136,11 @@ impl ViewModel {
             input: InputLine::default(),
             help_open: false,
             speaking: BTreeSet::new(),
+            presenting: true,
+            chosen_screen: None,
+            control_mode: false,
+            ignored_requests: BTreeSet::new(),
+            screen_at: None,
             text: EventText::new(me),
         }
     }
@@ -137,6 +158,92 @@ impl ViewModel {
     pub fn set_meeting(&mut self, state: &MeetingState) {
         self.state.clone_from(state);
         self.text.set_meeting(state);
+        // Control mode lasts as long as the grant: a revoke, the owner
+        // leaving or our leaving end it without a key.
+        if self.state.controlled_by_me().is_none() {
+            self.control_mode = false;
+        }
+        let requests = &self.state.control_requests;
+        self.ignored_requests
+            .retain(|request| requests.contains(request));
+    }
+
+    /// The screen the presentation shows: the one we control while in
+    /// control mode, else the one picked with Tab while it is shared, else
+    /// the first sharer's in member order. Never our own.
+    pub fn presented_screen(&self) -> Option<&MemberInfo> {
+        let sharing = |id: Option<ClientId>| {
+            id.and_then(|id| self.state.screen_sharers().find(|m| m.id == id))
+        };
+        let controlled = self
+            .in_control_mode()
+            .then(|| sharing(self.state.controlled_by_me()))
+            .flatten();
+        controlled
+            .or_else(|| sharing(self.chosen_screen))
+            .or_else(|| self.state.screen_sharers().next())
+    }
+
+    /// The screen shown large right now, if the presentation layout is on.
+    pub fn presentation(&self) -> Option<&MemberInfo> {
+        self.presenting.then(|| self.presented_screen()).flatten()
+    }
+
+    /// Shows the next shared screen (in member order, wrapping around).
+    pub fn next_screen(&mut self) {
+        let sharers: Vec<ClientId> = self.state.screen_sharers().map(|m| m.id).collect();
+        let current = self.presented_screen().map(|m| m.id);
+        let at = sharers.iter().position(|id| Some(*id) == current);
+        let next = match at {
+            Some(i) => sharers.get((i + 1) % sharers.len()),
+            None => sharers.first(),
+        };
+        self.chosen_screen = next.copied();
+    }
+
+    /// Flips between the presentation layout and the grid, and says so.
+    pub fn toggle_presentation(&mut self) {
+        self.presenting = !self.presenting;
+        let text = if self.presenting {
+            "layout: presentation (a shared screen large, p for the grid)"
+        } else {
+            "layout: grid (p shows shared screens large)"
+        };
+        self.push_line(ChatLine::Info(text.to_string()));
+    }
+
+    /// The first member asking to control our screen whom the user has not
+    /// waved away.
+    pub fn pending_request(&self) -> Option<ClientId> {
+        self.state
+            .control_requests
+            .iter()
+            .find(|request| request.0 == self.me && !self.ignored_requests.contains(request))
+            .map(|&(_, asking)| asking)
+    }
+
+    /// Waves the pending request away (it stays unanswered on the server).
+    pub fn ignore_request(&mut self) {
+        if let Some(asking) = self.pending_request() {
+            self.ignored_requests.insert((self.me, asking));
+        }
+    }
+
+    /// True while keys and mouse go to a screen we control.
+    pub fn in_control_mode(&self) -> bool {
+        self.control_mode && self.state.controlled_by_me().is_some()
+    }
+
+    /// Enters control mode if we control a screen, showing that screen large;
+    /// false if there is nothing to control.
+    pub fn enter_control_mode(&mut self) -> bool {
+        let Some(owner) = self.state.controlled_by_me() else {
+            return false;
+        };
+        self.control_mode = true;
+        self.presenting = true;
+        self.chosen_screen = Some(owner);
+        true
     }
 
     pub fn push_line(&mut self, line: ChatLine) {
@@ -178,6 +285,15 @@ impl ViewModel {
                 return self.push_line(ChatLine::Error(clean(message)));
             }
             Event::Shutdown { .. } => self.connection = Connection::ServerStopping,
+            // A controller's every key would be a chat line; the banner
+            // already says who controls the screen.
+            Event::Input { .. } => return,
+            // Asked again after being waved away: show the banner again.
+            Event::ControlRequested {
+                owner, controller, ..
+            } => {
+                self.ignored_requests.remove(&(owner.id, controller.id));
+            }
             _ => {}
         }
         if let Some(text) = described {
@@ -346,5 +462,103 @@ mod tests {
         assert_eq!(model.chat_scroll, 4, "a new line does not move the view");
         model.scroll_chat(-100);
         assert_eq!(model.chat_scroll, 0);
+    }
+
+    fn sharing_screen(id: u32, name: &str) -> MemberInfo {
+        let mut m = member(id, name, false);
+        m.sharing[MediaKind::Screen] = true;
+        m
+    }
+
+    #[test]
+    fn the_presented_screen_follows_choice_sharing_and_control() {
+        let mut model = ViewModel::new(ClientId(1));
+        let mut state = MeetingState::new(ClientId(1));
+        state.apply(&Event::Joined {
+            meeting: meeting(),
+            members: vec![
+                sharing_screen(1, "me"),
+                member(2, "ana", true),
+                sharing_screen(3, "bo"),
+                sharing_screen(4, "cy"),
+            ],
+        });
+        model.set_meeting(&state);
+        let presented = |model: &ViewModel| model.presented_screen().map(|m| m.id.0);
+        assert_eq!(presented(&model), Some(3), "the first sharer, never me");
+        model.next_screen();
+        assert_eq!(presented(&model), Some(4));
+        model.next_screen();
+        assert_eq!(presented(&model), Some(3), "wraps around, skipping me");
+        model.next_screen();
+        // cy stops: back to the first sharer.
+        state.apply(&Event::Media {
+            meeting: meeting(),
+            member: MemberRef {
+                id: ClientId(4),
+                name: "cy".into(),
+            },
+            kind: MediaKind::Screen,
+            on: false,
+        });
+        model.set_meeting(&state);
+        assert_eq!(presented(&model), Some(3));
+        // Controlling cy's screen shows it while in control mode.
+        state.members[3].sharing[MediaKind::Screen] = true;
+        state.controls.insert(ClientId(4), ClientId(1));
+        model.set_meeting(&state);
+        assert!(model.enter_control_mode());
+        model.chosen_screen = Some(ClientId(3));
+        assert_eq!(presented(&model), Some(4));
+        // The last screen stops: the grid, and the choice stays.
+        for m in &mut state.members {
+            m.sharing[MediaKind::Screen] = false;
+        }
+        state.controls.clear();
+        model.set_meeting(&state);
+        assert!(model.presentation().is_none() && model.presenting);
+        assert!(!model.in_control_mode());
+    }
+
+    #[test]
+    fn input_is_no_chat_and_a_new_request_shows_again() {
+        let mut model = ViewModel::new(ClientId(1));
+        let mut state = MeetingState::new(ClientId(1));
+        let events = [
+            Event::Joined {
+                meeting: meeting(),
+                members: vec![sharing_screen(1, "me"), member(2, "ana", true)],
+            },
+            Event::ControlRequested {
+                meeting: meeting(),
+                owner: MemberRef {
+                    id: ClientId(1),
+                    name: "me".into(),
+                },
+                controller: MemberRef {
+                    id: ClientId(2),
+                    name: "ana".into(),
+                },
+            },
+        ];
+        for event in &events {
+            state.apply(event);
+            model.set_meeting(&state);
+            model.server(event);
+        }
+        assert_eq!(model.pending_request(), Some(ClientId(2)));
+        model.ignore_request();
+        assert_eq!(model.pending_request(), None);
+        // Asked again: the banner is back.
+        state.apply(&events[1]);
+        model.set_meeting(&state);
+        model.server(&events[1]);
+        assert_eq!(model.pending_request(), Some(ClientId(2)));
+        let lines = model.chat.len();
+        model.server(&Event::Input {
+            from: ClientId(2),
+            events: Vec::new(),
+        });
+        assert_eq!(model.chat.len(), lines, "a controller's keys are not chat");
     }
 }

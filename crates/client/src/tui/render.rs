@@ -1,15 +1,20 @@
-//! Draws the view from the model: a status bar on top, the video grid, your
-//! self-view, the members and the chat in a column on the right, the input
-//! line at the bottom, and the `?` overlay over everything. Pure drawing into a
-//! ratatui `Frame`, so tests render it into a `TestBackend`.
+//! Draws the view from the model: a status bar on top, banners about remote
+//! control under it, the video grid (or a shared screen large, see
+//! `presentation`), your self-view, the members and the chat in a column on
+//! the right, the input line at the bottom, and the `?` overlay over
+//! everything. Pure drawing into a ratatui `Frame`, so tests render it into a
+//! `TestBackend`.
 //!
 //! In 80 columns the side column takes 30 and the grid the rest; from 120
 //! columns on the side column grows to 40 and the grid gets what is left.
 
 use super::keys::SHORTCUTS;
 use super::model::{ChatLine, Connection, ViewModel};
-use super::tiles::{ReadyTiles, TileKey};
+use super::presentation;
+use super::remote::ScreenPlacement;
+use super::tiles::{ReadyTiles, RenderedTile, TileKey};
 use crate::command::help_lines;
+use crate::output::clean;
 use common::{MediaKind, MemberInfo};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect, Size};
@@ -17,6 +22,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use ratatui_image::Image;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use unicode_width::UnicodeWidthChar;
 
@@ -26,17 +32,34 @@ pub const STALE_AFTER: Duration = Duration::from_secs(2);
 const SPEAKING: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
 const DIM: Style = Style::new().fg(Color::DarkGray);
 const BAR: Style = Style::new().fg(Color::Black).bg(Color::Cyan);
+/// Remote control: the border of the screen we control, and its banners.
+const CONTROL: Style = Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD);
+const CONTROL_BAR: Style = Style::new()
+    .fg(Color::White)
+    .bg(Color::Magenta)
+    .add_modifier(Modifier::BOLD);
+/// A question waiting for the user's answer.
+const ASKING_BAR: Style = Style::new()
+    .fg(Color::Black)
+    .bg(Color::Yellow)
+    .add_modifier(Modifier::BOLD);
 
-/// Draws everything; returns the tiles on screen and their inner sizes, for
-/// the decoder to scale pictures to.
-pub fn draw(
-    frame: &mut Frame,
-    model: &ViewModel,
-    tiles: &ReadyTiles,
-    now: Instant,
-) -> Vec<(TileKey, Size)> {
-    let [status, body, input] = Layout::vertical([
+/// What a draw put on screen, for the UI loop.
+#[derive(Debug, Default)]
+pub struct Drawn {
+    /// The tiles on screen and their inner sizes, for the decoder to scale
+    /// pictures to.
+    pub tiles: Vec<(TileKey, Size)>,
+    /// Where the shown screen's picture is, for the mouse in control mode.
+    pub screen: Option<ScreenPlacement>,
+}
+
+/// Draws everything.
+pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Instant) -> Drawn {
+    let banners = banners(model);
+    let [status, banner_area, body, input] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(banners.len() as u16),
         Constraint::Min(0),
         Constraint::Length(1),
     ])
@@ -62,18 +85,33 @@ pub fn draw(
         Layout::vertical([Constraint::Length(members_height), Constraint::Min(0)]).areas(side);
 
     draw_status(frame, model, status);
-    let mut shown = draw_grid(frame, model, tiles, video, now);
+    for (line, row) in banners.into_iter().zip(banner_area.rows()) {
+        frame.render_widget(line, row);
+    }
+    let mut drawn = match model.presentation() {
+        Some(sharer) => {
+            let p = presentation::draw(frame, model, tiles, video, sharer, now);
+            Drawn {
+                tiles: p.tiles,
+                screen: p.screen,
+            }
+        }
+        None => Drawn {
+            tiles: draw_grid(frame, model, tiles, video, now),
+            screen: None,
+        },
+    };
     if self_view_on {
-        let inner = draw_tile(
-            frame,
-            self_view,
-            "you",
-            false,
-            tiles.get(&TileKey::You),
-            "starting",
-            now,
-        );
-        shown.push((TileKey::You, inner.as_size()));
+        let tile = TileView {
+            name: "you",
+            note: None,
+            look: TileLook::Plain,
+            picture: tiles.get(&TileKey::You),
+            missing: "starting",
+            ages: true,
+        };
+        let inner = draw_tile(frame, self_view, &tile, now).inner;
+        drawn.tiles.push((TileKey::You, inner.as_size()));
     }
     draw_members(frame, model, members);
     draw_chat(frame, model, chat);
@@ -81,7 +119,45 @@ pub fn draw(
     if model.help_open {
         draw_help(frame, frame.area());
     }
-    shown
+    drawn
+}
+
+/// One line each for what remote control needs the user to see: a request
+/// to answer, who controls our screen, whose screen we control.
+pub fn banners(model: &ViewModel) -> Vec<Line<'static>> {
+    let state = &model.state;
+    let name = |id| clean(&state.name_of(id));
+    let mut banners = Vec::new();
+    if let Some(asking) = model.pending_request() {
+        banners.push(Line::styled(
+            format!(
+                " {} asks to control your screen: g grants, n ignores ",
+                name(asking)
+            ),
+            ASKING_BAR,
+        ));
+    }
+    if let Some(controller) = state.controller_of(model.me) {
+        banners.push(Line::styled(
+            format!(" {} controls your screen — r revokes ", name(controller)),
+            CONTROL_BAR,
+        ));
+    }
+    if let Some(owner) = state.controlled_by_me() {
+        let text = if model.in_control_mode() {
+            format!(
+                " you control {}'s screen — F2 or Ctrl-] to leave control mode ",
+                name(owner)
+            )
+        } else {
+            format!(
+                " you may control {}'s screen — C enters control mode, r gives it up ",
+                name(owner)
+            )
+        };
+        banners.push(Line::styled(text, CONTROL_BAR));
+    }
+    banners
 }
 
 fn on_off(on: bool) -> &'static str {
@@ -119,14 +195,30 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
             ),
             Style::new().fg(Color::White).bg(Color::Blue),
         ),
-        connection,
-        Span::raw(format!(
-            " {:.0} fps · {} · {} dropped",
-            f.video_fps,
-            bit_rate(f.bits_per_second),
-            f.dropped
-        )),
     ];
+    if model.sharing(MediaKind::Screen) {
+        spans.push(Span::styled(" sharing screen ", CONTROL_BAR));
+    }
+    if let Some(shown) = model.presented_screen() {
+        let sharers: Vec<_> = model.state.screen_sharers().map(|m| m.id).collect();
+        let mut text = format!(" screen: {} ", clean(&shown.name));
+        if let (Some(at), 2..) = (sharers.iter().position(|id| *id == shown.id), sharers.len()) {
+            text.push_str(&format!("{}/{} ", at + 1, sharers.len()));
+        }
+        spans.push(Span::styled(text, ASKING_BAR));
+    }
+    spans.push(connection);
+    // The figures go last and give way first: who shares what matters more.
+    let used: usize = spans.iter().map(Span::width).sum();
+    let room = usize::from(area.width).saturating_sub(used);
+    let fps = format!(" {:.0} fps", f.video_fps);
+    let rate = format!("{fps} · {}", bit_rate(f.bits_per_second));
+    let all = format!("{rate} · {} dropped", f.dropped);
+    let figures = [all, rate, fps]
+        .into_iter()
+        .find(|text| text.chars().count() <= room)
+        .unwrap_or_default();
+    spans.push(Span::raw(figures));
     if area.width >= 110 {
         spans.push(Span::styled(format!(" · {} draws/s", f.redraws), DIM));
     }
@@ -191,74 +283,137 @@ fn draw_grid(
         ])
         .split(*row);
         for (cell, member) in cells.iter().zip(chunk) {
-            let key = TileKey::Member(member.id);
-            let speaking = model.speaking.contains(&member.id);
-            let inner = draw_tile(
-                frame,
-                *cell,
-                &member.name,
-                speaking,
-                member.sharing[MediaKind::Video]
-                    .then(|| tiles.get(&key))
-                    .flatten(),
-                if member.sharing[MediaKind::Video] {
-                    "waiting for video"
-                } else {
-                    "camera off"
-                },
-                now,
-            );
-            if member.sharing[MediaKind::Video] {
-                shown.push((key, inner.as_size()));
+            if let Some(tile) = member_tile(frame, model, tiles, *cell, member, now) {
+                shown.push(tile);
             }
         }
     }
     shown
 }
 
-/// One tile: a border titled with the name (highlighted while speaking), and
-/// the picture, or a placeholder when there is none or it is stale.
-fn draw_tile(
+/// One member's camera tile, in the grid or the presentation's strip;
+/// returns the tile the decoder should fill, if the member shares video.
+pub fn member_tile(
     frame: &mut Frame,
+    model: &ViewModel,
+    tiles: &ReadyTiles,
     area: Rect,
-    name: &str,
-    speaking: bool,
-    picture: Option<&std::sync::Arc<super::tiles::RenderedTile>>,
-    missing: &str,
+    member: &MemberInfo,
     now: Instant,
-) -> Rect {
-    let (border, title) = if speaking {
-        (SPEAKING, format!(" {name} ♪ "))
-    } else {
-        (Style::new(), format!(" {name} "))
+) -> Option<(TileKey, Size)> {
+    let key = TileKey::Member(member.id);
+    let video = member.sharing[MediaKind::Video];
+    let DrawnTile { inner, .. } = draw_tile(
+        frame,
+        area,
+        &TileView {
+            name: &member.name,
+            note: None,
+            look: if model.speaking.contains(&member.id) {
+                TileLook::Speaking
+            } else {
+                TileLook::Plain
+            },
+            picture: video.then(|| tiles.get(&key)).flatten(),
+            missing: if video {
+                "waiting for video"
+            } else {
+                "camera off"
+            },
+            ages: true,
+        },
+        now,
+    );
+    video.then(|| (key, inner.as_size()))
+}
+
+/// How a tile's border looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TileLook {
+    Plain,
+    /// The member is speaking: a thick yellow border and a ♪.
+    Speaking,
+    /// Our keys and mouse go to this screen (control mode).
+    Controlled,
+}
+
+/// What one tile shows.
+pub struct TileView<'a> {
+    /// In the border, and in the placeholder.
+    pub name: &'a str,
+    /// Said in the border after the name (`bo controls it`).
+    pub note: Option<String>,
+    pub look: TileLook,
+    pub picture: Option<&'a Arc<RenderedTile>>,
+    /// What the placeholder says when there is no picture.
+    pub missing: &'a str,
+    /// Whether an old picture is replaced by "paused": a camera keeps
+    /// sending while it is on, a still screen sends nothing.
+    pub ages: bool,
+}
+
+/// Where a tile went: inside its border, and the cells its picture covers
+/// (the whole picture, also where the tile cuts it), if it has one.
+#[derive(Clone, Copy, Debug)]
+pub struct DrawnTile {
+    pub inner: Rect,
+    pub picture: Option<Rect>,
+}
+
+/// One tile: a border titled with the name (highlighted while speaking or
+/// controlled), and the picture, or a placeholder when there is none or it is
+/// stale.
+pub fn draw_tile(frame: &mut Frame, area: Rect, tile: &TileView, now: Instant) -> DrawnTile {
+    let name = tile.name;
+    let border = match tile.look {
+        TileLook::Plain => Style::new(),
+        TileLook::Speaking => SPEAKING,
+        TileLook::Controlled => CONTROL,
     };
+    let mut title = format!(" {name} ");
+    if tile.look == TileLook::Speaking {
+        title.push_str("♪ ");
+    }
+    if let Some(note) = &tile.note {
+        title.push_str(&format!("· {note} "));
+    }
     let block = Block::bordered()
-        .border_type(if speaking {
-            BorderType::Thick
-        } else {
-            BorderType::Rounded
+        .border_type(match tile.look {
+            TileLook::Plain => BorderType::Rounded,
+            TileLook::Speaking | TileLook::Controlled => BorderType::Thick,
         })
         .border_style(border)
         .title(Span::styled(title, border.add_modifier(Modifier::BOLD)));
     let inner = block.inner(area);
     frame.render_widget(Clear, area);
     frame.render_widget(block, area);
-    let fresh = picture.filter(|p| now.saturating_duration_since(p.received) < STALE_AFTER);
+    let fresh = tile
+        .picture
+        .filter(|p| !tile.ages || now.saturating_duration_since(p.received) < STALE_AFTER);
     match fresh {
         Some(picture) => {
             let size = picture.image.size();
-            let at = Rect {
+            let whole = Rect {
                 x: inner.x + inner.width.saturating_sub(size.width) / 2,
                 y: inner.y + inner.height.saturating_sub(size.height) / 2,
+                width: size.width,
+                height: size.height,
+            };
+            let at = Rect {
                 width: size.width.min(inner.width),
                 height: size.height.min(inner.height),
+                ..whole
             };
             frame.render_widget(Image::new(&picture.image), at);
+            DrawnTile {
+                inner,
+                picture: Some(whole),
+            }
         }
         None => {
-            let text = match picture {
+            let text = match tile.picture {
                 Some(_) => "video paused",
-                None => missing,
+                None => tile.missing,
             };
             let lines = vec![
                 Line::styled(name.to_string(), Style::new().add_modifier(Modifier::BOLD)),
@@ -266,9 +421,12 @@ fn draw_tile(
             ];
             let middle = inner.centered_vertically(Constraint::Length(2));
             frame.render_widget(Paragraph::new(lines).centered(), middle);
+            DrawnTile {
+                inner,
+                picture: None,
+            }
         }
     }
-    inner
 }
 
 fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
@@ -396,25 +554,104 @@ fn draw_input(frame: &mut Frame, model: &ViewModel, area: Rect) {
             area,
         );
         frame.set_cursor_position((cursor_x.min(area.right().saturating_sub(1)), area.y));
+    } else if model.in_control_mode() {
+        let owner = model
+            .state
+            .controlled_by_me()
+            .map(|id| clean(&model.state.name_of(id)))
+            .unwrap_or_default();
+        let line = Line::from(vec![
+            Span::styled(" F2 ", CONTROL_BAR),
+            Span::raw("leave control mode  "),
+            Span::styled(
+                format!("keys and mouse go to {owner}'s screen"),
+                Style::new().fg(Color::Magenta),
+            ),
+        ]);
+        frame.render_widget(line, area);
     } else {
-        let keys = [
-            ("Enter", "chat"),
-            ("/", "cmd"),
-            ("m", "mic"),
-            ("v", "cam"),
-            ("c", "create"),
-            ("j", "join"),
-            ("l", "leave"),
-            ("q", "quit"),
-            ("?", "keys"),
-        ];
         let mut spans = Vec::new();
-        for (key, what) in keys {
+        for (key, what) in key_hints(model, usize::from(area.width)) {
             spans.push(Span::styled(format!(" {key} "), BAR));
             spans.push(Span::raw(format!("{what} ")));
         }
         frame.render_widget(Line::from(spans), area);
     }
+}
+
+/// A key hint in the bottom line. Rank 0 is always shown; the others are
+/// added rank by rank (1 first) while the line holds them, and shown in the
+/// list's order.
+struct Hint {
+    key: &'static str,
+    what: &'static str,
+    rank: u8,
+}
+
+const fn hint(key: &'static str, what: &'static str, rank: u8) -> Hint {
+    Hint { key, what, rank }
+}
+
+/// The keys worth showing now, as many as fit in `width` columns.
+fn key_hints(model: &ViewModel, width: usize) -> Vec<(&'static str, &'static str)> {
+    let hints = if model.presentation().is_some() {
+        let control = if model.state.controlled_by_me().is_some() {
+            hint("C", "control", 0)
+        } else {
+            hint("a", "control", 0)
+        };
+        let several = model.state.screen_sharers().nth(1).is_some();
+        vec![
+            hint("Enter", "chat", 0),
+            hint("/", "cmd", 1),
+            hint("m", "mic", 0),
+            hint("v", "cam", 0),
+            hint("S", "screen", 0),
+            hint("p", "grid", 0),
+            hint("Tab", "next", if several { 0 } else { 3 }),
+            control,
+            hint("l", "leave", 2),
+            hint("q", "quit", 0),
+            hint("?", "keys", 0),
+        ]
+    } else {
+        let mut hints = vec![
+            hint("Enter", "chat", 0),
+            hint("/", "cmd", 0),
+            hint("m", "mic", 0),
+            hint("v", "cam", 0),
+            hint("S", "screen", 2),
+            hint("c", "create", 1),
+            hint("j", "join", 1),
+            hint("l", "leave", 0),
+            hint("q", "quit", 0),
+            hint("?", "keys", 0),
+        ];
+        // A screen shared while the grid is on: say how to see it.
+        if model.presented_screen().is_some() {
+            hints.insert(4, hint("p", "present", 0));
+        }
+        hints
+    };
+    // " KEY " and "WHAT ".
+    let cost = |h: &Hint| h.key.chars().count() + h.what.chars().count() + 3;
+    let mut shown: Vec<bool> = hints.iter().map(|h| h.rank == 0).collect();
+    let mut used: usize = hints.iter().filter(|h| h.rank == 0).map(cost).sum();
+    let last_rank = hints.iter().map(|h| h.rank).max().unwrap_or(0);
+    for rank in 1..=last_rank {
+        for (i, h) in hints.iter().enumerate() {
+            if h.rank == rank && used + cost(h) <= width {
+                shown[i] = true;
+                used += cost(h);
+            }
+        }
+    }
+    hints
+        .iter()
+        .zip(shown)
+        .filter(|(_, shown)| *shown)
+        .map(|(h, _)| (h.key, h.what))
+        .collect()
 }
 
 fn draw_help(frame: &mut Frame, screen: Rect) {

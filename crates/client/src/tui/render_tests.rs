@@ -1,7 +1,7 @@
 //! The view drawn into ratatui's `TestBackend`: whole screens at 80x24 and
 //! 160x48 (snapshots under `snapshots/`, reviewed with `cargo insta review`),
-//! and a tile drawn from a known test-pattern frame whose colours are checked
-//! cell by cell.
+//! the presentation layout and the remote-control banners, and a tile drawn
+//! from a known test-pattern frame whose colours are checked cell by cell.
 
 use super::*;
 use crate::media::{TestPattern, VideoSettings, VideoSource};
@@ -9,7 +9,7 @@ use crate::meeting::MeetingState;
 use crate::output::LocalEvent;
 use crate::tui::model::Figures;
 use crate::tui::tiles::{RenderedTile, encode_tile, halfblocks_picker};
-use common::{ClientId, Event, MediaKind, MeetingId, PerKind};
+use common::{ClientId, Event, MediaKind, MeetingId, MemberRef, PerKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::sync::Arc;
@@ -77,18 +77,64 @@ fn meeting_model(others: Vec<MemberInfo>) -> ViewModel {
     model
 }
 
-fn render(
-    model: &ViewModel,
-    tiles: &ReadyTiles,
-    width: u16,
-    height: u16,
-) -> (TestBackend, Vec<(TileKey, Size)>) {
+fn render(model: &ViewModel, tiles: &ReadyTiles, width: u16, height: u16) -> (TestBackend, Drawn) {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
-    let mut shown = Vec::new();
+    let mut drawn = Drawn::default();
     terminal
-        .draw(|frame| shown = draw(frame, model, tiles, Instant::now()))
+        .draw(|frame| drawn = draw(frame, model, tiles, Instant::now()))
         .expect("draws");
-    (terminal.backend().clone(), shown)
+    (terminal.backend().clone(), drawn)
+}
+
+/// Hands `event` to the model as the main loop does: folded into the
+/// meeting state first, then shown.
+fn apply(model: &mut ViewModel, event: &Event) {
+    let mut state = model.state.clone();
+    if state.apply(event) {
+        model.set_meeting(&state);
+    }
+    model.server(event);
+}
+
+fn meeting_id() -> MeetingId {
+    MeetingId::parse("abc-def").expect("valid id")
+}
+
+fn named(id: u32, name: &str) -> MemberRef {
+    MemberRef {
+        id: ClientId(id),
+        name: name.into(),
+    }
+}
+
+fn shares_screen(model: &mut ViewModel, id: u32, name: &str) {
+    apply(
+        model,
+        &Event::Media {
+            meeting: meeting_id(),
+            member: named(id, name),
+            kind: MediaKind::Screen,
+            on: true,
+        },
+    );
+}
+
+fn tile_keys(drawn: &Drawn) -> Vec<TileKey> {
+    drawn.tiles.iter().map(|(key, _)| *key).collect()
+}
+
+/// A made-up screen: a dark desktop with a light window in the middle.
+fn desktop(width: u32, height: u32) -> image::DynamicImage {
+    let window = |x: u32, y: u32| {
+        (width / 4..width * 3 / 4).contains(&x) && (height / 4..height * 3 / 4).contains(&y)
+    };
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+        if window(x, y) {
+            image::Rgb([230, 230, 230])
+        } else {
+            image::Rgb([20, 40, 80])
+        }
+    }))
 }
 
 fn screen_text(backend: &TestBackend) -> String {
@@ -109,7 +155,8 @@ fn narrow_80x24_layout() {
         member(2, "ana", true, true, true),
         member(3, "bo", false, false, false),
     ]);
-    let (backend, shown) = render(&model, &ReadyTiles::new(), 80, 24);
+    let (backend, drawn) = render(&model, &ReadyTiles::new(), 80, 24);
+    let shown = drawn.tiles;
     let text = screen_text(&backend);
     assert!(text.contains("meeting abc-def"), "{text}");
     assert!(text.contains("mic on · cam off"), "{text}");
@@ -145,13 +192,13 @@ fn wide_160x48_layout_with_self_view() {
         on: true,
         source: Some("test pattern".into()),
     });
-    let (backend, shown) = render(&model, &ReadyTiles::new(), 160, 48);
+    let (backend, drawn) = render(&model, &ReadyTiles::new(), 160, 48);
     let text = screen_text(&backend);
     assert!(
         text.contains("draws/s"),
         "a wide status bar shows the redraw rate"
     );
-    let keys: Vec<TileKey> = shown.iter().map(|(key, _)| *key).collect();
+    let keys = tile_keys(&drawn);
     assert_eq!(
         keys,
         [2, 3, 4]
@@ -220,6 +267,7 @@ fn tile_from_a_known_test_frame_in_half_blocks() {
         Arc::new(RenderedTile {
             image,
             cells,
+            pixels: (224, 126),
             received: Instant::now(),
         }),
     );
@@ -229,8 +277,8 @@ fn tile_from_a_known_test_frame_in_half_blocks() {
         member(2, "ana", true, true, false),
     ];
     model.state.meeting = MeetingId::parse("abc-def");
-    let (backend, shown) = render(&model, &tiles, 90, 22);
-    assert_eq!(shown, vec![(TileKey::Member(ClientId(2)), cells)]);
+    let (backend, drawn) = render(&model, &tiles, 90, 22);
+    assert_eq!(drawn.tiles, vec![(TileKey::Member(ClientId(2)), cells)]);
     let buffer = backend.buffer();
     // Inside the tile's border, below the status bar, centred: one spare row
     // above and one below.
@@ -262,4 +310,259 @@ fn tile_from_a_known_test_frame_in_half_blocks() {
     let bottom = &buffer[(left + 1, top + 15)];
     assert!(matches!(bottom.symbol(), "▀" | "▄" | " "), "{bottom:?}");
     insta::assert_snapshot!(backend);
+}
+
+#[test]
+fn presentation_80x24_with_a_sharer() {
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, false, false),
+    ]);
+    shares_screen(&mut model, 2, "ana");
+    let (backend, drawn) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(
+        text.contains(" screen: ana "),
+        "the status bar names the sharer:\n{text}"
+    );
+    assert!(
+        text.contains("ana's screen") && text.contains("waiting for the screen"),
+        "{text}"
+    );
+    // The screen, then ana's camera in the strip (bo's is off).
+    assert_eq!(
+        tile_keys(&drawn),
+        [TileKey::Screen(ClientId(2)), TileKey::Member(ClientId(2))]
+    );
+    assert_eq!(
+        drawn.tiles[0].1,
+        Size::new(48, 14),
+        "the screen takes the width"
+    );
+    assert_eq!(drawn.screen, None, "no picture yet: nothing to click on");
+    insta::assert_snapshot!(backend);
+
+    // `p` for the grid: the choice sticks while the screen is shared.
+    model.toggle_presentation();
+    let (backend, drawn) = render(&model, &ReadyTiles::new(), 80, 24);
+    assert_eq!(tile_keys(&drawn), [TileKey::Member(ClientId(2))]);
+    let text = screen_text(&backend);
+    assert!(
+        text.contains(" screen: ana ") && text.contains(" p present "),
+        "{text}"
+    );
+}
+
+#[test]
+fn presentation_160x48_with_two_sharers_and_a_picture() {
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, true, false),
+        member(4, "cy", false, false, false),
+        member(5, "di", false, true, true),
+    ]);
+    shares_screen(&mut model, 2, "ana");
+    shares_screen(&mut model, 4, "cy");
+    // The first layout asks for the screen tile's size; the picture is made for it.
+    let (_, drawn) = render(&model, &ReadyTiles::new(), 160, 48);
+    let (key, cells) = drawn.tiles[0];
+    assert_eq!(
+        key,
+        TileKey::Screen(ClientId(2)),
+        "the first sharer's screen"
+    );
+    let image = encode_tile(&halfblocks_picker(), &desktop(1920, 1080), cells).expect("fits");
+    let picture_cells = image.size();
+    let mut tiles = ReadyTiles::new();
+    tiles.insert(
+        key,
+        Arc::new(RenderedTile {
+            image,
+            cells,
+            pixels: (1920, 1080),
+            // A still screen sends nothing: an old picture is still shown.
+            received: Instant::now() - 10 * STALE_AFTER,
+        }),
+    );
+    let (backend, drawn) = render(&model, &tiles, 160, 48);
+    let text = screen_text(&backend);
+    assert!(text.contains(" screen: ana 1/2 "), "{text}");
+    assert!(
+        text.contains(" Tab next "),
+        "several screens: Tab is shown\n{text}"
+    );
+    assert_eq!(
+        tile_keys(&drawn),
+        [
+            TileKey::Screen(ClientId(2)),
+            TileKey::Member(ClientId(2)),
+            TileKey::Member(ClientId(3)),
+            TileKey::Member(ClientId(5)),
+        ],
+        "the screen and the cameras that are on"
+    );
+    let at = drawn.screen.expect("the picture is placed");
+    assert_eq!(at.owner, ClientId(2));
+    assert_eq!(at.pixels, (1920, 1080));
+    assert_eq!(at.picture.as_size(), picture_cells);
+    assert_eq!(at.visible, at.picture, "made for this tile: nothing cut");
+    // The picture's corners are the screen's corners.
+    let last = (at.picture.right() - 1, at.picture.bottom() - 1);
+    let top_left = crate::tui::remote::cell_to_pixel(&at, at.picture.x, at.picture.y);
+    let bottom_right = crate::tui::remote::cell_to_pixel(&at, last.0, last.1);
+    assert!(
+        top_left.is_some_and(|(x, y)| x < 20 && y < 40),
+        "{top_left:?}"
+    );
+    assert!(
+        bottom_right.is_some_and(|(x, y)| x > 1900 && y > 1040),
+        "{bottom_right:?}"
+    );
+    insta::assert_snapshot!(backend);
+
+    // Tab shows cy's screen.
+    model.next_screen();
+    let (backend, drawn) = render(&model, &tiles, 160, 48);
+    assert_eq!(drawn.tiles[0].0, TileKey::Screen(ClientId(4)));
+    assert!(screen_text(&backend).contains(" screen: cy 2/2 "));
+}
+
+#[test]
+fn owner_sees_who_asks_and_who_controls_their_screen() {
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, false, false),
+    ]);
+    model.local(&LocalEvent::Sharing {
+        kind: MediaKind::Screen,
+        on: true,
+        source: Some("display :0".into()),
+    });
+    shares_screen(&mut model, 1, "ed");
+    apply(
+        &mut model,
+        &Event::ControlGranted {
+            meeting: meeting_id(),
+            owner: named(1, "ed"),
+            controller: named(3, "bo"),
+        },
+    );
+    apply(
+        &mut model,
+        &Event::ControlRequested {
+            meeting: meeting_id(),
+            owner: named(1, "ed"),
+            controller: named(2, "ana"),
+        },
+    );
+    let (backend, drawn) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(
+        text.contains("ana asks to control your screen: g grants, n ignores"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bo controls your screen — r revokes"),
+        "{text}"
+    );
+    assert!(text.contains(" sharing screen "), "{text}");
+    let status = text.lines().next().unwrap_or_default();
+    assert!(
+        !status.contains("screen:"),
+        "our own screen is not shown to us:\n{text}"
+    );
+    assert!(
+        !tile_keys(&drawn).contains(&TileKey::Screen(ClientId(1))),
+        "never our own screen large"
+    );
+    insta::assert_snapshot!(backend);
+
+    // `n` waves the request away; the grant's banner stays.
+    model.ignore_request();
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(!text.contains("g grants"), "{text}");
+    assert!(text.contains("bo controls your screen"), "{text}");
+}
+
+#[test]
+fn controller_in_control_mode() {
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, false, false),
+    ]);
+    shares_screen(&mut model, 2, "ana");
+    apply(
+        &mut model,
+        &Event::ControlGranted {
+            meeting: meeting_id(),
+            owner: named(2, "ana"),
+            controller: named(1, "ed"),
+        },
+    );
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(
+        text.contains("you may control ana's screen — C enters control mode"),
+        "{text}"
+    );
+    assert!(model.enter_control_mode());
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(
+        text.contains("you control ana's screen — F2 or Ctrl-] to leave control mode"),
+        "{text}"
+    );
+    assert!(text.contains("ana's screen · control mode"), "{text}");
+    assert!(text.contains(" F2 leave control mode"), "{text}");
+    insta::assert_snapshot!(backend);
+}
+
+#[test]
+fn presentation_puts_the_strip_where_the_screen_grows_most() {
+    use crate::tui::presentation::{StripSide, presentation_layout};
+    // The 80x24 view's video area: a 16:9 screen uses the whole width in 16
+    // rows, and the strip below gets the other 6.
+    let layout = presentation_layout(Rect::new(0, 1, 50, 22), (1920, 1080));
+    assert_eq!(layout.side, StripSide::Bottom);
+    assert_eq!(layout.screen, Rect::new(0, 1, 50, 16));
+    assert_eq!(layout.strip, Rect::new(0, 17, 50, 6));
+    // 160x48: the same, with room for video in the strip.
+    let layout = presentation_layout(Rect::new(0, 1, 120, 46), (1920, 1080));
+    assert_eq!(layout.side, StripSide::Bottom);
+    assert_eq!(layout.strip.height, 11);
+    // A wide, low area: the screen is as high as the area, the strip beside it.
+    let layout = presentation_layout(Rect::new(0, 0, 200, 40), (1920, 1080));
+    assert_eq!(layout.side, StripSide::Side);
+    assert_eq!(layout.strip.width, 200 - (38 * 32 / 9 + 2));
+    // Never less than a name's room, even where the screen could use it all.
+    let layout = presentation_layout(Rect::new(0, 0, 50, 16), (1920, 1080));
+    assert_eq!(layout.side, StripSide::Bottom);
+    assert_eq!(layout.strip.height, 3);
+    // An unknown size is taken as 16:9.
+    assert_eq!(
+        presentation_layout(Rect::new(0, 1, 50, 22), (0, 0)),
+        presentation_layout(Rect::new(0, 1, 50, 22), (16, 9))
+    );
+}
+
+#[test]
+fn tiny_terminals_draw_without_panicking() {
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, true, false),
+    ]);
+    shares_screen(&mut model, 2, "ana");
+    apply(
+        &mut model,
+        &Event::ControlGranted {
+            meeting: meeting_id(),
+            owner: named(2, "ana"),
+            controller: named(1, "ed"),
+        },
+    );
+    assert!(model.enter_control_mode());
+    for (width, height) in [(1, 1), (10, 3), (20, 6), (40, 10), (300, 8), (12, 80)] {
+        render(&model, &ReadyTiles::new(), width, height);
+    }
 }

@@ -1,10 +1,11 @@
 //! Owns the terminal's modes: raw input, the alternate screen, a hidden
-//! cursor. `TerminalGuard` sets them and puts them back when it is dropped;
+//! cursor, and mouse reporting while in control mode. `TerminalGuard` sets them and puts them back when it is dropped;
 //! the panic hook and the second-Ctrl-C exit put them back too, because those
 //! paths never run the guard's drop. Restoring twice is harmless (a flag says
 //! whether there is anything to restore), and nothing is written to stdout
 //! unless the full-screen view really started, so `--json` output stays clean.
 
+use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use ratatui::crossterm::{cursor, execute, terminal};
 use std::io::Write;
 use std::sync::Once;
@@ -20,8 +21,25 @@ pub fn restore() {
     }
     let _ = terminal::disable_raw_mode();
     let mut out = std::io::stdout();
-    let _ = execute!(out, terminal::LeaveAlternateScreen, cursor::Show);
+    // Mouse reporting left on would fill the shell with escape codes at every
+    // click; turning it off when it is not on does nothing.
+    let _ = execute!(
+        out,
+        DisableMouseCapture,
+        terminal::LeaveAlternateScreen,
+        cursor::Show
+    );
     let _ = out.flush();
+}
+
+/// Turns mouse reporting on (control mode: clicks and the wheel go to the
+/// remote screen) or off (the terminal's own text selection works again).
+pub fn set_mouse_capture(out: &mut impl Write, on: bool) -> std::io::Result<()> {
+    if on {
+        execute!(out, EnableMouseCapture)
+    } else {
+        execute!(out, DisableMouseCapture)
+    }
 }
 
 pub struct TerminalGuard(());

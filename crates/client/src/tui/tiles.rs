@@ -1,8 +1,8 @@
-//! Video tiles: turning JPEG frames into pictures the terminal can show, off
-//! the UI thread.
+//! Video and screen tiles: turning JPEG frames and shared screens into
+//! pictures the terminal can show, off the UI thread.
 //!
 //! The media reader (and our own video sender, for the self-view) hand each
-//! frame to a `TileFeed`, which only parks it as the newest undecoded frame of
+//! frame, and the screen receiver each updated screen, to a `TileFeed`, which only parks it as the newest undecoded frame of
 //! its tile, replacing any older one: a slow decoder drops stale frames, it
 //! never queues them. One decoder thread decodes the parked frames and scales
 //! and encodes them (half-blocks, sixel, kitty or iTerm2, whatever the `Picker`
@@ -47,6 +47,9 @@ enum Parked {
 pub struct RenderedTile {
     pub image: Protocol,
     pub cells: Size,
+    /// The picture's own size in pixels, before scaling: for a shared screen,
+    /// what a mouse position on the tile is scaled to.
+    pub pixels: (u32, u32),
     /// When its frame arrived: an old picture is replaced by a placeholder.
     pub received: Instant,
 }
@@ -245,6 +248,7 @@ fn decode_loop(shared: &Shared, woken: &Receiver<()>, picker: &Picker) {
                     Arc::new(RenderedTile {
                         image,
                         cells: *cells,
+                        pixels: (picture.width(), picture.height()),
                         received: *received,
                     }),
                 )),
@@ -402,6 +406,7 @@ mod tests {
         feed.frame(&header, &frame).expect("parks");
         let tile = wait_for(&board, key, Size::new(32, 20));
         assert_eq!(tile.image.size(), Size::new(32, 9), "640x360 in 32 columns");
+        assert_eq!(tile.pixels, (640, 360), "the frame's own size");
         assert!(board.take_changed());
         assert!(!board.take_changed(), "one change, told once");
 
@@ -409,5 +414,29 @@ mod tests {
         board.show(&[(key, Size::new(16, 20))]);
         let tile = wait_for(&board, key, Size::new(16, 20));
         assert_eq!(tile.image.size(), Size::new(16, 5));
+    }
+
+    #[test]
+    fn shared_screens_are_published_with_their_pixel_size() {
+        let (mut feed, board) = start(halfblocks_picker()).expect("decoder starts");
+        let key = TileKey::Screen(ClientId(4));
+        let header = MediaHeader {
+            sender: ClientId(4),
+            sequence: 0,
+            timestamp_us: 0,
+        };
+        let canvas = image::RgbImage::from_pixel(1280, 800, image::Rgb([30, 60, 90]));
+        let applied = meeting_screen::codec::Applied {
+            keyframe: true,
+            refresh_complete: true,
+            width: 1280,
+            height: 800,
+            changed: Vec::new(),
+        };
+        board.show(&[(key, Size::new(48, 14))]);
+        feed.update(&header, &canvas, &applied).expect("parks");
+        let tile = wait_for(&board, key, Size::new(48, 14));
+        assert_eq!(tile.pixels, (1280, 800));
+        assert_eq!(tile.image.size(), Size::new(45, 14), "16:10 in 14 rows");
     }
 }
