@@ -157,6 +157,8 @@ pub const COMMANDS: &[CommandSpec] = &[
             "/input type TEXT",
             "/input key NAME [down|up]",
             "/input click X Y [left|middle|right]",
+            "/input press X Y [left|middle|right]",
+            "/input release [X Y] [left|middle|right]",
             "/input move X Y",
             "/input scroll up|down [X Y]",
         ],
@@ -402,6 +404,7 @@ mod tests {
                     .replace(" [down|up]", "")
                     .replace(" [left|middle|right]", "")
                     .replace("up|down [X Y]", "up")
+                    .replace(" [X Y]", "")
                     .replace("X Y", "10 20")
                     .replace("TEXT", "hello")
                     .replace("NAME [", "Return [")

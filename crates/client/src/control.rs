@@ -109,8 +109,19 @@ pub fn click(x: u32, y: u32, button: u8) -> [InputEvent; 3] {
     ]
 }
 
+fn parse_button(name: &str) -> Result<u8, String> {
+    match name {
+        "left" | "1" => Ok(BUTTON_LEFT),
+        "middle" | "2" => Ok(BUTTON_MIDDLE),
+        "right" | "3" => Ok(BUTTON_RIGHT),
+        other => Err(format!("'{other}' is not left, middle or right")),
+    }
+}
+
 /// Parses what follows `/input`: `key NAME [down|up]`, `type TEXT`,
-/// `click X Y [left|middle|right]`, `move X Y`, `scroll up|down [X Y]`.
+/// `click X Y [BUTTON]`, `press X Y [BUTTON]`, `release [X Y] [BUTTON]`,
+/// `move X Y`, `scroll up|down [X Y]`; BUTTON is left (the default), middle
+/// or right. A press, moves and a release make a drag.
 pub fn parse_input(rest: &str) -> Result<Vec<InputEvent>, String> {
     let rest = rest.trim_start();
     let (verb, args) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -137,13 +148,28 @@ pub fn parse_input(rest: &str) -> Result<Vec<InputEvent>, String> {
         }
         ("click", [x, y]) => Ok(click(number(x)?, number(y)?, BUTTON_LEFT).to_vec()),
         ("click", [x, y, button]) => {
-            let button = match *button {
-                "left" | "1" => BUTTON_LEFT,
-                "middle" | "2" => BUTTON_MIDDLE,
-                "right" | "3" => BUTTON_RIGHT,
-                other => return Err(format!("'{other}' is not left, middle or right")),
-            };
-            Ok(click(number(x)?, number(y)?, button).to_vec())
+            Ok(click(number(x)?, number(y)?, parse_button(button)?).to_vec())
+        }
+        ("press" | "release", [x, y, button @ ..]) if button.len() <= 1 => {
+            let button = button.first().map_or(Ok(BUTTON_LEFT), |b| parse_button(b))?;
+            Ok(vec![
+                InputEvent::Pointer {
+                    x: number(x)?,
+                    y: number(y)?,
+                },
+                InputEvent::Button {
+                    button,
+                    down: verb == "press",
+                },
+            ])
+        }
+        // A release where the pointer is (it left the shared screen).
+        ("release", button) if button.len() <= 1 => {
+            let button = button.first().map_or(Ok(BUTTON_LEFT), |b| parse_button(b))?;
+            Ok(vec![InputEvent::Button {
+                button,
+                down: false,
+            }])
         }
         ("move", [x, y]) => Ok(vec![InputEvent::Pointer {
             x: number(x)?,
@@ -172,7 +198,7 @@ pub fn parse_input(rest: &str) -> Result<Vec<InputEvent>, String> {
             Ok(events)
         }
         _ => Err(
-            "usage: /input key NAME [down|up], /input type TEXT, /input click X Y [left|middle|right], /input move X Y, /input scroll up|down [X Y]"
+            "usage: /input key NAME [down|up], /input type TEXT, /input click X Y [BUTTON], /input press X Y [BUTTON], /input release [X Y] [BUTTON], /input move X Y, /input scroll up|down [X Y]"
                 .to_string(),
         ),
     }
@@ -205,6 +231,23 @@ mod tests {
             }])
         );
         assert_eq!(parse_input("scroll down").map(|e| e.len()), Ok(2));
+        assert_eq!(
+            parse_input("press 5 6 right"),
+            Ok(vec![
+                InputEvent::Pointer { x: 5, y: 6 },
+                InputEvent::Button {
+                    button: BUTTON_RIGHT,
+                    down: true
+                }
+            ])
+        );
+        assert_eq!(
+            parse_input("release"),
+            Ok(vec![InputEvent::Button {
+                button: BUTTON_LEFT,
+                down: false
+            }])
+        );
         assert!(parse_input("click ten 20").is_err());
         assert!(parse_input("dance").is_err_and(|e| e.contains("usage")));
         assert!(parse_input(&format!("type {}", "x".repeat(40))).is_err());

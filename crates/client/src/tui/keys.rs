@@ -491,7 +491,7 @@ mod tests {
         press(&mut model, KeyCode::Char('C'));
         assert_eq!(
             mouse(&model, &click),
-            Some(RemoteInput::Line("/input click 10 20 left".into()))
+            Some(RemoteInput::Line("/input press 10 20 left".into()))
         );
         model.screen_at = model.screen_at.map(|at| ScreenPlacement {
             owner: ClientId(3),

@@ -350,8 +350,9 @@ impl Ui {
                     // Nothing to redraw: the remote screen answers in pictures.
                     Ok(term_event::Event::Mouse(mouse)) => match keys::mouse(&self.model, &mouse) {
                         Some(RemoteInput::Line(line)) => {
-                            // A click or a wheel turn carries its own position.
-                            self.pending_move.clear();
+                            // The drag's last position first: a release outside
+                            // the screen carries none of its own.
+                            self.send_pending_move();
                             self.send(line);
                         }
                         Some(RemoteInput::Move(x, y)) => self.pending_move.set(x, y),

@@ -135,13 +135,24 @@ fn button_name(button: MouseButton) -> &'static str {
     }
 }
 
-/// What a mouse event in control mode sends: a press clicks, a drag moves the
-/// pointer, the wheel scrolls, each at the pixel under the mouse; events
-/// outside the screen's picture (and plain moves, releases) send nothing.
+/// What a mouse event in control mode sends: a press presses the button, a
+/// drag moves the pointer, a release lets go (so press, drag, release selects
+/// text or moves a window), the wheel scrolls, each at the pixel under the
+/// mouse. Events outside the screen's picture send nothing, except a release:
+/// a button let go outside must not stay down on the remote screen.
 pub fn mouse_input(at: &ScreenPlacement, mouse: &MouseEvent) -> Option<RemoteInput> {
-    let (x, y) = cell_to_pixel(at, mouse.column, mouse.row)?;
+    let Some((x, y)) = cell_to_pixel(at, mouse.column, mouse.row) else {
+        return match mouse.kind {
+            MouseEventKind::Up(button) => Some(RemoteInput::Line(format!(
+                "/input release {}",
+                button_name(button)
+            ))),
+            _ => None,
+        };
+    };
     let line = match mouse.kind {
-        MouseEventKind::Down(button) => format!("/input click {x} {y} {}", button_name(button)),
+        MouseEventKind::Down(button) => format!("/input press {x} {y} {}", button_name(button)),
+        MouseEventKind::Up(button) => format!("/input release {x} {y} {}", button_name(button)),
         MouseEventKind::Drag(_) => return Some(RemoteInput::Move(x, y)),
         MouseEventKind::ScrollUp => format!("/input scroll up {x} {y}"),
         MouseEventKind::ScrollDown => format!("/input scroll down {x} {y}"),
@@ -339,16 +350,16 @@ mod tests {
     }
 
     #[test]
-    fn mouse_events_become_clicks_moves_and_scrolls() {
+    fn mouse_events_become_presses_drags_releases_and_scrolls() {
         let at = full_hd();
         let input = |kind, column, row| mouse_input(&at, &mouse(kind, column, row));
         assert_eq!(
             input(MouseEventKind::Down(MouseButton::Left), 10, 5),
-            Some(RemoteInput::Line("/input click 10 20 left".into()))
+            Some(RemoteInput::Line("/input press 10 20 left".into()))
         );
         assert_eq!(
             input(MouseEventKind::Down(MouseButton::Right), 58, 18),
-            Some(RemoteInput::Line("/input click 970 540 right".into()))
+            Some(RemoteInput::Line("/input press 970 540 right".into()))
         );
         assert_eq!(
             input(MouseEventKind::Drag(MouseButton::Left), 58, 18),
@@ -362,14 +373,27 @@ mod tests {
             input(MouseEventKind::ScrollUp, 10, 5),
             Some(RemoteInput::Line("/input scroll up 10 20".into()))
         );
-        assert_eq!(input(MouseEventKind::Up(MouseButton::Left), 10, 5), None);
+        assert_eq!(
+            input(MouseEventKind::Up(MouseButton::Left), 10, 5),
+            Some(RemoteInput::Line("/input release 10 20 left".into()))
+        );
+        assert_eq!(
+            input(MouseEventKind::Up(MouseButton::Left), 0, 0),
+            Some(RemoteInput::Line("/input release left".into())),
+            "let go outside the screen: still let go"
+        );
         assert_eq!(input(MouseEventKind::Moved, 10, 5), None);
         assert_eq!(
             input(MouseEventKind::Down(MouseButton::Left), 0, 0),
             None,
             "outside the screen"
         );
-        for line in ["/input click 970 540 middle", "/input scroll up 10 20"] {
+        for line in [
+            "/input press 970 540 middle",
+            "/input release 970 540 middle",
+            "/input release left",
+            "/input scroll up 10 20",
+        ] {
             assert!(crate::command::parse(line).is_ok(), "{line}");
         }
     }
