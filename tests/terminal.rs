@@ -296,3 +296,75 @@ fn a_pipe_on_stdin_gets_the_line_interface() {
     assert!(screen.contains("no meetings yet"), "{screen}");
     assert!(!screen.contains("members ("), "{screen}");
 }
+
+#[test]
+fn a_shared_screen_shows_large_and_control_works_from_the_keyboard() {
+    if !Tmux::available() {
+        return;
+    }
+    let server = ServerProcess::start();
+    let mut ana = ClientProcess::start(&server, "ana");
+    let meeting = ana.create();
+    ana.send("/screen on test");
+    ana.expect("screen on", |e| {
+        e["event"] == "sharing" && e["kind"] == "screen"
+    });
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = format!("{} --name tui", server.addr());
+    let tmux = Tmux::start(&client_in_shell(&args, dir.path()), 120, 40);
+    tmux.wait_for("the welcome line", false, |s| s.contains("connected to"));
+    tmux.keys(&["j"]);
+    tmux.type_text(&meeting);
+    tmux.keys(&["Enter", "Escape"]);
+
+    // The presentation layout: ana's screen large, named in the status bar,
+    // its picture (the test desktop's coloured window) in half-blocks.
+    tmux.wait_for("ana's screen, large", false, |s| {
+        s.contains("╭ ana's screen")
+    });
+    tmux.wait_for("the screen's picture in half-blocks", true, |s| {
+        colour_half_blocks(s).len() >= 100
+    });
+    tmux.wait_for("who shares in the status bar", false, |s| {
+        s.contains("screen: ana")
+    });
+
+    // `a` asks for control of the screen shown; ana grants it.
+    tmux.keys(&["a"]);
+    let asked = ana.expect_event("control_requested");
+    assert_eq!(asked["controller"]["name"], "tui");
+    ana.send("/control grant tui");
+    tmux.wait_for("the grant", false, |s| s.contains("control ana's screen"));
+
+    // `C` enters control mode: typed keys go to ana's screen as keysyms.
+    tmux.keys(&["C"]);
+    tmux.wait_for("the control-mode banner", false, |s| {
+        s.contains("you control ana's screen")
+    });
+    tmux.type_text("x");
+    let typed = ana.expect_event("input");
+    assert_eq!(typed["events"][0]["keysym"], 0x78);
+    assert_eq!(typed["events"][0]["down"], true);
+
+    // F2 leaves control mode; `p` switches to the grid and back.
+    tmux.keys(&["F2"]);
+    tmux.wait_for("control mode left", false, |s| {
+        !s.contains("you control ana's screen")
+    });
+    tmux.keys(&["p"]);
+    tmux.wait_for("the grid", false, |s| !s.contains("╭ ana's screen"));
+    tmux.keys(&["p"]);
+    tmux.wait_for("the presentation again", false, |s| {
+        s.contains("ana's screen")
+    });
+
+    // The screen stops: control ends and the view returns to the grid.
+    ana.send("/screen off");
+    tmux.wait_for("no screen shared", false, |s| {
+        !s.contains("screen: ana") && !s.contains("╭ ana's screen")
+    });
+    tmux.keys(&["C-c"]);
+    let status = wait_for_file(&dir.path().join("status"));
+    assert_eq!(status.trim(), "0");
+}
