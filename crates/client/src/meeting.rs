@@ -204,16 +204,18 @@ impl MeetingState {
     }
 }
 
+/// Members and meetings for the client's unit tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use common::MemberRef;
+pub(crate) mod fixtures {
+    use common::{ClientId, MeetingId, MemberInfo, MemberRef, PerKind};
 
-    fn meeting() -> MeetingId {
+    /// The meeting every test is in.
+    pub fn meeting() -> MeetingId {
         MeetingId::parse("abc-def").expect("valid id")
     }
 
-    fn member(id: u32, name: &str, host: bool) -> MemberInfo {
+    /// A member sharing nothing.
+    pub fn member(id: u32, name: &str, host: bool) -> MemberInfo {
         MemberInfo {
             id: ClientId(id),
             name: name.into(),
@@ -222,12 +224,18 @@ mod tests {
         }
     }
 
-    fn named(id: u32, name: &str) -> MemberRef {
+    pub fn named(id: u32, name: &str) -> MemberRef {
         MemberRef {
             id: ClientId(id),
             name: name.into(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{meeting, member, named};
+    use super::*;
 
     #[test]
     fn members_host_and_sharing_follow_the_events() {

@@ -464,12 +464,7 @@ mod tests {
     use super::*;
     use common::MeetingId;
 
-    fn named(id: u32, name: &str) -> MemberRef {
-        MemberRef {
-            id: ClientId(id),
-            name: name.into(),
-        }
-    }
+    use crate::meeting::fixtures::named;
 
     #[test]
     fn control_events_read_as_sentences_from_every_side() {

@@ -344,20 +344,8 @@ impl ViewModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::{MeetingId, MemberRef};
-
-    fn meeting() -> MeetingId {
-        MeetingId::parse("abc-def").expect("valid id")
-    }
-
-    fn member(id: u32, name: &str, host: bool) -> MemberInfo {
-        MemberInfo {
-            id: ClientId(id),
-            name: name.into(),
-            host,
-            sharing: PerKind::default(),
-        }
-    }
+    use crate::meeting::fixtures::{meeting, member};
+    use common::MemberRef;
 
     #[test]
     fn members_follow_the_meeting_events() {
