@@ -242,6 +242,10 @@ impl<R: Read> FrameReader<R> {
         self.inner.get_ref()
     }
 
+    pub fn get_mut(&mut self) -> &mut R {
+        self.inner.get_mut()
+    }
+
     /// The next frame; `Ok(None)` when the peer closed cleanly between frames.
     pub fn read_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
         let mut header = [0u8; FRAME_HEADER_LEN];

@@ -27,6 +27,12 @@ pub const MAX_SCREEN_PAYLOAD: u32 = 2 * 1024 * 1024;
 /// A receiver may ask a screen's owner for a full picture (after it lost
 /// frames) at most this often; the owner sends at most one per interval.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+/// Requests one client may make in a burst, and per second after it: far
+/// beyond what a person types or clicks, far below what floods a meeting.
+/// Requests beyond it are answered with an `error` and not carried out.
+pub const REQUEST_BURST: u32 = 40;
+pub const REQUESTS_PER_SECOND: u32 = 10;
+
 /// Most input events in one `input` request.
 pub const MAX_INPUT_EVENTS: usize = 64;
 

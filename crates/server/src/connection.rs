@@ -14,7 +14,7 @@ use crate::registry::MeetingRegistry;
 use crate::server::ServerConfig;
 use crate::stats::ServerStats;
 use bytes::Bytes;
-use common::protocol::{HANDSHAKE_TIMEOUT, PROTOCOL_VERSION};
+use common::protocol::PROTOCOL_VERSION;
 use common::{
     ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, ProtocolError, Request, SessionToken,
 };
@@ -36,6 +36,46 @@ pub struct ConnectionContext {
     pub stats: Arc<ServerStats>,
     /// Held by every writer thread: the server waits for all of them at shutdown.
     pub writers_alive: Sender<()>,
+}
+
+/// The socket as its frame reader sees it. Until the handshake is done, reads
+/// share one deadline for the whole first frame: a peer that trickles a byte
+/// every few seconds is cut off when the deadline passes, not kept forever.
+pub struct SocketReader {
+    stream: TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl SocketReader {
+    fn new(stream: TcpStream, handshake: Duration) -> SocketReader {
+        SocketReader {
+            stream,
+            deadline: Some(Instant::now() + handshake),
+        }
+    }
+
+    /// The handshake is done: reads wait as long as the peer is quiet.
+    fn handshake_done(&mut self) {
+        self.deadline = None;
+        let _ = self.stream.set_read_timeout(None);
+    }
+
+    fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
+impl Read for SocketReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::ErrorKind::TimedOut.into());
+            }
+            self.stream.set_read_timeout(Some(left))?;
+        }
+        self.stream.read(buf)
+    }
 }
 
 /// Counts a connection as open for as long as it lives.
@@ -67,7 +107,11 @@ pub fn serve(stream: TcpStream, ctx: ConnectionContext) {
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
-    let mut reader = FrameReader::new(read_half, &[FrameKind::Control]);
+    let handshake = ctx.config.handshake_timeout;
+    let mut reader = FrameReader::new(
+        SocketReader::new(read_half, handshake),
+        &[FrameKind::Control],
+    );
     let request = match reader.read_frame().and_then(|frame| match frame {
         Some(frame) => frame.parse_control::<Request>().map(Some),
         None => Ok(None),
@@ -76,7 +120,7 @@ pub fn serve(stream: TcpStream, ctx: ConnectionContext) {
         Ok(None) => return,
         Err(err) => {
             tracing::warn!(%peer, "bad handshake: {err}");
-            return refuse(&stream, reader, &handshake_error(&err));
+            return refuse(&stream, reader, &handshake_error(&err, handshake));
         }
     };
     match request {
@@ -94,7 +138,7 @@ pub fn serve(stream: TcpStream, ctx: ConnectionContext) {
     }
 }
 
-fn handshake_error(err: &ProtocolError) -> String {
+fn handshake_error(err: &ProtocolError, handshake: Duration) -> String {
     match err {
         ProtocolError::Io(io)
             if matches!(
@@ -102,10 +146,7 @@ fn handshake_error(err: &ProtocolError) -> String {
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
             ) =>
         {
-            format!(
-                "no hello or attach within {} s",
-                HANDSHAKE_TIMEOUT.as_secs()
-            )
+            format!("no hello or attach within {handshake:?}")
         }
         _ => format!("{err}; is this a meeting client?"),
     }
@@ -113,7 +154,6 @@ fn handshake_error(err: &ProtocolError) -> String {
 
 fn tune_socket(stream: &TcpStream, config: &ServerConfig) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     stream.set_write_timeout(Some(config.write_timeout))?;
     // Notice peers that vanish without a FIN (power loss, cable pulled).
     let keepalive = TcpKeepalive::new()
@@ -124,7 +164,7 @@ fn tune_socket(stream: &TcpStream, config: &ServerConfig) -> std::io::Result<()>
 }
 
 /// Sends an error on a connection that never got a writer thread, then closes it.
-fn refuse(stream: &TcpStream, reader: FrameReader<TcpStream>, message: &str) {
+fn refuse(stream: &TcpStream, reader: FrameReader<SocketReader>, message: &str) {
     let frame = Frame::control(&Event::Error {
         message: message.to_string(),
     });
@@ -135,8 +175,8 @@ fn refuse(stream: &TcpStream, reader: FrameReader<TcpStream>, message: &str) {
 
 /// Reads and discards what the peer still sends, for a moment: closing a socket
 /// with unread input resets the connection, and the peer would lose our error.
-fn drain_input(reader: FrameReader<TcpStream>) {
-    let stream = reader.get_ref();
+fn drain_input(reader: FrameReader<SocketReader>) {
+    let stream = reader.get_ref().stream();
     let deadline = Instant::now() + Duration::from_secs(1);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     let mut sink = [0u8; 16 * 1024];
@@ -167,7 +207,7 @@ fn spawn_writer(name: String, stream: &TcpStream, queue: WriterQueue, ctx: &Conn
 
 fn control_session(
     stream: TcpStream,
-    mut reader: FrameReader<TcpStream>,
+    mut reader: FrameReader<SocketReader>,
     protocol: u32,
     name: &str,
     peer: &str,
@@ -187,7 +227,7 @@ fn control_session(
     };
     tracing::info!(client = %id, %peer, name, "connected");
     spawn_writer(format!("control-out-{id}"), &stream, queue, &ctx);
-    let _ = stream.set_read_timeout(None);
+    reader.get_mut().handshake_done();
     loop {
         let request = reader.read_frame().and_then(|frame| {
             frame
@@ -225,7 +265,7 @@ fn control_session(
 #[allow(clippy::too_many_arguments)]
 fn media_session(
     stream: TcpStream,
-    mut reader: FrameReader<TcpStream>,
+    mut reader: FrameReader<SocketReader>,
     kind: MediaKind,
     id: ClientId,
     token: &str,
@@ -259,7 +299,7 @@ fn media_session(
         };
     tracing::debug!(client = %id, %peer, "{kind} socket attached");
     spawn_writer(format!("{kind}-out-{id}"), &stream, queue, &ctx);
-    let _ = stream.set_read_timeout(None);
+    reader.get_mut().handshake_done();
     reader.accept_only(&[frame_kind]);
     let mut reported_outside = false;
     loop {

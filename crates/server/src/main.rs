@@ -29,6 +29,17 @@ struct Args {
     #[arg(long, default_value_t = ServerConfig::default().max_connections)]
     max_connections: usize,
 
+    /// Most connections from one IP address; also, once the server is three
+    /// quarters full, an address holding 16 or more gets no new one. Default:
+    /// half of --max-connections.
+    #[arg(long, value_name = "N")]
+    max_per_address: Option<usize>,
+
+    /// How long a new connection has to send its whole first message (hello
+    /// or attach), for example 10s.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration)]
+    handshake_timeout: Duration,
+
     /// Events queued for one client before it counts as not reading and is disconnected.
     #[arg(long, default_value_t = ServerConfig::default().control_queue)]
     control_queue: usize,
@@ -62,6 +73,14 @@ fn parse_queue(text: &str) -> Result<(MediaKind, usize), String> {
         .parse::<usize>()
         .map_err(|_| format!("{name}: N must be a whole number"))?;
     Ok((kind, count.max(1)))
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err("must be longer than 0 (for example 10s)".to_string()),
+        Err(err) => Err(format!("{err} (for example 10s)")),
+    }
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -120,6 +139,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     let config = ServerConfig {
         bind: resolve_bind(&args.bind)?,
         max_connections: args.max_connections.max(1),
+        max_per_address: args
+            .max_per_address
+            .unwrap_or(args.max_connections / 2)
+            .max(1),
+        handshake_timeout: args.handshake_timeout,
         control_queue: args.control_queue.max(1),
         media_queue: media_queues(&args),
         stats_interval: Some(args.stats_interval).filter(|every| !every.is_zero()),

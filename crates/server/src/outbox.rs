@@ -3,8 +3,13 @@
 //! stops reading only ever blocks its own writer.
 //!
 //! Media that does not fit is dropped oldest-first (the newest frame is the one
-//! worth showing) and counted. Control messages are never dropped: if one does
-//! not fit, `push_control` says so and the registry disconnects that client.
+//! worth showing) and counted. Control messages are never dropped. A control
+//! queue past its capacity is not by itself a reason to disconnect: a burst
+//! (another member's flood of chat) can fill an honest reader's queue faster
+//! than one write drains it. Only a client whose writer makes no progress for
+//! `CONTROL_STALL` while its queue is full, or whose queue reaches
+//! `CONTROL_HARD_LIMIT` times its capacity, overflows; then `push_control`
+//! says so and the registry disconnects that client.
 //!
 //! Fast path: when a media socket's queue is empty and nobody is writing to
 //! it, `push_media` writes the frame itself, without blocking (MSG_DONTWAIT).
@@ -21,6 +26,14 @@ use std::io::{ErrorKind, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A writer that has written nothing for this long, with a full control
+/// queue, belongs to a client that is not reading.
+pub const CONTROL_STALL: Duration = Duration::from_secs(5);
+/// A control queue never holds more than this many times its capacity, even
+/// for a client that reads (memory is finite; so is a reader's patience).
+pub const CONTROL_HARD_LIMIT: usize = 16;
 
 /// Counters of one outbox, readable while it runs.
 #[derive(Default, Debug)]
@@ -48,6 +61,9 @@ struct Queue {
     /// The unwritten rest of a frame the fast path started: written first,
     /// never dropped (the receiver already has its beginning).
     partial: Option<Bytes>,
+    /// When the writer last finished a batch (or started): a writer that is
+    /// writing and has not finished for long is stuck on a full socket.
+    last_progress: Instant,
 }
 
 impl Queue {
@@ -112,6 +128,7 @@ impl Outbox {
                 writer_writing: false,
                 pusher_writing: false,
                 partial: None,
+                last_progress: Instant::now(),
             }),
             ready: Condvar::new(),
             stats: OutboxStats::default(),
@@ -206,11 +223,21 @@ impl Outbox {
         if queue.writer_gone {
             return Ok(());
         }
-        if queue.frames.len() >= queue.capacity {
+        let queued = queue.frames.len();
+        let stalled = queue.writer_writing && queue.last_progress.elapsed() >= CONTROL_STALL;
+        if queued >= queue.capacity.saturating_mul(CONTROL_HARD_LIMIT)
+            || (queued >= queue.capacity && stalled)
+        {
             return Err(Overflow);
         }
         self.push(frame, &mut queue);
         Ok(())
+    }
+
+    /// Frames waiting now, and the queue's capacity.
+    pub fn backlog(&self) -> (usize, usize) {
+        let queue = self.shared.lock();
+        (queue.frames.len(), queue.capacity)
     }
 
     pub fn stats(&self) -> &OutboxStats {
@@ -251,6 +278,10 @@ impl WriterQueue {
     /// The socket is the writer's until its next call.
     pub fn next_batch(&self, batch: &mut Vec<Bytes>, max: usize) -> Option<usize> {
         let mut queue = self.shared.lock();
+        if queue.writer_writing {
+            // The last batch is written: the reader is keeping up.
+            queue.last_progress = Instant::now();
+        }
         queue.writer_writing = false;
         while !queue.has_work() || queue.pusher_writing {
             if queue.outboxes == 0 && !queue.has_work() {
@@ -536,15 +567,38 @@ mod tests {
     }
 
     #[test]
-    fn full_control_queue_reports_overflow_and_drops_nothing() {
+    fn a_full_control_queue_overflows_only_when_its_writer_is_stuck_or_at_the_hard_limit() {
         let (outbox, queue) = Outbox::new(2, Arc::default());
-        assert!(outbox.push_control(Bytes::from_static(b"a")).is_ok());
-        assert!(outbox.push_control(Bytes::from_static(b"b")).is_ok());
-        assert!(outbox.push_control(Bytes::from_static(b"c")).is_err());
-        let kept: Vec<Bytes> = queue.take_all();
-        assert_eq!(
-            kept,
-            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        // A burst past capacity while the writer keeps up: kept, not refused.
+        for n in 0..2 * CONTROL_HARD_LIMIT {
+            assert!(
+                outbox.push_control(Bytes::from(vec![n as u8])).is_ok(),
+                "{n}"
+            );
+        }
+        assert!(
+            outbox.push_control(Bytes::from_static(b"x")).is_err(),
+            "the hard limit holds"
         );
+        let kept = queue.take_all();
+        assert_eq!(kept.len(), 2 * CONTROL_HARD_LIMIT, "nothing dropped");
+
+        // A writer stuck in a write for CONTROL_STALL: full means overflow.
+        let mut batch = Vec::new();
+        outbox.push_control(Bytes::from_static(b"a")).expect("room");
+        assert_eq!(queue.next_batch(&mut batch, 1), Some(0));
+        for event in [b"b", b"c"] {
+            outbox
+                .push_control(Bytes::from_static(event))
+                .expect("room");
+        }
+        assert!(
+            outbox.push_control(Bytes::from_static(b"d")).is_ok(),
+            "not stuck yet"
+        );
+        if let Some(long_ago) = Instant::now().checked_sub(CONTROL_STALL) {
+            outbox.shared.lock().last_progress = long_ago;
+        }
+        assert!(outbox.push_control(Bytes::from_static(b"e")).is_err());
     }
 }

@@ -8,7 +8,7 @@
 
 use common::protocol::{
     KEYFRAME_REQUEST_INTERVAL, MAX_CHAT_BYTES, MAX_INPUT_EVENTS, MAX_LISTED_MEETINGS,
-    MAX_MEETING_MEMBERS, MAX_NAME_CHARS,
+    MAX_MEETING_MEMBERS, MAX_NAME_CHARS, REQUEST_BURST, REQUESTS_PER_SECOND,
 };
 use common::{
     ClientId, Event, InputEvent, MediaKind, MeetingId, MeetingSummary, MemberInfo, MemberRef,
@@ -33,7 +33,11 @@ pub enum Effect {
 
 /// A connected client as the rules see it.
 struct Participant {
+    /// The name as others see it: `chosen`, or with a suffix (`ana (2)`) while
+    /// someone in the same meeting already goes by it.
     name: String,
+    /// The name the client said in `hello`.
+    chosen: String,
     sharing: PerKind<bool>,
     meeting: Option<MeetingId>,
     /// Media sent outside a meeting is worth one warning per kind.
@@ -43,6 +47,38 @@ struct Participant {
     /// sharer (or the meeting) with them.
     last_keyframe_request: Option<Instant>,
     last_control_request: Option<Instant>,
+    budget: RequestBudget,
+}
+
+/// A token bucket: `REQUEST_BURST` requests at once, then
+/// `REQUESTS_PER_SECOND`. One member's flood of chat or media toggles would
+/// otherwise queue thousands of events for every other member at once.
+struct RequestBudget {
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl RequestBudget {
+    fn new() -> RequestBudget {
+        RequestBudget {
+            tokens: f64::from(REQUEST_BURST),
+            refilled: Instant::now(),
+        }
+    }
+
+    /// Takes one request's token; false if there is none.
+    fn take(&mut self, now: Instant) -> bool {
+        let earned =
+            now.duration_since(self.refilled).as_secs_f64() * f64::from(REQUESTS_PER_SECOND);
+        self.tokens = (self.tokens + earned).min(f64::from(REQUEST_BURST));
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 struct Meeting {
@@ -74,7 +110,37 @@ pub fn validate_name(name: &str) -> Result<String, String> {
             "a name must be 1 to {MAX_NAME_CHARS} characters, without control characters"
         ));
     }
+    if let Some(hidden) = name.chars().find(|&c| is_invisible(c)) {
+        return Err(format!(
+            "a name cannot contain invisible or direction-changing characters (U+{:04X}); others must be able to read it",
+            u32::from(hidden)
+        ));
+    }
     Ok(name.to_string())
+}
+
+/// Characters that show nothing, or change how the text around them is
+/// shown (bidirectional overrides): in a name they let one member pass for
+/// another. Every whitespace but the plain space counts too.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD          // soft hyphen
+        | 0x034F        // combining grapheme joiner
+        | 0x061C        // Arabic letter mark
+        | 0x115F | 0x1160 | 0x3164 | 0xFFA0 // Hangul fillers
+        | 0x17B4 | 0x17B5
+        | 0x180B..=0x180F // Mongolian variation selectors, vowel separator
+        | 0x200B..=0x200F // zero-width space, joiners, LRM, RLM
+        | 0x2028..=0x202E // line and paragraph separators, bidi embeddings and overrides
+        | 0x2060..=0x206F // word joiner, invisible operators, bidi isolates
+        | 0x2800          // braille blank
+        | 0xFE00..=0xFE0F // variation selectors
+        | 0xFEFF          // zero-width no-break space
+        | 0xFFF9..=0xFFFB // interlinear annotations
+        | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF // tags, variation selectors supplement
+    ) || (c.is_whitespace() && c != ' ')
 }
 
 impl MeetingRules {
@@ -88,12 +154,14 @@ impl MeetingRules {
         self.participants.insert(
             id,
             Participant {
+                chosen: name.clone(),
                 name,
                 sharing: PerKind::default(),
                 meeting: None,
                 warned_outside: PerKind::default(),
                 last_keyframe_request: None,
                 last_control_request: None,
+                budget: RequestBudget::new(),
             },
         );
     }
@@ -137,8 +205,14 @@ impl MeetingRules {
     /// Carries out one request of client `id` after the handshake; a request
     /// that cannot be carried out is answered with an `error`.
     pub fn handle(&mut self, id: ClientId, request: Request) {
-        if !self.contains(id) {
+        let Some(participant) = self.participants.get_mut(&id) else {
             return;
+        };
+        if !participant.budget.take(Instant::now()) {
+            let message = format!(
+                "too many requests: at most {REQUEST_BURST} at once and {REQUESTS_PER_SECOND} a second; this one was not carried out"
+            );
+            return self.tell(id, Event::Error { message });
         }
         let result = match request {
             Request::Create => self.create(id),
@@ -299,8 +373,36 @@ impl MeetingRules {
         Ok(())
     }
 
+    /// The name `id` goes by in `meeting`: its chosen one, or, if another
+    /// member already goes by that (in any case), the first free `name (n)`.
+    fn unique_name(&self, id: ClientId, meeting: &MeetingId) -> String {
+        let chosen = self
+            .participants
+            .get(&id)
+            .map(|p| p.chosen.clone())
+            .unwrap_or_default();
+        let taken = |candidate: &str| {
+            self.members(meeting).iter().any(|&other| {
+                other != id
+                    && self
+                        .participants
+                        .get(&other)
+                        .is_some_and(|p| p.name.eq_ignore_ascii_case(candidate))
+            })
+        };
+        if !taken(&chosen) {
+            return chosen;
+        }
+        (2..)
+            .map(|n| format!("{chosen} ({n})"))
+            .find(|candidate| !taken(candidate))
+            .unwrap_or(chosen)
+    }
+
     fn enter(&mut self, id: ClientId, meeting: &MeetingId) {
+        let name = self.unique_name(id, meeting);
         if let Some(participant) = self.participants.get_mut(&id) {
+            participant.name = name;
             participant.meeting = Some(meeting.clone());
             participant.warned_outside = PerKind::default();
         }
@@ -313,6 +415,7 @@ impl MeetingRules {
         let participant = self.participants.get_mut(&id)?;
         let meeting = participant.meeting.take()?;
         participant.warned_outside = PerKind::default();
+        participant.name.clone_from(&participant.chosen);
         self.effects.push(Effect::Unroute(id));
         Some(meeting)
     }
@@ -517,6 +620,8 @@ impl MeetingRules {
     fn depart(&mut self, id: ClientId) {
         // Control ends while everyone (the one leaving too) still hears of it.
         self.end_grants_of(id);
+        // Named as the others knew it (`ana (2)`), before the name is reset.
+        let member = self.member_ref(id);
         let Some(meeting) = self.forget_meeting(id) else {
             return;
         };
@@ -533,7 +638,6 @@ impl MeetingRules {
             m.host = successor;
         }
         let remaining = m.members.clone();
-        let member = self.member_ref(id);
         self.tell_all(
             remaining.clone(),
             Event::MemberLeft {
@@ -933,5 +1037,75 @@ mod tests {
             .count();
         assert_eq!(asked, 1, "{effects:?}");
         assert!(told(&effects, cy).is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_requests_is_cut_at_the_budget_and_answered_with_errors() {
+        let (mut rules, ids) = rules_with(&["ana", "bo"]);
+        let meeting = created(&mut rules, ids[0]);
+        join(&mut rules, ids[1], &meeting);
+        rules.take_effects();
+        let flood = REQUEST_BURST as usize + 25;
+        for n in 0..flood {
+            rules.handle(
+                ids[1],
+                Request::Chat {
+                    text: format!("{n}"),
+                },
+            );
+        }
+        let effects = rules.take_effects();
+        let chats = told(&effects, ids[0])
+            .iter()
+            .filter(|e| matches!(e, Event::Chat { .. }))
+            .count();
+        // The join took one token; a few may come back while the loop runs.
+        let budget = REQUEST_BURST as usize - 1;
+        assert!(
+            (budget..budget + 3).contains(&chats),
+            "{chats} chats reached the other member"
+        );
+        let refused = told(&effects, ids[1])
+            .iter()
+            .filter(
+                |e| matches!(e, Event::Error { message } if message.contains("too many requests")),
+            )
+            .count();
+        assert_eq!(chats + refused, flood, "every request answered");
+    }
+
+    #[test]
+    fn names_are_unique_in_a_meeting_and_visible() {
+        let (mut rules, ids) = rules_with(&["ana", "ANA", "ana"]);
+        let meeting = created(&mut rules, ids[0]);
+        join(&mut rules, ids[1], &meeting);
+        join(&mut rules, ids[2], &meeting);
+        rules.handle(ids[0], Request::Members);
+        let effects = rules.take_effects();
+        let Some(Event::Members { members, .. }) = told(&effects, ids[0]).last().copied() else {
+            panic!("no members: {effects:?}")
+        };
+        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["ana", "ANA (2)", "ana (3)"]);
+
+        // Leaving gives the chosen name back; the others knew it as "ANA (2)".
+        rules.handle(ids[1], Request::Leave);
+        let effects = rules.take_effects();
+        assert!(matches!(
+            told(&effects, ids[0]).as_slice(),
+            [Event::MemberLeft { member, .. }] if member.name == "ANA (2)"
+        ));
+
+        for hidden in [
+            "\u{202e}ana",
+            "an\u{200b}a",
+            "\u{2800}",
+            "ana\u{3000}bo",
+            "\u{e0041}",
+        ] {
+            assert!(validate_name(hidden).is_err(), "{hidden:?}");
+        }
+        assert_eq!(validate_name(" Ana Lima ").as_deref(), Ok("Ana Lima"));
+        assert_eq!(validate_name("Zoë 😀").as_deref(), Ok("Zoë 😀"));
     }
 }

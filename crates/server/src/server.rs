@@ -11,10 +11,11 @@ use crate::registry::MeetingRegistry;
 use crate::stats::{self, ServerStats};
 use anyhow::Context;
 use common::{Event, Frame, MediaKind, PerKind};
+use std::collections::HashMap;
 use std::io::Write;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -23,10 +24,14 @@ use std::time::Duration;
 pub struct ServerConfig {
     pub bind: SocketAddr,
     pub max_connections: usize,
+    /// Most connections from one IP address (a client uses one per socket kind).
+    pub max_per_address: usize,
     /// Events queued for one client before it counts as not reading and is cut off.
     pub control_queue: usize,
     /// Media frames queued per receiver, per kind, before the oldest are dropped.
     pub media_queue: PerKind<usize>,
+    /// How long a new connection has for its whole first frame (hello or attach).
+    pub handshake_timeout: Duration,
     /// A write that makes no progress for this long ends the connection.
     pub write_timeout: Duration,
     /// How often the traffic figures are logged; `None` never.
@@ -38,8 +43,10 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], common::protocol::DEFAULT_PORT)),
             max_connections: 1024,
+            max_per_address: 512,
             control_queue: 1024,
             media_queue: PerKind::from_fn(default_media_queue),
+            handshake_timeout: common::protocol::HANDSHAKE_TIMEOUT,
             write_timeout: Duration::from_secs(30),
             stats_interval: Some(Duration::from_secs(60)),
         }
@@ -59,6 +66,18 @@ pub fn default_media_queue(kind: MediaKind) -> usize {
         // keyframe, so hold about a second of them (8 at the usual 8 fps).
         MediaKind::Screen => 8,
     }
+}
+
+/// Binds `addr` with an accept backlog for a burst of `max_connections`:
+/// with the usual 128, a crowd joining at once waits a second for SYN retries.
+fn listen(addr: SocketAddr, max_connections: usize) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    let backlog = i32::try_from(max_connections.max(128)).unwrap_or(i32::MAX);
+    socket.listen(backlog)?;
+    Ok(socket.into())
 }
 
 /// A bound, not yet running server.
@@ -81,7 +100,7 @@ pub struct RunningServer {
 
 impl Server {
     pub fn bind(config: ServerConfig) -> anyhow::Result<Server> {
-        let listener = TcpListener::bind(config.bind).with_context(|| {
+        let listener = listen(config.bind, config.max_connections).with_context(|| {
             format!("could not listen on {}: is another server using that port? choose another with --bind", config.bind)
         })?;
         Ok(Server {
@@ -200,15 +219,15 @@ fn wake_address(addr: SocketAddr) -> SocketAddr {
 }
 
 fn accept_loop(listener: TcpListener, ctx: ConnectionContext, stopping: &AtomicBool) {
-    let active = Arc::new(AtomicUsize::new(0));
+    let admission = Arc::new(Mutex::new(Admission::new(&ctx.config)));
     let mut backoff = Duration::from_millis(10);
     loop {
         let accepted = listener.accept();
         if stopping.load(Ordering::SeqCst) {
             return;
         }
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(err) => {
                 tracing::warn!("accept failed: {err}; retrying in {backoff:?}");
                 std::thread::sleep(backoff);
@@ -217,17 +236,18 @@ fn accept_loop(listener: TcpListener, ctx: ConnectionContext, stopping: &AtomicB
             }
         };
         backoff = Duration::from_millis(10);
-        if active.load(Ordering::SeqCst) >= ctx.config.max_connections {
-            tracing::warn!(
-                "refusing a connection: {} connections open",
-                ctx.config.max_connections
-            );
-            refuse_full(stream, ctx.config.max_connections);
+        let address = peer.ip();
+        let verdict = lock(&admission).admit(address);
+        if let Err(message) = verdict {
+            tracing::warn!(%peer, "refusing a connection: {message}");
+            refuse_now(stream, &message);
             continue;
         }
-        active.fetch_add(1, Ordering::SeqCst);
         let ctx = ctx.clone();
-        let guard = ActiveGuard(active.clone());
+        let guard = AdmittedGuard {
+            admission: admission.clone(),
+            address,
+        };
         let spawned = std::thread::Builder::new()
             .name("connection".into())
             .spawn(move || {
@@ -240,17 +260,131 @@ fn accept_loop(listener: TcpListener, ctx: ConnectionContext, stopping: &AtomicB
     }
 }
 
-fn refuse_full(stream: TcpStream, max: usize) {
-    let message = format!("the server is full ({max} connections); try again later");
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Who may open another connection: at most `max_connections` in all and
+/// `max_per_address` from one address, and once the server is three quarters
+/// full, an address that already holds a fair share (`FAIR_SHARE`, room for
+/// four people) gets no more, so the last slots go to people who have none.
+struct Admission {
+    open: usize,
+    by_address: HashMap<IpAddr, usize>,
+    max_connections: usize,
+    max_per_address: usize,
+}
+
+/// Connections an address may still open on a crowded server: four people's
+/// worth (each uses a control socket and one per media kind).
+const FAIR_SHARE: usize = 4 * (1 + MediaKind::COUNT);
+
+impl Admission {
+    fn new(config: &ServerConfig) -> Admission {
+        Admission {
+            open: 0,
+            by_address: HashMap::new(),
+            max_connections: config.max_connections,
+            max_per_address: config.max_per_address,
+        }
+    }
+
+    fn admit(&mut self, address: IpAddr) -> Result<(), String> {
+        let held = self.by_address.get(&address).copied().unwrap_or(0);
+        if self.open >= self.max_connections {
+            return Err(format!(
+                "the server is full ({} connections); try again later",
+                self.max_connections
+            ));
+        }
+        if held >= self.max_per_address {
+            return Err(format!(
+                "too many connections from your address ({held}, at most {})",
+                self.max_per_address
+            ));
+        }
+        let crowded = self.open >= self.max_connections / 4 * 3;
+        if crowded && held >= FAIR_SHARE {
+            return Err(format!(
+                "the server is nearly full and your address holds {held} connections; try again later"
+            ));
+        }
+        self.open += 1;
+        *self.by_address.entry(address).or_default() += 1;
+        Ok(())
+    }
+
+    fn release(&mut self, address: IpAddr) {
+        self.open = self.open.saturating_sub(1);
+        if let Some(held) = self.by_address.get_mut(&address) {
+            *held -= 1;
+            if *held == 0 {
+                self.by_address.remove(&address);
+            }
+        }
+    }
+}
+
+fn refuse_now(stream: TcpStream, message: &str) {
+    let message = message.to_string();
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let _ = (&stream).write_all(Frame::control(&Event::Error { message }).as_bytes());
     let _ = stream.shutdown(Shutdown::Write);
 }
 
-struct ActiveGuard(Arc<AtomicUsize>);
+/// Gives an admitted connection's place back when its thread ends.
+struct AdmittedGuard {
+    admission: Arc<Mutex<Admission>>,
+    address: IpAddr,
+}
 
-impl Drop for ActiveGuard {
+impl Drop for AdmittedGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        lock(&self.admission).release(self.address);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admission(max_connections: usize, max_per_address: usize) -> Admission {
+        Admission::new(&ServerConfig {
+            max_connections,
+            max_per_address,
+            ..ServerConfig::default()
+        })
+    }
+
+    #[test]
+    fn one_address_gets_its_limit_and_the_others_the_rest() {
+        let mut gate = admission(64, 32);
+        let attacker: IpAddr = [10, 0, 0, 66].into();
+        let admitted = (0..64).filter(|_| gate.admit(attacker).is_ok()).count();
+        assert_eq!(admitted, 32);
+        let person: IpAddr = [10, 0, 0, 7].into();
+        for _ in 0..FAIR_SHARE {
+            assert!(gate.admit(person).is_ok());
+        }
+        gate.release(attacker);
+        assert!(
+            gate.admit(attacker).is_ok(),
+            "a freed place can be taken again"
+        );
+    }
+
+    #[test]
+    fn a_crowded_server_keeps_its_last_places_for_addresses_with_few() {
+        let mut gate = admission(100, 100);
+        let busy: IpAddr = [10, 0, 0, 1].into();
+        let admitted = (0..100).filter(|_| gate.admit(busy).is_ok()).count();
+        assert_eq!(admitted, 75, "no more than three quarters for one address");
+        let newcomer: IpAddr = [10, 0, 0, 2].into();
+        let places = (0..100).filter(|_| gate.admit(newcomer).is_ok()).count();
+        assert_eq!(places, FAIR_SHARE);
+        let third: IpAddr = [10, 0, 0, 3].into();
+        assert!(gate.admit(third).is_ok());
     }
 }
