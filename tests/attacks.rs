@@ -32,6 +32,7 @@ fn a_chat_flood_in_one_write_disconnects_no_honest_member() {
     let (mut flooder, _, _) = RawPeer::hello(server.addr(), "flooder");
     flooder.request(&Request::Join {
         meeting: meeting.clone(),
+        passcode: None,
     });
     flooder.expect("joined", |e| matches!(e, Event::Joined { .. }));
 

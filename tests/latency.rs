@@ -74,6 +74,7 @@ fn tone_onsets_reach_the_audio_out_within_the_budget() {
     let mut audio = RawPeer::attach(server.addr(), MediaKind::Audio, id, &token);
     control.request(&Request::Join {
         meeting: meeting.clone(),
+        passcode: None,
     });
     control.expect("joined", |e| matches!(e, Event::Joined { .. }));
 

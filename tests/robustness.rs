@@ -103,7 +103,7 @@ fn malformed_and_out_of_place_messages_are_refused() {
     }
     // A first message that is neither hello nor attach, and an old protocol.
     let mut peer = RawPeer::connect(server.addr());
-    peer.request(&Request::Create);
+    peer.request(&Request::Create { passcode: None });
     assert!(error_message(&mut peer).contains("hello or attach"));
     let mut peer = RawPeer::connect(server.addr());
     peer.request(&Request::Hello {
@@ -171,7 +171,7 @@ fn a_receiver_that_stops_reading_does_not_stop_the_others() {
     let (mut sender_ctl, sender, sender_token) = RawPeer::hello(server.addr(), "sender");
     let (mut fast_ctl, fast, fast_token) = RawPeer::hello(server.addr(), "fast");
     let (mut stalled_ctl, stalled, stalled_token) = RawPeer::hello(server.addr(), "stalled");
-    sender_ctl.request(&Request::Create);
+    sender_ctl.request(&Request::Create { passcode: None });
     let Event::Created { meeting } =
         sender_ctl.expect("created", |e| matches!(e, Event::Created { .. }))
     else {
@@ -180,6 +180,7 @@ fn a_receiver_that_stops_reading_does_not_stop_the_others() {
     for ctl in [&mut fast_ctl, &mut stalled_ctl] {
         ctl.request(&Request::Join {
             meeting: meeting.to_string(),
+            passcode: None,
         });
         ctl.expect("joined", |e| matches!(e, Event::Joined { .. }));
     }

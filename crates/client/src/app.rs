@@ -281,8 +281,30 @@ impl App {
 
     fn command(&mut self, command: Command) {
         let request = match command {
-            Command::Create => Request::Create,
-            Command::Join(meeting) => Request::Join { meeting },
+            Command::Create(passcode) => Request::Create { passcode },
+            Command::Join(meeting, passcode) => Request::Join { meeting, passcode },
+            Command::Passcode(passcode) => Request::Passcode { passcode },
+            Command::Lock(locked) => Request::Lock { locked },
+            Command::Remove(who) => match self.find_member(&who) {
+                Ok((member, _)) => Request::Remove { member },
+                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+            },
+            Command::Block(who, kind) => match who.map(|who| self.find_member(&who)).transpose() {
+                Ok(member) => Request::Block {
+                    member: member.map(|(id, _)| id),
+                    kind,
+                },
+                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+            },
+            // A removed member is no longer in the meeting: found among everyone seen.
+            Command::Allow(who, kind) => match self.meeting.find_known(&who) {
+                Ok(member) => Request::Allow { member, kind },
+                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+            },
+            Command::MakeHost(who) => match self.find_member(&who) {
+                Ok((member, _)) => Request::MakeHost { member },
+                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+            },
             Command::Leave => Request::Leave,
             Command::Cancel => Request::Cancel,
             Command::Meetings => Request::Meetings,
@@ -501,6 +523,24 @@ impl App {
                 }
             }
             Event::Input { from, events } => self.inject(*from, events),
+            // The host stopped what we share: the server relays none of it
+            // any more, so stop producing it too (and say so).
+            Event::Blocked {
+                member,
+                kind,
+                blocked: true,
+                ..
+            } if member.id == self.me && self.channels[*kind].sending() => {
+                self.channels[*kind].stop();
+                if *kind == MediaKind::Screen {
+                    self.screen_share = None;
+                }
+                self.output.local(&LocalEvent::Sharing {
+                    kind: *kind,
+                    on: false,
+                    source: None,
+                });
+            }
             // Control of our screen ended: nothing the controller pressed stays down.
             Event::ControlRevoked { owner, .. } if owner.id == self.me => {
                 if let Some(injector) = self.screen_share.as_mut().and_then(|s| s.injector.as_mut())

@@ -8,8 +8,22 @@ use common::{InputEvent, MediaKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    Create,
-    Join(String),
+    /// `/create [PASSCODE]`: a passcode makes the meeting private.
+    Create(Option<String>),
+    /// `/join ID [PASSCODE]`.
+    Join(String, Option<String>),
+    /// `/passcode [PASSCODE]` (host): set, change, or (none) remove it.
+    Passcode(Option<String>),
+    /// `/lock` (true) and `/unlock` (host).
+    Lock(bool),
+    /// `/remove NAME|ID` (host).
+    Remove(String),
+    /// `/stop NAME|ID|everyone KIND` (host): `None` is everyone.
+    Block(Option<String>, MediaKind),
+    /// `/allow NAME|ID [KIND]` (host): back in (no kind), or share KIND again.
+    Allow(String, Option<MediaKind>),
+    /// `/host NAME|ID` (host): hand the role over.
+    MakeHost(String),
     Leave,
     Cancel,
     Meetings,
@@ -74,21 +88,19 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "create",
         aliases: &[],
-        usage: &["/create"],
-        help: "start a meeting and become its host",
-        parse: |i| i.no_args(Command::Create),
+        usage: &["/create [PASSCODE]"],
+        help: "start a meeting and become its host; with a passcode it is private",
+        parse: |i| match i.args.as_slice() {
+            [] => Ok(Command::Create(None)),
+            _ => Ok(Command::Create(Some(i.rest.trim().to_string()))),
+        },
     },
     CommandSpec {
         name: "join",
         aliases: &[],
-        usage: &["/join ID"],
-        help: "join a meeting by its id (like k7m-q2x)",
-        parse: |i| match i.args.as_slice() {
-            [id] => Ok(Command::Join((*id).to_string())),
-            // Accept an id typed with a space in the middle, as read aloud.
-            [a, b] => Ok(Command::Join(format!("{a}{b}"))),
-            _ => Err("usage: /join ID (for example /join k7m-q2x)".to_string()),
-        },
+        usage: &["/join ID [PASSCODE]"],
+        help: "join a meeting by its id (like k7m-q2x), with its passcode if it is private",
+        parse: parse_join,
     },
     CommandSpec {
         name: "leave",
@@ -131,6 +143,66 @@ pub const COMMANDS: &[CommandSpec] = &[
         usage: &["/audio on [SOURCE]", "/audio off"],
         help: "share audio, or stop (sources below)",
         parse: |i| parse_media(MediaKind::Audio, i),
+    },
+    CommandSpec {
+        name: "passcode",
+        aliases: &[],
+        usage: &["/passcode [PASSCODE]"],
+        help: "host: make the meeting private with a passcode, change it, or (none) make it public",
+        parse: |i| {
+            let passcode = i.rest.trim();
+            Ok(Command::Passcode(
+                (!passcode.is_empty()).then(|| passcode.to_string()),
+            ))
+        },
+    },
+    CommandSpec {
+        name: "lock",
+        aliases: &[],
+        usage: &["/lock"],
+        help: "host: let nobody new in",
+        parse: |i| i.no_args(Command::Lock(true)),
+    },
+    CommandSpec {
+        name: "unlock",
+        aliases: &[],
+        usage: &["/unlock"],
+        help: "host: let people join again",
+        parse: |i| i.no_args(Command::Lock(false)),
+    },
+    CommandSpec {
+        name: "remove",
+        aliases: &["kick"],
+        usage: &["/remove NAME|ID"],
+        help: "host: take a member out; they cannot come back until you /allow them",
+        parse: |i| match i.args.as_slice() {
+            [] => Err("usage: /remove NAME|ID".to_string()),
+            _ => Ok(Command::Remove(i.args.join(" "))),
+        },
+    },
+    CommandSpec {
+        name: "stop",
+        aliases: &[],
+        usage: &["/stop NAME|ID|everyone video|audio|screen"],
+        help: "host: stop a member's (or everyone's) video, audio or screen until you allow it",
+        parse: parse_stop,
+    },
+    CommandSpec {
+        name: "allow",
+        aliases: &[],
+        usage: &["/allow NAME|ID [video|audio|screen]"],
+        help: "host: let a removed member back, or let a member share what you stopped",
+        parse: parse_allow,
+    },
+    CommandSpec {
+        name: "host",
+        aliases: &[],
+        usage: &["/host NAME|ID"],
+        help: "host: hand the host role to another member",
+        parse: |i| match i.args.as_slice() {
+            [] => Err("usage: /host NAME|ID".to_string()),
+            _ => Ok(Command::MakeHost(i.args.join(" "))),
+        },
     },
     CommandSpec {
         name: "screen",
@@ -264,6 +336,54 @@ fn parse_media(kind: MediaKind, i: &Invocation) -> Result<Command, String> {
     }
 }
 
+fn parse_join(i: &Invocation) -> Result<Command, String> {
+    let usage = || "usage: /join ID [PASSCODE] (for example /join k7m-q2x)".to_string();
+    // An id may be typed with a space in the middle, as read aloud: two words
+    // that make an id are one id; otherwise the second is the passcode.
+    let joined_id = |a: &str, b: &str| {
+        let both = format!("{a}{b}");
+        common::MeetingId::parse(&both).map(|_| both)
+    };
+    match i.args.as_slice() {
+        [id] => Ok(Command::Join((*id).to_string(), None)),
+        [a, b] => Ok(match joined_id(a, b) {
+            Some(id) => Command::Join(id, None),
+            None => Command::Join((*a).to_string(), Some((*b).to_string())),
+        }),
+        [a, b, passcode @ ..] => match joined_id(a, b) {
+            Some(id) => Ok(Command::Join(id, Some(passcode.join(" ")))),
+            None => Err(usage()),
+        },
+        [] => Err(usage()),
+    }
+}
+
+fn parse_kind(word: &str) -> Result<MediaKind, String> {
+    MediaKind::from_name(word).ok_or_else(|| format!("'{word}' is not video, audio or screen"))
+}
+
+fn parse_stop(i: &Invocation) -> Result<Command, String> {
+    match i.args.split_last() {
+        Some((kind, who)) if !who.is_empty() => {
+            let kind = parse_kind(kind)?;
+            let who = who.join(" ");
+            let everyone = matches!(who.as_str(), "everyone" | "all");
+            Ok(Command::Block((!everyone).then_some(who), kind))
+        }
+        _ => Err("usage: /stop NAME|ID|everyone video|audio|screen".to_string()),
+    }
+}
+
+fn parse_allow(i: &Invocation) -> Result<Command, String> {
+    match i.args.split_last() {
+        Some((last, who)) if !who.is_empty() && MediaKind::from_name(last).is_some() => {
+            Ok(Command::Allow(who.join(" "), MediaKind::from_name(last)))
+        }
+        Some(_) => Ok(Command::Allow(i.args.join(" "), None)),
+        None => Err("usage: /allow NAME|ID [video|audio|screen]".to_string()),
+    }
+}
+
 fn parse_control(i: &Invocation) -> Result<Command, String> {
     let who = || i.args[1..].join(" ");
     match i.args.as_slice() {
@@ -334,14 +454,42 @@ mod tests {
 
     #[test]
     fn parses_every_command() {
-        assert_eq!(parse("/create"), Ok(Some(Command::Create)));
+        assert_eq!(parse("/create"), Ok(Some(Command::Create(None))));
+        assert_eq!(
+            parse("/create open sesame"),
+            Ok(Some(Command::Create(Some("open sesame".into()))))
+        );
+        assert_eq!(
+            parse("/join k7m-q2x s3cret"),
+            Ok(Some(Command::Join("k7m-q2x".into(), Some("s3cret".into()))))
+        );
+        assert_eq!(
+            parse("/join k7m q2x s3cret"),
+            Ok(Some(Command::Join("k7mq2x".into(), Some("s3cret".into()))))
+        );
+        assert_eq!(
+            parse("/stop everyone audio"),
+            Ok(Some(Command::Block(None, MediaKind::Audio)))
+        );
+        assert_eq!(
+            parse("/stop bo video"),
+            Ok(Some(Command::Block(Some("bo".into()), MediaKind::Video)))
+        );
+        assert_eq!(
+            parse("/allow bo"),
+            Ok(Some(Command::Allow("bo".into(), None)))
+        );
+        assert_eq!(
+            parse("/allow bo screen"),
+            Ok(Some(Command::Allow("bo".into(), Some(MediaKind::Screen))))
+        );
         assert_eq!(
             parse("/join k7m-q2x"),
-            Ok(Some(Command::Join("k7m-q2x".into())))
+            Ok(Some(Command::Join("k7m-q2x".into(), None)))
         );
         assert_eq!(
             parse("/join k7m q2x"),
-            Ok(Some(Command::Join("k7mq2x".into())))
+            Ok(Some(Command::Join("k7mq2x".into(), None)))
         );
         assert_eq!(
             parse("/video on"),
@@ -394,33 +542,38 @@ mod tests {
         assert_eq!(parse("   "), Ok(None));
     }
 
+    /// A usage line with its placeholders filled the way a user would.
+    fn fill(usage: &str) -> String {
+        usage
+            .replace(" [NAME|ID]", "")
+            .replace("NAME|ID|everyone video|audio|screen", "bo audio")
+            .replace("NAME|ID [video|audio|screen]", "bo")
+            .replace(" [PASSCODE]", "")
+            .replace(" [down|up]", "")
+            .replace(" [left|middle|right]", "")
+            .replace("up|down [X Y]", "up")
+            .replace(" [X Y]", "")
+            .replace("X Y", "10 20")
+            .replace("TEXT", "hello")
+            .replace("NAME [", "Return [")
+            .replace("key NAME", "key Return")
+            .replace("NAME|ID PERCENT", "ana 50")
+            .replace("NAME|ID", "ana")
+            .replace(" [SOURCE]", "")
+            .replace("ID", "k7m-q2x")
+    }
+
     #[test]
     fn every_usage_in_the_table_parses_as_its_command() {
         for spec in COMMANDS {
             for usage in spec.usage {
-                // Fill the placeholders the way a user would.
-                let typed = usage
-                    .replace(" [NAME|ID]", "")
-                    .replace(" [down|up]", "")
-                    .replace(" [left|middle|right]", "")
-                    .replace("up|down [X Y]", "up")
-                    .replace(" [X Y]", "")
-                    .replace("X Y", "10 20")
-                    .replace("TEXT", "hello")
-                    .replace("NAME [", "Return [")
-                    .replace("key NAME", "key Return")
-                    .replace("NAME|ID PERCENT", "ana 50")
-                    .replace("NAME|ID", "ana")
-                    .replace(" [SOURCE]", "")
-                    .replace("ID", "k7m-q2x");
+                let typed = fill(usage);
                 assert!(parse(&typed).is_ok_and(|c| c.is_some()), "{typed}");
             }
             for alias in spec.aliases {
-                assert_eq!(
-                    parse(&format!("/{alias}")).map_err(|_| ()),
-                    parse(spec.usage[0]).map_err(|_| ()),
-                    "/{alias}"
-                );
+                let typed = fill(spec.usage[0]);
+                let aliased = typed.replacen(&format!("/{}", spec.name), &format!("/{alias}"), 1);
+                assert_eq!(parse(&aliased), parse(&typed), "{aliased}");
             }
         }
         let help = help_lines();
@@ -435,7 +588,7 @@ mod tests {
     fn mistakes_explain_themselves() {
         assert!(parse("/join").is_err_and(|e| e.contains("usage")));
         assert!(parse("/video sideways").is_err_and(|e| e.contains("usage")));
-        assert!(parse("/create now").is_err());
+        assert!(parse("/leave now").is_err());
         assert!(parse("/fly").is_err_and(|e| e.contains("/help")));
         assert!(parse("/volume ana").is_err_and(|e| e.contains("usage")));
         assert!(parse("/volume ana loud").is_err_and(|e| e.contains("percentage")));

@@ -20,6 +20,12 @@ pub struct MeetingState {
     pub controls: BTreeMap<ClientId, ClientId>,
     /// Requests for control not answered yet: (owner, asking member).
     pub control_requests: Vec<(ClientId, ClientId)>,
+    /// The meeting has a passcode.
+    pub private: bool,
+    /// The host lets nobody new in.
+    pub locked: bool,
+    /// What the host stopped: (member, kind).
+    pub blocked: std::collections::BTreeSet<(ClientId, MediaKind)>,
     /// Every name seen this session, so figures about a member who left
     /// still have a name.
     names: HashMap<ClientId, String>,
@@ -33,6 +39,9 @@ impl MeetingState {
             members: Vec::new(),
             controls: BTreeMap::new(),
             control_requests: Vec::new(),
+            private: false,
+            locked: false,
+            blocked: Default::default(),
             names: HashMap::new(),
         }
     }
@@ -98,13 +107,36 @@ impl MeetingState {
                     m.host = m.id == host.id;
                 }
             }
-            Event::Left { meeting } | Event::Ended { meeting }
+            Event::Left { meeting } | Event::Ended { meeting } | Event::Removed { meeting, .. }
                 if self.meeting.as_ref() == Some(meeting) =>
             {
                 self.meeting = None;
                 self.members.clear();
                 self.controls.clear();
                 self.control_requests.clear();
+                self.private = false;
+                self.locked = false;
+                self.blocked.clear();
+            }
+            Event::Privacy { meeting, private } if self.meeting.as_ref() == Some(meeting) => {
+                self.private = *private;
+            }
+            Event::Locked {
+                meeting, locked, ..
+            } if self.meeting.as_ref() == Some(meeting) => {
+                self.locked = *locked;
+            }
+            Event::Blocked {
+                meeting,
+                member,
+                kind,
+                blocked,
+            } if self.meeting.as_ref() == Some(meeting) => {
+                if *blocked {
+                    self.blocked.insert((member.id, *kind));
+                } else {
+                    self.blocked.remove(&(member.id, *kind));
+                }
             }
             Event::Media {
                 meeting,
@@ -175,6 +207,35 @@ impl MeetingState {
             .get(&id)
             .cloned()
             .unwrap_or_else(|| format!("member {id}"))
+    }
+
+    /// Whether the host stopped `id`'s `kind`.
+    pub fn is_blocked(&self, id: ClientId, kind: MediaKind) -> bool {
+        self.blocked.contains(&(id, kind))
+    }
+
+    /// Finds anyone seen this session (also a member who was removed) by id
+    /// or (case-insensitive) name.
+    pub fn find_known(&self, who: &str) -> Result<ClientId, String> {
+        if let Ok(id) = who.parse::<u32>() {
+            return Ok(ClientId(id));
+        }
+        let named: Vec<ClientId> = self
+            .names
+            .iter()
+            .filter(|(_, name)| name.eq_ignore_ascii_case(who))
+            .map(|(id, _)| *id)
+            .collect();
+        match named.as_slice() {
+            [id] => Ok(*id),
+            [] => Err(format!(
+                "nobody called '{who}' was seen in this meeting; use the id"
+            )),
+            _ => Err(format!(
+                "{} members were called '{who}'; use the id",
+                named.len()
+            )),
+        }
     }
 
     /// Finds a member of our meeting by id or (case-insensitive) name.

@@ -360,6 +360,38 @@ impl EventText {
                 events.len(),
                 clean(&self.state.name_of(*from))
             ),
+            Event::Privacy { meeting, private } => {
+                if *private {
+                    format!(
+                        "meeting {meeting} is private now: unlisted, joined only with its passcode"
+                    )
+                } else {
+                    format!("meeting {meeting} is public now: listed, no passcode")
+                }
+            }
+            Event::Locked { locked, by, .. } => format!(
+                "{} {} the meeting{}",
+                self.who(by.id, &by.name),
+                if *locked { "locked" } else { "unlocked" },
+                if *locked { ": nobody new gets in" } else { "" }
+            ),
+            Event::Removed { meeting, by } => format!(
+                "{} removed you from meeting {meeting}",
+                self.who(by.id, &by.name)
+            ),
+            Event::Blocked {
+                member,
+                kind,
+                blocked,
+                ..
+            } => {
+                let whose = self.whose(member.id, &member.name);
+                if *blocked {
+                    format!("the host stopped {whose} {kind}")
+                } else {
+                    format!("the host allows {whose} {kind} again")
+                }
+            }
             Event::Error { message } => format!("error: {}", clean(message)),
             Event::Shutdown { message } => format!("server: {}", clean(message)),
             Event::ServerStats(report) => server_stats_text(report),

@@ -40,9 +40,16 @@ pub enum Request {
         id: ClientId,
         token: String,
     },
-    Create,
+    /// Start a meeting; with a passcode it is private (unlisted, and joining
+    /// needs the passcode).
+    Create {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passcode: Option<String>,
+    },
     Join {
         meeting: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passcode: Option<String>,
     },
     Leave,
     Cancel,
@@ -78,6 +85,37 @@ pub enum Request {
     Input {
         events: Vec<InputEvent>,
     },
+    /// Host only: set or change the passcode (`None` removes it: public again).
+    Passcode {
+        #[serde(default)]
+        passcode: Option<String>,
+    },
+    /// Host only: let nobody new in (`true`), or open the meeting again.
+    Lock {
+        locked: bool,
+    },
+    /// Host only: take a member out; it cannot come back until allowed.
+    Remove {
+        member: ClientId,
+    },
+    /// Host only: stop a member's `kind` (every member's but the host's with
+    /// `member` absent) for everyone, until allowed.
+    Block {
+        #[serde(default)]
+        member: Option<ClientId>,
+        kind: MediaKind,
+    },
+    /// Host only: let a removed member back (`kind` absent), or let a member
+    /// share a stopped `kind` again.
+    Allow {
+        member: ClientId,
+        #[serde(default)]
+        kind: Option<MediaKind>,
+    },
+    /// Host only: hand the host role to `member`.
+    MakeHost {
+        member: ClientId,
+    },
 }
 
 /// A member as named in events about them.
@@ -107,6 +145,12 @@ pub struct MeetingSummary {
     pub host_id: ClientId,
     /// How many members it has.
     pub members: usize,
+    /// It has a passcode (listed only to its own members).
+    #[serde(default)]
+    pub private: bool,
+    /// The host lets nobody new in.
+    #[serde(default)]
+    pub locked: bool,
 }
 
 /// What the server relayed of one frame type since it started.
@@ -225,6 +269,23 @@ pub enum Event {
         from: ClientId,
         events: Vec<InputEvent>,
     },
+    /// To every member: the host made the meeting private (a passcode) or public.
+    Privacy { meeting: MeetingId, private: bool },
+    /// To every member: the host locked or opened the meeting.
+    Locked {
+        meeting: MeetingId,
+        locked: bool,
+        by: MemberRef,
+    },
+    /// To the member the host removed (the others see `member_left`).
+    Removed { meeting: MeetingId, by: MemberRef },
+    /// To every member: the host stopped (or allowed again) a member's `kind`.
+    Blocked {
+        meeting: MeetingId,
+        member: MemberRef,
+        kind: MediaKind,
+        blocked: bool,
+    },
 }
 
 #[cfg(test)]
@@ -235,6 +296,7 @@ mod tests {
     fn requests_and_events_have_the_documented_json_shape() {
         let join = serde_json::to_value(Request::Join {
             meeting: "abc-def".into(),
+            passcode: None,
         })
         .expect("serialises");
         assert_eq!(

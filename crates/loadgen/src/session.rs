@@ -135,7 +135,7 @@ pub fn setup(scenario: &Scenario) -> anyhow::Result<Vec<Member>> {
             let stream = member.control.get_ref().try_clone()?;
             match &meeting_id {
                 None => {
-                    send(&stream, &Request::Create)?;
+                    send(&stream, &Request::Create { passcode: None })?;
                     meeting_id = Some(wait_for(&mut member.control, "created", |e| match e {
                         Event::Created { meeting } => Some(meeting),
                         _ => None,
@@ -145,6 +145,7 @@ pub fn setup(scenario: &Scenario) -> anyhow::Result<Vec<Member>> {
                     &stream,
                     &Request::Join {
                         meeting: id.to_string(),
+                        passcode: None,
                     },
                 )?,
             }

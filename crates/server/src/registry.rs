@@ -146,6 +146,11 @@ impl MeetingRegistry {
         control: Outbox,
         closer: Closer,
     ) -> Result<ClientId, String> {
+        // Limits on guessing (failed joins) are kept per address too.
+        let address = closer
+            .as_ref()
+            .and_then(|socket| socket.peer_addr().ok())
+            .map(|peer| peer.ip());
         let name = validate_name(name)?;
         let mut token = [0u8; SessionToken::BYTES];
         random_bytes(&mut token)?;
@@ -170,7 +175,7 @@ impl MeetingRegistry {
                 route: Arc::default(),
             };
             state.connections.insert(id, connection);
-            state.rules.arrive(id, name);
+            state.rules.arrive(id, name, address);
             state.rules.tell(id, welcome);
             Ok(id)
         })
@@ -372,6 +377,11 @@ impl State {
                     continue;
                 };
                 for (kind, socket) in connection.media.iter() {
+                    // Media the host stopped goes nowhere, whatever the
+                    // member's client does.
+                    if self.rules.blocked(member, kind) {
+                        continue;
+                    }
                     if let Some(socket) = socket {
                         route.receivers[kind].push(socket.outbox.clone());
                     }

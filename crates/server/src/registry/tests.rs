@@ -32,7 +32,7 @@ fn connect(registry: &MeetingRegistry, name: &str, capacity: usize) -> Member {
 }
 
 fn create(registry: &MeetingRegistry, host: &Member) -> MeetingId {
-    registry.handle(host.id, Request::Create);
+    registry.handle(host.id, Request::Create { passcode: None });
     match events(&host.control).as_slice() {
         [
             Event::Created { meeting },
@@ -55,6 +55,7 @@ fn join(registry: &MeetingRegistry, member: &Member, meeting: &MeetingId) {
         member.id,
         Request::Join {
             meeting: meeting.to_string(),
+            passcode: None,
         },
     );
     let answer = events(&member.control);
@@ -247,9 +248,11 @@ fn bad_requests_get_errors_and_change_nothing() {
     for request in [
         Request::Join {
             meeting: "zzz-zzz".into(),
+            passcode: None,
         },
         Request::Join {
             meeting: "not an id".into(),
+            passcode: None,
         },
         Request::Leave,
         Request::Cancel,
@@ -277,7 +280,7 @@ fn bad_requests_get_errors_and_change_nothing() {
             "{text:?}"
         );
     }
-    registry.handle(a.id, Request::Create);
+    registry.handle(a.id, Request::Create { passcode: None });
     assert!(
         matches!(events(&a.control).as_slice(), [Event::Error { message }] if message.contains(meeting.as_str()))
     );

@@ -6,16 +6,21 @@
 //! the transport (outboxes and media routes), in the order they were asked for,
 //! which is how every member of a meeting sees its events in one order.
 
+use budget::TokenBucket;
 use common::protocol::{
     KEYFRAME_REQUEST_INTERVAL, MAX_CHAT_BYTES, MAX_INPUT_EVENTS, MAX_LISTED_MEETINGS,
-    MAX_MEETING_MEMBERS, MAX_NAME_CHARS, REQUEST_BURST, REQUESTS_PER_SECOND,
+    MAX_NAME_CHARS, REQUEST_BURST, REQUESTS_PER_SECOND,
 };
 use common::{
     ClientId, Event, InputEvent, MediaKind, MeetingId, MeetingSummary, MemberInfo, MemberRef,
     PerKind, Request,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::time::Instant;
+
+mod budget;
+mod moderation;
 
 /// What a rule asks the transport to do.
 // Effects live for one request and are mostly `Tell`s: boxing the event would
@@ -47,38 +52,11 @@ struct Participant {
     /// sharer (or the meeting) with them.
     last_keyframe_request: Option<Instant>,
     last_control_request: Option<Instant>,
-    budget: RequestBudget,
-}
-
-/// A token bucket: `REQUEST_BURST` requests at once, then
-/// `REQUESTS_PER_SECOND`. One member's flood of chat or media toggles would
-/// otherwise queue thousands of events for every other member at once.
-struct RequestBudget {
-    tokens: f64,
-    refilled: Instant,
-}
-
-impl RequestBudget {
-    fn new() -> RequestBudget {
-        RequestBudget {
-            tokens: f64::from(REQUEST_BURST),
-            refilled: Instant::now(),
-        }
-    }
-
-    /// Takes one request's token; false if there is none.
-    fn take(&mut self, now: Instant) -> bool {
-        let earned =
-            now.duration_since(self.refilled).as_secs_f64() * f64::from(REQUESTS_PER_SECOND);
-        self.tokens = (self.tokens + earned).min(f64::from(REQUEST_BURST));
-        self.refilled = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+    budget: TokenBucket,
+    /// Joins that failed (no such meeting, wrong passcode): guessing ids or
+    /// passcodes is held to a crawl, per connection and per address.
+    failed_joins: TokenBucket,
+    address: Option<IpAddr>,
 }
 
 struct Meeting {
@@ -86,6 +64,28 @@ struct Meeting {
     /// In order of arrival: the first is the next host.
     members: Vec<ClientId>,
     created: u64,
+    /// Private meetings are unlisted and joined only with it.
+    passcode: Option<String>,
+    /// The host lets nobody new in.
+    locked: bool,
+    /// Members the host removed: they cannot join again until allowed.
+    removed: HashSet<ClientId>,
+    /// Kinds the host stopped, per member, until allowed.
+    blocked: HashMap<ClientId, PerKind<bool>>,
+}
+
+impl Meeting {
+    fn new(host: ClientId, created: u64, passcode: Option<String>) -> Meeting {
+        Meeting {
+            host,
+            members: vec![host],
+            created,
+            passcode,
+            locked: false,
+            removed: HashSet::new(),
+            blocked: HashMap::new(),
+        }
+    }
 }
 
 const NOT_IN_MEETING: &str = "you are not in a meeting: /create one or /join ID first";
@@ -98,6 +98,8 @@ pub struct MeetingRules {
     next_meeting: u64,
     /// Remote control: each screen owner and the one member it lets control it.
     grants: HashMap<ClientId, ClientId>,
+    /// Failed joins per address, so opening more connections guesses no faster.
+    failed_joins_by_address: HashMap<IpAddr, TokenBucket>,
     effects: Vec<Effect>,
 }
 
@@ -150,7 +152,7 @@ impl MeetingRules {
     }
 
     /// A client finished its handshake under this (validated) name.
-    pub fn arrive(&mut self, id: ClientId, name: String) {
+    pub fn arrive(&mut self, id: ClientId, name: String, address: Option<IpAddr>) {
         self.participants.insert(
             id,
             Participant {
@@ -161,7 +163,9 @@ impl MeetingRules {
                 warned_outside: PerKind::default(),
                 last_keyframe_request: None,
                 last_control_request: None,
-                budget: RequestBudget::new(),
+                budget: TokenBucket::requests(),
+                failed_joins: TokenBucket::failed_joins(),
+                address,
             },
         );
     }
@@ -215,8 +219,8 @@ impl MeetingRules {
             return self.tell(id, Event::Error { message });
         }
         let result = match request {
-            Request::Create => self.create(id),
-            Request::Join { meeting } => self.join(id, &meeting),
+            Request::Create { passcode } => self.create(id, passcode),
+            Request::Join { meeting, passcode } => self.join(id, &meeting, passcode.as_deref()),
             Request::Leave => self.leave(id),
             Request::Cancel => self.cancel(id),
             Request::Meetings => self.list_meetings(id),
@@ -228,6 +232,12 @@ impl MeetingRules {
             Request::ControlGrant { controller } => self.grant_control(id, controller),
             Request::ControlRevoke => self.revoke_control(id),
             Request::Input { events } => self.relay_input(id, events),
+            Request::Passcode { passcode } => self.set_passcode(id, passcode),
+            Request::Lock { locked } => self.lock(id, locked),
+            Request::Remove { member } => self.remove(id, member),
+            Request::Block { member, kind } => self.block(id, member, kind),
+            Request::Allow { member, kind } => self.allow(id, member, kind),
+            Request::MakeHost { member } => self.make_host(id, member),
             Request::ServerStats => {
                 Err("server_stats is answered by the connection, not the registry".to_string())
             }
@@ -316,17 +326,16 @@ impl MeetingRules {
         }
     }
 
-    fn create(&mut self, id: ClientId) -> Result<(), String> {
+    fn create(&mut self, id: ClientId, passcode: Option<String>) -> Result<(), String> {
         self.ensure_not_in_meeting(id)?;
+        let passcode = passcode
+            .map(|p| moderation::validate_passcode(&p))
+            .transpose()?;
         let meeting = self.new_meeting_id()?;
         self.next_meeting += 1;
         self.meetings.insert(
             meeting.clone(),
-            Meeting {
-                host: id,
-                members: vec![id],
-                created: self.next_meeting,
-            },
+            Meeting::new(id, self.next_meeting, passcode),
         );
         self.enter(id, &meeting);
         self.tell(
@@ -340,23 +349,16 @@ impl MeetingRules {
         Ok(())
     }
 
-    fn join(&mut self, id: ClientId, requested: &str) -> Result<(), String> {
-        let unknown = || {
-            format!(
-                "there is no meeting '{requested}' (ids look like k7m-q2x; /meetings lists them)"
-            )
+    fn join(
+        &mut self,
+        id: ClientId,
+        requested: &str,
+        passcode: Option<&str>,
+    ) -> Result<(), String> {
+        let meeting = self.admit(id, requested, passcode)?;
+        let Some(m) = self.meetings.get_mut(&meeting) else {
+            return Err(format!("there is no meeting '{requested}'"));
         };
-        let meeting = MeetingId::parse(requested).ok_or_else(unknown)?;
-        if self.meeting_of(id) == Some(&meeting) {
-            return Err(format!("you are already in meeting {meeting}"));
-        }
-        self.ensure_not_in_meeting(id)?;
-        let m = self.meetings.get_mut(&meeting).ok_or_else(unknown)?;
-        if m.members.len() >= MAX_MEETING_MEMBERS {
-            return Err(format!(
-                "meeting {meeting} is full ({MAX_MEETING_MEMBERS} members)"
-            ));
-        }
         let others = m.members.clone();
         m.members.push(id);
         self.enter(id, &meeting);
@@ -683,7 +685,12 @@ impl MeetingRules {
     }
 
     fn list_meetings(&mut self, id: ClientId) -> Result<(), String> {
-        let mut meetings: Vec<(&MeetingId, &Meeting)> = self.meetings.iter().collect();
+        // A private meeting is listed to its own members only.
+        let mut meetings: Vec<(&MeetingId, &Meeting)> = self
+            .meetings
+            .iter()
+            .filter(|(_, m)| m.passcode.is_none() || m.members.contains(&id))
+            .collect();
         meetings.sort_by_key(|(_, m)| m.created);
         let total = meetings.len();
         let meetings = meetings
@@ -696,6 +703,8 @@ impl MeetingRules {
                     host: host.name,
                     host_id: host.id,
                     members: m.members.len(),
+                    private: m.passcode.is_some(),
+                    locked: m.locked,
                 }
             })
             .collect();
@@ -741,6 +750,11 @@ impl MeetingRules {
     }
 
     fn set_sharing(&mut self, id: ClientId, kind: MediaKind, on: bool) -> Result<(), String> {
+        if on && self.blocked(id, kind) {
+            return Err(format!(
+                "the host has stopped your {kind}; you can share it again once the host allows it"
+            ));
+        }
         let Some(participant) = self.participants.get_mut(&id) else {
             return Ok(());
         };
@@ -779,7 +793,7 @@ mod tests {
         let mut rules = MeetingRules::default();
         let ids: Vec<ClientId> = (1..=names.len() as u32).map(ClientId).collect();
         for (&id, name) in ids.iter().zip(names) {
-            rules.arrive(id, name.to_string());
+            rules.arrive(id, name.to_string(), None);
         }
         (rules, ids)
     }
@@ -795,7 +809,7 @@ mod tests {
     }
 
     fn created(rules: &mut MeetingRules, host: ClientId) -> MeetingId {
-        rules.handle(host, Request::Create);
+        rules.handle(host, Request::Create { passcode: None });
         let effects = rules.take_effects();
         match told(&effects, host).first() {
             Some(Event::Created { meeting }) => meeting.clone(),
@@ -808,6 +822,7 @@ mod tests {
             id,
             Request::Join {
                 meeting: meeting.to_string(),
+                passcode: None,
             },
         );
     }

@@ -1,0 +1,324 @@
+//! Who gets in, and what the host may do about those who are in: passcodes
+//! (private meetings), locking, removing, stopping a member's media, handing
+//! the host role over. Joins that fail are limited per connection and per
+//! address, so guessing a meeting id or a passcode gets nowhere.
+
+use super::budget::{ADDRESS_FAILED_JOIN_BURST, ADDRESS_FAILED_JOINS_PER_SECOND, TokenBucket};
+use super::{Effect, MeetingRules};
+use common::protocol::MAX_MEETING_MEMBERS;
+use common::{ClientId, Event, MediaKind, MeetingId};
+use std::time::Instant;
+
+/// Longest passcode, in characters.
+pub const MAX_PASSCODE_CHARS: usize = 64;
+/// Addresses whose failed joins are remembered at once; beyond it, the ones
+/// that have recovered are forgotten first.
+const REMEMBERED_ADDRESSES: usize = 10_000;
+
+pub fn validate_passcode(passcode: &str) -> Result<String, String> {
+    let chars = passcode.chars().count();
+    if chars == 0 || chars > MAX_PASSCODE_CHARS || passcode.chars().any(char::is_control) {
+        return Err(format!(
+            "a passcode is 1 to {MAX_PASSCODE_CHARS} characters, without control characters"
+        ));
+    }
+    Ok(passcode.to_string())
+}
+
+/// Compares in time independent of where the passcodes differ.
+fn same_passcode(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+impl MeetingRules {
+    /// Decides whether `id` may join `requested` with `passcode`; the meeting
+    /// if so. A meeting that does not exist and a wrong passcode get the same
+    /// answer, so probing tells nothing, and both count as failed joins.
+    pub(super) fn admit(
+        &mut self,
+        id: ClientId,
+        requested: &str,
+        passcode: Option<&str>,
+    ) -> Result<MeetingId, String> {
+        if let Some(meeting) = MeetingId::parse(requested)
+            && self.meeting_of(id) == Some(&meeting)
+        {
+            return Err(format!("you are already in meeting {meeting}"));
+        }
+        self.ensure_not_in_meeting(id)?;
+        let now = Instant::now();
+        if !self.may_try_joining(id, now) {
+            return Err(
+                "too many failed joins: wait a few seconds before trying again".to_string(),
+            );
+        }
+        let found = MeetingId::parse(requested).and_then(|meeting| {
+            let m = self.meetings.get(&meeting)?;
+            let opens = match (&m.passcode, passcode) {
+                (None, _) => true,
+                (Some(expected), Some(given)) => same_passcode(expected, given),
+                (Some(_), None) => false,
+            };
+            opens.then_some(meeting)
+        });
+        let Some(meeting) = found else {
+            self.failed_join(id, now);
+            return Err(format!(
+                "there is no meeting '{requested}' that you can join{} (ids look like k7m-q2x; /meetings lists the public ones)",
+                if passcode.is_some() {
+                    " with that passcode"
+                } else {
+                    ""
+                }
+            ));
+        };
+        let Some(m) = self.meetings.get(&meeting) else {
+            return Err(format!("there is no meeting '{requested}'"));
+        };
+        if m.removed.contains(&id) {
+            return Err(format!(
+                "the host removed you from meeting {meeting}; only the host can let you back"
+            ));
+        }
+        if m.locked {
+            return Err(format!(
+                "meeting {meeting} is locked: its host lets nobody new in"
+            ));
+        }
+        if m.members.len() >= MAX_MEETING_MEMBERS {
+            return Err(format!(
+                "meeting {meeting} is full ({MAX_MEETING_MEMBERS} members)"
+            ));
+        }
+        Ok(meeting)
+    }
+
+    fn may_try_joining(&mut self, id: ClientId, now: Instant) -> bool {
+        let Some(participant) = self.participants.get_mut(&id) else {
+            return false;
+        };
+        let address = participant.address;
+        participant.failed_joins.has_token(now)
+            && address.is_none_or(|address| {
+                self.failed_joins_by_address
+                    .get_mut(&address)
+                    .is_none_or(|bucket| bucket.has_token(now))
+            })
+    }
+
+    fn failed_join(&mut self, id: ClientId, now: Instant) {
+        let Some(participant) = self.participants.get_mut(&id) else {
+            return;
+        };
+        participant.failed_joins.take(now);
+        let Some(address) = participant.address else {
+            return;
+        };
+        if self.failed_joins_by_address.len() >= REMEMBERED_ADDRESSES {
+            self.failed_joins_by_address
+                .retain(|_, bucket| !bucket.is_full(now));
+        }
+        self.failed_joins_by_address
+            .entry(address)
+            .or_insert_with(|| {
+                TokenBucket::new(ADDRESS_FAILED_JOIN_BURST, ADDRESS_FAILED_JOINS_PER_SECOND)
+            })
+            .take(now);
+    }
+
+    /// The meeting `id` hosts, or why it may not do what it asked.
+    fn hosted_by(&self, id: ClientId, what: &str) -> Result<MeetingId, String> {
+        let meeting = self.current_meeting(id)?;
+        match self.meetings.get(&meeting) {
+            Some(m) if m.host == id => Ok(meeting),
+            Some(m) => Err(format!(
+                "only the host ({}) can {what}",
+                self.member_ref(m.host).name
+            )),
+            None => Err(format!("there is no meeting {meeting}")),
+        }
+    }
+
+    /// `member`, if it is in `meeting` and is not `host` itself.
+    fn other_member(
+        &self,
+        meeting: &MeetingId,
+        host: ClientId,
+        member: ClientId,
+    ) -> Result<(), String> {
+        if member == host {
+            return Err("that is you".to_string());
+        }
+        if !self.members(meeting).contains(&member) {
+            return Err(format!("member {member} is not in your meeting"));
+        }
+        Ok(())
+    }
+
+    pub(super) fn set_passcode(
+        &mut self,
+        id: ClientId,
+        passcode: Option<String>,
+    ) -> Result<(), String> {
+        let meeting = self.hosted_by(id, "set the passcode")?;
+        let passcode = passcode.map(|p| validate_passcode(&p)).transpose()?;
+        let private = passcode.is_some();
+        if let Some(m) = self.meetings.get_mut(&meeting) {
+            m.passcode = passcode;
+        }
+        let members = self.members(&meeting).to_vec();
+        self.tell_all(members, Event::Privacy { meeting, private });
+        Ok(())
+    }
+
+    pub(super) fn lock(&mut self, id: ClientId, locked: bool) -> Result<(), String> {
+        let meeting = self.hosted_by(id, "lock the meeting")?;
+        if let Some(m) = self.meetings.get_mut(&meeting) {
+            m.locked = locked;
+        }
+        let (members, by) = (self.members(&meeting).to_vec(), self.member_ref(id));
+        self.tell_all(
+            members,
+            Event::Locked {
+                meeting,
+                locked,
+                by,
+            },
+        );
+        Ok(())
+    }
+
+    pub(super) fn remove(&mut self, id: ClientId, member: ClientId) -> Result<(), String> {
+        let meeting = self.hosted_by(id, "remove members")?;
+        self.other_member(&meeting, id, member)?;
+        if let Some(m) = self.meetings.get_mut(&meeting) {
+            m.removed.insert(member);
+        }
+        let by = self.member_ref(id);
+        self.tell(
+            member,
+            Event::Removed {
+                meeting: meeting.clone(),
+                by,
+            },
+        );
+        // The others see it leave, as any member that leaves.
+        self.depart(member);
+        Ok(())
+    }
+
+    /// Whether the host stopped `id`'s `kind` in its meeting.
+    pub fn blocked(&self, id: ClientId, kind: MediaKind) -> bool {
+        self.meeting_of(id)
+            .and_then(|meeting| self.meetings.get(meeting))
+            .and_then(|m| m.blocked.get(&id))
+            .is_some_and(|kinds| kinds[kind])
+    }
+
+    pub(super) fn block(
+        &mut self,
+        id: ClientId,
+        member: Option<ClientId>,
+        kind: MediaKind,
+    ) -> Result<(), String> {
+        let meeting = self.hosted_by(id, "stop members' media")?;
+        let targets = match member {
+            Some(member) => {
+                self.other_member(&meeting, id, member)?;
+                vec![member]
+            }
+            // "Mute everyone": every member but the host.
+            None => self
+                .members(&meeting)
+                .iter()
+                .copied()
+                .filter(|&m| m != id)
+                .collect(),
+        };
+        for target in targets {
+            self.set_blocked(&meeting, target, kind, true);
+            if self
+                .participants
+                .get(&target)
+                .is_some_and(|p| p.sharing[kind])
+            {
+                // Off for everyone, as if it had stopped sharing itself.
+                let _ = self.set_sharing(target, kind, false);
+            }
+        }
+        self.effects.push(Effect::Reroute(meeting));
+        Ok(())
+    }
+
+    pub(super) fn allow(
+        &mut self,
+        id: ClientId,
+        member: ClientId,
+        kind: Option<MediaKind>,
+    ) -> Result<(), String> {
+        let meeting = self.hosted_by(id, "allow members")?;
+        match kind {
+            None => {
+                let was_removed = self
+                    .meetings
+                    .get_mut(&meeting)
+                    .is_some_and(|m| m.removed.remove(&member));
+                if !was_removed {
+                    return Err(format!("member {member} was not removed"));
+                }
+                Ok(())
+            }
+            Some(kind) => {
+                self.other_member(&meeting, id, member)?;
+                if !self.blocked(member, kind) {
+                    return Err(format!("member {member}'s {kind} is not stopped"));
+                }
+                self.set_blocked(&meeting, member, kind, false);
+                self.effects.push(Effect::Reroute(meeting));
+                Ok(())
+            }
+        }
+    }
+
+    fn set_blocked(
+        &mut self,
+        meeting: &MeetingId,
+        member: ClientId,
+        kind: MediaKind,
+        blocked: bool,
+    ) {
+        let Some(m) = self.meetings.get_mut(meeting) else {
+            return;
+        };
+        let kinds = m.blocked.entry(member).or_default();
+        if kinds[kind] == blocked {
+            return;
+        }
+        kinds[kind] = blocked;
+        let (members, member) = (self.members(meeting).to_vec(), self.member_ref(member));
+        self.tell_all(
+            members,
+            Event::Blocked {
+                meeting: meeting.clone(),
+                member,
+                kind,
+                blocked,
+            },
+        );
+    }
+
+    pub(super) fn make_host(&mut self, id: ClientId, member: ClientId) -> Result<(), String> {
+        let meeting = self.hosted_by(id, "hand the host role over")?;
+        self.other_member(&meeting, id, member)?;
+        if let Some(m) = self.meetings.get_mut(&meeting) {
+            m.host = member;
+        }
+        let (members, host) = (self.members(&meeting).to_vec(), self.member_ref(member));
+        self.tell_all(members, Event::HostChanged { meeting, host });
+        Ok(())
+    }
+}
