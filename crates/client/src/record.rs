@@ -1,7 +1,7 @@
 //! `--record DIR`: what this client receives, saved for people and tests.
 //!
 //! ```text
-//! DIR/chat.log                  one line per chat message
+//! DIR/chat.log                  one line per chat message, cleaned (`output::clean`)
 //! DIR/video/<member id>/<seq>.jpg  every video frame, byte for byte
 //! DIR/audio/<member id>.wav      each member's audio, 48 kHz mono s16
 //! DIR/screen/<member id>/<seq>.jpg each complete picture of a shared screen
@@ -12,6 +12,7 @@
 //! lost on the way is filled with silence so a recording keeps its timing; the
 //! WAV header is rewritten every second, so a killed client leaves valid files.
 
+use crate::output::clean;
 use crate::sink::{AudioSink, ScreenSink, SharedFrame, VideoSink};
 use anyhow::Context;
 use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
@@ -237,8 +238,12 @@ impl ChatLog {
         Ok(ChatLog { file })
     }
 
+    /// One line per message, cleaned like everything shown: people read
+    /// the log with `cat` and `tail -f`, and a line break in a message
+    /// would forge a line of its own.
     pub fn message(&mut self, meeting: &MeetingId, from: &str, text: &str) -> anyhow::Result<()> {
         let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+        let (meeting, from, text) = (clean(meeting.as_str()), clean(from), clean(text));
         writeln!(self.file, "{now} [{meeting}] {from}: {text}")?;
         Ok(())
     }
@@ -284,6 +289,24 @@ mod tests {
                 .all(|&s| s == 0)
         );
         assert!(samples[2 * AUDIO_FRAME_SAMPLES..].iter().all(|&s| s == 2));
+    }
+
+    #[test]
+    fn chat_log_lines_hold_no_escape_sequences_and_no_forged_lines() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let hostile = "\x1b]0;pwned\x07\x1b[2J\u{9b}1m\u{202e}\nforged: line";
+        let meeting: MeetingId =
+            serde_json::from_value(serde_json::json!(hostile)).expect("any string");
+        let mut log = ChatLog::open(dir.path()).expect("opens");
+        log.message(&meeting, hostile, hostile).expect("writes");
+        let text = std::fs::read_to_string(dir.path().join("chat.log")).expect("log");
+        assert_eq!(text.lines().count(), 1, "one message, one line: {text:?}");
+        let bad: Vec<char> = text
+            .trim_end_matches('\n')
+            .chars()
+            .filter(|&c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c))
+            .collect();
+        assert!(bad.is_empty(), "{bad:?} in {text:?}");
     }
 
     #[test]

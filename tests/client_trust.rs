@@ -1,0 +1,467 @@
+//! What the client trusts, tested the way an attacker would probe it.
+//!
+//! - A rogue server (a few lines of protocol in this file, not the real
+//!   server) fills every string it sends with terminal control sequences: the
+//!   real `client` must show all of it, on stdout, stderr and in the files
+//!   `--record` writes, without one raw ESC, BEL, C1 control or bidi override.
+
+use common::protocol::{CONTROL_FRAME_TYPE, PROTOCOL_VERSION};
+use common::{
+    ClientId, Event, Frame, FrameKind, FrameReader, MediaHeader, MediaKind, MeetingId,
+    MeetingSummary, MemberInfo, MemberRef, PerKind, Request,
+};
+use integration_tests::{DEADLINE, binary, wait_with_deadline};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Everything a terminal obeys or hides: a window-title OSC ending in BEL, a
+/// screen clear, a C1 CSI (U+009B), a bidi override and isolate, invisible
+/// characters, and a line break that forges a line of its own.
+const HOSTILE: &str =
+    "ana\x1b]0;pwned\x07\x1b[2J\u{9b}31m\u{202e}txt.exe\u{2066}\u{200b}\r\nserver: fake";
+
+/// The characters the client must never pass on from the network.
+fn steers_a_terminal(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00..=0x08 | 0x0b..=0x1f | 0x7f..=0x9f | 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069
+    )
+}
+
+/// Panics, showing where, if `text` holds anything that steers a terminal.
+fn assert_no_control(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for (number, line) in text.lines().enumerate() {
+        let bad: Vec<String> = line
+            .chars()
+            .filter(|&c| steers_a_terminal(c))
+            .map(|c| format!("U+{:04X}", u32::from(c)))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{what}, line {}: {bad:?} in {line:?}",
+            number + 1
+        );
+    }
+    assert!(!bytes.contains(&0x1b), "{what}: a raw ESC byte");
+    assert!(!bytes.contains(&0x07), "{what}: a raw BEL byte");
+}
+
+/// The session a rogue server holds with one client: its control socket and
+/// one attached socket per media kind.
+struct RogueSession {
+    control: TcpStream,
+    media: Vec<(MediaKind, TcpStream)>,
+}
+
+impl RogueSession {
+    fn send(&mut self, event: &Event) -> anyhow::Result<()> {
+        self.control
+            .write_all(Frame::control(event).as_bytes())
+            .map_err(Into::into)
+    }
+
+    fn media_socket(&mut self, kind: MediaKind) -> &mut TcpStream {
+        let (_, socket) = self
+            .media
+            .iter_mut()
+            .find(|(k, _)| *k == kind)
+            .expect("every kind attached");
+        socket
+    }
+}
+
+/// A fake server on loopback: answers `hello` (with `welcome`, or with an
+/// `error` to refuse), accepts an `attach` for every media kind, then plays a
+/// script on the session and keeps it open until the client hangs up.
+struct RogueServer {
+    addr: SocketAddr,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+type Script = Box<dyn FnOnce(&mut RogueSession) -> anyhow::Result<()> + Send>;
+
+impl RogueServer {
+    /// Welcomes the client as `name` (id 7), then runs `script`.
+    fn start(name: &str, script: Script) -> RogueServer {
+        RogueServer::spawn(name.to_string(), Some(script))
+    }
+
+    /// Refuses the client's `hello` with `message`.
+    fn refusing(message: &str) -> RogueServer {
+        RogueServer::spawn(message.to_string(), None)
+    }
+
+    fn spawn(text: String, script: Option<Script>) -> RogueServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
+        let addr = listener.local_addr().expect("address");
+        let thread = std::thread::spawn(move || RogueServer::serve(&listener, &text, script));
+        RogueServer {
+            addr,
+            thread: Some(thread),
+        }
+    }
+
+    fn accept(listener: &TcpListener) -> anyhow::Result<(TcpStream, Request)> {
+        listener.set_nonblocking(true)?;
+        let end = Instant::now() + DEADLINE;
+        let stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                    anyhow::ensure!(Instant::now() < end, "no client connected");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        };
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(DEADLINE))?;
+        let mut reader = FrameReader::new(stream.try_clone()?, &[FrameKind::Control]);
+        let request = reader
+            .read_frame()?
+            .ok_or_else(|| anyhow::anyhow!("closed before its first request"))?
+            .parse_control::<Request>()?;
+        Ok((stream, request))
+    }
+
+    fn serve(listener: &TcpListener, text: &str, script: Option<Script>) -> anyhow::Result<()> {
+        let (mut control, hello) = RogueServer::accept(listener)?;
+        anyhow::ensure!(matches!(hello, Request::Hello { .. }), "expected hello");
+        let Some(script) = script else {
+            control.write_all(
+                Frame::control(&Event::Error {
+                    message: text.to_string(),
+                })
+                .as_bytes(),
+            )?;
+            return wait_for_hang_up(&mut control);
+        };
+        let welcome = Event::Welcome {
+            protocol: PROTOCOL_VERSION,
+            id: ClientId(7),
+            name: text.to_string(),
+            token: "0".repeat(32),
+        };
+        control.write_all(Frame::control(&welcome).as_bytes())?;
+        let mut media = Vec::new();
+        for _ in MediaKind::ALL {
+            let (mut socket, attach) = RogueServer::accept(listener)?;
+            let Request::Attach { kind, .. } = attach else {
+                anyhow::bail!("expected attach, got {attach:?}");
+            };
+            socket.write_all(Frame::control(&Event::Attached { kind }).as_bytes())?;
+            media.push((kind, socket));
+        }
+        let mut session = RogueSession { control, media };
+        script(&mut session)?;
+        wait_for_hang_up(&mut session.control)
+    }
+
+    /// What the server thread met; an error fails the test.
+    fn finish(mut self) {
+        if let Some(thread) = self.thread.take() {
+            match thread.join() {
+                Ok(result) => result.expect("the rogue server played its script"),
+                Err(_) => panic!("the rogue server panicked"),
+            }
+        }
+    }
+}
+
+impl Drop for RogueServer {
+    fn drop(&mut self) {
+        // Every wait in the thread has a deadline, so this join ends.
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads until the client closes its side (or the deadline passes).
+fn wait_for_hang_up(stream: &mut TcpStream) -> anyhow::Result<()> {
+    let mut sink = [0u8; 4096];
+    loop {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return Ok(()),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A control frame whose JSON names an event that does not exist: the
+/// client's parse error quotes it, and the client ends the session.
+fn unreadable_frame(text: &str) -> Vec<u8> {
+    let payload = serde_json::json!({ "event": text }).to_string();
+    let mut bytes = vec![CONTROL_FRAME_TYPE];
+    bytes.extend_from_slice(&u32::try_from(payload.len()).expect("small").to_be_bytes());
+    bytes.extend_from_slice(payload.as_bytes());
+    bytes
+}
+
+fn hostile_meeting() -> MeetingId {
+    serde_json::from_value(serde_json::json!(HOSTILE)).expect("any string is a meeting id")
+}
+
+/// Every event a server sends with a string in it, each string hostile,
+/// then one frame the client cannot read (its error quotes the string).
+fn hostile_script() -> Script {
+    Box::new(|session: &mut RogueSession| {
+        let meeting = hostile_meeting();
+        let me = MemberRef {
+            id: ClientId(7),
+            name: HOSTILE.into(),
+        };
+        let evil = MemberRef {
+            id: ClientId(8),
+            name: HOSTILE.into(),
+        };
+        let member = |r: &MemberRef, host| MemberInfo {
+            id: r.id,
+            name: r.name.clone(),
+            host,
+            sharing: PerKind::splat(true),
+        };
+        let chat = Event::Chat {
+            meeting: meeting.clone(),
+            from: HOSTILE.into(),
+            from_id: ClientId(8),
+            text: HOSTILE.into(),
+        };
+        let events = [
+            Event::Created {
+                meeting: meeting.clone(),
+            },
+            Event::Joined {
+                meeting: meeting.clone(),
+                members: vec![member(&me, false), member(&evil, true)],
+            },
+            Event::MemberJoined {
+                meeting: meeting.clone(),
+                member: evil.clone(),
+            },
+            chat.clone(),
+            Event::Media {
+                meeting: meeting.clone(),
+                member: evil.clone(),
+                kind: MediaKind::Video,
+                on: true,
+            },
+            Event::HostChanged {
+                meeting: meeting.clone(),
+                host: evil.clone(),
+            },
+            Event::ControlRequested {
+                meeting: meeting.clone(),
+                owner: me.clone(),
+                controller: evil.clone(),
+            },
+            Event::ControlGranted {
+                meeting: meeting.clone(),
+                owner: evil.clone(),
+                controller: me.clone(),
+            },
+            Event::ControlRevoked {
+                meeting: meeting.clone(),
+                owner: evil.clone(),
+                controller: me.clone(),
+            },
+            Event::Members {
+                meeting: meeting.clone(),
+                members: vec![member(&me, false), member(&evil, true)],
+            },
+            Event::Meetings {
+                meetings: vec![MeetingSummary {
+                    id: meeting.clone(),
+                    host: HOSTILE.into(),
+                    host_id: ClientId(8),
+                    members: 2,
+                }],
+                total: 1,
+            },
+            Event::Error {
+                message: HOSTILE.into(),
+            },
+            Event::MemberLeft {
+                meeting: meeting.clone(),
+                member: evil.clone(),
+            },
+            Event::Left {
+                meeting: meeting.clone(),
+            },
+            Event::Ended {
+                meeting: meeting.clone(),
+            },
+            chat,
+        ];
+        for event in &events {
+            session.send(event)?;
+        }
+        // Media sockets carry control events too, and media the recorder
+        // names files after: only the numeric sender id may reach a path.
+        session.media_socket(MediaKind::Video).write_all(
+            Frame::control(&Event::Error {
+                message: HOSTILE.into(),
+            })
+            .as_bytes(),
+        )?;
+        let header = MediaHeader {
+            sender: ClientId(u32::MAX),
+            sequence: 1,
+            timestamp_us: 0,
+        };
+        session
+            .media_socket(MediaKind::Audio)
+            .write_all(Frame::media(MediaKind::Audio, header, &[1u8; 1920]).as_bytes())?;
+        session
+            .media_socket(MediaKind::Video)
+            .write_all(Frame::media(MediaKind::Video, header, b"not a jpeg").as_bytes())?;
+        // Let the media arrive before the session ends over the bad frame.
+        std::thread::sleep(Duration::from_millis(300));
+        session.control.write_all(&unreadable_frame(HOSTILE))?;
+        Ok(())
+    })
+}
+
+/// Runs the real client (`binary`, built before the rogue server starts
+/// waiting for it) against `server` until it exits on its own.
+fn run_client(binary: &Path, server: &RogueServer, args: &[&str]) -> Output {
+    let mut child = Command::new(binary)
+        .arg(server.addr.to_string())
+        .args(["--name", "probe"])
+        .args(args)
+        // stdin stays open: the client must end because of the server.
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("client starts");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let status = wait_with_deadline(&mut child, DEADLINE);
+    if status.is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let output = Output {
+        status: status.expect("the client ends when the server breaks the session"),
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    };
+    drop(child.stdin.take());
+    output
+}
+
+/// Every path under `dir`, relative, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(folder) = todo.pop() {
+        for entry in std::fs::read_dir(&folder).expect("readable").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_rogue_server_cannot_drive_the_terminal_or_the_recording() {
+    let client = binary("client");
+    let server = RogueServer::start(HOSTILE, hostile_script());
+    let work = tempfile::tempdir().expect("temp dir");
+    let record = work.path().join("rec");
+    let record_arg = record.to_string_lossy().into_owned();
+    let output = run_client(&client, &server, &["--plain", "--record", &record_arg]);
+    server.finish();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // Everything arrived and was shown: the names, the ids, the messages.
+    assert!(
+        stdout.matches("pwned").count() >= 15,
+        "the hostile strings are shown, cleaned:\n{stdout}"
+    );
+    assert!(stdout.contains("disconnected"), "{stdout}");
+    assert_no_control("stdout", &output.stdout);
+    assert_no_control("stderr", &output.stderr);
+    assert!(
+        !stdout.lines().any(|line| line.starts_with("server: fake")),
+        "a line break in a name cannot forge a line:\n{stdout}"
+    );
+
+    let chat_log = std::fs::read(record.join("chat.log")).expect("chat.log written");
+    assert_no_control("chat.log", &chat_log);
+    let chat_log = String::from_utf8_lossy(&chat_log);
+    assert_eq!(
+        chat_log.lines().count(),
+        2,
+        "two messages, two lines:\n{chat_log}"
+    );
+    assert!(chat_log.contains("pwned"), "{chat_log}");
+    // File names come from numeric ids only.
+    let files = files_under(&record);
+    let expected = [
+        "audio/4294967295.wav",
+        "chat.log",
+        "video/4294967295/00000001.jpg",
+    ];
+    assert_eq!(files, expected, "what --record wrote");
+}
+
+#[test]
+fn json_output_stays_exact_json_without_a_raw_escape() {
+    let client = binary("client");
+    let server = RogueServer::start(HOSTILE, hostile_script());
+    let output = run_client(&client, &server, &["--json"]);
+    server.finish();
+    assert_no_control("--json stdout", &output.stdout);
+    assert_no_control("stderr", &output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    // JSON keeps the exact strings (escaped): scripts see what was sent.
+    let connected = events
+        .iter()
+        .find(|e| e["event"] == "connected")
+        .expect("connected");
+    assert_eq!(connected["name"], HOSTILE);
+    let chat = events.iter().find(|e| e["event"] == "chat").expect("chat");
+    assert_eq!(chat["text"], HOSTILE);
+    assert_eq!(chat["meeting"], HOSTILE);
+}
+
+#[test]
+fn a_refusal_is_reported_cleaned() {
+    let client = binary("client");
+    let server = RogueServer::refusing(HOSTILE);
+    let output = run_client(&client, &server, &["--plain"]);
+    server.finish();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refused") && stderr.contains("pwned"),
+        "{stderr}"
+    );
+    assert_no_control("stderr", &output.stderr);
+    assert_no_control("stdout", &output.stdout);
+}
