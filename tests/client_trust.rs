@@ -4,13 +4,16 @@
 //!   server) fills every string it sends with terminal control sequences: the
 //!   real `client` must show all of it, on stdout, stderr and in the files
 //!   `--record` writes, without one raw ESC, BEL, C1 control or bidi override.
+//! - `--record` must not keep a WAV file open for every member it ever heard.
 
-use common::protocol::{CONTROL_FRAME_TYPE, PROTOCOL_VERSION};
+use common::protocol::{AUDIO_FRAME_SAMPLES, CONTROL_FRAME_TYPE, PROTOCOL_VERSION};
 use common::{
     ClientId, Event, Frame, FrameKind, FrameReader, MediaHeader, MediaKind, MeetingId,
     MeetingSummary, MemberInfo, MemberRef, PerKind, Request,
 };
-use integration_tests::{DEADLINE, binary, wait_with_deadline};
+use integration_tests::{
+    ClientProcess, DEADLINE, RawPeer, ServerProcess, binary, read_wav, wait_with_deadline,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -464,4 +467,100 @@ fn a_refusal_is_reported_cleaned() {
     );
     assert_no_control("stderr", &output.stderr);
     assert_no_control("stdout", &output.stdout);
+}
+
+/// The WAV files `pid` holds open, from /proc/PID/fd.
+fn wav_files_open(pid: u32) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+        .map(|target| target.to_string_lossy().into_owned())
+        .filter(|target| target.ends_with(".wav"))
+        .collect()
+}
+
+/// Frames of `kind` a `stats` event counts from `member`.
+fn received_from(stats: &serde_json::Value, member: u64, kind: &str) -> u64 {
+    stats["received"]
+        .as_array()
+        .and_then(|list| list.iter().find(|m| m["member"] == member))
+        .and_then(|m| m[kind]["frames"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_recording_client_closes_the_wav_files_of_members_who_left() {
+    const MEMBERS: usize = 30;
+    const FRAMES: u32 = 5;
+    let server = ServerProcess::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let record = work.path().join("rec");
+    let record_arg = record.to_string_lossy().into_owned();
+    let mut recorder = ClientProcess::start_with(&server, "recorder", &["--record", &record_arg]);
+    let meeting = recorder.create();
+    let pcm: Vec<u8> = (0..AUDIO_FRAME_SAMPLES)
+        .flat_map(|i| ((i as i16 % 100) * 50).to_le_bytes())
+        .collect();
+    let mut most_open = 0;
+    let mut ids = Vec::new();
+    for n in 0..MEMBERS {
+        // A member comes, says a few frames, and goes.
+        let (mut control, id, token) = RawPeer::hello(server.addr(), &format!("guest{n}"));
+        control.request(&Request::Join {
+            meeting: meeting.clone(),
+        });
+        control.expect("joined", |e| matches!(e, Event::Joined { .. }));
+        let mut audio = RawPeer::attach(server.addr(), MediaKind::Audio, id, &token);
+        control.request(&Request::Media {
+            kind: MediaKind::Audio,
+            on: true,
+        });
+        for sequence in 0..FRAMES {
+            let header = MediaHeader {
+                sender: ClientId(0),
+                sequence,
+                timestamp_us: u64::from(sequence) * 20_000,
+            };
+            audio.send_bytes(Frame::media(MediaKind::Audio, header, &pcm).as_bytes());
+        }
+        let member = u64::from(id.0);
+        recorder.wait_stats("the member's audio", |s| {
+            received_from(s, member, "audio") >= u64::from(FRAMES)
+        });
+        most_open = most_open.max(wav_files_open(recorder.pid()).len());
+        drop(audio);
+        drop(control);
+        recorder.expect("the member leaving", |e| {
+            e["event"] == "member_left" && e["member"]["id"] == member
+        });
+        ids.push(id);
+    }
+    let end = Instant::now() + DEADLINE;
+    let mut open = wav_files_open(recorder.pid());
+    while !open.is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        open = wav_files_open(recorder.pid());
+    }
+    eprintln!(
+        "WAV files open: at most {most_open} while members came and went, {} after all {MEMBERS} left",
+        open.len()
+    );
+    assert!(
+        open.is_empty(),
+        "{} WAV files still open after {MEMBERS} members left: {open:?}",
+        open.len()
+    );
+    assert!(most_open <= 1, "{most_open} WAV files open at once");
+    // Each finished file is whole: a valid header and every frame.
+    for id in ids {
+        let samples = read_wav(&record.join("audio").join(format!("{id}.wav")));
+        assert_eq!(
+            samples.len(),
+            FRAMES as usize * AUDIO_FRAME_SAMPLES,
+            "{id}.wav"
+        );
+    }
 }

@@ -87,6 +87,8 @@ struct App {
     meeting: MeetingState,
     stats: Arc<ClientStats>,
     chat_log: Option<ChatLog>,
+    /// `--record`'s audio files: a member's is finished when it leaves.
+    audio_recorder: Option<AudioRecorder>,
     video_settings: VideoSettings,
     mic: Option<String>,
     camera: Option<String>,
@@ -144,10 +146,13 @@ pub fn run(
     let mut video_sinks: Vec<Box<dyn VideoSink>> = Vec::new();
     let mut audio_sinks: Vec<Box<dyn AudioSink>> = Vec::new();
     let mut screen_sinks: Vec<Box<dyn ScreenSink>> = Vec::new();
+    let audio_recorder = record.map(AudioRecorder::new);
     if let Some(dir) = record {
         video_sinks.push(Box::new(VideoRecorder::new(dir)));
-        audio_sinks.push(Box::new(AudioRecorder::new(dir)));
         screen_sinks.push(Box::new(ScreenRecorder::new(dir)));
+    }
+    if let Some(recorder) = &audio_recorder {
+        audio_sinks.push(Box::new(recorder.clone()));
     }
     let mut self_view = None;
     let mut view_levels = None;
@@ -231,6 +236,7 @@ pub fn run(
         meeting: MeetingState::new(id),
         stats,
         chat_log,
+        audio_recorder,
         video_settings: options.video,
         mic: options.mic,
         camera: options.camera,
@@ -493,7 +499,12 @@ impl App {
             Event::Members { meeting, .. } if self.meeting.meeting.as_ref() == Some(meeting) => {
                 with_levels = true;
             }
-            Event::MemberLeft { member, .. } => self.playback.forget(member.id),
+            Event::MemberLeft { member, .. } => {
+                self.playback.forget(member.id);
+                if let Some(recorder) = &self.audio_recorder {
+                    recorder.finish(member.id);
+                }
+            }
             // A newcomer has no picture of our screen yet.
             Event::MemberJoined { .. } | Event::Keyframe { .. } => {
                 if let Some(share) = &self.screen_share {
@@ -511,6 +522,9 @@ impl App {
             }
             Event::Left { .. } | Event::Ended { .. } if !in_meeting => {
                 self.playback.forget_all();
+                if let Some(recorder) = &self.audio_recorder {
+                    recorder.finish_all();
+                }
             }
             Event::Chat {
                 meeting,
