@@ -124,6 +124,7 @@ pub fn run(
         id,
         name,
         server,
+        session,
         control,
         control_reader,
         media: media_sockets,
@@ -220,7 +221,7 @@ pub fn run(
         let (Some(socket), Some(sinks)) = (sockets[kind].take(), sinks[kind].take()) else {
             unreachable!("one socket and one set of sinks per kind");
         };
-        MediaChannel::open(kind, socket, sinks, &channel_ctx)
+        MediaChannel::open(kind, socket, sinks, &channel_ctx, session.clone())
     })?;
     if reads_stdin {
         spawn_stdin_reader(events.clone())?;
@@ -267,6 +268,16 @@ impl App {
                 AppEvent::MediaClosed(kind) => {
                     tracing::debug!("{kind} socket closed");
                 }
+                // A server that is stopping closes every socket: that is no
+                // news once it said so.
+                AppEvent::MediaDown(kind, reason) if !self.shutdown_seen => {
+                    self.output.local(&LocalEvent::MediaDown { kind, reason });
+                }
+                AppEvent::MediaUp(kind, down) => {
+                    let down_ms = u64::try_from(down.as_millis()).unwrap_or(u64::MAX);
+                    self.output.local(&LocalEvent::MediaUp { kind, down_ms });
+                }
+                AppEvent::MediaDown(..) => {}
                 AppEvent::KeyframeNeeded(kind, member) => {
                     if self.meeting.shares(member, kind) {
                         let _ = self.requests.send(Request::Keyframe { member, kind });

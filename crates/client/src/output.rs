@@ -37,6 +37,18 @@ pub enum LocalEvent {
         on: bool,
         source: Option<String>,
     },
+    /// A media socket broke (the server closed it, or the network did):
+    /// nothing of `kind` flows either way until it is attached again, which
+    /// the client does by itself.
+    MediaDown {
+        kind: MediaKind,
+        reason: String,
+    },
+    /// `kind` flows again, on a new socket, after `down_ms` without one.
+    MediaUp {
+        kind: MediaKind,
+        down_ms: u64,
+    },
     Stats {
         #[serde(flatten)]
         stats: StatsSnapshot,
@@ -483,6 +495,14 @@ impl EventText {
                 format!("{} plays at {percent}%{muted}", clean(name))
             }
             LocalEvent::AudioOut { sink, .. } => format!("audio out: {}", clean(sink)),
+            LocalEvent::MediaDown { kind, reason } => format!(
+                "{kind} connection lost ({}): no {kind} either way until it is back; reconnecting",
+                clean(reason)
+            ),
+            LocalEvent::MediaUp { kind, down_ms } => format!(
+                "{kind} connection back after {:.1} s",
+                *down_ms as f64 / 1000.0
+            ),
             LocalEvent::Stats { stats } => {
                 let sent: Vec<String> = stats
                     .sent

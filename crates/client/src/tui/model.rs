@@ -103,6 +103,9 @@ pub struct ViewModel {
     pub chat_scroll: usize,
     /// What you share yourself.
     pub sharing: PerKind<bool>,
+    /// The kinds whose socket is down (being attached again): nothing of
+    /// them flows either way.
+    pub media_down: PerKind<bool>,
     pub figures: Figures,
     pub input: InputLine,
     pub help_open: bool,
@@ -135,6 +138,7 @@ impl ViewModel {
             chat: VecDeque::new(),
             chat_scroll: 0,
             sharing: PerKind::default(),
+            media_down: PerKind::default(),
             figures: Figures::default(),
             input: InputLine::default(),
             help_open: false,
@@ -330,6 +334,8 @@ impl ViewModel {
                 ));
             }
             LocalEvent::Sharing { kind, on, .. } => self.sharing[*kind] = *on,
+            LocalEvent::MediaDown { kind, .. } => self.media_down[*kind] = true,
+            LocalEvent::MediaUp { kind, .. } => self.media_down[*kind] = false,
             LocalEvent::Help { .. } => {
                 self.help_open = true;
                 return;

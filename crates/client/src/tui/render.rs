@@ -208,6 +208,15 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
         spans.push(Span::styled(text, ASKING_BAR));
     }
     spans.push(connection);
+    let down: Vec<&str> = model
+        .media_down
+        .iter()
+        .filter_map(|(kind, down)| down.then_some(kind.name()))
+        .collect();
+    if !down.is_empty() {
+        let text = format!(" {} down, reconnecting ", down.join(" · "));
+        spans.push(Span::styled(text, BAR.bg(Color::Red)));
+    }
     // The figures go last and give way first: who shares what matters more.
     let used: usize = spans.iter().map(Span::width).sum();
     let room = usize::from(area.width).saturating_sub(used);

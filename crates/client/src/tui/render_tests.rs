@@ -631,3 +631,31 @@ fn names_ids_and_messages_from_the_network_are_drawn_cleaned() {
         .expect("the server said why it stopped");
     assert!(!last_word.chars().any(steers), "{last_word:?}");
 }
+
+#[test]
+fn the_status_bar_says_which_media_is_down_until_it_is_back() {
+    let mut model = meeting_model(vec![member(2, "ana", true, true, true)]);
+    for kind in [MediaKind::Video, MediaKind::Audio] {
+        model.local(&LocalEvent::MediaDown {
+            kind,
+            reason: "the server closed it".into(),
+        });
+    }
+    let (backend, _) = render(&model, &ReadyTiles::new(), 160, 48);
+    let text = screen_text(&backend);
+    assert!(text.contains("video · audio down, reconnecting"), "{text}");
+    assert!(
+        text.contains("video connection lost"),
+        "said in the chat too:\n{text}"
+    );
+    for kind in [MediaKind::Video, MediaKind::Audio] {
+        model.local(&LocalEvent::MediaUp {
+            kind,
+            down_ms: 1200,
+        });
+    }
+    let (backend, _) = render(&model, &ReadyTiles::new(), 160, 48);
+    let text = screen_text(&backend);
+    assert!(!text.contains("down, reconnecting"), "{text}");
+    assert!(text.contains("video connection back after 1.2 s"), "{text}");
+}
