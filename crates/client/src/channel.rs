@@ -367,7 +367,9 @@ impl ChannelReader {
             match self.session.attach(self.kind) {
                 Ok(socket) => return Some(socket),
                 Err(err) if err.downcast_ref::<Refused>().is_some() => {
-                    tracing::warn!("{} stays off: {err:#}", self.kind);
+                    // The refusal quotes the server: cleaned like all it says.
+                    let err = crate::output::clean(&format!("{err:#}"));
+                    tracing::warn!("{} stays off: {err}", self.kind);
                     return None;
                 }
                 Err(err) => tracing::debug!("attaching {} again: {err:#}", self.kind),
