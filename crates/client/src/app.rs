@@ -87,6 +87,8 @@ struct App {
     meeting: MeetingState,
     stats: Arc<ClientStats>,
     chat_log: Option<ChatLog>,
+    /// `--record`'s audio files: a member's is finished when it leaves.
+    audio_recorder: Option<AudioRecorder>,
     video_settings: VideoSettings,
     mic: Option<String>,
     camera: Option<String>,
@@ -122,6 +124,7 @@ pub fn run(
         id,
         name,
         server,
+        session,
         control,
         control_reader,
         media: media_sockets,
@@ -144,10 +147,13 @@ pub fn run(
     let mut video_sinks: Vec<Box<dyn VideoSink>> = Vec::new();
     let mut audio_sinks: Vec<Box<dyn AudioSink>> = Vec::new();
     let mut screen_sinks: Vec<Box<dyn ScreenSink>> = Vec::new();
+    let audio_recorder = record.map(AudioRecorder::new);
     if let Some(dir) = record {
         video_sinks.push(Box::new(VideoRecorder::new(dir)));
-        audio_sinks.push(Box::new(AudioRecorder::new(dir)));
         screen_sinks.push(Box::new(ScreenRecorder::new(dir)));
+    }
+    if let Some(recorder) = &audio_recorder {
+        audio_sinks.push(Box::new(recorder.clone()));
     }
     let mut self_view = None;
     let mut view_levels = None;
@@ -215,7 +221,7 @@ pub fn run(
         let (Some(socket), Some(sinks)) = (sockets[kind].take(), sinks[kind].take()) else {
             unreachable!("one socket and one set of sinks per kind");
         };
-        MediaChannel::open(kind, socket, sinks, &channel_ctx)
+        MediaChannel::open(kind, socket, sinks, &channel_ctx, session.clone())
     })?;
     if reads_stdin {
         spawn_stdin_reader(events.clone())?;
@@ -231,6 +237,7 @@ pub fn run(
         meeting: MeetingState::new(id),
         stats,
         chat_log,
+        audio_recorder,
         video_settings: options.video,
         mic: options.mic,
         camera: options.camera,
@@ -261,6 +268,16 @@ impl App {
                 AppEvent::MediaClosed(kind) => {
                     tracing::debug!("{kind} socket closed");
                 }
+                // A server that is stopping closes every socket: that is no
+                // news once it said so.
+                AppEvent::MediaDown(kind, reason) if !self.shutdown_seen => {
+                    self.output.local(&LocalEvent::MediaDown { kind, reason });
+                }
+                AppEvent::MediaUp(kind, down) => {
+                    let down_ms = u64::try_from(down.as_millis()).unwrap_or(u64::MAX);
+                    self.output.local(&LocalEvent::MediaUp { kind, down_ms });
+                }
+                AppEvent::MediaDown(..) => {}
                 AppEvent::KeyframeNeeded(kind, member) => {
                     if self.meeting.shares(member, kind) {
                         let _ = self.requests.send(Request::Keyframe { member, kind });
@@ -515,7 +532,12 @@ impl App {
             Event::Members { meeting, .. } if self.meeting.meeting.as_ref() == Some(meeting) => {
                 with_levels = true;
             }
-            Event::MemberLeft { member, .. } => self.playback.forget(member.id),
+            Event::MemberLeft { member, .. } => {
+                self.playback.forget(member.id);
+                if let Some(recorder) = &self.audio_recorder {
+                    recorder.finish(member.id);
+                }
+            }
             // A newcomer has no picture of our screen yet.
             Event::MemberJoined { .. } | Event::Keyframe { .. } => {
                 if let Some(share) = &self.screen_share {
@@ -551,6 +573,9 @@ impl App {
             }
             Event::Left { .. } | Event::Ended { .. } if !in_meeting => {
                 self.playback.forget_all();
+                if let Some(recorder) = &self.audio_recorder {
+                    recorder.finish_all();
+                }
             }
             Event::Chat {
                 meeting,

@@ -5,9 +5,18 @@
 //! The main loop keeps a `PerKind<MediaChannel>` and never touches a media
 //! socket itself: opening, sharing, stopping and half-closing happen here, in
 //! one place per kind instead of one array per field.
+//!
+//! A channel outlives its socket. The server closes a media socket it cannot
+//! write to for its write timeout (a client stopped or stalled for half a
+//! minute), and the network can break one; without a new socket that kind of
+//! media would be gone for the rest of the session. So the reader thread,
+//! when its socket ends without us closing it, says so (`MediaDown`),
+//! attaches a new socket with the session's token, with back-off, and hands
+//! it to the sender through `CurrentSocket` (`MediaUp`). The reader keeps its
+//! sinks throughout, so recordings and the view go on where they were.
 
 use crate::events::AppEvent;
-use crate::link::MediaSocket;
+use crate::link::{MediaSocket, Refused, Session};
 use crate::media::sender::{Producer, RunningSender, SenderContext};
 use crate::sink::{self, AudioSink, ScreenSink, SharedFrame, VideoSink};
 use crate::stats::ClientStats;
@@ -17,8 +26,8 @@ use crossbeam_channel::Sender;
 use meeting_screen::codec::ScreenDecoder;
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The consumers of one media socket's frames, by the kind's body format.
@@ -94,25 +103,132 @@ pub struct ChannelContext {
     pub events: Sender<AppEvent>,
 }
 
+/// The socket a channel writes to now, shared by its sender (which writes),
+/// its reader (which puts in a new one when it attached again; it is empty
+/// while the channel is down) and the main loop (which closes the channel).
+/// One lock over both the socket and `closing`, so a socket attached just as
+/// the channel closes is never installed and left open.
+pub struct CurrentSocket {
+    state: Mutex<SocketState>,
+    /// Signalled when the channel starts closing: wakes a reader waiting to
+    /// try again.
+    closing_started: Condvar,
+}
+
+struct SocketState {
+    socket: Option<Arc<TcpStream>>,
+    closing: bool,
+}
+
+impl CurrentSocket {
+    fn new(socket: TcpStream) -> CurrentSocket {
+        CurrentSocket {
+            state: Mutex::new(SocketState {
+                socket: Some(Arc::new(socket)),
+                closing: false,
+            }),
+            closing_started: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SocketState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The socket to write to; `None` while the channel is down.
+    pub fn get(&self) -> Option<Arc<TcpStream>> {
+        self.lock().socket.clone()
+    }
+
+    /// Writing to `socket` failed: the connection is gone, or a frame is cut
+    /// short on it, which the server cannot read past. Shut it, so its reader
+    /// ends now and attaches a new one, and send nothing until then.
+    pub fn broken(&self, socket: &Arc<TcpStream>) {
+        {
+            let mut state = self.lock();
+            if state
+                .socket
+                .as_ref()
+                .is_some_and(|s| Arc::ptr_eq(s, socket))
+            {
+                state.socket = None;
+            }
+        }
+        let _ = socket.shutdown(Shutdown::Both);
+    }
+
+    /// The reader's socket ended: the channel is down. True if that is
+    /// because the channel is closing.
+    fn ended(&self) -> bool {
+        let mut state = self.lock();
+        state.socket = None;
+        state.closing
+    }
+
+    /// Puts in a newly attached socket; false (and the socket is dropped)
+    /// if the channel started closing meanwhile.
+    fn install(&self, socket: TcpStream) -> bool {
+        let mut state = self.lock();
+        if state.closing {
+            return false;
+        }
+        state.socket = Some(Arc::new(socket));
+        true
+    }
+
+    /// Waits `delay` unless the channel starts closing; true if it did.
+    fn wait_unless_closing(&self, delay: Duration) -> bool {
+        let state = self.lock();
+        let (state, _) = self
+            .closing_started
+            .wait_timeout_while(state, delay, |state| !state.closing)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.closing
+    }
+
+    /// The channel is closing: nothing is attached again from now on.
+    /// Returns the socket to shut, if the channel is up.
+    fn close(&self) -> Option<Arc<TcpStream>> {
+        let mut state = self.lock();
+        state.closing = true;
+        self.closing_started.notify_all();
+        state.socket.clone()
+    }
+}
+
 pub struct MediaChannel {
     kind: MediaKind,
-    socket: Arc<TcpStream>,
+    socket: Arc<CurrentSocket>,
     sequence: Arc<AtomicU32>,
     sender: Option<RunningSender>,
 }
 
 impl MediaChannel {
-    /// Takes over an attached socket and starts reading it into `sinks`.
+    /// Takes over an attached socket and starts reading it into `sinks`;
+    /// `session` attaches a new socket when this one breaks.
     pub fn open(
         kind: MediaKind,
         socket: MediaSocket,
         sinks: Sinks,
         ctx: &ChannelContext,
+        session: Session,
     ) -> anyhow::Result<MediaChannel> {
-        spawn_reader(kind, socket.reader, sinks, ctx)?;
+        let current = Arc::new(CurrentSocket::new(socket.stream));
+        let reader = ChannelReader {
+            kind,
+            sinks,
+            stats: ctx.stats.clone(),
+            events: ctx.events.clone(),
+            last_sequence: HashMap::new(),
+            socket: current.clone(),
+            session,
+        };
+        std::thread::Builder::new()
+            .name(format!("{kind}-in"))
+            .spawn(move || reader.run(socket.reader))?;
         Ok(MediaChannel {
             kind,
-            socket: Arc::new(socket.stream),
+            socket: current,
             sequence: Arc::default(),
             sender: None,
         })
@@ -160,69 +276,167 @@ impl MediaChannel {
     }
 
     /// Stops sending and shuts our side of the socket; the reader reports
-    /// `MediaClosed` once the server closed its side.
+    /// `MediaClosed` once the server closed its side (or at once if the
+    /// channel was down).
     pub fn half_close(&mut self) {
         self.stop();
-        if let Err(err) = self.socket.shutdown(Shutdown::Write) {
+        if let Some(socket) = self.socket.close()
+            && let Err(err) = socket.shutdown(Shutdown::Write)
+        {
             tracing::debug!("{} socket: {err}", self.kind);
         }
     }
 }
 
-fn spawn_reader(
+/// The first attempt to attach again comes at once (usually the socket is
+/// gone, not the server); after that the wait doubles from this...
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
+/// ...up to this, so a server that is down is not hammered.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// A socket up this long proved the server takes us back: the next loss
+/// starts over with an immediate attempt.
+const STAYED_UP: Duration = Duration::from_secs(10);
+
+/// How long to wait before attempt `attempt` (0 is the first) to attach again.
+fn retry_delay(attempt: u32) -> Duration {
+    match attempt {
+        0 => Duration::ZERO,
+        n => FIRST_RETRY_DELAY
+            .saturating_mul(1 << (n - 1).min(16))
+            .min(MAX_RETRY_DELAY),
+    }
+}
+
+/// The thread that reads one channel's sockets, one after the other.
+struct ChannelReader {
     kind: MediaKind,
-    mut reader: FrameReader<TcpStream>,
-    mut sinks: Sinks,
-    ctx: &ChannelContext,
-) -> anyhow::Result<()> {
-    let (stats, events) = (ctx.stats.clone(), ctx.events.clone());
-    std::thread::Builder::new()
-        .name(format!("{kind}-in"))
-        .spawn(move || {
-            let mut last_sequence = HashMap::new();
-            while let Ok(Some(frame)) = reader.read_frame() {
-                if frame.kind() == FrameKind::Control {
-                    if let Ok(event) = frame.parse_control::<Event>() {
-                        let _ = events.send(AppEvent::Server(event));
-                    }
-                    continue;
-                }
-                let Ok(header) = frame.media_header() else {
-                    continue;
-                };
-                let body_len = frame.media_body().len();
-                let lost = match last_sequence.insert(header.sender, header.sequence) {
-                    Some(previous) if header.sequence > previous => {
-                        u64::from(header.sequence - previous - 1)
-                    }
-                    _ => 0,
-                };
-                stats.received(header.sender, kind, body_len, lost);
-                match &mut sinks {
-                    Sinks::Video(sinks) if !sinks.is_empty() => {
-                        let shared = SharedFrame::new(frame);
-                        sink::deliver(sinks, |s| s.frame(&header, &shared));
-                    }
-                    Sinks::Audio(sinks) if !sinks.is_empty() => {
-                        let body = frame.media_body();
-                        if body.len() % 2 != 0 || body.len() > 5 * 2 * AUDIO_FRAME_SAMPLES {
-                            tracing::warn!(sender = %header.sender, "audio frame of {} bytes ignored", body.len());
-                            continue;
-                        }
-                        let pcm: Vec<i16> = body
-                            .chunks_exact(2)
-                            .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                            .collect();
-                        sink::deliver(sinks, |s| s.frame(&header, &pcm));
-                    }
-                    Sinks::Screen(receiver) => {
-                        receiver.frame(&header, frame.media_body(), &events);
-                    }
-                    _ => {}
-                }
+    sinks: Sinks,
+    stats: Arc<ClientStats>,
+    events: Sender<AppEvent>,
+    /// Each sender's last sequence, for counting lost frames (kept across
+    /// sockets: what was lost while the channel was down counts too).
+    last_sequence: HashMap<ClientId, u32>,
+    socket: Arc<CurrentSocket>,
+    session: Session,
+}
+
+impl ChannelReader {
+    fn run(mut self, mut reader: FrameReader<TcpStream>) {
+        // Attempts to attach again since the last socket that stayed up:
+        // a server that takes a socket and drops it at once meets back-off,
+        // not a loop.
+        let mut attempts = 0;
+        let mut up_since = Instant::now();
+        loop {
+            let ended = self.read(&mut reader);
+            if self.socket.ended() {
+                break; // we closed it
             }
-            drop(sinks); // finishes the recordings before saying we are done
-            let _ = events.send(AppEvent::MediaClosed(kind));
-        })?;
-    Ok(())
+            tracing::info!("{} connection lost: {ended}", self.kind);
+            let down_since = Instant::now();
+            if down_since.duration_since(up_since) >= STAYED_UP {
+                attempts = 0;
+            }
+            let _ = self.events.send(AppEvent::MediaDown(self.kind, ended));
+            let Some(socket) = self.attach_again(&mut attempts) else {
+                break;
+            };
+            reader = socket.reader;
+            if !self.socket.install(socket.stream) {
+                break;
+            }
+            up_since = Instant::now();
+            let _ = self
+                .events
+                .send(AppEvent::MediaUp(self.kind, down_since.elapsed()));
+        }
+        drop(self.sinks); // finishes the recordings before saying we are done
+        let _ = self.events.send(AppEvent::MediaClosed(self.kind));
+    }
+
+    /// Attaches a new socket, trying until it works and counting the tries
+    /// in `attempts`; `None` if the channel is closing or the server refuses
+    /// (our session is gone with it).
+    fn attach_again(&self, attempts: &mut u32) -> Option<MediaSocket> {
+        loop {
+            if self.socket.wait_unless_closing(retry_delay(*attempts)) {
+                return None;
+            }
+            *attempts = attempts.saturating_add(1);
+            match self.session.attach(self.kind) {
+                Ok(socket) => return Some(socket),
+                Err(err) if err.downcast_ref::<Refused>().is_some() => {
+                    // The refusal quotes the server: cleaned like all it says.
+                    let err = crate::output::clean(&format!("{err:#}"));
+                    tracing::warn!("{} stays off: {err}", self.kind);
+                    return None;
+                }
+                Err(err) => tracing::debug!("attaching {} again: {err:#}", self.kind),
+            }
+        }
+    }
+
+    /// Hands every frame of one socket to the sinks; returns how it ended.
+    fn read(&mut self, reader: &mut FrameReader<TcpStream>) -> String {
+        let kind = self.kind;
+        loop {
+            let frame = match reader.read_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return "the server closed it".to_string(),
+                Err(err) => return err.to_string(),
+            };
+            if frame.kind() == FrameKind::Control {
+                if let Ok(event) = frame.parse_control::<Event>() {
+                    let _ = self.events.send(AppEvent::Server(event));
+                }
+                continue;
+            }
+            let Ok(header) = frame.media_header() else {
+                continue;
+            };
+            let body_len = frame.media_body().len();
+            let lost = match self.last_sequence.insert(header.sender, header.sequence) {
+                Some(previous) if header.sequence > previous => {
+                    u64::from(header.sequence - previous - 1)
+                }
+                _ => 0,
+            };
+            self.stats.received(header.sender, kind, body_len, lost);
+            match &mut self.sinks {
+                Sinks::Video(sinks) if !sinks.is_empty() => {
+                    let shared = SharedFrame::new(frame);
+                    sink::deliver(sinks, |s| s.frame(&header, &shared));
+                }
+                Sinks::Audio(sinks) if !sinks.is_empty() => {
+                    let body = frame.media_body();
+                    if body.len() % 2 != 0 || body.len() > 5 * 2 * AUDIO_FRAME_SAMPLES {
+                        tracing::warn!(sender = %header.sender, "audio frame of {} bytes ignored", body.len());
+                        continue;
+                    }
+                    let pcm: Vec<i16> = body
+                        .chunks_exact(2)
+                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                        .collect();
+                    sink::deliver(sinks, |s| s.frame(&header, &pcm));
+                }
+                Sinks::Screen(receiver) => {
+                    receiver.frame(&header, frame.media_body(), &self.events);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attaching_again_backs_off_to_a_ceiling() {
+        let delays: Vec<u64> = (0..8).map(|n| retry_delay(n).as_millis() as u64).collect();
+        assert_eq!(delays, [0, 250, 500, 1000, 2000, 4000, 5000, 5000]);
+        assert_eq!(retry_delay(u32::MAX), MAX_RETRY_DELAY, "no overflow");
+    }
 }

@@ -4,6 +4,7 @@
 //! so the threads below the loop do not import the loop itself.
 
 use common::{ClientId, Event, MediaKind};
+use std::time::Duration;
 
 /// Everything that can happen to the client.
 pub enum AppEvent {
@@ -15,7 +16,14 @@ pub enum AppEvent {
     Server(Event),
     /// The control socket ended; the reason if it was not a clean close.
     ControlClosed(Option<String>),
+    /// A media channel ended for good (we closed it, or the server refused
+    /// to take it back).
     MediaClosed(MediaKind),
+    /// A media socket ended without us closing it; its channel is
+    /// attaching a new one. Why it ended.
+    MediaDown(MediaKind, String),
+    /// The channel has a socket again, after being down this long.
+    MediaUp(MediaKind, Duration),
     /// A media source stopped on its own (a device vanished, a file broke).
     SenderFailed(MediaKind, String),
     /// We cannot rebuild what this member shares from changes alone (we

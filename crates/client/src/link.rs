@@ -1,11 +1,13 @@
 //! The sockets to the server and their handshake: a control socket that says
 //! `hello` and receives `welcome` (our id and session token), then one socket
-//! per media kind that attaches with that token. Everything here happens before
-//! the main loop starts; afterwards `app` owns the sockets.
+//! per media kind that attaches with that token. `connect` does all of it
+//! before the main loop starts; afterwards `app` owns the sockets, and a media
+//! channel whose socket broke attaches a new one through its `Session`.
 
 use anyhow::{Context, anyhow, bail};
 use common::protocol::{HANDSHAKE_TIMEOUT, PROTOCOL_VERSION};
 use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, PerKind, Request};
+use std::fmt;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -18,11 +20,71 @@ pub struct MediaSocket {
     pub reader: FrameReader<TcpStream>,
 }
 
+/// What attaching a media socket takes: the server's address and who we
+/// are there (the id and the secret token from `welcome`).
+#[derive(Clone)]
+pub struct Session {
+    server: SocketAddr,
+    id: ClientId,
+    token: String,
+}
+
+impl fmt::Debug for Session {
+    /// Never the token: it is what lets anyone attach as us.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("server", &self.server)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server answered with an `error`: asking again will not help (for an
+/// `attach`, the session no longer exists).
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the server refused: {}", self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl Session {
+    /// Opens a socket for `kind` and attaches it. A new socket replaces the
+    /// one the server had for this kind, if any. A `Refused` error (find it
+    /// with `downcast_ref`) means the server will not take it.
+    pub fn attach(&self, kind: MediaKind) -> anyhow::Result<MediaSocket> {
+        let stream = open(&[self.server])?;
+        let mut reader = FrameReader::new(
+            stream.try_clone()?,
+            &[FrameKind::Control, FrameKind::from(kind)],
+        );
+        let request = Request::Attach {
+            kind,
+            id: self.id,
+            token: self.token.clone(),
+        };
+        match handshake(&stream, &mut reader, &request)
+            .with_context(|| format!("attaching the {kind} socket"))?
+        {
+            Event::Attached { kind: attached } if attached == kind => {
+                Ok(MediaSocket { stream, reader })
+            }
+            other => bail!("unexpected answer to attach: {other:?}"),
+        }
+    }
+}
+
 /// A session with the server, handshakes done.
 pub struct ServerLink {
     pub id: ClientId,
     pub name: String,
     pub server: SocketAddr,
+    /// For attaching media sockets again.
+    pub session: Session,
     pub control: TcpStream,
     pub control_reader: FrameReader<TcpStream>,
     /// One attached socket per media kind.
@@ -79,7 +141,7 @@ fn handshake(
         .ok_or_else(|| anyhow!("the server closed the connection during the handshake"))?;
     stream.set_read_timeout(None)?;
     match frame.parse_control::<Event>()? {
-        Event::Error { message } => bail!("the server refused: {message}"),
+        Event::Error { message } => Err(Refused(message).into()),
         event => Ok(event),
     }
 }
@@ -99,31 +161,13 @@ pub fn connect(host: &str, port: u16, name: &str) -> anyhow::Result<ServerLink> 
     else {
         bail!("the server answered hello with something other than welcome");
     };
-    let attach = |kind: MediaKind| -> anyhow::Result<MediaSocket> {
-        let stream = open(&[server])?;
-        let mut reader = FrameReader::new(
-            stream.try_clone()?,
-            &[FrameKind::Control, FrameKind::from(kind)],
-        );
-        let request = Request::Attach {
-            kind,
-            id,
-            token: token.clone(),
-        };
-        match handshake(&stream, &mut reader, &request)
-            .with_context(|| format!("attaching the {kind} socket"))?
-        {
-            Event::Attached { kind: attached } if attached == kind => {
-                Ok(MediaSocket { stream, reader })
-            }
-            other => bail!("unexpected answer to attach: {other:?}"),
-        }
-    };
-    let media = PerKind::try_from_fn(attach)?;
+    let session = Session { server, id, token };
+    let media = PerKind::try_from_fn(|kind| session.attach(kind))?;
     Ok(ServerLink {
         id,
         name,
         server,
+        session,
         control,
         control_reader,
         media,

@@ -4,6 +4,7 @@ use clap::Parser;
 use common::protocol::DEFAULT_PORT;
 use meeting_client::app::{self, AppEvent, Ending, Mode, Options};
 use meeting_client::media::{self, VideoSettings};
+use meeting_client::output;
 use meeting_client::tui::{self, Graphics, TuiSettings};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -206,11 +207,15 @@ fn main() -> ExitCode {
         Ok(Ending::Normal) => ExitCode::SUCCESS,
         Ok(Ending::Lost) => ExitCode::FAILURE,
         Err(err) => {
+            // The error may quote the server (a refusal): cleaned like all output.
+            let message = format!("{err:#}");
             if json {
-                let event = serde_json::json!({"event": "error", "message": format!("{err:#}")});
-                println!("{event}");
+                let event = serde_json::json!({"event": "error", "message": message});
+                if let Ok(line) = output::json_line(&event) {
+                    println!("{line}");
+                }
             }
-            eprintln!("client: {err:#}");
+            eprintln!("client: {}", output::clean_lines(&message));
             ExitCode::FAILURE
         }
     }

@@ -5,12 +5,18 @@
 //!
 //! Server events are printed as the server sent them (`common::Event`), so
 //! scripts read the protocol's own vocabulary; `LocalEvent` adds what only the
-//! client knows. Text from the network is stripped of control characters before
-//! it reaches a terminal.
+//! client knows.
+//!
+//! Nothing from the network is trusted: a rogue server, or anyone on the
+//! unencrypted path, can put terminal control sequences in any string. `clean`
+//! is the one place that decides what may be shown; every human output (these
+//! lines, the full-screen view, `chat.log`, the last words on stderr) passes
+//! network text through it, and `json_line` keeps `--json` exact JSON while
+//! escaping the same characters instead of writing them raw.
 
 use crate::meeting::MeetingState;
 use crate::stats::StatsSnapshot;
-use common::{ClientId, Event, MediaKind, MemberInfo, MemberRef, ServerStatsReport};
+use common::{ClientId, Event, MediaKind, MeetingId, MemberInfo, MemberRef, ServerStatsReport};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
@@ -30,6 +36,18 @@ pub enum LocalEvent {
         kind: MediaKind,
         on: bool,
         source: Option<String>,
+    },
+    /// A media socket broke (the server closed it, or the network did):
+    /// nothing of `kind` flows either way until it is attached again, which
+    /// the client does by itself.
+    MediaDown {
+        kind: MediaKind,
+        reason: String,
+    },
+    /// `kind` flows again, on a new socket, after `down_ms` without one.
+    MediaUp {
+        kind: MediaKind,
+        down_ms: u64,
     },
     Stats {
         #[serde(flatten)]
@@ -125,11 +143,77 @@ pub fn member_tags(member: &MemberInfo) -> Vec<&'static str> {
     host.into_iter().chain(shared).collect()
 }
 
-/// Removes what could drive a terminal (escape sequences, bells, line breaks).
+/// Whether `c` must not be shown as it is: it could drive a terminal or make
+/// text read differently from what it holds.
+///
+/// - Controls (`char::is_control`): C0 (ESC starts every escape sequence, BEL
+///   ends OSC titles, CR and LF forge lines), DEL, and C1 (U+0080–U+009F:
+///   U+009B is a one-character CSI to terminals that take 8-bit controls).
+/// - Bidirectional embeddings, overrides, isolates and marks: they reorder
+///   what follows them ("txt.exe" shown as "exe.txt").
+/// - Invisible formatting: zero-width spaces and joiners, word joiners,
+///   the BOM, soft hyphens, tag characters, line and paragraph separators.
+///   They hide text or make two different names look the same.
+pub fn is_unsafe_to_show(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'                    // soft hyphen
+                | '\u{061C}'              // Arabic letter mark
+                | '\u{180E}'              // Mongolian vowel separator
+                | '\u{200B}'..='\u{200F}' // zero-width space, non-joiner, joiner; LRM, RLM
+                | '\u{2028}'..='\u{202E}' // line and paragraph separators; LRE, RLE, PDF, LRO, RLO
+                | '\u{2060}'..='\u{206F}' // word joiner, invisible operators; LRI, RLI, FSI, PDI
+                | '\u{FEFF}'              // zero-width no-break space (BOM)
+                | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
+                | '\u{E0000}'..='\u{E007F}' // tag characters
+        )
+}
+
+/// `text` as one line that is safe to show: every character
+/// `is_unsafe_to_show` becomes a space, so an escape sequence shows as its
+/// harmless remains (`[2J`) and a line break cannot start a forged line.
 pub fn clean(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if is_unsafe_to_show(c) { ' ' } else { c })
         .collect()
+}
+
+/// `clean` for a text of several lines: keeps the line breaks, cleans each
+/// line. Line front ends pass everything they print through it, so a string
+/// a wording forgot to clean still reaches the terminal harmless.
+pub fn clean_lines(text: &str) -> String {
+    text.split('\n').map(clean).collect::<Vec<_>>().join("\n")
+}
+
+/// `event` as one line of JSON with the same value serde writes, but with
+/// every character `is_unsafe_to_show` escaped as `\uXXXX`: serde escapes
+/// only U+0000–U+001F, and people read `--json` in terminals too. Outside
+/// strings JSON is plain ASCII, so every such character is inside a string,
+/// where the escape means exactly that character.
+pub fn json_line<T: Serialize>(event: &T) -> serde_json::Result<String> {
+    let raw = serde_json::to_string(event)?;
+    if !raw.chars().any(is_unsafe_to_show) {
+        return Ok(raw);
+    }
+    let mut line = String::with_capacity(raw.len() + 16);
+    for c in raw.chars() {
+        if is_unsafe_to_show(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                line.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            line.push(c);
+        }
+    }
+    Ok(line)
+}
+
+/// A meeting id as the server sent it, cleaned: `MeetingId` parses from any
+/// JSON string, so a server can send any text as one.
+fn meeting_text(meeting: &MeetingId) -> String {
+    clean(meeting.as_str())
 }
 
 impl Output {
@@ -144,12 +228,18 @@ impl Output {
     }
 
     fn emit<T: Serialize>(&self, event: &T) {
-        if let Ok(line) = serde_json::to_string(event) {
-            self.line(&line);
+        if let Ok(line) = json_line(event) {
+            self.write(&line);
         }
     }
 
+    /// A human line (or several): cleaned once more as a whole, whatever the
+    /// wording already did.
     fn line(&self, text: &str) {
+        self.write(&clean_lines(text));
+    }
+
+    fn write(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         if self.prompt {
             // Replace the prompt line with the event, then draw the prompt again.
@@ -286,11 +376,13 @@ impl EventText {
         let text = match event {
             Event::Welcome { .. } | Event::Attached { .. } => return None,
             Event::Created { meeting } => {
+                let meeting = meeting_text(meeting);
                 format!("created meeting {meeting}; others join with: /join {meeting}")
             }
             Event::Joined { meeting, members } => {
                 format!(
-                    "joined meeting {meeting}; members: {}",
+                    "joined meeting {}; members: {}",
+                    meeting_text(meeting),
                     self.member_list(members)
                 )
             }
@@ -299,8 +391,10 @@ impl EventText {
             Event::HostChanged { host, .. } => {
                 format!("{} is now the host", self.who(host.id, &host.name))
             }
-            Event::Left { meeting } => format!("you left meeting {meeting}"),
-            Event::Ended { meeting } => format!("meeting {meeting} was ended by its host"),
+            Event::Left { meeting } => format!("you left meeting {}", meeting_text(meeting)),
+            Event::Ended { meeting } => {
+                format!("meeting {} was ended by its host", meeting_text(meeting))
+            }
             Event::Chat { from, text, .. } => format!("{}: {}", clean(from), clean(text)),
             Event::Meetings { meetings, total } => {
                 if meetings.is_empty() {
@@ -310,7 +404,7 @@ impl EventText {
                     for m in meetings {
                         lines.push(format!(
                             "  {}  host {}, {} member(s)",
-                            m.id,
+                            meeting_text(&m.id),
                             clean(&m.host),
                             m.members
                         ));
@@ -319,7 +413,11 @@ impl EventText {
                 }
             }
             Event::Members { meeting, members } => {
-                format!("meeting {meeting}: {}", self.member_list(members))
+                format!(
+                    "meeting {}: {}",
+                    meeting_text(meeting),
+                    self.member_list(members)
+                )
             }
             Event::Media {
                 member, kind, on, ..
@@ -401,8 +499,10 @@ impl EventText {
 
     pub fn local(&self, event: &LocalEvent) -> String {
         match event {
+            // The name is the one the server gave us in `welcome`.
             LocalEvent::Connected { id, name, server } => format!(
-                "connected to {server} as {name} (id {id}). /create starts a meeting, /join ID joins one, /help lists commands."
+                "connected to {server} as {} (id {id}). /create starts a meeting, /join ID joins one, /help lists commands.",
+                clean(name)
             ),
             LocalEvent::Sharing {
                 kind,
@@ -411,7 +511,7 @@ impl EventText {
             } => {
                 format!(
                     "{kind} on: {}; sent while you are in a meeting",
-                    source.as_deref().unwrap_or("default source")
+                    clean(source.as_deref().unwrap_or("default source"))
                 )
             }
             LocalEvent::Sharing {
@@ -426,7 +526,15 @@ impl EventText {
                 let muted = if *muted { " (muted)" } else { "" };
                 format!("{} plays at {percent}%{muted}", clean(name))
             }
-            LocalEvent::AudioOut { sink, .. } => format!("audio out: {sink}"),
+            LocalEvent::AudioOut { sink, .. } => format!("audio out: {}", clean(sink)),
+            LocalEvent::MediaDown { kind, reason } => format!(
+                "{kind} connection lost ({}): no {kind} either way until it is back; reconnecting",
+                clean(reason)
+            ),
+            LocalEvent::MediaUp { kind, down_ms } => format!(
+                "{kind} connection back after {:.1} s",
+                *down_ms as f64 / 1000.0
+            ),
             LocalEvent::Stats { stats } => {
                 let sent: Vec<String> = stats
                     .sent
@@ -466,8 +574,9 @@ impl EventText {
                 .map(|h| format!("  {:<24} {}", h.command, h.description))
                 .collect::<Vec<_>>()
                 .join("\n"),
-            LocalEvent::Error { message } => format!("error: {message}"),
-            LocalEvent::Disconnected { message } => format!("disconnected: {message}"),
+            // Both may quote the server (its refusals, what it sent that did not parse).
+            LocalEvent::Error { message } => format!("error: {}", clean(message)),
+            LocalEvent::Disconnected { message } => format!("disconnected: {}", clean(message)),
         }
     }
 }
@@ -497,6 +606,192 @@ mod tests {
     use common::MeetingId;
 
     use crate::meeting::fixtures::named;
+
+    /// What a rogue server (or anyone on the unencrypted path) might put in
+    /// any string: a window-title OSC, a screen clear, a C1 CSI, a bidi
+    /// override and isolate, invisible characters, and a line break that
+    /// forges a line of its own.
+    pub(crate) const HOSTILE: &str = "ev\x1b]0;pwned\x07il\x1b[2J\u{9b}31m\u{202e}exe.txt\u{2066}\u{200b}\u{200d}\u{feff}\u{e0041}\r\nserver: fake line";
+
+    /// Characters that must never reach a terminal from the network, listed
+    /// independently of `clean` so the test does not grade its own homework.
+    pub(crate) fn steers_a_terminal(c: char) -> bool {
+        matches!(
+            u32::from(c),
+            0x00..=0x1f | 0x7f..=0x9f | 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069
+                | 0xfeff | 0xe0000..=0xe007f
+        )
+    }
+
+    /// Panics if `text` holds a character that steers a terminal (line
+    /// breaks allowed only where `lines` says the text has several lines).
+    fn assert_shown_safely(what: &str, text: &str, lines: bool) {
+        let bad: Vec<String> = text
+            .chars()
+            .filter(|&c| steers_a_terminal(c) && !(lines && c == '\n'))
+            .map(|c| format!("U+{:04X}", u32::from(c)))
+            .collect();
+        assert!(bad.is_empty(), "{what}: {bad:?} in {text:?}");
+    }
+
+    fn hostile_meeting() -> MeetingId {
+        // `MeetingId` deserialises any string: the client cannot rely on its format.
+        serde_json::from_value(serde_json::json!(HOSTILE)).expect("any string")
+    }
+
+    #[test]
+    fn clean_neutralises_controls_c1_bidi_and_invisible_characters() {
+        let cleaned = clean(HOSTILE);
+        assert_shown_safely("clean", &cleaned, false);
+        assert!(cleaned.contains("pwned") && cleaned.contains("fake line"));
+        // Ordinary text of every script stays as it is.
+        let plain = "Zoë 李 ναι مرحبا 🙂 tab-free";
+        assert_eq!(clean(plain), plain);
+        assert_eq!(
+            clean_lines("two\nlines\x1b"),
+            "two\nlines ",
+            "clean_lines keeps its own line breaks only"
+        );
+    }
+
+    #[test]
+    fn every_event_reads_without_anything_that_steers_a_terminal() {
+        let meeting = hostile_meeting();
+        let evil = named(2, HOSTILE);
+        let mut info = crate::meeting::fixtures::member(2, HOSTILE, true);
+        info.sharing[MediaKind::Video] = true;
+        let me = named(1, "me");
+        let events = vec![
+            Event::Created {
+                meeting: meeting.clone(),
+            },
+            Event::Joined {
+                meeting: meeting.clone(),
+                members: vec![info.clone()],
+            },
+            Event::MemberJoined {
+                meeting: meeting.clone(),
+                member: evil.clone(),
+            },
+            Event::MemberLeft {
+                meeting: meeting.clone(),
+                member: evil.clone(),
+            },
+            Event::HostChanged {
+                meeting: meeting.clone(),
+                host: evil.clone(),
+            },
+            Event::Left {
+                meeting: meeting.clone(),
+            },
+            Event::Ended {
+                meeting: meeting.clone(),
+            },
+            Event::Chat {
+                meeting: meeting.clone(),
+                from: HOSTILE.into(),
+                from_id: ClientId(2),
+                text: HOSTILE.into(),
+            },
+            Event::Meetings {
+                meetings: vec![common::MeetingSummary {
+                    id: meeting.clone(),
+                    host: HOSTILE.into(),
+                    host_id: ClientId(2),
+                    members: 1,
+                }],
+                total: 1,
+            },
+            Event::Members {
+                meeting: meeting.clone(),
+                members: vec![info],
+            },
+            Event::Media {
+                meeting: meeting.clone(),
+                member: evil.clone(),
+                kind: MediaKind::Audio,
+                on: true,
+            },
+            Event::ControlRequested {
+                meeting: meeting.clone(),
+                owner: me.clone(),
+                controller: evil.clone(),
+            },
+            Event::ControlGranted {
+                meeting: meeting.clone(),
+                owner: evil.clone(),
+                controller: me.clone(),
+            },
+            Event::ControlRevoked {
+                meeting,
+                owner: evil,
+                controller: me,
+            },
+            Event::Input {
+                from: ClientId(2),
+                events: Vec::new(),
+            },
+            Event::Error {
+                message: HOSTILE.into(),
+            },
+            Event::Shutdown {
+                message: HOSTILE.into(),
+            },
+        ];
+        let mut text = EventText::new(ClientId(1));
+        let mut state = MeetingState::new(ClientId(1));
+        for event in &events {
+            state.apply(event);
+            text.set_meeting(&state);
+            let lines = matches!(event, Event::Meetings { .. });
+            if let Some(shown) = text.server(event) {
+                assert_shown_safely(&format!("{event:?}"), &shown, lines);
+            }
+        }
+        let locals = [
+            LocalEvent::Connected {
+                id: ClientId(1),
+                name: HOSTILE.into(),
+                server: "127.0.0.1:6338".into(),
+            },
+            LocalEvent::Error {
+                message: HOSTILE.into(),
+            },
+            LocalEvent::Disconnected {
+                message: HOSTILE.into(),
+            },
+            LocalEvent::Volume {
+                member: ClientId(2),
+                name: HOSTILE.into(),
+                percent: 50,
+                muted: false,
+            },
+            LocalEvent::Sharing {
+                kind: MediaKind::Video,
+                on: true,
+                source: Some(HOSTILE.into()),
+            },
+        ];
+        for event in &locals {
+            assert_shown_safely(&format!("{event:?}"), &text.local(event), false);
+        }
+    }
+
+    #[test]
+    fn json_lines_stay_exact_but_carry_no_raw_control_or_bidi_character() {
+        let event = Event::Chat {
+            meeting: hostile_meeting(),
+            from: HOSTILE.into(),
+            from_id: ClientId(2),
+            text: HOSTILE.into(),
+        };
+        let line = json_line(&event).expect("serialises");
+        assert!(!line.contains('\n'), "one line: {line}");
+        assert_shown_safely("json", &line, false);
+        assert!(!line.as_bytes().contains(&0x1b), "no raw ESC byte: {line}");
+        let back: Event = serde_json::from_str(&line).expect("still JSON");
+        assert_eq!(back, event, "the same value, every character kept");
+    }
 
     #[test]
     fn control_events_read_as_sentences_from_every_side() {

@@ -3,13 +3,17 @@
 //! writing frames to its media socket.
 //!
 //! A sender that falls behind skips ahead instead of sending a burst: late video
-//! is worth less than the next frame. While the client is in no meeting the
-//! sender keeps pace but sends nothing (the server would drop it anyway).
+//! is worth less than the next frame. While the client is in no meeting, or
+//! its channel is down (attaching a new socket), the sender keeps pace but
+//! sends nothing: the server would drop it, or there is nowhere to send it.
+//! A failed write is no reason to stop sharing: it marks the socket broken,
+//! and the sender goes on with the socket its channel attaches next.
 //! A video sender may also hand each frame it sent to a preview sink (the
 //! full-screen view's self-view), sharing the bytes rather than copying them.
 
 use super::screen::ScreenProducer;
 use super::{AudioSource, VideoSource};
+use crate::channel::CurrentSocket;
 use crate::events::AppEvent;
 use crate::sink::{SharedFrame, VideoSink};
 use crate::stats::ClientStats;
@@ -17,7 +21,6 @@ use common::protocol::{AUDIO_FRAME, AUDIO_FRAME_SAMPLES};
 use common::{ClientId, Frame, MediaHeader, MediaKind};
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use std::io::Write;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
@@ -26,7 +29,8 @@ use std::time::{Duration, Instant};
 /// What a sender needs besides its source.
 #[derive(Clone)]
 pub struct SenderContext {
-    pub socket: Arc<TcpStream>,
+    /// The channel's socket, replaced when the channel attaches a new one.
+    pub socket: Arc<CurrentSocket>,
     pub in_meeting: Arc<AtomicBool>,
     /// Continues across off/on, so a receiver never sees a sequence number twice.
     pub sequence: Arc<AtomicU32>,
@@ -126,6 +130,9 @@ fn send_loop(
         if !ctx.in_meeting.load(Ordering::Relaxed) {
             continue;
         }
+        let Some(socket) = ctx.socket.get() else {
+            continue; // the channel is down: nothing to send on
+        };
         let Some(body) = producer
             .produce()
             .map_err(|err| format!("{kind} source stopped: {err:#}"))?
@@ -138,9 +145,12 @@ fn send_loop(
             timestamp_us: ctx.epoch.elapsed().as_micros() as u64,
         };
         let frame = SharedFrame::new(Frame::media(kind, header, &body));
-        (&*ctx.socket)
-            .write_all(frame.frame().as_bytes())
-            .map_err(|err| format!("{kind} connection lost while sending: {err}"))?;
+        if let Err(err) = (&*socket).write_all(frame.frame().as_bytes()) {
+            // The channel's reader says so to the user and attaches again.
+            tracing::debug!("{kind} connection lost while sending: {err}");
+            ctx.socket.broken(&socket);
+            continue;
+        }
         ctx.stats.sent(kind, body.len());
         if let Some(sink) = &mut preview
             && let Err(err) = sink.frame(&header, &frame)

@@ -212,7 +212,7 @@ impl Drop for View {
         terminal::restore();
         // The screen the view drew is gone: say how it ended where it stays.
         if let Some(message) = last_word {
-            eprintln!("client: {message}");
+            eprintln!("client: {}", crate::output::clean_lines(&message));
         }
     }
 }
@@ -311,7 +311,6 @@ impl Ui {
         let second = crossbeam_channel::tick(Duration::from_secs(1));
         let mut dirty = true;
         let mut redraws = 0u32;
-        let mut last_word = None;
         loop {
             select! {
                 recv(events) -> event => match event {
@@ -320,16 +319,10 @@ impl Ui {
                         dirty = true;
                     }
                     Ok(ViewEvent::Server(event)) => {
-                        if let Event::Shutdown { message } = &event {
-                            last_word = Some(format!("the server stopped: {message}"));
-                        }
                         self.model.server(&event);
                         dirty = true;
                     }
                     Ok(ViewEvent::Local(event)) => {
-                        if let LocalEvent::Disconnected { message } = &event {
-                            last_word = Some(format!("disconnected: {message}"));
-                        }
                         self.model.local(&event);
                         dirty = true;
                     }
@@ -362,7 +355,7 @@ impl Ui {
                     Err(_) => {
                         // The keyboard is gone: nothing can be typed any more.
                         let _ = self.app.send(AppEvent::InputClosed);
-                        return last_word;
+                        return self.model.last_word;
                     }
                 },
                 recv(logs) -> line => {
@@ -407,6 +400,6 @@ impl Ui {
                 },
             }
         }
-        last_word
+        self.model.last_word
     }
 }

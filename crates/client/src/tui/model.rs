@@ -92,6 +92,8 @@ pub struct InputLine {
 pub struct ViewModel {
     pub me: ClientId,
     pub my_name: String,
+    /// Why the session ended, said on the ordinary screen once the view is gone.
+    pub last_word: Option<String>,
     pub server: String,
     pub connection: Connection,
     /// The meeting and its members, as the main loop folded them.
@@ -101,6 +103,9 @@ pub struct ViewModel {
     pub chat_scroll: usize,
     /// What you share yourself.
     pub sharing: PerKind<bool>,
+    /// The kinds whose socket is down (being attached again): nothing of
+    /// them flows either way.
+    pub media_down: PerKind<bool>,
     pub figures: Figures,
     pub input: InputLine,
     pub help_open: bool,
@@ -126,12 +131,14 @@ impl ViewModel {
         ViewModel {
             me,
             my_name: String::new(),
+            last_word: None,
             server: String::new(),
             connection: Connection::Connected,
             state: MeetingState::new(me),
             chat: VecDeque::new(),
             chat_scroll: 0,
             sharing: PerKind::default(),
+            media_down: PerKind::default(),
             figures: Figures::default(),
             input: InputLine::default(),
             help_open: false,
@@ -246,7 +253,19 @@ impl ViewModel {
         true
     }
 
+    /// Adds a line to the chat pane. Every line passes here, so here its
+    /// text is cleaned: whatever a caller forgot, the pane never holds a
+    /// control sequence or a line break from the network.
     pub fn push_line(&mut self, line: ChatLine) {
+        let line = match line {
+            ChatLine::Message { from, text, mine } => ChatLine::Message {
+                from: clean(&from),
+                text: clean(&text),
+                mine,
+            },
+            ChatLine::Info(text) => ChatLine::Info(clean(&text)),
+            ChatLine::Error(text) => ChatLine::Error(clean(&text)),
+        };
         if self.chat.len() == CHAT_HISTORY {
             self.chat.pop_front();
         }
@@ -276,15 +295,18 @@ impl ViewModel {
                 ..
             } => {
                 return self.push_line(ChatLine::Message {
-                    from: clean(from),
-                    text: clean(text),
+                    from: from.clone(),
+                    text: text.clone(),
                     mine: *from_id == self.me,
                 });
             }
             Event::Error { message } => {
-                return self.push_line(ChatLine::Error(clean(message)));
+                return self.push_line(ChatLine::Error(message.clone()));
             }
-            Event::Shutdown { .. } => self.connection = Connection::ServerStopping,
+            Event::Shutdown { message } => {
+                self.connection = Connection::ServerStopping;
+                self.last_word = Some(format!("the server stopped: {}", clean(message)));
+            }
             // A controller's every key would be a chat line; the banner
             // already says who controls the screen.
             Event::Input { .. } => return,
@@ -312,6 +334,8 @@ impl ViewModel {
                 ));
             }
             LocalEvent::Sharing { kind, on, .. } => self.sharing[*kind] = *on,
+            LocalEvent::MediaDown { kind, .. } => self.media_down[*kind] = true,
+            LocalEvent::MediaUp { kind, .. } => self.media_down[*kind] = false,
             LocalEvent::Help { .. } => {
                 self.help_open = true;
                 return;
@@ -321,6 +345,7 @@ impl ViewModel {
             }
             LocalEvent::Disconnected { message } => {
                 self.connection = Connection::Lost;
+                self.last_word = Some(format!("disconnected: {}", clean(message)));
                 return self.push_line(ChatLine::Error(format!("disconnected: {message}")));
             }
             LocalEvent::Stats { .. } => {}
@@ -331,7 +356,7 @@ impl ViewModel {
     }
 
     pub fn log(&mut self, line: &str) {
-        self.push_line(ChatLine::Info(clean(line)));
+        self.push_line(ChatLine::Info(line.to_string()));
     }
 
     /// Scrolls the chat back (positive) or forward (negative) by `lines`.

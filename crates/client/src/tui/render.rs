@@ -175,7 +175,7 @@ pub fn bit_rate(bits_per_second: f64) -> String {
 
 fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
     let meeting = match &model.state.meeting {
-        Some(id) => format!(" meeting {id} "),
+        Some(id) => format!(" meeting {} ", clean(id.as_str())),
         None => " no meeting ".to_string(),
     };
     // Coloured blocks instead of separators: 80 columns hold all of it.
@@ -208,6 +208,15 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
         spans.push(Span::styled(text, ASKING_BAR));
     }
     spans.push(connection);
+    let down: Vec<&str> = model
+        .media_down
+        .iter()
+        .filter_map(|(kind, down)| down.then_some(kind.name()))
+        .collect();
+    if !down.is_empty() {
+        let text = format!(" {} down, reconnecting ", down.join(" · "));
+        spans.push(Span::styled(text, BAR.bg(Color::Red)));
+    }
     // The figures go last and give way first: who shares what matters more.
     let used: usize = spans.iter().map(Span::width).sum();
     let room = usize::from(area.width).saturating_sub(used);
@@ -255,12 +264,14 @@ fn draw_grid(
     if others.is_empty() {
         let text = if model.state.meeting.is_some() {
             "Nobody else is here yet.\nOthers join with: /join ".to_string()
-                + model
-                    .state
-                    .meeting
-                    .as_ref()
-                    .map(|m| m.as_str())
-                    .unwrap_or_default()
+                + &clean(
+                    model
+                        .state
+                        .meeting
+                        .as_ref()
+                        .map(|m| m.as_str())
+                        .unwrap_or_default(),
+                )
         } else {
             "You are in no meeting.\nc creates one, j joins one, ? lists the keys.".to_string()
         };
@@ -303,11 +314,12 @@ pub fn member_tile(
 ) -> Option<(TileKey, Size)> {
     let key = TileKey::Member(member.id);
     let video = member.sharing[MediaKind::Video];
+    let name = clean(&member.name);
     let DrawnTile { inner, .. } = draw_tile(
         frame,
         area,
         &TileView {
-            name: &member.name,
+            name: &name,
             note: None,
             look: if model.speaking.contains(&member.id) {
                 TileLook::Speaking
@@ -435,7 +447,7 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
         .members
         .iter()
         .map(|m| {
-            let mut name = m.name.clone();
+            let mut name = clean(&m.name);
             if m.id == model.me {
                 name.push_str(" (you)");
             }

@@ -566,3 +566,96 @@ fn tiny_terminals_draw_without_panicking() {
         render(&model, &ReadyTiles::new(), width, height);
     }
 }
+
+#[test]
+fn names_ids_and_messages_from_the_network_are_drawn_cleaned() {
+    // Joiners hide inside a grapheme (ratatui keeps them in the cell), the
+    // rest would be dropped by ratatui itself: the view must not rely on that.
+    let hostile = "ev\u{200d}il\x1b]0;pwned\x07\u{9b}2J\u{202e}gnp\u{200c}";
+    let meeting: MeetingId =
+        serde_json::from_value(serde_json::json!(hostile)).expect("any string");
+    let mut model = ViewModel::new(ClientId(1));
+    model.local(&LocalEvent::Connected {
+        id: ClientId(1),
+        name: hostile.into(),
+        server: "127.0.0.1:6338".into(),
+    });
+    apply(
+        &mut model,
+        &Event::Joined {
+            meeting: meeting.clone(),
+            members: vec![
+                member(1, hostile, true, false, false),
+                member(2, hostile, false, true, false),
+            ],
+        },
+    );
+    apply(
+        &mut model,
+        &Event::Chat {
+            meeting,
+            from: hostile.into(),
+            from_id: ClientId(2),
+            text: hostile.into(),
+        },
+    );
+    model.server(&Event::Error {
+        message: hostile.into(),
+    });
+    model.local(&LocalEvent::Error {
+        message: hostile.into(),
+    });
+    model.server(&Event::Shutdown {
+        message: hostile.into(),
+    });
+    let (backend, _) = render(&model, &ReadyTiles::new(), 120, 30);
+    let steers = |c: char| {
+        c.is_control()
+            || matches!(u32::from(c), 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069)
+    };
+    let buffer = backend.buffer();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            let symbol = buffer[(x, y)].symbol();
+            assert!(
+                !symbol.chars().any(steers),
+                "cell {x},{y} holds {symbol:?}:\n{}",
+                screen_text(&backend)
+            );
+        }
+    }
+    // What the view prints on the ordinary screen after it closes.
+    let last_word = model
+        .last_word
+        .clone()
+        .expect("the server said why it stopped");
+    assert!(!last_word.chars().any(steers), "{last_word:?}");
+}
+
+#[test]
+fn the_status_bar_says_which_media_is_down_until_it_is_back() {
+    let mut model = meeting_model(vec![member(2, "ana", true, true, true)]);
+    for kind in [MediaKind::Video, MediaKind::Audio] {
+        model.local(&LocalEvent::MediaDown {
+            kind,
+            reason: "the server closed it".into(),
+        });
+    }
+    let (backend, _) = render(&model, &ReadyTiles::new(), 160, 48);
+    let text = screen_text(&backend);
+    assert!(text.contains("video · audio down, reconnecting"), "{text}");
+    assert!(
+        text.contains("video connection lost"),
+        "said in the chat too:\n{text}"
+    );
+    for kind in [MediaKind::Video, MediaKind::Audio] {
+        model.local(&LocalEvent::MediaUp {
+            kind,
+            down_ms: 1200,
+        });
+    }
+    let (backend, _) = render(&model, &ReadyTiles::new(), 160, 48);
+    let text = screen_text(&backend);
+    assert!(!text.contains("down, reconnecting"), "{text}");
+    assert!(text.contains("video connection back after 1.2 s"), "{text}");
+}
