@@ -284,6 +284,8 @@ fn hostile_script() -> Script {
                     host: HOSTILE.into(),
                     host_id: ClientId(8),
                     members: 2,
+                    private: false,
+                    locked: false,
                 }],
                 total: 1,
             },
@@ -512,6 +514,7 @@ fn a_recording_client_closes_the_wav_files_of_members_who_left() {
         let (mut control, id, token) = RawPeer::hello(server.addr(), &format!("guest{n}"));
         control.request(&Request::Join {
             meeting: meeting.clone(),
+            passcode: None,
         });
         control.expect("joined", |e| matches!(e, Event::Joined { .. }));
         let mut audio = RawPeer::attach(server.addr(), MediaKind::Audio, id, &token);

@@ -350,10 +350,14 @@ fn parse_join(i: &Invocation) -> Result<Command, String> {
             Some(id) => Command::Join(id, None),
             None => Command::Join((*a).to_string(), Some((*b).to_string())),
         }),
-        [a, b, passcode @ ..] => match joined_id(a, b) {
-            Some(id) => Ok(Command::Join(id, Some(passcode.join(" ")))),
-            None => Err(usage()),
-        },
+        [a, b, rest @ ..] => Ok(match joined_id(a, b) {
+            Some(id) => Command::Join(id, Some(rest.join(" "))),
+            // A passcode may have spaces: everything after the id.
+            None => Command::Join(
+                (*a).to_string(),
+                Some(i.rest.trim_start()[a.len()..].trim().to_string()),
+            ),
+        }),
         [] => Err(usage()),
     }
 }
@@ -466,6 +470,13 @@ mod tests {
         assert_eq!(
             parse("/join k7m q2x s3cret"),
             Ok(Some(Command::Join("k7mq2x".into(), Some("s3cret".into()))))
+        );
+        assert_eq!(
+            parse("/join k7m-q2x tea at five"),
+            Ok(Some(Command::Join(
+                "k7m-q2x".into(),
+                Some("tea at five".into())
+            )))
         );
         assert_eq!(
             parse("/stop everyone audio"),

@@ -461,10 +461,14 @@ impl EventText {
             Event::Privacy { meeting, private } => {
                 if *private {
                     format!(
-                        "meeting {meeting} is private now: unlisted, joined only with its passcode"
+                        "meeting {} is private now: unlisted, joined only with its passcode",
+                        meeting_text(meeting)
                     )
                 } else {
-                    format!("meeting {meeting} is public now: listed, no passcode")
+                    format!(
+                        "meeting {} is public now: listed, no passcode",
+                        meeting_text(meeting)
+                    )
                 }
             }
             Event::Locked { locked, by, .. } => format!(
@@ -474,8 +478,9 @@ impl EventText {
                 if *locked { ": nobody new gets in" } else { "" }
             ),
             Event::Removed { meeting, by } => format!(
-                "{} removed you from meeting {meeting}",
-                self.who(by.id, &by.name)
+                "{} removed you from meeting {}",
+                self.who(by.id, &by.name),
+                meeting_text(meeting)
             ),
             Event::Blocked {
                 member,
@@ -699,6 +704,8 @@ mod tests {
                     host: HOSTILE.into(),
                     host_id: ClientId(2),
                     members: 1,
+                    private: false,
+                    locked: false,
                 }],
                 total: 1,
             },
@@ -723,14 +730,30 @@ mod tests {
                 controller: me.clone(),
             },
             Event::ControlRevoked {
-                meeting,
-                owner: evil,
+                meeting: meeting.clone(),
+                owner: evil.clone(),
                 controller: me,
             },
             Event::Input {
                 from: ClientId(2),
                 events: Vec::new(),
             },
+            Event::Privacy {
+                meeting: meeting.clone(),
+                private: true,
+            },
+            Event::Locked {
+                meeting: meeting.clone(),
+                locked: true,
+                by: evil.clone(),
+            },
+            Event::Blocked {
+                meeting: meeting.clone(),
+                member: evil.clone(),
+                kind: MediaKind::Audio,
+                blocked: true,
+            },
+            Event::Removed { meeting, by: evil },
             Event::Error {
                 message: HOSTILE.into(),
             },
