@@ -296,3 +296,31 @@ fn a_receiver_that_stops_reading_does_not_stop_the_others() {
         "the stalled receiver's queue filled up"
     );
 }
+
+/// Sends `signal` to process `pid`.
+fn signal(pid: u32, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a process id");
+    rustix::process::kill_process(pid, signal).expect("signal sent");
+}
+
+#[test]
+fn a_server_that_stops_answering_is_noticed_within_seconds_and_its_return_too() {
+    let server = ServerProcess::start();
+    let mut a = ClientProcess::start(&server, "a");
+    a.create();
+    // TCP alone would never tell: a stopped process's kernel still answers.
+    signal(server.pid(), rustix::process::Signal::STOP);
+    let stopped = Instant::now();
+    let silent = a.expect_event("server_silent");
+    let noticed = stopped.elapsed();
+    signal(server.pid(), rustix::process::Signal::CONT);
+    assert!(
+        noticed < Duration::from_secs(9),
+        "a stopped server was noticed only after {noticed:?}"
+    );
+    assert!(silent["seconds"].as_u64() >= Some(6), "{silent}");
+    a.expect_event("server_back");
+    a.send("/members");
+    a.expect_event("members");
+    eprintln!("a stopped server was noticed after {noticed:?}");
+}

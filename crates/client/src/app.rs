@@ -23,6 +23,7 @@ use crate::record::{AudioRecorder, ChatLog, ScreenRecorder, VideoRecorder};
 use crate::sink::{AudioSink, ScreenSink, VideoSink};
 use crate::stats::ClientStats;
 use crate::tui::{self, TileFeed, TuiSettings};
+use common::protocol::{KEEPALIVE_INTERVAL, SERVER_SILENCE_LIMIT};
 use common::{ClientId, Event, FrameReader, InputEvent, MediaKind, PerKind, Request};
 use crossbeam_channel::{Receiver, Sender};
 use meeting_screen::x11::X11Injector;
@@ -73,6 +74,9 @@ pub enum Ending {
     Lost,
 }
 
+/// How often the main loop checks the keep-alive.
+const KEEPALIVE_CHECK: Duration = Duration::from_millis(500);
+
 /// How long quitting may wait for the server's last answers.
 const QUIT_GRACE: Duration = Duration::from_secs(5);
 
@@ -95,6 +99,11 @@ struct App {
     /// The full-screen view's self-view tile, fed by our own video sender.
     self_view: Option<TileFeed>,
     shutdown_seen: bool,
+    /// The keep-alive: when the server was last heard, when we last asked,
+    /// and since when it has been silent past the limit (if it is).
+    last_heard: Instant,
+    last_ping: Instant,
+    silent_since: Option<Instant>,
     me: ClientId,
     /// Every member's audio level, for `/stats` and `levels`.
     levels: MemberLevels,
@@ -243,6 +252,9 @@ pub fn run(
         camera: options.camera,
         self_view,
         shutdown_seen: false,
+        last_heard: Instant::now(),
+        last_ping: Instant::now(),
+        silent_since: None,
         me: id,
         levels,
         playback,
@@ -254,7 +266,21 @@ pub fn run(
 
 impl App {
     fn run(&mut self, inbox: &Receiver<AppEvent>) -> anyhow::Result<Ending> {
-        while let Ok(event) = inbox.recv() {
+        let mut next_check = Instant::now() + KEEPALIVE_CHECK;
+        loop {
+            let event = match inbox.recv_deadline(next_check) {
+                Ok(event) => event,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    next_check = Instant::now() + KEEPALIVE_CHECK;
+                    self.keep_alive();
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
+            if Instant::now() >= next_check {
+                next_check = Instant::now() + KEEPALIVE_CHECK;
+                self.keep_alive();
+            }
             match event {
                 AppEvent::Input(line) => match command::parse(&line) {
                     Ok(Some(Command::Quit)) => return Ok(self.quit(inbox)),
@@ -519,7 +545,32 @@ impl App {
         });
     }
 
+    /// Asks a quiet server whether it is there, and says so when it has
+    /// not answered for `SERVER_SILENCE_LIMIT`.
+    fn keep_alive(&mut self) {
+        let now = Instant::now();
+        let quiet = now.duration_since(self.last_heard);
+        if quiet >= KEEPALIVE_INTERVAL && now.duration_since(self.last_ping) >= KEEPALIVE_INTERVAL {
+            self.last_ping = now;
+            let _ = self.requests.send(Request::Ping);
+        }
+        if quiet >= SERVER_SILENCE_LIMIT && self.silent_since.is_none() && !self.shutdown_seen {
+            self.silent_since = Some(self.last_heard);
+            self.output.local(&LocalEvent::ServerSilent {
+                seconds: quiet.as_secs(),
+            });
+        }
+    }
+
     fn server_event(&mut self, event: Event) {
+        self.last_heard = Instant::now();
+        if let Some(since) = self.silent_since.take() {
+            let silent_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.output.local(&LocalEvent::ServerBack { silent_ms });
+        }
+        if matches!(event, Event::Pong) {
+            return; // the keep-alive's answer: nothing to show
+        }
         if self.meeting.apply(&event) {
             self.output.meeting(&self.meeting);
         }

@@ -76,6 +76,15 @@ pub enum LocalEvent {
     Disconnected {
         message: String,
     },
+    /// Nothing from the server for `seconds`, not even an answer to `ping`:
+    /// it may be stopped, or the network between is down.
+    ServerSilent {
+        seconds: u64,
+    },
+    /// The server answers again after `silent_ms`.
+    ServerBack {
+        silent_ms: u64,
+    },
 }
 
 /// One member's audio level as this client measures it, added to the member
@@ -429,6 +438,7 @@ impl EventText {
                 )
             }
             Event::Keyframe { .. } => return None, // handled by the screen sender
+            Event::Pong => return None,            // the keep-alive's answer
             Event::ControlRequested {
                 owner, controller, ..
             } => {
@@ -582,6 +592,13 @@ impl EventText {
             // Both may quote the server (its refusals, what it sent that did not parse).
             LocalEvent::Error { message } => format!("error: {}", clean(message)),
             LocalEvent::Disconnected { message } => format!("disconnected: {}", clean(message)),
+            LocalEvent::ServerSilent { seconds } => format!(
+                "the server has not answered for {seconds} s: messages you send now may not arrive"
+            ),
+            LocalEvent::ServerBack { silent_ms } => format!(
+                "the server answers again (it was silent for {:.1} s)",
+                *silent_ms as f64 / 1000.0
+            ),
         }
     }
 }

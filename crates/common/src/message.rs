@@ -116,6 +116,10 @@ pub enum Request {
     MakeHost {
         member: ClientId,
     },
+    /// Are you there? Answered with `pong`: the keep-alive of the protocol
+    /// itself, which notices a server that stopped answering (TCP's does not:
+    /// a stopped process's kernel still acknowledges).
+    Ping,
 }
 
 /// A member as named in events about them.
@@ -279,6 +283,8 @@ pub enum Event {
     },
     /// To the member the host removed (the others see `member_left`).
     Removed { meeting: MeetingId, by: MemberRef },
+    /// Answer to `ping`.
+    Pong,
     /// To every member: the host stopped (or allowed again) a member's `kind`.
     Blocked {
         meeting: MeetingId,

@@ -94,5 +94,11 @@ pub const AUDIO_FRAME: Duration = Duration::from_millis(20);
 /// Samples in one audio frame.
 pub const AUDIO_FRAME_SAMPLES: usize = 960;
 
+/// A client that has heard nothing from the server for this long asks
+/// (`ping`); one that has heard nothing for `SERVER_SILENCE_LIMIT` says the
+/// server is not answering.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+pub const SERVER_SILENCE_LIMIT: Duration = Duration::from_secs(6);
+
 /// How long a new connection may take to say `hello` or `attach` before it is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

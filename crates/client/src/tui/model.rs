@@ -21,6 +21,8 @@ pub enum Connection {
     Connected,
     /// The server said it is stopping.
     ServerStopping,
+    /// The server has not answered for a while (not even a `ping`).
+    Silent,
     Lost,
 }
 
@@ -348,6 +350,11 @@ impl ViewModel {
                 self.last_word = Some(format!("disconnected: {}", clean(message)));
                 return self.push_line(ChatLine::Error(format!("disconnected: {message}")));
             }
+            LocalEvent::ServerSilent { .. } => self.connection = Connection::Silent,
+            LocalEvent::ServerBack { .. } if self.connection == Connection::Silent => {
+                self.connection = Connection::Connected;
+            }
+            LocalEvent::ServerBack { .. } => {}
             LocalEvent::Stats { .. } => {}
             LocalEvent::Volume { .. } | LocalEvent::AudioOut { .. } => {}
         }

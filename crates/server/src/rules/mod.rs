@@ -238,6 +238,10 @@ impl MeetingRules {
             Request::Block { member, kind } => self.block(id, member, kind),
             Request::Allow { member, kind } => self.allow(id, member, kind),
             Request::MakeHost { member } => self.make_host(id, member),
+            Request::Ping => {
+                self.tell(id, Event::Pong);
+                Ok(())
+            }
             Request::ServerStats => {
                 Err("server_stats is answered by the connection, not the registry".to_string())
             }
