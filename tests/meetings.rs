@@ -341,3 +341,31 @@ fn an_unreachable_server_is_explained_with_exit_code_1() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bad_command_lines_say_what_is_wrong_with_the_right_exit_code() {
+    use integration_tests::binary;
+    let run = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(binary(program))
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run("client", &["127.0.0.1", "--name", ""]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("a name is 1 to 32 characters"), "{stderr}");
+    let (code, stderr) = run("client", &["127.0.0.1:99999"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("is not a port"), "{stderr}");
+    // 192.0.2.0/24 is reserved for documentation: never this machine's.
+    let (code, stderr) = run("server", &["--bind", "192.0.2.1:7000"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is not an address of this machine"),
+        "{stderr}"
+    );
+}

@@ -96,6 +96,16 @@ fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
     if let Ok(addr) = host.parse::<SocketAddr>() {
         return Ok(vec![addr]);
     }
+    // `127.0.0.1:99999` is an address with a bad port, not a host to look up.
+    if let Some((address, port)) = host.rsplit_once(':')
+        && address
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+    {
+        bail!("'{port}' is not a port: ports are 1 to 65535 (for example {address}:6338)");
+    }
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()

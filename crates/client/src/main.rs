@@ -50,6 +50,23 @@ fn after_help() -> String {
     )
 }
 
+/// A name the server will take: a bad one is a bad command line (exit 2),
+/// found before connecting.
+fn parse_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > common::protocol::MAX_NAME_CHARS {
+        return Err(format!(
+            "a name is 1 to {} characters",
+            common::protocol::MAX_NAME_CHARS
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("a name cannot contain control characters".to_string());
+    }
+    Ok(name.to_string())
+}
+
 /// Terminal meeting client: create or join meetings, chat, share video and audio.
 #[derive(Parser, Debug)]
 #[command(version, after_help = after_help())]
@@ -75,7 +92,7 @@ struct Args {
     port: u16,
 
     /// Your name as others see it (1 to 32 characters).
-    #[arg(long, env = "USER", default_value = "guest")]
+    #[arg(long, env = "USER", default_value = "guest", value_parser = parse_name)]
     name: String,
 
     /// Scripting mode: commands on stdin, one JSON event per line on stdout, nothing else.

@@ -398,7 +398,11 @@ impl EventText {
             Event::MemberJoined { member, .. } => format!("{} joined", clean(&member.name)),
             Event::MemberLeft { member, .. } => format!("{} left", clean(&member.name)),
             Event::HostChanged { host, .. } => {
-                format!("{} is now the host", self.who(host.id, &host.name))
+                if host.id == self.me {
+                    "you are now the host".to_string()
+                } else {
+                    format!("{} is now the host", clean(&host.name))
+                }
             }
             Event::Left { meeting } => format!("you left meeting {}", meeting_text(meeting)),
             Event::Ended { meeting } => {
@@ -831,6 +835,22 @@ mod tests {
         assert!(!line.as_bytes().contains(&0x1b), "no raw ESC byte: {line}");
         let back: Event = serde_json::from_str(&line).expect("still JSON");
         assert_eq!(back, event, "the same value, every character kept");
+    }
+
+    #[test]
+    fn a_new_host_reads_it_in_good_english() {
+        let event = Event::HostChanged {
+            meeting: MeetingId::parse("abc-def").expect("valid id"),
+            host: named(2, "bo"),
+        };
+        assert_eq!(
+            EventText::new(ClientId(2)).server(&event).as_deref(),
+            Some("you are now the host")
+        );
+        assert_eq!(
+            EventText::new(ClientId(1)).server(&event).as_deref(),
+            Some("bo is now the host")
+        );
     }
 
     #[test]

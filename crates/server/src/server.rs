@@ -100,8 +100,23 @@ pub struct RunningServer {
 
 impl Server {
     pub fn bind(config: ServerConfig) -> anyhow::Result<Server> {
-        let listener = listen(config.bind, config.max_connections).with_context(|| {
-            format!("could not listen on {}: is another server using that port? choose another with --bind", config.bind)
+        let listener = listen(config.bind, config.max_connections).map_err(|err| {
+            let bind = config.bind;
+            let hint = match err.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    format!("another program uses port {}; choose another with --bind", bind.port())
+                }
+                std::io::ErrorKind::AddrNotAvailable => format!(
+                    "{} is not an address of this machine; use one of its own, or 0.0.0.0 for all",
+                    bind.ip()
+                ),
+                std::io::ErrorKind::PermissionDenied => format!(
+                    "ports below 1024 need privileges; choose another with --bind (the default is {})",
+                    common::protocol::DEFAULT_PORT
+                ),
+                _ => "choose another address or port with --bind".to_string(),
+            };
+            anyhow::anyhow!("could not listen on {bind}: {err}: {hint}")
         })?;
         Ok(Server {
             listener,
