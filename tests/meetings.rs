@@ -369,3 +369,27 @@ fn bad_command_lines_say_what_is_wrong_with_the_right_exit_code() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_paste_over_the_limits_is_refused_by_the_client_and_the_session_goes_on() {
+    let server = ServerProcess::start();
+    let (mut a, mut b) = (
+        ClientProcess::start(&server, "a"),
+        ClientProcess::start(&server, "b"),
+    );
+    let meeting = a.create();
+    b.join(&meeting);
+    // 70 KB in one line: over the chat limit and over the frame limit.
+    a.send(&"x".repeat(70_000));
+    let refused = a.expect_event("error");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not sent"),
+        "{refused}"
+    );
+    a.send("still here");
+    let chat = b.expect_event("chat");
+    assert_eq!(chat["text"], "still here");
+}

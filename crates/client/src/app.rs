@@ -23,7 +23,7 @@ use crate::record::{AudioRecorder, ChatLog, ScreenRecorder, VideoRecorder};
 use crate::sink::{AudioSink, ScreenSink, VideoSink};
 use crate::stats::ClientStats;
 use crate::tui::{self, TileFeed, TuiSettings};
-use common::protocol::{KEEPALIVE_INTERVAL, SERVER_SILENCE_LIMIT};
+use common::protocol::{KEEPALIVE_INTERVAL, MAX_CHAT_BYTES, SERVER_SILENCE_LIMIT};
 use common::{ClientId, Event, FrameReader, InputEvent, MediaKind, PerKind, Request};
 use crossbeam_channel::{Receiver, Sender};
 use meeting_screen::x11::X11Injector;
@@ -353,6 +353,16 @@ impl App {
             Command::Meetings => Request::Meetings,
             Command::Members => Request::Members,
             Command::ServerStats => Request::ServerStats,
+            // Over the limit the server would refuse it, and a line over the
+            // frame limit would be a protocol fault that ends the session:
+            // say so here, and lose nothing else.
+            Command::Chat(text) if text.len() > MAX_CHAT_BYTES => {
+                let message = format!(
+                    "not sent: a chat message is at most {MAX_CHAT_BYTES} bytes (this one has {}); split it",
+                    text.len()
+                );
+                return self.output.local(&LocalEvent::Error { message });
+            }
             Command::Chat(text) => Request::Chat { text },
             Command::MediaOn(kind, source) => return self.start_sharing(kind, source.as_deref()),
             Command::MediaOff(kind) => return self.stop_sharing(kind),

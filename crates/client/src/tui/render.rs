@@ -229,9 +229,6 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
         .find(|text| text.chars().count() <= room)
         .unwrap_or_default();
     spans.push(Span::raw(figures));
-    if area.width >= 110 {
-        spans.push(Span::styled(format!(" · {} draws/s", f.redraws), DIM));
-    }
     frame.render_widget(Line::from(spans), area);
 }
 
