@@ -22,9 +22,20 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("/", "type a command (/help lists them)"),
     (
         "m",
-        "microphone on/off (the test tone until devices arrive)",
+        if cfg!(feature = "audio") {
+            "microphone on/off"
+        } else {
+            "audio on/off: a test tone (this build has no microphone support)"
+        },
     ),
-    ("v", "camera on/off (the test pattern until devices arrive)"),
+    (
+        "v",
+        if cfg!(feature = "camera") {
+            "camera on/off"
+        } else {
+            "video on/off: a test pattern (this build has no camera support)"
+        },
+    ),
     ("S", "share your screen on/off"),
     ("p", "presentation (a shared screen large) or the grid"),
     ("Tab", "show the next shared screen"),
@@ -133,9 +144,22 @@ fn start_typing(model: &mut ViewModel, text: &str) -> Option<String> {
     None
 }
 
+/// The key's source for a kind: the device where the build has one, the
+/// synthetic source otherwise (so the key does something in every build).
+fn key_source(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Audio if cfg!(feature = "audio") => " mic",
+        MediaKind::Video if cfg!(feature = "camera") => " camera",
+        _ => "",
+    }
+}
+
 fn toggle(model: &ViewModel, kind: MediaKind) -> Option<String> {
-    let state = if model.sharing(kind) { "off" } else { "on" };
-    Some(format!("/{kind} {state}"))
+    if model.sharing(kind) {
+        Some(format!("/{kind} off"))
+    } else {
+        Some(format!("/{kind} on{}", key_source(kind)))
+    }
 }
 
 /// `/control request ID` for the screen shown (large or not).
@@ -235,8 +259,8 @@ mod tests {
     fn shortcuts_become_command_lines() {
         let mut model = ViewModel::new(ClientId(1));
         assert_eq!(
-            press(&mut model, KeyCode::Char('m')).as_deref(),
-            Some("/audio on")
+            press(&mut model, KeyCode::Char('m')),
+            Some(format!("/audio on{}", key_source(MediaKind::Audio)))
         );
         model.local(&LocalEvent::Sharing {
             kind: MediaKind::Audio,
@@ -248,8 +272,8 @@ mod tests {
             Some("/audio off")
         );
         assert_eq!(
-            press(&mut model, KeyCode::Char('v')).as_deref(),
-            Some("/video on")
+            press(&mut model, KeyCode::Char('v')),
+            Some(format!("/video on{}", key_source(MediaKind::Video)))
         );
         assert_eq!(
             press(&mut model, KeyCode::Char('c')).as_deref(),
