@@ -16,7 +16,7 @@ const PAGE: isize = 10;
 /// The shortcuts, for the `?` overlay (one table, so it cannot go stale).
 pub const SHORTCUTS: &[(&str, &str)] = &[
     (
-        "Enter, i",
+        "Enter, i, t",
         "type a chat message (Enter sends, Esc stops typing)",
     ),
     ("/", "type a command (/help lists them)"),
@@ -53,7 +53,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("s", "show the stats in the chat"),
     ("Up Down PgUp PgDn", "scroll the chat back and forth"),
     ("End", "back to the newest chat line"),
-    ("?", "show or hide this list"),
+    ("?, F1", "show or hide this list"),
     ("q, Ctrl-C", "leave and quit"),
 ];
 
