@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn corpus(target: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
     std::fs::create_dir_all(&dir).expect("corpus folder");
     dir
 }
@@ -55,7 +57,13 @@ fn info(id: u32, name: &str, host: bool, video: bool) -> MemberInfo {
 
 fn requests() -> Vec<(&'static str, Request)> {
     vec![
-        ("hello", Request::Hello { protocol: 1, name: "ana".into() }),
+        (
+            "hello",
+            Request::Hello {
+                protocol: 1,
+                name: "ana".into(),
+            },
+        ),
         (
             "attach",
             Request::Attach {
@@ -64,26 +72,77 @@ fn requests() -> Vec<(&'static str, Request)> {
                 token: "00112233445566778899aabbccddeeff".into(),
             },
         ),
-        ("create_private", Request::Create { passcode: Some("s3cret".into()) }),
-        ("join", Request::Join { meeting: "k7m-q2x".into(), passcode: None }),
+        (
+            "create_private",
+            Request::Create {
+                passcode: Some("s3cret".into()),
+            },
+        ),
+        (
+            "join",
+            Request::Join {
+                meeting: "k7m-q2x".into(),
+                passcode: None,
+            },
+        ),
         ("leave", Request::Leave),
-        ("chat", Request::Chat { text: "hello, \u{e9}l\u{e8}ve \u{1f600}\n".into() }),
-        ("media", Request::Media { kind: MediaKind::Audio, on: true }),
-        ("keyframe", Request::Keyframe { member: ClientId(3), kind: MediaKind::Screen }),
-        ("control_grant", Request::ControlGrant { controller: ClientId(4) }),
+        (
+            "chat",
+            Request::Chat {
+                text: "hello, \u{e9}l\u{e8}ve \u{1f600}\n".into(),
+            },
+        ),
+        (
+            "media",
+            Request::Media {
+                kind: MediaKind::Audio,
+                on: true,
+            },
+        ),
+        (
+            "keyframe",
+            Request::Keyframe {
+                member: ClientId(3),
+                kind: MediaKind::Screen,
+            },
+        ),
+        (
+            "control_grant",
+            Request::ControlGrant {
+                controller: ClientId(4),
+            },
+        ),
         (
             "input",
             Request::Input {
                 events: vec![
                     InputEvent::Pointer { x: 10, y: 20 },
-                    InputEvent::Button { button: 1, down: true },
-                    InputEvent::Key { keysym: 0xff0d, down: false },
+                    InputEvent::Button {
+                        button: 1,
+                        down: true,
+                    },
+                    InputEvent::Key {
+                        keysym: 0xff0d,
+                        down: false,
+                    },
                 ],
             },
         ),
         ("passcode_none", Request::Passcode { passcode: None }),
-        ("block_all", Request::Block { member: None, kind: MediaKind::Video }),
-        ("allow", Request::Allow { member: ClientId(5), kind: Some(MediaKind::Audio) }),
+        (
+            "block_all",
+            Request::Block {
+                member: None,
+                kind: MediaKind::Video,
+            },
+        ),
+        (
+            "allow",
+            Request::Allow {
+                member: ClientId(5),
+                kind: Some(MediaKind::Audio),
+            },
+        ),
         ("server_stats", Request::ServerStats),
     ]
 }
@@ -115,7 +174,13 @@ fn events() -> Vec<(&'static str, Event)> {
                 members: vec![info(2, "ana", true, true), info(1, "me", false, false)],
             },
         ),
-        ("member_joined", Event::MemberJoined { meeting: meeting(), member: member(3, "bo") }),
+        (
+            "member_joined",
+            Event::MemberJoined {
+                meeting: meeting(),
+                member: member(3, "bo"),
+            },
+        ),
         (
             "chat_hostile",
             Event::Chat {
@@ -141,21 +206,65 @@ fn events() -> Vec<(&'static str, Event)> {
         ),
         (
             "media",
-            Event::Media { meeting: meeting(), member: member(3, "bo"), kind: MediaKind::Screen, on: true },
+            Event::Media {
+                meeting: meeting(),
+                member: member(3, "bo"),
+                kind: MediaKind::Screen,
+                on: true,
+            },
         ),
         (
             "control_granted",
-            Event::ControlGranted { meeting: meeting(), owner: member(1, "me"), controller: member(3, "bo") },
+            Event::ControlGranted {
+                meeting: meeting(),
+                owner: member(1, "me"),
+                controller: member(3, "bo"),
+            },
         ),
-        ("input", Event::Input { from: ClientId(3), events: vec![InputEvent::Pointer { x: 1, y: 2 }] }),
-        ("privacy", Event::Privacy { meeting: meeting(), private: true }),
-        ("locked", Event::Locked { meeting: meeting(), locked: true, by: member(2, "ana") }),
+        (
+            "input",
+            Event::Input {
+                from: ClientId(3),
+                events: vec![InputEvent::Pointer { x: 1, y: 2 }],
+            },
+        ),
+        (
+            "privacy",
+            Event::Privacy {
+                meeting: meeting(),
+                private: true,
+            },
+        ),
+        (
+            "locked",
+            Event::Locked {
+                meeting: meeting(),
+                locked: true,
+                by: member(2, "ana"),
+            },
+        ),
         (
             "blocked",
-            Event::Blocked { meeting: meeting(), member: member(1, "me"), kind: MediaKind::Audio, blocked: true },
+            Event::Blocked {
+                meeting: meeting(),
+                member: member(1, "me"),
+                kind: MediaKind::Audio,
+                blocked: true,
+            },
         ),
-        ("removed", Event::Removed { meeting: meeting(), by: member(2, "ana") }),
-        ("error", Event::Error { message: "meeting is locked".into() }),
+        (
+            "removed",
+            Event::Removed {
+                meeting: meeting(),
+                by: member(2, "ana"),
+            },
+        ),
+        (
+            "error",
+            Event::Error {
+                message: "meeting is locked".into(),
+            },
+        ),
         ("server_stats", Event::ServerStats(Box::new(stats))),
     ]
 }
@@ -175,11 +284,21 @@ fn screen(scroll: u32) -> RgbImage {
             // Every row of text different, so scrolling finds where it went.
             let mix = (x ^ (line << 8)).wrapping_mul(0x9E37_79B1).rotate_left(13);
             let ink = line % 8 < 6 && mix % 3 == 0;
-            let colour = if ink { [0, 0, 0] } else if line >= 64 { [255, 255, 0] } else { [255, 255, 255] };
+            let colour = if ink {
+                [0, 0, 0]
+            } else if line >= 64 {
+                [255, 255, 0]
+            } else {
+                [255, 255, 255]
+            };
             Rgb(colour)
         } else if y < 32 {
             let noise = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) % 23;
-            Rgb([(x * 3 + noise) as u8, (y * 5 + noise * 2) as u8, ((x + y) * 2) as u8])
+            Rgb([
+                (x * 3 + noise) as u8,
+                (y * 5 + noise * 2) as u8,
+                ((x + y) * 2) as u8,
+            ])
         } else {
             Rgb([230, 230, 240])
         }
@@ -235,41 +354,102 @@ fn sequence(bodies: &[&[u8]]) -> Vec<u8> {
 
 fn main() {
     for (name, request) in requests() {
-        write("control_message", &format!("request_{name}.json"), &json(&request));
+        write(
+            "control_message",
+            &format!("request_{name}.json"),
+            &json(&request),
+        );
     }
     for (name, event) in events() {
-        write("control_message", &format!("event_{name}.json"), &json(&event));
+        write(
+            "control_message",
+            &format!("event_{name}.json"),
+            &json(&event),
+        );
         write("client_events", &format!("{name}.json"), &json(&event));
     }
     // A session as the client sees it: several events in one input.
     let session: Vec<Event> = vec![
-        Event::Joined { meeting: meeting(), members: vec![info(2, "ana", true, false), info(1, "me", false, false)] },
-        Event::MemberJoined { meeting: meeting(), member: member(3, "bo") },
-        Event::Media { meeting: meeting(), member: member(3, "bo"), kind: MediaKind::Video, on: true },
-        Event::ControlRequested { meeting: meeting(), owner: member(1, "me"), controller: member(3, "bo") },
-        Event::Chat { meeting: meeting(), from: "bo".into(), from_id: ClientId(3), text: "hi".into() },
-        Event::MemberLeft { meeting: meeting(), member: member(2, "ana") },
-        Event::HostChanged { meeting: meeting(), host: member(1, "me") },
-        Event::Input { from: ClientId(2), events: vec![] },
+        Event::Joined {
+            meeting: meeting(),
+            members: vec![info(2, "ana", true, false), info(1, "me", false, false)],
+        },
+        Event::MemberJoined {
+            meeting: meeting(),
+            member: member(3, "bo"),
+        },
+        Event::Media {
+            meeting: meeting(),
+            member: member(3, "bo"),
+            kind: MediaKind::Video,
+            on: true,
+        },
+        Event::ControlRequested {
+            meeting: meeting(),
+            owner: member(1, "me"),
+            controller: member(3, "bo"),
+        },
+        Event::Chat {
+            meeting: meeting(),
+            from: "bo".into(),
+            from_id: ClientId(3),
+            text: "hi".into(),
+        },
+        Event::MemberLeft {
+            meeting: meeting(),
+            member: member(2, "ana"),
+        },
+        Event::HostChanged {
+            meeting: meeting(),
+            host: member(1, "me"),
+        },
+        Event::Input {
+            from: ClientId(2),
+            events: vec![],
+        },
         Event::Left { meeting: meeting() },
     ];
-    let stream: Vec<u8> = session.iter().flat_map(|e| [json(e), b"\n".to_vec()].concat()).collect();
+    let stream: Vec<u8> = session
+        .iter()
+        .flat_map(|e| [json(e), b"\n".to_vec()].concat())
+        .collect();
     write("client_events", "session.jsonl", &stream);
 
-    let header = MediaHeader { sender: ClientId(7), sequence: 41, timestamp_us: 1_700_000_000_123_456 };
+    let header = MediaHeader {
+        sender: ClientId(7),
+        sequence: 41,
+        timestamp_us: 1_700_000_000_123_456,
+    };
     write("media_header", "header_only", &header.encode());
-    write("media_header", "header_and_body", &[&header.encode()[..], b"\xff\xd8jpeg"].concat());
+    write(
+        "media_header",
+        "header_and_body",
+        &[&header.encode()[..], b"\xff\xd8jpeg"].concat(),
+    );
     write("media_header", "short", &header.encode()[..15]);
 
     let bodies = screen_bodies();
     write("screen_body", "keyframe", &sequence(&[&bodies[0]]));
-    write("screen_body", "keyframe_then_scroll", &sequence(&[&bodies[0], &bodies[1]]));
-    write("screen_body", "keyframe_then_refine", &sequence(&[&bodies[0], &bodies[2]]));
+    write(
+        "screen_body",
+        "keyframe_then_scroll",
+        &sequence(&[&bodies[0], &bodies[1]]),
+    );
+    write(
+        "screen_body",
+        "keyframe_then_refine",
+        &sequence(&[&bodies[0], &bodies[2]]),
+    );
     // One white pixel, hand-made: the smallest keyframe (docs/SCREEN.md).
-    let pixel = [1, 0x03, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 255, 255, 255];
+    let pixel = [
+        1, 0x03, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 255, 255, 255,
+    ];
     write("screen_body", "one_pixel", &sequence(&[&pixel]));
 
-    let hello = Frame::control(&Request::Hello { protocol: 1, name: "ana".into() });
+    let hello = Frame::control(&Request::Hello {
+        protocol: 1,
+        name: "ana".into(),
+    });
     let chat = Frame::control(&Request::Chat { text: "hi".into() });
     let audio = Frame::media(MediaKind::Audio, header, &[0u8; 64]);
     let video = Frame::media(MediaKind::Video, header, b"\xff\xd8\xff\xd9");

@@ -64,7 +64,10 @@ fuzz_target!(|data: &[u8]| {
         }
 
         let line = json_line(&event).expect("an event serialises");
-        if let Some(c) = line.chars().find(|&c| is_unsafe_to_show(c) || steers_a_terminal(c)) {
+        if let Some(c) = line
+            .chars()
+            .find(|&c| is_unsafe_to_show(c) || steers_a_terminal(c))
+        {
             panic!("U+{:04X} raw in the --json line {line:?}", u32::from(c));
         }
         let back: Event = serde_json::from_str(&line).expect("the --json line parses");

@@ -78,13 +78,21 @@ const ALL: [FrameKind; 1 + MediaKind::COUNT] = [
 /// The reader's own buffer (`FrameReader::new`), the accepted list, an error
 /// message, and one frame of the largest payload any type allows.
 fn allowed_peak() -> usize {
-    let largest = ALL.iter().map(|k| k.max_payload() as usize).max().unwrap_or(0);
+    let largest = ALL
+        .iter()
+        .map(|k| k.max_payload() as usize)
+        .max()
+        .unwrap_or(0);
     16 * 1024 + 4096 + FRAME_HEADER_LEN + largest
 }
 
 fuzz_target!(|data: &[u8]| {
     // Sanity of the harness: every kind the protocol has is in ALL.
-    debug_assert!(MediaKind::ALL.iter().all(|k| ALL.contains(&FrameKind::Media(*k))));
+    debug_assert!(
+        MediaKind::ALL
+            .iter()
+            .all(|k| ALL.contains(&FrameKind::Media(*k)))
+    );
 
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);

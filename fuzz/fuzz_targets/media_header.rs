@@ -13,7 +13,11 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(header) = MediaHeader::decode(data) else {
-        assert!(data.len() < MediaHeader::LEN, "{} bytes refused", data.len());
+        assert!(
+            data.len() < MediaHeader::LEN,
+            "{} bytes refused",
+            data.len()
+        );
         return;
     };
     assert!(data.len() >= MediaHeader::LEN);
