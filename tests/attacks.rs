@@ -7,7 +7,7 @@
 use common::protocol::PROTOCOL_VERSION;
 use common::{Event, Frame, Request};
 use integration_tests::{ClientProcess, DEADLINE, RawPeer, ServerProcess};
-use socket2::{Domain, Socket, Type};
+use socket2::{Domain, Type};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::time::{Duration, Instant};
@@ -64,9 +64,81 @@ fn a_chat_flood_in_one_write_disconnects_no_honest_member() {
     }
 }
 
+/// Makes `tcp` a connection the way `server` speaks: TLS pinned to its key,
+/// or plain.
+fn secure(server: &ServerProcess, tcp: TcpStream) -> Option<transport::Socket> {
+    match server.fingerprint() {
+        Some(key) => {
+            let deadline = Instant::now() + DEADLINE;
+            transport::connect(tcp, "127.0.0.1", Some(key), deadline)
+                .ok()
+                .map(|(socket, _)| socket)
+        }
+        None => Some(transport::Socket::plain(tcp)),
+    }
+}
+
+#[test]
+fn a_tls_handshake_trickled_a_byte_at_a_time_is_cut_at_the_deadline() {
+    let server = ServerProcess::start_with(&["--handshake-timeout", "2s"]);
+    let mut stream = TcpStream::connect(server.addr()).expect("connects");
+    let started = Instant::now();
+    // The start of a TLS record (a handshake), then a byte every 400 ms:
+    // the server takes it for TLS and waits no longer than its deadline.
+    let record = [
+        0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    let mut cut_after = None;
+    for byte in record.iter().cycle().take(100) {
+        if stream.write_all(&[*byte]).is_err() {
+            cut_after = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(400));
+        if started.elapsed() > DEADLINE {
+            break;
+        }
+    }
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("read timeout");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let closed_after = cut_after.unwrap_or_else(|| started.elapsed());
+    assert!(
+        closed_after < Duration::from_secs(5),
+        "the connection lived {closed_after:?} with a 2 s handshake deadline"
+    );
+}
+
+#[test]
+fn a_raw_protocol_peer_is_told_the_server_speaks_tls() {
+    let server = ServerProcess::start();
+    let mut stream = TcpStream::connect(server.addr()).expect("connects");
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("read timeout");
+    let hello = Frame::control(&Request::Hello {
+        protocol: PROTOCOL_VERSION,
+        name: "raw".into(),
+    });
+    stream.write_all(hello.as_bytes()).expect("writes");
+    let mut reader = common::FrameReader::new(stream, &[common::FrameKind::Control]);
+    match reader
+        .read_frame()
+        .ok()
+        .flatten()
+        .map(|f| f.parse_control::<Event>())
+    {
+        Some(Ok(Event::Error { message })) => assert!(message.contains("TLS"), "{message}"),
+        other => panic!("expected an error saying the server speaks TLS, got {other:?}"),
+    }
+}
+
 #[test]
 fn a_handshake_trickled_a_byte_at_a_time_is_cut_at_the_deadline() {
-    let server = ServerProcess::start_with(&["--handshake-timeout", "2s"]);
+    // The raw protocol's own deadline, on a server without TLS.
+    let server = ServerProcess::start_with(&["--handshake-timeout", "2s", "--no-tls"]);
     let mut stream = TcpStream::connect(server.addr()).expect("connects");
     let started = Instant::now();
     let hello = Frame::control(&Request::Hello {
@@ -105,7 +177,7 @@ fn a_handshake_trickled_a_byte_at_a_time_is_cut_at_the_deadline() {
 
 /// A TCP connection from `source` (an address of the loopback range).
 fn connect_from(source: Ipv4Addr, server: SocketAddr) -> std::io::Result<TcpStream> {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let socket = socket2::Socket::new(Domain::IPV4, Type::STREAM, None)?;
     socket.bind(&SocketAddr::V4(SocketAddrV4::new(source, 0)).into())?;
     socket.connect_timeout(&server.into(), Duration::from_secs(5))?;
     let stream: TcpStream = socket.into();
@@ -114,12 +186,12 @@ fn connect_from(source: Ipv4Addr, server: SocketAddr) -> std::io::Result<TcpStre
 }
 
 /// Says hello on `stream`; the server's first answer.
-fn hello(stream: &mut TcpStream, name: &str) -> Option<Event> {
+fn hello(stream: &transport::Socket, name: &str) -> Option<Event> {
     let frame = Frame::control(&Request::Hello {
         protocol: PROTOCOL_VERSION,
         name: name.into(),
     });
-    stream.write_all(frame.as_bytes()).ok()?;
+    (&*stream).write_all(frame.as_bytes()).ok()?;
     let mut reader =
         common::FrameReader::new(stream.try_clone().ok()?, &[common::FrameKind::Control]);
     reader.read_frame().ok()??.parse_control().ok()
@@ -132,11 +204,15 @@ fn one_address_cannot_take_every_slot() {
     let mut held = Vec::new();
     let mut refused = 0;
     for n in 0..60 {
-        let Ok(mut stream) = connect_from(attacker, server.addr()) else {
+        // A TLS server refuses past the limit by closing at once.
+        let Some(stream) = connect_from(attacker, server.addr())
+            .ok()
+            .and_then(|tcp| secure(&server, tcp))
+        else {
             refused += 1;
             continue;
         };
-        match hello(&mut stream, &format!("bot{n}")) {
+        match hello(&stream, &format!("bot{n}")) {
             Some(Event::Welcome { .. }) => held.push(stream),
             _ => refused += 1,
         }
@@ -145,9 +221,12 @@ fn one_address_cannot_take_every_slot() {
     assert_eq!(refused, 40);
 
     // Someone else on the LAN still gets in, while the attacker holds on.
-    let mut person = connect_from(Ipv4Addr::new(127, 0, 0, 2), server.addr()).expect("connects");
+    let person = connect_from(Ipv4Addr::new(127, 0, 0, 2), server.addr())
+        .ok()
+        .and_then(|tcp| secure(&server, tcp))
+        .expect("connects");
     assert!(
-        matches!(hello(&mut person, "ana"), Some(Event::Welcome { .. })),
+        matches!(hello(&person, "ana"), Some(Event::Welcome { .. })),
         "a person from another address was refused"
     );
 }
@@ -207,11 +286,15 @@ fn two_members_of_one_name_are_told_apart_and_hidden_characters_are_refused() {
         "a chat cannot pass for the other ana's"
     );
 
-    let mut stream = TcpStream::connect(server.addr()).expect("connects");
+    let stream = TcpStream::connect(server.addr())
+        .ok()
+        .and_then(|tcp| secure(&server, tcp))
+        .expect("connects");
     stream
+        .tcp()
         .set_read_timeout(Some(DEADLINE))
         .expect("read timeout");
-    match hello(&mut stream, "\u{202e}ana") {
+    match hello(&stream, "\u{202e}ana") {
         Some(Event::Error { message }) => assert!(message.contains("invisible"), "{message}"),
         other => panic!("a right-to-left override in a name was accepted: {other:?}"),
     }

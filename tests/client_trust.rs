@@ -338,7 +338,8 @@ fn hostile_script() -> Script {
 fn run_client(binary: &Path, server: &RogueServer, args: &[&str]) -> Output {
     let mut child = Command::new(binary)
         .arg(server.addr.to_string())
-        .args(["--name", "probe"])
+        // The rogue server speaks the raw protocol.
+        .args(["--name", "probe", "--no-tls"])
         .args(args)
         // stdin stays open: the client must end because of the server.
         .stdin(Stdio::piped())

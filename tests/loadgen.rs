@@ -13,6 +13,7 @@ fn loadgen(server: &ServerProcess, args: &[&str]) -> (Option<i32>, Value, String
     let addr = server.addr().to_string();
     let mut child = Command::new(binary("loadgen"))
         .args(["--server", &addr, "--json"])
+        .args(server.trust_args())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

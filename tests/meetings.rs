@@ -274,6 +274,7 @@ fn a_piped_script_gets_every_answer_before_the_client_exits() {
     let server = ServerProcess::start();
     let output = Command::new(integration_tests::binary("client"))
         .args([&server.addr().to_string(), "--json", "--name", "script"])
+        .args(server.trust_args())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

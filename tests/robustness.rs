@@ -238,6 +238,7 @@ fn a_receiver_that_stops_reading_does_not_stop_the_others() {
     let mut stalled_video = stalled_video;
     stalled_video
         .stream
+        .tcp()
         .set_read_timeout(Some(Duration::from_secs(2)))
         .expect("timeout");
     let mut got = Vec::new();

@@ -205,7 +205,11 @@ fn full_screen_view_shows_members_video_and_sends_chat() {
     bo.expect_event("sharing");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let args = format!("{} --name tui", server.addr());
+    let args = format!(
+        "{} --name tui {}",
+        server.addr(),
+        server.trust_args().join(" ")
+    );
     let tmux = Tmux::start(&client_in_shell(&args, dir.path()), 120, 40);
     tmux.wait_for("the welcome line", false, |s| s.contains("connected to"));
 
@@ -278,7 +282,11 @@ fn a_pipe_on_stdin_gets_the_line_interface() {
     let server = ServerProcess::start();
     let dir = tempfile::tempdir().expect("temp dir");
     // stdout is the terminal, stdin a pipe: a script, not a person.
-    let args = format!("{} --name piped", server.addr());
+    let args = format!(
+        "{} --name piped {}",
+        server.addr(),
+        server.trust_args().join(" ")
+    );
     let command = format!(
         "printf '/meetings\\n' | {}",
         client_in_shell(&args, dir.path())
@@ -311,7 +319,11 @@ fn a_shared_screen_shows_large_and_control_works_from_the_keyboard() {
     });
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let args = format!("{} --name tui", server.addr());
+    let args = format!(
+        "{} --name tui {}",
+        server.addr(),
+        server.trust_args().join(" ")
+    );
     let tmux = Tmux::start(&client_in_shell(&args, dir.path()), 120, 40);
     tmux.wait_for("the welcome line", false, |s| s.contains("connected to"));
     tmux.keys(&["j"]);

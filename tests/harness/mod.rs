@@ -1,8 +1,10 @@
 //! Test harness: runs the real `server` and `client` binaries on loopback and
 //! talks to them the way users and scripts do.
 //!
-//! - `ServerProcess` starts `server --bind 127.0.0.1:0` and reads the port it
-//!   prints; `ClientProcess` runs `client --json` and turns its stdout into a
+//! - `ServerProcess` starts `server --bind 127.0.0.1:0` and reads the port and
+//!   key fingerprint it prints (all test servers share one key, kept under
+//!   target/tmp); `ClientProcess` runs `client --json`, pinned to
+//!   that key, and turns its stdout into a
 //!   stream of JSON events to wait on; `RawPeer` speaks the protocol directly,
 //!   for input no well-behaved client would send.
 //! - Every wait has a deadline and a failure shows what did arrive; every
@@ -12,12 +14,14 @@ use anyhow::{Context, anyhow, bail};
 use common::protocol::PROTOCOL_VERSION;
 use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, Request};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use transport::{Fingerprint, Socket};
 
 /// How long any single expected thing may take (debug builds on a busy machine).
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -121,7 +125,46 @@ pub fn wait_with_deadline(child: &mut Child, deadline: Duration) -> anyhow::Resu
 pub struct ServerProcess {
     child: Child,
     addr: SocketAddr,
+    /// The key it proves it holds; None when started with `--no-tls`.
+    fingerprint: Option<Fingerprint>,
     stderr: Arc<Mutex<String>>,
+}
+
+/// The state directory every test server shares: one key for all, made by
+/// whichever starts first.
+pub fn test_state_dir() -> PathBuf {
+    let profile = profile_dir();
+    profile
+        .parent()
+        .unwrap_or(&profile)
+        .join("tmp")
+        .join("server-state")
+}
+
+/// The key of each server these tests started, by address, so a `RawPeer`
+/// given only an address knows whether and whom to speak TLS to.
+fn server_keys() -> &'static Mutex<HashMap<SocketAddr, Option<Fingerprint>>> {
+    static KEYS: OnceLock<Mutex<HashMap<SocketAddr, Option<Fingerprint>>>> = OnceLock::new();
+    KEYS.get_or_init(Mutex::default)
+}
+
+/// Connects to a server these tests started, as its clients do: TLS pinned
+/// to its key, or plain TCP if it runs with `--no-tls`.
+pub fn connect_socket(addr: SocketAddr) -> anyhow::Result<Socket> {
+    let tcp = TcpStream::connect(addr)?;
+    let key = server_keys()
+        .lock()
+        .map_err(|_| anyhow!("poisoned"))?
+        .get(&addr)
+        .copied();
+    match key {
+        Some(Some(expected)) => {
+            let deadline = Instant::now() + DEADLINE;
+            Ok(transport::connect(tcp, "127.0.0.1", Some(expected), deadline)?.0)
+        }
+        Some(None) => Ok(Socket::plain(tcp)),
+        None => bail!("{addr} is not a server these tests started"),
+    }
 }
 
 impl ServerProcess {
@@ -130,8 +173,13 @@ impl ServerProcess {
     }
 
     pub fn start_with(args: &[&str]) -> ServerProcess {
-        let mut child = Command::new(binary("server"))
-            .args(["--bind", "127.0.0.1:0"])
+        let state_dir = test_state_dir();
+        let mut command = Command::new(binary("server"));
+        command.args(["--bind", "127.0.0.1:0"]);
+        if !args.contains(&"--state-dir") {
+            command.arg("--state-dir").arg(&state_dir);
+        }
+        let mut child = command
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -143,28 +191,51 @@ impl ServerProcess {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            // The address, then the key (or that there is none).
             let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send(lines.next());
+            let _ = tx.send((lines.next(), lines.next()));
             for _ in lines {} // keep the pipe drained
         });
-        let line = match rx.recv_timeout(DEADLINE) {
-            Ok(Some(Ok(line))) => line,
+        let (address_line, key_line) = match rx.recv_timeout(DEADLINE) {
+            Ok((Some(Ok(address)), Some(Ok(key)))) => (address, key),
             other => {
                 let _ = child.kill();
                 panic!(
-                    "server printed no address ({other:?}); stderr:\n{}",
+                    "server printed no address and key ({other:?}); stderr:\n{}",
                     stderr.lock().map(|s| s.clone()).unwrap_or_default()
                 )
             }
         };
-        let addr = line
+        let addr: SocketAddr = address_line
             .strip_prefix("listening on ")
             .and_then(|a| a.parse().ok())
             .expect("`listening on ADDR` line");
+        let fingerprint = match key_line.strip_prefix("fingerprint ") {
+            Some(key) => Some(key.parse().expect("a fingerprint")),
+            None if key_line.starts_with("encryption off") => None,
+            None => panic!("expected `fingerprint …` or `encryption off`, got {key_line:?}"),
+        };
+        if let Ok(mut keys) = server_keys().lock() {
+            keys.insert(addr, fingerprint);
+        }
         ServerProcess {
             child,
             addr,
+            fingerprint,
             stderr,
+        }
+    }
+
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
+        self.fingerprint
+    }
+
+    /// What a client or loadgen needs to connect to this server as it runs:
+    /// `--fingerprint KEY`, or `--no-tls`.
+    pub fn trust_args(&self) -> Vec<String> {
+        match self.fingerprint {
+            Some(key) => vec!["--fingerprint".into(), key.to_compact()],
+            None => vec!["--no-tls".into()],
         }
     }
 
@@ -222,8 +293,25 @@ impl ClientProcess {
     }
 
     pub fn start_with(server: &ServerProcess, name: &str, args: &[&str]) -> ClientProcess {
+        // A test that chooses how to trust the server says so in `args`.
+        let chooses_trust = args
+            .iter()
+            .any(|a| matches!(*a, "--fingerprint" | "--no-tls" | "--known-hosts"));
+        let mut all: Vec<String> = if chooses_trust {
+            Vec::new()
+        } else {
+            server.trust_args()
+        };
+        all.extend(args.iter().map(|a| a.to_string()));
+        ClientProcess::start_at(&server.addr().to_string(), name, &all)
+            .unwrap_or_else(|err| panic!("{err:#}"))
+    }
+
+    /// A client of whatever listens at `address` (a server, or a proxy in
+    /// front of one), with exactly `args`; an error if it never connects.
+    pub fn start_at(address: &str, name: &str, args: &[String]) -> anyhow::Result<ClientProcess> {
         let mut child = Command::new(binary("client"))
-            .arg(server.addr().to_string())
+            .arg(address)
             .args(["--json", "--name", name])
             .args(args)
             .stdin(Stdio::piped())
@@ -253,9 +341,9 @@ impl ClientProcess {
             stderr,
             id: 0,
         };
-        let connected = client.expect_event("connected");
-        client.id = connected["id"].as_u64().expect("connected has an id");
-        client
+        let connected = client.wait_for("connected", |e| e["event"] == "connected")?;
+        client.id = connected["id"].as_u64().context("connected has an id")?;
+        Ok(client)
     }
 
     pub fn pid(&self) -> u32 {
@@ -271,22 +359,27 @@ impl ClientProcess {
 
     /// Waits for the next event that matches `pred`, skipping (and keeping) others.
     pub fn expect(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for(what, pred)
+            .unwrap_or_else(|err| panic!("{err:#}"))
+    }
+
+    /// Waits for an event matching `pred`; an error (saying what did
+    /// arrive) if none does within the deadline or the client ends first.
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
         let end = Instant::now() + DEADLINE;
         loop {
             let left = end.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
                 Ok(event) => {
                     self.history.push(event.clone());
-                    assert_ne!(
-                        event["event"], "NOT JSON",
-                        "{}: stdout had a non-JSON line: {event}",
-                        self.name
-                    );
+                    if event["event"] == "NOT JSON" {
+                        bail!("{}: stdout had a non-JSON line: {event}", self.name);
+                    }
                     if pred(&event) {
-                        return event;
+                        return Ok(event);
                     }
                 }
-                Err(_) => panic!(
+                Err(_) => bail!(
                     "{}: no {what} within {DEADLINE:?}.\nevents so far:\n{}\nstderr:\n{}",
                     self.name,
                     self.history
@@ -294,10 +387,14 @@ impl ClientProcess {
                         .map(|e| e.to_string())
                         .collect::<Vec<_>>()
                         .join("\n"),
-                    self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+                    self.stderr()
                 ),
             }
         }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     pub fn expect_event(&mut self, event: &str) -> Value {
@@ -383,14 +480,18 @@ pub struct Received {
 
 /// A socket speaking the protocol by hand.
 pub struct RawPeer {
-    pub stream: TcpStream,
-    reader: FrameReader<TcpStream>,
+    pub stream: Socket,
+    reader: FrameReader<Socket>,
 }
 
 impl RawPeer {
+    /// Connects to a server these tests started (TLS if it speaks it).
     pub fn connect(addr: SocketAddr) -> RawPeer {
-        let stream = TcpStream::connect(addr).expect("connects");
-        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        let stream = connect_socket(addr).expect("connects");
+        stream
+            .tcp()
+            .set_read_timeout(Some(DEADLINE))
+            .expect("timeout");
         let reader = FrameReader::new(
             stream.try_clone().expect("clone"),
             &std::iter::once(FrameKind::Control)

@@ -12,7 +12,7 @@
 use crate::channel::{ChannelContext, MediaChannel, ScreenReceiver, Sinks};
 use crate::command::{self, Command};
 use crate::level::MemberLevels;
-use crate::link::{self, ServerLink};
+use crate::link::{self, Security, ServerLink};
 use crate::media::screen::{self, KeyframeRequest, ScreenProducer};
 use crate::media::sender::Producer;
 use crate::media::{self, VideoSettings};
@@ -29,11 +29,12 @@ use crossbeam_channel::{Receiver, Sender};
 use meeting_screen::x11::X11Injector;
 use std::collections::HashMap;
 use std::io::BufRead;
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, UNIX_EPOCH};
+use transport::Socket;
 
 pub use crate::events::AppEvent;
 
@@ -49,6 +50,8 @@ pub enum Mode {
 
 pub struct Options {
     pub host: String,
+    /// TLS and whose key to trust, or plain TCP.
+    pub security: Security,
     pub port: u16,
     pub name: String,
     pub mode: Mode,
@@ -86,7 +89,7 @@ struct App {
     /// Our media channels, one per kind.
     channels: PerKind<MediaChannel>,
     channel_ctx: ChannelContext,
-    control_socket: TcpStream,
+    control_socket: Socket,
     /// The meeting as the server told it: folded here, read by the front end.
     meeting: MeetingState,
     stats: Arc<ClientStats>,
@@ -128,7 +131,12 @@ pub fn run(
     events: Sender<AppEvent>,
     inbox: Receiver<AppEvent>,
 ) -> anyhow::Result<Ending> {
-    let link = link::connect(&options.host, options.port, &options.name)?;
+    let link = link::connect(
+        &options.host,
+        options.port,
+        &options.name,
+        &options.security,
+    )?;
     let ServerLink {
         id,
         name,
@@ -136,6 +144,7 @@ pub fn run(
         session,
         control,
         control_reader,
+        trust,
         media: media_sockets,
     } = link;
     let stats = Arc::new(ClientStats::default());
@@ -181,10 +190,18 @@ pub fn run(
             Box::new(view)
         }
     };
+    if let Some(remembered) = &trust.first_use {
+        output.local(&LocalEvent::FirstUse {
+            server: server.to_string(),
+            fingerprint: trust.fingerprint.map(|f| f.to_string()).unwrap_or_default(),
+            remembered_in: remembered.as_ref().map(|path| path.display().to_string()),
+        });
+    }
     output.local(&LocalEvent::Connected {
         id,
         name,
         server: server.to_string(),
+        fingerprint: trust.fingerprint.map(|f| f.to_string()),
     });
     let levels = view_levels.unwrap_or_else(|| {
         let levels = MemberLevels::default();
@@ -726,7 +743,7 @@ fn spawn_named(name: &str, body: impl FnOnce() + Send + 'static) -> anyhow::Resu
 }
 
 fn spawn_control_reader(
-    mut reader: FrameReader<TcpStream>,
+    mut reader: FrameReader<Socket>,
     events: Sender<AppEvent>,
 ) -> anyhow::Result<()> {
     spawn_named("control-in", move || {
@@ -746,7 +763,7 @@ fn spawn_control_reader(
     })
 }
 
-fn spawn_control_writer(stream: TcpStream) -> anyhow::Result<Sender<Request>> {
+fn spawn_control_writer(stream: Socket) -> anyhow::Result<Sender<Request>> {
     let (tx, rx) = crossbeam_channel::unbounded::<Request>();
     spawn_named("control-out", move || {
         for request in rx {
@@ -757,6 +774,7 @@ fn spawn_control_writer(stream: TcpStream) -> anyhow::Result<Sender<Request>> {
                 break;
             }
         }
+        stream.close_notify();
         let _ = stream.shutdown(Shutdown::Write);
     })?;
     Ok(tx)

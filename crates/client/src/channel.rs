@@ -25,10 +25,11 @@ use common::{ClientId, Event, FrameKind, FrameReader, MediaHeader, MediaKind};
 use crossbeam_channel::Sender;
 use meeting_screen::codec::ScreenDecoder;
 use std::collections::HashMap;
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+use transport::Socket;
 
 /// The consumers of one media socket's frames, by the kind's body format.
 pub enum Sinks {
@@ -116,12 +117,12 @@ pub struct CurrentSocket {
 }
 
 struct SocketState {
-    socket: Option<Arc<TcpStream>>,
+    socket: Option<Arc<Socket>>,
     closing: bool,
 }
 
 impl CurrentSocket {
-    fn new(socket: TcpStream) -> CurrentSocket {
+    fn new(socket: Socket) -> CurrentSocket {
         CurrentSocket {
             state: Mutex::new(SocketState {
                 socket: Some(Arc::new(socket)),
@@ -136,14 +137,14 @@ impl CurrentSocket {
     }
 
     /// The socket to write to; `None` while the channel is down.
-    pub fn get(&self) -> Option<Arc<TcpStream>> {
+    pub fn get(&self) -> Option<Arc<Socket>> {
         self.lock().socket.clone()
     }
 
     /// Writing to `socket` failed: the connection is gone, or a frame is cut
     /// short on it, which the server cannot read past. Shut it, so its reader
     /// ends now and attaches a new one, and send nothing until then.
-    pub fn broken(&self, socket: &Arc<TcpStream>) {
+    pub fn broken(&self, socket: &Arc<Socket>) {
         {
             let mut state = self.lock();
             if state
@@ -167,7 +168,7 @@ impl CurrentSocket {
 
     /// Puts in a newly attached socket; false (and the socket is dropped)
     /// if the channel started closing meanwhile.
-    fn install(&self, socket: TcpStream) -> bool {
+    fn install(&self, socket: Socket) -> bool {
         let mut state = self.lock();
         if state.closing {
             return false;
@@ -188,7 +189,7 @@ impl CurrentSocket {
 
     /// The channel is closing: nothing is attached again from now on.
     /// Returns the socket to shut, if the channel is up.
-    fn close(&self) -> Option<Arc<TcpStream>> {
+    fn close(&self) -> Option<Arc<Socket>> {
         let mut state = self.lock();
         state.closing = true;
         self.closing_started.notify_all();
@@ -322,7 +323,7 @@ struct ChannelReader {
 }
 
 impl ChannelReader {
-    fn run(mut self, mut reader: FrameReader<TcpStream>) {
+    fn run(mut self, mut reader: FrameReader<Socket>) {
         // Attempts to attach again since the last socket that stayed up:
         // a server that takes a socket and drops it at once meets back-off,
         // not a loop.
@@ -378,7 +379,7 @@ impl ChannelReader {
     }
 
     /// Hands every frame of one socket to the sinks; returns how it ended.
-    fn read(&mut self, reader: &mut FrameReader<TcpStream>) -> String {
+    fn read(&mut self, reader: &mut FrameReader<Socket>) -> String {
         let kind = self.kind;
         loop {
             let frame = match reader.read_frame() {

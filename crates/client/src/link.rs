@@ -3,6 +3,11 @@
 //! per media kind that attaches with that token. `connect` does all of it
 //! before the main loop starts; afterwards `app` owns the sockets, and a media
 //! channel whose socket broke attaches a new one through its `Session`.
+//!
+//! Every socket is TLS unless `--no-tls` says otherwise. The control socket
+//! decides which key the server has: the one `--fingerprint` pins, else the
+//! one remembered in known_hosts, else (first use) whatever it shows, which
+//! is then remembered. Media sockets must show that same key.
 
 use anyhow::{Context, anyhow, bail};
 use common::protocol::{HANDSHAKE_TIMEOUT, PROTOCOL_VERSION};
@@ -10,21 +15,48 @@ use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, PerKind,
 use std::fmt;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use transport::{Fingerprint, Known, KnownHosts, Socket, TlsConnectError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One connected, attached media socket.
 pub struct MediaSocket {
-    pub stream: TcpStream,
-    pub reader: FrameReader<TcpStream>,
+    pub stream: Socket,
+    pub reader: FrameReader<Socket>,
 }
 
-/// What attaching a media socket takes: the server's address and who we
-/// are there (the id and the secret token from `welcome`).
+/// How the client trusts the server's key.
+#[derive(Clone, Debug)]
+pub enum Security {
+    /// TLS, with the key pinned (`--fingerprint`) or checked against the
+    /// known hosts (trusted on first use when there is none yet).
+    Tls {
+        pinned: Option<Fingerprint>,
+        known_hosts: Option<PathBuf>,
+    },
+    /// `--no-tls`: plain TCP, to a server started with `--no-tls`.
+    Plain,
+}
+
+/// What the client learnt of the server's key while connecting.
+#[derive(Clone, Debug)]
+pub struct Trust {
+    /// None without TLS.
+    pub fingerprint: Option<Fingerprint>,
+    /// This was the first connection to this server: its key was trusted
+    /// as it is, and remembered in this file (None if it could not be).
+    pub first_use: Option<Option<PathBuf>>,
+}
+
+/// What attaching a media socket takes: the server's address and key, and
+/// who we are there (the id and the secret token from `welcome`).
 #[derive(Clone)]
 pub struct Session {
     server: SocketAddr,
+    /// The key every media socket must show; None without TLS.
+    fingerprint: Option<Fingerprint>,
     id: ClientId,
     token: String,
 }
@@ -57,7 +89,19 @@ impl Session {
     /// one the server had for this kind, if any. A `Refused` error (find it
     /// with `downcast_ref`) means the server will not take it.
     pub fn attach(&self, kind: MediaKind) -> anyhow::Result<MediaSocket> {
-        let stream = open(&[self.server])?;
+        let tcp = open(&[self.server])?;
+        let stream = match self.fingerprint {
+            Some(expected) => {
+                secure(
+                    tcp,
+                    &self.server.to_string(),
+                    Some(expected),
+                    KeyOrigin::Session,
+                )?
+                .0
+            }
+            None => Socket::plain(tcp),
+        };
         let mut reader = FrameReader::new(
             stream.try_clone()?,
             &[FrameKind::Control, FrameKind::from(kind)],
@@ -85,8 +129,9 @@ pub struct ServerLink {
     pub server: SocketAddr,
     /// For attaching media sockets again.
     pub session: Session,
-    pub control: TcpStream,
-    pub control_reader: FrameReader<TcpStream>,
+    pub control: Socket,
+    pub control_reader: FrameReader<Socket>,
+    pub trust: Trust,
     /// One attached socket per media kind.
     pub media: PerKind<MediaSocket>,
 }
@@ -135,13 +180,61 @@ fn open(addrs: &[SocketAddr]) -> anyhow::Result<TcpStream> {
     )
 }
 
+/// Where the key a connection expects came from, for the message if it differs.
+enum KeyOrigin {
+    Pinned,
+    KnownHosts { file: PathBuf, line: usize },
+    Session,
+}
+
+/// The TLS handshake, checking the server's key against `expected`.
+fn secure(
+    tcp: TcpStream,
+    server: &str,
+    expected: Option<Fingerprint>,
+    origin: KeyOrigin,
+) -> anyhow::Result<(Socket, Fingerprint)> {
+    let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    match transport::connect(tcp, host, expected, deadline) {
+        Ok(connected) => Ok(connected),
+        Err(TlsConnectError::WrongKey { expected, seen }) => {
+            Err(anyhow!(wrong_key(server, expected, seen, &origin)))
+        }
+        Err(TlsConnectError::Handshake(err)) => Err(anyhow!(
+            "could not set up encryption with {server}: {err}. If the server was started with \
+             --no-tls, connect with --no-tls; if it is full, it closes new connections at once"
+        )),
+    }
+}
+
+fn wrong_key(server: &str, expected: Fingerprint, seen: Fingerprint, origin: &KeyOrigin) -> String {
+    match origin {
+        KeyOrigin::Pinned => format!(
+            "refusing {server}: its key is {seen}, but --fingerprint says {expected}. \
+             Someone may be between you and the server; check the fingerprint it printed when it started"
+        ),
+        KeyOrigin::KnownHosts { file, line } => format!(
+            "refusing {server}: ITS KEY HAS CHANGED. Remembered: {expected}; now: {seen}. \
+             Someone may be between you and the server. If its operator changed the key on purpose \
+             (a new state directory), remove line {line} of {} and connect again",
+            file.display()
+        ),
+        KeyOrigin::Session => format!(
+            "refusing a media connection to {server}: its key changed during the session \
+             (was {expected}, now {seen})"
+        ),
+    }
+}
+
 /// Sends `request` and reads the one event that answers it.
 fn handshake(
-    stream: &TcpStream,
-    reader: &mut FrameReader<TcpStream>,
+    stream: &Socket,
+    reader: &mut FrameReader<Socket>,
     request: &Request,
 ) -> anyhow::Result<Event> {
-    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    stream.tcp().set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     (&*stream)
         .write_all(Frame::control(request).as_bytes())
         .context("could not talk to the server")?;
@@ -149,17 +242,36 @@ fn handshake(
         .read_frame()
         .context("no answer from the server (is it a meeting server?)")?
         .ok_or_else(|| anyhow!("the server closed the connection during the handshake"))?;
-    stream.set_read_timeout(None)?;
+    stream.tcp().set_read_timeout(None)?;
     match frame.parse_control::<Event>()? {
         Event::Error { message } => Err(Refused(message).into()),
         event => Ok(event),
     }
 }
 
-pub fn connect(host: &str, port: u16, name: &str) -> anyhow::Result<ServerLink> {
+/// Connects, secures and says hello; the key decides whom we talk to.
+pub fn connect(
+    host: &str,
+    port: u16,
+    name: &str,
+    security: &Security,
+) -> anyhow::Result<ServerLink> {
     let addrs = resolve(host, port)?;
-    let control = open(&addrs)?;
-    let server = control.peer_addr()?;
+    let tcp = open(&addrs)?;
+    let server = tcp.peer_addr()?;
+    let (control, trust) = match security {
+        Security::Plain => (
+            Socket::plain(tcp),
+            Trust {
+                fingerprint: None,
+                first_use: None,
+            },
+        ),
+        Security::Tls {
+            pinned,
+            known_hosts,
+        } => secure_control(tcp, &server.to_string(), *pinned, known_hosts.clone())?,
+    };
     let mut control_reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
     let hello = Request::Hello {
         protocol: PROTOCOL_VERSION,
@@ -171,7 +283,12 @@ pub fn connect(host: &str, port: u16, name: &str) -> anyhow::Result<ServerLink> 
     else {
         bail!("the server answered hello with something other than welcome");
     };
-    let session = Session { server, id, token };
+    let session = Session {
+        server,
+        fingerprint: trust.fingerprint,
+        id,
+        token,
+    };
     let media = PerKind::try_from_fn(|kind| session.attach(kind))?;
     Ok(ServerLink {
         id,
@@ -180,6 +297,59 @@ pub fn connect(host: &str, port: u16, name: &str) -> anyhow::Result<ServerLink> 
         session,
         control,
         control_reader,
+        trust,
         media,
     })
+}
+
+/// The control socket's handshake: pinned key, else the remembered one,
+/// else trust on first use and remember it.
+fn secure_control(
+    tcp: TcpStream,
+    server: &str,
+    pinned: Option<Fingerprint>,
+    known_hosts: Option<PathBuf>,
+) -> anyhow::Result<(Socket, Trust)> {
+    if let Some(pinned) = pinned {
+        let (socket, seen) = secure(tcp, server, Some(pinned), KeyOrigin::Pinned)?;
+        let trust = Trust {
+            fingerprint: Some(seen),
+            first_use: None,
+        };
+        return Ok((socket, trust));
+    }
+    let hosts = known_hosts.map(KnownHosts::at);
+    let known = match &hosts {
+        Some(hosts) => hosts.lookup(server)?,
+        None => Known::New,
+    };
+    match (known, hosts) {
+        (Known::Key { fingerprint, line }, Some(hosts)) => {
+            let origin = KeyOrigin::KnownHosts {
+                file: hosts.path().to_path_buf(),
+                line,
+            };
+            let (socket, seen) = secure(tcp, server, Some(fingerprint), origin)?;
+            let trust = Trust {
+                fingerprint: Some(seen),
+                first_use: None,
+            };
+            Ok((socket, trust))
+        }
+        (_, hosts) => {
+            let (socket, seen) = secure(tcp, server, None, KeyOrigin::Pinned)?;
+            let remembered = hosts.and_then(|hosts| match hosts.remember(server, seen) {
+                Ok(()) => Some(hosts.path().to_path_buf()),
+                Err(err) => {
+                    tracing::warn!("{err:#}: the server's key is trusted for this session only");
+                    None
+                }
+            });
+            let trust = Trust {
+                fingerprint: Some(seen),
+                first_use: Some(remembered),
+            };
+            Ok((socket, trust))
+        }
+    }
 }

@@ -3,6 +3,7 @@
 use clap::Parser;
 use common::protocol::DEFAULT_PORT;
 use meeting_client::app::{self, AppEvent, Ending, Mode, Options};
+use meeting_client::link::Security;
 use meeting_client::media::{self, VideoSettings};
 use meeting_client::output;
 use meeting_client::tui::{self, Graphics, TuiSettings};
@@ -90,6 +91,22 @@ struct Args {
     /// Server port.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
+
+    /// Trust only a server whose key has this fingerprint (the `fingerprint`
+    /// line the server prints at start), for scripts and first connections
+    /// over a network you do not trust.
+    #[arg(long, value_name = "SHA256", value_parser = parse_fingerprint, conflicts_with = "no_tls")]
+    fingerprint: Option<transport::Fingerprint>,
+
+    /// The servers this client trusts, by host:port and key fingerprint; a
+    /// server seen for the first time is added. Default:
+    /// $XDG_CONFIG_HOME/meeting/known_hosts or ~/.config/meeting/known_hosts.
+    #[arg(long, value_name = "FILE", env = "MEETING_KNOWN_HOSTS")]
+    known_hosts: Option<PathBuf>,
+
+    /// Plain TCP, no encryption: only to a server started with --no-tls.
+    #[arg(long)]
+    no_tls: bool,
 
     /// Your name as others see it (1 to 32 characters).
     #[arg(long, env = "USER", default_value = "guest", value_parser = parse_name)]
@@ -199,7 +216,18 @@ fn main() -> ExitCode {
         tracing::warn!("Ctrl-C will end the client abruptly: {err}");
     }
 
+    let security = if args.no_tls {
+        Security::Plain
+    } else {
+        Security::Tls {
+            pinned: args.fingerprint,
+            known_hosts: args
+                .known_hosts
+                .or_else(transport::KnownHosts::default_path),
+        }
+    };
     let options = Options {
+        security,
         host: args.host.unwrap_or_default(),
         port: args.port,
         name: args.name,
@@ -236,4 +264,9 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn parse_fingerprint(text: &str) -> Result<transport::Fingerprint, String> {
+    text.parse()
+        .map_err(|err: transport::fingerprint::BadFingerprint| err.to_string())
 }

@@ -25,11 +25,20 @@ use std::io::Write;
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum LocalEvent {
-    /// The handshake is done: this is who you are.
+    /// The first connection to this server: its key was trusted as it is
+    /// (and remembered, unless the known-hosts file could not be written).
+    FirstUse {
+        server: String,
+        fingerprint: String,
+        remembered_in: Option<String>,
+    },
+    /// The handshake is done: this is who you are, and the key the server
+    /// proved it holds (None: not encrypted, `--no-tls`).
     Connected {
         id: ClientId,
         name: String,
         server: String,
+        fingerprint: Option<String>,
     },
     /// Your own media source started or stopped (it is sent while you are in a meeting).
     Sharing {
@@ -519,9 +528,34 @@ impl EventText {
     pub fn local(&self, event: &LocalEvent) -> String {
         match event {
             // The name is the one the server gave us in `welcome`.
-            LocalEvent::Connected { id, name, server } => format!(
-                "connected to {server} as {} (id {id}). /create starts a meeting, /join ID joins one, /help lists commands.",
-                clean(name)
+            LocalEvent::FirstUse {
+                server,
+                fingerprint,
+                remembered_in,
+            } => format!(
+                "first connection to {server}: trusting its key {fingerprint}. Check it against the fingerprint the server printed when it started; {}",
+                match remembered_in {
+                    Some(path) => format!(
+                        "remembered in {}, and checked every time from now on.",
+                        clean(path)
+                    ),
+                    None => "it could not be remembered, so it is trusted for this session only."
+                        .to_string(),
+                }
+            ),
+            LocalEvent::Connected {
+                id,
+                name,
+                server,
+                fingerprint,
+            } => format!(
+                "connected to {server} as {} (id {id}), {}. /create starts a meeting, /join ID joins one, /help lists commands.",
+                clean(name),
+                if fingerprint.is_some() {
+                    "encrypted"
+                } else {
+                    "NOT encrypted (--no-tls)"
+                }
             ),
             LocalEvent::Sharing {
                 kind,
@@ -797,6 +831,7 @@ mod tests {
                 id: ClientId(1),
                 name: HOSTILE.into(),
                 server: "127.0.0.1:6338".into(),
+                fingerprint: None,
             },
             LocalEvent::Error {
                 message: HOSTILE.into(),

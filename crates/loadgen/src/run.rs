@@ -11,6 +11,7 @@ use common::{Event, FrameKind, MediaKind, PerKind, Request, ServerStatsReport};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use transport::Socket;
 
 /// After the senders stop, how long delivery may go quiet before the run
 /// counts what is still missing as lost, and the most the drain may take.
@@ -159,9 +160,9 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
 fn closers(members: &[Member]) -> anyhow::Result<Vec<TcpStream>> {
     let mut closers = Vec::new();
     for member in members {
-        closers.push(member.control_stream().try_clone()?);
+        closers.push(member.control_stream().tcp().try_clone()?);
         for (_, stream) in &member.media {
-            closers.push(stream.try_clone()?);
+            closers.push(stream.tcp().try_clone()?);
         }
     }
     Ok(closers)
@@ -170,7 +171,7 @@ fn closers(members: &[Member]) -> anyhow::Result<Vec<TcpStream>> {
 /// Reads one member's events until its socket closes: forwards the server's
 /// figures (member 0 asks for them) and any error.
 fn read_events(
-    mut control: common::FrameReader<TcpStream>,
+    mut control: common::FrameReader<Socket>,
     stats: Option<mpsc::Sender<ServerStatsReport>>,
     errors: mpsc::Sender<String>,
 ) {

@@ -66,6 +66,20 @@ pub struct Args {
     /// One JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Plain TCP, for a server started with --no-tls.
+    #[arg(long)]
+    pub no_tls: bool,
+
+    /// Trust only this server key (the `fingerprint` line the server prints);
+    /// without it any key is accepted, as a load generator needs no trust.
+    #[arg(long, value_name = "SHA256", value_parser = parse_fingerprint)]
+    pub fingerprint: Option<transport::Fingerprint>,
+}
+
+fn parse_fingerprint(text: &str) -> Result<transport::Fingerprint, String> {
+    text.parse()
+        .map_err(|err: transport::fingerprint::BadFingerprint| err.to_string())
 }
 
 /// Audio frames are fixed by the protocol: 20 ms of s16 mono at 48 kHz.
@@ -89,6 +103,8 @@ pub struct Scenario {
     pub window: Option<u32>,
     pub server_pid: Option<u32>,
     pub slow: usize,
+    pub no_tls: bool,
+    pub fingerprint: Option<transport::Fingerprint>,
 }
 
 impl Scenario {
@@ -137,6 +153,8 @@ impl Scenario {
             window: args.window,
             server_pid: args.server_pid,
             slow: args.slow,
+            no_tls: args.no_tls,
+            fingerprint: args.fingerprint,
         })
     }
 

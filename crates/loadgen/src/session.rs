@@ -5,8 +5,9 @@ use anyhow::{Context, anyhow, bail};
 use common::protocol::PROTOCOL_VERSION;
 use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, MeetingId, Request};
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
+use transport::Socket;
 
 use crate::scenario::Scenario;
 
@@ -21,26 +22,39 @@ pub struct Member {
     /// Its place in its meeting (0 created it).
     pub slot: usize,
     pub id: ClientId,
-    pub control: FrameReader<TcpStream>,
+    pub control: FrameReader<Socket>,
     /// Media sockets, per kind (audio only when the scenario sends it).
-    pub media: Vec<(MediaKind, TcpStream)>,
+    pub media: Vec<(MediaKind, Socket)>,
 }
 
 impl Member {
-    pub fn control_stream(&self) -> &TcpStream {
+    pub fn control_stream(&self) -> &Socket {
         self.control.get_ref()
     }
 }
 
-fn connect(addr: SocketAddr) -> anyhow::Result<TcpStream> {
-    let stream = TcpStream::connect_timeout(&addr, STEP_TIMEOUT)
+/// Connects like a client: TLS unless `--no-tls`, trusting the key
+/// `--fingerprint` names, or any (a load generator is not a user).
+fn connect(scenario: &Scenario) -> anyhow::Result<Socket> {
+    let addr = scenario.server;
+    let tcp = TcpStream::connect_timeout(&addr, STEP_TIMEOUT)
         .with_context(|| format!("could not connect to {addr}: is the server running?"))?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(STEP_TIMEOUT))?;
+    tcp.set_nodelay(true)?;
+    let stream = if scenario.no_tls {
+        Socket::plain(tcp)
+    } else {
+        let deadline = std::time::Instant::now() + STEP_TIMEOUT;
+        transport::connect(tcp, &addr.ip().to_string(), scenario.fingerprint, deadline)
+            .map(|(socket, _)| socket)
+            .with_context(|| {
+                format!("TLS with {addr} failed (use --no-tls for a server started with --no-tls)")
+            })?
+    };
+    stream.tcp().set_read_timeout(Some(STEP_TIMEOUT))?;
     Ok(stream)
 }
 
-pub fn send(mut stream: &TcpStream, request: &Request) -> anyhow::Result<()> {
+pub fn send(mut stream: &Socket, request: &Request) -> anyhow::Result<()> {
     stream
         .write_all(Frame::control(request).as_bytes())
         .context("the server closed the connection")
@@ -48,7 +62,7 @@ pub fn send(mut stream: &TcpStream, request: &Request) -> anyhow::Result<()> {
 
 /// Reads events until `pick` takes one; an `error` event ends the run.
 fn wait_for<T>(
-    reader: &mut FrameReader<TcpStream>,
+    reader: &mut FrameReader<Socket>,
     what: &str,
     pick: impl Fn(Event) -> Option<T>,
 ) -> anyhow::Result<T> {
@@ -75,7 +89,7 @@ fn wait_for<T>(
 
 /// Connects one member: control socket, hello, then its media sockets.
 fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyhow::Result<Member> {
-    let control = connect(scenario.server)?;
+    let control = connect(scenario)?;
     let mut reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
     send(
         &control,
@@ -94,7 +108,7 @@ fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyho
     }
     let mut media = Vec::new();
     for kind in kinds {
-        let stream = connect(scenario.server)?;
+        let stream = connect(scenario)?;
         send(
             &stream,
             &Request::Attach {
@@ -109,7 +123,7 @@ fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyho
         wait_for(&mut attach_reader, "attached", |event| {
             matches!(event, Event::Attached { .. }).then_some(())
         })?;
-        stream.set_read_timeout(None)?;
+        stream.tcp().set_read_timeout(None)?;
         media.push((kind, stream));
     }
     Ok(Member {
@@ -165,7 +179,7 @@ pub fn setup(scenario: &Scenario) -> anyhow::Result<Vec<Member>> {
                 },
             )?;
         }
-        member.control_stream().set_read_timeout(None)?;
+        member.control_stream().tcp().set_read_timeout(None)?;
     }
     Ok(members)
 }

@@ -15,12 +15,12 @@ use common::protocol::FRAME_HEADER_LEN;
 use common::{ClientId, FrameKind, MediaHeader, MediaKind, PerKind};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
 use std::ops::Range;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
+use transport::Socket;
 
 /// How long a closed-loop sender waits for a frame that may have been dropped
 /// before it gives up on it and sends on.
@@ -153,7 +153,7 @@ pub struct SendPlan {
     pub stop_at: Instant,
 }
 
-pub fn send_loop(mut stream: TcpStream, plan: &SendPlan, shared: &Shared) -> Sent {
+pub fn send_loop(mut stream: Socket, plan: &SendPlan, shared: &Shared) -> Sent {
     let (kind, me) = (plan.kind, plan.member);
     let _ = shared.sender_thread(kind, me).set(std::thread::current());
     let payload = shared.payload_len[kind];
@@ -235,7 +235,7 @@ fn wait_for_window(shared: &Shared, plan: &SendPlan, sequence: u32, window: u32)
 
 /// A reader that delivers at most `rate` bytes per second: a slow member.
 struct Throttled {
-    inner: TcpStream,
+    inner: Socket,
     rate: Option<f64>,
     started: Instant,
     consumed: u64,
@@ -322,7 +322,7 @@ impl Scanner {
 
 /// Receives one media socket of member `me` until the run stops it.
 pub fn receive_loop(
-    stream: TcpStream,
+    stream: Socket,
     kind: MediaKind,
     me: usize,
     rate: Option<f64>,

@@ -1,6 +1,8 @@
 //! One accepted socket, from its first frame to its end.
 //!
-//! The first frame decides what the socket is: `hello` makes it a client's
+//! A TLS server first completes the TLS handshake (a peer that speaks the raw
+//! protocol instead is told so in the raw protocol). Then the first frame
+//! decides what the socket is: `hello` makes it a client's
 //! control socket, `attach` (with the session token from `welcome`) one of its
 //! media sockets. After that, the accepting thread is the socket's reader and a
 //! second thread (see `outbox`) its writer.
@@ -24,6 +26,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use transport::{ServerIdentity, Socket, TLS_HANDSHAKE_BYTE};
 
 /// Unsent bytes a media socket may hold in the kernel (TCP_NOTSENT_LOWAT).
 const MEDIA_UNSENT_LIMIT: u32 = 256 * 1024;
@@ -42,25 +45,25 @@ pub struct ConnectionContext {
 /// share one deadline for the whole first frame: a peer that trickles a byte
 /// every few seconds is cut off when the deadline passes, not kept forever.
 pub struct SocketReader {
-    stream: TcpStream,
+    stream: Socket,
     deadline: Option<Instant>,
 }
 
 impl SocketReader {
-    fn new(stream: TcpStream, handshake: Duration) -> SocketReader {
+    fn new(stream: Socket, deadline: Instant) -> SocketReader {
         SocketReader {
             stream,
-            deadline: Some(Instant::now() + handshake),
+            deadline: Some(deadline),
         }
     }
 
     /// The handshake is done: reads wait as long as the peer is quiet.
     fn handshake_done(&mut self) {
         self.deadline = None;
-        let _ = self.stream.set_read_timeout(None);
+        let _ = self.stream.tcp().set_read_timeout(None);
     }
 
-    fn stream(&self) -> &TcpStream {
+    fn stream(&self) -> &Socket {
         &self.stream
     }
 }
@@ -72,9 +75,9 @@ impl Read for SocketReader {
             if left.is_zero() {
                 return Err(std::io::ErrorKind::TimedOut.into());
             }
-            self.stream.set_read_timeout(Some(left))?;
+            self.stream.tcp().set_read_timeout(Some(left))?;
         }
-        self.stream.read(buf)
+        (&self.stream).read(buf)
     }
 }
 
@@ -95,21 +98,43 @@ impl Drop for OpenConnection {
 }
 
 /// Serves one accepted connection until it ends.
-pub fn serve(stream: TcpStream, ctx: ConnectionContext) {
+pub fn serve(tcp: TcpStream, ctx: ConnectionContext) {
     let _open = OpenConnection::new(&ctx.stats);
-    let peer = stream
+    let peer = tcp
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| "unknown peer".into());
-    if let Err(err) = tune_socket(&stream, &ctx.config) {
+    if let Err(err) = tune_socket(&tcp, &ctx.config) {
         tracing::warn!(%peer, "could not set socket options: {err}");
     }
+    let handshake = ctx.config.handshake_timeout;
+    // One deadline for the TLS handshake and the first frame together.
+    let deadline = Instant::now() + handshake;
+    let stream = match &ctx.config.encryption {
+        Encryption::Tls(identity) => match secure(tcp, identity, deadline) {
+            Ok(stream) => stream,
+            Err(Refusal::Quietly(err)) => {
+                return tracing::debug!(%peer, "no TLS handshake: {err}");
+            }
+            Err(Refusal::Plainly(stream)) => {
+                tracing::warn!(%peer, "refused a connection without TLS");
+                let Ok(read_half) = stream.try_clone() else {
+                    return;
+                };
+                let reader = FrameReader::new(
+                    SocketReader::new(read_half, deadline),
+                    &[FrameKind::Control],
+                );
+                return refuse(&stream, reader, NEEDS_TLS);
+            }
+        },
+        Encryption::Plain => Socket::plain(tcp),
+    };
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
-    let handshake = ctx.config.handshake_timeout;
     let mut reader = FrameReader::new(
-        SocketReader::new(read_half, handshake),
+        SocketReader::new(read_half, deadline),
         &[FrameKind::Control],
     );
     let request = match reader.read_frame().and_then(|frame| match frame {
@@ -135,6 +160,49 @@ pub fn serve(stream: TcpStream, ctx: ConnectionContext) {
             reader,
             "the first message on a connection must be hello or attach",
         ),
+    }
+}
+
+/// Whether the server encrypts its connections.
+#[derive(Clone)]
+pub enum Encryption {
+    /// Every connection is TLS with this identity.
+    Tls(Arc<ServerIdentity>),
+    /// Plain TCP (`--no-tls`): for debugging and raw-protocol tools.
+    Plain,
+}
+
+impl std::fmt::Debug for Encryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Encryption::Tls(identity) => write!(f, "Tls({})", identity.fingerprint()),
+            Encryption::Plain => f.write_str("Plain"),
+        }
+    }
+}
+
+const NEEDS_TLS: &str = "this server encrypts every connection (TLS); use a meeting client, or ask its operator for a server started with --no-tls for raw-protocol tools";
+
+/// Why a connection did not become a TLS one.
+enum Refusal {
+    /// It failed or timed out during the handshake: nothing to tell it.
+    Quietly(std::io::Error),
+    /// It speaks the raw protocol: told so in the raw protocol.
+    Plainly(Socket),
+}
+
+/// The TLS handshake of an accepted connection, by `deadline`.
+fn secure(tcp: TcpStream, identity: &ServerIdentity, deadline: Instant) -> Result<Socket, Refusal> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let mut first = [0u8; 1];
+    let peeked = tcp
+        .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+        .and_then(|()| tcp.peek(&mut first));
+    match peeked {
+        Ok(0) => Err(Refusal::Quietly(std::io::ErrorKind::UnexpectedEof.into())),
+        Ok(_) if first[0] != TLS_HANDSHAKE_BYTE => Err(Refusal::Plainly(Socket::plain(tcp))),
+        Ok(_) => identity.accept(tcp, deadline).map_err(Refusal::Quietly),
+        Err(err) => Err(Refusal::Quietly(err)),
     }
 }
 
@@ -164,10 +232,11 @@ fn tune_socket(stream: &TcpStream, config: &ServerConfig) -> std::io::Result<()>
 }
 
 /// Sends an error on a connection that never got a writer thread, then closes it.
-fn refuse(stream: &TcpStream, reader: FrameReader<SocketReader>, message: &str) {
+fn refuse(stream: &Socket, reader: FrameReader<SocketReader>, message: &str) {
     let frame = Frame::control(&Event::Error {
         message: message.to_string(),
     });
+    let _ = stream.tcp().set_write_timeout(Some(Duration::from_secs(1)));
     let _ = (&*stream).write_all(frame.as_bytes());
     let _ = stream.shutdown(Shutdown::Write);
     drain_input(reader);
@@ -178,7 +247,9 @@ fn refuse(stream: &TcpStream, reader: FrameReader<SocketReader>, message: &str) 
 fn drain_input(reader: FrameReader<SocketReader>) {
     let stream = reader.get_ref().stream();
     let deadline = Instant::now() + Duration::from_secs(1);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let _ = stream
+        .tcp()
+        .set_read_timeout(Some(Duration::from_millis(200)));
     let mut sink = [0u8; 16 * 1024];
     let mut budget = 4 * 1024 * 1024usize;
     let mut stream = stream;
@@ -190,7 +261,7 @@ fn drain_input(reader: FrameReader<SocketReader>) {
     }
 }
 
-fn spawn_writer(name: String, stream: &TcpStream, queue: WriterQueue, ctx: &ConnectionContext) {
+fn spawn_writer(name: String, stream: &Socket, queue: WriterQueue, ctx: &ConnectionContext) {
     let Ok(stream) = stream.try_clone() else {
         return;
     };
@@ -206,7 +277,7 @@ fn spawn_writer(name: String, stream: &TcpStream, queue: WriterQueue, ctx: &Conn
 }
 
 fn control_session(
-    stream: TcpStream,
+    stream: Socket,
     mut reader: FrameReader<SocketReader>,
     protocol: u32,
     name: &str,
@@ -221,7 +292,10 @@ fn control_session(
     }
     let traffic = ctx.stats.traffic(FrameKind::Control).clone();
     let (outbox, queue) = Outbox::new(ctx.config.control_queue, traffic.clone());
-    let id = match ctx.registry.register(name, outbox, stream.try_clone().ok()) {
+    let id = match ctx
+        .registry
+        .register(name, outbox, stream.tcp().try_clone().ok())
+    {
         Ok(id) => id,
         Err(message) => return refuse(&stream, reader, &message),
     };
@@ -264,7 +338,7 @@ fn control_session(
 
 #[allow(clippy::too_many_arguments)]
 fn media_session(
-    stream: TcpStream,
+    stream: Socket,
     mut reader: FrameReader<SocketReader>,
     kind: MediaKind,
     id: ClientId,
@@ -280,23 +354,25 @@ fn media_session(
     // counts as full, frames wait in the outbox, and a receiver that cannot
     // keep up loses its oldest frames there instead of getting seconds-old
     // ones out of a multi-megabyte socket buffer.
-    if let Err(err) = SockRef::from(&stream).set_tcp_notsent_lowat(MEDIA_UNSENT_LIMIT) {
+    if let Err(err) = SockRef::from(stream.tcp()).set_tcp_notsent_lowat(MEDIA_UNSENT_LIMIT) {
         tracing::debug!(client = %id, "could not limit unsent {kind} data: {err}");
     }
     let frame_kind = FrameKind::from(kind);
     let traffic = ctx.stats.traffic(frame_kind).clone();
     let (outbox, queue) = Outbox::with_direct(capacity, traffic.clone(), stream.try_clone().ok());
-    let attachment =
-        match ctx
-            .registry
-            .attach(kind, id, &token, outbox.clone(), stream.try_clone().ok())
-        {
-            Ok(attachment) => attachment,
-            Err(message) => {
-                tracing::warn!(%peer, "refused {kind} socket: {message}");
-                return refuse(&stream, reader, &message);
-            }
-        };
+    let attachment = match ctx.registry.attach(
+        kind,
+        id,
+        &token,
+        outbox.clone(),
+        stream.tcp().try_clone().ok(),
+    ) {
+        Ok(attachment) => attachment,
+        Err(message) => {
+            tracing::warn!(%peer, "refused {kind} socket: {message}");
+            return refuse(&stream, reader, &message);
+        }
+    };
     tracing::debug!(client = %id, %peer, "{kind} socket attached");
     spawn_writer(format!("{kind}-out-{id}"), &stream, queue, &ctx);
     reader.get_mut().handshake_done();

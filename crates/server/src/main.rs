@@ -4,9 +4,12 @@ use anyhow::Context;
 use clap::Parser;
 use common::protocol::DEFAULT_PORT;
 use common::{MediaKind, PerKind};
+use meeting_server::connection::Encryption;
 use meeting_server::{Server, ServerConfig};
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Meeting server: keeps the registry of meetings and relays chat, JPEG video and
@@ -14,7 +17,9 @@ use std::time::Duration;
 #[derive(Parser, Debug)]
 #[command(
     version,
-    after_help = "On start it prints one line, `listening on ADDR:PORT`, to stdout. Logs go to stderr; \
+    after_help = "On start it prints two lines to stdout: `listening on ADDR:PORT`, then \
+                  `fingerprint SHA256 XXXX …` (the key clients check; read it to them) or, with \
+                  --no-tls, `encryption off`. Logs go to stderr; \
                   RUST_LOG sets their level (for example RUST_LOG=debug). Ctrl-C or SIGTERM stops the \
                   server after telling every connected client.\n\n\
                   Exit codes: 0 stopped on request, 1 could not start."
@@ -61,6 +66,30 @@ struct Args {
     /// Log the traffic figures this often (for example 60s, 5m); 0 turns it off.
     #[arg(long, default_value = "60s", value_parser = parse_interval)]
     stats_interval: Duration,
+
+    /// Where the server keeps its TLS key and certificate (made on first
+    /// start). Default: $STATE_DIRECTORY (set by systemd), else
+    /// $XDG_STATE_HOME/meeting-server, else ~/.local/state/meeting-server.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+
+    /// Plain TCP, no encryption: for debugging and raw-protocol tools only.
+    /// Anyone on the network can read and alter every meeting.
+    #[arg(long)]
+    no_tls: bool,
+}
+
+/// The state directory: the flag, else what systemd or XDG say, else ~/.local/state.
+fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let from_env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    flag.or_else(|| from_env("STATE_DIRECTORY"))
+        .or_else(|| from_env("XDG_STATE_HOME").map(|dir| dir.join("meeting-server")))
+        .or_else(|| from_env("HOME").map(|home| home.join(".local/state/meeting-server")))
+        .context("no place for the server's key: give --state-dir DIR")
 }
 
 fn parse_queue(text: &str) -> Result<(MediaKind, usize), String> {
@@ -136,6 +165,16 @@ fn media_queues(args: &Args) -> PerKind<usize> {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
+    let encryption = if args.no_tls {
+        Encryption::Plain
+    } else {
+        let dir = state_dir(args.state_dir.clone())?;
+        let identity = transport::ServerIdentity::load_or_create(&dir)?;
+        if identity.created() {
+            tracing::info!(key = %identity.path().display(), "made this server's TLS key");
+        }
+        Encryption::Tls(Arc::new(identity))
+    };
     let config = ServerConfig {
         bind: resolve_bind(&args.bind)?,
         max_connections: args.max_connections.max(1),
@@ -147,6 +186,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         control_queue: args.control_queue.max(1),
         media_queue: media_queues(&args),
         stats_interval: Some(args.stats_interval).filter(|every| !every.is_zero()),
+        encryption: encryption.clone(),
         ..ServerConfig::default()
     };
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
@@ -158,6 +198,15 @@ fn run(args: Args) -> anyhow::Result<()> {
     let server = Server::bind(config)?.start()?;
     let addr = server.local_addr();
     println!("listening on {addr}");
+    match &encryption {
+        Encryption::Tls(identity) => println!("fingerprint {}", identity.fingerprint()),
+        Encryption::Plain => {
+            println!(
+                "encryption off (--no-tls): anyone on the network can read and alter meetings"
+            );
+            tracing::warn!("TLS is off (--no-tls): every meeting travels in clear text");
+        }
+    }
     std::io::stdout().flush()?;
     tracing::info!(%addr, "meeting server ready; clients join with: client <this host> --port {}", addr.port());
 

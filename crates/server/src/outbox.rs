@@ -15,18 +15,19 @@
 //! it, `push_media` writes the frame itself, without blocking (MSG_DONTWAIT).
 //! At conference rates that is nearly every frame, and it saves waking the
 //! writer thread, two context switches per frame and receiver. Whatever the
-//! socket does not take at once goes to the writer as before, in order.
+//! socket does not take at once goes to the writer as before, in order. On a
+//! TLS socket the frame is sealed first, and what the socket did not take is
+//! the writer's to send as it is (sealed records cannot be taken back).
 
 use crate::stats::{ServerStats, TrafficCounters};
 use bytes::Bytes;
 use common::{FrameKind, PerKind};
-use socket2::SockRef;
 use std::collections::VecDeque;
-use std::io::{ErrorKind, IoSlice, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use transport::{Socket, Unsent};
 
 /// A writer that has written nothing for this long, with a full control
 /// queue, belongs to a client that is not reading.
@@ -58,8 +59,9 @@ struct Queue {
     /// now; nobody else may.
     writer_writing: bool,
     pusher_writing: bool,
-    /// The unwritten rest of a frame the fast path started: written first,
-    /// never dropped (the receiver already has its beginning).
+    /// The unwritten rest of a frame the fast path started (on a TLS socket,
+    /// sealed): written first, as it is, never dropped (the receiver
+    /// already has its beginning, or the connection its sequence number).
     partial: Option<Bytes>,
     /// When the writer last finished a batch (or started): a writer that is
     /// writing and has not finished for long is stuck on a full socket.
@@ -79,7 +81,7 @@ struct Shared {
     /// The server-wide counters of this queue's frame type.
     traffic: Arc<TrafficCounters>,
     /// The socket, for the fast path (media sockets only).
-    direct: Option<TcpStream>,
+    direct: Option<Socket>,
 }
 
 impl Shared {
@@ -116,7 +118,7 @@ impl Outbox {
     pub fn with_direct(
         capacity: usize,
         traffic: Arc<TrafficCounters>,
-        socket: Option<TcpStream>,
+        socket: Option<Socket>,
     ) -> (Outbox, WriterQueue) {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -159,28 +161,33 @@ impl Outbox {
 
     /// The socket, if the fast path may write to it now: a media socket
     /// with nothing queued and nobody writing.
-    fn idle_socket(&self, queue: &Queue) -> Option<&TcpStream> {
+    fn idle_socket(&self, queue: &Queue) -> Option<&Socket> {
         let busy = queue.has_work() || queue.writer_writing || queue.pusher_writing;
         self.shared.direct.as_ref().filter(|_| !busy)
     }
 
     /// The fast path: writes `frame` to an idle `socket` without blocking;
     /// what the socket does not take goes to the writer.
-    fn write_direct(&self, frame: Bytes, socket: &TcpStream, mut queue: MutexGuard<'_, Queue>) {
+    fn write_direct(&self, frame: Bytes, socket: &Socket, mut queue: MutexGuard<'_, Queue>) {
         queue.pusher_writing = true;
         drop(queue);
-        let written = SockRef::from(socket).send_with_flags(&frame, libc::MSG_DONTWAIT);
+        let unsent = socket.try_send(&frame);
         let mut queue = self.shared.lock();
         queue.pusher_writing = false;
-        match written {
-            Ok(n) if n > 0 => {
-                self.shared.traffic.sent(1, frame.len());
-                queue.partial = (n < frame.len()).then(|| frame.slice(n..));
-            }
+        let started = match unsent {
+            Ok(Unsent::Nothing) => None,
+            Ok(Unsent::FrameFrom(n)) => Some(frame.slice(n..)),
+            Ok(Unsent::Sealed(rest)) => Some(Bytes::from(rest)),
             // Would block, or failed: the writer takes it from here, and
             // meets the error itself if there is one.
-            _ => queue.frames.push_front(frame),
-        }
+            Ok(Unsent::Frame) | Err(_) => {
+                queue.frames.push_front(frame);
+                self.wake_writer(&mut queue);
+                return;
+            }
+        };
+        self.shared.traffic.sent(1, frame.len());
+        queue.partial = started;
         self.wake_writer(&mut queue);
     }
 
@@ -317,32 +324,36 @@ impl Drop for WriterQueue {
     }
 }
 
-/// Frames written with one system call at most; well under every IOV_MAX.
+/// Frames taken from the queue at a time: one vectored write on a plain
+/// socket, well under every IOV_MAX.
 const MAX_BATCH: usize = 64;
 
-/// Drains `queue` into `stream` until every `Outbox` of it is gone or the socket
-/// fails, then shuts the socket down so its reader wakes up too.
+/// Drains `queue` into `socket` until every `Outbox` of it is gone or the
+/// socket fails, then shuts the socket down so its reader wakes up too.
 ///
 /// Frames queued together go out in one vectored write straight from their
-/// shared buffers: nothing is copied per receiver, and a burst costs one
-/// system call instead of one per frame.
-pub fn run_writer(stream: TcpStream, queue: WriterQueue, stats: &ServerStats) {
-    let mut out = &stream;
+/// shared buffers (or, with TLS, sealed together): nothing is copied per
+/// receiver in plain TCP, and a burst costs one system call instead of one
+/// per frame.
+pub fn run_writer(socket: Socket, queue: WriterQueue, stats: &ServerStats) {
     let mut batch: Vec<Bytes> = Vec::with_capacity(MAX_BATCH);
     let result = (|| -> std::io::Result<()> {
         while let Some(rests) = queue.next_batch(&mut batch, MAX_BATCH - 1) {
-            write_all_vectored(&mut out, &batch)?;
+            socket.write_frames(rests, &batch)?;
             // The rest of a frame was counted when its start was written.
             count_sent(&batch[rests..], stats);
             batch.clear();
         }
         Ok(())
     })();
-    if let Err(err) = result {
-        tracing::debug!("writer stopped: {err}");
+    match result {
+        // Everything was said: say goodbye in TLS too, so the peer can tell
+        // an end from a cut.
+        Ok(()) => socket.close_notify(),
+        Err(err) => tracing::debug!("writer stopped: {err}"),
     }
     drop(queue);
-    let _ = stream.shutdown(Shutdown::Both);
+    let _ = socket.shutdown(Shutdown::Both);
 }
 
 /// Counts written frames by their own type: a media socket carries a control
@@ -363,25 +374,6 @@ fn count_sent(batch: &[Bytes], stats: &ServerStats) {
             stats.traffic(FrameKind::Media(kind)).sent(frames, bytes);
         }
     }
-}
-
-/// Writes every frame of `frames` (at most `MAX_BATCH`) in order.
-fn write_all_vectored(out: &mut impl Write, frames: &[Bytes]) -> std::io::Result<()> {
-    let mut slices = [IoSlice::new(&[]); MAX_BATCH];
-    let count = frames.len().min(MAX_BATCH);
-    for (slice, frame) in slices.iter_mut().zip(frames) {
-        *slice = IoSlice::new(frame);
-    }
-    let mut pending = &mut slices[..count];
-    while !pending.is_empty() {
-        match out.write_vectored(pending) {
-            Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(written) => IoSlice::advance_slices(&mut pending, written),
-            Err(err) if err.kind() == ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -439,10 +431,33 @@ mod tests {
     }
 
     /// A connected pair of loopback sockets.
-    fn socket_pair() -> (TcpStream, TcpStream) {
+    fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
-        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connects");
+        let client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connects");
         let (server, _) = listener.accept().expect("accepts");
+        (server, client)
+    }
+
+    fn socket_pair() -> (Socket, Socket) {
+        let (server, client) = tcp_pair();
+        (Socket::plain(server), Socket::plain(client))
+    }
+
+    /// The same over TLS: the server's end and the client's.
+    fn tls_pair() -> (Socket, Socket) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let identity =
+            Arc::new(transport::ServerIdentity::load_or_create(dir.path()).expect("identity"));
+        let (server, client) = tcp_pair();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let accepting = std::thread::spawn(move || identity.accept(server, deadline));
+        let (client, _) =
+            transport::connect(client, "127.0.0.1", None, deadline).expect("client handshake");
+        let server = accepting
+            .join()
+            .expect("no panic")
+            .expect("server handshake");
         (server, client)
     }
 
@@ -467,7 +482,15 @@ mod tests {
 
     #[test]
     fn a_full_socket_hands_over_to_the_writer_with_frames_whole_and_in_order() {
-        let (socket, peer) = socket_pair();
+        a_full_socket_hands_over_to_the_writer(socket_pair());
+    }
+
+    #[test]
+    fn a_full_tls_socket_hands_over_its_sealed_rest_to_the_writer() {
+        a_full_socket_hands_over_to_the_writer(tls_pair());
+    }
+
+    fn a_full_socket_hands_over_to_the_writer((socket, peer): (Socket, Socket)) {
         let writer_socket = socket.try_clone().expect("clone");
         let traffic = Arc::new(TrafficCounters::default());
         let (outbox, queue) = Outbox::with_direct(16, traffic.clone(), Some(socket));
@@ -519,51 +542,6 @@ mod tests {
             outbox.push_control(video(9)).is_ok(),
             "no overflow: the client is leaving"
         );
-    }
-
-    /// Accepts at most `limit` bytes per call, like a socket with a full buffer.
-    struct Trickle {
-        written: Vec<u8>,
-        limit: usize,
-    }
-
-    impl Write for Trickle {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let n = buf.len().min(self.limit);
-            self.written.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-
-        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> std::io::Result<usize> {
-            let mut room = self.limit;
-            for buf in bufs {
-                let n = buf.len().min(room);
-                self.written.extend_from_slice(&buf[..n]);
-                room -= n;
-                if room == 0 {
-                    break;
-                }
-            }
-            Ok(self.limit - room)
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn vectored_writes_survive_partial_writes_in_order() {
-        let frames: Vec<Bytes> = (0u8..10)
-            .map(|n| Bytes::from(vec![n; 1 + n as usize * 7]))
-            .collect();
-        let expected: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
-        let mut out = Trickle {
-            written: Vec::new(),
-            limit: 13,
-        };
-        write_all_vectored(&mut out, &frames).expect("writes");
-        assert_eq!(out.written, expected);
     }
 
     #[test]

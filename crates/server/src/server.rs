@@ -6,7 +6,7 @@
 //! instead of ending the server; past `max_connections` a new connection is told
 //! the server is full.
 
-use crate::connection::{self, ConnectionContext};
+use crate::connection::{self, ConnectionContext, Encryption};
 use crate::registry::MeetingRegistry;
 use crate::stats::{self, ServerStats};
 use anyhow::Context;
@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// How often the traffic figures are logged; `None` never.
     pub stats_interval: Option<Duration>,
+    /// TLS with the server's identity, or plain TCP.
+    pub encryption: Encryption,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +51,9 @@ impl Default for ServerConfig {
             handshake_timeout: common::protocol::HANDSHAKE_TIMEOUT,
             write_timeout: Duration::from_secs(30),
             stats_interval: Some(Duration::from_secs(60)),
+            // The program's default is TLS (main.rs); plain here keeps
+            // in-process tests free of key files.
+            encryption: Encryption::Plain,
         }
     }
 }
@@ -255,7 +260,7 @@ fn accept_loop(listener: TcpListener, ctx: ConnectionContext, stopping: &AtomicB
         let verdict = lock(&admission).admit(address);
         if let Err(message) = verdict {
             tracing::warn!(%peer, "refusing a connection: {message}");
-            refuse_now(stream, &message);
+            refuse_now(stream, &message, &ctx.config.encryption);
             continue;
         }
         let ctx = ctx.clone();
@@ -342,7 +347,15 @@ impl Admission {
     }
 }
 
-fn refuse_now(stream: TcpStream, message: &str) {
+/// Tells a connection that cannot be admitted why, before any thread is
+/// spent on it. A TLS server cannot say it without a handshake, which the
+/// accepting thread must not wait for: it just closes, and the client says
+/// the server closed the connection while setting up encryption.
+fn refuse_now(stream: TcpStream, message: &str, encryption: &Encryption) {
+    if let Encryption::Tls(_) = encryption {
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
+    }
     let message = message.to_string();
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let _ = (&stream).write_all(Frame::control(&Event::Error { message }).as_bytes());

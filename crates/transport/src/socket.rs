@@ -117,7 +117,7 @@ impl Socket {
     /// are written as they are.
     pub fn write_frames<B: AsRef<[u8]>>(&self, sealed: usize, frames: &[B]) -> io::Result<()> {
         let Some(tls) = &self.tls else {
-            return write_all_vectored(&self.tcp, frames);
+            return write_all_vectored(&mut &self.tcp, frames);
         };
         let _order = lock(&tls.write_order);
         for frame in &frames[..sealed.min(frames.len())] {
@@ -292,7 +292,7 @@ impl Write for Socket {
 const MAX_SLICES: usize = 64;
 
 /// Writes every frame in order, up to `MAX_SLICES` per vectored write.
-fn write_all_vectored<B: AsRef<[u8]>>(mut out: &TcpStream, frames: &[B]) -> io::Result<()> {
+fn write_all_vectored<B: AsRef<[u8]>>(out: &mut impl Write, frames: &[B]) -> io::Result<()> {
     for chunk in frames.chunks(MAX_SLICES) {
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
         for (slice, frame) in slices.iter_mut().zip(chunk) {
@@ -309,4 +309,52 @@ fn write_all_vectored<B: AsRef<[u8]>>(mut out: &TcpStream, frames: &[B]) -> io::
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepts at most `limit` bytes per call, like a socket with a full buffer.
+    struct Trickle {
+        written: Vec<u8>,
+        limit: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.limit);
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> std::io::Result<usize> {
+            let mut room = self.limit;
+            for buf in bufs {
+                let n = buf.len().min(room);
+                self.written.extend_from_slice(&buf[..n]);
+                room -= n;
+                if room == 0 {
+                    break;
+                }
+            }
+            Ok(self.limit - room)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn vectored_writes_survive_partial_writes_in_order() {
+        let frames: Vec<Vec<u8>> = (0u8..10).map(|n| vec![n; 1 + n as usize * 7]).collect();
+        let expected: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
+        let mut out = Trickle {
+            written: Vec::new(),
+            limit: 13,
+        };
+        write_all_vectored(&mut out, &frames).expect("writes");
+        assert_eq!(out.written, expected);
+    }
 }

@@ -327,14 +327,24 @@ impl ViewModel {
 
     pub fn local(&mut self, event: &LocalEvent) {
         match event {
-            LocalEvent::Connected { name, server, .. } => {
+            LocalEvent::Connected {
+                name,
+                server,
+                fingerprint,
+                ..
+            } => {
                 self.my_name = clean(name);
                 self.server = server.clone();
+                let encryption = match fingerprint {
+                    Some(_) => "encrypted",
+                    None => "NOT encrypted (--no-tls)",
+                };
                 return self.info(format!(
-                    "connected to {server} as {}. Press c to create a meeting, j to join one, ? for every key.",
+                    "connected to {server} as {}, {encryption}. Press c to create a meeting, j to join one, ? for every key.",
                     clean(name)
                 ));
             }
+            LocalEvent::FirstUse { .. } => {}
             LocalEvent::Sharing { kind, on, .. } => self.sharing[*kind] = *on,
             LocalEvent::MediaDown { kind, .. } => self.media_down[*kind] = true,
             LocalEvent::MediaUp { kind, .. } => self.media_down[*kind] = false,

@@ -33,6 +33,7 @@ fn meeting_model(others: Vec<MemberInfo>) -> ViewModel {
         id: ClientId(1),
         name: "ed".into(),
         server: "127.0.0.1:6338".into(),
+        fingerprint: Some("SHA256 0000".into()),
     });
     let mut members = vec![member(1, "ed", false, false, true)];
     members.extend(others);
@@ -579,6 +580,7 @@ fn names_ids_and_messages_from_the_network_are_drawn_cleaned() {
         id: ClientId(1),
         name: hostile.into(),
         server: "127.0.0.1:6338".into(),
+        fingerprint: Some("SHA256 0000".into()),
     });
     apply(
         &mut model,
