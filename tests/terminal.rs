@@ -368,3 +368,47 @@ fn a_shared_screen_shows_large_and_control_works_from_the_keyboard() {
     let status = wait_for_file(&dir.path().join("status"));
     assert_eq!(status.trim(), "0");
 }
+
+#[test]
+fn quitting_asks_first_and_help_scrolls_at_80x24() {
+    if !Tmux::available() {
+        return;
+    }
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = format!("{} --name tui", server.addr());
+    let tmux = Tmux::start(&client_in_shell(&args, dir.path()), 80, 24);
+    tmux.wait_for("the welcome line", false, |s| s.contains("connected to"));
+
+    // q asks; n says no and the view stays.
+    tmux.keys(&["q"]);
+    tmux.wait_for("the question", false, |s| s.contains("quit the client?"));
+    tmux.keys(&["n"]);
+    tmux.wait_for("the answer", false, |s| s.contains("not sent: /quit"));
+    assert!(!dir.path().join("status").exists(), "the client quit");
+
+    // /help typed as a command: the overlay takes the keys, scrolls, and
+    // one Esc closes it.
+    tmux.keys(&["/"]);
+    tmux.type_text("help");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the overlay", false, |s| s.contains("1-22 of"));
+    tmux.keys(&["PageDown"]);
+    tmux.wait_for("the overlay scrolled", false, |s| s.contains("23-44 of"));
+    tmux.type_text("zz");
+    tmux.keys(&["Escape"]);
+    let screen = tmux.wait_for("the overlay closed", false, |s| {
+        !s.contains("keys and commands")
+    });
+    assert!(
+        !screen.contains("> zz"),
+        "keys went to the input line:\n{screen}"
+    );
+
+    // Esc stops typing; q and Enter quit.
+    tmux.keys(&["Escape", "q"]);
+    tmux.wait_for("the question", false, |s| s.contains("quit the client?"));
+    tmux.keys(&["Enter"]);
+    let status = wait_for_file(&dir.path().join("status"));
+    assert_eq!(status.trim(), "0");
+}

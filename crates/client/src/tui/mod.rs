@@ -395,6 +395,8 @@ impl Ui {
                         return Some(format!("could not draw on the terminal: {err}"));
                     }
                     self.model.screen_at = drawn.screen;
+                    self.model.help_max_scroll = drawn.help_max_scroll;
+                    self.model.help_page = drawn.help_page;
                     self.board.show(&drawn.tiles);
                     redraws += 1;
                 },
