@@ -393,3 +393,55 @@ fn a_paste_over_the_limits_is_refused_by_the_client_and_the_session_goes_on() {
     let chat = b.expect_event("chat");
     assert_eq!(chat["text"], "still here");
 }
+
+#[test]
+fn members_with_the_same_name_are_told_apart_by_what_the_user_sees() {
+    let server = ServerProcess::start();
+    let mut host = ClientProcess::start(&server, "host");
+    let meeting = host.create();
+    let mut first = ClientProcess::start(&server, "bo");
+    first.join(&meeting);
+    let mut second = ClientProcess::start(&server, "bo");
+    let joined = second.join(&meeting);
+    // The server names the second one as the others see it.
+    let seen = joined["members"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["id"] == second.id))
+        .map(|m| m["name"].clone());
+    assert_eq!(seen, Some("bo (2)".into()), "{joined}");
+    for _ in 0..2 {
+        host.expect_event("member_joined");
+    }
+
+    // The suffix the server gives, typed as shown.
+    host.send("/volume bo (2) 50");
+    let volume = host.expect_event("volume");
+    assert_eq!(volume["member"], second.id, "{volume}");
+    assert_eq!(volume["percent"], 50);
+    // `name#id`, as the members list shows them.
+    host.send(&format!("/mute bo#{}", first.id));
+    let muted = host.expect_event("volume");
+    assert_eq!(muted["member"], first.id, "{muted}");
+    assert_eq!(muted["muted"], true);
+    // A mismatched pair is refused with what the id really is.
+    host.send(&format!("/mute host#{}", first.id));
+    let error = host.expect_event("error");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("is called 'bo'"), "{message}");
+
+    // bo leaves and comes back: twice seen as "bo", so /allow asks which,
+    // naming both as they can be typed.
+    first.send("/leave");
+    host.expect_event("member_left");
+    let mut again = ClientProcess::start(&server, "bo");
+    again.join(&meeting);
+    host.expect_event("member_joined");
+    host.send("/allow bo");
+    let error = host.expect_event("error");
+    let message = error["message"].as_str().unwrap_or_default();
+    let (a, b) = (first.id.min(again.id), first.id.max(again.id));
+    assert!(
+        message.contains(&format!("type bo#{a} or bo#{b}")),
+        "{message}"
+    );
+}

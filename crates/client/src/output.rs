@@ -369,7 +369,13 @@ impl EventText {
                         tags.push("speaking".to_string());
                     }
                 }
-                let name = self.who(m.id, &m.name);
+                // With the id, as commands take it (`/volume bo#3 50`): two
+                // members may share a name.
+                let name = if m.id == self.me {
+                    "you".to_string()
+                } else {
+                    crate::meeting::label(m.id, &clean(&m.name))
+                };
                 if tags.is_empty() {
                     name
                 } else {
@@ -835,6 +841,24 @@ mod tests {
         assert!(!line.as_bytes().contains(&0x1b), "no raw ESC byte: {line}");
         let back: Event = serde_json::from_str(&line).expect("still JSON");
         assert_eq!(back, event, "the same value, every character kept");
+    }
+
+    #[test]
+    fn the_members_list_gives_each_other_member_the_id_commands_take() {
+        let mut bo = crate::meeting::fixtures::member(3, "bo", false);
+        bo.sharing[MediaKind::Video] = true;
+        let event = Event::Members {
+            meeting: MeetingId::parse("abc-def").expect("valid id"),
+            members: vec![
+                crate::meeting::fixtures::member(1, "ana", true),
+                crate::meeting::fixtures::member(2, "bo", false),
+                bo,
+            ],
+        };
+        assert_eq!(
+            EventText::new(ClientId(1)).server(&event).as_deref(),
+            Some("meeting abc-def: you (host), bo#2, bo#3 (video)")
+        );
     }
 
     #[test]

@@ -450,9 +450,14 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
         .iter()
         .map(|m| {
             let mut name = clean(&m.name);
-            if m.id == model.me {
+            // The id, as commands take it (`/volume bo#3 50`): two members
+            // may share a name.
+            let id = if m.id == model.me {
                 name.push_str(" (you)");
-            }
+                String::new()
+            } else {
+                format!("#{}", m.id)
+            };
             let tags = crate::output::member_tags(m);
             let speaking = model.speaking.contains(&m.id);
             Line::from(vec![
@@ -468,6 +473,7 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
                         Style::new().add_modifier(Modifier::BOLD)
                     },
                 ),
+                Span::styled(id, DIM),
                 Span::styled(format!(" {}", tags.join(" · ")), DIM),
             ])
         })
