@@ -204,3 +204,60 @@ fn test_pattern_moves_and_tones_keep_their_pitch() {
         660.0
     );
 }
+
+fn sent(stats: &Value, kind: &str) -> u64 {
+    stats[format!("sent_{kind}")]["frames"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Frames a member sent while the receiver was not in a meeting with them
+/// were never on their way to it: leaving and coming back, on either side,
+/// counts no frame as lost on a loopback link.
+#[test]
+fn leaving_and_rejoining_counts_no_frame_as_lost() {
+    let server = ServerProcess::start();
+    let mut sender = ClientProcess::start(&server, "sender");
+    let mut receiver = ClientProcess::start(&server, "receiver");
+    let meeting = sender.create();
+    receiver.join(&meeting);
+    sender.send("/video on");
+    sender.send("/audio on");
+    let sender_id = sender.id;
+    let both = move |s: &Value, at_least: u64| {
+        received_from(s, sender_id, "video").0 >= at_least
+            && received_from(s, sender_id, "audio").0 >= at_least
+    };
+    receiver.wait_stats("video and audio", |s| both(s, 10));
+
+    // The receiver leaves while the sender goes on sending (to nobody).
+    receiver.send("/leave");
+    receiver.expect_event("left");
+    let before = sender.wait_stats("a stats answer", |_| true);
+    sender.wait_stats("30 more frames sent", |s| {
+        sent(s, "video") >= sent(&before, "video") + 30
+    });
+    receiver.join(&meeting);
+    let got = receiver.wait_stats("frames again", |s| both(s, 40));
+    for kind in ["video", "audio"] {
+        assert_eq!(received_from(&got, sender_id, kind).1, 0, "{kind}: {got}");
+    }
+
+    // The sender leaves, shares in a meeting of its own, and comes back.
+    sender.send("/leave");
+    sender.expect_event("left");
+    receiver.expect_event("member_left");
+    sender.create();
+    let before = sender.wait_stats("a stats answer", |_| true);
+    sender.wait_stats("30 frames sent elsewhere", |s| {
+        sent(s, "video") >= sent(&before, "video") + 30
+    });
+    sender.send("/leave");
+    sender.expect_event("left");
+    sender.join(&meeting);
+    let seen = received_from(&got, sender_id, "video").0;
+    let got = receiver.wait_stats("frames after the sender came back", |s| both(s, seen + 30));
+    for kind in ["video", "audio"] {
+        assert_eq!(received_from(&got, sender_id, kind).1, 0, "{kind}: {got}");
+    }
+}

@@ -572,6 +572,20 @@ impl App {
         }
     }
 
+    /// Frames a member sent while we were not in a meeting together were
+    /// never on their way to us: count losses afresh from their next frame.
+    fn restart_loss_counts(&self, event: &Event) {
+        match event {
+            Event::Joined { .. } | Event::Left { .. } | Event::Created { .. } => {
+                self.stats.new_sequences(None);
+            }
+            Event::MemberJoined { member, .. } | Event::MemberLeft { member, .. } => {
+                self.stats.new_sequences(Some(member.id));
+            }
+            _ => {}
+        }
+    }
+
     fn server_event(&mut self, event: Event) {
         self.last_heard = Instant::now();
         if let Some(since) = self.silent_since.take() {
@@ -588,6 +602,7 @@ impl App {
         self.channel_ctx
             .in_meeting
             .store(in_meeting, Ordering::Relaxed);
+        self.restart_loss_counts(&event);
         let mut with_levels = false;
         match &event {
             Event::Members { meeting, .. } if self.meeting.meeting.as_ref() == Some(meeting) => {
