@@ -445,3 +445,65 @@ fn members_with_the_same_name_are_told_apart_by_what_the_user_sees() {
         "{message}"
     );
 }
+
+/// Answers the client gives itself (`/stats`, `/help`, `/volume`, a typo)
+/// come after the server's answers to the commands before them: a script
+/// reads its answers in the order it gave the commands.
+#[test]
+fn a_piped_script_reads_local_and_server_answers_in_command_order() {
+    use std::io::{Read, Write};
+    let server = ServerProcess::start();
+    let mut child = Command::new(integration_tests::binary("client"))
+        .args([&server.addr().to_string(), "--json", "--name", "script"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("client starts");
+    let script = "/create\n/members\n/stats\n/meetings\n/help\n/members\n/volume nobody 50\n/meetings\n/bogus\n";
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script written");
+    let status = integration_tests::wait_with_deadline(&mut child, integration_tests::DEADLINE)
+        .unwrap_or_else(|err| {
+            let _ = child.kill();
+            panic!("the client did not end with its script: {err}")
+        });
+    assert!(status.success());
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("stdout read");
+    let events: Vec<String> = stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).expect("every stdout line is JSON")["event"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "connected",
+            "created",
+            "joined",
+            "members",
+            "stats",
+            "meetings",
+            "help",
+            "members",
+            "error",
+            "meetings",
+            "error",
+        ],
+        "{stdout}"
+    );
+}

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 /// Events the client itself produces.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum LocalEvent {
     /// The handshake is done: this is who you are.
@@ -97,7 +97,7 @@ pub struct MemberLevel {
     pub speaking: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HelpLine {
     pub command: String,
     pub description: String,
