@@ -82,6 +82,23 @@ impl Tmux {
         assert!(status.success(), "send-keys -l {text:?} failed");
     }
 
+    /// Pastes `text` as a terminal does when the program asked for
+    /// bracketed paste (`paste-buffer -p`).
+    fn paste(&self, text: &str) {
+        let status = self
+            .command()
+            .args(["set-buffer", "--", text])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "set-buffer failed");
+        let status = self
+            .command()
+            .args(["paste-buffer", "-p"])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "paste-buffer failed");
+    }
+
     /// The screen; with `colours`, SGR escapes included.
     fn screen(&self, colours: bool) -> String {
         let mut command = self.command();
@@ -395,18 +412,36 @@ fn quitting_asks_first_and_help_scrolls_at_80x24() {
     tmux.wait_for("the overlay", false, |s| s.contains("1-22 of"));
     tmux.keys(&["PageDown"]);
     tmux.wait_for("the overlay scrolled", false, |s| s.contains("23-44 of"));
-    tmux.type_text("zz");
+    // k scrolls the overlay up: a letter that does not reach the input line.
+    tmux.type_text("k");
+    tmux.wait_for("the overlay scrolled up", false, |s| s.contains("22-43 of"));
     tmux.keys(&["Escape"]);
     let screen = tmux.wait_for("the overlay closed", false, |s| {
         !s.contains("keys and commands")
     });
     assert!(
-        !screen.contains("> zz"),
+        screen.lines().any(|l| l.trim_end() == ">"),
         "keys went to the input line:\n{screen}"
     );
 
+    // A paste is text for the input line: its lines are one, and neither
+    // the pasted q nor the pasted /quit does anything.
+    tmux.keys(&["Escape"]);
+    // (Esc and the paste's opening sequence arriving together would read
+    // as one escape sequence: a person does not paste within microseconds.)
+    tmux.wait_for("the key hints", false, |s| s.contains("? keys"));
+    tmux.paste("q\n/quit\nthird line");
+    tmux.wait_for("the paste in the input line", false, |s| {
+        s.contains("> q /quit third line")
+    });
+    assert!(!tmux.screen(false).contains("quit the client?"));
+    assert!(!dir.path().join("status").exists(), "the client quit");
+    tmux.keys(&["C-u"]);
+
     // Esc stops typing; q and Enter quit.
-    tmux.keys(&["Escape", "q"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the key hints", false, |s| s.contains("? keys"));
+    tmux.keys(&["q"]);
     tmux.wait_for("the question", false, |s| s.contains("quit the client?"));
     tmux.keys(&["Enter"]);
     let status = wait_for_file(&dir.path().join("status"));

@@ -98,6 +98,61 @@ pub fn handle(model: &mut ViewModel, key: KeyEvent) -> Vec<String> {
     line.into_iter().collect()
 }
 
+/// The most a paste puts into the input line: a chat message's limit (the
+/// main loop refuses longer ones, saying so), with room to see it is over.
+const MAX_PASTE_BYTES: usize = 2 * common::protocol::MAX_CHAT_BYTES;
+
+/// A bracketed paste: text for the input line, never keys. Line breaks and
+/// tabs become spaces, so several pasted lines are one message the user
+/// sends (or edits) with Enter; a pasted `/command` runs only then too.
+/// It answers no question (a pasted `y` must not quit) and is not sent to
+/// a controlled screen.
+pub fn paste(model: &mut ViewModel, text: &str) {
+    if let Some(question) = model.confirm.take() {
+        let text = format!(
+            "not sent: {} (a paste answers no question)",
+            question.line.trim()
+        );
+        model.push_line(ChatLine::Info(text));
+        return;
+    }
+    if model.in_control_mode() {
+        let text = "a paste does not go to the controlled screen: type it";
+        model.push_line(ChatLine::Info(text.into()));
+        return;
+    }
+    model.help_open = false;
+    let mut flat = String::with_capacity(text.len());
+    let mut last_was_break = false;
+    for c in text.chars() {
+        let is_break = matches!(c, '\r' | '\n');
+        if is_break || c == '\t' {
+            // "\r\n" is one break, not two spaces.
+            if !(is_break && last_was_break) {
+                flat.push(' ');
+            }
+        } else if !c.is_control() {
+            flat.push(c);
+        }
+        last_was_break = is_break;
+    }
+    let input = &mut model.input;
+    input.typing = true;
+    let room = MAX_PASTE_BYTES.saturating_sub(input.text.len());
+    if flat.len() > room {
+        let mut end = room;
+        while !flat.is_char_boundary(end) {
+            end -= 1;
+        }
+        flat.truncate(end);
+        input.text.push_str(&flat);
+        let text = format!("the paste was cut at {MAX_PASTE_BYTES} bytes");
+        model.push_line(ChatLine::Info(text));
+        return;
+    }
+    input.text.push_str(&flat);
+}
+
 /// What a mouse event does: in control mode, over the shown screen, it goes
 /// to that screen; anywhere else it does nothing (mouse capture is only on in
 /// control mode).
@@ -436,6 +491,39 @@ mod tests {
         // Other commands go at once.
         press(&mut model, KeyCode::Char('l'));
         assert!(model.confirm.is_none());
+    }
+
+    #[test]
+    fn a_paste_is_text_for_the_input_line_never_commands() {
+        let mut model = meeting(&[]);
+        // Not typing: a paste starts typing, with no shortcut run; its
+        // lines become one.
+        paste(&mut model, "q\r\nsecond line\tend\x1b[2J");
+        assert!(model.input.typing);
+        assert_eq!(model.input.text, "q second line end[2J");
+        assert!(model.confirm.is_none());
+        press(&mut model, KeyCode::Esc);
+        model.input.text.clear();
+        // A pasted command runs only when the user presses Enter (and this
+        // one asks first).
+        paste(&mut model, "/cancel");
+        assert!(model.confirm.is_none());
+        assert_eq!(model.input.text, "/cancel");
+        assert_eq!(press(&mut model, KeyCode::Enter), None);
+        assert!(model.confirm.is_some(), "/cancel asks");
+        // A pasted y answers nothing.
+        paste(&mut model, "y");
+        assert!(model.confirm.is_none());
+        assert!(model.input.text.is_empty());
+        // A paste into a line being typed is added to it.
+        assert!(model.input.typing);
+        press(&mut model, KeyCode::Char('a'));
+        paste(&mut model, "b\nc");
+        assert_eq!(press(&mut model, KeyCode::Enter).as_deref(), Some("ab c"));
+        // A huge paste is cut, and the user told.
+        paste(&mut model, &"x".repeat(100_000));
+        assert_eq!(model.input.text.len(), MAX_PASTE_BYTES);
+        assert!(matches!(model.chat.back(), Some(ChatLine::Info(t)) if t.contains("cut")));
     }
 
     #[test]

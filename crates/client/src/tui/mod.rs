@@ -340,6 +340,10 @@ impl Ui {
                         }
                         dirty = true;
                     }
+                    Ok(term_event::Event::Paste(text)) => {
+                        keys::paste(&mut self.model, &text);
+                        dirty = true;
+                    }
                     // Nothing to redraw: the remote screen answers in pictures.
                     Ok(term_event::Event::Mouse(mouse)) => match keys::mouse(&self.model, &mouse) {
                         Some(RemoteInput::Line(line)) => {
