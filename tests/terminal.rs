@@ -447,3 +447,30 @@ fn quitting_asks_first_and_help_scrolls_at_80x24() {
     let status = wait_for_file(&dir.path().join("status"));
     assert_eq!(status.trim(), "0");
 }
+
+#[test]
+fn forced_sixel_inside_tmux_says_so_and_draws_half_blocks() {
+    if !Tmux::available() {
+        return;
+    }
+    let server = ServerProcess::start();
+    let mut ana = ClientProcess::start(&server, "ana");
+    let meeting = ana.create();
+    ana.send("/video on");
+    ana.expect_event("sharing");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = format!("{} --name tui --graphics sixel", server.addr());
+    let tmux = Tmux::start(&client_in_shell(&args, dir.path()), 100, 30);
+    tmux.wait_for("the fallback said", false, |s| {
+        s.contains("--graphics sixel: tmux") && s.contains("half-blocks")
+    });
+    tmux.keys(&["j"]);
+    tmux.type_text(&meeting);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("video in half-blocks", true, |s| {
+        colour_half_blocks(s).len() >= 40
+    });
+    tmux.keys(&["C-c"]);
+    let status = wait_for_file(&dir.path().join("status"));
+    assert_eq!(status.trim(), "0");
+}
