@@ -474,3 +474,30 @@ fn forced_sixel_inside_tmux_says_so_and_draws_half_blocks() {
     let status = wait_for_file(&dir.path().join("status"));
     assert_eq!(status.trim(), "0");
 }
+
+#[test]
+fn plain_mode_leaves_no_prompt_behind_when_the_connection_drops() {
+    if !Tmux::available() {
+        return;
+    }
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = format!("{} --name tui --plain", server.addr());
+    let tmux = Tmux::start(&client_in_shell(&args, dir.path()), 100, 20);
+    tmux.wait_for("the prompt", false, |s| {
+        s.contains("connected to") && s.lines().any(|l| l.trim_end() == ">")
+    });
+    // The server dies without a word: the connection drops.
+    let killed = Command::new("kill")
+        .args(["-KILL", &server.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = wait_for_file(&dir.path().join("status"));
+    assert_eq!(status.trim(), "1", "a lost connection exits with 1");
+    let screen = tmux.wait_for("the disconnection", false, |s| s.contains("disconnected"));
+    assert!(
+        !screen.lines().any(|l| l.trim_end() == ">"),
+        "a prompt was left behind:\n{screen}"
+    );
+}

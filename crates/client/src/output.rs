@@ -140,6 +140,9 @@ pub struct EventText {
     state: MeetingState,
     /// Levels to show in the member list being worded, if any.
     levels: HashMap<ClientId, MemberLevel>,
+    /// Whether we were the host of the last meeting we were in: the state
+    /// is already empty when its end is worded, and only the host ends one.
+    was_host: bool,
 }
 
 /// A member's role and what they share, as words: "host", "video", "audio".
@@ -260,6 +263,18 @@ impl Output {
     }
 }
 
+impl Drop for Output {
+    /// The session is over (quit, or the connection dropped): take the
+    /// prompt away, so the shell's prompt does not follow a dead `> `.
+    fn drop(&mut self) {
+        if self.prompt {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\r\x1b[2K");
+            let _ = out.flush();
+        }
+    }
+}
+
 impl FrontEnd for Output {
     fn meeting(&mut self, state: &MeetingState) {
         self.text.set_meeting(state);
@@ -318,10 +333,14 @@ impl EventText {
             me,
             state: MeetingState::new(me),
             levels: HashMap::new(),
+            was_host: false,
         }
     }
 
     pub fn set_meeting(&mut self, state: &MeetingState) {
+        if state.in_meeting() {
+            self.was_host = state.host().is_some_and(|host| host.id == self.me);
+        }
         self.state.clone_from(state);
     }
 
@@ -411,6 +430,9 @@ impl EventText {
                 }
             }
             Event::Left { meeting } => format!("you left meeting {}", meeting_text(meeting)),
+            Event::Ended { meeting } if self.was_host => {
+                format!("you ended meeting {} for everyone", meeting_text(meeting))
+            }
             Event::Ended { meeting } => {
                 format!("meeting {} was ended by its host", meeting_text(meeting))
             }
@@ -858,6 +880,34 @@ mod tests {
         assert_eq!(
             EventText::new(ClientId(1)).server(&event).as_deref(),
             Some("meeting abc-def: you (host), bo#2, bo#3 (video)")
+        );
+    }
+
+    #[test]
+    fn the_host_who_ended_the_meeting_is_told_so() {
+        use crate::meeting::fixtures::{meeting, member};
+        let joined = Event::Joined {
+            meeting: meeting(),
+            members: vec![member(1, "ana", true), member(2, "bo", false)],
+        };
+        let ended = Event::Ended { meeting: meeting() };
+        let mut words = Vec::new();
+        for me in [1, 2] {
+            let mut state = MeetingState::new(ClientId(me));
+            let mut text = EventText::new(ClientId(me));
+            // As the main loop does: fold, hand over, then word.
+            for event in [&joined, &ended] {
+                state.apply(event);
+                text.set_meeting(&state);
+            }
+            words.push(text.server(&ended));
+        }
+        assert_eq!(
+            words,
+            [
+                Some(format!("you ended meeting {} for everyone", meeting())),
+                Some(format!("meeting {} was ended by its host", meeting())),
+            ]
         );
     }
 
