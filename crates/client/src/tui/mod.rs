@@ -215,44 +215,6 @@ fn query_terminal() -> Option<Picker> {
     Some(picker)
 }
 
-#[cfg(test)]
-mod graphics_tests {
-    use super::*;
-
-    #[test]
-    fn forced_pictures_fall_back_to_half_blocks_where_they_cannot_show() {
-        let kitty = Some(ProtocolType::Kitty);
-        assert_eq!(
-            protocol_for(Graphics::Sixel, false, kitty),
-            Ok(ProtocolType::Sixel)
-        );
-        let in_tmux = protocol_for(Graphics::Sixel, true, kitty);
-        assert!(
-            in_tmux.as_ref().is_err_and(|why| why.contains("tmux")),
-            "{in_tmux:?}"
-        );
-        let silent = protocol_for(Graphics::Kitty, false, None);
-        assert!(
-            silent
-                .as_ref()
-                .is_err_and(|why| why.contains("did not answer") && why.contains("half-blocks")),
-            "{silent:?}"
-        );
-        assert_eq!(
-            protocol_for(Graphics::Auto, false, kitty),
-            Ok(ProtocolType::Kitty)
-        );
-        assert_eq!(
-            protocol_for(Graphics::Auto, true, None),
-            Ok(ProtocolType::Halfblocks)
-        );
-        assert_eq!(
-            protocol_for(Graphics::Halfblocks, false, kitty),
-            Ok(ProtocolType::Halfblocks)
-        );
-    }
-}
-
 impl FrontEnd for View {
     fn meeting(&mut self, state: &MeetingState) {
         if let Some(events) = &self.events {
@@ -476,5 +438,43 @@ impl Ui {
             }
         }
         self.model.last_word
+    }
+}
+
+#[cfg(test)]
+mod graphics_tests {
+    use super::*;
+
+    #[test]
+    fn forced_pictures_fall_back_to_half_blocks_where_they_cannot_show() {
+        let kitty = Some(ProtocolType::Kitty);
+        assert_eq!(
+            protocol_for(Graphics::Sixel, false, kitty),
+            Ok(ProtocolType::Sixel)
+        );
+        let in_tmux = protocol_for(Graphics::Sixel, true, kitty);
+        assert!(
+            in_tmux.as_ref().is_err_and(|why| why.contains("tmux")),
+            "{in_tmux:?}"
+        );
+        let silent = protocol_for(Graphics::Kitty, false, None);
+        assert!(
+            silent
+                .as_ref()
+                .is_err_and(|why| why.contains("did not answer") && why.contains("half-blocks")),
+            "{silent:?}"
+        );
+        assert_eq!(
+            protocol_for(Graphics::Auto, false, kitty),
+            Ok(ProtocolType::Kitty)
+        );
+        assert_eq!(
+            protocol_for(Graphics::Auto, true, None),
+            Ok(ProtocolType::Halfblocks)
+        );
+        assert_eq!(
+            protocol_for(Graphics::Halfblocks, false, kitty),
+            Ok(ProtocolType::Halfblocks)
+        );
     }
 }
