@@ -414,6 +414,7 @@ fn a_rogue_server_cannot_drive_the_terminal_or_the_recording() {
         "a line break in a name cannot forge a line:\n{stdout}"
     );
 
+    let record = integration_tests::recording(&record);
     let chat_log = std::fs::read(record.join("chat.log")).expect("chat.log written");
     assert_no_control("chat.log", &chat_log);
     let chat_log = String::from_utf8_lossy(&chat_log);
@@ -504,6 +505,7 @@ fn a_recording_client_closes_the_wav_files_of_members_who_left() {
     let record = work.path().join("rec");
     let record_arg = record.to_string_lossy().into_owned();
     let mut recorder = ClientProcess::start_with(&server, "recorder", &["--record", &record_arg]);
+    let record = integration_tests::recording(&record);
     let meeting = recorder.create();
     let pcm: Vec<u8> = (0..AUDIO_FRAME_SAMPLES)
         .flat_map(|i| ((i as i16 % 100) * 50).to_le_bytes())

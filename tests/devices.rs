@@ -184,6 +184,7 @@ fn the_microphone_captures_what_the_null_sink_plays() {
     assert!(elapsed < DEADLINE);
     speaker.quit();
     listener.quit();
+    let record = integration_tests::recording(&record);
     let samples = read_wav(&record.join("audio").join(format!("{id}.wav")));
     // Skip the first half second (the device starting), then look for the tone.
     let steady = &samples[samples.len().min(24_000)..];

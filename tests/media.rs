@@ -5,7 +5,7 @@ use integration_tests::{
     ClientProcess, ServerProcess, dominant_frequency, read_wav, write_jpeg, write_wav,
 };
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn received_from(stats: &Value, member: u64, kind: &str) -> (u64, u64) {
     stats["received"]
@@ -82,9 +82,7 @@ fn video_frames_arrive_byte_identical_at_every_receiver_and_only_there() {
         let (status, _) = r.quit();
         assert!(status.success());
         let frames = recorded_frames(
-            &work
-                .path()
-                .join(&name)
+            &integration_tests::recording(&work.path().join(&name))
                 .join("video")
                 .join(sender.id.to_string()),
         );
@@ -145,6 +143,7 @@ fn audio_samples_arrive_intact() {
     let (status, _) = listener.quit();
     assert!(status.success());
 
+    let record = integration_tests::recording(&record);
     let samples = read_wav(&record.join("audio").join(format!("{}.wav", sender.id)));
     assert!(
         samples.len() >= FRAMES as usize * 960,
@@ -182,6 +181,7 @@ fn test_pattern_moves_and_tones_keep_their_pitch() {
     let (status, _) = b.quit();
     assert!(status.success());
 
+    let record = integration_tests::recording(&record);
     let frames = recorded_frames(&record.join("video").join(a.id.to_string()));
     let decoded: Vec<image::RgbImage> = frames
         .iter()
@@ -203,4 +203,113 @@ fn test_pattern_moves_and_tones_keep_their_pitch() {
         dominant_frequency(&samples, &[440.0, 550.0, 660.0, 880.0]),
         660.0
     );
+}
+
+fn sent(stats: &Value, kind: &str) -> u64 {
+    stats[format!("sent_{kind}")]["frames"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Frames a member sent while the receiver was not in a meeting with them
+/// were never on their way to it: leaving and coming back, on either side,
+/// counts no frame as lost on a loopback link.
+#[test]
+fn leaving_and_rejoining_counts_no_frame_as_lost() {
+    let server = ServerProcess::start();
+    let mut sender = ClientProcess::start(&server, "sender");
+    let mut receiver = ClientProcess::start(&server, "receiver");
+    let meeting = sender.create();
+    receiver.join(&meeting);
+    sender.send("/video on");
+    sender.send("/audio on");
+    let sender_id = sender.id;
+    let both = move |s: &Value, at_least: u64| {
+        received_from(s, sender_id, "video").0 >= at_least
+            && received_from(s, sender_id, "audio").0 >= at_least
+    };
+    receiver.wait_stats("video and audio", |s| both(s, 10));
+
+    // The receiver leaves while the sender goes on sending (to nobody).
+    receiver.send("/leave");
+    receiver.expect_event("left");
+    let before = sender.wait_stats("a stats answer", |_| true);
+    sender.wait_stats("30 more frames sent", |s| {
+        sent(s, "video") >= sent(&before, "video") + 30
+    });
+    receiver.join(&meeting);
+    let got = receiver.wait_stats("frames again", |s| both(s, 40));
+    for kind in ["video", "audio"] {
+        assert_eq!(received_from(&got, sender_id, kind).1, 0, "{kind}: {got}");
+    }
+
+    // The sender leaves, shares in a meeting of its own, and comes back.
+    sender.send("/leave");
+    sender.expect_event("left");
+    receiver.expect_event("member_left");
+    sender.create();
+    let before = sender.wait_stats("a stats answer", |_| true);
+    sender.wait_stats("30 frames sent elsewhere", |s| {
+        sent(s, "video") >= sent(&before, "video") + 30
+    });
+    sender.send("/leave");
+    sender.expect_event("left");
+    sender.join(&meeting);
+    let seen = received_from(&got, sender_id, "video").0;
+    let got = receiver.wait_stats("frames after the sender came back", |s| both(s, seen + 30));
+    for kind in ["video", "audio"] {
+        assert_eq!(received_from(&got, sender_id, kind).1, 0, "{kind}: {got}");
+    }
+}
+
+/// Two runs with `--record` into one folder, each against a new server (so
+/// member ids repeat): each run gets its own sub-folder, and the first run's
+/// audio and chat are still whole after the second.
+#[test]
+fn recording_twice_into_one_folder_keeps_both_sessions() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path().join("rec");
+    let root_arg = root.to_string_lossy().into_owned();
+    let mut sessions = Vec::new();
+    for (run, frames) in [("first", 100), ("second", 50)] {
+        let server = ServerProcess::start();
+        let mut sender = ClientProcess::start(&server, "sender");
+        let mut listener = ClientProcess::start_with(&server, "listener", &["--record", &root_arg]);
+        let meeting = sender.create();
+        listener.join(&meeting);
+        sender.send("/audio on");
+        listener.wait_stats("the audio", |s| {
+            received_from(s, sender.id, "audio").0 >= frames
+        });
+        sender.send(run);
+        listener.expect_event("chat");
+        let id = sender.id;
+        let (status, _) = listener.quit();
+        assert!(status.success());
+        sessions.push((id, frames));
+    }
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("the recording folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    folders.sort();
+    assert_eq!(folders.len(), 2, "{folders:?}");
+    assert_eq!(
+        sessions[0].0, sessions[1].0,
+        "the ids repeat, as with any new server"
+    );
+    for ((folder, (id, frames)), run) in folders.iter().zip(sessions).zip(["first", "second"]) {
+        let chat = std::fs::read_to_string(folder.join("chat.log")).unwrap_or_default();
+        assert!(
+            chat.contains(run) && chat.lines().count() == 1,
+            "{folder:?}: {chat}"
+        );
+        let samples = read_wav(&folder.join("audio").join(format!("{id}.wav")));
+        assert!(
+            samples.len() >= frames as usize * 960,
+            "{folder:?}: {} samples",
+            samples.len()
+        );
+    }
 }

@@ -394,3 +394,118 @@ fn a_paste_over_the_limits_is_refused_by_the_client_and_the_session_goes_on() {
     let chat = b.expect_event("chat");
     assert_eq!(chat["text"], "still here");
 }
+
+#[test]
+fn members_with_the_same_name_are_told_apart_by_what_the_user_sees() {
+    let server = ServerProcess::start();
+    let mut host = ClientProcess::start(&server, "host");
+    let meeting = host.create();
+    let mut first = ClientProcess::start(&server, "bo");
+    first.join(&meeting);
+    let mut second = ClientProcess::start(&server, "bo");
+    let joined = second.join(&meeting);
+    // The server names the second one as the others see it.
+    let seen = joined["members"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["id"] == second.id))
+        .map(|m| m["name"].clone());
+    assert_eq!(seen, Some("bo (2)".into()), "{joined}");
+    for _ in 0..2 {
+        host.expect_event("member_joined");
+    }
+
+    // The suffix the server gives, typed as shown.
+    host.send("/volume bo (2) 50");
+    let volume = host.expect_event("volume");
+    assert_eq!(volume["member"], second.id, "{volume}");
+    assert_eq!(volume["percent"], 50);
+    // `name#id`, as the members list shows them.
+    host.send(&format!("/mute bo#{}", first.id));
+    let muted = host.expect_event("volume");
+    assert_eq!(muted["member"], first.id, "{muted}");
+    assert_eq!(muted["muted"], true);
+    // A mismatched pair is refused with what the id really is.
+    host.send(&format!("/mute host#{}", first.id));
+    let error = host.expect_event("error");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("is called 'bo'"), "{message}");
+
+    // bo leaves and comes back: twice seen as "bo", so /allow asks which,
+    // naming both as they can be typed.
+    first.send("/leave");
+    host.expect_event("member_left");
+    let mut again = ClientProcess::start(&server, "bo");
+    again.join(&meeting);
+    host.expect_event("member_joined");
+    host.send("/allow bo");
+    let error = host.expect_event("error");
+    let message = error["message"].as_str().unwrap_or_default();
+    let (a, b) = (first.id.min(again.id), first.id.max(again.id));
+    assert!(
+        message.contains(&format!("type bo#{a} or bo#{b}")),
+        "{message}"
+    );
+}
+
+/// Answers the client gives itself (`/stats`, `/help`, `/volume`, a typo)
+/// come after the server's answers to the commands before them: a script
+/// reads its answers in the order it gave the commands.
+#[test]
+fn a_piped_script_reads_local_and_server_answers_in_command_order() {
+    use std::io::{Read, Write};
+    let server = ServerProcess::start();
+    let mut child = Command::new(integration_tests::binary("client"))
+        .args([&server.addr().to_string(), "--json", "--name", "script"])
+        .args(server.trust_args())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("client starts");
+    let script = "/create\n/members\n/stats\n/meetings\n/help\n/members\n/volume nobody 50\n/meetings\n/bogus\n";
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script written");
+    let status = integration_tests::wait_with_deadline(&mut child, integration_tests::DEADLINE)
+        .unwrap_or_else(|err| {
+            let _ = child.kill();
+            panic!("the client did not end with its script: {err}")
+        });
+    assert!(status.success());
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("stdout read");
+    let events: Vec<String> = stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).expect("every stdout line is JSON")["event"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "connected",
+            "created",
+            "joined",
+            "members",
+            "stats",
+            "meetings",
+            "help",
+            "members",
+            "error",
+            "meetings",
+            "error",
+        ],
+        "{stdout}"
+    );
+}

@@ -120,6 +120,7 @@ fn a_shared_slide_arrives_pixel_exact_also_for_a_late_joiner() {
 
     let bo_dir = record_dir(work.path(), "bo");
     let mut bo = ClientProcess::start_with(&server, "bo", &["--record", &bo_dir.to_string_lossy()]);
+    let bo_dir = integration_tests::recording(&bo_dir);
     let joined = bo.join(&meeting);
     let ana_in_members = joined["members"]
         .as_array()
@@ -132,6 +133,7 @@ fn a_shared_slide_arrives_pixel_exact_also_for_a_late_joiner() {
     // Joins while the picture stands still: only a keyframe can show it.
     let cy_dir = record_dir(work.path(), "cy");
     let mut cy = ClientProcess::start_with(&server, "cy", &["--record", &cy_dir.to_string_lossy()]);
+    let cy_dir = integration_tests::recording(&cy_dir);
     cy.join(&meeting);
     wait_for_recording(&ana_screen(&cy_dir));
 
@@ -255,6 +257,7 @@ fn on_an_x_display_the_controller_types_and_clicks_into_a_window() {
     });
     let bo_dir = work.path().join("bo");
     let mut bo = ClientProcess::start_with(&server, "bo", &["--record", &bo_dir.to_string_lossy()]);
+    let bo_dir = integration_tests::recording(&bo_dir);
     let mut cy = ClientProcess::start(&server, "cy");
     bo.join(&meeting);
     cy.join(&meeting);

@@ -82,6 +82,23 @@ impl Tmux {
         assert!(status.success(), "send-keys -l {text:?} failed");
     }
 
+    /// Pastes `text` as a terminal does when the program asked for
+    /// bracketed paste (`paste-buffer -p`).
+    fn paste(&self, text: &str) {
+        let status = self
+            .command()
+            .args(["set-buffer", "--", text])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "set-buffer failed");
+        let status = self
+            .command()
+            .args(["paste-buffer", "-p"])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "paste-buffer failed");
+    }
+
     /// The screen; with `colours`, SGR escapes included.
     fn screen(&self, colours: bool) -> String {
         let mut command = self.command();
@@ -379,4 +396,132 @@ fn a_shared_screen_shows_large_and_control_works_from_the_keyboard() {
     tmux.keys(&["C-c"]);
     let status = wait_for_file(&dir.path().join("status"));
     assert_eq!(status.trim(), "0");
+}
+
+#[test]
+fn quitting_asks_first_and_help_scrolls_at_80x24() {
+    if !Tmux::available() {
+        return;
+    }
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = format!(
+        "{} --name tui {}",
+        server.addr(),
+        server.trust_args().join(" ")
+    );
+    let tmux = Tmux::start(&client_in_shell(&args, dir.path()), 80, 24);
+    tmux.wait_for("the welcome line", false, |s| s.contains("connected to"));
+
+    // q asks; n says no and the view stays.
+    tmux.keys(&["q"]);
+    tmux.wait_for("the question", false, |s| s.contains("quit the client?"));
+    tmux.keys(&["n"]);
+    tmux.wait_for("the answer", false, |s| s.contains("not sent: /quit"));
+    assert!(!dir.path().join("status").exists(), "the client quit");
+
+    // /help typed as a command: the overlay takes the keys, scrolls, and
+    // one Esc closes it.
+    tmux.keys(&["/"]);
+    tmux.type_text("help");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the overlay", false, |s| s.contains("1-22 of"));
+    tmux.keys(&["PageDown"]);
+    tmux.wait_for("the overlay scrolled", false, |s| s.contains("23-44 of"));
+    // k scrolls the overlay up: a letter that does not reach the input line.
+    tmux.type_text("k");
+    tmux.wait_for("the overlay scrolled up", false, |s| s.contains("22-43 of"));
+    tmux.keys(&["Escape"]);
+    let screen = tmux.wait_for("the overlay closed", false, |s| {
+        !s.contains("keys and commands")
+    });
+    assert!(
+        screen.lines().any(|l| l.trim_end() == ">"),
+        "keys went to the input line:\n{screen}"
+    );
+
+    // A paste is text for the input line: its lines are one, and neither
+    // the pasted q nor the pasted /quit does anything.
+    tmux.keys(&["Escape"]);
+    // (Esc and the paste's opening sequence arriving together would read
+    // as one escape sequence: a person does not paste within microseconds.)
+    tmux.wait_for("the key hints", false, |s| s.contains("? keys"));
+    tmux.paste("q\n/quit\nthird line");
+    tmux.wait_for("the paste in the input line", false, |s| {
+        s.contains("> q /quit third line")
+    });
+    assert!(!tmux.screen(false).contains("quit the client?"));
+    assert!(!dir.path().join("status").exists(), "the client quit");
+    tmux.keys(&["C-u"]);
+
+    // Esc stops typing; q and Enter quit.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the key hints", false, |s| s.contains("? keys"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the question", false, |s| s.contains("quit the client?"));
+    tmux.keys(&["Enter"]);
+    let status = wait_for_file(&dir.path().join("status"));
+    assert_eq!(status.trim(), "0");
+}
+
+#[test]
+fn forced_sixel_inside_tmux_says_so_and_draws_half_blocks() {
+    if !Tmux::available() {
+        return;
+    }
+    let server = ServerProcess::start();
+    let mut ana = ClientProcess::start(&server, "ana");
+    let meeting = ana.create();
+    ana.send("/video on");
+    ana.expect_event("sharing");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = format!(
+        "{} --name tui --graphics sixel {}",
+        server.addr(),
+        server.trust_args().join(" ")
+    );
+    let tmux = Tmux::start(&client_in_shell(&args, dir.path()), 100, 30);
+    tmux.wait_for("the fallback said", false, |s| {
+        s.contains("--graphics sixel: tmux") && s.contains("half-blocks")
+    });
+    tmux.keys(&["j"]);
+    tmux.type_text(&meeting);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("video in half-blocks", true, |s| {
+        colour_half_blocks(s).len() >= 40
+    });
+    tmux.keys(&["C-c"]);
+    let status = wait_for_file(&dir.path().join("status"));
+    assert_eq!(status.trim(), "0");
+}
+
+#[test]
+fn plain_mode_leaves_no_prompt_behind_when_the_connection_drops() {
+    if !Tmux::available() {
+        return;
+    }
+    let server = ServerProcess::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = format!(
+        "{} --name tui --plain {}",
+        server.addr(),
+        server.trust_args().join(" ")
+    );
+    let tmux = Tmux::start(&client_in_shell(&args, dir.path()), 100, 20);
+    tmux.wait_for("the prompt", false, |s| {
+        s.contains("connected to") && s.lines().any(|l| l.trim_end() == ">")
+    });
+    // The server dies without a word: the connection drops.
+    let killed = Command::new("kill")
+        .args(["-KILL", &server.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = wait_for_file(&dir.path().join("status"));
+    assert_eq!(status.trim(), "1", "a lost connection exits with 1");
+    let screen = tmux.wait_for("the disconnection", false, |s| s.contains("disconnected"));
+    assert!(
+        !screen.lines().any(|l| l.trim_end() == ">"),
+        "a prompt was left behind:\n{screen}"
+    );
 }

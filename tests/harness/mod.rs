@@ -649,3 +649,31 @@ pub fn goertzel_power(samples: &[i16], hz: f64) -> f64 {
 pub fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == kind).collect()
 }
+
+/// The folder a `client --record ROOT` run records into: ROOT's one
+/// sub-folder (each run makes its own, named after its start). Waits for it,
+/// as a client just started may not have made it yet.
+pub fn recording(root: &Path) -> PathBuf {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let folders: Vec<PathBuf> = std::fs::read_dir(root)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        match folders.as_slice() {
+            [one] => return one.clone(),
+            [] => assert!(
+                Instant::now() < end,
+                "no recording folder in {} within {DEADLINE:?}",
+                root.display()
+            ),
+            many => panic!("{} recordings in {}: {many:?}", many.len(), root.display()),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -17,6 +17,7 @@ use crate::media::screen::{self, KeyframeRequest, ScreenProducer};
 use crate::media::sender::Producer;
 use crate::media::{self, VideoSettings};
 use crate::meeting::MeetingState;
+use crate::order::{AnswerOrder, Decision};
 use crate::output::{FrontEnd, LocalEvent, MemberLevel, Output};
 use crate::playback::{self, Playback, PlaybackClock};
 use crate::record::{AudioRecorder, ChatLog, ScreenRecorder, VideoRecorder};
@@ -25,7 +26,7 @@ use crate::stats::ClientStats;
 use crate::tui::{self, TileFeed, TuiSettings};
 use common::protocol::{KEEPALIVE_INTERVAL, MAX_CHAT_BYTES, SERVER_SILENCE_LIMIT};
 use common::{ClientId, Event, FrameReader, InputEvent, MediaKind, PerKind, Request};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, SendError, Sender};
 use meeting_screen::x11::X11Injector;
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -85,6 +86,8 @@ const QUIT_GRACE: Duration = Duration::from_secs(5);
 
 struct App {
     output: Box<dyn FrontEnd>,
+    /// Local answers held until the server answered what was asked before.
+    order: AnswerOrder,
     requests: Sender<Request>,
     /// Our media channels, one per kind.
     channels: PerKind<MediaChannel>,
@@ -256,6 +259,7 @@ pub fn run(
     let chat_log = record.map(ChatLog::open).transpose()?;
     let mut app = App {
         output,
+        order: AnswerOrder::new(reads_stdin),
         requests,
         channels,
         channel_ctx,
@@ -303,7 +307,7 @@ impl App {
                     Ok(Some(Command::Quit)) => return Ok(self.quit(inbox)),
                     Ok(Some(command)) => self.command(command),
                     Ok(None) => {}
-                    Err(message) => self.output.local(&LocalEvent::Error { message }),
+                    Err(message) => self.say(LocalEvent::Error { message }),
                 },
                 AppEvent::InputClosed | AppEvent::Interrupted => return Ok(self.quit(inbox)),
                 AppEvent::Server(event) => self.server_event(event),
@@ -323,7 +327,7 @@ impl App {
                 AppEvent::MediaDown(..) => {}
                 AppEvent::KeyframeNeeded(kind, member) => {
                     if self.meeting.shares(member, kind) {
-                        let _ = self.requests.send(Request::Keyframe { member, kind });
+                        let _ = self.send_request(Request::Keyframe { member, kind });
                     }
                 }
                 AppEvent::SenderFailed(kind, message) => {
@@ -331,12 +335,35 @@ impl App {
                     if kind == MediaKind::Screen {
                         self.screen_share = None;
                     }
-                    let _ = self.requests.send(Request::Media { kind, on: false });
-                    self.output.local(&LocalEvent::Error { message });
+                    let _ = self.send_request(Request::Media { kind, on: false });
+                    self.say(LocalEvent::Error { message });
                 }
             }
         }
         Ok(Ending::Lost)
+    }
+
+    /// Shows a local event, after the answers to the requests before it.
+    fn say(&mut self, event: LocalEvent) {
+        match self.order.local(event, Instant::now()) {
+            Decision::Show(event) => self.output.local(&event),
+            Decision::Held { ping: true } => {
+                let _ = self.requests.send(Request::Ping);
+            }
+            Decision::Held { ping: false } => {}
+        }
+    }
+
+    /// Shows held local events that are due (`pong` answered, or waited long enough).
+    fn show_held(&mut self, events: Vec<LocalEvent>) {
+        for event in events {
+            self.output.local(&event);
+        }
+    }
+
+    fn send_request(&mut self, request: Request) -> Result<(), SendError<Request>> {
+        self.order.request_sent();
+        self.requests.send(request)
     }
 
     fn command(&mut self, command: Command) {
@@ -347,23 +374,23 @@ impl App {
             Command::Lock(locked) => Request::Lock { locked },
             Command::Remove(who) => match self.find_member(&who) {
                 Ok((member, _)) => Request::Remove { member },
-                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+                Err(message) => return self.say(LocalEvent::Error { message }),
             },
             Command::Block(who, kind) => match who.map(|who| self.find_member(&who)).transpose() {
                 Ok(member) => Request::Block {
                     member: member.map(|(id, _)| id),
                     kind,
                 },
-                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+                Err(message) => return self.say(LocalEvent::Error { message }),
             },
             // A removed member is no longer in the meeting: found among everyone seen.
             Command::Allow(who, kind) => match self.meeting.find_known(&who) {
                 Ok(member) => Request::Allow { member, kind },
-                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+                Err(message) => return self.say(LocalEvent::Error { message }),
             },
             Command::MakeHost(who) => match self.find_member(&who) {
                 Ok((member, _)) => Request::MakeHost { member },
-                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+                Err(message) => return self.say(LocalEvent::Error { message }),
             },
             Command::Leave => Request::Leave,
             Command::Cancel => Request::Cancel,
@@ -378,18 +405,18 @@ impl App {
                     "not sent: a chat message is at most {MAX_CHAT_BYTES} bytes (this one has {}); split it",
                     text.len()
                 );
-                return self.output.local(&LocalEvent::Error { message });
+                return self.say(LocalEvent::Error { message });
             }
             Command::Chat(text) => Request::Chat { text },
             Command::MediaOn(kind, source) => return self.start_sharing(kind, source.as_deref()),
             Command::MediaOff(kind) => return self.stop_sharing(kind),
             Command::ControlRequest(who) => match self.screen_owner(who.as_deref()) {
                 Ok(owner) => Request::ControlRequest { owner },
-                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+                Err(message) => return self.say(LocalEvent::Error { message }),
             },
             Command::ControlGrant(who) => match self.find_member(&who) {
                 Ok((controller, _)) => Request::ControlGrant { controller },
-                Err(message) => return self.output.local(&LocalEvent::Error { message }),
+                Err(message) => return self.say(LocalEvent::Error { message }),
             },
             Command::ControlRevoke => Request::ControlRevoke,
             Command::Input(events) => Request::Input { events },
@@ -398,11 +425,11 @@ impl App {
             Command::Stats => return self.show_stats(),
             Command::Help => {
                 let commands = command::help_lines();
-                return self.output.local(&LocalEvent::Help { commands });
+                return self.say(LocalEvent::Help { commands });
             }
             Command::Quit => return,
         };
-        let _ = self.requests.send(request);
+        let _ = self.send_request(request);
     }
 
     /// Finds another member of our meeting by id or (case-insensitive) name.
@@ -448,7 +475,7 @@ impl App {
             if let Err(err) = injector.apply(*event) {
                 share.injector_failed = true;
                 let message = format!("cannot play remote input on this display: {err}");
-                return self.output.local(&LocalEvent::Error { message });
+                return self.say(LocalEvent::Error { message });
             }
         }
     }
@@ -457,14 +484,14 @@ impl App {
         match self.find_member(who) {
             Ok((member, name)) => {
                 let settings = self.playback.set(member, percent, muted);
-                self.output.local(&LocalEvent::Volume {
+                self.say(LocalEvent::Volume {
                     member,
                     name,
                     percent: settings.percent,
                     muted: settings.muted,
                 });
             }
-            Err(message) => self.output.local(&LocalEvent::Error { message }),
+            Err(message) => self.say(LocalEvent::Error { message }),
         }
     }
 
@@ -481,7 +508,7 @@ impl App {
         if playing {
             stats.playback = Some(self.playback.stats());
         }
-        self.output.local(&LocalEvent::Stats { stats });
+        self.say(LocalEvent::Stats { stats });
     }
 
     /// Each other member's level, for a `members` event.
@@ -532,7 +559,7 @@ impl App {
         let (description, producer) = match producer {
             Ok(ready) => ready,
             Err(err) => {
-                return self.output.local(&LocalEvent::Error {
+                return self.say(LocalEvent::Error {
                     message: format!("{err:#}"),
                 });
             }
@@ -546,14 +573,14 @@ impl App {
         };
         match self.channels[kind].start(producer, &self.channel_ctx, preview) {
             Ok(()) => {
-                let _ = self.requests.send(Request::Media { kind, on: true });
-                self.output.local(&LocalEvent::Sharing {
+                let _ = self.send_request(Request::Media { kind, on: true });
+                self.say(LocalEvent::Sharing {
                     kind,
                     on: true,
                     source: Some(description),
                 });
             }
-            Err(err) => self.output.local(&LocalEvent::Error {
+            Err(err) => self.say(LocalEvent::Error {
                 message: format!("could not start sending {kind}: {err}"),
             }),
         }
@@ -564,8 +591,8 @@ impl App {
         if kind == MediaKind::Screen {
             self.screen_share = None;
         }
-        let _ = self.requests.send(Request::Media { kind, on: false });
-        self.output.local(&LocalEvent::Sharing {
+        let _ = self.send_request(Request::Media { kind, on: false });
+        self.say(LocalEvent::Sharing {
             kind,
             on: false,
             source: None,
@@ -576,9 +603,12 @@ impl App {
     /// not answered for `SERVER_SILENCE_LIMIT`.
     fn keep_alive(&mut self) {
         let now = Instant::now();
+        let overdue = self.order.overdue(now);
+        self.show_held(overdue);
         let quiet = now.duration_since(self.last_heard);
         if quiet >= KEEPALIVE_INTERVAL && now.duration_since(self.last_ping) >= KEEPALIVE_INTERVAL {
             self.last_ping = now;
+            self.order.ping_sent();
             let _ = self.requests.send(Request::Ping);
         }
         if quiet >= SERVER_SILENCE_LIMIT && self.silent_since.is_none() && !self.shutdown_seen {
@@ -589,6 +619,20 @@ impl App {
         }
     }
 
+    /// Frames a member sent while we were not in a meeting together were
+    /// never on their way to us: count losses afresh from their next frame.
+    fn restart_loss_counts(&self, event: &Event) {
+        match event {
+            Event::Joined { .. } | Event::Left { .. } | Event::Created { .. } => {
+                self.stats.new_sequences(None);
+            }
+            Event::MemberJoined { member, .. } | Event::MemberLeft { member, .. } => {
+                self.stats.new_sequences(Some(member.id));
+            }
+            _ => {}
+        }
+    }
+
     fn server_event(&mut self, event: Event) {
         self.last_heard = Instant::now();
         if let Some(since) = self.silent_since.take() {
@@ -596,7 +640,9 @@ impl App {
             self.output.local(&LocalEvent::ServerBack { silent_ms });
         }
         if matches!(event, Event::Pong) {
-            return; // the keep-alive's answer: nothing to show
+            // The keep-alive's answer, or the one local answers wait behind.
+            let released = self.order.pong();
+            return self.show_held(released);
         }
         if self.meeting.apply(&event) {
             self.output.meeting(&self.meeting);
@@ -605,6 +651,7 @@ impl App {
         self.channel_ctx
             .in_meeting
             .store(in_meeting, Ordering::Relaxed);
+        self.restart_loss_counts(&event);
         let mut with_levels = false;
         match &event {
             Event::Members { meeting, .. } if self.meeting.meeting.as_ref() == Some(meeting) => {
@@ -635,7 +682,7 @@ impl App {
                 if *kind == MediaKind::Screen {
                     self.screen_share = None;
                 }
-                self.output.local(&LocalEvent::Sharing {
+                self.say(LocalEvent::Sharing {
                     kind: *kind,
                     on: false,
                     source: None,
@@ -681,6 +728,9 @@ impl App {
     fn connection_ended(&mut self, reason: Option<String>) -> Ending {
         self.stop_senders();
         self.stop_playback();
+        // What was answered before the connection ended comes first.
+        let held = self.order.drain();
+        self.show_held(held);
         if self.shutdown_seen {
             return Ending::Normal;
         }
@@ -724,6 +774,9 @@ impl App {
                 Err(_) => break,
             }
         }
+        // Local answers still held: after every answer the server gave.
+        let held = self.order.drain();
+        self.show_held(held);
         let _ = self.control_socket.shutdown(Shutdown::Both);
         self.stop_playback();
         Ending::Normal

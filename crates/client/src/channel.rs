@@ -220,7 +220,6 @@ impl MediaChannel {
             sinks,
             stats: ctx.stats.clone(),
             events: ctx.events.clone(),
-            last_sequence: HashMap::new(),
             socket: current.clone(),
             session,
         };
@@ -315,9 +314,6 @@ struct ChannelReader {
     sinks: Sinks,
     stats: Arc<ClientStats>,
     events: Sender<AppEvent>,
-    /// Each sender's last sequence, for counting lost frames (kept across
-    /// sockets: what was lost while the channel was down counts too).
-    last_sequence: HashMap<ClientId, u32>,
     socket: Arc<CurrentSocket>,
     session: Session,
 }
@@ -397,13 +393,8 @@ impl ChannelReader {
                 continue;
             };
             let body_len = frame.media_body().len();
-            let lost = match self.last_sequence.insert(header.sender, header.sequence) {
-                Some(previous) if header.sequence > previous => {
-                    u64::from(header.sequence - previous - 1)
-                }
-                _ => 0,
-            };
-            self.stats.received(header.sender, kind, body_len, lost);
+            self.stats
+                .received(header.sender, kind, body_len, header.sequence);
             match &mut self.sinks {
                 Sinks::Video(sinks) if !sinks.is_empty() => {
                     let shared = SharedFrame::new(frame);

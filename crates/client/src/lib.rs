@@ -17,6 +17,7 @@ pub mod level;
 pub mod link;
 pub mod media;
 pub mod meeting;
+pub mod order;
 pub mod output;
 pub mod playback;
 pub mod record;

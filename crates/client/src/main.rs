@@ -124,7 +124,9 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Graphics::Auto)]
     graphics: Graphics,
 
-    /// Save what you receive in DIR: video/<member>/<seq>.jpg, audio/<member>.wav, chat.log.
+    /// Save what you receive in a new folder in DIR named after the start
+    /// time (DIR/2026-11-23T19-30-05Z/): video/<member>/<seq>.jpg,
+    /// audio/<member>.wav, chat.log. Earlier recordings are never overwritten.
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
 
@@ -226,13 +228,31 @@ fn main() -> ExitCode {
                 .or_else(transport::KnownHosts::default_path),
         }
     };
+
+    // Each run records into a folder of its own: ids restart with the
+    // server, so a second run in the same folder would overwrite the first.
+    let record = match args
+        .record
+        .as_deref()
+        .map(|root| meeting_client::record::new_session_dir(root, std::time::SystemTime::now()))
+    {
+        Some(Ok(dir)) => {
+            eprintln!("client: recording into {}", dir.display());
+            Some(dir)
+        }
+        Some(Err(err)) => {
+            eprintln!("client: --record: {err:#}");
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
     let options = Options {
         security,
         host: args.host.unwrap_or_default(),
         port: args.port,
         name: args.name,
         mode,
-        record: args.record,
+        record,
         audio_out_chosen: args.audio_out.is_some() || args.speaker.is_some(),
         audio_out: args
             .audio_out

@@ -214,55 +214,120 @@ impl MeetingState {
         self.blocked.contains(&(id, kind))
     }
 
-    /// Finds anyone seen this session (also a member who was removed) by id
-    /// or (case-insensitive) name.
+    /// Finds anyone seen this session (also a member who was removed) by id,
+    /// `name#id` or (case-insensitive) name.
     pub fn find_known(&self, who: &str) -> Result<ClientId, String> {
-        if let Ok(id) = who.parse::<u32>() {
-            return Ok(ClientId(id));
-        }
-        let named: Vec<ClientId> = self
+        let seen: Vec<(ClientId, &str)> = self
             .names
             .iter()
-            .filter(|(_, name)| name.eq_ignore_ascii_case(who))
-            .map(|(id, _)| *id)
+            .map(|(id, name)| (*id, name.as_str()))
             .collect();
-        match named.as_slice() {
-            [id] => Ok(*id),
-            [] => Err(format!(
-                "nobody called '{who}' was seen in this meeting; use the id"
-            )),
-            _ => Err(format!(
-                "{} members were called '{who}'; use the id",
-                named.len()
-            )),
+        match resolve(&seen, who) {
+            Found::One(id) => Ok(id),
+            // Someone this client never saw is still known by id to the server.
+            Found::None => id_of(who).map(ClientId).ok_or_else(|| {
+                format!(
+                    "nobody called '{who}' was seen in this meeting; /members lists the members with their ids"
+                )
+            }),
+            Found::Several(ids) => Err(ambiguous(&seen, who, &ids, "were")),
+            Found::Mismatch(id, name) => Err(mismatch(who, id, name)),
         }
     }
 
-    /// Finds a member of our meeting by id or (case-insensitive) name.
+    /// Finds a member of our meeting by id, `name#id` (as the members list
+    /// shows them) or (case-insensitive) name.
     pub fn find(&self, who: &str) -> Result<&MemberInfo, String> {
-        if let Some(member) = who
-            .parse::<u32>()
-            .ok()
-            .and_then(|id| self.member(ClientId(id)))
-        {
-            return Ok(member);
-        }
-        let named: Vec<&MemberInfo> = self
+        let present: Vec<(ClientId, &str)> = self
             .members
             .iter()
-            .filter(|m| m.name.eq_ignore_ascii_case(who))
+            .map(|m| (m.id, m.name.as_str()))
             .collect();
-        match named.as_slice() {
-            [member] => Ok(member),
-            [] => Err(format!(
-                "nobody called '{who}' in your meeting; /members lists them"
-            )),
-            _ => Err(format!(
-                "{} members are called '{who}'; use the id instead",
-                named.len()
-            )),
-        }
+        let id = match resolve(&present, who) {
+            Found::One(id) => id,
+            Found::None => {
+                return Err(format!(
+                    "nobody called '{who}' in your meeting; /members lists them"
+                ));
+            }
+            Found::Several(ids) => return Err(ambiguous(&present, who, &ids, "are")),
+            Found::Mismatch(id, name) => return Err(mismatch(who, id, name)),
+        };
+        self.member(id)
+            .ok_or_else(|| format!("nobody called '{who}' in your meeting"))
     }
+}
+
+/// How a member is typed and shown when names alone are not enough: `bo#3`.
+pub fn label(id: ClientId, name: &str) -> String {
+    format!("{name}#{id}")
+}
+
+/// The id in `3` or `#3`.
+fn id_of(who: &str) -> Option<u32> {
+    who.strip_prefix('#').unwrap_or(who).parse().ok()
+}
+
+enum Found<'a> {
+    One(ClientId),
+    None,
+    Several(Vec<ClientId>),
+    /// `name#id` where the id is someone of another name.
+    Mismatch(ClientId, &'a str),
+}
+
+/// Looks `who` up among `people`: an id (`3`, `#3`), a whole name (`bo`,
+/// `ana (2)`, any case), or `name#id`, in that order.
+fn resolve<'a>(people: &[(ClientId, &'a str)], who: &str) -> Found<'a> {
+    let who = who.trim();
+    let by_id = |id: u32| people.iter().find(|(known, _)| known.0 == id);
+    if let Some(&(id, _)) = id_of(who).and_then(by_id) {
+        return Found::One(id);
+    }
+    let mut named: Vec<ClientId> = people
+        .iter()
+        .filter(|(_, name)| name.eq_ignore_ascii_case(who))
+        .map(|(id, _)| *id)
+        .collect();
+    named.sort();
+    match named.as_slice() {
+        [id] => return Found::One(*id),
+        [_, _, ..] => return Found::Several(named),
+        [] => {}
+    }
+    let Some((name, id)) = who.rsplit_once('#') else {
+        return Found::None;
+    };
+    match id.trim().parse().ok().and_then(by_id) {
+        Some(&(id, known)) if name.trim().is_empty() || known.eq_ignore_ascii_case(name.trim()) => {
+            Found::One(id)
+        }
+        Some(&(id, known)) => Found::Mismatch(id, known),
+        None => Found::None,
+    }
+}
+
+/// "2 members are called 'bo': type bo#2 or bo#3 (the members list shows them)".
+fn ambiguous(people: &[(ClientId, &str)], who: &str, ids: &[ClientId], verb: &str) -> String {
+    let labels: Vec<String> = ids
+        .iter()
+        .filter_map(|id| people.iter().find(|(known, _)| known == id))
+        .map(|(id, name)| crate::output::clean(&label(*id, name)))
+        .collect();
+    format!(
+        "{} members {verb} called '{}': type {} (the members list shows each id)",
+        ids.len(),
+        crate::output::clean(who),
+        labels.join(" or ")
+    )
+}
+
+fn mismatch(who: &str, id: ClientId, name: &str) -> String {
+    format!(
+        "'{}': member #{id} is called '{}'",
+        crate::output::clean(who),
+        crate::output::clean(name)
+    )
 }
 
 /// Members and meetings for the client's unit tests.
@@ -368,7 +433,45 @@ mod tests {
                 member(3, "bo", false),
             ],
         });
-        assert!(state.find("bo").is_err_and(|e| e.contains("use the id")));
+        let err = state.find("bo").err().unwrap_or_default();
+        assert!(err.contains("type bo#2 or bo#3"), "{err}");
         assert!(state.find("2").is_ok_and(|m| m.id == ClientId(2)));
+        assert!(state.find("#3").is_ok_and(|m| m.id == ClientId(3)));
+        assert!(state.find("bo#3").is_ok_and(|m| m.id == ClientId(3)));
+        assert!(state.find("BO#2").is_ok_and(|m| m.id == ClientId(2)));
+        let err = state.find("me#2").err().unwrap_or_default();
+        assert!(err.contains("member #2 is called 'bo'"), "{err}");
+        assert!(state.find("bo#9").is_err());
+        // Left members are still known by name#id, and their name alone is
+        // ambiguous once someone else took it.
+        state.apply(&Event::MemberLeft {
+            meeting: meeting(),
+            member: named(3, "bo"),
+        });
+        assert!(state.find("bo").is_ok_and(|m| m.id == ClientId(2)));
+        let err = state.find_known("bo").err().unwrap_or_default();
+        assert!(err.contains("type bo#2 or bo#3"), "{err}");
+        assert_eq!(state.find_known("bo#3"), Ok(ClientId(3)));
+        assert_eq!(
+            state.find_known("7"),
+            Ok(ClientId(7)),
+            "any id goes to the server"
+        );
+    }
+
+    #[test]
+    fn the_suffix_the_server_gives_same_names_is_typed_as_shown() {
+        let mut state = MeetingState::new(ClientId(1));
+        state.apply(&Event::Joined {
+            meeting: meeting(),
+            members: vec![
+                member(1, "me", true),
+                member(2, "ana", false),
+                member(3, "ana (2)", false),
+            ],
+        });
+        assert!(state.find("ana (2)").is_ok_and(|m| m.id == ClientId(3)));
+        assert!(state.find("ANA").is_ok_and(|m| m.id == ClientId(2)));
+        assert!(state.find("ana (2)#3").is_ok_and(|m| m.id == ClientId(3)));
     }
 }

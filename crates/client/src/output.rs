@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 /// Events the client itself produces.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum LocalEvent {
     /// The first connection to this server: its key was trusted as it is
@@ -106,7 +106,7 @@ pub struct MemberLevel {
     pub speaking: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HelpLine {
     pub command: String,
     pub description: String,
@@ -149,6 +149,9 @@ pub struct EventText {
     state: MeetingState,
     /// Levels to show in the member list being worded, if any.
     levels: HashMap<ClientId, MemberLevel>,
+    /// Whether we were the host of the last meeting we were in: the state
+    /// is already empty when its end is worded, and only the host ends one.
+    was_host: bool,
 }
 
 /// A member's role and what they share, as words: "host", "video", "audio".
@@ -269,6 +272,18 @@ impl Output {
     }
 }
 
+impl Drop for Output {
+    /// The session is over (quit, or the connection dropped): take the
+    /// prompt away, so the shell's prompt does not follow a dead `> `.
+    fn drop(&mut self) {
+        if self.prompt {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\r\x1b[2K");
+            let _ = out.flush();
+        }
+    }
+}
+
 impl FrontEnd for Output {
     fn meeting(&mut self, state: &MeetingState) {
         self.text.set_meeting(state);
@@ -327,10 +342,14 @@ impl EventText {
             me,
             state: MeetingState::new(me),
             levels: HashMap::new(),
+            was_host: false,
         }
     }
 
     pub fn set_meeting(&mut self, state: &MeetingState) {
+        if state.in_meeting() {
+            self.was_host = state.host().is_some_and(|host| host.id == self.me);
+        }
         self.state.clone_from(state);
     }
 
@@ -378,7 +397,13 @@ impl EventText {
                         tags.push("speaking".to_string());
                     }
                 }
-                let name = self.who(m.id, &m.name);
+                // With the id, as commands take it (`/volume bo#3 50`): two
+                // members may share a name.
+                let name = if m.id == self.me {
+                    "you".to_string()
+                } else {
+                    crate::meeting::label(m.id, &clean(&m.name))
+                };
                 if tags.is_empty() {
                     name
                 } else {
@@ -414,6 +439,9 @@ impl EventText {
                 }
             }
             Event::Left { meeting } => format!("you left meeting {}", meeting_text(meeting)),
+            Event::Ended { meeting } if self.was_host => {
+                format!("you ended meeting {} for everyone", meeting_text(meeting))
+            }
             Event::Ended { meeting } => {
                 format!("meeting {} was ended by its host", meeting_text(meeting))
             }
@@ -870,6 +898,52 @@ mod tests {
         assert!(!line.as_bytes().contains(&0x1b), "no raw ESC byte: {line}");
         let back: Event = serde_json::from_str(&line).expect("still JSON");
         assert_eq!(back, event, "the same value, every character kept");
+    }
+
+    #[test]
+    fn the_members_list_gives_each_other_member_the_id_commands_take() {
+        let mut bo = crate::meeting::fixtures::member(3, "bo", false);
+        bo.sharing[MediaKind::Video] = true;
+        let event = Event::Members {
+            meeting: MeetingId::parse("abc-def").expect("valid id"),
+            members: vec![
+                crate::meeting::fixtures::member(1, "ana", true),
+                crate::meeting::fixtures::member(2, "bo", false),
+                bo,
+            ],
+        };
+        assert_eq!(
+            EventText::new(ClientId(1)).server(&event).as_deref(),
+            Some("meeting abc-def: you (host), bo#2, bo#3 (video)")
+        );
+    }
+
+    #[test]
+    fn the_host_who_ended_the_meeting_is_told_so() {
+        use crate::meeting::fixtures::{meeting, member};
+        let joined = Event::Joined {
+            meeting: meeting(),
+            members: vec![member(1, "ana", true), member(2, "bo", false)],
+        };
+        let ended = Event::Ended { meeting: meeting() };
+        let mut words = Vec::new();
+        for me in [1, 2] {
+            let mut state = MeetingState::new(ClientId(me));
+            let mut text = EventText::new(ClientId(me));
+            // As the main loop does: fold, hand over, then word.
+            for event in [&joined, &ended] {
+                state.apply(event);
+                text.set_meeting(&state);
+            }
+            words.push(text.server(&ended));
+        }
+        assert_eq!(
+            words,
+            [
+                Some(format!("you ended meeting {} for everyone", meeting())),
+                Some(format!("meeting {} was ended by its host", meeting())),
+            ]
+        );
     }
 
     #[test]

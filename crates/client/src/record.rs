@@ -1,11 +1,15 @@
 //! `--record DIR`: what this client receives, saved for people and tests.
 //!
+//! Each run records into a folder of its own, `DIR/<UTC start time>/` (see
+//! `new_session_dir`): member ids restart with the server, so two sessions in
+//! one folder would overwrite each other's `audio/<id>.wav` and mix frames.
+//!
 //! ```text
-//! DIR/chat.log                  one line per chat message, cleaned (`output::clean`)
-//! DIR/video/<member id>/<seq>.jpg  every video frame, byte for byte
-//! DIR/audio/<member id>.wav      each member's audio, 48 kHz mono s16
-//! DIR/screen/<member id>/<seq>.jpg each complete picture of a shared screen
-//! DIR/screen/<member id>/latest.png the last picture, losslessly (for checking text)
+//! SESSION/chat.log                  one line per chat message, cleaned (`output::clean`)
+//! SESSION/video/<member id>/<seq>.jpg  every video frame, byte for byte
+//! SESSION/audio/<member id>.wav      each member's audio, 48 kHz mono s16
+//! SESSION/screen/<member id>/<seq>.jpg each complete picture of a shared screen
+//! SESSION/screen/<member id>/latest.png the last picture, losslessly (for checking text)
 //! ```
 //!
 //! Each part is owned by the thread that receives its media; only the audio
@@ -26,6 +30,36 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+/// Creates this run's recording folder in `root`: named after the start time
+/// in UTC (`2026-11-23T19-30-05Z`, sorting by time), with `-2`, `-3`, ...
+/// when a run in the same second took the name. Never an existing folder, so
+/// nothing recorded before is overwritten.
+pub fn new_session_dir(root: &Path, now: std::time::SystemTime) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("could not create the recording folder {}", root.display()))?;
+    let stamp = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .replace(':', "-");
+    for n in 1..1000 {
+        let name = match n {
+            1 => stamp.clone(),
+            n => format!("{stamp}-{n}"),
+        };
+        let dir = root.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => {
+                return Err(err).with_context(|| format!("could not create {}", dir.display()));
+            }
+        }
+    }
+    anyhow::bail!(
+        "{} already holds 999 recordings started this second",
+        root.display()
+    )
+}
 
 /// Most silence inserted for one gap: a second.
 const MAX_GAP_FRAMES: u32 = 50;
@@ -396,6 +430,31 @@ impl ChatLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_session_gets_a_new_folder_named_after_its_start() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(1_795_462_205);
+        let first = new_session_dir(root.path(), at).expect("first");
+        assert_eq!(
+            first.file_name().and_then(|n| n.to_str()),
+            Some("2026-11-23T19-30-05Z")
+        );
+        std::fs::write(first.join("chat.log"), "kept").expect("write");
+        let second = new_session_dir(root.path(), at).expect("second, same second");
+        assert_eq!(
+            second.file_name().and_then(|n| n.to_str()),
+            Some("2026-11-23T19-30-05Z-2")
+        );
+        assert_eq!(
+            std::fs::read_to_string(first.join("chat.log"))
+                .ok()
+                .as_deref(),
+            Some("kept")
+        );
+        let nested = new_session_dir(&root.path().join("new/deeper"), at).expect("made");
+        assert!(nested.is_dir());
+    }
 
     fn header(sender: u32, sequence: u32) -> MediaHeader {
         MediaHeader {

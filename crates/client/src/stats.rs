@@ -8,7 +8,7 @@ use crate::playback::jitter::JitterStats;
 use common::{ClientId, MediaKind, PerKind};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
@@ -61,6 +61,11 @@ fn keys_with_sent_prefix<S: Serializer>(
 struct Inner {
     sent: PerKind<Counter>,
     received: BTreeMap<ClientId, PerKind<Counter>>,
+    /// Each sender's last sequence per kind, for counting lost frames. It
+    /// is kept across media sockets (what was lost while a channel was down
+    /// counts too) but forgotten when a sender (re)appears in our meeting:
+    /// what they sent while we were not in it together was never ours to lose.
+    last_sequence: HashMap<(ClientId, MediaKind), u32>,
 }
 
 #[derive(Default)]
@@ -79,12 +84,28 @@ impl ClientStats {
         counter.bytes += bytes as u64;
     }
 
-    pub fn received(&self, from: ClientId, kind: MediaKind, bytes: usize, lost: u64) {
+    /// Counts a frame `from` a member, and the frames missing from the
+    /// sequence since its last one of `kind`.
+    pub fn received(&self, from: ClientId, kind: MediaKind, bytes: usize, sequence: u32) {
         let mut inner = self.inner();
+        let lost = match inner.last_sequence.insert((from, kind), sequence) {
+            Some(previous) if sequence > previous => u64::from(sequence - previous - 1),
+            _ => 0,
+        };
         let counter = &mut inner.received.entry(from).or_default()[kind];
         counter.frames += 1;
         counter.bytes += bytes as u64;
         counter.lost += lost;
+    }
+
+    /// Starts counting losses afresh: for `member` when they join our
+    /// meeting (or leave it), for everyone (`None`) when we join or leave one.
+    pub fn new_sequences(&self, member: Option<ClientId>) {
+        let mut inner = self.inner();
+        match member {
+            Some(member) => inner.last_sequence.retain(|(from, _), _| *from != member),
+            None => inner.last_sequence.clear(),
+        }
     }
 
     pub fn snapshot(&self) -> StatsSnapshot {
@@ -114,12 +135,50 @@ mod tests {
     fn json_keeps_sent_kind_and_per_member_kind_keys() {
         let stats = ClientStats::default();
         stats.sent(MediaKind::Audio, 1920);
-        stats.received(ClientId(4), MediaKind::Video, 5000, 2);
+        stats.received(ClientId(4), MediaKind::Video, 5000, 7);
+        stats.received(ClientId(4), MediaKind::Video, 5000, 10);
         let json = serde_json::to_value(stats.snapshot()).expect("serialises");
         assert_eq!(json["sent_audio"]["frames"], 1);
         assert_eq!(json["sent_video"]["frames"], 0);
         assert_eq!(json["received"][0]["member"], 4);
         assert_eq!(json["received"][0]["video"]["lost"], 2);
         assert_eq!(json["received"][0]["audio"]["frames"], 0);
+    }
+
+    fn lost(stats: &ClientStats, from: u32, kind: MediaKind) -> u64 {
+        stats
+            .snapshot()
+            .received
+            .iter()
+            .find(|m| m.member == ClientId(from))
+            .map_or(0, |m| m.received[kind].lost)
+    }
+
+    #[test]
+    fn only_frames_missing_while_together_count_as_lost() {
+        let stats = ClientStats::default();
+        let (ana, bo) = (ClientId(2), ClientId(3));
+        for sequence in [1, 2, 4] {
+            stats.received(ana, MediaKind::Video, 100, sequence);
+        }
+        stats.received(ana, MediaKind::Audio, 10, 50);
+        stats.received(bo, MediaKind::Video, 100, 7);
+        assert_eq!(lost(&stats, 2, MediaKind::Video), 1, "3 went missing");
+        // ana leaves and comes back 500 frames later: none of those is lost.
+        stats.new_sequences(Some(ana));
+        stats.received(ana, MediaKind::Video, 100, 504);
+        stats.received(ana, MediaKind::Audio, 10, 900);
+        assert_eq!(lost(&stats, 2, MediaKind::Video), 1);
+        assert_eq!(lost(&stats, 2, MediaKind::Audio), 0);
+        // bo was not forgotten: his gap still counts.
+        stats.received(bo, MediaKind::Video, 100, 9);
+        assert_eq!(lost(&stats, 3, MediaKind::Video), 1);
+        // We join another meeting: everyone starts afresh.
+        stats.new_sequences(None);
+        stats.received(bo, MediaKind::Video, 100, 90);
+        assert_eq!(lost(&stats, 3, MediaKind::Video), 1);
+        // An older frame (reordered, or a sender that restarted) is no loss.
+        stats.received(bo, MediaKind::Video, 100, 3);
+        assert_eq!(lost(&stats, 3, MediaKind::Video), 1);
     }
 }

@@ -5,8 +5,9 @@
 //! line or a command, and Esc goes back to the shortcuts. In control mode
 //! every key but the way out goes to the remote screen (`remote`).
 
-use super::model::{ChatLine, ViewModel};
+use super::model::{ChatLine, Confirmation, ViewModel};
 use super::remote::{self, RemoteInput};
+use crate::command::{self, Command};
 use common::MediaKind;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 
@@ -53,8 +54,12 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("s", "show the stats in the chat"),
     ("Up Down PgUp PgDn", "scroll the chat back and forth"),
     ("End", "back to the newest chat line"),
-    ("?, F1", "show or hide this list"),
-    ("q, Ctrl-C", "leave and quit"),
+    (
+        "?, F1",
+        "show this list (arrows and PgUp PgDn scroll it, any other key closes it)",
+    ),
+    ("q", "leave and quit, after you confirm with y or Enter"),
+    ("Ctrl-C", "leave and quit at once"),
 ];
 
 /// Applies `key` to the view; returns the command lines for the main loop,
@@ -69,6 +74,13 @@ pub fn handle(model: &mut ViewModel, key: KeyEvent) -> Vec<String> {
     // in control mode, where it would otherwise go to the remote screen.
     if ctrl && matches!(key.code, KeyCode::Char('c' | 'd')) {
         return vec!["/quit".into()];
+    }
+    if let Some(question) = model.confirm.take() {
+        return answer(model, question, key);
+    }
+    if model.help_open {
+        help_key(model, key);
+        return Vec::new();
     }
     if model.in_control_mode() {
         if remote::leaves_control_mode(&key) {
@@ -86,6 +98,61 @@ pub fn handle(model: &mut ViewModel, key: KeyEvent) -> Vec<String> {
     line.into_iter().collect()
 }
 
+/// The most a paste puts into the input line: a chat message's limit (the
+/// main loop refuses longer ones, saying so), with room to see it is over.
+const MAX_PASTE_BYTES: usize = 2 * common::protocol::MAX_CHAT_BYTES;
+
+/// A bracketed paste: text for the input line, never keys. Line breaks and
+/// tabs become spaces, so several pasted lines are one message the user
+/// sends (or edits) with Enter; a pasted `/command` runs only then too.
+/// It answers no question (a pasted `y` must not quit) and is not sent to
+/// a controlled screen.
+pub fn paste(model: &mut ViewModel, text: &str) {
+    if let Some(question) = model.confirm.take() {
+        let text = format!(
+            "not sent: {} (a paste answers no question)",
+            question.line.trim()
+        );
+        model.push_line(ChatLine::Info(text));
+        return;
+    }
+    if model.in_control_mode() {
+        let text = "a paste does not go to the controlled screen: type it";
+        model.push_line(ChatLine::Info(text.into()));
+        return;
+    }
+    model.help_open = false;
+    let mut flat = String::with_capacity(text.len());
+    let mut last_was_break = false;
+    for c in text.chars() {
+        let is_break = matches!(c, '\r' | '\n');
+        if is_break || c == '\t' {
+            // "\r\n" is one break, not two spaces.
+            if !(is_break && last_was_break) {
+                flat.push(' ');
+            }
+        } else if !c.is_control() {
+            flat.push(c);
+        }
+        last_was_break = is_break;
+    }
+    let input = &mut model.input;
+    input.typing = true;
+    let room = MAX_PASTE_BYTES.saturating_sub(input.text.len());
+    if flat.len() > room {
+        let mut end = room;
+        while !flat.is_char_boundary(end) {
+            end -= 1;
+        }
+        flat.truncate(end);
+        input.text.push_str(&flat);
+        let text = format!("the paste was cut at {MAX_PASTE_BYTES} bytes");
+        model.push_line(ChatLine::Info(text));
+        return;
+    }
+    input.text.push_str(&flat);
+}
+
 /// What a mouse event does: in control mode, over the shown screen, it goes
 /// to that screen; anywhere else it does nothing (mouse capture is only on in
 /// control mode).
@@ -99,6 +166,67 @@ pub fn mouse(model: &ViewModel, mouse: &MouseEvent) -> Option<RemoteInput> {
         return None;
     }
     remote::mouse_input(at, mouse)
+}
+
+/// The question about `line`, if it cannot be taken back: quitting leaves
+/// the meeting, `/cancel` ends it for everyone.
+fn question_for(model: &ViewModel, line: &str) -> Option<Confirmation> {
+    let question = match command::parse(line) {
+        Ok(Some(Command::Quit)) if model.state.meeting.is_some() => {
+            "leave the meeting and quit?".to_string()
+        }
+        Ok(Some(Command::Quit)) => "quit the client?".to_string(),
+        Ok(Some(Command::Cancel)) => match &model.state.meeting {
+            Some(id) => format!(
+                "end meeting {} for everyone?",
+                crate::output::clean(id.as_str())
+            ),
+            None => return None, // the main loop says there is nothing to end
+        },
+        _ => return None,
+    };
+    Some(Confirmation {
+        line: line.to_string(),
+        question,
+    })
+}
+
+/// Sends `line`, or first asks about it if it cannot be taken back.
+fn confirm_or_send(model: &mut ViewModel, line: String) -> Option<String> {
+    match question_for(model, &line) {
+        Some(question) => {
+            model.confirm = Some(question);
+            None
+        }
+        None => Some(line),
+    }
+}
+
+/// y or Enter says yes; any other key says no (and does nothing else).
+fn answer(model: &mut ViewModel, question: Confirmation, key: KeyEvent) -> Vec<String> {
+    match key.code {
+        KeyCode::Char('y' | 'Y') | KeyCode::Enter => vec![question.line],
+        _ => {
+            let text = format!("not sent: {}", question.line.trim());
+            model.push_line(ChatLine::Info(text));
+            Vec::new()
+        }
+    }
+}
+
+/// Keys while the help overlay is open: the arrows and pages scroll it,
+/// any other key closes it (and does nothing else).
+fn help_key(model: &mut ViewModel, key: KeyEvent) {
+    let page = model.help_page.max(1) as isize;
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => model.scroll_help(-1),
+        KeyCode::Down | KeyCode::Char('j') => model.scroll_help(1),
+        KeyCode::PageUp => model.scroll_help(-page),
+        KeyCode::PageDown | KeyCode::Char(' ') => model.scroll_help(page),
+        KeyCode::Home => model.help_scroll = 0,
+        KeyCode::End => model.help_scroll = model.help_max_scroll,
+        _ => model.help_open = false,
+    }
 }
 
 fn scroll(model: &mut ViewModel, lines: isize) -> Option<String> {
@@ -116,7 +244,7 @@ fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
                 return None;
             }
             model.chat_scroll = 0;
-            Some(line)
+            confirm_or_send(model, line)
         }
         KeyCode::Esc => {
             input.typing = false;
@@ -128,6 +256,10 @@ fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
         }
         KeyCode::Char('u') if ctrl => {
             input.text.clear();
+            None
+        }
+        KeyCode::F(1) => {
+            model.open_help();
             None
         }
         KeyCode::Char(c) if !ctrl => {
@@ -189,16 +321,9 @@ fn control_mode(model: &mut ViewModel) -> Option<String> {
 }
 
 fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
-    if model.help_open {
-        // Any key closes the overlay; `q` and Ctrl-C still quit.
-        model.help_open = false;
-        if !matches!(key.code, KeyCode::Char('q')) {
-            return None;
-        }
-    }
     match key.code {
         KeyCode::Char('?') | KeyCode::F(1) => {
-            model.help_open = true;
+            model.open_help();
             None
         }
         KeyCode::Enter | KeyCode::Char('i' | 't') => start_typing(model, ""),
@@ -231,7 +356,7 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
             model.chat_scroll = 0;
             Some("/stats".into())
         }
-        KeyCode::Char('q') => Some("/quit".into()),
+        KeyCode::Char('q') => confirm_or_send(model, "/quit".into()),
         KeyCode::Up => scroll(model, 1),
         KeyCode::Down => scroll(model, -1),
         KeyCode::End => {
@@ -279,8 +404,9 @@ mod tests {
             press(&mut model, KeyCode::Char('c')).as_deref(),
             Some("/create")
         );
+        assert_eq!(press(&mut model, KeyCode::Char('q')), None, "q asks first");
         assert_eq!(
-            press(&mut model, KeyCode::Char('q')).as_deref(),
+            press(&mut model, KeyCode::Char('y')).as_deref(),
             Some("/quit")
         );
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
@@ -318,6 +444,128 @@ mod tests {
             "closes help only"
         );
         assert!(!model.help_open);
+    }
+
+    #[test]
+    fn quitting_and_ending_the_meeting_ask_first() {
+        let mut model = meeting(&[]);
+        // q, then anything but y or Enter: nothing is sent, and the key
+        // that said no does nothing else (c would create a meeting).
+        assert_eq!(press(&mut model, KeyCode::Char('q')), None);
+        let question = model.confirm.clone().expect("a question");
+        assert_eq!(question.question, "leave the meeting and quit?");
+        assert_eq!(press(&mut model, KeyCode::Char('c')), None);
+        assert!(model.confirm.is_none());
+        assert_eq!(
+            model.chat.back(),
+            Some(&ChatLine::Info("not sent: /quit".into()))
+        );
+        assert_eq!(press(&mut model, KeyCode::Char('q')), None);
+        assert_eq!(press(&mut model, KeyCode::Enter).as_deref(), Some("/quit"));
+
+        // Typed commands too: /quit (and its alias) and /cancel.
+        for (typed, asked) in [
+            ("/quit", "leave the meeting and quit?"),
+            ("/exit", "leave the meeting and quit?"),
+            ("/cancel", "end meeting abc-def for everyone?"),
+        ] {
+            press(&mut model, KeyCode::Char('/'));
+            for c in typed[1..].chars() {
+                press(&mut model, KeyCode::Char(c));
+            }
+            assert_eq!(press(&mut model, KeyCode::Enter), None, "{typed}");
+            assert_eq!(
+                model.confirm.as_ref().map(|c| c.question.as_str()),
+                Some(asked)
+            );
+            assert_eq!(
+                press(&mut model, KeyCode::Char('y')).as_deref(),
+                Some(typed)
+            );
+            press(&mut model, KeyCode::Esc);
+        }
+        // Ctrl-C is the way out that never asks.
+        assert_eq!(press(&mut model, KeyCode::Char('q')), None);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(handle(&mut model, ctrl_c), ["/quit"]);
+        // Other commands go at once.
+        press(&mut model, KeyCode::Char('l'));
+        assert!(model.confirm.is_none());
+    }
+
+    #[test]
+    fn a_paste_is_text_for_the_input_line_never_commands() {
+        let mut model = meeting(&[]);
+        // Not typing: a paste starts typing, with no shortcut run; its
+        // lines become one.
+        paste(&mut model, "q\r\nsecond line\tend\x1b[2J");
+        assert!(model.input.typing);
+        assert_eq!(model.input.text, "q second line end[2J");
+        assert!(model.confirm.is_none());
+        press(&mut model, KeyCode::Esc);
+        model.input.text.clear();
+        // A pasted command runs only when the user presses Enter (and this
+        // one asks first).
+        paste(&mut model, "/cancel");
+        assert!(model.confirm.is_none());
+        assert_eq!(model.input.text, "/cancel");
+        assert_eq!(press(&mut model, KeyCode::Enter), None);
+        assert!(model.confirm.is_some(), "/cancel asks");
+        // A pasted y answers nothing.
+        paste(&mut model, "y");
+        assert!(model.confirm.is_none());
+        assert!(model.input.text.is_empty());
+        // A paste into a line being typed is added to it.
+        assert!(model.input.typing);
+        press(&mut model, KeyCode::Char('a'));
+        paste(&mut model, "b\nc");
+        assert_eq!(press(&mut model, KeyCode::Enter).as_deref(), Some("ab c"));
+        // A huge paste is cut, and the user told.
+        paste(&mut model, &"x".repeat(100_000));
+        assert_eq!(model.input.text.len(), MAX_PASTE_BYTES);
+        assert!(matches!(model.chat.back(), Some(ChatLine::Info(t)) if t.contains("cut")));
+    }
+
+    #[test]
+    fn help_opened_by_a_command_takes_the_keys_and_one_esc_closes_it() {
+        let mut model = meeting(&[]);
+        press(&mut model, KeyCode::Char('/'));
+        for c in "help".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        assert_eq!(press(&mut model, KeyCode::Enter).as_deref(), Some("/help"));
+        // The main loop answers with the help event.
+        model.local(&LocalEvent::Help {
+            commands: crate::command::help_lines(),
+        });
+        assert!(model.help_open && model.input.typing);
+        model.help_max_scroll = 30;
+        model.help_page = 20;
+        for code in [KeyCode::Down, KeyCode::Down, KeyCode::PageDown] {
+            assert_eq!(press(&mut model, code), None);
+        }
+        assert_eq!(model.help_scroll, 22);
+        press(&mut model, KeyCode::PageDown);
+        assert_eq!(model.help_scroll, 30, "no further than the end");
+        press(&mut model, KeyCode::Up);
+        assert_eq!(model.help_scroll, 29);
+        assert!(
+            model.input.text.is_empty(),
+            "keys did not reach the input line"
+        );
+        assert_eq!(press(&mut model, KeyCode::Esc), None);
+        assert!(!model.help_open, "one Esc closes it");
+        assert!(model.input.typing, "and typing goes on where it was");
+        press(&mut model, KeyCode::Char('x'));
+        assert_eq!(model.input.text, "x");
+        // Opened again: from the top.
+        press(&mut model, KeyCode::F(1));
+        assert!(model.help_open && model.help_scroll == 0);
+        assert_eq!(press(&mut model, KeyCode::Char('q')), None);
+        assert!(
+            !model.help_open && model.confirm.is_none(),
+            "q only closed it"
+        );
     }
 
     /// You (1) in a meeting with ana (2) and bo (3); `screens` say who shares one.
@@ -473,10 +721,9 @@ mod tests {
         );
         assert!(handle(&mut model, ctrl(']')).is_empty());
         assert!(!model.in_control_mode(), "Ctrl-] leaves");
-        assert_eq!(
-            press(&mut model, KeyCode::Char('q')).as_deref(),
-            Some("/quit")
-        );
+        assert_eq!(press(&mut model, KeyCode::Char('q')), None);
+        assert!(model.confirm.is_some(), "q is a shortcut again: it asks");
+        press(&mut model, KeyCode::Char('n'));
 
         press(&mut model, KeyCode::Char('C'));
         assert_eq!(press(&mut model, KeyCode::F(2)), None);

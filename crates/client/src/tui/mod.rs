@@ -134,27 +134,58 @@ pub fn start(
 }
 
 fn choose_picker(graphics: Graphics) -> Picker {
+    let multiplexer = inside_multiplexer();
     let detected = match graphics {
-        Graphics::Auto if inside_multiplexer() => None,
+        _ if multiplexer => None, // no answer would come through
         Graphics::Auto | Graphics::Sixel | Graphics::Kitty | Graphics::Iterm2 => query_terminal(),
         Graphics::Halfblocks => None,
     };
-    let protocol = match graphics {
-        Graphics::Auto => detected
-            .as_ref()
-            .map_or(ProtocolType::Halfblocks, Picker::protocol_type),
-        Graphics::Halfblocks => ProtocolType::Halfblocks,
-        Graphics::Sixel => ProtocolType::Sixel,
-        Graphics::Kitty => ProtocolType::Kitty,
-        Graphics::Iterm2 => ProtocolType::Iterm2,
+    let answered = detected.as_ref().map(Picker::protocol_type);
+    let protocol = match protocol_for(graphics, multiplexer, answered) {
+        Ok(protocol) => protocol,
+        Err(why) => {
+            // Logged once, into the chat pane: the tiles still show video.
+            tracing::warn!("{why}");
+            ProtocolType::Halfblocks
+        }
     };
     if protocol == ProtocolType::Halfblocks {
         return tiles::halfblocks_picker();
     }
-    // A protocol forced on a terminal that did not answer gets a guessed font size.
     let mut picker = detected.unwrap_or_else(Picker::halfblocks);
     picker.set_protocol_type(protocol);
     picker
+}
+
+/// The protocol tiles are drawn with: `--graphics` as asked, unless it forces
+/// pictures on a terminal that cannot show them (inside tmux or screen, or
+/// one that did not answer the query), where pictures would never appear or
+/// would fill the tile with garbage: then why, and half-blocks are used.
+/// `answered` is what the terminal said it draws best, if it answered.
+fn protocol_for(
+    graphics: Graphics,
+    multiplexer: bool,
+    answered: Option<ProtocolType>,
+) -> Result<ProtocolType, String> {
+    let forced = match graphics {
+        Graphics::Auto => return Ok(answered.unwrap_or(ProtocolType::Halfblocks)),
+        Graphics::Halfblocks => return Ok(ProtocolType::Halfblocks),
+        Graphics::Sixel => ("sixel", ProtocolType::Sixel),
+        Graphics::Kitty => ("kitty", ProtocolType::Kitty),
+        Graphics::Iterm2 => ("iterm2", ProtocolType::Iterm2),
+    };
+    let (name, protocol) = forced;
+    if multiplexer {
+        return Err(format!(
+            "--graphics {name}: tmux and screen do not pass pictures on; drawing video in half-blocks"
+        ));
+    }
+    if answered.is_none() {
+        return Err(format!(
+            "--graphics {name}: this terminal did not answer the graphics query, so it cannot show {name} pictures; drawing video in half-blocks"
+        ));
+    }
+    Ok(protocol)
 }
 
 /// tmux and screen pass neither the graphics query nor the pictures on unless
@@ -340,6 +371,10 @@ impl Ui {
                         }
                         dirty = true;
                     }
+                    Ok(term_event::Event::Paste(text)) => {
+                        keys::paste(&mut self.model, &text);
+                        dirty = true;
+                    }
                     // Nothing to redraw: the remote screen answers in pictures.
                     Ok(term_event::Event::Mouse(mouse)) => match keys::mouse(&self.model, &mouse) {
                         Some(RemoteInput::Line(line)) => {
@@ -395,11 +430,51 @@ impl Ui {
                         return Some(format!("could not draw on the terminal: {err}"));
                     }
                     self.model.screen_at = drawn.screen;
+                    self.model.help_max_scroll = drawn.help_max_scroll;
+                    self.model.help_page = drawn.help_page;
                     self.board.show(&drawn.tiles);
                     redraws += 1;
                 },
             }
         }
         self.model.last_word
+    }
+}
+
+#[cfg(test)]
+mod graphics_tests {
+    use super::*;
+
+    #[test]
+    fn forced_pictures_fall_back_to_half_blocks_where_they_cannot_show() {
+        let kitty = Some(ProtocolType::Kitty);
+        assert_eq!(
+            protocol_for(Graphics::Sixel, false, kitty),
+            Ok(ProtocolType::Sixel)
+        );
+        let in_tmux = protocol_for(Graphics::Sixel, true, kitty);
+        assert!(
+            in_tmux.as_ref().is_err_and(|why| why.contains("tmux")),
+            "{in_tmux:?}"
+        );
+        let silent = protocol_for(Graphics::Kitty, false, None);
+        assert!(
+            silent
+                .as_ref()
+                .is_err_and(|why| why.contains("did not answer") && why.contains("half-blocks")),
+            "{silent:?}"
+        );
+        assert_eq!(
+            protocol_for(Graphics::Auto, false, kitty),
+            Ok(ProtocolType::Kitty)
+        );
+        assert_eq!(
+            protocol_for(Graphics::Auto, true, None),
+            Ok(ProtocolType::Halfblocks)
+        );
+        assert_eq!(
+            protocol_for(Graphics::Halfblocks, false, kitty),
+            Ok(ProtocolType::Halfblocks)
+        );
     }
 }

@@ -84,6 +84,16 @@ impl FigureMeter {
     }
 }
 
+/// A command that cannot be taken back (quitting, ending the meeting for
+/// everyone), held until the user answers the question about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Confirmation {
+    /// What is sent on `y` or Enter.
+    pub line: String,
+    /// What the status line asks (`quit the client?`).
+    pub question: String,
+}
+
 /// The line being typed, and whether keys type into it or are shortcuts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InputLine {
@@ -111,6 +121,15 @@ pub struct ViewModel {
     pub figures: Figures,
     pub input: InputLine,
     pub help_open: bool,
+    /// How many rows the help overlay is scrolled down.
+    pub help_scroll: usize,
+    /// The most it can be scrolled, as the last draw found (the overlay's
+    /// height depends on the terminal's size).
+    pub help_max_scroll: usize,
+    /// The rows of help the overlay shows at once, for PgUp and PgDn.
+    pub help_page: usize,
+    /// A question waiting for y or Enter (any other key says no).
+    pub confirm: Option<Confirmation>,
     pub speaking: BTreeSet<ClientId>,
     /// The user's layout choice: a shared screen large (true, the default) or
     /// the ordinary grid. It sticks until changed; with no screen shared the
@@ -144,6 +163,10 @@ impl ViewModel {
             figures: Figures::default(),
             input: InputLine::default(),
             help_open: false,
+            help_scroll: 0,
+            help_max_scroll: 0,
+            help_page: 10,
+            confirm: None,
             speaking: BTreeSet::new(),
             presenting: true,
             chosen_screen: None,
@@ -349,7 +372,7 @@ impl ViewModel {
             LocalEvent::MediaDown { kind, .. } => self.media_down[*kind] = true,
             LocalEvent::MediaUp { kind, .. } => self.media_down[*kind] = false,
             LocalEvent::Help { .. } => {
-                self.help_open = true;
+                self.open_help();
                 return;
             }
             LocalEvent::Error { message } => {
@@ -370,6 +393,21 @@ impl ViewModel {
         }
         let text = self.text.local(event);
         self.info(text);
+    }
+
+    /// Opens the `?` overlay at its top.
+    pub fn open_help(&mut self) {
+        self.help_open = true;
+        self.help_scroll = 0;
+    }
+
+    /// Scrolls the help overlay down (positive) or up (negative), within
+    /// what the last draw left hidden.
+    pub fn scroll_help(&mut self, rows: isize) {
+        self.help_scroll = self
+            .help_scroll
+            .saturating_add_signed(rows)
+            .min(self.help_max_scroll);
     }
 
     pub fn log(&mut self, line: &str) {

@@ -52,6 +52,9 @@ pub struct Drawn {
     pub tiles: Vec<(TileKey, Size)>,
     /// Where the shown screen's picture is, for the mouse in control mode.
     pub screen: Option<ScreenPlacement>,
+    /// How far the help overlay can scroll, and the rows it shows at once.
+    pub help_max_scroll: usize,
+    pub help_page: usize,
 }
 
 /// Draws everything.
@@ -94,11 +97,12 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
             Drawn {
                 tiles: p.tiles,
                 screen: p.screen,
+                ..Drawn::default()
             }
         }
         None => Drawn {
             tiles: draw_grid(frame, model, tiles, video, now),
-            screen: None,
+            ..Drawn::default()
         },
     };
     if self_view_on {
@@ -117,7 +121,7 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
     draw_chat(frame, model, chat);
     draw_input(frame, model, input);
     if model.help_open {
-        draw_help(frame, frame.area());
+        (drawn.help_max_scroll, drawn.help_page) = draw_help(frame, model, frame.area());
     }
     drawn
 }
@@ -446,9 +450,14 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
         .iter()
         .map(|m| {
             let mut name = clean(&m.name);
-            if m.id == model.me {
+            // The id, as commands take it (`/volume bo#3 50`): two members
+            // may share a name.
+            let id = if m.id == model.me {
                 name.push_str(" (you)");
-            }
+                String::new()
+            } else {
+                format!("#{}", m.id)
+            };
             let tags = crate::output::member_tags(m);
             let speaking = model.speaking.contains(&m.id);
             Line::from(vec![
@@ -464,6 +473,7 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
                         Style::new().add_modifier(Modifier::BOLD)
                     },
                 ),
+                Span::styled(id, DIM),
                 Span::styled(format!(" {}", tags.join(" · ")), DIM),
             ])
         })
@@ -551,7 +561,13 @@ fn draw_chat(frame: &mut Frame, model: &ViewModel, area: Rect) {
 }
 
 fn draw_input(frame: &mut Frame, model: &ViewModel, area: Rect) {
-    if model.input.typing {
+    if let Some(confirm) = &model.confirm {
+        let line = Line::from(vec![
+            Span::styled(format!(" {} ", confirm.question), ASKING_BAR),
+            Span::raw(" y or Enter: yes · any other key: no"),
+        ]);
+        frame.render_widget(line, area);
+    } else if model.input.typing {
         let prompt = "> ";
         let width = usize::from(area.width.saturating_sub(3));
         // Show the end of a long line: that is where the typing happens.
@@ -664,41 +680,79 @@ fn key_hints(model: &ViewModel, width: usize) -> Vec<(&'static str, &'static str
         .collect()
 }
 
-fn draw_help(frame: &mut Frame, screen: Rect) {
-    let mut lines = vec![Line::styled(
-        "Keys",
-        Style::new().add_modifier(Modifier::BOLD),
-    )];
+/// The width of the overlay's first column (keys, commands).
+const HELP_KEY_COLUMN: usize = 20;
+
+/// The overlay's text for a `width`-column box: a key or command on the left,
+/// what it does wrapped in its own column on the right. A command too long
+/// for its column gets a line of its own, so no two words ever touch.
+pub fn help_text(width: usize) -> Vec<Line<'static>> {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut entries: Vec<Line<'static>> = vec![Line::styled("Keys", bold)];
+    let add = |lines: &mut Vec<Line<'static>>, key: &str, what: &str| {
+        let what_width = width.saturating_sub(HELP_KEY_COLUMN + 2).max(10);
+        let mut rows = wrap(what, what_width).into_iter();
+        let key_fits = key.chars().count() < HELP_KEY_COLUMN;
+        let first = if key_fits {
+            rows.next().unwrap_or_default()
+        } else {
+            lines.push(Line::styled(format!("  {key}"), SPEAKING));
+            match rows.next() {
+                Some(row) => row,
+                None => return,
+            }
+        };
+        let key_text = if key_fits { key } else { "" };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {key_text:<HELP_KEY_COLUMN$}"), SPEAKING),
+            Span::raw(first),
+        ]));
+        for row in rows {
+            lines.push(Line::raw(format!("  {:HELP_KEY_COLUMN$}{row}", "")));
+        }
+    };
     for (key, what) in SHORTCUTS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {key:<18}"), SPEAKING),
-            Span::raw(*what),
-        ]));
+        add(&mut entries, key, what);
     }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "Commands (Enter, then type them)",
-        Style::new().add_modifier(Modifier::BOLD),
-    ));
+    entries.push(Line::raw(""));
+    entries.push(Line::styled("Commands (Enter, then type them)", bold));
     for help in help_lines() {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<18} ", help.command), SPEAKING),
-            Span::raw(help.description),
-        ]));
+        add(&mut entries, &help.command, &help.description);
     }
-    let height = (lines.len() as u16 + 2).min(screen.height);
+    entries
+}
+
+/// The `?` overlay, scrolled by `model.help_scroll`; returns how far it can
+/// scroll and how many rows it shows at once.
+fn draw_help(frame: &mut Frame, model: &ViewModel, screen: Rect) -> (usize, usize) {
     let width = 90.min(screen.width);
+    let lines = help_text(usize::from(width.saturating_sub(2)));
+    let height = (lines.len() as u16 + 2).min(screen.height);
     let area = screen.centered(Constraint::Length(width), Constraint::Length(height));
+    let shown = usize::from(height.saturating_sub(2));
+    let max_scroll = lines.len().saturating_sub(shown);
+    let scroll = model.help_scroll.min(max_scroll);
+    let title = if max_scroll > 0 {
+        format!(
+            " keys and commands {}-{} of {} · ↑↓ PgUp PgDn scroll · Esc closes ",
+            scroll + 1,
+            (scroll + shown).min(lines.len()),
+            lines.len()
+        )
+    } else {
+        " keys and commands · Esc closes ".to_string()
+    };
     frame.render_widget(Clear, area);
     let block = Block::bordered()
         .border_type(BorderType::Double)
-        .title(" ? keys and commands — any key closes ");
+        .title(title);
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
-            .wrap(Wrap { trim: false }),
+            .scroll((scroll.min(usize::from(u16::MAX)) as u16, 0)),
         area,
     );
+    (max_scroll, shown)
 }
 
 #[cfg(test)]

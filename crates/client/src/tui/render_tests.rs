@@ -225,6 +225,75 @@ fn help_overlay_lists_every_shortcut() {
 }
 
 #[test]
+fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
+    let mut model = meeting_model(Vec::new());
+    model.open_help();
+    let (backend, drawn) = render(&model, &ReadyTiles::new(), 80, 24);
+    let first = screen_text(&backend);
+    assert!(
+        drawn.help_max_scroll > 0 && drawn.help_page == 22,
+        "{drawn:?}"
+    );
+    assert!(
+        first.contains("↑↓ PgUp PgDn scroll"),
+        "says it scrolls:\n{first}"
+    );
+    // The m and v lines name the devices in builds that have them.
+    if !cfg!(feature = "audio") && !cfg!(feature = "camera") {
+        insta::assert_snapshot!(backend);
+    }
+    // Scrolled page by page to the end, every row of the text was on screen.
+    let mut seen = first;
+    while model.help_scroll < drawn.help_max_scroll {
+        model.help_scroll += drawn.help_page;
+        seen.push_str(&screen_text(&render(&model, &ReadyTiles::new(), 80, 24).0));
+    }
+    for row in help_text(78) {
+        let row = row.to_string();
+        assert!(seen.contains(row.trim_end()), "{row:?} never shown");
+    }
+    // Each key and command stands apart from its description.
+    let mut entries: Vec<(String, String)> = crate::tui::keys::SHORTCUTS
+        .iter()
+        .map(|(k, w)| (k.to_string(), w.to_string()))
+        .collect();
+    entries.extend(
+        crate::command::help_lines()
+            .into_iter()
+            .map(|h| (h.command, h.description)),
+    );
+    for (key, what) in entries {
+        let first_word = what.split(' ').next().unwrap_or_default();
+        assert!(
+            !seen.contains(&format!("{key}{first_word}")) || first_word.is_empty(),
+            "{key:?} runs into {first_word:?}"
+        );
+        assert!(
+            seen.contains(&format!("{key} ")) || seen.contains(&format!("{key}\n")),
+            "{key:?} not followed by a space"
+        );
+    }
+    for joined in ["PERCENThow", "[SOURCE]share"] {
+        assert!(!seen.contains(joined), "{joined}");
+    }
+}
+
+#[test]
+fn a_question_waits_in_the_input_line() {
+    let mut model = meeting_model(Vec::new());
+    model.confirm = Some(crate::tui::model::Confirmation {
+        line: "/quit".into(),
+        question: "leave the meeting and quit?".into(),
+    });
+    let text = screen_text(&render(&model, &ReadyTiles::new(), 80, 24).0);
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("leave the meeting and quit? ") && last.contains("y or Enter: yes"),
+        "{last}"
+    );
+}
+
+#[test]
 fn chat_wraps_between_words() {
     assert_eq!(wrap("hello there world", 11), ["hello there", "world"]);
     assert_eq!(wrap("abcdefghij xy", 4), ["abcd", "efgh", "ij", "xy"]);

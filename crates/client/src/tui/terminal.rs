@@ -1,11 +1,13 @@
 //! Owns the terminal's modes: raw input, the alternate screen, a hidden
-//! cursor, and mouse reporting while in control mode. `TerminalGuard` sets them and puts them back when it is dropped;
+//! cursor, bracketed paste, and mouse reporting while in control mode. `TerminalGuard` sets them and puts them back when it is dropped;
 //! the panic hook and the second-Ctrl-C exit put them back too, because those
 //! paths never run the guard's drop. Restoring twice is harmless (a flag says
 //! whether there is anything to restore), and nothing is written to stdout
 //! unless the full-screen view really started, so `--json` output stays clean.
 
-use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use ratatui::crossterm::{cursor, execute, terminal};
 use std::io::Write;
 use std::sync::Once;
@@ -26,6 +28,7 @@ pub fn restore() {
     let _ = execute!(
         out,
         DisableMouseCapture,
+        DisableBracketedPaste,
         terminal::LeaveAlternateScreen,
         cursor::Show
     );
@@ -55,6 +58,9 @@ impl TerminalGuard {
         execute!(
             std::io::stdout(),
             terminal::EnterAlternateScreen,
+            // A paste arrives as one event (text for the input line), not
+            // as keys that would run shortcuts and send each line.
+            EnableBracketedPaste,
             cursor::Hide
         )?;
         Ok(guard)
