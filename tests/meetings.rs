@@ -129,6 +129,7 @@ fn host_leaving_hands_over_and_members_list_follows() {
     // The last member leaving removes the meeting.
     second.send("/leave");
     third.send("/leave");
+    second.expect_event("left");
     third.expect_event("left");
     host.send("/meetings");
     let list = host.expect_event("meetings");

@@ -211,14 +211,6 @@ pub struct ParsedBody<'a> {
     pub tiles: Vec<TileRecord<'a>>,
 }
 
-impl ParsedBody<'_> {
-    pub fn has_copies(&self) -> bool {
-        self.tiles
-            .iter()
-            .any(|tile| matches!(tile.payload, TilePayload::Copy { .. }))
-    }
-}
-
 /// A cursor over the body that fails with `Truncated` instead of panicking.
 struct Reader<'a> {
     bytes: &'a [u8],

@@ -591,3 +591,58 @@ fn the_worked_example_in_codec_md() {
     crate::desktop::render_text(&mut scrolled, 70, 4, 1, "Hi", Rgb([0, 0, 128]));
     assert!(decoder.canvas() == Some(&scrolled));
 }
+
+/// A body of copies (and a fill) on a screen of 64x64 tiles coloured `tiles`.
+fn apply_copies(tiles: &[[u8; 3]], copies: &[((u32, u32), u32)], fill: Option<u32>) -> RgbImage {
+    use super::format::{BodyWriter, TileEncoding};
+    let width = 64 * tiles.len() as u32;
+    let mut key = BodyWriter::new(FLAG_KEY_START, 1, width, 64);
+    for (n, colour) in tiles.iter().enumerate() {
+        key.push(
+            Rect::new(64 * n as u32, 0, 64, 64),
+            TileEncoding::Solid,
+            colour,
+        );
+    }
+    let mut decoder = ScreenDecoder::new();
+    decoder.apply(&key.finish()).expect("keyframe");
+    let mut delta = BodyWriter::new(0, 1, width, 64);
+    for &((source_x, source_y), target_x) in copies {
+        let mut source = (source_x as u16).to_be_bytes().to_vec();
+        source.extend_from_slice(&(source_y as u16).to_be_bytes());
+        delta.push(Rect::new(target_x, 0, 64, 64), TileEncoding::Copy, &source);
+    }
+    if let Some(x) = fill {
+        delta.push(
+            Rect::new(x, 0, 64, 64),
+            TileEncoding::Solid,
+            &[255, 255, 255],
+        );
+    }
+    decoder.apply(&delta.finish()).expect("delta");
+    decoder.canvas().expect("canvas").clone()
+}
+
+#[test]
+fn copies_read_the_screen_as_it_was_before_the_body() {
+    let (red, green, blue) = ([200, 0, 0], [0, 200, 0], [0, 0, 200]);
+    // B gets A's red, C gets B's green from before the body, A is then filled.
+    let canvas = apply_copies(
+        &[red, green, blue],
+        &[((0, 0), 64), ((64, 0), 128)],
+        Some(0),
+    );
+    let colours: Vec<_> = [0, 64, 128]
+        .map(|x| canvas.get_pixel(x + 10, 10).0)
+        .to_vec();
+    assert_eq!(colours, vec![[255, 255, 255], red, green]);
+
+    // A swap: each copy reads what the other overwrites.
+    let canvas = apply_copies(&[red, green], &[((0, 0), 64), ((64, 0), 0)], None);
+    let colours: Vec<_> = [0, 64].map(|x| canvas.get_pixel(x + 10, 10).0).to_vec();
+    assert_eq!(
+        colours,
+        vec![green, red],
+        "a copy never reads another copy's result"
+    );
+}
