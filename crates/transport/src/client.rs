@@ -93,7 +93,7 @@ pub fn connect(
     expected: Option<Fingerprint>,
     deadline: Instant,
 ) -> Result<(Socket, Fingerprint), TlsConnectError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::crypto_provider();
     let verifier = Arc::new(FingerprintVerifier {
         expected,
         seen: Mutex::new(None),
