@@ -580,6 +580,7 @@ mod tests {
                     id: ClientId(id),
                     name: name.into(),
                     host: id == 1,
+                    hand: false,
                     sharing,
                 }
             })

@@ -414,7 +414,7 @@ impl Ui {
                         self.model.speaking = speaking;
                         dirty = true;
                     }
-                    if self.board.take_changed() {
+                    if self.board.take_changed() || self.model.fade_reactions(now) {
                         dirty = true;
                     }
                     if !dirty {

@@ -10,8 +10,11 @@ use crate::meeting::MeetingState;
 use crate::output::{EventText, LocalEvent, clean};
 use crate::stats::StatsSnapshot;
 use common::{ClientId, Event, MediaKind, MemberInfo, PerKind};
-use std::collections::{BTreeSet, VecDeque};
-use std::time::Instant;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// How long a reaction shows on a member's tile and in the members list.
+pub const REACTION_SHOWN: Duration = Duration::from_secs(5);
 
 /// Lines of chat kept for scrolling back.
 pub const CHAT_HISTORY: usize = 2000;
@@ -32,6 +35,12 @@ pub enum ChatLine {
         from: String,
         text: String,
         mine: bool,
+    },
+    /// A private message, to us or from us: `from → to`.
+    Private {
+        from: String,
+        to: String,
+        text: String,
     },
     /// What happened (joins, leaves, answers to commands).
     Info(String),
@@ -144,6 +153,9 @@ pub struct ViewModel {
     pub ignored_requests: BTreeSet<(ClientId, ClientId)>,
     /// Where the last draw put the shown screen's picture, for the mouse.
     pub screen_at: Option<ScreenPlacement>,
+    /// Each member's latest reaction and when it came; shown on their tile
+    /// and in the members list for `REACTION_SHOWN`.
+    pub reactions: HashMap<ClientId, (String, Instant)>,
     text: EventText,
 }
 
@@ -173,8 +185,25 @@ impl ViewModel {
             control_mode: false,
             ignored_requests: BTreeSet::new(),
             screen_at: None,
+            reactions: HashMap::new(),
             text: EventText::new(me),
         }
+    }
+
+    /// `id`'s reaction if it is recent enough to show at `now`.
+    pub fn reaction(&self, id: ClientId, now: Instant) -> Option<&str> {
+        self.reactions
+            .get(&id)
+            .filter(|(_, at)| now.saturating_duration_since(*at) < REACTION_SHOWN)
+            .map(|(emoji, _)| emoji.as_str())
+    }
+
+    /// Forgets reactions that no longer show; true if any went (a redraw).
+    pub fn fade_reactions(&mut self, now: Instant) -> bool {
+        let before = self.reactions.len();
+        self.reactions
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < REACTION_SHOWN);
+        self.reactions.len() != before
     }
 
     /// The other members: the ones with a tile.
@@ -288,6 +317,11 @@ impl ViewModel {
                 text: clean(&text),
                 mine,
             },
+            ChatLine::Private { from, to, text } => ChatLine::Private {
+                from: clean(&from),
+                to: clean(&to),
+                text: clean(&text),
+            },
             ChatLine::Info(text) => ChatLine::Info(clean(&text)),
             ChatLine::Error(text) => ChatLine::Error(clean(&text)),
         };
@@ -324,6 +358,25 @@ impl ViewModel {
                     text: text.clone(),
                     mine: *from_id == self.me,
                 });
+            }
+            Event::Private { from, to, text, .. } => {
+                let who = |m: &common::MemberRef| {
+                    if m.id == self.me {
+                        "you".to_string()
+                    } else {
+                        m.name.clone()
+                    }
+                };
+                let line = ChatLine::Private {
+                    from: who(from),
+                    to: who(to),
+                    text: text.clone(),
+                };
+                return self.push_line(line);
+            }
+            Event::Reaction { member, emoji, .. } => {
+                self.reactions
+                    .insert(member.id, (clean(emoji), Instant::now()));
             }
             Event::Error { message } => {
                 return self.push_line(ChatLine::Error(message.clone()));

@@ -117,7 +117,7 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
         let inner = draw_tile(frame, self_view, &tile, now).inner;
         drawn.tiles.push((TileKey::You, inner.as_size()));
     }
-    draw_members(frame, model, members);
+    draw_members(frame, model, members, now);
     draw_chat(frame, model, chat);
     draw_input(frame, model, input);
     if model.help_open {
@@ -322,7 +322,7 @@ pub fn member_tile(
         area,
         &TileView {
             name: &name,
-            note: None,
+            note: member_note(model, member, now),
             look: if model.speaking.contains(&member.id) {
                 TileLook::Speaking
             } else {
@@ -339,6 +339,14 @@ pub fn member_tile(
         now,
     );
     video.then(|| (key, inner.as_size()))
+}
+
+/// A raised hand and a fresh reaction, for a member's tile title.
+fn member_note(model: &ViewModel, member: &MemberInfo, now: Instant) -> Option<String> {
+    let hand = member.hand.then_some("✋ hand up");
+    let reaction = model.reaction(member.id, now);
+    let parts: Vec<&str> = hand.into_iter().chain(reaction).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 /// How a tile's border looks.
@@ -443,7 +451,7 @@ pub fn draw_tile(frame: &mut Frame, area: Rect, tile: &TileView, now: Instant) -
     }
 }
 
-fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
+fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect, now: Instant) {
     let lines: Vec<Line> = model
         .state
         .members
@@ -458,8 +466,18 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
             } else {
                 format!("#{}", m.id)
             };
-            let tags = crate::output::member_tags(m);
+            // The hand shows as ✋ next to the name: no need to say it twice.
+            let mut tags = crate::output::member_tags(m);
+            tags.retain(|tag| *tag != "hand up");
             let speaking = model.speaking.contains(&m.id);
+            let mut marks = String::new();
+            if m.hand {
+                marks.push_str(" ✋");
+            }
+            if let Some(emoji) = model.reaction(m.id, now) {
+                marks.push(' ');
+                marks.push_str(emoji);
+            }
             Line::from(vec![
                 Span::styled(
                     if speaking { "♪ " } else { "  " },
@@ -474,6 +492,7 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
                     },
                 ),
                 Span::styled(id, DIM),
+                Span::styled(marks, Style::new().fg(Color::Yellow)),
                 Span::styled(format!(" {}", tags.join(" · ")), DIM),
             ])
         })
@@ -544,6 +563,10 @@ fn draw_chat(frame: &mut Frame, model: &ViewModel, area: Rect) {
                 } else {
                     Style::new()
                 },
+            ),
+            ChatLine::Private { from, to, text } => (
+                format!("{from} → {to} (private): {text}"),
+                Style::new().fg(Color::Magenta),
             ),
             ChatLine::Info(text) => (text.clone(), DIM),
             ChatLine::Error(text) => (text.clone(), Style::new().fg(Color::Red)),

@@ -22,6 +22,7 @@ fn member(id: u32, name: &str, host: bool, video: bool, audio: bool) -> MemberIn
         id: ClientId(id),
         name: name.into(),
         host,
+        hand: false,
         sharing,
     }
 }
@@ -729,4 +730,64 @@ fn the_status_bar_says_which_media_is_down_until_it_is_back() {
     let text = screen_text(&backend);
     assert!(!text.contains("down, reconnecting"), "{text}");
     assert!(text.contains("video connection back after 1.2 s"), "{text}");
+}
+
+#[test]
+fn hands_reactions_and_private_messages_show_on_tiles_members_and_chat() {
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, false, false),
+    ]);
+    apply(
+        &mut model,
+        &Event::Hand {
+            meeting: meeting_id(),
+            member: named(3, "bo"),
+            raised: true,
+            by: named(3, "bo"),
+        },
+    );
+    apply(
+        &mut model,
+        &Event::Reaction {
+            meeting: meeting_id(),
+            member: named(2, "ana"),
+            emoji: "🎉".into(),
+        },
+    );
+    apply(
+        &mut model,
+        &Event::Private {
+            meeting: meeting_id(),
+            from: named(3, "bo"),
+            to: named(1, "ed"),
+            text: "psst\x1b[2J".into(),
+        },
+    );
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    // A wide character takes two cells: the second reads as a space here.
+    assert!(text.contains("bo · ✋  hand up"), "bo's tile:\n{text}");
+    assert!(text.contains("ana ♪ · 🎉"), "ana's tile:\n{text}");
+    assert!(text.contains("bo#3 ✋"), "members list:\n{text}");
+    assert!(text.contains("bo → you (private): psst [2J"), "{text}");
+    insta::assert_snapshot!(backend);
+
+    // The reaction fades; the hand stays until lowered.
+    let later = Instant::now() + crate::tui::model::REACTION_SHOWN;
+    assert!(model.reaction(ClientId(2), later).is_none());
+    assert!(model.fade_reactions(later));
+    apply(
+        &mut model,
+        &Event::Hand {
+            meeting: meeting_id(),
+            member: named(3, "bo"),
+            raised: false,
+            by: named(2, "ana"),
+        },
+    );
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(!text.contains("✋") && !text.contains("♪ · 🎉"), "{text}");
+    assert!(text.contains("ana lowered bo's hand"), "{text}");
 }
