@@ -22,6 +22,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ),
     ("/", "type a command (/help lists them)"),
     (
+        "while typing",
+        "Left Right Home End (Ctrl-A, Ctrl-E) move; Backspace, Delete, Ctrl-U, Ctrl-K, Ctrl-W delete; Up Down recall lines you sent; Tab completes commands and names (again for the next)",
+    ),
+    (
         "m",
         if cfg!(feature = "audio") {
             "microphone on/off"
@@ -145,12 +149,12 @@ pub fn paste(model: &mut ViewModel, text: &str) {
             end -= 1;
         }
         flat.truncate(end);
-        input.text.push_str(&flat);
+        input.insert_str(&flat);
         let text = format!("the paste was cut at {MAX_PASTE_BYTES} bytes");
         model.push_line(ChatLine::Info(text));
         return;
     }
-    input.text.push_str(&flat);
+    input.insert_str(&flat);
 }
 
 /// What a mouse event does: in control mode, over the shown screen, it goes
@@ -235,44 +239,76 @@ fn scroll(model: &mut ViewModel, lines: isize) -> Option<String> {
 }
 
 fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
+    if key.code != KeyCode::Tab {
+        model.input.end_completion();
+    }
     let input = &mut model.input;
     match key.code {
         KeyCode::Enter => {
-            let line = std::mem::take(&mut input.text);
+            let line = input.take_line();
             if line.trim().is_empty() {
                 input.typing = false;
                 return None;
             }
             model.chat_scroll = 0;
-            confirm_or_send(model, line)
+            return confirm_or_send(model, line);
         }
-        KeyCode::Esc => {
-            input.typing = false;
-            None
+        KeyCode::Esc => input.typing = false,
+        KeyCode::Backspace => input.delete_back(),
+        KeyCode::Delete => input.delete_forward(),
+        KeyCode::Left => input.left(),
+        KeyCode::Right => input.right(),
+        KeyCode::Home => input.home(),
+        KeyCode::End => input.end(),
+        KeyCode::Up => input.history_back(),
+        KeyCode::Down => input.history_forward(),
+        KeyCode::Char('a') if ctrl => input.home(),
+        KeyCode::Char('e') if ctrl => input.end(),
+        KeyCode::Char('b') if ctrl => input.left(),
+        KeyCode::Char('f') if ctrl => input.right(),
+        KeyCode::Char('u') if ctrl => input.kill_to_start(),
+        KeyCode::Char('k') if ctrl => input.kill_to_end(),
+        KeyCode::Char('w') if ctrl => input.kill_word(),
+        KeyCode::Char('h') if ctrl => input.delete_back(),
+        KeyCode::Tab => {
+            let names = completion_names(model);
+            model.input.complete(&names);
         }
-        KeyCode::Backspace => {
-            input.text.pop();
-            None
-        }
-        KeyCode::Char('u') if ctrl => {
-            input.text.clear();
-            None
-        }
-        KeyCode::F(1) => {
-            model.open_help();
-            None
-        }
-        KeyCode::Char(c) if !ctrl => {
-            input.text.push(c);
-            None
-        }
-        _ => None,
+        KeyCode::F(1) => model.open_help(),
+        KeyCode::Char(c) if !ctrl => input.insert(c),
+        _ => {}
     }
+    None
+}
+
+/// Other members' names as commands take them: the name, or `name#id`
+/// where two share it, or the id where it has spaces (a command's first
+/// word ends at a space).
+fn completion_names(model: &ViewModel) -> Vec<String> {
+    let others: Vec<_> = model.others().collect();
+    others
+        .iter()
+        .map(|m| {
+            let name = crate::output::clean(&m.name);
+            let shared = others
+                .iter()
+                .filter(|o| o.name.eq_ignore_ascii_case(&m.name))
+                .count()
+                > 1;
+            if name.contains(char::is_whitespace) {
+                m.id.to_string()
+            } else if shared {
+                format!("{name}#{}", m.id)
+            } else {
+                name
+            }
+        })
+        .collect()
 }
 
 fn start_typing(model: &mut ViewModel, text: &str) -> Option<String> {
     model.input.typing = true;
-    model.input.text = text.to_string();
+    model.input.set(text);
     None
 }
 
@@ -770,5 +806,80 @@ mod tests {
             ..at
         });
         assert_eq!(mouse(&model, &click), None, "another screen's picture");
+    }
+
+    #[test]
+    fn the_input_line_edits_like_readline() {
+        let mut model = meeting(&[]);
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        press(&mut model, KeyCode::Char('i'));
+        for c in "hello world".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        // Ctrl-A, then a word at the start; End, then Backspace.
+        handle(&mut model, ctrl('a'));
+        for c in "oh ".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        press(&mut model, KeyCode::End);
+        press(&mut model, KeyCode::Backspace);
+        assert_eq!(model.input.text, "oh hello worl");
+        // Left twice, Delete: the character under the cursor.
+        press(&mut model, KeyCode::Left);
+        press(&mut model, KeyCode::Left);
+        press(&mut model, KeyCode::Delete);
+        assert_eq!(model.input.text, "oh hello wol");
+        press(&mut model, KeyCode::Right);
+        handle(&mut model, ctrl('w'));
+        assert_eq!(model.input.text, "oh hello ");
+        handle(&mut model, ctrl('e'));
+        press(&mut model, KeyCode::Home);
+        press(&mut model, KeyCode::Right);
+        handle(&mut model, ctrl('k'));
+        assert_eq!(model.input.text, "o");
+        handle(&mut model, ctrl('u'));
+        assert_eq!(model.input.text, "");
+        // Two lines sent, then Up recalls them, newest first; Down returns.
+        for line in ["first", "/members"] {
+            for c in line.chars() {
+                press(&mut model, KeyCode::Char(c));
+            }
+            assert_eq!(press(&mut model, KeyCode::Enter).as_deref(), Some(line));
+        }
+        press(&mut model, KeyCode::Char('x'));
+        press(&mut model, KeyCode::Up);
+        assert_eq!(model.input.text, "/members");
+        press(&mut model, KeyCode::Up);
+        assert_eq!(model.input.text, "first");
+        assert_eq!(model.chat_scroll, 0, "Up while typing does not scroll");
+        press(&mut model, KeyCode::Down);
+        press(&mut model, KeyCode::Down);
+        assert_eq!(model.input.text, "x");
+        handle(&mut model, ctrl('u'));
+        // Tab: a command, then a member's name; repeated Tabs cycle.
+        for c in "/vol".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        assert_eq!(press(&mut model, KeyCode::Tab), None);
+        assert_eq!(model.input.text, "/volume ");
+        press(&mut model, KeyCode::Char('a'));
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/volume ana");
+        with_state(&mut model, |s| {
+            s.members[2].name = "Ana".into();
+        });
+        press(&mut model, KeyCode::Char(' '));
+        handle(&mut model, ctrl('w'));
+        handle(&mut model, ctrl('w'));
+        for c in "/msg a".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/msg ana#2", "two Anas: with the id");
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/msg Ana#3");
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/msg a", "back to what was typed");
+        assert!(model.input.typing, "Tab while typing is no shortcut");
     }
 }

@@ -13,6 +13,7 @@
 //! times a second, and only when something changed. Nothing the UI thread does
 //! waits on the network or on a decoder.
 
+mod editing;
 mod keys;
 pub mod logs;
 pub mod model;

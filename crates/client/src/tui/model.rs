@@ -103,11 +103,21 @@ pub struct Confirmation {
     pub question: String,
 }
 
-/// The line being typed, and whether keys type into it or are shortcuts.
+/// The line being typed, and whether keys type into it or are shortcuts;
+/// `editing` edits it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InputLine {
     pub typing: bool,
     pub text: String,
+    /// Where the next character goes: a byte offset into `text`.
+    pub(super) cursor: usize,
+    /// The lines sent this session, oldest first.
+    pub history: Vec<String>,
+    /// The history line shown (Up and Down), if any.
+    pub(super) recalled: Option<usize>,
+    /// The line being typed when Up first recalled an older one.
+    pub(super) draft: String,
+    pub(super) completion: Option<super::editing::Completion>,
 }
 
 pub struct ViewModel {

@@ -592,12 +592,14 @@ fn draw_input(frame: &mut Frame, model: &ViewModel, area: Rect) {
         frame.render_widget(line, area);
     } else if model.input.typing {
         let prompt = "> ";
-        let width = usize::from(area.width.saturating_sub(3));
-        // Show the end of a long line: that is where the typing happens.
+        let width = usize::from(area.width.saturating_sub(3)).max(1);
+        // Show the part of a long line around the cursor: that is where
+        // the typing happens.
         let chars: Vec<char> = model.input.text.chars().collect();
-        let start = chars.len().saturating_sub(width);
-        let visible: String = chars[start..].iter().collect();
-        let cursor_x = area.x + (prompt.len() + visible.chars().count()) as u16;
+        let cursor = model.input.cursor_chars();
+        let start = cursor.saturating_sub(width);
+        let visible: String = chars[start..].iter().take(width).collect();
+        let cursor_x = area.x + (prompt.len() + cursor - start) as u16;
         frame.render_widget(
             Line::from(vec![Span::styled(prompt, SPEAKING), Span::raw(visible)]),
             area,
