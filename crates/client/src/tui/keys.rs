@@ -250,7 +250,7 @@ fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
                 input.typing = false;
                 return None;
             }
-            model.chat_scroll = 0;
+            model.chat_to_newest();
             return confirm_or_send(model, line);
         }
         KeyCode::Esc => input.typing = false,
@@ -389,14 +389,14 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
         KeyCode::Char('c') => Some("/create".into()),
         KeyCode::Char('l') => Some("/leave".into()),
         KeyCode::Char('s') => {
-            model.chat_scroll = 0;
+            model.chat_to_newest();
             Some("/stats".into())
         }
         KeyCode::Char('q') => confirm_or_send(model, "/quit".into()),
         KeyCode::Up => scroll(model, 1),
         KeyCode::Down => scroll(model, -1),
         KeyCode::End => {
-            model.chat_scroll = 0;
+            model.chat_to_newest();
             None
         }
         _ => None,

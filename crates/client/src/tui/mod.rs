@@ -20,7 +20,7 @@ pub mod model;
 pub mod presentation;
 pub mod remote;
 pub mod render;
-mod terminal;
+pub(crate) mod terminal;
 pub mod tiles;
 
 use crate::events::AppEvent;
@@ -343,6 +343,8 @@ impl Ui {
         let second = crossbeam_channel::tick(Duration::from_secs(1));
         let mut dirty = true;
         let mut redraws = 0u32;
+        let _ = terminal::keep_title(terminal.backend_mut(), true);
+        let mut title = String::new();
         loop {
             select! {
                 recv(events) -> event => match event {
@@ -409,6 +411,7 @@ impl Ui {
                 recv(frame_tick) -> _ => {
                     self.send_pending_move();
                     self.follow_control_mode(terminal.backend_mut());
+                    self.notify(terminal.backend_mut(), &mut title);
                     let now = Instant::now();
                     let speaking = self.levels.speaking(now);
                     if speaking != self.model.speaking {
@@ -438,7 +441,21 @@ impl Ui {
                 },
             }
         }
+        let _ = terminal::keep_title(terminal.backend_mut(), false);
         self.model.last_word
+    }
+
+    /// Rings the bell for news the reader scrolled away from, and keeps the
+    /// window title (with the unread count) up to date.
+    fn notify(&mut self, out: &mut impl Write, shown: &mut String) {
+        if self.model.take_bell() {
+            let _ = terminal::bell(out);
+        }
+        let title = self.model.title();
+        if title != *shown {
+            let _ = terminal::set_title(out, &title);
+            *shown = title;
+        }
     }
 }
 

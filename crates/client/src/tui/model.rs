@@ -132,6 +132,12 @@ pub struct ViewModel {
     pub chat: VecDeque<ChatLine>,
     /// How many lines the chat is scrolled back from the newest.
     pub chat_scroll: usize,
+    /// Messages from others that arrived while the chat was scrolled back:
+    /// "N new messages" until the reader is back at the newest.
+    pub unread: usize,
+    /// Someone joined or wrote while the chat was scrolled back: ring the
+    /// terminal's bell once (taken by the UI loop).
+    pub bell: bool,
     /// What you share yourself.
     pub sharing: PerKind<bool>,
     /// The kinds whose socket is down (being attached again): nothing of
@@ -180,6 +186,8 @@ impl ViewModel {
             state: MeetingState::new(me),
             chat: VecDeque::new(),
             chat_scroll: 0,
+            unread: 0,
+            bell: false,
             sharing: PerKind::default(),
             media_down: PerKind::default(),
             figures: Figures::default(),
@@ -335,6 +343,15 @@ impl ViewModel {
             ChatLine::Info(text) => ChatLine::Info(clean(&text)),
             ChatLine::Error(text) => ChatLine::Error(clean(&text)),
         };
+        let from_others = match &line {
+            ChatLine::Message { mine, .. } => !mine,
+            ChatLine::Private { from, .. } => from != "you",
+            ChatLine::Info(_) | ChatLine::Error(_) => false,
+        };
+        if from_others && self.chat_scroll > 0 {
+            self.unread += 1;
+            self.bell = true;
+        }
         if self.chat.len() == CHAT_HISTORY {
             self.chat.pop_front();
         }
@@ -398,6 +415,7 @@ impl ViewModel {
             // A controller's every key would be a chat line; the banner
             // already says who controls the screen.
             Event::Input { .. } => return,
+            Event::MemberJoined { .. } if self.chat_scroll > 0 => self.bell = true,
             // Asked again after being waved away: show the banner again.
             Event::ControlRequested {
                 owner, controller, ..
@@ -481,6 +499,35 @@ impl ViewModel {
     pub fn scroll_chat(&mut self, lines: isize) {
         let max = self.chat.len().saturating_sub(1);
         self.chat_scroll = self.chat_scroll.saturating_add_signed(lines).min(max);
+        if self.chat_scroll == 0 {
+            self.unread = 0;
+        }
+    }
+
+    /// Back to the newest chat line: nothing is unread any more.
+    pub fn chat_to_newest(&mut self) {
+        self.chat_scroll = 0;
+        self.unread = 0;
+    }
+
+    /// Whether to ring the bell now (once per burst of news).
+    pub fn take_bell(&mut self) -> bool {
+        std::mem::take(&mut self.bell)
+    }
+
+    /// The terminal's title: the meeting, with the unread count first while
+    /// there is one. Cleaned and short: it goes into an OSC sequence, which
+    /// a control character from the network must not end or extend.
+    pub fn title(&self) -> String {
+        let place = match &self.state.meeting {
+            Some(id) => format!("meeting {}", id.as_str()),
+            None => "no meeting".to_string(),
+        };
+        let title = match self.unread {
+            0 => format!("{place} · client"),
+            n => format!("({n} new) {place} · client"),
+        };
+        clean(&title).chars().take(80).collect()
     }
 }
 

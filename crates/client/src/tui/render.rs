@@ -540,10 +540,22 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 fn draw_chat(frame: &mut Frame, model: &ViewModel, area: Rect) {
-    let title = if model.chat_scroll > 0 {
-        format!(" chat (scrolled back {}, End returns) ", model.chat_scroll)
-    } else {
-        " chat ".to_string()
+    let title = match (model.chat_scroll, model.unread) {
+        (0, _) => Line::raw(" chat "),
+        // Scrolled back, news below: say so instead of jumping to it.
+        (_, 1..) => Line::from(vec![
+            Span::raw(" chat "),
+            Span::styled(
+                format!(
+                    " {} new message{} · End ",
+                    model.unread,
+                    if model.unread == 1 { "" } else { "s" }
+                ),
+                ASKING_BAR,
+            ),
+            Span::raw(" "),
+        ]),
+        (back, 0) => Line::raw(format!(" chat (scrolled back {back}, End returns) ")),
     };
     let block = Block::bordered()
         .border_type(BorderType::Rounded)

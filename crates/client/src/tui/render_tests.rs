@@ -791,3 +791,80 @@ fn hands_reactions_and_private_messages_show_on_tiles_members_and_chat() {
     assert!(!text.contains("✋") && !text.contains("♪ · 🎉"), "{text}");
     assert!(text.contains("ana lowered bo's hand"), "{text}");
 }
+
+#[test]
+fn news_while_scrolled_back_is_counted_not_jumped_to() {
+    let mut model = meeting_model(vec![member(2, "ana", true, true, true)]);
+    for n in 0..12 {
+        model.log(&format!("older line {n}"));
+    }
+    model.scroll_chat(5);
+    let from_ana = |text: &str| Event::Chat {
+        meeting: meeting_id(),
+        from: "ana\x07".into(),
+        from_id: ClientId(2),
+        text: text.into(),
+    };
+    apply(&mut model, &from_ana("are you there?"));
+    apply(&mut model, &from_ana("hello?"));
+    // Our own lines are no news.
+    apply(
+        &mut model,
+        &Event::Chat {
+            meeting: meeting_id(),
+            from: "ed".into(),
+            from_id: ClientId(1),
+            text: "typed while scrolled".into(),
+        },
+    );
+    assert_eq!(model.unread, 2);
+    assert_eq!(model.chat_scroll, 8, "the reader's place is kept");
+    assert!(model.take_bell(), "news rings once");
+    assert!(!model.take_bell());
+    apply(
+        &mut model,
+        &Event::MemberJoined {
+            meeting: meeting_id(),
+            member: named(3, "bo\x1b]2;pwned\x07"),
+        },
+    );
+    assert!(model.take_bell(), "someone joining rings too");
+    let title = model.title();
+    assert_eq!(title, "(2 new) meeting abc-def · client");
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(text.contains("2 new messages · End"), "{text}");
+    assert!(!text.contains("are you there?"), "no jump:\n{text}");
+    insta::assert_snapshot!(backend);
+
+    // Back at the newest: read, and the title says so.
+    model.chat_to_newest();
+    assert_eq!(model.unread, 0);
+    assert_eq!(model.title(), "meeting abc-def · client");
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(text.contains("are you there?") && !text.contains("new message"));
+    // At the newest, news rings no bell: it is on screen.
+    apply(&mut model, &from_ana("ok"));
+    assert!(!model.take_bell());
+}
+
+#[test]
+fn the_title_carries_nothing_that_steers_a_terminal() {
+    let mut model = meeting_model(vec![]);
+    let mut state = model.state.clone();
+    // A meeting id is whatever string the server sent.
+    let hostile: MeetingId =
+        serde_json::from_value(serde_json::json!("x\u{7}\u{1b}]0;evil\u{9b}")).expect("any string");
+    state.meeting = Some(hostile);
+    model.set_meeting(&state);
+    let title = model.title();
+    assert!(!title.chars().any(char::is_control), "{title:?}");
+    let mut out = Vec::new();
+    crate::tui::terminal::set_title(&mut out, &title).expect("writes");
+    assert_eq!(
+        out.iter().filter(|&&b| b == 0x07).count(),
+        1,
+        "one BEL: the end"
+    );
+}

@@ -45,6 +45,28 @@ pub fn set_mouse_capture(out: &mut impl Write, on: bool) -> std::io::Result<()> 
     }
 }
 
+/// Rings the terminal's bell.
+pub fn bell(out: &mut impl Write) -> std::io::Result<()> {
+    out.write_all(b"\x07")?;
+    out.flush()
+}
+
+/// Sets the window title (OSC 2). `title` must be cleaned already (no
+/// control characters: a BEL or ESC in it would end the sequence early).
+pub fn set_title(out: &mut impl Write, title: &str) -> std::io::Result<()> {
+    debug_assert!(!title.chars().any(char::is_control));
+    write!(out, "\x1b]2;{title}\x07")?;
+    out.flush()
+}
+
+/// Saves (`true`) or restores the terminal's own title (xterm's title
+/// stack; terminals without one ignore it), so the view's title goes away
+/// with the view.
+pub fn keep_title(out: &mut impl Write, save: bool) -> std::io::Result<()> {
+    out.write_all(if save { b"\x1b[22;0t" } else { b"\x1b[23;0t" })?;
+    out.flush()
+}
+
 pub struct TerminalGuard(());
 
 impl TerminalGuard {
