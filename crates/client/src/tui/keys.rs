@@ -56,7 +56,14 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("j", "join a meeting: type its id, then Enter"),
     ("l", "leave the meeting"),
     ("s", "show the stats in the chat"),
-    ("Up Down PgUp PgDn", "scroll the chat back and forth"),
+    (
+        "Up Down PgUp PgDn",
+        "scroll the chat back and forth (the mouse wheel too)",
+    ),
+    (
+        "click",
+        "a tile: it fills the video area (click again or Esc for all tiles); a member in the list: what you can do about them",
+    ),
     ("End", "back to the newest chat line"),
     (
         "?, F1",
@@ -170,6 +177,46 @@ pub fn mouse(model: &ViewModel, mouse: &MouseEvent) -> Option<RemoteInput> {
         return None;
     }
     remote::mouse_input(at, mouse)
+}
+
+/// Rows the wheel scrolls the chat by.
+const WHEEL_LINES: isize = 3;
+
+/// What the mouse does outside control mode, by where the last draw put
+/// things: the wheel over the chat scrolls it, a click on a tile focuses it
+/// (fills the video area; a click again returns to the grid), a click on a
+/// member in the list says what can be done about them. True if anything
+/// changed.
+pub fn view_mouse(model: &mut ViewModel, mouse: &MouseEvent) -> bool {
+    use ratatui::crossterm::event::{MouseButton, MouseEventKind};
+    use ratatui::layout::Position;
+    let at = Position::new(mouse.column, mouse.row);
+    let clicks = &model.clicks;
+    match mouse.kind {
+        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown if clicks.chat.contains(at) => {
+            let back = matches!(mouse.kind, MouseEventKind::ScrollUp);
+            model.scroll_chat(if back { WHEEL_LINES } else { -WHEEL_LINES });
+            true
+        }
+        MouseEventKind::Down(MouseButton::Left) => {
+            let member = |places: &[(common::ClientId, ratatui::layout::Rect)]| {
+                places
+                    .iter()
+                    .find(|(_, area)| area.contains(at))
+                    .map(|(id, _)| *id)
+            };
+            if let Some(id) = member(&clicks.tiles) {
+                model.toggle_focus(id);
+                true
+            } else if let Some(id) = member(&clicks.member_rows) {
+                model.member_actions(id);
+                true
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
 }
 
 /// The question about `line`, if it cannot be taken back: quitting leaves
@@ -397,6 +444,10 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
         KeyCode::Down => scroll(model, -1),
         KeyCode::End => {
             model.chat_to_newest();
+            None
+        }
+        KeyCode::Esc => {
+            model.focused = None;
             None
         }
         _ => None,
@@ -881,5 +932,78 @@ mod tests {
         press(&mut model, KeyCode::Tab);
         assert_eq!(model.input.text, "/msg a", "back to what was typed");
         assert!(model.input.typing, "Tab while typing is no shortcut");
+    }
+
+    #[test]
+    fn the_wheel_scrolls_the_chat_and_clicks_focus_tiles_and_show_members() {
+        use super::super::model::ClickMap;
+        use ratatui::crossterm::event::{MouseButton, MouseEventKind};
+        use ratatui::layout::Rect;
+        let mut model = meeting(&[]);
+        for n in 0..20 {
+            model.log(&format!("line {n}"));
+        }
+        model.clicks = ClickMap {
+            chat: Rect::new(50, 8, 30, 14),
+            member_rows: vec![
+                (ClientId(1), Rect::new(51, 2, 28, 1)),
+                (ClientId(2), Rect::new(51, 3, 28, 1)),
+                (ClientId(3), Rect::new(51, 4, 28, 1)),
+            ],
+            tiles: vec![
+                (ClientId(2), Rect::new(0, 1, 50, 11)),
+                (ClientId(3), Rect::new(0, 12, 50, 11)),
+            ],
+        };
+        let event = |kind, column, row| MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        };
+        let click = |column, row| event(MouseEventKind::Down(MouseButton::Left), column, row);
+
+        assert!(view_mouse(
+            &mut model,
+            &event(MouseEventKind::ScrollUp, 60, 10)
+        ));
+        assert_eq!(model.chat_scroll, WHEEL_LINES as usize);
+        assert!(view_mouse(
+            &mut model,
+            &event(MouseEventKind::ScrollDown, 60, 10)
+        ));
+        assert_eq!(model.chat_scroll, 0);
+        assert!(
+            !view_mouse(&mut model, &event(MouseEventKind::ScrollUp, 10, 10)),
+            "the wheel over a tile does not scroll the chat"
+        );
+
+        // bo's tile: focused; again: the grid; Esc returns too.
+        assert!(view_mouse(&mut model, &click(10, 15)));
+        assert_eq!(model.focused_member().map(|m| m.id), Some(ClientId(3)));
+        assert!(view_mouse(&mut model, &click(10, 15)));
+        assert_eq!(model.focused, None);
+        view_mouse(&mut model, &click(10, 2));
+        assert_eq!(model.focused, Some(ClientId(2)));
+        press(&mut model, KeyCode::Esc);
+        assert_eq!(model.focused, None, "Esc returns to all tiles");
+        // A focused member who leaves: all tiles again.
+        view_mouse(&mut model, &click(10, 2));
+        with_state(&mut model, |s| s.members.retain(|m| m.id != ClientId(2)));
+        assert!(model.focused_member().is_none());
+
+        // bo in the members list: what can be done about him (we host).
+        assert!(view_mouse(&mut model, &click(55, 4)));
+        assert!(
+            matches!(model.chat.back(), Some(ChatLine::Info(t)) if t.contains("/msg bo#3") && t.contains("/remove bo#3")),
+            "{:?}",
+            model.chat.back()
+        );
+        assert!(!view_mouse(&mut model, &click(79, 0)), "nothing there");
+        // Releases and moves do nothing.
+        assert!(!view_mouse(
+            &mut model,
+            &event(MouseEventKind::Up(MouseButton::Left), 10, 15)
+        ));
     }
 }

@@ -6,8 +6,9 @@
 //! happened through `View` (a `FrontEnd`), and the view answers with the same
 //! command lines a user types in the line interface (`AppEvent::Input`).
 //!
-//! Threads: `keys` reads the terminal's key, mouse and resize events (mouse
-//! events only in control mode, where they go to a remote screen); `video-decode`
+//! Threads: `keys` reads the terminal's key, mouse and resize events (in
+//! control mode the mouse goes to a remote screen, elsewhere it scrolls the
+//! chat and picks tiles and members); `video-decode`
 //! (in `tiles`) turns JPEG frames into tile pictures; `view` owns the terminal,
 //! applies events to the `model` and redraws at most `MAX_REDRAWS_PER_SECOND`
 //! times a second, and only when something changed. Nothing the UI thread does
@@ -297,7 +298,7 @@ struct Ui {
     figures: FigureMeter,
     /// A drag's newest pointer position, sent once per redraw tick.
     pending_move: PendingMove,
-    /// Whether the terminal reports the mouse (only in control mode).
+    /// Whether mouse reporting was turned on.
     mouse_captured: bool,
 }
 
@@ -314,19 +315,23 @@ impl Ui {
         }
     }
 
-    /// Turns mouse reporting on when control mode starts and off when it ends
-    /// (by a key, or by itself when the grant ends).
+    /// Keeps mouse reporting on (the view scrolls and focuses with it, and
+    /// control mode sends it to the remote screen), and forgets a drag's
+    /// pointer outside control mode.
     fn follow_control_mode(&mut self, out: &mut impl Write) {
-        let wanted = self.model.in_control_mode();
-        if wanted == self.mouse_captured {
-            return;
-        }
-        if !wanted {
+        if !self.model.in_control_mode() {
             self.pending_move.clear();
         }
-        match terminal::set_mouse_capture(out, wanted) {
-            Ok(()) => self.mouse_captured = wanted,
-            Err(err) => tracing::warn!("could not switch mouse reporting: {err}"),
+        if self.mouse_captured {
+            return;
+        }
+        match terminal::set_mouse_capture(out, true) {
+            Ok(()) => self.mouse_captured = true,
+            Err(err) => {
+                // Once is enough: the keys do everything the mouse does.
+                self.mouse_captured = true;
+                tracing::warn!("could not turn mouse reporting on: {err}");
+            }
         }
     }
 
@@ -377,6 +382,11 @@ impl Ui {
                     Ok(term_event::Event::Paste(text)) => {
                         keys::paste(&mut self.model, &text);
                         dirty = true;
+                    }
+                    Ok(term_event::Event::Mouse(mouse)) if !self.model.in_control_mode() => {
+                        if keys::view_mouse(&mut self.model, &mouse) {
+                            dirty = true;
+                        }
                     }
                     // Nothing to redraw: the remote screen answers in pictures.
                     Ok(term_event::Event::Mouse(mouse)) => match keys::mouse(&self.model, &mouse) {
@@ -434,6 +444,7 @@ impl Ui {
                         return Some(format!("could not draw on the terminal: {err}"));
                     }
                     self.model.screen_at = drawn.screen;
+                    self.model.clicks = drawn.clicks;
                     self.model.help_max_scroll = drawn.help_max_scroll;
                     self.model.help_page = drawn.help_page;
                     self.board.show(&drawn.tiles);

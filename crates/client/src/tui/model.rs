@@ -10,6 +10,7 @@ use crate::meeting::MeetingState;
 use crate::output::{EventText, LocalEvent, clean};
 use crate::stats::StatsSnapshot;
 use common::{ClientId, Event, MediaKind, MemberInfo, PerKind};
+use ratatui::layout::Rect;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -103,6 +104,17 @@ pub struct Confirmation {
     pub question: String,
 }
 
+/// Where things were drawn, for the mouse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClickMap {
+    /// The chat pane (the wheel scrolls it).
+    pub chat: Rect,
+    /// Each member's row in the members list.
+    pub member_rows: Vec<(ClientId, Rect)>,
+    /// Each member's tile in the grid.
+    pub tiles: Vec<(ClientId, Rect)>,
+}
+
 /// The line being typed, and whether keys type into it or are shortcuts;
 /// `editing` edits it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -169,6 +181,11 @@ pub struct ViewModel {
     pub ignored_requests: BTreeSet<(ClientId, ClientId)>,
     /// Where the last draw put the shown screen's picture, for the mouse.
     pub screen_at: Option<ScreenPlacement>,
+    /// Where the last draw put the chat, the members and the tiles, for clicks.
+    pub clicks: ClickMap,
+    /// The member whose tile fills the video area (a click on it; a click
+    /// again or Esc returns to the grid).
+    pub focused: Option<ClientId>,
     /// Each member's latest reaction and when it came; shown on their tile
     /// and in the members list for `REACTION_SHOWN`.
     pub reactions: HashMap<ClientId, (String, Instant)>,
@@ -203,6 +220,8 @@ impl ViewModel {
             control_mode: false,
             ignored_requests: BTreeSet::new(),
             screen_at: None,
+            clicks: ClickMap::default(),
+            focused: None,
             reactions: HashMap::new(),
             text: EventText::new(me),
         }
@@ -222,6 +241,55 @@ impl ViewModel {
         self.reactions
             .retain(|_, (_, at)| now.saturating_duration_since(*at) < REACTION_SHOWN);
         self.reactions.len() != before
+    }
+
+    /// The member whose tile fills the video area, while they are here.
+    pub fn focused_member(&self) -> Option<&MemberInfo> {
+        self.focused
+            .and_then(|id| self.others().find(|m| m.id == id))
+    }
+
+    /// Focuses a member's tile, or (the focused one again) returns to the grid.
+    pub fn toggle_focus(&mut self, id: ClientId) {
+        self.focused = if self.focused_member().is_some_and(|m| m.id == id) {
+            None
+        } else {
+            Some(id)
+        };
+    }
+
+    /// What can be done about a member, said in the chat pane (a click on
+    /// them in the members list).
+    pub fn member_actions(&mut self, id: ClientId) {
+        let Some(member) = self.state.member(id) else {
+            return;
+        };
+        if id == self.me {
+            let text = "you: /hand raises your hand, /react 👍 reacts, m and v your mic and camera";
+            return self.push_line(ChatLine::Info(text.into()));
+        }
+        let name = clean(&member.name);
+        // As commands take it: a name with spaces by its id.
+        let who = if name.contains(char::is_whitespace) {
+            id.to_string()
+        } else {
+            crate::meeting::label(id, &name)
+        };
+        let mut actions = vec![
+            format!("/msg {who} TEXT"),
+            format!("/mute {who}"),
+            format!("/volume {who} PERCENT"),
+        ];
+        let host = self.state.host().is_some_and(|h| h.id == self.me);
+        if host {
+            if member.hand {
+                actions.push(format!("/hand lower {who}"));
+            }
+            actions.push(format!("/host {who}"));
+            actions.push(format!("/remove {who}"));
+        }
+        let text = format!("{who}: {}", actions.join(" · "));
+        self.push_line(ChatLine::Info(text));
     }
 
     /// The other members: the ones with a tile.

@@ -9,7 +9,7 @@
 //! columns on the side column grows to 40 and the grid gets what is left.
 
 use super::keys::SHORTCUTS;
-use super::model::{ChatLine, Connection, ViewModel};
+use super::model::{ChatLine, ClickMap, Connection, ViewModel};
 use super::presentation;
 use super::remote::ScreenPlacement;
 use super::tiles::{ReadyTiles, RenderedTile, TileKey};
@@ -52,6 +52,8 @@ pub struct Drawn {
     pub tiles: Vec<(TileKey, Size)>,
     /// Where the shown screen's picture is, for the mouse in control mode.
     pub screen: Option<ScreenPlacement>,
+    /// Where the chat, the members and the tiles went, for clicks.
+    pub clicks: ClickMap,
     /// How far the help overlay can scroll, and the rows it shows at once.
     pub help_max_scroll: usize,
     pub help_page: usize,
@@ -100,10 +102,15 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
                 ..Drawn::default()
             }
         }
-        None => Drawn {
-            tiles: draw_grid(frame, model, tiles, video, now),
-            ..Drawn::default()
-        },
+        None => {
+            let mut clicks = ClickMap::default();
+            let tiles = draw_grid(frame, model, tiles, video, now, &mut clicks);
+            Drawn {
+                tiles,
+                clicks,
+                ..Drawn::default()
+            }
+        }
     };
     if self_view_on {
         let tile = TileView {
@@ -117,7 +124,8 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
         let inner = draw_tile(frame, self_view, &tile, now).inner;
         drawn.tiles.push((TileKey::You, inner.as_size()));
     }
-    draw_members(frame, model, members, now);
+    drawn.clicks.member_rows = draw_members(frame, model, members, now);
+    drawn.clicks.chat = chat;
     draw_chat(frame, model, chat);
     draw_input(frame, model, input);
     if model.help_open {
@@ -261,8 +269,13 @@ fn draw_grid(
     tiles: &ReadyTiles,
     area: Rect,
     now: Instant,
+    clicks: &mut ClickMap,
 ) -> Vec<(TileKey, Size)> {
-    let others: Vec<&MemberInfo> = model.others().collect();
+    // A focused member's tile fills the area.
+    let others: Vec<&MemberInfo> = match model.focused_member() {
+        Some(focused) => vec![focused],
+        None => model.others().collect(),
+    };
     if others.is_empty() {
         let text = if model.state.meeting.is_some() {
             "Nobody else is here yet.\nOthers join with: /join ".to_string()
@@ -296,6 +309,7 @@ fn draw_grid(
         ])
         .split(*row);
         for (cell, member) in cells.iter().zip(chunk) {
+            clicks.tiles.push((member.id, *cell));
             if let Some(tile) = member_tile(frame, model, tiles, *cell, member, now) {
                 shown.push(tile);
             }
@@ -345,7 +359,8 @@ pub fn member_tile(
 fn member_note(model: &ViewModel, member: &MemberInfo, now: Instant) -> Option<String> {
     let hand = member.hand.then_some("✋ hand up");
     let reaction = model.reaction(member.id, now);
-    let parts: Vec<&str> = hand.into_iter().chain(reaction).collect();
+    let focused = (model.focused == Some(member.id)).then_some("click or Esc: all tiles");
+    let parts: Vec<&str> = hand.into_iter().chain(reaction).chain(focused).collect();
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
@@ -451,7 +466,13 @@ pub fn draw_tile(frame: &mut Frame, area: Rect, tile: &TileView, now: Instant) -
     }
 }
 
-fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect, now: Instant) {
+/// The members list; returns each member's row, for clicks.
+fn draw_members(
+    frame: &mut Frame,
+    model: &ViewModel,
+    area: Rect,
+    now: Instant,
+) -> Vec<(common::ClientId, Rect)> {
     let lines: Vec<Line> = model
         .state
         .members
@@ -500,7 +521,14 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect, now: Instant) 
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .title(format!(" members ({}) ", model.state.members.len()));
+    let rows = block
+        .inner(area)
+        .rows()
+        .zip(&model.state.members)
+        .map(|(row, m)| (m.id, row))
+        .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
+    rows
 }
 
 /// Splits `text` into lines at most `width` columns wide, between words where

@@ -868,3 +868,36 @@ fn the_title_carries_nothing_that_steers_a_terminal() {
         "one BEL: the end"
     );
 }
+
+#[test]
+fn a_clicked_tile_fills_the_video_area() {
+    use ratatui::crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, false, false),
+        member(4, "cy", false, false, false),
+    ]);
+    let (_, drawn) = render(&model, &ReadyTiles::new(), 80, 24);
+    model.clicks = drawn.clicks;
+    let (_, bo_tile) = *model
+        .clicks
+        .tiles
+        .iter()
+        .find(|(id, _)| *id == ClientId(3))
+        .expect("bo has a tile");
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: bo_tile.x + 2,
+        row: bo_tile.y + 2,
+        modifiers: KeyModifiers::NONE,
+    };
+    assert!(crate::tui::keys::view_mouse(&mut model, &click));
+    let (backend, drawn) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(text.contains("bo · click or Esc: all tiles"), "{text}");
+    assert!(!text.contains("ana ♪"), "only bo's tile:\n{text}");
+    assert_eq!(drawn.clicks.tiles.len(), 1);
+    // The members list rows are where the click map says.
+    assert_eq!(drawn.clicks.member_rows.len(), 4);
+    insta::assert_snapshot!(backend);
+}
