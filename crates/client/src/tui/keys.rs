@@ -57,6 +57,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("l", "leave the meeting"),
     ("s", "show the stats in the chat"),
     (
+        "y",
+        "copy the meeting id to the clipboard (OSC 52, where the terminal allows it)",
+    ),
+    (
         "Up Down PgUp PgDn",
         "scroll the chat back and forth (the mouse wheel too)",
     ),
@@ -435,6 +439,10 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
         KeyCode::Char('C') => control_mode(model),
         KeyCode::Char('c') => Some("/create".into()),
         KeyCode::Char('l') => Some("/leave".into()),
+        KeyCode::Char('y') => {
+            model.copy_meeting_id();
+            None
+        }
         KeyCode::Char('s') => {
             model.chat_to_newest();
             Some("/stats".into())
@@ -932,6 +940,19 @@ mod tests {
         press(&mut model, KeyCode::Tab);
         assert_eq!(model.input.text, "/msg a", "back to what was typed");
         assert!(model.input.typing, "Tab while typing is no shortcut");
+    }
+
+    #[test]
+    fn y_copies_the_meeting_id_and_says_so() {
+        let mut alone = ViewModel::new(ClientId(1));
+        assert_eq!(press(&mut alone, KeyCode::Char('y')), None);
+        assert!(alone.copy.is_none(), "no meeting, nothing to copy");
+        let mut model = meeting(&[]);
+        assert_eq!(press(&mut model, KeyCode::Char('y')), None);
+        assert_eq!(model.copy.as_deref(), Some("abc-def"));
+        assert!(
+            matches!(model.chat.back(), Some(ChatLine::Info(t)) if t.starts_with("copied abc-def to the clipboard"))
+        );
     }
 
     #[test]

@@ -462,6 +462,9 @@ impl Ui {
         if self.model.take_bell() {
             let _ = terminal::bell(out);
         }
+        if let Some(text) = self.model.copy.take() {
+            let _ = terminal::copy_to_clipboard(out, &text);
+        }
         let title = self.model.title();
         if title != *shown {
             let _ = terminal::set_title(out, &title);

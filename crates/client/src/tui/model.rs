@@ -147,6 +147,8 @@ pub struct ViewModel {
     /// Messages from others that arrived while the chat was scrolled back:
     /// "N new messages" until the reader is back at the newest.
     pub unread: usize,
+    /// Text to put on the terminal's clipboard (OSC 52), taken by the UI loop.
+    pub copy: Option<String>,
     /// Someone joined or wrote while the chat was scrolled back: ring the
     /// terminal's bell once (taken by the UI loop).
     pub bell: bool,
@@ -204,6 +206,7 @@ impl ViewModel {
             chat: VecDeque::new(),
             chat_scroll: 0,
             unread: 0,
+            copy: None,
             bell: false,
             sharing: PerKind::default(),
             media_down: PerKind::default(),
@@ -576,6 +579,20 @@ impl ViewModel {
     pub fn chat_to_newest(&mut self) {
         self.chat_scroll = 0;
         self.unread = 0;
+    }
+
+    /// Asks to copy the meeting id to the clipboard, and says so.
+    pub fn copy_meeting_id(&mut self) {
+        let Some(id) = &self.state.meeting else {
+            return self.push_line(ChatLine::Info(
+                "no meeting id to copy: you are in no meeting".into(),
+            ));
+        };
+        let id = clean(id.as_str());
+        self.push_line(ChatLine::Info(format!(
+            "copied {id} to the clipboard (where the terminal allows it: OSC 52); others join with /join {id}"
+        )));
+        self.copy = Some(id);
     }
 
     /// Whether to ring the bell now (once per burst of news).
