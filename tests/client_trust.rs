@@ -228,6 +228,7 @@ fn hostile_script() -> Script {
             id: r.id,
             name: r.name.clone(),
             host,
+            hand: false,
             sharing: PerKind::splat(true),
         };
         let chat = Event::Chat {

@@ -408,6 +408,36 @@ impl App {
                 return self.say(LocalEvent::Error { message });
             }
             Command::Chat(text) => Request::Chat { text },
+            Command::Private(_, text) if text.len() > MAX_CHAT_BYTES => {
+                let message = format!(
+                    "not sent: a private message is at most {MAX_CHAT_BYTES} bytes (this one has {}); split it",
+                    text.len()
+                );
+                return self.say(LocalEvent::Error { message });
+            }
+            Command::Private(who, text) => match self.meeting.find(&who) {
+                Ok(member) if member.id == self.me => {
+                    let message = "that is you: /msg goes to another member".to_string();
+                    return self.say(LocalEvent::Error { message });
+                }
+                Ok(member) => Request::Private {
+                    to: member.id,
+                    text,
+                },
+                Err(message) => return self.say(LocalEvent::Error { message }),
+            },
+            Command::Hand(None) => Request::Hand {
+                raised: !self.meeting.member(self.me).is_some_and(|m| m.hand),
+                member: None,
+            },
+            Command::Hand(Some(who)) => match self.meeting.find(&who) {
+                Ok(member) => Request::Hand {
+                    raised: false,
+                    member: Some(member.id),
+                },
+                Err(message) => return self.say(LocalEvent::Error { message }),
+            },
+            Command::React(emoji) => Request::React { emoji },
             Command::MediaOn(kind, source) => return self.start_sharing(kind, source.as_deref()),
             Command::MediaOff(kind) => return self.stop_sharing(kind),
             Command::ControlRequest(who) => match self.screen_owner(who.as_deref()) {

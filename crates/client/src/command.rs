@@ -49,6 +49,13 @@ pub enum Command {
     Help,
     Quit,
     Chat(String),
+    /// `/msg NAME|ID TEXT`: a private message to one member.
+    Private(String, String),
+    /// `/hand`: raise or lower your hand (`None`); `/hand lower NAME|ID`
+    /// (host): lower another member's.
+    Hand(Option<String>),
+    /// `/react EMOJI`.
+    React(String),
 }
 
 /// What one typed command line holds, for a command's parser.
@@ -129,6 +136,34 @@ pub const COMMANDS: &[CommandSpec] = &[
         usage: &["/members"],
         help: "list the members of your meeting and what they share",
         parse: |i| i.no_args(Command::Members),
+    },
+    CommandSpec {
+        name: "msg",
+        aliases: &["pm", "whisper"],
+        usage: &["/msg NAME|ID TEXT"],
+        help: "a private message: only that member (and you) sees it",
+        parse: parse_private,
+    },
+    CommandSpec {
+        name: "hand",
+        aliases: &["raise"],
+        usage: &["/hand", "/hand lower NAME|ID"],
+        help: "raise your hand, or lower it; the host lowers anyone's",
+        parse: |i| match i.args.as_slice() {
+            [] => Ok(Command::Hand(None)),
+            ["lower", _, ..] => Ok(Command::Hand(Some(i.args[1..].join(" ")))),
+            _ => Err("usage: /hand, or /hand lower NAME|ID (host)".to_string()),
+        },
+    },
+    CommandSpec {
+        name: "react",
+        aliases: &[],
+        usage: &["/react EMOJI"],
+        help: "show everyone a short reaction, an emoji or two, on your tile for a few seconds",
+        parse: |i| match i.args.as_slice() {
+            [emoji] => Ok(Command::React((*emoji).to_string())),
+            _ => Err("usage: /react EMOJI (for example /react 👍)".to_string()),
+        },
     },
     CommandSpec {
         name: "video",
@@ -336,6 +371,19 @@ fn parse_media(kind: MediaKind, i: &Invocation) -> Result<Command, String> {
     }
 }
 
+/// `/msg NAME TEXT`: the name is the first word, or, for a name with
+/// spaces, `NAME#ID` or the id. A message may have any spaces.
+fn parse_private(i: &Invocation) -> Result<Command, String> {
+    let usage = || "usage: /msg NAME|ID TEXT (for example /msg ana see you at five)".to_string();
+    let rest = i.rest.trim_start();
+    let (who, text) = rest.split_once(char::is_whitespace).ok_or_else(usage)?;
+    let text = text.trim_start();
+    if text.trim().is_empty() {
+        return Err(usage());
+    }
+    Ok(Command::Private(who.to_string(), text.to_string()))
+}
+
 fn parse_join(i: &Invocation) -> Result<Command, String> {
     let usage = || "usage: /join ID [PASSCODE] (for example /join k7m-q2x)".to_string();
     // An id may be typed with a space in the middle, as read aloud: two words
@@ -533,6 +581,19 @@ mod tests {
             parse("/volume Ana Lima 150%"),
             Ok(Some(Command::Volume("Ana Lima".into(), 150)))
         );
+        assert_eq!(
+            parse("/msg bo#3 see you  at five"),
+            Ok(Some(Command::Private(
+                "bo#3".into(),
+                "see you  at five".into()
+            )))
+        );
+        assert_eq!(parse("/hand"), Ok(Some(Command::Hand(None))));
+        assert_eq!(
+            parse("/hand lower Ana Lima"),
+            Ok(Some(Command::Hand(Some("Ana Lima".into()))))
+        );
+        assert_eq!(parse("/react 👍"), Ok(Some(Command::React("👍".into()))));
         assert_eq!(parse("/mute 7"), Ok(Some(Command::Mute("7".into(), true))));
         assert_eq!(
             parse("/unmute bo"),
@@ -566,6 +627,7 @@ mod tests {
             .replace(" [X Y]", "")
             .replace("X Y", "10 20")
             .replace("TEXT", "hello")
+            .replace("EMOJI", "👍")
             .replace("NAME [", "Return [")
             .replace("key NAME", "key Return")
             .replace("NAME|ID PERCENT", "ana 50")
@@ -606,5 +668,9 @@ mod tests {
         assert!(parse("/volume 50").is_err_and(|e| e.contains("usage")));
         assert!(parse("/volume ana 401").is_err());
         assert!(parse("/mute").is_err_and(|e| e.contains("usage")));
+        assert!(parse("/msg ana").is_err_and(|e| e.contains("usage")));
+        assert!(parse("/msg").is_err_and(|e| e.contains("usage")));
+        assert!(parse("/hand up high").is_err_and(|e| e.contains("usage")));
+        assert!(parse("/react").is_err_and(|e| e.contains("usage")));
     }
 }

@@ -63,6 +63,7 @@ impl MeetingState {
                         id: member.id,
                         name: member.name.clone(),
                         host: false,
+                        hand: false,
                         sharing: PerKind::default(),
                     });
                 }
@@ -136,6 +137,17 @@ impl MeetingState {
                     self.blocked.insert((member.id, *kind));
                 } else {
                     self.blocked.remove(&(member.id, *kind));
+                }
+            }
+            Event::Hand {
+                meeting,
+                member,
+                raised,
+                ..
+            } if self.meeting.as_ref() == Some(meeting) => {
+                match self.members.iter_mut().find(|m| m.id == member.id) {
+                    Some(m) => m.hand = *raised,
+                    None => return false,
                 }
             }
             Event::Media {
@@ -346,6 +358,7 @@ pub(crate) mod fixtures {
             id: ClientId(id),
             name: name.into(),
             host,
+            hand: false,
             sharing: PerKind::default(),
         }
     }

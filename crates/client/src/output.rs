@@ -154,14 +154,16 @@ pub struct EventText {
     was_host: bool,
 }
 
-/// A member's role and what they share, as words: "host", "video", "audio".
+/// A member's role, raised hand and what they share, as words: "host",
+/// "hand up", "video", "audio".
 pub fn member_tags(member: &MemberInfo) -> Vec<&'static str> {
     let host = member.host.then_some("host");
+    let hand = member.hand.then_some("hand up");
     let shared = member
         .sharing
         .iter()
         .filter_map(|(kind, on)| on.then_some(kind.name()));
-    host.into_iter().chain(shared).collect()
+    host.into_iter().chain(hand).chain(shared).collect()
 }
 
 /// Whether `c` must not be shown as it is: it could drive a terminal or make
@@ -446,6 +448,43 @@ impl EventText {
                 format!("meeting {} was ended by its host", meeting_text(meeting))
             }
             Event::Chat { from, text, .. } => format!("{}: {}", clean(from), clean(text)),
+            Event::Private { from, to, text, .. } => format!(
+                "{} → {} (private): {}",
+                self.who(from.id, &from.name),
+                self.who(to.id, &to.name),
+                clean(text)
+            ),
+            Event::Hand {
+                member, raised, by, ..
+            } => {
+                let verb = if *raised { "raised" } else { "lowered" };
+                if by.id == member.id {
+                    let whose = if member.id == self.me {
+                        "your"
+                    } else {
+                        "their"
+                    };
+                    format!("{} {verb} {whose} hand", self.who(member.id, &member.name))
+                } else {
+                    format!(
+                        "{} {verb} {} hand",
+                        self.who(by.id, &by.name),
+                        self.whose(member.id, &member.name)
+                    )
+                }
+            }
+            Event::Reaction { member, emoji, .. } => {
+                let verb = if member.id == self.me {
+                    "react"
+                } else {
+                    "reacts"
+                };
+                format!(
+                    "{} {verb} {}",
+                    self.who(member.id, &member.name),
+                    clean(emoji)
+                )
+            }
             Event::Meetings { meetings, total } => {
                 if meetings.is_empty() {
                     "no meetings yet; /create starts one".to_string()

@@ -58,6 +58,23 @@ pub enum Request {
     Chat {
         text: String,
     },
+    /// A chat message for one member of the meeting only (`to`); the
+    /// server delivers it to `to` and echoes it to the sender, nobody else.
+    Private {
+        to: ClientId,
+        text: String,
+    },
+    /// Raise (`true`) or lower your hand; the host may lower another
+    /// member's (`member`, with `raised: false`).
+    Hand {
+        raised: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        member: Option<ClientId>,
+    },
+    /// A short reaction (an emoji or two) shown to every member for a moment.
+    React {
+        emoji: String,
+    },
     /// The sender starts or stops sharing a kind of media.
     Media {
         kind: MediaKind,
@@ -135,6 +152,9 @@ pub struct MemberInfo {
     pub id: ClientId,
     pub name: String,
     pub host: bool,
+    /// Their hand is raised (absent: not raised).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hand: bool,
     /// What they share: one key per media kind (`"video": true`).
     #[serde(flatten)]
     pub sharing: PerKind<bool>,
@@ -224,6 +244,28 @@ pub enum Event {
         from: String,
         from_id: ClientId,
         text: String,
+    },
+    /// A private message: to its addressee (`to`) and, as an echo, to its
+    /// sender; nobody else hears of it.
+    Private {
+        meeting: MeetingId,
+        from: MemberRef,
+        to: MemberRef,
+        text: String,
+    },
+    /// To every member: `member`'s hand went up or down (`by` the member
+    /// or the host).
+    Hand {
+        meeting: MeetingId,
+        member: MemberRef,
+        raised: bool,
+        by: MemberRef,
+    },
+    /// To every member: `member` reacted.
+    Reaction {
+        meeting: MeetingId,
+        member: MemberRef,
+        emoji: String,
     },
     /// Answer to `meetings`: at most `MAX_LISTED_MEETINGS`, of `total`.
     Meetings {
@@ -342,6 +384,7 @@ mod tests {
             id: ClientId(3),
             name: "ana".into(),
             host: true,
+            hand: false,
             sharing,
         };
         let json = serde_json::to_value(&member).expect("serialises");

@@ -82,6 +82,10 @@ pub const CONTROL_FRAME_TYPE: u8 = 0x01;
 pub const MAX_NAME_CHARS: usize = 32;
 /// Longest chat message, in bytes of UTF-8.
 pub const MAX_CHAT_BYTES: usize = 4000;
+/// A reaction is at most this many grapheme clusters (what a person sees
+/// as one character: 👍🏽 is one), and this many bytes of UTF-8.
+pub const MAX_REACTION_GRAPHEMES: usize = 3;
+pub const MAX_REACTION_BYTES: usize = 64;
 /// Most members one meeting holds.
 pub const MAX_MEETING_MEMBERS: usize = 100;
 /// Most meetings one `meetings` answer lists (the answer says how many exist).

@@ -22,6 +22,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ),
     ("/", "type a command (/help lists them)"),
     (
+        "while typing",
+        "Left Right Home End (Ctrl-A, Ctrl-E) move; Backspace, Delete, Ctrl-U, Ctrl-K, Ctrl-W delete; Up Down recall lines you sent; Tab completes commands and names (again for the next)",
+    ),
+    (
         "m",
         if cfg!(feature = "audio") {
             "microphone on/off"
@@ -52,7 +56,18 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("j", "join a meeting: type its id, then Enter"),
     ("l", "leave the meeting"),
     ("s", "show the stats in the chat"),
-    ("Up Down PgUp PgDn", "scroll the chat back and forth"),
+    (
+        "y",
+        "copy the meeting id to the clipboard (OSC 52, where the terminal allows it)",
+    ),
+    (
+        "Up Down PgUp PgDn",
+        "scroll the chat back and forth (the mouse wheel too)",
+    ),
+    (
+        "click",
+        "a tile: it fills the video area (click again or Esc for all tiles); a member in the list: what you can do about them",
+    ),
     ("End", "back to the newest chat line"),
     (
         "?, F1",
@@ -145,12 +160,12 @@ pub fn paste(model: &mut ViewModel, text: &str) {
             end -= 1;
         }
         flat.truncate(end);
-        input.text.push_str(&flat);
+        input.insert_str(&flat);
         let text = format!("the paste was cut at {MAX_PASTE_BYTES} bytes");
         model.push_line(ChatLine::Info(text));
         return;
     }
-    input.text.push_str(&flat);
+    input.insert_str(&flat);
 }
 
 /// What a mouse event does: in control mode, over the shown screen, it goes
@@ -166,6 +181,46 @@ pub fn mouse(model: &ViewModel, mouse: &MouseEvent) -> Option<RemoteInput> {
         return None;
     }
     remote::mouse_input(at, mouse)
+}
+
+/// Rows the wheel scrolls the chat by.
+const WHEEL_LINES: isize = 3;
+
+/// What the mouse does outside control mode, by where the last draw put
+/// things: the wheel over the chat scrolls it, a click on a tile focuses it
+/// (fills the video area; a click again returns to the grid), a click on a
+/// member in the list says what can be done about them. True if anything
+/// changed.
+pub fn view_mouse(model: &mut ViewModel, mouse: &MouseEvent) -> bool {
+    use ratatui::crossterm::event::{MouseButton, MouseEventKind};
+    use ratatui::layout::Position;
+    let at = Position::new(mouse.column, mouse.row);
+    let clicks = &model.clicks;
+    match mouse.kind {
+        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown if clicks.chat.contains(at) => {
+            let back = matches!(mouse.kind, MouseEventKind::ScrollUp);
+            model.scroll_chat(if back { WHEEL_LINES } else { -WHEEL_LINES });
+            true
+        }
+        MouseEventKind::Down(MouseButton::Left) => {
+            let member = |places: &[(common::ClientId, ratatui::layout::Rect)]| {
+                places
+                    .iter()
+                    .find(|(_, area)| area.contains(at))
+                    .map(|(id, _)| *id)
+            };
+            if let Some(id) = member(&clicks.tiles) {
+                model.toggle_focus(id);
+                true
+            } else if let Some(id) = member(&clicks.member_rows) {
+                model.member_actions(id);
+                true
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
 }
 
 /// The question about `line`, if it cannot be taken back: quitting leaves
@@ -235,44 +290,76 @@ fn scroll(model: &mut ViewModel, lines: isize) -> Option<String> {
 }
 
 fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
+    if key.code != KeyCode::Tab {
+        model.input.end_completion();
+    }
     let input = &mut model.input;
     match key.code {
         KeyCode::Enter => {
-            let line = std::mem::take(&mut input.text);
+            let line = input.take_line();
             if line.trim().is_empty() {
                 input.typing = false;
                 return None;
             }
-            model.chat_scroll = 0;
-            confirm_or_send(model, line)
+            model.chat_to_newest();
+            return confirm_or_send(model, line);
         }
-        KeyCode::Esc => {
-            input.typing = false;
-            None
+        KeyCode::Esc => input.typing = false,
+        KeyCode::Backspace => input.delete_back(),
+        KeyCode::Delete => input.delete_forward(),
+        KeyCode::Left => input.left(),
+        KeyCode::Right => input.right(),
+        KeyCode::Home => input.home(),
+        KeyCode::End => input.end(),
+        KeyCode::Up => input.history_back(),
+        KeyCode::Down => input.history_forward(),
+        KeyCode::Char('a') if ctrl => input.home(),
+        KeyCode::Char('e') if ctrl => input.end(),
+        KeyCode::Char('b') if ctrl => input.left(),
+        KeyCode::Char('f') if ctrl => input.right(),
+        KeyCode::Char('u') if ctrl => input.kill_to_start(),
+        KeyCode::Char('k') if ctrl => input.kill_to_end(),
+        KeyCode::Char('w') if ctrl => input.kill_word(),
+        KeyCode::Char('h') if ctrl => input.delete_back(),
+        KeyCode::Tab => {
+            let names = completion_names(model);
+            model.input.complete(&names);
         }
-        KeyCode::Backspace => {
-            input.text.pop();
-            None
-        }
-        KeyCode::Char('u') if ctrl => {
-            input.text.clear();
-            None
-        }
-        KeyCode::F(1) => {
-            model.open_help();
-            None
-        }
-        KeyCode::Char(c) if !ctrl => {
-            input.text.push(c);
-            None
-        }
-        _ => None,
+        KeyCode::F(1) => model.open_help(),
+        KeyCode::Char(c) if !ctrl => input.insert(c),
+        _ => {}
     }
+    None
+}
+
+/// Other members' names as commands take them: the name, or `name#id`
+/// where two share it, or the id where it has spaces (a command's first
+/// word ends at a space).
+fn completion_names(model: &ViewModel) -> Vec<String> {
+    let others: Vec<_> = model.others().collect();
+    others
+        .iter()
+        .map(|m| {
+            let name = crate::output::clean(&m.name);
+            let shared = others
+                .iter()
+                .filter(|o| o.name.eq_ignore_ascii_case(&m.name))
+                .count()
+                > 1;
+            if name.contains(char::is_whitespace) {
+                m.id.to_string()
+            } else if shared {
+                format!("{name}#{}", m.id)
+            } else {
+                name
+            }
+        })
+        .collect()
 }
 
 fn start_typing(model: &mut ViewModel, text: &str) -> Option<String> {
     model.input.typing = true;
-    model.input.text = text.to_string();
+    model.input.set(text);
     None
 }
 
@@ -352,15 +439,23 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
         KeyCode::Char('C') => control_mode(model),
         KeyCode::Char('c') => Some("/create".into()),
         KeyCode::Char('l') => Some("/leave".into()),
+        KeyCode::Char('y') => {
+            model.copy_meeting_id();
+            None
+        }
         KeyCode::Char('s') => {
-            model.chat_scroll = 0;
+            model.chat_to_newest();
             Some("/stats".into())
         }
         KeyCode::Char('q') => confirm_or_send(model, "/quit".into()),
         KeyCode::Up => scroll(model, 1),
         KeyCode::Down => scroll(model, -1),
         KeyCode::End => {
-            model.chat_scroll = 0;
+            model.chat_to_newest();
+            None
+        }
+        KeyCode::Esc => {
+            model.focused = None;
             None
         }
         _ => None,
@@ -580,6 +675,7 @@ mod tests {
                     id: ClientId(id),
                     name: name.into(),
                     host: id == 1,
+                    hand: false,
                     sharing,
                 }
             })
@@ -769,5 +865,166 @@ mod tests {
             ..at
         });
         assert_eq!(mouse(&model, &click), None, "another screen's picture");
+    }
+
+    #[test]
+    fn the_input_line_edits_like_readline() {
+        let mut model = meeting(&[]);
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        press(&mut model, KeyCode::Char('i'));
+        for c in "hello world".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        // Ctrl-A, then a word at the start; End, then Backspace.
+        handle(&mut model, ctrl('a'));
+        for c in "oh ".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        press(&mut model, KeyCode::End);
+        press(&mut model, KeyCode::Backspace);
+        assert_eq!(model.input.text, "oh hello worl");
+        // Left twice, Delete: the character under the cursor.
+        press(&mut model, KeyCode::Left);
+        press(&mut model, KeyCode::Left);
+        press(&mut model, KeyCode::Delete);
+        assert_eq!(model.input.text, "oh hello wol");
+        press(&mut model, KeyCode::Right);
+        handle(&mut model, ctrl('w'));
+        assert_eq!(model.input.text, "oh hello ");
+        handle(&mut model, ctrl('e'));
+        press(&mut model, KeyCode::Home);
+        press(&mut model, KeyCode::Right);
+        handle(&mut model, ctrl('k'));
+        assert_eq!(model.input.text, "o");
+        handle(&mut model, ctrl('u'));
+        assert_eq!(model.input.text, "");
+        // Two lines sent, then Up recalls them, newest first; Down returns.
+        for line in ["first", "/members"] {
+            for c in line.chars() {
+                press(&mut model, KeyCode::Char(c));
+            }
+            assert_eq!(press(&mut model, KeyCode::Enter).as_deref(), Some(line));
+        }
+        press(&mut model, KeyCode::Char('x'));
+        press(&mut model, KeyCode::Up);
+        assert_eq!(model.input.text, "/members");
+        press(&mut model, KeyCode::Up);
+        assert_eq!(model.input.text, "first");
+        assert_eq!(model.chat_scroll, 0, "Up while typing does not scroll");
+        press(&mut model, KeyCode::Down);
+        press(&mut model, KeyCode::Down);
+        assert_eq!(model.input.text, "x");
+        handle(&mut model, ctrl('u'));
+        // Tab: a command, then a member's name; repeated Tabs cycle.
+        for c in "/vol".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        assert_eq!(press(&mut model, KeyCode::Tab), None);
+        assert_eq!(model.input.text, "/volume ");
+        press(&mut model, KeyCode::Char('a'));
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/volume ana");
+        with_state(&mut model, |s| {
+            s.members[2].name = "Ana".into();
+        });
+        press(&mut model, KeyCode::Char(' '));
+        handle(&mut model, ctrl('w'));
+        handle(&mut model, ctrl('w'));
+        for c in "/msg a".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/msg ana#2", "two Anas: with the id");
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/msg Ana#3");
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/msg a", "back to what was typed");
+        assert!(model.input.typing, "Tab while typing is no shortcut");
+    }
+
+    #[test]
+    fn y_copies_the_meeting_id_and_says_so() {
+        let mut alone = ViewModel::new(ClientId(1));
+        assert_eq!(press(&mut alone, KeyCode::Char('y')), None);
+        assert!(alone.copy.is_none(), "no meeting, nothing to copy");
+        let mut model = meeting(&[]);
+        assert_eq!(press(&mut model, KeyCode::Char('y')), None);
+        assert_eq!(model.copy.as_deref(), Some("abc-def"));
+        assert!(
+            matches!(model.chat.back(), Some(ChatLine::Info(t)) if t.starts_with("copied abc-def to the clipboard"))
+        );
+    }
+
+    #[test]
+    fn the_wheel_scrolls_the_chat_and_clicks_focus_tiles_and_show_members() {
+        use super::super::model::ClickMap;
+        use ratatui::crossterm::event::{MouseButton, MouseEventKind};
+        use ratatui::layout::Rect;
+        let mut model = meeting(&[]);
+        for n in 0..20 {
+            model.log(&format!("line {n}"));
+        }
+        model.clicks = ClickMap {
+            chat: Rect::new(50, 8, 30, 14),
+            member_rows: vec![
+                (ClientId(1), Rect::new(51, 2, 28, 1)),
+                (ClientId(2), Rect::new(51, 3, 28, 1)),
+                (ClientId(3), Rect::new(51, 4, 28, 1)),
+            ],
+            tiles: vec![
+                (ClientId(2), Rect::new(0, 1, 50, 11)),
+                (ClientId(3), Rect::new(0, 12, 50, 11)),
+            ],
+        };
+        let event = |kind, column, row| MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        };
+        let click = |column, row| event(MouseEventKind::Down(MouseButton::Left), column, row);
+
+        assert!(view_mouse(
+            &mut model,
+            &event(MouseEventKind::ScrollUp, 60, 10)
+        ));
+        assert_eq!(model.chat_scroll, WHEEL_LINES as usize);
+        assert!(view_mouse(
+            &mut model,
+            &event(MouseEventKind::ScrollDown, 60, 10)
+        ));
+        assert_eq!(model.chat_scroll, 0);
+        assert!(
+            !view_mouse(&mut model, &event(MouseEventKind::ScrollUp, 10, 10)),
+            "the wheel over a tile does not scroll the chat"
+        );
+
+        // bo's tile: focused; again: the grid; Esc returns too.
+        assert!(view_mouse(&mut model, &click(10, 15)));
+        assert_eq!(model.focused_member().map(|m| m.id), Some(ClientId(3)));
+        assert!(view_mouse(&mut model, &click(10, 15)));
+        assert_eq!(model.focused, None);
+        view_mouse(&mut model, &click(10, 2));
+        assert_eq!(model.focused, Some(ClientId(2)));
+        press(&mut model, KeyCode::Esc);
+        assert_eq!(model.focused, None, "Esc returns to all tiles");
+        // A focused member who leaves: all tiles again.
+        view_mouse(&mut model, &click(10, 2));
+        with_state(&mut model, |s| s.members.retain(|m| m.id != ClientId(2)));
+        assert!(model.focused_member().is_none());
+
+        // bo in the members list: what can be done about him (we host).
+        assert!(view_mouse(&mut model, &click(55, 4)));
+        assert!(
+            matches!(model.chat.back(), Some(ChatLine::Info(t)) if t.contains("/msg bo#3") && t.contains("/remove bo#3")),
+            "{:?}",
+            model.chat.back()
+        );
+        assert!(!view_mouse(&mut model, &click(79, 0)), "nothing there");
+        // Releases and moves do nothing.
+        assert!(!view_mouse(
+            &mut model,
+            &event(MouseEventKind::Up(MouseButton::Left), 10, 15)
+        ));
     }
 }

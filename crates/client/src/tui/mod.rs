@@ -6,20 +6,22 @@
 //! happened through `View` (a `FrontEnd`), and the view answers with the same
 //! command lines a user types in the line interface (`AppEvent::Input`).
 //!
-//! Threads: `keys` reads the terminal's key, mouse and resize events (mouse
-//! events only in control mode, where they go to a remote screen); `video-decode`
+//! Threads: `keys` reads the terminal's key, mouse and resize events (in
+//! control mode the mouse goes to a remote screen, elsewhere it scrolls the
+//! chat and picks tiles and members); `video-decode`
 //! (in `tiles`) turns JPEG frames into tile pictures; `view` owns the terminal,
 //! applies events to the `model` and redraws at most `MAX_REDRAWS_PER_SECOND`
 //! times a second, and only when something changed. Nothing the UI thread does
 //! waits on the network or on a decoder.
 
+mod editing;
 mod keys;
 pub mod logs;
 pub mod model;
 pub mod presentation;
 pub mod remote;
 pub mod render;
-mod terminal;
+pub(crate) mod terminal;
 pub mod tiles;
 
 use crate::events::AppEvent;
@@ -296,7 +298,7 @@ struct Ui {
     figures: FigureMeter,
     /// A drag's newest pointer position, sent once per redraw tick.
     pending_move: PendingMove,
-    /// Whether the terminal reports the mouse (only in control mode).
+    /// Whether mouse reporting was turned on.
     mouse_captured: bool,
 }
 
@@ -313,19 +315,23 @@ impl Ui {
         }
     }
 
-    /// Turns mouse reporting on when control mode starts and off when it ends
-    /// (by a key, or by itself when the grant ends).
+    /// Keeps mouse reporting on (the view scrolls and focuses with it, and
+    /// control mode sends it to the remote screen), and forgets a drag's
+    /// pointer outside control mode.
     fn follow_control_mode(&mut self, out: &mut impl Write) {
-        let wanted = self.model.in_control_mode();
-        if wanted == self.mouse_captured {
-            return;
-        }
-        if !wanted {
+        if !self.model.in_control_mode() {
             self.pending_move.clear();
         }
-        match terminal::set_mouse_capture(out, wanted) {
-            Ok(()) => self.mouse_captured = wanted,
-            Err(err) => tracing::warn!("could not switch mouse reporting: {err}"),
+        if self.mouse_captured {
+            return;
+        }
+        match terminal::set_mouse_capture(out, true) {
+            Ok(()) => self.mouse_captured = true,
+            Err(err) => {
+                // Once is enough: the keys do everything the mouse does.
+                self.mouse_captured = true;
+                tracing::warn!("could not turn mouse reporting on: {err}");
+            }
         }
     }
 
@@ -342,6 +348,8 @@ impl Ui {
         let second = crossbeam_channel::tick(Duration::from_secs(1));
         let mut dirty = true;
         let mut redraws = 0u32;
+        let _ = terminal::keep_title(terminal.backend_mut(), true);
+        let mut title = String::new();
         loop {
             select! {
                 recv(events) -> event => match event {
@@ -374,6 +382,11 @@ impl Ui {
                     Ok(term_event::Event::Paste(text)) => {
                         keys::paste(&mut self.model, &text);
                         dirty = true;
+                    }
+                    Ok(term_event::Event::Mouse(mouse)) if !self.model.in_control_mode() => {
+                        if keys::view_mouse(&mut self.model, &mouse) {
+                            dirty = true;
+                        }
                     }
                     // Nothing to redraw: the remote screen answers in pictures.
                     Ok(term_event::Event::Mouse(mouse)) => match keys::mouse(&self.model, &mouse) {
@@ -408,13 +421,14 @@ impl Ui {
                 recv(frame_tick) -> _ => {
                     self.send_pending_move();
                     self.follow_control_mode(terminal.backend_mut());
+                    self.notify(terminal.backend_mut(), &mut title);
                     let now = Instant::now();
                     let speaking = self.levels.speaking(now);
                     if speaking != self.model.speaking {
                         self.model.speaking = speaking;
                         dirty = true;
                     }
-                    if self.board.take_changed() {
+                    if self.board.take_changed() || self.model.fade_reactions(now) {
                         dirty = true;
                     }
                     if !dirty {
@@ -430,6 +444,7 @@ impl Ui {
                         return Some(format!("could not draw on the terminal: {err}"));
                     }
                     self.model.screen_at = drawn.screen;
+                    self.model.clicks = drawn.clicks;
                     self.model.help_max_scroll = drawn.help_max_scroll;
                     self.model.help_page = drawn.help_page;
                     self.board.show(&drawn.tiles);
@@ -437,7 +452,24 @@ impl Ui {
                 },
             }
         }
+        let _ = terminal::keep_title(terminal.backend_mut(), false);
         self.model.last_word
+    }
+
+    /// Rings the bell for news the reader scrolled away from, and keeps the
+    /// window title (with the unread count) up to date.
+    fn notify(&mut self, out: &mut impl Write, shown: &mut String) {
+        if self.model.take_bell() {
+            let _ = terminal::bell(out);
+        }
+        if let Some(text) = self.model.copy.take() {
+            let _ = terminal::copy_to_clipboard(out, &text);
+        }
+        let title = self.model.title();
+        if title != *shown {
+            let _ = terminal::set_title(out, &title);
+            *shown = title;
+        }
     }
 }
 

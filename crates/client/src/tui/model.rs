@@ -10,8 +10,12 @@ use crate::meeting::MeetingState;
 use crate::output::{EventText, LocalEvent, clean};
 use crate::stats::StatsSnapshot;
 use common::{ClientId, Event, MediaKind, MemberInfo, PerKind};
-use std::collections::{BTreeSet, VecDeque};
-use std::time::Instant;
+use ratatui::layout::Rect;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// How long a reaction shows on a member's tile and in the members list.
+pub const REACTION_SHOWN: Duration = Duration::from_secs(5);
 
 /// Lines of chat kept for scrolling back.
 pub const CHAT_HISTORY: usize = 2000;
@@ -32,6 +36,12 @@ pub enum ChatLine {
         from: String,
         text: String,
         mine: bool,
+    },
+    /// A private message, to us or from us: `from → to`.
+    Private {
+        from: String,
+        to: String,
+        text: String,
     },
     /// What happened (joins, leaves, answers to commands).
     Info(String),
@@ -94,11 +104,32 @@ pub struct Confirmation {
     pub question: String,
 }
 
-/// The line being typed, and whether keys type into it or are shortcuts.
+/// Where things were drawn, for the mouse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClickMap {
+    /// The chat pane (the wheel scrolls it).
+    pub chat: Rect,
+    /// Each member's row in the members list.
+    pub member_rows: Vec<(ClientId, Rect)>,
+    /// Each member's tile in the grid.
+    pub tiles: Vec<(ClientId, Rect)>,
+}
+
+/// The line being typed, and whether keys type into it or are shortcuts;
+/// `editing` edits it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InputLine {
     pub typing: bool,
     pub text: String,
+    /// Where the next character goes: a byte offset into `text`.
+    pub(super) cursor: usize,
+    /// The lines sent this session, oldest first.
+    pub history: Vec<String>,
+    /// The history line shown (Up and Down), if any.
+    pub(super) recalled: Option<usize>,
+    /// The line being typed when Up first recalled an older one.
+    pub(super) draft: String,
+    pub(super) completion: Option<super::editing::Completion>,
 }
 
 pub struct ViewModel {
@@ -113,6 +144,14 @@ pub struct ViewModel {
     pub chat: VecDeque<ChatLine>,
     /// How many lines the chat is scrolled back from the newest.
     pub chat_scroll: usize,
+    /// Messages from others that arrived while the chat was scrolled back:
+    /// "N new messages" until the reader is back at the newest.
+    pub unread: usize,
+    /// Text to put on the terminal's clipboard (OSC 52), taken by the UI loop.
+    pub copy: Option<String>,
+    /// Someone joined or wrote while the chat was scrolled back: ring the
+    /// terminal's bell once (taken by the UI loop).
+    pub bell: bool,
     /// What you share yourself.
     pub sharing: PerKind<bool>,
     /// The kinds whose socket is down (being attached again): nothing of
@@ -144,6 +183,14 @@ pub struct ViewModel {
     pub ignored_requests: BTreeSet<(ClientId, ClientId)>,
     /// Where the last draw put the shown screen's picture, for the mouse.
     pub screen_at: Option<ScreenPlacement>,
+    /// Where the last draw put the chat, the members and the tiles, for clicks.
+    pub clicks: ClickMap,
+    /// The member whose tile fills the video area (a click on it; a click
+    /// again or Esc returns to the grid).
+    pub focused: Option<ClientId>,
+    /// Each member's latest reaction and when it came; shown on their tile
+    /// and in the members list for `REACTION_SHOWN`.
+    pub reactions: HashMap<ClientId, (String, Instant)>,
     text: EventText,
 }
 
@@ -158,6 +205,9 @@ impl ViewModel {
             state: MeetingState::new(me),
             chat: VecDeque::new(),
             chat_scroll: 0,
+            unread: 0,
+            copy: None,
+            bell: false,
             sharing: PerKind::default(),
             media_down: PerKind::default(),
             figures: Figures::default(),
@@ -173,8 +223,76 @@ impl ViewModel {
             control_mode: false,
             ignored_requests: BTreeSet::new(),
             screen_at: None,
+            clicks: ClickMap::default(),
+            focused: None,
+            reactions: HashMap::new(),
             text: EventText::new(me),
         }
+    }
+
+    /// `id`'s reaction if it is recent enough to show at `now`.
+    pub fn reaction(&self, id: ClientId, now: Instant) -> Option<&str> {
+        self.reactions
+            .get(&id)
+            .filter(|(_, at)| now.saturating_duration_since(*at) < REACTION_SHOWN)
+            .map(|(emoji, _)| emoji.as_str())
+    }
+
+    /// Forgets reactions that no longer show; true if any went (a redraw).
+    pub fn fade_reactions(&mut self, now: Instant) -> bool {
+        let before = self.reactions.len();
+        self.reactions
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < REACTION_SHOWN);
+        self.reactions.len() != before
+    }
+
+    /// The member whose tile fills the video area, while they are here.
+    pub fn focused_member(&self) -> Option<&MemberInfo> {
+        self.focused
+            .and_then(|id| self.others().find(|m| m.id == id))
+    }
+
+    /// Focuses a member's tile, or (the focused one again) returns to the grid.
+    pub fn toggle_focus(&mut self, id: ClientId) {
+        self.focused = if self.focused_member().is_some_and(|m| m.id == id) {
+            None
+        } else {
+            Some(id)
+        };
+    }
+
+    /// What can be done about a member, said in the chat pane (a click on
+    /// them in the members list).
+    pub fn member_actions(&mut self, id: ClientId) {
+        let Some(member) = self.state.member(id) else {
+            return;
+        };
+        if id == self.me {
+            let text = "you: /hand raises your hand, /react 👍 reacts, m and v your mic and camera";
+            return self.push_line(ChatLine::Info(text.into()));
+        }
+        let name = clean(&member.name);
+        // As commands take it: a name with spaces by its id.
+        let who = if name.contains(char::is_whitespace) {
+            id.to_string()
+        } else {
+            crate::meeting::label(id, &name)
+        };
+        let mut actions = vec![
+            format!("/msg {who} TEXT"),
+            format!("/mute {who}"),
+            format!("/volume {who} PERCENT"),
+        ];
+        let host = self.state.host().is_some_and(|h| h.id == self.me);
+        if host {
+            if member.hand {
+                actions.push(format!("/hand lower {who}"));
+            }
+            actions.push(format!("/host {who}"));
+            actions.push(format!("/remove {who}"));
+        }
+        let text = format!("{who}: {}", actions.join(" · "));
+        self.push_line(ChatLine::Info(text));
     }
 
     /// The other members: the ones with a tile.
@@ -288,9 +406,23 @@ impl ViewModel {
                 text: clean(&text),
                 mine,
             },
+            ChatLine::Private { from, to, text } => ChatLine::Private {
+                from: clean(&from),
+                to: clean(&to),
+                text: clean(&text),
+            },
             ChatLine::Info(text) => ChatLine::Info(clean(&text)),
             ChatLine::Error(text) => ChatLine::Error(clean(&text)),
         };
+        let from_others = match &line {
+            ChatLine::Message { mine, .. } => !mine,
+            ChatLine::Private { from, .. } => from != "you",
+            ChatLine::Info(_) | ChatLine::Error(_) => false,
+        };
+        if from_others && self.chat_scroll > 0 {
+            self.unread += 1;
+            self.bell = true;
+        }
         if self.chat.len() == CHAT_HISTORY {
             self.chat.pop_front();
         }
@@ -325,6 +457,25 @@ impl ViewModel {
                     mine: *from_id == self.me,
                 });
             }
+            Event::Private { from, to, text, .. } => {
+                let who = |m: &common::MemberRef| {
+                    if m.id == self.me {
+                        "you".to_string()
+                    } else {
+                        m.name.clone()
+                    }
+                };
+                let line = ChatLine::Private {
+                    from: who(from),
+                    to: who(to),
+                    text: text.clone(),
+                };
+                return self.push_line(line);
+            }
+            Event::Reaction { member, emoji, .. } => {
+                self.reactions
+                    .insert(member.id, (clean(emoji), Instant::now()));
+            }
             Event::Error { message } => {
                 return self.push_line(ChatLine::Error(message.clone()));
             }
@@ -335,6 +486,7 @@ impl ViewModel {
             // A controller's every key would be a chat line; the banner
             // already says who controls the screen.
             Event::Input { .. } => return,
+            Event::MemberJoined { .. } if self.chat_scroll > 0 => self.bell = true,
             // Asked again after being waved away: show the banner again.
             Event::ControlRequested {
                 owner, controller, ..
@@ -418,6 +570,49 @@ impl ViewModel {
     pub fn scroll_chat(&mut self, lines: isize) {
         let max = self.chat.len().saturating_sub(1);
         self.chat_scroll = self.chat_scroll.saturating_add_signed(lines).min(max);
+        if self.chat_scroll == 0 {
+            self.unread = 0;
+        }
+    }
+
+    /// Back to the newest chat line: nothing is unread any more.
+    pub fn chat_to_newest(&mut self) {
+        self.chat_scroll = 0;
+        self.unread = 0;
+    }
+
+    /// Asks to copy the meeting id to the clipboard, and says so.
+    pub fn copy_meeting_id(&mut self) {
+        let Some(id) = &self.state.meeting else {
+            return self.push_line(ChatLine::Info(
+                "no meeting id to copy: you are in no meeting".into(),
+            ));
+        };
+        let id = clean(id.as_str());
+        self.push_line(ChatLine::Info(format!(
+            "copied {id} to the clipboard (where the terminal allows it: OSC 52); others join with /join {id}"
+        )));
+        self.copy = Some(id);
+    }
+
+    /// Whether to ring the bell now (once per burst of news).
+    pub fn take_bell(&mut self) -> bool {
+        std::mem::take(&mut self.bell)
+    }
+
+    /// The terminal's title: the meeting, with the unread count first while
+    /// there is one. Cleaned and short: it goes into an OSC sequence, which
+    /// a control character from the network must not end or extend.
+    pub fn title(&self) -> String {
+        let place = match &self.state.meeting {
+            Some(id) => format!("meeting {}", id.as_str()),
+            None => "no meeting".to_string(),
+        };
+        let title = match self.unread {
+            0 => format!("{place} · client"),
+            n => format!("({n} new) {place} · client"),
+        };
+        clean(&title).chars().take(80).collect()
     }
 }
 

@@ -9,7 +9,7 @@
 //! columns on the side column grows to 40 and the grid gets what is left.
 
 use super::keys::SHORTCUTS;
-use super::model::{ChatLine, Connection, ViewModel};
+use super::model::{ChatLine, ClickMap, Connection, ViewModel};
 use super::presentation;
 use super::remote::ScreenPlacement;
 use super::tiles::{ReadyTiles, RenderedTile, TileKey};
@@ -52,6 +52,8 @@ pub struct Drawn {
     pub tiles: Vec<(TileKey, Size)>,
     /// Where the shown screen's picture is, for the mouse in control mode.
     pub screen: Option<ScreenPlacement>,
+    /// Where the chat, the members and the tiles went, for clicks.
+    pub clicks: ClickMap,
     /// How far the help overlay can scroll, and the rows it shows at once.
     pub help_max_scroll: usize,
     pub help_page: usize,
@@ -100,10 +102,15 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
                 ..Drawn::default()
             }
         }
-        None => Drawn {
-            tiles: draw_grid(frame, model, tiles, video, now),
-            ..Drawn::default()
-        },
+        None => {
+            let mut clicks = ClickMap::default();
+            let tiles = draw_grid(frame, model, tiles, video, now, &mut clicks);
+            Drawn {
+                tiles,
+                clicks,
+                ..Drawn::default()
+            }
+        }
     };
     if self_view_on {
         let tile = TileView {
@@ -117,7 +124,8 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
         let inner = draw_tile(frame, self_view, &tile, now).inner;
         drawn.tiles.push((TileKey::You, inner.as_size()));
     }
-    draw_members(frame, model, members);
+    drawn.clicks.member_rows = draw_members(frame, model, members, now);
+    drawn.clicks.chat = chat;
     draw_chat(frame, model, chat);
     draw_input(frame, model, input);
     if model.help_open {
@@ -261,8 +269,13 @@ fn draw_grid(
     tiles: &ReadyTiles,
     area: Rect,
     now: Instant,
+    clicks: &mut ClickMap,
 ) -> Vec<(TileKey, Size)> {
-    let others: Vec<&MemberInfo> = model.others().collect();
+    // A focused member's tile fills the area.
+    let others: Vec<&MemberInfo> = match model.focused_member() {
+        Some(focused) => vec![focused],
+        None => model.others().collect(),
+    };
     if others.is_empty() {
         let text = if model.state.meeting.is_some() {
             "Nobody else is here yet.\nOthers join with: /join ".to_string()
@@ -296,6 +309,7 @@ fn draw_grid(
         ])
         .split(*row);
         for (cell, member) in cells.iter().zip(chunk) {
+            clicks.tiles.push((member.id, *cell));
             if let Some(tile) = member_tile(frame, model, tiles, *cell, member, now) {
                 shown.push(tile);
             }
@@ -322,7 +336,7 @@ pub fn member_tile(
         area,
         &TileView {
             name: &name,
-            note: None,
+            note: member_note(model, member, now),
             look: if model.speaking.contains(&member.id) {
                 TileLook::Speaking
             } else {
@@ -339,6 +353,15 @@ pub fn member_tile(
         now,
     );
     video.then(|| (key, inner.as_size()))
+}
+
+/// A raised hand and a fresh reaction, for a member's tile title.
+fn member_note(model: &ViewModel, member: &MemberInfo, now: Instant) -> Option<String> {
+    let hand = member.hand.then_some("✋ hand up");
+    let reaction = model.reaction(member.id, now);
+    let focused = (model.focused == Some(member.id)).then_some("click or Esc: all tiles");
+    let parts: Vec<&str> = hand.into_iter().chain(reaction).chain(focused).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 /// How a tile's border looks.
@@ -443,7 +466,13 @@ pub fn draw_tile(frame: &mut Frame, area: Rect, tile: &TileView, now: Instant) -
     }
 }
 
-fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
+/// The members list; returns each member's row, for clicks.
+fn draw_members(
+    frame: &mut Frame,
+    model: &ViewModel,
+    area: Rect,
+    now: Instant,
+) -> Vec<(common::ClientId, Rect)> {
     let lines: Vec<Line> = model
         .state
         .members
@@ -458,8 +487,18 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
             } else {
                 format!("#{}", m.id)
             };
-            let tags = crate::output::member_tags(m);
+            // The hand shows as ✋ next to the name: no need to say it twice.
+            let mut tags = crate::output::member_tags(m);
+            tags.retain(|tag| *tag != "hand up");
             let speaking = model.speaking.contains(&m.id);
+            let mut marks = String::new();
+            if m.hand {
+                marks.push_str(" ✋");
+            }
+            if let Some(emoji) = model.reaction(m.id, now) {
+                marks.push(' ');
+                marks.push_str(emoji);
+            }
             Line::from(vec![
                 Span::styled(
                     if speaking { "♪ " } else { "  " },
@@ -474,6 +513,7 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
                     },
                 ),
                 Span::styled(id, DIM),
+                Span::styled(marks, Style::new().fg(Color::Yellow)),
                 Span::styled(format!(" {}", tags.join(" · ")), DIM),
             ])
         })
@@ -481,7 +521,14 @@ fn draw_members(frame: &mut Frame, model: &ViewModel, area: Rect) {
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .title(format!(" members ({}) ", model.state.members.len()));
+    let rows = block
+        .inner(area)
+        .rows()
+        .zip(&model.state.members)
+        .map(|(row, m)| (m.id, row))
+        .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
+    rows
 }
 
 /// Splits `text` into lines at most `width` columns wide, between words where
@@ -521,10 +568,22 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 fn draw_chat(frame: &mut Frame, model: &ViewModel, area: Rect) {
-    let title = if model.chat_scroll > 0 {
-        format!(" chat (scrolled back {}, End returns) ", model.chat_scroll)
-    } else {
-        " chat ".to_string()
+    let title = match (model.chat_scroll, model.unread) {
+        (0, _) => Line::raw(" chat "),
+        // Scrolled back, news below: say so instead of jumping to it.
+        (_, 1..) => Line::from(vec![
+            Span::raw(" chat "),
+            Span::styled(
+                format!(
+                    " {} new message{} · End ",
+                    model.unread,
+                    if model.unread == 1 { "" } else { "s" }
+                ),
+                ASKING_BAR,
+            ),
+            Span::raw(" "),
+        ]),
+        (back, 0) => Line::raw(format!(" chat (scrolled back {back}, End returns) ")),
     };
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
@@ -544,6 +603,10 @@ fn draw_chat(frame: &mut Frame, model: &ViewModel, area: Rect) {
                 } else {
                     Style::new()
                 },
+            ),
+            ChatLine::Private { from, to, text } => (
+                format!("{from} → {to} (private): {text}"),
+                Style::new().fg(Color::Magenta),
             ),
             ChatLine::Info(text) => (text.clone(), DIM),
             ChatLine::Error(text) => (text.clone(), Style::new().fg(Color::Red)),
@@ -569,12 +632,14 @@ fn draw_input(frame: &mut Frame, model: &ViewModel, area: Rect) {
         frame.render_widget(line, area);
     } else if model.input.typing {
         let prompt = "> ";
-        let width = usize::from(area.width.saturating_sub(3));
-        // Show the end of a long line: that is where the typing happens.
+        let width = usize::from(area.width.saturating_sub(3)).max(1);
+        // Show the part of a long line around the cursor: that is where
+        // the typing happens.
         let chars: Vec<char> = model.input.text.chars().collect();
-        let start = chars.len().saturating_sub(width);
-        let visible: String = chars[start..].iter().collect();
-        let cursor_x = area.x + (prompt.len() + visible.chars().count()) as u16;
+        let cursor = model.input.cursor_chars();
+        let start = cursor.saturating_sub(width);
+        let visible: String = chars[start..].iter().take(width).collect();
+        let cursor_x = area.x + (prompt.len() + cursor - start) as u16;
         frame.render_widget(
             Line::from(vec![Span::styled(prompt, SPEAKING), Span::raw(visible)]),
             area,

@@ -22,6 +22,7 @@ fn member(id: u32, name: &str, host: bool, video: bool, audio: bool) -> MemberIn
         id: ClientId(id),
         name: name.into(),
         host,
+        hand: false,
         sharing,
     }
 }
@@ -729,4 +730,174 @@ fn the_status_bar_says_which_media_is_down_until_it_is_back() {
     let text = screen_text(&backend);
     assert!(!text.contains("down, reconnecting"), "{text}");
     assert!(text.contains("video connection back after 1.2 s"), "{text}");
+}
+
+#[test]
+fn hands_reactions_and_private_messages_show_on_tiles_members_and_chat() {
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, false, false),
+    ]);
+    apply(
+        &mut model,
+        &Event::Hand {
+            meeting: meeting_id(),
+            member: named(3, "bo"),
+            raised: true,
+            by: named(3, "bo"),
+        },
+    );
+    apply(
+        &mut model,
+        &Event::Reaction {
+            meeting: meeting_id(),
+            member: named(2, "ana"),
+            emoji: "🎉".into(),
+        },
+    );
+    apply(
+        &mut model,
+        &Event::Private {
+            meeting: meeting_id(),
+            from: named(3, "bo"),
+            to: named(1, "ed"),
+            text: "psst\x1b[2J".into(),
+        },
+    );
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    // A wide character takes two cells: the second reads as a space here.
+    assert!(text.contains("bo · ✋  hand up"), "bo's tile:\n{text}");
+    assert!(text.contains("ana ♪ · 🎉"), "ana's tile:\n{text}");
+    assert!(text.contains("bo#3 ✋"), "members list:\n{text}");
+    assert!(text.contains("bo → you (private): psst [2J"), "{text}");
+    insta::assert_snapshot!(backend);
+
+    // The reaction fades; the hand stays until lowered.
+    let later = Instant::now() + crate::tui::model::REACTION_SHOWN;
+    assert!(model.reaction(ClientId(2), later).is_none());
+    assert!(model.fade_reactions(later));
+    apply(
+        &mut model,
+        &Event::Hand {
+            meeting: meeting_id(),
+            member: named(3, "bo"),
+            raised: false,
+            by: named(2, "ana"),
+        },
+    );
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(!text.contains("✋") && !text.contains("♪ · 🎉"), "{text}");
+    assert!(text.contains("ana lowered bo's hand"), "{text}");
+}
+
+#[test]
+fn news_while_scrolled_back_is_counted_not_jumped_to() {
+    let mut model = meeting_model(vec![member(2, "ana", true, true, true)]);
+    for n in 0..12 {
+        model.log(&format!("older line {n}"));
+    }
+    model.scroll_chat(5);
+    let from_ana = |text: &str| Event::Chat {
+        meeting: meeting_id(),
+        from: "ana\x07".into(),
+        from_id: ClientId(2),
+        text: text.into(),
+    };
+    apply(&mut model, &from_ana("are you there?"));
+    apply(&mut model, &from_ana("hello?"));
+    // Our own lines are no news.
+    apply(
+        &mut model,
+        &Event::Chat {
+            meeting: meeting_id(),
+            from: "ed".into(),
+            from_id: ClientId(1),
+            text: "typed while scrolled".into(),
+        },
+    );
+    assert_eq!(model.unread, 2);
+    assert_eq!(model.chat_scroll, 8, "the reader's place is kept");
+    assert!(model.take_bell(), "news rings once");
+    assert!(!model.take_bell());
+    apply(
+        &mut model,
+        &Event::MemberJoined {
+            meeting: meeting_id(),
+            member: named(3, "bo\x1b]2;pwned\x07"),
+        },
+    );
+    assert!(model.take_bell(), "someone joining rings too");
+    let title = model.title();
+    assert_eq!(title, "(2 new) meeting abc-def · client");
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(text.contains("2 new messages · End"), "{text}");
+    assert!(!text.contains("are you there?"), "no jump:\n{text}");
+    insta::assert_snapshot!(backend);
+
+    // Back at the newest: read, and the title says so.
+    model.chat_to_newest();
+    assert_eq!(model.unread, 0);
+    assert_eq!(model.title(), "meeting abc-def · client");
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(text.contains("are you there?") && !text.contains("new message"));
+    // At the newest, news rings no bell: it is on screen.
+    apply(&mut model, &from_ana("ok"));
+    assert!(!model.take_bell());
+}
+
+#[test]
+fn the_title_carries_nothing_that_steers_a_terminal() {
+    let mut model = meeting_model(vec![]);
+    let mut state = model.state.clone();
+    // A meeting id is whatever string the server sent.
+    let hostile: MeetingId =
+        serde_json::from_value(serde_json::json!("x\u{7}\u{1b}]0;evil\u{9b}")).expect("any string");
+    state.meeting = Some(hostile);
+    model.set_meeting(&state);
+    let title = model.title();
+    assert!(!title.chars().any(char::is_control), "{title:?}");
+    let mut out = Vec::new();
+    crate::tui::terminal::set_title(&mut out, &title).expect("writes");
+    assert_eq!(
+        out.iter().filter(|&&b| b == 0x07).count(),
+        1,
+        "one BEL: the end"
+    );
+}
+
+#[test]
+fn a_clicked_tile_fills_the_video_area() {
+    use ratatui::crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, false, false),
+        member(4, "cy", false, false, false),
+    ]);
+    let (_, drawn) = render(&model, &ReadyTiles::new(), 80, 24);
+    model.clicks = drawn.clicks;
+    let (_, bo_tile) = *model
+        .clicks
+        .tiles
+        .iter()
+        .find(|(id, _)| *id == ClientId(3))
+        .expect("bo has a tile");
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: bo_tile.x + 2,
+        row: bo_tile.y + 2,
+        modifiers: KeyModifiers::NONE,
+    };
+    assert!(crate::tui::keys::view_mouse(&mut model, &click));
+    let (backend, drawn) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    assert!(text.contains("bo · click or Esc: all tiles"), "{text}");
+    assert!(!text.contains("ana ♪"), "only bo's tile:\n{text}");
+    assert_eq!(drawn.clicks.tiles.len(), 1);
+    // The members list rows are where the click map says.
+    assert_eq!(drawn.clicks.member_rows.len(), 4);
+    insta::assert_snapshot!(backend);
 }

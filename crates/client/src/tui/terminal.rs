@@ -45,6 +45,58 @@ pub fn set_mouse_capture(out: &mut impl Write, on: bool) -> std::io::Result<()> 
     }
 }
 
+/// Rings the terminal's bell.
+pub fn bell(out: &mut impl Write) -> std::io::Result<()> {
+    out.write_all(b"\x07")?;
+    out.flush()
+}
+
+/// Sets the window title (OSC 2). `title` must be cleaned already (no
+/// control characters: a BEL or ESC in it would end the sequence early).
+pub fn set_title(out: &mut impl Write, title: &str) -> std::io::Result<()> {
+    debug_assert!(!title.chars().any(char::is_control));
+    write!(out, "\x1b]2;{title}\x07")?;
+    out.flush()
+}
+
+/// Saves (`true`) or restores the terminal's own title (xterm's title
+/// stack; terminals without one ignore it), so the view's title goes away
+/// with the view.
+pub fn keep_title(out: &mut impl Write, save: bool) -> std::io::Result<()> {
+    out.write_all(if save { b"\x1b[22;0t" } else { b"\x1b[23;0t" })?;
+    out.flush()
+}
+
+/// Puts `text` on the clipboard with OSC 52 (`ESC ] 52 ; c ; BASE64 BEL`):
+/// terminals that allow it (and tmux with `set-clipboard on`) copy it;
+/// others ignore the sequence.
+pub fn copy_to_clipboard(out: &mut impl Write, text: &str) -> std::io::Result<()> {
+    write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()))?;
+    out.flush()
+}
+
+/// Standard base64 with padding (RFC 4648): all OSC 52 needs.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 pub struct TerminalGuard(());
 
 impl TerminalGuard {
@@ -84,4 +136,21 @@ fn install_panic_hook() {
             previous(info);
         }));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osc52_carries_the_text_in_base64() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"k7m-q2x"), "azdtLXEyeA==");
+        let mut out = Vec::new();
+        copy_to_clipboard(&mut out, "k7m-q2x").expect("writes");
+        assert_eq!(out, b"\x1b]52;c;azdtLXEyeA==\x07");
+    }
 }

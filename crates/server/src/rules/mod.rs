@@ -8,7 +8,8 @@
 //!
 //! The rest of the rules have files of their own: `control` (remote control
 //! and keyframe requests), `moderation` (passcodes, the host's powers, failed
-//! joins) and `budget` (how often a client may ask for anything).
+//! joins), `social` (private messages, raised hands, reactions) and `budget`
+//! (how often a client may ask for anything).
 
 use budget::TokenBucket;
 use common::protocol::{
@@ -24,6 +25,7 @@ use std::time::Instant;
 mod budget;
 mod control;
 mod moderation;
+mod social;
 
 /// What a rule asks the transport to do.
 // Effects live for one request and are mostly `Tell`s: boxing the event would
@@ -47,6 +49,8 @@ struct Participant {
     /// The name the client said in `hello`.
     chosen: String,
     sharing: PerKind<bool>,
+    /// Their hand is raised (in their meeting; lowered when they leave it).
+    hand: bool,
     meeting: Option<MeetingId>,
     /// Media sent outside a meeting is worth one warning per kind.
     warned_outside: PerKind<bool>,
@@ -124,6 +128,24 @@ pub fn validate_name(name: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
+/// Checks the text of a chat message, public or private: not empty, within
+/// `MAX_CHAT_BYTES`, one line.
+fn check_chat_text(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() {
+        return Err("an empty chat message was not sent".to_string());
+    }
+    if text.len() > MAX_CHAT_BYTES {
+        return Err(format!(
+            "a chat message is at most {MAX_CHAT_BYTES} bytes (this one has {})",
+            text.len()
+        ));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\t') {
+        return Err("a chat message cannot contain control characters or line breaks".to_string());
+    }
+    Ok(())
+}
+
 /// Characters that show nothing, or change how the text around them is
 /// shown (bidirectional overrides): in a name they let one member pass for
 /// another. Every whitespace but the plain space counts too.
@@ -162,6 +184,7 @@ impl MeetingRules {
                 chosen: name.clone(),
                 name,
                 sharing: PerKind::default(),
+                hand: false,
                 meeting: None,
                 warned_outside: PerKind::default(),
                 last_keyframe_request: None,
@@ -229,6 +252,9 @@ impl MeetingRules {
             Request::Meetings => self.list_meetings(id),
             Request::Members => self.list_members(id),
             Request::Chat { text } => self.chat(id, text),
+            Request::Private { to, text } => self.private(id, to, text),
+            Request::Hand { raised, member } => self.hand(id, raised, member),
+            Request::React { emoji } => self.react(id, emoji),
             Request::Media { kind, on } => self.set_sharing(id, kind, on),
             Request::Keyframe { member, kind } => self.ask_keyframe(id, member, kind),
             Request::ControlRequest { owner } => self.ask_control(id, owner),
@@ -300,6 +326,7 @@ impl MeetingRules {
                     id: *id,
                     name: participant.name.clone(),
                     host: m.host == *id,
+                    hand: participant.hand,
                     sharing: participant.sharing,
                 })
             })
@@ -424,6 +451,7 @@ impl MeetingRules {
         let participant = self.participants.get_mut(&id)?;
         let meeting = participant.meeting.take()?;
         participant.warned_outside = PerKind::default();
+        participant.hand = false;
         participant.name.clone_from(&participant.chosen);
         self.effects.push(Effect::Unroute(id));
         Some(meeting)
@@ -540,20 +568,7 @@ impl MeetingRules {
 
     fn chat(&mut self, id: ClientId, text: String) -> Result<(), String> {
         let meeting = self.current_meeting(id)?;
-        if text.trim().is_empty() {
-            return Err("an empty chat message was not sent".to_string());
-        }
-        if text.len() > MAX_CHAT_BYTES {
-            return Err(format!(
-                "a chat message is at most {MAX_CHAT_BYTES} bytes (this one has {})",
-                text.len()
-            ));
-        }
-        if text.chars().any(|c| c.is_control() && c != '\t') {
-            return Err(
-                "a chat message cannot contain control characters or line breaks".to_string(),
-            );
-        }
+        check_chat_text(&text)?;
         let from = self.member_ref(id);
         let members = self.members(&meeting).to_vec();
         self.tell_all(
