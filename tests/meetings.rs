@@ -510,3 +510,20 @@ fn a_piped_script_reads_local_and_server_answers_in_command_order() {
         "{stdout}"
     );
 }
+
+/// The server says what people should type to reach it (its log, on stderr:
+/// stdout's lines are for scripts).
+#[test]
+fn the_server_says_what_people_type_to_join() {
+    let server = ServerProcess::start();
+    let expected = format!("people join with: client {}", server.addr());
+    let end = std::time::Instant::now() + integration_tests::DEADLINE;
+    while !server.stderr().contains(&expected) {
+        assert!(
+            std::time::Instant::now() < end,
+            "no `{expected}` in the log:\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -4,6 +4,7 @@
 //! accept loop and shutdown, and `stats` the traffic counters.
 
 pub mod connection;
+pub mod lan;
 pub mod outbox;
 pub mod registry;
 pub mod rules;

@@ -208,7 +208,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     std::io::stdout().flush()?;
-    tracing::info!(%addr, "meeting server ready; clients join with: client <this host> --port {}", addr.port());
+    // Logged, not printed: stdout's two lines are for scripts.
+    for command in meeting_server::lan::join_commands(addr) {
+        tracing::info!("people join with: {command}");
+    }
 
     let _ = stop_rx.recv();
     tracing::info!("stopping: telling connected clients");
