@@ -14,6 +14,7 @@
 //! waits on the network or on a decoder.
 
 mod keys;
+pub use keys::SHORTCUTS;
 pub mod logs;
 pub mod model;
 pub mod presentation;
