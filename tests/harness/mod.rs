@@ -128,6 +128,8 @@ pub struct ServerProcess {
     /// The key it proves it holds; None when started with `--no-tls`.
     fingerprint: Option<Fingerprint>,
     stderr: Arc<Mutex<String>>,
+    /// The lines of stdout after the first (`listening on ADDR`).
+    stdout: Mutex<std::sync::mpsc::Receiver<String>>,
 }
 
 /// The state directory every test server shares: one key for all, made by
@@ -191,13 +193,20 @@ impl ServerProcess {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            // The address, then the key (or that there is none).
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send((lines.next(), lines.next()));
-            for _ in lines {} // keep the pipe drained
+            // Every line: the address, then the key (or that there is none),
+            // then any later ones (`metrics on ADDR`); reading them all keeps
+            // the pipe drained.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
         });
-        let (address_line, key_line) = match rx.recv_timeout(DEADLINE) {
-            Ok((Some(Ok(address)), Some(Ok(key)))) => (address, key),
+        let first_two = rx
+            .recv_timeout(DEADLINE)
+            .and_then(|address| Ok((address, rx.recv_timeout(DEADLINE)?)));
+        let (address_line, key_line) = match first_two {
+            Ok(lines) => lines,
             other => {
                 let _ = child.kill();
                 panic!(
@@ -223,6 +232,28 @@ impl ServerProcess {
             addr,
             fingerprint,
             stderr,
+            stdout: Mutex::new(rx),
+        }
+    }
+
+    /// The next line the server prints on stdout that starts with `prefix`,
+    /// without the prefix; panics after the deadline.
+    pub fn stdout_line(&self, prefix: &str) -> String {
+        let end = Instant::now() + DEADLINE;
+        let lines = self.stdout.lock().expect("stdout lines");
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return rest.to_string();
+                    }
+                }
+                Err(err) => panic!(
+                    "server printed no `{prefix}` line ({err}); stderr:\n{}",
+                    self.stderr()
+                ),
+            }
         }
     }
 

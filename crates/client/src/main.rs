@@ -1,6 +1,6 @@
 //! `client`: the command line of the terminal meeting client.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use common::protocol::DEFAULT_PORT;
 use meeting_client::app::{self, AppEvent, Ending, Mode, Options};
 use meeting_client::link::Security;
@@ -40,15 +40,64 @@ fn after_help() -> String {
         "In a terminal the client opens a full-screen view (? lists its keys); with --plain, --json, \
          or when stdin or stdout is not a terminal, it reads commands line by line.\n\n\
          Commands once connected (/help lists them too):\n{}\n\n\
-         {}\nAudio out (--audio-out):\n{}\n\n\
-         With --json, stdin takes the same commands and stdout has one JSON object per event (see README).\n\
-         Logs go to stderr; RUST_LOG sets their level.\n\n\
-         Exit codes: 0 you quit, input ended or the server shut down; 1 could not connect or the connection \
-         was lost; 2 bad command line.",
+         {}\nAudio out (--audio-out):\n{}\n\n{}",
         commands.join("\n"),
         sources.join("\n"),
-        media::describe_sources(meeting_client::playback::PLAYBACK_SINKS)
+        media::describe_sources(meeting_client::playback::PLAYBACK_SINKS),
+        NOTES,
     )
+}
+
+/// The end of `--help`, and of the man page.
+const NOTES: &str = "With --json, stdin takes the same commands and stdout has one JSON object per event \
+     (see README).\n\
+     Logs go to stderr, coloured only when it is a terminal and NO_COLOR is unset; RUST_LOG sets \
+     their level.\n\n\
+     Exit codes: 0 you quit, input ended or the server shut down; 1 could not connect or the \
+     connection was lost; 2 bad command line.";
+
+/// The man page's own sections: the commands and keys from the tables the
+/// program uses (so the page lists what the parser and the view accept), and
+/// the media sources.
+fn man_sections() -> Vec<cli_docs::ManSection> {
+    use meeting_client::command::{CHAT_HELP, COMMANDS};
+    let mut commands: Vec<(String, String)> = COMMANDS
+        .iter()
+        .map(|spec| (spec.usage.join(", "), spec.help.to_string()))
+        .collect();
+    commands.push((CHAT_HELP.0.to_string(), CHAT_HELP.1.to_string()));
+    let keys = tui::SHORTCUTS
+        .iter()
+        .map(|(key, what)| (key.to_string(), what.to_string()))
+        .collect();
+    let mut sources: Vec<(String, String)> = Vec::new();
+    for kind in common::MediaKind::ALL {
+        for (name, what) in media::sources(kind) {
+            sources.push((format!("/{kind} on {name}"), what.to_string()));
+        }
+    }
+    for (name, what) in meeting_client::playback::PLAYBACK_SINKS {
+        sources.push((format!("--audio-out {name}"), what.to_string()));
+    }
+    vec![
+        cli_docs::ManSection {
+            title: "Commands".into(),
+            intro: "Typed once connected, in every mode (/help lists them too); the same lines \
+                    drive the client with --json."
+                .into(),
+            entries: commands,
+        },
+        cli_docs::ManSection {
+            title: "Keys".into(),
+            intro: "In the full-screen view (? lists them too).".into(),
+            entries: keys,
+        },
+        cli_docs::ManSection {
+            title: "Media sources".into(),
+            intro: "What /video, /audio and /screen share, and where --audio-out plays.".into(),
+            entries: sources,
+        },
+    ]
 }
 
 /// A name the server will take: a bad one is a bad command line (exit 2),
@@ -70,10 +119,10 @@ fn parse_name(text: &str) -> Result<String, String> {
 
 /// Terminal meeting client: create or join meetings, chat, share video and audio.
 #[derive(Parser, Debug)]
-#[command(version, after_help = after_help())]
+#[command(name = "client", version, after_help = after_help())]
 struct Args {
     /// Server to connect to: a host name or IP address, optionally with :PORT.
-    #[arg(required_unless_present = "list_devices")]
+    #[arg(required_unless_present_any = ["list_devices", "completions", "man"])]
     host: Option<String>,
 
     /// List the cameras, microphones and speakers this client can use, and exit.
@@ -148,6 +197,9 @@ struct Args {
     /// Video frames per second (1 to 60).
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=60))]
     fps: u32,
+
+    #[command(flatten)]
+    docs: cli_docs::DocsArgs,
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
@@ -164,6 +216,16 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.docs.requested() {
+        let command = Args::command().after_help(NOTES);
+        return match args.docs.print(command, &man_sections()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("client: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.list_devices {
         println!("{}", media::devices::list());
         return ExitCode::SUCCESS;
@@ -197,8 +259,12 @@ fn main() -> ExitCode {
         Mode::Plain
     };
     if !full_screen {
+        // Colour codes only for a person at a terminal, not in a log file.
+        let colour = std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
         tracing_subscriber::fmt()
             .with_env_filter(filter())
+            .with_ansi(colour)
             .with_writer(std::io::stderr)
             .init();
     }

@@ -19,11 +19,20 @@ mod session;
 mod tally;
 mod traffic;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = scenario::Args::parse();
+    if args.docs.requested() {
+        return match args.docs.print(scenario::Args::command(), &[]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("loadgen: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let json = args.json;
     let scenario = match scenario::Scenario::from_args(args) {
         Ok(scenario) => scenario,

@@ -12,6 +12,7 @@ use std::time::Duration;
 /// Load generator for the meeting server: simulated members on real sockets.
 #[derive(Parser, Debug)]
 #[command(
+    name = "loadgen",
     version,
     after_help = "Scenarios of docs/BENCHMARKS.md:\n  \
         meeting8:  --meetings 1 --members 8 --video-fps 30 --video-bytes 20000 --duration 10s\n  \
@@ -75,6 +76,9 @@ pub struct Args {
     /// without it any key is accepted, as a load generator needs no trust.
     #[arg(long, value_name = "SHA256", value_parser = parse_fingerprint)]
     pub fingerprint: Option<transport::Fingerprint>,
+
+    #[command(flatten)]
+    pub docs: cli_docs::DocsArgs,
 }
 
 fn parse_fingerprint(text: &str) -> Result<transport::Fingerprint, String> {

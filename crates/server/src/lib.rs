@@ -1,10 +1,12 @@
 //! The meeting server as a library: the binary in `main.rs` is only its command
 //! line. `rules` owns what may happen in a meeting and who is told, `registry` carries it out on the sockets, `outbox` the per-socket send queues,
 //! `connection` the handshake and the per-socket read loops, `server` the
-//! accept loop and shutdown, and `stats` the traffic counters.
+//! accept loop and shutdown, `stats` the traffic counters, and `metrics` the
+//! optional HTTP listener that shows them to Prometheus.
 
 pub mod connection;
 pub mod lan;
+pub mod metrics;
 pub mod outbox;
 pub mod registry;
 pub mod rules;

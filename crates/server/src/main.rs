@@ -1,12 +1,12 @@
 //! `server`: the command line of the meeting server.
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser, ValueEnum};
 use common::protocol::DEFAULT_PORT;
 use common::{MediaKind, PerKind};
 use meeting_server::connection::Encryption;
 use meeting_server::{Server, ServerConfig};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,13 +16,15 @@ use std::time::Duration;
 /// PCM audio between the members of each meeting.
 #[derive(Parser, Debug)]
 #[command(
+    name = "server",
     version,
     after_help = "On start it prints two lines to stdout: `listening on ADDR:PORT`, then \
                   `fingerprint SHA256 XXXX …` (the key clients check; read it to them) or, with \
-                  --no-tls, `encryption off`. Logs go to stderr; \
+                  --no-tls, `encryption off`; with --metrics, a third, `metrics on ADDR:PORT`. \
+                  Logs go to stderr, coloured only when it is a terminal and NO_COLOR is unset; \
                   RUST_LOG sets their level (for example RUST_LOG=debug). Ctrl-C or SIGTERM stops the \
                   server after telling every connected client.\n\n\
-                  Exit codes: 0 stopped on request, 1 could not start."
+                  Exit codes: 0 stopped on request, 1 could not start, 2 bad command line."
 )]
 struct Args {
     /// Address to listen on: IP:PORT, HOST:PORT or a bare PORT (all interfaces).
@@ -77,6 +79,44 @@ struct Args {
     /// Anyone on the network can read and alter every meeting.
     #[arg(long)]
     no_tls: bool,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics and a health check at
+    /// /healthz, for example 127.0.0.1:9338 (IP:PORT, HOST:PORT or a bare PORT
+    /// on all interfaces). Off unless given.
+    #[arg(long, env = "MEETING_METRICS", value_name = "ADDR")]
+    metrics: Option<String>,
+
+    /// How log lines are written to stderr: text for people, json (one object
+    /// per line) for log collectors.
+    #[arg(long, env = "MEETING_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    #[command(flatten)]
+    docs: cli_docs::DocsArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr; colour codes only for a person at a terminal (not a log
+/// file, not journald), and never with NO_COLOR set.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+            builder.with_ansi(colour).init();
+        }
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }
 
 /// The state directory: the flag, else what systemd or XDG say, else ~/.local/state.
@@ -119,25 +159,30 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|err| format!("{err} (for example 30s or 5m)"))
 }
 
-fn resolve_bind(text: &str) -> anyhow::Result<SocketAddr> {
+/// The address of `--FLAG TEXT`: IP:PORT, HOST:PORT or a bare PORT (all interfaces).
+fn resolve_address(flag: &str, text: &str) -> anyhow::Result<SocketAddr> {
     if let Ok(port) = text.parse::<u16>() {
         return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
     }
     text.to_socket_addrs()
-        .with_context(|| format!("--bind {text}: expected IP:PORT, HOST:PORT or PORT"))?
+        .with_context(|| format!("--{flag} {text}: expected IP:PORT, HOST:PORT or PORT"))?
         .next()
-        .with_context(|| format!("--bind {text}: the name has no address"))
+        .with_context(|| format!("--{flag} {text}: the name has no address"))
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Args::parse()) {
+    let args = Args::parse();
+    if args.docs.requested() {
+        return match args.docs.print(Args::command(), &[]) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("server: {err}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    init_logging(args.log_format);
+    match run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("server: {err:#}");
@@ -176,7 +221,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         Encryption::Tls(Arc::new(identity))
     };
     let config = ServerConfig {
-        bind: resolve_bind(&args.bind)?,
+        bind: resolve_address("bind", &args.bind)?,
         max_connections: args.max_connections.max(1),
         max_per_address: args
             .max_per_address
@@ -187,6 +232,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         media_queue: media_queues(&args),
         stats_interval: Some(args.stats_interval).filter(|every| !every.is_zero()),
         encryption: encryption.clone(),
+        metrics: args
+            .metrics
+            .as_deref()
+            .map(|text| resolve_address("metrics", text))
+            .transpose()?,
         ..ServerConfig::default()
     };
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
@@ -206,6 +256,10 @@ fn run(args: Args) -> anyhow::Result<()> {
             );
             tracing::warn!("TLS is off (--no-tls): every meeting travels in clear text");
         }
+    }
+    if let Some(metrics) = server.metrics_addr() {
+        println!("metrics on {metrics}");
+        tracing::info!(%metrics, "metrics at http://{metrics}/metrics, health check at /healthz");
     }
     std::io::stdout().flush()?;
     // Logged, not printed: stdout's two lines are for scripts.

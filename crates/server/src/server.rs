@@ -7,6 +7,7 @@
 //! the server is full.
 
 use crate::connection::{self, ConnectionContext, Encryption};
+use crate::metrics::MetricsListener;
 use crate::registry::MeetingRegistry;
 use crate::stats::{self, ServerStats};
 use anyhow::Context;
@@ -38,6 +39,8 @@ pub struct ServerConfig {
     pub stats_interval: Option<Duration>,
     /// TLS with the server's identity, or plain TCP.
     pub encryption: Encryption,
+    /// Where to answer `/metrics` and `/healthz` over HTTP; `None` nowhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             // The program's default is TLS (main.rs); plain here keeps
             // in-process tests free of key files.
             encryption: Encryption::Plain,
+            metrics: None,
         }
     }
 }
@@ -99,6 +103,7 @@ pub struct RunningServer {
     stopping: Arc<AtomicBool>,
     accept_thread: Option<JoinHandle<()>>,
     writers_alive: crossbeam_channel::Receiver<()>,
+    metrics: Option<MetricsListener>,
     /// Dropped at shutdown, which ends the stats logger.
     _stop_logger: Option<crossbeam_channel::Sender<()>>,
 }
@@ -150,6 +155,16 @@ impl Server {
             Some(every) => Some(spawn_stats_logger(every, registry.clone(), stats.clone())?),
             None => None,
         };
+        // Before the accept loop: a metrics address that cannot be had is a
+        // start-up error, like the main one.
+        let metrics = match self.config.metrics {
+            Some(addr) => Some(MetricsListener::start(
+                addr,
+                registry.clone(),
+                stats.clone(),
+            )?),
+            None => None,
+        };
         let stop = stopping.clone();
         let accept_thread = std::thread::Builder::new()
             .name("accept".into())
@@ -162,6 +177,7 @@ impl Server {
             stopping,
             accept_thread: Some(accept_thread),
             writers_alive: alive_rx,
+            metrics,
             _stop_logger: stop_logger,
         })
     }
@@ -211,10 +227,19 @@ impl RunningServer {
         &self.stats
     }
 
+    /// Where `/metrics` and `/healthz` are answered, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsListener::local_addr)
+    }
+
     /// Stops accepting, tells every client, and waits up to `grace` for the
     /// last events to be written.
     pub fn shutdown(mut self, grace: Duration) {
         self.stopping.store(true, Ordering::SeqCst);
+        // A health check fails from here on: the service is going away.
+        if let Some(metrics) = self.metrics.take() {
+            metrics.stop();
+        }
         // Wake the accept loop with a connection of our own.
         let _ = TcpStream::connect_timeout(&wake_address(self.local_addr), Duration::from_secs(1));
         if let Some(thread) = self.accept_thread.take() {
