@@ -43,6 +43,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ),
     ("S", "share your screen on/off"),
     ("p", "presentation (a shared screen large) or the grid"),
+    (
+        "f",
+        "speaker view (who speaks fills the view, the others below) or the grid",
+    ),
     ("Tab", "show the next shared screen"),
     ("a", "ask to control the screen shown"),
     ("g, n", "grant or ignore a request to control your screen"),
@@ -421,6 +425,10 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
         KeyCode::Char('S') => toggle(model, MediaKind::Screen),
         KeyCode::Char('p') => {
             model.toggle_presentation();
+            None
+        }
+        KeyCode::Char('f') => {
+            model.toggle_speaker_view();
             None
         }
         KeyCode::Tab => {

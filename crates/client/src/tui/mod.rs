@@ -426,7 +426,7 @@ impl Ui {
                     let now = Instant::now();
                     let speaking = self.levels.speaking(now);
                     if speaking != self.model.speaking {
-                        self.model.speaking = speaking;
+                        self.model.set_speaking(speaking);
                         dirty = true;
                     }
                     if self.board.take_changed() || self.model.fade_reactions(now) {

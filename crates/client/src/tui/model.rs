@@ -170,6 +170,11 @@ pub struct ViewModel {
     /// A question waiting for y or Enter (any other key says no).
     pub confirm: Option<Confirmation>,
     pub speaking: BTreeSet<ClientId>,
+    /// Who spoke last (started speaking most recently), for the speaker view.
+    pub last_speaker: Option<ClientId>,
+    /// The speaker view (`f`): the member speaking now, or who spoke last,
+    /// fills the video area above a strip of the others.
+    pub speaker_view: bool,
     /// The user's layout choice: a shared screen large (true, the default) or
     /// the ordinary grid. It sticks until changed; with no screen shared the
     /// grid is shown whatever it says.
@@ -218,6 +223,8 @@ impl ViewModel {
             help_page: 10,
             confirm: None,
             speaking: BTreeSet::new(),
+            last_speaker: None,
+            speaker_view: false,
             presenting: true,
             chosen_screen: None,
             control_mode: false,
@@ -244,6 +251,42 @@ impl ViewModel {
         self.reactions
             .retain(|_, (_, at)| now.saturating_duration_since(*at) < REACTION_SHOWN);
         self.reactions.len() != before
+    }
+
+    /// Who is speaking now: `last_speaker` becomes whoever started speaking
+    /// (of several who start at once, the first in id order), and stays
+    /// while they pause, so the view does not jump at every breath.
+    pub fn set_speaking(&mut self, speaking: BTreeSet<ClientId>) {
+        let started = speaking
+            .iter()
+            .find(|id| !self.speaking.contains(id) && **id != self.me);
+        let still_speaking = self.last_speaker.is_some_and(|id| speaking.contains(&id));
+        if let Some(&id) = started.filter(|_| !still_speaking) {
+            self.last_speaker = Some(id);
+        }
+        self.speaking = speaking;
+    }
+
+    /// The member the speaker view shows large: who spoke last while they
+    /// are here, else the first of the others.
+    pub fn speaker(&self) -> Option<&MemberInfo> {
+        if !self.speaker_view {
+            return None;
+        }
+        self.last_speaker
+            .and_then(|id| self.others().find(|m| m.id == id))
+            .or_else(|| self.others().next())
+    }
+
+    /// Flips between the speaker view and the grid, and says so.
+    pub fn toggle_speaker_view(&mut self) {
+        self.speaker_view = !self.speaker_view;
+        let text = if self.speaker_view {
+            "layout: speaker (who speaks fills the view; f for the grid)"
+        } else {
+            "layout: grid (f follows the speaker)"
+        };
+        self.push_line(ChatLine::Info(text.to_string()));
     }
 
     /// The member whose tile fills the video area, while they are here.

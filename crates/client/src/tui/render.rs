@@ -271,10 +271,25 @@ fn draw_grid(
     now: Instant,
     clicks: &mut ClickMap,
 ) -> Vec<(TileKey, Size)> {
-    // A focused member's tile fills the area.
-    let others: Vec<&MemberInfo> = match model.focused_member() {
-        Some(focused) => vec![focused],
-        None => model.others().collect(),
+    // A focused member's tile fills the area; the speaker view puts the
+    // speaker above a strip of the others, where there is room for both.
+    let others: Vec<&MemberInfo> = match (model.focused_member(), model.speaker()) {
+        (Some(focused), _) => vec![focused],
+        (None, Some(speaker)) => {
+            let rest: Vec<&MemberInfo> = model.others().filter(|m| m.id != speaker.id).collect();
+            let strip_height = (area.height / 4).max(5);
+            if rest.is_empty() || area.height < strip_height * 3 {
+                vec![speaker]
+            } else {
+                let [large, strip] =
+                    Layout::vertical([Constraint::Min(0), Constraint::Length(strip_height)])
+                        .areas(area);
+                let mut shown = tiles_in(frame, model, tiles, large, &[speaker], now, clicks);
+                shown.extend(tiles_in(frame, model, tiles, strip, &rest, now, clicks));
+                return shown;
+            }
+        }
+        (None, None) => model.others().collect(),
     };
     if others.is_empty() {
         let text = if model.state.meeting.is_some() {
@@ -298,6 +313,19 @@ fn draw_grid(
         frame.render_widget(paragraph, middle);
         return Vec::new();
     }
+    tiles_in(frame, model, tiles, area, &others, now, clicks)
+}
+
+/// `members`' tiles in a grid filling `area`; a strip when `area` is low.
+fn tiles_in(
+    frame: &mut Frame,
+    model: &ViewModel,
+    tiles: &ReadyTiles,
+    area: Rect,
+    others: &[&MemberInfo],
+    now: Instant,
+    clicks: &mut ClickMap,
+) -> Vec<(TileKey, Size)> {
     let (columns, rows) = grid_shape(others.len(), area.as_size());
     let row_areas =
         Layout::vertical(vec![Constraint::Ratio(1, u32::from(rows)); rows as usize]).split(area);

@@ -901,3 +901,65 @@ fn a_clicked_tile_fills_the_video_area() {
     assert_eq!(drawn.clicks.member_rows.len(), 4);
     insta::assert_snapshot!(backend);
 }
+
+/// The speaker area's tile for `id`, as the last draw placed it.
+fn tile_area(drawn: &Drawn, id: u32) -> ratatui::layout::Rect {
+    drawn
+        .clicks
+        .tiles
+        .iter()
+        .find(|(member, _)| *member == ClientId(id))
+        .map(|(_, area)| *area)
+        .expect("a tile")
+}
+
+#[test]
+fn the_speaker_view_follows_who_speaks_above_a_strip_of_the_others() {
+    let mut model = meeting_model(vec![
+        member(2, "ana", true, true, true),
+        member(3, "bo", false, true, true),
+        member(4, "cy", false, false, true),
+    ]);
+    model.speaking.clear();
+    model.toggle_speaker_view();
+    model.set_speaking([ClientId(3)].into());
+    let (backend, drawn) = render(&model, &ReadyTiles::new(), 160, 48);
+    let (bo, ana, cy) = (
+        tile_area(&drawn, 3),
+        tile_area(&drawn, 2),
+        tile_area(&drawn, 4),
+    );
+    assert!(bo.height > 2 * ana.height, "bo speaks: his tile is large");
+    assert!(
+        ana.y > bo.y && ana.height == cy.height,
+        "the others in a strip below"
+    );
+    assert_eq!(
+        tile_keys(&drawn),
+        vec![TileKey::Member(ClientId(3)), TileKey::Member(ClientId(2))],
+        "video for bo (large) and ana (small); cy shares none"
+    );
+    insta::assert_snapshot!(backend);
+
+    // bo pauses: he stays large until someone else starts.
+    model.set_speaking(Default::default());
+    let (_, drawn) = render(&model, &ReadyTiles::new(), 160, 48);
+    assert!(tile_area(&drawn, 3).height > 2 * tile_area(&drawn, 2).height);
+    model.set_speaking([ClientId(4)].into());
+    let (_, drawn) = render(&model, &ReadyTiles::new(), 160, 48);
+    assert!(
+        tile_area(&drawn, 4).height > 2 * tile_area(&drawn, 3).height,
+        "cy now"
+    );
+
+    // At 80x24 too, with the members and chat still readable beside.
+    let (backend, drawn) = render(&model, &ReadyTiles::new(), 80, 24);
+    assert!(tile_area(&drawn, 4).height > tile_area(&drawn, 3).height);
+    let text = screen_text(&backend);
+    assert!(text.contains("cy ♪") && text.contains("ed (you)"), "{text}");
+    assert!(text.contains("layout: speaker"), "{text}");
+
+    model.toggle_speaker_view();
+    let (_, drawn) = render(&model, &ReadyTiles::new(), 160, 48);
+    assert_eq!(drawn.clicks.tiles.len(), 3, "f again: the grid");
+}
