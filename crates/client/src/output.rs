@@ -290,7 +290,10 @@ impl FrontEnd for Output {
     }
 
     fn server(&mut self, event: &Event) {
-        if matches!(event, Event::Welcome { .. } | Event::Attached { .. }) {
+        if matches!(
+            event,
+            Event::Welcome { .. } | Event::Attached { .. } | Event::Resumed { .. }
+        ) {
             return; // handshake details (the token is a secret): not for the user
         }
         if self.json {
@@ -417,7 +420,7 @@ impl EventText {
     /// How `event` reads; `None` for handshake details (the token is a secret).
     pub fn server(&mut self, event: &Event) -> Option<String> {
         let text = match event {
-            Event::Welcome { .. } | Event::Attached { .. } => return None,
+            Event::Welcome { .. } | Event::Attached { .. } | Event::Resumed { .. } => return None,
             Event::Created { meeting } => {
                 let meeting = meeting_text(meeting);
                 format!("created meeting {meeting}; others join with: /join {meeting}")
@@ -431,6 +434,11 @@ impl EventText {
             }
             Event::MemberJoined { member, .. } => format!("{} joined", clean(&member.name)),
             Event::MemberLeft { member, .. } => format!("{} left", clean(&member.name)),
+            Event::MemberReconnecting { member, .. } => format!(
+                "{}'s connection broke: reconnecting (its place is kept)",
+                clean(&member.name)
+            ),
+            Event::MemberBack { member, .. } => format!("{} is back", clean(&member.name)),
             Event::HostChanged { host, .. } => {
                 if host.id == self.me {
                     "you are now the host".to_string()

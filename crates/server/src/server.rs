@@ -38,6 +38,12 @@ pub struct ServerConfig {
     pub stats_interval: Option<Duration>,
     /// TLS with the server's identity, or plain TCP.
     pub encryption: Encryption,
+    /// How long a session whose control connection broke is held for the
+    /// client to `resume` it; zero ends it at once.
+    pub resume_hold: Duration,
+    /// A control connection that has pinged once and is then silent this
+    /// long counts as broken.
+    pub client_silence_limit: Duration,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +60,8 @@ impl Default for ServerConfig {
             // The program's default is TLS (main.rs); plain here keeps
             // in-process tests free of key files.
             encryption: Encryption::Plain,
+            resume_hold: common::protocol::DEFAULT_RESUME_HOLD,
+            client_silence_limit: common::protocol::CLIENT_SILENCE_LIMIT,
         }
     }
 }
