@@ -85,6 +85,16 @@ pub enum LocalEvent {
     Disconnected {
         message: String,
     },
+    /// The control connection broke (or the server stopped answering): the
+    /// client reconnects by itself and resumes the session; meanwhile what
+    /// you type is kept and sent once it is back.
+    Reconnecting {
+        reason: String,
+    },
+    /// The session goes on, on a new connection, `after_ms` after it broke.
+    Reconnected {
+        after_ms: u64,
+    },
     /// Nothing from the server for `seconds`, not even an answer to `ping`:
     /// it may be stopped, or the network between is down.
     ServerSilent {
@@ -666,6 +676,14 @@ impl EventText {
             // Both may quote the server (its refusals, what it sent that did not parse).
             LocalEvent::Error { message } => format!("error: {}", clean(message)),
             LocalEvent::Disconnected { message } => format!("disconnected: {}", clean(message)),
+            LocalEvent::Reconnecting { reason } => format!(
+                "connection lost ({}); reconnecting… (what you type is sent once it is back)",
+                clean(reason)
+            ),
+            LocalEvent::Reconnected { after_ms } => format!(
+                "reconnected after {:.1} s: back in the session",
+                *after_ms as f64 / 1000.0
+            ),
             LocalEvent::ServerSilent { seconds } => format!(
                 "the server has not answered for {seconds} s: messages you send now may not arrive"
             ),
