@@ -892,7 +892,9 @@ impl App {
     }
 
     fn connection_ended(&mut self, reason: Option<String>) -> Ending {
-        self.stop_senders();
+        for (_, channel) in self.channels.iter_mut() {
+            channel.abort();
+        }
         self.stop_playback();
         // What was answered before the connection ended comes first.
         let held = self.order.drain();

@@ -313,6 +313,16 @@ impl MediaChannel {
             tracing::debug!("{} socket: {err}", self.kind);
         }
     }
+
+    /// The session is lost: shuts the socket both ways first, so a sender
+    /// blocked writing to a dead connection fails instead of hanging, then
+    /// stops sending.
+    pub fn abort(&mut self) {
+        if let Some(socket) = self.socket.close() {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        self.stop();
+    }
 }
 
 /// The first attempt to attach again comes at once (usually the socket is
