@@ -122,6 +122,18 @@ pub fn wait_with_deadline(child: &mut Child, deadline: Duration) -> anyhow::Resu
     }
 }
 
+/// `program` run through `wrapper` (none: run directly).
+fn wrapped(wrapper: &[&str], program: PathBuf) -> Command {
+    match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut command = Command::new(first);
+            command.args(rest).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
 pub struct ServerProcess {
     child: Child,
     addr: SocketAddr,
@@ -175,9 +187,14 @@ impl ServerProcess {
     }
 
     pub fn start_with(args: &[&str]) -> ServerProcess {
+        ServerProcess::start_wrapped(&[], "127.0.0.1:0", args)
+    }
+
+    /// A server run by `wrapper` (for example `ip netns exec NS`), bound to `bind`.
+    pub fn start_wrapped(wrapper: &[&str], bind: &str, args: &[&str]) -> ServerProcess {
         let state_dir = test_state_dir();
-        let mut command = Command::new(binary("server"));
-        command.args(["--bind", "127.0.0.1:0"]);
+        let mut command = wrapped(wrapper, binary("server"));
+        command.args(["--bind", bind]);
         if !args.contains(&"--state-dir") {
             command.arg("--state-dir").arg(&state_dir);
         }
@@ -341,7 +358,17 @@ impl ClientProcess {
     /// A client of whatever listens at `address` (a server, or a proxy in
     /// front of one), with exactly `args`; an error if it never connects.
     pub fn start_at(address: &str, name: &str, args: &[String]) -> anyhow::Result<ClientProcess> {
-        let mut child = Command::new(binary("client"))
+        ClientProcess::start_wrapped(&[], address, name, args)
+    }
+
+    /// A client run by `wrapper` (for example `ip netns exec NS`).
+    pub fn start_wrapped(
+        wrapper: &[&str],
+        address: &str,
+        name: &str,
+        args: &[String],
+    ) -> anyhow::Result<ClientProcess> {
+        let mut child = wrapped(wrapper, binary("client"))
             .arg(address)
             .args(["--json", "--name", name])
             .args(args)

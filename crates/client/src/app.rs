@@ -4,6 +4,14 @@
 //! end, so output is never interleaved. The front end (lines, JSON or the
 //! full-screen view) only shows; it never owns the session.
 //!
+//! A control connection that breaks (an error, or a server silent past
+//! `SERVER_SILENCE_LIMIT`) does not end the session: a thread reconnects with
+//! back-off for `RESUME_TRYING_FOR` and resumes it (`link::Session::resume`).
+//! Meanwhile the loop goes on, and requests are kept (`resend`): the server
+//! says which it read, and the rest are sent again, so nothing is lost or
+//! done twice. Events are counted for the same reason. Media channels attach
+//! new sockets by themselves.
+//!
 //! Quitting is a half-close: the client stops its senders and shuts the write
 //! side of its sockets, and the server, which handles requests in order, answers
 //! everything it was sent before it closes its side. So a script that pipes in
@@ -12,7 +20,7 @@
 use crate::channel::{ChannelContext, MediaChannel, ScreenReceiver, Sinks};
 use crate::command::{self, Command};
 use crate::level::MemberLevels;
-use crate::link::{self, Security, ServerLink};
+use crate::link::{self, ResumeError, ResumedControl, Security, ServerLink, Session};
 use crate::media::screen::{self, KeyframeRequest, ScreenProducer};
 use crate::media::sender::Producer;
 use crate::media::{self, VideoSettings};
@@ -21,10 +29,13 @@ use crate::order::{AnswerOrder, Decision};
 use crate::output::{FrontEnd, LocalEvent, MemberLevel, Output};
 use crate::playback::{self, Playback, PlaybackClock};
 use crate::record::{AudioRecorder, ChatLog, ScreenRecorder, VideoRecorder};
+use crate::resend::RequestLog;
 use crate::sink::{AudioSink, ScreenSink, VideoSink};
 use crate::stats::ClientStats;
 use crate::tui::{self, TileFeed, TuiSettings};
-use common::protocol::{KEEPALIVE_INTERVAL, MAX_CHAT_BYTES, SERVER_SILENCE_LIMIT};
+use common::protocol::{
+    KEEPALIVE_INTERVAL, MAX_CHAT_BYTES, RESUME_TRYING_FOR, SERVER_SILENCE_LIMIT,
+};
 use common::{ClientId, Event, FrameReader, InputEvent, MediaKind, PerKind, Request};
 use crossbeam_channel::{Receiver, SendError, Sender};
 use meeting_screen::x11::X11Injector;
@@ -33,7 +44,7 @@ use std::io::BufRead;
 use std::net::Shutdown;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 use transport::Socket;
 
@@ -84,15 +95,58 @@ const KEEPALIVE_CHECK: Duration = Duration::from_millis(500);
 /// How long quitting may wait for the server's last answers.
 const QUIT_GRACE: Duration = Duration::from_secs(5);
 
+/// The control connection now: its writer's queue and its socket.
+struct ControlLink {
+    requests: Sender<Request>,
+    socket: Socket,
+    /// Set before the queue is dropped when the connection is given up for
+    /// a new one: then the writer does not close it (a goodbye would end the
+    /// session the new one resumes).
+    abandoned: Arc<AtomicBool>,
+}
+
+impl ControlLink {
+    fn open(
+        socket: Socket,
+        reader: FrameReader<Socket>,
+        generation: u64,
+        events: Sender<AppEvent>,
+    ) -> anyhow::Result<ControlLink> {
+        let abandoned = Arc::new(AtomicBool::new(false));
+        spawn_control_reader(reader, generation, events)?;
+        let requests = spawn_control_writer(socket.try_clone()?, abandoned.clone())?;
+        Ok(ControlLink {
+            requests,
+            socket,
+            abandoned,
+        })
+    }
+
+    /// Leaves the connection as it is, without a goodbye.
+    fn abandon(self) {
+        self.abandoned.store(true, Ordering::SeqCst);
+    }
+}
+
 struct App {
     output: Box<dyn FrontEnd>,
     /// Local answers held until the server answered what was asked before.
     order: AnswerOrder,
-    requests: Sender<Request>,
+    /// None while reconnecting.
+    control: Option<ControlLink>,
+    /// Counts control connections: events from older ones are ignored.
+    generation: u64,
+    /// Control events received in this session (`welcome` is the first).
+    events_seen: u64,
+    /// Every request, numbered, until the server is known to have read it.
+    sent: RequestLog,
+    /// Since when the control connection is down, while reconnecting.
+    reconnecting: Option<Instant>,
+    session: Session,
+    events: Sender<AppEvent>,
     /// Our media channels, one per kind.
     channels: PerKind<MediaChannel>,
     channel_ctx: ChannelContext,
-    control_socket: Socket,
     /// The meeting as the server told it: folded here, read by the front end.
     meeting: MeetingState,
     stats: Arc<ClientStats>,
@@ -230,8 +284,7 @@ pub fn run(
         None => None,
     };
 
-    spawn_control_reader(control_reader, events.clone())?;
-    let requests = spawn_control_writer(control.try_clone()?)?;
+    let control = ControlLink::open(control, control_reader, 0, events.clone())?;
     let channel_ctx = ChannelContext {
         in_meeting: Arc::default(),
         epoch: Instant::now(),
@@ -260,10 +313,15 @@ pub fn run(
     let mut app = App {
         output,
         order: AnswerOrder::new(reads_stdin),
-        requests,
+        control: Some(control),
+        generation: 0,
+        events_seen: 1,
+        sent: RequestLog::default(),
+        reconnecting: None,
+        session,
+        events,
         channels,
         channel_ctx,
-        control_socket: control,
         meeting: MeetingState::new(id),
         stats,
         chat_log,
@@ -311,7 +369,28 @@ impl App {
                 },
                 AppEvent::InputClosed | AppEvent::Interrupted => return Ok(self.quit(inbox)),
                 AppEvent::Server(event) => self.server_event(event),
-                AppEvent::ControlClosed(reason) => return Ok(self.connection_ended(reason)),
+                AppEvent::Control(generation, event) if generation == self.generation => {
+                    self.events_seen += 1;
+                    self.server_event(event);
+                }
+                AppEvent::ControlClosed(generation, reason) if generation == self.generation => {
+                    match reason {
+                        // Closed with a goodbye: the server ended the session.
+                        Some(reason) if !self.shutdown_seen => self.reconnect(reason),
+                        reason => return Ok(self.connection_ended(reason)),
+                    }
+                }
+                AppEvent::Resumed(generation, resumed) if generation == self.generation => {
+                    self.resumed(*resumed);
+                }
+                AppEvent::ResumeFailed(generation, message) if generation == self.generation => {
+                    return Ok(self.connection_ended(Some(message)));
+                }
+                // From a control connection given up for a newer one.
+                AppEvent::Control(..)
+                | AppEvent::ControlClosed(..)
+                | AppEvent::Resumed(..)
+                | AppEvent::ResumeFailed(..) => {}
                 AppEvent::MediaClosed(kind) => {
                     tracing::debug!("{kind} socket closed");
                 }
@@ -347,9 +426,7 @@ impl App {
     fn say(&mut self, event: LocalEvent) {
         match self.order.local(event, Instant::now()) {
             Decision::Show(event) => self.output.local(&event),
-            Decision::Held { ping: true } => {
-                let _ = self.requests.send(Request::Ping);
-            }
+            Decision::Held { ping: true } => self.send(Request::Ping),
             Decision::Held { ping: false } => {}
         }
     }
@@ -363,7 +440,86 @@ impl App {
 
     fn send_request(&mut self, request: Request) -> Result<(), SendError<Request>> {
         self.order.request_sent();
-        self.requests.send(request)
+        self.send(request);
+        Ok(())
+    }
+
+    /// Numbers and keeps `request`, and sends it unless reconnecting (then
+    /// it goes once the session is resumed).
+    fn send(&mut self, request: Request) {
+        self.sent.record(&request);
+        if let Some(control) = &self.control {
+            let _ = control.requests.send(request);
+        }
+    }
+
+    /// The control connection broke: keep the session, reconnect.
+    fn reconnect(&mut self, reason: String) {
+        if let Some(control) = self.control.take() {
+            control.abandon();
+        }
+        self.generation += 1;
+        self.reconnecting = Some(Instant::now());
+        self.output.local(&LocalEvent::Reconnecting { reason });
+        let resumer = Resumer {
+            session: self.session.clone(),
+            generation: self.generation,
+            events_seen: self.events_seen,
+            requests_sent: self.sent.sent(),
+            events: self.events.clone(),
+        };
+        if let Err(err) = spawn_named("resume", move || resumer.run()) {
+            let _ = self.events.send(AppEvent::ResumeFailed(
+                self.generation,
+                format!("could not start reconnecting: {err}"),
+            ));
+        }
+    }
+
+    /// The session goes on, on a new control connection.
+    fn resumed(&mut self, resumed: ResumedControl) {
+        let ResumedControl {
+            control,
+            reader,
+            requests_handled,
+            events_lost,
+        } = resumed;
+        let link = match ControlLink::open(control, reader, self.generation, self.events.clone()) {
+            Ok(link) => link,
+            Err(err) => {
+                let message = format!("could not start the new connection: {err:#}");
+                let _ = self
+                    .events
+                    .send(AppEvent::ResumeFailed(self.generation, message));
+                return;
+            }
+        };
+        if events_lost > 0 {
+            // Too much happened meanwhile to replay: the server sends the
+            // state (our meeting, if we are still in one) instead.
+            self.events_seen += events_lost;
+            if let Some(meeting) = self.meeting.meeting.clone() {
+                self.meeting.apply(&Event::Left { meeting });
+                self.output.meeting(&self.meeting);
+            }
+            self.output.local(&LocalEvent::Error {
+                message: format!(
+                    "{events_lost} events (chat among them) were lost while reconnecting; the meeting as it is now follows"
+                ),
+            });
+        }
+        for request in self.sent.resumed(requests_handled) {
+            let _ = link.requests.send(request);
+        }
+        self.control = Some(link);
+        let since = self.reconnecting.take().unwrap_or_else(Instant::now);
+        self.last_heard = Instant::now();
+        self.last_ping = Instant::now();
+        let after_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.output.local(&LocalEvent::Reconnected { after_ms });
+        for (_, channel) in self.channels.iter() {
+            channel.renew();
+        }
     }
 
     fn command(&mut self, command: Command) {
@@ -635,17 +791,26 @@ impl App {
         let now = Instant::now();
         let overdue = self.order.overdue(now);
         self.show_held(overdue);
+        if self.reconnecting.is_some() || self.shutdown_seen {
+            return;
+        }
         let quiet = now.duration_since(self.last_heard);
-        if quiet >= KEEPALIVE_INTERVAL && now.duration_since(self.last_ping) >= KEEPALIVE_INTERVAL {
+        // Every interval, heard from or not: the server takes a client that
+        // pinged once and then fell silent for a broken connection.
+        if now.duration_since(self.last_ping) >= KEEPALIVE_INTERVAL {
             self.last_ping = now;
             self.order.ping_sent();
-            let _ = self.requests.send(Request::Ping);
+            self.send(Request::Ping);
         }
-        if quiet >= SERVER_SILENCE_LIMIT && self.silent_since.is_none() && !self.shutdown_seen {
+        if quiet >= SERVER_SILENCE_LIMIT && self.silent_since.is_none() {
             self.silent_since = Some(self.last_heard);
             self.output.local(&LocalEvent::ServerSilent {
                 seconds: quiet.as_secs(),
             });
+            self.reconnect(format!(
+                "the server has not answered for {} s",
+                quiet.as_secs()
+            ));
         }
     }
 
@@ -671,6 +836,7 @@ impl App {
         }
         if matches!(event, Event::Pong) {
             // The keep-alive's answer, or the one local answers wait behind.
+            self.sent.pong();
             let released = self.order.pong();
             return self.show_held(released);
         }
@@ -756,7 +922,9 @@ impl App {
     }
 
     fn connection_ended(&mut self, reason: Option<String>) -> Ending {
-        self.stop_senders();
+        for (_, channel) in self.channels.iter_mut() {
+            channel.abort();
+        }
         self.stop_playback();
         // What was answered before the connection ended comes first.
         let held = self.order.drain();
@@ -789,17 +957,25 @@ impl App {
     fn quit(&mut self, inbox: &Receiver<AppEvent>) -> Ending {
         self.stop_senders();
         // Dropping the request queue ends the control writer, which half-closes.
-        let (closed_tx, _) = crossbeam_channel::bounded(0);
-        drop(std::mem::replace(&mut self.requests, closed_tx));
+        let control = self.control.take();
+        let socket = control.as_ref().and_then(|c| c.socket.try_clone().ok());
+        drop(control);
         for (_, channel) in self.channels.iter_mut() {
             channel.half_close();
         }
         let deadline = Instant::now() + QUIT_GRACE;
-        let mut open = 1 + MediaKind::COUNT; // the control reader and one per channel
+        // The control reader, if connected, and one per channel.
+        let mut open = usize::from(socket.is_some()) + MediaKind::COUNT;
         while open > 0 {
             match inbox.recv_deadline(deadline) {
                 Ok(AppEvent::Server(event)) => self.server_event(event),
-                Ok(AppEvent::ControlClosed(_) | AppEvent::MediaClosed(_)) => open -= 1,
+                Ok(AppEvent::Control(generation, event)) if generation == self.generation => {
+                    self.server_event(event)
+                }
+                Ok(AppEvent::ControlClosed(generation, _)) if generation == self.generation => {
+                    open -= 1
+                }
+                Ok(AppEvent::MediaClosed(_)) => open -= 1,
                 Ok(_) => {}
                 Err(_) => break,
             }
@@ -807,7 +983,9 @@ impl App {
         // Local answers still held: after every answer the server gave.
         let held = self.order.drain();
         self.show_held(held);
-        let _ = self.control_socket.shutdown(Shutdown::Both);
+        if let Some(socket) = socket {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
         self.stop_playback();
         Ending::Normal
     }
@@ -825,8 +1003,63 @@ fn spawn_named(name: &str, body: impl FnOnce() + Send + 'static) -> anyhow::Resu
     Ok(())
 }
 
+/// Reconnects and resumes the session, with back-off, for `RESUME_TRYING_FOR`.
+struct Resumer {
+    session: Session,
+    generation: u64,
+    events_seen: u64,
+    requests_sent: u64,
+    events: Sender<AppEvent>,
+}
+
+/// The wait between attempts to reconnect doubles from the first...
+const FIRST_RESUME_DELAY: Duration = Duration::from_millis(250);
+/// ...to this: a network that comes back is noticed within it.
+const MAX_RESUME_DELAY: Duration = Duration::from_secs(2);
+/// The longest one attempt's TCP connect may wait.
+const RESUME_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Resumer {
+    fn run(self) {
+        let started = Instant::now();
+        let give_up = started + RESUME_TRYING_FOR;
+        let mut delay = FIRST_RESUME_DELAY;
+        let mut attempts = 0u32;
+        let outcome = loop {
+            attempts += 1;
+            let left = give_up.saturating_duration_since(Instant::now());
+            let connect_for = left.clamp(Duration::from_millis(100), RESUME_CONNECT_TIMEOUT);
+            let last = match self
+                .session
+                .resume(self.events_seen, self.requests_sent, connect_for)
+            {
+                Ok(resumed) => break AppEvent::Resumed(self.generation, Box::new(resumed)),
+                Err(ResumeError::Never(message)) => {
+                    break AppEvent::ResumeFailed(self.generation, message);
+                }
+                Err(ResumeError::Again(err)) => format!("{err:#}"),
+            };
+            tracing::debug!(attempts, "resume: {last}");
+            if Instant::now() + delay >= give_up {
+                break AppEvent::ResumeFailed(
+                    self.generation,
+                    format!(
+                        "could not reconnect in {} s ({attempts} attempts; the last: {last}); the session is lost",
+                        started.elapsed().as_secs()
+                    ),
+                );
+            }
+            // The back-off itself: nothing to wait for but time.
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(MAX_RESUME_DELAY);
+        };
+        let _ = self.events.send(outcome);
+    }
+}
+
 fn spawn_control_reader(
     mut reader: FrameReader<Socket>,
+    generation: u64,
     events: Sender<AppEvent>,
 ) -> anyhow::Result<()> {
     spawn_named("control-in", move || {
@@ -834,7 +1067,7 @@ fn spawn_control_reader(
             match reader.read_frame() {
                 Ok(Some(frame)) => match frame.parse_control::<Event>() {
                     Ok(event) => {
-                        let _ = events.send(AppEvent::Server(event));
+                        let _ = events.send(AppEvent::Control(generation, event));
                     }
                     Err(err) => break Some(format!("the server sent something unreadable: {err}")),
                 },
@@ -842,11 +1075,14 @@ fn spawn_control_reader(
                 Err(err) => break Some(err.to_string()),
             }
         };
-        let _ = events.send(AppEvent::ControlClosed(ending));
+        let _ = events.send(AppEvent::ControlClosed(generation, ending));
     })
 }
 
-fn spawn_control_writer(stream: Socket) -> anyhow::Result<Sender<Request>> {
+fn spawn_control_writer(
+    stream: Socket,
+    abandoned: Arc<AtomicBool>,
+) -> anyhow::Result<Sender<Request>> {
     let (tx, rx) = crossbeam_channel::unbounded::<Request>();
     spawn_named("control-out", move || {
         for request in rx {
@@ -856,6 +1092,9 @@ fn spawn_control_writer(stream: Socket) -> anyhow::Result<Sender<Request>> {
             {
                 break;
             }
+        }
+        if abandoned.load(Ordering::SeqCst) {
+            return; // no goodbye: the session goes on elsewhere
         }
         stream.close_notify();
         let _ = stream.shutdown(Shutdown::Write);

@@ -111,14 +111,17 @@ pub struct ChannelContext {
 /// the channel closes is never installed and left open.
 pub struct CurrentSocket {
     state: Mutex<SocketState>,
-    /// Signalled when the channel starts closing: wakes a reader waiting to
-    /// try again.
+    /// Signalled when the channel starts closing or should try now: wakes a
+    /// reader waiting to try again.
     closing_started: Condvar,
 }
 
 struct SocketState {
     socket: Option<Arc<Socket>>,
     closing: bool,
+    /// Try to attach again now, not after the back-off (the session was
+    /// just resumed: the server is there).
+    retry_now: bool,
 }
 
 impl CurrentSocket {
@@ -127,6 +130,7 @@ impl CurrentSocket {
             state: Mutex::new(SocketState {
                 socket: Some(Arc::new(socket)),
                 closing: false,
+                retry_now: false,
             }),
             closing_started: Condvar::new(),
         }
@@ -177,14 +181,32 @@ impl CurrentSocket {
         true
     }
 
-    /// Waits `delay` unless the channel starts closing; true if it did.
+    /// Waits `delay` unless the channel starts closing (true) or is told
+    /// to try now.
     fn wait_unless_closing(&self, delay: Duration) -> bool {
         let state = self.lock();
-        let (state, _) = self
+        let (mut state, _) = self
             .closing_started
-            .wait_timeout_while(state, delay, |state| !state.closing)
+            .wait_timeout_while(state, delay, |state| !state.closing && !state.retry_now)
             .unwrap_or_else(PoisonError::into_inner);
+        state.retry_now = false;
         state.closing
+    }
+
+    /// The control connection was resumed after a break: a socket from
+    /// before it may be dead without knowing it (TCP can take minutes to
+    /// say so), so shut it and attach a new one now; a channel waiting to
+    /// try again tries now.
+    fn renew(&self) {
+        let socket = {
+            let mut state = self.lock();
+            state.retry_now = true;
+            self.closing_started.notify_all();
+            state.socket.take()
+        };
+        if let Some(socket) = socket {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
     }
 
     /// The channel is closing: nothing is attached again from now on.
@@ -271,6 +293,11 @@ impl MediaChannel {
         self.sender = None;
     }
 
+    /// After a resumed session: attach a fresh socket now (see `renew`).
+    pub fn renew(&self) {
+        self.socket.renew();
+    }
+
     pub fn sending(&self) -> bool {
         self.sender.is_some()
     }
@@ -286,13 +313,24 @@ impl MediaChannel {
             tracing::debug!("{} socket: {err}", self.kind);
         }
     }
+
+    /// The session is lost: shuts the socket both ways first, so a sender
+    /// blocked writing to a dead connection fails instead of hanging, then
+    /// stops sending.
+    pub fn abort(&mut self) {
+        if let Some(socket) = self.socket.close() {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        self.stop();
+    }
 }
 
 /// The first attempt to attach again comes at once (usually the socket is
 /// gone, not the server); after that the wait doubles from this...
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
-/// ...up to this, so a server that is down is not hammered.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// ...up to this, so a server that is down is not hammered (and a network
+/// that comes back is noticed within it).
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 
 /// A socket up this long proved the server takes us back: the next loss
 /// starts over with an immediate attempt.
@@ -428,7 +466,7 @@ mod tests {
     #[test]
     fn attaching_again_backs_off_to_a_ceiling() {
         let delays: Vec<u64> = (0..8).map(|n| retry_delay(n).as_millis() as u64).collect();
-        assert_eq!(delays, [0, 250, 500, 1000, 2000, 4000, 5000, 5000]);
+        assert_eq!(delays, [0, 250, 500, 1000, 2000, 2000, 2000, 2000]);
         assert_eq!(retry_delay(u32::MAX), MAX_RETRY_DELAY, "no overflow");
     }
 }

@@ -3,6 +3,7 @@
 //! Ctrl-C) reports into one channel of `AppEvent`s. It lives apart from `app`
 //! so the threads below the loop do not import the loop itself.
 
+use crate::link::ResumedControl;
 use common::{ClientId, Event, MediaKind};
 use std::time::Duration;
 
@@ -12,10 +13,18 @@ pub enum AppEvent {
     Input(String),
     InputClosed,
     Interrupted,
-    /// An event from the server, on any socket.
+    /// An event from the server on a media socket.
     Server(Event),
-    /// The control socket ended; the reason if it was not a clean close.
-    ControlClosed(Option<String>),
+    /// An event on control connection `generation` (each resume makes a
+    /// new one; what an abandoned one still says is ignored).
+    Control(u64, Event),
+    /// Control connection `generation` ended; the reason if it was not a
+    /// clean close.
+    ControlClosed(u64, Option<String>),
+    /// Reconnecting for control connection `generation` worked.
+    Resumed(u64, Box<ResumedControl>),
+    /// Reconnecting for control connection `generation` gave up, saying why.
+    ResumeFailed(u64, String),
     /// A media channel ended for good (we closed it, or the server refused
     /// to take it back).
     MediaClosed(MediaKind),

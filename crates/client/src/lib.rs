@@ -5,7 +5,7 @@
 //! `sink` the trait every consumer of received media implements, `record` the
 //! `--record` sinks, `level` audio levels (who is speaking), `playback` the
 //! jitter buffers, the mixer and the playback clock with its back-ends, `output` turns
-//! events into human lines or JSON, `tui` is the full-screen view, and `app` is
+//! events into human lines or JSON, `resend` what a resumed session sends again, `tui` is the full-screen view, and `app` is
 //! the loop that ties them together.
 
 pub mod app;
@@ -21,6 +21,7 @@ pub mod order;
 pub mod output;
 pub mod playback;
 pub mod record;
+pub mod resend;
 pub mod sink;
 pub mod stats;
 pub mod tui;

@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use transport::{Fingerprint, Known, KnownHosts, Socket, TlsConnectError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Shorter for a media socket attaching again: its channel tries again
+/// soon anyway, and a network that came back should be noticed at once.
+const ATTACH_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One connected, attached media socket.
 pub struct MediaSocket {
@@ -89,7 +92,7 @@ impl Session {
     /// one the server had for this kind, if any. A `Refused` error (find it
     /// with `downcast_ref`) means the server will not take it.
     pub fn attach(&self, kind: MediaKind) -> anyhow::Result<MediaSocket> {
-        let tcp = open(&[self.server])?;
+        let tcp = open_within(&[self.server], ATTACH_CONNECT_TIMEOUT)?;
         let stream = match self.fingerprint {
             Some(expected) => {
                 secure(
@@ -118,6 +121,101 @@ impl Session {
                 Ok(MediaSocket { stream, reader })
             }
             other => bail!("unexpected answer to attach: {other:?}"),
+        }
+    }
+}
+
+/// A control connection that resumed the session (see `Session::resume`).
+pub struct ResumedControl {
+    pub control: Socket,
+    pub reader: FrameReader<Socket>,
+    /// The server had handled this many of our requests.
+    pub requests_handled: u64,
+    /// Events it no longer had for us: the current state follows instead.
+    pub events_lost: u64,
+}
+
+/// Why a resume did not work.
+#[derive(Debug)]
+pub enum ResumeError {
+    /// Worth another try: the network or the server did not answer.
+    Again(anyhow::Error),
+    /// The server refused (the session is gone) or is not running: give up.
+    Never(String),
+}
+
+impl Session {
+    /// Opens a new control connection to the server that holds our session
+    /// (TLS pinned to the key it showed at first) and resumes it: `events_seen`
+    /// control events received so far, `requests_sent` requests sent. The
+    /// events after `events_seen` follow on the returned reader. `connect_for`
+    /// bounds the TCP connect.
+    pub fn resume(
+        &self,
+        events_seen: u64,
+        requests_sent: u64,
+        connect_for: Duration,
+    ) -> Result<ResumedControl, ResumeError> {
+        let tcp = match TcpStream::connect_timeout(&self.server, connect_for) {
+            Ok(tcp) => tcp,
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(ResumeError::Never(format!(
+                    "the server at {} is not running any more ({err})",
+                    self.server
+                )));
+            }
+            Err(err) => {
+                return Err(ResumeError::Again(
+                    anyhow!(err).context(format!("connecting to {}", self.server)),
+                ));
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let again = ResumeError::Again;
+        let control = match self.fingerprint {
+            Some(expected) => {
+                let (socket, _) = secure(
+                    tcp,
+                    &self.server.to_string(),
+                    Some(expected),
+                    KeyOrigin::Session,
+                )
+                .map_err(again)?;
+                socket
+            }
+            None => Socket::plain(tcp),
+        };
+        let mut reader = FrameReader::new(
+            control.try_clone().map_err(|e| again(e.into()))?,
+            &[FrameKind::Control],
+        );
+        let request = Request::Resume {
+            id: self.id,
+            token: self.token.clone(),
+            events_seen,
+            requests_sent,
+        };
+        match handshake(&control, &mut reader, &request) {
+            Ok(Event::Resumed {
+                requests_handled,
+                events_lost,
+                ..
+            }) => Ok(ResumedControl {
+                control,
+                reader,
+                requests_handled,
+                events_lost,
+            }),
+            Ok(other) => Err(ResumeError::Never(format!(
+                "the server answered resume with {other:?}"
+            ))),
+            Err(err) => match err.downcast_ref::<Refused>() {
+                Some(Refused(message)) => Err(ResumeError::Never(format!(
+                    "the server refused to resume the session ({}): it no longer holds it",
+                    crate::output::clean(message)
+                ))),
+                None => Err(again(err)),
+            },
         }
     }
 }
@@ -163,9 +261,13 @@ fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
 }
 
 fn open(addrs: &[SocketAddr]) -> anyhow::Result<TcpStream> {
+    open_within(addrs, CONNECT_TIMEOUT)
+}
+
+fn open_within(addrs: &[SocketAddr], timeout: Duration) -> anyhow::Result<TcpStream> {
     let mut last_error = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(addr, timeout) {
             Ok(stream) => {
                 stream.set_nodelay(true)?;
                 return Ok(stream);

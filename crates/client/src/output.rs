@@ -85,6 +85,16 @@ pub enum LocalEvent {
     Disconnected {
         message: String,
     },
+    /// The control connection broke (or the server stopped answering): the
+    /// client reconnects by itself and resumes the session; meanwhile what
+    /// you type is kept and sent once it is back.
+    Reconnecting {
+        reason: String,
+    },
+    /// The session goes on, on a new connection, `after_ms` after it broke.
+    Reconnected {
+        after_ms: u64,
+    },
     /// Nothing from the server for `seconds`, not even an answer to `ping`:
     /// it may be stopped, or the network between is down.
     ServerSilent {
@@ -292,7 +302,10 @@ impl FrontEnd for Output {
     }
 
     fn server(&mut self, event: &Event) {
-        if matches!(event, Event::Welcome { .. } | Event::Attached { .. }) {
+        if matches!(
+            event,
+            Event::Welcome { .. } | Event::Attached { .. } | Event::Resumed { .. }
+        ) {
             return; // handshake details (the token is a secret): not for the user
         }
         if self.json {
@@ -419,7 +432,7 @@ impl EventText {
     /// How `event` reads; `None` for handshake details (the token is a secret).
     pub fn server(&mut self, event: &Event) -> Option<String> {
         let text = match event {
-            Event::Welcome { .. } | Event::Attached { .. } => return None,
+            Event::Welcome { .. } | Event::Attached { .. } | Event::Resumed { .. } => return None,
             Event::Created { meeting } => {
                 let meeting = meeting_text(meeting);
                 format!("created meeting {meeting}; others join with: /join {meeting}")
@@ -433,6 +446,11 @@ impl EventText {
             }
             Event::MemberJoined { member, .. } => format!("{} joined", clean(&member.name)),
             Event::MemberLeft { member, .. } => format!("{} left", clean(&member.name)),
+            Event::MemberReconnecting { member, .. } => format!(
+                "{}'s connection broke: reconnecting (its place is kept)",
+                clean(&member.name)
+            ),
+            Event::MemberBack { member, .. } => format!("{} is back", clean(&member.name)),
             Event::HostChanged { host, .. } => {
                 if host.id == self.me {
                     "you are now the host".to_string()
@@ -697,6 +715,14 @@ impl EventText {
             // Both may quote the server (its refusals, what it sent that did not parse).
             LocalEvent::Error { message } => format!("error: {}", clean(message)),
             LocalEvent::Disconnected { message } => format!("disconnected: {}", clean(message)),
+            LocalEvent::Reconnecting { reason } => format!(
+                "connection lost ({}); reconnecting… (what you type is sent once it is back)",
+                clean(reason)
+            ),
+            LocalEvent::Reconnected { after_ms } => format!(
+                "reconnected after {:.1} s: back in the session",
+                *after_ms as f64 / 1000.0
+            ),
             LocalEvent::ServerSilent { seconds } => format!(
                 "the server has not answered for {seconds} s: messages you send now may not arrive"
             ),

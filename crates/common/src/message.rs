@@ -34,6 +34,17 @@ pub enum Request {
         protocol: u32,
         name: String,
     },
+    /// First message on a new control socket of a session whose connection
+    /// broke, instead of `hello`: `events_seen` control events were received
+    /// on the old one (`welcome` is the first), and `requests_sent` requests
+    /// were sent on all of them. Answered with `resumed`, then every event
+    /// after the first `events_seen`.
+    Resume {
+        id: ClientId,
+        token: String,
+        events_seen: u64,
+        requests_sent: u64,
+    },
     /// First (and only) control message on a media socket.
     Attach {
         kind: MediaKind,
@@ -216,6 +227,18 @@ pub enum Event {
         name: String,
         token: String,
     },
+    /// Answer to `resume`: the session goes on. The server had handled the
+    /// first `requests_handled` requests (send the rest again); the events
+    /// after `events_seen` follow. `events_lost` counts events no longer
+    /// kept: then the current state (`joined`, if in a meeting) follows
+    /// instead of them. Not counted as an event itself.
+    Resumed {
+        id: ClientId,
+        name: String,
+        requests_handled: u64,
+        #[serde(default)]
+        events_lost: u64,
+    },
     /// Answer to `attach` on a media socket.
     Attached { kind: MediaKind },
     /// You created a meeting (a `joined` follows: you are its host).
@@ -230,6 +253,17 @@ pub enum Event {
         member: MemberRef,
     },
     MemberLeft {
+        meeting: MeetingId,
+        member: MemberRef,
+    },
+    /// A member's connection broke: the server holds its place while it
+    /// reconnects (`member_back`), or until it gives up (`member_left`).
+    MemberReconnecting {
+        meeting: MeetingId,
+        member: MemberRef,
+    },
+    /// A member that was reconnecting is back.
+    MemberBack {
         meeting: MeetingId,
         member: MemberRef,
     },

@@ -103,6 +103,19 @@ pub const AUDIO_FRAME_SAMPLES: usize = 960;
 /// server is not answering.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
 pub const SERVER_SILENCE_LIMIT: Duration = Duration::from_secs(6);
+/// A client that has sent `ping` once keeps talking (it pings at least every
+/// `KEEPALIVE_INTERVAL`): silent this long, its connection counts as dropped.
+pub const CLIENT_SILENCE_LIMIT: Duration = Duration::from_secs(6);
+
+/// How long the server holds a session whose control connection dropped
+/// (without `quit`) for it to `resume`, unless `--resume-hold` says otherwise.
+pub const DEFAULT_RESUME_HOLD: Duration = Duration::from_secs(45);
+/// How long a client tries to resume before it gives up.
+pub const RESUME_TRYING_FOR: Duration = Duration::from_secs(30);
+/// Events the server keeps per session for a `resume` to replay, and their
+/// most bytes; older ones are dropped (and counted in `events_lost`).
+pub const REPLAY_EVENTS: usize = 4096;
+pub const REPLAY_BYTES: usize = 1024 * 1024;
 
 /// How long a new connection may take to say `hello` or `attach` before it is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -3,8 +3,9 @@
 //! A TLS server first completes the TLS handshake (a peer that speaks the raw
 //! protocol instead is told so in the raw protocol). Then the first frame
 //! decides what the socket is: `hello` makes it a client's
-//! control socket, `attach` (with the session token from `welcome`) one of its
-//! media sockets. After that, the accepting thread is the socket's reader and a
+//! control socket, `resume` (with the session token) a new control socket of
+//! a session whose connection broke, `attach` (with the session token from
+//! `welcome`) one of its media sockets. After that, the accepting thread is the socket's reader and a
 //! second thread (see `outbox`) its writer.
 //!
 //! A peer that breaks the protocol is sent an `error` event saying why, its
@@ -14,7 +15,7 @@
 use crate::outbox::{Outbox, WriterQueue, run_writer};
 use crate::registry::MeetingRegistry;
 use crate::server::ServerConfig;
-use crate::stats::ServerStats;
+use crate::stats::{ServerStats, TrafficCounters};
 use bytes::Bytes;
 use common::protocol::PROTOCOL_VERSION;
 use common::{
@@ -150,7 +151,23 @@ pub fn serve(tcp: TcpStream, ctx: ConnectionContext) {
     };
     match request {
         Request::Hello { protocol, name } => {
-            control_session(stream, reader, protocol, &name, &peer, ctx)
+            let Some(session) = hello(&stream, reader, protocol, &name, &peer, &ctx) else {
+                return;
+            };
+            control_session(stream, session, &peer, ctx)
+        }
+        Request::Resume {
+            id,
+            token,
+            events_seen,
+            requests_sent,
+        } => {
+            let Some(session) = resume(&stream, reader, id, &token, events_seen, &peer, &ctx)
+            else {
+                return;
+            };
+            tracing::info!(client = %id, %peer, events_seen, requests_sent, "resumed");
+            control_session(stream, session, &peer, ctx)
         }
         Request::Attach { kind, id, token } => {
             media_session(stream, reader, kind, id, &token, &peer, ctx)
@@ -158,7 +175,7 @@ pub fn serve(tcp: TcpStream, ctx: ConnectionContext) {
         _ => refuse(
             &stream,
             reader,
-            "the first message on a connection must be hello or attach",
+            "the first message on a connection must be hello, resume or attach",
         ),
     }
 }
@@ -214,7 +231,7 @@ fn handshake_error(err: &ProtocolError, handshake: Duration) -> String {
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
             ) =>
         {
-            format!("no hello or attach within {handshake:?}")
+            format!("no hello, resume or attach within {handshake:?}")
         }
         _ => format!("{err}; is this a meeting client?"),
     }
@@ -276,19 +293,30 @@ fn spawn_writer(name: String, stream: &Socket, queue: WriterQueue, ctx: &Connect
     }
 }
 
-fn control_session(
-    stream: Socket,
-    mut reader: FrameReader<SocketReader>,
+/// A control connection of a session, once its handshake is done.
+struct ControlSession {
+    id: ClientId,
+    /// Which of the session's control connections this is (see `resume`).
+    epoch: u64,
+    reader: FrameReader<SocketReader>,
+    traffic: Arc<TrafficCounters>,
+}
+
+/// `hello`: a new session; None if it was refused (and told so).
+fn hello(
+    stream: &Socket,
+    reader: FrameReader<SocketReader>,
     protocol: u32,
     name: &str,
     peer: &str,
-    ctx: ConnectionContext,
-) {
+    ctx: &ConnectionContext,
+) -> Option<ControlSession> {
     if protocol != PROTOCOL_VERSION {
         let message = format!(
             "this server speaks protocol {PROTOCOL_VERSION} and the client {protocol}: use a client and server of the same release"
         );
-        return refuse(&stream, reader, &message);
+        refuse(stream, reader, &message);
+        return None;
     }
     let traffic = ctx.stats.traffic(FrameKind::Control).clone();
     let (outbox, queue) = Outbox::new(ctx.config.control_queue, traffic.clone());
@@ -297,12 +325,79 @@ fn control_session(
         .register(name, outbox, stream.tcp().try_clone().ok())
     {
         Ok(id) => id,
-        Err(message) => return refuse(&stream, reader, &message),
+        Err(message) => {
+            refuse(stream, reader, &message);
+            return None;
+        }
     };
     tracing::info!(client = %id, %peer, name, "connected");
-    spawn_writer(format!("control-out-{id}"), &stream, queue, &ctx);
+    spawn_writer(format!("control-out-{id}"), stream, queue, ctx);
+    Some(ControlSession {
+        id,
+        epoch: 0,
+        reader,
+        traffic,
+    })
+}
+
+/// `resume`: a new control connection of session `id`; None if it was
+/// refused (and told so, in the same words as a refused `attach`).
+fn resume(
+    stream: &Socket,
+    reader: FrameReader<SocketReader>,
+    id: ClientId,
+    token: &str,
+    events_seen: u64,
+    peer: &str,
+    ctx: &ConnectionContext,
+) -> Option<ControlSession> {
+    let Some(token) = SessionToken::from_hex(token) else {
+        refuse(stream, reader, "invalid session token");
+        return None;
+    };
+    let traffic = ctx.stats.traffic(FrameKind::Control).clone();
+    let (outbox, queue) = Outbox::new(ctx.config.control_queue, traffic.clone());
+    let closer = stream.tcp().try_clone().ok();
+    let epoch = match ctx.registry.resume(id, &token, events_seen, outbox, closer) {
+        Ok(epoch) => epoch,
+        Err(message) => {
+            tracing::warn!(%peer, "refused resume: {message}");
+            refuse(stream, reader, &message);
+            return None;
+        }
+    };
+    spawn_writer(format!("control-out-{id}"), stream, queue, ctx);
+    Some(ControlSession {
+        id,
+        epoch,
+        reader,
+        traffic,
+    })
+}
+
+/// How a control connection ended.
+enum ControlEnd {
+    /// The client closed it (quit, or its process ended): the session ends.
+    Closed,
+    /// It broke or fell silent: the session is held for a resume.
+    Broke,
+    /// The client broke the protocol: told so, and the session ends.
+    Refused,
+}
+
+/// Reads a session's requests until its control connection ends, then ends
+/// or holds the session.
+fn control_session(stream: Socket, session: ControlSession, peer: &str, ctx: ConnectionContext) {
+    let ControlSession {
+        id,
+        epoch,
+        mut reader,
+        traffic,
+    } = session;
     reader.get_mut().handshake_done();
-    loop {
+    let silence_limit = ctx.config.client_silence_limit;
+    let mut keeps_alive = false;
+    let ending = loop {
         let request = reader.read_frame().and_then(|frame| {
             frame
                 .map(|f| {
@@ -312,28 +407,68 @@ fn control_session(
                 .transpose()
         });
         match request {
-            // The figures are the server's, not the registry's: answer here.
-            Ok(Some(Request::ServerStats)) => {
-                let counts = ctx.registry.counts();
-                let report = ctx.stats.report(counts.clients, counts.meetings);
-                ctx.registry.tell(id, &Event::ServerStats(Box::new(report)));
+            Ok(Some(request)) => {
+                // A client that pings keeps talking: from now on, silence
+                // means its connection is gone.
+                if matches!(request, Request::Ping) && !keeps_alive {
+                    keeps_alive = true;
+                    let _ = stream.tcp().set_read_timeout(Some(silence_limit));
+                }
+                let stats = &ctx.stats;
+                ctx.registry.handle_from(id, epoch, request, |counts| {
+                    Event::ServerStats(Box::new(stats.report(counts.clients, counts.meetings)))
+                });
             }
-            Ok(Some(request)) => ctx.registry.handle(id, request),
-            Ok(None) => break,
+            Ok(None) => break ControlEnd::Closed,
             Err(err) if err.is_peer_fault() => {
                 tracing::warn!(client = %id, %peer, "closing control connection: {err}");
                 ctx.registry
                     .reject(id, &format!("{err}; closing the connection"));
-                return drain_input(reader);
+                drain_input(reader);
+                break ControlEnd::Refused;
+            }
+            // A cut without a goodbye (a process that ended: its kernel
+            // closes the connection) is an end, not a network blip.
+            Err(ProtocolError::Io(err)) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break ControlEnd::Closed;
             }
             Err(err) => {
-                tracing::debug!(client = %id, "control connection ended: {err}");
-                break;
+                let silent = matches!(&err, ProtocolError::Io(io) if matches!(io.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
+                if silent {
+                    tracing::info!(client = %id, %peer, "silent for {silence_limit:?}: connection dropped");
+                } else {
+                    tracing::info!(client = %id, %peer, "control connection broke: {err}");
+                }
+                break ControlEnd::Broke;
+            }
+        }
+    };
+    match ending {
+        ControlEnd::Closed => {
+            tracing::info!(client = %id, "disconnected");
+            ctx.registry.control_closed(id, epoch);
+        }
+        ControlEnd::Refused => {}
+        ControlEnd::Broke => {
+            let hold = ctx.config.resume_hold;
+            let Some(woken) = ctx.registry.control_broke(id, epoch, !hold.is_zero()) else {
+                return;
+            };
+            tracing::info!(client = %id, "held for {hold:?} to resume");
+            let registry = ctx.registry.clone();
+            let timer = std::thread::Builder::new()
+                .name(format!("hold-{id}"))
+                .spawn(move || {
+                    // Woken early by a resume or the session's end.
+                    let _ = woken.recv_timeout(hold);
+                    registry.hold_over(id, epoch);
+                });
+            if let Err(err) = timer {
+                tracing::error!("could not start a hold timer: {err}");
+                ctx.registry.hold_over(id, epoch);
             }
         }
     }
-    tracing::info!(client = %id, "disconnected");
-    ctx.registry.disconnect(id);
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -75,6 +75,12 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
 
+    /// How long a client whose connection broke keeps its place (in its
+    /// meeting, seen as reconnecting) for it to come back, for example 45s;
+    /// 0 removes it at once.
+    #[arg(long, default_value = "45s", value_parser = parse_interval)]
+    resume_hold: Duration,
+
     /// Plain TCP, no encryption: for debugging and raw-protocol tools only.
     /// Anyone on the network can read and alter every meeting.
     #[arg(long)]
@@ -237,6 +243,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             .as_deref()
             .map(|text| resolve_address("metrics", text))
             .transpose()?,
+        resume_hold: args.resume_hold,
         ..ServerConfig::default()
     };
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);

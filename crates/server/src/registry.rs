@@ -7,6 +7,13 @@
 //! `outbox`), so the lock is never held across network I/O; sockets that must be
 //! closed are collected and shut down after the lock is released.
 //!
+//! A session outlives a control connection that broke (an error or silence,
+//! not a clean close): it is *held* for the server's hold time, still in its
+//! meeting, while the client reconnects and `resume`s it. Every control event
+//! queued for a session is numbered and the last ones kept (`EventLog`), and
+//! its handled requests are counted, so a resume replays exactly what the
+//! client missed and the client re-sends exactly what the server never read.
+//!
 //! Media does not go through the lock at all: each client has a `RouteSlot` with
 //! the outboxes of everyone it sends to, republished here whenever membership
 //! or attachments change, and read by that client's media readers alone.
@@ -14,9 +21,10 @@
 use crate::outbox::Outbox;
 use crate::rules::{Effect, MeetingRules};
 use bytes::Bytes;
-use common::protocol::PROTOCOL_VERSION;
+use common::protocol::{PROTOCOL_VERSION, REPLAY_BYTES, REPLAY_EVENTS};
 use common::{ClientId, Event, Frame, MediaKind, MeetingId, PerKind, Request, SessionToken};
-use std::collections::HashMap;
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -73,11 +81,57 @@ struct MediaSocket {
     closer: Closer,
 }
 
+/// The control events queued for one session, numbered from 1 (`welcome`),
+/// and the last of them (at most `REPLAY_EVENTS`, `REPLAY_BYTES`) for a
+/// `resume` to replay.
+#[derive(Default)]
+struct EventLog {
+    sent: u64,
+    kept: VecDeque<Bytes>,
+    kept_bytes: usize,
+}
+
+impl EventLog {
+    fn record(&mut self, frame: Bytes) {
+        self.sent += 1;
+        self.kept_bytes += frame.len();
+        self.kept.push_back(frame);
+        while self.kept.len() > REPLAY_EVENTS || self.kept_bytes > REPLAY_BYTES {
+            match self.kept.pop_front() {
+                Some(old) => self.kept_bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// The events after the first `seen`; or, if some of them are no longer
+    /// kept, none and how many were sent after `seen` (all of them count as
+    /// lost: a tail without its start would be wrong).
+    fn after(&self, seen: u64) -> Result<Vec<Bytes>, u64> {
+        let seen = seen.min(self.sent);
+        let before_kept = self.sent - self.kept.len() as u64;
+        if seen < before_kept {
+            return Err(self.sent - seen);
+        }
+        let skip = usize::try_from(seen - before_kept).unwrap_or(usize::MAX);
+        Ok(self.kept.iter().skip(skip).cloned().collect())
+    }
+}
+
 /// One client's side of the transport: where its events and media go.
 struct Connection {
     token: SessionToken,
-    control: Outbox,
+    /// None while the session is held (its control connection broke).
+    control: Option<Outbox>,
     control_closer: Closer,
+    /// Which control connection is the session's: each `resume` makes a new
+    /// one, and what an older one reads or says is ignored.
+    control_epoch: u64,
+    events: EventLog,
+    /// Requests read from the session's control connections and carried out.
+    requests_handled: u64,
+    /// Some while held: dropping it wakes the hold timer early.
+    hold: Option<Sender<()>>,
     media: PerKind<Option<MediaSocket>>,
     route: Arc<RouteSlot>,
 }
@@ -169,8 +223,12 @@ impl MeetingRegistry {
             };
             let connection = Connection {
                 token,
-                control,
+                control: Some(control),
                 control_closer: closer,
+                control_epoch: 0,
+                events: EventLog::default(),
+                requests_handled: 0,
+                hold: None,
                 media: PerKind::default(),
                 route: Arc::default(),
             };
@@ -178,6 +236,115 @@ impl MeetingRegistry {
             state.rules.arrive(id, name, address);
             state.rules.tell(id, welcome);
             Ok(id)
+        })
+    }
+
+    /// A new control connection says `resume`: if `token` is the session's,
+    /// it becomes the session's control connection (closing the old one, if
+    /// the server still had it), gets `resumed`, then the events after the
+    /// first `events_seen` (or, if some are lost, the current state). Returns
+    /// the new connection's epoch. A held session's meeting hears it is back.
+    pub fn resume(
+        &self,
+        id: ClientId,
+        token: &SessionToken,
+        events_seen: u64,
+        control: Outbox,
+        closer: Closer,
+    ) -> Result<u64, String> {
+        self.with_state(|state| {
+            if state.closed {
+                return Err("the server is shutting down".to_string());
+            }
+            let client = match state.connections.get_mut(&id) {
+                Some(client) if client.token.matches(token) => client,
+                // As for attach: nothing to learn by probing.
+                _ => return Err("invalid session token".to_string()),
+            };
+            client.control_epoch += 1;
+            let epoch = client.control_epoch;
+            if let Some(old) = std::mem::replace(&mut client.control_closer, closer) {
+                state.to_close.push(old);
+            }
+            let held = client.hold.take().is_some();
+            let replay = client.events.after(events_seen);
+            let events_lost = replay.as_ref().err().copied().unwrap_or(0);
+            let name = state.rules.name_of(id).unwrap_or_default();
+            let resumed = Event::Resumed {
+                id,
+                name,
+                requests_handled: client.requests_handled,
+                events_lost,
+            };
+            // Not numbered: it is about the connection, not the session.
+            let _ = control.push_control(event_bytes(&resumed));
+            for frame in replay.unwrap_or_default() {
+                let _ = control.push_control(frame);
+            }
+            // The old outbox goes: its writer ends after what it holds.
+            client.control = Some(control);
+            if events_lost > 0
+                && let Some(snapshot) = state.rules.snapshot(id)
+            {
+                state.rules.tell(id, snapshot);
+            }
+            if held {
+                state.rules.back(id);
+            }
+            Ok(epoch)
+        })
+    }
+
+    /// The control connection `epoch` of `id` broke (an error or silence,
+    /// not a clean close): the session is held, its meeting told it is
+    /// reconnecting. Returns what wakes the hold timer early (a resume, or
+    /// the session's end); None if that connection was no longer the
+    /// session's, or nothing is held (`hold` zero: it is removed now).
+    pub fn control_broke(&self, id: ClientId, epoch: u64, hold: bool) -> Option<Receiver<()>> {
+        self.with_state(|state| {
+            let client = state.connections.get_mut(&id)?;
+            if client.control_epoch != epoch || client.hold.is_some() {
+                return None;
+            }
+            if !hold || state.closed {
+                state.remove_client(id, true);
+                return None;
+            }
+            let (wake, woken) = crossbeam_channel::bounded(0);
+            client.hold = Some(wake);
+            client.control = None;
+            state.to_close.extend(client.control_closer.take());
+            state.rules.reconnecting(id);
+            Some(woken)
+        })
+    }
+
+    /// The control connection `epoch` of `id` closed cleanly: the session
+    /// ends, unless a resume replaced that connection.
+    pub fn control_closed(&self, id: ClientId, epoch: u64) {
+        self.with_state(|state| {
+            if state
+                .connections
+                .get(&id)
+                .is_some_and(|client| client.control_epoch == epoch)
+            {
+                state.remove_client(id, false);
+            }
+        })
+    }
+
+    /// The hold of `id`'s control connection `epoch` is over: if it was not
+    /// resumed, the session ends (its meeting hears it left).
+    pub fn hold_over(&self, id: ClientId, epoch: u64) {
+        self.with_state(|state| {
+            if state
+                .connections
+                .get(&id)
+                .is_some_and(|client| client.control_epoch == epoch && client.hold.is_some())
+            {
+                tracing::info!(client = %id, "not resumed in time: removed");
+                state.remove_client(id, false);
+            }
         })
     }
 
@@ -276,11 +443,7 @@ impl MeetingRegistry {
     }
 
     pub fn counts(&self) -> RegistryCounts {
-        let state = lock(&self.state);
-        RegistryCounts {
-            clients: state.rules.client_count(),
-            meetings: state.rules.meeting_count(),
-        }
+        lock(&self.state).counts()
     }
 
     /// Queues one event for client `id`, if it is still connected.
@@ -290,7 +453,40 @@ impl MeetingRegistry {
 
     /// Carries out one request of client `id` after the handshake.
     pub fn handle(&self, id: ClientId, request: Request) {
-        self.with_state(|state| state.rules.handle(id, request))
+        self.with_state(|state| {
+            if let Some(client) = state.connections.get_mut(&id) {
+                client.requests_handled += 1;
+            }
+            state.rules.handle(id, request)
+        })
+    }
+
+    /// Carries out a request read from control connection `epoch` of `id`,
+    /// unless a resume replaced that connection (the client sends it again
+    /// on the new one); `server_stats` is answered with `report`.
+    pub fn handle_from(
+        &self,
+        id: ClientId,
+        epoch: u64,
+        request: Request,
+        report: impl FnOnce(RegistryCounts) -> Event,
+    ) {
+        self.with_state(|state| {
+            let Some(client) = state.connections.get_mut(&id) else {
+                return;
+            };
+            if client.control_epoch != epoch {
+                return;
+            }
+            client.requests_handled += 1;
+            match request {
+                Request::ServerStats => {
+                    let counts = state.counts();
+                    state.rules.tell(id, report(counts));
+                }
+                request => state.rules.handle(id, request),
+            }
+        })
     }
 }
 
@@ -311,6 +507,13 @@ fn event_bytes(event: &Event) -> Bytes {
 }
 
 impl State {
+    fn counts(&self) -> RegistryCounts {
+        RegistryCounts {
+            clients: self.rules.client_count(),
+            meetings: self.rules.meeting_count(),
+        }
+    }
+
     /// Carries out what the rules asked for, in order.
     fn carry_out(&mut self) {
         for effect in self.rules.take_effects() {
@@ -331,9 +534,14 @@ impl State {
         }
     }
 
+    /// Numbers and keeps an event for `to`, and queues it unless its
+    /// session is held.
     fn send(&mut self, to: ClientId, bytes: Bytes) {
-        if let Some(connection) = self.connections.get(&to) {
-            if connection.control.push_control(bytes).is_err() {
+        if let Some(connection) = self.connections.get_mut(&to) {
+            connection.events.record(bytes.clone());
+            if let Some(control) = &connection.control
+                && control.push_control(bytes).is_err()
+            {
                 self.evictions.push(to);
             }
         }

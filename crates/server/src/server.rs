@@ -41,6 +41,12 @@ pub struct ServerConfig {
     pub encryption: Encryption,
     /// Where to answer `/metrics` and `/healthz` over HTTP; `None` nowhere.
     pub metrics: Option<SocketAddr>,
+    /// How long a session whose control connection broke is held for the
+    /// client to `resume` it; zero ends it at once.
+    pub resume_hold: Duration,
+    /// A control connection that has pinged once and is then silent this
+    /// long counts as broken.
+    pub client_silence_limit: Duration,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +64,8 @@ impl Default for ServerConfig {
             // in-process tests free of key files.
             encryption: Encryption::Plain,
             metrics: None,
+            resume_hold: common::protocol::DEFAULT_RESUME_HOLD,
+            client_silence_limit: common::protocol::CLIENT_SILENCE_LIMIT,
         }
     }
 }

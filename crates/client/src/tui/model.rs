@@ -27,6 +27,8 @@ pub enum Connection {
     ServerStopping,
     /// The server has not answered for a while (not even a `ping`).
     Silent,
+    /// The connection broke; the client is reconnecting by itself.
+    Reconnecting,
     Lost,
 }
 
@@ -578,6 +580,9 @@ impl ViewModel {
                 self.last_word = Some(format!("disconnected: {}", clean(message)));
                 return self.push_line(ChatLine::Error(format!("disconnected: {message}")));
             }
+            LocalEvent::Reconnecting { .. } => self.connection = Connection::Reconnecting,
+            LocalEvent::Reconnected { .. } => self.connection = Connection::Connected,
+            LocalEvent::ServerSilent { .. } if self.connection == Connection::Reconnecting => {}
             LocalEvent::ServerSilent { .. } => self.connection = Connection::Silent,
             LocalEvent::ServerBack { .. } if self.connection == Connection::Silent => {
                 self.connection = Connection::Connected;

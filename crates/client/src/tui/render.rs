@@ -195,6 +195,7 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
         Connection::Connected => Span::styled(" connected ", BAR.bg(Color::Green)),
         Connection::ServerStopping => Span::styled(" server stopping ", BAR.bg(Color::Yellow)),
         Connection::Silent => Span::styled(" server not answering ", BAR.bg(Color::Red)),
+        Connection::Reconnecting => Span::styled(" reconnecting… ", BAR.bg(Color::Yellow)),
         Connection::Lost => Span::styled(" disconnected ", BAR.bg(Color::Red)),
     };
     let f = &model.figures;

@@ -288,3 +288,105 @@ fn bad_requests_get_errors_and_change_nothing() {
     assert!(validate_name(&"n".repeat(MAX_NAME_CHARS + 1)).is_err());
     assert_eq!(validate_name(" ana ").as_deref(), Ok("ana"));
 }
+
+#[test]
+fn a_held_session_resumes_with_exactly_the_events_it_missed() {
+    let registry = MeetingRegistry::new();
+    let a = connect(&registry, "a", 64);
+    let b = connect(&registry, "b", 64);
+    let meeting = create(&registry, &a);
+    join(&registry, &b, &meeting);
+    // a saw welcome, created, joined and member_joined: four events.
+    assert_eq!(events(&a.control).len(), 1);
+    events(&b.control);
+    registry.handle_from(a.id, 0, Request::Members, |_| Event::Pong);
+    let woken = registry.control_broke(a.id, 0, true).expect("held");
+    assert!(matches!(
+        events(&b.control).as_slice(),
+        [Event::MemberReconnecting { member, .. }] if member.id == a.id
+    ));
+    registry.handle(
+        b.id,
+        Request::Chat {
+            text: "while away".into(),
+        },
+    );
+    events(&b.control);
+    // A request read from the broken connection after the resume is ignored.
+    let (outbox, control) = Outbox::new(64, Default::default());
+    let epoch = registry
+        .resume(a.id, &a.token, 4, outbox, None)
+        .expect("resumed");
+    assert_eq!(epoch, 1);
+    assert!(woken.recv().is_err(), "the hold timer is woken");
+    registry.handle_from(a.id, 0, Request::Leave, |_| Event::Pong);
+    match events(&control).as_slice() {
+        [
+            Event::Resumed {
+                id,
+                requests_handled,
+                events_lost: 0,
+                ..
+            },
+            Event::Members { .. },
+            Event::Chat { text, .. },
+        ] => {
+            assert_eq!(*id, a.id);
+            // create and members (the leave came from the old connection).
+            assert_eq!(*requests_handled, 2);
+            assert_eq!(text, "while away");
+        }
+        other => panic!("unexpected replay: {other:?}"),
+    }
+    assert!(matches!(
+        events(&b.control).as_slice(),
+        [Event::MemberBack { member, .. }] if member.id == a.id
+    ));
+    // The hold of the old connection is over: nothing happens.
+    registry.hold_over(a.id, 0);
+    assert_eq!(registry.counts().clients, 2);
+    // A wrong token gets what attach gets.
+    let (outbox, _control) = Outbox::new(64, Default::default());
+    let wrong = SessionToken::from_bytes([7; SessionToken::BYTES]);
+    assert_eq!(
+        registry.resume(a.id, &wrong, 0, outbox, None).err(),
+        Some("invalid session token".to_string())
+    );
+}
+
+#[test]
+fn a_session_not_resumed_in_time_leaves_and_one_that_lost_events_gets_the_state() {
+    let registry = MeetingRegistry::new();
+    let a = connect(&registry, "a", 64);
+    let b = connect(&registry, "b", 64);
+    let meeting = create(&registry, &a);
+    join(&registry, &b, &meeting);
+    registry.control_broke(b.id, 0, true).expect("held");
+    // More events than are kept, while b is away.
+    for _ in 0..REPLAY_EVENTS + 5 {
+        registry.handle(b.id, Request::Ping);
+    }
+    let (outbox, control) = Outbox::new(8, Default::default());
+    registry
+        .resume(b.id, &b.token, 2, outbox, None)
+        .expect("resumed");
+    match events(&control).as_slice() {
+        [
+            Event::Resumed { events_lost, .. },
+            Event::Joined { members, .. },
+        ] => {
+            assert_eq!(*events_lost, REPLAY_EVENTS as u64 + 5);
+            assert_eq!(members.len(), 2);
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+
+    registry.control_broke(a.id, 0, true).expect("held");
+    registry.hold_over(a.id, 0);
+    let told = events(&control);
+    assert!(
+        matches!(told.as_slice(), [Event::MemberReconnecting { .. }, Event::MemberLeft { member, .. }, ..] if member.id == a.id),
+        "{told:?}"
+    );
+    assert_eq!(registry.counts().clients, 1);
+}

@@ -202,6 +202,49 @@ impl MeetingRules {
         self.participants.remove(&id);
     }
 
+    /// The connection of `id` broke and its session is held: its meeting
+    /// hears it is reconnecting (`back` when it resumes).
+    pub fn reconnecting(&mut self, id: ClientId) {
+        self.tell_others(id, |meeting, member| Event::MemberReconnecting {
+            meeting,
+            member,
+        });
+    }
+
+    /// A held session resumed: its meeting hears it is back.
+    pub fn back(&mut self, id: ClientId) {
+        self.tell_others(id, |meeting, member| Event::MemberBack { meeting, member });
+    }
+
+    fn tell_others(&mut self, id: ClientId, event: impl FnOnce(MeetingId, MemberRef) -> Event) {
+        let Some(meeting) = self.meeting_of(id).cloned() else {
+            return;
+        };
+        let others: Vec<ClientId> = self
+            .members(&meeting)
+            .iter()
+            .copied()
+            .filter(|&other| other != id)
+            .collect();
+        if !others.is_empty() {
+            let member = self.member_ref(id);
+            self.tell_all(others, event(meeting, member));
+        }
+    }
+
+    /// The state a client that lost events starts over from: its meeting
+    /// (as `joined`), if it is in one.
+    pub fn snapshot(&self, id: ClientId) -> Option<Event> {
+        let meeting = self.meeting_of(id)?.clone();
+        let members = self.members_info(&meeting);
+        Some(Event::Joined { meeting, members })
+    }
+
+    /// The name `id` goes by now.
+    pub fn name_of(&self, id: ClientId) -> Option<String> {
+        self.participants.get(&id).map(|p| p.name.clone())
+    }
+
     pub fn contains(&self, id: ClientId) -> bool {
         self.participants.contains_key(&id)
     }
@@ -274,8 +317,9 @@ impl MeetingRules {
             Request::ServerStats => {
                 Err("server_stats is answered by the connection, not the registry".to_string())
             }
-            Request::Hello { .. } | Request::Attach { .. } => Err(
-                "hello and attach are only valid as the first message of a connection".to_string(),
+            Request::Hello { .. } | Request::Attach { .. } | Request::Resume { .. } => Err(
+                "hello, resume and attach are only valid as the first message of a connection"
+                    .to_string(),
             ),
         };
         if let Err(message) = result {

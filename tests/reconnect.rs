@@ -1,0 +1,193 @@
+//! Surviving a network blip, on loopback: a session whose control connection
+//! breaks is held, resumed with exactly the events it missed and the requests
+//! the server never read, and removed if it does not come back in time.
+//! (`netns.rs` cuts a real link between a real client and server.)
+
+use common::{ClientId, Event, MediaKind, Request};
+use integration_tests::{DEADLINE, RawPeer, ServerProcess};
+use std::time::{Duration, Instant};
+
+/// A control session counting the events it reads, as a client must to resume.
+struct Counted {
+    peer: RawPeer,
+    id: ClientId,
+    token: String,
+    seen: u64,
+}
+
+impl Counted {
+    fn hello(server: &ServerProcess, name: &str) -> Counted {
+        let (peer, id, token) = RawPeer::hello(server.addr(), name);
+        Counted {
+            peer,
+            id,
+            token,
+            seen: 1,
+        }
+    }
+
+    fn expect(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+        loop {
+            match self.peer.next_event() {
+                Ok(event) => {
+                    self.seen += 1;
+                    if pred(&event) {
+                        return event;
+                    }
+                }
+                Err(err) => panic!("no {what}: {err:#}"),
+            }
+        }
+    }
+
+    /// Cuts the connection the way a network does: a reset, no goodbye.
+    fn cut(self) -> (ClientId, String, u64) {
+        socket2::SockRef::from(self.peer.stream.tcp())
+            .set_linger(Some(Duration::ZERO))
+            .expect("linger");
+        (self.id, self.token, self.seen)
+    }
+}
+
+fn resume(server: &ServerProcess, id: ClientId, token: &str, seen: u64, sent: u64) -> RawPeer {
+    let mut peer = RawPeer::connect(server.addr());
+    peer.request(&Request::Resume {
+        id,
+        token: token.to_string(),
+        events_seen: seen,
+        requests_sent: sent,
+    });
+    peer
+}
+
+fn meeting_of_two(server: &ServerProcess) -> (Counted, Counted) {
+    let mut a = Counted::hello(server, "ana");
+    let mut b = Counted::hello(server, "bo");
+    a.peer.request(&Request::Create { passcode: None });
+    let Event::Created { meeting } = a.expect("created", |e| matches!(e, Event::Created { .. }))
+    else {
+        unreachable!()
+    };
+    a.expect("joined", |e| matches!(e, Event::Joined { .. }));
+    b.peer.request(&Request::Join {
+        meeting: meeting.to_string(),
+        passcode: None,
+    });
+    b.expect("joined", |e| matches!(e, Event::Joined { .. }));
+    a.expect("member_joined", |e| matches!(e, Event::MemberJoined { .. }));
+    (a, b)
+}
+
+#[test]
+fn a_broken_connection_is_held_then_resumed_with_exactly_what_was_missed() {
+    let server = ServerProcess::start();
+    let (a, mut b) = meeting_of_two(&server);
+    let (id, token, seen) = a.cut();
+    b.expect(
+        "member_reconnecting",
+        |e| matches!(e, Event::MemberReconnecting { member, .. } if member.id == id),
+    );
+    // The meeting goes on without ana: she must get this once, on her return.
+    b.peer.request(&Request::Chat {
+        text: "while you were away".into(),
+    });
+    b.expect("chat", |e| matches!(e, Event::Chat { .. }));
+    // Media sockets attach to a held session.
+    let mut a_video = RawPeer::attach(server.addr(), MediaKind::Video, id, &token);
+
+    // ana sent one request (create) before the cut.
+    let mut back = resume(&server, id, &token, seen, 1);
+    match back.next_event().expect("resumed") {
+        Event::Resumed {
+            id: resumed,
+            name,
+            requests_handled,
+            events_lost,
+        } => {
+            assert_eq!((resumed, name.as_str()), (id, "ana"));
+            assert_eq!((requests_handled, events_lost), (1, 0));
+        }
+        other => panic!("expected resumed, got {other:?}"),
+    }
+    match back.next_event().expect("the chat") {
+        Event::Chat { text, .. } => assert_eq!(text, "while you were away"),
+        other => panic!("expected only the missed chat first, got {other:?}"),
+    }
+    back.request(&Request::Members);
+    match back.next_event().expect("members") {
+        Event::Members { members, .. } => assert_eq!(members.len(), 2),
+        other => panic!("a missed event came twice, or late: {other:?}"),
+    }
+    b.expect(
+        "member_back",
+        |e| matches!(e, Event::MemberBack { member, .. } if member.id == id),
+    );
+    // Same id, same meeting: media from bo reaches ana's video socket.
+    let mut b_video = RawPeer::attach(server.addr(), MediaKind::Video, b.id, &b.token);
+    let frame = common::Frame::media(
+        MediaKind::Video,
+        common::MediaHeader {
+            sender: ClientId(0),
+            sequence: 0,
+            timestamp_us: 0,
+        },
+        b"jpeg",
+    );
+    let deadline = Instant::now() + DEADLINE;
+    b_video.send_bytes(frame.as_bytes());
+    let got = a_video.next_media().expect("video after the resume");
+    assert_eq!((got.sender, got.body.as_slice()), (b.id, &b"jpeg"[..]));
+    assert!(Instant::now() < deadline);
+
+    // A wrong token gets what a wrong attach gets.
+    let mut wrong = resume(&server, id, &"0".repeat(32), 0, 0);
+    assert!(matches!(
+        wrong.next_event(),
+        Ok(Event::Error { message }) if message == "invalid session token"
+    ));
+}
+
+#[test]
+fn a_silent_client_is_noticed_within_seconds_and_removed_after_the_hold() {
+    let server = ServerProcess::start_with(&["--resume-hold", "2s"]);
+    let (mut a, mut b) = meeting_of_two(&server);
+    // A client that pings once promises to keep talking; then it goes quiet.
+    a.peer.request(&Request::Ping);
+    a.expect("pong", |e| matches!(e, Event::Pong));
+    let quiet = Instant::now();
+    b.expect(
+        "member_reconnecting",
+        |e| matches!(e, Event::MemberReconnecting { member, .. } if member.id == a.id),
+    );
+    let noticed = quiet.elapsed();
+    eprintln!("a silent client was noticed after {noticed:?}");
+    assert!(
+        (Duration::from_secs(5)..Duration::from_secs(9)).contains(&noticed),
+        "noticed after {noticed:?}"
+    );
+    b.expect(
+        "member_left",
+        |e| matches!(e, Event::MemberLeft { member, .. } if member.id == a.id),
+    );
+    let held = quiet.elapsed() - noticed;
+    assert!(held >= Duration::from_millis(1900), "held only {held:?}");
+    let mut late = resume(&server, a.id, &a.token, a.seen, 2);
+    assert!(matches!(
+        late.next_event(),
+        Ok(Event::Error { message }) if message == "invalid session token"
+    ));
+}
+
+#[test]
+fn a_client_that_closes_its_connection_leaves_at_once() {
+    let server = ServerProcess::start();
+    let (a, mut b) = meeting_of_two(&server);
+    let id = a.id;
+    drop(a);
+    let left = Instant::now();
+    match b.peer.next_event() {
+        Ok(Event::MemberLeft { member, .. }) => assert_eq!(member.id, id),
+        other => panic!("expected member_left, not a hold: {other:?}"),
+    }
+    assert!(left.elapsed() < Duration::from_secs(3));
+}
