@@ -5,6 +5,7 @@
 //! line or a command, and Esc goes back to the shortcuts. In control mode
 //! every key but the way out goes to the remote screen (`remote`).
 
+use super::members_menu;
 use super::model::{ChatLine, Confirmation, ViewModel};
 use super::remote::{self, RemoteInput};
 use crate::command::{self, Command};
@@ -100,6 +101,9 @@ pub fn handle(model: &mut ViewModel, key: KeyEvent) -> Vec<String> {
     if model.help_open {
         help_key(model, key);
         return Vec::new();
+    }
+    if model.members_menu.is_some() {
+        return members_menu::key(model, key).into_iter().collect();
     }
     if model.in_control_mode() {
         if remote::leaves_control_mode(&key) {
@@ -431,6 +435,10 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
             model.toggle_speaker_view();
             None
         }
+        KeyCode::Char('M') => {
+            members_menu::open(model);
+            None
+        }
         KeyCode::Tab => {
             model.next_screen();
             None
@@ -702,6 +710,75 @@ mod tests {
         let mut state = model.state.clone();
         change(&mut state);
         model.set_meeting(&state);
+    }
+
+    #[test]
+    fn the_members_menu_picks_a_member_and_runs_the_host_s_commands() {
+        let mut model = meeting(&[]);
+        assert_eq!(press(&mut model, KeyCode::Char('M')), None);
+        assert_eq!(
+            model.members_menu.as_ref().map(|m| m.selected),
+            Some(ClientId(2)),
+            "opens on the first other member"
+        );
+        press(&mut model, KeyCode::Down);
+        assert_eq!(
+            press(&mut model, KeyCode::Char('a')).as_deref(),
+            Some("/stop bo#3 audio")
+        );
+        assert!(model.members_menu.is_none(), "an action closes it");
+
+        // Removing asks first; y sends it.
+        press(&mut model, KeyCode::Char('M'));
+        assert_eq!(press(&mut model, KeyCode::Char('x')), None);
+        assert_eq!(
+            model.confirm.as_ref().map(|c| c.question.as_str()),
+            Some("remove ana#2?")
+        );
+        assert_eq!(
+            press(&mut model, KeyCode::Char('y')).as_deref(),
+            Some("/remove ana#2")
+        );
+
+        // A message is typed by the user, not sent.
+        press(&mut model, KeyCode::Char('M'));
+        assert_eq!(press(&mut model, KeyCode::Char('m')), None);
+        assert!(model.input.typing);
+        assert_eq!(model.input.text, "/msg ana#2 ");
+
+        // Up past the top stays on the first member (you); nothing acts on you.
+        model.input.typing = false;
+        press(&mut model, KeyCode::Char('M'));
+        press(&mut model, KeyCode::Up);
+        press(&mut model, KeyCode::Up);
+        assert_eq!(
+            model.members_menu.as_ref().map(|m| m.selected),
+            Some(ClientId(1))
+        );
+        assert_eq!(press(&mut model, KeyCode::Char('x')), None);
+        assert!(model.confirm.is_none());
+    }
+
+    #[test]
+    fn the_members_menu_offers_a_member_only_what_they_may_do() {
+        let mut model = meeting(&[]);
+        with_state(&mut model, |state| {
+            for member in &mut state.members {
+                member.host = member.id == ClientId(2);
+            }
+        });
+        press(&mut model, KeyCode::Char('M'));
+        assert!(!crate::tui::members_menu::footer(&model).contains("remove"));
+        assert_eq!(press(&mut model, KeyCode::Char('x')), None, "not the host");
+        assert!(model.confirm.is_none() && model.members_menu.is_none());
+        press(&mut model, KeyCode::Char('M'));
+        assert_eq!(
+            press(&mut model, KeyCode::Char('u')).as_deref(),
+            Some("/mute ana#2")
+        );
+        press(&mut model, KeyCode::Char('M'));
+        assert_eq!(press(&mut model, KeyCode::Esc), None);
+        assert!(model.members_menu.is_none(), "Esc closes it");
     }
 
     #[test]

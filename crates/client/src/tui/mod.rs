@@ -16,6 +16,7 @@
 
 mod editing;
 mod keys;
+pub mod members_menu;
 pub use keys::SHORTCUTS;
 pub mod logs;
 pub mod model;

@@ -171,6 +171,8 @@ pub struct ViewModel {
     pub help_page: usize,
     /// A question waiting for y or Enter (any other key says no).
     pub confirm: Option<Confirmation>,
+    /// The members menu (`M`), while open.
+    pub members_menu: Option<crate::tui::members_menu::MembersMenu>,
     pub speaking: BTreeSet<ClientId>,
     /// Who spoke last (started speaking most recently), for the speaker view.
     pub last_speaker: Option<ClientId>,
@@ -224,6 +226,7 @@ impl ViewModel {
             help_max_scroll: 0,
             help_page: 10,
             confirm: None,
+            members_menu: None,
             speaking: BTreeSet::new(),
             last_speaker: None,
             speaker_view: false,

@@ -128,10 +128,85 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
     drawn.clicks.chat = chat;
     draw_chat(frame, model, chat);
     draw_input(frame, model, input);
+    if model.members_menu.is_some() {
+        draw_members_menu(frame, model, frame.area());
+    }
     if model.help_open {
         (drawn.help_max_scroll, drawn.help_page) = draw_help(frame, model, frame.area());
     }
     drawn
+}
+
+/// The members menu (`M`): one row per member, the selected one marked, and
+/// the keys that act on it below.
+fn draw_members_menu(frame: &mut Frame, model: &ViewModel, screen: Rect) {
+    let Some(menu) = &model.members_menu else {
+        return;
+    };
+    let width = 70.min(screen.width);
+    let inner_width = usize::from(width.saturating_sub(2));
+    let members = crate::tui::members_menu::members(model);
+    let mut lines: Vec<Line> = members
+        .iter()
+        .map(|member| {
+            let selected = member.id == menu.selected;
+            let mut text = format!(
+                "{} {}",
+                if selected { "▶" } else { " " },
+                crate::meeting::label(member.id, &clean(&member.name))
+            );
+            if member.id == model.me {
+                text.push_str(" (you)");
+            }
+            if member.host {
+                text.push_str(" · host");
+            }
+            if member.hand {
+                text.push_str(" · ✋");
+            }
+            let style = if selected {
+                Style::new().reversed()
+            } else {
+                Style::new()
+            };
+            Line::styled(text, style)
+        })
+        .collect();
+    lines.push(Line::default());
+    let footer = crate::tui::members_menu::footer(model);
+    for row in textwrap_words(&footer, inner_width) {
+        lines.push(Line::styled(row, DIM));
+    }
+    let height = (lines.len() as u16 + 2).min(screen.height);
+    let area = screen.centered(Constraint::Length(width), Constraint::Length(height));
+    frame.render_widget(Clear, area);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .title(" members ");
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// `text` cut between words into rows of at most `width` columns.
+fn textwrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = String::new();
+    for word in text.split(' ') {
+        let fits = unicode_width::UnicodeWidthStr::width(row.as_str())
+            + 1
+            + unicode_width::UnicodeWidthStr::width(word)
+            <= width;
+        if !row.is_empty() && !fits {
+            rows.push(std::mem::take(&mut row));
+        }
+        if !row.is_empty() {
+            row.push(' ');
+        }
+        row.push_str(word);
+    }
+    if !row.is_empty() {
+        rows.push(row);
+    }
+    rows
 }
 
 /// One line each for what remote control needs the user to see: a request

@@ -963,3 +963,32 @@ fn the_speaker_view_follows_who_speaks_above_a_strip_of_the_others() {
     let (_, drawn) = render(&model, &ReadyTiles::new(), 160, 48);
     assert_eq!(drawn.clicks.tiles.len(), 3, "f again: the grid");
 }
+
+#[test]
+fn the_members_menu_lists_everyone_and_the_keys_that_act_on_the_pick() {
+    let mut model = meeting_model(vec![
+        member(2, "ana", false, true, true),
+        member(3, "bo", false, false, false),
+    ]);
+    // You are the host: every action is offered.
+    let mut state = model.state.clone();
+    for m in &mut state.members {
+        m.host = m.id == ClientId(1);
+    }
+    model.set_meeting(&state);
+    crate::tui::members_menu::open(&mut model);
+    let (backend, _) = render(&model, &ReadyTiles::new(), 80, 24);
+    let text = screen_text(&backend);
+    for expected in [
+        "members",
+        "▶ ana#2",
+        "bo#3",
+        "(you)",
+        "remove",
+        "make host",
+        "Esc closes",
+    ] {
+        assert!(text.contains(expected), "no {expected:?}:\n{text}");
+    }
+    insta::assert_snapshot!(backend);
+}

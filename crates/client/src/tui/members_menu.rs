@@ -1,0 +1,185 @@
+//! The members menu (`M`): pick a member with the arrows, then act on them
+//! with one key: a private message, a local mute, and for the host the
+//! moderation commands (stop their audio or video, let it back, remove,
+//! hand over the host role, lower a hand).
+//!
+//! Every action is a command line from the command table, as typed: the
+//! menu adds no protocol of its own, only a way to reach it without
+//! knowing names or ids. What cannot be taken back asks first.
+
+use crate::meeting::label;
+use crate::output::clean;
+use crate::tui::model::{Confirmation, ViewModel};
+use common::{ClientId, MemberInfo};
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+/// The open menu: which member is selected, by id (the list may change
+/// under it as people come and go).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembersMenu {
+    pub selected: ClientId,
+}
+
+/// One action: its key, what the menu says, and whether only the host has it.
+pub struct Action {
+    pub key: char,
+    pub label: &'static str,
+    pub host_only: bool,
+}
+
+pub const ACTIONS: &[Action] = &[
+    Action {
+        key: 'm',
+        label: "message",
+        host_only: false,
+    },
+    Action {
+        key: 'u',
+        label: "mute for me",
+        host_only: false,
+    },
+    Action {
+        key: 'U',
+        label: "unmute",
+        host_only: false,
+    },
+    Action {
+        key: 'a',
+        label: "stop audio",
+        host_only: true,
+    },
+    Action {
+        key: 'v',
+        label: "stop video",
+        host_only: true,
+    },
+    Action {
+        key: 'A',
+        label: "allow all",
+        host_only: true,
+    },
+    Action {
+        key: 'l',
+        label: "lower hand",
+        host_only: true,
+    },
+    Action {
+        key: 'h',
+        label: "make host",
+        host_only: true,
+    },
+    Action {
+        key: 'x',
+        label: "remove",
+        host_only: true,
+    },
+];
+
+/// Opens the menu on the first other member (or on you, alone).
+pub fn open(model: &mut ViewModel) {
+    let first = model.others().next().map(|m| m.id).unwrap_or(model.me);
+    model.members_menu = Some(MembersMenu { selected: first });
+}
+
+/// The members in the menu's order: the meeting's member order.
+pub fn members(model: &ViewModel) -> Vec<&MemberInfo> {
+    model.state.members.iter().collect()
+}
+
+/// A key while the menu is open: the command line it runs, if any.
+pub fn key(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
+    let ids: Vec<ClientId> = members(model).iter().map(|m| m.id).collect();
+    let menu = model.members_menu.clone()?;
+    let at = ids.iter().position(|id| *id == menu.selected).unwrap_or(0);
+    let select = |model: &mut ViewModel, index: usize| {
+        if let Some(&id) = ids.get(index) {
+            model.members_menu = Some(MembersMenu { selected: id });
+        }
+    };
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => select(model, at.saturating_sub(1)),
+        KeyCode::Down | KeyCode::Char('j') => {
+            select(model, (at + 1).min(ids.len().saturating_sub(1)))
+        }
+        KeyCode::Home => select(model, 0),
+        KeyCode::End => select(model, ids.len().saturating_sub(1)),
+        KeyCode::Char(c) => {
+            let line = ids.get(at).and_then(|&id| action_line(model, id, c));
+            model.members_menu = None;
+            return line.and_then(|line| run(model, line));
+        }
+        // Esc, Enter and anything else close it.
+        _ => model.members_menu = None,
+    }
+    None
+}
+
+/// How commands name `id`: `name#id` (unique even when names repeat), or
+/// the bare id for a name with spaces.
+fn who(model: &ViewModel, id: ClientId) -> Option<String> {
+    let member = model.state.member(id)?;
+    let name = clean(&member.name);
+    Some(if name.contains(char::is_whitespace) {
+        id.to_string()
+    } else {
+        label(id, &name)
+    })
+}
+
+/// The command line for action `key` on `id`, if the action exists and is
+/// open to us (the host's actions to the host, none on ourselves but a
+/// message's absence).
+fn action_line(model: &ViewModel, id: ClientId, key: char) -> Option<String> {
+    let action = ACTIONS.iter().find(|a| a.key == key)?;
+    let host = model.state.host().is_some_and(|h| h.id == model.me);
+    if (action.host_only && !host) || id == model.me {
+        return None;
+    }
+    let who = who(model, id)?;
+    Some(match key {
+        'm' => format!("/msg {who} "),
+        'u' => format!("/mute {who}"),
+        'U' => format!("/unmute {who}"),
+        'a' => format!("/stop {who} audio"),
+        'v' => format!("/stop {who} video"),
+        'A' => format!("/allow {who}"),
+        'l' => format!("/hand lower {who}"),
+        'h' => format!("/host {who}"),
+        'x' => format!("/remove {who}"),
+        _ => return None,
+    })
+}
+
+/// Runs `line`: a message is typed by the user first; handing over the
+/// host role and removing someone ask first; the rest run at once.
+fn run(model: &mut ViewModel, line: String) -> Option<String> {
+    if line.starts_with("/msg ") {
+        model.input.typing = true;
+        model.input.set(&line);
+        return None;
+    }
+    let question = if let Some(who) = line.strip_prefix("/remove ") {
+        Some(format!("remove {who}?"))
+    } else {
+        line.strip_prefix("/host ")
+            .map(|who| format!("make {who} the host (you stop being it)?"))
+    };
+    match question {
+        Some(question) => {
+            model.confirm = Some(Confirmation { line, question });
+            None
+        }
+        None => Some(line),
+    }
+}
+
+/// The keys the menu offers now, for its footer.
+pub fn footer(model: &ViewModel) -> String {
+    let host = model.state.host().is_some_and(|h| h.id == model.me);
+    let actions: Vec<String> = ACTIONS
+        .iter()
+        .filter(|a| host || !a.host_only)
+        .map(|a| format!("{} {}", a.key, a.label))
+        .collect();
+    format!("↑↓ pick · {} · Esc closes", actions.join(" · "))
+}
