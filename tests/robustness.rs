@@ -104,7 +104,7 @@ fn malformed_and_out_of_place_messages_are_refused() {
     // A first message that is neither hello nor attach, and an old protocol.
     let mut peer = RawPeer::connect(server.addr());
     peer.request(&Request::Create { passcode: None });
-    assert!(error_message(&mut peer).contains("hello or attach"));
+    assert!(error_message(&mut peer).contains("hello, resume or attach"));
     let mut peer = RawPeer::connect(server.addr());
     peer.request(&Request::Hello {
         protocol: PROTOCOL_VERSION + 1,

@@ -516,7 +516,15 @@ impl State {
 
     /// Carries out what the rules asked for, in order.
     fn carry_out(&mut self) {
-        for effect in self.rules.take_effects() {
+        // Routes change before anyone is told: a member told it was stopped
+        // (or removed, or let in) may act on it at once, and its next frame
+        // must already meet the new routes.
+        let (tells, routes): (Vec<Effect>, Vec<Effect>) = self
+            .rules
+            .take_effects()
+            .into_iter()
+            .partition(|effect| matches!(effect, Effect::Tell { .. }));
+        for effect in routes.into_iter().chain(tells) {
             match effect {
                 Effect::Tell { to, event } => {
                     let bytes = event_bytes(&event);
