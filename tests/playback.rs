@@ -179,3 +179,60 @@ fn volume_and_mute_change_what_is_played() {
     let silent_tail = samples.len() - samples.iter().rposition(|s| *s != 0).unwrap_or(0);
     assert!(silent_tail >= RATE * 3 / 4, "{silent_tail} silent samples");
 }
+
+/// Devices switch inside the session: `/speaker` starts playing the others
+/// to a new sink (here a WAV file) and `off` finishes it, `/devices` lists
+/// what there is, `/mic` and `/camera` choose what `mic` and `camera` open.
+#[test]
+fn the_speaker_and_devices_switch_without_restarting() {
+    let server = ServerProcess::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let wav = work.path().join("switched.wav");
+    let mut listener = ClientProcess::start(&server, "listener");
+    let mut talker = ClientProcess::start(&server, "talker");
+    let meeting = listener.create();
+    talker.join(&meeting);
+    talker.send("/audio on tone:660");
+    listener.wait_stats("the talker's audio", |s| {
+        audio_frames_from(s, talker.id) >= 10
+    });
+
+    listener.send(&format!("/speaker {}", wav.display()));
+    let out = listener.expect_event("audio_out");
+    assert!(
+        out["sink"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("switched.wav"),
+        "{out}"
+    );
+    let from = audio_frames_from(&listener.wait_stats("now", |_| true), talker.id);
+    listener.wait_stats("two seconds more", |s| {
+        audio_frames_from(s, talker.id) >= from + 100
+    });
+    listener.send("/speaker off");
+    listener.expect_event("audio_off");
+    let p = powers(&wav, &[440.0, 660.0]);
+    assert!(p[1] > 20.0 * p[0], "the talker's 660 Hz plays: {p:?}");
+
+    // A speaker that does not exist is refused and nothing else changes.
+    listener.send("/speaker no-such-speaker-anywhere");
+    listener.expect_event("error");
+
+    listener.send("/devices");
+    let devices = listener.expect_event("devices");
+    assert!(
+        devices["report"]
+            .as_str()
+            .is_some_and(|r| !r.trim().is_empty()),
+        "{devices}"
+    );
+    listener.send("/mic USB headset");
+    let chosen = listener.expect_event("device_chosen");
+    assert_eq!(chosen["device"], "microphone");
+    assert_eq!(chosen["name"], "USB headset");
+    listener.send("/camera default");
+    let chosen = listener.expect_event("device_chosen");
+    assert_eq!(chosen["device"], "camera");
+    assert!(chosen["name"].is_null(), "{chosen}");
+}

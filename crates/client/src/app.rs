@@ -18,7 +18,7 @@
 //! commands and closes stdin gets every answer before the client exits.
 
 use crate::channel::{ChannelContext, MediaChannel, ScreenReceiver, Sinks};
-use crate::command::{self, Command};
+use crate::command::{self, Command, DeviceKind};
 use crate::level::MemberLevels;
 use crate::link::{self, ResumeError, ResumedControl, Security, ServerLink, Session};
 use crate::media::screen::{self, KeyframeRequest, ScreenProducer};
@@ -156,6 +156,9 @@ struct App {
     video_settings: VideoSettings,
     mic: Option<String>,
     camera: Option<String>,
+    /// The source each kind is shared from now (`mic`, `camera`, a path...),
+    /// as the user named it; for switching devices while sharing.
+    shared_from: PerKind<Option<String>>,
     /// The full-screen view's self-view tile, fed by our own video sender.
     self_view: Option<TileFeed>,
     shutdown_seen: bool,
@@ -266,10 +269,12 @@ pub fn run(
         levels
     });
     let playback = Playback::new(id);
+    // Always a sink: `/speaker` may start playback later; it takes frames
+    // only while a clock plays.
+    audio_sinks.push(Box::new(playback.clone()));
     let playback_clock = match playback_sink {
         Some(sink) => {
             let described = sink.describe();
-            audio_sinks.push(Box::new(playback.clone()));
             let clock = PlaybackClock::start(playback.clone(), sink)?;
             let started_unix_us = clock
                 .started
@@ -329,6 +334,7 @@ pub fn run(
         video_settings: options.video,
         mic: options.mic,
         camera: options.camera,
+        shared_from: PerKind::default(),
         self_view,
         shutdown_seen: false,
         last_heard: Instant::now(),
@@ -594,6 +600,12 @@ impl App {
                 Err(message) => return self.say(LocalEvent::Error { message }),
             },
             Command::React(emoji) => Request::React { emoji },
+            Command::Devices => {
+                let report = media::devices::list();
+                return self.say(LocalEvent::Devices { report });
+            }
+            Command::Device(device, name) => return self.choose_device(device, name),
+            Command::Speaker(spec) => return self.switch_speaker(&spec),
             Command::MediaOn(kind, source) => return self.start_sharing(kind, source.as_deref()),
             Command::MediaOff(kind) => return self.stop_sharing(kind),
             Command::ControlRequest(who) => match self.screen_owner(who.as_deref()) {
@@ -759,6 +771,7 @@ impl App {
         };
         match self.channels[kind].start(producer, &self.channel_ctx, preview) {
             Ok(()) => {
+                self.shared_from[kind] = source.map(str::to_string);
                 let _ = self.send_request(Request::Media { kind, on: true });
                 self.say(LocalEvent::Sharing {
                     kind,
@@ -772,8 +785,75 @@ impl App {
         }
     }
 
+    /// `/mic` and `/camera`: the device the `mic` and `camera` sources open
+    /// from now on; a source sharing from the device switches at once.
+    fn choose_device(&mut self, device: DeviceKind, name: Option<String>) {
+        let (kind, source) = match device {
+            DeviceKind::Microphone => {
+                self.mic = name.clone();
+                (MediaKind::Audio, "mic")
+            }
+            DeviceKind::Camera => {
+                self.camera = name.clone();
+                (MediaKind::Video, "camera")
+            }
+        };
+        self.say(LocalEvent::DeviceChosen {
+            device: device.name().to_string(),
+            name,
+        });
+        if self.shared_from[kind].as_deref() == Some(source) {
+            self.channels[kind].stop();
+            self.start_sharing(kind, Some(source));
+        }
+    }
+
+    /// `/speaker`: finishes the current playback (a WAV file gets its
+    /// header) and plays the mix to the new sink, or to nothing.
+    fn switch_speaker(&mut self, spec: &str) {
+        let spec = match spec {
+            "off" => {
+                self.stop_playback();
+                return self.say(LocalEvent::AudioOff);
+            }
+            "default" => "speaker".to_string(),
+            name if name.ends_with(".wav") || name.contains('/') || name.starts_with("speaker") => {
+                name.to_string()
+            }
+            name => format!("speaker:{name}"),
+        };
+        // Opened before the old one stops: a bad name keeps what plays.
+        let sink = match playback::open_sink(&spec) {
+            Ok(sink) => sink,
+            Err(err) => {
+                return self.say(LocalEvent::Error {
+                    message: format!("{err:#}; still playing as before"),
+                });
+            }
+        };
+        self.stop_playback();
+        let described = sink.describe();
+        match PlaybackClock::start(self.playback.clone(), sink) {
+            Ok(clock) => {
+                let started_unix_us = clock
+                    .started
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |since| since.as_micros() as u64);
+                self.playback_clock = Some(clock);
+                self.say(LocalEvent::AudioOut {
+                    sink: described,
+                    started_unix_us,
+                });
+            }
+            Err(err) => self.say(LocalEvent::Error {
+                message: format!("could not play to {described}: {err}"),
+            }),
+        }
+    }
+
     fn stop_sharing(&mut self, kind: MediaKind) {
         self.channels[kind].stop();
+        self.shared_from[kind] = None;
         if kind == MediaKind::Screen {
             self.screen_share = None;
         }

@@ -56,6 +56,35 @@ pub enum Command {
     Hand(Option<String>),
     /// `/react EMOJI`.
     React(String),
+    /// `/devices`: the cameras, microphones and speakers this client can use.
+    Devices,
+    /// `/mic NAME|default`, `/camera NAME|default`: the device `/audio on
+    /// mic` and `/video on camera` open (`None`: the default one).
+    Device(DeviceKind, Option<String>),
+    /// `/speaker NAME|default|off|PATH.wav`: where the mix plays.
+    Speaker(String),
+}
+
+/// The devices a member picks inside the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    Microphone,
+    Camera,
+}
+
+impl DeviceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Microphone => "microphone",
+            DeviceKind::Camera => "camera",
+        }
+    }
+}
+
+/// `default` (or nothing) is the default device; anything else names one.
+fn device_choice(i: &Invocation<'_>) -> Option<String> {
+    let name = i.rest.trim();
+    (!name.is_empty() && !name.eq_ignore_ascii_case("default")).then(|| name.to_string())
 }
 
 /// What one typed command line holds, for a command's parser.
@@ -292,6 +321,37 @@ pub const COMMANDS: &[CommandSpec] = &[
         usage: &["/unmute NAME|ID"],
         help: "hear a member again",
         parse: |i| parse_mute(i, false),
+    },
+    CommandSpec {
+        name: "devices",
+        aliases: &[],
+        usage: &["/devices"],
+        help: "list the cameras, microphones and speakers this client can use",
+        parse: |i| i.no_args(Command::Devices),
+    },
+    CommandSpec {
+        name: "mic",
+        aliases: &["microphone"],
+        usage: &["/mic NAME|default"],
+        help: "the microphone /audio on mic opens (part of a name from /devices); switches at once while you share it",
+        parse: |i| Ok(Command::Device(DeviceKind::Microphone, device_choice(i))),
+    },
+    CommandSpec {
+        name: "camera",
+        aliases: &[],
+        usage: &["/camera NAME|default"],
+        help: "the camera /video on camera opens (part of a name from /devices); switches at once while you share it",
+        parse: |i| Ok(Command::Device(DeviceKind::Camera, device_choice(i))),
+    },
+    CommandSpec {
+        name: "speaker",
+        aliases: &[],
+        usage: &["/speaker NAME|default|off|PATH.wav"],
+        help: "where you hear the others: a speaker (part of a name from /devices), a WAV file, or off",
+        parse: |i| match i.rest.trim() {
+            "" => Err("usage: /speaker NAME|default|off|PATH.wav".to_string()),
+            spec => Ok(Command::Speaker(spec.to_string())),
+        },
     },
     CommandSpec {
         name: "stats",

@@ -78,6 +78,17 @@ pub enum LocalEvent {
         sink: String,
         started_unix_us: u64,
     },
+    /// Playback stopped (`/speaker off`): nothing plays the others.
+    AudioOff,
+    /// `/devices`: what this client can use, as `client --list-devices` says it.
+    Devices {
+        report: String,
+    },
+    /// `/mic` or `/camera` chose the device a source opens (None: the default).
+    DeviceChosen {
+        device: String,
+        name: Option<String>,
+    },
     Error {
         message: String,
     },
@@ -665,6 +676,15 @@ impl EventText {
                 format!("{} plays at {percent}%{muted}", clean(name))
             }
             LocalEvent::AudioOut { sink, .. } => format!("audio out: {}", clean(sink)),
+            LocalEvent::AudioOff => {
+                "audio out: off (you hear nobody; /speaker turns it on)".to_string()
+            }
+            LocalEvent::Devices { report } => clean_lines(report),
+            LocalEvent::DeviceChosen { device, name } => format!(
+                "{device}: {} from now on",
+                name.as_deref()
+                    .map_or_else(|| "the default one".to_string(), clean)
+            ),
             LocalEvent::MediaDown { kind, reason } => format!(
                 "{kind} connection lost ({}): no {kind} either way until it is back; reconnecting",
                 clean(reason)

@@ -86,6 +86,9 @@ fn open_speaker(_name: Option<&str>) -> anyhow::Result<Box<dyn PlaybackSink>> {
 pub struct Playback {
     mixer: Arc<Mutex<Mixer>>,
     clock: Arc<ClockCounters>,
+    /// Something plays the mix: frames are taken only then (`/speaker`
+    /// can start and stop playback during a session).
+    playing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Playback {
@@ -93,6 +96,7 @@ impl Playback {
         Playback {
             mixer: Arc::new(Mutex::new(Mixer::new(me))),
             clock: Arc::default(),
+            playing: Arc::default(),
         }
     }
 
@@ -139,9 +143,22 @@ impl Playback {
     }
 }
 
+impl Playback {
+    /// Starts or stops taking frames; stopping forgets what was queued, so
+    /// playing again starts from fresh audio, not from old frames.
+    pub fn set_playing(&self, playing: bool) {
+        self.playing.store(playing, Ordering::Relaxed);
+        if !playing {
+            self.forget_all();
+        }
+    }
+}
+
 impl AudioSink for Playback {
     fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()> {
-        self.mixer().push(header, pcm, Instant::now());
+        if self.playing.load(Ordering::Relaxed) {
+            self.mixer().push(header, pcm, Instant::now());
+        }
         Ok(())
     }
 }
@@ -175,6 +192,8 @@ pub struct PlaybackStats {
 pub struct PlaybackClock {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// The mixer it plays, to stop feeding it when the clock stops.
+    playback: Playback,
     /// When the first period was due, for measuring delay from outside.
     pub started: SystemTime,
 }
@@ -193,6 +212,8 @@ impl PlaybackClock {
         let epoch = Instant::now();
         let started = SystemTime::now();
         let self_driven = sink.drive(&playback).map_err(std::io::Error::other)?;
+        playback.set_playing(true);
+        let handle = playback.clone();
         let thread = std::thread::Builder::new()
             .name("playback".into())
             .spawn(move || {
@@ -241,6 +262,7 @@ impl PlaybackClock {
         Ok(PlaybackClock {
             stop: Some(stop),
             thread: Some(thread),
+            playback: handle,
             started,
         })
     }
@@ -250,6 +272,7 @@ impl PlaybackClock {
         drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+            self.playback.set_playing(false);
         }
     }
 }

@@ -592,7 +592,11 @@ impl ViewModel {
             }
             LocalEvent::ServerBack { .. } => {}
             LocalEvent::Stats { .. } => {}
-            LocalEvent::Volume { .. } | LocalEvent::AudioOut { .. } => {}
+            LocalEvent::Volume { .. }
+            | LocalEvent::AudioOut { .. }
+            | LocalEvent::AudioOff
+            | LocalEvent::Devices { .. }
+            | LocalEvent::DeviceChosen { .. } => {}
         }
         let text = self.text.local(event);
         self.info(text);
