@@ -151,3 +151,28 @@ fn hands_and_reactions_reach_everyone_and_the_host_lowers_hands() {
         ana.history
     );
 }
+
+/// `--record` keeps the private messages said to you (and by you) in the
+/// chat log, marked as private, and never those between others.
+#[test]
+fn the_chat_log_keeps_private_messages_marked_as_private() {
+    let server = ServerProcess::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path().join("rec");
+    let root_arg = root.to_string_lossy().into_owned();
+    let mut ana = ClientProcess::start_with(&server, "ana", &["--record", &root_arg]);
+    let meeting = ana.create();
+    let mut bo = ClientProcess::start(&server, "bo");
+    bo.join(&meeting);
+    ana.expect("bo joined", |e| e["event"] == "member_joined");
+    bo.send("/msg ana just between us");
+    ana.expect_event("private");
+    ana.send("/msg bo agreed");
+    ana.expect("the echo", |e| {
+        e["event"] == "private" && e["text"] == "agreed"
+    });
+    let log = std::fs::read_to_string(integration_tests::recording(&root).join("chat.log"))
+        .expect("chat.log");
+    assert!(log.contains("bo → ana (private): just between us"), "{log}");
+    assert!(log.contains("ana → bo (private): agreed"), "{log}");
+}

@@ -990,6 +990,21 @@ impl App {
                     tracing::warn!("chat log: {err:#}");
                 }
             }
+            // Private messages are part of what was said to you: logged,
+            // marked as private, with whom.
+            Event::Private {
+                meeting,
+                from,
+                to,
+                text,
+            } => {
+                let from = format!("{} → {} (private)", from.name, to.name);
+                if let Some(log) = &mut self.chat_log
+                    && let Err(err) = log.message(meeting, &from, text)
+                {
+                    tracing::warn!("chat log: {err:#}");
+                }
+            }
             Event::Shutdown { .. } => self.shutdown_seen = true,
             _ => {}
         }
