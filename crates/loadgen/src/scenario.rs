@@ -2,11 +2,11 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use common::{MediaHeader, MediaKind};
 use common::protocol::{
     AUDIO_FRAME, AUDIO_FRAME_SAMPLES, DEFAULT_PORT, MAX_AUDIO_PAYLOAD, MAX_MEETING_MEMBERS,
     MAX_VIDEO_PAYLOAD,
 };
+use common::{MediaHeader, MediaKind};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
