@@ -76,6 +76,10 @@ pub struct Report {
     pub server_cpu_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cpu_s_per_gb: Option<f64>,
+    /// Server CPU time per delivered frame, in microseconds: what a relay
+    /// costs when frames are small (Opus audio) and bytes do not matter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_frame: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_peak_rss_kib: Option<u64>,
     pub loadgen_cpu_s: f64,
@@ -116,13 +120,19 @@ pub fn table(scenario: &Scenario, report: &Report) -> String {
         Some(k) => format!("closed loop, window {k}"),
         None => "open loop".into(),
     };
+    let mut media = Vec::new();
+    if scenario.video {
+        media.push(format!("video {} B at {rate}", scenario.video_bytes));
+    }
+    if scenario.audio {
+        media.push(format!("audio {} B at 50 fps", scenario.audio_bytes));
+    }
     let _ = writeln!(
         out,
-        "{} meeting(s) x {} members, video {} B at {rate}{}, {:?}, {mode}{}",
+        "{} meeting(s) x {} members, {}, {:?}, {mode}{}",
         scenario.meetings,
         scenario.members,
-        scenario.video_bytes,
-        if scenario.audio { " plus audio" } else { "" },
+        media.join(" plus "),
         scenario.duration,
         if scenario.slow > 0 {
             format!(", {} slow per meeting", scenario.slow)
@@ -168,8 +178,9 @@ pub fn table(scenario: &Scenario, report: &Report) -> String {
     if let Some(cpu) = report.server_cpu_s {
         let _ = writeln!(
             out,
-            "server CPU {cpu:.2} s ({:.2} s per delivered GB), peak RSS {} KiB; loadgen CPU {:.2} s",
+            "server CPU {cpu:.2} s ({:.2} s per delivered GB, {:.2} us per delivered frame), peak RSS {} KiB; loadgen CPU {:.2} s",
             report.server_cpu_s_per_gb.unwrap_or(0.0),
+            report.server_cpu_us_per_frame.unwrap_or(0.0),
             report.server_peak_rss_kib.unwrap_or(0),
             report.loadgen_cpu_s
         );
@@ -204,6 +215,7 @@ mod tests {
         let report = Report {
             server_cpu_s: Some(1.0),
             server_cpu_s_per_gb: Some(2.0),
+            server_cpu_us_per_frame: Some(3.0),
             ..Report::default()
         };
         let value = serde_json::to_value(&report).expect("serialises");
@@ -219,6 +231,7 @@ mod tests {
             "kinds",
             "server_cpu_s",
             "server_cpu_s_per_gb",
+            "server_cpu_us_per_frame",
         ] {
             assert!(value.get(key).is_some(), "missing {key}: {value}");
         }

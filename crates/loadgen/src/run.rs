@@ -2,7 +2,7 @@
 
 use crate::procfs;
 use crate::report::{Figures, Report};
-use crate::scenario::{AUDIO_PAYLOAD, Scenario};
+use crate::scenario::Scenario;
 use crate::session::{self, Member};
 use crate::tally::Tally;
 use crate::traffic::{self, Peer, SendPlan, Sent, Shared};
@@ -39,7 +39,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
     let shared = Shared::new(
         &peers,
         PerKind::from_fn(|kind| match kind {
-            MediaKind::Audio => AUDIO_PAYLOAD,
+            MediaKind::Audio => scenario.audio_bytes,
             MediaKind::Video | MediaKind::Screen => scenario.video_bytes,
         }),
         scenario.window,
@@ -150,6 +150,12 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         report.server_cpu_s = Some(cpu);
         let gb = report.figures.delivered_bytes as f64 / 1e9;
         report.server_cpu_s_per_gb = Some(if gb > 0.0 { cpu / gb } else { 0.0 });
+        let frames = report.figures.frames_delivered as f64;
+        report.server_cpu_us_per_frame = Some(if frames > 0.0 {
+            cpu * 1e6 / frames
+        } else {
+            0.0
+        });
     }
     report.server_peak_rss_kib = scenario.server_pid.and_then(procfs::peak_rss_kib);
     report.loadgen_cpu_s = after.own_cpu_s - before.own_cpu_s;
@@ -246,11 +252,7 @@ fn summarise(
         ..Report::default()
     };
     // loadgen simulates cameras and microphones, not screens.
-    let kinds: &[MediaKind] = if scenario.audio {
-        &[MediaKind::Video, MediaKind::Audio]
-    } else {
-        &[MediaKind::Video]
-    };
+    let kinds = &scenario.kinds()[..];
     // Who receives what each sender sends: the others of its meeting.
     let receivers_of = |sender: usize, slow: Option<bool>| -> u64 {
         peers
@@ -323,8 +325,10 @@ fn scenario_echo(s: &Scenario) -> std::collections::BTreeMap<&'static str, serde
         ("meetings", json!(s.meetings)),
         ("members", json!(s.members)),
         ("video_fps", json!(s.video_fps)),
+        ("video", json!(s.video)),
         ("video_bytes", json!(s.video_bytes)),
         ("audio", json!(s.audio)),
+        ("audio_bytes", json!(s.audio_bytes)),
         ("duration_s", json!(s.duration.as_secs_f64())),
         ("window", json!(s.window)),
         ("slow", json!(s.slow)),

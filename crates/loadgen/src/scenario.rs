@@ -2,10 +2,11 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use common::MediaHeader;
 use common::protocol::{
-    AUDIO_FRAME, AUDIO_FRAME_SAMPLES, DEFAULT_PORT, MAX_MEETING_MEMBERS, MAX_VIDEO_PAYLOAD,
+    AUDIO_FRAME, AUDIO_FRAME_SAMPLES, DEFAULT_PORT, MAX_AUDIO_PAYLOAD, MAX_MEETING_MEMBERS,
+    MAX_VIDEO_PAYLOAD,
 };
+use common::{MediaHeader, MediaKind};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
@@ -18,7 +19,9 @@ use std::time::Duration;
         meeting8:  --meetings 1 --members 8 --video-fps 30 --video-bytes 20000 --duration 10s\n  \
         saturate8: --meetings 1 --members 8 --video-fps 0 --video-bytes 20000 --duration 10s [--window 4]\n  \
         scale:     --meetings 25 --members 4 --video-fps 15 --video-bytes 10000 --audio --duration 10s\n  \
-        slow:      meeting8 with --slow 1\n\n\
+        slow:      meeting8 with --slow 1\n  \
+        audio16-pcm:  --meetings 1 --members 16 --no-video --audio --duration 10s\n  \
+        audio16-opus: audio16-pcm with --audio-bytes 80\n\n\
         Exit codes: 0 the run finished (whatever its figures), 1 it could not run, 2 bad command line."
 )]
 pub struct Args {
@@ -46,6 +49,15 @@ pub struct Args {
     /// Also send audio from each member: 20 ms frames of 48 kHz mono PCM, 50 per second.
     #[arg(long)]
     pub audio: bool,
+
+    /// Bytes of each audio frame's payload (its 16-byte media header included):
+    /// 1936 is PCM (the default), about 80 an Opus frame. Needs --audio.
+    #[arg(long, default_value_t = AUDIO_PAYLOAD)]
+    pub audio_bytes: usize,
+
+    /// Send no video (an audio-only meeting; needs --audio).
+    #[arg(long)]
+    pub no_video: bool,
 
     /// How long members send, for example 10s or 1m.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
@@ -102,7 +114,9 @@ pub struct Scenario {
     pub video_period: Option<Duration>,
     pub video_fps: f64,
     pub video_bytes: usize,
+    pub video: bool,
     pub audio: bool,
+    pub audio_bytes: usize,
     pub duration: Duration,
     pub window: Option<u32>,
     pub server_pid: Option<u32>,
@@ -129,6 +143,15 @@ impl Scenario {
         if args.video_bytes < min_bytes || args.video_bytes > MAX_VIDEO_PAYLOAD as usize {
             bail!("--video-bytes must be {min_bytes} to {MAX_VIDEO_PAYLOAD}");
         }
+        if args.audio_bytes < min_bytes || args.audio_bytes > MAX_AUDIO_PAYLOAD as usize {
+            bail!("--audio-bytes must be {min_bytes} to {MAX_AUDIO_PAYLOAD}");
+        }
+        if args.audio_bytes != AUDIO_PAYLOAD && !args.audio {
+            bail!("--audio-bytes sizes the frames of --audio, which is missing");
+        }
+        if args.no_video && !args.audio {
+            bail!("--no-video leaves nothing to send without --audio");
+        }
         if !(args.video_fps.is_finite() && (0.0..=1000.0).contains(&args.video_fps)) {
             bail!("--video-fps must be 0 (unthrottled) to 1000");
         }
@@ -152,7 +175,9 @@ impl Scenario {
                 .then(|| Duration::from_secs_f64(1.0 / args.video_fps)),
             video_fps: args.video_fps,
             video_bytes: args.video_bytes,
+            video: !args.no_video,
             audio: args.audio,
+            audio_bytes: args.audio_bytes,
             duration: args.duration,
             window: args.window,
             server_pid: args.server_pid,
@@ -160,6 +185,18 @@ impl Scenario {
             no_tls: args.no_tls,
             fingerprint: args.fingerprint,
         })
+    }
+
+    /// The kinds each member sends and receives.
+    pub fn kinds(&self) -> Vec<MediaKind> {
+        let mut kinds = Vec::with_capacity(2);
+        if self.video {
+            kinds.push(MediaKind::Video);
+        }
+        if self.audio {
+            kinds.push(MediaKind::Audio);
+        }
+        kinds
     }
 
     pub fn total_members(&self) -> usize {
@@ -174,9 +211,13 @@ impl Scenario {
     /// Bytes per second one member is sent by the others, for throttling a slow reader.
     pub fn receive_rate(&self) -> f64 {
         let others = (self.members - 1) as f64;
-        let video = self.video_fps * (self.video_bytes + 5) as f64;
+        let video = if self.video {
+            self.video_fps * (self.video_bytes + 5) as f64
+        } else {
+            0.0
+        };
         let audio = if self.audio {
-            (AUDIO_PAYLOAD + 5) as f64 / AUDIO_FRAME.as_secs_f64()
+            (self.audio_bytes + 5) as f64 / AUDIO_FRAME.as_secs_f64()
         } else {
             0.0
         };
@@ -212,6 +253,9 @@ mod tests {
             (&["--slow", "1", "--video-fps", "0"], "--video-fps above 0"),
             (&["--window", "0"], "--window"),
             (&["--duration", "2h"], "--duration"),
+            (&["--audio-bytes", "80"], "--audio"),
+            (&["--audio", "--audio-bytes", "20"], "--audio-bytes"),
+            (&["--no-video"], "--audio"),
         ] {
             let err = Scenario::from_args(args(argv)).expect_err("refused");
             assert!(err.to_string().contains(expected), "{argv:?}: {err}");
@@ -224,5 +268,13 @@ mod tests {
         let slow: Vec<bool> = (0..4).map(|m| s.is_slow(m)).collect();
         assert_eq!(slow, [false, false, true, true]);
         assert_eq!(s.receive_rate(), 3.0 * 30.0 * 20_005.0);
+    }
+
+    #[test]
+    fn an_audio_only_meeting_sends_opus_sized_frames_and_no_video() {
+        let s = Scenario::from_args(args(&["--no-video", "--audio", "--audio-bytes", "80"]))
+            .expect("valid");
+        assert_eq!(s.kinds(), [MediaKind::Audio]);
+        assert_eq!(s.receive_rate(), 7.0 * 85.0 * 50.0);
     }
 }

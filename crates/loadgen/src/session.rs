@@ -102,12 +102,8 @@ fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyho
         Event::Welcome { id, token, .. } => Some((id, token)),
         _ => None,
     })?;
-    let mut kinds = vec![MediaKind::Video];
-    if scenario.audio {
-        kinds.push(MediaKind::Audio);
-    }
     let mut media = Vec::new();
-    for kind in kinds {
+    for kind in scenario.kinds() {
         let stream = connect(scenario)?;
         send(
             &stream,
