@@ -11,8 +11,8 @@
 use common::audio::CODEC_OPUS;
 use common::{ClientId, Event, Frame, MediaHeader, MediaKind, Request};
 use integration_tests::{
-    ClientProcess, RawPeer, ServerProcess, client_features, dominant_frequency,
-    goertzel_power, read_wav,
+    ClientProcess, RawPeer, ServerProcess, client_features, dominant_frequency, goertzel_power,
+    read_wav,
 };
 use serde_json::Value;
 use std::path::Path;

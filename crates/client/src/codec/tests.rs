@@ -229,4 +229,92 @@ mod opus_tests {
         // 2.5 ms of CELT look-ahead plus 4 ms for SILK's resampler: 6.5 ms.
         assert_eq!(opus_lookahead_samples().expect("encoder"), 312);
     }
+
+    /// The figures in docs/BENCHMARKS.md and docs/LATENCY.md:
+    /// `cargo test --release -p meeting-client --features opus --lib measure_opus -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement: run in release with --nocapture"]
+    fn measure_opus_bytes_cpu_and_delay() {
+        // Ten seconds of a voice-like signal: two partials, amplitude-modulated
+        // at a syllable rate, and a little noise.
+        let mut seed = 1u32;
+        let frames: Vec<[i16; AUDIO_FRAME_SAMPLES]> = (0..500)
+            .map(|n| {
+                let mut frame = [0i16; AUDIO_FRAME_SAMPLES];
+                for (i, s) in frame.iter_mut().enumerate() {
+                    let t = (n * AUDIO_FRAME_SAMPLES + i) as f64 / RATE;
+                    let envelope = 0.5 + 0.5 * (2.0 * std::f64::consts::PI * 4.0 * t).sin();
+                    let voice = (2.0 * std::f64::consts::PI * 180.0 * t).sin()
+                        + 0.5 * (2.0 * std::f64::consts::PI * 720.0 * t).sin();
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let noise = f64::from(seed >> 16) / 65_536.0 - 0.5;
+                    *s = (6000.0 * envelope * voice + 300.0 * noise) as i16;
+                }
+                frame
+            })
+            .collect();
+        let mut encoder = AudioEncoder::new(AudioCodec::Opus).expect("opus");
+        let started = std::time::Instant::now();
+        let bodies: Vec<(u32, Vec<u8>)> = frames
+            .iter()
+            .enumerate()
+            .map(|(n, f)| (n as u32, encoder.encode(f).expect("encodes")))
+            .collect();
+        let encode_us = started.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
+        let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
+        let mut decoders = AudioDecoders::default();
+        let started = std::time::Instant::now();
+        let out = decode_all(&mut decoders, &bodies);
+        let decode_us = started.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
+        assert_eq!(out.len(), frames.len());
+        // Concealing: every 10th frame lost.
+        let lossy: Vec<(u32, Vec<u8>)> = bodies
+            .iter()
+            .filter(|(n, _)| n % 10 != 5)
+            .cloned()
+            .collect();
+        let mut decoders = AudioDecoders::default();
+        let started = std::time::Instant::now();
+        let _ = decode_all(&mut decoders, &lossy);
+        let lossy_us = started.elapsed().as_secs_f64() * 1e6 / frames.len() as f64;
+
+        // Delay: silence, then a 1 kHz tone from frame 10's first sample.
+        let mut encoder = AudioEncoder::new(AudioCodec::Opus).expect("opus");
+        let burst: Vec<(u32, Vec<u8>)> = (0..20)
+            .map(|n| {
+                let frame = if n < 10 {
+                    [0; AUDIO_FRAME_SAMPLES]
+                } else {
+                    tone_frame(1000.0, n - 10)
+                };
+                (n as u32, encoder.encode(&frame).expect("encodes"))
+            })
+            .collect();
+        let mut decoders = AudioDecoders::default();
+        let decoded: Vec<i16> = decode_all(&mut decoders, &burst)
+            .into_iter()
+            .flat_map(|(_, p)| p)
+            .collect();
+        let onset = decoded
+            .iter()
+            .position(|s| s.unsigned_abs() > 1000)
+            .expect("the tone came out");
+        let shift = onset as f64 - 10.0 * AUDIO_FRAME_SAMPLES as f64;
+        eprintln!(
+            "opus: {:.0} bytes/s of body ({:.1} bytes a frame; PCM 96000: {:.1}x less), \
+             encode {encode_us:.1} µs/frame, decode {decode_us:.1} µs/frame, \
+             decode with 10% loss {lossy_us:.1} µs/frame, onset {:.2} ms later \
+             (look-ahead {} samples)",
+            bytes as f64 / 10.0,
+            bytes as f64 / frames.len() as f64,
+            96_000.0 / (bytes as f64 / 10.0),
+            shift / 48.0,
+            opus_lookahead_samples().unwrap_or(0),
+        );
+        assert!(bytes < 96_000 * 10 / 15, "at least 15x below PCM");
+        assert!(
+            (0.0..2.0 * AUDIO_FRAME_SAMPLES as f64).contains(&shift),
+            "{shift}"
+        );
+    }
 }
