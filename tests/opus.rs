@@ -32,7 +32,7 @@ fn with_opus() -> bool {
     built
 }
 
-fn member<'a>(stats: &'a Value, id: u64) -> Option<&'a Value> {
+fn member(stats: &Value, id: u64) -> Option<&Value> {
     stats["received"]
         .as_array()
         .and_then(|list| list.iter().find(|m| m["member"] == id))

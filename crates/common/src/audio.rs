@@ -90,7 +90,7 @@ impl std::error::Error for AudioBodyError {}
 /// Takes an audio body apart: even length is PCM (an empty body is no
 /// samples), odd length is a codec byte and a packet.
 pub fn parse_audio_body(body: &[u8]) -> Result<AudioBody<'_>, AudioBodyError> {
-    if body.len().is_multiple_of(2) {
+    if body.len() % 2 == 0 {
         return Ok(AudioBody::Pcm(body));
     }
     match body.split_first() {
@@ -105,7 +105,7 @@ pub fn parse_audio_body(body: &[u8]) -> Result<AudioBody<'_>, AudioBodyError> {
 /// The body for one Opus packet, which must have an even length (pad it
 /// with Opus padding first) and must not be empty.
 pub fn opus_body(packet: &[u8]) -> Option<Vec<u8>> {
-    if packet.is_empty() || !packet.len().is_multiple_of(2) {
+    if packet.is_empty() || packet.len() % 2 != 0 {
         return None;
     }
     let mut body = Vec::with_capacity(1 + packet.len());
