@@ -18,6 +18,7 @@
 //! commands and closes stdin gets every answer before the client exits.
 
 use crate::channel::{ChannelContext, MediaChannel, ScreenReceiver, Sinks};
+use crate::codec::AudioEncoder;
 use crate::command::{self, Command, DeviceKind};
 use crate::level::MemberLevels;
 use crate::link::{self, ResumeError, ResumedControl, Security, ServerLink, Session};
@@ -36,7 +37,7 @@ use crate::tui::{self, TileFeed, TuiSettings};
 use common::protocol::{
     KEEPALIVE_INTERVAL, MAX_CHAT_BYTES, RESUME_TRYING_FOR, SERVER_SILENCE_LIMIT,
 };
-use common::{ClientId, Event, FrameReader, InputEvent, MediaKind, PerKind, Request};
+use common::{AudioCodec, ClientId, Event, FrameReader, InputEvent, MediaKind, PerKind, Request};
 use crossbeam_channel::{Receiver, SendError, Sender};
 use meeting_screen::x11::X11Injector;
 use std::collections::HashMap;
@@ -78,6 +79,8 @@ pub struct Options {
     pub mic: Option<String>,
     /// The camera `/video on camera` opens (`--camera`); None: the first one.
     pub camera: Option<String>,
+    /// The codec our audio is sent in (`--audio-codec`).
+    pub audio_codec: AudioCodec,
 }
 
 /// How the session ended, for the exit code.
@@ -159,6 +162,7 @@ struct App {
     /// The source each kind is shared from now (`mic`, `camera`, a path...),
     /// as the user named it; for switching devices while sharing.
     shared_from: PerKind<Option<String>>,
+    audio_codec: AudioCodec,
     /// The full-screen view's self-view tile, fed by our own video sender.
     self_view: Option<TileFeed>,
     shutdown_seen: bool,
@@ -335,6 +339,7 @@ pub fn run(
         mic: options.mic,
         camera: options.camera,
         shared_from: PerKind::default(),
+        audio_codec: options.audio_codec,
         self_view,
         shutdown_seen: false,
         last_heard: Instant::now(),
@@ -739,8 +744,13 @@ impl App {
                     },
                 )
             }
-            MediaKind::Audio => media::open_audio_source(source, self.mic.as_deref())
-                .map(|s| (s.describe(), Producer::Audio(s))),
+            MediaKind::Audio => {
+                media::open_audio_source(source, self.mic.as_deref()).and_then(|s| {
+                    let encoder = AudioEncoder::new(self.audio_codec)?;
+                    let description = format!("{} ({})", s.describe(), encoder.codec());
+                    Ok((description, Producer::Audio(s, encoder)))
+                })
+            }
             MediaKind::Screen => screen::open_screen_source(source).map(|(s, injector)| {
                 let keyframe = KeyframeRequest::default();
                 self.screen_share = Some(ScreenShare {

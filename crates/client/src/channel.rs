@@ -15,12 +15,12 @@
 //! it to the sender through `CurrentSocket` (`MediaUp`). The reader keeps its
 //! sinks throughout, so recordings and the view go on where they were.
 
+use crate::codec::AudioDecoders;
 use crate::events::AppEvent;
 use crate::link::{MediaSocket, Refused, Session};
 use crate::media::sender::{Producer, RunningSender, SenderContext};
 use crate::sink::{self, AudioSink, ScreenSink, SharedFrame, VideoSink};
 use crate::stats::ClientStats;
-use common::protocol::AUDIO_FRAME_SAMPLES;
 use common::{ClientId, Event, FrameKind, FrameReader, MediaHeader, MediaKind};
 use crossbeam_channel::Sender;
 use meeting_screen::codec::ScreenDecoder;
@@ -240,6 +240,7 @@ impl MediaChannel {
         let reader = ChannelReader {
             kind,
             sinks,
+            decoders: AudioDecoders::default(),
             stats: ctx.stats.clone(),
             events: ctx.events.clone(),
             socket: current.clone(),
@@ -350,6 +351,8 @@ fn retry_delay(attempt: u32) -> Duration {
 struct ChannelReader {
     kind: MediaKind,
     sinks: Sinks,
+    /// One audio decoder per sender (unused on other kinds' channels).
+    decoders: AudioDecoders,
     stats: Arc<ClientStats>,
     events: Sender<AppEvent>,
     socket: Arc<CurrentSocket>,
@@ -439,16 +442,15 @@ impl ChannelReader {
                     sink::deliver(sinks, |s| s.frame(&header, &shared));
                 }
                 Sinks::Audio(sinks) if !sinks.is_empty() => {
-                    let body = frame.media_body();
-                    if body.len() % 2 != 0 || body.len() > 5 * 2 * AUDIO_FRAME_SAMPLES {
-                        tracing::warn!(sender = %header.sender, "audio frame of {} bytes ignored", body.len());
-                        continue;
+                    // PCM or Opus: the sinks get 20 ms PCM frames either way,
+                    // frames the decoder made up for lost ones included.
+                    self.decoders
+                        .decode(&header, frame.media_body(), |header, pcm| {
+                            sink::deliver(sinks, |s| s.frame(header, pcm));
+                        });
+                    if let Some(decoded) = self.decoders.stats(header.sender) {
+                        self.stats.audio_decoded(header.sender, decoded);
                     }
-                    let pcm: Vec<i16> = body
-                        .chunks_exact(2)
-                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                        .collect();
-                    sink::deliver(sinks, |s| s.frame(&header, &pcm));
                 }
                 Sinks::Screen(receiver) => {
                     receiver.frame(&header, frame.media_body(), &self.events);

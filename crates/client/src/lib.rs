@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod channel;
+pub mod codec;
 pub mod command;
 pub mod control;
 pub mod events;

@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser};
 use common::protocol::DEFAULT_PORT;
 use meeting_client::app::{self, AppEvent, Ending, Mode, Options};
+use meeting_client::codec;
 use meeting_client::link::Security;
 use meeting_client::media::{self, VideoSettings};
 use meeting_client::output;
@@ -136,6 +137,12 @@ struct Args {
     /// The microphone `/audio on mic` opens: part of a name or id from --list-devices.
     #[arg(long, value_name = "NAME")]
     mic: Option<String>,
+
+    /// The codec your audio is sent in: opus (about 32 kbit/s, what builds
+    /// with the `opus` feature send) or pcm (768 kbit/s, for tests and tools).
+    /// Every client plays both.
+    #[arg(long, value_name = "opus|pcm", default_value_t = codec::default_codec(), value_parser = codec::parse_codec)]
+    audio_codec: common::AudioCodec,
 
     /// Server port.
     #[arg(long, default_value_t = DEFAULT_PORT)]
@@ -332,6 +339,7 @@ fn main() -> ExitCode {
         },
         mic: args.mic,
         camera: args.camera,
+        audio_codec: args.audio_codec,
     };
     let json = args.json;
     match app::run(options, events, inbox) {

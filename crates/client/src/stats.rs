@@ -3,6 +3,7 @@
 //! loop adds what other parts own: each member's audio level and jitter buffer
 //! figures, and the playback clock's.
 
+use crate::codec::DecodeStats;
 use crate::playback::PlaybackStats;
 use crate::playback::jitter::JitterStats;
 use common::{ClientId, MediaKind, PerKind};
@@ -32,6 +33,9 @@ pub struct PerMember {
     /// The member's jitter buffer, while audio is played (`--audio-out`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub playback: Option<JitterStats>,
+    /// The member's audio codec and what its decoder made up for losses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_decoding: Option<DecodeStats>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -61,6 +65,7 @@ fn keys_with_sent_prefix<S: Serializer>(
 struct Inner {
     sent: PerKind<Counter>,
     received: BTreeMap<ClientId, PerKind<Counter>>,
+    decoded: HashMap<ClientId, DecodeStats>,
     /// Each sender's last sequence per kind, for counting lost frames. It
     /// is kept across media sockets (what was lost while a channel was down
     /// counts too) but forgotten when a sender (re)appears in our meeting:
@@ -98,6 +103,11 @@ impl ClientStats {
         counter.lost += lost;
     }
 
+    /// The audio decoder's figures for `from`, after a frame of theirs.
+    pub fn audio_decoded(&self, from: ClientId, stats: DecodeStats) {
+        self.inner().decoded.insert(from, stats);
+    }
+
     /// Starts counting losses afresh: for `member` when they join our
     /// meeting (or leave it), for everyone (`None`) when we join or leave one.
     pub fn new_sequences(&self, member: Option<ClientId>) {
@@ -120,6 +130,7 @@ impl ClientStats {
                     received: *received,
                     audio_level_dbfs: None,
                     playback: None,
+                    audio_decoding: inner.decoded.get(member).copied(),
                 })
                 .collect(),
             playback: None,

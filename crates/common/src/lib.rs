@@ -6,6 +6,7 @@
 //! numbers every peer must agree on. Everything above it works with `Frame`,
 //! `Request` and `Event`, not with bytes.
 
+pub mod audio;
 pub mod error;
 pub mod frame;
 pub mod ids;
@@ -13,6 +14,7 @@ pub mod media;
 pub mod message;
 pub mod protocol;
 
+pub use audio::{AudioBody, AudioCodec};
 pub use error::ProtocolError;
 pub use frame::{Frame, FrameKind, FrameReader, MediaHeader};
 pub use ids::{ClientId, MeetingId, SessionToken};

@@ -64,7 +64,7 @@ pub const MEDIA: [MediaSpec; MediaKind::COUNT] = [
         name: "audio",
         frame_type: 0x03,
         max_payload: MAX_AUDIO_PAYLOAD,
-        body: "PCM: s16 little-endian, mono, 48 kHz",
+        body: "PCM (s16 little-endian, mono, 48 kHz), or a codec byte and an Opus packet (audio.rs)",
     },
     MediaSpec {
         kind: MediaKind::Screen,

@@ -14,6 +14,7 @@
 use super::screen::ScreenProducer;
 use super::{AudioSource, VideoSource};
 use crate::channel::CurrentSocket;
+use crate::codec::AudioEncoder;
 use crate::events::AppEvent;
 use crate::sink::{SharedFrame, VideoSink};
 use crate::stats::ClientStats;
@@ -42,7 +43,8 @@ pub struct SenderContext {
 
 pub enum Producer {
     Video(Box<dyn VideoSource>, Duration),
-    Audio(Box<dyn AudioSource>),
+    /// A microphone or other source, and what encodes its frames (Opus or PCM).
+    Audio(Box<dyn AudioSource>, AudioEncoder),
     /// A screen, looked at every interval; only changes are sent.
     Screen(Box<ScreenProducer>, Duration),
 }
@@ -59,7 +61,7 @@ impl Producer {
     fn interval(&self) -> Duration {
         match self {
             Producer::Video(_, interval) | Producer::Screen(_, interval) => *interval,
-            Producer::Audio(_) => AUDIO_FRAME,
+            Producer::Audio(..) => AUDIO_FRAME,
         }
     }
 
@@ -67,10 +69,10 @@ impl Producer {
     fn produce(&mut self) -> anyhow::Result<Option<Vec<u8>>> {
         match self {
             Producer::Video(source, _) => source.next_jpeg().map(Some),
-            Producer::Audio(source) => {
+            Producer::Audio(source, encoder) => {
                 let mut pcm = [0i16; AUDIO_FRAME_SAMPLES];
                 source.fill(&mut pcm)?;
-                Ok(Some(pcm.iter().flat_map(|s| s.to_le_bytes()).collect()))
+                encoder.encode(&pcm).map(Some)
             }
             Producer::Screen(producer, _) => producer.produce(),
         }
