@@ -9,6 +9,7 @@
 pub mod error;
 pub mod frame;
 pub mod ids;
+pub mod layers;
 pub mod media;
 pub mod message;
 pub mod protocol;
@@ -16,6 +17,7 @@ pub mod protocol;
 pub use error::ProtocolError;
 pub use frame::{Frame, FrameKind, FrameReader, MediaHeader};
 pub use ids::{ClientId, MeetingId, SessionToken};
+pub use layers::{Layer, LayerHeader, LayerSet, MemberView, PixelSize, ReceiverLayer};
 pub use media::{MediaKind, PerKind};
 pub use message::{
     Event, InputEvent, MeetingSummary, MemberInfo, MemberRef, Request, ServerStatsReport,
