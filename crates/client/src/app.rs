@@ -629,6 +629,11 @@ impl App {
             Command::Stats => return self.show_stats(),
             Command::View(VideoWanted::Tiles(tiles)) => {
                 self.tiles = tiles;
+                // A script's tiles are what it wants; the full-screen view's
+                // count only while it chooses (`auto`).
+                if !self.full_screen {
+                    self.video_wanted = VideoWanted::Tiles(Vec::new());
+                }
                 return self.ask_for_video();
             }
             Command::View(wanted) => {

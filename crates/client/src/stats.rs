@@ -65,7 +65,7 @@ pub struct StatsSnapshot {
     pub sent: PerKind<Counter>,
     pub received: Vec<PerMember>,
     /// Our video's layers.
-    pub sent_video_layers: SentLayers,
+    pub sent_video_layers: Box<SentLayers>,
     /// What we asked the server for members not listed in `received`
     /// (`view` others): absent, none.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -202,10 +202,10 @@ impl ClientStats {
                     video_asked: inner.asked.get(member).copied(),
                 })
                 .collect(),
-            sent_video_layers: SentLayers {
+            sent_video_layers: Box::new(SentLayers {
                 encode_us_per_picture: inner.encode_us_total / inner.pictures.max(1),
                 ..inner.layers.clone()
-            },
+            }),
             video_asked_others: inner.asked_others,
             playback: None,
         }
