@@ -313,3 +313,67 @@ fn recording_twice_into_one_folder_keeps_both_sessions() {
         );
     }
 }
+
+fn video_layer_of(stats: &Value, member: u64) -> Option<(u64, u64, u64)> {
+    let m = stats["received"]
+        .as_array()?
+        .iter()
+        .find(|m| m["member"] == member)?;
+    Some((
+        m["video_layer"].as_u64()?,
+        m["video_size"]["width"].as_u64()?,
+        m["video_size"]["height"].as_u64()?,
+    ))
+}
+
+fn sent_layer_frames(stats: &Value, layer: &str) -> u64 {
+    stats["sent_video_layers"][layer]["frames"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// A receiver that draws a small tile gets the quarter-size layer and the
+/// sender encodes nothing else; asking for more gets the full size.
+#[test]
+fn small_tiles_get_small_frames_and_larger_tiles_larger_ones() {
+    let server = ServerProcess::start();
+    let mut a = ClientProcess::start_with(&server, "a", &["--video-size-wanted", "none"]);
+    let mut b = ClientProcess::start_with(&server, "b", &["--video-size-wanted", "none"]);
+    let meeting = a.create();
+    b.join(&meeting);
+    b.send(&format!("/view tiles {}=40x24", a.id));
+    a.send("/video on test");
+    let got = b.wait_stats("the quarter layer", |s| {
+        video_layer_of(s, a.id) == Some((2, 160, 90)) && received_from(s, a.id, "video").0 >= 5
+    });
+    let frames_then = received_from(&got, a.id, "video").0;
+    let before = a.wait_stats("a's layers", |s| sent_layer_frames(s, "quarter") >= 5);
+    b.wait_stats("more quarter frames", |s| {
+        received_from(s, a.id, "video").0 >= frames_then + 10
+    });
+    let after = a.wait_stats("a's layers", |_| true);
+    for unused in ["full", "half"] {
+        assert_eq!(
+            sent_layer_frames(&after, unused),
+            sent_layer_frames(&before, unused),
+            "a encoded the {unused} layer nobody wants: {after}"
+        );
+    }
+    assert_eq!(after["sent_video_layers"]["wanted"], serde_json::json!([2]));
+
+    // The tile grows: the full size (a sends 640x360) is the smallest that fills it.
+    b.send(&format!("/view tiles {}=600x400", a.id));
+    b.wait_stats("the full layer", |s| {
+        video_layer_of(s, a.id) == Some((0, 640, 360))
+    });
+    // And the server says why, to whoever asks.
+    b.send("/server-stats");
+    let report = b.expect_event("server_stats");
+    let layers = report["layers"].as_array().cloned().unwrap_or_default();
+    assert!(
+        layers
+            .iter()
+            .any(|l| l["receiver"] == b.id && l["sender"] == a.id && l["layer"] == 0),
+        "{report}"
+    );
+}

@@ -368,9 +368,18 @@ impl ClientProcess {
         name: &str,
         args: &[String],
     ) -> anyhow::Result<ClientProcess> {
+        // Scripts that check what they receive ask for the full size of
+        // everyone's video (the JSON mode asks for none by itself), unless
+        // the test says what it wants.
+        let wants_video = if args.iter().any(|a| a == "--video-size-wanted") {
+            &[][..]
+        } else {
+            &["--video-size-wanted", "full"][..]
+        };
         let mut child = wrapped(wrapper, binary("client"))
             .arg(address)
             .args(["--json", "--name", name])
+            .args(wants_video)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

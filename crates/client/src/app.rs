@@ -19,7 +19,7 @@
 
 use crate::channel::{ChannelContext, MediaChannel, ScreenReceiver, Sinks};
 use crate::codec::AudioEncoder;
-use crate::command::{self, Command, DeviceKind};
+use crate::command::{self, Command, DeviceKind, VideoWanted};
 use crate::level::MemberLevels;
 use crate::link::{self, ResumeError, ResumedControl, Security, ServerLink, Session};
 use crate::media::screen::{self, KeyframeRequest, ScreenProducer};
@@ -37,7 +37,10 @@ use crate::tui::{self, TileFeed, TuiSettings};
 use common::protocol::{
     KEEPALIVE_INTERVAL, MAX_CHAT_BYTES, RESUME_TRYING_FOR, SERVER_SILENCE_LIMIT,
 };
-use common::{AudioCodec, ClientId, Event, FrameReader, InputEvent, MediaKind, PerKind, Request};
+use common::{
+    AudioCodec, ClientId, Event, FrameReader, InputEvent, MediaKind, MemberView, PerKind,
+    PixelSize, Request,
+};
 use crossbeam_channel::{Receiver, SendError, Sender};
 use meeting_screen::x11::X11Injector;
 use std::collections::HashMap;
@@ -81,6 +84,8 @@ pub struct Options {
     pub camera: Option<String>,
     /// The codec our audio is sent in (`--audio-codec`).
     pub audio_codec: AudioCodec,
+    /// `--video-size-wanted`: how much of the others' video to ask for.
+    pub video_wanted: VideoWanted,
 }
 
 /// How the session ended, for the exit code.
@@ -181,6 +186,13 @@ struct App {
     /// While we share a screen: how to ask it for a keyframe, and how to play
     /// a granted controller's input on it (X displays only).
     screen_share: Option<ScreenShare>,
+    /// How much video we ask for (`/view`), the full-screen view's latest
+    /// tiles, and the last `view` sent (none is sent twice in a row).
+    video_wanted: VideoWanted,
+    tiles: Vec<(ClientId, PixelSize)>,
+    full_screen: bool,
+    records: bool,
+    view_sent: Option<Request>,
 }
 
 struct ScreenShare {
@@ -241,6 +253,7 @@ pub fn run(
     let mut view_levels = None;
     // The full-screen view reads keys itself; the line modes read stdin.
     let reads_stdin = !matches!(options.mode, Mode::FullScreen(_));
+    let full_screen = !reads_stdin;
     let mut output: Box<dyn FrontEnd> = match options.mode {
         Mode::Plain => Box::new(Output::new(false, id)),
         Mode::Json => Box::new(Output::new(true, id)),
@@ -350,7 +363,13 @@ pub fn run(
         playback,
         playback_clock,
         screen_share: None,
+        video_wanted: options.video_wanted,
+        tiles: Vec::new(),
+        full_screen,
+        records: record.is_some(),
+        view_sent: None,
     };
+    app.ask_for_video();
     app.run(&inbox)
 }
 
@@ -626,6 +645,19 @@ impl App {
             Command::Volume(who, percent) => return self.set_voice(&who, Some(percent), None),
             Command::Mute(who, muted) => return self.set_voice(&who, None, Some(muted)),
             Command::Stats => return self.show_stats(),
+            Command::View(VideoWanted::Tiles(tiles)) => {
+                self.tiles = tiles;
+                // A script's tiles are what it wants; the full-screen view's
+                // count only while it chooses (`auto`).
+                if !self.full_screen {
+                    self.video_wanted = VideoWanted::Tiles(Vec::new());
+                }
+                return self.ask_for_video();
+            }
+            Command::View(wanted) => {
+                self.video_wanted = wanted;
+                return self.ask_for_video();
+            }
             Command::Help => {
                 let commands = command::help_lines();
                 return self.say(LocalEvent::Help { commands });
@@ -695,6 +727,36 @@ impl App {
                 });
             }
             Err(message) => self.say(LocalEvent::Error { message }),
+        }
+    }
+
+    /// Tells the server how much of each member's video we draw, if that
+    /// changed: everyone at full size, nobody, or the full-screen view's
+    /// tiles (`auto`; in the line modes, full while recording, else none).
+    fn ask_for_video(&mut self) {
+        let auto_full = self.records && !self.full_screen;
+        let (sizes, others) = match &self.video_wanted {
+            VideoWanted::Full => (Vec::new(), Some(PixelSize::FULL)),
+            VideoWanted::Auto if auto_full => (Vec::new(), Some(PixelSize::FULL)),
+            VideoWanted::None | VideoWanted::Auto if !self.full_screen => (Vec::new(), None),
+            VideoWanted::None => (Vec::new(), None),
+            VideoWanted::Auto | VideoWanted::Tiles(_) => (self.tiles.clone(), None),
+        };
+        self.stats.asked(sizes.iter().copied().collect(), others);
+        let request = Request::View {
+            sizes: sizes
+                .into_iter()
+                .map(|(member, size)| MemberView {
+                    member,
+                    width: size.width,
+                    height: size.height,
+                })
+                .collect(),
+            others,
+        };
+        if self.view_sent.as_ref() != Some(&request) {
+            self.view_sent = Some(request.clone());
+            self.send(request);
         }
     }
 

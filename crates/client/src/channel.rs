@@ -21,7 +21,7 @@ use crate::link::{MediaSocket, Refused, Session};
 use crate::media::sender::{Producer, RunningSender, SenderContext};
 use crate::sink::{self, AudioSink, ScreenSink, SharedFrame, VideoSink};
 use crate::stats::ClientStats;
-use common::{ClientId, Event, FrameKind, FrameReader, MediaHeader, MediaKind};
+use common::{ClientId, Event, FrameKind, FrameReader, Layer, MediaHeader, MediaKind};
 use crossbeam_channel::Sender;
 use meeting_screen::codec::ScreenDecoder;
 use std::collections::HashMap;
@@ -425,8 +425,13 @@ impl ChannelReader {
                 Err(err) => return err.to_string(),
             };
             if frame.kind() == FrameKind::Control {
-                if let Ok(event) = frame.parse_control::<Event>() {
-                    let _ = self.events.send(AppEvent::Server(event));
+                match frame.parse_control::<Event>() {
+                    // For our video sender: which layers to encode.
+                    Ok(Event::Layers { wanted, .. }) => self.stats.set_layers_wanted(wanted),
+                    Ok(event) => {
+                        let _ = self.events.send(AppEvent::Server(event));
+                    }
+                    Err(_) => {}
                 }
                 continue;
             }
@@ -437,8 +442,12 @@ impl ChannelReader {
             self.stats
                 .received(header.sender, kind, body_len, header.sequence);
             match &mut self.sinks {
-                Sinks::Video(sinks) if !sinks.is_empty() => {
+                Sinks::Video(sinks) => {
                     let shared = SharedFrame::new(frame);
+                    let (layer, size) = shared
+                        .layer()
+                        .map_or((Layer::FULL, None), |l| (l.layer, Some(l.size)));
+                    self.stats.received_layer(header.sender, layer, size);
                     sink::deliver(sinks, |s| s.frame(&header, &shared));
                 }
                 Sinks::Audio(sinks) if !sinks.is_empty() => {

@@ -4,7 +4,7 @@
 use crate::media;
 use crate::output::HelpLine;
 use crate::playback::mixer::MAX_VOLUME_PERCENT;
-use common::{InputEvent, MediaKind};
+use common::{ClientId, InputEvent, MediaKind, PixelSize};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -46,6 +46,9 @@ pub enum Command {
     Input(Vec<InputEvent>),
     Stats,
     ServerStats,
+    /// `/view full|none|auto`, or (what the full-screen view sends as its
+    /// layout changes) `/view tiles ID=WxH ...`: how large we draw others' video.
+    View(VideoWanted),
     Help,
     Quit,
     Chat(String),
@@ -85,6 +88,67 @@ impl DeviceKind {
 fn device_choice(i: &Invocation<'_>) -> Option<String> {
     let name = i.rest.trim();
     (!name.is_empty() && !name.eq_ignore_ascii_case("default")).then(|| name.to_string())
+}
+
+/// How much of the others' video this client asks the server for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VideoWanted {
+    /// Every member at the full size (`--record`, scripts).
+    Full,
+    /// No video at all.
+    None,
+    /// What the full-screen view draws (the default there).
+    Auto,
+    /// The view's tiles: each member's picture fitted into a box of pixels.
+    Tiles(Vec<(ClientId, PixelSize)>),
+}
+
+impl VideoWanted {
+    /// `full`, `none` or `auto`.
+    pub fn parse(text: &str) -> Result<VideoWanted, String> {
+        match text {
+            "full" => Ok(VideoWanted::Full),
+            "none" => Ok(VideoWanted::None),
+            "auto" => Ok(VideoWanted::Auto),
+            other => Err(format!("'{other}': say full, none or auto")),
+        }
+    }
+
+    /// The command line that asks for it (`/view tiles 3=80x48`).
+    pub fn line(&self) -> String {
+        match self {
+            VideoWanted::Full => "/view full".into(),
+            VideoWanted::None => "/view none".into(),
+            VideoWanted::Auto => "/view auto".into(),
+            VideoWanted::Tiles(tiles) => {
+                let mut line = "/view tiles".to_string();
+                for (id, size) in tiles {
+                    line.push_str(&format!(" {}={}x{}", id.0, size.width, size.height));
+                }
+                line
+            }
+        }
+    }
+}
+
+fn parse_view(i: &Invocation) -> Result<Command, String> {
+    match i.args.as_slice() {
+        [word] if *word != "tiles" => VideoWanted::parse(word).map(Command::View),
+        ["tiles", tiles @ ..] => {
+            let mut parsed = Vec::with_capacity(tiles.len());
+            for tile in tiles {
+                let bad = || format!("'{tile}': a tile is ID=WIDTHxHEIGHT, like 3=80x48");
+                let (id, size) = tile.split_once('=').ok_or_else(bad)?;
+                let (w, h) = size.split_once('x').ok_or_else(bad)?;
+                let id: u32 = id.parse().map_err(|_| bad())?;
+                let w: u16 = w.parse().map_err(|_| bad())?;
+                let h: u16 = h.parse().map_err(|_| bad())?;
+                parsed.push((ClientId(id), PixelSize::new(w, h)));
+            }
+            Ok(Command::View(VideoWanted::Tiles(parsed)))
+        }
+        _ => Err("/view takes full, none or auto".into()),
+    }
 }
 
 /// What one typed command line holds, for a command's parser.
@@ -359,6 +423,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         usage: &["/stats"],
         help: "frames and bytes sent and received, audio levels and playback delay",
         parse: |i| i.no_args(Command::Stats),
+    },
+    CommandSpec {
+        name: "view",
+        aliases: &[],
+        usage: &["/view full", "/view none", "/view auto"],
+        help: "how much of the others' video to receive: everyone at full size, none, or (the full-screen view) the size it draws each tile at",
+        parse: parse_view,
     },
     CommandSpec {
         name: "server-stats",

@@ -201,6 +201,13 @@ struct Args {
     #[arg(long, default_value = "640x360", value_parser = parse_size)]
     video_size: (u32, u32),
 
+    /// How much of the others' video to ask the server for: `auto` (the
+    /// full-screen view asks for the size it draws each member at; the line
+    /// and JSON modes for none, or for the full size with --record), `full`
+    /// (every member at the size it sends) or `none`. `/view` changes it.
+    #[arg(long, default_value = "auto", value_name = "auto|full|none", value_parser = meeting_client::command::VideoWanted::parse)]
+    video_size_wanted: meeting_client::command::VideoWanted,
+
     /// Video frames per second (1 to 60).
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=60))]
     fps: u32,
@@ -340,6 +347,7 @@ fn main() -> ExitCode {
         mic: args.mic,
         camera: args.camera,
         audio_codec: args.audio_codec,
+        video_wanted: args.video_size_wanted,
     };
     let json = args.json;
     match app::run(options, events, inbox) {

@@ -547,7 +547,7 @@ impl EventText {
                 )
             }
             Event::Keyframe { .. } => return None, // handled by the screen sender
-            Event::Pong => return None,            // the keep-alive's answer
+            Event::Pong | Event::Layers { .. } => return None, // the keep-alive's answer
             Event::ControlRequested {
                 owner, controller, ..
             } => {

@@ -5,7 +5,8 @@
 //! sinks and hands each frame to all of them, so adding a consumer (a speaker,
 //! a window) is one new type, not a change to the reader.
 
-use common::{Frame, MediaHeader};
+use common::layers::split_video_body;
+use common::{Frame, LayerHeader, MediaHeader};
 use image::RgbImage;
 use meeting_screen::codec::Applied;
 use std::sync::Arc;
@@ -20,9 +21,20 @@ impl SharedFrame {
         SharedFrame(Arc::new(frame))
     }
 
-    /// The JPEG bytes.
+    /// The JPEG bytes (after the layer header, if there is one).
     pub fn jpeg(&self) -> &[u8] {
-        self.0.media_body()
+        match split_video_body(self.0.media_body()) {
+            Ok((_, jpeg)) => jpeg,
+            Err(_) => &[],
+        }
+    }
+
+    /// Which layer (size) of its sender's picture this is; None for a
+    /// single-layer sender's frame (the full size).
+    pub fn layer(&self) -> Option<LayerHeader> {
+        split_video_body(self.0.media_body())
+            .ok()
+            .and_then(|(layer, _)| layer)
     }
 
     /// The whole frame, for writing it to a socket.

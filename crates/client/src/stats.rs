@@ -6,7 +6,7 @@
 use crate::codec::DecodeStats;
 use crate::playback::PlaybackStats;
 use crate::playback::jitter::JitterStats;
-use common::{ClientId, MediaKind, PerKind};
+use common::{ClientId, Layer, LayerSet, MediaKind, PerKind, PixelSize};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +36,30 @@ pub struct PerMember {
     /// The member's audio codec and what its decoder made up for losses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audio_decoding: Option<DecodeStats>,
+    /// The layer of the member's video we got last: `full`, `half`, `quarter`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_layer: Option<Layer>,
+    /// Its size in pixels (absent for a single-layer sender's frames).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_size: Option<PixelSize>,
+    /// What we told the server we draw the member at (`view`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_asked: Option<PixelSize>,
+}
+
+/// What our own video sender encodes.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SentLayers {
+    /// The layers the server asked for last (absent: it never said, so only
+    /// the full size, without a layer header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wanted: Option<LayerSet>,
+    /// Frames and bytes sent of each layer: full, half, quarter.
+    pub full: Counter,
+    pub half: Counter,
+    pub quarter: Counter,
+    /// Microseconds spent encoding, per captured picture, over all layers.
+    pub encode_us_per_picture: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -44,6 +68,12 @@ pub struct StatsSnapshot {
     #[serde(flatten, serialize_with = "keys_with_sent_prefix")]
     pub sent: PerKind<Counter>,
     pub received: Vec<PerMember>,
+    /// Our video's layers.
+    pub sent_video_layers: Box<SentLayers>,
+    /// What we asked the server for members not listed in `received`
+    /// (`view` others): absent, none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_asked_others: Option<PixelSize>,
     /// The playback clock, while audio is played.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub playback: Option<PlaybackStats>,
@@ -71,6 +101,12 @@ struct Inner {
     /// counts too) but forgotten when a sender (re)appears in our meeting:
     /// what they sent while we were not in it together was never ours to lose.
     last_sequence: HashMap<(ClientId, MediaKind), u32>,
+    layers: SentLayers,
+    encode_us_total: u64,
+    pictures: u64,
+    received_layer: HashMap<ClientId, (Layer, Option<PixelSize>)>,
+    asked: HashMap<ClientId, PixelSize>,
+    asked_others: Option<PixelSize>,
 }
 
 #[derive(Default)]
@@ -108,6 +144,47 @@ impl ClientStats {
         self.inner().decoded.insert(from, stats);
     }
 
+    /// The server asked our video sender for `wanted` layers.
+    pub fn set_layers_wanted(&self, wanted: LayerSet) {
+        self.inner().layers.wanted = Some(wanted);
+    }
+
+    /// The layers the server asked for; None if it never said.
+    pub fn layers_wanted(&self) -> Option<LayerSet> {
+        self.inner().layers.wanted
+    }
+
+    /// One layer of a picture sent.
+    pub fn sent_layer(&self, layer: Layer, bytes: usize) {
+        let mut inner = self.inner();
+        let counter = match layer.0 {
+            0 => &mut inner.layers.full,
+            1 => &mut inner.layers.half,
+            _ => &mut inner.layers.quarter,
+        };
+        counter.frames += 1;
+        counter.bytes += bytes as u64;
+    }
+
+    /// A captured picture took `us` microseconds to encode (all its layers).
+    pub fn encoded(&self, us: u64) {
+        let mut inner = self.inner();
+        inner.encode_us_total += us;
+        inner.pictures += 1;
+    }
+
+    /// The layer of `from`'s video we got.
+    pub fn received_layer(&self, from: ClientId, layer: Layer, size: Option<PixelSize>) {
+        self.inner().received_layer.insert(from, (layer, size));
+    }
+
+    /// What we told the server we draw (`view`).
+    pub fn asked(&self, sizes: HashMap<ClientId, PixelSize>, others: Option<PixelSize>) {
+        let mut inner = self.inner();
+        inner.asked = sizes;
+        inner.asked_others = others;
+    }
+
     /// Starts counting losses afresh: for `member` when they join our
     /// meeting (or leave it), for everyone (`None`) when we join or leave one.
     pub fn new_sequences(&self, member: Option<ClientId>) {
@@ -131,8 +208,16 @@ impl ClientStats {
                     audio_level_dbfs: None,
                     playback: None,
                     audio_decoding: inner.decoded.get(member).copied(),
+                    video_layer: inner.received_layer.get(member).map(|(layer, _)| *layer),
+                    video_size: inner.received_layer.get(member).and_then(|(_, size)| *size),
+                    video_asked: inner.asked.get(member).copied(),
                 })
                 .collect(),
+            sent_video_layers: Box::new(SentLayers {
+                encode_us_per_picture: inner.encode_us_total / inner.pictures.max(1),
+                ..inner.layers.clone()
+            }),
+            video_asked_others: inner.asked_others,
             playback: None,
         }
     }

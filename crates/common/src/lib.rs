@@ -10,6 +10,7 @@ pub mod audio;
 pub mod error;
 pub mod frame;
 pub mod ids;
+pub mod layers;
 pub mod media;
 pub mod message;
 pub mod protocol;
@@ -18,6 +19,7 @@ pub use audio::{AudioBody, AudioCodec};
 pub use error::ProtocolError;
 pub use frame::{Frame, FrameKind, FrameReader, MediaHeader};
 pub use ids::{ClientId, MeetingId, SessionToken};
+pub use layers::{Layer, LayerHeader, LayerSet, MemberView, PixelSize, ReceiverLayer};
 pub use media::{MediaKind, PerKind};
 pub use message::{
     Event, InputEvent, MeetingSummary, MemberInfo, MemberRef, Request, ServerStatsReport,

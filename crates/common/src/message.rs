@@ -5,6 +5,7 @@
 //! exactly what the server said; docs/PROTOCOL.md and the README list them all.
 
 use crate::ids::{ClientId, MeetingId};
+use crate::layers::{LayerSet, MemberView, PixelSize, ReceiverLayer};
 use crate::media::{MediaKind, PerKind};
 use serde::{Deserialize, Serialize};
 
@@ -144,6 +145,17 @@ pub enum Request {
     MakeHost {
         member: ClientId,
     },
+    /// What you draw of each member's video: its picture fitted into
+    /// `width` x `height` pixels (`sizes`), and for members not listed,
+    /// `others` (absent: no video at all; `PixelSize::FULL`: the full size).
+    /// Each `view` replaces the one before; a client that never sent one gets
+    /// every member's full size. At most `MAX_MEETING_MEMBERS` sizes.
+    View {
+        #[serde(default)]
+        sizes: Vec<MemberView>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        others: Option<PixelSize>,
+    },
     /// Are you there? Answered with `pong`: the keep-alive of the protocol
     /// itself, which notices a server that stopped answering (TCP's does not:
     /// a stopped process's kernel still acknowledges).
@@ -214,6 +226,15 @@ pub struct ServerStatsReport {
     /// One key per media kind (`"video": {...}`).
     #[serde(flatten)]
     pub media: PerKind<TrafficStats>,
+    /// The video layer each receiver gets of each sender, and why: for the
+    /// asker's own meeting only (ids, no names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<ReceiverLayer>,
+    /// How many receiver-sender pairs on the whole server get each layer
+    /// (`full`, `half`, `quarter`), none (`none`), or are held down for
+    /// falling behind (`held_down`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub layer_totals: std::collections::BTreeMap<String, u64>,
 }
 
 /// From server to client.
@@ -361,6 +382,9 @@ pub enum Event {
     Removed { meeting: MeetingId, by: MemberRef },
     /// Answer to `ping`.
     Pong,
+    /// On a video socket, to its sender: encode only these layers of `kind`
+    /// (the ones some receiver gets now); empty: nobody watches.
+    Layers { kind: MediaKind, wanted: LayerSet },
     /// To every member: the host stopped (or allowed again) a member's `kind`.
     Blocked {
         meeting: MeetingId,

@@ -12,14 +12,17 @@
 //! input is drained briefly so the error is not lost to a TCP reset, and its
 //! connection is closed. Nobody else notices.
 
+use crate::layers::SeenLayers;
 use crate::outbox::{Outbox, WriterQueue, run_writer};
 use crate::registry::MeetingRegistry;
 use crate::server::ServerConfig;
 use crate::stats::{ServerStats, TrafficCounters};
 use bytes::Bytes;
+use common::layers::split_video_body;
 use common::protocol::PROTOCOL_VERSION;
 use common::{
-    ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, ProtocolError, Request, SessionToken,
+    ClientId, Event, Frame, FrameKind, FrameReader, Layer, LayerSet, MediaKind, PixelSize,
+    ProtocolError, Request, SessionToken,
 };
 use crossbeam_channel::Sender;
 use socket2::{SockRef, TcpKeepalive};
@@ -31,6 +34,9 @@ use transport::{ServerIdentity, Socket, TLS_HANDSHAKE_BYTE};
 
 /// Unsent bytes a media socket may hold in the kernel (TCP_NOTSENT_LOWAT).
 const MEDIA_UNSENT_LIMIT: u32 = 256 * 1024;
+/// How often a video reader checks which layers its sender must encode
+/// (receivers held down or let up change it between `view`s).
+const LAYER_CHECK_EVERY: Duration = Duration::from_millis(250);
 
 /// What every connection thread shares.
 #[derive(Clone)]
@@ -513,9 +519,19 @@ fn media_session(
     reader.get_mut().handshake_done();
     reader.accept_only(&[frame_kind]);
     let mut reported_outside = false;
+    let mut seen = SeenLayers::default();
+    let mut next_layer_check = Instant::now();
     loop {
-        match reader.read_frame() {
-            Ok(Some(mut frame)) => {
+        let read = reader.read_frame().and_then(|frame| match frame {
+            Some(frame) if kind == MediaKind::Video => {
+                let layer = video_layer(&frame)?;
+                Ok(Some((frame, Some(layer))))
+            }
+            Some(frame) => Ok(Some((frame, None))),
+            None => Ok(None),
+        });
+        match read {
+            Ok(Some((mut frame, layer))) => {
                 traffic.received(frame.as_bytes().len());
                 frame.stamp_sender(id);
                 let frame = Bytes::from(frame.into_bytes());
@@ -528,8 +544,36 @@ fn media_session(
                     continue;
                 }
                 reported_outside = false;
+                let Some((layer, size)) = layer else {
+                    for receiver in route.receivers(kind) {
+                        receiver.outbox.push_media(frame.clone());
+                    }
+                    continue;
+                };
+                // Video: each receiver gets the one layer chosen for it.
+                let now = Instant::now();
+                seen.saw(layer, size, now);
+                if let Some(full) = full_size(layer, size)
+                    && attachment.layers.full() != Some(full)
+                {
+                    attachment.layers.set_full(full);
+                }
+                let produced = seen.produced(now);
                 for receiver in route.receivers(kind) {
-                    receiver.push_media(frame.clone());
+                    if !receiver.view.accepts(id, layer, &produced, now) {
+                        continue;
+                    }
+                    if !receiver.outbox.push_media(frame.clone()) {
+                        receiver.view.dropped(now);
+                    }
+                }
+                if now >= next_layer_check {
+                    next_layer_check = now + LAYER_CHECK_EVERY;
+                    let views = route.receivers(kind).iter().map(|r| &*r.view);
+                    let wanted = crate::layers::wanted(id, attachment.layers.full(), views);
+                    attachment.layers.announce(wanted, |wanted| {
+                        let _ = outbox.push_control(layers_event(wanted));
+                    });
                 }
             }
             Ok(None) => break,
@@ -552,4 +596,31 @@ fn media_session(
         }
     }
     ctx.registry.detach(id, kind, attachment.id);
+}
+
+/// The layer and size of a video frame: a single-layer sender's frame is the
+/// full size (its size, unknown here, shows as 0x0).
+fn video_layer(frame: &Frame) -> Result<(Layer, PixelSize), ProtocolError> {
+    let (header, _) = split_video_body(frame.media_body())?;
+    Ok(header.map_or((Layer::FULL, PixelSize::default()), |h| (h.layer, h.size)))
+}
+
+/// The full size of a sender whose `layer` is `size` (None: unknown).
+fn full_size(layer: Layer, size: PixelSize) -> Option<PixelSize> {
+    if size.is_empty() {
+        return None;
+    }
+    let shift = u32::from(layer.0);
+    let grow = |side: u16| u16::try_from(u32::from(side) << shift).unwrap_or(u16::MAX);
+    Some(PixelSize::new(grow(size.width), grow(size.height)))
+}
+
+fn layers_event(wanted: LayerSet) -> Bytes {
+    Bytes::from(
+        Frame::control(&Event::Layers {
+            kind: MediaKind::Video,
+            wanted,
+        })
+        .into_bytes(),
+    )
 }

@@ -6,6 +6,7 @@
 
 pub mod connection;
 pub mod lan;
+pub mod layers;
 pub mod metrics;
 pub mod outbox;
 pub mod registry;

@@ -18,11 +18,16 @@
 //! the outboxes of everyone it sends to, republished here whenever membership
 //! or attachments change, and read by that client's media readers alone.
 
+use crate::layers::{ReceiverView, SenderLayers};
 use crate::outbox::Outbox;
 use crate::rules::{Effect, MeetingRules};
 use bytes::Bytes;
+use common::protocol::MAX_MEETING_MEMBERS;
 use common::protocol::{PROTOCOL_VERSION, REPLAY_BYTES, REPLAY_EVENTS};
-use common::{ClientId, Event, Frame, MediaKind, MeetingId, PerKind, Request, SessionToken};
+use common::{
+    ClientId, Event, Frame, MediaKind, MeetingId, MemberView, PerKind, PixelSize, ReceiverLayer,
+    Request, SessionToken,
+};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, TcpStream};
@@ -36,11 +41,18 @@ pub use crate::rules::validate_name;
 #[derive(Default)]
 pub struct Route {
     pub meeting: Option<MeetingId>,
-    receivers: PerKind<Vec<Outbox>>,
+    receivers: PerKind<Vec<RouteReceiver>>,
+}
+
+/// One receiver of a route: its socket's queue and what it draws (which
+/// video layer it gets).
+pub struct RouteReceiver {
+    pub outbox: Outbox,
+    pub view: Arc<ReceiverView>,
 }
 
 impl Route {
-    pub fn receivers(&self, kind: MediaKind) -> &[Outbox] {
+    pub fn receivers(&self, kind: MediaKind) -> &[RouteReceiver] {
         &self.receivers[kind]
     }
 }
@@ -73,6 +85,8 @@ pub type Closer = Option<TcpStream>;
 pub struct Attachment {
     pub id: u64,
     pub route: Arc<RouteSlot>,
+    /// The layers this client's video is known to come in (video only).
+    pub layers: Arc<SenderLayers>,
 }
 
 struct MediaSocket {
@@ -134,6 +148,10 @@ struct Connection {
     hold: Option<Sender<()>>,
     media: PerKind<Option<MediaSocket>>,
     route: Arc<RouteSlot>,
+    /// What it draws of the others' video (`view`).
+    view: Arc<ReceiverView>,
+    /// The layers its own video comes in, and what it was told to encode.
+    layers: Arc<SenderLayers>,
 }
 
 #[derive(Default)]
@@ -231,6 +249,8 @@ impl MeetingRegistry {
                 hold: None,
                 media: PerKind::default(),
                 route: Arc::default(),
+                view: Arc::default(),
+                layers: Arc::default(),
             };
             state.connections.insert(id, connection);
             state.rules.arrive(id, name, address);
@@ -375,11 +395,17 @@ impl MeetingRegistry {
             if let Some(old) = client.media[kind].replace(socket) {
                 state.to_close.extend(old.closer);
             }
+            if kind == MediaKind::Video {
+                // A new socket has been told nothing: `reroute` tells it.
+                client.layers.reset();
+            }
             let route = client.route.clone();
+            let layers = client.layers.clone();
             state.reroute_of(id);
             Ok(Attachment {
                 id: attachment,
                 route,
+                layers,
             })
         })
     }
@@ -482,7 +508,17 @@ impl MeetingRegistry {
             match request {
                 Request::ServerStats => {
                     let counts = state.counts();
-                    state.rules.tell(id, report(counts));
+                    let mut event = report(counts);
+                    if let Event::ServerStats(report) = &mut event {
+                        report.layers = state.layers_in_meeting_of(id);
+                        report.layer_totals = state.layer_totals();
+                    }
+                    state.rules.tell(id, event);
+                }
+                Request::View { sizes, others } => {
+                    if state.rules.spend_request(id) {
+                        state.set_view(id, sizes, others);
+                    }
                 }
                 request => state.rules.handle(id, request),
             }
@@ -580,6 +616,115 @@ impl State {
         }
     }
 
+    /// `id` says what it draws of each member (`view`); every sender of its
+    /// meeting may now have to encode other layers.
+    fn set_view(&mut self, id: ClientId, sizes: Vec<MemberView>, others: Option<PixelSize>) {
+        if sizes.len() > MAX_MEETING_MEMBERS {
+            let message = format!(
+                "view: at most {MAX_MEETING_MEMBERS} sizes (one per member); this one was not carried out"
+            );
+            return self.rules.tell(id, Event::Error { message });
+        }
+        let Some(client) = self.connections.get(&id) else {
+            return;
+        };
+        let sizes = sizes
+            .into_iter()
+            .map(|view| (view.member, PixelSize::new(view.width, view.height)))
+            .collect();
+        client.view.set(sizes, others);
+        if let Some(meeting) = self.rules.meeting_of(id).cloned() {
+            self.announce_layers(&meeting);
+        }
+    }
+
+    /// Tells every member of `meeting` that sends video which layers its
+    /// receivers want now, if that changed.
+    fn announce_layers(&self, meeting: &MeetingId) {
+        let members = self.rules.members(meeting);
+        for &sender in members {
+            let Some(connection) = self.connections.get(&sender) else {
+                continue;
+            };
+            let Some(socket) = &connection.media[MediaKind::Video] else {
+                continue;
+            };
+            let views = members
+                .iter()
+                .filter(|&&other| other != sender && !self.rules.blocked(sender, MediaKind::Video))
+                .filter_map(|other| self.connections.get(other))
+                .filter(|other| other.media[MediaKind::Video].is_some())
+                .map(|other| &*other.view);
+            let wanted = crate::layers::wanted(sender, connection.layers.full(), views);
+            connection.layers.announce(wanted, |wanted| {
+                let event = Event::Layers {
+                    kind: MediaKind::Video,
+                    wanted,
+                };
+                let _ = socket.outbox.push_control(event_bytes(&event));
+            });
+        }
+    }
+
+    /// What each receiver in `id`'s meeting gets of each sender, and why.
+    fn layers_in_meeting_of(&self, id: ClientId) -> Vec<ReceiverLayer> {
+        let Some(meeting) = self.rules.meeting_of(id) else {
+            return Vec::new();
+        };
+        let members = self.rules.members(meeting);
+        let mut layers = Vec::new();
+        for &receiver in members {
+            let Some(connection) = self.connections.get(&receiver) else {
+                continue;
+            };
+            if connection.media[MediaKind::Video].is_none() {
+                continue;
+            }
+            for &sender in members.iter().filter(|&&sender| sender != receiver) {
+                let sends = self
+                    .connections
+                    .get(&sender)
+                    .is_some_and(|c| c.media[MediaKind::Video].is_some());
+                if !sends {
+                    continue;
+                }
+                let report = connection.view.report(receiver, sender);
+                if self.rules.sharing(sender, MediaKind::Video) || report.layer.is_some() {
+                    layers.push(report);
+                }
+            }
+        }
+        layers
+    }
+
+    /// How many receiver-sender pairs on the server get each layer.
+    fn layer_totals(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut totals = std::collections::BTreeMap::new();
+        for meeting in self.rules.meeting_ids() {
+            let members = self.rules.members(&meeting);
+            for &receiver in members {
+                let Some(connection) = self.connections.get(&receiver) else {
+                    continue;
+                };
+                if connection.media[MediaKind::Video].is_none() {
+                    continue;
+                }
+                for &sender in members.iter().filter(|&&s| s != receiver) {
+                    let report = connection.view.report(receiver, sender);
+                    if !self.rules.sharing(sender, MediaKind::Video) && report.layer.is_none() {
+                        continue;
+                    }
+                    let name = report.layer.map_or("none", |layer| layer.name());
+                    *totals.entry(name.to_string()).or_insert(0) += 1;
+                    if report.held_down > 0 {
+                        *totals.entry("held_down".to_string()).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        totals
+    }
+
     /// Republishes the route of every member of `meeting`.
     fn reroute(&mut self, meeting: &MeetingId) {
         let members = self.rules.members(meeting);
@@ -599,7 +744,10 @@ impl State {
                         continue;
                     }
                     if let Some(socket) = socket {
-                        route.receivers[kind].push(socket.outbox.clone());
+                        route.receivers[kind].push(RouteReceiver {
+                            outbox: socket.outbox.clone(),
+                            view: connection.view.clone(),
+                        });
                     }
                 }
             }
@@ -607,6 +755,7 @@ impl State {
                 connection.route.set(route);
             }
         }
+        self.announce_layers(meeting);
     }
 }
 

@@ -105,6 +105,9 @@ impl ServerStats {
             meetings,
             control: self.control.snapshot(),
             media: PerKind::from_fn(|kind| self.media[kind].snapshot()),
+            // The registry fills in the layers (it knows the meetings).
+            layers: Vec::new(),
+            layer_totals: Default::default(),
         }
     }
 }

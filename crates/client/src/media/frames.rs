@@ -109,7 +109,7 @@ pub fn scale_to_fit(picture: RgbImage, max_width: u32, max_height: u32) -> RgbIm
 }
 
 /// Half the width and height, each pixel the average of a 2x2 block.
-fn halve(picture: &RgbImage) -> RgbImage {
+pub fn halve(picture: &RgbImage) -> RgbImage {
     let (w, h) = (picture.width() / 2, picture.height() / 2);
     let stride = picture.width() as usize * 3;
     let src = picture.as_raw();

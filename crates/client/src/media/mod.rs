@@ -18,8 +18,10 @@ pub mod sender;
 mod tone;
 mod wav;
 
-use common::MediaKind;
 use common::protocol::AUDIO_FRAME_SAMPLES;
+use common::{Layer, LayerSet, MediaKind, PixelSize};
+use image::RgbImage;
+use std::borrow::Cow;
 use std::path::Path;
 
 #[cfg(feature = "camera")]
@@ -37,6 +39,72 @@ pub trait VideoSource: Send {
     fn describe(&self) -> String;
     /// The next frame as JPEG bytes.
     fn next_jpeg(&mut self) -> anyhow::Result<Vec<u8>>;
+
+    /// The next frame at each size in `layers` (full, half, quarter of the
+    /// sending size), smallest last. A source that has the pixels overrides
+    /// this to encode each size from them; this one decodes its own JPEG.
+    fn next_layers(&mut self, layers: LayerSet) -> anyhow::Result<Vec<EncodedLayer>> {
+        let jpeg = self.next_jpeg()?;
+        if layers == LayerSet::only(Layer::FULL) {
+            let (width, height) = image::ImageReader::with_format(
+                std::io::Cursor::new(&jpeg),
+                image::ImageFormat::Jpeg,
+            )
+            .into_dimensions()?;
+            let size = PixelSize::new(
+                u16::try_from(width).unwrap_or(u16::MAX),
+                u16::try_from(height).unwrap_or(u16::MAX),
+            );
+            return Ok(vec![EncodedLayer {
+                layer: Layer::FULL,
+                size,
+                jpeg,
+            }]);
+        }
+        let picture = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)?;
+        encode_layers(&picture.into_rgb8(), layers, LAYER_QUALITY)
+    }
+}
+
+/// The JPEG quality of layers a source re-encodes from its own JPEG.
+const LAYER_QUALITY: u8 = 75;
+
+/// One size of one picture, as JPEG.
+pub struct EncodedLayer {
+    pub layer: Layer,
+    pub size: PixelSize,
+    pub jpeg: Vec<u8>,
+}
+
+/// Encodes `picture` (the full size) at each size in `layers`: each smaller
+/// size is the one before halved (2x2 averages), so no size costs a filter.
+pub fn encode_layers(
+    picture: &RgbImage,
+    layers: LayerSet,
+    quality: u8,
+) -> anyhow::Result<Vec<EncodedLayer>> {
+    let mut out = Vec::new();
+    let mut current = Cow::Borrowed(picture);
+    for layer in Layer::ALL {
+        if !layers.iter().any(|wanted| wanted >= layer) {
+            break;
+        }
+        if layer != Layer::FULL {
+            current = Cow::Owned(frames::halve(&current));
+        }
+        if layers.contains(layer) {
+            let (width, height) = current.dimensions();
+            out.push(EncodedLayer {
+                layer,
+                size: PixelSize::new(
+                    u16::try_from(width).unwrap_or(u16::MAX),
+                    u16::try_from(height).unwrap_or(u16::MAX),
+                ),
+                jpeg: frames::encode_jpeg(current.as_raw(), width, height, quality)?,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Produces PCM frames: 20 ms of mono s16 at 48 kHz per call.

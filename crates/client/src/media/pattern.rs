@@ -1,7 +1,8 @@
 //! The `test` video source: colour bars that scroll, a bouncing white square and
 //! a frame counter in binary, so every frame differs and motion is visible.
 
-use super::{VideoSettings, VideoSource, frames};
+use super::{EncodedLayer, VideoSettings, VideoSource, encode_layers, frames};
+use common::LayerSet;
 
 pub struct TestPattern {
     settings: VideoSettings,
@@ -96,6 +97,17 @@ impl VideoSource for TestPattern {
             self.settings.height,
             self.settings.quality,
         )
+    }
+
+    fn next_layers(&mut self, layers: LayerSet) -> anyhow::Result<Vec<EncodedLayer>> {
+        self.draw();
+        self.frame += 1;
+        let (w, h) = (self.settings.width, self.settings.height);
+        let picture = image::RgbImage::from_raw(w, h, std::mem::take(&mut self.pixels))
+            .ok_or_else(|| anyhow::anyhow!("the test pattern is not {w}x{h}"))?;
+        let encoded = encode_layers(&picture, layers, self.settings.quality);
+        self.pixels = picture.into_raw();
+        encoded
     }
 }
 

@@ -19,7 +19,7 @@ use crate::events::AppEvent;
 use crate::sink::{SharedFrame, VideoSink};
 use crate::stats::ClientStats;
 use common::protocol::{AUDIO_FRAME, AUDIO_FRAME_SAMPLES};
-use common::{ClientId, Frame, MediaHeader, MediaKind};
+use common::{ClientId, Frame, Layer, LayerHeader, LayerSet, MediaHeader, MediaKind};
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use std::io::Write;
 use std::sync::Arc;
@@ -135,6 +135,10 @@ fn send_loop(
         let Some(socket) = ctx.socket.get() else {
             continue; // the channel is down: nothing to send on
         };
+        if let Producer::Video(source, _) = &mut producer {
+            send_layers(source.as_mut(), ctx, &socket, &mut preview)?;
+            continue;
+        }
         let Some(body) = producer
             .produce()
             .map_err(|err| format!("{kind} source stopped: {err:#}"))?
@@ -161,4 +165,73 @@ fn send_loop(
             preview = None;
         }
     }
+}
+
+/// Encodes one picture at the layers the server asked for (the full size
+/// alone if it never said) and sends each, all with one sequence number.
+/// Nothing is encoded that nobody gets, but for the self-view.
+fn send_layers(
+    source: &mut dyn VideoSource,
+    ctx: &SenderContext,
+    socket: &Arc<transport::Socket>,
+    preview: &mut Option<Box<dyn VideoSink>>,
+) -> Result<(), String> {
+    let kind = MediaKind::Video;
+    // None: a server that predates layers; it gets plain JPEG bodies.
+    let wanted = ctx.stats.layers_wanted();
+    let send = wanted.unwrap_or(LayerSet::only(Layer::FULL));
+    let encode = match (send.is_empty(), preview.is_some()) {
+        (true, true) => LayerSet::only(Layer(2)), // only our own view shows it
+        _ => send,
+    };
+    if encode.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let layers = source
+        .next_layers(encode)
+        .map_err(|err| format!("{kind} source stopped: {err:#}"))?;
+    ctx.stats
+        .encoded(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+    let header = MediaHeader {
+        sender: ClientId(0), // the server stamps the real sender
+        sequence: ctx.sequence.fetch_add(1, Ordering::Relaxed),
+        timestamp_us: ctx.epoch.elapsed().as_micros() as u64,
+    };
+    let mut largest = None;
+    for encoded in layers {
+        let body = match wanted {
+            None => encoded.jpeg,
+            Some(_) => {
+                let mut body = LayerHeader {
+                    layer: encoded.layer,
+                    size: encoded.size,
+                }
+                .encode()
+                .to_vec();
+                body.extend_from_slice(&encoded.jpeg);
+                body
+            }
+        };
+        let frame = SharedFrame::new(Frame::media(kind, header, &body));
+        if send.contains(encoded.layer) {
+            if let Err(err) = (&**socket).write_all(frame.frame().as_bytes()) {
+                tracing::debug!("{kind} connection lost while sending: {err}");
+                ctx.socket.broken(socket);
+                return Ok(());
+            }
+            ctx.stats.sent(kind, body.len());
+            ctx.stats.sent_layer(encoded.layer, body.len());
+        }
+        if largest.is_none() {
+            largest = Some(frame);
+        }
+    }
+    if let (Some(sink), Some(frame)) = (preview.as_mut(), largest)
+        && let Err(err) = sink.frame(&header, &frame)
+    {
+        tracing::warn!("the self-view stopped: {err:#}");
+        *preview = None;
+    }
+    Ok(())
 }

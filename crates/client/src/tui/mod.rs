@@ -25,6 +25,7 @@ pub mod remote;
 pub mod render;
 pub(crate) mod terminal;
 pub mod tiles;
+mod video_wanted;
 
 use crate::events::AppEvent;
 use crate::level::MemberLevels;
@@ -104,6 +105,7 @@ pub fn start(
     let picker = choose_picker(settings.graphics);
     let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
         .context("could not set up the terminal")?;
+    let font = picker.font_size();
     let (tiles, board) = tiles::start(picker)?;
     let levels = MemberLevels::default();
     let (events, view_events) = crossbeam_channel::unbounded();
@@ -119,6 +121,9 @@ pub fn start(
         figures: FigureMeter::default(),
         pending_move: PendingMove::default(),
         mouse_captured: false,
+        font,
+        drawn_tiles: Vec::new(),
+        video_report: video_wanted::VideoSizeReport::default(),
     };
     let logs = settings.logs;
     let ui = std::thread::Builder::new()
@@ -302,6 +307,11 @@ struct Ui {
     pending_move: PendingMove,
     /// Whether mouse reporting was turned on.
     mouse_captured: bool,
+    /// The pixels of one cell in the graphics protocol drawing the tiles.
+    font: ratatui_image::FontSize,
+    /// The tiles last drawn, and what the server was told of their sizes.
+    drawn_tiles: Vec<(tiles::TileKey, ratatui::layout::Size)>,
+    video_report: video_wanted::VideoSizeReport,
 }
 
 impl Ui {
@@ -422,6 +432,9 @@ impl Ui {
                 },
                 recv(frame_tick) -> _ => {
                     self.send_pending_move();
+                    if let Some(line) = self.video_report.line(&self.drawn_tiles, self.font, Instant::now()) {
+                        self.send(line);
+                    }
                     self.follow_control_mode(terminal.backend_mut());
                     self.notify(terminal.backend_mut(), &mut title);
                     let now = Instant::now();
@@ -450,6 +463,7 @@ impl Ui {
                     self.model.help_max_scroll = drawn.help_max_scroll;
                     self.model.help_page = drawn.help_page;
                     self.board.show(&drawn.tiles);
+                    self.drawn_tiles = drawn.tiles;
                     redraws += 1;
                 },
             }

@@ -181,7 +181,11 @@ fn routes_follow_membership_and_attachments() {
     join(&registry, &b, &meeting);
     let route = a_slot.current();
     assert_eq!(route.receivers(MediaKind::Video).len(), 1);
-    assert!(route.receivers(MediaKind::Video)[0].same_as(&b_video));
+    assert!(
+        route.receivers(MediaKind::Video)[0]
+            .outbox
+            .same_as(&b_video)
+    );
     assert!(
         route.receivers(MediaKind::Audio).is_empty(),
         "b has no audio socket"

@@ -262,6 +262,32 @@ impl MeetingRules {
         self.meetings.len()
     }
 
+    /// Every meeting's id.
+    pub fn meeting_ids(&self) -> Vec<MeetingId> {
+        self.meetings.keys().cloned().collect()
+    }
+
+    /// True while `id` says it shares `kind`.
+    pub fn sharing(&self, id: ClientId, kind: MediaKind) -> bool {
+        self.participants.get(&id).is_some_and(|p| p.sharing[kind])
+    }
+
+    /// Takes one request from `id`'s budget, for a request the registry
+    /// carries out itself; false (and `id` told so) when it is spent.
+    pub fn spend_request(&mut self, id: ClientId) -> bool {
+        let Some(participant) = self.participants.get_mut(&id) else {
+            return false;
+        };
+        if participant.budget.take(Instant::now()) {
+            return true;
+        }
+        let message = format!(
+            "too many requests: at most {REQUEST_BURST} at once and {REQUESTS_PER_SECOND} a second; this one was not carried out"
+        );
+        self.tell(id, Event::Error { message });
+        false
+    }
+
     /// The members of a meeting, in order of arrival.
     pub fn members(&self, meeting: &MeetingId) -> &[ClientId] {
         self.meetings
@@ -314,8 +340,8 @@ impl MeetingRules {
                 self.tell(id, Event::Pong);
                 Ok(())
             }
-            Request::ServerStats => {
-                Err("server_stats is answered by the connection, not the registry".to_string())
+            Request::ServerStats | Request::View { .. } => {
+                Err("server_stats and view are answered by the registry, not the rules".to_string())
             }
             Request::Hello { .. } | Request::Attach { .. } | Request::Resume { .. } => Err(
                 "hello, resume and attach are only valid as the first message of a connection"
