@@ -23,18 +23,13 @@ impl SharedFrame {
 
     /// The JPEG bytes (after the layer header, if there is one).
     pub fn jpeg(&self) -> &[u8] {
-        match split_video_body(self.0.media_body()) {
-            Ok((_, jpeg)) => jpeg,
-            Err(_) => &[],
-        }
+        split_video_body(self.0.media_body()).1
     }
 
     /// Which layer (size) of its sender's picture this is; None for a
     /// single-layer sender's frame (the full size).
     pub fn layer(&self) -> Option<LayerHeader> {
-        split_video_body(self.0.media_body())
-            .ok()
-            .and_then(|(layer, _)| layer)
+        split_video_body(self.0.media_body()).0
     }
 
     /// The whole frame, for writing it to a socket.

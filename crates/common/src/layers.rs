@@ -16,7 +16,6 @@
 //! Layer `n` is the full size halved `n` times (rounded down, at least one
 //! pixel), so a receiver and a server that know one layer's size know them all.
 
-use crate::error::ProtocolError;
 use crate::ids::ClientId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -118,29 +117,38 @@ impl LayerHeader {
 
 /// A video body split into its layer (None: a single-layer sender's body,
 /// the full size, whose size only its JPEG knows) and its JPEG.
-pub fn split_video_body(body: &[u8]) -> Result<(Option<LayerHeader>, &[u8]), ProtocolError> {
-    if body.first() != Some(&LAYER_TAG) {
-        return Ok((None, body));
+///
+/// A body is layered only if it starts with a whole layer header (the tag, a
+/// layer that exists, a size that is not empty) followed by a JPEG's start
+/// marker. Anything else is a single-layer body and passes whole: the video
+/// body was opaque bytes before layers existed, and a load generator or an
+/// older tool whose bytes happen to begin with the tag must not be cut off
+/// or misread (a random body passes all four checks about once in 10^9).
+pub fn split_video_body(body: &[u8]) -> (Option<LayerHeader>, &[u8]) {
+    match layer_header(body) {
+        Some(header) => (Some(header), &body[LayerHeader::LEN..]),
+        None => (None, body),
     }
-    let Some(head) = body.get(..LayerHeader::LEN) else {
-        return Err(ProtocolError::Malformed(
-            "video body shorter than its layer header".into(),
-        ));
-    };
+}
+
+fn layer_header(body: &[u8]) -> Option<LayerHeader> {
+    let head = body.get(..LayerHeader::LEN)?;
     let layer = Layer(head[1]);
-    if layer.index() >= VIDEO_LAYERS {
-        return Err(ProtocolError::Malformed(format!(
-            "video layer {} (layers are 0 to {})",
-            head[1],
-            VIDEO_LAYERS - 1
-        )));
-    }
     let size = PixelSize::new(
         u16::from_be_bytes([head[2], head[3]]),
         u16::from_be_bytes([head[4], head[5]]),
     );
-    Ok((Some(LayerHeader { layer, size }), &body[LayerHeader::LEN..]))
+    let jpeg_follows = body.get(LayerHeader::LEN..LayerHeader::LEN + 2) == Some(&JPEG_START[..]);
+    let valid = head[0] == LAYER_TAG
+        && layer.index() < VIDEO_LAYERS
+        && size.width > 0
+        && size.height > 0
+        && jpeg_follows;
+    valid.then_some(LayerHeader { layer, size })
 }
+
+/// The marker every JPEG starts with (SOI).
+const JPEG_START: [u8; 2] = [0xFF, 0xD8];
 
 /// A set of layers (`layers` event): which ones a sender should encode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -233,17 +241,28 @@ mod tests {
         };
         let mut body = header.encode().to_vec();
         body.extend_from_slice(&[0xFF, 0xD8, 1, 2]);
-        let (layer, jpeg) = split_video_body(&body).expect("valid");
+        let (layer, jpeg) = split_video_body(&body);
         assert_eq!(layer, Some(header));
         assert_eq!(jpeg, &[0xFF, 0xD8, 1, 2]);
 
         let plain = [0xFF, 0xD8, 0xFF, 0xE0];
-        assert_eq!(split_video_body(&plain).expect("valid"), (None, &plain[..]));
-        assert!(split_video_body(&[LAYER_TAG, 0, 1]).is_err(), "short");
-        assert!(
-            split_video_body(&[LAYER_TAG, 9, 0, 1, 0, 1]).is_err(),
-            "layer 9"
-        );
+        assert_eq!(split_video_body(&plain), (None, &plain[..]));
+    }
+
+    /// Bodies that only begin like a layer header are opaque bytes (a load
+    /// generator's, an older tool's): passed whole, never refused.
+    #[test]
+    fn a_body_that_only_looks_layered_passes_whole() {
+        let not_layered: [&[u8]; 5] = [
+            &[LAYER_TAG, 0, 1],                            // short
+            &[LAYER_TAG, 9, 0, 1, 0, 1, 0xFF, 0xD8],       // no such layer
+            &[LAYER_TAG, 1, 0, 0, 0, 9, 0xFF, 0xD8],       // empty size
+            &[LAYER_TAG, 1, 0, 9, 0, 9, 0x12, 0x34, 0x56], // no JPEG after it
+            &[LAYER_TAG, 1, 0, 9, 0, 9],                   // nothing after it
+        ];
+        for body in not_layered {
+            assert_eq!(split_video_body(body), (None, body), "{body:?}");
+        }
     }
 
     #[test]

@@ -522,13 +522,11 @@ fn media_session(
     let mut seen = SeenLayers::default();
     let mut next_layer_check = Instant::now();
     loop {
-        let read = reader.read_frame().and_then(|frame| match frame {
-            Some(frame) if kind == MediaKind::Video => {
-                let layer = video_layer(&frame)?;
-                Ok(Some((frame, Some(layer))))
-            }
-            Some(frame) => Ok(Some((frame, None))),
-            None => Ok(None),
+        let read = reader.read_frame().map(|frame| {
+            frame.map(|frame| {
+                let layer = (kind == MediaKind::Video).then(|| video_layer(&frame));
+                (frame, layer)
+            })
         });
         match read {
             Ok(Some((mut frame, layer))) => {
@@ -600,9 +598,9 @@ fn media_session(
 
 /// The layer and size of a video frame: a single-layer sender's frame is the
 /// full size (its size, unknown here, shows as 0x0).
-fn video_layer(frame: &Frame) -> Result<(Layer, PixelSize), ProtocolError> {
-    let (header, _) = split_video_body(frame.media_body())?;
-    Ok(header.map_or((Layer::FULL, PixelSize::default()), |h| (h.layer, h.size)))
+fn video_layer(frame: &Frame) -> (Layer, PixelSize) {
+    let (header, _) = split_video_body(frame.media_body());
+    header.map_or((Layer::FULL, PixelSize::default()), |h| (h.layer, h.size))
 }
 
 /// The full size of a sender whose `layer` is `size` (None: unknown).
