@@ -3,7 +3,8 @@
 
 use common::protocol::{FRAME_HEADER_LEN, MAX_CONTROL_PAYLOAD, PROTOCOL_VERSION};
 use common::{ClientId, Event, Frame, MediaHeader, MediaKind, Request};
-use integration_tests::{ClientProcess, RawPeer, ServerProcess};
+use integration_tests::{ClientProcess, RawPeer, ServerProcess, of_kind};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// Two members chatting: proof that the server still serves people.
@@ -324,4 +325,67 @@ fn a_server_that_stops_answering_is_noticed_within_seconds_and_its_return_too() 
     a.send("/members");
     a.expect_event("members");
     eprintln!("a stopped server was noticed after {noticed:?}");
+}
+
+/// Chat typed while the server is frozen is marked as not confirmed within
+/// seconds; once the server runs again it is delivered, once, and the
+/// sender is told it arrived after all.
+#[test]
+fn chat_to_a_frozen_server_is_marked_unconfirmed_and_then_delivered_once() {
+    let server = ServerProcess::start();
+    let mut a = ClientProcess::start(&server, "a");
+    let mut b = ClientProcess::start(&server, "b");
+    let meeting = a.create();
+    b.join(&meeting);
+    a.send("before the freeze");
+    let echo = a.expect_event("chat");
+    assert_eq!(echo["text"], "before the freeze");
+
+    signal(server.pid(), rustix::process::Signal::STOP);
+    let stopped = Instant::now();
+    a.send("while frozen");
+    let marked = a.expect_event("chat_unconfirmed");
+    let marked_after = stopped.elapsed();
+    signal(server.pid(), rustix::process::Signal::CONT);
+    assert_eq!(marked["text"], "while frozen", "{marked}");
+    assert!(
+        marked_after < Duration::from_secs(5),
+        "unconfirmed chat was marked only after {marked_after:?}"
+    );
+
+    let confirmed = a.expect_event("chat_confirmed");
+    assert_eq!(confirmed["text"], "while frozen", "{confirmed}");
+    b.expect("the frozen chat", |e| {
+        e["event"] == "chat" && e["text"] == "while frozen"
+    });
+    // Exactly once: a marker chat after it, and nothing twice in between.
+    a.send("after the thaw");
+    let seen: Vec<Value> = std::iter::from_fn(|| {
+        let event = b.expect_event("chat");
+        (event["text"] != "after the thaw").then_some(event)
+    })
+    .collect();
+    assert!(seen.is_empty(), "b got a chat twice: {seen:?}");
+    let (_, rest) = a.quit();
+    assert!(
+        of_kind(&rest, "chat_not_delivered").is_empty(),
+        "everything was delivered: {rest:?}"
+    );
+}
+
+/// Quitting while the server is frozen says which messages never arrived.
+#[test]
+fn chat_never_confirmed_is_reported_not_delivered_when_the_client_quits() {
+    let server = ServerProcess::start();
+    let mut a = ClientProcess::start(&server, "a");
+    a.create();
+    signal(server.pid(), rustix::process::Signal::STOP);
+    a.send("lost in the freeze");
+    a.expect_event("chat_unconfirmed");
+    a.send("/quit");
+    let lost = a.expect_event("chat_not_delivered");
+    let status = a.wait_exit();
+    signal(server.pid(), rustix::process::Signal::CONT);
+    assert_eq!(lost["text"], "lost in the freeze", "{lost}");
+    assert!(status.success(), "{status:?}");
 }

@@ -34,6 +34,7 @@ use crate::resend::RequestLog;
 use crate::sink::{AudioSink, ScreenSink, VideoSink};
 use crate::stats::ClientStats;
 use crate::tui::{self, TileFeed, TuiSettings};
+use crate::unconfirmed::{Pending, UnconfirmedChat};
 use common::protocol::{
     KEEPALIVE_INTERVAL, MAX_CHAT_BYTES, RESUME_TRYING_FOR, SERVER_SILENCE_LIMIT,
 };
@@ -193,6 +194,8 @@ struct App {
     full_screen: bool,
     records: bool,
     view_sent: Option<Request>,
+    /// Chat sent and not yet echoed by the server.
+    unconfirmed: UnconfirmedChat,
 }
 
 struct ScreenShare {
@@ -368,6 +371,7 @@ pub fn run(
         full_screen,
         records: record.is_some(),
         view_sent: None,
+        unconfirmed: UnconfirmedChat::default(),
     };
     app.ask_for_video();
     app.run(&inbox)
@@ -478,6 +482,22 @@ impl App {
     /// it goes once the session is resumed).
     fn send(&mut self, request: Request) {
         self.sent.record(&request);
+        let number = self.sent.sent();
+        match &request {
+            Request::Chat { text } => {
+                self.unconfirmed
+                    .sent(number, None, text.clone(), Instant::now())
+            }
+            Request::Private { to, text } => {
+                let name = self
+                    .meeting
+                    .member(*to)
+                    .map_or_else(|| to.to_string(), |m| m.name.clone());
+                self.unconfirmed
+                    .sent(number, Some(name), text.clone(), Instant::now())
+            }
+            _ => {}
+        }
         if let Some(control) = &self.control {
             let _ = control.requests.send(request);
         }
@@ -943,6 +963,14 @@ impl App {
         let now = Instant::now();
         let overdue = self.order.overdue(now);
         self.show_held(overdue);
+        for pending in self.unconfirmed.overdue(now) {
+            let seconds = now.duration_since(pending.sent_at).as_secs();
+            self.output.local(&LocalEvent::ChatUnconfirmed {
+                to: pending.to,
+                text: pending.text,
+                seconds,
+            });
+        }
         if self.reconnecting.is_some() || self.shutdown_seen {
             return;
         }
@@ -988,7 +1016,9 @@ impl App {
         }
         if matches!(event, Event::Pong) {
             // The keep-alive's answer, or the one local answers wait behind.
-            self.sent.pong();
+            if let Some(read) = self.sent.pong() {
+                self.unconfirmed.read_through(read);
+            }
             let released = self.order.pong();
             return self.show_held(released);
         }
@@ -1086,6 +1116,32 @@ impl App {
         } else {
             self.output.server(&event);
         }
+        self.confirm_chat(&event);
+    }
+
+    /// Our own chat came back from the server: delivered. Said only for a
+    /// message that had been said to be unconfirmed.
+    fn confirm_chat(&mut self, event: &Event) {
+        let confirmed = match event {
+            Event::Chat { from_id, text, .. } if *from_id == self.me => {
+                self.unconfirmed.echoed(false, text)
+            }
+            Event::Private { from, text, .. } if from.id == self.me => {
+                self.unconfirmed.echoed(true, text)
+            }
+            _ => None,
+        };
+        if let Some(Pending { to, text, .. }) = confirmed {
+            self.output.local(&LocalEvent::ChatConfirmed { to, text });
+        }
+    }
+
+    /// The session is over: say which messages never arrived.
+    fn report_undelivered(&mut self) {
+        for Pending { to, text, .. } in self.unconfirmed.drain() {
+            self.output
+                .local(&LocalEvent::ChatNotDelivered { to, text });
+        }
     }
 
     fn connection_ended(&mut self, reason: Option<String>) -> Ending {
@@ -1096,6 +1152,7 @@ impl App {
         // What was answered before the connection ended comes first.
         let held = self.order.drain();
         self.show_held(held);
+        self.report_undelivered();
         if self.shutdown_seen {
             return Ending::Normal;
         }
@@ -1150,6 +1207,7 @@ impl App {
         // Local answers still held: after every answer the server gave.
         let held = self.order.drain();
         self.show_held(held);
+        self.report_undelivered();
         if let Some(socket) = socket {
             let _ = socket.shutdown(Shutdown::Both);
         }

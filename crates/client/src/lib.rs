@@ -26,3 +26,4 @@ pub mod resend;
 pub mod sink;
 pub mod stats;
 pub mod tui;
+pub mod unconfirmed;

@@ -115,6 +115,24 @@ pub enum LocalEvent {
     ServerBack {
         silent_ms: u64,
     },
+    /// A chat message (private: to `to`) the server has not echoed after
+    /// `seconds`: not known to be delivered. It is sent again if the
+    /// session resumes.
+    ChatUnconfirmed {
+        to: Option<String>,
+        text: String,
+        seconds: u64,
+    },
+    /// A message said to be unconfirmed arrived after all.
+    ChatConfirmed {
+        to: Option<String>,
+        text: String,
+    },
+    /// The session ended before the message was confirmed.
+    ChatNotDelivered {
+        to: Option<String>,
+        text: String,
+    },
 }
 
 /// One member's audio level as this client measures it, added to the member
@@ -750,8 +768,26 @@ impl EventText {
                 "the server answers again (it was silent for {:.1} s)",
                 *silent_ms as f64 / 1000.0
             ),
+            LocalEvent::ChatUnconfirmed { to, text, seconds } => format!(
+                "not confirmed yet{}: \"{}\" (sent {seconds} s ago; it will be sent again if the connection comes back)",
+                to_whom(to),
+                clean(text)
+            ),
+            LocalEvent::ChatConfirmed { to, text } => {
+                format!("delivered after all{}: \"{}\"", to_whom(to), clean(text))
+            }
+            LocalEvent::ChatNotDelivered { to, text } => {
+                format!("not delivered{}: \"{}\"", to_whom(to), clean(text))
+            }
         }
     }
+}
+
+/// " to NAME" for a private message, nothing for the meeting's chat.
+fn to_whom(to: &Option<String>) -> String {
+    to.as_ref()
+        .map(|name| format!(" to {}", clean(name)))
+        .unwrap_or_default()
 }
 
 fn server_stats_text(report: &ServerStatsReport) -> String {

@@ -42,11 +42,12 @@ impl RequestLog {
         self.sent
     }
 
-    /// A `pong` came: the server read everything up to its `ping`.
-    pub fn pong(&mut self) {
-        if let Some(ping) = self.pings.pop_front() {
-            self.read_up_to(ping);
-        }
+    /// A `pong` came: the server read everything up to its `ping`, and
+    /// answered it all before this `pong`. Returns that request's number.
+    pub fn pong(&mut self) -> Option<u64> {
+        let ping = self.pings.pop_front()?;
+        self.read_up_to(ping);
+        Some(ping)
     }
 
     /// The server read the first `handled` requests (from `resumed`); the

@@ -591,6 +591,12 @@ impl ViewModel {
                 self.connection = Connection::Connected;
             }
             LocalEvent::ServerBack { .. } => {}
+            // Marked as errors: what you said may not have been heard.
+            LocalEvent::ChatUnconfirmed { .. } | LocalEvent::ChatNotDelivered { .. } => {
+                let text = self.text.local(event);
+                return self.push_line(ChatLine::Error(format!("⚠ {text}")));
+            }
+            LocalEvent::ChatConfirmed { .. } => {}
             LocalEvent::Stats { .. } => {}
             LocalEvent::Volume { .. }
             | LocalEvent::AudioOut { .. }
@@ -780,6 +786,33 @@ mod tests {
         assert_eq!(model.chat_scroll, 4, "a new line does not move the view");
         model.scroll_chat(-100);
         assert_eq!(model.chat_scroll, 0);
+    }
+
+    /// What the server has not echoed is marked in the chat, and said when
+    /// it arrives after all.
+    #[test]
+    fn unconfirmed_chat_is_marked_and_its_late_arrival_said() {
+        let mut model = ViewModel::new(ClientId(1));
+        model.local(&LocalEvent::ChatUnconfirmed {
+            to: None,
+            text: "anyone?".into(),
+            seconds: 2,
+        });
+        let ChatLine::Error(marked) = &model.chat[0] else {
+            panic!("an error line: {:?}", model.chat[0]);
+        };
+        assert!(
+            marked.starts_with("⚠ not confirmed yet: \"anyone?\""),
+            "{marked}"
+        );
+        model.local(&LocalEvent::ChatConfirmed {
+            to: Some("bo".into()),
+            text: "hi\x1b[2J".into(),
+        });
+        assert_eq!(
+            model.chat[1],
+            ChatLine::Info("delivered after all to bo: \"hi [2J\"".into())
+        );
     }
 
     fn sharing_screen(id: u32, name: &str) -> MemberInfo {
