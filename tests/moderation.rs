@@ -236,3 +236,122 @@ fn a_request_with_a_bad_passcode_shape_is_refused_not_crashed() {
     peer.expect("created", |e| matches!(e, Event::Created { .. }));
     assert!(Instant::now() < deadline);
 }
+
+fn waiting_named(event: &serde_json::Value) -> Vec<String> {
+    event["waiting"]
+        .as_array()
+        .map(|waiting| {
+            waiting
+                .iter()
+                .filter_map(|m| m["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// With the lobby on, joiners wait outside, see and send nothing of the
+/// meeting, and get in (or not) only as the host says.
+#[test]
+fn the_lobby_keeps_joiners_outside_until_the_host_lets_them_in() {
+    let server = ServerProcess::start();
+    let mut host = ClientProcess::start(&server, "host");
+    let meeting = host.create();
+    let mut bo = ClientProcess::start(&server, "bo");
+    bo.join(&meeting);
+    host.send("/lobby on");
+    bo.expect("lobby on", |e| e["event"] == "lobby" && e["on"] == true);
+
+    // cy knocks: told to wait; the host sees cy waiting; bo sees nothing.
+    let mut cy = ClientProcess::start(&server, "cy");
+    cy.send(&format!("/join {meeting}"));
+    cy.expect_event("in_lobby");
+    let waiting = host.expect_event("waiting");
+    assert_eq!(waiting_named(&waiting), ["cy"], "{waiting}");
+    // Waiting is not being in: cy's chat goes nowhere, and is refused.
+    cy.send("anyone here?");
+    let refused = cy.expect_event("error");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not in a meeting"),
+        "{refused}"
+    );
+    host.send("/members");
+    let members = host.expect_event("members");
+    assert_eq!(members_named(&members), ["host", "bo"], "{members}");
+
+    // Only the host lets people in.
+    bo.send(&format!("/admit {}", cy.id));
+    bo.expect_event("error");
+    host.send("/admit cy");
+    cy.expect_event("joined");
+    bo.expect("cy joined", |e| {
+        e["event"] == "member_joined" && e["member"]["name"] == "cy"
+    });
+    host.expect("nobody waits", |e| {
+        e["event"] == "waiting" && waiting_named(e).is_empty()
+    });
+
+    // dee is turned away, and cannot knock again until allowed.
+    let mut dee = ClientProcess::start(&server, "dee");
+    dee.send(&format!("/join {meeting}"));
+    dee.expect_event("in_lobby");
+    host.expect("dee waits", |e| {
+        e["event"] == "waiting" && waiting_named(e) == ["dee"]
+    });
+    host.send("/deny dee");
+    let turned_away = dee.expect_event("not_admitted");
+    assert!(
+        turned_away["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("did not let you in"),
+        "{turned_away}"
+    );
+    dee.send(&format!("/join {meeting}"));
+    dee.expect_event("error");
+
+    // eve waits, then the host opens the door: eve comes in by itself.
+    let mut eve = ClientProcess::start(&server, "eve");
+    eve.send(&format!("/join {meeting}"));
+    eve.expect_event("in_lobby");
+    host.expect("eve waits", |e| {
+        e["event"] == "waiting" && waiting_named(e) == ["eve"]
+    });
+    host.send("/lobby off");
+    eve.expect_event("joined");
+    host.send("/members");
+    let members = host.expect_event("members");
+    assert_eq!(
+        members_named(&members),
+        ["host", "bo", "cy", "eve"],
+        "{members}"
+    );
+}
+
+/// Someone waiting hears it when the meeting ends under them.
+#[test]
+fn waiting_ends_with_the_meeting() {
+    let server = ServerProcess::start();
+    let mut host = ClientProcess::start(&server, "host");
+    let meeting = host.create();
+    host.send("/lobby on");
+    host.expect_event("lobby");
+    let mut bo = ClientProcess::start(&server, "bo");
+    bo.send(&format!("/join {meeting}"));
+    bo.expect_event("in_lobby");
+    host.expect_event("waiting");
+    host.send("/cancel");
+    host.expect_event("ended");
+    let told = bo.expect_event("not_admitted");
+    assert!(
+        told["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ended"),
+        "{told}"
+    );
+    // Free again: bo can start a meeting of its own.
+    bo.create();
+}

@@ -578,6 +578,26 @@ impl App {
             Command::Join(meeting, passcode) => Request::Join { meeting, passcode },
             Command::Passcode(passcode) => Request::Passcode { passcode },
             Command::Lock(locked) => Request::Lock { locked },
+            Command::Lobby(on) => Request::Lobby { on },
+            Command::Admit(who) if who.eq_ignore_ascii_case("all") => {
+                let waiting: Vec<ClientId> = self.meeting.waiting.iter().map(|m| m.id).collect();
+                if waiting.is_empty() {
+                    let message = "nobody waits in the lobby".to_string();
+                    return self.say(LocalEvent::Error { message });
+                }
+                for member in waiting {
+                    let _ = self.send_request(Request::Admit { member });
+                }
+                return;
+            }
+            Command::Admit(who) => match self.meeting.find_waiting(&who) {
+                Ok(member) => Request::Admit { member },
+                Err(message) => return self.say(LocalEvent::Error { message }),
+            },
+            Command::Deny(who) => match self.meeting.find_waiting(&who) {
+                Ok(member) => Request::Deny { member },
+                Err(message) => return self.say(LocalEvent::Error { message }),
+            },
             Command::Remove(who) => match self.find_member(&who) {
                 Ok((member, _)) => Request::Remove { member },
                 Err(message) => return self.say(LocalEvent::Error { message }),

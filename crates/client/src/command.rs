@@ -16,6 +16,12 @@ pub enum Command {
     Passcode(Option<String>),
     /// `/lock` (true) and `/unlock` (host).
     Lock(bool),
+    /// `/lobby on|off` (host).
+    Lobby(bool),
+    /// `/admit NAME|ID|all` (host): let someone waiting in the lobby in.
+    Admit(String),
+    /// `/deny NAME|ID` (host): turn someone waiting in the lobby away.
+    Deny(String),
     /// `/remove NAME|ID` (host).
     Remove(String),
     /// `/stop NAME|ID|everyone KIND` (host): `None` is everyone.
@@ -297,6 +303,37 @@ pub const COMMANDS: &[CommandSpec] = &[
         usage: &["/unlock"],
         help: "host: let people join again",
         parse: |i| i.no_args(Command::Lock(false)),
+    },
+    CommandSpec {
+        name: "lobby",
+        aliases: &[],
+        usage: &["/lobby on", "/lobby off"],
+        help: "host: people who join wait in a lobby until you let them in (off lets everyone waiting in)",
+        parse: |i| match i.args.as_slice() {
+            ["on"] => Ok(Command::Lobby(true)),
+            ["off"] => Ok(Command::Lobby(false)),
+            _ => Err("usage: /lobby on|off".to_string()),
+        },
+    },
+    CommandSpec {
+        name: "admit",
+        aliases: &["let-in"],
+        usage: &["/admit NAME|ID", "/admit all"],
+        help: "host: let someone waiting in the lobby in (all: everyone waiting)",
+        parse: |i| match i.args.as_slice() {
+            [] => Err("usage: /admit NAME|ID|all".to_string()),
+            _ => Ok(Command::Admit(i.args.join(" "))),
+        },
+    },
+    CommandSpec {
+        name: "deny",
+        aliases: &[],
+        usage: &["/deny NAME|ID"],
+        help: "host: turn someone waiting in the lobby away (they cannot ask again until you /allow them)",
+        parse: |i| match i.args.as_slice() {
+            [] => Err("usage: /deny NAME|ID".to_string()),
+            _ => Ok(Command::Deny(i.args.join(" "))),
+        },
     },
     CommandSpec {
         name: "remove",

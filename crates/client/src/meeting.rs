@@ -6,7 +6,7 @@
 //! full-screen view) read it, and never keep a roster of their own, so
 //! `/volume NAME`, the member list and the view's tiles cannot disagree.
 
-use common::{ClientId, Event, MediaKind, MeetingId, MemberInfo, PerKind};
+use common::{ClientId, Event, MediaKind, MeetingId, MemberInfo, MemberRef, PerKind};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +26,12 @@ pub struct MeetingState {
     pub locked: bool,
     /// What the host stopped: (member, kind).
     pub blocked: std::collections::BTreeSet<(ClientId, MediaKind)>,
+    /// Joiners wait in a lobby until the host lets them in.
+    pub lobby: bool,
+    /// Host only: who waits in the lobby, in order of arrival.
+    pub waiting: Vec<MemberRef>,
+    /// The meeting whose lobby we wait in (we are in none meanwhile).
+    pub waiting_for: Option<MeetingId>,
     /// Every name seen this session, so figures about a member who left
     /// still have a name.
     names: HashMap<ClientId, String>,
@@ -42,6 +48,9 @@ impl MeetingState {
             private: false,
             locked: false,
             blocked: Default::default(),
+            lobby: false,
+            waiting: Vec::new(),
+            waiting_for: None,
             names: HashMap::new(),
         }
     }
@@ -51,6 +60,7 @@ impl MeetingState {
         match event {
             Event::Joined { meeting, members } => {
                 self.meeting = Some(meeting.clone());
+                self.waiting_for = None;
                 self.set_members(members);
             }
             Event::Members { meeting, members } if self.meeting.as_ref() == Some(meeting) => {
@@ -107,6 +117,10 @@ impl MeetingState {
                 for m in &mut self.members {
                     m.host = m.id == host.id;
                 }
+                if host.id != self.me {
+                    // Only the host is told who waits.
+                    self.waiting.clear();
+                }
             }
             Event::Left { meeting } | Event::Ended { meeting } | Event::Removed { meeting, .. }
                 if self.meeting.as_ref() == Some(meeting) =>
@@ -118,7 +132,25 @@ impl MeetingState {
                 self.private = false;
                 self.locked = false;
                 self.blocked.clear();
+                self.lobby = false;
+                self.waiting.clear();
             }
+            Event::Left { meeting } | Event::NotAdmitted { meeting, .. }
+                if self.waiting_for.as_ref() == Some(meeting) =>
+            {
+                self.waiting_for = None;
+            }
+            Event::InLobby { meeting } => self.waiting_for = Some(meeting.clone()),
+            Event::Lobby { meeting, on, .. } if self.meeting.as_ref() == Some(meeting) => {
+                self.lobby = *on;
+            }
+            Event::Waiting { meeting, waiting } if self.meeting.as_ref() == Some(meeting) => {
+                for m in waiting {
+                    self.names.insert(m.id, m.name.clone());
+                }
+                self.waiting = waiting.clone();
+            }
+
             Event::Privacy { meeting, private } if self.meeting.as_ref() == Some(meeting) => {
                 self.private = *private;
             }
@@ -224,6 +256,31 @@ impl MeetingState {
     /// Whether the host stopped `id`'s `kind`.
     pub fn is_blocked(&self, id: ClientId, kind: MediaKind) -> bool {
         self.blocked.contains(&(id, kind))
+    }
+
+    /// Finds someone waiting in the lobby by id, `name#id` or name.
+    pub fn find_waiting(&self, who: &str) -> Result<ClientId, String> {
+        let waiting: Vec<(ClientId, &str)> = self
+            .waiting
+            .iter()
+            .map(|m| (m.id, m.name.as_str()))
+            .collect();
+        match resolve(&waiting, who) {
+            Found::One(id) => Ok(id),
+            Found::None if waiting.is_empty() => {
+                Err("nobody waits in the lobby (only the host sees who does)".to_string())
+            }
+            Found::None => Err(format!(
+                "nobody called '{who}' waits in the lobby; waiting: {}",
+                self.waiting
+                    .iter()
+                    .map(|m| label(m.id, &m.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Found::Several(ids) => Err(ambiguous(&waiting, who, &ids, "wait")),
+            Found::Mismatch(id, name) => Err(mismatch(who, id, name)),
+        }
     }
 
     /// Finds anyone seen this session (also a member who was removed) by id,

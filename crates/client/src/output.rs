@@ -619,6 +619,35 @@ impl EventText {
                 self.who(by.id, &by.name),
                 meeting_text(meeting)
             ),
+            Event::Lobby { on, by, .. } => format!(
+                "{} turned the lobby {}",
+                self.who(by.id, &by.name),
+                if *on {
+                    "on: people who join wait until the host lets them in"
+                } else {
+                    "off: people who join come straight in"
+                }
+            ),
+            Event::Waiting { waiting, .. } if waiting.is_empty() => {
+                "nobody waits in the lobby now".to_string()
+            }
+            Event::Waiting { waiting, .. } => format!(
+                "waiting in the lobby: {} (/admit NAME|all, /deny NAME)",
+                waiting
+                    .iter()
+                    .map(|m| crate::meeting::label(m.id, &clean(&m.name)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Event::InLobby { meeting } => format!(
+                "you wait in the lobby of meeting {}: the host has been told and lets you in (or not); /leave stops waiting",
+                meeting_text(meeting)
+            ),
+            Event::NotAdmitted { meeting, reason } => format!(
+                "you did not get into meeting {}: {}",
+                meeting_text(meeting),
+                clean(reason)
+            ),
             Event::Blocked {
                 member,
                 kind,

@@ -145,6 +145,20 @@ pub enum Request {
     MakeHost {
         member: ClientId,
     },
+    /// Host only: joiners wait in a lobby until the host admits them (`true`),
+    /// or come straight in (`false`: everyone waiting is admitted).
+    Lobby {
+        on: bool,
+    },
+    /// Host only: let a member waiting in the lobby in.
+    Admit {
+        member: ClientId,
+    },
+    /// Host only: turn a member waiting in the lobby away; it cannot knock
+    /// on this meeting again.
+    Deny {
+        member: ClientId,
+    },
     /// What you draw of each member's video: its picture fitted into
     /// `width` x `height` pixels (`sizes`), and for members not listed,
     /// `others` (absent: no video at all; `PixelSize::FULL`: the full size).
@@ -380,6 +394,23 @@ pub enum Event {
     },
     /// To the member the host removed (the others see `member_left`).
     Removed { meeting: MeetingId, by: MemberRef },
+    /// To every member: the host turned the lobby on or off.
+    Lobby {
+        meeting: MeetingId,
+        on: bool,
+        by: MemberRef,
+    },
+    /// To the host: who waits in the lobby now, in order of arrival (sent on
+    /// every change, and to a new host; empty: nobody waits).
+    Waiting {
+        meeting: MeetingId,
+        waiting: Vec<MemberRef>,
+    },
+    /// To a joiner: you wait in the meeting's lobby until the host admits
+    /// you (`joined`) or not (`not_admitted`); `leave` stops waiting.
+    InLobby { meeting: MeetingId },
+    /// To a member waiting in the lobby: it will not get in, and why.
+    NotAdmitted { meeting: MeetingId, reason: String },
     /// Answer to `ping`.
     Pong,
     /// On a video socket, to its sender: encode only these layers of `kind`

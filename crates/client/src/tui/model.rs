@@ -535,6 +535,8 @@ impl ViewModel {
             // already says who controls the screen.
             Event::Input { .. } => return,
             Event::MemberJoined { .. } if self.chat_scroll > 0 => self.bell = true,
+            // Someone waits at the door: the host should hear it.
+            Event::Waiting { waiting, .. } if !waiting.is_empty() => self.bell = true,
             // Asked again after being waved away: show the banner again.
             Event::ControlRequested {
                 owner, controller, ..

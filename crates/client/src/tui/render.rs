@@ -622,9 +622,26 @@ fn draw_members(
             ])
         })
         .collect();
+    // The host sees who waits in the lobby, after the members.
+    let mut lines = lines;
+    lines.extend(model.state.waiting.iter().map(|m| {
+        Line::from(vec![
+            Span::styled("⧗ ", Style::new().fg(Color::Yellow)),
+            Span::raw(clean(&m.name)),
+            Span::styled(format!("#{}", m.id), DIM),
+            Span::styled(" waits · /admit or /deny", DIM),
+        ])
+    }));
+    let title = match model.state.waiting.len() {
+        0 => format!(" members ({}) ", model.state.members.len()),
+        waiting => format!(
+            " members ({}) · {waiting} in the lobby ",
+            model.state.members.len()
+        ),
+    };
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
-        .title(format!(" members ({}) ", model.state.members.len()));
+        .title(title);
     let rows = block
         .inner(area)
         .rows()

@@ -24,6 +24,7 @@ use std::time::Instant;
 
 mod budget;
 mod control;
+mod lobby;
 mod moderation;
 mod social;
 
@@ -64,6 +65,8 @@ struct Participant {
     /// passcodes is held to a crawl, per connection and per address.
     failed_joins: TokenBucket,
     address: Option<IpAddr>,
+    /// The meeting whose lobby it waits in (it is in no meeting meanwhile).
+    waiting_in: Option<MeetingId>,
 }
 
 struct Meeting {
@@ -79,6 +82,13 @@ struct Meeting {
     removed: HashSet<ClientId>,
     /// Kinds the host stopped, per member, until allowed.
     blocked: HashMap<ClientId, PerKind<bool>>,
+    /// Joiners wait until the host lets them in.
+    lobby: bool,
+    /// Who waits in the lobby, in order of arrival.
+    waiting: Vec<ClientId>,
+    /// Those the host turned away from the lobby: they cannot knock again
+    /// until allowed.
+    turned_away: HashSet<ClientId>,
 }
 
 impl Meeting {
@@ -91,6 +101,9 @@ impl Meeting {
             locked: false,
             removed: HashSet::new(),
             blocked: HashMap::new(),
+            lobby: false,
+            waiting: Vec::new(),
+            turned_away: HashSet::new(),
         }
     }
 }
@@ -192,12 +205,14 @@ impl MeetingRules {
                 budget: TokenBucket::requests(),
                 failed_joins: TokenBucket::failed_joins(),
                 address,
+                waiting_in: None,
             },
         );
     }
 
     /// A client is gone for good: it leaves its meeting (the others are told).
     pub fn depart_server(&mut self, id: ClientId) {
+        self.stop_waiting(id);
         self.depart(id);
         self.participants.remove(&id);
     }
@@ -336,6 +351,9 @@ impl MeetingRules {
             Request::Block { member, kind } => self.block(id, member, kind),
             Request::Allow { member, kind } => self.allow(id, member, kind),
             Request::MakeHost { member } => self.make_host(id, member),
+            Request::Lobby { on } => self.set_lobby(id, on),
+            Request::Admit { member } => self.admit_waiting(id, member),
+            Request::Deny { member } => self.deny_waiting(id, member),
             Request::Ping => {
                 self.tell(id, Event::Pong);
                 Ok(())
@@ -410,6 +428,11 @@ impl MeetingRules {
     }
 
     fn ensure_not_in_meeting(&self, id: ClientId) -> Result<(), String> {
+        if let Some(meeting) = self.waiting_for(id) {
+            return Err(format!(
+                "you are waiting to be let into meeting {meeting}: /leave to stop waiting"
+            ));
+        }
         match self.meeting_of(id) {
             Some(meeting) => Err(format!(
                 "you are already in meeting {meeting}: /leave it first"
@@ -460,11 +483,21 @@ impl MeetingRules {
         passcode: Option<&str>,
     ) -> Result<(), String> {
         let meeting = self.admit(id, requested, passcode)?;
-        let Some(m) = self.meetings.get_mut(&meeting) else {
-            return Err(format!("there is no meeting '{requested}'"));
+        if !self.knocks(id, &meeting) {
+            self.come_in(id, &meeting);
+        }
+        Ok(())
+    }
+
+    /// `id` becomes a member of `meeting`: the others are told first.
+    fn come_in(&mut self, id: ClientId, meeting: &MeetingId) {
+        let Some(m) = self.meetings.get_mut(meeting) else {
+            return;
         };
         let others = m.members.clone();
+        let lobby = m.lobby.then_some(m.host);
         m.members.push(id);
+        let meeting = meeting.clone();
         self.enter(id, &meeting);
         let member = self.member_ref(id);
         self.tell_all(
@@ -475,8 +508,24 @@ impl MeetingRules {
             },
         );
         let members = self.members_info(&meeting);
-        self.tell(id, Event::Joined { meeting, members });
-        Ok(())
+        self.tell(
+            id,
+            Event::Joined {
+                meeting: meeting.clone(),
+                members,
+            },
+        );
+        if let Some(host) = lobby {
+            let by = self.member_ref(host);
+            self.tell(
+                id,
+                Event::Lobby {
+                    meeting,
+                    on: true,
+                    by,
+                },
+            );
+        }
     }
 
     /// The name `id` goes by in `meeting`: its chosen one, or, if another
@@ -528,6 +577,10 @@ impl MeetingRules {
     }
 
     fn leave(&mut self, id: ClientId) -> Result<(), String> {
+        if let Some(meeting) = self.stop_waiting(id) {
+            self.tell(id, Event::Left { meeting });
+            return Ok(());
+        }
         let meeting = self.current_meeting(id)?;
         self.depart(id);
         self.tell(id, Event::Left { meeting });
@@ -549,7 +602,12 @@ impl MeetingRules {
         };
         m.members.retain(|member| *member != id);
         let Some(&successor) = m.members.first() else {
-            self.meetings.remove(&meeting);
+            let waiting = self
+                .meetings
+                .remove(&meeting)
+                .map(|m| m.waiting)
+                .unwrap_or_default();
+            self.turn_away_all(&meeting, waiting, "the meeting ended: everyone in it left");
             return;
         };
         let host_left = m.host == id;
@@ -573,6 +631,7 @@ impl MeetingRules {
                     host,
                 },
             );
+            self.tell_new_host_who_waits(&meeting);
         }
         self.effects.push(Effect::Reroute(meeting));
     }
@@ -586,11 +645,12 @@ impl MeetingRules {
                 "only the host ({host_name}) can cancel meeting {meeting}; /leave leaves it"
             ));
         }
-        let members = self
+        let (members, waiting) = self
             .meetings
             .remove(&meeting)
-            .map(|m| m.members)
+            .map(|m| (m.members, m.waiting))
             .unwrap_or_default();
+        self.turn_away_all(&meeting, waiting, "the host ended the meeting");
         self.tell_all(members.clone(), Event::Ended { meeting });
         for member in members {
             // The meeting is gone: its grants end with it, nobody left to tell.

@@ -84,6 +84,11 @@ impl MeetingRules {
                 "the host removed you from meeting {meeting}; only the host can let you back"
             ));
         }
+        if m.turned_away.contains(&id) {
+            return Err(format!(
+                "the host did not let you into meeting {meeting}; only the host can let you ask again"
+            ));
+        }
         if m.locked {
             return Err(format!(
                 "meeting {meeting} is locked: its host lets nobody new in"
@@ -131,7 +136,7 @@ impl MeetingRules {
     }
 
     /// The meeting `id` hosts, or why it may not do what it asked.
-    fn hosted_by(&self, id: ClientId, what: &str) -> Result<MeetingId, String> {
+    pub(super) fn hosted_by(&self, id: ClientId, what: &str) -> Result<MeetingId, String> {
         let meeting = self.current_meeting(id)?;
         match self.meetings.get(&meeting) {
             Some(m) if m.host == id => Ok(meeting),
@@ -263,12 +268,14 @@ impl MeetingRules {
         let meeting = self.hosted_by(id, "allow members")?;
         match kind {
             None => {
-                let was_removed = self
-                    .meetings
-                    .get_mut(&meeting)
-                    .is_some_and(|m| m.removed.remove(&member));
-                if !was_removed {
-                    return Err(format!("member {member} was not removed"));
+                let was_kept_out = self.meetings.get_mut(&meeting).is_some_and(|m| {
+                    // Either, or both: `|` tries both.
+                    m.removed.remove(&member) | m.turned_away.remove(&member)
+                });
+                if !was_kept_out {
+                    return Err(format!(
+                        "member {member} was neither removed nor turned away"
+                    ));
                 }
                 Ok(())
             }
@@ -318,7 +325,14 @@ impl MeetingRules {
             m.host = member;
         }
         let (members, host) = (self.members(&meeting).to_vec(), self.member_ref(member));
-        self.tell_all(members, Event::HostChanged { meeting, host });
+        self.tell_all(
+            members,
+            Event::HostChanged {
+                meeting: meeting.clone(),
+                host,
+            },
+        );
+        self.tell_new_host_who_waits(&meeting);
         Ok(())
     }
 }
