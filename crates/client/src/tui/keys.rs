@@ -73,6 +73,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
         "click",
         "a tile: it fills the video area (click again or Esc for all tiles); a member in the list: what you can do about them",
     ),
+    (
+        "M",
+        "members menu: pick a member, or (host) someone waiting in the lobby, and act on them",
+    ),
     ("End", "back to the newest chat line"),
     (
         "?, F1",
@@ -779,6 +783,44 @@ mod tests {
         press(&mut model, KeyCode::Char('M'));
         assert_eq!(press(&mut model, KeyCode::Esc), None);
         assert!(model.members_menu.is_none(), "Esc closes it");
+    }
+
+    #[test]
+    fn the_host_lets_someone_waiting_in_from_the_members_menu() {
+        let mut model = meeting(&[]);
+        with_state(&mut model, |state| {
+            state.waiting = vec![common::MemberRef {
+                id: ClientId(9),
+                name: "dee".into(),
+            }];
+        });
+        press(&mut model, KeyCode::Char('M'));
+        // Down past the members to the one waiting.
+        for _ in 0..5 {
+            press(&mut model, KeyCode::Down);
+        }
+        let footer = crate::tui::members_menu::footer(&model);
+        assert!(
+            footer.contains("y let in") && !footer.contains("remove"),
+            "{footer}"
+        );
+        assert_eq!(
+            press(&mut model, KeyCode::Char('y')).as_deref(),
+            Some("/admit dee#9")
+        );
+        press(&mut model, KeyCode::Char('M'));
+        press(&mut model, KeyCode::End);
+        assert_eq!(
+            press(&mut model, KeyCode::Char('n')).as_deref(),
+            Some("/deny dee#9")
+        );
+        press(&mut model, KeyCode::Char('M'));
+        press(&mut model, KeyCode::End);
+        assert_eq!(
+            press(&mut model, KeyCode::Char('x')),
+            None,
+            "no removing from the lobby"
+        );
     }
 
     #[test]

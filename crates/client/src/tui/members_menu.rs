@@ -1,7 +1,8 @@
 //! The members menu (`M`): pick a member with the arrows, then act on them
 //! with one key: a private message, a local mute, and for the host the
 //! moderation commands (stop their audio or video, let it back, remove,
-//! hand over the host role, lower a hand).
+//! hand over the host role, lower a hand); below the members, the host
+//! finds who waits in the lobby, to let in or turn away.
 //!
 //! Every action is a command line from the command table, as typed: the
 //! menu adds no protocol of its own, only a way to reach it without
@@ -10,7 +11,7 @@
 use crate::meeting::label;
 use crate::output::clean;
 use crate::tui::model::{Confirmation, ViewModel};
-use common::{ClientId, MemberInfo};
+use common::ClientId;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 /// The open menu: which member is selected, by id (the list may change
@@ -25,6 +26,29 @@ pub struct Action {
     pub key: char,
     pub label: &'static str,
     pub host_only: bool,
+}
+
+/// What the host may do with someone waiting in the lobby.
+pub const LOBBY_ACTIONS: &[Action] = &[
+    Action {
+        key: 'y',
+        label: "let in",
+        host_only: true,
+    },
+    Action {
+        key: 'n',
+        label: "turn away",
+        host_only: true,
+    },
+];
+
+/// One row of the menu: a member, or someone waiting in the lobby.
+pub struct Entry {
+    pub id: ClientId,
+    pub name: String,
+    pub host: bool,
+    pub hand: bool,
+    pub waiting: bool,
 }
 
 pub const ACTIONS: &[Action] = &[
@@ -81,14 +105,29 @@ pub fn open(model: &mut ViewModel) {
     model.members_menu = Some(MembersMenu { selected: first });
 }
 
-/// The members in the menu's order: the meeting's member order.
-pub fn members(model: &ViewModel) -> Vec<&MemberInfo> {
-    model.state.members.iter().collect()
+/// The menu's rows: the members in the meeting's order, then whoever waits
+/// in the lobby (only the host is told of them).
+pub fn entries(model: &ViewModel) -> Vec<Entry> {
+    let members = model.state.members.iter().map(|m| Entry {
+        id: m.id,
+        name: m.name.clone(),
+        host: m.host,
+        hand: m.hand,
+        waiting: false,
+    });
+    let waiting = model.state.waiting.iter().map(|m| Entry {
+        id: m.id,
+        name: m.name.clone(),
+        host: false,
+        hand: false,
+        waiting: true,
+    });
+    members.chain(waiting).collect()
 }
 
 /// A key while the menu is open: the command line it runs, if any.
 pub fn key(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
-    let ids: Vec<ClientId> = members(model).iter().map(|m| m.id).collect();
+    let ids: Vec<ClientId> = entries(model).iter().map(|m| m.id).collect();
     let menu = model.members_menu.clone()?;
     let at = ids.iter().position(|id| *id == menu.selected).unwrap_or(0);
     let select = |model: &mut ViewModel, index: usize| {
@@ -117,8 +156,8 @@ pub fn key(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
 /// How commands name `id`: `name#id` (unique even when names repeat), or
 /// the bare id for a name with spaces.
 fn who(model: &ViewModel, id: ClientId) -> Option<String> {
-    let member = model.state.member(id)?;
-    let name = clean(&member.name);
+    let entry = entries(model).into_iter().find(|e| e.id == id)?;
+    let name = clean(&entry.name);
     Some(if name.contains(char::is_whitespace) {
         id.to_string()
     } else {
@@ -130,12 +169,21 @@ fn who(model: &ViewModel, id: ClientId) -> Option<String> {
 /// open to us (the host's actions to the host, none on ourselves but a
 /// message's absence).
 fn action_line(model: &ViewModel, id: ClientId, key: char) -> Option<String> {
-    let action = ACTIONS.iter().find(|a| a.key == key)?;
+    let waiting = model.state.waiting.iter().any(|m| m.id == id);
+    let actions = if waiting { LOBBY_ACTIONS } else { ACTIONS };
+    let action = actions.iter().find(|a| a.key == key)?;
     let host = model.state.host().is_some_and(|h| h.id == model.me);
     if (action.host_only && !host) || id == model.me {
         return None;
     }
     let who = who(model, id)?;
+    if waiting {
+        return match key {
+            'y' => Some(format!("/admit {who}")),
+            'n' => Some(format!("/deny {who}")),
+            _ => None,
+        };
+    }
     Some(match key {
         'm' => format!("/msg {who} "),
         'u' => format!("/mute {who}"),
@@ -173,10 +221,13 @@ fn run(model: &mut ViewModel, line: String) -> Option<String> {
     }
 }
 
-/// The keys the menu offers now, for its footer.
+/// The keys the menu offers now (for the row selected), for its footer.
 pub fn footer(model: &ViewModel) -> String {
     let host = model.state.host().is_some_and(|h| h.id == model.me);
-    let actions: Vec<String> = ACTIONS
+    let selected = model.members_menu.as_ref().map(|menu| menu.selected);
+    let waiting = model.state.waiting.iter().any(|m| Some(m.id) == selected);
+    let actions = if waiting { LOBBY_ACTIONS } else { ACTIONS };
+    let actions: Vec<String> = actions
         .iter()
         .filter(|a| host || !a.host_only)
         .map(|a| format!("{} {}", a.key, a.label))

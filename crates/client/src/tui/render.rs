@@ -145,8 +145,8 @@ fn draw_members_menu(frame: &mut Frame, model: &ViewModel, screen: Rect) {
     };
     let width = 70.min(screen.width);
     let inner_width = usize::from(width.saturating_sub(2));
-    let members = crate::tui::members_menu::members(model);
-    let mut lines: Vec<Line> = members
+    let entries = crate::tui::members_menu::entries(model);
+    let mut lines: Vec<Line> = entries
         .iter()
         .map(|member| {
             let selected = member.id == menu.selected;
@@ -163,6 +163,9 @@ fn draw_members_menu(frame: &mut Frame, model: &ViewModel, screen: Rect) {
             }
             if member.hand {
                 text.push_str(" · ✋");
+            }
+            if member.waiting {
+                text.push_str(" · ⧗ waits in the lobby");
             }
             let style = if selected {
                 Style::new().reversed()
