@@ -7,6 +7,10 @@ use super::MeetingRules;
 use common::protocol::MAX_MEETING_MEMBERS;
 use common::{ClientId, Event, MeetingId, MemberRef};
 
+/// Most people waiting in one lobby: the host gets the whole list on every
+/// change, so strangers knocking by the hundred must not make that a flood.
+pub const MAX_WAITING: usize = 32;
+
 impl MeetingRules {
     pub(super) fn set_lobby(&mut self, id: ClientId, on: bool) -> Result<(), String> {
         let meeting = self.hosted_by(id, "turn the lobby on or off")?;
@@ -33,16 +37,19 @@ impl MeetingRules {
 
     /// Called by `join` once `id` may join `meeting`: if the meeting has a
     /// lobby, `id` waits in it (true) instead of coming in.
-    pub(super) fn knocks(&mut self, id: ClientId, meeting: &MeetingId) -> bool {
+    pub(super) fn knocks(&mut self, id: ClientId, meeting: &MeetingId) -> Result<bool, String> {
         let Some(m) = self.meetings.get_mut(meeting) else {
-            return false;
+            return Ok(false);
         };
         if !m.lobby {
-            return false;
+            return Ok(false);
         }
-        if !m.waiting.contains(&id) {
-            m.waiting.push(id);
+        if m.waiting.len() >= MAX_WAITING {
+            return Err(format!(
+                "the lobby of meeting {meeting} is full ({MAX_WAITING} people wait): try again later"
+            ));
         }
+        m.waiting.push(id);
         if let Some(participant) = self.participants.get_mut(&id) {
             participant.waiting_in = Some(meeting.clone());
         }
@@ -53,7 +60,7 @@ impl MeetingRules {
             },
         );
         self.tell_host_who_waits(meeting);
-        true
+        Ok(true)
     }
 
     pub(super) fn admit_waiting(&mut self, id: ClientId, member: ClientId) -> Result<(), String> {
@@ -258,6 +265,30 @@ mod tests {
                 .iter()
                 .any(|e| matches!(e, Event::MemberJoined { .. }))
         );
+    }
+
+    #[test]
+    fn a_full_lobby_refuses_more_knocking() {
+        let (mut rules, [ana, ..], meeting) = hosted_with_lobby();
+        let strangers: Vec<ClientId> = (100..100 + MAX_WAITING as u32 + 1).map(ClientId).collect();
+        for &id in &strangers {
+            rules.arrive(id, format!("s{id}"), None);
+        }
+        for &id in &strangers[..MAX_WAITING] {
+            knock(&mut rules, id, &meeting);
+        }
+        let effects = knock(&mut rules, strangers[MAX_WAITING], &meeting);
+        assert!(matches!(
+            &told(&effects, strangers[MAX_WAITING])[..],
+            [Event::Error { message }] if message.contains("full")
+        ));
+        assert!(
+            told(&effects, ana).is_empty(),
+            "the host hears nothing of it"
+        );
+        // And the one refused is free to do something else.
+        rules.handle(strangers[MAX_WAITING], Request::Create { passcode: None });
+        assert!(rules.meeting_of(strangers[MAX_WAITING]).is_some());
     }
 
     #[test]

@@ -483,7 +483,7 @@ impl MeetingRules {
         passcode: Option<&str>,
     ) -> Result<(), String> {
         let meeting = self.admit(id, requested, passcode)?;
-        if !self.knocks(id, &meeting) {
+        if !self.knocks(id, &meeting)? {
             self.come_in(id, &meeting);
         }
         Ok(())
