@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 /// far beyond a LAN's round trip, well before the keep-alive's silence limit.
 pub const CONFIRM_WITHIN: Duration = Duration::from_secs(2);
 
+/// Most messages tracked at once (as many as a resumed session can send
+/// again, `resend`); past it the oldest is forgotten, unreported.
+const TRACKED_AT_MOST: usize = 4096;
+
 /// One message sent and not yet echoed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
@@ -39,6 +43,9 @@ pub struct UnconfirmedChat {
 impl UnconfirmedChat {
     /// A chat request numbered `number` went to the server.
     pub fn sent(&mut self, number: u64, to: Option<String>, text: String, now: Instant) {
+        if self.pending.len() == TRACKED_AT_MOST {
+            self.pending.pop_front();
+        }
         self.pending.push_back(Pending {
             number,
             to,
