@@ -531,6 +531,8 @@ fn media_session(
         match read {
             Ok(Some((mut frame, layer))) => {
                 traffic.received(frame.as_bytes().len());
+                // Which picture: all layers of one share it.
+                let sequence = frame.media_header().map_or(0, |h| h.sequence);
                 frame.stamp_sender(id);
                 let frame = Bytes::from(frame.into_bytes());
                 let route = attachment.route.current();
@@ -558,7 +560,7 @@ fn media_session(
                 }
                 let produced = seen.produced(now);
                 for receiver in route.receivers(kind) {
-                    if !receiver.view.accepts(id, layer, &produced, now) {
+                    if !receiver.view.accepts(id, layer, sequence, &produced, now) {
                         continue;
                     }
                     if !receiver.outbox.push_media(frame.clone()) {

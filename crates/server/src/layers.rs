@@ -166,6 +166,9 @@ struct ViewState {
     last_drop: Option<Instant>,
     /// The last choice made per sender, for `server_stats`.
     chosen: HashMap<ClientId, (Choice, Option<PixelSize>)>,
+    /// The picture (`sequence`) last let through per sender: a step down
+    /// between two layers of one picture must not send it twice.
+    last_picture: HashMap<ClientId, u32>,
 }
 
 #[derive(Clone, Default)]
@@ -197,12 +200,14 @@ impl ReceiverView {
         choose(produced, Self::need_in(&state, sender), state.held)
     }
 
-    /// Whether a frame of `layer` from `sender`, which produces `produced`,
-    /// goes to this receiver. Lets a receiver that kept up for a while up.
+    /// Whether a frame of `layer` of picture `sequence` from `sender`, which
+    /// produces `produced`, goes to this receiver: the chosen layer, and only
+    /// one layer of each picture. Lets a receiver that kept up for a while up.
     pub fn accepts(
         &self,
         sender: ClientId,
         layer: Layer,
+        sequence: u32,
         produced: &Produced,
         now: Instant,
     ) -> bool {
@@ -224,7 +229,11 @@ impl ReceiverView {
             .and_then(|l| produced[l.index()])
             .filter(|size| !size.is_empty());
         state.chosen.insert(sender, (choice, size));
-        choice.layer == Some(layer)
+        if choice.layer != Some(layer) || state.last_picture.get(&sender) == Some(&sequence) {
+            return false;
+        }
+        state.last_picture.insert(sender, sequence);
+        true
     }
 
     /// Its queue dropped a frame: hold it one more layer down, at most once
@@ -427,19 +436,21 @@ mod tests {
         let view = ReceiverView::default();
         let sender = ClientId(1);
         let start = Instant::now();
-        assert!(view.accepts(sender, Layer(0), &all(), start));
+        assert!(view.accepts(sender, Layer(0), 1, &all(), start));
         view.dropped(start);
         view.dropped(start + Duration::from_millis(10)); // too soon for a second step
-        assert!(view.accepts(sender, Layer(1), &all(), start));
-        assert!(!view.accepts(sender, Layer(0), &all(), start));
+        // Picture 1 went out in the full layer: not again in the half.
+        assert!(!view.accepts(sender, Layer(1), 1, &all(), start));
+        assert!(view.accepts(sender, Layer(1), 2, &all(), start));
+        assert!(!view.accepts(sender, Layer(0), 3, &all(), start));
         view.dropped(start + STEP_DOWN_EVERY);
-        assert!(view.accepts(sender, Layer(2), &all(), start + STEP_DOWN_EVERY));
+        assert!(view.accepts(sender, Layer(2), 3, &all(), start + STEP_DOWN_EVERY));
         view.dropped(start + STEP_DOWN_EVERY * 3);
         assert_eq!(view.report(ClientId(2), sender).held_down, MAX_HELD_DOWN);
         // Calm for a while: one layer up, then another.
         let calm = start + STEP_DOWN_EVERY * 3 + LET_UP_AFTER;
-        assert!(view.accepts(sender, Layer(1), &all(), calm));
-        assert!(view.accepts(sender, Layer(0), &all(), calm + LET_UP_AFTER));
+        assert!(view.accepts(sender, Layer(1), 4, &all(), calm));
+        assert!(view.accepts(sender, Layer(0), 5, &all(), calm + LET_UP_AFTER));
         let report = view.report(ClientId(2), sender);
         assert_eq!((report.held_down, report.layer), (0, Some(Layer(0))));
     }
