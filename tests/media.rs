@@ -338,7 +338,7 @@ fn sent_layer_frames(stats: &Value, layer: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A receiver that draws a small tile gets the quarter-size layer and the
+/// A receiver that draws a small tile gets the sixteenth-size layer and the
 /// sender encodes nothing else; asking for more gets the full size.
 #[test]
 fn small_tiles_get_small_frames_and_larger_tiles_larger_ones() {
@@ -349,23 +349,24 @@ fn small_tiles_get_small_frames_and_larger_tiles_larger_ones() {
     b.join(&meeting);
     b.send(&format!("/view tiles {}=40x24", a.id));
     a.send("/video on test");
-    let got = b.wait_stats("the quarter layer", |s| {
-        video_layer_of(s, a.id) == Some((2, 160, 90)) && received_from(s, a.id, "video").0 >= 5
+    // 40x22, the sixteenth of 640x360, fills the tile's width.
+    let got = b.wait_stats("the sixteenth layer", |s| {
+        video_layer_of(s, a.id) == Some((4, 40, 22)) && received_from(s, a.id, "video").0 >= 5
     });
     let frames_then = received_from(&got, a.id, "video").0;
-    let before = a.wait_stats("a's layers", |s| sent_layer_frames(s, "quarter") >= 5);
-    b.wait_stats("more quarter frames", |s| {
+    let before = a.wait_stats("a's layers", |s| sent_layer_frames(s, "sixteenth") >= 5);
+    b.wait_stats("more sixteenth frames", |s| {
         received_from(s, a.id, "video").0 >= frames_then + 10
     });
     let after = a.wait_stats("a's layers", |_| true);
-    for unused in ["full", "half"] {
+    for unused in ["full", "half", "quarter", "eighth"] {
         assert_eq!(
             sent_layer_frames(&after, unused),
             sent_layer_frames(&before, unused),
             "a encoded the {unused} layer nobody wants: {after}"
         );
     }
-    assert_eq!(after["sent_video_layers"]["wanted"], serde_json::json!([2]));
+    assert_eq!(after["sent_video_layers"]["wanted"], serde_json::json!([4]));
 
     // The tile grows: the full size (a sends 640x360) is the smallest that fills it.
     b.send(&format!("/view tiles {}=600x400", a.id));

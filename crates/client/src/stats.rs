@@ -54,10 +54,13 @@ pub struct SentLayers {
     /// the full size, without a layer header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wanted: Option<LayerSet>,
-    /// Frames and bytes sent of each layer: full, half, quarter.
+    /// Frames and bytes sent of each layer: full, half, quarter, eighth,
+    /// sixteenth.
     pub full: Counter,
     pub half: Counter,
     pub quarter: Counter,
+    pub eighth: Counter,
+    pub sixteenth: Counter,
     /// Microseconds spent encoding, per captured picture, over all layers.
     pub encode_us_per_picture: u64,
 }
@@ -160,7 +163,9 @@ impl ClientStats {
         let counter = match layer.0 {
             0 => &mut inner.layers.full,
             1 => &mut inner.layers.half,
-            _ => &mut inner.layers.quarter,
+            2 => &mut inner.layers.quarter,
+            3 => &mut inner.layers.eighth,
+            _ => &mut inner.layers.sixteenth,
         };
         counter.frames += 1;
         counter.bytes += bytes as u64;

@@ -20,19 +20,23 @@ use crate::ids::ClientId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// How many layers a sender may offer: full, half and quarter size.
-pub const VIDEO_LAYERS: usize = 3;
+/// How many layers a sender may offer: full, half, quarter, eighth and
+/// sixteenth size. The small ones are what a terminal grid draws: at 80x24
+/// with eight members a half-block tile is about 15x12 pixels, which the
+/// sixteenth of 640x360 (40x22) still covers.
+pub const VIDEO_LAYERS: usize = 5;
 /// The first byte of a layer header (`L`); a JPEG starts with `0xFF` instead.
 pub const LAYER_TAG: u8 = 0x4C;
 
-/// One of the sizes of a sender's picture: 0 is full, 1 half, 2 quarter.
+/// One of the sizes of a sender's picture: 0 is full, 1 half, 2 quarter,
+/// 3 eighth, 4 sixteenth (each side halved again, rounded down).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Layer(pub u8);
 
 impl Layer {
     pub const FULL: Layer = Layer(0);
-    pub const ALL: [Layer; VIDEO_LAYERS] = [Layer(0), Layer(1), Layer(2)];
+    pub const ALL: [Layer; VIDEO_LAYERS] = [Layer(0), Layer(1), Layer(2), Layer(3), Layer(4)];
 
     pub fn index(self) -> usize {
         usize::from(self.0)
@@ -52,6 +56,8 @@ impl Layer {
             0 => "full",
             1 => "half",
             2 => "quarter",
+            3 => "eighth",
+            4 => "sixteenth",
             _ => "smaller",
         }
     }

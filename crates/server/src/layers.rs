@@ -29,7 +29,9 @@ pub const STEP_DOWN_EVERY: Duration = Duration::from_millis(1000);
 /// A held-down receiver that dropped nothing for this long goes one layer up.
 pub const LET_UP_AFTER: Duration = Duration::from_secs(4);
 /// The most layers a receiver is held down.
-pub const MAX_HELD_DOWN: u8 = (VIDEO_LAYERS - 1) as u8;
+/// Two steps: a receiver that cannot keep up with a big picture gets a
+/// quarter of it, not a thumbnail.
+pub const MAX_HELD_DOWN: u8 = 2;
 
 /// What a receiver needs of one sender.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +143,11 @@ pub fn choose(produced: &Produced, need: Need, held: u8) -> Choice {
 pub fn nominal(full: Option<PixelSize>) -> Produced {
     match full {
         Some(full) => Layer::ALL.map(|layer| Some(layer.size_of(full))),
-        None => [Some(PixelSize::default()), None, None],
+        None => {
+            let mut only_full = [None; VIDEO_LAYERS];
+            only_full[0] = Some(PixelSize::default());
+            only_full
+        }
     }
 }
 
@@ -380,8 +386,11 @@ mod tests {
 
     #[test]
     fn the_smallest_layer_that_covers_the_view_is_chosen() {
-        // 80x24 half-blocks, eight members: tiles of about 26x16 pixels.
-        assert_eq!(choose(&all(), fit(26, 16), 0).layer, Some(Layer(2)));
+        // 80x24 half-blocks, eight members: tiles of about 15x12 pixels.
+        assert_eq!(choose(&all(), fit(15, 12), 0).layer, Some(Layer(4)));
+        assert_eq!(choose(&all(), fit(26, 16), 0).layer, Some(Layer(4)));
+        assert_eq!(choose(&all(), fit(40, 22), 0).layer, Some(Layer(4)));
+        assert_eq!(choose(&all(), fit(41, 23), 0).layer, Some(Layer(3)));
         assert_eq!(choose(&all(), fit(160, 90), 0).layer, Some(Layer(2)));
         assert_eq!(choose(&all(), fit(161, 91), 0).layer, Some(Layer(1)));
         assert_eq!(choose(&all(), fit(320, 100), 0).layer, Some(Layer(1)));
@@ -393,13 +402,16 @@ mod tests {
     #[test]
     fn only_produced_layers_are_chosen() {
         let mut produced = all();
+        produced[3] = None;
+        produced[4] = None;
+        assert_eq!(choose(&produced, fit(26, 16), 0).layer, Some(Layer(2)));
         produced[2] = None;
         assert_eq!(choose(&produced, fit(26, 16), 0).layer, Some(Layer(1)));
         // A single-layer sender: the full size for everyone who shows it.
-        let legacy = [Some(FULL), None, None];
+        let legacy = [Some(FULL), None, None, None, None];
         assert_eq!(choose(&legacy, fit(26, 16), 0).layer, Some(Layer(0)));
         assert_eq!(choose(&legacy, Need::Unreported, 2).layer, Some(Layer(0)));
-        assert_eq!(choose(&[None; 3], fit(26, 16), 0).layer, None);
+        assert_eq!(choose(&[None; VIDEO_LAYERS], fit(26, 16), 0).layer, None);
     }
 
     #[test]
@@ -424,10 +436,10 @@ mod tests {
         let choice = choose(&all(), need, 1);
         assert_eq!(choice.reason, Reason::HeldDown(1));
         // Already at the smallest: stays there.
-        assert_eq!(choose(&all(), fit(20, 10), 2).layer, Some(Layer(2)));
+        assert_eq!(choose(&all(), fit(20, 10), 2).layer, Some(Layer(4)));
         assert_eq!(choose(&all(), fit(20, 10), 2).reason, Reason::Fits);
         // Only full and quarter produced: one step down is the quarter.
-        let produced = [Some(FULL), None, Some(PixelSize::new(160, 90))];
+        let produced = [Some(FULL), None, Some(PixelSize::new(160, 90)), None, None];
         assert_eq!(choose(&produced, need, 1).layer, Some(Layer(2)));
     }
 
@@ -464,13 +476,13 @@ mod tests {
         blind.set(HashMap::new(), None);
         assert_eq!(
             wanted(sender, Some(FULL), [&small, &blind]),
-            LayerSet::only(Layer(2))
+            LayerSet::only(Layer(4))
         );
         assert_eq!(wanted(sender, Some(FULL), [&blind]), LayerSet::NONE);
         let legacy = ReceiverView::default();
         assert_eq!(
             wanted(sender, Some(FULL), [&small, &legacy]),
-            LayerSet::only(Layer(2)).with(Layer(0))
+            LayerSet::only(Layer(4)).with(Layer(0))
         );
         // Size unknown yet: the full size for anyone who shows it.
         assert_eq!(wanted(sender, None, [&small]), LayerSet::only(Layer(0)));

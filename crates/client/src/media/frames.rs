@@ -131,13 +131,24 @@ pub fn halve(picture: &RgbImage) -> RgbImage {
     RgbImage::from_raw(w, h, out).unwrap_or_default()
 }
 
+/// Pictures this small (160x90 and below) get Huffman tables of their own.
+const SMALL_PICTURE_PIXELS: u32 = 160 * 90;
+
 /// RGB pixels (3 bytes each, row by row) to JPEG with `jpeg-encoder`.
 pub fn encode_jpeg(rgb: &[u8], width: u32, height: u32, quality: u8) -> anyhow::Result<Vec<u8>> {
     let (Ok(w), Ok(h)) = (u16::try_from(width), u16::try_from(height)) else {
         bail!("{width}x{height} is too large for a JPEG");
     };
     let mut jpeg = Vec::with_capacity(64 * 1024);
-    jpeg_encoder::Encoder::new(&mut jpeg, quality.clamp(1, 100))
+    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality.clamp(1, 100));
+    // A thumbnail's standard Huffman tables (about 420 bytes) outweigh its
+    // pixels: tables fitted to the picture take the test pattern's 40x22
+    // layer from about 1,000 bytes to 600, for a second pass over a few
+    // hundred bytes. Large pictures keep the one pass.
+    if u32::from(w) * u32::from(h) <= SMALL_PICTURE_PIXELS {
+        encoder.set_optimized_huffman_tables(true);
+    }
+    encoder
         .encode(rgb, w, h, jpeg_encoder::ColorType::Rgb)
         .context("JPEG encoding failed")?;
     Ok(jpeg)

@@ -40,7 +40,7 @@ pub trait VideoSource: Send {
     /// The next frame as JPEG bytes.
     fn next_jpeg(&mut self) -> anyhow::Result<Vec<u8>>;
 
-    /// The next frame at each size in `layers` (full, half, quarter of the
+    /// The next frame at each size in `layers` (full, half, ... sixteenth of the
     /// sending size), smallest last. A source that has the pixels overrides
     /// this to encode each size from them; this one decodes its own JPEG.
     fn next_layers(&mut self, layers: LayerSet) -> anyhow::Result<Vec<EncodedLayer>> {

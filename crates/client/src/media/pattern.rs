@@ -129,4 +129,78 @@ mod tests {
         let decoded = image::load_from_memory(&first).expect("valid JPEG");
         assert_eq!((decoded.width(), decoded.height()), (160, 90));
     }
+
+    fn pattern_640x360() -> TestPattern {
+        TestPattern::new(VideoSettings {
+            width: 640,
+            height: 360,
+            fps: 15,
+            quality: 75,
+        })
+    }
+
+    /// Every layer decodes to its size, the small ones (with Huffman tables
+    /// of their own) too, and each is smaller than the one before.
+    #[test]
+    fn every_layer_is_a_jpeg_of_its_size() {
+        let all = common::Layer::ALL
+            .into_iter()
+            .fold(LayerSet::NONE, LayerSet::with);
+        let layers = pattern_640x360().next_layers(all).expect("encodes");
+        let sizes: Vec<(u32, u32)> = layers
+            .iter()
+            .map(|layer| {
+                let picture = image::load_from_memory(&layer.jpeg).expect("valid JPEG");
+                (picture.width(), picture.height())
+            })
+            .collect();
+        assert_eq!(
+            sizes,
+            [(640, 360), (320, 180), (160, 90), (80, 45), (40, 22)]
+        );
+        assert!(
+            layers.windows(2).all(|w| w[1].jpeg.len() < w[0].jpeg.len()),
+            "{:?}",
+            layers.iter().map(|l| l.jpeg.len()).collect::<Vec<_>>()
+        );
+    }
+
+    /// Bytes per layer and encoding time per picture for sets of layers:
+    /// `cargo test --release -p meeting-client --lib measure_layer_encoding
+    /// -- --ignored --nocapture` (docs/BENCHMARKS.md).
+    #[test]
+    #[ignore = "a measurement; run in release"]
+    fn measure_layer_encoding() {
+        use common::Layer;
+        let sets = [
+            ("full", LayerSet::only(Layer(0))),
+            ("full+half", LayerSet::only(Layer(0)).with(Layer(1))),
+            ("sixteenth", LayerSet::only(Layer(4))),
+            ("quarter", LayerSet::only(Layer(2))),
+            (
+                "all five",
+                Layer::ALL.into_iter().fold(LayerSet::NONE, LayerSet::with),
+            ),
+        ];
+        const PICTURES: u32 = 150;
+        for (name, set) in sets {
+            let mut source = pattern_640x360();
+            let mut bytes = vec![0usize; 5];
+            let started = std::time::Instant::now();
+            for _ in 0..PICTURES {
+                for layer in source.next_layers(set).expect("encodes") {
+                    bytes[layer.layer.index()] += layer.jpeg.len();
+                }
+            }
+            let per_picture = started.elapsed() / PICTURES;
+            let sizes: Vec<String> = bytes
+                .iter()
+                .map(|b| format!("{}", b / PICTURES as usize))
+                .collect();
+            eprintln!(
+                "{name}: {per_picture:?} per picture (drawing included); bytes per layer full..sixteenth: {}",
+                sizes.join(" / ")
+            );
+        }
+    }
 }
