@@ -185,7 +185,7 @@ mod tests {
         const PICTURES: u32 = 150;
         for (name, set) in sets {
             let mut source = pattern_640x360();
-            let mut bytes = vec![0usize; 5];
+            let mut bytes = [0usize; common::layers::VIDEO_LAYERS];
             let started = std::time::Instant::now();
             for _ in 0..PICTURES {
                 for layer in source.next_layers(set).expect("encodes") {
