@@ -546,7 +546,12 @@ fn media_session(
                 reported_outside = false;
                 let Some((layer, size)) = layer else {
                     for receiver in route.receivers(kind) {
-                        receiver.outbox.push_media(frame.clone());
+                        let kept = receiver.outbox.push_media(frame.clone());
+                        // Sound matters more than pictures: a receiver whose
+                        // audio backs up gets smaller video, to make room.
+                        if !kept && kind == MediaKind::Audio {
+                            receiver.view.dropped(Instant::now());
+                        }
                     }
                     continue;
                 };

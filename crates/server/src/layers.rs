@@ -28,6 +28,10 @@ pub const LAYER_GONE_AFTER: Duration = Duration::from_millis(1000);
 pub const STEP_DOWN_EVERY: Duration = Duration::from_millis(1000);
 /// A held-down receiver that dropped nothing for this long goes one layer up.
 pub const LET_UP_AFTER: Duration = Duration::from_secs(4);
+/// A step up that ends in a drop at once (the link still cannot carry the
+/// larger layer) doubles the wait before the next try, up to this: a slow
+/// link is probed now and then, not every few seconds at its audio's cost.
+pub const LET_UP_AFTER_AT_MOST: Duration = Duration::from_secs(64);
 /// The most layers a receiver is held down.
 /// Two steps: a receiver that cannot keep up with a big picture gets a
 /// quarter of it, not a thumbnail.
@@ -175,6 +179,17 @@ struct ViewState {
     /// The picture (`sequence`) last let through per sender: a step down
     /// between two layers of one picture must not send it twice.
     last_picture: HashMap<ClientId, u32>,
+    /// The wait before the next step up (`LET_UP_AFTER`, doubled by each step
+    /// up that failed); zero means the base.
+    let_up_after: Duration,
+    /// When it last went a step up.
+    last_let_up: Option<Instant>,
+}
+
+impl ViewState {
+    fn let_up_after(&self) -> Duration {
+        self.let_up_after.max(LET_UP_AFTER)
+    }
 }
 
 #[derive(Clone, Default)]
@@ -218,15 +233,19 @@ impl ReceiverView {
         now: Instant,
     ) -> bool {
         let mut state = lock(&self.state);
-        if state.held > 0 {
-            let calm_since = match (state.last_drop, state.last_step) {
-                (Some(drop), Some(step)) => drop.max(step),
-                (drop, step) => drop.or(step).unwrap_or(now),
-            };
-            if now.duration_since(calm_since) >= LET_UP_AFTER {
-                state.held -= 1;
-                state.last_step = Some(now);
-            }
+        let calm_since = match (state.last_drop, state.last_step) {
+            (Some(drop), Some(step)) => drop.max(step),
+            (drop, step) => drop.or(step).unwrap_or(now),
+        };
+        let calm_for = now.duration_since(calm_since);
+        if state.held > 0 && calm_for >= state.let_up_after() {
+            state.held -= 1;
+            state.last_step = Some(now);
+            state.last_let_up = Some(now);
+        } else if state.held == 0 && calm_for >= state.let_up_after() {
+            // Back at the top and calm as long as it had to wait: the link
+            // carries it, so the next trouble starts from the base wait.
+            state.let_up_after = LET_UP_AFTER;
         }
         let need = Self::need_in(&state, sender);
         let choice = choose(produced, need, state.held);
@@ -247,9 +266,19 @@ impl ReceiverView {
     pub fn dropped(&self, now: Instant) {
         let mut state = lock(&self.state);
         state.last_drop = Some(now);
-        let stepped_lately = state
-            .last_step
-            .is_some_and(|at| now.duration_since(at) < STEP_DOWN_EVERY);
+        let failed_let_up = state
+            .last_let_up
+            .is_some_and(|at| now.duration_since(at) < LET_UP_AFTER);
+        if failed_let_up {
+            state.let_up_after = (state.let_up_after() * 2).min(LET_UP_AFTER_AT_MOST);
+            state.last_let_up = None;
+        }
+        // A failed step up goes back down at once; other steps down wait
+        // for the queue to drain of the larger frames first.
+        let stepped_lately = !failed_let_up
+            && state
+                .last_step
+                .is_some_and(|at| now.duration_since(at) < STEP_DOWN_EVERY);
         if state.held < MAX_HELD_DOWN && !stepped_lately {
             state.held += 1;
             state.last_step = Some(now);
@@ -465,6 +494,35 @@ mod tests {
         assert!(view.accepts(sender, Layer(0), 5, &all(), calm + LET_UP_AFTER));
         let report = view.report(ClientId(2), sender);
         assert_eq!((report.held_down, report.layer), (0, Some(Layer(0))));
+    }
+
+    #[test]
+    fn a_step_up_that_fails_at_once_waits_twice_as_long_before_the_next() {
+        let view = ReceiverView::default();
+        let sender = ClientId(1);
+        let start = Instant::now();
+        let mut picture = 0;
+        let mut layer_at = |at: Instant| {
+            picture += 1;
+            (0..5u8).find(|&l| view.accepts(sender, Layer(l), picture, &all(), at))
+        };
+        layer_at(start);
+        view.dropped(start);
+        assert_eq!(layer_at(start), Some(1));
+        // Calm: up after the base wait, and the link cannot take it.
+        let up = start + LET_UP_AFTER;
+        assert_eq!(layer_at(up), Some(0));
+        view.dropped(up + Duration::from_millis(500));
+        let down = up + Duration::from_millis(500);
+        assert_eq!(layer_at(down), Some(1));
+        // Twice the wait now: not up after 4 s, up after 8.
+        assert_eq!(layer_at(down + LET_UP_AFTER), Some(1));
+        assert_eq!(layer_at(down + LET_UP_AFTER * 2), Some(0));
+        // Up there and calm for as long: the next trouble waits the base again.
+        let settled = down + LET_UP_AFTER * 4;
+        assert_eq!(layer_at(settled), Some(0));
+        view.dropped(settled);
+        assert_eq!(layer_at(settled + LET_UP_AFTER), Some(0));
     }
 
     #[test]
