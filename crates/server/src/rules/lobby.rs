@@ -187,6 +187,7 @@ impl MeetingRules {
 #[cfg(test)]
 mod tests {
     use super::super::Effect;
+    use super::super::tests::told;
     use super::*;
     use common::Request;
 
@@ -215,16 +216,6 @@ mod tests {
         rules.take_effects()
     }
 
-    fn told(effects: &[Effect], who: ClientId) -> Vec<Event> {
-        effects
-            .iter()
-            .filter_map(|effect| match effect {
-                Effect::Tell { to, event } if to.contains(&who) => Some(event.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
     fn waiting_names(event: &Event) -> Vec<String> {
         match event {
             Event::Waiting { waiting, .. } => waiting.iter().map(|m| m.name.clone()).collect(),
@@ -241,7 +232,7 @@ mod tests {
             [Event::InLobby { .. }]
         ));
         let host_sees = told(&effects, ana);
-        assert_eq!(waiting_names(&host_sees[0]), ["bo"]);
+        assert_eq!(waiting_names(host_sees[0]), ["bo"]);
         assert_eq!(rules.meeting_of(bo), None, "waiting is not being in");
         assert_eq!(rules.members(&meeting), [ana]);
 
@@ -321,7 +312,7 @@ mod tests {
             &told(&effects, bo)[..],
             [Event::NotAdmitted { .. }]
         ));
-        assert_eq!(waiting_names(&told(&effects, ana)[0]), Vec::<String>::new());
+        assert_eq!(waiting_names(told(&effects, ana)[0]), Vec::<String>::new());
         let effects = knock(&mut rules, bo, &meeting);
         assert!(
             matches!(&told(&effects, bo)[..], [Event::Error { message }] if message.contains("did not let you"))
@@ -353,10 +344,10 @@ mod tests {
         rules.handle(bo, Request::Leave);
         let effects = rules.take_effects();
         assert!(matches!(&told(&effects, bo)[..], [Event::Left { .. }]));
-        assert_eq!(waiting_names(&told(&effects, ana)[0]), ["cy"]);
+        assert_eq!(waiting_names(told(&effects, ana)[0]), ["cy"]);
         rules.depart_server(cy);
         let effects = rules.take_effects();
-        assert_eq!(waiting_names(&told(&effects, ana)[0]), Vec::<String>::new());
+        assert_eq!(waiting_names(told(&effects, ana)[0]), Vec::<String>::new());
     }
 
     #[test]

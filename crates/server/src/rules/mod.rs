@@ -763,7 +763,9 @@ mod tests {
         (rules, ids)
     }
 
-    fn told(effects: &[Effect], who: ClientId) -> Vec<&Event> {
+    /// The events `who` is told in `effects`, in order (the rules' tests
+    /// in the sibling modules use it too).
+    pub(super) fn told(effects: &[Effect], who: ClientId) -> Vec<&Event> {
         effects
             .iter()
             .filter_map(|effect| match effect {

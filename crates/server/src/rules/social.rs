@@ -136,6 +136,7 @@ impl MeetingRules {
 #[cfg(test)]
 mod tests {
     use super::super::Effect;
+    use super::super::tests::told;
     use super::*;
     use common::Request;
 
@@ -159,16 +160,6 @@ mod tests {
         }
         rules.take_effects();
         (rules, ids)
-    }
-
-    fn told(effects: &[Effect], who: ClientId) -> Vec<Event> {
-        effects
-            .iter()
-            .filter_map(|effect| match effect {
-                Effect::Tell { to, event } if to.contains(&who) => Some(event.clone()),
-                _ => None,
-            })
-            .collect()
     }
 
     #[test]
