@@ -531,8 +531,6 @@ fn media_session(
         match read {
             Ok(Some((mut frame, layer))) => {
                 traffic.received(frame.as_bytes().len());
-                // Which picture: all layers of one share it.
-                let sequence = frame.media_header().map_or(0, |h| h.sequence);
                 frame.stamp_sender(id);
                 let frame = Bytes::from(frame.into_bytes());
                 let route = attachment.route.current();
@@ -544,7 +542,7 @@ fn media_session(
                     continue;
                 }
                 reported_outside = false;
-                let Some((layer, size)) = layer else {
+                let Some((layer, size, sequence)) = layer else {
                     for receiver in route.receivers(kind) {
                         let kept = receiver.outbox.push_media(frame.clone());
                         // Sound matters more than pictures: a receiver whose
@@ -603,11 +601,14 @@ fn media_session(
     ctx.registry.detach(id, kind, attachment.id);
 }
 
-/// The layer and size of a video frame: a single-layer sender's frame is the
-/// full size (its size, unknown here, shows as 0x0).
-fn video_layer(frame: &Frame) -> (Layer, PixelSize) {
+/// The layer, size and picture (`sequence`: all layers of one share it) of
+/// a video frame: a single-layer sender's frame is the full size (its size,
+/// unknown here, shows as 0x0).
+fn video_layer(frame: &Frame) -> (Layer, PixelSize, u32) {
     let (header, _) = split_video_body(frame.media_body());
-    header.map_or((Layer::FULL, PixelSize::default()), |h| (h.layer, h.size))
+    let sequence = frame.media_header().map_or(0, |h| h.sequence);
+    let (layer, size) = header.map_or((Layer::FULL, PixelSize::default()), |h| (h.layer, h.size));
+    (layer, size, sequence)
 }
 
 /// The full size of a sender whose `layer` is `size` (None: unknown).
