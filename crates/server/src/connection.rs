@@ -11,7 +11,13 @@
 //! A peer that breaks the protocol is sent an `error` event saying why, its
 //! input is drained briefly so the error is not lost to a TCP reset, and its
 //! connection is closed. Nobody else notices.
+//!
+//! The connection's `Place` (see `admission`) is shared by its reader and
+//! writer threads: it is given back when the last of them ends, and marked
+//! done with its handshake once the first frame is accepted. A thread that
+//! cannot be had refuses this connection (with a reason) and nothing else.
 
+use crate::admission::Place;
 use crate::layers::SeenLayers;
 use crate::outbox::{Outbox, WriterQueue, run_writer};
 use crate::registry::MeetingRegistry;
@@ -104,8 +110,11 @@ impl Drop for OpenConnection {
     }
 }
 
+/// What a connection is told when the server has no thread for it.
+const NO_THREAD: &str = "the server cannot start another thread now; try again later";
+
 /// Serves one accepted connection until it ends.
-pub fn serve(tcp: TcpStream, ctx: ConnectionContext) {
+pub fn serve(tcp: TcpStream, ctx: ConnectionContext, place: Arc<Place>) {
     let _open = OpenConnection::new(&ctx.stats);
     let peer = tcp
         .peer_addr()
@@ -157,7 +166,7 @@ pub fn serve(tcp: TcpStream, ctx: ConnectionContext) {
     };
     match request {
         Request::Hello { protocol, name } => {
-            let Some(session) = hello(&stream, reader, protocol, &name, &peer, &ctx) else {
+            let Some(session) = hello(&stream, reader, protocol, &name, &peer, &ctx, &place) else {
                 return;
             };
             control_session(stream, session, &peer, ctx)
@@ -168,15 +177,21 @@ pub fn serve(tcp: TcpStream, ctx: ConnectionContext) {
             events_seen,
             requests_sent,
         } => {
-            let Some(session) = resume(&stream, reader, id, &token, events_seen, &peer, &ctx)
-            else {
+            let Some(session) = resume(
+                &stream,
+                reader,
+                (id, &token, events_seen),
+                &peer,
+                &ctx,
+                &place,
+            ) else {
                 return;
             };
             tracing::info!(client = %id, %peer, events_seen, requests_sent, "resumed");
             control_session(stream, session, &peer, ctx)
         }
         Request::Attach { kind, id, token } => {
-            media_session(stream, reader, kind, id, &token, &peer, ctx)
+            media_session(stream, reader, (kind, id, &token), &peer, ctx, &place)
         }
         _ => refuse(
             &stream,
@@ -284,18 +299,36 @@ fn drain_input(reader: FrameReader<SocketReader>) {
     }
 }
 
-fn spawn_writer(name: String, stream: &Socket, queue: WriterQueue, ctx: &ConnectionContext) {
-    let Ok(stream) = stream.try_clone() else {
-        return;
+/// Starts the socket's writer thread, which shares the connection's place;
+/// false (and logged) if it could not be had.
+fn spawn_writer(
+    name: String,
+    stream: &Socket,
+    queue: WriterQueue,
+    ctx: &ConnectionContext,
+    place: &Arc<Place>,
+) -> bool {
+    let stream = match stream.try_clone() {
+        Ok(stream) => stream,
+        Err(err) => {
+            tracing::warn!("no socket for a writer: {err}");
+            return false;
+        }
     };
     let alive = ctx.writers_alive.clone();
     let stats = ctx.stats.clone();
+    let place = place.clone();
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
         run_writer(stream, queue, &stats);
         drop(alive);
+        drop(place);
     });
-    if let Err(err) = spawned {
-        tracing::error!("could not start a writer thread: {err}");
+    match spawned {
+        Ok(_) => true,
+        Err(err) => {
+            tracing::error!("could not start a writer thread: {err}");
+            false
+        }
     }
 }
 
@@ -316,6 +349,7 @@ fn hello(
     name: &str,
     peer: &str,
     ctx: &ConnectionContext,
+    place: &Arc<Place>,
 ) -> Option<ControlSession> {
     if protocol != PROTOCOL_VERSION {
         let message = format!(
@@ -336,8 +370,13 @@ fn hello(
             return None;
         }
     };
+    if !spawn_writer(format!("control-out-{id}"), stream, queue, ctx, place) {
+        ctx.registry.disconnect(id);
+        refuse(stream, reader, NO_THREAD);
+        return None;
+    }
+    place.handshake_done();
     tracing::info!(client = %id, %peer, name, "connected");
-    spawn_writer(format!("control-out-{id}"), stream, queue, ctx);
     Some(ControlSession {
         id,
         epoch: 0,
@@ -351,11 +390,10 @@ fn hello(
 fn resume(
     stream: &Socket,
     reader: FrameReader<SocketReader>,
-    id: ClientId,
-    token: &str,
-    events_seen: u64,
+    (id, token, events_seen): (ClientId, &str, u64),
     peer: &str,
     ctx: &ConnectionContext,
+    place: &Arc<Place>,
 ) -> Option<ControlSession> {
     let Some(token) = SessionToken::from_hex(token) else {
         refuse(stream, reader, "invalid session token");
@@ -372,7 +410,13 @@ fn resume(
             return None;
         }
     };
-    spawn_writer(format!("control-out-{id}"), stream, queue, ctx);
+    if !spawn_writer(format!("control-out-{id}"), stream, queue, ctx, place) {
+        // Held again, for the client to try once more.
+        ctx.registry.control_broke(id, epoch);
+        refuse(stream, reader, NO_THREAD);
+        return None;
+    }
+    place.handshake_done();
     Some(ControlSession {
         id,
         epoch,
@@ -456,36 +500,21 @@ fn control_session(stream: Socket, session: ControlSession, peer: &str, ctx: Con
         }
         ControlEnd::Refused => {}
         ControlEnd::Broke => {
-            let hold = ctx.config.resume_hold;
-            let Some(woken) = ctx.registry.control_broke(id, epoch, !hold.is_zero()) else {
-                return;
-            };
-            tracing::info!(client = %id, "held for {hold:?} to resume");
-            let registry = ctx.registry.clone();
-            let timer = std::thread::Builder::new()
-                .name(format!("hold-{id}"))
-                .spawn(move || {
-                    // Woken early by a resume or the session's end.
-                    let _ = woken.recv_timeout(hold);
-                    registry.hold_over(id, epoch);
-                });
-            if let Err(err) = timer {
-                tracing::error!("could not start a hold timer: {err}");
-                ctx.registry.hold_over(id, epoch);
+            if ctx.registry.control_broke(id, epoch) {
+                let hold = ctx.config.resume_hold;
+                tracing::info!(client = %id, "held for {hold:?} to resume");
             }
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn media_session(
     stream: Socket,
     mut reader: FrameReader<SocketReader>,
-    kind: MediaKind,
-    id: ClientId,
-    token: &str,
+    (kind, id, token): (MediaKind, ClientId, &str),
     peer: &str,
     ctx: ConnectionContext,
+    place: &Arc<Place>,
 ) {
     let Some(token) = SessionToken::from_hex(token) else {
         return refuse(&stream, reader, "invalid session token");
@@ -514,8 +543,13 @@ fn media_session(
             return refuse(&stream, reader, &message);
         }
     };
+    if !spawn_writer(format!("{kind}-out-{id}"), &stream, queue, &ctx, place) {
+        ctx.registry.detach(id, kind, attachment.id);
+        drop(outbox);
+        return refuse(&stream, reader, NO_THREAD);
+    }
+    place.handshake_done();
     tracing::debug!(client = %id, %peer, "{kind} socket attached");
-    spawn_writer(format!("{kind}-out-{id}"), &stream, queue, &ctx);
     reader.get_mut().handshake_done();
     reader.accept_only(&[frame_kind]);
     let mut reported_outside = false;

@@ -42,6 +42,22 @@ struct Args {
     #[arg(long, value_name = "N")]
     max_per_address: Option<usize>,
 
+    /// Most connections in their handshake (TLS and the first message) at
+    /// once. Past it, or when the server is full, the oldest handshake of the
+    /// address with the most makes way for the newcomer, so that strangers
+    /// who connect and say nothing, from however many addresses, never keep
+    /// people out. Default: a quarter of --max-connections.
+    #[arg(long, value_name = "N")]
+    max_handshaking: Option<usize>,
+
+    /// New connections accepted a second (twice that at once); past it, an
+    /// address may still open 8, then one a second, so a flood from a few
+    /// addresses leaves newcomers their way in. Each new connection costs
+    /// about 0.3 ms of processor time (a thread, and the TLS handshake);
+    /// 0 takes any number.
+    #[arg(long, value_name = "N", default_value_t = ServerConfig::default().max_connection_rate)]
+    max_connection_rate: u32,
+
     /// How long a new connection has to send its whole first message (hello
     /// or attach), for example 10s.
     #[arg(long, default_value = "10s", value_parser = parse_positive_duration)]
@@ -80,6 +96,16 @@ struct Args {
     /// 0 removes it at once.
     #[arg(long, default_value = "45s", value_parser = parse_interval)]
     resume_hold: Duration,
+
+    /// Most sessions held for a resume at once. Past it, the oldest held
+    /// session of the address holding the most ends first.
+    #[arg(long, value_name = "N", default_value_t = ServerConfig::default().max_held)]
+    max_held: usize,
+
+    /// Most sessions held for a resume from one address; past it, that
+    /// address's oldest held session ends first.
+    #[arg(long, value_name = "N", default_value_t = ServerConfig::default().max_held_per_address)]
+    max_held_per_address: usize,
 
     /// Plain TCP, no encryption: for debugging and raw-protocol tools only.
     /// Anyone on the network can read and alter every meeting.
@@ -215,7 +241,43 @@ fn media_queues(args: &Args) -> PerKind<usize> {
     queues
 }
 
+/// Descriptors one connection may hold at once: its socket, a duplicate for
+/// its writer, one to close it by, one while it is in its handshake, and
+/// spares for the registry and the TLS layer.
+const DESCRIPTORS_PER_CONNECTION: u64 = 6;
+
+/// Raises the soft limit on open files as far as the connections need and
+/// the hard limit allows: many systems start programs at 1,024, which a few
+/// hundred connections use up, and then every newcomer is turned away.
+fn raise_descriptor_limit(max_connections: usize) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let wanted = (max_connections as u64)
+        .saturating_mul(DESCRIPTORS_PER_CONNECTION)
+        .saturating_add(64);
+    let limit = getrlimit(Resource::Nofile);
+    let Some(current) = limit.current else {
+        return;
+    };
+    let raised = limit.maximum.map_or(wanted, |maximum| wanted.min(maximum));
+    if raised > current {
+        let new = Rlimit {
+            current: Some(raised),
+            maximum: limit.maximum,
+        };
+        if let Err(err) = setrlimit(Resource::Nofile, new) {
+            tracing::warn!("could not raise the limit on open files from {current}: {err}");
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    if now < wanted {
+        tracing::warn!(
+            "this process may open {now} files; {max_connections} connections need about {wanted} (raise LimitNOFILE or ulimit -n, or lower --max-connections)"
+        );
+    }
+}
+
 fn run(args: Args) -> anyhow::Result<()> {
+    raise_descriptor_limit(args.max_connections);
     let encryption = if args.no_tls {
         Encryption::Plain
     } else {
@@ -233,6 +295,11 @@ fn run(args: Args) -> anyhow::Result<()> {
             .max_per_address
             .unwrap_or(args.max_connections / 2)
             .max(1),
+        max_handshaking: args
+            .max_handshaking
+            .unwrap_or(args.max_connections / 4)
+            .max(1),
+        max_connection_rate: args.max_connection_rate,
         handshake_timeout: args.handshake_timeout,
         control_queue: args.control_queue.max(1),
         media_queue: media_queues(&args),
@@ -244,6 +311,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             .map(|text| resolve_address("metrics", text))
             .transpose()?,
         resume_hold: args.resume_hold,
+        max_held: args.max_held,
+        max_held_per_address: args.max_held_per_address,
         ..ServerConfig::default()
     };
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);

@@ -13,6 +13,8 @@
 //! queued for a session is numbered and the last ones kept (`EventLog`), and
 //! its handled requests are counted, so a resume replays exactly what the
 //! client missed and the client re-sends exactly what the server never read.
+//! Held sessions are bounded per address and in all, and one timer ends
+//! those not resumed in time (`holds`).
 //!
 //! Media does not go through the lock at all: each client has a `RouteSlot` with
 //! the outboxes of everyone it sends to, republished here whenever membership
@@ -28,13 +30,17 @@ use common::{
     ClientId, Event, Frame, MediaKind, MeetingId, MemberView, PerKind, PixelSize, ReceiverLayer,
     Request, SessionToken,
 };
-use crossbeam_channel::{Receiver, Sender};
+use holds::Holds;
 use std::collections::{HashMap, VecDeque};
-use std::net::{Shutdown, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 pub use crate::rules::validate_name;
+pub use holds::{DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_PER_ADDRESS, HoldLimits};
+
+mod holds;
 
 /// Where one client's media goes: the outboxes of the other members of its
 /// meeting, per kind.
@@ -144,8 +150,9 @@ struct Connection {
     events: EventLog,
     /// Requests read from the session's control connections and carried out.
     requests_handled: u64,
-    /// Some while held: dropping it wakes the hold timer early.
-    hold: Option<Sender<()>>,
+    /// Where its control connection comes from (held sessions are counted
+    /// per address).
+    address: Option<IpAddr>,
     media: PerKind<Option<MediaSocket>>,
     route: Arc<RouteSlot>,
     /// What it draws of the others' video (`view`).
@@ -157,6 +164,7 @@ struct Connection {
 #[derive(Default)]
 struct State {
     rules: MeetingRules,
+    holds: Holds,
     next_client: u32,
     next_attachment: u64,
     connections: HashMap<ClientId, Connection>,
@@ -172,6 +180,8 @@ struct State {
 pub struct RegistryCounts {
     pub clients: usize,
     pub meetings: usize,
+    /// Sessions held for a resume (counted among `clients`).
+    pub held: usize,
 }
 
 /// The registry handle: clone it into every connection thread.
@@ -188,6 +198,23 @@ fn random_bytes(buf: &mut [u8]) -> Result<(), String> {
 impl MeetingRegistry {
     pub fn new() -> MeetingRegistry {
         MeetingRegistry::default()
+    }
+
+    /// A registry that holds broken sessions within `limits`.
+    pub fn with_holds(limits: HoldLimits) -> MeetingRegistry {
+        let registry = MeetingRegistry::default();
+        lock(&registry.state).holds = Holds::new(limits);
+        registry
+    }
+
+    /// Starts the one timer that ends held sessions not resumed in time; it
+    /// stops when the registry is dropped or shut down.
+    pub fn spawn_hold_timer(&self) -> std::io::Result<()> {
+        let state = Arc::downgrade(&self.state);
+        std::thread::Builder::new()
+            .name("hold-timer".into())
+            .spawn(move || run_hold_timer(&state))
+            .map(drop)
     }
 
     /// Runs `op` under the lock, then deals with what it left behind: evicts
@@ -219,10 +246,7 @@ impl MeetingRegistry {
         closer: Closer,
     ) -> Result<ClientId, String> {
         // Limits on guessing (failed joins) are kept per address too.
-        let address = closer
-            .as_ref()
-            .and_then(|socket| socket.peer_addr().ok())
-            .map(|peer| peer.ip());
+        let address = peer_address(&closer);
         let name = validate_name(name)?;
         let mut token = [0u8; SessionToken::BYTES];
         random_bytes(&mut token)?;
@@ -246,7 +270,7 @@ impl MeetingRegistry {
                 control_epoch: 0,
                 events: EventLog::default(),
                 requests_handled: 0,
-                hold: None,
+                address,
                 media: PerKind::default(),
                 route: Arc::default(),
                 view: Arc::default(),
@@ -283,10 +307,11 @@ impl MeetingRegistry {
             };
             client.control_epoch += 1;
             let epoch = client.control_epoch;
+            client.address = peer_address(&closer).or(client.address);
             if let Some(old) = std::mem::replace(&mut client.control_closer, closer) {
                 state.to_close.push(old);
             }
-            let held = client.hold.take().is_some();
+            let held = state.holds.release(id);
             let replay = client.events.after(events_seen);
             let events_lost = replay.as_ref().err().copied().unwrap_or(0);
             let name = state.rules.name_of(id).unwrap_or_default();
@@ -317,25 +342,32 @@ impl MeetingRegistry {
 
     /// The control connection `epoch` of `id` broke (an error or silence,
     /// not a clean close): the session is held, its meeting told it is
-    /// reconnecting. Returns what wakes the hold timer early (a resume, or
-    /// the session's end); None if that connection was no longer the
-    /// session's, or nothing is held (`hold` zero: it is removed now).
-    pub fn control_broke(&self, id: ClientId, epoch: u64, hold: bool) -> Option<Receiver<()>> {
+    /// reconnecting, and the hold timer ends it if it is not resumed in
+    /// time. Held sessions over their bounds (per address, in all) end now,
+    /// oldest first. Returns false if that connection was no longer the
+    /// session's, or nothing is held (the hold is zero: it is removed now).
+    pub fn control_broke(&self, id: ClientId, epoch: u64) -> bool {
         self.with_state(|state| {
-            let client = state.connections.get_mut(&id)?;
-            if client.control_epoch != epoch || client.hold.is_some() {
-                return None;
+            let Some(client) = state.connections.get_mut(&id) else {
+                return false;
+            };
+            if client.control_epoch != epoch || state.holds.is_held(id) {
+                return false;
             }
-            if !hold || state.closed {
+            if !state.holds.enabled() || state.closed {
                 state.remove_client(id, true);
-                return None;
+                return false;
             }
-            let (wake, woken) = crossbeam_channel::bounded(0);
-            client.hold = Some(wake);
             client.control = None;
             state.to_close.extend(client.control_closer.take());
+            let address = client.address;
+            let evicted = state.holds.hold(id, address, Instant::now());
             state.rules.reconnecting(id);
-            Some(woken)
+            for old in evicted {
+                tracing::info!(client = %old, "released a held session to make room for another");
+                state.remove_client(old, false);
+            }
+            true
         })
     }
 
@@ -353,19 +385,20 @@ impl MeetingRegistry {
         })
     }
 
-    /// The hold of `id`'s control connection `epoch` is over: if it was not
-    /// resumed, the session ends (its meeting hears it left).
-    pub fn hold_over(&self, id: ClientId, epoch: u64) {
+    /// Ends the held sessions whose time is up at `now`; returns when the
+    /// next one's is.
+    pub fn expire_holds(&self, now: Instant) -> Option<Instant> {
         self.with_state(|state| {
-            if state
-                .connections
-                .get(&id)
-                .is_some_and(|client| client.control_epoch == epoch && client.hold.is_some())
-            {
+            for id in state.holds.due(now) {
                 tracing::info!(client = %id, "not resumed in time: removed");
                 state.remove_client(id, false);
             }
+            state.holds.next_due()
         })
+    }
+
+    fn is_closed(&self) -> bool {
+        lock(&self.state).closed
     }
 
     /// Attaches a media socket to the session `id` if `token` is its token; an
@@ -542,11 +575,41 @@ fn event_bytes(event: &Event) -> Bytes {
     Bytes::from(Frame::control(event).into_bytes())
 }
 
+fn peer_address(closer: &Closer) -> Option<IpAddr> {
+    closer
+        .as_ref()
+        .and_then(|socket| socket.peer_addr().ok())
+        .map(|peer| peer.ip().to_canonical())
+}
+
+/// The longest the hold timer sleeps: a hold that starts while it sleeps
+/// ends at most this late (holds are tens of seconds).
+const HOLD_TIMER_TICK: Duration = Duration::from_millis(250);
+
+/// Ends held sessions as their time comes, until the registry goes away.
+fn run_hold_timer(state: &Weak<Mutex<State>>) {
+    loop {
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        let registry = MeetingRegistry { state };
+        let now = Instant::now();
+        let next = registry.expire_holds(now);
+        if registry.is_closed() {
+            return;
+        }
+        drop(registry);
+        let sleep = next.map_or(HOLD_TIMER_TICK, |next| next.saturating_duration_since(now));
+        std::thread::sleep(sleep.clamp(Duration::from_millis(1), HOLD_TIMER_TICK));
+    }
+}
+
 impl State {
     fn counts(&self) -> RegistryCounts {
         RegistryCounts {
             clients: self.rules.client_count(),
             meetings: self.rules.meeting_count(),
+            held: self.holds.len(),
         }
     }
 
@@ -594,6 +657,7 @@ impl State {
     /// Removes a client for good; `close_control` when it is being evicted
     /// (otherwise its control writer closes the socket after the last event).
     fn remove_client(&mut self, id: ClientId, close_control: bool) {
+        self.holds.release(id);
         self.rules.depart_server(id);
         self.carry_out();
         let Some(client) = self.connections.remove(&id) else {

@@ -1,24 +1,27 @@
 //! The accept loop and an orderly shutdown.
 //!
 //! One listening port serves every socket type (a user opens one firewall
-//! port); each accepted connection gets a thread that `connection::serve`s it.
-//! Accept errors (out of file descriptors, say) are retried with back-off
-//! instead of ending the server; past `max_connections` a new connection is told
-//! the server is full.
+//! port); each accepted connection that the admission gate lets in gets a
+//! thread that `connection::serve`s it. Nothing a peer does may end the
+//! server: accept errors are retried with back-off (and, when the process is
+//! out of file descriptors, a stranger's handshake makes way); a thread that
+//! cannot be started refuses the one connection that needed it.
 
+use crate::admission::{AdmissionLimits, Gate, GateCounts};
 use crate::connection::{self, ConnectionContext, Encryption};
 use crate::metrics::MetricsListener;
-use crate::registry::MeetingRegistry;
+use crate::registry::{
+    DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_PER_ADDRESS, HoldLimits, MeetingRegistry,
+};
 use crate::stats::{self, ServerStats};
 use anyhow::Context;
 use common::{Event, Frame, MediaKind, PerKind};
-use std::collections::HashMap;
 use std::io::Write;
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the server runs; `main.rs` fills it from the command line.
 #[derive(Clone, Debug)]
@@ -27,6 +30,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Most connections from one IP address (a client uses one per socket kind).
     pub max_per_address: usize,
+    /// Most connections in their handshake at once; past it, the oldest
+    /// handshake of the address with the most makes way (`admission`).
+    pub max_handshaking: usize,
+    /// New connections a second, twice that at once (`admission`); 0: no limit.
+    pub max_connection_rate: u32,
     /// Events queued for one client before it counts as not reading and is cut off.
     pub control_queue: usize,
     /// Media frames queued per receiver, per kind, before the oldest are dropped.
@@ -44,9 +52,31 @@ pub struct ServerConfig {
     /// How long a session whose control connection broke is held for the
     /// client to `resume` it; zero ends it at once.
     pub resume_hold: Duration,
+    /// Most sessions held for a resume, in all and from one address.
+    pub max_held: usize,
+    pub max_held_per_address: usize,
     /// A control connection that has pinged once and is then silent this
     /// long counts as broken.
     pub client_silence_limit: Duration,
+}
+
+impl ServerConfig {
+    fn admission(&self) -> AdmissionLimits {
+        AdmissionLimits {
+            max_connections: self.max_connections,
+            max_per_address: self.max_per_address,
+            max_handshaking: self.max_handshaking,
+            max_connection_rate: self.max_connection_rate,
+        }
+    }
+
+    fn holds(&self) -> HoldLimits {
+        HoldLimits {
+            hold: self.resume_hold,
+            total: self.max_held,
+            per_address: self.max_held_per_address,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -55,6 +85,8 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], common::protocol::DEFAULT_PORT)),
             max_connections: 1024,
             max_per_address: 512,
+            max_handshaking: 256,
+            max_connection_rate: 500,
             control_queue: 1024,
             media_queue: PerKind::from_fn(default_media_queue),
             handshake_timeout: common::protocol::HANDSHAKE_TIMEOUT,
@@ -65,6 +97,8 @@ impl Default for ServerConfig {
             encryption: Encryption::Plain,
             metrics: None,
             resume_hold: common::protocol::DEFAULT_RESUME_HOLD,
+            max_held: DEFAULT_MAX_HELD,
+            max_held_per_address: DEFAULT_MAX_HELD_PER_ADDRESS,
             client_silence_limit: common::protocol::CLIENT_SILENCE_LIMIT,
         }
     }
@@ -107,6 +141,7 @@ pub struct Server {
 pub struct RunningServer {
     local_addr: SocketAddr,
     registry: MeetingRegistry,
+    gate: Arc<Gate>,
     stats: Arc<ServerStats>,
     stopping: Arc<AtomicBool>,
     accept_thread: Option<JoinHandle<()>>,
@@ -149,7 +184,11 @@ impl Server {
     /// Starts accepting connections on a thread of its own.
     pub fn start(self) -> anyhow::Result<RunningServer> {
         let local_addr = self.local_addr()?;
-        let registry = MeetingRegistry::new();
+        let registry = MeetingRegistry::with_holds(self.config.holds());
+        registry
+            .spawn_hold_timer()
+            .context("could not start the hold timer")?;
+        let gate = Gate::new(self.config.admission());
         let stopping = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(ServerStats::default());
         let (alive_tx, alive_rx) = crossbeam_channel::bounded::<()>(0);
@@ -174,13 +213,15 @@ impl Server {
             None => None,
         };
         let stop = stopping.clone();
+        let accept_gate = gate.clone();
         let accept_thread = std::thread::Builder::new()
             .name("accept".into())
-            .spawn(move || accept_loop(self.listener, ctx, &stop))
+            .spawn(move || accept_loop(self.listener, ctx, &accept_gate, &stop))
             .context("could not start the accept thread")?;
         Ok(RunningServer {
             local_addr,
             registry,
+            gate,
             stats,
             stopping,
             accept_thread: Some(accept_thread),
@@ -235,6 +276,11 @@ impl RunningServer {
         &self.stats
     }
 
+    /// Connections admitted, and how many are in their handshake.
+    pub fn admission(&self) -> GateCounts {
+        self.gate.counts()
+    }
+
     /// Where `/metrics` and `/healthz` are answered, if anywhere.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().map(MetricsListener::local_addr)
@@ -271,9 +317,15 @@ fn wake_address(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-fn accept_loop(listener: TcpListener, ctx: ConnectionContext, stopping: &AtomicBool) {
-    let admission = Arc::new(Mutex::new(Admission::new(&ctx.config)));
+fn accept_loop(
+    listener: TcpListener,
+    ctx: ConnectionContext,
+    gate: &Arc<Gate>,
+    stopping: &AtomicBool,
+) {
     let mut backoff = Duration::from_millis(10);
+    let mut refusals = Throttled::new("refused connections");
+    let mut spare = SpareDescriptor::open();
     loop {
         let accepted = listener.accept();
         if stopping.load(Ordering::SeqCst) {
@@ -281,6 +333,24 @@ fn accept_loop(listener: TcpListener, ctx: ConnectionContext, stopping: &AtomicB
         }
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
+            Err(err) if is_out_of_resources(&err) => {
+                // Out of file descriptors: a stranger's handshake gives its
+                // own back; with none to close, the waiting connection is
+                // told no at once rather than left in the backlog.
+                if gate.make_way() {
+                    refusals
+                        .warn(|| format!("accept failed: {err}; closed a handshake to make room"));
+                    // Its thread closes the socket in a moment.
+                    std::thread::sleep(Duration::from_millis(1));
+                } else if spare.shed(&listener, &ctx.config.encryption) {
+                    refusals.warn(|| format!("accept failed: {err}; turned a connection away"));
+                } else {
+                    refusals.warn(|| format!("accept failed: {err}; retrying in {backoff:?}"));
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+                continue;
+            }
             Err(err) => {
                 tracing::warn!("accept failed: {err}; retrying in {backoff:?}");
                 std::thread::sleep(backoff);
@@ -289,93 +359,102 @@ fn accept_loop(listener: TcpListener, ctx: ConnectionContext, stopping: &AtomicB
             }
         };
         backoff = Duration::from_millis(10);
-        let address = peer.ip();
-        let verdict = lock(&admission).admit(address);
-        if let Err(message) = verdict {
-            tracing::warn!(%peer, "refusing a connection: {message}");
-            refuse_now(stream, &message, &ctx.config.encryption);
-            continue;
-        }
-        let ctx = ctx.clone();
-        let guard = AdmittedGuard {
-            admission: admission.clone(),
-            address,
+        let closer = stream.try_clone().ok();
+        let place = match gate.admit(peer.ip(), closer) {
+            Ok(place) => Arc::new(place),
+            Err(message) => {
+                refusals.warn(|| format!("refusing a connection from {peer}: {message}"));
+                refuse_now(stream, &message, &ctx.config.encryption);
+                continue;
+            }
         };
+        let ctx = ctx.clone();
         let spawned = std::thread::Builder::new()
             .name("connection".into())
-            .spawn(move || {
-                let _guard = guard;
-                connection::serve(stream, ctx);
-            });
+            .spawn(move || connection::serve(stream, ctx, place));
         if let Err(err) = spawned {
-            tracing::error!("could not start a connection thread: {err}");
+            // The closure, its socket and its place are dropped: this one
+            // connection is closed, and nothing else changes.
+            refusals.warn(|| format!("no thread for a connection from {peer}: {err}; closed it"));
         }
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+/// A descriptor kept in reserve, so that a process out of them can still
+/// accept one connection to turn it away (and not leave it waiting in the
+/// backlog until it gives up).
+struct SpareDescriptor(Option<std::fs::File>);
 
-/// Who may open another connection: at most `max_connections` in all and
-/// `max_per_address` from one address, and once the server is three quarters
-/// full, an address that already holds a fair share (`FAIR_SHARE`, room for
-/// four people) gets no more, so the last slots go to people who have none.
-struct Admission {
-    open: usize,
-    by_address: HashMap<IpAddr, usize>,
-    max_connections: usize,
-    max_per_address: usize,
-}
-
-/// Connections an address may still open on a crowded server: four people's
-/// worth (each uses a control socket and one per media kind).
-const FAIR_SHARE: usize = 4 * (1 + MediaKind::COUNT);
-
-impl Admission {
-    fn new(config: &ServerConfig) -> Admission {
-        Admission {
-            open: 0,
-            by_address: HashMap::new(),
-            max_connections: config.max_connections,
-            max_per_address: config.max_per_address,
-        }
+impl SpareDescriptor {
+    fn open() -> SpareDescriptor {
+        SpareDescriptor(std::fs::File::open("/dev/null").ok())
     }
 
-    fn admit(&mut self, address: IpAddr) -> Result<(), String> {
-        let held = self.by_address.get(&address).copied().unwrap_or(0);
-        if self.open >= self.max_connections {
-            return Err(format!(
-                "the server is full ({} connections); try again later",
-                self.max_connections
-            ));
+    /// Frees the spare, accepts and refuses the connection waiting, and
+    /// takes the spare again. False if there was no spare, or nothing waiting.
+    fn shed(&mut self, listener: &TcpListener, encryption: &Encryption) -> bool {
+        if self.0.take().is_none() {
+            *self = SpareDescriptor::open();
+            return false;
         }
-        if held >= self.max_per_address {
-            return Err(format!(
-                "too many connections from your address ({held}, at most {})",
-                self.max_per_address
-            ));
-        }
-        let crowded = self.open >= self.max_connections / 4 * 3;
-        if crowded && held >= FAIR_SHARE {
-            return Err(format!(
-                "the server is nearly full and your address holds {held} connections; try again later"
-            ));
-        }
-        self.open += 1;
-        *self.by_address.entry(address).or_default() += 1;
-        Ok(())
-    }
-
-    fn release(&mut self, address: IpAddr) {
-        self.open = self.open.saturating_sub(1);
-        if let Some(held) = self.by_address.get_mut(&address) {
-            *held -= 1;
-            if *held == 0 {
-                self.by_address.remove(&address);
+        let shed = match listener.accept() {
+            Ok((stream, _)) => {
+                refuse_now(
+                    stream,
+                    "the server has no room for another connection now; try again later",
+                    encryption,
+                );
+                true
             }
+            Err(_) => false,
+        };
+        *self = SpareDescriptor::open();
+        shed
+    }
+}
+
+/// The accept error of a process out of descriptors or memory.
+fn is_out_of_resources(err: &std::io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// A warning that may come thousands of times a second under attack: the
+/// first is logged, then at most one a second, with how many were not.
+struct Throttled {
+    what: &'static str,
+    last: Option<Instant>,
+    unlogged: u64,
+}
+
+impl Throttled {
+    fn new(what: &'static str) -> Throttled {
+        Throttled {
+            what,
+            last: None,
+            unlogged: 0,
+        }
+    }
+
+    fn warn(&mut self, message: impl FnOnce() -> String) {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
+        {
+            self.unlogged += 1;
+            return;
+        }
+        self.last = Some(now);
+        match std::mem::take(&mut self.unlogged) {
+            0 => tracing::warn!("{}", message()),
+            unlogged => tracing::warn!(
+                "{} (and {unlogged} more {} in the last second)",
+                message(),
+                self.what
+            ),
         }
     }
 }
@@ -393,59 +472,4 @@ fn refuse_now(stream: TcpStream, message: &str, encryption: &Encryption) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let _ = (&stream).write_all(Frame::control(&Event::Error { message }).as_bytes());
     let _ = stream.shutdown(Shutdown::Write);
-}
-
-/// Gives an admitted connection's place back when its thread ends.
-struct AdmittedGuard {
-    admission: Arc<Mutex<Admission>>,
-    address: IpAddr,
-}
-
-impl Drop for AdmittedGuard {
-    fn drop(&mut self) {
-        lock(&self.admission).release(self.address);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn admission(max_connections: usize, max_per_address: usize) -> Admission {
-        Admission::new(&ServerConfig {
-            max_connections,
-            max_per_address,
-            ..ServerConfig::default()
-        })
-    }
-
-    #[test]
-    fn one_address_gets_its_limit_and_the_others_the_rest() {
-        let mut gate = admission(64, 32);
-        let attacker: IpAddr = [10, 0, 0, 66].into();
-        let admitted = (0..64).filter(|_| gate.admit(attacker).is_ok()).count();
-        assert_eq!(admitted, 32);
-        let person: IpAddr = [10, 0, 0, 7].into();
-        for _ in 0..FAIR_SHARE {
-            assert!(gate.admit(person).is_ok());
-        }
-        gate.release(attacker);
-        assert!(
-            gate.admit(attacker).is_ok(),
-            "a freed place can be taken again"
-        );
-    }
-
-    #[test]
-    fn a_crowded_server_keeps_its_last_places_for_addresses_with_few() {
-        let mut gate = admission(100, 100);
-        let busy: IpAddr = [10, 0, 0, 1].into();
-        let admitted = (0..100).filter(|_| gate.admit(busy).is_ok()).count();
-        assert_eq!(admitted, 75, "no more than three quarters for one address");
-        let newcomer: IpAddr = [10, 0, 0, 2].into();
-        let places = (0..100).filter(|_| gate.admit(newcomer).is_ok()).count();
-        assert_eq!(places, FAIR_SHARE);
-        let third: IpAddr = [10, 0, 0, 3].into();
-        assert!(gate.admit(third).is_ok());
-    }
 }

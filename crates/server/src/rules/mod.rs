@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Instant;
 
-mod budget;
+pub(crate) mod budget;
 mod control;
 mod lobby;
 mod moderation;
