@@ -10,6 +10,9 @@
 //! - Every wait has a deadline and a failure shows what did arrive; every
 //!   child process is killed when its handle drops, also when a test panics.
 
+pub mod attack;
+pub mod limits;
+
 use anyhow::{Context, anyhow, bail};
 use common::protocol::PROTOCOL_VERSION;
 use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, Request};
@@ -144,6 +147,16 @@ pub struct ServerProcess {
     stdout: Mutex<std::sync::mpsc::Receiver<String>>,
 }
 
+/// The server binary the tests run: this workspace's, or the one
+/// MEETING_SERVER_UNDER_TEST names (another build, to measure before and
+/// after a change with the same tests).
+fn server_program() -> PathBuf {
+    match std::env::var_os("MEETING_SERVER_UNDER_TEST") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => binary("server"),
+    }
+}
+
 /// The state directory every test server shares: one key for all, made by
 /// whichever starts first.
 pub fn test_state_dir() -> PathBuf {
@@ -193,7 +206,7 @@ impl ServerProcess {
     /// A server run by `wrapper` (for example `ip netns exec NS`), bound to `bind`.
     pub fn start_wrapped(wrapper: &[&str], bind: &str, args: &[&str]) -> ServerProcess {
         let state_dir = test_state_dir();
-        let mut command = wrapped(wrapper, binary("server"));
+        let mut command = wrapped(wrapper, server_program());
         command.args(["--bind", bind]);
         if !args.contains(&"--state-dir") {
             command.arg("--state-dir").arg(&state_dir);
