@@ -1021,9 +1021,8 @@ impl App {
             Event::Joined { .. } | Event::Left { .. } | Event::Created { .. } => {
                 self.stats.new_sequences(None);
             }
-            Event::MemberJoined { member, .. } | Event::MemberLeft { member, .. } => {
-                self.stats.new_sequences(Some(member.id));
-            }
+            Event::MemberJoined { member, .. } => self.stats.new_sequences(Some(member.id)),
+            Event::MemberLeft { member, .. } => self.stats.new_sequences(Some(member.id)),
             _ => {}
         }
     }

@@ -6,7 +6,7 @@
 //! full-screen view) read it, and never keep a roster of their own, so
 //! `/volume NAME`, the member list and the view's tiles cannot disagree.
 
-use common::{ClientId, Event, MediaKind, MeetingId, MemberInfo, MemberRef, PerKind};
+use common::{ClientId, Event, MediaKind, MeetingId, MemberInfo, MemberRef};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -66,16 +66,13 @@ impl MeetingState {
             Event::Members { meeting, members } if self.meeting.as_ref() == Some(meeting) => {
                 self.set_members(members);
             }
+            // What they share comes with them: no `media` event follows for
+            // a source that was on before they joined.
             Event::MemberJoined { meeting, member } if self.meeting.as_ref() == Some(meeting) => {
                 self.names.insert(member.id, member.name.clone());
-                if self.member(member.id).is_none() {
-                    self.members.push(MemberInfo {
-                        id: member.id,
-                        name: member.name.clone(),
-                        host: false,
-                        hand: false,
-                        sharing: PerKind::default(),
-                    });
+                match self.members.iter_mut().find(|m| m.id == member.id) {
+                    Some(known) => known.clone_from(member),
+                    None => self.members.push(member.clone()),
                 }
             }
             Event::MemberLeft { meeting, member } if self.meeting.as_ref() == Some(meeting) => {
@@ -442,7 +439,7 @@ mod tests {
         });
         state.apply(&Event::MemberJoined {
             meeting: meeting(),
-            member: named(3, "bo"),
+            member: member(3, "bo", false),
         });
         assert!(state.apply(&Event::Media {
             meeting: meeting(),
@@ -476,6 +473,39 @@ mod tests {
         assert!(!state.in_meeting() && state.members.is_empty());
     }
 
+    /// bo's camera was on before he joined (or he left and came back with
+    /// it on): no `media` event follows, the `member_joined` says it.
+    #[test]
+    fn a_member_who_joins_sharing_is_known_to_share_at_once() {
+        let mut state = MeetingState::new(ClientId(1));
+        state.apply(&Event::Joined {
+            meeting: meeting(),
+            members: vec![member(1, "me", true)],
+        });
+        let mut bo = member(3, "bo", false);
+        bo.sharing[MediaKind::Video] = true;
+        bo.sharing[MediaKind::Screen] = true;
+        assert!(state.apply(&Event::MemberJoined {
+            meeting: meeting(),
+            member: bo.clone(),
+        }));
+        assert!(state.shares(ClientId(3), MediaKind::Video));
+        assert!(!state.shares(ClientId(3), MediaKind::Audio));
+        assert_eq!(
+            state.screen_sharers().map(|m| m.id).collect::<Vec<_>>(),
+            [ClientId(3)]
+        );
+        // Told twice (a resumed session's replay after a snapshot): the
+        // second telling wins, and bo is listed once.
+        bo.sharing[MediaKind::Video] = false;
+        state.apply(&Event::MemberJoined {
+            meeting: meeting(),
+            member: bo,
+        });
+        assert!(!state.shares(ClientId(3), MediaKind::Video));
+        assert_eq!(state.members.len(), 2);
+    }
+
     #[test]
     fn events_of_another_meeting_change_nothing() {
         let mut state = MeetingState::new(ClientId(1));
@@ -486,7 +516,7 @@ mod tests {
         let other = MeetingId::parse("xyz-xyz").expect("valid id");
         assert!(!state.apply(&Event::MemberJoined {
             meeting: other.clone(),
-            member: named(9, "eve"),
+            member: member(9, "eve", false),
         }));
         assert!(!state.apply(&Event::Left { meeting: other }));
         assert_eq!(state.members.len(), 1);

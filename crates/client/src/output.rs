@@ -473,7 +473,23 @@ impl EventText {
                     self.member_list(members)
                 )
             }
-            Event::MemberJoined { member, .. } => format!("{} joined", clean(&member.name)),
+            Event::MemberJoined { member, .. } => {
+                let shared: Vec<&str> = member
+                    .sharing
+                    .iter()
+                    .filter_map(|(kind, on)| on.then_some(kind.name()))
+                    .collect();
+                // A source on before they joined gets no `media` line of its own.
+                match shared.as_slice() {
+                    [] => format!("{} joined", clean(&member.name)),
+                    [one] => format!("{} joined, sharing {one}", clean(&member.name)),
+                    [first @ .., last] => format!(
+                        "{} joined, sharing {} and {last}",
+                        clean(&member.name),
+                        first.join(", ")
+                    ),
+                }
+            }
             Event::MemberLeft { member, .. } => format!("{} left", clean(&member.name)),
             Event::MemberReconnecting { member, .. } => format!(
                 "{}'s connection broke: reconnecting (its place is kept)",
@@ -909,7 +925,7 @@ mod tests {
             },
             Event::MemberJoined {
                 meeting: meeting.clone(),
-                member: evil.clone(),
+                member: info.clone(),
             },
             Event::MemberLeft {
                 meeting: meeting.clone(),
@@ -1065,6 +1081,27 @@ mod tests {
         assert_eq!(
             EventText::new(ClientId(1)).server(&event).as_deref(),
             Some("meeting abc-def: you (host), bo#2, bo#3 (video)")
+        );
+    }
+
+    #[test]
+    fn a_joiner_is_announced_with_what_it_already_shares() {
+        let mut bo = crate::meeting::fixtures::member(3, "bo", false);
+        let joined = |member: &MemberInfo| {
+            let event = Event::MemberJoined {
+                meeting: MeetingId::parse("abc-def").expect("valid id"),
+                member: member.clone(),
+            };
+            EventText::new(ClientId(1)).server(&event)
+        };
+        assert_eq!(joined(&bo).as_deref(), Some("bo joined"));
+        bo.sharing[MediaKind::Screen] = true;
+        assert_eq!(joined(&bo).as_deref(), Some("bo joined, sharing screen"));
+        bo.sharing[MediaKind::Video] = true;
+        bo.sharing[MediaKind::Audio] = true;
+        assert_eq!(
+            joined(&bo).as_deref(),
+            Some("bo joined, sharing video, audio and screen")
         );
     }
 

@@ -283,9 +283,12 @@ pub enum Event {
         meeting: MeetingId,
         members: Vec<MemberInfo>,
     },
+    /// Someone entered the meeting (joined, or let in from the lobby), with
+    /// what they already share: a source turned on before joining sends from
+    /// the first moment, and no `media` event follows for it.
     MemberJoined {
         meeting: MeetingId,
-        member: MemberRef,
+        member: MemberInfo,
     },
     MemberLeft {
         meeting: MeetingId,
@@ -452,16 +455,21 @@ mod tests {
         );
 
         let meeting = MeetingId::parse("abc-def").expect("valid id");
+        let mut sharing = PerKind::splat(false);
+        sharing[MediaKind::Video] = true;
         let event = Event::MemberJoined {
             meeting,
-            member: MemberRef {
+            member: MemberInfo {
                 id: ClientId(3),
                 name: "ana".into(),
+                host: false,
+                hand: false,
+                sharing,
             },
         };
         assert_eq!(
             serde_json::to_value(event).expect("serialises"),
-            serde_json::json!({"event": "member_joined", "meeting": "abc-def", "member": {"id": 3, "name": "ana"}})
+            serde_json::json!({"event": "member_joined", "meeting": "abc-def", "member": {"id": 3, "name": "ana", "host": false, "video": true, "audio": false, "screen": false}})
         );
     }
 

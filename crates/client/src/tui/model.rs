@@ -707,10 +707,7 @@ mod tests {
             &mut model,
             &Event::MemberJoined {
                 meeting: meeting(),
-                member: MemberRef {
-                    id: ClientId(3),
-                    name: "bo".into(),
-                },
+                member: member(3, "bo", false),
             },
         );
         server(
@@ -871,6 +868,39 @@ mod tests {
         model.set_meeting(&state);
         assert!(model.presentation().is_none() && model.presenting);
         assert!(!model.in_control_mode());
+    }
+
+    /// bo left sharing his screen and camera and joins again: the view
+    /// presents his screen and says what he shares from his arrival on.
+    #[test]
+    fn a_member_who_comes_in_sharing_is_shown_sharing() {
+        let mut model = ViewModel::new(ClientId(1));
+        let mut state = MeetingState::new(ClientId(1));
+        let mut bo = sharing_screen(3, "bo");
+        bo.sharing[MediaKind::Video] = true;
+        let events = [
+            Event::Joined {
+                meeting: meeting(),
+                members: vec![member(1, "me", true)],
+            },
+            Event::MemberJoined {
+                meeting: meeting(),
+                member: bo,
+            },
+        ];
+        for event in &events {
+            state.apply(event);
+            model.set_meeting(&state);
+            model.server(event);
+        }
+        assert_eq!(model.presentation().map(|m| m.id), Some(ClientId(3)));
+        assert!(model.others().all(|m| m.sharing[MediaKind::Video]));
+        assert!(
+            model.chat.iter().any(|l| *l
+                == ChatLine::Info("bo joined, sharing video and screen".into())),
+            "{:?}",
+            model.chat
+        );
     }
 
     #[test]

@@ -825,7 +825,7 @@ fn news_while_scrolled_back_is_counted_not_jumped_to() {
         &mut model,
         &Event::MemberJoined {
             meeting: meeting_id(),
-            member: named(3, "bo\x1b]2;pwned\x07"),
+            member: member(3, "bo\x1b]2;pwned\x07", false, false, false),
         },
     );
     assert!(model.take_bell(), "someone joining rings too");

@@ -408,17 +408,22 @@ impl MeetingRules {
         };
         m.members
             .iter()
-            .filter_map(|id| {
-                let participant = self.participants.get(id)?;
-                Some(MemberInfo {
-                    id: *id,
-                    name: participant.name.clone(),
-                    host: m.host == *id,
-                    hand: participant.hand,
-                    sharing: participant.sharing,
-                })
-            })
+            .filter_map(|&id| self.member_info(id, m.host == id))
             .collect()
+    }
+
+    /// A member as the others must know them from the moment they see
+    /// them: with what they already share (a source may run before a join,
+    /// and keeps running across leaving and joining again).
+    fn member_info(&self, id: ClientId, host: bool) -> Option<MemberInfo> {
+        let participant = self.participants.get(&id)?;
+        Some(MemberInfo {
+            id,
+            name: participant.name.clone(),
+            host,
+            hand: participant.hand,
+            sharing: participant.sharing,
+        })
     }
 
     fn current_meeting(&self, id: ClientId) -> Result<MeetingId, String> {
@@ -499,14 +504,15 @@ impl MeetingRules {
         m.members.push(id);
         let meeting = meeting.clone();
         self.enter(id, &meeting);
-        let member = self.member_ref(id);
-        self.tell_all(
-            others,
-            Event::MemberJoined {
-                meeting: meeting.clone(),
-                member,
-            },
-        );
+        if let Some(member) = self.member_info(id, false) {
+            self.tell_all(
+                others,
+                Event::MemberJoined {
+                    meeting: meeting.clone(),
+                    member,
+                },
+            );
+        }
         let members = self.members_info(&meeting);
         self.tell(
             id,
@@ -809,6 +815,37 @@ mod tests {
             told(&effects, ids[1]).as_slice(),
             [Event::Joined { members, .. }] if members.len() == 2 && members[0].host
         ));
+    }
+
+    /// bo turns his camera on before joining, then leaves and comes back
+    /// with it still on: each time ana learns it from the `member_joined`
+    /// itself, and bo learns what ana shares from his `joined`.
+    #[test]
+    fn a_joiner_comes_with_what_it_shares_each_time_it_comes_in() {
+        let (mut rules, ids) = rules_with(&["ana", "bo"]);
+        let (ana, bo) = (ids[0], ids[1]);
+        let meeting = created(&mut rules, ana);
+        let on = |kind| Request::Media { kind, on: true };
+        rules.handle(ana, on(MediaKind::Audio));
+        rules.handle(bo, on(MediaKind::Video));
+        rules.handle(bo, on(MediaKind::Screen));
+        rules.take_effects();
+        for _ in 0..2 {
+            join(&mut rules, bo, &meeting);
+            let effects = rules.take_effects();
+            let [Event::MemberJoined { member, .. }] = told(&effects, ana).as_slice() else {
+                panic!("ana hears only the joining: {effects:?}")
+            };
+            assert_eq!(member.id, bo);
+            assert!(member.sharing[MediaKind::Video] && member.sharing[MediaKind::Screen]);
+            assert!(!member.sharing[MediaKind::Audio] && !member.host);
+            let [Event::Joined { members, .. }] = told(&effects, bo).as_slice() else {
+                panic!("bo hears he joined: {effects:?}")
+            };
+            assert!(members[0].sharing[MediaKind::Audio], "{members:?}");
+            rules.handle(bo, Request::Leave);
+            rules.take_effects();
+        }
     }
 
     #[test]
