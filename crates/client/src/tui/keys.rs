@@ -58,7 +58,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ),
     ("F2, Ctrl-]", "leave control mode"),
     ("c", "create a meeting"),
-    ("j", "join a meeting: type its id, then Enter"),
+    ("j", "join a meeting: type its id, then Enter (the keys work again after it)"),
     ("l", "leave the meeting"),
     ("s", "show the stats in the chat"),
     (
@@ -309,8 +309,10 @@ fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
     match key.code {
         KeyCode::Enter => {
             let line = input.take_line();
-            if line.trim().is_empty() {
+            if line.trim().is_empty() || ends_typing(&line) {
                 input.typing = false;
+            }
+            if line.trim().is_empty() {
                 return None;
             }
             model.chat_to_newest();
@@ -342,6 +344,16 @@ fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
         _ => {}
     }
     None
+}
+
+/// Whether sending `line` goes back to the keys: after joining, creating
+/// or leaving a meeting the next thing is a key (S, v, m, q), not more
+/// text. A chat line keeps the input open for the next one.
+fn ends_typing(line: &str) -> bool {
+    matches!(
+        command::parse(line),
+        Ok(Some(Command::Join(..) | Command::Create(_) | Command::Leave))
+    )
 }
 
 /// Other members' names as commands take them: the name, or `name#id`
@@ -540,12 +552,19 @@ mod tests {
             press(&mut model, KeyCode::Enter).as_deref(),
             Some("/join k7m-q2x")
         );
-        assert!(model.input.typing, "still typing after a line");
+        assert!(!model.input.typing, "a join goes back to the keys");
+        assert_eq!(
+            press(&mut model, KeyCode::Char('S')).as_deref(),
+            Some("/screen on"),
+            "the next key is a key, not text"
+        );
+        press(&mut model, KeyCode::Char('i'));
         for c in "hi q".chars() {
             press(&mut model, KeyCode::Char(c));
         }
         press(&mut model, KeyCode::Backspace);
         assert_eq!(press(&mut model, KeyCode::Enter).as_deref(), Some("hi "));
+        assert!(model.input.typing, "still typing after a chat line");
         assert_eq!(press(&mut model, KeyCode::Enter), None, "empty line");
         assert!(!model.input.typing, "an empty Enter stops typing");
         press(&mut model, KeyCode::Char('i'));
