@@ -59,7 +59,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("F2, Ctrl-]", "leave control mode"),
     ("c", "create a meeting"),
     ("j", "join a meeting: type its id, then Enter (the keys work again after it)"),
-    ("l", "leave the meeting"),
+    ("l", "leave the meeting, after you confirm with y or Enter"),
     ("s", "show the stats in the chat"),
     (
         "y",
@@ -235,14 +235,35 @@ pub fn view_mouse(model: &mut ViewModel, mouse: &MouseEvent) -> bool {
     }
 }
 
-/// The question about `line`, if it cannot be taken back: quitting leaves
-/// the meeting, `/cancel` ends it for everyone.
+/// The question about `line`, if it cannot be taken back: quitting and
+/// leaving leave the meeting (a locked one lets nobody back in, one with a
+/// lobby makes you wait again), `/cancel` ends it for everyone.
 fn question_for(model: &ViewModel, line: &str) -> Option<Confirmation> {
+    let state = &model.state;
     let question = match command::parse(line) {
-        Ok(Some(Command::Quit)) if model.state.meeting.is_some() => {
+        Ok(Some(Command::Quit)) if state.meeting.is_some() => {
             "leave the meeting and quit?".to_string()
         }
         Ok(Some(Command::Quit)) => "quit the client?".to_string(),
+        Ok(Some(Command::Leave)) => match (&state.meeting, &state.waiting_for) {
+            (Some(id), _) => {
+                let id = crate::output::clean(id.as_str());
+                let host = state.host().is_some_and(|h| h.id == model.me);
+                let again = if state.locked && !host {
+                    " (it is locked: you cannot come back in)"
+                } else if state.lobby && !host {
+                    " (its lobby is on: you would wait to come back in)"
+                } else {
+                    ""
+                };
+                format!("leave meeting {id}?{again}")
+            }
+            (None, Some(id)) => format!(
+                "stop waiting to be let into meeting {}?",
+                crate::output::clean(id.as_str())
+            ),
+            (None, None) => return None, // the main loop says there is nothing to leave
+        },
         Ok(Some(Command::Cancel)) => match &model.state.meeting {
             Some(id) => format!(
                 "end meeting {} for everyone?",
@@ -470,7 +491,7 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
         KeyCode::Char('r') => revoke(model),
         KeyCode::Char('C') => control_mode(model),
         KeyCode::Char('c') => Some("/create".into()),
-        KeyCode::Char('l') => Some("/leave".into()),
+        KeyCode::Char('l') => confirm_or_send(model, "/leave".into()),
         KeyCode::Char('y') => {
             model.copy_meeting_id();
             None
@@ -623,8 +644,53 @@ mod tests {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(handle(&mut model, ctrl_c), ["/quit"]);
         // Other commands go at once.
-        press(&mut model, KeyCode::Char('l'));
+        press(&mut model, KeyCode::Char('s'));
         assert!(model.confirm.is_none());
+    }
+
+    /// An accidental l in a locked meeting was a one-way door: leaving asks
+    /// as quitting does, and says when there is no way back.
+    #[test]
+    fn leaving_asks_first_and_says_when_there_is_no_way_back() {
+        let mut model = meeting(&[]);
+        assert_eq!(press(&mut model, KeyCode::Char('l')), None);
+        let asked = model.confirm.as_ref().map(|c| c.question.clone());
+        assert_eq!(asked.as_deref(), Some("leave meeting abc-def?"));
+        assert_eq!(press(&mut model, KeyCode::Char('l')), None, "no");
+        assert!(model.confirm.is_none());
+        assert_eq!(press(&mut model, KeyCode::Char('l')), None);
+        assert_eq!(press(&mut model, KeyCode::Char('y')).as_deref(), Some("/leave"));
+
+        // Typed, in a meeting someone else locked.
+        let mut state = model.state.clone();
+        state.locked = true;
+        for m in &mut state.members {
+            m.host = m.id != model.me;
+        }
+        model.set_meeting(&state);
+        press(&mut model, KeyCode::Char('/'));
+        for c in "leave".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        assert_eq!(press(&mut model, KeyCode::Enter), None);
+        let asked = model.confirm.as_ref().map(|c| c.question.clone());
+        assert_eq!(
+            asked.as_deref(),
+            Some("leave meeting abc-def? (it is locked: you cannot come back in)")
+        );
+        assert_eq!(press(&mut model, KeyCode::Enter).as_deref(), Some("/leave"));
+
+        // Waiting in a lobby: stopping asks too.
+        let mut outside = ViewModel::new(ClientId(1));
+        let mut state = crate::meeting::MeetingState::new(ClientId(1));
+        state.waiting_for = Some(common::MeetingId::parse("xyz-xyz").expect("valid id"));
+        outside.set_meeting(&state);
+        press(&mut outside, KeyCode::Char('l'));
+        let asked = outside.confirm.as_ref().map(|c| c.question.clone());
+        assert_eq!(
+            asked.as_deref(),
+            Some("stop waiting to be let into meeting xyz-xyz?")
+        );
     }
 
     #[test]
