@@ -64,7 +64,7 @@ fn meeting_of_two(server: &ServerProcess) -> (Counted, Counted) {
     let mut a = Counted::hello(server, "ana");
     let mut b = Counted::hello(server, "bo");
     a.peer.request(&Request::Create { passcode: None });
-    let Event::Created { meeting } = a.expect("created", |e| matches!(e, Event::Created { .. }))
+    let Event::Created { meeting, .. } = a.expect("created", |e| matches!(e, Event::Created { .. }))
     else {
         unreachable!()
     };

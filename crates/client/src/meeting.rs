@@ -22,6 +22,9 @@ pub struct MeetingState {
     pub control_requests: Vec<(ClientId, ClientId)>,
     /// The meeting has a passcode.
     pub private: bool,
+    /// Its passcode, where the server told us (we created the meeting with
+    /// it, set it, or became host): what we pass on with the id.
+    pub passcode: Option<String>,
     /// The host lets nobody new in.
     pub locked: bool,
     /// What the host stopped: (member, kind).
@@ -46,6 +49,7 @@ impl MeetingState {
             controls: BTreeMap::new(),
             control_requests: Vec::new(),
             private: false,
+            passcode: None,
             locked: false,
             blocked: Default::default(),
             lobby: false,
@@ -58,6 +62,11 @@ impl MeetingState {
     /// Folds one server event in; true when anything changed.
     pub fn apply(&mut self, event: &Event) -> bool {
         match event {
+            // Before `joined`, which keeps it.
+            Event::Created { passcode, .. } => {
+                self.private = passcode.is_some();
+                self.passcode.clone_from(passcode);
+            }
             Event::Joined { meeting, members } => {
                 self.meeting = Some(meeting.clone());
                 self.waiting_for = None;
@@ -127,6 +136,7 @@ impl MeetingState {
                 self.controls.clear();
                 self.control_requests.clear();
                 self.private = false;
+                self.passcode = None;
                 self.locked = false;
                 self.blocked.clear();
                 self.lobby = false;
@@ -148,8 +158,14 @@ impl MeetingState {
                 self.waiting = waiting.clone();
             }
 
-            Event::Privacy { meeting, private } if self.meeting.as_ref() == Some(meeting) => {
+            Event::Privacy {
+                meeting,
+                private,
+                passcode,
+            } if self.meeting.as_ref() == Some(meeting) => {
                 self.private = *private;
+                // A new passcode we were not told replaces the one we knew.
+                self.passcode = passcode.clone().filter(|_| *private);
             }
             Event::Locked {
                 meeting, locked, ..

@@ -278,6 +278,20 @@ fn meeting_text(meeting: &MeetingId) -> String {
     clean(meeting.as_str())
 }
 
+/// What others type to join our meeting: `/join k7m-q2x`, with the
+/// passcode where we know it (the host passes it on), or saying one is
+/// needed where we do not. None outside a meeting.
+pub fn join_command(state: &MeetingState) -> Option<String> {
+    let id = meeting_text(state.meeting.as_ref()?);
+    let host = state.host().is_some_and(|h| h.id == state.me);
+    Some(match &state.passcode {
+        Some(passcode) if state.private => format!("/join {id} {}", clean(passcode)),
+        _ if state.private && host => format!("/join {id} PASSCODE (/passcode sets a new one)"),
+        _ if state.private => format!("/join {id} PASSCODE (the host has it)"),
+        _ => format!("/join {id}"),
+    })
+}
+
 impl Output {
     pub fn new(json: bool, me: ClientId) -> Output {
         use std::io::IsTerminal;
@@ -462,9 +476,15 @@ impl EventText {
     pub fn server(&mut self, event: &Event) -> Option<String> {
         let text = match event {
             Event::Welcome { .. } | Event::Attached { .. } | Event::Resumed { .. } => return None,
-            Event::Created { meeting } => {
+            Event::Created { meeting, passcode } => {
                 let meeting = meeting_text(meeting);
-                format!("created meeting {meeting}; others join with: /join {meeting}")
+                match passcode {
+                    Some(passcode) => format!(
+                        "created private meeting {meeting} (unlisted); others join with: /join {meeting} {}",
+                        clean(passcode)
+                    ),
+                    None => format!("created meeting {meeting}; others join with: /join {meeting}"),
+                }
             }
             Event::Joined { meeting, members } => {
                 format!(
@@ -611,10 +631,21 @@ impl EventText {
                 events.len(),
                 clean(&self.state.name_of(*from))
             ),
-            Event::Privacy { meeting, private } => {
-                if *private {
+            Event::Privacy {
+                meeting,
+                private,
+                passcode,
+            } => {
+                if let Some(passcode) = passcode.as_ref().filter(|_| *private) {
                     format!(
-                        "meeting {} is private now: unlisted, joined only with its passcode",
+                        "meeting {} is private: unlisted; others join with: /join {} {}",
+                        meeting_text(meeting),
+                        meeting_text(meeting),
+                        clean(passcode)
+                    )
+                } else if *private {
+                    format!(
+                        "meeting {} is private: unlisted, joined only with its passcode",
                         meeting_text(meeting)
                     )
                 } else {
@@ -918,6 +949,7 @@ mod tests {
         let events = vec![
             Event::Created {
                 meeting: meeting.clone(),
+                passcode: Some(HOSTILE.into()),
             },
             Event::Joined {
                 meeting: meeting.clone(),
@@ -990,6 +1022,7 @@ mod tests {
             Event::Privacy {
                 meeting: meeting.clone(),
                 private: true,
+                passcode: Some(HOSTILE.into()),
             },
             Event::Locked {
                 meeting: meeting.clone(),

@@ -277,7 +277,13 @@ pub enum Event {
     /// Answer to `attach` on a media socket.
     Attached { kind: MediaKind },
     /// You created a meeting (a `joined` follows: you are its host).
-    Created { meeting: MeetingId },
+    /// With the passcode the creator chose, if any: the host passes it on
+    /// with the id.
+    Created {
+        meeting: MeetingId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passcode: Option<String>,
+    },
     /// You are now in a meeting; `members` includes you.
     Joined {
         meeting: MeetingId,
@@ -388,7 +394,15 @@ pub enum Event {
         events: Vec<InputEvent>,
     },
     /// To every member: the host made the meeting private (a passcode) or public.
-    Privacy { meeting: MeetingId, private: bool },
+    /// Also to a joiner of a private meeting (after `joined`), so it knows
+    /// others need the passcode. The host's copy (and a new host's) carries
+    /// the passcode itself, to pass on; nobody else's does.
+    Privacy {
+        meeting: MeetingId,
+        private: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passcode: Option<String>,
+    },
     /// To every member: the host locked or opened the meeting.
     Locked {
         meeting: MeetingId,

@@ -652,8 +652,9 @@ impl ViewModel {
             ));
         };
         let id = clean(id.as_str());
+        let join = crate::output::join_command(&self.state).unwrap_or_default();
         self.push_line(ChatLine::Info(format!(
-            "copied {id} to the clipboard (where the terminal allows it: OSC 52); others join with /join {id}"
+            "copied {id} to the clipboard (where the terminal allows it: OSC 52); others join with {join}"
         )));
         self.copy = Some(id);
     }

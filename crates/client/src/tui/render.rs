@@ -371,16 +371,8 @@ fn draw_grid(
         (None, None) => model.others().collect(),
     };
     if others.is_empty() {
-        let text = if model.state.meeting.is_some() {
-            "Nobody else is here yet.\nOthers join with: /join ".to_string()
-                + &clean(
-                    model
-                        .state
-                        .meeting
-                        .as_ref()
-                        .map(|m| m.as_str())
-                        .unwrap_or_default(),
-                )
+        let text = if let Some(join) = crate::output::join_command(&model.state) {
+            format!("Nobody else is here yet.\nOthers join with: {join}")
         } else {
             "You are in no meeting.\nc creates one, j joins one, ? lists the keys.".to_string()
         };

@@ -992,3 +992,86 @@ fn the_members_menu_lists_everyone_and_the_keys_that_act_on_the_pick() {
     }
     insta::assert_snapshot!(backend);
 }
+
+/// After `/create hunter2` the hint named the id alone, which the server
+/// refuses: the host sees the passcode to pass on, a member that one is
+/// needed.
+#[test]
+fn the_join_hint_of_a_private_meeting_carries_its_passcode() {
+    let mut model = ViewModel::new(ClientId(1));
+    for event in [
+        Event::Created {
+            meeting: meeting_id(),
+            passcode: Some("hunter2".into()),
+        },
+        Event::Joined {
+            meeting: meeting_id(),
+            members: vec![member(1, "ed", true, false, false)],
+        },
+    ] {
+        apply(&mut model, &event);
+    }
+    let text = screen_text(&render(&model, &ReadyTiles::new(), 100, 30).0);
+    assert!(
+        text.contains("Others join with: /join abc-def hunter2"),
+        "{text}"
+    );
+    assert!(
+        model.chat.iter().any(|l| matches!(l, ChatLine::Info(t)
+            if t.contains("private meeting abc-def") && t.ends_with("/join abc-def hunter2"))),
+        "{:?}",
+        model.chat
+    );
+    model.copy_meeting_id();
+    assert!(
+        matches!(model.chat.back(), Some(ChatLine::Info(t)) if t.ends_with("others join with /join abc-def hunter2")),
+        "{:?}",
+        model.chat.back()
+    );
+
+    // A member copies the id: the passcode is needed, and the host has it.
+    let mut member_view = ViewModel::new(ClientId(2));
+    for event in [
+        Event::Joined {
+            meeting: meeting_id(),
+            members: vec![
+                member(1, "ed", true, false, false),
+                member(2, "bo", false, false, false),
+            ],
+        },
+        Event::Privacy {
+            meeting: meeting_id(),
+            private: true,
+            passcode: None,
+        },
+    ] {
+        apply(&mut member_view, &event);
+    }
+    member_view.copy_meeting_id();
+    assert!(
+        matches!(member_view.chat.back(), Some(ChatLine::Info(t))
+            if t.ends_with("others join with /join abc-def PASSCODE (the host has it)")),
+        "{:?}",
+        member_view.chat.back()
+    );
+    // The host leaves: the new host is told the passcode, and the hint has it.
+    for event in [
+        Event::MemberLeft {
+            meeting: meeting_id(),
+            member: named(1, "ed"),
+        },
+        Event::HostChanged {
+            meeting: meeting_id(),
+            host: named(2, "bo"),
+        },
+        Event::Privacy {
+            meeting: meeting_id(),
+            private: true,
+            passcode: Some("hunter2".into()),
+        },
+    ] {
+        apply(&mut member_view, &event);
+    }
+    let text = screen_text(&render(&member_view, &ReadyTiles::new(), 100, 30).0);
+    assert!(text.contains("/join abc-def hunter2"), "{text}");
+}

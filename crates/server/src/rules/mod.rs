@@ -467,13 +467,14 @@ impl MeetingRules {
         self.next_meeting += 1;
         self.meetings.insert(
             meeting.clone(),
-            Meeting::new(id, self.next_meeting, passcode),
+            Meeting::new(id, self.next_meeting, passcode.clone()),
         );
         self.enter(id, &meeting);
         self.tell(
             id,
             Event::Created {
                 meeting: meeting.clone(),
+                passcode,
             },
         );
         let members = self.members_info(&meeting);
@@ -501,6 +502,7 @@ impl MeetingRules {
         };
         let others = m.members.clone();
         let lobby = m.lobby.then_some(m.host);
+        let private = m.passcode.is_some();
         m.members.push(id);
         let meeting = meeting.clone();
         self.enter(id, &meeting);
@@ -521,6 +523,17 @@ impl MeetingRules {
                 members,
             },
         );
+        if private {
+            // Without it a member passes the id on as if it were enough.
+            self.tell(
+                id,
+                Event::Privacy {
+                    meeting: meeting.clone(),
+                    private,
+                    passcode: None,
+                },
+            );
+        }
         if let Some(host) = lobby {
             let by = self.member_ref(host);
             self.tell(
@@ -638,6 +651,7 @@ impl MeetingRules {
                 },
             );
             self.tell_new_host_who_waits(&meeting);
+            self.tell_new_host_the_passcode(&meeting);
         }
         self.effects.push(Effect::Reroute(meeting));
     }
@@ -785,7 +799,7 @@ mod tests {
         rules.handle(host, Request::Create { passcode: None });
         let effects = rules.take_effects();
         match told(&effects, host).first() {
-            Some(Event::Created { meeting }) => meeting.clone(),
+            Some(Event::Created { meeting, .. }) => meeting.clone(),
             other => panic!("no created: {other:?}"),
         }
     }

@@ -173,10 +173,31 @@ impl MeetingRules {
         let passcode = passcode.map(|p| validate_passcode(&p)).transpose()?;
         let private = passcode.is_some();
         if let Some(m) = self.meetings.get_mut(&meeting) {
-            m.passcode = passcode;
+            m.passcode.clone_from(&passcode);
         }
-        let members = self.members(&meeting).to_vec();
-        self.tell_all(members, Event::Privacy { meeting, private });
+        // Only the host's copy carries the passcode.
+        let others: Vec<ClientId> = self
+            .members(&meeting)
+            .iter()
+            .copied()
+            .filter(|&member| member != id)
+            .collect();
+        self.tell(
+            id,
+            Event::Privacy {
+                meeting: meeting.clone(),
+                private,
+                passcode,
+            },
+        );
+        self.tell_all(
+            others,
+            Event::Privacy {
+                meeting,
+                private,
+                passcode: None,
+            },
+        );
         Ok(())
     }
 
@@ -333,6 +354,121 @@ impl MeetingRules {
             },
         );
         self.tell_new_host_who_waits(&meeting);
+        self.tell_new_host_the_passcode(&meeting);
         Ok(())
+    }
+
+    /// A new host of a private meeting hears its passcode, to pass on with
+    /// the id as the host who set it could.
+    pub(super) fn tell_new_host_the_passcode(&mut self, meeting: &MeetingId) {
+        let Some(m) = self.meetings.get(meeting) else {
+            return;
+        };
+        if let Some(passcode) = m.passcode.clone() {
+            let host = m.host;
+            self.tell(
+                host,
+                Event::Privacy {
+                    meeting: meeting.clone(),
+                    private: true,
+                    passcode: Some(passcode),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::told;
+    use super::*;
+    use common::Request;
+
+    /// The passcodes `who` is told in `effects`, in order: `Some` where the
+    /// event carried it, `None` where it only said one is needed.
+    fn passcodes_told(rules: &mut MeetingRules, who: ClientId) -> Vec<Option<String>> {
+        told(&rules.take_effects(), who)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Created { passcode, .. } => Some(passcode.clone()),
+                Event::Privacy {
+                    private: true,
+                    passcode,
+                    ..
+                } => Some(passcode.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The host passes the passcode on with the id, so the host (and only
+    /// the host, a new one too) is told it; a member learns one is needed.
+    #[test]
+    fn the_host_is_told_the_passcode_and_a_member_that_one_is_needed() {
+        let mut rules = MeetingRules::default();
+        let [ana, bo, cy] = [ClientId(1), ClientId(2), ClientId(3)];
+        for (id, name) in [(ana, "ana"), (bo, "bo"), (cy, "cy")] {
+            rules.arrive(id, name.to_string(), None);
+        }
+        rules.handle(
+            ana,
+            Request::Create {
+                passcode: Some("hunter2".into()),
+            },
+        );
+        assert_eq!(passcodes_told(&mut rules, ana), [Some("hunter2".into())]);
+        let meeting = rules.meeting_of(ana).cloned().expect("created");
+        rules.handle(
+            bo,
+            Request::Join {
+                meeting: meeting.to_string(),
+                passcode: Some("hunter2".into()),
+            },
+        );
+        assert_eq!(passcodes_told(&mut rules, bo), [None]);
+
+        rules.handle(
+            ana,
+            Request::Passcode {
+                passcode: Some("swordfish".into()),
+            },
+        );
+        let effects = rules.take_effects();
+        let privacy = |who| {
+            told(&effects, who)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::Privacy { passcode, .. } => Some(passcode.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(privacy(ana), [Some("swordfish".into())]);
+        assert_eq!(privacy(bo), [None]);
+
+        rules.handle(ana, Request::MakeHost { member: bo });
+        assert_eq!(passcodes_told(&mut rules, bo), [Some("swordfish".into())]);
+        rules.handle(
+            cy,
+            Request::Join {
+                meeting: meeting.to_string(),
+                passcode: Some("swordfish".into()),
+            },
+        );
+        rules.take_effects();
+        // The host leaves: the member there longest (ana) is host again.
+        rules.handle(bo, Request::Leave);
+        let effects = rules.take_effects();
+        assert!(
+            told(&effects, ana).iter().any(|e| matches!(e,
+                Event::Privacy { passcode: Some(p), .. } if p == "swordfish")),
+            "{effects:?}"
+        );
+        assert!(
+            !told(&effects, cy)
+                .iter()
+                .any(|e| matches!(e, Event::Privacy { .. })),
+            "{effects:?}"
+        );
     }
 }
