@@ -634,21 +634,25 @@ impl App {
                 return self.say(LocalEvent::Error { message });
             }
             Command::Chat(text) => Request::Chat { text },
-            Command::Private(_, text) if text.len() > MAX_CHAT_BYTES => {
-                let message = format!(
-                    "not sent: a private message is at most {MAX_CHAT_BYTES} bytes (this one has {}); split it",
-                    text.len()
-                );
-                return self.say(LocalEvent::Error { message });
-            }
-            Command::Private(who, text) => match self.meeting.find(&who) {
-                Ok(member) if member.id == self.me => {
+            Command::Private(line) => match self.meeting.find_at_start(&line) {
+                Ok((member, _)) if member.id == self.me => {
                     let message = "that is you: /msg goes to another member".to_string();
                     return self.say(LocalEvent::Error { message });
                 }
-                Ok(member) => Request::Private {
+                Ok((_, "")) => {
+                    let message = command::MSG_USAGE.to_string();
+                    return self.say(LocalEvent::Error { message });
+                }
+                Ok((_, text)) if text.len() > MAX_CHAT_BYTES => {
+                    let message = format!(
+                        "not sent: a private message is at most {MAX_CHAT_BYTES} bytes (this one has {}); split it",
+                        text.len()
+                    );
+                    return self.say(LocalEvent::Error { message });
+                }
+                Ok((member, text)) => Request::Private {
                     to: member.id,
-                    text,
+                    text: text.to_string(),
                 },
                 Err(message) => return self.say(LocalEvent::Error { message }),
             },

@@ -58,8 +58,10 @@ pub enum Command {
     Help,
     Quit,
     Chat(String),
-    /// `/msg NAME|ID TEXT`: a private message to one member.
-    Private(String, String),
+    /// `/msg NAME|ID TEXT`: a private message to one member. Names may have
+    /// spaces, so where the name ends is known only to the meeting: this is
+    /// everything after `/msg`, split by `MeetingState::find_at_start`.
+    Private(String),
     /// `/hand`: raise or lower your hand (`None`); `/hand lower NAME|ID`
     /// (host): lower another member's.
     Hand(Option<String>),
@@ -539,17 +541,17 @@ fn parse_media(kind: MediaKind, i: &Invocation) -> Result<Command, String> {
     }
 }
 
-/// `/msg NAME TEXT`: the name is the first word, or, for a name with
-/// spaces, `NAME#ID` or the id. A message may have any spaces.
+/// How `/msg` is typed, for its errors.
+pub const MSG_USAGE: &str = "usage: /msg NAME|ID TEXT (for example /msg ana see you at five, /msg Cy Lee hi)";
+
+/// `/msg NAME TEXT`: at least a name and a word; where a name with spaces
+/// ends is for the meeting to say (`Command::Private`). A message may have
+/// any spaces.
 fn parse_private(i: &Invocation) -> Result<Command, String> {
-    let usage = || "usage: /msg NAME|ID TEXT (for example /msg ana see you at five)".to_string();
-    let rest = i.rest.trim_start();
-    let (who, text) = rest.split_once(char::is_whitespace).ok_or_else(usage)?;
-    let text = text.trim_start();
-    if text.trim().is_empty() {
-        return Err(usage());
+    if i.args.len() < 2 {
+        return Err(MSG_USAGE.to_string());
     }
-    Ok(Command::Private(who.to_string(), text.to_string()))
+    Ok(Command::Private(i.rest.trim().to_string()))
 }
 
 fn parse_join(i: &Invocation) -> Result<Command, String> {
@@ -751,10 +753,7 @@ mod tests {
         );
         assert_eq!(
             parse("/msg bo#3 see you  at five"),
-            Ok(Some(Command::Private(
-                "bo#3".into(),
-                "see you  at five".into()
-            )))
+            Ok(Some(Command::Private("bo#3 see you  at five".into())))
         );
         assert_eq!(parse("/hand"), Ok(Some(Command::Hand(None))));
         assert_eq!(

@@ -377,24 +377,27 @@ fn ends_typing(line: &str) -> bool {
     )
 }
 
-/// Other members' names as commands take them: the name, or `name#id`
-/// where two share it, or the id where it has spaces (a command's first
-/// word ends at a space).
+/// Other members' names as commands take them: the name; `name#id` where
+/// the name alone could mean someone else (two share it, or it is the
+/// first word of another's: `Cy` beside `Cy Lee`); quoted where it has
+/// spaces in a command line, so `/msg "Cy Lee" hi` ends the name plainly.
+/// In a chat line, a name is just text.
 fn completion_names(model: &ViewModel) -> Vec<String> {
+    let command = model.input.text.starts_with('/');
     let others: Vec<_> = model.others().collect();
     others
         .iter()
         .map(|m| {
             let name = crate::output::clean(&m.name);
-            let shared = others
+            let words = |s: &str| s.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>();
+            let mine = words(&m.name);
+            let could_mean_another = others
                 .iter()
-                .filter(|o| o.name.eq_ignore_ascii_case(&m.name))
-                .count()
-                > 1;
-            if name.contains(char::is_whitespace) {
-                m.id.to_string()
-            } else if shared {
-                format!("{name}#{}", m.id)
+                .any(|o| o.id != m.id && words(&o.name).starts_with(&mine));
+            if command && could_mean_another {
+                crate::meeting::label(m.id, &name)
+            } else if command && name.contains(char::is_whitespace) {
+                format!("\"{name}\"")
             } else {
                 name
             }
@@ -799,6 +802,30 @@ mod tests {
         let mut state = model.state.clone();
         change(&mut state);
         model.set_meeting(&state);
+    }
+
+    /// Cy Lee beside a Cy: Tab offers each in a form that names only them,
+    /// and the members menu's message starts with `Cy Lee#2`, as listed.
+    #[test]
+    fn names_with_spaces_are_completed_and_offered_whole() {
+        let mut model = meeting(&[]);
+        with_state(&mut model, |s| {
+            s.members[1].name = "Cy Lee".into();
+            s.members[2].name = "Cy".into();
+        });
+        for c in "/msg cy".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/msg \"Cy Lee\"");
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/msg Cy#3", "Cy alone would be ambiguous here");
+        press(&mut model, KeyCode::Esc);
+
+        model.input.text.clear();
+        press(&mut model, KeyCode::Char('M'));
+        press(&mut model, KeyCode::Char('m'));
+        assert_eq!(model.input.text, "/msg Cy Lee#2 ");
     }
 
     #[test]

@@ -319,13 +319,8 @@ impl ViewModel {
             let text = "you: /hand raises your hand, /react 👍 reacts, m and v your mic and camera";
             return self.push_line(ChatLine::Info(text.into()));
         }
-        let name = clean(&member.name);
-        // As commands take it: a name with spaces by its id.
-        let who = if name.contains(char::is_whitespace) {
-            id.to_string()
-        } else {
-            crate::meeting::label(id, &name)
-        };
+        // As the members list shows them, which every command takes.
+        let who = crate::meeting::label(id, &clean(&member.name));
         let mut actions = vec![
             format!("/msg {who} TEXT"),
             format!("/mute {who}"),
