@@ -663,9 +663,10 @@ impl ViewModel {
     /// there is one. Cleaned and short: it goes into an OSC sequence, which
     /// a control character from the network must not end or extend.
     pub fn title(&self) -> String {
-        let place = match &self.state.meeting {
-            Some(id) => format!("meeting {}", id.as_str()),
-            None => "no meeting".to_string(),
+        let place = match (&self.state.meeting, &self.state.waiting_for) {
+            (Some(id), _) => format!("meeting {}", id.as_str()),
+            (None, Some(id)) => format!("waiting to enter {}", id.as_str()),
+            (None, None) => "no meeting".to_string(),
         };
         let title = match self.unread {
             0 => format!("{place} · client"),

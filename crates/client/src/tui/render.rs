@@ -264,9 +264,14 @@ pub fn bit_rate(bits_per_second: f64) -> String {
 }
 
 fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
-    let meeting = match &model.state.meeting {
-        Some(id) => format!(" meeting {} ", clean(id.as_str())),
-        None => " no meeting ".to_string(),
+    let (meeting, place_style) = match (&model.state.meeting, &model.state.waiting_for) {
+        (Some(id), _) => (format!(" meeting {} ", clean(id.as_str())), BAR),
+        // Waiting is not nowhere: say where, in the colour of a question.
+        (None, Some(id)) => (
+            format!(" waiting to enter {} ", clean(id.as_str())),
+            ASKING_BAR,
+        ),
+        (None, None) => (" no meeting ".to_string(), BAR),
     };
     // Coloured blocks instead of separators: 80 columns hold all of it.
     let connection = match model.connection {
@@ -278,7 +283,7 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
     };
     let f = &model.figures;
     let mut spans = vec![
-        Span::styled(meeting, BAR.add_modifier(Modifier::BOLD)),
+        Span::styled(meeting, place_style.add_modifier(Modifier::BOLD)),
         Span::styled(
             format!(
                 " mic {} · cam {} ",
@@ -373,14 +378,23 @@ fn draw_grid(
     if others.is_empty() {
         let text = if let Some(join) = crate::output::join_command(&model.state) {
             format!("Nobody else is here yet.\nOthers join with: {join}")
+        } else if let Some(id) = &model.state.waiting_for {
+            format!(
+                "You wait in the lobby of meeting {}: its host lets you in (or not).\nl stops waiting.",
+                clean(id.as_str())
+            )
         } else {
             "You are in no meeting.\nc creates one, j joins one, ? lists the keys.".to_string()
         };
+        // The rows the wrapped text takes, so none is cut.
+        let width = usize::from(area.width.max(1));
+        let rows: usize = text.lines().map(|line| wrap(line, width).len().max(1)).sum();
         let paragraph = Paragraph::new(text)
             .style(DIM)
             .centered()
             .wrap(Wrap { trim: true });
-        let middle = area.centered_vertically(Constraint::Length(2));
+        let rows = u16::try_from(rows).unwrap_or(u16::MAX);
+        let middle = area.centered_vertically(Constraint::Length(rows));
         frame.render_widget(paragraph, middle);
         return Vec::new();
     }
@@ -800,6 +814,15 @@ const fn hint(key: &'static str, what: &'static str, rank: u8) -> Hint {
 }
 
 /// The keys worth showing now, as many as fit in `width` columns.
+/// What `l` does now: someone waiting in a lobby stops waiting.
+fn leave_hint(model: &ViewModel) -> &'static str {
+    if model.state.meeting.is_none() && model.state.waiting_for.is_some() {
+        "stop waiting"
+    } else {
+        "leave"
+    }
+}
+
 fn key_hints(model: &ViewModel, width: usize) -> Vec<(&'static str, &'static str)> {
     let hints = if model.presentation().is_some() {
         let control = if model.state.controlled_by_me().is_some() {
@@ -830,7 +853,7 @@ fn key_hints(model: &ViewModel, width: usize) -> Vec<(&'static str, &'static str
             hint("S", "screen", 2),
             hint("c", "create", 1),
             hint("j", "join", 1),
-            hint("l", "leave", 0),
+            hint("l", leave_hint(model), 0),
             hint("q", "quit", 0),
             hint("?", "keys", 0),
         ];

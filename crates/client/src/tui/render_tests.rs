@@ -1075,3 +1075,39 @@ fn the_join_hint_of_a_private_meeting_carries_its_passcode() {
     let text = screen_text(&render(&member_view, &ReadyTiles::new(), 100, 30).0);
     assert!(text.contains("/join abc-def hunter2"), "{text}");
 }
+
+/// Someone waiting in a lobby saw "no meeting" and "You are in no
+/// meeting": the status bar, the middle of the view, the key bar and the
+/// window title now say whose door they wait at and how to stop.
+#[test]
+fn waiting_in_a_lobby_says_so_everywhere_the_view_says_where_you_are() {
+    let mut model = ViewModel::new(ClientId(1));
+    let waiting = MeetingId::parse("8pv-y3a").expect("valid id");
+    apply(
+        &mut model,
+        &Event::InLobby {
+            meeting: waiting.clone(),
+        },
+    );
+    for (width, height) in [(80, 24), (100, 30)] {
+        let text = screen_text(&render(&model, &ReadyTiles::new(), width, height).0);
+        assert!(text.contains("waiting to enter 8pv-y3a"), "{text}");
+        assert!(!text.contains("no meeting"), "{text}");
+        assert!(
+            text.contains("You wait in the lobby of meeting 8pv-y3a"),
+            "{text}"
+        );
+        assert!(text.contains("l stops waiting"), "{text}");
+        assert!(text.contains("l stop waiting"), "the key bar: {text}");
+    }
+    assert_eq!(model.title(), "waiting to enter 8pv-y3a · client");
+    apply(
+        &mut model,
+        &Event::NotAdmitted {
+            meeting: waiting,
+            reason: "the host did not let you in".into(),
+        },
+    );
+    let text = screen_text(&render(&model, &ReadyTiles::new(), 80, 24).0);
+    assert!(text.contains("no meeting") && !text.contains("waiting to enter"), "{text}");
+}
