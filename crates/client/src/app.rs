@@ -715,7 +715,7 @@ impl App {
     fn find_member(&self, who: &str) -> Result<(ClientId, String), String> {
         let found = self.meeting.find(who)?;
         if found.id == self.me {
-            return Err("that is you: your own voice is never played back to you".into());
+            return Err("that is you: name another member (/members lists them)".into());
         }
         Ok((found.id, found.name.clone()))
     }
@@ -760,6 +760,10 @@ impl App {
     }
 
     fn set_voice(&mut self, who: &str, percent: Option<u32>, muted: Option<bool>) {
+        if self.meeting.find(who).is_ok_and(|m| m.id == self.me) {
+            let message = "that is you: your own voice is never played back to you".to_string();
+            return self.say(LocalEvent::Error { message });
+        }
         match self.find_member(who) {
             Ok((member, name)) => {
                 let settings = self.playback.set(member, percent, muted);

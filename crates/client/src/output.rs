@@ -616,7 +616,10 @@ impl EventText {
                     self.whose(owner.id, &owner.name)
                 );
                 if owner.id == self.me {
-                    text.push_str(&format!("; /control grant {} lets them", controller.id));
+                    text.push_str(&format!(
+                        "; /control grant {} lets them",
+                        crate::meeting::label(controller.id, &clean(&controller.name))
+                    ));
                 }
                 text
             }
@@ -1206,7 +1209,7 @@ mod tests {
         let mut other = EventText::new(ClientId(3));
         assert_eq!(
             owner.server(&asked).as_deref(),
-            Some("bo asks to control your screen; /control grant 2 lets them")
+            Some("bo asks to control your screen; /control grant bo#2 lets them")
         );
         assert_eq!(
             controller.server(&asked).as_deref(),

@@ -164,7 +164,8 @@ impl MeetingRules {
         match self.waiting_for(member) {
             Some(waiting) if waiting == meeting => Ok(()),
             _ => Err(format!(
-                "member {member} is not waiting to join meeting {meeting}"
+                "{} is not waiting to join meeting {meeting}",
+                self.label(member, &meeting)
             )),
         }
     }

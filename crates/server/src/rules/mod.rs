@@ -393,6 +393,24 @@ impl MeetingRules {
         self.effects.push(Effect::Tell { to, event });
     }
 
+    /// A member named in an answer to someone in `meeting` as the members
+    /// list names them (`bo#3`), not by a bare id the asker may never have
+    /// typed. Only someone the meeting knows (in it, waiting at its door,
+    /// or kept out of it) is named: a name from another meeting is none of
+    /// its business, so that one stays `#3`.
+    fn label(&self, id: ClientId, meeting: &MeetingId) -> String {
+        let known = self.meetings.get(meeting).is_some_and(|m| {
+            m.members.contains(&id)
+                || m.waiting.contains(&id)
+                || m.removed.contains(&id)
+                || m.turned_away.contains(&id)
+        });
+        match self.participants.get(&id) {
+            Some(p) if known => format!("{}#{id}", p.name),
+            _ => format!("#{id}"),
+        }
+    }
+
     fn member_ref(&self, id: ClientId) -> MemberRef {
         let name = self
             .participants

@@ -159,7 +159,7 @@ impl MeetingRules {
             return Err("that is you".to_string());
         }
         if !self.members(meeting).contains(&member) {
-            return Err(format!("member {member} is not in your meeting"));
+            return Err(format!("{} is not in your meeting", self.label(member, &meeting)));
         }
         Ok(())
     }
@@ -294,16 +294,28 @@ impl MeetingRules {
                     m.removed.remove(&member) | m.turned_away.remove(&member)
                 });
                 if !was_kept_out {
-                    return Err(format!(
-                        "member {member} was neither removed nor turned away"
-                    ));
+                    let who = self.label(member, &meeting);
+                    let stopped: Vec<&str> = MediaKind::ALL
+                        .into_iter()
+                        .filter(|&kind| self.blocked(member, kind))
+                        .map(MediaKind::name)
+                        .collect();
+                    return Err(match stopped.first() {
+                        Some(kind) => format!(
+                            "{who} was neither removed nor turned away; what you stopped ({}) comes back with /allow {who} {kind}",
+                            stopped.join(", ")
+                        ),
+                        None => format!(
+                            "{who} was neither removed nor turned away, and nothing of theirs is stopped: there is nothing to allow"
+                        ),
+                    });
                 }
                 Ok(())
             }
             Some(kind) => {
                 self.other_member(&meeting, id, member)?;
                 if !self.blocked(member, kind) {
-                    return Err(format!("member {member}'s {kind} is not stopped"));
+                    return Err(format!("{}'s {kind} is not stopped", self.label(member, &meeting)));
                 }
                 self.set_blocked(&meeting, member, kind, false);
                 self.effects.push(Effect::Reroute(meeting));
@@ -469,6 +481,105 @@ mod tests {
                 .iter()
                 .any(|e| matches!(e, Event::Privacy { .. })),
             "{effects:?}"
+        );
+    }
+
+    /// The error `who` is told in `effects`.
+    fn error_to(effects: &[Effect], who: ClientId) -> String {
+        told(effects, who)
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Error { message } => Some(message.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    /// `/allow bo` answered with "member 3": an id where a name was typed.
+    /// Answers name members as the members list does, and say what there
+    /// is to allow.
+    #[test]
+    fn answers_name_members_as_the_view_does() {
+        let mut rules = MeetingRules::default();
+        let [ana, bo, cy] = [ClientId(1), ClientId(2), ClientId(3)];
+        for (id, name) in [(ana, "ana"), (bo, "bo"), (cy, "Cy Lee")] {
+            rules.arrive(id, name.to_string(), None);
+        }
+        rules.handle(ana, Request::Create { passcode: None });
+        let meeting = rules.meeting_of(ana).cloned().expect("created");
+        rules.handle(
+            bo,
+            Request::Join {
+                meeting: meeting.to_string(),
+                passcode: None,
+            },
+        );
+        rules.take_effects();
+        let answer = |rules: &mut MeetingRules, request| {
+            rules.handle(ana, request);
+            error_to(&rules.take_effects(), ana)
+        };
+        assert_eq!(
+            answer(&mut rules, Request::Allow { member: bo, kind: None }),
+            "bo#2 was neither removed nor turned away, and nothing of theirs is stopped: there is nothing to allow"
+        );
+        rules.handle(
+            ana,
+            Request::Block {
+                member: Some(bo),
+                kind: MediaKind::Video,
+            },
+        );
+        rules.take_effects();
+        assert_eq!(
+            answer(&mut rules, Request::Allow { member: bo, kind: None }),
+            "bo#2 was neither removed nor turned away; what you stopped (video) comes back with /allow bo#2 video"
+        );
+        assert_eq!(
+            answer(
+                &mut rules,
+                Request::Allow {
+                    member: bo,
+                    kind: Some(MediaKind::Audio)
+                }
+            ),
+            "bo#2's audio is not stopped"
+        );
+        // Someone the meeting never saw is not named: their name is
+        // another meeting's business.
+        for message in [
+            answer(&mut rules, Request::Remove { member: cy }),
+            answer(
+                &mut rules,
+                Request::Private {
+                    to: cy,
+                    text: "hi".into(),
+                },
+            ),
+            answer(&mut rules, Request::Admit { member: cy }),
+        ] {
+            assert!(message.starts_with("#3 is not"), "{message}");
+        }
+        // Knocking makes them known.
+        rules.handle(ana, Request::Lobby { on: true });
+        rules.handle(
+            cy,
+            Request::Join {
+                meeting: meeting.to_string(),
+                passcode: None,
+            },
+        );
+        rules.take_effects();
+        assert_eq!(
+            answer(&mut rules, Request::MakeHost { member: cy }),
+            "Cy Lee#3 is not in your meeting"
+        );
+        // So does being removed.
+        rules.handle(ana, Request::Remove { member: bo });
+        rules.take_effects();
+        assert_eq!(
+            answer(&mut rules, Request::MakeHost { member: bo }),
+            "bo#2 is not in your meeting"
         );
     }
 }
