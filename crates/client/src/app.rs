@@ -43,7 +43,6 @@ use common::{
     PixelSize, Request,
 };
 use crossbeam_channel::{Receiver, SendError, Sender};
-use meeting_screen::x11::X11Injector;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::Shutdown;
@@ -200,7 +199,9 @@ struct App {
 
 struct ScreenShare {
     keyframe: KeyframeRequest,
-    injector: Option<X11Injector>,
+    /// What plays a granted controller's input: the X display, or the test
+    /// desktop, which draws it; none for image files.
+    injector: Option<Box<dyn screen::InputTarget>>,
     /// The injector failed once: said, and not tried again.
     injector_failed: bool,
 }
@@ -748,7 +749,7 @@ impl App {
             return;
         }
         let Some(injector) = &mut share.injector else {
-            return; // a test desktop or pictures: nothing to type into
+            return; // pictures: nothing to type into
         };
         for event in events {
             if let Err(err) = injector.apply(*event) {
