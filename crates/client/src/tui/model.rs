@@ -283,15 +283,41 @@ impl ViewModel {
             .or_else(|| self.others().next())
     }
 
-    /// Flips between the speaker view and the grid, and says so.
+    /// Flips between the speaker view and the grid, and says which layout
+    /// shows now.
     pub fn toggle_speaker_view(&mut self) {
         self.speaker_view = !self.speaker_view;
-        let text = if self.speaker_view {
-            "layout: speaker (who speaks fills the view; f for the grid)"
+        self.say_layout();
+    }
+
+    /// Says the layout drawn now, with the key that leaves it: p and f
+    /// are two switches, and a shared screen shown large (or a clicked
+    /// tile) wins over both, so the one just pressed may not be what shows.
+    fn say_layout(&mut self) {
+        let screen_shared = self.presented_screen().is_some();
+        let text = if self.presentation().is_some() {
+            let then = if self.speaker_view { "speaker" } else { "grid" };
+            format!("layout: presentation (a shared screen large; p for the {then})")
+        } else if self.focused_member().is_some() {
+            "layout: one member fills the view (click the tile or Esc for all)".to_string()
         } else {
-            "layout: grid (f follows the speaker)"
+            let base = if self.speaker_view {
+                "speaker (who speaks fills the view; f for the grid"
+            } else {
+                "grid (f follows the speaker"
+            };
+            // With nothing shared and shared screens set to show large,
+            // there is nothing to say about p.
+            let screens = if screen_shared {
+                "; p shows the shared screen large"
+            } else if !self.presenting {
+                "; p shows shared screens large"
+            } else {
+                ""
+            };
+            format!("layout: {base}{screens})")
         };
-        self.push_line(ChatLine::Info(text.to_string()));
+        self.push_line(ChatLine::Info(text));
     }
 
     /// The member whose tile fills the video area, while they are here.
@@ -394,15 +420,15 @@ impl ViewModel {
         self.chosen_screen = next.copied();
     }
 
-    /// Flips between the presentation layout and the grid, and says so.
+    /// Flips between the presentation layout and the others, and says which
+    /// layout shows now.
     pub fn toggle_presentation(&mut self) {
         self.presenting = !self.presenting;
-        let text = if self.presenting {
-            "layout: presentation (a shared screen large, p for the grid)"
-        } else {
-            "layout: grid (p shows shared screens large)"
-        };
-        self.push_line(ChatLine::Info(text.to_string()));
+        if self.presenting && self.presented_screen().is_none() {
+            let text = "layout: unchanged until someone shares a screen; then it shows large";
+            return self.push_line(ChatLine::Info(text.into()));
+        }
+        self.say_layout();
     }
 
     /// The first member asking to control our screen whom the user has not
@@ -898,6 +924,49 @@ mod tests {
             "{:?}",
             model.chat
         );
+    }
+
+    /// After f then p the chat said "layout: grid" while the speaker view
+    /// was drawn: each switch now names the layout that shows.
+    #[test]
+    fn a_layout_switch_names_the_layout_that_shows() {
+        let mut model = ViewModel::new(ClientId(1));
+        let mut state = MeetingState::new(ClientId(1));
+        state.apply(&Event::Joined {
+            meeting: meeting(),
+            members: vec![member(1, "me", true), sharing_screen(2, "ana")],
+        });
+        model.set_meeting(&state);
+        let said = |model: &mut ViewModel, key: fn(&mut ViewModel)| {
+            key(model);
+            match model.chat.back() {
+                Some(ChatLine::Info(text)) => text.clone(),
+                other => panic!("no layout line: {other:?}"),
+            }
+        };
+        // ana's screen is large; f turns the speaker view on behind it.
+        let text = said(&mut model, ViewModel::toggle_speaker_view);
+        assert!(model.presentation().is_some());
+        assert_eq!(text, "layout: presentation (a shared screen large; p for the speaker)");
+        let text = said(&mut model, ViewModel::toggle_presentation);
+        assert!(model.presentation().is_none() && model.speaker().is_some());
+        assert_eq!(
+            text,
+            "layout: speaker (who speaks fills the view; f for the grid; p shows the shared screen large)"
+        );
+        let text = said(&mut model, ViewModel::toggle_speaker_view);
+        assert_eq!(
+            text,
+            "layout: grid (f follows the speaker; p shows the shared screen large)"
+        );
+
+        // Nothing shared: p changes nothing that shows, and says so.
+        state.members[1].sharing[MediaKind::Screen] = false;
+        model.set_meeting(&state);
+        let text = said(&mut model, ViewModel::toggle_presentation);
+        assert!(text.starts_with("layout: unchanged until someone shares a screen"), "{text}");
+        let text = said(&mut model, ViewModel::toggle_speaker_view);
+        assert_eq!(text, "layout: speaker (who speaks fills the view; f for the grid)");
     }
 
     #[test]
