@@ -55,43 +55,64 @@ pub enum ChatLine {
 pub struct Figures {
     /// Video frames received per second, all members together.
     pub video_fps: f64,
-    /// Video and audio received, bits per second.
+    /// Everything received, bits per second.
     pub bits_per_second: f64,
     /// Frames lost on the way since the start.
     pub dropped: u64,
+    /// Our own video frames sent per second.
+    pub sent_video_fps: f64,
+    /// Everything we sent, bits per second.
+    pub sent_bits_per_second: f64,
     /// Screen redraws in the last second.
     pub redraws: u32,
+}
+
+/// The cumulative counters a rate is taken between.
+#[derive(Clone, Copy)]
+struct Totals {
+    at: Instant,
+    video_frames: u64,
+    bytes: u64,
+    sent_video_frames: u64,
+    sent_bytes: u64,
 }
 
 /// Turns the cumulative counters into rates.
 #[derive(Default)]
 pub struct FigureMeter {
-    last: Option<(Instant, u64, u64)>,
+    last: Option<Totals>,
 }
 
 impl FigureMeter {
     pub fn update(&mut self, stats: &StatsSnapshot, now: Instant, redraws: u32) -> Figures {
-        let frames: u64 = stats
-            .received
-            .iter()
-            .map(|m| m.received[MediaKind::Video].frames)
-            .sum();
         let every_kind = || stats.received.iter().flat_map(|m| m.received.values());
-        let bytes: u64 = every_kind().map(|c| c.bytes).sum();
-        let dropped = every_kind().map(|c| c.lost).sum();
+        let totals = Totals {
+            at: now,
+            video_frames: stats
+                .received
+                .iter()
+                .map(|m| m.received[MediaKind::Video].frames)
+                .sum(),
+            bytes: every_kind().map(|c| c.bytes).sum(),
+            sent_video_frames: stats.sent[MediaKind::Video].frames,
+            sent_bytes: stats.sent.values().map(|c| c.bytes).sum(),
+        };
         let mut figures = Figures {
-            dropped,
+            dropped: every_kind().map(|c| c.lost).sum(),
             redraws,
             ..Figures::default()
         };
-        if let Some((then, last_frames, last_bytes)) = self.last {
-            let seconds = now.saturating_duration_since(then).as_secs_f64();
+        if let Some(then) = self.last {
+            let seconds = now.saturating_duration_since(then.at).as_secs_f64();
             if seconds > 0.0 {
-                figures.video_fps = frames.saturating_sub(last_frames) as f64 / seconds;
-                figures.bits_per_second = 8.0 * bytes.saturating_sub(last_bytes) as f64 / seconds;
+                let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / seconds;
+                figures.video_fps = rate(totals.video_frames, then.video_frames);
+                figures.bits_per_second = 8.0 * rate(totals.bytes, then.bytes);
+                figures.sent_video_fps = rate(totals.sent_video_frames, then.sent_video_frames);
+                figures.sent_bits_per_second = 8.0 * rate(totals.sent_bytes, then.sent_bytes);
             }
         }
-        self.last = Some((now, frames, bytes));
+        self.last = Some(totals);
         figures
     }
 }

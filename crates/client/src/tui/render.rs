@@ -9,13 +9,13 @@
 //! columns on the side column grows to 40 and the grid gets what is left.
 
 use super::keys::SHORTCUTS;
-use super::model::{ChatLine, ClickMap, Connection, ViewModel};
+use super::model::{ChatLine, ClickMap, Connection, Figures, ViewModel};
 use super::presentation;
 use super::remote::ScreenPlacement;
 use super::tiles::{ReadyTiles, RenderedTile, TileKey};
 use crate::command::help_lines;
 use crate::output::clean;
-use common::{MediaKind, MemberInfo};
+use common::{MediaKind, MemberInfo, PerKind};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
@@ -317,15 +317,40 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
     // The figures go last and give way first: who shares what matters more.
     let used: usize = spans.iter().map(Span::width).sum();
     let room = usize::from(area.width).saturating_sub(used);
-    let fps = format!(" {:.0} fps", f.video_fps);
-    let rate = format!("{fps} · {}", bit_rate(f.bits_per_second));
-    let all = format!("{rate} · {} dropped", f.dropped);
-    let figures = [all, rate, fps]
+    let figures = figure_texts(f, &model.sharing)
         .into_iter()
         .find(|text| text.chars().count() <= room)
         .unwrap_or_default();
     spans.push(Span::raw(figures));
     frame.render_widget(Line::from(spans), area);
+}
+
+/// The status bar's figures, longest first: what arrives (`in`), and while
+/// we share anything what we send (`out`, with its frame rate while we
+/// share video), so a sender's own bar does not read as a camera that
+/// failed. What gives way first: the incoming frame rate, then the
+/// outgoing one, then what is sent, then losses.
+fn figure_texts(f: &Figures, sharing: &PerKind<bool>) -> Vec<String> {
+    let fps = |fps: f64| format!("{fps:.0} fps");
+    let (rate_in, rate_out) = (bit_rate(f.bits_per_second), bit_rate(f.sent_bits_per_second));
+    let dropped = format!("{} dropped", f.dropped);
+    let received = format!("in {rate_in} · {dropped}");
+    let mut texts = Vec::new();
+    if sharing.values().any(|on| *on) {
+        let sent = if sharing[MediaKind::Video] {
+            format!("out {} · {rate_out}", fps(f.sent_video_fps))
+        } else {
+            format!("out {rate_out}")
+        };
+        texts.push(format!(" in {} · {rate_in} · {dropped} · {sent}", fps(f.video_fps)));
+        texts.push(format!(" {received} · {sent}"));
+        texts.push(format!(" {received} · out {rate_out}"));
+    } else {
+        texts.push(format!(" in {} · {rate_in} · {dropped}", fps(f.video_fps)));
+    }
+    texts.push(format!(" {received}"));
+    texts.push(format!(" in {rate_in}"));
+    texts
 }
 
 /// Columns and rows for `n` tiles in `area` that give each 16:9 picture the

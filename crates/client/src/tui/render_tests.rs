@@ -73,6 +73,9 @@ fn meeting_model(others: Vec<MemberInfo>) -> ViewModel {
         video_fps: 30.0,
         bits_per_second: 2_400_000.0,
         dropped: 3,
+        // The tone: audio only.
+        sent_video_fps: 0.0,
+        sent_bits_per_second: 70_000.0,
         redraws: 30,
     };
     model.speaking.insert(ClientId(2));
@@ -162,7 +165,8 @@ fn narrow_80x24_layout() {
     let text = screen_text(&backend);
     assert!(text.contains("meeting abc-def"), "{text}");
     assert!(text.contains("mic on · cam off"), "{text}");
-    assert!(text.contains("30 fps · 2.4 Mbit/s · 3 dropped"), "{text}");
+    // What arrives, labelled; the frame rate gives way first at 80 columns.
+    assert!(text.contains("in 2.4 Mbit/s · 3 dropped"), "{text}");
     assert!(
         text.contains("ana ♪"),
         "the speaker's tile is marked:\n{text}"
@@ -1110,4 +1114,39 @@ fn waiting_in_a_lobby_says_so_everywhere_the_view_says_where_you_are() {
     );
     let text = screen_text(&render(&model, &ReadyTiles::new(), 80, 24).0);
     assert!(text.contains("no meeting") && !text.contains("waiting to enter"), "{text}");
+}
+
+/// The sender's own bar read "cam on … 0 fps · 0 kbit/s", the figures of
+/// what arrives, as if the camera had failed: they are labelled now, and
+/// what is sent shows beside them where there is room.
+#[test]
+fn the_status_bar_tells_what_is_sent_from_what_arrives() {
+    let mut model = meeting_model(Vec::new());
+    model.local(&LocalEvent::Sharing {
+        kind: MediaKind::Video,
+        on: true,
+        source: Some("test pattern".into()),
+    });
+    model.figures = Figures {
+        sent_video_fps: 15.0,
+        sent_bits_per_second: 1_200_000.0,
+        ..Figures::default()
+    };
+    let bar = |width| {
+        let text = screen_text(&render(&model, &ReadyTiles::new(), width, 30).0);
+        text.lines().next().unwrap_or_default().to_string()
+    };
+    let wide = bar(120);
+    assert!(
+        wide.contains("in 0 fps · 0 kbit/s · 0 dropped · out 15 fps · 1.2 Mbit/s"),
+        "{wide}"
+    );
+    let medium = bar(100);
+    assert!(
+        medium.contains("in 0 kbit/s · 0 dropped · out 15 fps · 1.2 Mbit/s"),
+        "{medium}"
+    );
+    let narrow = bar(80);
+    assert!(narrow.contains("in 0 kbit/s · 0 dropped"), "{narrow}");
+    assert!(!narrow.contains(" 0 fps"), "no bare rate to misread: {narrow}");
 }
