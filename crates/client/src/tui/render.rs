@@ -85,7 +85,10 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
     };
     let [self_view, side] =
         Layout::vertical([Constraint::Length(self_view_height), Constraint::Min(0)]).areas(side);
-    let members_height = (model.state.members.len() as u16 + 2).clamp(3, (side.height / 3).max(3));
+    // Room for who waits in the lobby (⧗) too, below the members.
+    let rows = model.state.members.len() + model.state.waiting.len();
+    let members_height =
+        (u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)).clamp(3, (side.height / 3).max(3));
     let [members, chat] =
         Layout::vertical([Constraint::Length(members_height), Constraint::Min(0)]).areas(side);
 
@@ -666,16 +669,19 @@ fn draw_members(
             Span::styled(" waits · /admit or /deny", DIM),
         ])
     }));
-    let title = match model.state.waiting.len() {
-        0 => format!(" members ({}) ", model.state.members.len()),
-        waiting => format!(
-            " members ({}) · {waiting} in the lobby ",
-            model.state.members.len()
-        ),
+    let members = model.state.members.len();
+    let titles = match model.state.waiting.len() {
+        0 => vec![format!(" members ({members}) ")],
+        waiting => vec![
+            format!(" members ({members}) · {waiting} in the lobby "),
+            format!(" members ({members}) · {waiting} waiting "),
+            format!(" members ({members}) · ⧗ {waiting} "),
+            format!(" members ({members}) "),
+        ],
     };
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
-        .title(title);
+        .title(fitting(titles, area.width));
     let rows = block
         .inner(area)
         .rows()
@@ -686,15 +692,32 @@ fn draw_members(
     rows
 }
 
+/// The first of `titles` (longest first, each shorter by what matters
+/// least) that fits on the top border of a box `width` columns wide; the
+/// last, whatever its width, if none does.
+fn fitting(titles: Vec<String>, width: u16) -> String {
+    let room = usize::from(width.saturating_sub(2));
+    let mut titles = titles.into_iter().peekable();
+    while let Some(title) = titles.next() {
+        if titles.peek().is_none() || unicode_width::UnicodeWidthStr::width(title.as_str()) <= room {
+            return title;
+        }
+    }
+    String::new()
+}
+
 /// Splits `text` into lines at most `width` columns wide, between words where
-/// it can and inside a word only when the word alone is too long.
+/// it can. A word too long for a line is split after a `/` (a path breaks
+/// between its parts: `~/.config/meeting/` and `known_hosts`), and inside a
+/// part only when that part alone is too long.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
+    let columns = |s: &str| -> usize { s.chars().map(|c| c.width().unwrap_or(0)).sum() };
     let mut lines = Vec::new();
     let mut line = String::new();
     let mut used = 0;
     for word in text.split(' ') {
-        let word_width: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+        let word_width = columns(word);
         let space = usize::from(used > 0);
         if used + space + word_width <= width {
             if space == 1 {
@@ -708,14 +731,28 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
             lines.push(std::mem::take(&mut line));
             used = 0;
         }
-        for c in word.chars() {
-            let w = c.width().unwrap_or(0);
-            if used + w > width {
-                lines.push(std::mem::take(&mut line));
-                used = 0;
+        for part in word.split_inclusive('/') {
+            let part_width = columns(part);
+            if used + part_width <= width {
+                line.push_str(part);
+                used += part_width;
+                continue;
             }
-            line.push(c);
-            used += w;
+            if used > 0 && part_width <= width {
+                lines.push(std::mem::take(&mut line));
+                line.push_str(part);
+                used = part_width;
+                continue;
+            }
+            for c in part.chars() {
+                let w = c.width().unwrap_or(0);
+                if used + w > width {
+                    lines.push(std::mem::take(&mut line));
+                    used = 0;
+                }
+                line.push(c);
+                used += w;
+            }
         }
     }
     lines.push(line);
@@ -726,19 +763,31 @@ fn draw_chat(frame: &mut Frame, model: &ViewModel, area: Rect) {
     let title = match (model.chat_scroll, model.unread) {
         (0, _) => Line::raw(" chat "),
         // Scrolled back, news below: say so instead of jumping to it.
-        (_, 1..) => Line::from(vec![
-            Span::raw(" chat "),
-            Span::styled(
-                format!(
-                    " {} new message{} · End ",
-                    model.unread,
-                    if model.unread == 1 { "" } else { "s" }
-                ),
-                ASKING_BAR,
-            ),
-            Span::raw(" "),
-        ]),
-        (back, 0) => Line::raw(format!(" chat (scrolled back {back}, End returns) ")),
+        (_, 1..) => {
+            let news = fitting(
+                vec![
+                    format!(
+                        " {} new message{} · End ",
+                        model.unread,
+                        if model.unread == 1 { "" } else { "s" }
+                    ),
+                    format!(" {} new · End ", model.unread),
+                    format!(" {} new ", model.unread),
+                ],
+                // After " chat ".
+                area.width.saturating_sub(6),
+            );
+            Line::from(vec![Span::raw(" chat "), Span::styled(news, ASKING_BAR)])
+        }
+        (back, 0) => Line::raw(fitting(
+            vec![
+                format!(" chat (scrolled back {back}, End returns) "),
+                format!(" chat (back {back}, End returns) "),
+                format!(" chat (back {back} · End) "),
+                " chat ".to_string(),
+            ],
+            area.width,
+        )),
     };
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
@@ -870,18 +919,26 @@ fn key_hints(model: &ViewModel, width: usize) -> Vec<(&'static str, &'static str
             hint("?", "keys", 0),
         ]
     } else {
+        // Creating or joining a meeting is for someone in none (in one,
+        // the server refuses both: leave first), leaving for someone in
+        // one or at its door.
+        let inside = model.state.meeting.is_some() || model.state.waiting_for.is_some();
         let mut hints = vec![
             hint("Enter", "chat", 0),
             hint("/", "cmd", 0),
             hint("m", "mic", 0),
             hint("v", "cam", 0),
-            hint("S", "screen", 2),
-            hint("c", "create", 1),
-            hint("j", "join", 1),
-            hint("l", leave_hint(model), 0),
-            hint("q", "quit", 0),
-            hint("?", "keys", 0),
+            hint("S", "screen", if inside { 0 } else { 2 }),
         ];
+        if inside {
+            hints.push(hint("M", "members", 1));
+            hints.push(hint("f", "speaker", 2));
+            hints.push(hint("l", leave_hint(model), 0));
+        } else {
+            hints.push(hint("c", "create", 0));
+            hints.push(hint("j", "join", 0));
+        }
+        hints.extend([hint("q", "quit", 0), hint("?", "keys", 0)]);
         // A screen shared while the grid is on: say how to see it.
         if model.presented_screen().is_some() {
             hints.insert(4, hint("p", "present", 0));

@@ -305,6 +305,22 @@ fn chat_wraps_between_words() {
     assert_eq!(wrap("", 5), [""]);
     // Wide characters take two columns.
     assert_eq!(wrap("日本語", 4), ["日本", "語"]);
+    // A path too long for a line breaks between its parts, never inside
+    // one (it was `known_` and `hosts`).
+    assert_eq!(
+        wrap(
+            "remembered in /home/someone/.config/meeting/known_hosts, and checked",
+            28
+        ),
+        [
+            "remembered in",
+            "/home/someone/.config/",
+            "meeting/known_hosts, and",
+            "checked"
+        ]
+    );
+    // A part longer than a line is still cut, as any word is.
+    assert_eq!(wrap("/abcdefgh/ij", 4), ["/abc", "defg", "h/ij"]);
 }
 
 #[test]
@@ -1149,4 +1165,47 @@ fn the_status_bar_tells_what_is_sent_from_what_arrives() {
     let narrow = bar(80);
     assert!(narrow.contains("in 0 kbit/s · 0 dropped"), "{narrow}");
     assert!(!narrow.contains(" 0 fps"), "no bare rate to misread: {narrow}");
+}
+
+/// At 100 columns the titles were cut (`1 in the lobb╮`, `scrolled back
+/// 10, End╮`), who waits showed only in the members menu, and at 80 the
+/// key bar had no room for S: titles shorten by what matters least, the
+/// members panel has rows for who waits, and in a meeting the key bar
+/// spends no room on creating or joining another.
+#[test]
+fn titles_shorten_instead_of_being_cut_and_who_waits_shows() {
+    let mut model = meeting_model(vec![member(2, "ana", true, false, false)]);
+    apply(
+        &mut model,
+        &Event::Waiting {
+            meeting: meeting_id(),
+            waiting: vec![named(7, "cy")],
+        },
+    );
+    for _ in 0..12 {
+        model.log("older line");
+    }
+    model.scroll_chat(10);
+    for (width, height) in [(100, 30), (80, 24), (200, 60)] {
+        let text = screen_text(&render(&model, &ReadyTiles::new(), width, height).0);
+        let titled = |start: &str| {
+            text.lines()
+                .flat_map(|line| line.split('╭').skip(1))
+                .find(|piece| piece.starts_with(start))
+                .map(|piece| piece.split('╮').next().unwrap_or_default().to_string())
+        };
+        let members = titled(" members (2)").unwrap_or_default();
+        let chat = titled(" chat").unwrap_or_default();
+        // A whole title ends in a space, then the border runs on.
+        for title in [&members, &chat] {
+            let words = title.trim_end_matches('─');
+            assert!(words.ends_with(' '), "{width}: cut title {title:?}\n{text}");
+        }
+        assert!(members.contains('1') || width < 100, "{width}: {members}");
+        assert!(chat.contains("10"), "{width}: {chat}");
+        assert!(text.contains("⧗ cy#7"), "{width}: who waits\n{text}");
+        let keys = text.lines().last().unwrap_or_default();
+        assert!(keys.contains("S screen"), "{width}: {keys}");
+        assert!(!keys.contains("c create"), "{width}: {keys}");
+    }
 }
