@@ -15,75 +15,152 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, M
 /// Chat lines scrolled by PageUp and PageDown.
 const PAGE: isize = 10;
 
-/// The shortcuts, for the `?` overlay (one table, so it cannot go stale).
-pub const SHORTCUTS: &[(&str, &str)] = &[
-    (
+/// One row of the key list: the keys, what they do in a line (the `?`
+/// overlay), and the whole story where it is longer (the README's table of
+/// keys and the man page; empty: `help` is all of it).
+pub struct Shortcut {
+    /// As the overlay shows them: `Enter, i, t`.
+    pub keys: &'static str,
+    pub help: &'static str,
+    pub details: &'static str,
+}
+
+impl Shortcut {
+    /// What the keys do, as the README and the man page say it.
+    pub fn described(&self) -> &'static str {
+        if self.details.is_empty() {
+            self.help
+        } else {
+            self.details
+        }
+    }
+}
+
+const fn key(keys: &'static str, help: &'static str, details: &'static str) -> Shortcut {
+    Shortcut {
+        keys,
+        help,
+        details,
+    }
+}
+
+/// The keys of the full-screen view: one table for the `?` overlay, the man
+/// page and the README, so none of them can go stale.
+pub const SHORTCUTS: &[Shortcut] = &[
+    key(
         "Enter, i, t",
         "type a chat message (Enter sends, Esc stops typing)",
+        "type a chat line or a `/command`; Enter sends it, Esc (or Enter on an empty line) goes back to the keys, and so does sending `/join`, `/create` or `/leave`: the next key is a key again",
     ),
-    ("/", "type a command (/help lists them)"),
-    (
+    key("/", "type a command (/help lists them)", "type a command"),
+    key(
         "while typing",
         "Left Right Home End (Ctrl-A, Ctrl-E) move; Backspace, Delete, Ctrl-U, Ctrl-K, Ctrl-W delete; Up Down recall lines you sent; Tab completes commands and names (again for the next)",
+        "`Left` `Right` `Home` `End` (and `Ctrl-A` `Ctrl-E` `Ctrl-B` `Ctrl-F`) move the cursor; `Backspace`, `Delete`, `Ctrl-U` (to the start), `Ctrl-K` (to the end), `Ctrl-W` (the word before) delete; `Up` / `Down` recall the lines you sent this session; `Tab` completes a command name after `/`, or a member's name from its first letters or words (as commands take it: quoted when it has spaces, `name#id` when the name alone could mean someone else), and `Tab` again shows the next candidate; `PgUp` `PgDn` still scroll the chat",
     ),
-    (
+    key(
         "m",
         if cfg!(feature = "audio") {
             "microphone on/off"
         } else {
             "audio on/off: a test tone (this build has no microphone support)"
         },
+        "the microphone on and off in builds with `--features devices`, the test tone in builds without (the `?` list says which)",
     ),
-    (
+    key(
         "v",
         if cfg!(feature = "camera") {
             "camera on/off"
         } else {
             "video on/off: a test pattern (this build has no camera support)"
         },
+        "the camera on and off in builds with `--features devices`, the test pattern in builds without (the `?` list says which)",
     ),
-    ("S", "share your screen on/off"),
-    ("p", "presentation (a shared screen large) or the grid"),
-    (
+    key(
+        "S",
+        "share your screen on/off",
+        "share your screen (the test desktop; `/screen on x11` shares a display) on and off",
+    ),
+    key(
+        "p",
+        "presentation (a shared screen large) or the grid",
+        "presentation (a shared screen large, cameras in a strip) or the grid; the view switches to the presentation when someone starts sharing",
+    ),
+    key(
         "f",
         "speaker view (who speaks fills the view, the others below) or the grid",
+        "speaker view: who speaks (or spoke last) fills the video area above a strip of the others; `f` again for the grid",
     ),
-    ("Tab", "show the next shared screen"),
-    ("a", "ask to control the screen shown"),
-    ("g, n", "grant or ignore a request to control your screen"),
-    ("r", "take back control of your screen, or give up control"),
-    (
+    key(
+        "Tab",
+        "show the next shared screen",
+        "show the next shared screen, when several members share one",
+    ),
+    key("a", "ask to control the screen shown", ""),
+    key(
+        "g, n",
+        "grant or ignore a request to control your screen",
+        "grant or ignore a request to control your screen (a banner shows it)",
+    ),
+    key(
+        "r",
+        "take back control of your screen, or give up control",
+        "take control of your screen back, or give up control of someone else's",
+    ),
+    key(
         "C",
         "control mode: keys and mouse go to the screen you control (Ctrl-C still quits)",
+        "control mode, once granted: keys and the mouse (click, drag, wheel, in the screen's tile) go to the shared screen; Ctrl-C still quits",
     ),
-    ("F2, Ctrl-]", "leave control mode"),
-    ("c", "create a meeting"),
-    ("j", "join a meeting: type its id, then Enter (the keys work again after it)"),
-    ("l", "leave the meeting, after you confirm with y or Enter"),
-    ("s", "show the stats in the chat"),
-    (
+    key("F2, Ctrl-]", "leave control mode", ""),
+    key("c", "create a meeting", ""),
+    key(
+        "j",
+        "join a meeting: type its id, then Enter (the keys work again after it)",
+        "",
+    ),
+    key(
+        "l",
+        "leave the meeting, after you confirm with y or Enter",
+        "leave the meeting (or stop waiting in its lobby), once you confirm with `y` or Enter; the question says when a locked meeting would not let you back",
+    ),
+    key("s", "show the stats in the chat", ""),
+    key(
         "y",
         "copy the meeting id to the clipboard (OSC 52, where the terminal allows it)",
+        "copy the meeting id to the clipboard with OSC 52 (terminals that allow it, and tmux with `set-clipboard on`); the chat pane says what was copied, and what others type to join",
     ),
-    (
+    key(
         "Up Down PgUp PgDn",
         "scroll the chat back and forth (the mouse wheel too)",
+        "scroll the chat back and forth (the mouse wheel over the chat scrolls it too)",
     ),
-    (
+    key(
         "click",
         "a tile: it fills the video area (click again or Esc for all tiles); a member in the list: what you can do about them",
+        "on a tile: it fills the video area (click it again, or Esc, for all tiles); on a member in the members list: the commands for them (`/msg`, `/mute`, `/volume`, and the host's) in the chat. The view reports the mouse, so select text with Shift held, as in most terminal programs",
     ),
-    (
+    key(
         "M",
         "members menu: pick a member, or (host) someone waiting in the lobby, and act on them",
+        "members menu: ↑↓ picks a member, then `m` message, `u`/`U` mute or unmute them for you, and for the host `a`/`v` stop their audio or video, `A` allow it again, `l` lower their hand, `h` make them host, `x` remove them (the last two ask first); below the members, the host finds who waits in the lobby: `y` lets them in, `n` turns them away",
     ),
-    ("End", "back to the newest chat line"),
-    (
+    key("End", "back to the newest chat line", ""),
+    key(
         "?, F1",
         "show this list (arrows and PgUp PgDn scroll it, any other key closes it)",
+        "every key and command (also `/help`); the arrows, `PgUp` and `PgDn` scroll the list, any other key closes it",
     ),
-    ("q", "leave and quit, after you confirm with y or Enter"),
-    ("Ctrl-C", "leave and quit at once"),
+    key(
+        "q",
+        "leave and quit, after you confirm with y or Enter",
+        "leave and quit, once you confirm with `y` or Enter (any other key keeps you in); `/quit`, `/leave` and `/cancel` typed in the view ask the same way",
+    ),
+    key(
+        "Ctrl-C",
+        "leave and quit at once",
+        "leave and quit at once; the terminal is restored, also after a crash",
+    ),
 ];
 
 /// Applies `key` to the view; returns the command lines for the main loop,

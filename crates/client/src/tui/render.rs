@@ -977,7 +977,10 @@ pub fn help_text(width: usize) -> Vec<Line<'static>> {
     let mut entries: Vec<Line<'static>> = vec![Line::styled("Keys", bold)];
     let add = |lines: &mut Vec<Line<'static>>, key: &str, what: &str| {
         let what_width = width.saturating_sub(HELP_KEY_COLUMN + 2).max(10);
-        let mut rows = wrap(what, what_width).into_iter();
+        // A second form of a command (`/video off`) has no text of its own.
+        let mut rows = wrap(what, what_width)
+            .into_iter()
+            .filter(|row| !row.is_empty());
         let key_fits = key.chars().count() < HELP_KEY_COLUMN;
         let first = if key_fits {
             rows.next().unwrap_or_default()
@@ -997,8 +1000,8 @@ pub fn help_text(width: usize) -> Vec<Line<'static>> {
             lines.push(Line::raw(format!("  {:HELP_KEY_COLUMN$}{row}", "")));
         }
     };
-    for (key, what) in SHORTCUTS {
-        add(&mut entries, key, what);
+    for shortcut in SHORTCUTS {
+        add(&mut entries, shortcut.keys, shortcut.help);
     }
     entries.push(Line::raw(""));
     entries.push(Line::styled("Commands (Enter, then type them)", bold));
@@ -1018,15 +1021,19 @@ fn draw_help(frame: &mut Frame, model: &ViewModel, screen: Rect) -> (usize, usiz
     let shown = usize::from(height.saturating_sub(2));
     let max_scroll = lines.len().saturating_sub(shown);
     let scroll = model.help_scroll.min(max_scroll);
+    // Any key but those that scroll closes it (`keys::help_key`).
     let title = if max_scroll > 0 {
-        format!(
-            " keys and commands {}-{} of {} · ↑↓ PgUp PgDn scroll · Esc closes ",
-            scroll + 1,
-            (scroll + shown).min(lines.len()),
-            lines.len()
+        let (from, to, of) = (scroll + 1, (scroll + shown).min(lines.len()), lines.len());
+        fitting(
+            vec![
+                format!(" keys and commands {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · any other key closes "),
+                format!(" keys and commands {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · other keys close "),
+                format!(" keys {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · other keys close "),
+            ],
+            width,
         )
     } else {
-        " keys and commands · Esc closes ".to_string()
+        " keys and commands · any key closes ".to_string()
     };
     frame.render_widget(Clear, area);
     let block = Block::bordered()

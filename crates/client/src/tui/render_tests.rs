@@ -224,7 +224,8 @@ fn help_overlay_lists_every_shortcut() {
     model.help_open = true;
     let (backend, _) = render(&model, &ReadyTiles::new(), 100, 40);
     let text = screen_text(&backend);
-    for (key, _) in crate::tui::keys::SHORTCUTS {
+    for shortcut in crate::tui::keys::SHORTCUTS {
+        let key = shortcut.keys;
         assert!(text.contains(key), "{key} missing:\n{text}");
     }
 }
@@ -248,7 +249,7 @@ fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
         insta::assert_snapshot!(backend);
     }
     // Scrolled page by page to the end, every row of the text was on screen.
-    let mut seen = first;
+    let mut seen = first.clone();
     while model.help_scroll < drawn.help_max_scroll {
         model.help_scroll += drawn.help_page;
         seen.push_str(&screen_text(&render(&model, &ReadyTiles::new(), 80, 24).0));
@@ -260,7 +261,7 @@ fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
     // Each key and command stands apart from its description.
     let mut entries: Vec<(String, String)> = crate::tui::keys::SHORTCUTS
         .iter()
-        .map(|(k, w)| (k.to_string(), w.to_string()))
+        .map(|s| (s.keys.to_string(), s.help.to_string()))
         .collect();
     entries.extend(
         crate::command::help_lines()
@@ -281,6 +282,19 @@ fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
     for joined in ["PERCENThow", "[SOURCE]share"] {
         assert!(!seen.contains(joined), "{joined}");
     }
+    // A form too long for the key column, with no text of its own, is not
+    // followed by an empty row (`/control grant NAME|ID`, then nothing).
+    let rows: Vec<String> = help_text(78).iter().map(|l| l.to_string()).collect();
+    for pair in rows.windows(2) {
+        assert!(
+            !(pair[0].trim_start().starts_with('/') && pair[1].trim().is_empty()),
+            "{:?} is followed by an empty row",
+            pair[0]
+        );
+    }
+    // It says how it closes as the README does: any key but those that scroll.
+    assert!(first.contains("other key"), "{first}");
+    assert!(!first.contains("Esc closes"), "{first}");
 }
 
 #[test]
