@@ -545,7 +545,9 @@ fn media_already_on_is_known_from_the_moment_a_member_comes_in() {
     let mut ana = ClientProcess::start(&server, "ana");
     let meeting = ana.create();
     ana.send("/audio on");
-    ana.expect("ana's audio", |e| e["event"] == "sharing" && e["on"] == true);
+    ana.expect("ana's audio", |e| {
+        e["event"] == "sharing" && e["on"] == true
+    });
     let mut cy = ClientProcess::start(&server, "cy");
     let joined = cy.join(&meeting);
     assert_eq!(joined["members"][0]["audio"], true, "{joined}");

@@ -200,7 +200,9 @@ fn a_member_whose_name_has_a_space_is_addressed_as_shown() {
     .enumerate()
     {
         ana.send(&format!("/msg {to} message {n}"));
-        let got = cy.expect(&format!("message {n} (to {to})"), |e| e["event"] == "private");
+        let got = cy.expect(&format!("message {n} (to {to})"), |e| {
+            e["event"] == "private"
+        });
         assert_eq!(got["text"], format!("message {n}"), "to {to}: {got}");
     }
     ana.send(&format!("/mute Cy Lee#{id}"));
@@ -209,7 +211,10 @@ fn a_member_whose_name_has_a_space_is_addressed_as_shown() {
     ana.send("/msg Cy");
     let usage = ana.expect_event("error");
     assert!(
-        usage["message"].as_str().unwrap_or_default().contains("usage"),
+        usage["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("usage"),
         "{usage}"
     );
     ana.sync();

@@ -64,7 +64,8 @@ fn meeting_of_two(server: &ServerProcess) -> (Counted, Counted) {
     let mut a = Counted::hello(server, "ana");
     let mut b = Counted::hello(server, "bo");
     a.peer.request(&Request::Create { passcode: None });
-    let Event::Created { meeting, .. } = a.expect("created", |e| matches!(e, Event::Created { .. }))
+    let Event::Created { meeting, .. } =
+        a.expect("created", |e| matches!(e, Event::Created { .. }))
     else {
         unreachable!()
     };
@@ -213,7 +214,11 @@ fn a_resumed_session_knows_what_everyone_shares() {
     loop {
         match b.peer.next_event() {
             Ok(Event::Members { members, .. }) => {
-                assert!(members.iter().any(|m| m.id == id && m.sharing[MediaKind::Video]));
+                assert!(
+                    members
+                        .iter()
+                        .any(|m| m.id == id && m.sharing[MediaKind::Video])
+                );
                 break;
             }
             Ok(Event::Media { member, .. }) if member.id == id => {

@@ -600,7 +600,8 @@ fn parse_media(kind: MediaKind, i: &Invocation) -> Result<Command, String> {
 }
 
 /// How `/msg` is typed, for its errors.
-pub const MSG_USAGE: &str = "usage: /msg NAME|ID TEXT (for example /msg ana see you at five, /msg Cy Lee hi)";
+pub const MSG_USAGE: &str =
+    "usage: /msg NAME|ID TEXT (for example /msg ana see you at five, /msg Cy Lee hi)";
 
 /// `/msg NAME TEXT`: at least a name and a word; where a name with spaces
 /// ends is for the meeting to say (`Command::Private`). A message may have

@@ -657,7 +657,15 @@ mod tests {
                 member(3, "Cy", false),
             ],
         });
-        for typed in ["Cy Lee#2", "Cy Lee", "cy  lee", "\"Cy Lee\"", "Cy#2", "2", "#2"] {
+        for typed in [
+            "Cy Lee#2",
+            "Cy Lee",
+            "cy  lee",
+            "\"Cy Lee\"",
+            "Cy#2",
+            "2",
+            "#2",
+        ] {
             assert_eq!(state.find(typed).map(|m| m.id), Ok(ClientId(2)), "{typed}");
         }
         assert_eq!(state.find("Cy").map(|m| m.id), Ok(ClientId(3)));
@@ -670,13 +678,21 @@ mod tests {
                 .map(|(m, text)| (m.id.0, text.to_string()))
         };
         assert_eq!(to("Cy Lee#2 hi there"), Ok((2, "hi there".into())));
-        assert_eq!(to("Cy Lee hi"), Ok((2, "hi".into())), "the longest name wins");
+        assert_eq!(
+            to("Cy Lee hi"),
+            Ok((2, "hi".into())),
+            "the longest name wins"
+        );
         assert_eq!(to("\"Cy Lee\"  hi"), Ok((2, "hi".into())));
         assert_eq!(to("Cy hi"), Ok((3, "hi".into())));
         assert_eq!(to("Cy#3 Lee is here"), Ok((3, "Lee is here".into())));
         assert_eq!(to("\"Cy\" Lee is here"), Ok((3, "Lee is here".into())));
         assert_eq!(to("2 see #3 now"), Ok((2, "see #3 now".into())));
-        assert_eq!(to("Cy Lee"), Ok((3, "Lee".into())), "a name needs text after it");
+        assert_eq!(
+            to("Cy Lee"),
+            Ok((3, "Lee".into())),
+            "a name needs text after it"
+        );
         let err = to("Bo hi").err().unwrap_or_default();
         assert!(err.contains("nobody called 'Bo'"), "{err}");
         assert!(to("\"Cy Lee hi").is_err(), "an open quote");

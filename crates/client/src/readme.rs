@@ -30,8 +30,7 @@ fn keys_cell(keys: &str) -> String {
             group
                 .split(' ')
                 .map(|token| {
-                    let word =
-                        token.len() > 1 && token.chars().all(|c| c.is_ascii_lowercase());
+                    let word = token.len() > 1 && token.chars().all(|c| c.is_ascii_lowercase());
                     if word { token.to_string() } else { code(token) }
                 })
                 .collect::<Vec<_>>()
@@ -48,7 +47,11 @@ pub fn command_table() -> String {
         let usage: Vec<String> = spec.usage.iter().map(|u| code(u)).collect();
         let mut what = cell(spec.described());
         if !spec.aliases.is_empty() {
-            let aliases: Vec<String> = spec.aliases.iter().map(|a| code(&format!("/{a}"))).collect();
+            let aliases: Vec<String> = spec
+                .aliases
+                .iter()
+                .map(|a| code(&format!("/{a}")))
+                .collect();
             what.push_str(&format!("; also {}", aliases.join(", ")));
         }
         table.push_str(&format!("| {} | {what} |\n", usage.join(" / ")));
@@ -98,8 +101,16 @@ mod tests {
         let mut readme = std::fs::read_to_string(&path).expect("README.md");
         let mut stale = Vec::new();
         for (start, end, table) in [
-            ("<!-- commands: made from COMMANDS", "<!-- end of commands -->", command_table()),
-            ("<!-- keys: made from SHORTCUTS", "<!-- end of keys -->", key_table()),
+            (
+                "<!-- commands: made from COMMANDS",
+                "<!-- end of commands -->",
+                command_table(),
+            ),
+            (
+                "<!-- keys: made from SHORTCUTS",
+                "<!-- end of keys -->",
+                key_table(),
+            ),
         ] {
             let (from, to) = between(&readme, start, end)
                 .unwrap_or_else(|| panic!("README.md has no '{start}' ... '{end}'"));
@@ -138,9 +149,8 @@ mod tests {
                 _ => {}
             }
         }
-        let within = |ranges: &[std::ops::Range<usize>], at: usize| {
-            ranges.iter().any(|r| r.contains(&at))
-        };
+        let within =
+            |ranges: &[std::ops::Range<usize>], at: usize| ranges.iter().any(|r| r.contains(&at));
         let mut problems = Vec::new();
         let mut in_fence = false;
         let mut at = 0;
@@ -154,13 +164,15 @@ mod tests {
                 }
                 in_fence = !in_fence;
             } else if !in_fence {
-                let heading = line.starts_with('#')
-                    && line.trim_start_matches('#').starts_with(' ');
+                let heading =
+                    line.starts_with('#') && line.trim_start_matches('#').starts_with(' ');
                 if heading && !within(&headings, at) {
                     problems.push(format!("line {number}: not read as a heading: {line:?}"));
                 }
                 if line.starts_with('|') && !within(&tables, at) && !within(&code, at) {
-                    problems.push(format!("line {number}: a table row outside any table: {line:?}"));
+                    problems.push(format!(
+                        "line {number}: a table row outside any table: {line:?}"
+                    ));
                 }
             }
             at += line.len() + 1;
@@ -193,8 +205,14 @@ mod tests {
     fn a_fence_that_does_not_close_and_an_orphaned_table_row_are_found() {
         let unclosed = "```sh\n/quit\n``` A third client\n\n## The client\n\n```\ncode\n```\n";
         let problems = commonmark_problems(unclosed);
-        assert!(problems.iter().any(|p| p.contains("closing fence")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("heading")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("closing fence")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("heading")),
+            "{problems:?}"
+        );
         let split = "| a | b |\n|---|---|\n| 1 | 2 |\n\nA paragraph.\n| 3 | 4 |\n";
         let problems = commonmark_problems(split);
         assert_eq!(problems.len(), 1, "{problems:?}");

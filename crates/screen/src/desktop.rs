@@ -679,7 +679,15 @@ impl TestDesktop {
         let columns = (inside.width / i64::from(CELL_WIDTH * scale)).max(1) as usize;
         let skip = text.chars().count().saturating_sub(columns);
         let shown: String = text.chars().skip(skip).collect();
-        draw_text(image, inside, inside.x + 2, inside.y + 3, scale, &shown, INK);
+        draw_text(
+            image,
+            inside,
+            inside.x + 2,
+            inside.y + 3,
+            scale,
+            &shown,
+            INK,
+        );
 
         if let Some((x, y)) = input.pointer {
             let (x, y) = (i64::from(x), i64::from(y));
@@ -919,10 +927,7 @@ mod tests {
         let changed_rows: Vec<u32> = (0..360)
             .filter(|&y| (0..640).any(|x| more.get_pixel(x, y) != pointed.get_pixel(x, y)))
             .collect();
-        assert!(
-            changed_rows.iter().all(|&y| y > 300),
-            "{changed_rows:?}"
-        );
+        assert!(changed_rows.iter().all(|&y| y > 300), "{changed_rows:?}");
         input.apply(key(XK_RETURN, true));
         assert_eq!(input.typed(), "");
     }

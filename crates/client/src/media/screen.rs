@@ -77,7 +77,9 @@ struct SharedDesktopInput(Arc<Mutex<DesktopInput>>);
 impl SharedDesktopInput {
     fn lock(&self) -> MutexGuard<'_, DesktopInput> {
         // Plain data: what a panicking holder left is still worth drawing.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -93,11 +95,12 @@ impl InputTarget for SharedDesktopInput {
     }
 }
 
+/// A screen source, and what plays a controller's input on it, if anything.
+pub type OpenedScreen = (Box<dyn ScreenSource>, Option<Box<dyn InputTarget>>);
+
 /// Opens a screen source, with what plays a granted controller's input on
 /// it, if it takes any: the X display (its region), or the test desktop.
-pub fn open_screen_source(
-    spec: Option<&str>,
-) -> anyhow::Result<(Box<dyn ScreenSource>, Option<Box<dyn InputTarget>>)> {
+pub fn open_screen_source(spec: Option<&str>) -> anyhow::Result<OpenedScreen> {
     let spec = spec.unwrap_or("test");
     if spec == "test" {
         let input = SharedDesktopInput::default();

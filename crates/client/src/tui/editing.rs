@@ -240,7 +240,8 @@ impl InputLine {
             .rfind(char::is_whitespace)
             .map_or(0, |i| i + 1);
         let word = &self.text[start..at];
-        if !(start == 0 && word.starts_with('/')) && !word.is_empty() {
+        let command_name = start == 0 && word.starts_with('/');
+        if !command_name && !word.is_empty() {
             start = name_start(&self.text[..at], members).unwrap_or(start);
         }
         let word = &self.text[start..at];

@@ -450,7 +450,9 @@ fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
 fn ends_typing(line: &str) -> bool {
     matches!(
         command::parse(line),
-        Ok(Some(Command::Join(..) | Command::Create(_) | Command::Leave))
+        Ok(Some(
+            Command::Join(..) | Command::Create(_) | Command::Leave
+        ))
     )
 }
 
@@ -466,7 +468,11 @@ fn completion_names(model: &ViewModel) -> Vec<String> {
         .iter()
         .map(|m| {
             let name = crate::output::clean(&m.name);
-            let words = |s: &str| s.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>();
+            let words = |s: &str| {
+                s.split_whitespace()
+                    .map(str::to_lowercase)
+                    .collect::<Vec<_>>()
+            };
             let mine = words(&m.name);
             let could_mean_another = others
                 .iter()
@@ -739,7 +745,10 @@ mod tests {
         assert_eq!(press(&mut model, KeyCode::Char('l')), None, "no");
         assert!(model.confirm.is_none());
         assert_eq!(press(&mut model, KeyCode::Char('l')), None);
-        assert_eq!(press(&mut model, KeyCode::Char('y')).as_deref(), Some("/leave"));
+        assert_eq!(
+            press(&mut model, KeyCode::Char('y')).as_deref(),
+            Some("/leave")
+        );
 
         // Typed, in a meeting someone else locked.
         let mut state = model.state.clone();
@@ -896,7 +905,10 @@ mod tests {
         press(&mut model, KeyCode::Tab);
         assert_eq!(model.input.text, "/msg \"Cy Lee\"");
         press(&mut model, KeyCode::Tab);
-        assert_eq!(model.input.text, "/msg Cy#3", "Cy alone would be ambiguous here");
+        assert_eq!(
+            model.input.text, "/msg Cy#3",
+            "Cy alone would be ambiguous here"
+        );
         press(&mut model, KeyCode::Esc);
 
         model.input.text.clear();

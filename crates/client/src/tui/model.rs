@@ -940,8 +940,10 @@ mod tests {
         assert_eq!(model.presentation().map(|m| m.id), Some(ClientId(3)));
         assert!(model.others().all(|m| m.sharing[MediaKind::Video]));
         assert!(
-            model.chat.iter().any(|l| *l
-                == ChatLine::Info("bo joined, sharing video and screen".into())),
+            model
+                .chat
+                .iter()
+                .any(|l| *l == ChatLine::Info("bo joined, sharing video and screen".into())),
             "{:?}",
             model.chat
         );
@@ -968,7 +970,10 @@ mod tests {
         // ana's screen is large; f turns the speaker view on behind it.
         let text = said(&mut model, ViewModel::toggle_speaker_view);
         assert!(model.presentation().is_some());
-        assert_eq!(text, "layout: presentation (a shared screen large; p for the speaker)");
+        assert_eq!(
+            text,
+            "layout: presentation (a shared screen large; p for the speaker)"
+        );
         let text = said(&mut model, ViewModel::toggle_presentation);
         assert!(model.presentation().is_none() && model.speaker().is_some());
         assert_eq!(
@@ -985,9 +990,15 @@ mod tests {
         state.members[1].sharing[MediaKind::Screen] = false;
         model.set_meeting(&state);
         let text = said(&mut model, ViewModel::toggle_presentation);
-        assert!(text.starts_with("layout: unchanged until someone shares a screen"), "{text}");
+        assert!(
+            text.starts_with("layout: unchanged until someone shares a screen"),
+            "{text}"
+        );
         let text = said(&mut model, ViewModel::toggle_speaker_view);
-        assert_eq!(text, "layout: speaker (who speaks fills the view; f for the grid)");
+        assert_eq!(
+            text,
+            "layout: speaker (who speaks fills the view; f for the grid)"
+        );
     }
 
     #[test]

@@ -87,8 +87,8 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
         Layout::vertical([Constraint::Length(self_view_height), Constraint::Min(0)]).areas(side);
     // Room for who waits in the lobby (⧗) too, below the members.
     let rows = model.state.members.len() + model.state.waiting.len();
-    let members_height =
-        (u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)).clamp(3, (side.height / 3).max(3));
+    let members_height = (u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2))
+        .clamp(3, (side.height / 3).max(3));
     let [members, chat] =
         Layout::vertical([Constraint::Length(members_height), Constraint::Min(0)]).areas(side);
 
@@ -335,7 +335,10 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
 /// outgoing one, then what is sent, then losses.
 fn figure_texts(f: &Figures, sharing: &PerKind<bool>) -> Vec<String> {
     let fps = |fps: f64| format!("{fps:.0} fps");
-    let (rate_in, rate_out) = (bit_rate(f.bits_per_second), bit_rate(f.sent_bits_per_second));
+    let (rate_in, rate_out) = (
+        bit_rate(f.bits_per_second),
+        bit_rate(f.sent_bits_per_second),
+    );
     let dropped = format!("{} dropped", f.dropped);
     let received = format!("in {rate_in} · {dropped}");
     let mut texts = Vec::new();
@@ -345,7 +348,10 @@ fn figure_texts(f: &Figures, sharing: &PerKind<bool>) -> Vec<String> {
         } else {
             format!("out {rate_out}")
         };
-        texts.push(format!(" in {} · {rate_in} · {dropped} · {sent}", fps(f.video_fps)));
+        texts.push(format!(
+            " in {} · {rate_in} · {dropped} · {sent}",
+            fps(f.video_fps)
+        ));
         texts.push(format!(" {received} · {sent}"));
         texts.push(format!(" {received} · out {rate_out}"));
     } else {
@@ -416,7 +422,10 @@ fn draw_grid(
         };
         // The rows the wrapped text takes, so none is cut.
         let width = usize::from(area.width.max(1));
-        let rows: usize = text.lines().map(|line| wrap(line, width).len().max(1)).sum();
+        let rows: usize = text
+            .lines()
+            .map(|line| wrap(line, width).len().max(1))
+            .sum();
         let paragraph = Paragraph::new(text)
             .style(DIM)
             .centered()
@@ -699,7 +708,8 @@ fn fitting(titles: Vec<String>, width: u16) -> String {
     let room = usize::from(width.saturating_sub(2));
     let mut titles = titles.into_iter().peekable();
     while let Some(title) = titles.next() {
-        if titles.peek().is_none() || unicode_width::UnicodeWidthStr::width(title.as_str()) <= room {
+        if titles.peek().is_none() || unicode_width::UnicodeWidthStr::width(title.as_str()) <= room
+        {
             return title;
         }
     }
@@ -1026,8 +1036,12 @@ fn draw_help(frame: &mut Frame, model: &ViewModel, screen: Rect) -> (usize, usiz
         let (from, to, of) = (scroll + 1, (scroll + shown).min(lines.len()), lines.len());
         fitting(
             vec![
-                format!(" keys and commands {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · any other key closes "),
-                format!(" keys and commands {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · other keys close "),
+                format!(
+                    " keys and commands {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · any other key closes "
+                ),
+                format!(
+                    " keys and commands {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · other keys close "
+                ),
                 format!(" keys {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · other keys close "),
             ],
             width,

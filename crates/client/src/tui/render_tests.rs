@@ -1143,7 +1143,10 @@ fn waiting_in_a_lobby_says_so_everywhere_the_view_says_where_you_are() {
         },
     );
     let text = screen_text(&render(&model, &ReadyTiles::new(), 80, 24).0);
-    assert!(text.contains("no meeting") && !text.contains("waiting to enter"), "{text}");
+    assert!(
+        text.contains("no meeting") && !text.contains("waiting to enter"),
+        "{text}"
+    );
 }
 
 /// The sender's own bar read "cam on … 0 fps · 0 kbit/s", the figures of
@@ -1178,7 +1181,10 @@ fn the_status_bar_tells_what_is_sent_from_what_arrives() {
     );
     let narrow = bar(80);
     assert!(narrow.contains("in 0 kbit/s · 0 dropped"), "{narrow}");
-    assert!(!narrow.contains(" 0 fps"), "no bare rate to misread: {narrow}");
+    assert!(
+        !narrow.contains(" 0 fps"),
+        "no bare rate to misread: {narrow}"
+    );
 }
 
 /// At 100 columns the titles were cut (`1 in the lobb╮`, `scrolled back

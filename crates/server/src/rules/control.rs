@@ -109,7 +109,10 @@ impl MeetingRules {
             return Err("you already control your own screen".to_string());
         }
         if self.meeting_of(controller) != Some(&meeting) {
-            return Err(format!("{} is not in your meeting", self.label(controller, &meeting)));
+            return Err(format!(
+                "{} is not in your meeting",
+                self.label(controller, &meeting)
+            ));
         }
         if self.grants.get(&id) == Some(&controller) {
             return Ok(());

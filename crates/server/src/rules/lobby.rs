@@ -165,7 +165,7 @@ impl MeetingRules {
             Some(waiting) if waiting == meeting => Ok(()),
             _ => Err(format!(
                 "{} is not waiting to join meeting {meeting}",
-                self.label(member, &meeting)
+                self.label(member, meeting)
             )),
         }
     }

@@ -159,7 +159,10 @@ impl MeetingRules {
             return Err("that is you".to_string());
         }
         if !self.members(meeting).contains(&member) {
-            return Err(format!("{} is not in your meeting", self.label(member, &meeting)));
+            return Err(format!(
+                "{} is not in your meeting",
+                self.label(member, meeting)
+            ));
         }
         Ok(())
     }
@@ -315,7 +318,10 @@ impl MeetingRules {
             Some(kind) => {
                 self.other_member(&meeting, id, member)?;
                 if !self.blocked(member, kind) {
-                    return Err(format!("{}'s {kind} is not stopped", self.label(member, &meeting)));
+                    return Err(format!(
+                        "{}'s {kind} is not stopped",
+                        self.label(member, &meeting)
+                    ));
                 }
                 self.set_blocked(&meeting, member, kind, false);
                 self.effects.push(Effect::Reroute(meeting));
@@ -520,7 +526,13 @@ mod tests {
             error_to(&rules.take_effects(), ana)
         };
         assert_eq!(
-            answer(&mut rules, Request::Allow { member: bo, kind: None }),
+            answer(
+                &mut rules,
+                Request::Allow {
+                    member: bo,
+                    kind: None
+                }
+            ),
             "bo#2 was neither removed nor turned away, and nothing of theirs is stopped: there is nothing to allow"
         );
         rules.handle(
@@ -532,7 +544,13 @@ mod tests {
         );
         rules.take_effects();
         assert_eq!(
-            answer(&mut rules, Request::Allow { member: bo, kind: None }),
+            answer(
+                &mut rules,
+                Request::Allow {
+                    member: bo,
+                    kind: None
+                }
+            ),
             "bo#2 was neither removed nor turned away; what you stopped (video) comes back with /allow bo#2 video"
         );
         assert_eq!(

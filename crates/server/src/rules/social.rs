@@ -94,7 +94,10 @@ impl MeetingRules {
                 );
             }
             if !self.members(&meeting).contains(&whose) {
-                return Err(format!("{} is not in meeting {meeting}", self.label(whose, &meeting)));
+                return Err(format!(
+                    "{} is not in meeting {meeting}",
+                    self.label(whose, &meeting)
+                ));
             }
         }
         let who = self.label(whose, &meeting);
