@@ -188,6 +188,9 @@ pub struct MemberRef {
 pub struct MemberInfo {
     pub id: ClientId,
     pub name: String,
+    /// Absent: not the host (`member_joined` from a server before it
+    /// carried member objects had only `id` and `name`).
+    #[serde(default)]
     pub host: bool,
     /// Their hand is raised (absent: not raised).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -484,6 +487,14 @@ mod tests {
         assert_eq!(
             serde_json::to_value(event).expect("serialises"),
             serde_json::json!({"event": "member_joined", "meeting": "abc-def", "member": {"id": 3, "name": "ana", "host": false, "video": true, "audio": false, "screen": false}})
+        );
+        // As a server of the last release sent it: a member sharing nothing.
+        let older: Event = serde_json::from_value(serde_json::json!(
+            {"event": "member_joined", "meeting": "abc-def", "member": {"id": 3, "name": "ana"}}
+        ))
+        .expect("parses");
+        assert!(
+            matches!(older, Event::MemberJoined { member, .. } if !member.host && !member.sharing[MediaKind::Video])
         );
     }
 
