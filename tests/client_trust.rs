@@ -240,6 +240,7 @@ fn hostile_script() -> Script {
         let events = [
             Event::Created {
                 meeting: meeting.clone(),
+                passcode: Some(HOSTILE.into()),
             },
             Event::Joined {
                 meeting: meeting.clone(),
@@ -247,7 +248,7 @@ fn hostile_script() -> Script {
             },
             Event::MemberJoined {
                 meeting: meeting.clone(),
-                member: evil.clone(),
+                member: member(&evil, false),
             },
             chat.clone(),
             Event::Media {

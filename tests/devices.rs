@@ -106,21 +106,29 @@ fn device_sources_that_are_missing_explain_themselves() {
     assert_eq!(sharing["on"], true);
 }
 
-/// True when the client has audio devices and a PulseAudio server runs; says
-/// why a test is skipped otherwise (never in .ci/run's device phase).
+/// Why the microphone and speaker tests are ignored without audio devices
+/// and a sound server (build.rs sets `client_audio` and `pulse_server`).
+const NEEDS_SOUND: &str = "needs MEETING_CLIENT_FEATURES=audio (libasound2-dev) and a PulseAudio server in PULSE_SERVER (.ci/run starts one); see README";
+
 fn sound_server_ready() -> bool {
-    let ready = with_audio() && std::env::var_os("PULSE_SERVER").is_some();
-    if !ready {
-        eprintln!(
-            "skipped: needs MEETING_CLIENT_FEATURES=audio and a PulseAudio server (.ci/run starts one)"
-        );
-        // .ci/run's device phase sets this: there a skip would hide a failure.
+    with_audio() && std::env::var_os("PULSE_SERVER").is_some()
+}
+
+/// Run with `--ignored` anyway, a sound test without its sound fails,
+/// saying why.
+fn require_sound_server() {
+    assert!(sound_server_ready(), "{NEEDS_SOUND}");
+}
+
+/// .ci/run's device phase: the sound tests must not be ignored there.
+#[test]
+fn the_sound_tests_run_where_they_are_required() {
+    if std::env::var_os("MEETING_DEVICE_TESTS").is_some() {
         assert!(
-            std::env::var_os("MEETING_DEVICE_TESTS").is_none(),
-            "MEETING_DEVICE_TESTS is set, so these tests must run"
+            cfg!(all(client_audio, pulse_server)) && sound_server_ready(),
+            "MEETING_DEVICE_TESTS is set, so these tests must run: {NEEDS_SOUND}"
         );
     }
-    ready
 }
 
 /// Plays `path` into the PulseAudio null sink until dropped.
@@ -134,10 +142,12 @@ impl Drop for Player {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(client_audio, pulse_server)),
+    ignore = "needs MEETING_CLIENT_FEATURES=audio (libasound2-dev) and a PulseAudio server in PULSE_SERVER (.ci/run starts one); see README"
+)]
 fn the_microphone_captures_what_the_null_sink_plays() {
-    if !sound_server_ready() {
-        return;
-    }
+    require_sound_server();
     let _sink = NULL_SINK.lock().unwrap_or_else(|p| p.into_inner());
     let work = tempfile::tempdir().expect("temp dir");
     // Ten seconds of 660 Hz at 48 kHz, looped by paplay's caller below.
@@ -198,10 +208,12 @@ fn the_microphone_captures_what_the_null_sink_plays() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(client_audio, pulse_server)),
+    ignore = "needs MEETING_CLIENT_FEATURES=audio (libasound2-dev) and a PulseAudio server in PULSE_SERVER (.ci/run starts one); see README"
+)]
 fn the_speaker_plays_the_mix_into_the_null_sink() {
-    if !sound_server_ready() {
-        return;
-    }
+    require_sound_server();
     let _sink = NULL_SINK.lock().unwrap_or_else(|p| p.into_inner());
     let server = ServerProcess::start();
     let mut sender = ClientProcess::start(&server, "sender");

@@ -131,7 +131,7 @@ fn a_receiver_that_falls_behind_gets_a_smaller_layer_and_then_the_full_one_again
     let server = ServerProcess::start_with(&["--video-queue", "16"]);
     let (mut sender_ctl, sender, sender_token) = RawPeer::hello(server.addr(), "sender");
     sender_ctl.request(&Request::Create { passcode: None });
-    let Event::Created { meeting } =
+    let Event::Created { meeting, .. } =
         sender_ctl.expect("created", |e| matches!(e, Event::Created { .. }))
     else {
         unreachable!()

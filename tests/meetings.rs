@@ -527,3 +527,92 @@ fn the_server_says_what_people_type_to_join() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Whether a `member_joined` (or a member object) says `kind` is shared.
+fn shares(event: &Value, kind: &str) -> bool {
+    event["member"][kind] == true
+}
+
+/// bo turns his test pattern and test desktop on, then comes in three ways:
+/// he joins, he leaves and joins again with both still on, and he is let in
+/// from the lobby. Each time ana and cy know what he shares from the moment
+/// they see him, with no `media` event to wait for: the `member_joined`
+/// says it, and cy's client acts on it (`/control request` without a name
+/// finds the one screen shared). (A resumed session: tests/reconnect.rs.)
+#[test]
+fn media_already_on_is_known_from_the_moment_a_member_comes_in() {
+    let server = ServerProcess::start();
+    let mut ana = ClientProcess::start(&server, "ana");
+    let meeting = ana.create();
+    ana.send("/audio on");
+    ana.expect("ana's audio", |e| {
+        e["event"] == "sharing" && e["on"] == true
+    });
+    let mut cy = ClientProcess::start(&server, "cy");
+    let joined = cy.join(&meeting);
+    assert_eq!(joined["members"][0]["audio"], true, "{joined}");
+    let mut bo = ClientProcess::start(&server, "bo");
+    for kind in ["video", "screen"] {
+        bo.send(&format!("/{kind} on"));
+        bo.expect(&format!("bo's {kind}"), |e| {
+            e["event"] == "sharing" && e["kind"] == kind && e["on"] == true
+        });
+    }
+
+    fn came_in(ana: &mut ClientProcess, cy: &mut ClientProcess, how: &str) {
+        for watcher in [&mut *ana, &mut *cy] {
+            let joined = watcher.expect(&format!("bo {how}"), |e| {
+                e["event"] == "member_joined" && e["member"]["name"] == "bo"
+            });
+            assert!(
+                shares(&joined, "video") && shares(&joined, "screen") && !shares(&joined, "audio"),
+                "{how}: {joined}"
+            );
+        }
+        // Without a fold that knew it, cy's client answers itself that
+        // nobody shares a screen. (The server holds a second request
+        // within a second: "you asked a moment ago" went to bo's screen too.)
+        cy.send("/control request");
+        let asked = cy.expect(&format!("cy's request after bo {how}"), |e| {
+            matches!(e["event"].as_str(), Some("control_requested" | "error"))
+        });
+        let to_bo = asked["owner"]["name"] == "bo"
+            || asked["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("a moment ago"));
+        assert!(to_bo, "{how}: {asked}");
+    }
+
+    let joined = bo.join(&meeting);
+    assert_eq!(joined["members"][0]["audio"], true, "{joined}");
+    came_in(&mut ana, &mut cy, "joined");
+
+    bo.send("/leave");
+    bo.expect_event("left");
+    cy.expect_event("member_left");
+    ana.expect_event("member_left");
+    bo.join(&meeting);
+    came_in(&mut ana, &mut cy, "joined again");
+
+    bo.send("/leave");
+    bo.expect_event("left");
+    cy.expect_event("member_left");
+    ana.expect_event("member_left");
+    ana.send("/lobby on");
+    ana.expect("the lobby on", |e| e["event"] == "lobby" && e["on"] == true);
+    bo.send(&format!("/join {meeting}"));
+    bo.expect_event("in_lobby");
+    ana.expect("bo waits", |e| {
+        e["event"] == "waiting" && e["waiting"][0]["name"] == "bo"
+    });
+    ana.send("/admit bo");
+    bo.expect_event("joined");
+    came_in(&mut ana, &mut cy, "let in from the lobby");
+
+    for watcher in [&mut ana, &mut cy] {
+        watcher.sync();
+        let about_bo = |e: &&Value| e["event"] == "media" && e["member"]["name"] == "bo";
+        let media: Vec<&Value> = watcher.history.iter().filter(about_bo).collect();
+        assert!(media.is_empty(), "no media event was needed: {media:?}");
+    }
+}

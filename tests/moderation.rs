@@ -13,10 +13,10 @@ fn a_private_meeting_is_unlisted_and_needs_its_passcode() {
     let server = ServerProcess::start();
     let mut host = ClientProcess::start(&server, "host");
     host.send("/create tea at five");
-    let meeting = host.expect_event("created")["meeting"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let created = host.expect_event("created");
+    let meeting = created["meeting"].as_str().expect("id").to_string();
+    // The host is told what to pass on with the id.
+    assert_eq!(created["passcode"], "tea at five", "{created}");
     let mut stranger = ClientProcess::start(&server, "stranger");
     stranger.send("/meetings");
     let listed = stranger.expect_event("meetings");
@@ -46,6 +46,10 @@ fn a_private_meeting_is_unlisted_and_needs_its_passcode() {
     let mut guest = ClientProcess::start(&server, "guest");
     guest.send(&format!("/join {meeting} tea at five"));
     guest.expect_event("joined");
+    // A member learns a passcode is needed, and is not told it.
+    let privacy = guest.expect_event("privacy");
+    assert_eq!(privacy["private"], true, "{privacy}");
+    assert!(privacy.get("passcode").is_none(), "{privacy}");
 }
 
 #[test]

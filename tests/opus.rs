@@ -6,7 +6,8 @@
 //!
 //! The first two need the client built with Opus: run them with
 //! `MEETING_CLIENT_FEATURES=opus` (or `devices`, as .ci/run does). Without it
-//! they say they are skipped; under MEETING_DEVICE_TESTS a skip is a failure.
+//! they are ignored, and `cargo test` says why (build.rs sets `client_opus`);
+//! under MEETING_DEVICE_TESTS they must run.
 
 use common::audio::CODEC_OPUS;
 use common::{ClientId, Event, Frame, MediaHeader, MediaKind, Request};
@@ -20,16 +21,28 @@ use std::time::{Duration, Instant};
 
 const RATE: usize = 48_000;
 
-fn with_opus() -> bool {
-    let built = client_features().is_some_and(|f| f.contains("opus") || f.contains("devices"));
-    if !built {
-        eprintln!("skipped: needs the client built with Opus (MEETING_CLIENT_FEATURES=opus)");
+/// Why the Opus tests are ignored in a default build.
+const NEEDS_OPUS: &str =
+    "needs the client built with Opus: MEETING_CLIENT_FEATURES=opus (libopus-dev); see README";
+
+fn opus_built() -> bool {
+    client_features().is_some_and(|f| f.contains("opus") || f.contains("devices"))
+}
+
+/// Run with `--ignored` anyway, an Opus test without Opus fails, saying why.
+fn require_opus() {
+    assert!(opus_built(), "{NEEDS_OPUS}");
+}
+
+/// .ci/run's device phase: the Opus tests must not be ignored there.
+#[test]
+fn the_opus_tests_run_where_they_are_required() {
+    if std::env::var_os("MEETING_DEVICE_TESTS").is_some() {
         assert!(
-            std::env::var_os("MEETING_DEVICE_TESTS").is_none(),
-            "MEETING_DEVICE_TESTS is set, so the Opus tests must run"
+            cfg!(client_opus) && opus_built(),
+            "MEETING_DEVICE_TESTS is set, so the Opus tests must run: {NEEDS_OPUS}"
         );
     }
-    built
 }
 
 fn member(stats: &Value, id: u64) -> Option<&Value> {
@@ -121,10 +134,12 @@ fn assert_both_tones_and_nothing_between(mix: &[i16]) {
 }
 
 #[test]
+#[cfg_attr(
+    not(client_opus),
+    ignore = "needs the client built with Opus: MEETING_CLIENT_FEATURES=opus (libopus-dev); see README"
+)]
 fn opus_between_three_members_keeps_both_tones_in_the_mix() {
-    if !with_opus() {
-        return;
-    }
+    require_opus();
     let (mix, from_a, from_b) = three_members("opus", "opus");
     assert_eq!(from_a.1, "opus");
     assert_eq!(from_b.1, "opus");
@@ -134,10 +149,12 @@ fn opus_between_three_members_keeps_both_tones_in_the_mix() {
 }
 
 #[test]
+#[cfg_attr(
+    not(client_opus),
+    ignore = "needs the client built with Opus: MEETING_CLIENT_FEATURES=opus (libopus-dev); see README"
+)]
 fn pcm_and_opus_senders_share_a_meeting() {
-    if !with_opus() {
-        return;
-    }
+    require_opus();
     let (mix, from_a, from_b) = three_members("pcm", "opus");
     assert_eq!(from_a, (1920, "pcm".to_string()));
     assert_eq!(from_b.1, "opus");
@@ -184,7 +201,7 @@ fn corrupt_opus_from_a_hostile_peer_is_concealed_or_silenced() {
     });
     let decoding = &member(&stats, u64::from(id.0)).expect("listed")["audio_decoding"];
     assert_eq!(decoding["codec"], "opus", "{stats}");
-    let opus_built = client_features().is_some_and(|f| f.contains("opus") || f.contains("devices"));
+    let opus_built = opus_built();
     if opus_built {
         assert_eq!(decoding["corrupt"], 50, "{decoding}");
         assert_eq!(decoding["concealed"], 50, "{decoding}");

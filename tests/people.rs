@@ -176,3 +176,51 @@ fn the_chat_log_keeps_private_messages_marked_as_private() {
     assert!(log.contains("bo → ana (private): just between us"), "{log}");
     assert!(log.contains("ana → bo (private): agreed"), "{log}");
 }
+
+/// A member whose name has a space is addressed in every form the view
+/// shows her: as the members list has it (`Cy Lee#3`), as her tile has it
+/// (`Cy Lee`), quoted, or by id; her first name with her id works too.
+#[test]
+fn a_member_whose_name_has_a_space_is_addressed_as_shown() {
+    let server = ServerProcess::start();
+    let mut ana = ClientProcess::start(&server, "ana");
+    let meeting = ana.create();
+    let mut cy = ClientProcess::start(&server, "Cy Lee");
+    cy.join(&meeting);
+    ana.expect("Cy Lee joined", |e| e["event"] == "member_joined");
+    let id = cy.id;
+    for (n, to) in [
+        format!("Cy Lee#{id}"),
+        "Cy Lee".to_string(),
+        "\"cy lee\"".to_string(),
+        format!("Cy#{id}"),
+        id.to_string(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ana.send(&format!("/msg {to} message {n}"));
+        let got = cy.expect(&format!("message {n} (to {to})"), |e| {
+            e["event"] == "private"
+        });
+        assert_eq!(got["text"], format!("message {n}"), "to {to}: {got}");
+    }
+    ana.send(&format!("/mute Cy Lee#{id}"));
+    let muted = ana.expect_event("volume");
+    assert_eq!(muted["muted"], true, "{muted}");
+    ana.send("/msg Cy");
+    let usage = ana.expect_event("error");
+    assert!(
+        usage["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("usage"),
+        "{usage}"
+    );
+    ana.sync();
+    assert!(
+        of_kind(&ana.history, "error").len() == 1,
+        "only the one without a message failed: {:?}",
+        of_kind(&ana.history, "error")
+    );
+}

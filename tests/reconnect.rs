@@ -64,7 +64,8 @@ fn meeting_of_two(server: &ServerProcess) -> (Counted, Counted) {
     let mut a = Counted::hello(server, "ana");
     let mut b = Counted::hello(server, "bo");
     a.peer.request(&Request::Create { passcode: None });
-    let Event::Created { meeting } = a.expect("created", |e| matches!(e, Event::Created { .. }))
+    let Event::Created { meeting, .. } =
+        a.expect("created", |e| matches!(e, Event::Created { .. }))
     else {
         unreachable!()
     };
@@ -145,6 +146,88 @@ fn a_broken_connection_is_held_then_resumed_with_exactly_what_was_missed() {
         wrong.next_event(),
         Ok(Event::Error { message }) if message == "invalid session token"
     ));
+}
+
+/// ana shares video when her connection breaks; while she is away cy
+/// comes in with her screen already on. When ana resumes, the replayed
+/// `member_joined` tells her what cy shares, and bo, who saw ana away and
+/// back, never heard that ana's video stopped: it did not.
+#[test]
+fn a_resumed_session_knows_what_everyone_shares() {
+    let server = ServerProcess::start();
+    let (mut a, mut b) = meeting_of_two(&server);
+    a.peer.request(&Request::Media {
+        kind: MediaKind::Video,
+        on: true,
+    });
+    let Event::Media { meeting, .. } = b.expect(
+        "ana's video",
+        |e| matches!(e, Event::Media { member, on: true, .. } if member.id == a.id),
+    ) else {
+        unreachable!()
+    };
+    a.expect("her own video", |e| matches!(e, Event::Media { .. }));
+    let (id, token, seen) = a.cut();
+    b.expect(
+        "member_reconnecting",
+        |e| matches!(e, Event::MemberReconnecting { member, .. } if member.id == id),
+    );
+
+    let mut c = Counted::hello(&server, "cy");
+    c.peer.request(&Request::Media {
+        kind: MediaKind::Screen,
+        on: true,
+    });
+    c.peer.request(&Request::Join {
+        meeting: meeting.to_string(),
+        passcode: None,
+    });
+    let Event::Joined { members, .. } = c.expect("joined", |e| matches!(e, Event::Joined { .. }))
+    else {
+        unreachable!()
+    };
+    assert!(
+        members
+            .iter()
+            .any(|m| m.id == id && m.sharing[MediaKind::Video]),
+        "cy sees ana's video although ana is away: {members:?}"
+    );
+    let shares_screen = |e: &Event| {
+        matches!(e, Event::MemberJoined { member, .. }
+            if member.name == "cy" && member.sharing[MediaKind::Screen])
+    };
+    b.expect("cy joined with her screen", shares_screen);
+
+    // ana sent two requests (create, media) before the cut.
+    let mut back = resume(&server, id, &token, seen, 2);
+    assert!(matches!(back.next_event(), Ok(Event::Resumed { .. })));
+    match back.next_event() {
+        Ok(event) if shares_screen(&event) => {}
+        other => panic!("the replay should say cy shares her screen: {other:?}"),
+    }
+
+    b.expect(
+        "member_back",
+        |e| matches!(e, Event::MemberBack { member, .. } if member.id == id),
+    );
+    b.peer.request(&Request::Members);
+    loop {
+        match b.peer.next_event() {
+            Ok(Event::Members { members, .. }) => {
+                assert!(
+                    members
+                        .iter()
+                        .any(|m| m.id == id && m.sharing[MediaKind::Video])
+                );
+                break;
+            }
+            Ok(Event::Media { member, .. }) if member.id == id => {
+                panic!("ana's video did not change while she was away")
+            }
+            Ok(_) => {}
+            Err(err) => panic!("no members: {err:#}"),
+        }
+    }
 }
 
 #[test]

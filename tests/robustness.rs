@@ -173,7 +173,7 @@ fn a_receiver_that_stops_reading_does_not_stop_the_others() {
     let (mut fast_ctl, fast, fast_token) = RawPeer::hello(server.addr(), "fast");
     let (mut stalled_ctl, stalled, stalled_token) = RawPeer::hello(server.addr(), "stalled");
     sender_ctl.request(&Request::Create { passcode: None });
-    let Event::Created { meeting } =
+    let Event::Created { meeting, .. } =
         sender_ctl.expect("created", |e| matches!(e, Event::Created { .. }))
     else {
         unreachable!()

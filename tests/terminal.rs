@@ -249,7 +249,12 @@ fn full_screen_view_shows_members_video_and_sends_chat() {
         cells.len() >= 40 && cells != first_cells
     });
 
-    // Still typing after the join: a line of text is chat.
+    // After the join the keys work again (an S here would share the
+    // screen, not type an S); `i` starts a chat line.
+    tmux.wait_for("the key hints after the join", false, |s| {
+        s.contains("? keys")
+    });
+    tmux.keys(&["i"]);
     tmux.type_text("hello from tmux");
     tmux.keys(&["Enter"]);
     let chat = ana.expect("tui's chat", |e| e["event"] == "chat" && e["from"] == "tui");

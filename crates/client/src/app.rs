@@ -43,7 +43,6 @@ use common::{
     PixelSize, Request,
 };
 use crossbeam_channel::{Receiver, SendError, Sender};
-use meeting_screen::x11::X11Injector;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::Shutdown;
@@ -200,7 +199,9 @@ struct App {
 
 struct ScreenShare {
     keyframe: KeyframeRequest,
-    injector: Option<X11Injector>,
+    /// What plays a granted controller's input: the X display, or the test
+    /// desktop, which draws it; none for image files.
+    injector: Option<Box<dyn screen::InputTarget>>,
     /// The injector failed once: said, and not tried again.
     injector_failed: bool,
 }
@@ -634,21 +635,25 @@ impl App {
                 return self.say(LocalEvent::Error { message });
             }
             Command::Chat(text) => Request::Chat { text },
-            Command::Private(_, text) if text.len() > MAX_CHAT_BYTES => {
-                let message = format!(
-                    "not sent: a private message is at most {MAX_CHAT_BYTES} bytes (this one has {}); split it",
-                    text.len()
-                );
-                return self.say(LocalEvent::Error { message });
-            }
-            Command::Private(who, text) => match self.meeting.find(&who) {
-                Ok(member) if member.id == self.me => {
+            Command::Private(line) => match self.meeting.find_at_start(&line) {
+                Ok((member, _)) if member.id == self.me => {
                     let message = "that is you: /msg goes to another member".to_string();
                     return self.say(LocalEvent::Error { message });
                 }
-                Ok(member) => Request::Private {
+                Ok((_, "")) => {
+                    let message = command::MSG_USAGE.to_string();
+                    return self.say(LocalEvent::Error { message });
+                }
+                Ok((_, text)) if text.len() > MAX_CHAT_BYTES => {
+                    let message = format!(
+                        "not sent: a private message is at most {MAX_CHAT_BYTES} bytes (this one has {}); split it",
+                        text.len()
+                    );
+                    return self.say(LocalEvent::Error { message });
+                }
+                Ok((member, text)) => Request::Private {
                     to: member.id,
-                    text,
+                    text: text.to_string(),
                 },
                 Err(message) => return self.say(LocalEvent::Error { message }),
             },
@@ -711,7 +716,7 @@ impl App {
     fn find_member(&self, who: &str) -> Result<(ClientId, String), String> {
         let found = self.meeting.find(who)?;
         if found.id == self.me {
-            return Err("that is you: your own voice is never played back to you".into());
+            return Err("that is you: name another member (/members lists them)".into());
         }
         Ok((found.id, found.name.clone()))
     }
@@ -744,7 +749,7 @@ impl App {
             return;
         }
         let Some(injector) = &mut share.injector else {
-            return; // a test desktop or pictures: nothing to type into
+            return; // pictures: nothing to type into
         };
         for event in events {
             if let Err(err) = injector.apply(*event) {
@@ -756,6 +761,10 @@ impl App {
     }
 
     fn set_voice(&mut self, who: &str, percent: Option<u32>, muted: Option<bool>) {
+        if self.meeting.find(who).is_ok_and(|m| m.id == self.me) {
+            let message = "that is you: your own voice is never played back to you".to_string();
+            return self.say(LocalEvent::Error { message });
+        }
         match self.find_member(who) {
             Ok((member, name)) => {
                 let settings = self.playback.set(member, percent, muted);
@@ -1021,9 +1030,8 @@ impl App {
             Event::Joined { .. } | Event::Left { .. } | Event::Created { .. } => {
                 self.stats.new_sequences(None);
             }
-            Event::MemberJoined { member, .. } | Event::MemberLeft { member, .. } => {
-                self.stats.new_sequences(Some(member.id));
-            }
+            Event::MemberJoined { member, .. } => self.stats.new_sequences(Some(member.id)),
+            Event::MemberLeft { member, .. } => self.stats.new_sequences(Some(member.id)),
             _ => {}
         }
     }

@@ -58,8 +58,10 @@ pub enum Command {
     Help,
     Quit,
     Chat(String),
-    /// `/msg NAME|ID TEXT`: a private message to one member.
-    Private(String, String),
+    /// `/msg NAME|ID TEXT`: a private message to one member. Names may have
+    /// spaces, so where the name ends is known only to the meeting: this is
+    /// everything after `/msg`, split by `MeetingState::find_at_start`.
+    Private(String),
     /// `/hand`: raise or lower your hand (`None`); `/hand lower NAME|ID`
     /// (host): lower another member's.
     Hand(Option<String>),
@@ -178,16 +180,32 @@ impl Invocation<'_> {
 }
 
 /// One command: how it is typed, what it does, and how it is parsed. `/help`,
-/// the full-screen help and `client --help` are all made from `COMMANDS`, so
-/// they list what the parser accepts and nothing else.
+/// the full-screen help, `client --help`, the man page and the README's
+/// table of commands are all made from `COMMANDS`, so they list what the
+/// parser accepts and nothing else.
 pub struct CommandSpec {
     pub name: &'static str,
     /// Other names it answers to.
     pub aliases: &'static [&'static str],
     /// How it is typed, for help texts (`/video on [SOURCE]`); one line each.
     pub usage: &'static [&'static str],
+    /// What it does, in a line: `/help`, `--help`, the `?` overlay.
     pub help: &'static str,
+    /// The whole story, where it is longer than `help` (empty: `help` is
+    /// all of it): the README and the man page.
+    pub details: &'static str,
     pub parse: fn(&Invocation) -> Result<Command, String>,
+}
+
+impl CommandSpec {
+    /// What it does, as the README and the man page say it.
+    pub fn described(&self) -> &'static str {
+        if self.details.is_empty() {
+            self.help
+        } else {
+            self.details
+        }
+    }
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -196,6 +214,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/create [PASSCODE]"],
         help: "start a meeting and become its host; with a passcode it is private",
+        details: "start a meeting and become its host; with a passcode it is private: not listed to others, joined only with the passcode (which you are shown, to pass on with the id)",
         parse: |i| match i.args.as_slice() {
             [] => Ok(Command::Create(None)),
             _ => Ok(Command::Create(Some(i.rest.trim().to_string()))),
@@ -206,6 +225,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/join ID [PASSCODE]"],
         help: "join a meeting by its id (like k7m-q2x), with its passcode if it is private",
+        details: "join a meeting by its id (case, dashes and spaces do not matter), with its passcode if it has one. A wrong passcode gets the same answer as an id that does not exist, and failed joins are limited (5 at once, then one every 2 s per connection; 20, then one a second per address)",
         parse: parse_join,
     },
     CommandSpec {
@@ -213,6 +233,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/leave"],
         help: "leave the meeting",
+        details: "leave the meeting; if you were host, the member there longest becomes host. Someone waiting in a lobby stops waiting. The full-screen view asks first",
         parse: |i| i.no_args(Command::Leave),
     },
     CommandSpec {
@@ -220,6 +241,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/cancel"],
         help: "end the meeting for everyone (host only)",
+        details: "",
         parse: |i| i.no_args(Command::Cancel),
     },
     CommandSpec {
@@ -227,6 +249,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/meetings"],
         help: "list the meetings on the server",
+        details: "",
         parse: |i| i.no_args(Command::Meetings),
     },
     CommandSpec {
@@ -234,6 +257,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/members"],
         help: "list the members of your meeting and what they share",
+        details: "list your meeting's members, the host, and who shares video, audio or a screen; each other member as `name#id`",
         parse: |i| i.no_args(Command::Members),
     },
     CommandSpec {
@@ -241,6 +265,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &["pm", "whisper"],
         usage: &["/msg NAME|ID TEXT"],
         help: "a private message: only that member (and you) sees it",
+        details: "a private message: the server delivers it to that member only, and you see it marked private; a name with spaces is typed as shown (`/msg Cy Lee see you`), quoted (`/msg \"Cy Lee\" see you`) or as the members list shows it (`/msg Cy Lee#2 see you`)",
         parse: parse_private,
     },
     CommandSpec {
@@ -248,6 +273,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &["raise"],
         usage: &["/hand", "/hand lower NAME|ID"],
         help: "raise your hand, or lower it; the host lowers anyone's",
+        details: "raise your hand, or lower it again; everyone sees it on your tile and in the members list. The host lowers anyone's",
         parse: |i| match i.args.as_slice() {
             [] => Ok(Command::Hand(None)),
             ["lower", _, ..] => Ok(Command::Hand(Some(i.args[1..].join(" ")))),
@@ -259,6 +285,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/react EMOJI"],
         help: "show everyone a short reaction, an emoji or two, on your tile for a few seconds",
+        details: "a short reaction (one to three emoji or characters, like `/react 👍`), shown to everyone on your tile for a few seconds",
         parse: |i| match i.args.as_slice() {
             [emoji] => Ok(Command::React((*emoji).to_string())),
             _ => Err("usage: /react EMOJI (for example /react 👍)".to_string()),
@@ -269,6 +296,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/video on [SOURCE]", "/video off"],
         help: "share video, or stop (sources below)",
+        details: "share video from `test` (the default: a moving test pattern) or `PATH`, a JPEG/PNG file or a folder of them played in name order and looped; JPEG files are sent byte for byte; or `camera[:N|NAME]`, a camera (builds with `--features devices`; `--camera N|NAME` picks the default one)",
         parse: |i| parse_media(MediaKind::Video, i),
     },
     CommandSpec {
@@ -276,6 +304,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/audio on [SOURCE]", "/audio off"],
         help: "share audio, or stop (sources below)",
+        details: "share audio from `tone[:HZ]` (the default: 440 Hz) or `PATH.wav`, a 48 kHz WAV file (mono or stereo, integer or float), looped, or `mic[:NAME]`, a microphone (builds with `--features devices`)",
         parse: |i| parse_media(MediaKind::Audio, i),
     },
     CommandSpec {
@@ -283,6 +312,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/passcode [PASSCODE]"],
         help: "host: make the meeting private with a passcode, change it, or (none) make it public",
+        details: "host: make the meeting private, change its passcode, or (without one) make it public; you are shown the passcode, to pass on with the id",
         parse: |i| {
             let passcode = i.rest.trim();
             Ok(Command::Passcode(
@@ -295,6 +325,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/lock"],
         help: "host: let nobody new in",
+        details: "",
         parse: |i| i.no_args(Command::Lock(true)),
     },
     CommandSpec {
@@ -302,6 +333,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/unlock"],
         help: "host: let people join again",
+        details: "",
         parse: |i| i.no_args(Command::Lock(false)),
     },
     CommandSpec {
@@ -309,6 +341,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/lobby on", "/lobby off"],
         help: "host: people who join wait in a lobby until you let them in (off lets everyone waiting in)",
+        details: "host: people who join wait in a lobby, outside the meeting (they see and send nothing of it), until you let them in; the members list shows who waits (⧗) and the terminal bell rings. `/lobby off` lets everyone waiting in",
         parse: |i| match i.args.as_slice() {
             ["on"] => Ok(Command::Lobby(true)),
             ["off"] => Ok(Command::Lobby(false)),
@@ -320,6 +353,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &["let-in"],
         usage: &["/admit NAME|ID", "/admit all"],
         help: "host: let someone waiting in the lobby in (all: everyone waiting)",
+        details: "host: let someone waiting in the lobby in, or (`all`) everyone waiting",
         parse: |i| match i.args.as_slice() {
             [] => Err("usage: /admit NAME|ID|all".to_string()),
             _ => Ok(Command::Admit(i.args.join(" "))),
@@ -330,6 +364,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/deny NAME|ID"],
         help: "host: turn someone waiting in the lobby away (they cannot ask again until you /allow them)",
+        details: "host: turn someone waiting in the lobby away; they cannot ask again until `/allow NAME|ID`",
         parse: |i| match i.args.as_slice() {
             [] => Err("usage: /deny NAME|ID".to_string()),
             _ => Ok(Command::Deny(i.args.join(" "))),
@@ -340,6 +375,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &["kick"],
         usage: &["/remove NAME|ID"],
         help: "host: take a member out; they cannot come back until you /allow them",
+        details: "host: take a member out; they are told and cannot come back until `/allow NAME|ID`",
         parse: |i| match i.args.as_slice() {
             [] => Err("usage: /remove NAME|ID".to_string()),
             _ => Ok(Command::Remove(i.args.join(" "))),
@@ -350,6 +386,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/stop NAME|ID|everyone video|audio|screen"],
         help: "host: stop a member's (or everyone's) video, audio or screen until you allow it",
+        details: "host: stop a member's (or everyone else's) video, audio or screen for everyone; the server relays none of it and refuses to turn it back on until `/allow NAME|ID KIND`",
         parse: parse_stop,
     },
     CommandSpec {
@@ -357,6 +394,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/allow NAME|ID [video|audio|screen]"],
         help: "host: let a removed member back, or let a member share what you stopped",
+        details: "host: let a member you removed, or turned away from the lobby, come back; with a kind, let a member share again what you stopped",
         parse: parse_allow,
     },
     CommandSpec {
@@ -364,6 +402,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/host NAME|ID"],
         help: "host: hand the host role to another member",
+        details: "",
         parse: |i| match i.args.as_slice() {
             [] => Err("usage: /host NAME|ID".to_string()),
             _ => Ok(Command::MakeHost(i.args.join(" "))),
@@ -374,6 +413,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/screen on [SOURCE]", "/screen off"],
         help: "share your screen, or stop (sources below)",
+        details: "share a screen from `test` (the default: a synthetic desktop with scrolling text and a moving window; whoever controls it sees their typing in a field at its bottom and their pointer as a red cross), `x11[:DISPLAY]` (an X display, `$DISPLAY` unless given; `x11:DISPLAY@WxH+X+Y` shares a region), or `PATH`, a PNG/JPEG file or a folder of them shown in turn; only the parts that changed are sent, text stays sharp (docs/SCREEN.md). Camera and screen can be shared at once",
         parse: |i| parse_media(MediaKind::Screen, i),
     },
     CommandSpec {
@@ -385,6 +425,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "/control revoke",
         ],
         help: "remote control: ask for it, give it, end it",
+        details: "`request`: ask the member sharing a screen (name them if several do) to let you control it; everyone sees the request. `grant`: while you share a screen, let one member control it; `revoke`: take control back at any time (a controller gives it up with it too). Control also ends when you stop sharing or either of you leaves. An X display plays the input; the test desktop draws it; a picture (`PATH`) takes none",
         parse: parse_control,
     },
     CommandSpec {
@@ -400,6 +441,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "/input scroll up|down [X Y]",
         ],
         help: "input for the screen you control (X Y: its pixels)",
+        details: "send input to the screen you control: X Y in the shared screen's pixels; keys are characters or names (`Return`, `BackSpace`, `Tab`, `Escape`, arrows, `F1`-`F12`, `0xff0d`); `press` and `release` hold a button down and let it go, for a drag",
         parse: |i| crate::control::parse_input(i.rest).map(Command::Input),
     },
     CommandSpec {
@@ -407,6 +449,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/volume NAME|ID PERCENT"],
         help: "how loud a member plays for you: 0 to 400 (default 100)",
+        details: "how loud a member plays for you, 0 to 400 (default 100); only you hear the difference",
         parse: parse_volume,
     },
     CommandSpec {
@@ -414,6 +457,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/mute NAME|ID"],
         help: "stop hearing a member (only for you)",
+        details: "stop hearing a member, for you alone; their audio keeps arriving and buffering, so unmuting is instant",
         parse: |i| parse_mute(i, true),
     },
     CommandSpec {
@@ -421,6 +465,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/unmute NAME|ID"],
         help: "hear a member again",
+        details: "",
         parse: |i| parse_mute(i, false),
     },
     CommandSpec {
@@ -428,6 +473,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/devices"],
         help: "list the cameras, microphones and speakers this client can use",
+        details: "the cameras, microphones and speakers this client can use (what `client --list-devices` prints)",
         parse: |i| i.no_args(Command::Devices),
     },
     CommandSpec {
@@ -435,6 +481,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &["microphone"],
         usage: &["/mic NAME|default"],
         help: "the microphone /audio on mic opens (part of a name from /devices); switches at once while you share it",
+        details: "the microphone `/audio on mic` opens from now on (part of a name from `/devices`); while you share from it, it switches at once",
         parse: |i| Ok(Command::Device(DeviceKind::Microphone, device_choice(i))),
     },
     CommandSpec {
@@ -442,6 +489,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/camera NAME|default"],
         help: "the camera /video on camera opens (part of a name from /devices); switches at once while you share it",
+        details: "the camera `/video on camera` opens from now on (part of a name from `/devices`); while you share from it, it switches at once",
         parse: |i| Ok(Command::Device(DeviceKind::Camera, device_choice(i))),
     },
     CommandSpec {
@@ -449,6 +497,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/speaker NAME|default|off|PATH.wav"],
         help: "where you hear the others: a speaker (part of a name from /devices), a WAV file, or off",
+        details: "where you hear the others, switched during the session: a speaker, a WAV file (finished when you switch away), or nothing",
         parse: |i| match i.rest.trim() {
             "" => Err("usage: /speaker NAME|default|off|PATH.wav".to_string()),
             spec => Ok(Command::Speaker(spec.to_string())),
@@ -459,6 +508,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/stats"],
         help: "frames and bytes sent and received, audio levels and playback delay",
+        details: "frames and bytes sent, and received per member, with frames lost on the way (only while you and they were in the meeting together: what a member sent before you joined, or while either of you was away, is not counted); each member's audio level and, while playing, their jitter buffer",
         parse: |i| i.no_args(Command::Stats),
     },
     CommandSpec {
@@ -466,6 +516,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/view full", "/view none", "/view auto"],
         help: "how much of the others' video to receive: everyone at full size, none, or (the full-screen view) the size it draws each tile at",
+        details: "how much of the others' video the server sends you: `full`, everyone at full size; `none`; `auto` (the default), what the full-screen view draws, each picture at its tile's size (in the line interface: everyone at full size while recording, else none)",
         parse: parse_view,
     },
     CommandSpec {
@@ -473,6 +524,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         usage: &["/server-stats"],
         help: "the server's traffic figures: frames in, out, dropped",
+        details: "the server's figures: clients, meetings, sockets, and frames and bytes in, out and dropped per kind",
         parse: |i| i.no_args(Command::ServerStats),
     },
     CommandSpec {
@@ -480,6 +532,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &["?"],
         usage: &["/help"],
         help: "this list",
+        details: "every command and media source; in the full-screen view `?` lists the keys too",
         parse: |_| Ok(Command::Help),
     },
     CommandSpec {
@@ -487,6 +540,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &["exit"],
         usage: &["/quit"],
         help: "leave and exit (Ctrl-D and Ctrl-C too)",
+        details: "leave and exit; Ctrl-D (end of input) and Ctrl-C do the same",
         parse: |i| i.no_args(Command::Quit),
     },
 ];
@@ -495,6 +549,12 @@ pub const COMMANDS: &[CommandSpec] = &[
 pub const CHAT_HELP: (&str, &str) = (
     "TEXT",
     "any other line is a chat message to your meeting ('//' sends a leading '/')",
+);
+
+/// A chat line, as the README's table and the man page say it.
+pub const CHAT_DETAILS: (&str, &str) = (
+    "any other line",
+    "chat to your meeting; start it with `//` to send a leading `/`",
 );
 
 /// Every command and chat, as help lines: one per way of typing it, the
@@ -539,17 +599,18 @@ fn parse_media(kind: MediaKind, i: &Invocation) -> Result<Command, String> {
     }
 }
 
-/// `/msg NAME TEXT`: the name is the first word, or, for a name with
-/// spaces, `NAME#ID` or the id. A message may have any spaces.
+/// How `/msg` is typed, for its errors.
+pub const MSG_USAGE: &str =
+    "usage: /msg NAME|ID TEXT (for example /msg ana see you at five, /msg Cy Lee hi)";
+
+/// `/msg NAME TEXT`: at least a name and a word; where a name with spaces
+/// ends is for the meeting to say (`Command::Private`). A message may have
+/// any spaces.
 fn parse_private(i: &Invocation) -> Result<Command, String> {
-    let usage = || "usage: /msg NAME|ID TEXT (for example /msg ana see you at five)".to_string();
-    let rest = i.rest.trim_start();
-    let (who, text) = rest.split_once(char::is_whitespace).ok_or_else(usage)?;
-    let text = text.trim_start();
-    if text.trim().is_empty() {
-        return Err(usage());
+    if i.args.len() < 2 {
+        return Err(MSG_USAGE.to_string());
     }
-    Ok(Command::Private(who.to_string(), text.to_string()))
+    Ok(Command::Private(i.rest.trim().to_string()))
 }
 
 fn parse_join(i: &Invocation) -> Result<Command, String> {
@@ -751,10 +812,7 @@ mod tests {
         );
         assert_eq!(
             parse("/msg bo#3 see you  at five"),
-            Ok(Some(Command::Private(
-                "bo#3".into(),
-                "see you  at five".into()
-            )))
+            Ok(Some(Command::Private("bo#3 see you  at five".into())))
         );
         assert_eq!(parse("/hand"), Ok(Some(Command::Hand(None))));
         assert_eq!(

@@ -6,7 +6,8 @@
 //! `--record` sinks, `level` audio levels (who is speaking), `playback` the
 //! jitter buffers, the mixer and the playback clock with its back-ends, `output` turns
 //! events into human lines or JSON, `resend` what a resumed session sends again, `tui` is the full-screen view, and `app` is
-//! the loop that ties them together.
+//! the loop that ties them together. `readme` (tests only) keeps the README's
+//! tables of commands and keys made from the same tables as the help.
 
 pub mod app;
 pub mod channel;
@@ -21,6 +22,8 @@ pub mod meeting;
 pub mod order;
 pub mod output;
 pub mod playback;
+#[cfg(test)]
+mod readme;
 pub mod record;
 pub mod resend;
 pub mod sink;

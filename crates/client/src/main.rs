@@ -61,15 +61,15 @@ const NOTES: &str = "With --json, stdin takes the same commands and stdout has o
 /// program uses (so the page lists what the parser and the view accept), and
 /// the media sources.
 fn man_sections() -> Vec<cli_docs::ManSection> {
-    use meeting_client::command::{CHAT_HELP, COMMANDS};
+    use meeting_client::command::{CHAT_DETAILS, COMMANDS};
     let mut commands: Vec<(String, String)> = COMMANDS
         .iter()
-        .map(|spec| (spec.usage.join(", "), spec.help.to_string()))
+        .map(|spec| (spec.usage.join(", "), spec.described().replace('`', "")))
         .collect();
-    commands.push((CHAT_HELP.0.to_string(), CHAT_HELP.1.to_string()));
+    commands.push((CHAT_DETAILS.0.to_string(), CHAT_DETAILS.1.replace('`', "")));
     let keys = tui::SHORTCUTS
         .iter()
-        .map(|(key, what)| (key.to_string(), what.to_string()))
+        .map(|s| (s.keys.to_string(), s.described().replace('`', "")))
         .collect();
     let mut sources: Vec<(String, String)> = Vec::new();
     for kind in common::MediaKind::ALL {

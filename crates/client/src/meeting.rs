@@ -6,7 +6,7 @@
 //! full-screen view) read it, and never keep a roster of their own, so
 //! `/volume NAME`, the member list and the view's tiles cannot disagree.
 
-use common::{ClientId, Event, MediaKind, MeetingId, MemberInfo, MemberRef, PerKind};
+use common::{ClientId, Event, MediaKind, MeetingId, MemberInfo, MemberRef};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -22,6 +22,9 @@ pub struct MeetingState {
     pub control_requests: Vec<(ClientId, ClientId)>,
     /// The meeting has a passcode.
     pub private: bool,
+    /// Its passcode, where the server told us (we created the meeting with
+    /// it, set it, or became host): what we pass on with the id.
+    pub passcode: Option<String>,
     /// The host lets nobody new in.
     pub locked: bool,
     /// What the host stopped: (member, kind).
@@ -46,6 +49,7 @@ impl MeetingState {
             controls: BTreeMap::new(),
             control_requests: Vec::new(),
             private: false,
+            passcode: None,
             locked: false,
             blocked: Default::default(),
             lobby: false,
@@ -58,6 +62,11 @@ impl MeetingState {
     /// Folds one server event in; true when anything changed.
     pub fn apply(&mut self, event: &Event) -> bool {
         match event {
+            // Before `joined`, which keeps it.
+            Event::Created { passcode, .. } => {
+                self.private = passcode.is_some();
+                self.passcode.clone_from(passcode);
+            }
             Event::Joined { meeting, members } => {
                 self.meeting = Some(meeting.clone());
                 self.waiting_for = None;
@@ -66,16 +75,13 @@ impl MeetingState {
             Event::Members { meeting, members } if self.meeting.as_ref() == Some(meeting) => {
                 self.set_members(members);
             }
+            // What they share comes with them: no `media` event follows for
+            // a source that was on before they joined.
             Event::MemberJoined { meeting, member } if self.meeting.as_ref() == Some(meeting) => {
                 self.names.insert(member.id, member.name.clone());
-                if self.member(member.id).is_none() {
-                    self.members.push(MemberInfo {
-                        id: member.id,
-                        name: member.name.clone(),
-                        host: false,
-                        hand: false,
-                        sharing: PerKind::default(),
-                    });
+                match self.members.iter_mut().find(|m| m.id == member.id) {
+                    Some(known) => known.clone_from(member),
+                    None => self.members.push(member.clone()),
                 }
             }
             Event::MemberLeft { meeting, member } if self.meeting.as_ref() == Some(meeting) => {
@@ -130,6 +136,7 @@ impl MeetingState {
                 self.controls.clear();
                 self.control_requests.clear();
                 self.private = false;
+                self.passcode = None;
                 self.locked = false;
                 self.blocked.clear();
                 self.lobby = false;
@@ -151,8 +158,14 @@ impl MeetingState {
                 self.waiting = waiting.clone();
             }
 
-            Event::Privacy { meeting, private } if self.meeting.as_ref() == Some(meeting) => {
+            Event::Privacy {
+                meeting,
+                private,
+                passcode,
+            } if self.meeting.as_ref() == Some(meeting) => {
                 self.private = *private;
+                // A new passcode we were not told replaces the one we knew.
+                self.passcode = passcode.clone().filter(|_| *private);
             }
             Event::Locked {
                 meeting, locked, ..
@@ -325,6 +338,51 @@ impl MeetingState {
         self.member(id)
             .ok_or_else(|| format!("nobody called '{who}' in your meeting"))
     }
+
+    /// Splits `line` into the member named at its start and what follows
+    /// (`/msg`'s text). Names may have spaces, so the member is written in
+    /// any form the view shows them (`Cy Lee`, `Cy Lee#2`, `2`) or quoted
+    /// (`"Cy Lee"`); the longest run of words that names a member wins, so
+    /// `Cy Lee hi` goes to Cy Lee even when a Cy is there too (`Cy#3` and
+    /// `"Cy"` name that one).
+    pub fn find_at_start<'a>(&self, line: &'a str) -> Result<(&MemberInfo, &'a str), String> {
+        let line = line.trim_start();
+        if let Some(quoted) = line.strip_prefix('"') {
+            let end = quoted.find('"').ok_or_else(|| {
+                "a quoted name needs its closing quote, like /msg \"Cy Lee\" hi".to_string()
+            })?;
+            let (who, rest) = line.split_at(end + 2);
+            return self.find(who).map(|member| (member, rest.trim_start()));
+        }
+        let present: Vec<(ClientId, &str)> = self
+            .members
+            .iter()
+            .map(|m| (m.id, m.name.as_str()))
+            .collect();
+        let word_ends = line
+            .char_indices()
+            .zip(line.chars().skip(1))
+            .filter(|((_, c), next)| !c.is_whitespace() && next.is_whitespace())
+            .map(|((at, c), _)| at + c.len_utf8());
+        let mut longest_first: Vec<usize> = word_ends.collect();
+        longest_first.reverse();
+        for end in longest_first {
+            let (who, rest) = line.split_at(end);
+            match resolve(&present, who) {
+                Found::One(id) => {
+                    if let Some(member) = self.member(id) {
+                        return Ok((member, rest.trim_start()));
+                    }
+                }
+                Found::Several(ids) => return Err(ambiguous(&present, who, &ids, "are")),
+                // `bo see #3` is no member: shorter runs may be one.
+                Found::None | Found::Mismatch(..) => {}
+            }
+        }
+        // Nobody: said of the first word, as a one-word name would be.
+        let first = line.split_whitespace().next().unwrap_or_default();
+        self.find(first).map(|member| (member, ""))
+    }
 }
 
 /// How a member is typed and shown when names alone are not enough: `bo#3`.
@@ -345,17 +403,42 @@ enum Found<'a> {
     Mismatch(ClientId, &'a str),
 }
 
+/// Names compare as people read them: case and runs of spaces aside.
+fn same_name(a: &str, b: &str) -> bool {
+    let words = |s: &str| {
+        s.split_whitespace()
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+    };
+    words(a) == words(b)
+}
+
+/// Whether `typed` is `name`'s first words (`Cy` of `Cy Lee`), or all of it.
+fn starts_name(name: &str, typed: &str) -> bool {
+    let typed: Vec<String> = typed.split_whitespace().map(str::to_lowercase).collect();
+    let name: Vec<String> = name.split_whitespace().map(str::to_lowercase).collect();
+    !typed.is_empty() && name.starts_with(&typed)
+}
+
+/// `"Cy Lee"` is `Cy Lee`: quotes mark where a name with spaces ends.
+fn unquote(who: &str) -> &str {
+    who.strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(who)
+}
+
 /// Looks `who` up among `people`: an id (`3`, `#3`), a whole name (`bo`,
-/// `ana (2)`, any case), or `name#id`, in that order.
+/// `ana (2)`, `Cy Lee`, any case, quoted or not), or `name#id` (where the
+/// name may be its first words: `Cy#2` for Cy Lee), in that order.
 fn resolve<'a>(people: &[(ClientId, &'a str)], who: &str) -> Found<'a> {
-    let who = who.trim();
+    let who = unquote(who.trim()).trim();
     let by_id = |id: u32| people.iter().find(|(known, _)| known.0 == id);
     if let Some(&(id, _)) = id_of(who).and_then(by_id) {
         return Found::One(id);
     }
     let mut named: Vec<ClientId> = people
         .iter()
-        .filter(|(_, name)| name.eq_ignore_ascii_case(who))
+        .filter(|(_, name)| same_name(name, who))
         .map(|(id, _)| *id)
         .collect();
     named.sort();
@@ -367,10 +450,9 @@ fn resolve<'a>(people: &[(ClientId, &'a str)], who: &str) -> Found<'a> {
     let Some((name, id)) = who.rsplit_once('#') else {
         return Found::None;
     };
+    let name = unquote(name.trim());
     match id.trim().parse().ok().and_then(by_id) {
-        Some(&(id, known)) if name.trim().is_empty() || known.eq_ignore_ascii_case(name.trim()) => {
-            Found::One(id)
-        }
+        Some(&(id, known)) if name.trim().is_empty() || starts_name(known, name) => Found::One(id),
         Some(&(id, known)) => Found::Mismatch(id, known),
         None => Found::None,
     }
@@ -442,7 +524,7 @@ mod tests {
         });
         state.apply(&Event::MemberJoined {
             meeting: meeting(),
-            member: named(3, "bo"),
+            member: member(3, "bo", false),
         });
         assert!(state.apply(&Event::Media {
             meeting: meeting(),
@@ -476,6 +558,39 @@ mod tests {
         assert!(!state.in_meeting() && state.members.is_empty());
     }
 
+    /// bo's camera was on before he joined (or he left and came back with
+    /// it on): no `media` event follows, the `member_joined` says it.
+    #[test]
+    fn a_member_who_joins_sharing_is_known_to_share_at_once() {
+        let mut state = MeetingState::new(ClientId(1));
+        state.apply(&Event::Joined {
+            meeting: meeting(),
+            members: vec![member(1, "me", true)],
+        });
+        let mut bo = member(3, "bo", false);
+        bo.sharing[MediaKind::Video] = true;
+        bo.sharing[MediaKind::Screen] = true;
+        assert!(state.apply(&Event::MemberJoined {
+            meeting: meeting(),
+            member: bo.clone(),
+        }));
+        assert!(state.shares(ClientId(3), MediaKind::Video));
+        assert!(!state.shares(ClientId(3), MediaKind::Audio));
+        assert_eq!(
+            state.screen_sharers().map(|m| m.id).collect::<Vec<_>>(),
+            [ClientId(3)]
+        );
+        // Told twice (a resumed session's replay after a snapshot): the
+        // second telling wins, and bo is listed once.
+        bo.sharing[MediaKind::Video] = false;
+        state.apply(&Event::MemberJoined {
+            meeting: meeting(),
+            member: bo,
+        });
+        assert!(!state.shares(ClientId(3), MediaKind::Video));
+        assert_eq!(state.members.len(), 2);
+    }
+
     #[test]
     fn events_of_another_meeting_change_nothing() {
         let mut state = MeetingState::new(ClientId(1));
@@ -486,7 +601,7 @@ mod tests {
         let other = MeetingId::parse("xyz-xyz").expect("valid id");
         assert!(!state.apply(&Event::MemberJoined {
             meeting: other.clone(),
-            member: named(9, "eve"),
+            member: member(9, "eve", false),
         }));
         assert!(!state.apply(&Event::Left { meeting: other }));
         assert_eq!(state.members.len(), 1);
@@ -527,6 +642,60 @@ mod tests {
             Ok(ClientId(7)),
             "any id goes to the server"
         );
+    }
+
+    /// The members list shows `Cy Lee#2`, the tile `Cy Lee`: each of them
+    /// names her, quoted or not, and so does her first name with her id.
+    #[test]
+    fn a_name_with_spaces_is_typed_as_the_view_shows_it() {
+        let mut state = MeetingState::new(ClientId(1));
+        state.apply(&Event::Joined {
+            meeting: meeting(),
+            members: vec![
+                member(1, "me", true),
+                member(2, "Cy Lee", false),
+                member(3, "Cy", false),
+            ],
+        });
+        for typed in [
+            "Cy Lee#2",
+            "Cy Lee",
+            "cy  lee",
+            "\"Cy Lee\"",
+            "Cy#2",
+            "2",
+            "#2",
+        ] {
+            assert_eq!(state.find(typed).map(|m| m.id), Ok(ClientId(2)), "{typed}");
+        }
+        assert_eq!(state.find("Cy").map(|m| m.id), Ok(ClientId(3)));
+        let err = state.find("Lee#2").err().unwrap_or_default();
+        assert!(err.contains("member #2 is called 'Cy Lee'"), "{err}");
+
+        let to = |line: &str| {
+            state
+                .find_at_start(line)
+                .map(|(m, text)| (m.id.0, text.to_string()))
+        };
+        assert_eq!(to("Cy Lee#2 hi there"), Ok((2, "hi there".into())));
+        assert_eq!(
+            to("Cy Lee hi"),
+            Ok((2, "hi".into())),
+            "the longest name wins"
+        );
+        assert_eq!(to("\"Cy Lee\"  hi"), Ok((2, "hi".into())));
+        assert_eq!(to("Cy hi"), Ok((3, "hi".into())));
+        assert_eq!(to("Cy#3 Lee is here"), Ok((3, "Lee is here".into())));
+        assert_eq!(to("\"Cy\" Lee is here"), Ok((3, "Lee is here".into())));
+        assert_eq!(to("2 see #3 now"), Ok((2, "see #3 now".into())));
+        assert_eq!(
+            to("Cy Lee"),
+            Ok((3, "Lee".into())),
+            "a name needs text after it"
+        );
+        let err = to("Bo hi").err().unwrap_or_default();
+        assert!(err.contains("nobody called 'Bo'"), "{err}");
+        assert!(to("\"Cy Lee hi").is_err(), "an open quote");
     }
 
     #[test]

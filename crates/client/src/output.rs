@@ -278,6 +278,20 @@ fn meeting_text(meeting: &MeetingId) -> String {
     clean(meeting.as_str())
 }
 
+/// What others type to join our meeting: `/join k7m-q2x`, with the
+/// passcode where we know it (the host passes it on), or saying one is
+/// needed where we do not. None outside a meeting.
+pub fn join_command(state: &MeetingState) -> Option<String> {
+    let id = meeting_text(state.meeting.as_ref()?);
+    let host = state.host().is_some_and(|h| h.id == state.me);
+    Some(match &state.passcode {
+        Some(passcode) if state.private => format!("/join {id} {}", clean(passcode)),
+        _ if state.private && host => format!("/join {id} PASSCODE (/passcode sets a new one)"),
+        _ if state.private => format!("/join {id} PASSCODE (the host has it)"),
+        _ => format!("/join {id}"),
+    })
+}
+
 impl Output {
     pub fn new(json: bool, me: ClientId) -> Output {
         use std::io::IsTerminal;
@@ -462,9 +476,15 @@ impl EventText {
     pub fn server(&mut self, event: &Event) -> Option<String> {
         let text = match event {
             Event::Welcome { .. } | Event::Attached { .. } | Event::Resumed { .. } => return None,
-            Event::Created { meeting } => {
+            Event::Created { meeting, passcode } => {
                 let meeting = meeting_text(meeting);
-                format!("created meeting {meeting}; others join with: /join {meeting}")
+                match passcode {
+                    Some(passcode) => format!(
+                        "created private meeting {meeting} (unlisted); others join with: /join {meeting} {}",
+                        clean(passcode)
+                    ),
+                    None => format!("created meeting {meeting}; others join with: /join {meeting}"),
+                }
             }
             Event::Joined { meeting, members } => {
                 format!(
@@ -473,7 +493,23 @@ impl EventText {
                     self.member_list(members)
                 )
             }
-            Event::MemberJoined { member, .. } => format!("{} joined", clean(&member.name)),
+            Event::MemberJoined { member, .. } => {
+                let shared: Vec<&str> = member
+                    .sharing
+                    .iter()
+                    .filter_map(|(kind, on)| on.then_some(kind.name()))
+                    .collect();
+                // A source on before they joined gets no `media` line of its own.
+                match shared.as_slice() {
+                    [] => format!("{} joined", clean(&member.name)),
+                    [one] => format!("{} joined, sharing {one}", clean(&member.name)),
+                    [first @ .., last] => format!(
+                        "{} joined, sharing {} and {last}",
+                        clean(&member.name),
+                        first.join(", ")
+                    ),
+                }
+            }
             Event::MemberLeft { member, .. } => format!("{} left", clean(&member.name)),
             Event::MemberReconnecting { member, .. } => format!(
                 "{}'s connection broke: reconnecting (its place is kept)",
@@ -580,7 +616,10 @@ impl EventText {
                     self.whose(owner.id, &owner.name)
                 );
                 if owner.id == self.me {
-                    text.push_str(&format!("; /control grant {} lets them", controller.id));
+                    text.push_str(&format!(
+                        "; /control grant {} lets them",
+                        crate::meeting::label(controller.id, &clean(&controller.name))
+                    ));
                 }
                 text
             }
@@ -595,10 +634,21 @@ impl EventText {
                 events.len(),
                 clean(&self.state.name_of(*from))
             ),
-            Event::Privacy { meeting, private } => {
-                if *private {
+            Event::Privacy {
+                meeting,
+                private,
+                passcode,
+            } => {
+                if let Some(passcode) = passcode.as_ref().filter(|_| *private) {
                     format!(
-                        "meeting {} is private now: unlisted, joined only with its passcode",
+                        "meeting {} is private: unlisted; others join with: /join {} {}",
+                        meeting_text(meeting),
+                        meeting_text(meeting),
+                        clean(passcode)
+                    )
+                } else if *private {
+                    format!(
+                        "meeting {} is private: unlisted, joined only with its passcode",
                         meeting_text(meeting)
                     )
                 } else {
@@ -902,6 +952,7 @@ mod tests {
         let events = vec![
             Event::Created {
                 meeting: meeting.clone(),
+                passcode: Some(HOSTILE.into()),
             },
             Event::Joined {
                 meeting: meeting.clone(),
@@ -909,7 +960,7 @@ mod tests {
             },
             Event::MemberJoined {
                 meeting: meeting.clone(),
-                member: evil.clone(),
+                member: info.clone(),
             },
             Event::MemberLeft {
                 meeting: meeting.clone(),
@@ -974,6 +1025,7 @@ mod tests {
             Event::Privacy {
                 meeting: meeting.clone(),
                 private: true,
+                passcode: Some(HOSTILE.into()),
             },
             Event::Locked {
                 meeting: meeting.clone(),
@@ -1069,6 +1121,27 @@ mod tests {
     }
 
     #[test]
+    fn a_joiner_is_announced_with_what_it_already_shares() {
+        let mut bo = crate::meeting::fixtures::member(3, "bo", false);
+        let joined = |member: &MemberInfo| {
+            let event = Event::MemberJoined {
+                meeting: MeetingId::parse("abc-def").expect("valid id"),
+                member: member.clone(),
+            };
+            EventText::new(ClientId(1)).server(&event)
+        };
+        assert_eq!(joined(&bo).as_deref(), Some("bo joined"));
+        bo.sharing[MediaKind::Screen] = true;
+        assert_eq!(joined(&bo).as_deref(), Some("bo joined, sharing screen"));
+        bo.sharing[MediaKind::Video] = true;
+        bo.sharing[MediaKind::Audio] = true;
+        assert_eq!(
+            joined(&bo).as_deref(),
+            Some("bo joined, sharing video, audio and screen")
+        );
+    }
+
+    #[test]
     fn the_host_who_ended_the_meeting_is_told_so() {
         use crate::meeting::fixtures::{meeting, member};
         let joined = Event::Joined {
@@ -1136,7 +1209,7 @@ mod tests {
         let mut other = EventText::new(ClientId(3));
         assert_eq!(
             owner.server(&asked).as_deref(),
-            Some("bo asks to control your screen; /control grant 2 lets them")
+            Some("bo asks to control your screen; /control grant bo#2 lets them")
         );
         assert_eq!(
             controller.server(&asked).as_deref(),

@@ -188,6 +188,9 @@ pub struct MemberRef {
 pub struct MemberInfo {
     pub id: ClientId,
     pub name: String,
+    /// Absent: not the host (`member_joined` from a server before it
+    /// carried member objects had only `id` and `name`).
+    #[serde(default)]
     pub host: bool,
     /// Their hand is raised (absent: not raised).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -277,15 +280,24 @@ pub enum Event {
     /// Answer to `attach` on a media socket.
     Attached { kind: MediaKind },
     /// You created a meeting (a `joined` follows: you are its host).
-    Created { meeting: MeetingId },
+    /// With the passcode the creator chose, if any: the host passes it on
+    /// with the id.
+    Created {
+        meeting: MeetingId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passcode: Option<String>,
+    },
     /// You are now in a meeting; `members` includes you.
     Joined {
         meeting: MeetingId,
         members: Vec<MemberInfo>,
     },
+    /// Someone entered the meeting (joined, or let in from the lobby), with
+    /// what they already share: a source turned on before joining sends from
+    /// the first moment, and no `media` event follows for it.
     MemberJoined {
         meeting: MeetingId,
-        member: MemberRef,
+        member: MemberInfo,
     },
     MemberLeft {
         meeting: MeetingId,
@@ -385,7 +397,15 @@ pub enum Event {
         events: Vec<InputEvent>,
     },
     /// To every member: the host made the meeting private (a passcode) or public.
-    Privacy { meeting: MeetingId, private: bool },
+    /// Also to a joiner of a private meeting (after `joined`), so it knows
+    /// others need the passcode. The host's copy (and a new host's) carries
+    /// the passcode itself, to pass on; nobody else's does.
+    Privacy {
+        meeting: MeetingId,
+        private: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passcode: Option<String>,
+    },
     /// To every member: the host locked or opened the meeting.
     Locked {
         meeting: MeetingId,
@@ -452,16 +472,29 @@ mod tests {
         );
 
         let meeting = MeetingId::parse("abc-def").expect("valid id");
+        let mut sharing = PerKind::splat(false);
+        sharing[MediaKind::Video] = true;
         let event = Event::MemberJoined {
             meeting,
-            member: MemberRef {
+            member: MemberInfo {
                 id: ClientId(3),
                 name: "ana".into(),
+                host: false,
+                hand: false,
+                sharing,
             },
         };
         assert_eq!(
             serde_json::to_value(event).expect("serialises"),
-            serde_json::json!({"event": "member_joined", "meeting": "abc-def", "member": {"id": 3, "name": "ana"}})
+            serde_json::json!({"event": "member_joined", "meeting": "abc-def", "member": {"id": 3, "name": "ana", "host": false, "video": true, "audio": false, "screen": false}})
+        );
+        // As a server of the last release sent it: a member sharing nothing.
+        let older: Event = serde_json::from_value(serde_json::json!(
+            {"event": "member_joined", "meeting": "abc-def", "member": {"id": 3, "name": "ana"}}
+        ))
+        .expect("parses");
+        assert!(
+            matches!(older, Event::MemberJoined { member, .. } if !member.host && !member.sharing[MediaKind::Video])
         );
     }
 

@@ -147,7 +147,7 @@ pub fn setup(scenario: &Scenario) -> anyhow::Result<Vec<Member>> {
                 None => {
                     send(&stream, &Request::Create { passcode: None })?;
                     meeting_id = Some(wait_for(&mut member.control, "created", |e| match e {
-                        Event::Created { meeting } => Some(meeting),
+                        Event::Created { meeting, .. } => Some(meeting),
                         _ => None,
                     })?);
                 }

@@ -14,7 +14,13 @@
 //!
 //! [`render_text`] is public because a legibility test renders a known text on
 //! the sharer's side and compares it on the viewer's side.
+//!
+//! A remote controller's input ([`DesktopInput`]) is drawn over the picture:
+//! the pointer where it was moved and a field showing what was typed, so
+//! control mode visibly does something on a desktop no display backs. The
+//! picture stays a pure function of the time and that input.
 
+use common::InputEvent;
 use image::{Rgb, RgbImage};
 use std::time::Duration;
 
@@ -324,6 +330,92 @@ pub enum Scene {
     Video,
 }
 
+/// The characters the typed field keeps (older ones scroll away).
+const TYPED_KEPT: usize = 80;
+
+/// What a remote controller did to the test desktop: where its pointer is,
+/// whether a button is down, how often it clicked, what it typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DesktopInput {
+    pointer: Option<(u32, u32)>,
+    buttons_down: u8,
+    clicks: u32,
+    typed: String,
+}
+
+/// X keysyms the typed field acts on.
+const XK_BACKSPACE: u32 = 0xff08;
+const XK_RETURN: u32 = 0xff0d;
+const XK_KP_ENTER: u32 = 0xff8d;
+
+impl DesktopInput {
+    /// Takes one event: keys pressed type into the field (BackSpace takes
+    /// one back, Return empties it), the pointer moves, buttons press.
+    pub fn apply(&mut self, event: InputEvent) {
+        match event {
+            InputEvent::Key { keysym, down: true } => match keysym {
+                XK_BACKSPACE => {
+                    self.typed.pop();
+                }
+                XK_RETURN | XK_KP_ENTER => self.typed.clear(),
+                _ => {
+                    if let Some(c) = keysym_char(keysym) {
+                        self.typed.push(c);
+                        let extra = self.typed.chars().count().saturating_sub(TYPED_KEPT);
+                        if extra > 0 {
+                            self.typed = self.typed.chars().skip(extra).collect();
+                        }
+                    }
+                }
+            },
+            InputEvent::Key { down: false, .. } => {}
+            InputEvent::Pointer { x, y } => self.pointer = Some((x, y)),
+            InputEvent::Button { down: true, .. } => {
+                self.buttons_down = self.buttons_down.saturating_add(1);
+                self.clicks = self.clicks.saturating_add(1);
+            }
+            InputEvent::Button { down: false, .. } => {
+                self.buttons_down = self.buttons_down.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Lets go of every button (control ended mid-drag).
+    pub fn release_all(&mut self) {
+        self.buttons_down = 0;
+    }
+
+    /// What was typed since the last Return.
+    pub fn typed(&self) -> &str {
+        &self.typed
+    }
+
+    /// Where the pointer is, once it was moved.
+    pub fn pointer(&self) -> Option<(u32, u32)> {
+        self.pointer
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == DesktopInput::default()
+    }
+}
+
+/// The character a keysym types, for the ones the font can show: Latin-1
+/// keysyms are their code point, others `0x0100_0000` plus it.
+fn keysym_char(keysym: u32) -> Option<char> {
+    let code = match keysym {
+        0x20..=0x7e | 0xa0..=0xff => keysym,
+        0x0100_0000..=0x0110_ffff => keysym - 0x0100_0000,
+        _ => return None,
+    };
+    char::from_u32(code).filter(|c| !c.is_control())
+}
+
+const FIELD: Rgb<u8> = Rgb([255, 249, 196]);
+const FIELD_BORDER: Rgb<u8> = Rgb([180, 140, 0]);
+const POINTER: Rgb<u8> = Rgb([220, 30, 30]);
+const POINTER_EDGE: Rgb<u8> = Rgb([255, 255, 255]);
+
 /// A synthetic desktop: call [`TestDesktop::frame`] for each picture.
 pub struct TestDesktop {
     scene: Scene,
@@ -553,6 +645,65 @@ impl TestDesktop {
         &self.picture
     }
 
+    /// The picture `elapsed` after the start with a controller's `input`
+    /// drawn over it: a field with what was typed, at the bottom, and the
+    /// pointer (filled while a button is down). No input, no overlay.
+    pub fn frame_with_input(&mut self, elapsed: Duration, input: &DesktopInput) -> &RgbImage {
+        self.draw(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+        if !input.is_empty() {
+            Self::draw_input(&mut self.picture, input);
+        }
+        &self.picture
+    }
+
+    fn draw_input(image: &mut RgbImage, input: &DesktopInput) {
+        let screen = Area::of_image(image);
+        let scale = 2;
+        let height = i64::from(LINE_HEIGHT * scale) + 8;
+        let field = Area::new(
+            MARGIN,
+            screen.height - height - MARGIN,
+            screen.width - 2 * MARGIN,
+            height,
+        );
+        fill(image, field, FIELD_BORDER);
+        let inside = field.inset(2);
+        fill(image, inside, FIELD);
+        let clicks = match input.clicks {
+            0 => String::new(),
+            1 => " (1 click)".to_string(),
+            n => format!(" ({n} clicks)"),
+        };
+        let text = format!("remote input{clicks}: {}_", input.typed);
+        // The end of a long line shows: that is where typing happens.
+        let columns = (inside.width / i64::from(CELL_WIDTH * scale)).max(1) as usize;
+        let skip = text.chars().count().saturating_sub(columns);
+        let shown: String = text.chars().skip(skip).collect();
+        draw_text(
+            image,
+            inside,
+            inside.x + 2,
+            inside.y + 3,
+            scale,
+            &shown,
+            INK,
+        );
+
+        if let Some((x, y)) = input.pointer {
+            let (x, y) = (i64::from(x), i64::from(y));
+            // A cross with a white edge shows on every background.
+            for (colour, arm, half) in [(POINTER_EDGE, 12, 2), (POINTER, 10, 1)] {
+                let across = Area::new(x - arm, y - half, 2 * arm + 1, 2 * half + 1);
+                let down = Area::new(x - half, y - arm, 2 * half + 1, 2 * arm + 1);
+                fill(image, across, colour);
+                fill(image, down, colour);
+            }
+            if input.buttons_down > 0 {
+                fill(image, Area::new(x - 4, y - 4, 9, 9), POINTER);
+            }
+        }
+    }
+
     fn draw(&mut self, elapsed_ms: u64) {
         let image = &mut self.picture;
         let screen = Area::of_image(image);
@@ -736,6 +887,49 @@ mod tests {
                 "{scene:?}: frame 7 is 700 ms"
             );
         }
+    }
+
+    /// Control mode over the test desktop did nothing anyone could see:
+    /// typed keys now show in a field, and the pointer where it was moved.
+    #[test]
+    fn a_controller_s_typing_and_pointer_show_on_the_desktop() {
+        let key = |keysym, down| InputEvent::Key { keysym, down };
+        let mut input = DesktopInput::default();
+        for keysym in [u32::from('h'), u32::from('i'), 0xe9, 0x0100_20ac] {
+            input.apply(key(keysym, true));
+            input.apply(key(keysym, false));
+        }
+        assert_eq!(input.typed(), "hié€");
+        input.apply(key(XK_BACKSPACE, true));
+        input.apply(key(0xffe1, true)); // Shift types nothing
+        assert_eq!(input.typed(), "hié");
+
+        let at = Duration::from_millis(700);
+        let mut desktop = TestDesktop::new(640, 360);
+        let plain = desktop.frame_at(at).clone();
+        assert!(
+            desktop.frame_with_input(at, &DesktopInput::default()) == &plain,
+            "no input, no overlay"
+        );
+        let typed = desktop.frame_with_input(at, &input).clone();
+        assert!(typed != plain, "the field shows");
+        input.apply(InputEvent::Pointer { x: 100, y: 120 });
+        input.apply(InputEvent::Button {
+            button: 1,
+            down: true,
+        });
+        let pointed = desktop.frame_with_input(at, &input).clone();
+        assert_eq!(pointed.get_pixel(100, 120), &POINTER);
+        assert_eq!(pointed.get_pixel(300, 120), plain.get_pixel(300, 120));
+        // Typing more changes the field, and only the field's rows.
+        input.apply(key(u32::from('!'), true));
+        let more = desktop.frame_with_input(at, &input).clone();
+        let changed_rows: Vec<u32> = (0..360)
+            .filter(|&y| (0..640).any(|x| more.get_pixel(x, y) != pointed.get_pixel(x, y)))
+            .collect();
+        assert!(changed_rows.iter().all(|&y| y > 300), "{changed_rows:?}");
+        input.apply(key(XK_RETURN, true));
+        assert_eq!(input.typed(), "");
     }
 
     #[test]

@@ -5,23 +5,29 @@
 //! (`SCREEN_SOURCES`): the synthetic test desktop and image files need no
 //! display; `x11[:DISPLAY][@WxH+X+Y]` captures an X display through x11rb,
 //! which is pure Rust, so every build has it.
+//!
+//! A source that takes a granted controller's input hands out an
+//! `InputTarget` with it: the X display plays it through XTEST, the test
+//! desktop draws it (a field of typed text and the pointer), so control
+//! mode does something visible without a display. Image files take none.
 
 use anyhow::Context;
+use common::InputEvent;
 use common::protocol::KEYFRAME_REQUEST_INTERVAL;
 use image::RgbImage;
 use meeting_screen::codec::{EncoderConfig, ScreenEncoder};
-use meeting_screen::desktop::TestDesktop;
+use meeting_screen::desktop::{DesktopInput, TestDesktop};
 use meeting_screen::x11::{X11Capture, X11Injector, X11Source};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The screen sources: (how to name it, what it is).
 pub const SCREEN_SOURCES: &[(&str, &str)] = &[
     (
         "test",
-        "a synthetic desktop: scrolling text in several sizes and a moving window (the default)",
+        "a synthetic desktop: scrolling text in several sizes and a moving window (the default); a controller's typing and pointer show on it",
     ),
     (
         "x11[:DISPLAY]",
@@ -46,20 +52,66 @@ pub trait ScreenSource: Send {
     fn capture(&mut self) -> anyhow::Result<RgbImage>;
 }
 
-/// Opens a screen source; the X11 one also gives the injector that plays a
-/// granted controller's input on the same display and region.
-pub fn open_screen_source(
-    spec: Option<&str>,
-) -> anyhow::Result<(Box<dyn ScreenSource>, Option<X11Injector>)> {
+/// Where a granted controller's input goes on the screen we share.
+pub trait InputTarget: Send {
+    fn apply(&mut self, event: InputEvent) -> anyhow::Result<()>;
+    /// Lifts whatever the controller holds down (control ended).
+    fn release_all(&mut self) -> anyhow::Result<()>;
+}
+
+impl InputTarget for X11Injector {
+    fn apply(&mut self, event: InputEvent) -> anyhow::Result<()> {
+        Ok(X11Injector::apply(self, event)?)
+    }
+
+    fn release_all(&mut self) -> anyhow::Result<()> {
+        Ok(X11Injector::release_all(self)?)
+    }
+}
+
+/// The controller's input as the test desktop draws it, shared between the
+/// main loop (which applies events) and the capture (which draws them).
+#[derive(Clone, Default)]
+struct SharedDesktopInput(Arc<Mutex<DesktopInput>>);
+
+impl SharedDesktopInput {
+    fn lock(&self) -> MutexGuard<'_, DesktopInput> {
+        // Plain data: what a panicking holder left is still worth drawing.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl InputTarget for SharedDesktopInput {
+    fn apply(&mut self, event: InputEvent) -> anyhow::Result<()> {
+        self.lock().apply(event);
+        Ok(())
+    }
+
+    fn release_all(&mut self) -> anyhow::Result<()> {
+        self.lock().release_all();
+        Ok(())
+    }
+}
+
+/// A screen source, and what plays a controller's input on it, if anything.
+pub type OpenedScreen = (Box<dyn ScreenSource>, Option<Box<dyn InputTarget>>);
+
+/// Opens a screen source, with what plays a granted controller's input on
+/// it, if it takes any: the X display (its region), or the test desktop.
+pub fn open_screen_source(spec: Option<&str>) -> anyhow::Result<OpenedScreen> {
     let spec = spec.unwrap_or("test");
     if spec == "test" {
-        return Ok((Box::new(TestScreen::new()), None));
+        let input = SharedDesktopInput::default();
+        let screen = TestScreen::new(input.clone());
+        return Ok((Box::new(screen), Some(Box::new(input))));
     }
     if X11Source::is_x11_spec(spec) {
         let source = X11Source::parse(spec)?;
         let capture = X11Capture::open(&source)?;
         let injector = match capture.injector() {
-            Ok(injector) => Some(injector),
+            Ok(injector) => Some(Box::new(injector) as Box<dyn InputTarget>),
             Err(err) => {
                 tracing::warn!("remote control will not work on this display: {err}");
                 None
@@ -70,17 +122,20 @@ pub fn open_screen_source(
     Ok((Box::new(ImageScreen::open(Path::new(spec))?), None))
 }
 
-/// The synthetic desktop, animated by the wall clock.
+/// The synthetic desktop, animated by the wall clock, with a controller's
+/// input drawn over it.
 struct TestScreen {
     desktop: TestDesktop,
     started: Instant,
+    input: SharedDesktopInput,
 }
 
 impl TestScreen {
-    fn new() -> TestScreen {
+    fn new(input: SharedDesktopInput) -> TestScreen {
         TestScreen {
             desktop: TestDesktop::new(TEST_DESKTOP.0, TEST_DESKTOP.1),
             started: Instant::now(),
+            input,
         }
     }
 }
@@ -91,7 +146,12 @@ impl ScreenSource for TestScreen {
     }
 
     fn capture(&mut self) -> anyhow::Result<RgbImage> {
-        Ok(self.desktop.frame_at(self.started.elapsed()).clone())
+        // A copy, so the lock is not held while drawing.
+        let input = self.input.lock().clone();
+        Ok(self
+            .desktop
+            .frame_with_input(self.started.elapsed(), &input)
+            .clone())
     }
 }
 
@@ -249,11 +309,25 @@ mod tests {
     use super::*;
     use meeting_screen::codec::ScreenDecoder;
 
+    /// Keys and clicks over the test desktop did nothing and nobody was
+    /// told: its input target draws them into the pictures it shares.
+    #[test]
+    fn the_test_desktop_shows_what_a_controller_does() {
+        let (mut source, target) = open_screen_source(Some("test")).expect("test source");
+        let mut target = target.expect("the test desktop takes input");
+        target
+            .apply(InputEvent::Pointer { x: 640, y: 100 })
+            .expect("applies");
+        let pointed = source.capture().expect("captures");
+        // The pointer's red cross, at the spot it was moved to.
+        let red = pointed.get_pixel(640, 100);
+        assert!(red[0] > 200 && red[1] < 60 && red[2] < 60, "{red:?}");
+    }
+
     #[test]
     fn the_test_desktop_reaches_a_decoder_whole() {
         let keyframe = KeyframeRequest::default();
-        let (source, injector) = open_screen_source(Some("test")).expect("test source");
-        assert!(injector.is_none());
+        let (source, _) = open_screen_source(Some("test")).expect("test source");
         let mut producer = ScreenProducer::new(source, keyframe.clone());
         let mut decoder = ScreenDecoder::new();
         let body = producer

@@ -24,6 +24,33 @@ pub struct Completion {
     at: usize,
 }
 
+/// Whether `typed` is how `name` begins, case aside; an opening quote in
+/// either is no part of the name.
+fn begins_name(name: &str, typed: &str) -> bool {
+    let name = name.strip_prefix('"').unwrap_or(name).to_lowercase();
+    let typed = typed.strip_prefix('"').unwrap_or(typed).to_lowercase();
+    name.starts_with(&typed)
+}
+
+/// Where the longest run of words at the end of `before` (the text before
+/// the cursor) that begins one of `members` starts; a command's own name
+/// is never part of it.
+fn name_start(before: &str, members: &[String]) -> Option<usize> {
+    let first_word_end = if before.starts_with('/') {
+        before.find(char::is_whitespace)?
+    } else {
+        0
+    };
+    before
+        .char_indices()
+        .filter(|&(at, _)| at >= first_word_end)
+        .filter(|&(at, c)| {
+            !c.is_whitespace() && (at == 0 || before[..at].ends_with(char::is_whitespace))
+        })
+        .map(|(at, _)| at)
+        .find(|&at| members.iter().any(|name| begins_name(name, &before[at..])))
+}
+
 impl InputLine {
     /// The cursor as a byte offset on a character boundary of `text`
     /// (the text may have been replaced under it).
@@ -191,9 +218,12 @@ impl InputLine {
     }
 
     /// Tab: completes the word before the cursor: a command name after a
-    /// leading `/`, a member's name anywhere else. Repeated Tabs cycle
+    /// leading `/`, a member's name anywhere else. A name may have spaces,
+    /// so what is completed is the longest run of words before the cursor
+    /// that begins a name (`Cy L` becomes `Cy Lee`). Repeated Tabs cycle
     /// through the candidates (back to what was typed after the last).
-    /// `members` are the names to offer, as commands take them.
+    /// `members` are the names to offer, as commands take them (quoted
+    /// where they have spaces: the quote matches or not).
     pub fn complete(&mut self, members: &[String]) {
         if let Some(mut completion) = self.completion.take() {
             // The next candidate in place of the last one.
@@ -206,9 +236,14 @@ impl InputLine {
             return;
         }
         let at = self.cursor();
-        let start = self.text[..at]
+        let mut start = self.text[..at]
             .rfind(char::is_whitespace)
             .map_or(0, |i| i + 1);
+        let word = &self.text[start..at];
+        let command_name = start == 0 && word.starts_with('/');
+        if !command_name && !word.is_empty() {
+            start = name_start(&self.text[..at], members).unwrap_or(start);
+        }
         let word = &self.text[start..at];
         let mut candidates: Vec<String> = if start == 0 && word.starts_with('/') {
             let typed = &word[1..];
@@ -224,10 +259,9 @@ impl InputLine {
             if word.is_empty() {
                 return;
             }
-            let typed = word.to_lowercase();
             members
                 .iter()
-                .filter(|name| name.to_lowercase().starts_with(&typed))
+                .filter(|name| begins_name(name, word))
                 .cloned()
                 .collect()
         };
@@ -395,5 +429,27 @@ mod tests {
         input.set("/fly");
         input.complete(&members);
         assert_eq!(input.text, "/fly", "nothing to complete");
+    }
+
+    /// A name with spaces is completed from its first word or more, and
+    /// offered as commands take it (quoted in a command line).
+    #[test]
+    fn tab_completes_names_with_spaces() {
+        let members = vec!["\"Cy Lee\"".to_string(), "Cyd".to_string()];
+        let mut input = line("/msg cy");
+        input.complete(&members);
+        assert_eq!(input.text, "/msg \"Cy Lee\"");
+        input.complete(&members);
+        assert_eq!(input.text, "/msg Cyd");
+        input.set("/msg Cy L");
+        input.complete(&members);
+        assert_eq!(input.text, "/msg \"Cy Lee\"", "two words typed, one name");
+        input.set("/mute \"cy");
+        input.complete(&members);
+        assert_eq!(input.text, "/mute \"Cy Lee\"", "a quote typed is matched");
+        let chat = vec!["Cy Lee".to_string()];
+        input.set("thanks cy l");
+        input.complete(&chat);
+        assert_eq!(input.text, "thanks Cy Lee");
     }
 }

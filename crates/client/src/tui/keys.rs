@@ -15,75 +15,152 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, M
 /// Chat lines scrolled by PageUp and PageDown.
 const PAGE: isize = 10;
 
-/// The shortcuts, for the `?` overlay (one table, so it cannot go stale).
-pub const SHORTCUTS: &[(&str, &str)] = &[
-    (
+/// One row of the key list: the keys, what they do in a line (the `?`
+/// overlay), and the whole story where it is longer (the README's table of
+/// keys and the man page; empty: `help` is all of it).
+pub struct Shortcut {
+    /// As the overlay shows them: `Enter, i, t`.
+    pub keys: &'static str,
+    pub help: &'static str,
+    pub details: &'static str,
+}
+
+impl Shortcut {
+    /// What the keys do, as the README and the man page say it.
+    pub fn described(&self) -> &'static str {
+        if self.details.is_empty() {
+            self.help
+        } else {
+            self.details
+        }
+    }
+}
+
+const fn key(keys: &'static str, help: &'static str, details: &'static str) -> Shortcut {
+    Shortcut {
+        keys,
+        help,
+        details,
+    }
+}
+
+/// The keys of the full-screen view: one table for the `?` overlay, the man
+/// page and the README, so none of them can go stale.
+pub const SHORTCUTS: &[Shortcut] = &[
+    key(
         "Enter, i, t",
         "type a chat message (Enter sends, Esc stops typing)",
+        "type a chat line or a `/command`; Enter sends it, Esc (or Enter on an empty line) goes back to the keys, and so does sending `/join`, `/create` or `/leave`: the next key is a key again",
     ),
-    ("/", "type a command (/help lists them)"),
-    (
+    key("/", "type a command (/help lists them)", "type a command"),
+    key(
         "while typing",
         "Left Right Home End (Ctrl-A, Ctrl-E) move; Backspace, Delete, Ctrl-U, Ctrl-K, Ctrl-W delete; Up Down recall lines you sent; Tab completes commands and names (again for the next)",
+        "`Left` `Right` `Home` `End` (and `Ctrl-A` `Ctrl-E` `Ctrl-B` `Ctrl-F`) move the cursor; `Backspace`, `Delete`, `Ctrl-U` (to the start), `Ctrl-K` (to the end), `Ctrl-W` (the word before) delete; `Up` / `Down` recall the lines you sent this session; `Tab` completes a command name after `/`, or a member's name from its first letters or words (as commands take it: quoted when it has spaces, `name#id` when the name alone could mean someone else), and `Tab` again shows the next candidate; `PgUp` `PgDn` still scroll the chat",
     ),
-    (
+    key(
         "m",
         if cfg!(feature = "audio") {
             "microphone on/off"
         } else {
             "audio on/off: a test tone (this build has no microphone support)"
         },
+        "the microphone on and off in builds with `--features devices`, the test tone in builds without (the `?` list says which)",
     ),
-    (
+    key(
         "v",
         if cfg!(feature = "camera") {
             "camera on/off"
         } else {
             "video on/off: a test pattern (this build has no camera support)"
         },
+        "the camera on and off in builds with `--features devices`, the test pattern in builds without (the `?` list says which)",
     ),
-    ("S", "share your screen on/off"),
-    ("p", "presentation (a shared screen large) or the grid"),
-    (
+    key(
+        "S",
+        "share your screen on/off",
+        "share your screen (the test desktop; `/screen on x11` shares a display) on and off",
+    ),
+    key(
+        "p",
+        "presentation (a shared screen large) or the grid",
+        "presentation (a shared screen large, cameras in a strip) or the grid; the view switches to the presentation when someone starts sharing",
+    ),
+    key(
         "f",
         "speaker view (who speaks fills the view, the others below) or the grid",
+        "speaker view: who speaks (or spoke last) fills the video area above a strip of the others; `f` again for the grid",
     ),
-    ("Tab", "show the next shared screen"),
-    ("a", "ask to control the screen shown"),
-    ("g, n", "grant or ignore a request to control your screen"),
-    ("r", "take back control of your screen, or give up control"),
-    (
+    key(
+        "Tab",
+        "show the next shared screen",
+        "show the next shared screen, when several members share one",
+    ),
+    key("a", "ask to control the screen shown", ""),
+    key(
+        "g, n",
+        "grant or ignore a request to control your screen",
+        "grant or ignore a request to control your screen (a banner shows it)",
+    ),
+    key(
+        "r",
+        "take back control of your screen, or give up control",
+        "take control of your screen back, or give up control of someone else's",
+    ),
+    key(
         "C",
         "control mode: keys and mouse go to the screen you control (Ctrl-C still quits)",
+        "control mode, once granted: keys and the mouse (click, drag, wheel, in the screen's tile) go to the shared screen; Ctrl-C still quits",
     ),
-    ("F2, Ctrl-]", "leave control mode"),
-    ("c", "create a meeting"),
-    ("j", "join a meeting: type its id, then Enter"),
-    ("l", "leave the meeting"),
-    ("s", "show the stats in the chat"),
-    (
+    key("F2, Ctrl-]", "leave control mode", ""),
+    key("c", "create a meeting", ""),
+    key(
+        "j",
+        "join a meeting: type its id, then Enter (the keys work again after it)",
+        "",
+    ),
+    key(
+        "l",
+        "leave the meeting, after you confirm with y or Enter",
+        "leave the meeting (or stop waiting in its lobby), once you confirm with `y` or Enter; the question says when a locked meeting would not let you back",
+    ),
+    key("s", "show the stats in the chat", ""),
+    key(
         "y",
         "copy the meeting id to the clipboard (OSC 52, where the terminal allows it)",
+        "copy the meeting id to the clipboard with OSC 52 (terminals that allow it, and tmux with `set-clipboard on`); the chat pane says what was copied, and what others type to join",
     ),
-    (
+    key(
         "Up Down PgUp PgDn",
         "scroll the chat back and forth (the mouse wheel too)",
+        "scroll the chat back and forth (the mouse wheel over the chat scrolls it too)",
     ),
-    (
+    key(
         "click",
         "a tile: it fills the video area (click again or Esc for all tiles); a member in the list: what you can do about them",
+        "on a tile: it fills the video area (click it again, or Esc, for all tiles); on a member in the members list: the commands for them (`/msg`, `/mute`, `/volume`, and the host's) in the chat. The view reports the mouse, so select text with Shift held, as in most terminal programs",
     ),
-    (
+    key(
         "M",
         "members menu: pick a member, or (host) someone waiting in the lobby, and act on them",
+        "members menu: ↑↓ picks a member, then `m` message, `u`/`U` mute or unmute them for you, and for the host `a`/`v` stop their audio or video, `A` allow it again, `l` lower their hand, `h` make them host, `x` remove them (the last two ask first); below the members, the host finds who waits in the lobby: `y` lets them in, `n` turns them away",
     ),
-    ("End", "back to the newest chat line"),
-    (
+    key("End", "back to the newest chat line", ""),
+    key(
         "?, F1",
         "show this list (arrows and PgUp PgDn scroll it, any other key closes it)",
+        "every key and command (also `/help`); the arrows, `PgUp` and `PgDn` scroll the list, any other key closes it",
     ),
-    ("q", "leave and quit, after you confirm with y or Enter"),
-    ("Ctrl-C", "leave and quit at once"),
+    key(
+        "q",
+        "leave and quit, after you confirm with y or Enter",
+        "leave and quit, once you confirm with `y` or Enter (any other key keeps you in); `/quit`, `/leave` and `/cancel` typed in the view ask the same way",
+    ),
+    key(
+        "Ctrl-C",
+        "leave and quit at once",
+        "leave and quit at once; the terminal is restored, also after a crash",
+    ),
 ];
 
 /// Applies `key` to the view; returns the command lines for the main loop,
@@ -235,14 +312,35 @@ pub fn view_mouse(model: &mut ViewModel, mouse: &MouseEvent) -> bool {
     }
 }
 
-/// The question about `line`, if it cannot be taken back: quitting leaves
-/// the meeting, `/cancel` ends it for everyone.
+/// The question about `line`, if it cannot be taken back: quitting and
+/// leaving leave the meeting (a locked one lets nobody back in, one with a
+/// lobby makes you wait again), `/cancel` ends it for everyone.
 fn question_for(model: &ViewModel, line: &str) -> Option<Confirmation> {
+    let state = &model.state;
     let question = match command::parse(line) {
-        Ok(Some(Command::Quit)) if model.state.meeting.is_some() => {
+        Ok(Some(Command::Quit)) if state.meeting.is_some() => {
             "leave the meeting and quit?".to_string()
         }
         Ok(Some(Command::Quit)) => "quit the client?".to_string(),
+        Ok(Some(Command::Leave)) => match (&state.meeting, &state.waiting_for) {
+            (Some(id), _) => {
+                let id = crate::output::clean(id.as_str());
+                let host = state.host().is_some_and(|h| h.id == model.me);
+                let again = if state.locked && !host {
+                    " (it is locked: you cannot come back in)"
+                } else if state.lobby && !host {
+                    " (its lobby is on: you would wait to come back in)"
+                } else {
+                    ""
+                };
+                format!("leave meeting {id}?{again}")
+            }
+            (None, Some(id)) => format!(
+                "stop waiting to be let into meeting {}?",
+                crate::output::clean(id.as_str())
+            ),
+            (None, None) => return None, // the main loop says there is nothing to leave
+        },
         Ok(Some(Command::Cancel)) => match &model.state.meeting {
             Some(id) => format!(
                 "end meeting {} for everyone?",
@@ -309,8 +407,10 @@ fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
     match key.code {
         KeyCode::Enter => {
             let line = input.take_line();
-            if line.trim().is_empty() {
+            if line.trim().is_empty() || ends_typing(&line) {
                 input.typing = false;
+            }
+            if line.trim().is_empty() {
                 return None;
             }
             model.chat_to_newest();
@@ -344,24 +444,43 @@ fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
     None
 }
 
-/// Other members' names as commands take them: the name, or `name#id`
-/// where two share it, or the id where it has spaces (a command's first
-/// word ends at a space).
+/// Whether sending `line` goes back to the keys: after joining, creating
+/// or leaving a meeting the next thing is a key (S, v, m, q), not more
+/// text. A chat line keeps the input open for the next one.
+fn ends_typing(line: &str) -> bool {
+    matches!(
+        command::parse(line),
+        Ok(Some(
+            Command::Join(..) | Command::Create(_) | Command::Leave
+        ))
+    )
+}
+
+/// Other members' names as commands take them: the name; `name#id` where
+/// the name alone could mean someone else (two share it, or it is the
+/// first word of another's: `Cy` beside `Cy Lee`); quoted where it has
+/// spaces in a command line, so `/msg "Cy Lee" hi` ends the name plainly.
+/// In a chat line, a name is just text.
 fn completion_names(model: &ViewModel) -> Vec<String> {
+    let command = model.input.text.starts_with('/');
     let others: Vec<_> = model.others().collect();
     others
         .iter()
         .map(|m| {
             let name = crate::output::clean(&m.name);
-            let shared = others
+            let words = |s: &str| {
+                s.split_whitespace()
+                    .map(str::to_lowercase)
+                    .collect::<Vec<_>>()
+            };
+            let mine = words(&m.name);
+            let could_mean_another = others
                 .iter()
-                .filter(|o| o.name.eq_ignore_ascii_case(&m.name))
-                .count()
-                > 1;
-            if name.contains(char::is_whitespace) {
-                m.id.to_string()
-            } else if shared {
-                format!("{name}#{}", m.id)
+                .any(|o| o.id != m.id && words(&o.name).starts_with(&mine));
+            if command && could_mean_another {
+                crate::meeting::label(m.id, &name)
+            } else if command && name.contains(char::is_whitespace) {
+                format!("\"{name}\"")
             } else {
                 name
             }
@@ -458,7 +577,7 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
         KeyCode::Char('r') => revoke(model),
         KeyCode::Char('C') => control_mode(model),
         KeyCode::Char('c') => Some("/create".into()),
-        KeyCode::Char('l') => Some("/leave".into()),
+        KeyCode::Char('l') => confirm_or_send(model, "/leave".into()),
         KeyCode::Char('y') => {
             model.copy_meeting_id();
             None
@@ -540,12 +659,19 @@ mod tests {
             press(&mut model, KeyCode::Enter).as_deref(),
             Some("/join k7m-q2x")
         );
-        assert!(model.input.typing, "still typing after a line");
+        assert!(!model.input.typing, "a join goes back to the keys");
+        assert_eq!(
+            press(&mut model, KeyCode::Char('S')).as_deref(),
+            Some("/screen on"),
+            "the next key is a key, not text"
+        );
+        press(&mut model, KeyCode::Char('i'));
         for c in "hi q".chars() {
             press(&mut model, KeyCode::Char(c));
         }
         press(&mut model, KeyCode::Backspace);
         assert_eq!(press(&mut model, KeyCode::Enter).as_deref(), Some("hi "));
+        assert!(model.input.typing, "still typing after a chat line");
         assert_eq!(press(&mut model, KeyCode::Enter), None, "empty line");
         assert!(!model.input.typing, "an empty Enter stops typing");
         press(&mut model, KeyCode::Char('i'));
@@ -604,8 +730,56 @@ mod tests {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(handle(&mut model, ctrl_c), ["/quit"]);
         // Other commands go at once.
-        press(&mut model, KeyCode::Char('l'));
+        press(&mut model, KeyCode::Char('s'));
         assert!(model.confirm.is_none());
+    }
+
+    /// An accidental l in a locked meeting was a one-way door: leaving asks
+    /// as quitting does, and says when there is no way back.
+    #[test]
+    fn leaving_asks_first_and_says_when_there_is_no_way_back() {
+        let mut model = meeting(&[]);
+        assert_eq!(press(&mut model, KeyCode::Char('l')), None);
+        let asked = model.confirm.as_ref().map(|c| c.question.clone());
+        assert_eq!(asked.as_deref(), Some("leave meeting abc-def?"));
+        assert_eq!(press(&mut model, KeyCode::Char('l')), None, "no");
+        assert!(model.confirm.is_none());
+        assert_eq!(press(&mut model, KeyCode::Char('l')), None);
+        assert_eq!(
+            press(&mut model, KeyCode::Char('y')).as_deref(),
+            Some("/leave")
+        );
+
+        // Typed, in a meeting someone else locked.
+        let mut state = model.state.clone();
+        state.locked = true;
+        for m in &mut state.members {
+            m.host = m.id != model.me;
+        }
+        model.set_meeting(&state);
+        press(&mut model, KeyCode::Char('/'));
+        for c in "leave".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        assert_eq!(press(&mut model, KeyCode::Enter), None);
+        let asked = model.confirm.as_ref().map(|c| c.question.clone());
+        assert_eq!(
+            asked.as_deref(),
+            Some("leave meeting abc-def? (it is locked: you cannot come back in)")
+        );
+        assert_eq!(press(&mut model, KeyCode::Enter).as_deref(), Some("/leave"));
+
+        // Waiting in a lobby: stopping asks too.
+        let mut outside = ViewModel::new(ClientId(1));
+        let mut state = crate::meeting::MeetingState::new(ClientId(1));
+        state.waiting_for = Some(common::MeetingId::parse("xyz-xyz").expect("valid id"));
+        outside.set_meeting(&state);
+        press(&mut outside, KeyCode::Char('l'));
+        let asked = outside.confirm.as_ref().map(|c| c.question.clone());
+        assert_eq!(
+            asked.as_deref(),
+            Some("stop waiting to be let into meeting xyz-xyz?")
+        );
     }
 
     #[test]
@@ -714,6 +888,33 @@ mod tests {
         let mut state = model.state.clone();
         change(&mut state);
         model.set_meeting(&state);
+    }
+
+    /// Cy Lee beside a Cy: Tab offers each in a form that names only them,
+    /// and the members menu's message starts with `Cy Lee#2`, as listed.
+    #[test]
+    fn names_with_spaces_are_completed_and_offered_whole() {
+        let mut model = meeting(&[]);
+        with_state(&mut model, |s| {
+            s.members[1].name = "Cy Lee".into();
+            s.members[2].name = "Cy".into();
+        });
+        for c in "/msg cy".chars() {
+            press(&mut model, KeyCode::Char(c));
+        }
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(model.input.text, "/msg \"Cy Lee\"");
+        press(&mut model, KeyCode::Tab);
+        assert_eq!(
+            model.input.text, "/msg Cy#3",
+            "Cy alone would be ambiguous here"
+        );
+        press(&mut model, KeyCode::Esc);
+
+        model.input.text.clear();
+        press(&mut model, KeyCode::Char('M'));
+        press(&mut model, KeyCode::Char('m'));
+        assert_eq!(model.input.text, "/msg Cy Lee#2 ");
     }
 
     #[test]

@@ -153,16 +153,11 @@ pub fn key(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
     None
 }
 
-/// How commands name `id`: `name#id` (unique even when names repeat), or
-/// the bare id for a name with spaces.
+/// How commands name `id`: `name#id`, as the members list shows them
+/// (unique even when names repeat, and whole when a name has spaces).
 fn who(model: &ViewModel, id: ClientId) -> Option<String> {
     let entry = entries(model).into_iter().find(|e| e.id == id)?;
-    let name = clean(&entry.name);
-    Some(if name.contains(char::is_whitespace) {
-        id.to_string()
-    } else {
-        label(id, &name)
-    })
+    Some(label(id, &clean(&entry.name)))
 }
 
 /// The command line for action `key` on `id`, if the action exists and is

@@ -55,43 +55,64 @@ pub enum ChatLine {
 pub struct Figures {
     /// Video frames received per second, all members together.
     pub video_fps: f64,
-    /// Video and audio received, bits per second.
+    /// Everything received, bits per second.
     pub bits_per_second: f64,
     /// Frames lost on the way since the start.
     pub dropped: u64,
+    /// Our own video frames sent per second.
+    pub sent_video_fps: f64,
+    /// Everything we sent, bits per second.
+    pub sent_bits_per_second: f64,
     /// Screen redraws in the last second.
     pub redraws: u32,
+}
+
+/// The cumulative counters a rate is taken between.
+#[derive(Clone, Copy)]
+struct Totals {
+    at: Instant,
+    video_frames: u64,
+    bytes: u64,
+    sent_video_frames: u64,
+    sent_bytes: u64,
 }
 
 /// Turns the cumulative counters into rates.
 #[derive(Default)]
 pub struct FigureMeter {
-    last: Option<(Instant, u64, u64)>,
+    last: Option<Totals>,
 }
 
 impl FigureMeter {
     pub fn update(&mut self, stats: &StatsSnapshot, now: Instant, redraws: u32) -> Figures {
-        let frames: u64 = stats
-            .received
-            .iter()
-            .map(|m| m.received[MediaKind::Video].frames)
-            .sum();
         let every_kind = || stats.received.iter().flat_map(|m| m.received.values());
-        let bytes: u64 = every_kind().map(|c| c.bytes).sum();
-        let dropped = every_kind().map(|c| c.lost).sum();
+        let totals = Totals {
+            at: now,
+            video_frames: stats
+                .received
+                .iter()
+                .map(|m| m.received[MediaKind::Video].frames)
+                .sum(),
+            bytes: every_kind().map(|c| c.bytes).sum(),
+            sent_video_frames: stats.sent[MediaKind::Video].frames,
+            sent_bytes: stats.sent.values().map(|c| c.bytes).sum(),
+        };
         let mut figures = Figures {
-            dropped,
+            dropped: every_kind().map(|c| c.lost).sum(),
             redraws,
             ..Figures::default()
         };
-        if let Some((then, last_frames, last_bytes)) = self.last {
-            let seconds = now.saturating_duration_since(then).as_secs_f64();
+        if let Some(then) = self.last {
+            let seconds = now.saturating_duration_since(then.at).as_secs_f64();
             if seconds > 0.0 {
-                figures.video_fps = frames.saturating_sub(last_frames) as f64 / seconds;
-                figures.bits_per_second = 8.0 * bytes.saturating_sub(last_bytes) as f64 / seconds;
+                let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / seconds;
+                figures.video_fps = rate(totals.video_frames, then.video_frames);
+                figures.bits_per_second = 8.0 * rate(totals.bytes, then.bytes);
+                figures.sent_video_fps = rate(totals.sent_video_frames, then.sent_video_frames);
+                figures.sent_bits_per_second = 8.0 * rate(totals.sent_bytes, then.sent_bytes);
             }
         }
-        self.last = Some((now, frames, bytes));
+        self.last = Some(totals);
         figures
     }
 }
@@ -283,15 +304,41 @@ impl ViewModel {
             .or_else(|| self.others().next())
     }
 
-    /// Flips between the speaker view and the grid, and says so.
+    /// Flips between the speaker view and the grid, and says which layout
+    /// shows now.
     pub fn toggle_speaker_view(&mut self) {
         self.speaker_view = !self.speaker_view;
-        let text = if self.speaker_view {
-            "layout: speaker (who speaks fills the view; f for the grid)"
+        self.say_layout();
+    }
+
+    /// Says the layout drawn now, with the key that leaves it: p and f
+    /// are two switches, and a shared screen shown large (or a clicked
+    /// tile) wins over both, so the one just pressed may not be what shows.
+    fn say_layout(&mut self) {
+        let screen_shared = self.presented_screen().is_some();
+        let text = if self.presentation().is_some() {
+            let then = if self.speaker_view { "speaker" } else { "grid" };
+            format!("layout: presentation (a shared screen large; p for the {then})")
+        } else if self.focused_member().is_some() {
+            "layout: one member fills the view (click the tile or Esc for all)".to_string()
         } else {
-            "layout: grid (f follows the speaker)"
+            let base = if self.speaker_view {
+                "speaker (who speaks fills the view; f for the grid"
+            } else {
+                "grid (f follows the speaker"
+            };
+            // With nothing shared and shared screens set to show large,
+            // there is nothing to say about p.
+            let screens = if screen_shared {
+                "; p shows the shared screen large"
+            } else if !self.presenting {
+                "; p shows shared screens large"
+            } else {
+                ""
+            };
+            format!("layout: {base}{screens})")
         };
-        self.push_line(ChatLine::Info(text.to_string()));
+        self.push_line(ChatLine::Info(text));
     }
 
     /// The member whose tile fills the video area, while they are here.
@@ -319,13 +366,8 @@ impl ViewModel {
             let text = "you: /hand raises your hand, /react 👍 reacts, m and v your mic and camera";
             return self.push_line(ChatLine::Info(text.into()));
         }
-        let name = clean(&member.name);
-        // As commands take it: a name with spaces by its id.
-        let who = if name.contains(char::is_whitespace) {
-            id.to_string()
-        } else {
-            crate::meeting::label(id, &name)
-        };
+        // As the members list shows them, which every command takes.
+        let who = crate::meeting::label(id, &clean(&member.name));
         let mut actions = vec![
             format!("/msg {who} TEXT"),
             format!("/mute {who}"),
@@ -399,15 +441,15 @@ impl ViewModel {
         self.chosen_screen = next.copied();
     }
 
-    /// Flips between the presentation layout and the grid, and says so.
+    /// Flips between the presentation layout and the others, and says which
+    /// layout shows now.
     pub fn toggle_presentation(&mut self) {
         self.presenting = !self.presenting;
-        let text = if self.presenting {
-            "layout: presentation (a shared screen large, p for the grid)"
-        } else {
-            "layout: grid (p shows shared screens large)"
-        };
-        self.push_line(ChatLine::Info(text.to_string()));
+        if self.presenting && self.presented_screen().is_none() {
+            let text = "layout: unchanged until someone shares a screen; then it shows large";
+            return self.push_line(ChatLine::Info(text.into()));
+        }
+        self.say_layout();
     }
 
     /// The first member asking to control our screen whom the user has not
@@ -652,8 +694,9 @@ impl ViewModel {
             ));
         };
         let id = clean(id.as_str());
+        let join = crate::output::join_command(&self.state).unwrap_or_default();
         self.push_line(ChatLine::Info(format!(
-            "copied {id} to the clipboard (where the terminal allows it: OSC 52); others join with /join {id}"
+            "copied {id} to the clipboard (where the terminal allows it: OSC 52); others join with {join}"
         )));
         self.copy = Some(id);
     }
@@ -667,9 +710,10 @@ impl ViewModel {
     /// there is one. Cleaned and short: it goes into an OSC sequence, which
     /// a control character from the network must not end or extend.
     pub fn title(&self) -> String {
-        let place = match &self.state.meeting {
-            Some(id) => format!("meeting {}", id.as_str()),
-            None => "no meeting".to_string(),
+        let place = match (&self.state.meeting, &self.state.waiting_for) {
+            (Some(id), _) => format!("meeting {}", id.as_str()),
+            (None, Some(id)) => format!("waiting to enter {}", id.as_str()),
+            (None, None) => "no meeting".to_string(),
         };
         let title = match self.unread {
             0 => format!("{place} · client"),
@@ -707,10 +751,7 @@ mod tests {
             &mut model,
             &Event::MemberJoined {
                 meeting: meeting(),
-                member: MemberRef {
-                    id: ClientId(3),
-                    name: "bo".into(),
-                },
+                member: member(3, "bo", false),
             },
         );
         server(
@@ -871,6 +912,93 @@ mod tests {
         model.set_meeting(&state);
         assert!(model.presentation().is_none() && model.presenting);
         assert!(!model.in_control_mode());
+    }
+
+    /// bo left sharing his screen and camera and joins again: the view
+    /// presents his screen and says what he shares from his arrival on.
+    #[test]
+    fn a_member_who_comes_in_sharing_is_shown_sharing() {
+        let mut model = ViewModel::new(ClientId(1));
+        let mut state = MeetingState::new(ClientId(1));
+        let mut bo = sharing_screen(3, "bo");
+        bo.sharing[MediaKind::Video] = true;
+        let events = [
+            Event::Joined {
+                meeting: meeting(),
+                members: vec![member(1, "me", true)],
+            },
+            Event::MemberJoined {
+                meeting: meeting(),
+                member: bo,
+            },
+        ];
+        for event in &events {
+            state.apply(event);
+            model.set_meeting(&state);
+            model.server(event);
+        }
+        assert_eq!(model.presentation().map(|m| m.id), Some(ClientId(3)));
+        assert!(model.others().all(|m| m.sharing[MediaKind::Video]));
+        assert!(
+            model
+                .chat
+                .iter()
+                .any(|l| *l == ChatLine::Info("bo joined, sharing video and screen".into())),
+            "{:?}",
+            model.chat
+        );
+    }
+
+    /// After f then p the chat said "layout: grid" while the speaker view
+    /// was drawn: each switch now names the layout that shows.
+    #[test]
+    fn a_layout_switch_names_the_layout_that_shows() {
+        let mut model = ViewModel::new(ClientId(1));
+        let mut state = MeetingState::new(ClientId(1));
+        state.apply(&Event::Joined {
+            meeting: meeting(),
+            members: vec![member(1, "me", true), sharing_screen(2, "ana")],
+        });
+        model.set_meeting(&state);
+        let said = |model: &mut ViewModel, key: fn(&mut ViewModel)| {
+            key(model);
+            match model.chat.back() {
+                Some(ChatLine::Info(text)) => text.clone(),
+                other => panic!("no layout line: {other:?}"),
+            }
+        };
+        // ana's screen is large; f turns the speaker view on behind it.
+        let text = said(&mut model, ViewModel::toggle_speaker_view);
+        assert!(model.presentation().is_some());
+        assert_eq!(
+            text,
+            "layout: presentation (a shared screen large; p for the speaker)"
+        );
+        let text = said(&mut model, ViewModel::toggle_presentation);
+        assert!(model.presentation().is_none() && model.speaker().is_some());
+        assert_eq!(
+            text,
+            "layout: speaker (who speaks fills the view; f for the grid; p shows the shared screen large)"
+        );
+        let text = said(&mut model, ViewModel::toggle_speaker_view);
+        assert_eq!(
+            text,
+            "layout: grid (f follows the speaker; p shows the shared screen large)"
+        );
+
+        // Nothing shared: p changes nothing that shows, and says so.
+        state.members[1].sharing[MediaKind::Screen] = false;
+        model.set_meeting(&state);
+        let text = said(&mut model, ViewModel::toggle_presentation);
+        assert!(
+            text.starts_with("layout: unchanged until someone shares a screen"),
+            "{text}"
+        );
+        let text = said(&mut model, ViewModel::toggle_speaker_view);
+        assert_eq!(
+            text,
+            "layout: speaker (who speaks fills the view; f for the grid)"
+        );
     }
 
     #[test]

@@ -9,13 +9,13 @@
 //! columns on the side column grows to 40 and the grid gets what is left.
 
 use super::keys::SHORTCUTS;
-use super::model::{ChatLine, ClickMap, Connection, ViewModel};
+use super::model::{ChatLine, ClickMap, Connection, Figures, ViewModel};
 use super::presentation;
 use super::remote::ScreenPlacement;
 use super::tiles::{ReadyTiles, RenderedTile, TileKey};
 use crate::command::help_lines;
 use crate::output::clean;
-use common::{MediaKind, MemberInfo};
+use common::{MediaKind, MemberInfo, PerKind};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
@@ -85,7 +85,10 @@ pub fn draw(frame: &mut Frame, model: &ViewModel, tiles: &ReadyTiles, now: Insta
     };
     let [self_view, side] =
         Layout::vertical([Constraint::Length(self_view_height), Constraint::Min(0)]).areas(side);
-    let members_height = (model.state.members.len() as u16 + 2).clamp(3, (side.height / 3).max(3));
+    // Room for who waits in the lobby (⧗) too, below the members.
+    let rows = model.state.members.len() + model.state.waiting.len();
+    let members_height = (u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2))
+        .clamp(3, (side.height / 3).max(3));
     let [members, chat] =
         Layout::vertical([Constraint::Length(members_height), Constraint::Min(0)]).areas(side);
 
@@ -264,9 +267,14 @@ pub fn bit_rate(bits_per_second: f64) -> String {
 }
 
 fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
-    let meeting = match &model.state.meeting {
-        Some(id) => format!(" meeting {} ", clean(id.as_str())),
-        None => " no meeting ".to_string(),
+    let (meeting, place_style) = match (&model.state.meeting, &model.state.waiting_for) {
+        (Some(id), _) => (format!(" meeting {} ", clean(id.as_str())), BAR),
+        // Waiting is not nowhere: say where, in the colour of a question.
+        (None, Some(id)) => (
+            format!(" waiting to enter {} ", clean(id.as_str())),
+            ASKING_BAR,
+        ),
+        (None, None) => (" no meeting ".to_string(), BAR),
     };
     // Coloured blocks instead of separators: 80 columns hold all of it.
     let connection = match model.connection {
@@ -278,7 +286,7 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
     };
     let f = &model.figures;
     let mut spans = vec![
-        Span::styled(meeting, BAR.add_modifier(Modifier::BOLD)),
+        Span::styled(meeting, place_style.add_modifier(Modifier::BOLD)),
         Span::styled(
             format!(
                 " mic {} · cam {} ",
@@ -312,15 +320,46 @@ fn draw_status(frame: &mut Frame, model: &ViewModel, area: Rect) {
     // The figures go last and give way first: who shares what matters more.
     let used: usize = spans.iter().map(Span::width).sum();
     let room = usize::from(area.width).saturating_sub(used);
-    let fps = format!(" {:.0} fps", f.video_fps);
-    let rate = format!("{fps} · {}", bit_rate(f.bits_per_second));
-    let all = format!("{rate} · {} dropped", f.dropped);
-    let figures = [all, rate, fps]
+    let figures = figure_texts(f, &model.sharing)
         .into_iter()
         .find(|text| text.chars().count() <= room)
         .unwrap_or_default();
     spans.push(Span::raw(figures));
     frame.render_widget(Line::from(spans), area);
+}
+
+/// The status bar's figures, longest first: what arrives (`in`), and while
+/// we share anything what we send (`out`, with its frame rate while we
+/// share video), so a sender's own bar does not read as a camera that
+/// failed. What gives way first: the incoming frame rate, then the
+/// outgoing one, then what is sent, then losses.
+fn figure_texts(f: &Figures, sharing: &PerKind<bool>) -> Vec<String> {
+    let fps = |fps: f64| format!("{fps:.0} fps");
+    let (rate_in, rate_out) = (
+        bit_rate(f.bits_per_second),
+        bit_rate(f.sent_bits_per_second),
+    );
+    let dropped = format!("{} dropped", f.dropped);
+    let received = format!("in {rate_in} · {dropped}");
+    let mut texts = Vec::new();
+    if sharing.values().any(|on| *on) {
+        let sent = if sharing[MediaKind::Video] {
+            format!("out {} · {rate_out}", fps(f.sent_video_fps))
+        } else {
+            format!("out {rate_out}")
+        };
+        texts.push(format!(
+            " in {} · {rate_in} · {dropped} · {sent}",
+            fps(f.video_fps)
+        ));
+        texts.push(format!(" {received} · {sent}"));
+        texts.push(format!(" {received} · out {rate_out}"));
+    } else {
+        texts.push(format!(" in {} · {rate_in} · {dropped}", fps(f.video_fps)));
+    }
+    texts.push(format!(" {received}"));
+    texts.push(format!(" in {rate_in}"));
+    texts
 }
 
 /// Columns and rows for `n` tiles in `area` that give each 16:9 picture the
@@ -371,24 +410,28 @@ fn draw_grid(
         (None, None) => model.others().collect(),
     };
     if others.is_empty() {
-        let text = if model.state.meeting.is_some() {
-            "Nobody else is here yet.\nOthers join with: /join ".to_string()
-                + &clean(
-                    model
-                        .state
-                        .meeting
-                        .as_ref()
-                        .map(|m| m.as_str())
-                        .unwrap_or_default(),
-                )
+        let text = if let Some(join) = crate::output::join_command(&model.state) {
+            format!("Nobody else is here yet.\nOthers join with: {join}")
+        } else if let Some(id) = &model.state.waiting_for {
+            format!(
+                "You wait in the lobby of meeting {}: its host lets you in (or not).\nl stops waiting.",
+                clean(id.as_str())
+            )
         } else {
             "You are in no meeting.\nc creates one, j joins one, ? lists the keys.".to_string()
         };
+        // The rows the wrapped text takes, so none is cut.
+        let width = usize::from(area.width.max(1));
+        let rows: usize = text
+            .lines()
+            .map(|line| wrap(line, width).len().max(1))
+            .sum();
         let paragraph = Paragraph::new(text)
             .style(DIM)
             .centered()
             .wrap(Wrap { trim: true });
-        let middle = area.centered_vertically(Constraint::Length(2));
+        let rows = u16::try_from(rows).unwrap_or(u16::MAX);
+        let middle = area.centered_vertically(Constraint::Length(rows));
         frame.render_widget(paragraph, middle);
         return Vec::new();
     }
@@ -635,16 +678,19 @@ fn draw_members(
             Span::styled(" waits · /admit or /deny", DIM),
         ])
     }));
-    let title = match model.state.waiting.len() {
-        0 => format!(" members ({}) ", model.state.members.len()),
-        waiting => format!(
-            " members ({}) · {waiting} in the lobby ",
-            model.state.members.len()
-        ),
+    let members = model.state.members.len();
+    let titles = match model.state.waiting.len() {
+        0 => vec![format!(" members ({members}) ")],
+        waiting => vec![
+            format!(" members ({members}) · {waiting} in the lobby "),
+            format!(" members ({members}) · {waiting} waiting "),
+            format!(" members ({members}) · ⧗ {waiting} "),
+            format!(" members ({members}) "),
+        ],
     };
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
-        .title(title);
+        .title(fitting(titles, area.width));
     let rows = block
         .inner(area)
         .rows()
@@ -655,15 +701,33 @@ fn draw_members(
     rows
 }
 
+/// The first of `titles` (longest first, each shorter by what matters
+/// least) that fits on the top border of a box `width` columns wide; the
+/// last, whatever its width, if none does.
+fn fitting(titles: Vec<String>, width: u16) -> String {
+    let room = usize::from(width.saturating_sub(2));
+    let mut titles = titles.into_iter().peekable();
+    while let Some(title) = titles.next() {
+        if titles.peek().is_none() || unicode_width::UnicodeWidthStr::width(title.as_str()) <= room
+        {
+            return title;
+        }
+    }
+    String::new()
+}
+
 /// Splits `text` into lines at most `width` columns wide, between words where
-/// it can and inside a word only when the word alone is too long.
+/// it can. A word too long for a line is split after a `/` (a path breaks
+/// between its parts: `~/.config/meeting/` and `known_hosts`), and inside a
+/// part only when that part alone is too long.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
+    let columns = |s: &str| -> usize { s.chars().map(|c| c.width().unwrap_or(0)).sum() };
     let mut lines = Vec::new();
     let mut line = String::new();
     let mut used = 0;
     for word in text.split(' ') {
-        let word_width: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+        let word_width = columns(word);
         let space = usize::from(used > 0);
         if used + space + word_width <= width {
             if space == 1 {
@@ -677,14 +741,28 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
             lines.push(std::mem::take(&mut line));
             used = 0;
         }
-        for c in word.chars() {
-            let w = c.width().unwrap_or(0);
-            if used + w > width {
-                lines.push(std::mem::take(&mut line));
-                used = 0;
+        for part in word.split_inclusive('/') {
+            let part_width = columns(part);
+            if used + part_width <= width {
+                line.push_str(part);
+                used += part_width;
+                continue;
             }
-            line.push(c);
-            used += w;
+            if used > 0 && part_width <= width {
+                lines.push(std::mem::take(&mut line));
+                line.push_str(part);
+                used = part_width;
+                continue;
+            }
+            for c in part.chars() {
+                let w = c.width().unwrap_or(0);
+                if used + w > width {
+                    lines.push(std::mem::take(&mut line));
+                    used = 0;
+                }
+                line.push(c);
+                used += w;
+            }
         }
     }
     lines.push(line);
@@ -695,19 +773,31 @@ fn draw_chat(frame: &mut Frame, model: &ViewModel, area: Rect) {
     let title = match (model.chat_scroll, model.unread) {
         (0, _) => Line::raw(" chat "),
         // Scrolled back, news below: say so instead of jumping to it.
-        (_, 1..) => Line::from(vec![
-            Span::raw(" chat "),
-            Span::styled(
-                format!(
-                    " {} new message{} · End ",
-                    model.unread,
-                    if model.unread == 1 { "" } else { "s" }
-                ),
-                ASKING_BAR,
-            ),
-            Span::raw(" "),
-        ]),
-        (back, 0) => Line::raw(format!(" chat (scrolled back {back}, End returns) ")),
+        (_, 1..) => {
+            let news = fitting(
+                vec![
+                    format!(
+                        " {} new message{} · End ",
+                        model.unread,
+                        if model.unread == 1 { "" } else { "s" }
+                    ),
+                    format!(" {} new · End ", model.unread),
+                    format!(" {} new ", model.unread),
+                ],
+                // After " chat ".
+                area.width.saturating_sub(6),
+            );
+            Line::from(vec![Span::raw(" chat "), Span::styled(news, ASKING_BAR)])
+        }
+        (back, 0) => Line::raw(fitting(
+            vec![
+                format!(" chat (scrolled back {back}, End returns) "),
+                format!(" chat (back {back}, End returns) "),
+                format!(" chat (back {back} · End) "),
+                " chat ".to_string(),
+            ],
+            area.width,
+        )),
     };
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
@@ -808,6 +898,15 @@ const fn hint(key: &'static str, what: &'static str, rank: u8) -> Hint {
 }
 
 /// The keys worth showing now, as many as fit in `width` columns.
+/// What `l` does now: someone waiting in a lobby stops waiting.
+fn leave_hint(model: &ViewModel) -> &'static str {
+    if model.state.meeting.is_none() && model.state.waiting_for.is_some() {
+        "stop waiting"
+    } else {
+        "leave"
+    }
+}
+
 fn key_hints(model: &ViewModel, width: usize) -> Vec<(&'static str, &'static str)> {
     let hints = if model.presentation().is_some() {
         let control = if model.state.controlled_by_me().is_some() {
@@ -830,18 +929,26 @@ fn key_hints(model: &ViewModel, width: usize) -> Vec<(&'static str, &'static str
             hint("?", "keys", 0),
         ]
     } else {
+        // Creating or joining a meeting is for someone in none (in one,
+        // the server refuses both: leave first), leaving for someone in
+        // one or at its door.
+        let inside = model.state.meeting.is_some() || model.state.waiting_for.is_some();
         let mut hints = vec![
             hint("Enter", "chat", 0),
             hint("/", "cmd", 0),
             hint("m", "mic", 0),
             hint("v", "cam", 0),
-            hint("S", "screen", 2),
-            hint("c", "create", 1),
-            hint("j", "join", 1),
-            hint("l", "leave", 0),
-            hint("q", "quit", 0),
-            hint("?", "keys", 0),
+            hint("S", "screen", if inside { 0 } else { 2 }),
         ];
+        if inside {
+            hints.push(hint("M", "members", 1));
+            hints.push(hint("f", "speaker", 2));
+            hints.push(hint("l", leave_hint(model), 0));
+        } else {
+            hints.push(hint("c", "create", 0));
+            hints.push(hint("j", "join", 0));
+        }
+        hints.extend([hint("q", "quit", 0), hint("?", "keys", 0)]);
         // A screen shared while the grid is on: say how to see it.
         if model.presented_screen().is_some() {
             hints.insert(4, hint("p", "present", 0));
@@ -880,7 +987,10 @@ pub fn help_text(width: usize) -> Vec<Line<'static>> {
     let mut entries: Vec<Line<'static>> = vec![Line::styled("Keys", bold)];
     let add = |lines: &mut Vec<Line<'static>>, key: &str, what: &str| {
         let what_width = width.saturating_sub(HELP_KEY_COLUMN + 2).max(10);
-        let mut rows = wrap(what, what_width).into_iter();
+        // A second form of a command (`/video off`) has no text of its own.
+        let mut rows = wrap(what, what_width)
+            .into_iter()
+            .filter(|row| !row.is_empty());
         let key_fits = key.chars().count() < HELP_KEY_COLUMN;
         let first = if key_fits {
             rows.next().unwrap_or_default()
@@ -900,8 +1010,8 @@ pub fn help_text(width: usize) -> Vec<Line<'static>> {
             lines.push(Line::raw(format!("  {:HELP_KEY_COLUMN$}{row}", "")));
         }
     };
-    for (key, what) in SHORTCUTS {
-        add(&mut entries, key, what);
+    for shortcut in SHORTCUTS {
+        add(&mut entries, shortcut.keys, shortcut.help);
     }
     entries.push(Line::raw(""));
     entries.push(Line::styled("Commands (Enter, then type them)", bold));
@@ -921,15 +1031,23 @@ fn draw_help(frame: &mut Frame, model: &ViewModel, screen: Rect) -> (usize, usiz
     let shown = usize::from(height.saturating_sub(2));
     let max_scroll = lines.len().saturating_sub(shown);
     let scroll = model.help_scroll.min(max_scroll);
+    // Any key but those that scroll closes it (`keys::help_key`).
     let title = if max_scroll > 0 {
-        format!(
-            " keys and commands {}-{} of {} · ↑↓ PgUp PgDn scroll · Esc closes ",
-            scroll + 1,
-            (scroll + shown).min(lines.len()),
-            lines.len()
+        let (from, to, of) = (scroll + 1, (scroll + shown).min(lines.len()), lines.len());
+        fitting(
+            vec![
+                format!(
+                    " keys and commands {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · any other key closes "
+                ),
+                format!(
+                    " keys and commands {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · other keys close "
+                ),
+                format!(" keys {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · other keys close "),
+            ],
+            width,
         )
     } else {
-        " keys and commands · Esc closes ".to_string()
+        " keys and commands · any key closes ".to_string()
     };
     frame.render_widget(Clear, area);
     let block = Block::bordered()

@@ -73,6 +73,9 @@ fn meeting_model(others: Vec<MemberInfo>) -> ViewModel {
         video_fps: 30.0,
         bits_per_second: 2_400_000.0,
         dropped: 3,
+        // The tone: audio only.
+        sent_video_fps: 0.0,
+        sent_bits_per_second: 70_000.0,
         redraws: 30,
     };
     model.speaking.insert(ClientId(2));
@@ -162,7 +165,8 @@ fn narrow_80x24_layout() {
     let text = screen_text(&backend);
     assert!(text.contains("meeting abc-def"), "{text}");
     assert!(text.contains("mic on · cam off"), "{text}");
-    assert!(text.contains("30 fps · 2.4 Mbit/s · 3 dropped"), "{text}");
+    // What arrives, labelled; the frame rate gives way first at 80 columns.
+    assert!(text.contains("in 2.4 Mbit/s · 3 dropped"), "{text}");
     assert!(
         text.contains("ana ♪"),
         "the speaker's tile is marked:\n{text}"
@@ -220,7 +224,8 @@ fn help_overlay_lists_every_shortcut() {
     model.help_open = true;
     let (backend, _) = render(&model, &ReadyTiles::new(), 100, 40);
     let text = screen_text(&backend);
-    for (key, _) in crate::tui::keys::SHORTCUTS {
+    for shortcut in crate::tui::keys::SHORTCUTS {
+        let key = shortcut.keys;
         assert!(text.contains(key), "{key} missing:\n{text}");
     }
 }
@@ -244,7 +249,7 @@ fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
         insta::assert_snapshot!(backend);
     }
     // Scrolled page by page to the end, every row of the text was on screen.
-    let mut seen = first;
+    let mut seen = first.clone();
     while model.help_scroll < drawn.help_max_scroll {
         model.help_scroll += drawn.help_page;
         seen.push_str(&screen_text(&render(&model, &ReadyTiles::new(), 80, 24).0));
@@ -256,7 +261,7 @@ fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
     // Each key and command stands apart from its description.
     let mut entries: Vec<(String, String)> = crate::tui::keys::SHORTCUTS
         .iter()
-        .map(|(k, w)| (k.to_string(), w.to_string()))
+        .map(|s| (s.keys.to_string(), s.help.to_string()))
         .collect();
     entries.extend(
         crate::command::help_lines()
@@ -277,6 +282,19 @@ fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
     for joined in ["PERCENThow", "[SOURCE]share"] {
         assert!(!seen.contains(joined), "{joined}");
     }
+    // A form too long for the key column, with no text of its own, is not
+    // followed by an empty row (`/control grant NAME|ID`, then nothing).
+    let rows: Vec<String> = help_text(78).iter().map(|l| l.to_string()).collect();
+    for pair in rows.windows(2) {
+        assert!(
+            !(pair[0].trim_start().starts_with('/') && pair[1].trim().is_empty()),
+            "{:?} is followed by an empty row",
+            pair[0]
+        );
+    }
+    // It says how it closes as the README does: any key but those that scroll.
+    assert!(first.contains("other key"), "{first}");
+    assert!(!first.contains("Esc closes"), "{first}");
 }
 
 #[test]
@@ -301,6 +319,22 @@ fn chat_wraps_between_words() {
     assert_eq!(wrap("", 5), [""]);
     // Wide characters take two columns.
     assert_eq!(wrap("日本語", 4), ["日本", "語"]);
+    // A path too long for a line breaks between its parts, never inside
+    // one (it was `known_` and `hosts`).
+    assert_eq!(
+        wrap(
+            "remembered in /home/someone/.config/meeting/known_hosts, and checked",
+            28
+        ),
+        [
+            "remembered in",
+            "/home/someone/.config/",
+            "meeting/known_hosts, and",
+            "checked"
+        ]
+    );
+    // A part longer than a line is still cut, as any word is.
+    assert_eq!(wrap("/abcdefgh/ij", 4), ["/abc", "defg", "h/ij"]);
 }
 
 #[test]
@@ -825,7 +859,7 @@ fn news_while_scrolled_back_is_counted_not_jumped_to() {
         &mut model,
         &Event::MemberJoined {
             meeting: meeting_id(),
-            member: named(3, "bo\x1b]2;pwned\x07"),
+            member: member(3, "bo\x1b]2;pwned\x07", false, false, false),
         },
     );
     assert!(model.take_bell(), "someone joining rings too");
@@ -991,4 +1025,207 @@ fn the_members_menu_lists_everyone_and_the_keys_that_act_on_the_pick() {
         assert!(text.contains(expected), "no {expected:?}:\n{text}");
     }
     insta::assert_snapshot!(backend);
+}
+
+/// After `/create hunter2` the hint named the id alone, which the server
+/// refuses: the host sees the passcode to pass on, a member that one is
+/// needed.
+#[test]
+fn the_join_hint_of_a_private_meeting_carries_its_passcode() {
+    let mut model = ViewModel::new(ClientId(1));
+    for event in [
+        Event::Created {
+            meeting: meeting_id(),
+            passcode: Some("hunter2".into()),
+        },
+        Event::Joined {
+            meeting: meeting_id(),
+            members: vec![member(1, "ed", true, false, false)],
+        },
+    ] {
+        apply(&mut model, &event);
+    }
+    let text = screen_text(&render(&model, &ReadyTiles::new(), 100, 30).0);
+    assert!(
+        text.contains("Others join with: /join abc-def hunter2"),
+        "{text}"
+    );
+    assert!(
+        model.chat.iter().any(|l| matches!(l, ChatLine::Info(t)
+            if t.contains("private meeting abc-def") && t.ends_with("/join abc-def hunter2"))),
+        "{:?}",
+        model.chat
+    );
+    model.copy_meeting_id();
+    assert!(
+        matches!(model.chat.back(), Some(ChatLine::Info(t)) if t.ends_with("others join with /join abc-def hunter2")),
+        "{:?}",
+        model.chat.back()
+    );
+
+    // A member copies the id: the passcode is needed, and the host has it.
+    let mut member_view = ViewModel::new(ClientId(2));
+    for event in [
+        Event::Joined {
+            meeting: meeting_id(),
+            members: vec![
+                member(1, "ed", true, false, false),
+                member(2, "bo", false, false, false),
+            ],
+        },
+        Event::Privacy {
+            meeting: meeting_id(),
+            private: true,
+            passcode: None,
+        },
+    ] {
+        apply(&mut member_view, &event);
+    }
+    member_view.copy_meeting_id();
+    assert!(
+        matches!(member_view.chat.back(), Some(ChatLine::Info(t))
+            if t.ends_with("others join with /join abc-def PASSCODE (the host has it)")),
+        "{:?}",
+        member_view.chat.back()
+    );
+    // The host leaves: the new host is told the passcode, and the hint has it.
+    for event in [
+        Event::MemberLeft {
+            meeting: meeting_id(),
+            member: named(1, "ed"),
+        },
+        Event::HostChanged {
+            meeting: meeting_id(),
+            host: named(2, "bo"),
+        },
+        Event::Privacy {
+            meeting: meeting_id(),
+            private: true,
+            passcode: Some("hunter2".into()),
+        },
+    ] {
+        apply(&mut member_view, &event);
+    }
+    let text = screen_text(&render(&member_view, &ReadyTiles::new(), 100, 30).0);
+    assert!(text.contains("/join abc-def hunter2"), "{text}");
+}
+
+/// Someone waiting in a lobby saw "no meeting" and "You are in no
+/// meeting": the status bar, the middle of the view, the key bar and the
+/// window title now say whose door they wait at and how to stop.
+#[test]
+fn waiting_in_a_lobby_says_so_everywhere_the_view_says_where_you_are() {
+    let mut model = ViewModel::new(ClientId(1));
+    let waiting = MeetingId::parse("8pv-y3a").expect("valid id");
+    apply(
+        &mut model,
+        &Event::InLobby {
+            meeting: waiting.clone(),
+        },
+    );
+    for (width, height) in [(80, 24), (100, 30)] {
+        let text = screen_text(&render(&model, &ReadyTiles::new(), width, height).0);
+        assert!(text.contains("waiting to enter 8pv-y3a"), "{text}");
+        assert!(!text.contains("no meeting"), "{text}");
+        assert!(
+            text.contains("You wait in the lobby of meeting 8pv-y3a"),
+            "{text}"
+        );
+        assert!(text.contains("l stops waiting"), "{text}");
+        assert!(text.contains("l stop waiting"), "the key bar: {text}");
+    }
+    assert_eq!(model.title(), "waiting to enter 8pv-y3a · client");
+    apply(
+        &mut model,
+        &Event::NotAdmitted {
+            meeting: waiting,
+            reason: "the host did not let you in".into(),
+        },
+    );
+    let text = screen_text(&render(&model, &ReadyTiles::new(), 80, 24).0);
+    assert!(
+        text.contains("no meeting") && !text.contains("waiting to enter"),
+        "{text}"
+    );
+}
+
+/// The sender's own bar read "cam on … 0 fps · 0 kbit/s", the figures of
+/// what arrives, as if the camera had failed: they are labelled now, and
+/// what is sent shows beside them where there is room.
+#[test]
+fn the_status_bar_tells_what_is_sent_from_what_arrives() {
+    let mut model = meeting_model(Vec::new());
+    model.local(&LocalEvent::Sharing {
+        kind: MediaKind::Video,
+        on: true,
+        source: Some("test pattern".into()),
+    });
+    model.figures = Figures {
+        sent_video_fps: 15.0,
+        sent_bits_per_second: 1_200_000.0,
+        ..Figures::default()
+    };
+    let bar = |width| {
+        let text = screen_text(&render(&model, &ReadyTiles::new(), width, 30).0);
+        text.lines().next().unwrap_or_default().to_string()
+    };
+    let wide = bar(120);
+    assert!(
+        wide.contains("in 0 fps · 0 kbit/s · 0 dropped · out 15 fps · 1.2 Mbit/s"),
+        "{wide}"
+    );
+    let medium = bar(100);
+    assert!(
+        medium.contains("in 0 kbit/s · 0 dropped · out 15 fps · 1.2 Mbit/s"),
+        "{medium}"
+    );
+    let narrow = bar(80);
+    assert!(narrow.contains("in 0 kbit/s · 0 dropped"), "{narrow}");
+    assert!(
+        !narrow.contains(" 0 fps"),
+        "no bare rate to misread: {narrow}"
+    );
+}
+
+/// At 100 columns the titles were cut (`1 in the lobb╮`, `scrolled back
+/// 10, End╮`), who waits showed only in the members menu, and at 80 the
+/// key bar had no room for S: titles shorten by what matters least, the
+/// members panel has rows for who waits, and in a meeting the key bar
+/// spends no room on creating or joining another.
+#[test]
+fn titles_shorten_instead_of_being_cut_and_who_waits_shows() {
+    let mut model = meeting_model(vec![member(2, "ana", true, false, false)]);
+    apply(
+        &mut model,
+        &Event::Waiting {
+            meeting: meeting_id(),
+            waiting: vec![named(7, "cy")],
+        },
+    );
+    for _ in 0..12 {
+        model.log("older line");
+    }
+    model.scroll_chat(10);
+    for (width, height) in [(100, 30), (80, 24), (200, 60)] {
+        let text = screen_text(&render(&model, &ReadyTiles::new(), width, height).0);
+        let titled = |start: &str| {
+            text.lines()
+                .flat_map(|line| line.split('╭').skip(1))
+                .find(|piece| piece.starts_with(start))
+                .map(|piece| piece.split('╮').next().unwrap_or_default().to_string())
+        };
+        let members = titled(" members (2)").unwrap_or_default();
+        let chat = titled(" chat").unwrap_or_default();
+        // A whole title ends in a space, then the border runs on.
+        for title in [&members, &chat] {
+            let words = title.trim_end_matches('─');
+            assert!(words.ends_with(' '), "{width}: cut title {title:?}\n{text}");
+        }
+        assert!(members.contains('1') || width < 100, "{width}: {members}");
+        assert!(chat.contains("10"), "{width}: {chat}");
+        assert!(text.contains("⧗ cy#7"), "{width}: who waits\n{text}");
+        let keys = text.lines().last().unwrap_or_default();
+        assert!(keys.contains("S screen"), "{width}: {keys}");
+        assert!(!keys.contains("c create"), "{width}: {keys}");
+    }
 }

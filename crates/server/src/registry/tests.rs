@@ -42,7 +42,7 @@ fn create(registry: &MeetingRegistry, host: &Member) -> MeetingId {
     registry.handle(host.id, Request::Create { passcode: None });
     match events(&host.control).as_slice() {
         [
-            Event::Created { meeting },
+            Event::Created { meeting, .. },
             Event::Joined {
                 meeting: joined,
                 members,

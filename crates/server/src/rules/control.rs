@@ -23,7 +23,8 @@ impl MeetingRules {
         let meeting = self.current_meeting(id)?;
         if member == id || self.meeting_of(member) != Some(&meeting) {
             return Err(format!(
-                "member {member} is not another member of your meeting"
+                "{} is not another member of your meeting",
+                self.label(member, &meeting)
             ));
         }
         let now = Instant::now();
@@ -62,7 +63,8 @@ impl MeetingRules {
                 .is_some_and(|p| p.sharing[MediaKind::Screen]);
         if !shares_screen {
             return Err(format!(
-                "member {owner} shares no screen in your meeting; /members shows who does"
+                "{} shares no screen in your meeting; /members shows who does",
+                self.label(owner, &meeting)
             ));
         }
         if self.grants.get(&owner) == Some(&id) {
@@ -107,7 +109,10 @@ impl MeetingRules {
             return Err("you already control your own screen".to_string());
         }
         if self.meeting_of(controller) != Some(&meeting) {
-            return Err(format!("member {controller} is not in your meeting"));
+            return Err(format!(
+                "{} is not in your meeting",
+                self.label(controller, &meeting)
+            ));
         }
         if self.grants.get(&id) == Some(&controller) {
             return Ok(());

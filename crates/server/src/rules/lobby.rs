@@ -164,7 +164,8 @@ impl MeetingRules {
         match self.waiting_for(member) {
             Some(waiting) if waiting == meeting => Ok(()),
             _ => Err(format!(
-                "member {member} is not waiting to join meeting {meeting}"
+                "{} is not waiting to join meeting {meeting}",
+                self.label(member, meeting)
             )),
         }
     }
@@ -189,7 +190,7 @@ mod tests {
     use super::super::Effect;
     use super::super::tests::told;
     use super::*;
-    use common::Request;
+    use common::{MediaKind, Request};
 
     /// ana hosts a meeting with the lobby on; bo, cy and dee are in none.
     fn hosted_with_lobby() -> (MeetingRules, [ClientId; 4], MeetingId) {
@@ -256,6 +257,36 @@ mod tests {
                 .iter()
                 .any(|e| matches!(e, Event::MemberJoined { .. }))
         );
+    }
+
+    /// What bo shares while he waits is known to the meeting the moment he
+    /// is let in: the `member_joined` says it, no `media` event follows.
+    #[test]
+    fn a_member_let_in_comes_with_what_it_shares() {
+        let (mut rules, [ana, bo, ..], meeting) = hosted_with_lobby();
+        knock(&mut rules, bo, &meeting);
+        rules.handle(
+            bo,
+            Request::Media {
+                kind: MediaKind::Video,
+                on: true,
+            },
+        );
+        assert!(
+            told(&rules.take_effects(), ana).is_empty(),
+            "nothing of the lobby reaches the meeting"
+        );
+        rules.handle(ana, Request::Admit { member: bo });
+        let effects = rules.take_effects();
+        let joined: Vec<_> = told(&effects, ana)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::MemberJoined { member, .. } => Some(member.sharing),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(joined.len(), 1, "{effects:?}");
+        assert!(joined[0][MediaKind::Video] && !joined[0][MediaKind::Audio]);
     }
 
     #[test]

@@ -393,6 +393,24 @@ impl MeetingRules {
         self.effects.push(Effect::Tell { to, event });
     }
 
+    /// A member named in an answer to someone in `meeting` as the members
+    /// list names them (`bo#3`), not by a bare id the asker may never have
+    /// typed. Only someone the meeting knows (in it, waiting at its door,
+    /// or kept out of it) is named: a name from another meeting is none of
+    /// its business, so that one stays `#3`.
+    fn label(&self, id: ClientId, meeting: &MeetingId) -> String {
+        let known = self.meetings.get(meeting).is_some_and(|m| {
+            m.members.contains(&id)
+                || m.waiting.contains(&id)
+                || m.removed.contains(&id)
+                || m.turned_away.contains(&id)
+        });
+        match self.participants.get(&id) {
+            Some(p) if known => format!("{}#{id}", p.name),
+            _ => format!("#{id}"),
+        }
+    }
+
     fn member_ref(&self, id: ClientId) -> MemberRef {
         let name = self
             .participants
@@ -408,17 +426,22 @@ impl MeetingRules {
         };
         m.members
             .iter()
-            .filter_map(|id| {
-                let participant = self.participants.get(id)?;
-                Some(MemberInfo {
-                    id: *id,
-                    name: participant.name.clone(),
-                    host: m.host == *id,
-                    hand: participant.hand,
-                    sharing: participant.sharing,
-                })
-            })
+            .filter_map(|&id| self.member_info(id, m.host == id))
             .collect()
+    }
+
+    /// A member as the others must know them from the moment they see
+    /// them: with what they already share (a source may run before a join,
+    /// and keeps running across leaving and joining again).
+    fn member_info(&self, id: ClientId, host: bool) -> Option<MemberInfo> {
+        let participant = self.participants.get(&id)?;
+        Some(MemberInfo {
+            id,
+            name: participant.name.clone(),
+            host,
+            hand: participant.hand,
+            sharing: participant.sharing,
+        })
     }
 
     fn current_meeting(&self, id: ClientId) -> Result<MeetingId, String> {
@@ -462,13 +485,14 @@ impl MeetingRules {
         self.next_meeting += 1;
         self.meetings.insert(
             meeting.clone(),
-            Meeting::new(id, self.next_meeting, passcode),
+            Meeting::new(id, self.next_meeting, passcode.clone()),
         );
         self.enter(id, &meeting);
         self.tell(
             id,
             Event::Created {
                 meeting: meeting.clone(),
+                passcode,
             },
         );
         let members = self.members_info(&meeting);
@@ -496,17 +520,19 @@ impl MeetingRules {
         };
         let others = m.members.clone();
         let lobby = m.lobby.then_some(m.host);
+        let private = m.passcode.is_some();
         m.members.push(id);
         let meeting = meeting.clone();
         self.enter(id, &meeting);
-        let member = self.member_ref(id);
-        self.tell_all(
-            others,
-            Event::MemberJoined {
-                meeting: meeting.clone(),
-                member,
-            },
-        );
+        if let Some(member) = self.member_info(id, false) {
+            self.tell_all(
+                others,
+                Event::MemberJoined {
+                    meeting: meeting.clone(),
+                    member,
+                },
+            );
+        }
         let members = self.members_info(&meeting);
         self.tell(
             id,
@@ -515,6 +541,17 @@ impl MeetingRules {
                 members,
             },
         );
+        if private {
+            // Without it a member passes the id on as if it were enough.
+            self.tell(
+                id,
+                Event::Privacy {
+                    meeting: meeting.clone(),
+                    private,
+                    passcode: None,
+                },
+            );
+        }
         if let Some(host) = lobby {
             let by = self.member_ref(host);
             self.tell(
@@ -632,6 +669,7 @@ impl MeetingRules {
                 },
             );
             self.tell_new_host_who_waits(&meeting);
+            self.tell_new_host_the_passcode(&meeting);
         }
         self.effects.push(Effect::Reroute(meeting));
     }
@@ -779,7 +817,7 @@ mod tests {
         rules.handle(host, Request::Create { passcode: None });
         let effects = rules.take_effects();
         match told(&effects, host).first() {
-            Some(Event::Created { meeting }) => meeting.clone(),
+            Some(Event::Created { meeting, .. }) => meeting.clone(),
             other => panic!("no created: {other:?}"),
         }
     }
@@ -809,6 +847,37 @@ mod tests {
             told(&effects, ids[1]).as_slice(),
             [Event::Joined { members, .. }] if members.len() == 2 && members[0].host
         ));
+    }
+
+    /// bo turns his camera on before joining, then leaves and comes back
+    /// with it still on: each time ana learns it from the `member_joined`
+    /// itself, and bo learns what ana shares from his `joined`.
+    #[test]
+    fn a_joiner_comes_with_what_it_shares_each_time_it_comes_in() {
+        let (mut rules, ids) = rules_with(&["ana", "bo"]);
+        let (ana, bo) = (ids[0], ids[1]);
+        let meeting = created(&mut rules, ana);
+        let on = |kind| Request::Media { kind, on: true };
+        rules.handle(ana, on(MediaKind::Audio));
+        rules.handle(bo, on(MediaKind::Video));
+        rules.handle(bo, on(MediaKind::Screen));
+        rules.take_effects();
+        for _ in 0..2 {
+            join(&mut rules, bo, &meeting);
+            let effects = rules.take_effects();
+            let [Event::MemberJoined { member, .. }] = told(&effects, ana).as_slice() else {
+                panic!("ana hears only the joining: {effects:?}")
+            };
+            assert_eq!(member.id, bo);
+            assert!(member.sharing[MediaKind::Video] && member.sharing[MediaKind::Screen]);
+            assert!(!member.sharing[MediaKind::Audio] && !member.host);
+            let [Event::Joined { members, .. }] = told(&effects, bo).as_slice() else {
+                panic!("bo hears he joined: {effects:?}")
+            };
+            assert!(members[0].sharing[MediaKind::Audio], "{members:?}");
+            rules.handle(bo, Request::Leave);
+            rules.take_effects();
+        }
     }
 
     #[test]

@@ -159,7 +159,10 @@ impl MeetingRules {
             return Err("that is you".to_string());
         }
         if !self.members(meeting).contains(&member) {
-            return Err(format!("member {member} is not in your meeting"));
+            return Err(format!(
+                "{} is not in your meeting",
+                self.label(member, meeting)
+            ));
         }
         Ok(())
     }
@@ -173,10 +176,31 @@ impl MeetingRules {
         let passcode = passcode.map(|p| validate_passcode(&p)).transpose()?;
         let private = passcode.is_some();
         if let Some(m) = self.meetings.get_mut(&meeting) {
-            m.passcode = passcode;
+            m.passcode.clone_from(&passcode);
         }
-        let members = self.members(&meeting).to_vec();
-        self.tell_all(members, Event::Privacy { meeting, private });
+        // Only the host's copy carries the passcode.
+        let others: Vec<ClientId> = self
+            .members(&meeting)
+            .iter()
+            .copied()
+            .filter(|&member| member != id)
+            .collect();
+        self.tell(
+            id,
+            Event::Privacy {
+                meeting: meeting.clone(),
+                private,
+                passcode,
+            },
+        );
+        self.tell_all(
+            others,
+            Event::Privacy {
+                meeting,
+                private,
+                passcode: None,
+            },
+        );
         Ok(())
     }
 
@@ -273,16 +297,31 @@ impl MeetingRules {
                     m.removed.remove(&member) | m.turned_away.remove(&member)
                 });
                 if !was_kept_out {
-                    return Err(format!(
-                        "member {member} was neither removed nor turned away"
-                    ));
+                    let who = self.label(member, &meeting);
+                    let stopped: Vec<&str> = MediaKind::ALL
+                        .into_iter()
+                        .filter(|&kind| self.blocked(member, kind))
+                        .map(MediaKind::name)
+                        .collect();
+                    return Err(match stopped.first() {
+                        Some(kind) => format!(
+                            "{who} was neither removed nor turned away; what you stopped ({}) comes back with /allow {who} {kind}",
+                            stopped.join(", ")
+                        ),
+                        None => format!(
+                            "{who} was neither removed nor turned away, and nothing of theirs is stopped: there is nothing to allow"
+                        ),
+                    });
                 }
                 Ok(())
             }
             Some(kind) => {
                 self.other_member(&meeting, id, member)?;
                 if !self.blocked(member, kind) {
-                    return Err(format!("member {member}'s {kind} is not stopped"));
+                    return Err(format!(
+                        "{}'s {kind} is not stopped",
+                        self.label(member, &meeting)
+                    ));
                 }
                 self.set_blocked(&meeting, member, kind, false);
                 self.effects.push(Effect::Reroute(meeting));
@@ -333,6 +372,232 @@ impl MeetingRules {
             },
         );
         self.tell_new_host_who_waits(&meeting);
+        self.tell_new_host_the_passcode(&meeting);
         Ok(())
+    }
+
+    /// A new host of a private meeting hears its passcode, to pass on with
+    /// the id as the host who set it could.
+    pub(super) fn tell_new_host_the_passcode(&mut self, meeting: &MeetingId) {
+        let Some(m) = self.meetings.get(meeting) else {
+            return;
+        };
+        if let Some(passcode) = m.passcode.clone() {
+            let host = m.host;
+            self.tell(
+                host,
+                Event::Privacy {
+                    meeting: meeting.clone(),
+                    private: true,
+                    passcode: Some(passcode),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::told;
+    use super::*;
+    use common::Request;
+
+    /// The passcodes `who` is told in `effects`, in order: `Some` where the
+    /// event carried it, `None` where it only said one is needed.
+    fn passcodes_told(rules: &mut MeetingRules, who: ClientId) -> Vec<Option<String>> {
+        told(&rules.take_effects(), who)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Created { passcode, .. } => Some(passcode.clone()),
+                Event::Privacy {
+                    private: true,
+                    passcode,
+                    ..
+                } => Some(passcode.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The host passes the passcode on with the id, so the host (and only
+    /// the host, a new one too) is told it; a member learns one is needed.
+    #[test]
+    fn the_host_is_told_the_passcode_and_a_member_that_one_is_needed() {
+        let mut rules = MeetingRules::default();
+        let [ana, bo, cy] = [ClientId(1), ClientId(2), ClientId(3)];
+        for (id, name) in [(ana, "ana"), (bo, "bo"), (cy, "cy")] {
+            rules.arrive(id, name.to_string(), None);
+        }
+        rules.handle(
+            ana,
+            Request::Create {
+                passcode: Some("hunter2".into()),
+            },
+        );
+        assert_eq!(passcodes_told(&mut rules, ana), [Some("hunter2".into())]);
+        let meeting = rules.meeting_of(ana).cloned().expect("created");
+        rules.handle(
+            bo,
+            Request::Join {
+                meeting: meeting.to_string(),
+                passcode: Some("hunter2".into()),
+            },
+        );
+        assert_eq!(passcodes_told(&mut rules, bo), [None]);
+
+        rules.handle(
+            ana,
+            Request::Passcode {
+                passcode: Some("swordfish".into()),
+            },
+        );
+        let effects = rules.take_effects();
+        let privacy = |who| {
+            told(&effects, who)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::Privacy { passcode, .. } => Some(passcode.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(privacy(ana), [Some("swordfish".into())]);
+        assert_eq!(privacy(bo), [None]);
+
+        rules.handle(ana, Request::MakeHost { member: bo });
+        assert_eq!(passcodes_told(&mut rules, bo), [Some("swordfish".into())]);
+        rules.handle(
+            cy,
+            Request::Join {
+                meeting: meeting.to_string(),
+                passcode: Some("swordfish".into()),
+            },
+        );
+        rules.take_effects();
+        // The host leaves: the member there longest (ana) is host again.
+        rules.handle(bo, Request::Leave);
+        let effects = rules.take_effects();
+        assert!(
+            told(&effects, ana).iter().any(|e| matches!(e,
+                Event::Privacy { passcode: Some(p), .. } if p == "swordfish")),
+            "{effects:?}"
+        );
+        assert!(
+            !told(&effects, cy)
+                .iter()
+                .any(|e| matches!(e, Event::Privacy { .. })),
+            "{effects:?}"
+        );
+    }
+
+    /// The error `who` is told in `effects`.
+    fn error_to(effects: &[Effect], who: ClientId) -> String {
+        told(effects, who)
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Error { message } => Some(message.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    /// `/allow bo` answered with "member 3": an id where a name was typed.
+    /// Answers name members as the members list does, and say what there
+    /// is to allow.
+    #[test]
+    fn answers_name_members_as_the_view_does() {
+        let mut rules = MeetingRules::default();
+        let [ana, bo, cy] = [ClientId(1), ClientId(2), ClientId(3)];
+        for (id, name) in [(ana, "ana"), (bo, "bo"), (cy, "Cy Lee")] {
+            rules.arrive(id, name.to_string(), None);
+        }
+        rules.handle(ana, Request::Create { passcode: None });
+        let meeting = rules.meeting_of(ana).cloned().expect("created");
+        rules.handle(
+            bo,
+            Request::Join {
+                meeting: meeting.to_string(),
+                passcode: None,
+            },
+        );
+        rules.take_effects();
+        let answer = |rules: &mut MeetingRules, request| {
+            rules.handle(ana, request);
+            error_to(&rules.take_effects(), ana)
+        };
+        assert_eq!(
+            answer(
+                &mut rules,
+                Request::Allow {
+                    member: bo,
+                    kind: None
+                }
+            ),
+            "bo#2 was neither removed nor turned away, and nothing of theirs is stopped: there is nothing to allow"
+        );
+        rules.handle(
+            ana,
+            Request::Block {
+                member: Some(bo),
+                kind: MediaKind::Video,
+            },
+        );
+        rules.take_effects();
+        assert_eq!(
+            answer(
+                &mut rules,
+                Request::Allow {
+                    member: bo,
+                    kind: None
+                }
+            ),
+            "bo#2 was neither removed nor turned away; what you stopped (video) comes back with /allow bo#2 video"
+        );
+        assert_eq!(
+            answer(
+                &mut rules,
+                Request::Allow {
+                    member: bo,
+                    kind: Some(MediaKind::Audio)
+                }
+            ),
+            "bo#2's audio is not stopped"
+        );
+        // Someone the meeting never saw is not named: their name is
+        // another meeting's business.
+        for message in [
+            answer(&mut rules, Request::Remove { member: cy }),
+            answer(
+                &mut rules,
+                Request::Private {
+                    to: cy,
+                    text: "hi".into(),
+                },
+            ),
+            answer(&mut rules, Request::Admit { member: cy }),
+        ] {
+            assert!(message.starts_with("#3 is not"), "{message}");
+        }
+        // Knocking makes them known.
+        rules.handle(ana, Request::Lobby { on: true });
+        rules.handle(
+            cy,
+            Request::Join {
+                meeting: meeting.to_string(),
+                passcode: None,
+            },
+        );
+        rules.take_effects();
+        assert_eq!(
+            answer(&mut rules, Request::MakeHost { member: cy }),
+            "Cy Lee#3 is not in your meeting"
+        );
+        // So does being removed.
+        rules.handle(ana, Request::Remove { member: bo });
+        rules.take_effects();
+        assert_eq!(
+            answer(&mut rules, Request::MakeHost { member: bo }),
+            "bo#2 is not in your meeting"
+        );
     }
 }

@@ -59,7 +59,8 @@ impl MeetingRules {
         }
         if !self.members(&meeting).contains(&to) {
             return Err(format!(
-                "member {to} is not in meeting {meeting}: a private message goes to a member of your meeting"
+                "{} is not in meeting {meeting}: a private message goes to a member of your meeting",
+                self.label(to, &meeting)
             ));
         }
         let event = Event::Private {
@@ -93,11 +94,15 @@ impl MeetingRules {
                 );
             }
             if !self.members(&meeting).contains(&whose) {
-                return Err(format!("member {whose} is not in meeting {meeting}"));
+                return Err(format!(
+                    "{} is not in meeting {meeting}",
+                    self.label(whose, &meeting)
+                ));
             }
         }
+        let who = self.label(whose, &meeting);
         let Some(participant) = self.participants.get_mut(&whose) else {
-            return Err(format!("member {whose} is not in meeting {meeting}"));
+            return Err(format!("{who} is not in meeting {meeting}"));
         };
         if participant.hand == raised {
             if whose != id {
