@@ -18,10 +18,10 @@
 //! cannot be had refuses this connection (with a reason) and nothing else.
 
 use crate::admission::Place;
+use crate::config::{Encryption, ServerConfig};
 use crate::layers::SeenLayers;
 use crate::outbox::{Outbox, WriterQueue, run_writer};
 use crate::registry::MeetingRegistry;
-use crate::server::ServerConfig;
 use crate::stats::{ServerStats, TrafficCounters};
 use bytes::Bytes;
 use common::layers::split_video_body;
@@ -198,24 +198,6 @@ pub fn serve(tcp: TcpStream, ctx: ConnectionContext, place: Arc<Place>) {
             reader,
             "the first message on a connection must be hello, resume or attach",
         ),
-    }
-}
-
-/// Whether the server encrypts its connections.
-#[derive(Clone)]
-pub enum Encryption {
-    /// Every connection is TLS with this identity.
-    Tls(Arc<ServerIdentity>),
-    /// Plain TCP (`--no-tls`): for debugging and raw-protocol tools.
-    Plain,
-}
-
-impl std::fmt::Debug for Encryption {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Encryption::Tls(identity) => write!(f, "Tls({})", identity.fingerprint()),
-            Encryption::Plain => f.write_str("Plain"),
-        }
     }
 }
 
