@@ -15,6 +15,7 @@ pub mod layers;
 pub mod metrics;
 pub mod outbox;
 pub mod registry;
+pub mod relay;
 pub mod rules;
 pub mod server;
 pub mod stats;
