@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, ValueEnum};
 use common::protocol::DEFAULT_PORT;
 use common::{MediaKind, PerKind};
-use meeting_server::connection::Encryption;
+use meeting_server::config::Encryption;
 use meeting_server::{Server, ServerConfig};
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -17,65 +17,36 @@
 //! those not resumed in time (`holds`).
 //!
 //! Media does not go through the lock at all: each client has a `RouteSlot` with
-//! the outboxes of everyone it sends to, republished here whenever membership
+//! the outboxes of everyone it sends to, republished whenever membership
 //! or attachments change, and read by that client's media readers alone.
+//!
+//! This file is the handle and what it carries out; its parts each own one
+//! thing: `session` a client's side of the transport, `event_log` the events
+//! kept for a resume, `holds` the held sessions, and `routes` where media
+//! goes (and, through `crate::layers`, which video layers).
 
-use crate::layers::{ReceiverView, SenderLayers};
 use crate::outbox::Outbox;
 use crate::rules::{Effect, MeetingRules};
 use bytes::Bytes;
-use common::protocol::MAX_MEETING_MEMBERS;
-use common::protocol::{PROTOCOL_VERSION, REPLAY_BYTES, REPLAY_EVENTS};
-use common::{
-    ClientId, Event, Frame, MediaKind, MeetingId, MemberView, PerKind, PixelSize, ReceiverLayer,
-    Request, SessionToken,
-};
+use common::protocol::PROTOCOL_VERSION;
+use common::{ClientId, Event, Frame, MediaKind, PerKind, Request, SessionToken};
+use event_log::EventLog;
 use holds::Holds;
-use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Shutdown, TcpStream};
-use std::sync::atomic::Ordering;
+use session::{MediaSocket, Session, log_drops, peer_address};
+use std::collections::HashMap;
+use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 pub use crate::rules::validate_name;
 pub use holds::{DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_PER_ADDRESS, HoldLimits};
+pub use routes::{Route, RouteReceiver, RouteSlot};
+pub use session::{Attachment, Closer};
 
+mod event_log;
 mod holds;
-
-/// Where one client's media goes: the outboxes of the other members of its
-/// meeting, per kind.
-#[derive(Default)]
-pub struct Route {
-    pub meeting: Option<MeetingId>,
-    receivers: PerKind<Vec<RouteReceiver>>,
-}
-
-/// One receiver of a route: its socket's queue and what it draws (which
-/// video layer it gets).
-pub struct RouteReceiver {
-    pub outbox: Outbox,
-    pub view: Arc<ReceiverView>,
-}
-
-impl Route {
-    pub fn receivers(&self, kind: MediaKind) -> &[RouteReceiver] {
-        &self.receivers[kind]
-    }
-}
-
-/// A client's current route; swapped by the registry, read by its media readers.
-#[derive(Default)]
-pub struct RouteSlot(Mutex<Arc<Route>>);
-
-impl RouteSlot {
-    pub fn current(&self) -> Arc<Route> {
-        lock(&self.0).clone()
-    }
-
-    fn set(&self, route: Route) {
-        *lock(&self.0) = Arc::new(route);
-    }
-}
+mod routes;
+mod session;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take the whole server down with it.
@@ -84,90 +55,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A socket the registry may have to close (absent in unit tests).
-pub type Closer = Option<TcpStream>;
-
-/// What a successful `attach` gives the media connection.
-pub struct Attachment {
-    pub id: u64,
-    pub route: Arc<RouteSlot>,
-    /// The layers this client's video is known to come in (video only).
-    pub layers: Arc<SenderLayers>,
-}
-
-struct MediaSocket {
-    attachment: u64,
-    outbox: Outbox,
-    closer: Closer,
-}
-
-/// The control events queued for one session, numbered from 1 (`welcome`),
-/// and the last of them (at most `REPLAY_EVENTS`, `REPLAY_BYTES`) for a
-/// `resume` to replay.
-#[derive(Default)]
-struct EventLog {
-    sent: u64,
-    kept: VecDeque<Bytes>,
-    kept_bytes: usize,
-}
-
-impl EventLog {
-    fn record(&mut self, frame: Bytes) {
-        self.sent += 1;
-        self.kept_bytes += frame.len();
-        self.kept.push_back(frame);
-        while self.kept.len() > REPLAY_EVENTS || self.kept_bytes > REPLAY_BYTES {
-            match self.kept.pop_front() {
-                Some(old) => self.kept_bytes -= old.len(),
-                None => break,
-            }
-        }
-    }
-
-    /// The events after the first `seen`; or, if some of them are no longer
-    /// kept, none and how many were sent after `seen` (all of them count as
-    /// lost: a tail without its start would be wrong).
-    fn after(&self, seen: u64) -> Result<Vec<Bytes>, u64> {
-        let seen = seen.min(self.sent);
-        let before_kept = self.sent - self.kept.len() as u64;
-        if seen < before_kept {
-            return Err(self.sent - seen);
-        }
-        let skip = usize::try_from(seen - before_kept).unwrap_or(usize::MAX);
-        Ok(self.kept.iter().skip(skip).cloned().collect())
-    }
-}
-
-/// One client's side of the transport: where its events and media go.
-struct Connection {
-    token: SessionToken,
-    /// None while the session is held (its control connection broke).
-    control: Option<Outbox>,
-    control_closer: Closer,
-    /// Which control connection is the session's: each `resume` makes a new
-    /// one, and what an older one reads or says is ignored.
-    control_epoch: u64,
-    events: EventLog,
-    /// Requests read from the session's control connections and carried out.
-    requests_handled: u64,
-    /// Where its control connection comes from (held sessions are counted
-    /// per address).
-    address: Option<IpAddr>,
-    media: PerKind<Option<MediaSocket>>,
-    route: Arc<RouteSlot>,
-    /// What it draws of the others' video (`view`).
-    view: Arc<ReceiverView>,
-    /// The layers its own video comes in, and what it was told to encode.
-    layers: Arc<SenderLayers>,
-}
-
 #[derive(Default)]
 struct State {
     rules: MeetingRules,
     holds: Holds,
     next_client: u32,
     next_attachment: u64,
-    connections: HashMap<ClientId, Connection>,
+    sessions: HashMap<ClientId, Session>,
     closed: bool,
     /// Clients whose control queue overflowed while the lock was held.
     evictions: Vec<ClientId>,
@@ -225,7 +119,7 @@ impl MeetingRegistry {
             let result = op(&mut state);
             state.carry_out();
             while let Some(id) = state.evictions.pop() {
-                if state.connections.contains_key(&id) {
+                if state.sessions.contains_key(&id) {
                     tracing::warn!(client = %id, "disconnecting a client that does not read its events");
                     state.remove_client(id, true);
                 }
@@ -263,7 +157,7 @@ impl MeetingRegistry {
                 name: name.clone(),
                 token: token.to_hex(),
             };
-            let connection = Connection {
+            let session = Session {
                 token,
                 control: Some(control),
                 control_closer: closer,
@@ -276,7 +170,7 @@ impl MeetingRegistry {
                 view: Arc::default(),
                 layers: Arc::default(),
             };
-            state.connections.insert(id, connection);
+            state.sessions.insert(id, session);
             state.rules.arrive(id, name, address);
             state.rules.tell(id, welcome);
             Ok(id)
@@ -300,7 +194,7 @@ impl MeetingRegistry {
             if state.closed {
                 return Err("the server is shutting down".to_string());
             }
-            let client = match state.connections.get_mut(&id) {
+            let client = match state.sessions.get_mut(&id) {
                 Some(client) if client.token.matches(token) => client,
                 // As for attach: nothing to learn by probing.
                 _ => return Err("invalid session token".to_string()),
@@ -348,7 +242,7 @@ impl MeetingRegistry {
     /// session's, or nothing is held (the hold is zero: it is removed now).
     pub fn control_broke(&self, id: ClientId, epoch: u64) -> bool {
         self.with_state(|state| {
-            let Some(client) = state.connections.get_mut(&id) else {
+            let Some(client) = state.sessions.get_mut(&id) else {
                 return false;
             };
             if client.control_epoch != epoch || state.holds.is_held(id) {
@@ -376,7 +270,7 @@ impl MeetingRegistry {
     pub fn control_closed(&self, id: ClientId, epoch: u64) {
         self.with_state(|state| {
             if state
-                .connections
+                .sessions
                 .get(&id)
                 .is_some_and(|client| client.control_epoch == epoch)
             {
@@ -413,7 +307,7 @@ impl MeetingRegistry {
     ) -> Result<Attachment, String> {
         self.with_state(|state| {
             let attachment = state.next_attachment + 1;
-            let client = match state.connections.get_mut(&id) {
+            let client = match state.sessions.get_mut(&id) {
                 Some(client) if client.token.matches(token) => client,
                 // The same answer for an unknown id: nothing to learn by probing.
                 _ => return Err("invalid session token".to_string()),
@@ -446,7 +340,7 @@ impl MeetingRegistry {
     /// A media socket closed; forgets it unless a newer one replaced it.
     pub fn detach(&self, id: ClientId, kind: MediaKind, attachment: u64) {
         self.with_state(|state| {
-            let Some(client) = state.connections.get_mut(&id) else {
+            let Some(client) = state.sessions.get_mut(&id) else {
                 return;
             };
             let slot = &mut client.media[kind];
@@ -513,7 +407,7 @@ impl MeetingRegistry {
     /// Carries out one request of client `id` after the handshake.
     pub fn handle(&self, id: ClientId, request: Request) {
         self.with_state(|state| {
-            if let Some(client) = state.connections.get_mut(&id) {
+            if let Some(client) = state.sessions.get_mut(&id) {
                 client.requests_handled += 1;
             }
             state.rules.handle(id, request)
@@ -531,7 +425,7 @@ impl MeetingRegistry {
         report: impl FnOnce(RegistryCounts) -> Event,
     ) {
         self.with_state(|state| {
-            let Some(client) = state.connections.get_mut(&id) else {
+            let Some(client) = state.sessions.get_mut(&id) else {
                 return;
             };
             if client.control_epoch != epoch {
@@ -559,27 +453,8 @@ impl MeetingRegistry {
     }
 }
 
-/// Tells the operator how much media a receiver could not keep up with.
-fn log_drops(id: ClientId, kind: MediaKind, socket: &MediaSocket) {
-    let stats = socket.outbox.stats();
-    let (queued, dropped) = (
-        stats.queued.load(Ordering::Relaxed),
-        stats.dropped.load(Ordering::Relaxed),
-    );
-    if dropped > 0 {
-        tracing::info!(client = %id, "{kind}: dropped {dropped} of {queued} frames for this slow receiver");
-    }
-}
-
 fn event_bytes(event: &Event) -> Bytes {
     Bytes::from(Frame::control(event).into_bytes())
-}
-
-fn peer_address(closer: &Closer) -> Option<IpAddr> {
-    closer
-        .as_ref()
-        .and_then(|socket| socket.peer_addr().ok())
-        .map(|peer| peer.ip().to_canonical())
 }
 
 /// The longest the hold timer sleeps: a hold that starts while it sleeps
@@ -633,7 +508,7 @@ impl State {
                 }
                 Effect::Reroute(meeting) => self.reroute(&meeting),
                 Effect::Unroute(id) => {
-                    if let Some(connection) = self.connections.get(&id) {
+                    if let Some(connection) = self.sessions.get(&id) {
                         connection.route.set(Route::default());
                     }
                 }
@@ -644,7 +519,7 @@ impl State {
     /// Numbers and keeps an event for `to`, and queues it unless its
     /// session is held.
     fn send(&mut self, to: ClientId, bytes: Bytes) {
-        if let Some(connection) = self.connections.get_mut(&to) {
+        if let Some(connection) = self.sessions.get_mut(&to) {
             connection.events.record(bytes.clone());
             if let Some(control) = &connection.control
                 && control.push_control(bytes).is_err()
@@ -660,7 +535,7 @@ impl State {
         self.holds.release(id);
         self.rules.depart_server(id);
         self.carry_out();
-        let Some(client) = self.connections.remove(&id) else {
+        let Some(client) = self.sessions.remove(&id) else {
             return;
         };
         for (kind, socket) in client.media {
@@ -672,154 +547,6 @@ impl State {
         if close_control {
             self.to_close.extend(client.control_closer);
         }
-    }
-
-    fn reroute_of(&mut self, id: ClientId) {
-        if let Some(meeting) = self.rules.meeting_of(id).cloned() {
-            self.reroute(&meeting);
-        }
-    }
-
-    /// `id` says what it draws of each member (`view`); every sender of its
-    /// meeting may now have to encode other layers.
-    fn set_view(&mut self, id: ClientId, sizes: Vec<MemberView>, others: Option<PixelSize>) {
-        if sizes.len() > MAX_MEETING_MEMBERS {
-            let message = format!(
-                "view: at most {MAX_MEETING_MEMBERS} sizes (one per member); this one was not carried out"
-            );
-            return self.rules.tell(id, Event::Error { message });
-        }
-        let Some(client) = self.connections.get(&id) else {
-            return;
-        };
-        let sizes = sizes
-            .into_iter()
-            .map(|view| (view.member, PixelSize::new(view.width, view.height)))
-            .collect();
-        client.view.set(sizes, others);
-        if let Some(meeting) = self.rules.meeting_of(id).cloned() {
-            self.announce_layers(&meeting);
-        }
-    }
-
-    /// Tells every member of `meeting` that sends video which layers its
-    /// receivers want now, if that changed.
-    fn announce_layers(&self, meeting: &MeetingId) {
-        let members = self.rules.members(meeting);
-        for &sender in members {
-            let Some(connection) = self.connections.get(&sender) else {
-                continue;
-            };
-            let Some(socket) = &connection.media[MediaKind::Video] else {
-                continue;
-            };
-            let views = members
-                .iter()
-                .filter(|&&other| other != sender && !self.rules.blocked(sender, MediaKind::Video))
-                .filter_map(|other| self.connections.get(other))
-                .filter(|other| other.media[MediaKind::Video].is_some())
-                .map(|other| &*other.view);
-            let wanted = crate::layers::wanted(sender, connection.layers.full(), views);
-            connection.layers.announce(wanted, |wanted| {
-                let event = Event::Layers {
-                    kind: MediaKind::Video,
-                    wanted,
-                };
-                let _ = socket.outbox.push_control(event_bytes(&event));
-            });
-        }
-    }
-
-    /// What each receiver in `id`'s meeting gets of each sender, and why.
-    fn layers_in_meeting_of(&self, id: ClientId) -> Vec<ReceiverLayer> {
-        let Some(meeting) = self.rules.meeting_of(id) else {
-            return Vec::new();
-        };
-        let members = self.rules.members(meeting);
-        let mut layers = Vec::new();
-        for &receiver in members {
-            let Some(connection) = self.connections.get(&receiver) else {
-                continue;
-            };
-            if connection.media[MediaKind::Video].is_none() {
-                continue;
-            }
-            for &sender in members.iter().filter(|&&sender| sender != receiver) {
-                let sends = self
-                    .connections
-                    .get(&sender)
-                    .is_some_and(|c| c.media[MediaKind::Video].is_some());
-                if !sends {
-                    continue;
-                }
-                let report = connection.view.report(receiver, sender);
-                if self.rules.sharing(sender, MediaKind::Video) || report.layer.is_some() {
-                    layers.push(report);
-                }
-            }
-        }
-        layers
-    }
-
-    /// How many receiver-sender pairs on the server get each layer.
-    fn layer_totals(&self) -> std::collections::BTreeMap<String, u64> {
-        let mut totals = std::collections::BTreeMap::new();
-        for meeting in self.rules.meeting_ids() {
-            let members = self.rules.members(&meeting);
-            for &receiver in members {
-                let Some(connection) = self.connections.get(&receiver) else {
-                    continue;
-                };
-                if connection.media[MediaKind::Video].is_none() {
-                    continue;
-                }
-                for &sender in members.iter().filter(|&&s| s != receiver) {
-                    let report = connection.view.report(receiver, sender);
-                    if !self.rules.sharing(sender, MediaKind::Video) && report.layer.is_none() {
-                        continue;
-                    }
-                    let name = report.layer.map_or("none", |layer| layer.name());
-                    *totals.entry(name.to_string()).or_insert(0) += 1;
-                    if report.held_down > 0 {
-                        *totals.entry("held_down".to_string()).or_insert(0) += 1;
-                    }
-                }
-            }
-        }
-        totals
-    }
-
-    /// Republishes the route of every member of `meeting`.
-    fn reroute(&mut self, meeting: &MeetingId) {
-        let members = self.rules.members(meeting);
-        for &member in members {
-            let mut route = Route {
-                meeting: Some(meeting.clone()),
-                receivers: PerKind::default(),
-            };
-            for other in members.iter().filter(|&&other| other != member) {
-                let Some(connection) = self.connections.get(other) else {
-                    continue;
-                };
-                for (kind, socket) in connection.media.iter() {
-                    // Media the host stopped goes nowhere, whatever the
-                    // member's client does.
-                    if self.rules.blocked(member, kind) {
-                        continue;
-                    }
-                    if let Some(socket) = socket {
-                        route.receivers[kind].push(RouteReceiver {
-                            outbox: socket.outbox.clone(),
-                            view: connection.view.clone(),
-                        });
-                    }
-                }
-            }
-            if let Some(connection) = self.connections.get(&member) {
-                connection.route.set(route);
-            }
-        }
-        self.announce_layers(meeting);
     }
 }
 

@@ -7,117 +7,20 @@
 //! out of file descriptors, a stranger's handshake makes way); a thread that
 //! cannot be started refuses the one connection that needed it.
 
-use crate::admission::{AdmissionLimits, Gate, GateCounts};
-use crate::connection::{self, ConnectionContext, Encryption};
+use crate::admission::{Gate, GateCounts};
+use crate::config::{Encryption, ServerConfig};
+use crate::connection::{self, ConnectionContext};
 use crate::metrics::MetricsListener;
-use crate::registry::{
-    DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_PER_ADDRESS, HoldLimits, MeetingRegistry,
-};
+use crate::registry::MeetingRegistry;
 use crate::stats::{self, ServerStats};
 use anyhow::Context;
-use common::{Event, Frame, MediaKind, PerKind};
+use common::{Event, Frame};
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// How the server runs; `main.rs` fills it from the command line.
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    pub bind: SocketAddr,
-    pub max_connections: usize,
-    /// Most connections from one IP address (a client uses one per socket kind).
-    pub max_per_address: usize,
-    /// Most connections in their handshake at once; past it, the oldest
-    /// handshake of the address with the most makes way (`admission`).
-    pub max_handshaking: usize,
-    /// New connections a second, twice that at once (`admission`); 0: no limit.
-    pub max_connection_rate: u32,
-    /// Events queued for one client before it counts as not reading and is cut off.
-    pub control_queue: usize,
-    /// Media frames queued per receiver, per kind, before the oldest are dropped.
-    pub media_queue: PerKind<usize>,
-    /// How long a new connection has for its whole first frame (hello or attach).
-    pub handshake_timeout: Duration,
-    /// A write that makes no progress for this long ends the connection.
-    pub write_timeout: Duration,
-    /// How often the traffic figures are logged; `None` never.
-    pub stats_interval: Option<Duration>,
-    /// TLS with the server's identity, or plain TCP.
-    pub encryption: Encryption,
-    /// Where to answer `/metrics` and `/healthz` over HTTP; `None` nowhere.
-    pub metrics: Option<SocketAddr>,
-    /// How long a session whose control connection broke is held for the
-    /// client to `resume` it; zero ends it at once.
-    pub resume_hold: Duration,
-    /// Most sessions held for a resume, in all and from one address.
-    pub max_held: usize,
-    pub max_held_per_address: usize,
-    /// A control connection that has pinged once and is then silent this
-    /// long counts as broken.
-    pub client_silence_limit: Duration,
-}
-
-impl ServerConfig {
-    fn admission(&self) -> AdmissionLimits {
-        AdmissionLimits {
-            max_connections: self.max_connections,
-            max_per_address: self.max_per_address,
-            max_handshaking: self.max_handshaking,
-            max_connection_rate: self.max_connection_rate,
-        }
-    }
-
-    fn holds(&self) -> HoldLimits {
-        HoldLimits {
-            hold: self.resume_hold,
-            total: self.max_held,
-            per_address: self.max_held_per_address,
-        }
-    }
-}
-
-impl Default for ServerConfig {
-    fn default() -> ServerConfig {
-        ServerConfig {
-            bind: SocketAddr::from(([0, 0, 0, 0], common::protocol::DEFAULT_PORT)),
-            max_connections: 1024,
-            max_per_address: 512,
-            max_handshaking: 256,
-            max_connection_rate: 500,
-            control_queue: 1024,
-            media_queue: PerKind::from_fn(default_media_queue),
-            handshake_timeout: common::protocol::HANDSHAKE_TIMEOUT,
-            write_timeout: Duration::from_secs(30),
-            stats_interval: Some(Duration::from_secs(60)),
-            // The program's default is TLS (main.rs); plain here keeps
-            // in-process tests free of key files.
-            encryption: Encryption::Plain,
-            metrics: None,
-            resume_hold: common::protocol::DEFAULT_RESUME_HOLD,
-            max_held: DEFAULT_MAX_HELD,
-            max_held_per_address: DEFAULT_MAX_HELD_PER_ADDRESS,
-            client_silence_limit: common::protocol::CLIENT_SILENCE_LIMIT,
-        }
-    }
-}
-
-/// How many frames of a kind wait for one receiver before the oldest go: enough
-/// to ride out a scheduling hiccup, few enough that a late receiver is never
-/// shown old pictures or played old sound.
-pub fn default_media_queue(kind: MediaKind) -> usize {
-    match kind {
-        // About half a second at 15 fps.
-        MediaKind::Video => 8,
-        // 320 ms of 20 ms frames, more than the jitter buffer's largest target.
-        MediaKind::Audio => 16,
-        // Screen updates are changes: a dropped one costs the receiver a
-        // keyframe, so hold about a second of them (8 at the usual 8 fps).
-        MediaKind::Screen => 8,
-    }
-}
 
 /// Binds `addr` with an accept backlog for a burst of `max_connections`:
 /// with the usual 128, a crowd joining at once waits a second for SYN retries.

@@ -4,7 +4,7 @@
 //! describe (the format's size limits), the decoder everything else. The
 //! variants carry what a log line needs to find the culprit, not the bytes.
 
-use super::format::{FORMAT_VERSION, MAX_SCREEN_HEIGHT, MAX_SCREEN_WIDTH};
+use super::limits::{FORMAT_VERSION, MAX_SCREEN_HEIGHT, MAX_SCREEN_WIDTH};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScreenCodecError {

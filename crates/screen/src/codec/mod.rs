@@ -27,6 +27,7 @@ mod decoder;
 mod encoder;
 mod error;
 mod format;
+mod limits;
 mod scroll;
 mod tile;
 

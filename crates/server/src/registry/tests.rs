@@ -1,6 +1,7 @@
 use super::*;
 use crate::outbox::{Outbox, WriterQueue};
-use common::protocol::{MAX_CHAT_BYTES, MAX_NAME_CHARS};
+use common::MeetingId;
+use common::protocol::{MAX_CHAT_BYTES, MAX_NAME_CHARS, REPLAY_EVENTS};
 use common::{FrameKind, FrameReader};
 
 struct Member {

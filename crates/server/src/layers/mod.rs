@@ -14,6 +14,16 @@
 //! queue dropped. Holding down and letting up are decided there, lazily, on
 //! the frames themselves. Switching on a frame boundary is free: every JPEG
 //! stands alone.
+//!
+//! All of layer routing is here: the rule and the shared state in this file,
+//! what a video reader does with each frame in `relay`, and what the registry
+//! announces and reports for a meeting in `routing`.
+
+mod relay;
+mod routing;
+
+pub use relay::{VideoFrame, VideoRelay};
+pub use routing::{VideoMember, announce, count, layers_event, reports};
 
 use common::{ClientId, Layer, LayerSet, PixelSize, ReceiverLayer, layers::VIDEO_LAYERS};
 use std::collections::HashMap;

@@ -1,0 +1,160 @@
+//! Where media goes: each client's route (the queues of the other members
+//! of its meeting, per kind), republished whenever membership, attachments
+//! or a host's stop change it, and the layer announcements that follow.
+//! Media readers read a route through its `RouteSlot` without the registry
+//! lock; the registry writes it under the lock.
+
+use super::{State, lock};
+use crate::layers::{self, ReceiverView, VideoMember};
+use crate::outbox::Outbox;
+use common::protocol::MAX_MEETING_MEMBERS;
+use common::{
+    ClientId, Event, MediaKind, MeetingId, MemberView, PerKind, PixelSize, ReceiverLayer,
+};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Where one client's media goes: the outboxes of the other members of its
+/// meeting, per kind.
+#[derive(Default)]
+pub struct Route {
+    pub meeting: Option<MeetingId>,
+    receivers: PerKind<Vec<RouteReceiver>>,
+}
+
+/// One receiver of a route: its socket's queue and what it draws (which
+/// video layer it gets).
+pub struct RouteReceiver {
+    pub outbox: Outbox,
+    pub view: Arc<ReceiverView>,
+}
+
+impl Route {
+    pub fn receivers(&self, kind: MediaKind) -> &[RouteReceiver] {
+        &self.receivers[kind]
+    }
+}
+
+/// A client's current route; swapped by the registry, read by its media readers.
+#[derive(Default)]
+pub struct RouteSlot(Mutex<Arc<Route>>);
+
+impl RouteSlot {
+    pub fn current(&self) -> Arc<Route> {
+        lock(&self.0).clone()
+    }
+
+    pub(super) fn set(&self, route: Route) {
+        *lock(&self.0) = Arc::new(route);
+    }
+}
+
+impl State {
+    pub(super) fn reroute_of(&mut self, id: ClientId) {
+        if let Some(meeting) = self.rules.meeting_of(id).cloned() {
+            self.reroute(&meeting);
+        }
+    }
+
+    /// Republishes the route of every member of `meeting`.
+    pub(super) fn reroute(&mut self, meeting: &MeetingId) {
+        let members = self.rules.members(meeting);
+        for &member in members {
+            let mut route = Route {
+                meeting: Some(meeting.clone()),
+                receivers: PerKind::default(),
+            };
+            for other in members.iter().filter(|&&other| other != member) {
+                let Some(session) = self.sessions.get(other) else {
+                    continue;
+                };
+                for (kind, socket) in session.media.iter() {
+                    // Media the host stopped goes nowhere, whatever the
+                    // member's client does.
+                    if self.rules.blocked(member, kind) {
+                        continue;
+                    }
+                    if let Some(socket) = socket {
+                        route.receivers[kind].push(RouteReceiver {
+                            outbox: socket.outbox.clone(),
+                            view: session.view.clone(),
+                        });
+                    }
+                }
+            }
+            if let Some(session) = self.sessions.get(&member) {
+                session.route.set(route);
+            }
+        }
+        self.announce_layers(meeting);
+    }
+
+    /// `id` says what it draws of each member (`view`); every sender of its
+    /// meeting may now have to encode other layers.
+    pub(super) fn set_view(
+        &mut self,
+        id: ClientId,
+        sizes: Vec<MemberView>,
+        others: Option<PixelSize>,
+    ) {
+        if sizes.len() > MAX_MEETING_MEMBERS {
+            let message = format!(
+                "view: at most {MAX_MEETING_MEMBERS} sizes (one per member); this one was not carried out"
+            );
+            return self.rules.tell(id, Event::Error { message });
+        }
+        let Some(session) = self.sessions.get(&id) else {
+            return;
+        };
+        let sizes = sizes
+            .into_iter()
+            .map(|view| (view.member, PixelSize::new(view.width, view.height)))
+            .collect();
+        session.view.set(sizes, others);
+        if let Some(meeting) = self.rules.meeting_of(id).cloned() {
+            self.announce_layers(&meeting);
+        }
+    }
+
+    /// The members of `meeting` as layer routing sees them.
+    fn video_members(&self, meeting: &MeetingId) -> Vec<VideoMember<'_>> {
+        self.rules
+            .members(meeting)
+            .iter()
+            .filter_map(|&id| {
+                let session = self.sessions.get(&id)?;
+                Some(VideoMember {
+                    id,
+                    socket: session.media[MediaKind::Video].as_ref().map(|s| &s.outbox),
+                    view: &session.view,
+                    layers: &session.layers,
+                    blocked: self.rules.blocked(id, MediaKind::Video),
+                    sharing: self.rules.sharing(id, MediaKind::Video),
+                })
+            })
+            .collect()
+    }
+
+    /// Tells every member of `meeting` that sends video which layers its
+    /// receivers want now, if that changed.
+    fn announce_layers(&self, meeting: &MeetingId) {
+        layers::announce(&self.video_members(meeting));
+    }
+
+    /// What each receiver in `id`'s meeting gets of each sender, and why.
+    pub(super) fn layers_in_meeting_of(&self, id: ClientId) -> Vec<ReceiverLayer> {
+        match self.rules.meeting_of(id) {
+            Some(meeting) => layers::reports(&self.video_members(meeting)),
+            None => Vec::new(),
+        }
+    }
+
+    /// How many receiver-sender pairs on the server get each layer.
+    pub(super) fn layer_totals(&self) -> BTreeMap<String, u64> {
+        let mut totals = BTreeMap::new();
+        for meeting in self.rules.meeting_ids() {
+            layers::count(&self.video_members(&meeting), &mut totals);
+        }
+        totals
+    }
+}

@@ -1,0 +1,74 @@
+//! What happens to one frame a member sends: stamped with its sender and
+//! handed to everyone on the sender's route, without the registry lock.
+//! Audio and screen frames go to every receiver whole; video goes to each
+//! receiver in the one layer chosen for it (`layers::VideoRelay`). A sender
+//! in no meeting is told once that its media goes nowhere.
+
+use crate::layers::{SenderLayers, VideoFrame, VideoRelay};
+use crate::outbox::Outbox;
+use crate::registry::{Attachment, MeetingRegistry, RouteSlot};
+use bytes::Bytes;
+use common::{ClientId, Frame, MediaKind};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One media connection's way to its receivers.
+pub struct MediaRelay {
+    kind: MediaKind,
+    sender: ClientId,
+    route: Arc<RouteSlot>,
+    layers: Arc<SenderLayers>,
+    /// The sender's own socket's queue (for `layers` events).
+    own: Outbox,
+    registry: MeetingRegistry,
+    reported_outside: bool,
+    video: Option<VideoRelay>,
+}
+
+impl MediaRelay {
+    pub fn new(
+        kind: MediaKind,
+        sender: ClientId,
+        attachment: &Attachment,
+        own: Outbox,
+        registry: MeetingRegistry,
+    ) -> MediaRelay {
+        MediaRelay {
+            kind,
+            sender,
+            route: attachment.route.clone(),
+            layers: attachment.layers.clone(),
+            own,
+            registry,
+            reported_outside: false,
+            video: (kind == MediaKind::Video).then(|| VideoRelay::new(sender)),
+        }
+    }
+
+    /// Forwards one frame the sender sent.
+    pub fn forward(&mut self, mut frame: Frame) {
+        let video = self.video.as_ref().map(|_| VideoFrame::of(&frame));
+        frame.stamp_sender(self.sender);
+        let bytes = Bytes::from(frame.into_bytes());
+        let route = self.route.current();
+        if route.meeting.is_none() {
+            if !self.reported_outside {
+                self.registry.media_outside_meeting(self.sender, self.kind);
+                self.reported_outside = true;
+            }
+            return;
+        }
+        self.reported_outside = false;
+        if let (Some(relay), Some(video)) = (&mut self.video, video) {
+            return relay.forward(&video, &bytes, &route, &self.layers, &self.own);
+        }
+        for receiver in route.receivers(self.kind) {
+            let kept = receiver.outbox.push_media(bytes.clone());
+            // Sound matters more than pictures: a receiver whose audio
+            // backs up gets smaller video, to make room.
+            if !kept && self.kind == MediaKind::Audio {
+                receiver.view.dropped(Instant::now());
+            }
+        }
+    }
+}
