@@ -1,13 +1,14 @@
-//! Media kinds, and one value per kind.
+//! Media kinds, what the protocol says about each (the kind table, `MEDIA`),
+//! and one value per kind.
 //!
 //! Every kind of media (video, audio, ...) travels on its own socket with its own
-//! frame type and limits; those facts live in one table, `protocol::MEDIA`.
+//! frame type and limits; those facts live in one table, `MEDIA`, beside the kind.
 //! Code that keeps something per kind (a socket, a counter, a "sharing" flag)
 //! holds a `PerKind<T>` indexed by the kind, never a pair of named fields, so a
 //! new kind is one variant and one table row, and every place that must handle
 //! it is one that iterates `MediaKind::ALL`.
 
-use crate::protocol::{MEDIA, MediaSpec};
+use crate::protocol::{MAX_AUDIO_PAYLOAD, MAX_SCREEN_PAYLOAD, MAX_VIDEO_PAYLOAD};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt;
@@ -28,7 +29,7 @@ impl MediaKind {
     pub const ALL: [MediaKind; MediaKind::COUNT] =
         [MediaKind::Video, MediaKind::Audio, MediaKind::Screen];
 
-    /// Its place in `ALL` and in `protocol::MEDIA`.
+    /// Its place in `ALL` and in `MEDIA`.
     pub const fn index(self) -> usize {
         self as usize
     }
@@ -48,6 +49,45 @@ impl MediaKind {
         MediaKind::ALL.into_iter().find(|kind| kind.name() == name)
     }
 }
+
+/// What the protocol says about one kind of media.
+#[derive(Debug)]
+pub struct MediaSpec {
+    pub kind: MediaKind,
+    /// Its name on the wire (`attach`, `media`, JSON keys) and to people.
+    pub name: &'static str,
+    /// The type byte of its frames.
+    pub frame_type: u8,
+    /// The largest payload (media header included) a frame may carry.
+    pub max_payload: u32,
+    /// What follows the media header, for people and documents.
+    pub body: &'static str,
+}
+
+/// Every media kind, in `MediaKind::index()` order. Each has its own socket.
+pub const MEDIA: [MediaSpec; MediaKind::COUNT] = [
+    MediaSpec {
+        kind: MediaKind::Video,
+        name: "video",
+        frame_type: 0x02,
+        max_payload: MAX_VIDEO_PAYLOAD,
+        body: "one JPEG image",
+    },
+    MediaSpec {
+        kind: MediaKind::Audio,
+        name: "audio",
+        frame_type: 0x03,
+        max_payload: MAX_AUDIO_PAYLOAD,
+        body: "PCM (s16 little-endian, mono, 48 kHz), or a codec byte and an Opus packet (audio.rs)",
+    },
+    MediaSpec {
+        kind: MediaKind::Screen,
+        name: "screen",
+        frame_type: 0x04,
+        max_payload: MAX_SCREEN_PAYLOAD,
+        body: "changed tiles of a shared screen (docs/PROTOCOL.md, screen body)",
+    },
+];
 
 impl fmt::Display for MediaKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -207,7 +247,7 @@ mod tests {
     fn index_is_the_place_in_all_and_in_the_table() {
         for (place, kind) in MediaKind::ALL.into_iter().enumerate() {
             assert_eq!(kind.index(), place, "{kind}");
-            assert_eq!(kind.spec().kind, kind, "protocol::MEDIA row {place}");
+            assert_eq!(kind.spec().kind, kind, "MEDIA row {place}");
         }
     }
 
