@@ -93,7 +93,7 @@ pub fn connect(
     expected: Option<Fingerprint>,
     deadline: Instant,
 ) -> Result<(Socket, Fingerprint), TlsConnectError> {
-    let provider = crate::crypto_provider();
+    let provider = crate::crypto::provider();
     let verifier = Arc::new(FingerprintVerifier {
         expected,
         seen: Mutex::new(None),
