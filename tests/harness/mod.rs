@@ -15,6 +15,7 @@ pub mod limits;
 
 use anyhow::{Context, anyhow, bail};
 use common::protocol::PROTOCOL_VERSION;
+use common::sync::lock;
 use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, Request};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -102,10 +103,9 @@ fn capture(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     let sink = text.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if let Ok(mut text) = sink.lock() {
-                text.push_str(&line);
-                text.push('\n');
-            }
+            let mut text = lock(&sink);
+            text.push_str(&line);
+            text.push('\n');
         }
     });
     text
@@ -179,11 +179,7 @@ fn server_keys() -> &'static Mutex<HashMap<SocketAddr, Option<Fingerprint>>> {
 /// to its key, or plain TCP if it runs with `--no-tls`.
 pub fn connect_socket(addr: SocketAddr) -> anyhow::Result<Socket> {
     let tcp = TcpStream::connect(addr)?;
-    let key = server_keys()
-        .lock()
-        .map_err(|_| anyhow!("poisoned"))?
-        .get(&addr)
-        .copied();
+    let key = lock(server_keys()).get(&addr).copied();
     match key {
         Some(Some(expected)) => {
             let deadline = Instant::now() + DEADLINE;
@@ -241,7 +237,7 @@ impl ServerProcess {
                 let _ = child.kill();
                 panic!(
                     "server printed no address and key ({other:?}); stderr:\n{}",
-                    stderr.lock().map(|s| s.clone()).unwrap_or_default()
+                    lock(&stderr).clone()
                 )
             }
         };
@@ -254,9 +250,7 @@ impl ServerProcess {
             None if key_line.starts_with("encryption off") => None,
             None => panic!("expected `fingerprint …` or `encryption off`, got {key_line:?}"),
         };
-        if let Ok(mut keys) = server_keys().lock() {
-            keys.insert(addr, fingerprint);
-        }
+        lock(server_keys()).insert(addr, fingerprint);
         ServerProcess {
             child,
             addr,
@@ -270,7 +264,7 @@ impl ServerProcess {
     /// without the prefix; panics after the deadline.
     pub fn stdout_line(&self, prefix: &str) -> String {
         let end = Instant::now() + DEADLINE;
-        let lines = self.stdout.lock().expect("stdout lines");
+        let lines = lock(&self.stdout);
         loop {
             let left = end.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
@@ -309,7 +303,7 @@ impl ServerProcess {
     }
 
     pub fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        lock(&self.stderr).clone()
     }
 
     /// Sends SIGINT (what Ctrl-C does) and waits for the exit status.
@@ -474,7 +468,7 @@ impl ClientProcess {
     }
 
     pub fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        lock(&self.stderr).clone()
     }
 
     pub fn expect_event(&mut self, event: &str) -> Value {

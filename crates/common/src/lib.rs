@@ -4,7 +4,8 @@
 //! length-prefixed layout and its limits, `frame_kind` the type byte that
 //! starts it, `message` the JSON control messages, `media` the media kinds and
 //! their table, `ids` the identifiers people read aloud or keep secret, and
-//! `protocol` the numbers every peer must agree on. Everything above it works
+//! `protocol` the numbers every peer must agree on; `sync::lock` is the one
+//! way every program locks shared state. Everything above it works
 //! with `Frame`, `Request` and `Event`, not with bytes.
 //!
 //! The modules use each other one way only, never in a circle: `protocol`
@@ -20,6 +21,7 @@ pub mod layers;
 pub mod media;
 pub mod message;
 pub mod protocol;
+pub mod sync;
 
 pub use audio::{AudioBody, AudioCodec};
 pub use error::ProtocolError;

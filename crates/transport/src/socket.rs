@@ -11,10 +11,12 @@
 //! socket, because records must reach the socket in the order they were
 //! sealed.
 
+// A panicking thread must not take the connection's other threads down.
+use common::sync::lock;
 use rustls::Connection;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// Bytes read from the socket at a time: one TLS record and its overhead,
 /// so what one read brings always fits rustls's plaintext buffer.
@@ -52,11 +54,6 @@ pub enum Unsent {
     FrameFrom(usize),
     /// These bytes, already sealed: written as they are, before anything else.
     Sealed(Vec<u8>),
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panicking thread must not take the connection's other threads down.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn tls_error(err: rustls::Error) -> io::Error {
