@@ -3,6 +3,7 @@
 //! the server never read, and removed if it does not come back in time.
 //! (`netns.rs` cuts a real link between a real client and server.)
 
+use common::handshake::{HandshakeError, Refused};
 use common::{ClientId, Event, MediaKind, Request};
 use integration_tests::{DEADLINE, RawPeer, ServerProcess};
 use std::time::{Duration, Instant};
@@ -49,17 +50,6 @@ impl Counted {
     }
 }
 
-fn resume(server: &ServerProcess, id: ClientId, token: &str, seen: u64, sent: u64) -> RawPeer {
-    let mut peer = RawPeer::connect(server.addr());
-    peer.request(&Request::Resume {
-        id,
-        token: token.to_string(),
-        events_seen: seen,
-        requests_sent: sent,
-    });
-    peer
-}
-
 fn meeting_of_two(server: &ServerProcess) -> (Counted, Counted) {
     let mut a = Counted::hello(server, "ana");
     let mut b = Counted::hello(server, "bo");
@@ -97,19 +87,10 @@ fn a_broken_connection_is_held_then_resumed_with_exactly_what_was_missed() {
     let mut a_video = RawPeer::attach(server.addr(), MediaKind::Video, id, &token);
 
     // ana sent one request (create) before the cut.
-    let mut back = resume(&server, id, &token, seen, 1);
-    match back.next_event().expect("resumed") {
-        Event::Resumed {
-            id: resumed,
-            name,
-            requests_handled,
-            events_lost,
-        } => {
-            assert_eq!((resumed, name.as_str()), (id, "ana"));
-            assert_eq!((requests_handled, events_lost), (1, 0));
-        }
-        other => panic!("expected resumed, got {other:?}"),
-    }
+    let (mut back, resumed) = RawPeer::resume(server.addr(), id, &token, seen, 1);
+    let resumed = resumed.expect("resumed");
+    assert_eq!((resumed.id, resumed.name.as_str()), (id, "ana"));
+    assert_eq!((resumed.requests_handled, resumed.events_lost), (1, 0));
     match back.next_event().expect("the chat") {
         Event::Chat { text, .. } => assert_eq!(text, "while you were away"),
         other => panic!("expected only the missed chat first, got {other:?}"),
@@ -141,10 +122,10 @@ fn a_broken_connection_is_held_then_resumed_with_exactly_what_was_missed() {
     assert!(Instant::now() < deadline);
 
     // A wrong token gets what a wrong attach gets.
-    let mut wrong = resume(&server, id, &"0".repeat(32), 0, 0);
+    let (_, wrong) = RawPeer::resume(server.addr(), id, &"0".repeat(32), 0, 0);
     assert!(matches!(
-        wrong.next_event(),
-        Ok(Event::Error { message }) if message == "invalid session token"
+        wrong,
+        Err(HandshakeError::Refused(Refused(message))) if message == "invalid session token"
     ));
 }
 
@@ -199,8 +180,8 @@ fn a_resumed_session_knows_what_everyone_shares() {
     b.expect("cy joined with her screen", shares_screen);
 
     // ana sent two requests (create, media) before the cut.
-    let mut back = resume(&server, id, &token, seen, 2);
-    assert!(matches!(back.next_event(), Ok(Event::Resumed { .. })));
+    let (mut back, resumed) = RawPeer::resume(server.addr(), id, &token, seen, 2);
+    assert!(resumed.is_ok(), "{resumed:?}");
     match back.next_event() {
         Ok(event) if shares_screen(&event) => {}
         other => panic!("the replay should say cy shares her screen: {other:?}"),
@@ -254,10 +235,10 @@ fn a_silent_client_is_noticed_within_seconds_and_removed_after_the_hold() {
     );
     let held = quiet.elapsed() - noticed;
     assert!(held >= Duration::from_millis(1900), "held only {held:?}");
-    let mut late = resume(&server, a.id, &a.token, a.seen, 2);
+    let (_, late) = RawPeer::resume(server.addr(), a.id, &a.token, a.seen, 2);
     assert!(matches!(
-        late.next_event(),
-        Ok(Event::Error { message }) if message == "invalid session token"
+        late,
+        Err(HandshakeError::Refused(Refused(message))) if message == "invalid session token"
     ));
 }
 

@@ -1,6 +1,7 @@
 //! Bad input and bad peers: each gets a clear error on its own connection, which
 //! is closed, while everyone else goes on being served.
 
+use common::handshake::{HandshakeError, Refused};
 use common::protocol::{FRAME_HEADER_LEN, MAX_CONTROL_PAYLOAD, PROTOCOL_VERSION};
 use common::{ClientId, Event, Frame, MediaHeader, MediaKind, Request};
 use integration_tests::{ClientProcess, RawPeer, ServerProcess, of_kind};
@@ -112,12 +113,11 @@ fn malformed_and_out_of_place_messages_are_refused() {
         name: "future".into(),
     });
     assert!(error_message(&mut peer).contains("protocol"));
-    let mut peer = RawPeer::connect(server.addr());
-    peer.request(&Request::Hello {
-        protocol: PROTOCOL_VERSION,
-        name: "\u{1b}[2J".into(),
-    });
-    assert!(error_message(&mut peer).contains("name"));
+    let (_, answer) = RawPeer::try_hello(server.addr(), "\u{1b}[2J");
+    assert!(
+        matches!(answer, Err(HandshakeError::Refused(Refused(ref message))) if message.contains("name")),
+        "{answer:?}"
+    );
     still_chatting(&mut a, &mut b, "unharmed");
 }
 

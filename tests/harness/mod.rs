@@ -14,7 +14,7 @@ pub mod attack;
 pub mod limits;
 
 use anyhow::{Context, anyhow, bail};
-use common::protocol::PROTOCOL_VERSION;
+use common::handshake::{self, HandshakeError, Resumed, Welcome};
 use common::sync::lock;
 use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, Request};
 use serde_json::Value;
@@ -552,10 +552,14 @@ pub struct Received {
     pub body: Vec<u8>,
 }
 
-/// A socket speaking the protocol by hand.
+/// A socket speaking the protocol by hand. Its handshakes are
+/// `common::handshake`'s; everything after is up to the test.
 pub struct RawPeer {
     pub stream: Socket,
     reader: FrameReader<Socket>,
+    /// Control events read on this connection, counted as a client counts
+    /// them for `resume` (`welcome` is the first).
+    events_seen: u64,
 }
 
 impl RawPeer {
@@ -572,34 +576,63 @@ impl RawPeer {
                 .chain(MediaKind::ALL.map(FrameKind::Media))
                 .collect::<Vec<_>>(),
         );
-        RawPeer { stream, reader }
+        RawPeer {
+            stream,
+            reader,
+            events_seen: 0,
+        }
+    }
+
+    /// Says hello as `name` on a new connection; the peer and the server's
+    /// answer, whatever it is.
+    pub fn try_hello(addr: SocketAddr, name: &str) -> (RawPeer, Result<Welcome, HandshakeError>) {
+        let mut peer = RawPeer::connect(addr);
+        let welcome = handshake::hello(&mut peer.reader, name);
+        if welcome.is_ok() {
+            peer.events_seen = 1;
+        }
+        (peer, welcome)
     }
 
     /// A control session: returns the peer, its id and its token.
     pub fn hello(addr: SocketAddr, name: &str) -> (RawPeer, ClientId, String) {
-        let mut peer = RawPeer::connect(addr);
-        peer.request(&Request::Hello {
-            protocol: PROTOCOL_VERSION,
-            name: name.into(),
-        });
-        match peer.next_event().expect("welcome") {
-            Event::Welcome { id, token, .. } => (peer, id, token),
-            other => panic!("expected welcome, got {other:?}"),
+        match RawPeer::try_hello(addr, name) {
+            (peer, Ok(Welcome { id, token, .. })) => (peer, id, token),
+            (_, Err(err)) => panic!("expected welcome: {err:#}"),
         }
     }
 
     /// A media socket of session `id`.
     pub fn attach(addr: SocketAddr, kind: MediaKind, id: ClientId, token: &str) -> RawPeer {
         let mut peer = RawPeer::connect(addr);
-        peer.request(&Request::Attach {
-            kind,
-            id,
-            token: token.into(),
-        });
-        match peer.next_event().expect("attached") {
-            Event::Attached { .. } => peer,
-            other => panic!("expected attached, got {other:?}"),
+        match handshake::attach(&mut peer.reader, kind, id, token) {
+            Ok(()) => peer,
+            Err(err) => panic!("expected attached: {err:#}"),
         }
+    }
+
+    /// Resumes session `id` on a new connection, having seen `events_seen`
+    /// events and sent `requests_sent` requests; the peer and the server's
+    /// answer. The replayed events follow on the peer.
+    pub fn resume(
+        addr: SocketAddr,
+        id: ClientId,
+        token: &str,
+        events_seen: u64,
+        requests_sent: u64,
+    ) -> (RawPeer, Result<Resumed, HandshakeError>) {
+        let mut peer = RawPeer::connect(addr);
+        let resumed = handshake::resume(&mut peer.reader, id, token, events_seen, requests_sent);
+        if let Ok(resumed) = &resumed {
+            peer.events_seen = events_seen + resumed.events_lost;
+        }
+        (peer, resumed)
+    }
+
+    /// Control events read on this connection (`welcome` included), as a
+    /// client counts them for `resume`.
+    pub fn events_seen(&self) -> u64 {
+        self.events_seen
     }
 
     pub fn request(&mut self, request: &Request) {
@@ -618,6 +651,7 @@ impl RawPeer {
                 .read_frame()?
                 .ok_or_else(|| anyhow!("connection closed"))?;
             if frame.kind() == FrameKind::Control {
+                self.events_seen += 1;
                 return Ok(frame.parse_control()?);
             }
         }
