@@ -9,7 +9,7 @@
 use common::handshake::{self, HandshakeError, Refused, Welcome};
 use common::{Event, Frame, FrameKind, FrameReader, Request};
 use integration_tests::attack::{self, host, secure_from};
-use integration_tests::{ClientProcess, DEADLINE, RawPeer, ServerProcess};
+use integration_tests::{ClientProcess, DEADLINE, RawPeer, ServerProcess, meeting_of};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
@@ -24,13 +24,7 @@ fn still_chatting(a: &mut ClientProcess, b: &mut ClientProcess, text: &str) {
 
 #[test]
 fn a_chat_flood_in_one_write_disconnects_no_honest_member() {
-    let server = ServerProcess::start();
-    let (mut a, mut b) = (
-        ClientProcess::start(&server, "a"),
-        ClientProcess::start(&server, "b"),
-    );
-    let meeting = a.create();
-    b.join(&meeting);
+    let (server, meeting, [mut a, mut b]) = meeting_of(["a", "b"]);
     let (mut flooder, _, _) = RawPeer::hello(server.addr(), "flooder");
     flooder.request(&Request::Join {
         meeting: meeting.clone(),
@@ -222,10 +216,8 @@ fn a_crowd_connecting_at_once_waits_for_no_syn_retry() {
 #[test]
 fn two_members_of_one_name_are_told_apart_and_hidden_characters_are_refused() {
     let server = ServerProcess::start();
-    let mut first = ClientProcess::start(&server, "ana");
-    let meeting = first.create();
-    let mut second = ClientProcess::start(&server, "ana");
-    let joined = second.join(&meeting);
+    let (_, [mut first, mut second]) = server.meeting(["ana", "ana"]);
+    let joined = second.last_event("joined");
     let names: Vec<&str> = joined["members"]
         .as_array()
         .expect("members")
@@ -263,19 +255,11 @@ struct Meeting {
 
 impl Meeting {
     fn start(server: &ServerProcess) -> Meeting {
-        let (mut ana, _, _) = RawPeer::hello(server.addr(), "ana");
-        ana.request(&Request::Create { passcode: None });
-        let meeting = match ana.expect("created", |e| matches!(e, Event::Created { .. })) {
-            Event::Created { meeting, .. } => meeting,
-            _ => unreachable!("matched above"),
-        };
-        let (mut bo, _, _) = RawPeer::hello(server.addr(), "bo");
-        bo.request(&Request::Join {
-            meeting: meeting.to_string(),
-            passcode: None,
-        });
-        bo.expect("joined", |e| matches!(e, Event::Joined { .. }));
-        Meeting { ana, bo }
+        let (_, [ana, bo]) = server.raw_meeting(["ana", "bo"]);
+        Meeting {
+            ana: ana.peer,
+            bo: bo.peer,
+        }
     }
 
     /// ana says `text`; bo hears it.

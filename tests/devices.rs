@@ -166,14 +166,10 @@ fn the_microphone_captures_what_the_null_sink_plays() {
 
     let server = ServerProcess::start();
     let record = work.path().join("rec");
-    let mut speaker = ClientProcess::start_with(&server, "speaker", &["--mic", "default"]);
-    let mut listener = ClientProcess::start_with(
-        &server,
-        "listener",
-        &["--record", &record.to_string_lossy()],
-    );
-    let meeting = speaker.create();
-    listener.join(&meeting);
+    let (_, [mut speaker, mut listener]) = server.meeting_with([
+        ("speaker", &["--mic", "default"]),
+        ("listener", &["--record", &record.to_string_lossy()]),
+    ]);
     speaker.send("/audio on mic");
     let sharing = speaker.expect_event("sharing");
     assert_eq!(sharing["on"], true, "{sharing}");

@@ -96,10 +96,7 @@ fn members_named(event: &serde_json::Value) -> Vec<String> {
 #[test]
 fn the_host_locks_removes_and_stops_and_only_the_host_undoes_it() {
     let server = ServerProcess::start();
-    let mut host = ClientProcess::start(&server, "host");
-    let meeting = host.create();
-    let mut bo = ClientProcess::start(&server, "bo");
-    bo.join(&meeting);
+    let (meeting, [mut host, mut bo]) = server.meeting(["host", "bo"]);
 
     // Not the host: refused.
     bo.send("/lock");
@@ -252,10 +249,7 @@ fn waiting_named(event: &serde_json::Value) -> Vec<String> {
 #[test]
 fn the_lobby_keeps_joiners_outside_until_the_host_lets_them_in() {
     let server = ServerProcess::start();
-    let mut host = ClientProcess::start(&server, "host");
-    let meeting = host.create();
-    let mut bo = ClientProcess::start(&server, "bo");
-    bo.join(&meeting);
+    let (meeting, [mut host, mut bo]) = server.meeting(["host", "bo"]);
     host.send("/lobby on");
     bo.expect("lobby on", |e| e["event"] == "lobby" && e["on"] == true);
 

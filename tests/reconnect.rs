@@ -5,66 +5,23 @@
 
 use common::handshake::{HandshakeError, Refused};
 use common::{ClientId, Event, MediaKind, Request};
-use integration_tests::{DEADLINE, RawPeer, ServerProcess};
+use integration_tests::{DEADLINE, RawMember, RawPeer, ServerProcess};
 use std::time::{Duration, Instant};
 
-/// A control session counting the events it reads, as a client must to resume.
-struct Counted {
-    peer: RawPeer,
-    id: ClientId,
-    token: String,
-    seen: u64,
+/// Cuts a member's connection the way a network does: a reset, no goodbye.
+/// Its id, token and the events it had seen (`RawPeer` counts them as a
+/// client must to resume).
+fn cut(member: RawMember) -> (ClientId, String, u64) {
+    socket2::SockRef::from(member.peer.stream.tcp())
+        .set_linger(Some(Duration::ZERO))
+        .expect("linger");
+    let seen = member.peer.events_seen();
+    (member.id, member.token, seen)
 }
 
-impl Counted {
-    fn hello(server: &ServerProcess, name: &str) -> Counted {
-        let (peer, id, token) = RawPeer::hello(server.addr(), name);
-        Counted {
-            peer,
-            id,
-            token,
-            seen: 1,
-        }
-    }
-
-    fn expect(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
-        loop {
-            match self.peer.next_event() {
-                Ok(event) => {
-                    self.seen += 1;
-                    if pred(&event) {
-                        return event;
-                    }
-                }
-                Err(err) => panic!("no {what}: {err:#}"),
-            }
-        }
-    }
-
-    /// Cuts the connection the way a network does: a reset, no goodbye.
-    fn cut(self) -> (ClientId, String, u64) {
-        socket2::SockRef::from(self.peer.stream.tcp())
-            .set_linger(Some(Duration::ZERO))
-            .expect("linger");
-        (self.id, self.token, self.seen)
-    }
-}
-
-fn meeting_of_two(server: &ServerProcess) -> (Counted, Counted) {
-    let mut a = Counted::hello(server, "ana");
-    let mut b = Counted::hello(server, "bo");
-    a.peer.request(&Request::Create { passcode: None });
-    let Event::Created { meeting, .. } =
-        a.expect("created", |e| matches!(e, Event::Created { .. }))
-    else {
-        unreachable!()
-    };
-    a.expect("joined", |e| matches!(e, Event::Joined { .. }));
-    b.peer.request(&Request::Join {
-        meeting: meeting.to_string(),
-        passcode: None,
-    });
-    b.expect("joined", |e| matches!(e, Event::Joined { .. }));
+/// ana hosts, bo joins, and ana has seen bo come in.
+fn meeting_of_two(server: &ServerProcess) -> (RawMember, RawMember) {
+    let (_, [mut a, b]) = server.raw_meeting(["ana", "bo"]);
     a.expect("member_joined", |e| matches!(e, Event::MemberJoined { .. }));
     (a, b)
 }
@@ -73,7 +30,7 @@ fn meeting_of_two(server: &ServerProcess) -> (Counted, Counted) {
 fn a_broken_connection_is_held_then_resumed_with_exactly_what_was_missed() {
     let server = ServerProcess::start();
     let (a, mut b) = meeting_of_two(&server);
-    let (id, token, seen) = a.cut();
+    let (id, token, seen) = cut(a);
     b.expect(
         "member_reconnecting",
         |e| matches!(e, Event::MemberReconnecting { member, .. } if member.id == id),
@@ -148,13 +105,13 @@ fn a_resumed_session_knows_what_everyone_shares() {
         unreachable!()
     };
     a.expect("her own video", |e| matches!(e, Event::Media { .. }));
-    let (id, token, seen) = a.cut();
+    let (id, token, seen) = cut(a);
     b.expect(
         "member_reconnecting",
         |e| matches!(e, Event::MemberReconnecting { member, .. } if member.id == id),
     );
 
-    let mut c = Counted::hello(&server, "cy");
+    let mut c = RawMember::hello(server.addr(), "cy");
     c.peer.request(&Request::Media {
         kind: MediaKind::Screen,
         on: true,
@@ -235,7 +192,7 @@ fn a_silent_client_is_noticed_within_seconds_and_removed_after_the_hold() {
     );
     let held = quiet.elapsed() - noticed;
     assert!(held >= Duration::from_millis(1900), "held only {held:?}");
-    let (_, late) = RawPeer::resume(server.addr(), a.id, &a.token, a.seen, 2);
+    let (_, late) = RawPeer::resume(server.addr(), a.id, &a.token, a.peer.events_seen(), 2);
     assert!(matches!(
         late,
         Err(HandshakeError::Refused(Refused(message))) if message == "invalid session token"

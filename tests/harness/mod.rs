@@ -6,7 +6,11 @@
 //!   target/tmp); `ClientProcess` runs `client --json`, pinned to
 //!   that key, and turns its stdout into a
 //!   stream of JSON events to wait on; `RawPeer` speaks the protocol directly,
-//!   for input no well-behaved client would send.
+//!   for input no well-behaved client would send (its handshakes are
+//!   `common::handshake`'s, as the client's are).
+//! - The opening most tests share, a server and clients in one meeting, is
+//!   `meeting_of`, `ServerProcess::meeting` (and `meeting_with`, with
+//!   arguments per client) and `ServerProcess::raw_meeting` for raw members.
 //! - Every wait has a deadline and a failure shows what did arrive; every
 //!   child process is killed when its handle drops, also when a test panics.
 
@@ -16,7 +20,7 @@ pub mod limits;
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError, Resumed, Welcome};
 use common::sync::lock;
-use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, Request};
+use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, MeetingId, Request};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -471,6 +475,17 @@ impl ClientProcess {
         lock(&self.stderr).clone()
     }
 
+    /// The last `event` received so far (`joined`, after `join` or a
+    /// meeting's opening); panics if none came.
+    pub fn last_event(&self, event: &str) -> Value {
+        self.history
+            .iter()
+            .rev()
+            .find(|e| e["event"] == event)
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no '{event}' event so far", self.name))
+    }
+
     pub fn expect_event(&mut self, event: &str) -> Value {
         self.expect(&format!("'{event}' event"), |e| e["event"] == event)
     }
@@ -541,6 +556,97 @@ impl Drop for ClientProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The opening most tests share: a server, clients of it, and one meeting
+/// they are all in. Every form starts the clients in turn, then the first
+/// creates the meeting (and has its `joined`) and the others join it in
+/// order, each waiting for its own `joined` only: what the others hear of
+/// the joins is left for the test to wait on.
+impl ServerProcess {
+    /// `client --json` processes named `names` in one new meeting of this
+    /// server: its id, and the clients in the order named (the first hosts).
+    pub fn meeting<const N: usize>(&self, names: [&str; N]) -> (String, [ClientProcess; N]) {
+        self.meeting_with(names.map(|name| (name, &[][..])))
+    }
+
+    /// As `meeting`, each client started with its own extra arguments (as
+    /// `ClientProcess::start_with` takes them).
+    pub fn meeting_with<const N: usize>(
+        &self,
+        members: [(&str, &[&str]); N],
+    ) -> (String, [ClientProcess; N]) {
+        let mut clients = members.map(|(name, args)| ClientProcess::start_with(self, name, args));
+        let (host, others) = clients
+            .split_first_mut()
+            .expect("a meeting has at least one member");
+        let meeting = host.create();
+        for client in others {
+            client.join(&meeting);
+        }
+        (meeting, clients)
+    }
+
+    /// Raw members (control connections only) named `names` in one new
+    /// meeting of this server: its id, and the members in the order named
+    /// (the first hosts). Media sockets are the test's: `RawMember::attach`.
+    pub fn raw_meeting<const N: usize>(&self, names: [&str; N]) -> (MeetingId, [RawMember; N]) {
+        let mut members = names.map(|name| RawMember::hello(self.addr(), name));
+        let (host, others) = members
+            .split_first_mut()
+            .expect("a meeting has at least one member");
+        host.peer.request(&Request::Create { passcode: None });
+        let Event::Created { meeting, .. } =
+            host.expect("created", |e| matches!(e, Event::Created { .. }))
+        else {
+            unreachable!("matched above")
+        };
+        host.expect("joined", |e| matches!(e, Event::Joined { .. }));
+        for member in others {
+            member.peer.request(&Request::Join {
+                meeting: meeting.to_string(),
+                passcode: None,
+            });
+            member.expect("joined", |e| matches!(e, Event::Joined { .. }));
+        }
+        (meeting, members)
+    }
+}
+
+/// A server of its own, started with no options, and `client --json`
+/// processes named `names` in one meeting on it (`ServerProcess::meeting`):
+/// the server, the meeting's id and the clients.
+pub fn meeting_of<const N: usize>(names: [&str; N]) -> (ServerProcess, String, [ClientProcess; N]) {
+    let server = ServerProcess::start();
+    let (meeting, clients) = server.meeting(names);
+    (server, meeting, clients)
+}
+
+/// A raw member: its control connection and the session it opened.
+pub struct RawMember {
+    pub peer: RawPeer,
+    pub id: ClientId,
+    pub token: String,
+}
+
+impl RawMember {
+    /// Says hello as `name` to the server at `addr`.
+    pub fn hello(addr: SocketAddr, name: &str) -> RawMember {
+        let (peer, id, token) = RawPeer::hello(addr, name);
+        RawMember { peer, id, token }
+    }
+
+    /// Waits for an event matching `pred` on the control connection,
+    /// skipping others (`RawPeer::expect`).
+    pub fn expect(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+        self.peer.expect(what, pred)
+    }
+
+    /// A new media socket of this session, attached.
+    pub fn attach(&self, kind: MediaKind) -> RawPeer {
+        let addr = self.peer.stream.peer_addr().expect("connected");
+        RawPeer::attach(addr, kind, self.id, &self.token)
     }
 }
 
