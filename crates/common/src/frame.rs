@@ -18,7 +18,7 @@ use crate::error::ProtocolError;
 pub use crate::frame_kind::FrameKind;
 use crate::ids::ClientId;
 use crate::media::MediaKind;
-use crate::protocol::{CONTROL_FRAME_TYPE, FRAME_HEADER_LEN};
+use crate::protocol::{CONTROL_FRAME_TYPE, FRAME_HEADER_LEN, MEDIA_HEADER_LEN};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -38,7 +38,7 @@ pub struct MediaHeader {
 }
 
 impl MediaHeader {
-    pub const LEN: usize = 16;
+    pub const LEN: usize = MEDIA_HEADER_LEN;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];

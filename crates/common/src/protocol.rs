@@ -14,6 +14,10 @@ pub const DEFAULT_PORT: u16 = 6338;
 /// Bytes in a frame header: one type byte and a big-endian `u32` payload length.
 pub const FRAME_HEADER_LEN: usize = 5;
 
+/// Bytes of the header every media payload starts with: sender, sequence,
+/// timestamp (`frame::MediaHeader`).
+pub const MEDIA_HEADER_LEN: usize = 16;
+
 /// Largest control payload (one JSON message).
 pub const MAX_CONTROL_PAYLOAD: u32 = 64 * 1024;
 /// Largest video payload: media header plus one JPEG (1920x1080 at high quality fits).
