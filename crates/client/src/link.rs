@@ -1,10 +1,12 @@
 //! The sockets to the server and their handshake: a control socket that says
 //! `hello` and receives `welcome` (our id and session token), then one socket
-//! per media kind that attaches with that token. The exchanges themselves are
-//! `common::handshake`'s; this module opens and secures the sockets, bounds
-//! each exchange by `HANDSHAKE_TIMEOUT` and words what goes wrong. `connect` does all of it
+//! per media kind that attaches with that token. `connect` does all of it
 //! before the main loop starts; afterwards `app` owns the sockets, and a media
 //! channel whose socket broke attaches a new one through its `Session`.
+//!
+//! The exchanges themselves are `common::handshake`'s; this module opens and
+//! secures the sockets, bounds each exchange by `HANDSHAKE_TIMEOUT` and says
+//! what went wrong in the client's words.
 //!
 //! Every socket is TLS unless `--no-tls` says otherwise. The control socket
 //! decides which key the server has: the one `--fingerprint` pins, else the
