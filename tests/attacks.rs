@@ -6,10 +6,10 @@
 //! from many addresses, and a server pushed past its limits on threads,
 //! descriptors and memory. Each test failed before its fix.
 
-use common::protocol::PROTOCOL_VERSION;
-use common::{Event, Frame, Request};
+use common::handshake::{self, HandshakeError, Refused, Welcome};
+use common::{Event, Frame, FrameKind, FrameReader, Request};
 use integration_tests::attack::{self, host, secure_from};
-use integration_tests::{ClientProcess, DEADLINE, RawPeer, ServerProcess};
+use integration_tests::{ClientProcess, DEADLINE, RawPeer, ServerProcess, meeting_of};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
@@ -24,13 +24,7 @@ fn still_chatting(a: &mut ClientProcess, b: &mut ClientProcess, text: &str) {
 
 #[test]
 fn a_chat_flood_in_one_write_disconnects_no_honest_member() {
-    let server = ServerProcess::start();
-    let (mut a, mut b) = (
-        ClientProcess::start(&server, "a"),
-        ClientProcess::start(&server, "b"),
-    );
-    let meeting = a.create();
-    b.join(&meeting);
+    let (server, meeting, [mut a, mut b]) = meeting_of(["a", "b"]);
     let (mut flooder, _, _) = RawPeer::hello(server.addr(), "flooder");
     flooder.request(&Request::Join {
         meeting: meeting.clone(),
@@ -102,23 +96,15 @@ fn a_tls_handshake_trickled_a_byte_at_a_time_is_cut_at_the_deadline() {
 #[test]
 fn a_raw_protocol_peer_is_told_the_server_speaks_tls() {
     let server = ServerProcess::start();
-    let mut stream = TcpStream::connect(server.addr()).expect("connects");
+    let stream = TcpStream::connect(server.addr()).expect("connects");
     stream
         .set_read_timeout(Some(DEADLINE))
         .expect("read timeout");
-    let hello = Frame::control(&Request::Hello {
-        protocol: PROTOCOL_VERSION,
-        name: "raw".into(),
-    });
-    stream.write_all(hello.as_bytes()).expect("writes");
-    let mut reader = common::FrameReader::new(stream, &[common::FrameKind::Control]);
-    match reader
-        .read_frame()
-        .ok()
-        .flatten()
-        .map(|f| f.parse_control::<Event>())
-    {
-        Some(Ok(Event::Error { message })) => assert!(message.contains("TLS"), "{message}"),
+    let mut reader = FrameReader::new(stream, &[FrameKind::Control]);
+    match handshake::hello(&mut reader, "raw") {
+        Err(HandshakeError::Refused(Refused(message))) => {
+            assert!(message.contains("TLS"), "{message}")
+        }
         other => panic!("expected an error saying the server speaks TLS, got {other:?}"),
     }
 }
@@ -129,10 +115,7 @@ fn a_handshake_trickled_a_byte_at_a_time_is_cut_at_the_deadline() {
     let server = ServerProcess::start_with(&["--handshake-timeout", "2s", "--no-tls"]);
     let mut stream = TcpStream::connect(server.addr()).expect("connects");
     let started = Instant::now();
-    let hello = Frame::control(&Request::Hello {
-        protocol: PROTOCOL_VERSION,
-        name: "slow".into(),
-    });
+    let hello = Frame::control(&handshake::hello_request("slow"));
     // One byte every 400 ms: each read is quick, the frame never completes in time.
     let mut cut_after = None;
     for byte in hello.as_bytes() {
@@ -163,11 +146,6 @@ fn a_handshake_trickled_a_byte_at_a_time_is_cut_at_the_deadline() {
     );
 }
 
-/// Says hello on `stream`; the server's first answer.
-fn hello(stream: &transport::Socket, name: &str) -> Option<Event> {
-    attack::hello(stream, name).ok()
-}
-
 #[test]
 fn one_address_cannot_take_every_slot() {
     let server = ServerProcess::start_with(&["--max-connections", "40"]);
@@ -180,9 +158,9 @@ fn one_address_cannot_take_every_slot() {
             refused += 1;
             continue;
         };
-        match hello(&stream, &format!("bot{n}")) {
-            Some(Event::Welcome { .. }) => held.push(stream),
-            _ => refused += 1,
+        match attack::hello(&stream, &format!("bot{n}")) {
+            Ok(_) => held.push(stream),
+            Err(_) => refused += 1,
         }
     }
     assert_eq!(held.len(), 20, "half the server for one address");
@@ -196,7 +174,7 @@ fn one_address_cannot_take_every_slot() {
     )
     .expect("connects");
     assert!(
-        matches!(hello(&person, "ana"), Some(Event::Welcome { .. })),
+        attack::hello(&person, "ana").is_ok(),
         "a person from another address was refused"
     );
 }
@@ -238,10 +216,8 @@ fn a_crowd_connecting_at_once_waits_for_no_syn_retry() {
 #[test]
 fn two_members_of_one_name_are_told_apart_and_hidden_characters_are_refused() {
     let server = ServerProcess::start();
-    let mut first = ClientProcess::start(&server, "ana");
-    let meeting = first.create();
-    let mut second = ClientProcess::start(&server, "ana");
-    let joined = second.join(&meeting);
+    let (_, [mut first, mut second]) = server.meeting(["ana", "ana"]);
+    let joined = second.last_event("joined");
     let names: Vec<&str> = joined["members"]
         .as_array()
         .expect("members")
@@ -262,8 +238,10 @@ fn two_members_of_one_name_are_told_apart_and_hidden_characters_are_refused() {
         .tcp()
         .set_read_timeout(Some(DEADLINE))
         .expect("read timeout");
-    match hello(&stream, "\u{202e}ana") {
-        Some(Event::Error { message }) => assert!(message.contains("invisible"), "{message}"),
+    match attack::hello(&stream, "\u{202e}ana") {
+        Err(HandshakeError::Refused(Refused(message))) => {
+            assert!(message.contains("invisible"), "{message}")
+        }
         other => panic!("a right-to-left override in a name was accepted: {other:?}"),
     }
 }
@@ -277,19 +255,11 @@ struct Meeting {
 
 impl Meeting {
     fn start(server: &ServerProcess) -> Meeting {
-        let (mut ana, _, _) = RawPeer::hello(server.addr(), "ana");
-        ana.request(&Request::Create { passcode: None });
-        let meeting = match ana.expect("created", |e| matches!(e, Event::Created { .. })) {
-            Event::Created { meeting, .. } => meeting,
-            _ => unreachable!("matched above"),
-        };
-        let (mut bo, _, _) = RawPeer::hello(server.addr(), "bo");
-        bo.request(&Request::Join {
-            meeting: meeting.to_string(),
-            passcode: None,
-        });
-        bo.expect("joined", |e| matches!(e, Event::Joined { .. }));
-        Meeting { ana, bo }
+        let (_, [ana, bo]) = server.raw_meeting(["ana", "bo"]);
+        Meeting {
+            ana: ana.peer,
+            bo: bo.peer,
+        }
     }
 
     /// ana says `text`; bo hears it.
@@ -344,7 +314,7 @@ fn sessions_broken_over_and_over_from_one_address_cannot_stop_the_server() {
     let mut meeting = Meeting::start(&server);
     // Someone on another host whose network breaks before the attack.
     let person = secure_from(Ipv4Addr::new(127, 0, 0, 2), addr, key).expect("connects");
-    let Ok(Event::Welcome { id, token, .. }) = attack::hello(&person, "cy") else {
+    let Ok(Welcome { id, token, .. }) = attack::hello(&person, "cy") else {
         panic!("cy was not welcomed");
     };
     attack::reset(&person);
@@ -389,26 +359,9 @@ fn sessions_broken_over_and_over_from_one_address_cannot_stop_the_server() {
 
     // cy's network comes back: the session is still there to resume.
     let back = secure_from(Ipv4Addr::new(127, 0, 0, 2), addr, key).expect("connects");
-    let resume = Frame::control(&Request::Resume {
-        id,
-        token,
-        events_seen: 1,
-        requests_sent: 0,
-    });
-    (&back).write_all(resume.as_bytes()).expect("writes");
-    let mut reader = common::FrameReader::new(
-        back.try_clone().expect("clone"),
-        &[common::FrameKind::Control],
-    );
-    let answer = reader
-        .read_frame()
-        .ok()
-        .flatten()
-        .map(|frame| frame.parse_control::<Event>());
-    assert!(
-        matches!(answer, Some(Ok(Event::Resumed { .. }))),
-        "cy could not resume: {answer:?}"
-    );
+    let mut reader = FrameReader::new(back, &[FrameKind::Control]);
+    let answer = handshake::resume(&mut reader, id, &token, 1, 0);
+    assert!(answer.is_ok(), "cy could not resume: {answer:?}");
 }
 
 #[test]
@@ -485,8 +438,8 @@ fn push_past_a_limit(server: &mut ServerProcess, first_host: u16) -> String {
     for n in 0..60u16 {
         match secure_from(host(first_host + n), addr, key) {
             Ok(stream) => match attack::hello(&stream, &format!("p{n}")) {
-                Ok(Event::Welcome { .. }) => kept.push(stream),
-                _ => turned_away += 1,
+                Ok(_) => kept.push(stream),
+                Err(_) => turned_away += 1,
             },
             Err(_) => turned_away += 1,
         }

@@ -679,10 +679,7 @@ fn control_port(server: &ServerProcess, id: u64) -> u16 {
 
 /// Both share video and audio in one meeting, and each hears the other.
 fn two_sharing_clients(server: &ServerProcess) -> (ClientProcess, ClientProcess) {
-    let mut ana = ClientProcess::start(server, "ana");
-    let mut bo = ClientProcess::start(server, "bo");
-    let meeting = ana.create();
-    bo.join(&meeting);
+    let (_, [mut ana, mut bo]) = server.meeting(["ana", "bo"]);
     for client in [&mut ana, &mut bo] {
         client.send("/video on");
         client.expect("video on", |e| {

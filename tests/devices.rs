@@ -148,7 +148,7 @@ impl Drop for Player {
 )]
 fn the_microphone_captures_what_the_null_sink_plays() {
     require_sound_server();
-    let _sink = NULL_SINK.lock().unwrap_or_else(|p| p.into_inner());
+    let _sink = common::sync::lock(&NULL_SINK);
     let work = tempfile::tempdir().expect("temp dir");
     // Ten seconds of 660 Hz at 48 kHz, looped by paplay's caller below.
     let tone: Vec<i16> = (0..480_000)
@@ -166,14 +166,10 @@ fn the_microphone_captures_what_the_null_sink_plays() {
 
     let server = ServerProcess::start();
     let record = work.path().join("rec");
-    let mut speaker = ClientProcess::start_with(&server, "speaker", &["--mic", "default"]);
-    let mut listener = ClientProcess::start_with(
-        &server,
-        "listener",
-        &["--record", &record.to_string_lossy()],
-    );
-    let meeting = speaker.create();
-    listener.join(&meeting);
+    let (_, [mut speaker, mut listener]) = server.meeting_with([
+        ("speaker", &["--mic", "default"]),
+        ("listener", &["--record", &record.to_string_lossy()]),
+    ]);
     speaker.send("/audio on mic");
     let sharing = speaker.expect_event("sharing");
     assert_eq!(sharing["on"], true, "{sharing}");
@@ -214,7 +210,7 @@ fn the_microphone_captures_what_the_null_sink_plays() {
 )]
 fn the_speaker_plays_the_mix_into_the_null_sink() {
     require_sound_server();
-    let _sink = NULL_SINK.lock().unwrap_or_else(|p| p.into_inner());
+    let _sink = common::sync::lock(&NULL_SINK);
     let server = ServerProcess::start();
     let mut sender = ClientProcess::start(&server, "sender");
     let mut listener = ClientProcess::start_with(&server, "listener", &["--speaker", "default"]);

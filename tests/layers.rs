@@ -39,19 +39,6 @@ fn layered_body(layer: u8, width: u16, height: u16, bytes: usize) -> Vec<u8> {
     body
 }
 
-/// A member whose control socket asks for `sender` at 640x360 (the full
-/// layer) and whose video socket is attached.
-fn watcher(server: &ServerProcess, name: &str, meeting: &str) -> (RawPeer, RawPeer, ClientId) {
-    let (mut control, id, token) = RawPeer::hello(server.addr(), name);
-    control.request(&Request::Join {
-        meeting: meeting.to_string(),
-        passcode: None,
-    });
-    control.expect("joined", |e| matches!(e, Event::Joined { .. }));
-    let video = RawPeer::attach(server.addr(), MediaKind::Video, id, &token);
-    (control, video, id)
-}
-
 fn ask_full_size(control: &mut RawPeer, sender: ClientId) {
     control.request(&Request::View {
         sizes: vec![MemberView {
@@ -129,20 +116,18 @@ fn a_receiver_that_falls_behind_gets_a_smaller_layer_and_then_the_full_one_again
     // A short queue: a receiver that stops reading overflows it within
     // seconds once its socket's buffers are full.
     let server = ServerProcess::start_with(&["--video-queue", "16"]);
-    let (mut sender_ctl, sender, sender_token) = RawPeer::hello(server.addr(), "sender");
-    sender_ctl.request(&Request::Create { passcode: None });
-    let Event::Created { meeting, .. } =
-        sender_ctl.expect("created", |e| matches!(e, Event::Created { .. }))
-    else {
-        unreachable!()
-    };
-    let meeting = meeting.to_string();
-    let (mut fast_ctl, fast_video, fast) = watcher(&server, "fast", &meeting);
-    let (mut slow_ctl, slow_video, slow) = watcher(&server, "slow", &meeting);
+    // Two watchers whose control sockets ask for the sender at 640x360 (the
+    // full layer) and whose video sockets are attached.
+    let (_, [mut sender_ctl, fast_member, slow_member]) =
+        server.raw_meeting(["sender", "fast", "slow"]);
+    let (sender, fast, slow) = (sender_ctl.id, fast_member.id, slow_member.id);
+    let fast_video = fast_member.attach(MediaKind::Video);
+    let slow_video = slow_member.attach(MediaKind::Video);
+    let (mut fast_ctl, mut slow_ctl) = (fast_member.peer, slow_member.peer);
     ask_full_size(&mut fast_ctl, sender);
     ask_full_size(&mut slow_ctl, sender);
-    let mut sender_video = RawPeer::attach(server.addr(), MediaKind::Video, sender, &sender_token);
-    sender_ctl.request(&Request::Members);
+    let mut sender_video = sender_ctl.attach(MediaKind::Video);
+    sender_ctl.peer.request(&Request::Members);
     sender_ctl.expect("members", |e| matches!(e, Event::Members { .. }));
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -47,18 +47,15 @@ fn video_frames_arrive_byte_identical_at_every_receiver_and_only_there() {
         .map(|n| write_jpeg(&pictures.join(format!("{n}.jpg")), n * 50 + 3, 320, 180))
         .collect();
 
-    let mut sender = ClientProcess::start_with(&server, "sender", &["--fps", "30"]);
     let rec = |name: &str| work.path().join(name).to_string_lossy().into_owned();
-    let mut receivers: Vec<ClientProcess> = ["r1", "r2"]
-        .iter()
-        .map(|n| ClientProcess::start_with(&server, n, &["--record", &rec(n)]))
-        .collect();
+    let (_, [mut sender, r1, r2]) = server.meeting_with([
+        ("sender", &["--fps", "30"]),
+        ("r1", &["--record", &rec("r1")]),
+        ("r2", &["--record", &rec("r2")]),
+    ]);
+    let mut receivers = [r1, r2];
     let mut outsider =
         ClientProcess::start_with(&server, "outsider", &["--record", &rec("outsider")]);
-    let meeting = sender.create();
-    for r in &mut receivers {
-        r.join(&meeting);
-    }
     outsider.create();
 
     sender.send(&format!("/video on {}", pictures.display()));
@@ -121,15 +118,11 @@ fn audio_samples_arrive_intact() {
     let wav = work.path().join("speech.wav");
     write_wav(&wav, &source);
 
-    let mut sender = ClientProcess::start(&server, "speaker");
     let record = work.path().join("listener");
-    let mut listener = ClientProcess::start_with(
-        &server,
-        "listener",
-        &["--record", &record.to_string_lossy()],
-    );
-    let meeting = sender.create();
-    listener.join(&meeting);
+    let (_, [mut sender, mut listener]) = server.meeting_with([
+        ("speaker", &[]),
+        ("listener", &["--record", &record.to_string_lossy()]),
+    ]);
     sender.send(&format!("/audio on {}", wav.display()));
     const FRAMES: u64 = 50; // one second
     let stats = listener.wait_stats("a second of audio", |s| {
@@ -161,10 +154,10 @@ fn test_pattern_moves_and_tones_keep_their_pitch() {
     let server = ServerProcess::start();
     let work = tempfile::tempdir().expect("temp dir");
     let record = work.path().join("rec");
-    let mut a = ClientProcess::start_with(&server, "a", &["--video-size", "320x180"]);
-    let mut b = ClientProcess::start_with(&server, "b", &["--record", &record.to_string_lossy()]);
-    let meeting = a.create();
-    b.join(&meeting);
+    let (_, [mut a, mut b]) = server.meeting_with([
+        ("a", &["--video-size", "320x180"]),
+        ("b", &["--record", &record.to_string_lossy()]),
+    ]);
     a.send("/video on test");
     a.send("/audio on tone:660");
     b.send("/audio on");
@@ -217,14 +210,10 @@ fn sent(stats: &Value, kind: &str) -> u64 {
 #[test]
 fn leaving_and_rejoining_counts_no_frame_as_lost() {
     let server = ServerProcess::start();
-    let mut sender = ClientProcess::start(&server, "sender");
-    let mut receiver = ClientProcess::start(&server, "receiver");
-    // Someone who stays and watches: with layers, a sender encodes video
-    // only while somebody wants it.
-    let mut watcher = ClientProcess::start(&server, "watcher");
-    let meeting = sender.create();
-    receiver.join(&meeting);
-    watcher.join(&meeting);
+    // Someone who stays and watches (the watcher): with layers, a sender
+    // encodes video only while somebody wants it.
+    let (meeting, [mut sender, mut receiver, _watcher]) =
+        server.meeting(["sender", "receiver", "watcher"]);
     sender.send("/video on");
     sender.send("/audio on");
     let sender_id = sender.id;
@@ -279,10 +268,8 @@ fn recording_twice_into_one_folder_keeps_both_sessions() {
     let mut sessions = Vec::new();
     for (run, frames) in [("first", 100), ("second", 50)] {
         let server = ServerProcess::start();
-        let mut sender = ClientProcess::start(&server, "sender");
-        let mut listener = ClientProcess::start_with(&server, "listener", &["--record", &root_arg]);
-        let meeting = sender.create();
-        listener.join(&meeting);
+        let (_, [mut sender, mut listener]) =
+            server.meeting_with([("sender", &[]), ("listener", &["--record", &root_arg])]);
         sender.send("/audio on");
         listener.wait_stats("the audio", |s| {
             received_from(s, sender.id, "audio").0 >= frames
@@ -343,10 +330,8 @@ fn sent_layer_frames(stats: &Value, layer: &str) -> u64 {
 #[test]
 fn small_tiles_get_small_frames_and_larger_tiles_larger_ones() {
     let server = ServerProcess::start();
-    let mut a = ClientProcess::start_with(&server, "a", &["--video-size-wanted", "none"]);
-    let mut b = ClientProcess::start_with(&server, "b", &["--video-size-wanted", "none"]);
-    let meeting = a.create();
-    b.join(&meeting);
+    let none = ["--video-size-wanted", "none"];
+    let (_, [mut a, mut b]) = server.meeting_with([("a", &none), ("b", &none)]);
     b.send(&format!("/view tiles {}=40x24", a.id));
     a.send("/video on test");
     // 40x22, the sixteenth of 640x360, fills the tile's width.

@@ -1,6 +1,6 @@
 //! Meetings end to end: real server, real clients, loopback sockets.
 
-use integration_tests::{ClientProcess, ServerProcess, of_kind};
+use integration_tests::{ClientProcess, ServerProcess, meeting_of, of_kind};
 use serde_json::Value;
 use std::process::{Command, Stdio};
 
@@ -16,14 +16,8 @@ fn two_meetings_of_three_chat_in_order_exactly_once_and_apart() {
     let server = ServerProcess::start();
     let mut meetings = Vec::new();
     for prefix in ["a", "b"] {
-        let mut members: Vec<ClientProcess> = (1..=3)
-            .map(|n| ClientProcess::start(&server, &format!("{prefix}{n}")))
-            .collect();
-        let id = members[0].create();
-        for member in &mut members[1..] {
-            member.join(&id);
-        }
-        meetings.push((id, members));
+        let names = [1, 2, 3].map(|n| format!("{prefix}{n}"));
+        meetings.push(server.meeting(names.each_ref().map(String::as_str)));
     }
     assert_ne!(meetings[0].0, meetings[1].0);
 
@@ -80,15 +74,9 @@ fn two_meetings_of_three_chat_in_order_exactly_once_and_apart() {
 
 #[test]
 fn host_leaving_hands_over_and_members_list_follows() {
-    let server = ServerProcess::start();
-    let (mut host, mut second, mut third) = (
-        ClientProcess::start(&server, "host"),
-        ClientProcess::start(&server, "second"),
-        ClientProcess::start(&server, "third"),
-    );
-    let meeting = host.create();
-    second.join(&meeting);
-    let joined = third.join(&meeting);
+    let (_server, meeting, [mut host, mut second, mut third]) =
+        meeting_of(["host", "second", "third"]);
+    let joined = third.last_event("joined");
     let names: Vec<&str> = joined["members"]
         .as_array()
         .expect("members")
@@ -138,13 +126,7 @@ fn host_leaving_hands_over_and_members_list_follows() {
 
 #[test]
 fn only_the_host_cancels_and_everyone_is_told() {
-    let server = ServerProcess::start();
-    let (mut host, mut guest) = (
-        ClientProcess::start(&server, "host"),
-        ClientProcess::start(&server, "guest"),
-    );
-    let meeting = host.create();
-    guest.join(&meeting);
+    let (_server, meeting, [mut host, mut guest]) = meeting_of(["host", "guest"]);
 
     guest.send("/cancel");
     let error = guest.expect_event("error");
@@ -175,14 +157,8 @@ fn only_the_host_cancels_and_everyone_is_told() {
 
 #[test]
 fn meetings_list_and_members_show_who_shares_what() {
-    let server = ServerProcess::start();
-    let (mut a, mut b, mut c) = (
-        ClientProcess::start(&server, "ana"),
-        ClientProcess::start(&server, "bo"),
-        ClientProcess::start(&server, "cy"),
-    );
-    let first = a.create();
-    b.join(&first);
+    let (server, first, [mut a, mut b]) = meeting_of(["ana", "bo"]);
+    let mut c = ClientProcess::start(&server, "cy");
     let second = c.create();
     c.send("/meetings");
     let list = c.expect_event("meetings");
@@ -232,13 +208,7 @@ fn meetings_list_and_members_show_who_shares_what() {
 
 #[test]
 fn a_killed_client_is_removed_and_the_others_are_told() {
-    let server = ServerProcess::start();
-    let (mut host, mut doomed) = (
-        ClientProcess::start(&server, "host"),
-        ClientProcess::start(&server, "doomed"),
-    );
-    let meeting = host.create();
-    doomed.join(&meeting);
+    let (_server, _, [mut host, mut doomed]) = meeting_of(["host", "doomed"]);
     doomed.send("/video on");
     host.expect_event("media");
     doomed.kill();
@@ -251,13 +221,7 @@ fn a_killed_client_is_removed_and_the_others_are_told() {
 
 #[test]
 fn server_shutdown_tells_every_client_and_they_exit_cleanly() {
-    let mut server = ServerProcess::start();
-    let (mut a, mut b) = (
-        ClientProcess::start(&server, "a"),
-        ClientProcess::start(&server, "b"),
-    );
-    let meeting = a.create();
-    b.join(&meeting);
+    let (mut server, _, [mut a, mut b]) = meeting_of(["a", "b"]);
     let status = server.interrupt();
     assert!(
         status.success(),
@@ -374,13 +338,7 @@ fn bad_command_lines_say_what_is_wrong_with_the_right_exit_code() {
 
 #[test]
 fn a_paste_over_the_limits_is_refused_by_the_client_and_the_session_goes_on() {
-    let server = ServerProcess::start();
-    let (mut a, mut b) = (
-        ClientProcess::start(&server, "a"),
-        ClientProcess::start(&server, "b"),
-    );
-    let meeting = a.create();
-    b.join(&meeting);
+    let (_server, _, [mut a, mut b]) = meeting_of(["a", "b"]);
     // 70 KB in one line: over the chat limit and over the frame limit.
     a.send(&"x".repeat(70_000));
     let refused = a.expect_event("error");
@@ -399,12 +357,8 @@ fn a_paste_over_the_limits_is_refused_by_the_client_and_the_session_goes_on() {
 #[test]
 fn members_with_the_same_name_are_told_apart_by_what_the_user_sees() {
     let server = ServerProcess::start();
-    let mut host = ClientProcess::start(&server, "host");
-    let meeting = host.create();
-    let mut first = ClientProcess::start(&server, "bo");
-    first.join(&meeting);
-    let mut second = ClientProcess::start(&server, "bo");
-    let joined = second.join(&meeting);
+    let (meeting, [mut host, mut first, second]) = server.meeting(["host", "bo", "bo"]);
+    let joined = second.last_event("joined");
     // The server names the second one as the others see it.
     let seen = joined["members"]
         .as_array()

@@ -4,7 +4,7 @@
 //! codes in a pipe).
 
 use common::MediaKind;
-use integration_tests::{ClientProcess, DEADLINE, ServerProcess, binary, wait_with_deadline};
+use integration_tests::{DEADLINE, ServerProcess, binary, wait_with_deadline};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -149,10 +149,7 @@ fn metrics_follow_meetings_and_traffic_and_health_answers() {
     }
     assert!(value(&quiet, "process_resident_memory_bytes") > 0.0);
 
-    let mut ana = ClientProcess::start(&server, "ana");
-    let mut bo = ClientProcess::start(&server, "bo");
-    let meeting = ana.create();
-    bo.join(&meeting);
+    let (_, [mut ana, mut bo]) = server.meeting(["ana", "bo"]);
     ana.send("hello bo");
     bo.expect_event("chat");
     ana.send("/video on");

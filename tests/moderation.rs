@@ -3,7 +3,6 @@
 //! held to a crawl, and what the host locks, removes or stops stays so until
 //! the host says otherwise, whatever the member's client does.
 
-use common::protocol::PROTOCOL_VERSION;
 use common::{Event, MediaKind, Request};
 use integration_tests::{ClientProcess, RawPeer, ServerProcess, of_kind};
 use std::time::{Duration, Instant};
@@ -97,10 +96,7 @@ fn members_named(event: &serde_json::Value) -> Vec<String> {
 #[test]
 fn the_host_locks_removes_and_stops_and_only_the_host_undoes_it() {
     let server = ServerProcess::start();
-    let mut host = ClientProcess::start(&server, "host");
-    let meeting = host.create();
-    let mut bo = ClientProcess::start(&server, "bo");
-    bo.join(&meeting);
+    let (meeting, [mut host, mut bo]) = server.meeting(["host", "bo"]);
 
     // Not the host: refused.
     bo.send("/lock");
@@ -218,12 +214,7 @@ fn the_host_locks_removes_and_stops_and_only_the_host_undoes_it() {
 #[test]
 fn a_request_with_a_bad_passcode_shape_is_refused_not_crashed() {
     let server = ServerProcess::start();
-    let mut peer = RawPeer::connect(server.addr());
-    peer.request(&Request::Hello {
-        protocol: PROTOCOL_VERSION,
-        name: "p".into(),
-    });
-    peer.expect("welcome", |e| matches!(e, Event::Welcome { .. }));
+    let (mut peer, _, _) = RawPeer::hello(server.addr(), "p");
     peer.request(&Request::Create {
         passcode: Some("x".repeat(10_000)),
     });
@@ -258,10 +249,7 @@ fn waiting_named(event: &serde_json::Value) -> Vec<String> {
 #[test]
 fn the_lobby_keeps_joiners_outside_until_the_host_lets_them_in() {
     let server = ServerProcess::start();
-    let mut host = ClientProcess::start(&server, "host");
-    let meeting = host.create();
-    let mut bo = ClientProcess::start(&server, "bo");
-    bo.join(&meeting);
+    let (meeting, [mut host, mut bo]) = server.meeting(["host", "bo"]);
     host.send("/lobby on");
     bo.expect("lobby on", |e| e["event"] == "lobby" && e["on"] == true);
 

@@ -95,12 +95,11 @@ fn three_members(codec_a: &str, codec_b: &str) -> (Vec<i16>, (u64, String), (u64
     let work = tempfile::tempdir().expect("temp dir");
     let wav = work.path().join("c.wav");
     let wav_arg = wav.to_string_lossy().into_owned();
-    let mut a = ClientProcess::start_with(&server, "a", &["--audio-codec", codec_a]);
-    let mut b = ClientProcess::start_with(&server, "b", &["--audio-codec", codec_b]);
-    let mut c = ClientProcess::start_with(&server, "c", &["--audio-out", &wav_arg]);
-    let meeting = a.create();
-    b.join(&meeting);
-    c.join(&meeting);
+    let (_, [mut a, mut b, mut c]) = server.meeting_with([
+        ("a", &["--audio-codec", codec_a]),
+        ("b", &["--audio-codec", codec_b]),
+        ("c", &["--audio-out", &wav_arg]),
+    ]);
     a.send("/audio on tone:440");
     let sharing = a.expect_event("sharing");
     let source = sharing["source"].as_str().unwrap_or_default().to_string();

@@ -8,12 +8,7 @@ use serde_json::Value;
 
 /// ana hosts; bo and cy join.
 fn three_members(server: &ServerProcess) -> [ClientProcess; 3] {
-    let mut ana = ClientProcess::start(server, "ana");
-    let meeting = ana.create();
-    let mut bo = ClientProcess::start(server, "bo");
-    bo.join(&meeting);
-    let mut cy = ClientProcess::start(server, "cy");
-    cy.join(&meeting);
+    let (_, [mut ana, mut bo, cy]) = server.meeting(["ana", "bo", "cy"]);
     // Everyone has seen everyone arrive before the test starts.
     ana.expect("cy joined", |e| {
         e["event"] == "member_joined" && e["member"]["name"] == "cy"
@@ -160,10 +155,8 @@ fn the_chat_log_keeps_private_messages_marked_as_private() {
     let work = tempfile::tempdir().expect("temp dir");
     let root = work.path().join("rec");
     let root_arg = root.to_string_lossy().into_owned();
-    let mut ana = ClientProcess::start_with(&server, "ana", &["--record", &root_arg]);
-    let meeting = ana.create();
-    let mut bo = ClientProcess::start(&server, "bo");
-    bo.join(&meeting);
+    let (_, [mut ana, mut bo]) =
+        server.meeting_with([("ana", &["--record", &root_arg]), ("bo", &[])]);
     ana.expect("bo joined", |e| e["event"] == "member_joined");
     bo.send("/msg ana just between us");
     ana.expect_event("private");
@@ -183,10 +176,7 @@ fn the_chat_log_keeps_private_messages_marked_as_private() {
 #[test]
 fn a_member_whose_name_has_a_space_is_addressed_as_shown() {
     let server = ServerProcess::start();
-    let mut ana = ClientProcess::start(&server, "ana");
-    let meeting = ana.create();
-    let mut cy = ClientProcess::start(&server, "Cy Lee");
-    cy.join(&meeting);
+    let (_, [mut ana, mut cy]) = server.meeting(["ana", "Cy Lee"]);
     ana.expect("Cy Lee joined", |e| e["event"] == "member_joined");
     let id = cy.id;
     for (n, to) in [

@@ -138,14 +138,10 @@ fn volume_and_mute_change_what_is_played() {
     let server = ServerProcess::start();
     let work = tempfile::tempdir().expect("temp dir");
     let wav = work.path().join("listener.wav");
-    let mut speaker = ClientProcess::start(&server, "speaker");
-    let mut listener = ClientProcess::start_with(
-        &server,
-        "listener",
-        &["--audio-out", &wav.to_string_lossy()],
-    );
-    let meeting = speaker.create();
-    listener.join(&meeting);
+    let (_, [mut speaker, mut listener]) = server.meeting_with([
+        ("speaker", &[]),
+        ("listener", &["--audio-out", &wav.to_string_lossy()]),
+    ]);
     listener.send("/volume speaker 50");
     let volume = listener.expect_event("volume");
     assert_eq!(volume["percent"], 50);
@@ -188,10 +184,7 @@ fn the_speaker_and_devices_switch_without_restarting() {
     let server = ServerProcess::start();
     let work = tempfile::tempdir().expect("temp dir");
     let wav = work.path().join("switched.wav");
-    let mut listener = ClientProcess::start(&server, "listener");
-    let mut talker = ClientProcess::start(&server, "talker");
-    let meeting = listener.create();
-    talker.join(&meeting);
+    let (_, [mut listener, mut talker]) = server.meeting(["listener", "talker"]);
     talker.send("/audio on tone:660");
     listener.wait_stats("the talker's audio", |s| {
         audio_frames_from(s, talker.id) >= 10

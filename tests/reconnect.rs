@@ -3,78 +3,25 @@
 //! the server never read, and removed if it does not come back in time.
 //! (`netns.rs` cuts a real link between a real client and server.)
 
+use common::handshake::{HandshakeError, Refused};
 use common::{ClientId, Event, MediaKind, Request};
-use integration_tests::{DEADLINE, RawPeer, ServerProcess};
+use integration_tests::{DEADLINE, RawMember, RawPeer, ServerProcess};
 use std::time::{Duration, Instant};
 
-/// A control session counting the events it reads, as a client must to resume.
-struct Counted {
-    peer: RawPeer,
-    id: ClientId,
-    token: String,
-    seen: u64,
+/// Cuts a member's connection the way a network does: a reset, no goodbye.
+/// Its id, token and the events it had seen (`RawPeer` counts them as a
+/// client must to resume).
+fn cut(member: RawMember) -> (ClientId, String, u64) {
+    socket2::SockRef::from(member.peer.stream.tcp())
+        .set_linger(Some(Duration::ZERO))
+        .expect("linger");
+    let seen = member.peer.events_seen();
+    (member.id, member.token, seen)
 }
 
-impl Counted {
-    fn hello(server: &ServerProcess, name: &str) -> Counted {
-        let (peer, id, token) = RawPeer::hello(server.addr(), name);
-        Counted {
-            peer,
-            id,
-            token,
-            seen: 1,
-        }
-    }
-
-    fn expect(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
-        loop {
-            match self.peer.next_event() {
-                Ok(event) => {
-                    self.seen += 1;
-                    if pred(&event) {
-                        return event;
-                    }
-                }
-                Err(err) => panic!("no {what}: {err:#}"),
-            }
-        }
-    }
-
-    /// Cuts the connection the way a network does: a reset, no goodbye.
-    fn cut(self) -> (ClientId, String, u64) {
-        socket2::SockRef::from(self.peer.stream.tcp())
-            .set_linger(Some(Duration::ZERO))
-            .expect("linger");
-        (self.id, self.token, self.seen)
-    }
-}
-
-fn resume(server: &ServerProcess, id: ClientId, token: &str, seen: u64, sent: u64) -> RawPeer {
-    let mut peer = RawPeer::connect(server.addr());
-    peer.request(&Request::Resume {
-        id,
-        token: token.to_string(),
-        events_seen: seen,
-        requests_sent: sent,
-    });
-    peer
-}
-
-fn meeting_of_two(server: &ServerProcess) -> (Counted, Counted) {
-    let mut a = Counted::hello(server, "ana");
-    let mut b = Counted::hello(server, "bo");
-    a.peer.request(&Request::Create { passcode: None });
-    let Event::Created { meeting, .. } =
-        a.expect("created", |e| matches!(e, Event::Created { .. }))
-    else {
-        unreachable!()
-    };
-    a.expect("joined", |e| matches!(e, Event::Joined { .. }));
-    b.peer.request(&Request::Join {
-        meeting: meeting.to_string(),
-        passcode: None,
-    });
-    b.expect("joined", |e| matches!(e, Event::Joined { .. }));
+/// ana hosts, bo joins, and ana has seen bo come in.
+fn meeting_of_two(server: &ServerProcess) -> (RawMember, RawMember) {
+    let (_, [mut a, b]) = server.raw_meeting(["ana", "bo"]);
     a.expect("member_joined", |e| matches!(e, Event::MemberJoined { .. }));
     (a, b)
 }
@@ -83,7 +30,7 @@ fn meeting_of_two(server: &ServerProcess) -> (Counted, Counted) {
 fn a_broken_connection_is_held_then_resumed_with_exactly_what_was_missed() {
     let server = ServerProcess::start();
     let (a, mut b) = meeting_of_two(&server);
-    let (id, token, seen) = a.cut();
+    let (id, token, seen) = cut(a);
     b.expect(
         "member_reconnecting",
         |e| matches!(e, Event::MemberReconnecting { member, .. } if member.id == id),
@@ -97,19 +44,10 @@ fn a_broken_connection_is_held_then_resumed_with_exactly_what_was_missed() {
     let mut a_video = RawPeer::attach(server.addr(), MediaKind::Video, id, &token);
 
     // ana sent one request (create) before the cut.
-    let mut back = resume(&server, id, &token, seen, 1);
-    match back.next_event().expect("resumed") {
-        Event::Resumed {
-            id: resumed,
-            name,
-            requests_handled,
-            events_lost,
-        } => {
-            assert_eq!((resumed, name.as_str()), (id, "ana"));
-            assert_eq!((requests_handled, events_lost), (1, 0));
-        }
-        other => panic!("expected resumed, got {other:?}"),
-    }
+    let (mut back, resumed) = RawPeer::resume(server.addr(), id, &token, seen, 1);
+    let resumed = resumed.expect("resumed");
+    assert_eq!((resumed.id, resumed.name.as_str()), (id, "ana"));
+    assert_eq!((resumed.requests_handled, resumed.events_lost), (1, 0));
     match back.next_event().expect("the chat") {
         Event::Chat { text, .. } => assert_eq!(text, "while you were away"),
         other => panic!("expected only the missed chat first, got {other:?}"),
@@ -141,10 +79,10 @@ fn a_broken_connection_is_held_then_resumed_with_exactly_what_was_missed() {
     assert!(Instant::now() < deadline);
 
     // A wrong token gets what a wrong attach gets.
-    let mut wrong = resume(&server, id, &"0".repeat(32), 0, 0);
+    let (_, wrong) = RawPeer::resume(server.addr(), id, &"0".repeat(32), 0, 0);
     assert!(matches!(
-        wrong.next_event(),
-        Ok(Event::Error { message }) if message == "invalid session token"
+        wrong,
+        Err(HandshakeError::Refused(Refused(message))) if message == "invalid session token"
     ));
 }
 
@@ -167,13 +105,13 @@ fn a_resumed_session_knows_what_everyone_shares() {
         unreachable!()
     };
     a.expect("her own video", |e| matches!(e, Event::Media { .. }));
-    let (id, token, seen) = a.cut();
+    let (id, token, seen) = cut(a);
     b.expect(
         "member_reconnecting",
         |e| matches!(e, Event::MemberReconnecting { member, .. } if member.id == id),
     );
 
-    let mut c = Counted::hello(&server, "cy");
+    let mut c = RawMember::hello(server.addr(), "cy");
     c.peer.request(&Request::Media {
         kind: MediaKind::Screen,
         on: true,
@@ -199,8 +137,8 @@ fn a_resumed_session_knows_what_everyone_shares() {
     b.expect("cy joined with her screen", shares_screen);
 
     // ana sent two requests (create, media) before the cut.
-    let mut back = resume(&server, id, &token, seen, 2);
-    assert!(matches!(back.next_event(), Ok(Event::Resumed { .. })));
+    let (mut back, resumed) = RawPeer::resume(server.addr(), id, &token, seen, 2);
+    assert!(resumed.is_ok(), "{resumed:?}");
     match back.next_event() {
         Ok(event) if shares_screen(&event) => {}
         other => panic!("the replay should say cy shares her screen: {other:?}"),
@@ -254,10 +192,10 @@ fn a_silent_client_is_noticed_within_seconds_and_removed_after_the_hold() {
     );
     let held = quiet.elapsed() - noticed;
     assert!(held >= Duration::from_millis(1900), "held only {held:?}");
-    let mut late = resume(&server, a.id, &a.token, a.seen, 2);
+    let (_, late) = RawPeer::resume(server.addr(), a.id, &a.token, a.peer.events_seen(), 2);
     assert!(matches!(
-        late.next_event(),
-        Ok(Event::Error { message }) if message == "invalid session token"
+        late,
+        Err(HandshakeError::Refused(Refused(message))) if message == "invalid session token"
     ));
 }
 

@@ -1,6 +1,7 @@
 //! Bad input and bad peers: each gets a clear error on its own connection, which
 //! is closed, while everyone else goes on being served.
 
+use common::handshake::{HandshakeError, Refused};
 use common::protocol::{FRAME_HEADER_LEN, MAX_CONTROL_PAYLOAD, PROTOCOL_VERSION};
 use common::{ClientId, Event, Frame, MediaHeader, MediaKind, Request};
 use integration_tests::{ClientProcess, RawPeer, ServerProcess, of_kind};
@@ -9,12 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Two members chatting: proof that the server still serves people.
 fn healthy_meeting(server: &ServerProcess) -> (ClientProcess, ClientProcess) {
-    let (mut a, mut b) = (
-        ClientProcess::start(server, "a"),
-        ClientProcess::start(server, "b"),
-    );
-    let meeting = a.create();
-    b.join(&meeting);
+    let (_, [a, b]) = server.meeting(["a", "b"]);
     (a, b)
 }
 
@@ -112,12 +108,11 @@ fn malformed_and_out_of_place_messages_are_refused() {
         name: "future".into(),
     });
     assert!(error_message(&mut peer).contains("protocol"));
-    let mut peer = RawPeer::connect(server.addr());
-    peer.request(&Request::Hello {
-        protocol: PROTOCOL_VERSION,
-        name: "\u{1b}[2J".into(),
-    });
-    assert!(error_message(&mut peer).contains("name"));
+    let (_, answer) = RawPeer::try_hello(server.addr(), "\u{1b}[2J");
+    assert!(
+        matches!(answer, Err(HandshakeError::Refused(Refused(ref message))) if message.contains("name")),
+        "{answer:?}"
+    );
     still_chatting(&mut a, &mut b, "unharmed");
 }
 
@@ -169,28 +164,15 @@ fn a_receiver_that_stops_reading_does_not_stop_the_others() {
     // Queues of 64 frames: room for scheduling hiccups of the reader that keeps
     // up, far less than what the stalled one is sent.
     let server = ServerProcess::start_with(&["--video-queue", "64"]);
-    let (mut sender_ctl, sender, sender_token) = RawPeer::hello(server.addr(), "sender");
-    let (mut fast_ctl, fast, fast_token) = RawPeer::hello(server.addr(), "fast");
-    let (mut stalled_ctl, stalled, stalled_token) = RawPeer::hello(server.addr(), "stalled");
-    sender_ctl.request(&Request::Create { passcode: None });
-    let Event::Created { meeting, .. } =
-        sender_ctl.expect("created", |e| matches!(e, Event::Created { .. }))
-    else {
-        unreachable!()
-    };
-    for ctl in [&mut fast_ctl, &mut stalled_ctl] {
-        ctl.request(&Request::Join {
-            meeting: meeting.to_string(),
-            passcode: None,
-        });
-        ctl.expect("joined", |e| matches!(e, Event::Joined { .. }));
-    }
-    let mut fast_video = RawPeer::attach(server.addr(), MediaKind::Video, fast, &fast_token);
-    let stalled_video = RawPeer::attach(server.addr(), MediaKind::Video, stalled, &stalled_token);
-    let mut sender_video = RawPeer::attach(server.addr(), MediaKind::Video, sender, &sender_token);
+    let (_, [mut sender_ctl, fast_ctl, stalled_ctl]) =
+        server.raw_meeting(["sender", "fast", "stalled"]);
+    let sender = sender_ctl.id;
+    let mut fast_video = fast_ctl.attach(MediaKind::Video);
+    let stalled_video = stalled_ctl.attach(MediaKind::Video);
+    let mut sender_video = sender_ctl.attach(MediaKind::Video);
     // Attachments are routed once the server has handled them; a round trip on
     // the sender's control socket after attaching orders that.
-    sender_ctl.request(&Request::Members);
+    sender_ctl.peer.request(&Request::Members);
     sender_ctl.expect("members", |e| matches!(e, Event::Members { .. }));
 
     const FRAMES: u32 = 300;
@@ -268,7 +250,7 @@ fn a_receiver_that_stops_reading_does_not_stop_the_others() {
     let frames = u64::from(FRAMES);
     let deadline = Instant::now() + integration_tests::DEADLINE;
     let video = loop {
-        sender_ctl.request(&Request::ServerStats);
+        sender_ctl.peer.request(&Request::ServerStats);
         let Event::ServerStats(report) =
             sender_ctl.expect("server_stats", |e| matches!(e, Event::ServerStats(_)))
         else {
@@ -333,10 +315,7 @@ fn a_server_that_stops_answering_is_noticed_within_seconds_and_its_return_too() 
 #[test]
 fn chat_to_a_frozen_server_is_marked_unconfirmed_and_then_delivered_once() {
     let server = ServerProcess::start();
-    let mut a = ClientProcess::start(&server, "a");
-    let mut b = ClientProcess::start(&server, "b");
-    let meeting = a.create();
-    b.join(&meeting);
+    let (_, [mut a, mut b]) = server.meeting(["a", "b"]);
     a.send("before the freeze");
     let echo = a.expect_event("chat");
     assert_eq!(echo["text"], "before the freeze");

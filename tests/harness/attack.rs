@@ -9,10 +9,10 @@
 //! Every loop here is bounded by a count and a deadline, and stops on its own.
 
 use crate::DEADLINE;
-use common::protocol::PROTOCOL_VERSION;
-use common::{Event, Frame, FrameKind, FrameReader, Request};
+use common::handshake::{self, HandshakeError, Welcome};
+use common::{Event, FrameKind, FrameReader, Request};
 use socket2::{Domain, Type};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::time::{Duration, Instant};
 use transport::{Fingerprint, Socket};
@@ -53,19 +53,11 @@ pub fn secure_from(
     }
 }
 
-/// Says hello on `stream` and returns the server's first answer.
-pub fn hello(stream: &Socket, name: &str) -> std::io::Result<Event> {
-    let frame = Frame::control(&Request::Hello {
-        protocol: PROTOCOL_VERSION,
-        name: name.into(),
-    });
-    (&*stream).write_all(frame.as_bytes())?;
-    let mut reader = FrameReader::new(stream.try_clone()?, &[FrameKind::Control]);
-    let frame = reader
-        .read_frame()
-        .map_err(std::io::Error::other)?
-        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
-    frame.parse_control().map_err(std::io::Error::other)
+/// Says hello on `stream`: the server's welcome, or why not (its refusal
+/// among them).
+pub fn hello(stream: &Socket, name: &str) -> Result<Welcome, HandshakeError> {
+    let clone = stream.try_clone().map_err(HandshakeError::Send)?;
+    handshake::hello(&mut FrameReader::new(clone, &[FrameKind::Control]), name)
 }
 
 /// Makes closing `stream` reset it (RST, not FIN): what a peer whose
@@ -88,7 +80,7 @@ pub fn reset_flood(
         let Ok(stream) = secure_from(source, server, key) else {
             continue;
         };
-        if let Ok(Event::Welcome { .. }) = hello(&stream, "bot") {
+        if hello(&stream, "bot").is_ok() {
             made += 1;
         }
         reset(&stream);
@@ -186,8 +178,7 @@ pub fn newcomer(
     let started = Instant::now();
     let stream = secure_from(source, server, key).map_err(|err| format!("connect: {err}"))?;
     match hello(&stream, name) {
-        Ok(Event::Welcome { .. }) => Ok(started.elapsed()),
-        Ok(other) => Err(format!("answered {other:?}")),
+        Ok(_) => Ok(started.elapsed()),
         Err(err) => Err(format!("hello: {err}")),
     }
 }

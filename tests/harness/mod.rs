@@ -6,7 +6,11 @@
 //!   target/tmp); `ClientProcess` runs `client --json`, pinned to
 //!   that key, and turns its stdout into a
 //!   stream of JSON events to wait on; `RawPeer` speaks the protocol directly,
-//!   for input no well-behaved client would send.
+//!   for input no well-behaved client would send (its handshakes are
+//!   `common::handshake`'s, as the client's are).
+//! - The opening most tests share, a server and clients in one meeting, is
+//!   `meeting_of`, `ServerProcess::meeting` (and `meeting_with`, with
+//!   arguments per client) and `ServerProcess::raw_meeting` for raw members.
 //! - Every wait has a deadline and a failure shows what did arrive; every
 //!   child process is killed when its handle drops, also when a test panics.
 
@@ -14,8 +18,9 @@ pub mod attack;
 pub mod limits;
 
 use anyhow::{Context, anyhow, bail};
-use common::protocol::PROTOCOL_VERSION;
-use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, Request};
+use common::handshake::{self, HandshakeError, Resumed, Welcome};
+use common::sync::lock;
+use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, MeetingId, Request};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -102,10 +107,9 @@ fn capture(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     let sink = text.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if let Ok(mut text) = sink.lock() {
-                text.push_str(&line);
-                text.push('\n');
-            }
+            let mut text = lock(&sink);
+            text.push_str(&line);
+            text.push('\n');
         }
     });
     text
@@ -179,11 +183,7 @@ fn server_keys() -> &'static Mutex<HashMap<SocketAddr, Option<Fingerprint>>> {
 /// to its key, or plain TCP if it runs with `--no-tls`.
 pub fn connect_socket(addr: SocketAddr) -> anyhow::Result<Socket> {
     let tcp = TcpStream::connect(addr)?;
-    let key = server_keys()
-        .lock()
-        .map_err(|_| anyhow!("poisoned"))?
-        .get(&addr)
-        .copied();
+    let key = lock(server_keys()).get(&addr).copied();
     match key {
         Some(Some(expected)) => {
             let deadline = Instant::now() + DEADLINE;
@@ -241,7 +241,7 @@ impl ServerProcess {
                 let _ = child.kill();
                 panic!(
                     "server printed no address and key ({other:?}); stderr:\n{}",
-                    stderr.lock().map(|s| s.clone()).unwrap_or_default()
+                    lock(&stderr).clone()
                 )
             }
         };
@@ -254,9 +254,7 @@ impl ServerProcess {
             None if key_line.starts_with("encryption off") => None,
             None => panic!("expected `fingerprint …` or `encryption off`, got {key_line:?}"),
         };
-        if let Ok(mut keys) = server_keys().lock() {
-            keys.insert(addr, fingerprint);
-        }
+        lock(server_keys()).insert(addr, fingerprint);
         ServerProcess {
             child,
             addr,
@@ -270,7 +268,7 @@ impl ServerProcess {
     /// without the prefix; panics after the deadline.
     pub fn stdout_line(&self, prefix: &str) -> String {
         let end = Instant::now() + DEADLINE;
-        let lines = self.stdout.lock().expect("stdout lines");
+        let lines = lock(&self.stdout);
         loop {
             let left = end.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
@@ -309,7 +307,7 @@ impl ServerProcess {
     }
 
     pub fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        lock(&self.stderr).clone()
     }
 
     /// Sends SIGINT (what Ctrl-C does) and waits for the exit status.
@@ -474,7 +472,18 @@ impl ClientProcess {
     }
 
     pub fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        lock(&self.stderr).clone()
+    }
+
+    /// The last `event` received so far (`joined`, after `join` or a
+    /// meeting's opening); panics if none came.
+    pub fn last_event(&self, event: &str) -> Value {
+        self.history
+            .iter()
+            .rev()
+            .find(|e| e["event"] == event)
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no '{event}' event so far", self.name))
     }
 
     pub fn expect_event(&mut self, event: &str) -> Value {
@@ -550,6 +559,97 @@ impl Drop for ClientProcess {
     }
 }
 
+/// The opening most tests share: a server, clients of it, and one meeting
+/// they are all in. Every form starts the clients in turn, then the first
+/// creates the meeting (and has its `joined`) and the others join it in
+/// order, each waiting for its own `joined` only: what the others hear of
+/// the joins is left for the test to wait on.
+impl ServerProcess {
+    /// `client --json` processes named `names` in one new meeting of this
+    /// server: its id, and the clients in the order named (the first hosts).
+    pub fn meeting<const N: usize>(&self, names: [&str; N]) -> (String, [ClientProcess; N]) {
+        self.meeting_with(names.map(|name| (name, &[][..])))
+    }
+
+    /// As `meeting`, each client started with its own extra arguments (as
+    /// `ClientProcess::start_with` takes them).
+    pub fn meeting_with<const N: usize>(
+        &self,
+        members: [(&str, &[&str]); N],
+    ) -> (String, [ClientProcess; N]) {
+        let mut clients = members.map(|(name, args)| ClientProcess::start_with(self, name, args));
+        let (host, others) = clients
+            .split_first_mut()
+            .expect("a meeting has at least one member");
+        let meeting = host.create();
+        for client in others {
+            client.join(&meeting);
+        }
+        (meeting, clients)
+    }
+
+    /// Raw members (control connections only) named `names` in one new
+    /// meeting of this server: its id, and the members in the order named
+    /// (the first hosts). Media sockets are the test's: `RawMember::attach`.
+    pub fn raw_meeting<const N: usize>(&self, names: [&str; N]) -> (MeetingId, [RawMember; N]) {
+        let mut members = names.map(|name| RawMember::hello(self.addr(), name));
+        let (host, others) = members
+            .split_first_mut()
+            .expect("a meeting has at least one member");
+        host.peer.request(&Request::Create { passcode: None });
+        let Event::Created { meeting, .. } =
+            host.expect("created", |e| matches!(e, Event::Created { .. }))
+        else {
+            unreachable!("matched above")
+        };
+        host.expect("joined", |e| matches!(e, Event::Joined { .. }));
+        for member in others {
+            member.peer.request(&Request::Join {
+                meeting: meeting.to_string(),
+                passcode: None,
+            });
+            member.expect("joined", |e| matches!(e, Event::Joined { .. }));
+        }
+        (meeting, members)
+    }
+}
+
+/// A server of its own, started with no options, and `client --json`
+/// processes named `names` in one meeting on it (`ServerProcess::meeting`):
+/// the server, the meeting's id and the clients.
+pub fn meeting_of<const N: usize>(names: [&str; N]) -> (ServerProcess, String, [ClientProcess; N]) {
+    let server = ServerProcess::start();
+    let (meeting, clients) = server.meeting(names);
+    (server, meeting, clients)
+}
+
+/// A raw member: its control connection and the session it opened.
+pub struct RawMember {
+    pub peer: RawPeer,
+    pub id: ClientId,
+    pub token: String,
+}
+
+impl RawMember {
+    /// Says hello as `name` to the server at `addr`.
+    pub fn hello(addr: SocketAddr, name: &str) -> RawMember {
+        let (peer, id, token) = RawPeer::hello(addr, name);
+        RawMember { peer, id, token }
+    }
+
+    /// Waits for an event matching `pred` on the control connection,
+    /// skipping others (`RawPeer::expect`).
+    pub fn expect(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+        self.peer.expect(what, pred)
+    }
+
+    /// A new media socket of this session, attached.
+    pub fn attach(&self, kind: MediaKind) -> RawPeer {
+        let addr = self.peer.stream.peer_addr().expect("connected");
+        RawPeer::attach(addr, kind, self.id, &self.token)
+    }
+}
+
 /// Received media frame as seen by a raw peer.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -558,10 +658,14 @@ pub struct Received {
     pub body: Vec<u8>,
 }
 
-/// A socket speaking the protocol by hand.
+/// A socket speaking the protocol by hand. Its handshakes are
+/// `common::handshake`'s; everything after is up to the test.
 pub struct RawPeer {
     pub stream: Socket,
     reader: FrameReader<Socket>,
+    /// Control events read on this connection, counted as a client counts
+    /// them for `resume` (`welcome` is the first).
+    events_seen: u64,
 }
 
 impl RawPeer {
@@ -578,34 +682,63 @@ impl RawPeer {
                 .chain(MediaKind::ALL.map(FrameKind::Media))
                 .collect::<Vec<_>>(),
         );
-        RawPeer { stream, reader }
+        RawPeer {
+            stream,
+            reader,
+            events_seen: 0,
+        }
+    }
+
+    /// Says hello as `name` on a new connection; the peer and the server's
+    /// answer, whatever it is.
+    pub fn try_hello(addr: SocketAddr, name: &str) -> (RawPeer, Result<Welcome, HandshakeError>) {
+        let mut peer = RawPeer::connect(addr);
+        let welcome = handshake::hello(&mut peer.reader, name);
+        if welcome.is_ok() {
+            peer.events_seen = 1;
+        }
+        (peer, welcome)
     }
 
     /// A control session: returns the peer, its id and its token.
     pub fn hello(addr: SocketAddr, name: &str) -> (RawPeer, ClientId, String) {
-        let mut peer = RawPeer::connect(addr);
-        peer.request(&Request::Hello {
-            protocol: PROTOCOL_VERSION,
-            name: name.into(),
-        });
-        match peer.next_event().expect("welcome") {
-            Event::Welcome { id, token, .. } => (peer, id, token),
-            other => panic!("expected welcome, got {other:?}"),
+        match RawPeer::try_hello(addr, name) {
+            (peer, Ok(Welcome { id, token, .. })) => (peer, id, token),
+            (_, Err(err)) => panic!("expected welcome: {err:#}"),
         }
     }
 
     /// A media socket of session `id`.
     pub fn attach(addr: SocketAddr, kind: MediaKind, id: ClientId, token: &str) -> RawPeer {
         let mut peer = RawPeer::connect(addr);
-        peer.request(&Request::Attach {
-            kind,
-            id,
-            token: token.into(),
-        });
-        match peer.next_event().expect("attached") {
-            Event::Attached { .. } => peer,
-            other => panic!("expected attached, got {other:?}"),
+        match handshake::attach(&mut peer.reader, kind, id, token) {
+            Ok(()) => peer,
+            Err(err) => panic!("expected attached: {err:#}"),
         }
+    }
+
+    /// Resumes session `id` on a new connection, having seen `events_seen`
+    /// events and sent `requests_sent` requests; the peer and the server's
+    /// answer. The replayed events follow on the peer.
+    pub fn resume(
+        addr: SocketAddr,
+        id: ClientId,
+        token: &str,
+        events_seen: u64,
+        requests_sent: u64,
+    ) -> (RawPeer, Result<Resumed, HandshakeError>) {
+        let mut peer = RawPeer::connect(addr);
+        let resumed = handshake::resume(&mut peer.reader, id, token, events_seen, requests_sent);
+        if let Ok(resumed) = &resumed {
+            peer.events_seen = events_seen + resumed.events_lost;
+        }
+        (peer, resumed)
+    }
+
+    /// Control events read on this connection (`welcome` included), as a
+    /// client counts them for `resume`.
+    pub fn events_seen(&self) -> u64 {
+        self.events_seen
     }
 
     pub fn request(&mut self, request: &Request) {
@@ -624,6 +757,7 @@ impl RawPeer {
                 .read_frame()?
                 .ok_or_else(|| anyhow!("connection closed"))?;
             if frame.kind() == FrameKind::Control {
+                self.events_seen += 1;
                 return Ok(frame.parse_control()?);
             }
         }

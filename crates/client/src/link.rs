@@ -4,16 +4,20 @@
 //! before the main loop starts; afterwards `app` owns the sockets, and a media
 //! channel whose socket broke attaches a new one through its `Session`.
 //!
+//! The exchanges themselves are `common::handshake`'s; this module opens and
+//! secures the sockets, bounds each exchange by `HANDSHAKE_TIMEOUT` and says
+//! what went wrong in the client's words.
+//!
 //! Every socket is TLS unless `--no-tls` says otherwise. The control socket
 //! decides which key the server has: the one `--fingerprint` pins, else the
 //! one remembered in known_hosts, else (first use) whatever it shows, which
 //! is then remembered. Media sockets must show that same key.
 
 use anyhow::{Context, anyhow, bail};
-use common::protocol::{HANDSHAKE_TIMEOUT, PROTOCOL_VERSION};
-use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, PerKind, Request};
+use common::handshake::{self, HandshakeError};
+use common::protocol::HANDSHAKE_TIMEOUT;
+use common::{ClientId, FrameKind, FrameReader, MediaKind, PerKind};
 use std::fmt;
-use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -75,17 +79,9 @@ impl fmt::Debug for Session {
 }
 
 /// The server answered with an `error`: asking again will not help (for an
-/// `attach`, the session no longer exists).
-#[derive(Debug)]
-pub struct Refused(pub String);
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the server refused: {}", self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
+/// `attach`, the session no longer exists). Errors from this module keep it
+/// as their root, for `downcast_ref`.
+pub use common::handshake::Refused;
 
 impl Session {
     /// Opens a socket for `kind` and attaches it. A new socket replaces the
@@ -109,18 +105,15 @@ impl Session {
             stream.try_clone()?,
             &[FrameKind::Control, FrameKind::from(kind)],
         );
-        let request = Request::Attach {
-            kind,
-            id: self.id,
-            token: self.token.clone(),
-        };
-        match handshake(&stream, &mut reader, &request)
-            .with_context(|| format!("attaching the {kind} socket"))?
-        {
-            Event::Attached { kind: attached } if attached == kind => {
-                Ok(MediaSocket { stream, reader })
+        let attached = within_handshake_timeout(&stream, || {
+            handshake::attach(&mut reader, kind, self.id, &self.token)
+        });
+        match attached.with_context(|| format!("attaching the {kind} socket"))? {
+            Ok(()) => Ok(MediaSocket { stream, reader }),
+            Err(HandshakeError::Unexpected { answer, .. }) => {
+                bail!("unexpected answer to attach: {answer:?}")
             }
-            other => bail!("unexpected answer to attach: {other:?}"),
+            Err(err) => Err(reported(err)).with_context(|| format!("attaching the {kind} socket")),
         }
     }
 }
@@ -189,33 +182,31 @@ impl Session {
             control.try_clone().map_err(|e| again(e.into()))?,
             &[FrameKind::Control],
         );
-        let request = Request::Resume {
-            id: self.id,
-            token: self.token.clone(),
-            events_seen,
-            requests_sent,
-        };
-        match handshake(&control, &mut reader, &request) {
-            Ok(Event::Resumed {
-                requests_handled,
-                events_lost,
-                ..
-            }) => Ok(ResumedControl {
+        let resumed = within_handshake_timeout(&control, || {
+            handshake::resume(
+                &mut reader,
+                self.id,
+                &self.token,
+                events_seen,
+                requests_sent,
+            )
+        });
+        match resumed {
+            Ok(Ok(resumed)) => Ok(ResumedControl {
                 control,
                 reader,
-                requests_handled,
-                events_lost,
+                requests_handled: resumed.requests_handled,
+                events_lost: resumed.events_lost,
             }),
-            Ok(other) => Err(ResumeError::Never(format!(
-                "the server answered resume with {other:?}"
+            Ok(Err(HandshakeError::Unexpected { answer, .. })) => Err(ResumeError::Never(format!(
+                "the server answered resume with {answer:?}"
             ))),
-            Err(err) => match err.downcast_ref::<Refused>() {
-                Some(Refused(message)) => Err(ResumeError::Never(format!(
-                    "the server refused to resume the session ({}): it no longer holds it",
-                    crate::output::clean(message)
-                ))),
-                None => Err(again(err)),
-            },
+            Ok(Err(HandshakeError::Refused(Refused(message)))) => Err(ResumeError::Never(format!(
+                "the server refused to resume the session ({}): it no longer holds it",
+                crate::output::clean(&message)
+            ))),
+            Ok(Err(err)) => Err(again(err.into())),
+            Err(err) => Err(again(err)),
         }
     }
 }
@@ -330,24 +321,28 @@ fn wrong_key(server: &str, expected: Fingerprint, seen: Fingerprint, origin: &Ke
     }
 }
 
-/// Sends `request` and reads the one event that answers it.
-fn handshake(
+/// Runs one step of the handshake (`common::handshake`) on `stream`, waiting
+/// at most `HANDSHAKE_TIMEOUT` for the answer; once answered, reads wait as
+/// long as they need again. The outer error is the socket's.
+fn within_handshake_timeout<T>(
     stream: &Socket,
-    reader: &mut FrameReader<Socket>,
-    request: &Request,
-) -> anyhow::Result<Event> {
+    step: impl FnOnce() -> Result<T, HandshakeError>,
+) -> anyhow::Result<Result<T, HandshakeError>> {
     stream.tcp().set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-    (&*stream)
-        .write_all(Frame::control(request).as_bytes())
-        .context("could not talk to the server")?;
-    let frame = reader
-        .read_frame()
-        .context("no answer from the server (is it a meeting server?)")?
-        .ok_or_else(|| anyhow!("the server closed the connection during the handshake"))?;
-    stream.tcp().set_read_timeout(None)?;
-    match frame.parse_control::<Event>()? {
-        Event::Error { message } => Err(Refused(message).into()),
-        event => Ok(event),
+    let answer = step();
+    if answer.is_ok() {
+        stream.tcp().set_read_timeout(None)?;
+    }
+    Ok(answer)
+}
+
+/// A failed handshake step as this module reports it: the server's refusal
+/// stays a `Refused` at the root (callers look for it), anything else is
+/// the error with its causes.
+fn reported(err: HandshakeError) -> anyhow::Error {
+    match err {
+        HandshakeError::Refused(refused) => anyhow!(refused),
+        other => anyhow!(other),
     }
 }
 
@@ -375,16 +370,15 @@ pub fn connect(
         } => secure_control(tcp, &server.to_string(), *pinned, known_hosts.clone())?,
     };
     let mut control_reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
-    let hello = Request::Hello {
-        protocol: PROTOCOL_VERSION,
-        name: name.to_string(),
-    };
-    let Event::Welcome {
-        id, name, token, ..
-    } = handshake(&control, &mut control_reader, &hello)?
-    else {
-        bail!("the server answered hello with something other than welcome");
-    };
+    let welcome =
+        match within_handshake_timeout(&control, || handshake::hello(&mut control_reader, name))? {
+            Ok(welcome) => welcome,
+            Err(HandshakeError::Unexpected { .. }) => {
+                bail!("the server answered hello with something other than welcome")
+            }
+            Err(err) => return Err(reported(err)),
+        };
+    let handshake::Welcome { id, name, token } = welcome;
     let session = Session {
         server,
         fingerprint: trust.fingerprint,

@@ -2,7 +2,7 @@
 //! one into an `error` event for the peer that caused it, then closes that
 //! connection; the client reports it and exits.
 
-use crate::frame::FrameKind;
+use crate::frame_kind::FrameKind;
 use std::io;
 
 #[derive(Debug, thiserror::Error)]

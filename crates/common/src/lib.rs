@@ -1,19 +1,30 @@
 //! The meeting system's wire protocol, shared by the server, the client and the tests.
 //!
 //! This crate owns bytes and types, never sockets policy or threads: `frame` is the
-//! length-prefixed layout and its limits, `message` the JSON control messages,
-//! `ids` the identifiers people read aloud or keep secret, and `protocol` the
-//! numbers every peer must agree on. Everything above it works with `Frame`,
-//! `Request` and `Event`, not with bytes.
+//! length-prefixed layout and its limits, `frame_kind` the type byte that
+//! starts it, `message` the JSON control messages, `handshake` the first exchange on
+//! every connection (hello, attach, resume) with its typed answers, `media` the media kinds and
+//! their table, `ids` the identifiers people read aloud or keep secret, and
+//! `protocol` the numbers every peer must agree on; `sync::lock` is the one
+//! way every program locks shared state. Everything above it works
+//! with `Frame`, `Request` and `Event`, not with bytes.
+//!
+//! The modules use each other one way only, never in a circle: `protocol`
+//! uses none; `media` uses `protocol`; `frame_kind` uses both; `error` uses
+//! `frame_kind`; `frame` uses all of them; `handshake` uses `frame` and
+//! `message`, and nothing uses it.
 
 pub mod audio;
 pub mod error;
 pub mod frame;
+pub mod frame_kind;
+pub mod handshake;
 pub mod ids;
 pub mod layers;
 pub mod media;
 pub mod message;
 pub mod protocol;
+pub mod sync;
 
 pub use audio::{AudioBody, AudioCodec};
 pub use error::ProtocolError;

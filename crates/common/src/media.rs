@@ -1,39 +1,74 @@
-//! Media kinds, and one value per kind.
+//! Media kinds, what the protocol says about each (the kind table, `MEDIA`),
+//! and one value per kind (`PerKind`).
 //!
 //! Every kind of media (video, audio, ...) travels on its own socket with its own
-//! frame type and limits; those facts live in one table, `protocol::MEDIA`.
-//! Code that keeps something per kind (a socket, a counter, a "sharing" flag)
-//! holds a `PerKind<T>` indexed by the kind, never a pair of named fields, so a
-//! new kind is one variant and one table row, and every place that must handle
-//! it is one that iterates `MediaKind::ALL`.
+//! frame type and limits; those facts, and the defaults the programs take for
+//! each kind, live in one table, `MEDIA`, beside the kind. Code that keeps
+//! something per kind (a socket, a counter, a "sharing" flag) holds a
+//! `PerKind<T>` indexed by the kind, never a pair of named fields, and every
+//! place that must handle a new kind is one that iterates `MediaKind::ALL`.
+//!
+//! Adding a kind, common's part, is two edits in this file:
+//!
+//! 1. its name in the `media_kinds!` list below: the `MediaKind` variant, its
+//!    place in `ALL` and `COUNT` follow from it;
+//! 2. its row in `MEDIA`, which the compiler then asks for: its name on the
+//!    wire, a frame type byte, its largest payload (a `MAX_*_PAYLOAD` in
+//!    `protocol.rs`), what its body is, the server's default queue length for
+//!    it, and what loadgen sends of it unless told otherwise. Checks under the
+//!    table refuse to compile a row out of place, or a frame type or a name
+//!    another kind (or control) already has.
+//!
+//! Nothing else in common changes: `FrameKind` finds the kind by its type
+//! byte, `attach`, `media` and serde find it by its name, and every per-kind
+//! field on the wire (the members' sharing flags, the server's traffic
+//! figures) is a `PerKind`, one JSON key per kind. A body that needs parsing
+//! gets a module of its own, as `audio.rs` and `layers.rs` are for audio and
+//! video. Beyond common: the server's default queues and loadgen's default
+//! traffic come from the row; what a kind does (video layers, screen control,
+//! the client's sources and sinks) is each program's, and docs/PROTOCOL.md
+//! lists the kinds for people.
 
-use crate::protocol::{MEDIA, MediaSpec};
+use crate::protocol::{
+    AUDIO_FRAME, AUDIO_FRAME_SAMPLES, CONTROL_FRAME_TYPE, MAX_AUDIO_PAYLOAD, MAX_SCREEN_PAYLOAD,
+    MAX_VIDEO_PAYLOAD, MEDIA_HEADER_LEN,
+};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt;
 use std::ops::{Index, IndexMut};
+use std::time::Duration;
 
-/// A kind of media stream; each has its own socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MediaKind {
-    Video,
-    Audio,
-    Screen,
+/// Declares `MediaKind` with one variant per name, with `ALL` (every kind, in
+/// the order named) and `COUNT` made from the same list, so they cannot
+/// disagree with the enum.
+macro_rules! media_kinds {
+    ($($kind:ident),+ $(,)?) => {
+        /// A kind of media stream; each has its own socket.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum MediaKind {
+            $($kind),+
+        }
+
+        impl MediaKind {
+            /// How many kinds there are.
+            pub const COUNT: usize = [$(MediaKind::$kind),+].len();
+            /// Every kind, in `index()` order.
+            pub const ALL: [MediaKind; MediaKind::COUNT] = [$(MediaKind::$kind),+];
+        }
+    };
 }
 
-impl MediaKind {
-    /// How many kinds there are.
-    pub const COUNT: usize = 3;
-    /// Every kind, in `index()` order.
-    pub const ALL: [MediaKind; MediaKind::COUNT] =
-        [MediaKind::Video, MediaKind::Audio, MediaKind::Screen];
+media_kinds!(Video, Audio, Screen);
 
-    /// Its place in `ALL` and in `protocol::MEDIA`.
+impl MediaKind {
+    /// Its place in `ALL` and in `MEDIA`.
     pub const fn index(self) -> usize {
         self as usize
     }
 
-    /// What the protocol says about this kind: name, frame type, limits, body.
+    /// What the protocol says about this kind: name, frame type, limits,
+    /// body, and the programs' defaults for it.
     pub fn spec(self) -> &'static MediaSpec {
         &MEDIA[self.index()]
     }
@@ -47,6 +82,138 @@ impl MediaKind {
     pub fn from_name(name: &str) -> Option<MediaKind> {
         MediaKind::ALL.into_iter().find(|kind| kind.name() == name)
     }
+}
+
+/// What the protocol says about one kind of media, and the defaults the
+/// programs take for it.
+#[derive(Debug)]
+pub struct MediaSpec {
+    pub kind: MediaKind,
+    /// Its name on the wire (`attach`, `media`, JSON keys) and to people.
+    pub name: &'static str,
+    /// The type byte of its frames.
+    pub frame_type: u8,
+    /// The largest payload (media header included) a frame may carry.
+    pub max_payload: u32,
+    /// What follows the media header, for people and documents.
+    pub body: &'static str,
+    /// Frames the server queues for one receiver unless `--queue KIND=N`
+    /// says otherwise: enough to ride out a scheduling hiccup, few enough
+    /// that a late receiver is never shown old pictures or played old sound.
+    /// Past it the oldest are dropped.
+    pub default_queue: usize,
+    /// What a simulated member (loadgen) sends of this kind unless its
+    /// command line says otherwise.
+    pub simulated: SimulatedTraffic,
+}
+
+/// A simulated sender's frames of one kind.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SimulatedTraffic {
+    /// Bytes of each frame's payload, its media header included.
+    pub payload_bytes: usize,
+    /// Frames a second; 0: as fast as the sender can.
+    pub frames_per_second: f64,
+}
+
+impl SimulatedTraffic {
+    /// The time from one frame to the next; None: as fast as the sender can.
+    pub fn period(&self) -> Option<Duration> {
+        (self.frames_per_second > 0.0)
+            .then(|| Duration::from_secs_f64(1.0 / self.frames_per_second))
+    }
+}
+
+/// Every media kind, in `MediaKind::index()` order. Each has its own socket.
+pub const MEDIA: [MediaSpec; MediaKind::COUNT] = [
+    MediaSpec {
+        kind: MediaKind::Video,
+        name: "video",
+        frame_type: 0x02,
+        max_payload: MAX_VIDEO_PAYLOAD,
+        body: "one JPEG image",
+        // About half a second at 15 fps.
+        default_queue: 8,
+        // docs/BENCHMARKS.md's meeting of 8: 20 kB pictures, 30 a second.
+        simulated: SimulatedTraffic {
+            payload_bytes: 20_000,
+            frames_per_second: 30.0,
+        },
+    },
+    MediaSpec {
+        kind: MediaKind::Audio,
+        name: "audio",
+        frame_type: 0x03,
+        max_payload: MAX_AUDIO_PAYLOAD,
+        body: "PCM (s16 little-endian, mono, 48 kHz), or a codec byte and an Opus packet (audio.rs)",
+        // 320 ms of 20 ms frames, more than the jitter buffer's largest target.
+        default_queue: 16,
+        // PCM as the protocol frames it: 20 ms of 16-bit samples, 50 a second.
+        simulated: SimulatedTraffic {
+            payload_bytes: MEDIA_HEADER_LEN + AUDIO_FRAME_SAMPLES * 2,
+            frames_per_second: 1.0 / AUDIO_FRAME.as_secs_f64(),
+        },
+    },
+    MediaSpec {
+        kind: MediaKind::Screen,
+        name: "screen",
+        frame_type: 0x04,
+        max_payload: MAX_SCREEN_PAYLOAD,
+        body: "changed tiles of a shared screen (docs/PROTOCOL.md, screen body)",
+        // Screen updates are changes: a dropped one costs the receiver a
+        // keyframe, so hold about a second of them (8 at the usual 8 fps).
+        default_queue: 8,
+        // loadgen shares no screen yet: video's figures until it does.
+        simulated: SimulatedTraffic {
+            payload_bytes: 20_000,
+            frames_per_second: 30.0,
+        },
+    },
+];
+
+// The table is checked as it compiles: each row in its kind's place, and no
+// frame type or name taken twice (or a frame type taken from control).
+const _: () = {
+    let mut place = 0;
+    while place < MediaKind::COUNT {
+        let row = &MEDIA[place];
+        assert!(
+            row.kind.index() == place,
+            "a MEDIA row is not in its kind's place"
+        );
+        assert!(
+            row.frame_type != CONTROL_FRAME_TYPE,
+            "a media kind has control's frame type"
+        );
+        let mut before = 0;
+        while before < place {
+            assert!(
+                MEDIA[before].frame_type != row.frame_type,
+                "two media kinds have one frame type"
+            );
+            assert!(
+                !same_str(MEDIA[before].name, row.name),
+                "two media kinds have one name"
+            );
+            before += 1;
+        }
+        place += 1;
+    }
+};
+
+const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut at = 0;
+    while at < a.len() {
+        if a[at] != b[at] {
+            return false;
+        }
+        at += 1;
+    }
+    true
 }
 
 impl fmt::Display for MediaKind {
@@ -207,7 +374,7 @@ mod tests {
     fn index_is_the_place_in_all_and_in_the_table() {
         for (place, kind) in MediaKind::ALL.into_iter().enumerate() {
             assert_eq!(kind.index(), place, "{kind}");
-            assert_eq!(kind.spec().kind, kind, "protocol::MEDIA row {place}");
+            assert_eq!(kind.spec().kind, kind, "MEDIA row {place}");
         }
     }
 

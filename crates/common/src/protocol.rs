@@ -1,7 +1,8 @@
 //! Numbers that are part of the protocol: every peer must agree on them, so they
-//! live here and nowhere else.
+//! live here and nowhere else. Plain numbers only: this module uses no other,
+//! so every other can use it (the kind table, `media::MEDIA`, takes its
+//! payload limits from here).
 
-use crate::media::MediaKind;
 use std::time::Duration;
 
 /// Version spoken in `hello`; a server refuses a client with another one.
@@ -12,6 +13,10 @@ pub const DEFAULT_PORT: u16 = 6338;
 
 /// Bytes in a frame header: one type byte and a big-endian `u32` payload length.
 pub const FRAME_HEADER_LEN: usize = 5;
+
+/// Bytes of the header every media payload starts with: sender, sequence,
+/// timestamp (`frame::MediaHeader`).
+pub const MEDIA_HEADER_LEN: usize = 16;
 
 /// Largest control payload (one JSON message).
 pub const MAX_CONTROL_PAYLOAD: u32 = 64 * 1024;
@@ -35,45 +40,6 @@ pub const REQUESTS_PER_SECOND: u32 = 10;
 
 /// Most input events in one `input` request.
 pub const MAX_INPUT_EVENTS: usize = 64;
-
-/// What the protocol says about one kind of media.
-#[derive(Debug)]
-pub struct MediaSpec {
-    pub kind: MediaKind,
-    /// Its name on the wire (`attach`, `media`, JSON keys) and to people.
-    pub name: &'static str,
-    /// The type byte of its frames.
-    pub frame_type: u8,
-    /// The largest payload (media header included) a frame may carry.
-    pub max_payload: u32,
-    /// What follows the media header, for people and documents.
-    pub body: &'static str,
-}
-
-/// Every media kind, in `MediaKind::index()` order. Each has its own socket.
-pub const MEDIA: [MediaSpec; MediaKind::COUNT] = [
-    MediaSpec {
-        kind: MediaKind::Video,
-        name: "video",
-        frame_type: 0x02,
-        max_payload: MAX_VIDEO_PAYLOAD,
-        body: "one JPEG image",
-    },
-    MediaSpec {
-        kind: MediaKind::Audio,
-        name: "audio",
-        frame_type: 0x03,
-        max_payload: MAX_AUDIO_PAYLOAD,
-        body: "PCM (s16 little-endian, mono, 48 kHz), or a codec byte and an Opus packet (audio.rs)",
-    },
-    MediaSpec {
-        kind: MediaKind::Screen,
-        name: "screen",
-        frame_type: 0x04,
-        max_payload: MAX_SCREEN_PAYLOAD,
-        body: "changed tiles of a shared screen (docs/PROTOCOL.md, screen body)",
-    },
-];
 
 /// The type byte of control frames (one JSON message each).
 pub const CONTROL_FRAME_TYPE: u8 = 0x01;

@@ -112,20 +112,20 @@ fn row(out: &mut String, name: &str, f: &Figures) {
 /// The report as a table for people.
 pub fn table(scenario: &Scenario, report: &Report) -> String {
     let mut out = String::new();
-    let rate = match scenario.video_period {
-        Some(_) => format!("{} fps", scenario.video_fps),
-        None => "unthrottled".into(),
-    };
     let mode = match scenario.window {
         Some(k) => format!("closed loop, window {k}"),
         None => "open loop".into(),
     };
     let mut media = Vec::new();
-    if scenario.video {
-        media.push(format!("video {} B at {rate}", scenario.video_bytes));
-    }
-    if scenario.audio {
-        media.push(format!("audio {} B at 50 fps", scenario.audio_bytes));
+    for (kind, sending) in scenario.sending.iter() {
+        let Some(sending) = sending else {
+            continue;
+        };
+        let rate = match sending.period() {
+            Some(_) => format!("{} fps", sending.frames_per_second),
+            None => "unthrottled".into(),
+        };
+        media.push(format!("{kind} {} B at {rate}", sending.payload_bytes));
     }
     let _ = writeln!(
         out,
@@ -237,5 +237,28 @@ mod tests {
         }
         assert!(value["latency_us"].get("p99").is_some());
         assert!(value.get("slow").is_none(), "slow only with --slow");
+    }
+
+    #[test]
+    fn the_table_says_what_each_member_sends() {
+        use crate::scenario::{Args, Scenario};
+        use clap::Parser;
+        let first_line = |argv: &[&str]| {
+            let args = Args::parse_from(std::iter::once("loadgen").chain(argv.iter().copied()));
+            let scenario = Scenario::from_args(args).expect("valid");
+            let table = table(&scenario, &Report::default());
+            table.lines().next().unwrap_or_default().to_string()
+        };
+        assert!(
+            first_line(&["--audio"])
+                .contains("video 20000 B at 30 fps plus audio 1936 B at 50 fps"),
+            "{}",
+            first_line(&["--audio"])
+        );
+        assert!(
+            first_line(&["--video-fps", "0"]).contains("video 20000 B at unthrottled,"),
+            "{}",
+            first_line(&["--video-fps", "0"])
+        );
     }
 }

@@ -6,8 +6,7 @@ use crate::scenario::Scenario;
 use crate::session::{self, Member};
 use crate::tally::Tally;
 use crate::traffic::{self, Peer, SendPlan, Sent, Shared};
-use common::protocol::AUDIO_FRAME;
-use common::{Event, FrameKind, MediaKind, PerKind, Request, ServerStatsReport};
+use common::{Event, FrameKind, PerKind, Request, ServerStatsReport};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -38,10 +37,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         .collect();
     let shared = Shared::new(
         &peers,
-        PerKind::from_fn(|kind| match kind {
-            MediaKind::Audio => scenario.audio_bytes,
-            MediaKind::Video | MediaKind::Screen => scenario.video_bytes,
-        }),
+        PerKind::from_fn(|kind| scenario.payload_bytes(kind)),
         scenario.window,
     );
     let (stats_tx, stats_rx) = mpsc::channel::<ServerStatsReport>();
@@ -89,10 +85,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         let total = peers.len();
         let mut senders = Vec::new();
         for (index, kind, stream, _) in &receivers {
-            let period = match kind {
-                MediaKind::Video | MediaKind::Screen => scenario.video_period,
-                MediaKind::Audio => Some(AUDIO_FRAME),
-            };
+            let period = scenario.period(*kind);
             let plan = SendPlan {
                 kind: *kind,
                 member: *index,

@@ -1,12 +1,15 @@
 //! The command line, checked once into a `Scenario` the rest of loadgen trusts.
+//! What a member sends of each kind (`Scenario::sending`) is its options where
+//! it has them and the kind table's `simulated` row (`common::media::MEDIA`)
+//! for the rest, so a new kind needs nothing here until it gets options.
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use common::media::{MEDIA, SimulatedTraffic};
 use common::protocol::{
-    AUDIO_FRAME, AUDIO_FRAME_SAMPLES, DEFAULT_PORT, MAX_AUDIO_PAYLOAD, MAX_MEETING_MEMBERS,
-    MAX_VIDEO_PAYLOAD,
+    DEFAULT_PORT, FRAME_HEADER_LEN, MAX_AUDIO_PAYLOAD, MAX_MEETING_MEMBERS, MAX_VIDEO_PAYLOAD,
 };
-use common::{MediaHeader, MediaKind};
+use common::{MediaHeader, MediaKind, PerKind};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
@@ -39,11 +42,11 @@ pub struct Args {
 
     /// Video frames per second from each member; 0 sends as fast as the socket
     /// (or the window) allows.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = MediaKind::Video.spec().simulated.frames_per_second)]
     pub video_fps: f64,
 
     /// Bytes of each video frame's payload (its 16-byte media header included).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = MediaKind::Video.spec().simulated.payload_bytes)]
     pub video_bytes: usize,
 
     /// Also send audio from each member: 20 ms frames of 48 kHz mono PCM, 50 per second.
@@ -98,8 +101,9 @@ fn parse_fingerprint(text: &str) -> Result<transport::Fingerprint, String> {
         .map_err(|err: transport::fingerprint::BadFingerprint| err.to_string())
 }
 
-/// Audio frames are fixed by the protocol: 20 ms of s16 mono at 48 kHz.
-pub const AUDIO_PAYLOAD: usize = MediaHeader::LEN + AUDIO_FRAME_SAMPLES * 2;
+/// Audio frames are fixed by the protocol: 20 ms of s16 mono at 48 kHz (the
+/// kind table's simulated audio).
+pub const AUDIO_PAYLOAD: usize = MEDIA[MediaKind::Audio.index()].simulated.payload_bytes;
 
 /// Bytes a frame body needs for the integrity checks (a word at each end).
 pub const CHECK_BYTES: usize = 16;
@@ -110,8 +114,9 @@ pub struct Scenario {
     pub server: SocketAddr,
     pub meetings: usize,
     pub members: usize,
-    /// None: unthrottled.
-    pub video_period: Option<Duration>,
+    /// What each member sends of each kind (None: nothing of it), from the
+    /// options below and the kind table.
+    pub sending: PerKind<Option<SimulatedTraffic>>,
     pub video_fps: f64,
     pub video_bytes: usize,
     pub video: bool,
@@ -167,12 +172,25 @@ impl Scenario {
         if args.slow > 0 && args.video_fps == 0.0 {
             bail!("--slow reads at a tenth of the sending rate, which needs --video-fps above 0");
         }
+        let mut sending = PerKind::splat(None);
+        if !args.no_video {
+            sending[MediaKind::Video] = Some(SimulatedTraffic {
+                payload_bytes: args.video_bytes,
+                frames_per_second: args.video_fps,
+            });
+        }
+        if args.audio {
+            // At the rate the protocol frames audio.
+            sending[MediaKind::Audio] = Some(SimulatedTraffic {
+                payload_bytes: args.audio_bytes,
+                ..MediaKind::Audio.spec().simulated
+            });
+        }
         Ok(Scenario {
             server,
             meetings: args.meetings,
             members: args.members,
-            video_period: (args.video_fps > 0.0)
-                .then(|| Duration::from_secs_f64(1.0 / args.video_fps)),
+            sending,
             video_fps: args.video_fps,
             video_bytes: args.video_bytes,
             video: !args.no_video,
@@ -189,14 +207,24 @@ impl Scenario {
 
     /// The kinds each member sends and receives.
     pub fn kinds(&self) -> Vec<MediaKind> {
-        let mut kinds = Vec::with_capacity(2);
-        if self.video {
-            kinds.push(MediaKind::Video);
-        }
-        if self.audio {
-            kinds.push(MediaKind::Audio);
-        }
-        kinds
+        self.sending
+            .iter()
+            .filter(|(_, sending)| sending.is_some())
+            .map(|(kind, _)| kind)
+            .collect()
+    }
+
+    /// Bytes of each payload a member sends of `kind` (the kind table's, for
+    /// a kind it does not send).
+    pub fn payload_bytes(&self, kind: MediaKind) -> usize {
+        self.sending[kind]
+            .unwrap_or(kind.spec().simulated)
+            .payload_bytes
+    }
+
+    /// The time from one frame of `kind` to the next; None: unthrottled.
+    pub fn period(&self, kind: MediaKind) -> Option<Duration> {
+        self.sending[kind].unwrap_or(kind.spec().simulated).period()
     }
 
     pub fn total_members(&self) -> usize {
@@ -211,17 +239,13 @@ impl Scenario {
     /// Bytes per second one member is sent by the others, for throttling a slow reader.
     pub fn receive_rate(&self) -> f64 {
         let others = (self.members - 1) as f64;
-        let video = if self.video {
-            self.video_fps * (self.video_bytes + 5) as f64
-        } else {
-            0.0
-        };
-        let audio = if self.audio {
-            (self.audio_bytes + 5) as f64 / AUDIO_FRAME.as_secs_f64()
-        } else {
-            0.0
-        };
-        others * (video + audio)
+        let each: f64 = self
+            .sending
+            .values()
+            .flatten()
+            .map(|s| s.frames_per_second * (s.payload_bytes + FRAME_HEADER_LEN) as f64)
+            .sum();
+        others * each
     }
 }
 
@@ -239,7 +263,10 @@ mod tests {
     fn defaults_are_the_meeting8_scenario() {
         let s = Scenario::from_args(args(&[])).expect("valid");
         assert_eq!((s.meetings, s.members, s.video_bytes), (1, 8, 20_000));
-        assert_eq!(s.video_period, Some(Duration::from_secs_f64(1.0 / 30.0)));
+        assert_eq!(
+            s.period(MediaKind::Video),
+            Some(Duration::from_secs_f64(1.0 / 30.0))
+        );
         assert_eq!(s.duration, Duration::from_secs(10));
         assert_eq!(s.server, SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
     }

@@ -1,8 +1,9 @@
 //! Simulated members: their sockets, handshakes and meetings, over the real
-//! protocol (hello, attach, create, join, media on), exactly as a client does.
+//! protocol (hello, attach, create, join, media on), exactly as a client does:
+//! the handshake is `common::handshake`'s, as the client's is.
 
 use anyhow::{Context, anyhow, bail};
-use common::protocol::PROTOCOL_VERSION;
+use common::handshake::{self, HandshakeError, Refused};
 use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, MeetingId, Request};
 use std::io::Write;
 use std::net::TcpStream;
@@ -87,38 +88,36 @@ fn wait_for<T>(
     }
 }
 
+/// A handshake step that failed, said as the other steps of a run say it.
+fn step_failed(what: &str, err: HandshakeError) -> anyhow::Error {
+    match err {
+        HandshakeError::Send(err) => anyhow!(err).context("the server closed the connection"),
+        HandshakeError::Read(err) => anyhow!(err).context(format!("waiting for {what}")),
+        HandshakeError::Closed => {
+            anyhow!("the server closed the connection while we waited for {what}")
+        }
+        HandshakeError::Refused(Refused(message)) => {
+            anyhow!("the server refused ({what}): {message}")
+        }
+        other => anyhow!(other),
+    }
+}
+
 /// Connects one member: control socket, hello, then its media sockets.
 fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyhow::Result<Member> {
     let control = connect(scenario)?;
     let mut reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
-    send(
-        &control,
-        &Request::Hello {
-            protocol: PROTOCOL_VERSION,
-            name: format!("lg{meeting}-{slot}"),
-        },
-    )?;
-    let (id, token) = wait_for(&mut reader, "welcome", |event| match event {
-        Event::Welcome { id, token, .. } => Some((id, token)),
-        _ => None,
-    })?;
+    let handshake::Welcome { id, token, .. } =
+        handshake::hello(&mut reader, &format!("lg{meeting}-{slot}"))
+            .map_err(|err| step_failed("welcome", err))?;
     let mut media = Vec::new();
     for kind in scenario.kinds() {
         let stream = connect(scenario)?;
-        send(
-            &stream,
-            &Request::Attach {
-                kind,
-                id,
-                token: token.clone(),
-            },
-        )?;
         // Nothing else arrives on a media socket before its member is in a
         // meeting, so this reader buffers nothing beyond `attached`.
         let mut attach_reader = FrameReader::new(stream.try_clone()?, &[FrameKind::Control]);
-        wait_for(&mut attach_reader, "attached", |event| {
-            matches!(event, Event::Attached { .. }).then_some(())
-        })?;
+        handshake::attach(&mut attach_reader, kind, id, &token)
+            .map_err(|err| step_failed("attached", err))?;
         stream.tcp().set_read_timeout(None)?;
         media.push((kind, stream));
     }

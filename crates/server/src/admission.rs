@@ -132,9 +132,7 @@ impl Gate {
     }
 
     fn lock(&self) -> MutexGuard<'_, GateState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        common::sync::lock(&self.state)
     }
 
     /// A place for a new connection from `address` in its handshake, or why

@@ -91,19 +91,10 @@ impl Default for ServerConfig {
     }
 }
 
-/// How many frames of a kind wait for one receiver before the oldest go: enough
-/// to ride out a scheduling hiccup, few enough that a late receiver is never
-/// shown old pictures or played old sound.
+/// How many frames of a kind wait for one receiver before the oldest go
+/// (the kind table's `default_queue`, where each length is explained).
 pub fn default_media_queue(kind: MediaKind) -> usize {
-    match kind {
-        // About half a second at 15 fps.
-        MediaKind::Video => 8,
-        // 320 ms of 20 ms frames, more than the jitter buffer's largest target.
-        MediaKind::Audio => 16,
-        // Screen updates are changes: a dropped one costs the receiver a
-        // keyframe, so hold about a second of them (8 at the usual 8 fps).
-        MediaKind::Screen => 8,
-    }
+    kind.spec().default_queue
 }
 
 /// Whether the server encrypts its connections.

@@ -87,9 +87,7 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic elsewhere must not take the other sockets down with it.
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        common::sync::lock(&self.queue)
     }
 }
 

@@ -30,12 +30,14 @@ use crate::rules::{Effect, MeetingRules};
 use bytes::Bytes;
 use common::protocol::PROTOCOL_VERSION;
 use common::{ClientId, Event, Frame, MediaKind, PerKind, Request, SessionToken};
+// A panic elsewhere must not take the whole server down with it.
+use common::sync::lock;
 use event_log::EventLog;
 use holds::Holds;
 use session::{MediaSocket, Session, log_drops, peer_address};
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 pub use crate::rules::validate_name;
@@ -47,13 +49,6 @@ mod event_log;
 mod holds;
 mod routes;
 mod session;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere must not take the whole server down with it.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 #[derive(Default)]
 struct State {

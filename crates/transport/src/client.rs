@@ -9,12 +9,13 @@
 use crate::fingerprint::Fingerprint;
 use crate::handshake::complete_handshake;
 use crate::socket::Socket;
+use common::sync::lock;
 use rustls::DigitallySignedStruct;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Why a TLS connection was not made.
@@ -49,7 +50,7 @@ impl ServerCertVerifier for FingerprintVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let seen = Fingerprint::of_certificate(end_entity);
-        *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(seen);
+        *lock(&self.seen) = Some(seen);
         match self.expected {
             Some(expected) if expected != seen => Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::ApplicationVerificationFailure,
@@ -93,7 +94,7 @@ pub fn connect(
     expected: Option<Fingerprint>,
     deadline: Instant,
 ) -> Result<(Socket, Fingerprint), TlsConnectError> {
-    let provider = crate::crypto_provider();
+    let provider = crate::crypto::provider();
     let verifier = Arc::new(FingerprintVerifier {
         expected,
         seen: Mutex::new(None),
@@ -113,7 +114,7 @@ pub fn connect(
         .map_err(|err| handshake(err.to_string()))?;
     let mut conn = rustls::Connection::from(conn);
     let result = complete_handshake(&mut conn, &tcp, deadline);
-    let seen = *verifier.seen.lock().unwrap_or_else(PoisonError::into_inner);
+    let seen = *lock(&verifier.seen);
     match (result, seen, expected) {
         (_, Some(seen), Some(expected)) if seen != expected => {
             Err(TlsConnectError::WrongKey { expected, seen })

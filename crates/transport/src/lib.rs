@@ -7,9 +7,15 @@
 //!   its state directory) and the handshake of each accepted connection;
 //! - `client`: the client's handshake, trusting a key by its fingerprint;
 //! - `known_hosts`: the fingerprints a client remembers, per `host:port`;
-//! - `fingerprint`: SHA-256 of a certificate, printed to be read aloud.
+//! - `fingerprint`: SHA-256 of a certificate, printed to be read aloud;
+//! - `crypto` and `handshake`: what both sides' handshakes share (the cipher
+//!   suites, and driving a handshake within a deadline).
+//!
+//! Modules use each other one way only: `client` and `server` use `socket`,
+//! `crypto`, `handshake` and `fingerprint`, none of which uses them back.
 
 pub mod client;
+mod crypto;
 pub mod fingerprint;
 mod handshake;
 pub mod known_hosts;
@@ -17,24 +23,6 @@ pub mod server;
 pub mod socket;
 
 pub use client::{TlsConnectError, connect};
-
-use std::sync::Arc;
-
-/// rustls's ring provider, with AES-128-GCM first: the server seals every
-/// frame once per receiver, and AES-128 needs fewer rounds than rustls's
-/// default first choice, AES-256 (on this loaded 2-core machine the
-/// difference was within the benchmarks' noise).
-pub(crate) fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    use rustls::crypto::ring::{cipher_suite, default_provider};
-    Arc::new(rustls::crypto::CryptoProvider {
-        cipher_suites: vec![
-            cipher_suite::TLS13_AES_128_GCM_SHA256,
-            cipher_suite::TLS13_AES_256_GCM_SHA384,
-            cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
-        ],
-        ..default_provider()
-    })
-}
 pub use fingerprint::Fingerprint;
 pub use known_hosts::{Known, KnownHosts};
 pub use server::{ServerIdentity, TLS_HANDSHAKE_BYTE};

@@ -49,7 +49,7 @@ impl ServerIdentity {
             .with_context(|| bad("certificate"))?;
         let key = PrivateKeyDer::from_pem_slice(&pem).with_context(|| bad("private key"))?;
         let fingerprint = Fingerprint::of_certificate(&cert);
-        let provider = crate::crypto_provider();
+        let provider = crate::crypto::provider();
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
             .context("TLS 1.3 is not available")?

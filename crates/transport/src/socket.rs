@@ -11,10 +11,12 @@
 //! socket, because records must reach the socket in the order they were
 //! sealed.
 
+// A panicking thread must not take the connection's other threads down.
+use common::sync::lock;
 use rustls::Connection;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// Bytes read from the socket at a time: one TLS record and its overhead,
 /// so what one read brings always fits rustls's plaintext buffer.
@@ -52,11 +54,6 @@ pub enum Unsent {
     FrameFrom(usize),
     /// These bytes, already sealed: written as they are, before anything else.
     Sealed(Vec<u8>),
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panicking thread must not take the connection's other threads down.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn tls_error(err: rustls::Error) -> io::Error {
@@ -372,61 +369,6 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
-    }
-
-    /// A TLS connection on loopback: the server's end and the client's.
-    fn tls_pair() -> (Socket, Socket) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let identity =
-            Arc::new(crate::ServerIdentity::load_or_create(dir.path()).expect("identity"));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
-        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connects");
-        let (server, _) = listener.accept().expect("accepts");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let accepting = std::thread::spawn(move || identity.accept(server, deadline));
-        let (client, _) =
-            crate::connect(client, "127.0.0.1", None, deadline).expect("client handshake");
-        let server = accepting
-            .join()
-            .expect("no panic")
-            .expect("server handshake");
-        (server, client)
-    }
-
-    /// 200 Opus-sized frames, each telling its number.
-    fn small_frames() -> Vec<Vec<u8>> {
-        (0u8..200).map(|n| vec![n; 85]).collect()
-    }
-
-    #[test]
-    fn a_batch_of_small_frames_is_sealed_into_few_records() {
-        let (server, client) = tls_pair();
-        let frames = small_frames();
-        server.write_frames(0, &frames).expect("writes");
-        server.shutdown(Shutdown::Write).expect("shuts down");
-        // Read what went over the wire, still sealed, and count its records.
-        let mut wire = Vec::new();
-        client.tcp().read_to_end(&mut wire).expect("reads");
-        let (mut records, mut at) = (0, 0);
-        while at + 5 <= wire.len() {
-            records += 1;
-            at += 5 + usize::from(u16::from_be_bytes([wire[at + 3], wire[at + 4]]));
-        }
-        assert_eq!(at, wire.len(), "whole records");
-        // 17,000 bytes in chunks of 64 frames: one record per chunk, not
-        // one per frame (200 before).
-        assert!(records <= 4, "{records} records for 200 frames");
-    }
-
-    #[test]
-    fn frames_sealed_together_arrive_whole_and_in_order() {
-        let (server, mut client) = tls_pair();
-        let frames = small_frames();
-        server.write_frames(0, &frames[..3]).expect("writes");
-        server.write_frames(0, &frames[3..]).expect("writes");
-        let mut got = vec![0u8; frames.len() * 85];
-        client.read_exact(&mut got).expect("reads");
-        assert_eq!(got, frames.concat());
     }
 
     #[test]

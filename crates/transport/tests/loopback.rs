@@ -202,3 +202,50 @@ fn a_plain_socket_reports_what_it_could_not_send() {
             .all(|o| matches!(o, Unsent::Nothing | Unsent::FrameFrom(_) | Unsent::Frame))
     );
 }
+
+/// A TLS connection on loopback: the server's end and the client's.
+fn tls_pair() -> (tempfile::TempDir, Socket, Socket) {
+    let (dir, identity, listener) = server();
+    let (client, server) = pair(&identity, &listener, None);
+    let (client, _) = client.expect("client handshake");
+    let server = server.join().expect("no panic").expect("server handshake");
+    (dir, server, client)
+}
+
+/// 200 Opus-sized frames, each telling its number.
+fn small_frames() -> Vec<Vec<u8>> {
+    (0u8..200).map(|n| vec![n; 85]).collect()
+}
+
+#[test]
+fn a_batch_of_small_frames_is_sealed_into_few_records() {
+    let (_dir, server, client) = tls_pair();
+    let frames = small_frames();
+    server.write_frames(0, &frames).expect("writes");
+    server
+        .shutdown(std::net::Shutdown::Write)
+        .expect("shuts down");
+    // Read what went over the wire, still sealed, and count its records.
+    let mut wire = Vec::new();
+    client.tcp().read_to_end(&mut wire).expect("reads");
+    let (mut records, mut at) = (0, 0);
+    while at + 5 <= wire.len() {
+        records += 1;
+        at += 5 + usize::from(u16::from_be_bytes([wire[at + 3], wire[at + 4]]));
+    }
+    assert_eq!(at, wire.len(), "whole records");
+    // 17,000 bytes in chunks of 64 frames: one record per chunk, not
+    // one per frame (200 before).
+    assert!(records <= 4, "{records} records for 200 frames");
+}
+
+#[test]
+fn frames_sealed_together_arrive_whole_and_in_order() {
+    let (_dir, server, mut client) = tls_pair();
+    let frames = small_frames();
+    server.write_frames(0, &frames[..3]).expect("writes");
+    server.write_frames(0, &frames[3..]).expect("writes");
+    let mut got = vec![0u8; frames.len() * 85];
+    client.read_exact(&mut got).expect("reads");
+    assert_eq!(got, frames.concat());
+}

@@ -25,10 +25,11 @@ mod routing;
 pub use relay::{VideoFrame, VideoRelay};
 pub use routing::{VideoMember, announce, count, layers_event, reports};
 
+use common::sync::lock;
 use common::{ClientId, Layer, LayerSet, PixelSize, ReceiverLayer, layers::VIDEO_LAYERS};
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// A layer not seen from its sender for this long is not produced any more.
@@ -163,12 +164,6 @@ pub fn nominal(full: Option<PixelSize>) -> Produced {
             only_full
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What one receiver asked for and how well it keeps up.
