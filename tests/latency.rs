@@ -11,7 +11,7 @@
 
 use common::protocol::AUDIO_FRAME_SAMPLES;
 use common::{ClientId, Event, Frame, MediaHeader, MediaKind, Request};
-use integration_tests::{ClientProcess, RawPeer, ServerProcess, read_wav};
+use integration_tests::{ClientProcess, RawPeer, ServerProcess, attack, read_wav};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const BURSTS: usize = 30;
@@ -34,20 +34,6 @@ fn tone_frame(frame_in_burst: usize) -> Vec<u8> {
             sample.to_le_bytes()
         })
         .collect()
-}
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12)
 }
 
 fn percentile(sorted: &[f64], fraction: f64) -> f64 {
@@ -83,7 +69,7 @@ fn tone_onsets_reach_the_audio_out_within_the_budget() {
     let frames = 50 + BURSTS * CYCLE_FRAMES;
     let epoch = Instant::now();
     let mut onsets_sent = Vec::new();
-    let cpu_before = cpu_ticks(listener.pid());
+    let cpu_before = attack::resources(listener.pid()).cpu_seconds;
     for k in 0..frames {
         let due = epoch + Duration::from_millis(20 * k as u64);
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
@@ -104,7 +90,7 @@ fn tone_onsets_reach_the_audio_out_within_the_budget() {
             onsets_sent.push(unix_us(sent));
         }
     }
-    let cpu_used = cpu_ticks(listener.pid()) - cpu_before;
+    let cpu_used = attack::resources(listener.pid()).cpu_seconds - cpu_before;
     let stats = listener.wait_stats("a stats answer", |_| true);
     let (status, _) = listener.quit();
     assert!(status.success());
@@ -128,7 +114,6 @@ fn tone_onsets_reach_the_audio_out_within_the_budget() {
     let mut sorted = delays_ms.clone();
     sorted.sort_by(f64::total_cmp);
     let seconds = (frames * 20) as f64 / 1000.0;
-    let ticks_per_second = 100.0; // USER_HZ on Linux
     eprintln!(
         "onset delay over {} bursts: min {:.1} ms, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         sorted.len(),
@@ -139,7 +124,7 @@ fn tone_onsets_reach_the_audio_out_within_the_budget() {
     );
     eprintln!(
         "listener CPU while receiving and playing: {:.1}% of one core",
-        cpu_used as f64 / ticks_per_second / seconds * 100.0
+        cpu_used / seconds * 100.0
     );
     eprintln!("listener stats: {stats}");
     // Late wake-ups are caught up, so sample n still played at n/48000 s;
