@@ -21,13 +21,14 @@ use crate::link::{MediaSocket, Refused, Session};
 use crate::media::sender::{Producer, RunningSender, SenderContext};
 use crate::sink::{self, AudioSink, ScreenSink, SharedFrame, VideoSink};
 use crate::stats::ClientStats;
+use crate::sync::{lock, wait_timeout_while};
 use common::{ClientId, Event, FrameKind, FrameReader, Layer, MediaHeader, MediaKind};
 use crossbeam_channel::Sender;
 use meeting_screen::codec::ScreenDecoder;
 use std::collections::HashMap;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU32};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use transport::Socket;
 
@@ -137,7 +138,7 @@ impl CurrentSocket {
     }
 
     fn lock(&self) -> MutexGuard<'_, SocketState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// The socket to write to; `None` while the channel is down.
@@ -185,10 +186,9 @@ impl CurrentSocket {
     /// to try now.
     fn wait_unless_closing(&self, delay: Duration) -> bool {
         let state = self.lock();
-        let (mut state, _) = self
-            .closing_started
-            .wait_timeout_while(state, delay, |state| !state.closing && !state.retry_now)
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut state = wait_timeout_while(&self.closing_started, state, delay, |state| {
+            !state.closing && !state.retry_now
+        });
         state.retry_now = false;
         state.closing
     }

@@ -82,9 +82,7 @@ pub struct MemberLevels(Arc<Mutex<HashMap<ClientId, LevelMeter>>>);
 
 impl MemberLevels {
     fn meters(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, LevelMeter>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.0)
     }
 
     /// Takes one frame of `member`'s audio, heard at `now`.

@@ -28,5 +28,6 @@ pub mod record;
 pub mod resend;
 pub mod sink;
 pub mod stats;
+pub mod sync;
 pub mod tui;
 pub mod unconfirmed;

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Creates this run's recording folder in `root`: named after the start time
@@ -242,7 +242,7 @@ impl AudioRecorder {
 
     fn tracks(&self) -> MutexGuard<'_, Tracks> {
         // A panic elsewhere leaves the tracks as they were: still usable.
-        self.tracks.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.tracks)
     }
 
     pub fn record(&self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()> {

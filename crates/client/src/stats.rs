@@ -117,9 +117,7 @@ pub struct ClientStats(Mutex<Inner>);
 
 impl ClientStats {
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.0)
     }
 
     pub fn sent(&self, kind: MediaKind, bytes: usize) {

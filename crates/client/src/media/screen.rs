@@ -11,6 +11,7 @@
 //! desktop draws it (a field of typed text and the pointer), so control
 //! mode does something visible without a display. Image files take none.
 
+use crate::sync::lock;
 use anyhow::Context;
 use common::InputEvent;
 use common::protocol::KEYFRAME_REQUEST_INTERVAL;
@@ -77,9 +78,7 @@ struct SharedDesktopInput(Arc<Mutex<DesktopInput>>);
 impl SharedDesktopInput {
     fn lock(&self) -> MutexGuard<'_, DesktopInput> {
         // Plain data: what a panicking holder left is still worth drawing.
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.0)
     }
 }
 

@@ -101,9 +101,7 @@ impl Playback {
     }
 
     fn mixer(&self) -> MutexGuard<'_, Mixer> {
-        self.mixer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.mixer)
     }
 
     /// The next 20 ms of the mix.

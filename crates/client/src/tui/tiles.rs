@@ -12,6 +12,7 @@
 //! last picture when the terminal is resized.
 
 use crate::sink::{ScreenSink, SharedFrame, VideoSink};
+use crate::sync::lock;
 use common::{ClientId, MediaHeader};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use image::DynamicImage;
@@ -22,7 +23,7 @@ use ratatui_image::protocol::Protocol;
 use ratatui_image::{FontSize, Resize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Whose picture a tile shows.
@@ -81,12 +82,6 @@ impl Shared {
             wake,
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Shared {
