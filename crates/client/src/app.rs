@@ -27,7 +27,7 @@ use crate::media::sender::Producer;
 use crate::media::{self, VideoSettings};
 use crate::meeting::MeetingState;
 use crate::order::{AnswerOrder, Decision};
-use crate::output::{FrontEnd, LocalEvent, MemberLevel, Output};
+use crate::output::{FrontEnd, Json, Lines, LocalEvent, MemberLevel};
 use crate::playback::{self, Playback, PlaybackClock};
 use crate::record::{AudioRecorder, ChatLog, ScreenRecorder, VideoRecorder};
 use crate::resend::RequestLog;
@@ -259,8 +259,8 @@ pub fn run(
     let reads_stdin = !matches!(options.mode, Mode::FullScreen(_));
     let full_screen = !reads_stdin;
     let mut output: Box<dyn FrontEnd> = match options.mode {
-        Mode::Plain => Box::new(Output::new(false, id)),
-        Mode::Json => Box::new(Output::new(true, id)),
+        Mode::Plain => Box::new(Lines::new(id)),
+        Mode::Json => Box::new(Json),
         Mode::FullScreen(settings) => {
             let view = tui::start(settings, id, stats.clone(), events.clone())?;
             video_sinks.push(Box::new(view.tiles.clone()));

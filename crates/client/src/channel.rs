@@ -406,7 +406,7 @@ impl ChannelReader {
                 Ok(socket) => return Some(socket),
                 Err(err) if err.downcast_ref::<Refused>().is_some() => {
                     // The refusal quotes the server: cleaned like all it says.
-                    let err = crate::output::clean(&format!("{err:#}"));
+                    let err = crate::clean::clean(&format!("{err:#}"));
                     tracing::warn!("{} stays off: {err}", self.kind);
                     return None;
                 }

@@ -4,13 +4,16 @@
 //! `media` holds the video and audio sources and the paced sender threads,
 //! `sink` the trait every consumer of received media implements, `record` the
 //! `--record` sinks, `level` audio levels (who is speaking), `playback` the
-//! jitter buffers, the mixer and the playback clock with its back-ends, `output` turns
-//! events into human lines or JSON, `resend` what a resumed session sends again, `tui` is the full-screen view, and `app` is
-//! the loop that ties them together. `readme` (tests only) keeps the README's
-//! tables of commands and keys made from the same tables as the help.
+//! jitter buffers, the mixer and the playback clock with its back-ends, `output`
+//! the front ends that show events (lines, JSON) and their wording, `clean`
+//! what network text may be shown, `resend` what a resumed session sends
+//! again, `tui` is the full-screen view, `sync` the one way to take a lock, and
+//! `app` is the loop that ties them together. `readme` (tests only) keeps the
+//! README's tables of commands and keys made from the same tables as the help.
 
 pub mod app;
 pub mod channel;
+pub mod clean;
 pub mod codec;
 pub mod command;
 pub mod control;

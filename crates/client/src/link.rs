@@ -212,7 +212,7 @@ impl Session {
             Err(err) => match err.downcast_ref::<Refused>() {
                 Some(Refused(message)) => Err(ResumeError::Never(format!(
                     "the server refused to resume the session ({}): it no longer holds it",
-                    crate::output::clean(message)
+                    crate::clean::clean(message)
                 ))),
                 None => Err(again(err)),
             },

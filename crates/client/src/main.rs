@@ -358,11 +358,11 @@ fn main() -> ExitCode {
             let message = format!("{err:#}");
             if json {
                 let event = serde_json::json!({"event": "error", "message": message});
-                if let Ok(line) = output::json_line(&event) {
+                if let Ok(line) = output::json::json_line(&event) {
                     println!("{line}");
                 }
             }
-            eprintln!("client: {}", output::clean_lines(&message));
+            eprintln!("client: {}", meeting_client::clean::clean_lines(&message));
             ExitCode::FAILURE
         }
     }

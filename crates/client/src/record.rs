@@ -5,7 +5,7 @@
 //! one folder would overwrite each other's `audio/<id>.wav` and mix frames.
 //!
 //! ```text
-//! SESSION/chat.log                  one line per chat message, cleaned (`output::clean`)
+//! SESSION/chat.log                  one line per chat message, cleaned (`clean::clean`)
 //! SESSION/video/<member id>/<seq>.jpg  every video frame, byte for byte
 //! SESSION/audio/<member id>.wav      each member's audio, 48 kHz mono s16
 //! SESSION/screen/<member id>/<seq>.jpg each complete picture of a shared screen
@@ -18,7 +18,7 @@
 //! with silence so a recording keeps its timing; the WAV header is rewritten
 //! every second, so a killed client leaves valid files.
 
-use crate::output::clean;
+use crate::clean::clean;
 use crate::sink::{AudioSink, ScreenSink, SharedFrame, VideoSink};
 use anyhow::Context;
 use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};

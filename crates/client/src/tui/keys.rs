@@ -324,7 +324,7 @@ fn question_for(model: &ViewModel, line: &str) -> Option<Confirmation> {
         Ok(Some(Command::Quit)) => "quit the client?".to_string(),
         Ok(Some(Command::Leave)) => match (&state.meeting, &state.waiting_for) {
             (Some(id), _) => {
-                let id = crate::output::clean(id.as_str());
+                let id = crate::clean::clean(id.as_str());
                 let host = state.host().is_some_and(|h| h.id == model.me);
                 let again = if state.locked && !host {
                     " (it is locked: you cannot come back in)"
@@ -337,14 +337,14 @@ fn question_for(model: &ViewModel, line: &str) -> Option<Confirmation> {
             }
             (None, Some(id)) => format!(
                 "stop waiting to be let into meeting {}?",
-                crate::output::clean(id.as_str())
+                crate::clean::clean(id.as_str())
             ),
             (None, None) => return None, // the main loop says there is nothing to leave
         },
         Ok(Some(Command::Cancel)) => match &model.state.meeting {
             Some(id) => format!(
                 "end meeting {} for everyone?",
-                crate::output::clean(id.as_str())
+                crate::clean::clean(id.as_str())
             ),
             None => return None, // the main loop says there is nothing to end
         },
@@ -467,7 +467,7 @@ fn completion_names(model: &ViewModel) -> Vec<String> {
     others
         .iter()
         .map(|m| {
-            let name = crate::output::clean(&m.name);
+            let name = crate::clean::clean(&m.name);
             let words = |s: &str| {
                 s.split_whitespace()
                     .map(str::to_lowercase)

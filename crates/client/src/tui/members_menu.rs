@@ -8,8 +8,8 @@
 //! menu adds no protocol of its own, only a way to reach it without
 //! knowing names or ids. What cannot be taken back asks first.
 
+use crate::clean::clean;
 use crate::meeting::label;
-use crate::output::clean;
 use crate::tui::model::{Confirmation, ViewModel};
 use common::ClientId;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};

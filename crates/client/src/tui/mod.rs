@@ -252,7 +252,7 @@ impl Drop for View {
         terminal::restore();
         // The screen the view drew is gone: say how it ended where it stays.
         if let Some(message) = last_word {
-            eprintln!("client: {}", crate::output::clean_lines(&message));
+            eprintln!("client: {}", crate::clean::clean_lines(&message));
         }
     }
 }

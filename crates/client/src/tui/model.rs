@@ -6,8 +6,9 @@
 //! every piece is testable alone.
 
 use super::remote::ScreenPlacement;
+use crate::clean::clean;
 use crate::meeting::MeetingState;
-use crate::output::{EventText, LocalEvent, clean};
+use crate::output::{EventText, LocalEvent};
 use crate::stats::StatsSnapshot;
 use common::{ClientId, Event, MediaKind, MemberInfo, PerKind};
 use ratatui::layout::Rect;
@@ -694,7 +695,7 @@ impl ViewModel {
             ));
         };
         let id = clean(id.as_str());
-        let join = crate::output::join_command(&self.state).unwrap_or_default();
+        let join = crate::output::wording::join_command(&self.state).unwrap_or_default();
         self.push_line(ChatLine::Info(format!(
             "copied {id} to the clipboard (where the terminal allows it: OSC 52); others join with {join}"
         )));

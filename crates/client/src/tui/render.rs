@@ -13,8 +13,8 @@ use super::model::{ChatLine, ClickMap, Connection, Figures, ViewModel};
 use super::presentation;
 use super::remote::ScreenPlacement;
 use super::tiles::{ReadyTiles, RenderedTile, TileKey};
+use crate::clean::clean;
 use crate::command::help_lines;
-use crate::output::clean;
 use common::{MediaKind, MemberInfo, PerKind};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect, Size};
@@ -410,7 +410,7 @@ fn draw_grid(
         (None, None) => model.others().collect(),
     };
     if others.is_empty() {
-        let text = if let Some(join) = crate::output::join_command(&model.state) {
+        let text = if let Some(join) = crate::output::wording::join_command(&model.state) {
             format!("Nobody else is here yet.\nOthers join with: {join}")
         } else if let Some(id) = &model.state.waiting_for {
             format!(
@@ -638,7 +638,7 @@ fn draw_members(
                 format!("#{}", m.id)
             };
             // The hand shows as ✋ next to the name: no need to say it twice.
-            let mut tags = crate::output::member_tags(m);
+            let mut tags = crate::output::wording::member_tags(m);
             tags.retain(|tag| *tag != "hand up");
             let speaking = model.speaking.contains(&m.id);
             let mut marks = String::new();
