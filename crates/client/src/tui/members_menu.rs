@@ -8,18 +8,11 @@
 //! menu adds no protocol of its own, only a way to reach it without
 //! knowing names or ids. What cannot be taken back asks first.
 
+use super::model::{Confirmation, MembersMenu, ViewModel};
 use crate::clean::clean;
 use crate::meeting::label;
-use crate::tui::model::{Confirmation, ViewModel};
 use common::ClientId;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
-
-/// The open menu: which member is selected, by id (the list may change
-/// under it as people come and go).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MembersMenu {
-    pub selected: ClientId,
-}
 
 /// One action: its key, what the menu says, and whether only the host has it.
 pub struct Action {

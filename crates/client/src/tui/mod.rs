@@ -13,17 +13,27 @@
 //! applies events to the `model` and redraws at most `MAX_REDRAWS_PER_SECOND`
 //! times a second, and only when something changed. Nothing the UI thread does
 //! waits on the network or on a decoder.
+//!
+//! The parts: `model` is what the view shows, as plain data; `keys` what a
+//! key does to it, with `editing` (the input line), `members_menu` and
+//! `remote` (control mode); `render` draws it, with `tile` (one tile),
+//! `presentation` (a shared screen large), `help` (the `?` overlay), `text`
+//! (wrapping) and `style` (colours); `tiles` decodes pictures for the tiles.
 
 mod editing;
 mod keys;
 pub mod members_menu;
 pub use keys::SHORTCUTS;
+mod help;
 pub mod logs;
 pub mod model;
 pub mod presentation;
 pub mod remote;
 pub mod render;
+mod style;
 pub(crate) mod terminal;
+mod text;
+mod tile;
 pub mod tiles;
 mod video_wanted;
 

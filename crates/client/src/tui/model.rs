@@ -5,6 +5,7 @@
 //! it here; `render` draws it and `keys` edits it. No terminal, no threads:
 //! every piece is testable alone.
 
+use super::editing::InputLine;
 use super::remote::ScreenPlacement;
 use crate::clean::clean;
 use crate::meeting::MeetingState;
@@ -139,21 +140,11 @@ pub struct ClickMap {
     pub tiles: Vec<(ClientId, Rect)>,
 }
 
-/// The line being typed, and whether keys type into it or are shortcuts;
-/// `editing` edits it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct InputLine {
-    pub typing: bool,
-    pub text: String,
-    /// Where the next character goes: a byte offset into `text`.
-    pub(super) cursor: usize,
-    /// The lines sent this session, oldest first.
-    pub history: Vec<String>,
-    /// The history line shown (Up and Down), if any.
-    pub(super) recalled: Option<usize>,
-    /// The line being typed when Up first recalled an older one.
-    pub(super) draft: String,
-    pub(super) completion: Option<super::editing::Completion>,
+/// The open menu: which member is selected, by id (the list may change
+/// under it as people come and go).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembersMenu {
+    pub selected: ClientId,
 }
 
 pub struct ViewModel {
@@ -194,7 +185,7 @@ pub struct ViewModel {
     /// A question waiting for y or Enter (any other key says no).
     pub confirm: Option<Confirmation>,
     /// The members menu (`M`), while open.
-    pub members_menu: Option<crate::tui::members_menu::MembersMenu>,
+    pub members_menu: Option<MembersMenu>,
     pub speaking: BTreeSet<ClientId>,
     /// Who spoke last (started speaking most recently), for the speaker view.
     pub last_speaker: Option<ClientId>,

@@ -9,7 +9,7 @@
 
 use super::model::ViewModel;
 use super::remote::ScreenPlacement;
-use super::render::{TileLook, TileView, draw_tile, member_tile};
+use super::tile::{TileLook, TileView, draw_tile, member_tile};
 use super::tiles::{ReadyTiles, TileKey, fit_cells};
 use crate::clean::clean;
 use common::MemberInfo;
