@@ -641,7 +641,7 @@ impl App {
                     return self.say(LocalEvent::Error { message });
                 }
                 Ok((_, "")) => {
-                    let message = command::MSG_USAGE.to_string();
+                    let message = command::msg_usage();
                     return self.say(LocalEvent::Error { message });
                 }
                 Ok((_, text)) if text.len() > MAX_CHAT_BYTES => {
@@ -686,7 +686,9 @@ impl App {
                 Err(message) => return self.say(LocalEvent::Error { message }),
             },
             Command::ControlRevoke => Request::ControlRevoke,
-            Command::Input(events) => Request::Input { events },
+            Command::Input(action) => Request::Input {
+                events: action.events(),
+            },
             Command::Volume(who, percent) => return self.set_voice(&who, Some(percent), None),
             Command::Mute(who, muted) => return self.set_voice(&who, None, Some(muted)),
             Command::Stats => return self.show_stats(),

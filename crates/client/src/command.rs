@@ -1,10 +1,12 @@
 //! What a user (or a script) types: one line, one `Command`, parsed by the
 //! one table of commands (`COMMANDS`) that every help text is made from.
 
+use crate::control::{INPUT_USAGE, InputAction};
 use crate::media;
 use crate::output::HelpLine;
 use crate::playback::mixer::MAX_VOLUME_PERCENT;
-use common::{ClientId, InputEvent, MediaKind, PixelSize};
+use common::{ClientId, MediaKind, PixelSize};
+use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -49,7 +51,7 @@ pub enum Command {
     /// `/control revoke`: take control back, or give it up.
     ControlRevoke,
     /// `/input ...`: input for the screen you control.
-    Input(Vec<InputEvent>),
+    Input(InputAction),
     Stats,
     ServerStats,
     /// `/view full|none|auto`, or (what the full-screen view sends as its
@@ -74,6 +76,76 @@ pub enum Command {
     Device(DeviceKind, Option<String>),
     /// `/speaker NAME|default|off|PATH.wav`: where the mix plays.
     Speaker(String),
+}
+
+/// The line that parses as this command (`parse(&command.to_string())`
+/// gives it back): what the full-screen view shows of a command its keys
+/// made (`not sent: /quit`), and what tests compare.
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let with = |f: &mut fmt::Formatter<'_>, name: &str, rest: &Option<String>| match rest {
+            Some(rest) => write!(f, "/{name} {rest}"),
+            None => write!(f, "/{name}"),
+        };
+        match self {
+            Command::Create(passcode) => with(f, "create", passcode),
+            Command::Join(id, passcode) => match passcode {
+                Some(passcode) => write!(f, "/join {id} {passcode}"),
+                None => write!(f, "/join {id}"),
+            },
+            Command::Passcode(passcode) => with(f, "passcode", passcode),
+            Command::Lock(true) => f.write_str("/lock"),
+            Command::Lock(false) => f.write_str("/unlock"),
+            Command::Lobby(on) => write!(f, "/lobby {}", if *on { "on" } else { "off" }),
+            Command::Admit(who) => write!(f, "/admit {who}"),
+            Command::Deny(who) => write!(f, "/deny {who}"),
+            Command::Remove(who) => write!(f, "/remove {who}"),
+            Command::Block(who, kind) => {
+                write!(f, "/stop {} {kind}", who.as_deref().unwrap_or("everyone"))
+            }
+            Command::Allow(who, Some(kind)) => write!(f, "/allow {who} {kind}"),
+            Command::Allow(who, None) => write!(f, "/allow {who}"),
+            Command::MakeHost(who) => write!(f, "/host {who}"),
+            Command::Leave => f.write_str("/leave"),
+            Command::Cancel => f.write_str("/cancel"),
+            Command::Meetings => f.write_str("/meetings"),
+            Command::Members => f.write_str("/members"),
+            Command::MediaOn(kind, Some(source)) => write!(f, "/{kind} on {source}"),
+            Command::MediaOn(kind, None) => write!(f, "/{kind} on"),
+            Command::MediaOff(kind) => write!(f, "/{kind} off"),
+            Command::Volume(who, percent) => write!(f, "/volume {who} {percent}"),
+            Command::Mute(who, true) => write!(f, "/mute {who}"),
+            Command::Mute(who, false) => write!(f, "/unmute {who}"),
+            Command::ControlRequest(who) => match who {
+                Some(who) => write!(f, "/control request {who}"),
+                None => f.write_str("/control request"),
+            },
+            Command::ControlGrant(who) => write!(f, "/control grant {who}"),
+            Command::ControlRevoke => f.write_str("/control revoke"),
+            Command::Input(action) => write!(f, "/input {action}"),
+            Command::Stats => f.write_str("/stats"),
+            Command::ServerStats => f.write_str("/server-stats"),
+            Command::View(wanted) => write!(f, "/view {wanted}"),
+            Command::Help => f.write_str("/help"),
+            Command::Quit => f.write_str("/quit"),
+            // A chat line that starts with '/' is typed with '//'.
+            Command::Chat(text) if text.starts_with('/') => write!(f, "/{text}"),
+            Command::Chat(text) => f.write_str(text),
+            Command::Private(line) => write!(f, "/msg {line}"),
+            Command::Hand(None) => f.write_str("/hand"),
+            Command::Hand(Some(who)) => write!(f, "/hand lower {who}"),
+            Command::React(emoji) => write!(f, "/react {emoji}"),
+            Command::Devices => f.write_str("/devices"),
+            Command::Device(device, name) => {
+                let command = match device {
+                    DeviceKind::Microphone => "mic",
+                    DeviceKind::Camera => "camera",
+                };
+                write!(f, "/{command} {}", name.as_deref().unwrap_or("default"))
+            }
+            Command::Speaker(spec) => write!(f, "/speaker {spec}"),
+        }
+    }
 }
 
 /// The devices a member picks inside the session.
@@ -121,19 +193,21 @@ impl VideoWanted {
             other => Err(format!("'{other}': say full, none or auto")),
         }
     }
+}
 
-    /// The command line that asks for it (`/view tiles 3=80x48`).
-    pub fn line(&self) -> String {
+/// What follows `/view` in the line that asks for it (`tiles 3=80x48`).
+impl fmt::Display for VideoWanted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VideoWanted::Full => "/view full".into(),
-            VideoWanted::None => "/view none".into(),
-            VideoWanted::Auto => "/view auto".into(),
+            VideoWanted::Full => f.write_str("full"),
+            VideoWanted::None => f.write_str("none"),
+            VideoWanted::Auto => f.write_str("auto"),
             VideoWanted::Tiles(tiles) => {
-                let mut line = "/view tiles".to_string();
+                f.write_str("tiles")?;
                 for (id, size) in tiles {
-                    line.push_str(&format!(" {}={}x{}", id.0, size.width, size.height));
+                    write!(f, " {}={}x{}", id.0, size.width, size.height)?;
                 }
-                line
+                Ok(())
             }
         }
     }
@@ -161,6 +235,8 @@ fn parse_view(i: &Invocation) -> Result<Command, String> {
 
 /// What one typed command line holds, for a command's parser.
 pub struct Invocation<'a> {
+    /// The command's row in `COMMANDS`.
+    pub spec: &'static CommandSpec,
     /// The command's name as typed (`video`, or an alias such as `exit`).
     pub name: &'a str,
     /// Everything after the name, spaces kept (a source may be a path with spaces).
@@ -176,6 +252,16 @@ impl Invocation<'_> {
         } else {
             Err(format!("/{} takes no arguments", self.name))
         }
+    }
+
+    /// "usage: ..." with every way the command is typed, from `COMMANDS`.
+    pub fn usage(&self) -> String {
+        self.spec.usage_text()
+    }
+
+    /// `usage` with an example after it.
+    fn usage_with(&self, example: &str) -> String {
+        format!("{} (for example {example})", self.usage())
     }
 }
 
@@ -198,6 +284,17 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// "usage: /video on [SOURCE] or /video off": every way it is typed,
+    /// for the error a line of none of these forms gets.
+    pub fn usage_text(&self) -> String {
+        let forms = match self.usage {
+            [] => String::new(),
+            [one] => one.to_string(),
+            [first @ .., last] => format!("{} or {last}", first.join(", ")),
+        };
+        format!("usage: {forms}")
+    }
+
     /// What it does, as the README and the man page say it.
     pub fn described(&self) -> &'static str {
         if self.details.is_empty() {
@@ -277,7 +374,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         parse: |i| match i.args.as_slice() {
             [] => Ok(Command::Hand(None)),
             ["lower", _, ..] => Ok(Command::Hand(Some(i.args[1..].join(" ")))),
-            _ => Err("usage: /hand, or /hand lower NAME|ID (host)".to_string()),
+            _ => Err(i.usage()),
         },
     },
     CommandSpec {
@@ -288,7 +385,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         details: "a short reaction (one to three emoji or characters, like `/react 👍`), shown to everyone on your tile for a few seconds",
         parse: |i| match i.args.as_slice() {
             [emoji] => Ok(Command::React((*emoji).to_string())),
-            _ => Err("usage: /react EMOJI (for example /react 👍)".to_string()),
+            _ => Err(i.usage_with("/react 👍")),
         },
     },
     CommandSpec {
@@ -345,7 +442,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         parse: |i| match i.args.as_slice() {
             ["on"] => Ok(Command::Lobby(true)),
             ["off"] => Ok(Command::Lobby(false)),
-            _ => Err("usage: /lobby on|off".to_string()),
+            _ => Err(i.usage()),
         },
     },
     CommandSpec {
@@ -355,7 +452,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "host: let someone waiting in the lobby in (all: everyone waiting)",
         details: "host: let someone waiting in the lobby in, or (`all`) everyone waiting",
         parse: |i| match i.args.as_slice() {
-            [] => Err("usage: /admit NAME|ID|all".to_string()),
+            [] => Err(i.usage()),
             _ => Ok(Command::Admit(i.args.join(" "))),
         },
     },
@@ -366,7 +463,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "host: turn someone waiting in the lobby away (they cannot ask again until you /allow them)",
         details: "host: turn someone waiting in the lobby away; they cannot ask again until `/allow NAME|ID`",
         parse: |i| match i.args.as_slice() {
-            [] => Err("usage: /deny NAME|ID".to_string()),
+            [] => Err(i.usage()),
             _ => Ok(Command::Deny(i.args.join(" "))),
         },
     },
@@ -377,7 +474,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "host: take a member out; they cannot come back until you /allow them",
         details: "host: take a member out; they are told and cannot come back until `/allow NAME|ID`",
         parse: |i| match i.args.as_slice() {
-            [] => Err("usage: /remove NAME|ID".to_string()),
+            [] => Err(i.usage()),
             _ => Ok(Command::Remove(i.args.join(" "))),
         },
     },
@@ -404,7 +501,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "host: hand the host role to another member",
         details: "",
         parse: |i| match i.args.as_slice() {
-            [] => Err("usage: /host NAME|ID".to_string()),
+            [] => Err(i.usage()),
             _ => Ok(Command::MakeHost(i.args.join(" "))),
         },
     },
@@ -431,18 +528,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "input",
         aliases: &[],
-        usage: &[
-            "/input type TEXT",
-            "/input key NAME [down|up]",
-            "/input click X Y [left|middle|right]",
-            "/input press X Y [left|middle|right]",
-            "/input release [X Y] [left|middle|right]",
-            "/input move X Y",
-            "/input scroll up|down [X Y]",
-        ],
+        usage: INPUT_USAGE,
         help: "input for the screen you control (X Y: its pixels)",
         details: "send input to the screen you control: X Y in the shared screen's pixels; keys are characters or names (`Return`, `BackSpace`, `Tab`, `Escape`, arrows, `F1`-`F12`, `0xff0d`); `press` and `release` hold a button down and let it go, for a drag",
-        parse: |i| crate::control::parse_input(i.rest).map(Command::Input),
+        parse: |i| InputAction::parse(i.rest).map(Command::Input),
     },
     CommandSpec {
         name: "volume",
@@ -499,7 +588,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "where you hear the others: a speaker (part of a name from /devices), a WAV file, or off",
         details: "where you hear the others, switched during the session: a speaker, a WAV file (finished when you switch away), or nothing",
         parse: |i| match i.rest.trim() {
-            "" => Err("usage: /speaker NAME|default|off|PATH.wav".to_string()),
+            "" => Err(i.usage()),
             spec => Ok(Command::Speaker(spec.to_string())),
         },
     },
@@ -595,26 +684,30 @@ fn parse_media(kind: MediaKind, i: &Invocation) -> Result<Command, String> {
             ))
         }
         (Some(&"off"), _) if i.args.len() == 1 => Ok(Command::MediaOff(kind)),
-        _ => Err(format!("usage: /{kind} on [SOURCE] or /{kind} off")),
+        _ => Err(i.usage()),
     }
 }
 
-/// How `/msg` is typed, for its errors.
-pub const MSG_USAGE: &str =
-    "usage: /msg NAME|ID TEXT (for example /msg ana see you at five, /msg Cy Lee hi)";
+/// How `/msg` is typed, with examples, for its errors (the main loop's too:
+/// only the meeting knows where a name ends and the text begins).
+pub fn msg_usage() -> String {
+    let spec = COMMANDS.iter().find(|spec| spec.name == "msg");
+    let usage = spec.map(CommandSpec::usage_text).unwrap_or_default();
+    format!("{usage} (for example /msg ana see you at five, /msg Cy Lee hi)")
+}
 
 /// `/msg NAME TEXT`: at least a name and a word; where a name with spaces
 /// ends is for the meeting to say (`Command::Private`). A message may have
 /// any spaces.
 fn parse_private(i: &Invocation) -> Result<Command, String> {
     if i.args.len() < 2 {
-        return Err(MSG_USAGE.to_string());
+        return Err(msg_usage());
     }
     Ok(Command::Private(i.rest.trim().to_string()))
 }
 
 fn parse_join(i: &Invocation) -> Result<Command, String> {
-    let usage = || "usage: /join ID [PASSCODE] (for example /join k7m-q2x)".to_string();
+    let usage = || i.usage_with("/join k7m-q2x");
     // An id may be typed with a space in the middle, as read aloud: two words
     // that make an id are one id; otherwise the second is the passcode.
     let joined_id = |a: &str, b: &str| {
@@ -640,7 +733,14 @@ fn parse_join(i: &Invocation) -> Result<Command, String> {
 }
 
 fn parse_kind(word: &str) -> Result<MediaKind, String> {
-    MediaKind::from_name(word).ok_or_else(|| format!("'{word}' is not video, audio or screen"))
+    MediaKind::from_name(word).ok_or_else(|| {
+        let names: Vec<&str> = MediaKind::ALL.iter().map(|kind| kind.name()).collect();
+        let names = match names.as_slice() {
+            [first @ .., last] => format!("{} or {last}", first.join(", ")),
+            [] => String::new(),
+        };
+        format!("'{word}' is not {names}")
+    })
 }
 
 fn parse_stop(i: &Invocation) -> Result<Command, String> {
@@ -651,7 +751,7 @@ fn parse_stop(i: &Invocation) -> Result<Command, String> {
             let everyone = matches!(who.as_str(), "everyone" | "all");
             Ok(Command::Block((!everyone).then_some(who), kind))
         }
-        _ => Err("usage: /stop NAME|ID|everyone video|audio|screen".to_string()),
+        _ => Err(i.usage()),
     }
 }
 
@@ -661,7 +761,7 @@ fn parse_allow(i: &Invocation) -> Result<Command, String> {
             Ok(Command::Allow(who.join(" "), MediaKind::from_name(last)))
         }
         Some(_) => Ok(Command::Allow(i.args.join(" "), None)),
-        None => Err("usage: /allow NAME|ID [video|audio|screen]".to_string()),
+        None => Err(i.usage()),
     }
 }
 
@@ -672,10 +772,7 @@ fn parse_control(i: &Invocation) -> Result<Command, String> {
         ["request", ..] => Ok(Command::ControlRequest(Some(who()))),
         ["grant", _, ..] => Ok(Command::ControlGrant(who())),
         ["revoke"] => Ok(Command::ControlRevoke),
-        _ => Err(
-            "usage: /control request [NAME|ID], /control grant NAME|ID, /control revoke"
-                .to_string(),
-        ),
+        _ => Err(i.usage()),
     }
 }
 
@@ -692,13 +789,13 @@ fn parse_volume(i: &Invocation) -> Result<Command, String> {
                 )),
             }
         }
-        _ => Err("usage: /volume NAME|ID PERCENT (for example /volume ana 50)".to_string()),
+        _ => Err(i.usage_with("/volume ana 50")),
     }
 }
 
 fn parse_mute(i: &Invocation, mute: bool) -> Result<Command, String> {
     if i.args.is_empty() {
-        return Err(format!("usage: /{} NAME|ID", i.name));
+        return Err(i.usage());
     }
     Ok(Command::Mute(i.args.join(" "), mute))
 }
@@ -717,15 +814,16 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
     };
     let mut words = rest.split_whitespace();
     let name = words.next().unwrap_or_default();
-    let invocation = Invocation {
-        name,
-        rest: rest.trim_start().get(name.len()..).unwrap_or_default(),
-        args: words.collect(),
-    };
     let spec = COMMANDS
         .iter()
         .find(|spec| spec.name == name || spec.aliases.contains(&name))
         .ok_or_else(|| format!("unknown command /{name}; /help lists the commands"))?;
+    let invocation = Invocation {
+        spec,
+        name,
+        rest: rest.trim_start().get(name.len()..).unwrap_or_default(),
+        args: words.collect(),
+    };
     (spec.parse)(&invocation).map(Some)
 }
 
@@ -825,6 +923,60 @@ mod tests {
             parse("/unmute bo"),
             Ok(Some(Command::Mute("bo".into(), false)))
         );
+    }
+
+    #[test]
+    fn every_command_is_written_as_the_line_it_parses_from() {
+        let commands = [
+            Command::Create(None),
+            Command::Create(Some("open sesame".into())),
+            Command::Join("k7m-q2x".into(), Some("tea at five".into())),
+            Command::Passcode(None),
+            Command::Lock(false),
+            Command::Lobby(true),
+            Command::Admit("all".into()),
+            Command::Deny("dee#9".into()),
+            Command::Remove("Cy Lee#2".into()),
+            Command::Block(None, MediaKind::Audio),
+            Command::Block(Some("bo#3".into()), MediaKind::Video),
+            Command::Allow("bo".into(), Some(MediaKind::Screen)),
+            Command::Allow("bo".into(), None),
+            Command::MakeHost("ana#2".into()),
+            Command::Leave,
+            Command::MediaOn(MediaKind::Video, Some("/tmp/my pics".into())),
+            Command::MediaOn(MediaKind::Audio, None),
+            Command::MediaOff(MediaKind::Screen),
+            Command::Volume("Ana Lima".into(), 150),
+            Command::Mute("ana#2".into(), false),
+            Command::ControlRequest(Some("2".into())),
+            Command::ControlRequest(None),
+            Command::ControlGrant("3".into()),
+            Command::ControlRevoke,
+            Command::Input(InputAction::Type("hello".into())),
+            Command::Input(InputAction::Release {
+                at: None,
+                button: crate::control::BUTTON_LEFT,
+            }),
+            Command::View(VideoWanted::Tiles(vec![(
+                ClientId(3),
+                PixelSize::new(80, 48),
+            )])),
+            Command::View(VideoWanted::None),
+            Command::Chat("hello /all".into()),
+            Command::Chat("/etc/hosts".into()),
+            Command::Private("bo#3 see you  at five".into()),
+            Command::Hand(Some("Ana Lima".into())),
+            Command::React("👍".into()),
+            Command::Device(DeviceKind::Microphone, None),
+            Command::Device(DeviceKind::Camera, Some("usb".into())),
+            Command::Speaker("off".into()),
+            Command::ServerStats,
+            Command::Quit,
+        ];
+        for command in commands {
+            let line = command.to_string();
+            assert_eq!(parse(&line), Ok(Some(command)), "{line}");
+        }
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl VideoSizeReport {
         }
         self.sent_at = Some(now);
         self.sent = Some(members.clone());
-        Some(VideoWanted::Tiles(members).line())
+        Some(crate::command::Command::View(VideoWanted::Tiles(members)).to_string())
     }
 }
 
