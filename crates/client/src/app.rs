@@ -396,12 +396,9 @@ impl App {
                 self.keep_alive();
             }
             match event {
-                AppEvent::Input(line) => match command::parse(&line) {
-                    Ok(Some(Command::Quit)) => return Ok(self.quit(inbox)),
-                    Ok(Some(command)) => self.command(command),
-                    Ok(None) => {}
-                    Err(message) => self.say(LocalEvent::Error { message }),
-                },
+                AppEvent::Command(Ok(Command::Quit)) => return Ok(self.quit(inbox)),
+                AppEvent::Command(Ok(command)) => self.command(command),
+                AppEvent::Command(Err(message)) => self.say(LocalEvent::Error { message }),
                 AppEvent::InputClosed | AppEvent::Interrupted => return Ok(self.quit(inbox)),
                 AppEvent::Server(event) => self.server_event(event),
                 AppEvent::Control(generation, event) if generation == self.generation => {
@@ -1362,7 +1359,10 @@ fn spawn_stdin_reader(events: Sender<AppEvent>) -> anyhow::Result<()> {
         for line in std::io::stdin().lock().lines() {
             match line {
                 Ok(line) => {
-                    if events.send(AppEvent::Input(line)).is_err() {
+                    let Some(command) = command::parse(&line).transpose() else {
+                        continue; // a blank line
+                    };
+                    if events.send(AppEvent::Command(command)).is_err() {
                         return;
                     }
                 }

@@ -148,6 +148,49 @@ impl fmt::Display for Command {
     }
 }
 
+/// A command as a front end hands it to the main loop: the line typed (or,
+/// for a command a key made, its own line) and what it parses as. Parsed
+/// once, where it was entered; the main loop takes the `Command`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entered {
+    /// As typed, or written by `Command`'s `Display`: what the view shows
+    /// of it (`not sent: /exit`).
+    pub line: String,
+    /// The command, or why the line is none (said as an error, in turn).
+    pub command: Result<Command, String>,
+}
+
+impl Entered {
+    /// A typed line, parsed; None for a blank one.
+    pub fn typed(line: &str) -> Option<Entered> {
+        let command = parse(line).transpose()?;
+        Some(Entered {
+            line: line.to_string(),
+            command,
+        })
+    }
+
+    /// A command made by a key or a menu.
+    pub fn made(command: Command) -> Entered {
+        Entered {
+            line: command.to_string(),
+            command: Ok(command),
+        }
+    }
+
+    /// The command, if the line was one.
+    pub fn command(&self) -> Option<&Command> {
+        self.command.as_ref().ok()
+    }
+}
+
+/// An entry is equal to the line it was entered as.
+impl PartialEq<&str> for Entered {
+    fn eq(&self, line: &&str) -> bool {
+        self.line == *line
+    }
+}
+
 /// The devices a member picks inside the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceKind {

@@ -340,6 +340,17 @@ impl std::fmt::Display for InputAction {
     }
 }
 
+/// An `/input` line as tests write what they expect (`"/input move 3 4".into()`).
+#[cfg(test)]
+impl From<&str> for InputAction {
+    fn from(line: &str) -> InputAction {
+        match InputAction::parse(line.strip_prefix("/input ").unwrap_or(line)) {
+            Ok(action) => action,
+            Err(err) => panic!("{line}: {err}"),
+        }
+    }
+}
+
 /// Parses what follows `/input` into the events it stands for.
 pub fn parse_input(rest: &str) -> Result<Vec<InputEvent>, String> {
     InputAction::parse(rest).map(|action| action.events())

@@ -1,14 +1,15 @@
 //! What a key (or, in control mode, the mouse) does in the full-screen view.
-//! Most keys are shortcuts that become the same command lines a user types in
+//! Most keys are shortcuts that become the same `Command`s a user types in
 //! the line interface (`/audio off`, `/quit`), which the main loop handles
 //! exactly as it handles stdin; Enter (or `i`, or `/`) starts typing a chat
-//! line or a command, and Esc goes back to the shortcuts. In control mode
-//! every key but the way out goes to the remote screen (`remote`).
+//! line or a command, parsed here when it is sent, and Esc goes back to the
+//! shortcuts. In control mode every key but the way out goes to the remote
+//! screen (`remote`).
 
 use super::members_menu;
 use super::model::{ChatLine, Confirmation, ViewModel};
 use super::remote::{self, RemoteInput};
-use crate::command::{self, Command};
+use crate::command::{Command, Entered};
 use common::MediaKind;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 
@@ -163,10 +164,10 @@ pub const SHORTCUTS: &[Shortcut] = &[
     ),
 ];
 
-/// Applies `key` to the view; returns the command lines for the main loop,
-/// in order (one for a shortcut, several for a key held with Ctrl in control
+/// Applies `key` to the view; returns the commands for the main loop, in
+/// order (one for a shortcut, several for a key held with Ctrl in control
 /// mode, none for most).
-pub fn handle(model: &mut ViewModel, key: KeyEvent) -> Vec<String> {
+pub fn handle(model: &mut ViewModel, key: KeyEvent) -> Vec<Entered> {
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
@@ -174,7 +175,7 @@ pub fn handle(model: &mut ViewModel, key: KeyEvent) -> Vec<String> {
     // In raw mode Ctrl-C is a key, not a signal: it must always quit, also
     // in control mode, where it would otherwise go to the remote screen.
     if ctrl && matches!(key.code, KeyCode::Char('c' | 'd')) {
-        return vec!["/quit".into()];
+        return vec![Entered::made(Command::Quit)];
     }
     if let Some(question) = model.confirm.take() {
         return answer(model, question, key);
@@ -191,7 +192,10 @@ pub fn handle(model: &mut ViewModel, key: KeyEvent) -> Vec<String> {
             model.control_mode = false;
             return Vec::new();
         }
-        return remote::key_lines(&key);
+        return remote::key_input(&key)
+            .into_iter()
+            .map(|action| Entered::made(Command::Input(action)))
+            .collect();
     }
     let line = match key.code {
         KeyCode::PageUp => scroll(model, PAGE),
@@ -215,7 +219,7 @@ pub fn paste(model: &mut ViewModel, text: &str) {
     if let Some(question) = model.confirm.take() {
         let text = format!(
             "not sent: {} (a paste answers no question)",
-            question.line.trim()
+            question.entered.line.trim()
         );
         model.push_line(ChatLine::Info(text));
         return;
@@ -312,17 +316,15 @@ pub fn view_mouse(model: &mut ViewModel, mouse: &MouseEvent) -> bool {
     }
 }
 
-/// The question about `line`, if it cannot be taken back: quitting and
+/// The question about `entered`, if it cannot be taken back: quitting and
 /// leaving leave the meeting (a locked one lets nobody back in, one with a
 /// lobby makes you wait again), `/cancel` ends it for everyone.
-fn question_for(model: &ViewModel, line: &str) -> Option<Confirmation> {
+fn question_for(model: &ViewModel, entered: &Entered) -> Option<String> {
     let state = &model.state;
-    let question = match command::parse(line) {
-        Ok(Some(Command::Quit)) if state.meeting.is_some() => {
-            "leave the meeting and quit?".to_string()
-        }
-        Ok(Some(Command::Quit)) => "quit the client?".to_string(),
-        Ok(Some(Command::Leave)) => match (&state.meeting, &state.waiting_for) {
+    let question = match entered.command()? {
+        Command::Quit if state.meeting.is_some() => "leave the meeting and quit?".to_string(),
+        Command::Quit => "quit the client?".to_string(),
+        Command::Leave => match (&state.meeting, &state.waiting_for) {
             (Some(id), _) => {
                 let id = crate::clean::clean(id.as_str());
                 let host = state.host().is_some_and(|h| h.id == model.me);
@@ -341,7 +343,7 @@ fn question_for(model: &ViewModel, line: &str) -> Option<Confirmation> {
             ),
             (None, None) => return None, // the main loop says there is nothing to leave
         },
-        Ok(Some(Command::Cancel)) => match &model.state.meeting {
+        Command::Cancel => match &model.state.meeting {
             Some(id) => format!(
                 "end meeting {} for everyone?",
                 crate::clean::clean(id.as_str())
@@ -350,29 +352,31 @@ fn question_for(model: &ViewModel, line: &str) -> Option<Confirmation> {
         },
         _ => return None,
     };
-    Some(Confirmation {
-        line: line.to_string(),
-        question,
-    })
+    Some(question)
 }
 
-/// Sends `line`, or first asks about it if it cannot be taken back.
-fn confirm_or_send(model: &mut ViewModel, line: String) -> Option<String> {
-    match question_for(model, &line) {
+/// Sends `entered`, or first asks about it if it cannot be taken back.
+fn confirm_or_send(model: &mut ViewModel, entered: Entered) -> Option<Entered> {
+    match question_for(model, &entered) {
         Some(question) => {
-            model.confirm = Some(question);
+            model.confirm = Some(Confirmation { entered, question });
             None
         }
-        None => Some(line),
+        None => Some(entered),
     }
 }
 
+/// A command a key made, sent or first asked about.
+fn confirm_or_make(model: &mut ViewModel, command: Command) -> Option<Entered> {
+    confirm_or_send(model, Entered::made(command))
+}
+
 /// y or Enter says yes; any other key says no (and does nothing else).
-fn answer(model: &mut ViewModel, question: Confirmation, key: KeyEvent) -> Vec<String> {
+fn answer(model: &mut ViewModel, question: Confirmation, key: KeyEvent) -> Vec<Entered> {
     match key.code {
-        KeyCode::Char('y' | 'Y') | KeyCode::Enter => vec![question.line],
+        KeyCode::Char('y' | 'Y') | KeyCode::Enter => vec![question.entered],
         _ => {
-            let text = format!("not sent: {}", question.line.trim());
+            let text = format!("not sent: {}", question.entered.line.trim());
             model.push_line(ChatLine::Info(text));
             Vec::new()
         }
@@ -394,12 +398,12 @@ fn help_key(model: &mut ViewModel, key: KeyEvent) {
     }
 }
 
-fn scroll(model: &mut ViewModel, lines: isize) -> Option<String> {
+fn scroll(model: &mut ViewModel, lines: isize) -> Option<Entered> {
     model.scroll_chat(lines);
     None
 }
 
-fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
+fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<Entered> {
     if key.code != KeyCode::Tab {
         model.input.end_completion();
     }
@@ -407,14 +411,15 @@ fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
     match key.code {
         KeyCode::Enter => {
             let line = input.take_line();
-            if line.trim().is_empty() || ends_typing(&line) {
+            let Some(entered) = Entered::typed(&line) else {
+                input.typing = false; // an empty line
+                return None;
+            };
+            if ends_typing(&entered) {
                 input.typing = false;
             }
-            if line.trim().is_empty() {
-                return None;
-            }
             model.chat_to_newest();
-            return confirm_or_send(model, line);
+            return confirm_or_send(model, entered);
         }
         KeyCode::Esc => input.typing = false,
         KeyCode::Backspace => input.delete_back(),
@@ -444,15 +449,13 @@ fn typing(model: &mut ViewModel, key: KeyEvent, ctrl: bool) -> Option<String> {
     None
 }
 
-/// Whether sending `line` goes back to the keys: after joining, creating
+/// Whether sending `entered` goes back to the keys: after joining, creating
 /// or leaving a meeting the next thing is a key (S, v, m, q), not more
 /// text. A chat line keeps the input open for the next one.
-fn ends_typing(line: &str) -> bool {
+fn ends_typing(entered: &Entered) -> bool {
     matches!(
-        command::parse(line),
-        Ok(Some(
-            Command::Join(..) | Command::Create(_) | Command::Leave
-        ))
+        entered.command(),
+        Some(Command::Join(..) | Command::Create(_) | Command::Leave)
     )
 }
 
@@ -488,7 +491,7 @@ fn completion_names(model: &ViewModel) -> Vec<String> {
         .collect()
 }
 
-fn start_typing(model: &mut ViewModel, text: &str) -> Option<String> {
+fn start_typing(model: &mut ViewModel, text: &str) -> Option<Entered> {
     model.input.typing = true;
     model.input.set(text);
     None
@@ -504,18 +507,22 @@ fn key_source(kind: MediaKind) -> &'static str {
     }
 }
 
-fn toggle(model: &ViewModel, kind: MediaKind) -> Option<String> {
-    if model.sharing(kind) {
-        Some(format!("/{kind} off"))
+fn toggle(model: &ViewModel, kind: MediaKind) -> Option<Entered> {
+    let command = if model.sharing(kind) {
+        Command::MediaOff(kind)
     } else {
-        Some(format!("/{kind} on{}", key_source(kind)))
-    }
+        let source = key_source(kind).trim();
+        Command::MediaOn(kind, (!source.is_empty()).then(|| source.to_string()))
+    };
+    Some(Entered::made(command))
 }
 
 /// `/control request ID` for the screen shown (large or not).
-fn ask_for_control(model: &mut ViewModel) -> Option<String> {
+fn ask_for_control(model: &mut ViewModel) -> Option<Entered> {
     match model.presented_screen() {
-        Some(owner) => Some(format!("/control request {}", owner.id)),
+        Some(owner) => Some(Entered::made(Command::ControlRequest(Some(
+            owner.id.to_string(),
+        )))),
         None => {
             model.push_line(ChatLine::Info("nobody else shares a screen".into()));
             None
@@ -524,13 +531,13 @@ fn ask_for_control(model: &mut ViewModel) -> Option<String> {
 }
 
 /// `/control revoke` when there is a grant to end, ours or on our screen.
-fn revoke(model: &ViewModel) -> Option<String> {
+fn revoke(model: &ViewModel) -> Option<Entered> {
     let state = &model.state;
     let granted = state.controller_of(model.me).is_some() || state.controlled_by_me().is_some();
-    granted.then(|| "/control revoke".to_string())
+    granted.then(|| Entered::made(Command::ControlRevoke))
 }
 
-fn control_mode(model: &mut ViewModel) -> Option<String> {
+fn control_mode(model: &mut ViewModel) -> Option<Entered> {
     if !model.enter_control_mode() {
         let text = "you control no screen: a asks to control the screen shown";
         model.push_line(ChatLine::Info(text.into()));
@@ -538,7 +545,7 @@ fn control_mode(model: &mut ViewModel) -> Option<String> {
     None
 }
 
-fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
+fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<Entered> {
     match key.code {
         KeyCode::Char('?') | KeyCode::F(1) => {
             model.open_help();
@@ -569,24 +576,24 @@ fn shortcut(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
         KeyCode::Char('a') => ask_for_control(model),
         KeyCode::Char('g') => model
             .pending_request()
-            .map(|asking| format!("/control grant {asking}")),
+            .map(|asking| Entered::made(Command::ControlGrant(asking.to_string()))),
         KeyCode::Char('n') => {
             model.ignore_request();
             None
         }
         KeyCode::Char('r') => revoke(model),
         KeyCode::Char('C') => control_mode(model),
-        KeyCode::Char('c') => Some("/create".into()),
-        KeyCode::Char('l') => confirm_or_send(model, "/leave".into()),
+        KeyCode::Char('c') => Some(Entered::made(Command::Create(None))),
+        KeyCode::Char('l') => confirm_or_make(model, Command::Leave),
         KeyCode::Char('y') => {
             model.copy_meeting_id();
             None
         }
         KeyCode::Char('s') => {
             model.chat_to_newest();
-            Some("/stats".into())
+            Some(Entered::made(Command::Stats))
         }
-        KeyCode::Char('q') => confirm_or_send(model, "/quit".into()),
+        KeyCode::Char('q') => confirm_or_make(model, Command::Quit),
         KeyCode::Up => scroll(model, 1),
         KeyCode::Down => scroll(model, -1),
         KeyCode::End => {
@@ -611,7 +618,7 @@ mod tests {
     fn press(model: &mut ViewModel, code: KeyCode) -> Option<String> {
         let mut lines = handle(model, KeyEvent::new(code, KeyModifiers::NONE));
         assert!(lines.len() <= 1, "{lines:?}");
-        lines.pop()
+        lines.pop().map(|entered| entered.line)
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! It is another front end of the same session, not a second client: the main
 //! loop (`app`) stays the only owner of the session and tells the view what
 //! happened through `View` (a `FrontEnd`), and the view answers with the same
-//! command lines a user types in the line interface (`AppEvent::Input`).
+//! `Command`s a user types in the line interface (`AppEvent::Command`).
 //!
 //! Threads: `keys` reads the terminal's key, mouse and resize events (in
 //! control mode the mouse goes to a remote screen, elsewhere it scrolls the
@@ -37,6 +37,7 @@ mod tile;
 pub mod tiles;
 mod video_wanted;
 
+use crate::command::{Command, Entered};
 use crate::events::AppEvent;
 use crate::level::MemberLevels;
 use crate::meeting::MeetingState;
@@ -325,15 +326,16 @@ struct Ui {
 }
 
 impl Ui {
-    /// Sends a command line to the main loop, as if typed.
-    fn send(&self, line: String) {
-        let _ = self.app.send(AppEvent::Input(line));
+    /// Hands a command (or a typed line that is none, to be said) to the
+    /// main loop.
+    fn send(&self, entered: Entered) {
+        let _ = self.app.send(AppEvent::Command(entered.command));
     }
 
     /// Sends the waiting pointer move, if any.
     fn send_pending_move(&mut self) {
-        if let Some(line) = self.pending_move.take_line() {
-            self.send(line);
+        if let Some(action) = self.pending_move.take() {
+            self.send(Entered::made(Command::Input(action)));
         }
     }
 
@@ -391,13 +393,13 @@ impl Ui {
                 },
                 recv(keys) -> event => match event {
                     Ok(term_event::Event::Key(key)) => {
-                        let lines = keys::handle(&mut self.model, key);
-                        if !lines.is_empty() {
+                        let entered = keys::handle(&mut self.model, key);
+                        if !entered.is_empty() {
                             // Where the pointer went before the key was typed.
                             self.send_pending_move();
                         }
-                        for line in lines {
-                            self.send(line);
+                        for entered in entered {
+                            self.send(entered);
                         }
                         dirty = true;
                     }
@@ -412,11 +414,11 @@ impl Ui {
                     }
                     // Nothing to redraw: the remote screen answers in pictures.
                     Ok(term_event::Event::Mouse(mouse)) => match keys::mouse(&self.model, &mouse) {
-                        Some(RemoteInput::Line(line)) => {
+                        Some(RemoteInput::Line(action)) => {
                             // The drag's last position first: a release outside
                             // the screen carries none of its own.
                             self.send_pending_move();
-                            self.send(line);
+                            self.send(Entered::made(Command::Input(action)));
                         }
                         Some(RemoteInput::Move(x, y)) => self.pending_move.set(x, y),
                         None => {}
@@ -442,8 +444,8 @@ impl Ui {
                 },
                 recv(frame_tick) -> _ => {
                     self.send_pending_move();
-                    if let Some(line) = self.video_report.line(&self.drawn_tiles, self.font, Instant::now()) {
-                        self.send(line);
+                    if let Some(wanted) = self.video_report.due(&self.drawn_tiles, self.font, Instant::now()) {
+                        self.send(Entered::made(Command::View(wanted)));
                     }
                     self.follow_control_mode(terminal.backend_mut());
                     self.notify(terminal.backend_mut(), &mut title);

@@ -8,6 +8,7 @@
 use super::editing::InputLine;
 use super::remote::ScreenPlacement;
 use crate::clean::clean;
+use crate::command::Entered;
 use crate::meeting::MeetingState;
 use crate::output::{EventText, LocalEvent};
 use crate::stats::StatsSnapshot;
@@ -124,7 +125,7 @@ impl FigureMeter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Confirmation {
     /// What is sent on `y` or Enter.
-    pub line: String,
+    pub entered: Entered,
     /// What the status line asks (`quit the client?`).
     pub question: String,
 }

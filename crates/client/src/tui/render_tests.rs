@@ -303,7 +303,7 @@ fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
 fn a_question_waits_in_the_input_line() {
     let mut model = meeting_model(Vec::new());
     model.confirm = Some(crate::tui::model::Confirmation {
-        line: "/quit".into(),
+        entered: crate::command::Entered::made(crate::command::Command::Quit),
         question: "leave the meeting and quit?".into(),
     });
     let text = screen_text(&render(&model, &ReadyTiles::new(), 80, 24).0);
