@@ -2,8 +2,8 @@
 //! command (`command::help_lines`), a key or command on the left and what it
 //! does wrapped in its own column, scrolled with the arrows and pages.
 
-use super::keys::SHORTCUTS;
 use super::model::ViewModel;
+use super::shortcuts::SHORTCUTS;
 use super::style::SPEAKING;
 use super::text::{fitting, wrap};
 use crate::command::help_lines;

@@ -14,16 +14,19 @@
 //! times a second, and only when something changed. Nothing the UI thread does
 //! waits on the network or on a decoder.
 //!
-//! The parts: `model` is what the view shows, as plain data; `keys` what a
-//! key does to it, with `editing` (the input line), `members_menu` and
-//! `remote` (control mode); `render` draws it, with `tile` (one tile),
+//! The parts: `model` is what the view shows, as plain data; `shortcuts` is
+//! the one table of keys; `keys` what a key does to the model, with
+//! `editing` (the input line), `members_menu`, `remote` (control mode) and
+//! `confirm` (questions before what cannot be taken back); `render` draws it, with `tile` (one tile),
 //! `presentation` (a shared screen large), `help` (the `?` overlay), `text`
 //! (wrapping) and `style` (colours); `tiles` decodes pictures for the tiles.
 
+mod confirm;
 mod editing;
 mod keys;
 pub mod members_menu;
-pub use keys::SHORTCUTS;
+pub mod shortcuts;
+pub use shortcuts::SHORTCUTS;
 mod help;
 pub mod logs;
 pub mod model;

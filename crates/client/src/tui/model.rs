@@ -6,7 +6,6 @@
 //! every piece is testable alone.
 
 use super::editing::InputLine;
-use super::remote::ScreenPlacement;
 use crate::clean::clean;
 use crate::command::Entered;
 use crate::meeting::MeetingState;
@@ -118,6 +117,21 @@ impl FigureMeter {
         self.last = Some(totals);
         figures
     }
+}
+
+/// Where the shown screen's picture was last drawn, and how big the screen
+/// it shows is: what turns a mouse cell into a pixel on that screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScreenPlacement {
+    /// Whose screen it is.
+    pub owner: ClientId,
+    /// The cells the whole picture covers.
+    pub picture: Rect,
+    /// The part of `picture` on the terminal: a picture made for a larger tile
+    /// (just after a resize) is cut, and a click on the cut part is no click.
+    pub visible: Rect,
+    /// The shared screen's size in pixels.
+    pub pixels: (u32, u32),
 }
 
 /// A command that cannot be taken back (quitting, ending the meeting for

@@ -7,8 +7,8 @@
 //! the tiles in it and reports where the screen's picture landed, which is
 //! what control mode maps the mouse with.
 
+use super::model::ScreenPlacement;
 use super::model::ViewModel;
-use super::remote::ScreenPlacement;
 use super::tile::{TileLook, TileView, draw_tile, member_tile};
 use super::tiles::{ReadyTiles, TileKey, fit_cells};
 use crate::clean::clean;

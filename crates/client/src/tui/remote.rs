@@ -9,27 +9,12 @@
 //! one piece of state is `PendingMove`, because a drag reports every cell it
 //! crosses and only the newest position is worth sending.
 
+use super::model::ScreenPlacement;
 use crate::control::{BUTTON_LEFT, BUTTON_MIDDLE, BUTTON_RIGHT, InputAction};
-use common::ClientId;
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use ratatui::layout::{Position, Rect};
-
-/// Where the shown screen's picture was last drawn, and how big the screen
-/// it shows is: what turns a mouse cell into a pixel on that screen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ScreenPlacement {
-    /// Whose screen it is.
-    pub owner: ClientId,
-    /// The cells the whole picture covers.
-    pub picture: Rect,
-    /// The part of `picture` on the terminal: a picture made for a larger tile
-    /// (just after a resize) is cut, and a click on the cut part is no click.
-    pub visible: Rect,
-    /// The shared screen's size in pixels.
-    pub pixels: (u32, u32),
-}
+use ratatui::layout::Position;
 
 /// The pixel on the shared screen under the middle of the cell at
 /// (`column`, `row`), or `None` when the cell shows no part of the screen.
@@ -50,11 +35,9 @@ pub fn cell_to_pixel(at: &ScreenPlacement, column: u16, row: u16) -> Option<(u32
     Some((x, y))
 }
 
-/// The key that ends control mode: F2, or Ctrl-] (which terminals send as the
-/// byte 0x1d, and crossterm reports as Ctrl-5).
+/// The key that ends control mode (F2, or Ctrl-]): the key table's to say.
 pub fn leaves_control_mode(key: &KeyEvent) -> bool {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    key.code == KeyCode::F(2) || (ctrl && matches!(key.code, KeyCode::Char(']' | '5')))
+    super::shortcuts::action(key, super::shortcuts::When::ControlMode).is_some()
 }
 
 /// The `/input key` name of a key that has one (`crate::control::NAMED_KEYS`).
@@ -199,6 +182,8 @@ impl PendingMove {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::ClientId;
+    use ratatui::layout::Rect;
 
     fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, modifiers)

@@ -9,9 +9,10 @@
 //! columns on the side column grows to 40 and the grid gets what is left.
 
 use super::help::draw_help;
+use super::model::ScreenPlacement;
 use super::model::{ChatLine, ClickMap, Connection, Figures, ViewModel};
 use super::presentation;
-use super::remote::ScreenPlacement;
+use super::shortcuts::key_hints;
 use super::style::{ASKING_BAR, BAR, CONTROL_BAR, DIM, SPEAKING};
 use super::text::{fitting, textwrap_words, wrap};
 use super::tile::{TileLook, TileView, draw_tile, member_tile};
@@ -624,98 +625,6 @@ fn draw_input(frame: &mut Frame, model: &ViewModel, area: Rect) {
         }
         frame.render_widget(Line::from(spans), area);
     }
-}
-
-/// A key hint in the bottom line. Rank 0 is always shown; the others are
-/// added rank by rank (1 first) while the line holds them, and shown in the
-/// list's order.
-struct Hint {
-    key: &'static str,
-    what: &'static str,
-    rank: u8,
-}
-
-const fn hint(key: &'static str, what: &'static str, rank: u8) -> Hint {
-    Hint { key, what, rank }
-}
-
-/// The keys worth showing now, as many as fit in `width` columns.
-/// What `l` does now: someone waiting in a lobby stops waiting.
-fn leave_hint(model: &ViewModel) -> &'static str {
-    if model.state.meeting.is_none() && model.state.waiting_for.is_some() {
-        "stop waiting"
-    } else {
-        "leave"
-    }
-}
-
-fn key_hints(model: &ViewModel, width: usize) -> Vec<(&'static str, &'static str)> {
-    let hints = if model.presentation().is_some() {
-        let control = if model.state.controlled_by_me().is_some() {
-            hint("C", "control", 0)
-        } else {
-            hint("a", "control", 0)
-        };
-        let several = model.state.screen_sharers().nth(1).is_some();
-        vec![
-            hint("Enter", "chat", 0),
-            hint("/", "cmd", 1),
-            hint("m", "mic", 0),
-            hint("v", "cam", 0),
-            hint("S", "screen", 0),
-            hint("p", "grid", 0),
-            hint("Tab", "next", if several { 0 } else { 3 }),
-            control,
-            hint("l", "leave", 2),
-            hint("q", "quit", 0),
-            hint("?", "keys", 0),
-        ]
-    } else {
-        // Creating or joining a meeting is for someone in none (in one,
-        // the server refuses both: leave first), leaving for someone in
-        // one or at its door.
-        let inside = model.state.meeting.is_some() || model.state.waiting_for.is_some();
-        let mut hints = vec![
-            hint("Enter", "chat", 0),
-            hint("/", "cmd", 0),
-            hint("m", "mic", 0),
-            hint("v", "cam", 0),
-            hint("S", "screen", if inside { 0 } else { 2 }),
-        ];
-        if inside {
-            hints.push(hint("M", "members", 1));
-            hints.push(hint("f", "speaker", 2));
-            hints.push(hint("l", leave_hint(model), 0));
-        } else {
-            hints.push(hint("c", "create", 0));
-            hints.push(hint("j", "join", 0));
-        }
-        hints.extend([hint("q", "quit", 0), hint("?", "keys", 0)]);
-        // A screen shared while the grid is on: say how to see it.
-        if model.presented_screen().is_some() {
-            hints.insert(4, hint("p", "present", 0));
-        }
-        hints
-    };
-    // " KEY " and "WHAT ".
-    let cost = |h: &Hint| h.key.chars().count() + h.what.chars().count() + 3;
-    let mut shown: Vec<bool> = hints.iter().map(|h| h.rank == 0).collect();
-    let mut used: usize = hints.iter().filter(|h| h.rank == 0).map(cost).sum();
-    let last_rank = hints.iter().map(|h| h.rank).max().unwrap_or(0);
-    for rank in 1..=last_rank {
-        for (i, h) in hints.iter().enumerate() {
-            if h.rank == rank && used + cost(h) <= width {
-                shown[i] = true;
-                used += cost(h);
-            }
-        }
-    }
-    hints
-        .iter()
-        .zip(shown)
-        .filter(|(_, shown)| *shown)
-        .map(|(h, _)| (h.key, h.what))
-        .collect()
 }
 
 #[cfg(test)]

@@ -226,7 +226,7 @@ fn help_overlay_lists_every_shortcut() {
     model.help_open = true;
     let (backend, _) = render(&model, &ReadyTiles::new(), 100, 40);
     let text = screen_text(&backend);
-    for shortcut in crate::tui::keys::SHORTCUTS {
+    for shortcut in crate::tui::shortcuts::SHORTCUTS {
         let key = shortcut.keys;
         assert!(text.contains(key), "{key} missing:\n{text}");
     }
@@ -261,7 +261,7 @@ fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
         assert!(seen.contains(row.trim_end()), "{row:?} never shown");
     }
     // Each key and command stands apart from its description.
-    let mut entries: Vec<(String, String)> = crate::tui::keys::SHORTCUTS
+    let mut entries: Vec<(String, String)> = crate::tui::shortcuts::SHORTCUTS
         .iter()
         .map(|s| (s.keys.to_string(), s.help.to_string()))
         .collect();
