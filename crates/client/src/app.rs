@@ -17,19 +17,23 @@
 //! everything it was sent before it closes its side. So a script that pipes in
 //! commands and closes stdin gets every answer before the client exits.
 
+use crate::channel::sender::Producer;
 use crate::channel::{ChannelContext, MediaChannel, ScreenReceiver, Sinks};
-use crate::codec::AudioEncoder;
 use crate::command::{self, Command, DeviceKind, VideoWanted};
 use crate::level::MemberLevels;
 use crate::link::{self, ResumeError, ResumedControl, Security, ServerLink, Session};
+use crate::media::audio::codec::AudioEncoder;
+use crate::media::audio::record::AudioRecorder;
+use crate::media::screen::record::ScreenRecorder;
 use crate::media::screen::{self, KeyframeRequest, ScreenProducer};
-use crate::media::sender::Producer;
-use crate::media::{self, VideoSettings};
+use crate::media::video::VideoSettings;
+use crate::media::video::record::VideoRecorder;
+use crate::media::{self, audio, video};
 use crate::meeting::MeetingState;
 use crate::order::{AnswerOrder, Decision};
 use crate::output::{FrontEnd, Json, Lines, LocalEvent, MemberLevel};
 use crate::playback::{self, Playback, PlaybackClock};
-use crate::record::{AudioRecorder, ChatLog, ScreenRecorder, VideoRecorder};
+use crate::record::ChatLog;
 use crate::resend::RequestLog;
 use crate::sink::{AudioSink, ScreenSink, VideoSink};
 use crate::stats::ClientStats;
@@ -847,7 +851,7 @@ impl App {
     fn start_sharing(&mut self, kind: MediaKind, source: Option<&str>) {
         let producer = match kind {
             MediaKind::Video => {
-                media::open_video_source(source, self.video_settings, self.camera.as_deref()).map(
+                video::open_video_source(source, self.video_settings, self.camera.as_deref()).map(
                     |s| {
                         let interval = Duration::from_secs(1) / self.video_settings.fps.max(1);
                         (s.describe(), Producer::Video(s, interval))
@@ -855,7 +859,7 @@ impl App {
                 )
             }
             MediaKind::Audio => {
-                media::open_audio_source(source, self.mic.as_deref()).and_then(|s| {
+                audio::open_audio_source(source, self.mic.as_deref()).and_then(|s| {
                     let encoder = AudioEncoder::new(self.audio_codec)?;
                     let description = format!("{} ({})", s.describe(), encoder.codec());
                     Ok((description, Producer::Audio(s, encoder)))

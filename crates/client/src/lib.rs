@@ -1,20 +1,22 @@
 //! The terminal meeting client as a library; `main.rs` is its command line.
 //!
 //! `link` owns the sockets to the server, `command` parses what the user types,
-//! `media` holds the video and audio sources and the paced sender threads,
-//! `sink` the trait every consumer of received media implements, `record` the
-//! `--record` sinks, `level` audio levels (who is speaking), `playback` the
-//! jitter buffers, the mixer and the playback clock with its back-ends, `output`
-//! the front ends that show events (lines, JSON) and their wording, `clean`
-//! what network text may be shown, `resend` what a resumed session sends
-//! again, `tui` is the full-screen view, `sync` the one way to take a lock, and
-//! `app` is the loop that ties them together. `readme` (tests only) keeps the
-//! README's tables of commands and keys made from the same tables as the help.
+//! `media` holds each media kind (`video`, `audio`, `screen`: its sources,
+//! and what records it), `channel` the media socket per kind with its reader
+//! and its paced sender, `sink` what every consumer of received media shares,
+//! `record` the `--record` folder and the chat log, `level` audio levels (who
+//! is speaking), `playback` the jitter buffers, the mixer and the playback
+//! clock with its back-ends, `output` the front ends that show events (lines,
+//! JSON) and their wording, `clean` what network text may be shown, `resend`
+//! what a resumed session sends again, `tui` is the full-screen view, `sync`
+//! the one way to take a lock, and `app` is the loop that ties them together.
+//! `readme` (tests only) keeps the README's tables of commands and keys made
+//! from the same tables as the help.
 
 pub mod app;
 pub mod channel;
 pub mod clean;
-pub mod codec;
+
 pub mod command;
 pub mod control;
 pub mod events;

@@ -3,9 +3,9 @@
 use clap::{CommandFactory, Parser};
 use common::protocol::DEFAULT_PORT;
 use meeting_client::app::{self, AppEvent, Ending, Mode, Options};
-use meeting_client::codec;
 use meeting_client::link::Security;
-use meeting_client::media::{self, VideoSettings};
+use meeting_client::media::audio::codec;
+use meeting_client::media::{self, video::VideoSettings};
 use meeting_client::output;
 use meeting_client::tui::{self, Graphics, TuiSettings};
 use std::io::IsTerminal;

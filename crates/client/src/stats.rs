@@ -3,7 +3,7 @@
 //! loop adds what other parts own: each member's audio level and jitter buffer
 //! figures, and the playback clock's.
 
-use crate::codec::DecodeStats;
+use crate::media::audio::codec::DecodeStats;
 use crate::playback::PlaybackStats;
 use crate::playback::jitter::JitterStats;
 use common::{ClientId, Layer, LayerSet, MediaKind, PerKind, PixelSize};

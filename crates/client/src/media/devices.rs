@@ -24,7 +24,7 @@ pub fn list() -> String {
 
 #[cfg(feature = "camera")]
 fn camera_lines() -> Vec<String> {
-    super::camera::lines()
+    super::video::camera::lines()
 }
 
 #[cfg(not(feature = "camera"))]

@@ -4,7 +4,7 @@
 //! from a known test-pattern frame whose colours are checked cell by cell.
 
 use super::*;
-use crate::media::{TestPattern, VideoSettings, VideoSource};
+use crate::media::video::{TestPattern, VideoSettings, VideoSource};
 use crate::meeting::MeetingState;
 use crate::output::LocalEvent;
 use crate::tui::help::help_text;
@@ -350,7 +350,7 @@ fn grid_shapes_suit_wide_and_narrow_areas() {
 }
 
 /// Test-pattern bars: with a width of 224 each is 32 pixels wide.
-use crate::media::pattern::BARS;
+use crate::media::video::pattern::BARS;
 
 #[test]
 fn tile_from_a_known_test_frame_in_half_blocks() {

@@ -381,7 +381,7 @@ mod tests {
 
     #[test]
     fn decoder_publishes_pictures_and_redoes_them_on_resize() {
-        use crate::media::{TestPattern, VideoSettings, VideoSource};
+        use crate::media::video::{TestPattern, VideoSettings, VideoSource};
         let (mut feed, board) = start(halfblocks_picker()).expect("decoder starts");
         let key = TileKey::Member(ClientId(7));
         board.show(&[(key, Size::new(32, 20))]);

@@ -11,11 +11,12 @@
 //! A video sender may also hand each frame it sent to a preview sink (the
 //! full-screen view's self-view), sharing the bytes rather than copying them.
 
-use super::screen::ScreenProducer;
-use super::{AudioSource, VideoSource};
-use crate::channel::CurrentSocket;
-use crate::codec::AudioEncoder;
+use super::CurrentSocket;
 use crate::events::AppEvent;
+use crate::media::audio::AudioSource;
+use crate::media::audio::codec::AudioEncoder;
+use crate::media::screen::ScreenProducer;
+use crate::media::video::VideoSource;
 use crate::sink::{SharedFrame, VideoSink};
 use crate::stats::ClientStats;
 use common::protocol::{AUDIO_FRAME, AUDIO_FRAME_SAMPLES};
