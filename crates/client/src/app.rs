@@ -17,34 +17,27 @@
 //! everything it was sent before it closes its side. So a script that pipes in
 //! commands and closes stdin gets every answer before the client exits.
 
-use crate::channel::sender::Producer;
-use crate::channel::{ChannelContext, MediaChannel, ScreenReceiver, Sinks};
+use crate::channel::{ChannelContext, MediaChannel};
 use crate::command::{self, Command, DeviceKind, VideoWanted};
 use crate::level::MemberLevels;
 use crate::link::{self, ResumeError, ResumedControl, Security, ServerLink, Session};
-use crate::media::audio::codec::AudioEncoder;
-use crate::media::audio::record::AudioRecorder;
-use crate::media::screen::record::ScreenRecorder;
-use crate::media::screen::{self, KeyframeRequest, ScreenProducer};
-use crate::media::video::VideoSettings;
-use crate::media::video::record::VideoRecorder;
-use crate::media::{self, audio, video};
+use crate::media;
+use crate::media::driver::{Driver, InputTarget, Opened, Outputs};
+use crate::media::options::MediaOptions;
 use crate::meeting::MeetingState;
 use crate::order::{AnswerOrder, Decision};
 use crate::output::{FrontEnd, Json, Lines, LocalEvent, MemberLevel};
 use crate::playback::{self, Playback, PlaybackClock};
 use crate::record::ChatLog;
 use crate::resend::RequestLog;
-use crate::sink::{AudioSink, ScreenSink, VideoSink};
 use crate::stats::ClientStats;
-use crate::tui::{self, TileFeed, TuiSettings};
+use crate::tui::{self, TuiSettings};
 use crate::unconfirmed::{Pending, UnconfirmedChat};
 use common::protocol::{
     KEEPALIVE_INTERVAL, MAX_CHAT_BYTES, RESUME_TRYING_FOR, SERVER_SILENCE_LIMIT,
 };
 use common::{
-    AudioCodec, ClientId, Event, FrameReader, InputEvent, MediaKind, MemberView, PerKind,
-    PixelSize, Request,
+    ClientId, Event, FrameReader, InputEvent, MediaKind, MemberView, PerKind, PixelSize, Request,
 };
 use crossbeam_channel::{Receiver, SendError, Sender};
 use std::collections::HashMap;
@@ -81,13 +74,9 @@ pub struct Options {
     /// False when `audio_out` is only the build's default (the speaker), which
     /// may be missing without that being an error.
     pub audio_out_chosen: bool,
-    pub video: VideoSettings,
-    /// The microphone `/audio on mic` opens (`--mic`); None: the default one.
-    pub mic: Option<String>,
-    /// The camera `/video on camera` opens (`--camera`); None: the first one.
-    pub camera: Option<String>,
-    /// The codec our audio is sent in (`--audio-codec`).
-    pub audio_codec: AudioCodec,
+    /// What every media source opens with (`--video-size`, `--fps`,
+    /// `--camera`, `--mic`, `--audio-codec`).
+    pub media: MediaOptions,
     /// `--video-size-wanted`: how much of the others' video to ask for.
     pub video_wanted: VideoWanted,
 }
@@ -158,22 +147,17 @@ struct App {
     events: Sender<AppEvent>,
     /// Our media channels, one per kind.
     channels: PerKind<MediaChannel>,
+    /// Each kind's driver: what opens our sources, and follows the meeting.
+    drivers: PerKind<Box<dyn Driver>>,
     channel_ctx: ChannelContext,
     /// The meeting as the server told it: folded here, read by the front end.
     meeting: MeetingState,
     stats: Arc<ClientStats>,
     chat_log: Option<ChatLog>,
-    /// `--record`'s audio files: a member's is finished when it leaves.
-    audio_recorder: Option<AudioRecorder>,
-    video_settings: VideoSettings,
-    mic: Option<String>,
-    camera: Option<String>,
+    media_options: MediaOptions,
     /// The source each kind is shared from now (`mic`, `camera`, a path...),
     /// as the user named it; for switching devices while sharing.
     shared_from: PerKind<Option<String>>,
-    audio_codec: AudioCodec,
-    /// The full-screen view's self-view tile, fed by our own video sender.
-    self_view: Option<TileFeed>,
     shutdown_seen: bool,
     /// The keep-alive: when the server was last heard, when we last asked,
     /// and since when it has been silent past the limit (if it is).
@@ -187,9 +171,9 @@ struct App {
     playback: Playback,
     /// Running while the mix is played (`--audio-out`); dropping it finishes the sink.
     playback_clock: Option<PlaybackClock>,
-    /// While we share a screen: how to ask it for a keyframe, and how to play
-    /// a granted controller's input on it (X displays only).
-    screen_share: Option<ScreenShare>,
+    /// While we share what takes a granted controller's input (a screen):
+    /// its kind and what plays the input.
+    input: Option<(MediaKind, Injector)>,
     /// How much video we ask for (`/view`), the full-screen view's latest
     /// tiles, and the last `view` sent (none is sent twice in a row).
     video_wanted: VideoWanted,
@@ -201,13 +185,12 @@ struct App {
     unconfirmed: UnconfirmedChat,
 }
 
-struct ScreenShare {
-    keyframe: KeyframeRequest,
+struct Injector {
     /// What plays a granted controller's input: the X display, or the test
-    /// desktop, which draws it; none for image files.
-    injector: Option<Box<dyn screen::InputTarget>>,
-    /// The injector failed once: said, and not tried again.
-    injector_failed: bool,
+    /// desktop, which draws it (image files take none).
+    target: Box<dyn InputTarget>,
+    /// The target failed once: said, and not tried again.
+    failed: bool,
 }
 
 pub fn run(
@@ -245,20 +228,7 @@ pub fn run(
         other => other.transpose()?,
     };
     let record = options.record.as_deref();
-    // Every kind's consumers: the recorder, the view, the levels, playback.
-    let mut video_sinks: Vec<Box<dyn VideoSink>> = Vec::new();
-    let mut audio_sinks: Vec<Box<dyn AudioSink>> = Vec::new();
-    let mut screen_sinks: Vec<Box<dyn ScreenSink>> = Vec::new();
-    let audio_recorder = record.map(AudioRecorder::new);
-    if let Some(dir) = record {
-        video_sinks.push(Box::new(VideoRecorder::new(dir)));
-        screen_sinks.push(Box::new(ScreenRecorder::new(dir)));
-    }
-    if let Some(recorder) = &audio_recorder {
-        audio_sinks.push(Box::new(recorder.clone()));
-    }
-    let mut self_view = None;
-    let mut view_levels = None;
+    let mut view_parts = None;
     // The full-screen view reads keys itself; the line modes read stdin.
     let reads_stdin = !matches!(options.mode, Mode::FullScreen(_));
     let full_screen = !reads_stdin;
@@ -267,11 +237,7 @@ pub fn run(
         Mode::Json => Box::new(Json),
         Mode::FullScreen(settings) => {
             let view = tui::start(settings, id, stats.clone(), events.clone())?;
-            video_sinks.push(Box::new(view.tiles.clone()));
-            screen_sinks.push(Box::new(view.tiles.clone()));
-            audio_sinks.push(Box::new(view.levels.clone()));
-            view_levels = Some(view.levels.clone());
-            self_view = Some(view.tiles.for_self_view());
+            view_parts = Some((view.tiles.clone(), view.levels.clone()));
             Box::new(view)
         }
     };
@@ -288,15 +254,18 @@ pub fn run(
         server: server.to_string(),
         fingerprint: trust.fingerprint.map(|f| f.to_string()),
     });
-    let levels = view_levels.unwrap_or_else(|| {
-        let levels = MemberLevels::default();
-        audio_sinks.push(Box::new(levels.clone()));
-        levels
-    });
+    let (tiles, levels) = match view_parts {
+        Some((tiles, levels)) => (Some(tiles), levels),
+        None => (None, MemberLevels::default()),
+    };
     let playback = Playback::new(id);
-    // Always a sink: `/speaker` may start playback later; it takes frames
-    // only while a clock plays.
-    audio_sinks.push(Box::new(playback.clone()));
+    // Where each kind's driver sends what it receives.
+    let outputs = Outputs {
+        record: options.record.clone(),
+        tiles,
+        levels: levels.clone(),
+        playback: playback.clone(),
+    };
     let playback_clock = match playback_sink {
         Some(sink) => {
             let described = sink.describe();
@@ -321,19 +290,14 @@ pub fn run(
         stats: stats.clone(),
         events: events.clone(),
     };
-    let mut sinks = PerKind::from_fn(|kind| match kind {
-        MediaKind::Video => Some(Sinks::Video(std::mem::take(&mut video_sinks))),
-        MediaKind::Audio => Some(Sinks::Audio(std::mem::take(&mut audio_sinks))),
-        MediaKind::Screen => Some(Sinks::Screen(ScreenReceiver::new(std::mem::take(
-            &mut screen_sinks,
-        )))),
-    });
+    let mut drivers = PerKind::from_fn(|kind| (media::driver(kind).start)(&outputs));
     let mut sockets = media_sockets.map(|_, socket| Some(socket));
     let channels = PerKind::try_from_fn(|kind| {
-        let (Some(socket), Some(sinks)) = (sockets[kind].take(), sinks[kind].take()) else {
-            unreachable!("one socket and one set of sinks per kind");
+        let Some(socket) = sockets[kind].take() else {
+            unreachable!("one socket per kind");
         };
-        MediaChannel::open(kind, socket, sinks, &channel_ctx, session.clone())
+        let receiver = drivers[kind].receiver();
+        MediaChannel::open(kind, socket, receiver, &channel_ctx, session.clone())
     })?;
     if reads_stdin {
         spawn_stdin_reader(events.clone())?;
@@ -351,17 +315,13 @@ pub fn run(
         session,
         events,
         channels,
+        drivers,
         channel_ctx,
         meeting: MeetingState::new(id),
         stats,
         chat_log,
-        audio_recorder,
-        video_settings: options.video,
-        mic: options.mic,
-        camera: options.camera,
+        media_options: options.media,
         shared_from: PerKind::default(),
-        audio_codec: options.audio_codec,
-        self_view,
         shutdown_seen: false,
         last_heard: Instant::now(),
         last_ping: Instant::now(),
@@ -370,7 +330,7 @@ pub fn run(
         levels,
         playback,
         playback_clock,
-        screen_share: None,
+        input: None,
         video_wanted: options.video_wanted,
         tiles: Vec::new(),
         full_screen,
@@ -447,9 +407,7 @@ impl App {
                 }
                 AppEvent::SenderFailed(kind, message) => {
                     self.channels[kind].sender_failed();
-                    if kind == MediaKind::Screen {
-                        self.screen_share = None;
-                    }
+                    self.sharing_stopped(kind);
                     let _ = self.send_request(Request::Media { kind, on: false });
                     self.say(LocalEvent::Error { message });
                 }
@@ -745,18 +703,15 @@ impl App {
             tracing::warn!(%from, "input from a member without control of our screen ignored");
             return;
         }
-        let Some(share) = &mut self.screen_share else {
-            return;
+        let Some((_, injector)) = &mut self.input else {
+            return; // nothing shared takes input (pictures: nothing to type into)
         };
-        if share.injector_failed {
+        if injector.failed {
             return;
         }
-        let Some(injector) = &mut share.injector else {
-            return; // pictures: nothing to type into
-        };
         for event in events {
-            if let Err(err) = injector.apply(*event) {
-                share.injector_failed = true;
+            if let Err(err) = injector.target.apply(*event) {
+                injector.failed = true;
                 let message = format!("cannot play remote input on this display: {err}");
                 return self.say(LocalEvent::Error { message });
             }
@@ -849,52 +804,27 @@ impl App {
     }
 
     fn start_sharing(&mut self, kind: MediaKind, source: Option<&str>) {
-        let producer = match kind {
-            MediaKind::Video => {
-                video::open_video_source(source, self.video_settings, self.camera.as_deref()).map(
-                    |s| {
-                        let interval = Duration::from_secs(1) / self.video_settings.fps.max(1);
-                        (s.describe(), Producer::Video(s, interval))
-                    },
-                )
-            }
-            MediaKind::Audio => {
-                audio::open_audio_source(source, self.mic.as_deref()).and_then(|s| {
-                    let encoder = AudioEncoder::new(self.audio_codec)?;
-                    let description = format!("{} ({})", s.describe(), encoder.codec());
-                    Ok((description, Producer::Audio(s, encoder)))
-                })
-            }
-            MediaKind::Screen => screen::open_screen_source(source).map(|(s, injector)| {
-                let keyframe = KeyframeRequest::default();
-                self.screen_share = Some(ScreenShare {
-                    keyframe: keyframe.clone(),
-                    injector,
-                    injector_failed: false,
-                });
-                let interval = Duration::from_secs(1) / screen::SCREEN_FPS;
-                let description = s.describe();
-                let producer = ScreenProducer::new(s, keyframe);
-                (description, Producer::Screen(Box::new(producer), interval))
-            }),
-        };
-        let (description, producer) = match producer {
-            Ok(ready) => ready,
+        let Opened {
+            description,
+            producer,
+            input,
+        } = match self.drivers[kind].open(source, &self.media_options) {
+            Ok(opened) => opened,
             Err(err) => {
                 return self.say(LocalEvent::Error {
                     message: format!("{err:#}"),
                 });
             }
         };
-        let preview = match kind {
-            MediaKind::Video => self
-                .self_view
-                .clone()
-                .map(|feed| Box::new(feed) as Box<dyn VideoSink>),
-            MediaKind::Audio | MediaKind::Screen => None,
-        };
-        match self.channels[kind].start(producer, &self.channel_ctx, preview) {
+        match self.channels[kind].start(producer, &self.channel_ctx) {
             Ok(()) => {
+                // A new source replaces what played input on the old one.
+                if input.is_some() || self.input.as_ref().is_some_and(|(k, _)| *k == kind) {
+                    self.input = input.map(|target| {
+                        let failed = false;
+                        (kind, Injector { target, failed })
+                    });
+                }
                 self.shared_from[kind] = source.map(str::to_string);
                 let _ = self.send_request(Request::Media { kind, on: true });
                 self.say(LocalEvent::Sharing {
@@ -909,19 +839,20 @@ impl App {
         }
     }
 
+    /// What `kind` shared is gone: its driver and the controller's input
+    /// forget it.
+    fn sharing_stopped(&mut self, kind: MediaKind) {
+        self.drivers[kind].stopped();
+        if self.input.as_ref().is_some_and(|(k, _)| *k == kind) {
+            self.input = None;
+        }
+    }
+
     /// `/mic` and `/camera`: the device the `mic` and `camera` sources open
     /// from now on; a source sharing from the device switches at once.
     fn choose_device(&mut self, device: DeviceKind, name: Option<String>) {
-        let (kind, source) = match device {
-            DeviceKind::Microphone => {
-                self.mic = name.clone();
-                (MediaKind::Audio, "mic")
-            }
-            DeviceKind::Camera => {
-                self.camera = name.clone();
-                (MediaKind::Video, "camera")
-            }
-        };
+        self.media_options.choose(device, name.clone());
+        let (kind, source) = device.source();
         self.say(LocalEvent::DeviceChosen {
             device: device.name().to_string(),
             name,
@@ -978,9 +909,7 @@ impl App {
     fn stop_sharing(&mut self, kind: MediaKind) {
         self.channels[kind].stop();
         self.shared_from[kind] = None;
-        if kind == MediaKind::Screen {
-            self.screen_share = None;
-        }
+        self.sharing_stopped(kind);
         let _ = self.send_request(Request::Media { kind, on: false });
         self.say(LocalEvent::Sharing {
             kind,
@@ -1061,22 +990,13 @@ impl App {
             .in_meeting
             .store(in_meeting, Ordering::Relaxed);
         self.restart_loss_counts(&event);
+        for (_, driver) in self.drivers.iter_mut() {
+            driver.event(&event, in_meeting);
+        }
         let mut with_levels = false;
         match &event {
             Event::Members { meeting, .. } if self.meeting.meeting.as_ref() == Some(meeting) => {
                 with_levels = true;
-            }
-            Event::MemberLeft { member, .. } => {
-                self.playback.forget(member.id);
-                if let Some(recorder) = &self.audio_recorder {
-                    recorder.finish(member.id);
-                }
-            }
-            // A newcomer has no picture of our screen yet.
-            Event::MemberJoined { .. } | Event::Keyframe { .. } => {
-                if let Some(share) = &self.screen_share {
-                    share.keyframe.ask();
-                }
             }
             Event::Input { from, events } => self.inject(*from, events),
             // The host stopped what we share: the server relays none of it
@@ -1088,9 +1008,7 @@ impl App {
                 ..
             } if member.id == self.me && self.channels[*kind].sending() => {
                 self.channels[*kind].stop();
-                if *kind == MediaKind::Screen {
-                    self.screen_share = None;
-                }
+                self.sharing_stopped(*kind);
                 self.say(LocalEvent::Sharing {
                     kind: *kind,
                     on: false,
@@ -1099,16 +1017,10 @@ impl App {
             }
             // Control of our screen ended: nothing the controller pressed stays down.
             Event::ControlRevoked { owner, .. } if owner.id == self.me => {
-                if let Some(injector) = self.screen_share.as_mut().and_then(|s| s.injector.as_mut())
-                    && let Err(err) = injector.release_all()
+                if let Some((_, injector)) = self.input.as_mut()
+                    && let Err(err) = injector.target.release_all()
                 {
                     tracing::warn!("could not release the controller's keys: {err}");
-                }
-            }
-            Event::Left { .. } | Event::Ended { .. } if !in_meeting => {
-                self.playback.forget_all();
-                if let Some(recorder) = &self.audio_recorder {
-                    recorder.finish_all();
                 }
             }
             Event::Chat {

@@ -3,6 +3,7 @@
 
 use crate::control::{INPUT_USAGE, InputAction};
 use crate::media;
+pub use crate::media::options::DeviceKind;
 use crate::output::HelpLine;
 use crate::playback::mixer::MAX_VOLUME_PERCENT;
 use common::{ClientId, MediaKind, PixelSize};
@@ -188,22 +189,6 @@ impl Entered {
 impl PartialEq<&str> for Entered {
     fn eq(&self, line: &&str) -> bool {
         self.line == *line
-    }
-}
-
-/// The devices a member picks inside the session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeviceKind {
-    Microphone,
-    Camera,
-}
-
-impl DeviceKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            DeviceKind::Microphone => "microphone",
-            DeviceKind::Camera => "camera",
-        }
     }
 }
 
@@ -1019,6 +1004,28 @@ mod tests {
         for command in commands {
             let line = command.to_string();
             assert_eq!(parse(&line), Ok(Some(command)), "{line}");
+        }
+    }
+
+    /// What a new media kind needs here, besides its driver: a row that
+    /// shares it, and its name where commands take a kind.
+    #[test]
+    fn every_media_kind_has_its_command_and_is_named_where_kinds_are_taken() {
+        for kind in MediaKind::ALL {
+            assert_eq!(
+                parse(&format!("/{kind} off")),
+                Ok(Some(Command::MediaOff(kind))),
+                "a COMMANDS row for /{kind}"
+            );
+            assert_eq!(
+                parse(&format!("/stop everyone {kind}")),
+                Ok(Some(Command::Block(None, kind)))
+            );
+            for name in ["stop", "allow"] {
+                let spec = COMMANDS.iter().find(|spec| spec.name == name);
+                let usage = spec.map(|spec| spec.usage.join(" ")).unwrap_or_default();
+                assert!(usage.contains(kind.name()), "/{name}'s usage names {kind}");
+            }
         }
     }
 

@@ -5,8 +5,7 @@
 //! Kept free of the view and the protocol so the server can compute the same
 //! figure when levels go over the wire.
 
-use crate::sink::AudioSink;
-use common::{ClientId, MediaHeader};
+use common::ClientId;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -106,13 +105,6 @@ impl MemberLevels {
             .filter(|(_, meter)| meter.speaking_at(now))
             .map(|(member, _)| *member)
             .collect()
-    }
-}
-
-impl AudioSink for MemberLevels {
-    fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()> {
-        self.heard(header.sender, pcm, Instant::now());
-        Ok(())
     }
 }
 

@@ -1,6 +1,8 @@
-//! One media channel per kind: its attached socket, the thread that reads it
-//! into the kind's sinks, the sender that writes our own media to it, and the
-//! sequence counter that numbers our frames across off and on.
+//! One media channel per kind: its attached socket (`socket`), the thread
+//! that reads it into the kind's `Receiver`, the sender that writes our own
+//! media to it (`sender`), and the sequence counter that numbers our frames
+//! across off and on. What a kind does with frames is its driver's
+//! (`media::driver`); a channel only moves them.
 //!
 //! The main loop keeps a `PerKind<MediaChannel>` and never touches a media
 //! socket itself: opening, sharing, stopping and half-closing happen here, in
@@ -13,90 +15,26 @@
 //! when its socket ends without us closing it, says so (`MediaDown`),
 //! attaches a new socket with the session's token, with back-off, and hands
 //! it to the sender through `CurrentSocket` (`MediaUp`). The reader keeps its
-//! sinks throughout, so recordings and the view go on where they were.
+//! receiver throughout, so recordings and the view go on where they were.
 
 pub mod sender;
-mod socket;
+pub(crate) mod socket;
 
 pub use socket::CurrentSocket;
 
 use crate::events::AppEvent;
 use crate::link::{MediaSocket, Refused, Session};
-use crate::media::audio::codec::AudioDecoders;
-use crate::sink::{self, AudioSink, ScreenSink, SharedFrame, VideoSink};
+use crate::media::driver::{Producer, Received, Receiver};
 use crate::stats::ClientStats;
-use common::{ClientId, Event, FrameKind, FrameReader, Layer, MediaHeader, MediaKind};
+use common::ClientId;
+use common::{Event, FrameKind, FrameReader, MediaKind};
 use crossbeam_channel::Sender;
-use meeting_screen::codec::ScreenDecoder;
-use sender::{Producer, RunningSender, SenderContext};
-use std::collections::HashMap;
+use sender::{RunningSender, SenderContext};
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::time::{Duration, Instant};
 use transport::Socket;
-
-/// The consumers of one media socket's frames, by the kind's body format.
-pub enum Sinks {
-    /// JPEG frames, shared without copying.
-    Video(Vec<Box<dyn VideoSink>>),
-    /// 20 ms of mono s16 PCM per frame.
-    Audio(Vec<Box<dyn AudioSink>>),
-    /// Changed tiles of shared screens, put together per sender first.
-    Screen(ScreenReceiver),
-}
-
-/// A decoder per member sharing a screen, and where the pictures go.
-pub struct ScreenReceiver {
-    sinks: Vec<Box<dyn ScreenSink>>,
-    decoders: HashMap<ClientId, (ScreenDecoder, Instant)>,
-    /// When each sender was last asked for a keyframe.
-    asked: HashMap<ClientId, Instant>,
-}
-
-/// A sender whose screen has been silent this long is forgotten (its canvas
-/// is memory: up to 100 MB for the largest screen the format allows).
-const SCREEN_FORGOTTEN_AFTER: Duration = Duration::from_secs(60);
-
-impl ScreenReceiver {
-    pub fn new(sinks: Vec<Box<dyn ScreenSink>>) -> ScreenReceiver {
-        ScreenReceiver {
-            sinks,
-            decoders: HashMap::new(),
-            asked: HashMap::new(),
-        }
-    }
-
-    fn frame(&mut self, header: &MediaHeader, body: &[u8], events: &Sender<AppEvent>) {
-        let now = Instant::now();
-        self.decoders
-            .retain(|_, (_, last)| now.duration_since(*last) < SCREEN_FORGOTTEN_AFTER);
-        let (decoder, last) = self
-            .decoders
-            .entry(header.sender)
-            .or_insert_with(|| (ScreenDecoder::new(), now));
-        *last = now;
-        match decoder.apply_sequenced(header.sequence, body) {
-            Ok(applied) => {
-                if let Some(canvas) = decoder.canvas() {
-                    sink::deliver(&mut self.sinks, |s| s.update(header, canvas, &applied));
-                }
-            }
-            Err(err) => {
-                tracing::debug!(sender = %header.sender, "screen update not applied: {err}")
-            }
-        }
-        // Out of sync (joined late, frames lost, a broken body): ask the
-        // sender for a whole picture, once a second at most.
-        let recently_asked = self.asked.get(&header.sender).is_some_and(|at| {
-            now.duration_since(*at) < common::protocol::KEYFRAME_REQUEST_INTERVAL
-        });
-        if decoder.needs_keyframe() && !recently_asked {
-            self.asked.insert(header.sender, now);
-            let _ = events.send(AppEvent::KeyframeNeeded(MediaKind::Screen, header.sender));
-        }
-    }
-}
 
 /// What every channel's sender shares with the main loop.
 #[derive(Clone)]
@@ -117,22 +55,24 @@ pub struct MediaChannel {
 }
 
 impl MediaChannel {
-    /// Takes over an attached socket and starts reading it into `sinks`;
+    /// Takes over an attached socket and starts reading it into `receiver`;
     /// `session` attaches a new socket when this one breaks.
     pub fn open(
         kind: MediaKind,
         socket: MediaSocket,
-        sinks: Sinks,
+        receiver: Box<dyn Receiver>,
         ctx: &ChannelContext,
         session: Session,
     ) -> anyhow::Result<MediaChannel> {
         let current = Arc::new(CurrentSocket::new(socket.stream));
         let reader = ChannelReader {
             kind,
-            sinks,
-            decoders: AudioDecoders::default(),
-            stats: ctx.stats.clone(),
-            events: ctx.events.clone(),
+            receiver,
+            received: ToClient {
+                kind,
+                stats: ctx.stats.clone(),
+                events: ctx.events.clone(),
+            },
             socket: current.clone(),
             session,
         };
@@ -147,13 +87,11 @@ impl MediaChannel {
         })
     }
 
-    /// Starts sending from `producer`, replacing what was sent before;
-    /// `preview` sees every frame sent (the self-view).
+    /// Starts sending from `producer`, replacing what was sent before.
     pub fn start(
         &mut self,
-        producer: Producer,
+        producer: Box<dyn Producer>,
         ctx: &ChannelContext,
-        preview: Option<Box<dyn VideoSink>>,
     ) -> std::io::Result<()> {
         self.stop();
         let sender_ctx = SenderContext {
@@ -164,7 +102,7 @@ impl MediaChannel {
             stats: ctx.stats.clone(),
             events: ctx.events.clone(),
         };
-        self.sender = Some(RunningSender::spawn(producer, sender_ctx, preview)?);
+        self.sender = Some(RunningSender::spawn(self.kind, producer, sender_ctx)?);
         Ok(())
     }
 
@@ -237,14 +175,32 @@ fn retry_delay(attempt: u32) -> Duration {
     }
 }
 
+/// What a channel's receiver tells the client: its figures, and the main
+/// loop its needs.
+struct ToClient {
+    kind: MediaKind,
+    stats: Arc<ClientStats>,
+    events: Sender<AppEvent>,
+}
+
+impl Received for ToClient {
+    fn stats(&self) -> &ClientStats {
+        &self.stats
+    }
+
+    fn keyframe_needed(&self, member: ClientId) {
+        let _ = self
+            .events
+            .send(AppEvent::KeyframeNeeded(self.kind, member));
+    }
+}
+
 /// The thread that reads one channel's sockets, one after the other.
 struct ChannelReader {
     kind: MediaKind,
-    sinks: Sinks,
-    /// One audio decoder per sender (unused on other kinds' channels).
-    decoders: AudioDecoders,
-    stats: Arc<ClientStats>,
-    events: Sender<AppEvent>,
+    /// The kind's: what every frame is handed to.
+    receiver: Box<dyn Receiver>,
+    received: ToClient,
     socket: Arc<CurrentSocket>,
     session: Session,
 }
@@ -266,7 +222,10 @@ impl ChannelReader {
             if down_since.duration_since(up_since) >= STAYED_UP {
                 attempts = 0;
             }
-            let _ = self.events.send(AppEvent::MediaDown(self.kind, ended));
+            let _ = self
+                .received
+                .events
+                .send(AppEvent::MediaDown(self.kind, ended));
             let Some(socket) = self.attach_again(&mut attempts) else {
                 break;
             };
@@ -276,11 +235,13 @@ impl ChannelReader {
             }
             up_since = Instant::now();
             let _ = self
+                .received
                 .events
                 .send(AppEvent::MediaUp(self.kind, down_since.elapsed()));
         }
-        drop(self.sinks); // finishes the recordings before saying we are done
-        let _ = self.events.send(AppEvent::MediaClosed(self.kind));
+        let events = self.received.events.clone();
+        drop(self.receiver); // finishes the recordings before saying we are done
+        let _ = events.send(AppEvent::MediaClosed(self.kind));
     }
 
     /// Attaches a new socket, trying until it works and counting the tries
@@ -305,7 +266,7 @@ impl ChannelReader {
         }
     }
 
-    /// Hands every frame of one socket to the sinks; returns how it ended.
+    /// Hands every frame of one socket to the receiver; returns how it ended.
     fn read(&mut self, reader: &mut FrameReader<Socket>) -> String {
         let kind = self.kind;
         loop {
@@ -317,9 +278,11 @@ impl ChannelReader {
             if frame.kind() == FrameKind::Control {
                 match frame.parse_control::<Event>() {
                     // For our video sender: which layers to encode.
-                    Ok(Event::Layers { wanted, .. }) => self.stats.set_layers_wanted(wanted),
+                    Ok(Event::Layers { wanted, .. }) => {
+                        self.received.stats.set_layers_wanted(wanted);
+                    }
                     Ok(event) => {
-                        let _ = self.events.send(AppEvent::Server(event));
+                        let _ = self.received.events.send(AppEvent::Server(event));
                     }
                     Err(_) => {}
                 }
@@ -329,33 +292,10 @@ impl ChannelReader {
                 continue;
             };
             let body_len = frame.media_body().len();
-            self.stats
+            self.received
+                .stats
                 .received(header.sender, kind, body_len, header.sequence);
-            match &mut self.sinks {
-                Sinks::Video(sinks) => {
-                    let shared = SharedFrame::new(frame);
-                    let (layer, size) = shared
-                        .layer()
-                        .map_or((Layer::FULL, None), |l| (l.layer, Some(l.size)));
-                    self.stats.received_layer(header.sender, layer, size);
-                    sink::deliver(sinks, |s| s.frame(&header, &shared));
-                }
-                Sinks::Audio(sinks) if !sinks.is_empty() => {
-                    // PCM or Opus: the sinks get 20 ms PCM frames either way,
-                    // frames the decoder made up for lost ones included.
-                    self.decoders
-                        .decode(&header, frame.media_body(), |header, pcm| {
-                            sink::deliver(sinks, |s| s.frame(header, pcm));
-                        });
-                    if let Some(decoded) = self.decoders.stats(header.sender) {
-                        self.stats.audio_decoded(header.sender, decoded);
-                    }
-                }
-                Sinks::Screen(receiver) => {
-                    receiver.frame(&header, frame.media_body(), &self.events);
-                }
-                _ => {}
-            }
+            self.receiver.frame(&header, frame, &self.received);
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Video and screen tiles: turning JPEG frames and shared screens into
 //! pictures the terminal can show, off the UI thread.
 //!
-//! The media reader (and our own video sender, for the self-view) hand each
-//! frame, and the screen receiver each updated screen, to a `TileFeed`, which only parks it as the newest undecoded frame of
+//! The video receiver (and our own video sender, for the self-view) hand each
+//! frame, and the screen receiver each updated screen, to a `TileFeed`
+//! (`show_video`, `show_screen`), which only parks it as the newest undecoded frame of
 //! its tile, replacing any older one: a slow decoder drops stale frames, it
 //! never queues them. One decoder thread decodes the parked frames and scales
 //! and encodes them (half-blocks, sixel, kitty or iTerm2, whatever the `Picker`
@@ -11,9 +12,9 @@
 //! it tells the decoder the tile sizes after each layout, which re-encodes the
 //! last picture when the terminal is resized.
 
-use crate::sink::{ScreenSink, SharedFrame, VideoSink};
+use crate::sink::SharedFrame;
 use crate::sync::lock;
-use common::{ClientId, MediaHeader};
+use common::ClientId;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use image::DynamicImage;
 use image::imageops::FilterType;
@@ -108,34 +109,30 @@ impl TileFeed {
     }
 }
 
-impl VideoSink for TileFeed {
-    fn frame(&mut self, header: &MediaHeader, frame: &SharedFrame) -> anyhow::Result<()> {
-        let key = self.fixed.unwrap_or(TileKey::Member(header.sender));
+impl TileFeed {
+    /// `sender`'s newest video frame (ours, on the self-view's feed).
+    pub fn show_video(&self, sender: ClientId, frame: &SharedFrame) {
+        let key = self.fixed.unwrap_or(TileKey::Member(sender));
+        self.park(key, Parked::Jpeg(frame.clone()));
+    }
+
+    /// `sender`'s shared screen as now known.
+    pub fn show_screen(&self, sender: ClientId, canvas: &image::RgbImage) {
+        let key = TileKey::Screen(sender);
+        // A tile that is not on screen costs nothing, not even the copy.
+        if lock(&self.shared.wanted).contains_key(&key) {
+            self.park(key, Parked::Picture(Arc::new(canvas.clone())));
+        }
+    }
+
+    /// Parks a picture as its tile's newest, for the decoder.
+    fn park(&self, key: TileKey, picture: Parked) {
         // A tile that is not on screen costs nothing to decode.
         if !lock(&self.shared.wanted).contains_key(&key) {
-            return Ok(());
+            return;
         }
-        lock(&self.shared.parked).insert(key, (Parked::Jpeg(frame.clone()), Instant::now()));
-        self.shared.wake();
-        Ok(())
-    }
-}
-
-impl ScreenSink for TileFeed {
-    fn update(
-        &mut self,
-        header: &MediaHeader,
-        canvas: &image::RgbImage,
-        _applied: &meeting_screen::codec::Applied,
-    ) -> anyhow::Result<()> {
-        let key = TileKey::Screen(header.sender);
-        if !lock(&self.shared.wanted).contains_key(&key) {
-            return Ok(());
-        }
-        let picture = Parked::Picture(Arc::new(canvas.clone()));
         lock(&self.shared.parked).insert(key, (picture, Instant::now()));
         self.shared.wake();
-        Ok(())
     }
 }
 
@@ -308,6 +305,9 @@ pub fn halfblocks_picker() -> Picker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::screen::ScreenSink;
+    use crate::media::video::VideoSink;
+    use common::MediaHeader;
 
     #[test]
     fn pictures_fit_without_distortion() {

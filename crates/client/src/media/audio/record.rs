@@ -3,7 +3,7 @@
 //! so a recording keeps its timing; the WAV header is rewritten every
 //! second, so a killed client leaves valid files.
 
-use crate::sink::AudioSink;
+use super::AudioSink;
 use anyhow::Context;
 use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
 use common::{ClientId, MediaHeader};

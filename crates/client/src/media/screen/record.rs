@@ -2,7 +2,7 @@
 //! member's changes, as `SESSION/screen/<member id>/<seq>.jpg`, and the
 //! last one losslessly as `latest.png` (for checking text).
 
-use crate::sink::ScreenSink;
+use super::ScreenSink;
 use anyhow::Context;
 use common::{ClientId, MediaHeader};
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! Screen sources: what `/screen on SOURCE` captures.
 //!
 //! Like the video and audio sources, each source is one row in a table
-//! (`SCREEN_SOURCES`): the synthetic test desktop and image files need no
+//! (`SCREEN_SOURCES`: its name, what it is, how it opens): the synthetic test desktop and image files need no
 //! display; `x11[:DISPLAY][@WxH+X+Y]` captures an X display through x11rb,
 //! which is pure Rust, so every build has it.
 //!
@@ -10,6 +10,8 @@
 //! desktop draws it (a field of typed text and the pointer), so control
 //! mode does something visible without a display. Image files take none.
 
+use crate::media::driver::{InputTarget, Source, Takes, open_source};
+use crate::media::options::MediaOptions;
 use crate::sync::lock;
 use anyhow::Context;
 use common::InputEvent;
@@ -20,22 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The screen sources: (how to name it, what it is).
-pub const SCREEN_SOURCES: &[(&str, &str)] = &[
-    (
-        "test",
-        "a synthetic desktop: scrolling text in several sizes and a moving window (the default); a controller's typing and pointer show on it",
-    ),
-    (
-        "x11[:DISPLAY]",
-        "an X display ($DISPLAY unless given), or a region of it: x11:DISPLAY@WxH+X+Y",
-    ),
-    (
-        "PATH",
-        "a PNG or JPEG file, or a folder of them shown in name order, a new one every 2 s",
-    ),
-];
-
 /// The test desktop's size.
 pub(super) const TEST_DESKTOP: (u32, u32) = (1280, 720);
 /// How long each picture of an image folder is shown.
@@ -45,13 +31,6 @@ const IMAGE_PERIOD: Duration = Duration::from_secs(2);
 pub trait ScreenSource: Send {
     fn describe(&self) -> String;
     fn capture(&mut self) -> anyhow::Result<RgbImage>;
-}
-
-/// Where a granted controller's input goes on the screen we share.
-pub trait InputTarget: Send {
-    fn apply(&mut self, event: InputEvent) -> anyhow::Result<()>;
-    /// Lifts whatever the controller holds down (control ended).
-    fn release_all(&mut self) -> anyhow::Result<()>;
 }
 
 impl InputTarget for X11Injector {
@@ -91,28 +70,48 @@ impl InputTarget for SharedDesktopInput {
 /// A screen source, and what plays a controller's input on it, if anything.
 pub type OpenedScreen = (Box<dyn ScreenSource>, Option<Box<dyn InputTarget>>);
 
-/// Opens a screen source, with what plays a granted controller's input on
-/// it, if it takes any: the X display (its region), or the test desktop.
+/// The screen sources, the default first: each opens with what plays a
+/// granted controller's input on it, if it takes any (the X display, its
+/// region; the test desktop, which draws it).
+pub const SCREEN_SOURCES: &[Source<OpenedScreen>] = &[
+    Source {
+        name: "test",
+        help: "a synthetic desktop: scrolling text in several sizes and a moving window (the default); a controller's typing and pointer show on it",
+        takes: Takes::Word("test"),
+        open: |_, _| {
+            let input = SharedDesktopInput::default();
+            let screen = TestScreen::new(input.clone());
+            Ok((Box::new(screen), Some(Box::new(input))))
+        },
+    },
+    Source {
+        name: "x11[:DISPLAY]",
+        help: "an X display ($DISPLAY unless given), or a region of it: x11:DISPLAY@WxH+X+Y",
+        takes: Takes::Test(X11Source::is_x11_spec),
+        open: |spec, _| {
+            let source = X11Source::parse(spec)?;
+            let capture = X11Capture::open(&source)?;
+            let injector = match capture.injector() {
+                Ok(injector) => Some(Box::new(injector) as Box<dyn InputTarget>),
+                Err(err) => {
+                    tracing::warn!("remote control will not work on this display: {err}");
+                    None
+                }
+            };
+            Ok((Box::new(X11Screen { capture }), injector))
+        },
+    },
+    Source {
+        name: "PATH",
+        help: "a PNG or JPEG file, or a folder of them shown in name order, a new one every 2 s",
+        takes: Takes::Other,
+        open: |path, _| Ok((Box::new(ImageScreen::open(Path::new(path))?), None)),
+    },
+];
+
+/// Opens a screen source (`None`: the test desktop).
 pub fn open_screen_source(spec: Option<&str>) -> anyhow::Result<OpenedScreen> {
-    let spec = spec.unwrap_or("test");
-    if spec == "test" {
-        let input = SharedDesktopInput::default();
-        let screen = TestScreen::new(input.clone());
-        return Ok((Box::new(screen), Some(Box::new(input))));
-    }
-    if X11Source::is_x11_spec(spec) {
-        let source = X11Source::parse(spec)?;
-        let capture = X11Capture::open(&source)?;
-        let injector = match capture.injector() {
-            Ok(injector) => Some(Box::new(injector) as Box<dyn InputTarget>),
-            Err(err) => {
-                tracing::warn!("remote control will not work on this display: {err}");
-                None
-            }
-        };
-        return Ok((Box::new(X11Screen { capture }), injector));
-    }
-    Ok((Box::new(ImageScreen::open(Path::new(spec))?), None))
+    open_source(SCREEN_SOURCES, spec, &MediaOptions::default())
 }
 
 /// The synthetic desktop, animated by the wall clock, with a controller's

@@ -1,7 +1,8 @@
 //! `--record`'s video: every frame received, byte for byte, as
 //! `SESSION/video/<member id>/<seq>.jpg`.
 
-use crate::sink::{SharedFrame, VideoSink};
+use super::VideoSink;
+use crate::sink::SharedFrame;
 use anyhow::Context;
 use common::{ClientId, MediaHeader};
 use std::collections::HashMap;
