@@ -14,13 +14,9 @@
 //!
 //! Each part is written by the media kind it records (`media::video::record`,
 //! `media::audio::record`, `media::screen::record`), owned by the thread
-//! that receives that kind; `ChatLog` writes the chat.
+//! that receives that kind; the chat log is the main loop's (`app::chat`).
 
-use crate::clean::clean;
 use anyhow::Context;
-use common::MeetingId;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Creates this run's recording folder in `root`: named after the start time
@@ -53,34 +49,6 @@ pub fn new_session_dir(root: &Path, now: std::time::SystemTime) -> anyhow::Resul
     )
 }
 
-pub struct ChatLog {
-    file: File,
-}
-
-impl ChatLog {
-    pub fn open(root: &Path) -> anyhow::Result<ChatLog> {
-        std::fs::create_dir_all(root)
-            .with_context(|| format!("could not create {}", root.display()))?;
-        let path = root.join("chat.log");
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("could not open {}", path.display()))?;
-        Ok(ChatLog { file })
-    }
-
-    /// One line per message, cleaned like everything shown: people read
-    /// the log with `cat` and `tail -f`, and a line break in a message
-    /// would forge a line of its own.
-    pub fn message(&mut self, meeting: &MeetingId, from: &str, text: &str) -> anyhow::Result<()> {
-        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
-        let (meeting, from, text) = (clean(meeting.as_str()), clean(from), clean(text));
-        writeln!(self.file, "{now} [{meeting}] {from}: {text}")?;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,23 +77,5 @@ mod tests {
         );
         let nested = new_session_dir(&root.path().join("new/deeper"), at).expect("made");
         assert!(nested.is_dir());
-    }
-
-    #[test]
-    fn chat_log_lines_hold_no_escape_sequences_and_no_forged_lines() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let hostile = "\x1b]0;pwned\x07\x1b[2J\u{9b}1m\u{202e}\nforged: line";
-        let meeting: MeetingId =
-            serde_json::from_value(serde_json::json!(hostile)).expect("any string");
-        let mut log = ChatLog::open(dir.path()).expect("opens");
-        log.message(&meeting, hostile, hostile).expect("writes");
-        let text = std::fs::read_to_string(dir.path().join("chat.log")).expect("log");
-        assert_eq!(text.lines().count(), 1, "one message, one line: {text:?}");
-        let bad: Vec<char> = text
-            .trim_end_matches('\n')
-            .chars()
-            .filter(|&c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c))
-            .collect();
-        assert!(bad.is_empty(), "{bad:?} in {text:?}");
     }
 }

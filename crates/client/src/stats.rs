@@ -6,7 +6,7 @@
 use crate::media::audio::codec::DecodeStats;
 use crate::playback::PlaybackStats;
 use crate::playback::jitter::JitterStats;
-use common::{ClientId, Layer, LayerSet, MediaKind, PerKind, PixelSize};
+use common::{ClientId, Event, Layer, LayerSet, MediaKind, PerKind, PixelSize};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use std::collections::{BTreeMap, HashMap};
@@ -116,6 +116,19 @@ struct Inner {
 pub struct ClientStats(Mutex<Inner>);
 
 impl ClientStats {
+    /// Frames a member sent while we were not in a meeting together were
+    /// never on their way to us: count losses afresh from their next frame.
+    pub fn meeting_changed(&self, event: &Event) {
+        match event {
+            Event::Joined { .. } | Event::Left { .. } | Event::Created { .. } => {
+                self.new_sequences(None);
+            }
+            Event::MemberJoined { member, .. } => self.new_sequences(Some(member.id)),
+            Event::MemberLeft { member, .. } => self.new_sequences(Some(member.id)),
+            _ => {}
+        }
+    }
+
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         crate::sync::lock(&self.0)
     }
