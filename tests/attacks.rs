@@ -280,7 +280,7 @@ impl Meeting {
         let (mut ana, _, _) = RawPeer::hello(server.addr(), "ana");
         ana.request(&Request::Create { passcode: None });
         let meeting = match ana.expect("created", |e| matches!(e, Event::Created { .. })) {
-            Event::Created { meeting } => meeting,
+            Event::Created { meeting, .. } => meeting,
             _ => unreachable!("matched above"),
         };
         let (mut bo, _, _) = RawPeer::hello(server.addr(), "bo");
