@@ -380,21 +380,20 @@ impl App {
                     self.say(LocalEvent::Error { message });
                 }
             }
-            // The host stopped what we share: stop producing it too (and say so).
+            // The host stopped what we share: stop producing it too (the
+            // guard does, if it was being sent), and say so.
             Event::Blocked {
                 member,
                 kind,
                 blocked: true,
                 ..
-            } if member.id == me => {
-                if self.sharing.blocked(*kind) {
-                    self.remote.stopped(*kind);
-                    self.say(LocalEvent::Sharing {
-                        kind: *kind,
-                        on: false,
-                        source: None,
-                    });
-                }
+            } if member.id == me && self.sharing.blocked(*kind) => {
+                self.remote.stopped(*kind);
+                self.say(LocalEvent::Sharing {
+                    kind: *kind,
+                    on: false,
+                    source: None,
+                });
             }
             Event::ControlRevoked { owner, .. } if owner.id == me => self.remote.ended(),
             Event::Shutdown { .. } => self.connection.shutdown_seen = true,
