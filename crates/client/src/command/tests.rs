@@ -187,10 +187,13 @@ fn text_is_chat_and_blank_is_nothing() {
 
 /// A usage line with its placeholders filled the way a user would.
 fn fill(usage: &str) -> String {
+    // Where a command takes a kind, every kind is named.
+    let kinds: Vec<&str> = MediaKind::ALL.iter().map(|kind| kind.name()).collect();
+    let kinds = kinds.join("|");
     usage
         .replace(" [NAME|ID]", "")
-        .replace("NAME|ID|everyone video|audio|screen", "bo audio")
-        .replace("NAME|ID [video|audio|screen]", "bo")
+        .replace(&format!("NAME|ID|everyone {kinds}"), "bo audio")
+        .replace(&format!("NAME|ID [{kinds}]"), "bo")
         .replace(" [PASSCODE]", "")
         .replace(" [down|up]", "")
         .replace(" [left|middle|right]", "")
