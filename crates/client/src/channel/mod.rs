@@ -4,9 +4,10 @@
 //! across off and on. What a kind does with frames is its driver's
 //! (`media::driver`); a channel only moves them.
 //!
-//! The main loop keeps a `PerKind<MediaChannel>` and never touches a media
-//! socket itself: opening, sharing, stopping and half-closing happen here, in
-//! one place per kind instead of one array per field.
+//! The main loop (`app::sharing`) keeps a `PerKind<MediaChannel>` and never
+//! touches a media socket itself: opening, sharing, stopping and
+//! half-closing happen here, in one place per kind instead of one array per
+//! field.
 //!
 //! A channel outlives its socket. The server closes a media socket it cannot
 //! write to for its write timeout (a client stopped or stalled for half a
