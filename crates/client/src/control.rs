@@ -118,90 +118,242 @@ fn parse_button(name: &str) -> Result<u8, String> {
     }
 }
 
-/// Parses what follows `/input`: `key NAME [down|up]`, `type TEXT`,
-/// `click X Y [BUTTON]`, `press X Y [BUTTON]`, `release [X Y] [BUTTON]`,
-/// `move X Y`, `scroll up|down [X Y]`; BUTTON is left (the default), middle
-/// or right. A press, moves and a release make a drag.
-pub fn parse_input(rest: &str) -> Result<Vec<InputEvent>, String> {
-    let rest = rest.trim_start();
-    let (verb, args) = rest.split_once(' ').unwrap_or((rest, ""));
-    let words: Vec<&str> = args.split_whitespace().collect();
-    let number = |text: &str| {
-        text.parse::<u32>()
-            .map_err(|_| format!("'{text}' is not a pixel position"))
-    };
-    match (verb, words.as_slice()) {
-        ("key", [name]) => Ok(tap(parse_key(name)?).to_vec()),
-        ("key", [name, state @ ("down" | "up")]) => Ok(vec![InputEvent::Key {
-            keysym: parse_key(name)?,
-            down: *state == "down",
-        }]),
-        ("type", _) if !args.is_empty() => {
-            let events: Vec<InputEvent> = args.chars().flat_map(|c| tap(keysym_for_char(c))).collect();
-            if events.len() > common::protocol::MAX_INPUT_EVENTS {
-                return Err(format!(
-                    "/input type sends at most {} characters at once",
-                    common::protocol::MAX_INPUT_EVENTS / 2
-                ));
-            }
-            Ok(events)
-        }
-        ("click", [x, y]) => Ok(click(number(x)?, number(y)?, BUTTON_LEFT).to_vec()),
-        ("click", [x, y, button]) => {
-            Ok(click(number(x)?, number(y)?, parse_button(button)?).to_vec())
-        }
-        ("press" | "release", [x, y, button @ ..]) if button.len() <= 1 => {
-            let button = button.first().map_or(Ok(BUTTON_LEFT), |b| parse_button(b))?;
-            Ok(vec![
-                InputEvent::Pointer {
-                    x: number(x)?,
-                    y: number(y)?,
-                },
-                InputEvent::Button {
-                    button,
-                    down: verb == "press",
-                },
-            ])
-        }
-        // A release where the pointer is (it left the shared screen).
-        ("release", button) if button.len() <= 1 => {
-            let button = button.first().map_or(Ok(BUTTON_LEFT), |b| parse_button(b))?;
-            Ok(vec![InputEvent::Button {
-                button,
-                down: false,
-            }])
-        }
-        ("move", [x, y]) => Ok(vec![InputEvent::Pointer {
-            x: number(x)?,
-            y: number(y)?,
-        }]),
-        ("scroll", [direction, position @ ..]) => {
-            let button = match *direction {
-                "up" => WHEEL_UP,
-                "down" => WHEEL_DOWN,
-                other => return Err(format!("scroll '{other}': up or down")),
-            };
-            let mut events = Vec::new();
-            if let [x, y] = position {
-                events.push(InputEvent::Pointer {
-                    x: number(x)?,
-                    y: number(y)?,
-                });
-            }
-            events.extend([
-                InputEvent::Button { button, down: true },
-                InputEvent::Button {
-                    button,
-                    down: false,
-                },
-            ]);
-            Ok(events)
-        }
-        _ => Err(
-            "usage: /input key NAME [down|up], /input type TEXT, /input click X Y [BUTTON], /input press X Y [BUTTON], /input release [X Y] [BUTTON], /input move X Y, /input scroll up|down [X Y]"
-                .to_string(),
-        ),
+fn button_name(button: u8) -> &'static str {
+    match button {
+        BUTTON_MIDDLE => "middle",
+        BUTTON_RIGHT => "right",
+        _ => "left",
     }
+}
+
+/// How `/input` is typed: the `COMMANDS` row of `/input` lists these, and a
+/// line of none of these forms is answered with them.
+pub const INPUT_USAGE: &[&str] = &[
+    "/input type TEXT",
+    "/input key NAME [down|up]",
+    "/input click X Y [left|middle|right]",
+    "/input press X Y [left|middle|right]",
+    "/input release [X Y] [left|middle|right]",
+    "/input move X Y",
+    "/input scroll up|down [X Y]",
+];
+
+/// One `/input` line, as typed: what a controller does to the screen it
+/// controls. `events` turns it into X input events; `Display` writes it
+/// back as the line it parses from, so the full-screen view's control mode
+/// hands the main loop these instead of lines to parse again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputAction {
+    /// `type TEXT`: each character pressed and released.
+    Type(String),
+    /// `key NAME [down|up]`: a key tapped (`down` None), pressed or released.
+    Key {
+        name: String,
+        keysym: u32,
+        down: Option<bool>,
+    },
+    /// `click X Y [BUTTON]`.
+    Click { x: u32, y: u32, button: u8 },
+    /// `press X Y [BUTTON]`: a button held down there (a drag starts).
+    Press { x: u32, y: u32, button: u8 },
+    /// `release [X Y] [BUTTON]`: let go, there or where the pointer is.
+    Release { at: Option<(u32, u32)>, button: u8 },
+    /// `move X Y`.
+    Move { x: u32, y: u32 },
+    /// `scroll up|down [X Y]`.
+    Scroll { up: bool, at: Option<(u32, u32)> },
+}
+
+impl InputAction {
+    /// `key NAME` (tapped, or `down` held and let go) for a named key or a
+    /// character; None for a name `parse_key` does not know.
+    pub fn key(name: &str, down: Option<bool>) -> Option<InputAction> {
+        let keysym = parse_key(name).ok()?;
+        Some(InputAction::Key {
+            name: name.to_string(),
+            keysym,
+            down,
+        })
+    }
+
+    /// Parses what follows `/input`: `key NAME [down|up]`, `type TEXT`,
+    /// `click X Y [BUTTON]`, `press X Y [BUTTON]`, `release [X Y] [BUTTON]`,
+    /// `move X Y`, `scroll up|down [X Y]`; BUTTON is left (the default),
+    /// middle or right. A press, moves and a release make a drag.
+    pub fn parse(rest: &str) -> Result<InputAction, String> {
+        let rest = rest.trim_start();
+        let (verb, args) = rest.split_once(' ').unwrap_or((rest, ""));
+        let words: Vec<&str> = args.split_whitespace().collect();
+        let number = |text: &str| {
+            text.parse::<u32>()
+                .map_err(|_| format!("'{text}' is not a pixel position"))
+        };
+        let button = |word: Option<&&str>| word.map_or(Ok(BUTTON_LEFT), |b| parse_button(b));
+        match (verb, words.as_slice()) {
+            ("key", [name]) => Ok(InputAction::Key {
+                name: (*name).to_string(),
+                keysym: parse_key(name)?,
+                down: None,
+            }),
+            ("key", [name, state @ ("down" | "up")]) => Ok(InputAction::Key {
+                name: (*name).to_string(),
+                keysym: parse_key(name)?,
+                down: Some(*state == "down"),
+            }),
+            ("type", _) if !args.is_empty() => {
+                if args.chars().count() * 2 > common::protocol::MAX_INPUT_EVENTS {
+                    return Err(format!(
+                        "/input type sends at most {} characters at once",
+                        common::protocol::MAX_INPUT_EVENTS / 2
+                    ));
+                }
+                Ok(InputAction::Type(args.to_string()))
+            }
+            ("click", [x, y, more @ ..]) if more.len() <= 1 => Ok(InputAction::Click {
+                x: number(x)?,
+                y: number(y)?,
+                button: button(more.first())?,
+            }),
+            ("press", [x, y, more @ ..]) if more.len() <= 1 => Ok(InputAction::Press {
+                x: number(x)?,
+                y: number(y)?,
+                button: button(more.first())?,
+            }),
+            ("release", [x, y, more @ ..]) if more.len() <= 1 => Ok(InputAction::Release {
+                at: Some((number(x)?, number(y)?)),
+                button: button(more.first())?,
+            }),
+            // A release where the pointer is (it left the shared screen).
+            ("release", more) if more.len() <= 1 => Ok(InputAction::Release {
+                at: None,
+                button: button(more.first())?,
+            }),
+            ("move", [x, y]) => Ok(InputAction::Move {
+                x: number(x)?,
+                y: number(y)?,
+            }),
+            ("scroll", [direction, position @ ..]) => {
+                let up = match *direction {
+                    "up" => true,
+                    "down" => false,
+                    other => return Err(format!("scroll '{other}': up or down")),
+                };
+                let at = match position {
+                    [x, y] => Some((number(x)?, number(y)?)),
+                    _ => None,
+                };
+                Ok(InputAction::Scroll { up, at })
+            }
+            _ => Err(format!("usage: {}", INPUT_USAGE.join(", "))),
+        }
+    }
+
+    /// The X input events it stands for.
+    pub fn events(&self) -> Vec<InputEvent> {
+        match self {
+            InputAction::Type(text) => text.chars().flat_map(|c| tap(keysym_for_char(c))).collect(),
+            InputAction::Key {
+                keysym, down: None, ..
+            } => tap(*keysym).to_vec(),
+            InputAction::Key {
+                keysym,
+                down: Some(down),
+                ..
+            } => vec![InputEvent::Key {
+                keysym: *keysym,
+                down: *down,
+            }],
+            InputAction::Click { x, y, button } => click(*x, *y, *button).to_vec(),
+            InputAction::Press { x, y, button } => vec![
+                InputEvent::Pointer { x: *x, y: *y },
+                InputEvent::Button {
+                    button: *button,
+                    down: true,
+                },
+            ],
+            InputAction::Release { at, button } => {
+                let mut events: Vec<InputEvent> = at
+                    .map(|(x, y)| InputEvent::Pointer { x, y })
+                    .into_iter()
+                    .collect();
+                events.push(InputEvent::Button {
+                    button: *button,
+                    down: false,
+                });
+                events
+            }
+            InputAction::Move { x, y } => vec![InputEvent::Pointer { x: *x, y: *y }],
+            InputAction::Scroll { up, at } => {
+                let button = if *up { WHEEL_UP } else { WHEEL_DOWN };
+                let mut events: Vec<InputEvent> = at
+                    .map(|(x, y)| InputEvent::Pointer { x, y })
+                    .into_iter()
+                    .collect();
+                events.extend([
+                    InputEvent::Button { button, down: true },
+                    InputEvent::Button {
+                        button,
+                        down: false,
+                    },
+                ]);
+                events
+            }
+        }
+    }
+}
+
+/// What follows `/input` in the line it parses from (`press 10 20 left`).
+impl std::fmt::Display for InputAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputAction::Type(text) => write!(f, "type {text}"),
+            InputAction::Key {
+                name, down: None, ..
+            } => write!(f, "key {name}"),
+            InputAction::Key {
+                name,
+                down: Some(down),
+                ..
+            } => write!(f, "key {name} {}", if *down { "down" } else { "up" }),
+            InputAction::Click { x, y, button } => {
+                write!(f, "click {x} {y} {}", button_name(*button))
+            }
+            InputAction::Press { x, y, button } => {
+                write!(f, "press {x} {y} {}", button_name(*button))
+            }
+            InputAction::Release {
+                at: Some((x, y)),
+                button,
+            } => write!(f, "release {x} {y} {}", button_name(*button)),
+            InputAction::Release { at: None, button } => {
+                write!(f, "release {}", button_name(*button))
+            }
+            InputAction::Move { x, y } => write!(f, "move {x} {y}"),
+            InputAction::Scroll { up, at } => {
+                write!(f, "scroll {}", if *up { "up" } else { "down" })?;
+                match at {
+                    Some((x, y)) => write!(f, " {x} {y}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// An `/input` line as tests write what they expect (`"/input move 3 4".into()`).
+#[cfg(test)]
+impl From<&str> for InputAction {
+    fn from(line: &str) -> InputAction {
+        match InputAction::parse(line.strip_prefix("/input ").unwrap_or(line)) {
+            Ok(action) => action,
+            Err(err) => panic!("{line}: {err}"),
+        }
+    }
+}
+
+/// Parses what follows `/input` into the events it stands for.
+pub fn parse_input(rest: &str) -> Result<Vec<InputEvent>, String> {
+    InputAction::parse(rest).map(|action| action.events())
 }
 
 #[cfg(test)]

@@ -3,14 +3,17 @@
 //! Ctrl-C) reports into one channel of `AppEvent`s. It lives apart from `app`
 //! so the threads below the loop do not import the loop itself.
 
+use crate::command::Command;
 use crate::link::ResumedControl;
 use common::{ClientId, Event, MediaKind};
 use std::time::Duration;
 
 /// Everything that can happen to the client.
 pub enum AppEvent {
-    /// A line typed (or a key turned into one).
-    Input(String),
+    /// A command from a front end: a line typed on stdin or in the view
+    /// (parsed where it was typed), or a key of the view. An error says why
+    /// a typed line is no command; the loop says it, in turn.
+    Command(Result<Command, String>),
     InputClosed,
     Interrupted,
     /// An event from the server on a media socket.

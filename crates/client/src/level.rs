@@ -5,8 +5,7 @@
 //! Kept free of the view and the protocol so the server can compute the same
 //! figure when levels go over the wire.
 
-use crate::sink::AudioSink;
-use common::{ClientId, MediaHeader};
+use common::ClientId;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -82,9 +81,7 @@ pub struct MemberLevels(Arc<Mutex<HashMap<ClientId, LevelMeter>>>);
 
 impl MemberLevels {
     fn meters(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, LevelMeter>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        common::sync::lock(&self.0)
     }
 
     /// Takes one frame of `member`'s audio, heard at `now`.
@@ -108,13 +105,6 @@ impl MemberLevels {
             .filter(|(_, meter)| meter.speaking_at(now))
             .map(|(member, _)| *member)
             .collect()
-    }
-}
-
-impl AudioSink for MemberLevels {
-    fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()> {
-        self.heard(header.sender, pcm, Instant::now());
-        Ok(())
     }
 }
 

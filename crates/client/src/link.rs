@@ -203,7 +203,7 @@ impl Session {
             ))),
             Ok(Err(HandshakeError::Refused(Refused(message)))) => Err(ResumeError::Never(format!(
                 "the server refused to resume the session ({}): it no longer holds it",
-                crate::output::clean(&message)
+                crate::clean::clean(&message)
             ))),
             Ok(Err(err)) => Err(again(err.into())),
             Err(err) => Err(again(err)),

@@ -3,9 +3,10 @@
 use clap::{CommandFactory, Parser};
 use common::protocol::DEFAULT_PORT;
 use meeting_client::app::{self, AppEvent, Ending, Mode, Options};
-use meeting_client::codec;
 use meeting_client::link::Security;
-use meeting_client::media::{self, VideoSettings};
+use meeting_client::media;
+use meeting_client::media::audio::codec;
+use meeting_client::media::options::{MediaOptions, VideoSettings};
 use meeting_client::output;
 use meeting_client::tui::{self, Graphics, TuiSettings};
 use std::io::IsTerminal;
@@ -33,7 +34,7 @@ fn after_help() -> String {
         .map(|kind| {
             format!(
                 "Sources for /{kind} on:\n{}",
-                media::describe_sources(media::sources(kind))
+                media::describe_sources(&media::sources(kind))
             )
         })
         .collect();
@@ -338,15 +339,17 @@ fn main() -> ExitCode {
             .audio_out
             .or(args.speaker.map(|name| format!("speaker:{name}")))
             .or_else(|| (cfg!(feature = "audio") && !args.json).then(|| "speaker".to_string())),
-        video: VideoSettings {
-            width: args.video_size.0,
-            height: args.video_size.1,
-            fps: args.fps,
-            ..VideoSettings::default()
+        media: MediaOptions {
+            video: VideoSettings {
+                width: args.video_size.0,
+                height: args.video_size.1,
+                fps: args.fps,
+                ..VideoSettings::default()
+            },
+            mic: args.mic,
+            camera: args.camera,
+            audio_codec: args.audio_codec,
         },
-        mic: args.mic,
-        camera: args.camera,
-        audio_codec: args.audio_codec,
         video_wanted: args.video_size_wanted,
     };
     let json = args.json;
@@ -358,11 +361,11 @@ fn main() -> ExitCode {
             let message = format!("{err:#}");
             if json {
                 let event = serde_json::json!({"event": "error", "message": message});
-                if let Ok(line) = output::json_line(&event) {
+                if let Ok(line) = output::json::json_line(&event) {
                     println!("{line}");
                 }
             }
-            eprintln!("client: {}", output::clean_lines(&message));
+            eprintln!("client: {}", meeting_client::clean::clean_lines(&message));
             ExitCode::FAILURE
         }
     }

@@ -463,12 +463,12 @@ fn ambiguous(people: &[(ClientId, &str)], who: &str, ids: &[ClientId], verb: &st
     let labels: Vec<String> = ids
         .iter()
         .filter_map(|id| people.iter().find(|(known, _)| known == id))
-        .map(|(id, name)| crate::output::clean(&label(*id, name)))
+        .map(|(id, name)| crate::clean::clean(&label(*id, name)))
         .collect();
     format!(
         "{} members {verb} called '{}': type {} (the members list shows each id)",
         ids.len(),
-        crate::output::clean(who),
+        crate::clean::clean(who),
         labels.join(" or ")
     )
 }
@@ -476,8 +476,8 @@ fn ambiguous(people: &[(ClientId, &str)], who: &str, ids: &[ClientId], verb: &st
 fn mismatch(who: &str, id: ClientId, name: &str) -> String {
     format!(
         "'{}': member #{id} is called '{}'",
-        crate::output::clean(who),
-        crate::output::clean(name)
+        crate::clean::clean(who),
+        crate::clean::clean(name)
     )
 }
 

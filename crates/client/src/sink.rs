@@ -1,14 +1,12 @@
-//! Where received media goes: every consumer of video (the `--record` writer,
-//! the terminal tiles) is a `VideoSink`, every consumer of audio (the WAV
-//! writer, the speaking meter) an `AudioSink`, every consumer of a shared
-//! screen (the recorder, the presentation tile) a `ScreenSink`. A media reader thread owns its
-//! sinks and hands each frame to all of them, so adding a consumer (a speaker,
-//! a window) is one new type, not a change to the reader.
+//! What every kind's sinks share: each media driver defines the sink of its
+//! kind (`media::video::VideoSink`, ...), every consumer of that kind (a
+//! recorder, the view, playback) implements it, and the kind's receiver
+//! hands each frame to all of them with `deliver`, so adding a consumer is
+//! one new type, not a change to the receiver. `SharedFrame` is a frame
+//! shared without copying (a video frame's JPEG, sent and shown alike).
 
 use common::layers::split_video_body;
-use common::{Frame, LayerHeader, MediaHeader};
-use image::RgbImage;
-use meeting_screen::codec::Applied;
+use common::{Frame, LayerHeader};
 use std::sync::Arc;
 
 /// One video frame shared without copying: the frame exactly as it travelled,
@@ -36,28 +34,6 @@ impl SharedFrame {
     pub fn frame(&self) -> &Frame {
         &self.0
     }
-}
-
-pub trait VideoSink: Send {
-    /// Takes one frame; an error stops this sink (the others go on).
-    fn frame(&mut self, header: &MediaHeader, frame: &SharedFrame) -> anyhow::Result<()>;
-}
-
-pub trait AudioSink: Send {
-    /// Takes 20 ms of mono s16 PCM; an error stops this sink (the others go on).
-    fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()>;
-}
-
-pub trait ScreenSink: Send {
-    /// A member's shared screen changed: `canvas` is the whole screen as now
-    /// known, `applied` what this frame changed and whether the picture is
-    /// coherent (every tile arrived since the last keyframe).
-    fn update(
-        &mut self,
-        header: &MediaHeader,
-        canvas: &RgbImage,
-        applied: &Applied,
-    ) -> anyhow::Result<()>;
 }
 
 /// Hands `item` to every sink and drops the sinks that fail, saying why once.

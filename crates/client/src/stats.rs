@@ -3,10 +3,10 @@
 //! loop adds what other parts own: each member's audio level and jitter buffer
 //! figures, and the playback clock's.
 
-use crate::codec::DecodeStats;
+use crate::media::audio::codec::DecodeStats;
 use crate::playback::PlaybackStats;
 use crate::playback::jitter::JitterStats;
-use common::{ClientId, Layer, LayerSet, MediaKind, PerKind, PixelSize};
+use common::{ClientId, Event, Layer, LayerSet, MediaKind, PerKind, PixelSize};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use std::collections::{BTreeMap, HashMap};
@@ -116,10 +116,21 @@ struct Inner {
 pub struct ClientStats(Mutex<Inner>);
 
 impl ClientStats {
+    /// Frames a member sent while we were not in a meeting together were
+    /// never on their way to us: count losses afresh from their next frame.
+    pub fn meeting_changed(&self, event: &Event) {
+        match event {
+            Event::Joined { .. } | Event::Left { .. } | Event::Created { .. } => {
+                self.new_sequences(None);
+            }
+            Event::MemberJoined { member, .. } => self.new_sequences(Some(member.id)),
+            Event::MemberLeft { member, .. } => self.new_sequences(Some(member.id)),
+            _ => {}
+        }
+    }
+
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        common::sync::lock(&self.0)
     }
 
     pub fn sent(&self, kind: MediaKind, bytes: usize) {

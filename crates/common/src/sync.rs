@@ -7,11 +7,26 @@
 //! written once for every crate. Where a half-made change would matter, call
 //! `Mutex::lock` and decide.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 /// Locks `mutex`, recovering it if a panicking thread poisoned it.
 pub fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits on `condvar` for at most `timeout` while `condition` holds, as
+/// `Condvar::wait_timeout_while` does, recovering a poisoned lock the same way.
+pub fn wait_timeout_while<'a, T>(
+    condvar: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: Duration,
+    condition: impl FnMut(&mut T) -> bool,
+) -> MutexGuard<'a, T> {
+    match condvar.wait_timeout_while(guard, timeout, condition) {
+        Ok((guard, _)) => guard,
+        Err(poisoned) => poisoned.into_inner().0,
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub fn list() -> String {
 
 #[cfg(feature = "camera")]
 fn camera_lines() -> Vec<String> {
-    super::camera::lines()
+    super::video::camera::lines()
 }
 
 #[cfg(not(feature = "camera"))]
@@ -105,7 +105,7 @@ mod with_audio {
         const KEEP: usize = 6000;
 
         pub fn record(&self, delay: Duration) {
-            let mut micros = self.micros.lock().unwrap_or_else(|p| p.into_inner());
+            let mut micros = common::sync::lock(&self.micros);
             if micros.len() == Self::KEEP {
                 micros.pop_front();
             }
@@ -114,13 +114,7 @@ mod with_audio {
 
         /// "p50 X ms, p99 Y ms over N callbacks", or None before any.
         pub fn summary(&self) -> Option<String> {
-            let mut sorted: Vec<u32> = self
-                .micros
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .copied()
-                .collect();
+            let mut sorted: Vec<u32> = common::sync::lock(&self.micros).iter().copied().collect();
             if sorted.is_empty() {
                 return None;
             }

@@ -15,7 +15,6 @@ pub mod mixer;
 mod speaker;
 mod wav_out;
 
-use crate::sink::AudioSink;
 use common::protocol::{AUDIO_FRAME, AUDIO_FRAME_SAMPLES};
 use common::{ClientId, MediaHeader};
 use crossbeam_channel::{RecvTimeoutError, Sender};
@@ -101,9 +100,7 @@ impl Playback {
     }
 
     fn mixer(&self) -> MutexGuard<'_, Mixer> {
-        self.mixer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        common::sync::lock(&self.mixer)
     }
 
     /// The next 20 ms of the mix.
@@ -144,6 +141,13 @@ impl Playback {
 }
 
 impl Playback {
+    /// Takes 20 ms of a member's audio, while something plays the mix.
+    pub fn push(&self, header: &MediaHeader, pcm: &[i16]) {
+        if self.playing.load(Ordering::Relaxed) {
+            self.mixer().push(header, pcm, Instant::now());
+        }
+    }
+
     /// Starts or stops taking frames; stopping forgets what was queued, so
     /// playing again starts from fresh audio, not from old frames.
     pub fn set_playing(&self, playing: bool) {
@@ -151,15 +155,6 @@ impl Playback {
         if !playing {
             self.forget_all();
         }
-    }
-}
-
-impl AudioSink for Playback {
-    fn frame(&mut self, header: &MediaHeader, pcm: &[i16]) -> anyhow::Result<()> {
-        if self.playing.load(Ordering::Relaxed) {
-            self.mixer().push(header, pcm, Instant::now());
-        }
-        Ok(())
     }
 }
 

@@ -4,14 +4,31 @@
 //! Tab completion of command names and member names, cycling through the
 //! candidates on repeated Tabs.
 //!
-//! Plain data and string edits, so `keys` only maps keys to these and the
-//! tests need no terminal.
+//! It owns the line (`InputLine`, which the view's model holds) and every
+//! edit of it: plain data and string edits, so `keys` only maps keys to
+//! these and the tests need no terminal.
 
-use super::model::InputLine;
 use crate::command::COMMANDS;
 
 /// Lines kept for Up and Down.
 pub const HISTORY_LINES: usize = 200;
+
+/// The line being typed, and whether keys type into it or are shortcuts;
+/// the functions below edit it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputLine {
+    pub typing: bool,
+    pub text: String,
+    /// Where the next character goes: a byte offset into `text`.
+    cursor: usize,
+    /// The lines sent this session, oldest first.
+    pub history: Vec<String>,
+    /// The history line shown (Up and Down), if any.
+    recalled: Option<usize>,
+    /// The line being typed when Up first recalled an older one.
+    draft: String,
+    completion: Option<Completion>,
+}
 
 /// A Tab completion in progress: what was typed, and which candidate the
 /// last Tab put in its place.

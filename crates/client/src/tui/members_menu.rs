@@ -4,28 +4,36 @@
 //! hand over the host role, lower a hand); below the members, the host
 //! finds who waits in the lobby, to let in or turn away.
 //!
-//! Every action is a command line from the command table, as typed: the
-//! menu adds no protocol of its own, only a way to reach it without
-//! knowing names or ids. What cannot be taken back asks first.
+//! Every action is a `Command` from the command table, for the member
+//! named as the members list shows them: the menu adds no protocol of its
+//! own, only a way to reach it without knowing names or ids. What cannot
+//! be taken back asks first. Each row of `ACTIONS` says its key, its label
+//! and what it does.
 
+use super::model::{Confirmation, MembersMenu, ViewModel};
+use crate::clean::clean;
+use crate::command::{Command, Entered};
 use crate::meeting::label;
-use crate::output::clean;
-use crate::tui::model::{Confirmation, ViewModel};
-use common::ClientId;
+use common::{ClientId, MediaKind};
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-/// The open menu: which member is selected, by id (the list may change
-/// under it as people come and go).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MembersMenu {
-    pub selected: ClientId,
-}
-
-/// One action: its key, what the menu says, and whether only the host has it.
+/// One action: its key, what the menu says, whether only the host has it,
+/// and what it does for the member (named as commands take them).
 pub struct Action {
     pub key: char,
     pub label: &'static str,
     pub host_only: bool,
+    run: fn(String) -> Step,
+}
+
+/// What an action does.
+enum Step {
+    /// Runs the command now.
+    Send(Command),
+    /// Asks this question first: it cannot be taken back.
+    Ask(Command, String),
+    /// Puts this in the input line, for the user to finish.
+    Type(String),
 }
 
 /// What the host may do with someone waiting in the lobby.
@@ -34,11 +42,13 @@ pub const LOBBY_ACTIONS: &[Action] = &[
         key: 'y',
         label: "let in",
         host_only: true,
+        run: |who| Step::Send(Command::Admit(who)),
     },
     Action {
         key: 'n',
         label: "turn away",
         host_only: true,
+        run: |who| Step::Send(Command::Deny(who)),
     },
 ];
 
@@ -56,46 +66,61 @@ pub const ACTIONS: &[Action] = &[
         key: 'm',
         label: "message",
         host_only: false,
+        run: |who| Step::Type(format!("/msg {who} ")),
     },
     Action {
         key: 'u',
         label: "mute for me",
         host_only: false,
+        run: |who| Step::Send(Command::Mute(who, true)),
     },
     Action {
         key: 'U',
         label: "unmute",
         host_only: false,
+        run: |who| Step::Send(Command::Mute(who, false)),
     },
     Action {
         key: 'a',
         label: "stop audio",
         host_only: true,
+        run: |who| Step::Send(Command::Block(Some(who), MediaKind::Audio)),
     },
     Action {
         key: 'v',
         label: "stop video",
         host_only: true,
+        run: |who| Step::Send(Command::Block(Some(who), MediaKind::Video)),
     },
     Action {
         key: 'A',
         label: "allow all",
         host_only: true,
+        run: |who| Step::Send(Command::Allow(who, None)),
     },
     Action {
         key: 'l',
         label: "lower hand",
         host_only: true,
+        run: |who| Step::Send(Command::Hand(Some(who))),
     },
     Action {
         key: 'h',
         label: "make host",
         host_only: true,
+        run: |who| {
+            let question = format!("make {who} the host (you stop being it)?");
+            Step::Ask(Command::MakeHost(who), question)
+        },
     },
     Action {
         key: 'x',
         label: "remove",
         host_only: true,
+        run: |who| {
+            let question = format!("remove {who}?");
+            Step::Ask(Command::Remove(who), question)
+        },
     },
 ];
 
@@ -125,8 +150,8 @@ pub fn entries(model: &ViewModel) -> Vec<Entry> {
     members.chain(waiting).collect()
 }
 
-/// A key while the menu is open: the command line it runs, if any.
-pub fn key(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
+/// A key while the menu is open: the command it runs, if any.
+pub fn key(model: &mut ViewModel, key: KeyEvent) -> Option<Entered> {
     let ids: Vec<ClientId> = entries(model).iter().map(|m| m.id).collect();
     let menu = model.members_menu.clone()?;
     let at = ids.iter().position(|id| *id == menu.selected).unwrap_or(0);
@@ -143,9 +168,9 @@ pub fn key(model: &mut ViewModel, key: KeyEvent) -> Option<String> {
         KeyCode::Home => select(model, 0),
         KeyCode::End => select(model, ids.len().saturating_sub(1)),
         KeyCode::Char(c) => {
-            let line = ids.get(at).and_then(|&id| action_line(model, id, c));
+            let step = ids.get(at).and_then(|&id| action(model, id, c));
             model.members_menu = None;
-            return line.and_then(|line| run(model, line));
+            return step.and_then(|step| run(model, step));
         }
         // Esc, Enter and anything else close it.
         _ => model.members_menu = None,
@@ -160,10 +185,9 @@ fn who(model: &ViewModel, id: ClientId) -> Option<String> {
     Some(label(id, &clean(&entry.name)))
 }
 
-/// The command line for action `key` on `id`, if the action exists and is
-/// open to us (the host's actions to the host, none on ourselves but a
-/// message's absence).
-fn action_line(model: &ViewModel, id: ClientId, key: char) -> Option<String> {
+/// What action `key` does to `id`, if the action exists and is open to us
+/// (the host's actions to the host, none on ourselves).
+fn action(model: &ViewModel, id: ClientId, key: char) -> Option<Step> {
     let waiting = model.state.waiting.iter().any(|m| m.id == id);
     let actions = if waiting { LOBBY_ACTIONS } else { ACTIONS };
     let action = actions.iter().find(|a| a.key == key)?;
@@ -171,48 +195,24 @@ fn action_line(model: &ViewModel, id: ClientId, key: char) -> Option<String> {
     if (action.host_only && !host) || id == model.me {
         return None;
     }
-    let who = who(model, id)?;
-    if waiting {
-        return match key {
-            'y' => Some(format!("/admit {who}")),
-            'n' => Some(format!("/deny {who}")),
-            _ => None,
-        };
-    }
-    Some(match key {
-        'm' => format!("/msg {who} "),
-        'u' => format!("/mute {who}"),
-        'U' => format!("/unmute {who}"),
-        'a' => format!("/stop {who} audio"),
-        'v' => format!("/stop {who} video"),
-        'A' => format!("/allow {who}"),
-        'l' => format!("/hand lower {who}"),
-        'h' => format!("/host {who}"),
-        'x' => format!("/remove {who}"),
-        _ => return None,
-    })
+    Some((action.run)(who(model, id)?))
 }
 
-/// Runs `line`: a message is typed by the user first; handing over the
+/// Does `step`: a message is typed by the user first; handing over the
 /// host role and removing someone ask first; the rest run at once.
-fn run(model: &mut ViewModel, line: String) -> Option<String> {
-    if line.starts_with("/msg ") {
-        model.input.typing = true;
-        model.input.set(&line);
-        return None;
-    }
-    let question = if let Some(who) = line.strip_prefix("/remove ") {
-        Some(format!("remove {who}?"))
-    } else {
-        line.strip_prefix("/host ")
-            .map(|who| format!("make {who} the host (you stop being it)?"))
-    };
-    match question {
-        Some(question) => {
-            model.confirm = Some(Confirmation { line, question });
+fn run(model: &mut ViewModel, step: Step) -> Option<Entered> {
+    match step {
+        Step::Send(command) => Some(Entered::made(command)),
+        Step::Ask(command, question) => {
+            let entered = Entered::made(command);
+            model.confirm = Some(Confirmation { entered, question });
             None
         }
-        None => Some(line),
+        Step::Type(text) => {
+            model.input.typing = true;
+            model.input.set(&text);
+            None
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! It is another front end of the same session, not a second client: the main
 //! loop (`app`) stays the only owner of the session and tells the view what
 //! happened through `View` (a `FrontEnd`), and the view answers with the same
-//! command lines a user types in the line interface (`AppEvent::Input`).
+//! `Command`s a user types in the line interface (`AppEvent::Command`).
 //!
 //! Threads: `keys` reads the terminal's key, mouse and resize events (in
 //! control mode the mouse goes to a remote screen, elsewhere it scrolls the
@@ -13,20 +13,34 @@
 //! applies events to the `model` and redraws at most `MAX_REDRAWS_PER_SECOND`
 //! times a second, and only when something changed. Nothing the UI thread does
 //! waits on the network or on a decoder.
+//!
+//! The parts: `model` is what the view shows, as plain data; `shortcuts` is
+//! the one table of keys; `keys` what a key does to the model, with
+//! `editing` (the input line), `members_menu`, `remote` (control mode) and
+//! `confirm` (questions before what cannot be taken back); `render` draws it, with `tile` (one tile),
+//! `presentation` (a shared screen large), `help` (the `?` overlay), `text`
+//! (wrapping) and `style` (colours); `tiles` decodes pictures for the tiles.
 
+mod confirm;
 mod editing;
 mod keys;
 pub mod members_menu;
-pub use keys::SHORTCUTS;
+pub mod shortcuts;
+pub use shortcuts::SHORTCUTS;
+mod help;
 pub mod logs;
 pub mod model;
 pub mod presentation;
 pub mod remote;
 pub mod render;
+mod style;
 pub(crate) mod terminal;
+mod text;
+mod tile;
 pub mod tiles;
 mod video_wanted;
 
+use crate::command::{Command, Entered};
 use crate::events::AppEvent;
 use crate::level::MemberLevels;
 use crate::meeting::MeetingState;
@@ -252,7 +266,7 @@ impl Drop for View {
         terminal::restore();
         // The screen the view drew is gone: say how it ended where it stays.
         if let Some(message) = last_word {
-            eprintln!("client: {}", crate::output::clean_lines(&message));
+            eprintln!("client: {}", crate::clean::clean_lines(&message));
         }
     }
 }
@@ -315,15 +329,16 @@ struct Ui {
 }
 
 impl Ui {
-    /// Sends a command line to the main loop, as if typed.
-    fn send(&self, line: String) {
-        let _ = self.app.send(AppEvent::Input(line));
+    /// Hands a command (or a typed line that is none, to be said) to the
+    /// main loop.
+    fn send(&self, entered: Entered) {
+        let _ = self.app.send(AppEvent::Command(entered.command));
     }
 
     /// Sends the waiting pointer move, if any.
     fn send_pending_move(&mut self) {
-        if let Some(line) = self.pending_move.take_line() {
-            self.send(line);
+        if let Some(action) = self.pending_move.take() {
+            self.send(Entered::made(Command::Input(action)));
         }
     }
 
@@ -381,13 +396,13 @@ impl Ui {
                 },
                 recv(keys) -> event => match event {
                     Ok(term_event::Event::Key(key)) => {
-                        let lines = keys::handle(&mut self.model, key);
-                        if !lines.is_empty() {
+                        let entered = keys::handle(&mut self.model, key);
+                        if !entered.is_empty() {
                             // Where the pointer went before the key was typed.
                             self.send_pending_move();
                         }
-                        for line in lines {
-                            self.send(line);
+                        for entered in entered {
+                            self.send(entered);
                         }
                         dirty = true;
                     }
@@ -402,11 +417,11 @@ impl Ui {
                     }
                     // Nothing to redraw: the remote screen answers in pictures.
                     Ok(term_event::Event::Mouse(mouse)) => match keys::mouse(&self.model, &mouse) {
-                        Some(RemoteInput::Line(line)) => {
+                        Some(RemoteInput::Line(action)) => {
                             // The drag's last position first: a release outside
                             // the screen carries none of its own.
                             self.send_pending_move();
-                            self.send(line);
+                            self.send(Entered::made(Command::Input(action)));
                         }
                         Some(RemoteInput::Move(x, y)) => self.pending_move.set(x, y),
                         None => {}
@@ -432,8 +447,8 @@ impl Ui {
                 },
                 recv(frame_tick) -> _ => {
                     self.send_pending_move();
-                    if let Some(line) = self.video_report.line(&self.drawn_tiles, self.font, Instant::now()) {
-                        self.send(line);
+                    if let Some(wanted) = self.video_report.due(&self.drawn_tiles, self.font, Instant::now()) {
+                        self.send(Entered::made(Command::View(wanted)));
                     }
                     self.follow_control_mode(terminal.backend_mut());
                     self.notify(terminal.backend_mut(), &mut title);

@@ -7,11 +7,11 @@
 //! the tiles in it and reports where the screen's picture landed, which is
 //! what control mode maps the mouse with.
 
+use super::model::ScreenPlacement;
 use super::model::ViewModel;
-use super::remote::ScreenPlacement;
-use super::render::{TileLook, TileView, draw_tile, member_tile};
+use super::tile::{TileLook, TileView, draw_tile, member_tile};
 use super::tiles::{ReadyTiles, TileKey, fit_cells};
-use crate::output::clean;
+use crate::clean::clean;
 use common::MemberInfo;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect, Size};

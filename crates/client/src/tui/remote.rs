@@ -3,31 +3,18 @@
 //! terminal cell lands.
 //!
 //! Everything here is a pure function from a terminal event to the same
-//! `/input` command lines a user could type, so control mode adds no second
-//! path to the server: the main loop parses and sends them like any typed
-//! line. The one piece of state is `PendingMove`, because a drag reports every
-//! cell it crosses and only the newest position is worth sending.
+//! `/input` actions a user could type (`control::InputAction`), so control
+//! mode adds no second path to the server: the view hands them to the main
+//! loop as `Command::Input`, which sends them like any typed `/input`. The
+//! one piece of state is `PendingMove`, because a drag reports every cell it
+//! crosses and only the newest position is worth sending.
 
-use common::ClientId;
+use super::model::ScreenPlacement;
+use crate::control::{BUTTON_LEFT, BUTTON_MIDDLE, BUTTON_RIGHT, InputAction};
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use ratatui::layout::{Position, Rect};
-
-/// Where the shown screen's picture was last drawn, and how big the screen
-/// it shows is: what turns a mouse cell into a pixel on that screen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ScreenPlacement {
-    /// Whose screen it is.
-    pub owner: ClientId,
-    /// The cells the whole picture covers.
-    pub picture: Rect,
-    /// The part of `picture` on the terminal: a picture made for a larger tile
-    /// (just after a resize) is cut, and a click on the cut part is no click.
-    pub visible: Rect,
-    /// The shared screen's size in pixels.
-    pub pixels: (u32, u32),
-}
+use ratatui::layout::Position;
 
 /// The pixel on the shared screen under the middle of the cell at
 /// (`column`, `row`), or `None` when the cell shows no part of the screen.
@@ -48,11 +35,9 @@ pub fn cell_to_pixel(at: &ScreenPlacement, column: u16, row: u16) -> Option<(u32
     Some((x, y))
 }
 
-/// The key that ends control mode: F2, or Ctrl-] (which terminals send as the
-/// byte 0x1d, and crossterm reports as Ctrl-5).
+/// The key that ends control mode (F2, or Ctrl-]): the key table's to say.
 pub fn leaves_control_mode(key: &KeyEvent) -> bool {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    key.code == KeyCode::F(2) || (ctrl && matches!(key.code, KeyCode::Char(']' | '5')))
+    super::shortcuts::action(key, super::shortcuts::When::ControlMode).is_some()
 }
 
 /// The `/input key` name of a key that has one (`crate::control::NAMED_KEYS`).
@@ -87,7 +72,7 @@ fn key_name(code: KeyCode) -> Option<String> {
 /// as `/input type`, a named key as `/input key`, and a key held with Ctrl,
 /// Alt or (for named keys) Shift as that modifier held down around the key.
 /// Ctrl-C and the control-mode exit never get here.
-pub fn key_lines(key: &KeyEvent) -> Vec<String> {
+pub fn key_input(key: &KeyEvent) -> Vec<InputAction> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let alt = key.modifiers.contains(KeyModifiers::ALT);
     if let KeyCode::Char(c) = key.code
@@ -96,7 +81,7 @@ pub fn key_lines(key: &KeyEvent) -> Vec<String> {
         && !alt
     {
         // Shift is already in the character ('A', '?').
-        return vec![format!("/input type {c}")];
+        return vec![InputAction::Type(c.to_string())];
     }
     let Some(name) = key_name(key.code) else {
         return Vec::new();
@@ -109,29 +94,27 @@ pub fn key_lines(key: &KeyEvent) -> Vec<String> {
         .into_iter()
         .filter_map(|(on, modifier)| on.then_some(modifier))
         .collect();
-    let mut lines: Vec<String> = held
-        .iter()
-        .map(|m| format!("/input key {m} down"))
-        .collect();
-    lines.push(format!("/input key {name}"));
-    lines.extend(held.iter().rev().map(|m| format!("/input key {m} up")));
-    lines
+    let modifier = |name: &str, down: bool| InputAction::key(name, Some(down));
+    let mut actions: Vec<InputAction> = held.iter().filter_map(|m| modifier(m, true)).collect();
+    actions.extend(InputAction::key(&name, None));
+    actions.extend(held.iter().rev().filter_map(|m| modifier(m, false)));
+    actions
 }
 
 /// What a mouse event over the shared screen sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RemoteInput {
-    /// A line to send now (a click, a wheel turn).
-    Line(String),
+    /// An `/input` line to send now (a click, a wheel turn).
+    Line(InputAction),
     /// The pointer moved to this pixel (a drag): only the newest is sent.
     Move(u32, u32),
 }
 
-fn button_name(button: MouseButton) -> &'static str {
+fn button_number(button: MouseButton) -> u8 {
     match button {
-        MouseButton::Left => "left",
-        MouseButton::Middle => "middle",
-        MouseButton::Right => "right",
+        MouseButton::Left => BUTTON_LEFT,
+        MouseButton::Middle => BUTTON_MIDDLE,
+        MouseButton::Right => BUTTON_RIGHT,
     }
 }
 
@@ -143,22 +126,35 @@ fn button_name(button: MouseButton) -> &'static str {
 pub fn mouse_input(at: &ScreenPlacement, mouse: &MouseEvent) -> Option<RemoteInput> {
     let Some((x, y)) = cell_to_pixel(at, mouse.column, mouse.row) else {
         return match mouse.kind {
-            MouseEventKind::Up(button) => Some(RemoteInput::Line(format!(
-                "/input release {}",
-                button_name(button)
-            ))),
+            MouseEventKind::Up(button) => Some(RemoteInput::Line(InputAction::Release {
+                at: None,
+                button: button_number(button),
+            })),
             _ => None,
         };
     };
-    let line = match mouse.kind {
-        MouseEventKind::Down(button) => format!("/input press {x} {y} {}", button_name(button)),
-        MouseEventKind::Up(button) => format!("/input release {x} {y} {}", button_name(button)),
+    let action = match mouse.kind {
+        MouseEventKind::Down(button) => InputAction::Press {
+            x,
+            y,
+            button: button_number(button),
+        },
+        MouseEventKind::Up(button) => InputAction::Release {
+            at: Some((x, y)),
+            button: button_number(button),
+        },
         MouseEventKind::Drag(_) => return Some(RemoteInput::Move(x, y)),
-        MouseEventKind::ScrollUp => format!("/input scroll up {x} {y}"),
-        MouseEventKind::ScrollDown => format!("/input scroll down {x} {y}"),
+        MouseEventKind::ScrollUp => InputAction::Scroll {
+            up: true,
+            at: Some((x, y)),
+        },
+        MouseEventKind::ScrollDown => InputAction::Scroll {
+            up: false,
+            at: Some((x, y)),
+        },
         _ => return None,
     };
-    Some(RemoteInput::Line(line))
+    Some(RemoteInput::Line(action))
 }
 
 /// The newest pointer position not sent yet: at most one, so a fast drag
@@ -177,18 +173,39 @@ impl PendingMove {
         self.0 = None;
     }
 
-    /// The line for the waiting position, if any; nothing waits afterwards.
-    pub fn take_line(&mut self) -> Option<String> {
-        self.0.take().map(|(x, y)| format!("/input move {x} {y}"))
+    /// The move to the waiting position, if any; nothing waits afterwards.
+    pub fn take(&mut self) -> Option<InputAction> {
+        self.0.take().map(|(x, y)| InputAction::Move { x, y })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::ClientId;
+    use ratatui::layout::Rect;
 
     fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, modifiers)
+    }
+
+    /// The waiting move as the `/input` line it is.
+    trait TakeLine {
+        fn take_line(&mut self) -> Option<String>;
+    }
+
+    impl TakeLine for PendingMove {
+        fn take_line(&mut self) -> Option<String> {
+            self.take().map(|move_to| format!("/input {move_to}"))
+        }
+    }
+
+    /// The `/input` lines a key sends.
+    fn key_lines(key: &KeyEvent) -> Vec<String> {
+        key_input(key)
+            .iter()
+            .map(|action| format!("/input {action}"))
+            .collect()
     }
 
     fn lines(code: KeyCode) -> Vec<String> {

@@ -8,41 +8,23 @@
 //! In 80 columns the side column takes 30 and the grid the rest; from 120
 //! columns on the side column grows to 40 and the grid gets what is left.
 
-use super::keys::SHORTCUTS;
+use super::help::draw_help;
+use super::model::ScreenPlacement;
 use super::model::{ChatLine, ClickMap, Connection, Figures, ViewModel};
 use super::presentation;
-use super::remote::ScreenPlacement;
-use super::tiles::{ReadyTiles, RenderedTile, TileKey};
-use crate::command::help_lines;
-use crate::output::clean;
+use super::shortcuts::key_hints;
+use super::style::{ASKING_BAR, BAR, CONTROL_BAR, DIM, SPEAKING};
+use super::text::{fitting, textwrap_words, wrap};
+use super::tile::{TileLook, TileView, draw_tile, member_tile};
+use super::tiles::{ReadyTiles, TileKey};
+use crate::clean::clean;
 use common::{MediaKind, MemberInfo, PerKind};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
-use ratatui_image::Image;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use unicode_width::UnicodeWidthChar;
-
-/// A tile whose newest picture is older than this shows a placeholder.
-pub const STALE_AFTER: Duration = Duration::from_secs(2);
-
-const SPEAKING: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
-const DIM: Style = Style::new().fg(Color::DarkGray);
-const BAR: Style = Style::new().fg(Color::Black).bg(Color::Cyan);
-/// Remote control: the border of the screen we control, and its banners.
-const CONTROL: Style = Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD);
-const CONTROL_BAR: Style = Style::new()
-    .fg(Color::White)
-    .bg(Color::Magenta)
-    .add_modifier(Modifier::BOLD);
-/// A question waiting for the user's answer.
-const ASKING_BAR: Style = Style::new()
-    .fg(Color::Black)
-    .bg(Color::Yellow)
-    .add_modifier(Modifier::BOLD);
+use std::time::Instant;
 
 /// What a draw put on screen, for the UI loop.
 #[derive(Debug, Default)]
@@ -190,29 +172,6 @@ fn draw_members_menu(frame: &mut Frame, model: &ViewModel, screen: Rect) {
         .border_type(BorderType::Double)
         .title(" members ");
     frame.render_widget(Paragraph::new(lines).block(block), area);
-}
-
-/// `text` cut between words into rows of at most `width` columns.
-fn textwrap_words(text: &str, width: usize) -> Vec<String> {
-    let mut rows: Vec<String> = Vec::new();
-    let mut row = String::new();
-    for word in text.split(' ') {
-        let fits = unicode_width::UnicodeWidthStr::width(row.as_str())
-            + 1
-            + unicode_width::UnicodeWidthStr::width(word)
-            <= width;
-        if !row.is_empty() && !fits {
-            rows.push(std::mem::take(&mut row));
-        }
-        if !row.is_empty() {
-            row.push(' ');
-        }
-        row.push_str(word);
-    }
-    if !row.is_empty() {
-        rows.push(row);
-    }
-    rows
 }
 
 /// One line each for what remote control needs the user to see: a request
@@ -410,7 +369,7 @@ fn draw_grid(
         (None, None) => model.others().collect(),
     };
     if others.is_empty() {
-        let text = if let Some(join) = crate::output::join_command(&model.state) {
+        let text = if let Some(join) = crate::output::wording::join_command(&model.state) {
             format!("Nobody else is here yet.\nOthers join with: {join}")
         } else if let Some(id) = &model.state.waiting_for {
             format!(
@@ -468,154 +427,6 @@ fn tiles_in(
     shown
 }
 
-/// One member's camera tile, in the grid or the presentation's strip;
-/// returns the tile the decoder should fill, if the member shares video.
-pub fn member_tile(
-    frame: &mut Frame,
-    model: &ViewModel,
-    tiles: &ReadyTiles,
-    area: Rect,
-    member: &MemberInfo,
-    now: Instant,
-) -> Option<(TileKey, Size)> {
-    let key = TileKey::Member(member.id);
-    let video = member.sharing[MediaKind::Video];
-    let name = clean(&member.name);
-    let DrawnTile { inner, .. } = draw_tile(
-        frame,
-        area,
-        &TileView {
-            name: &name,
-            note: member_note(model, member, now),
-            look: if model.speaking.contains(&member.id) {
-                TileLook::Speaking
-            } else {
-                TileLook::Plain
-            },
-            picture: video.then(|| tiles.get(&key)).flatten(),
-            missing: if video {
-                "waiting for video"
-            } else {
-                "camera off"
-            },
-            ages: true,
-        },
-        now,
-    );
-    video.then(|| (key, inner.as_size()))
-}
-
-/// A raised hand and a fresh reaction, for a member's tile title.
-fn member_note(model: &ViewModel, member: &MemberInfo, now: Instant) -> Option<String> {
-    let hand = member.hand.then_some("✋ hand up");
-    let reaction = model.reaction(member.id, now);
-    let focused = (model.focused == Some(member.id)).then_some("click or Esc: all tiles");
-    let parts: Vec<&str> = hand.into_iter().chain(reaction).chain(focused).collect();
-    (!parts.is_empty()).then(|| parts.join(" "))
-}
-
-/// How a tile's border looks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TileLook {
-    Plain,
-    /// The member is speaking: a thick yellow border and a ♪.
-    Speaking,
-    /// Our keys and mouse go to this screen (control mode).
-    Controlled,
-}
-
-/// What one tile shows.
-pub struct TileView<'a> {
-    /// In the border, and in the placeholder.
-    pub name: &'a str,
-    /// Said in the border after the name (`bo controls it`).
-    pub note: Option<String>,
-    pub look: TileLook,
-    pub picture: Option<&'a Arc<RenderedTile>>,
-    /// What the placeholder says when there is no picture.
-    pub missing: &'a str,
-    /// Whether an old picture is replaced by "paused": a camera keeps
-    /// sending while it is on, a still screen sends nothing.
-    pub ages: bool,
-}
-
-/// Where a tile went: inside its border, and the cells its picture covers
-/// (the whole picture, also where the tile cuts it), if it has one.
-#[derive(Clone, Copy, Debug)]
-pub struct DrawnTile {
-    pub inner: Rect,
-    pub picture: Option<Rect>,
-}
-
-/// One tile: a border titled with the name (highlighted while speaking or
-/// controlled), and the picture, or a placeholder when there is none or it is
-/// stale.
-pub fn draw_tile(frame: &mut Frame, area: Rect, tile: &TileView, now: Instant) -> DrawnTile {
-    let name = tile.name;
-    let border = match tile.look {
-        TileLook::Plain => Style::new(),
-        TileLook::Speaking => SPEAKING,
-        TileLook::Controlled => CONTROL,
-    };
-    let mut title = format!(" {name} ");
-    if tile.look == TileLook::Speaking {
-        title.push_str("♪ ");
-    }
-    if let Some(note) = &tile.note {
-        title.push_str(&format!("· {note} "));
-    }
-    let block = Block::bordered()
-        .border_type(match tile.look {
-            TileLook::Plain => BorderType::Rounded,
-            TileLook::Speaking | TileLook::Controlled => BorderType::Thick,
-        })
-        .border_style(border)
-        .title(Span::styled(title, border.add_modifier(Modifier::BOLD)));
-    let inner = block.inner(area);
-    frame.render_widget(Clear, area);
-    frame.render_widget(block, area);
-    let fresh = tile
-        .picture
-        .filter(|p| !tile.ages || now.saturating_duration_since(p.received) < STALE_AFTER);
-    match fresh {
-        Some(picture) => {
-            let size = picture.image.size();
-            let whole = Rect {
-                x: inner.x + inner.width.saturating_sub(size.width) / 2,
-                y: inner.y + inner.height.saturating_sub(size.height) / 2,
-                width: size.width,
-                height: size.height,
-            };
-            let at = Rect {
-                width: size.width.min(inner.width),
-                height: size.height.min(inner.height),
-                ..whole
-            };
-            frame.render_widget(Image::new(&picture.image), at);
-            DrawnTile {
-                inner,
-                picture: Some(whole),
-            }
-        }
-        None => {
-            let text = match tile.picture {
-                Some(_) => "video paused",
-                None => tile.missing,
-            };
-            let lines = vec![
-                Line::styled(name.to_string(), Style::new().add_modifier(Modifier::BOLD)),
-                Line::styled(text, DIM),
-            ];
-            let middle = inner.centered_vertically(Constraint::Length(2));
-            frame.render_widget(Paragraph::new(lines).centered(), middle);
-            DrawnTile {
-                inner,
-                picture: None,
-            }
-        }
-    }
-}
-
 /// The members list; returns each member's row, for clicks.
 fn draw_members(
     frame: &mut Frame,
@@ -638,7 +449,7 @@ fn draw_members(
                 format!("#{}", m.id)
             };
             // The hand shows as ✋ next to the name: no need to say it twice.
-            let mut tags = crate::output::member_tags(m);
+            let mut tags = crate::output::wording::member_tags(m);
             tags.retain(|tag| *tag != "hand up");
             let speaking = model.speaking.contains(&m.id);
             let mut marks = String::new();
@@ -699,74 +510,6 @@ fn draw_members(
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
     rows
-}
-
-/// The first of `titles` (longest first, each shorter by what matters
-/// least) that fits on the top border of a box `width` columns wide; the
-/// last, whatever its width, if none does.
-fn fitting(titles: Vec<String>, width: u16) -> String {
-    let room = usize::from(width.saturating_sub(2));
-    let mut titles = titles.into_iter().peekable();
-    while let Some(title) = titles.next() {
-        if titles.peek().is_none() || unicode_width::UnicodeWidthStr::width(title.as_str()) <= room
-        {
-            return title;
-        }
-    }
-    String::new()
-}
-
-/// Splits `text` into lines at most `width` columns wide, between words where
-/// it can. A word too long for a line is split after a `/` (a path breaks
-/// between its parts: `~/.config/meeting/` and `known_hosts`), and inside a
-/// part only when that part alone is too long.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let columns = |s: &str| -> usize { s.chars().map(|c| c.width().unwrap_or(0)).sum() };
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let mut used = 0;
-    for word in text.split(' ') {
-        let word_width = columns(word);
-        let space = usize::from(used > 0);
-        if used + space + word_width <= width {
-            if space == 1 {
-                line.push(' ');
-            }
-            line.push_str(word);
-            used += space + word_width;
-            continue;
-        }
-        if used > 0 {
-            lines.push(std::mem::take(&mut line));
-            used = 0;
-        }
-        for part in word.split_inclusive('/') {
-            let part_width = columns(part);
-            if used + part_width <= width {
-                line.push_str(part);
-                used += part_width;
-                continue;
-            }
-            if used > 0 && part_width <= width {
-                lines.push(std::mem::take(&mut line));
-                line.push_str(part);
-                used = part_width;
-                continue;
-            }
-            for c in part.chars() {
-                let w = c.width().unwrap_or(0);
-                if used + w > width {
-                    lines.push(std::mem::take(&mut line));
-                    used = 0;
-                }
-                line.push(c);
-                used += w;
-            }
-        }
-    }
-    lines.push(line);
-    lines
 }
 
 fn draw_chat(frame: &mut Frame, model: &ViewModel, area: Rect) {
@@ -882,184 +625,6 @@ fn draw_input(frame: &mut Frame, model: &ViewModel, area: Rect) {
         }
         frame.render_widget(Line::from(spans), area);
     }
-}
-
-/// A key hint in the bottom line. Rank 0 is always shown; the others are
-/// added rank by rank (1 first) while the line holds them, and shown in the
-/// list's order.
-struct Hint {
-    key: &'static str,
-    what: &'static str,
-    rank: u8,
-}
-
-const fn hint(key: &'static str, what: &'static str, rank: u8) -> Hint {
-    Hint { key, what, rank }
-}
-
-/// The keys worth showing now, as many as fit in `width` columns.
-/// What `l` does now: someone waiting in a lobby stops waiting.
-fn leave_hint(model: &ViewModel) -> &'static str {
-    if model.state.meeting.is_none() && model.state.waiting_for.is_some() {
-        "stop waiting"
-    } else {
-        "leave"
-    }
-}
-
-fn key_hints(model: &ViewModel, width: usize) -> Vec<(&'static str, &'static str)> {
-    let hints = if model.presentation().is_some() {
-        let control = if model.state.controlled_by_me().is_some() {
-            hint("C", "control", 0)
-        } else {
-            hint("a", "control", 0)
-        };
-        let several = model.state.screen_sharers().nth(1).is_some();
-        vec![
-            hint("Enter", "chat", 0),
-            hint("/", "cmd", 1),
-            hint("m", "mic", 0),
-            hint("v", "cam", 0),
-            hint("S", "screen", 0),
-            hint("p", "grid", 0),
-            hint("Tab", "next", if several { 0 } else { 3 }),
-            control,
-            hint("l", "leave", 2),
-            hint("q", "quit", 0),
-            hint("?", "keys", 0),
-        ]
-    } else {
-        // Creating or joining a meeting is for someone in none (in one,
-        // the server refuses both: leave first), leaving for someone in
-        // one or at its door.
-        let inside = model.state.meeting.is_some() || model.state.waiting_for.is_some();
-        let mut hints = vec![
-            hint("Enter", "chat", 0),
-            hint("/", "cmd", 0),
-            hint("m", "mic", 0),
-            hint("v", "cam", 0),
-            hint("S", "screen", if inside { 0 } else { 2 }),
-        ];
-        if inside {
-            hints.push(hint("M", "members", 1));
-            hints.push(hint("f", "speaker", 2));
-            hints.push(hint("l", leave_hint(model), 0));
-        } else {
-            hints.push(hint("c", "create", 0));
-            hints.push(hint("j", "join", 0));
-        }
-        hints.extend([hint("q", "quit", 0), hint("?", "keys", 0)]);
-        // A screen shared while the grid is on: say how to see it.
-        if model.presented_screen().is_some() {
-            hints.insert(4, hint("p", "present", 0));
-        }
-        hints
-    };
-    // " KEY " and "WHAT ".
-    let cost = |h: &Hint| h.key.chars().count() + h.what.chars().count() + 3;
-    let mut shown: Vec<bool> = hints.iter().map(|h| h.rank == 0).collect();
-    let mut used: usize = hints.iter().filter(|h| h.rank == 0).map(cost).sum();
-    let last_rank = hints.iter().map(|h| h.rank).max().unwrap_or(0);
-    for rank in 1..=last_rank {
-        for (i, h) in hints.iter().enumerate() {
-            if h.rank == rank && used + cost(h) <= width {
-                shown[i] = true;
-                used += cost(h);
-            }
-        }
-    }
-    hints
-        .iter()
-        .zip(shown)
-        .filter(|(_, shown)| *shown)
-        .map(|(h, _)| (h.key, h.what))
-        .collect()
-}
-
-/// The width of the overlay's first column (keys, commands).
-const HELP_KEY_COLUMN: usize = 20;
-
-/// The overlay's text for a `width`-column box: a key or command on the left,
-/// what it does wrapped in its own column on the right. A command too long
-/// for its column gets a line of its own, so no two words ever touch.
-pub fn help_text(width: usize) -> Vec<Line<'static>> {
-    let bold = Style::new().add_modifier(Modifier::BOLD);
-    let mut entries: Vec<Line<'static>> = vec![Line::styled("Keys", bold)];
-    let add = |lines: &mut Vec<Line<'static>>, key: &str, what: &str| {
-        let what_width = width.saturating_sub(HELP_KEY_COLUMN + 2).max(10);
-        // A second form of a command (`/video off`) has no text of its own.
-        let mut rows = wrap(what, what_width)
-            .into_iter()
-            .filter(|row| !row.is_empty());
-        let key_fits = key.chars().count() < HELP_KEY_COLUMN;
-        let first = if key_fits {
-            rows.next().unwrap_or_default()
-        } else {
-            lines.push(Line::styled(format!("  {key}"), SPEAKING));
-            match rows.next() {
-                Some(row) => row,
-                None => return,
-            }
-        };
-        let key_text = if key_fits { key } else { "" };
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {key_text:<HELP_KEY_COLUMN$}"), SPEAKING),
-            Span::raw(first),
-        ]));
-        for row in rows {
-            lines.push(Line::raw(format!("  {:HELP_KEY_COLUMN$}{row}", "")));
-        }
-    };
-    for shortcut in SHORTCUTS {
-        add(&mut entries, shortcut.keys, shortcut.help);
-    }
-    entries.push(Line::raw(""));
-    entries.push(Line::styled("Commands (Enter, then type them)", bold));
-    for help in help_lines() {
-        add(&mut entries, &help.command, &help.description);
-    }
-    entries
-}
-
-/// The `?` overlay, scrolled by `model.help_scroll`; returns how far it can
-/// scroll and how many rows it shows at once.
-fn draw_help(frame: &mut Frame, model: &ViewModel, screen: Rect) -> (usize, usize) {
-    let width = 90.min(screen.width);
-    let lines = help_text(usize::from(width.saturating_sub(2)));
-    let height = (lines.len() as u16 + 2).min(screen.height);
-    let area = screen.centered(Constraint::Length(width), Constraint::Length(height));
-    let shown = usize::from(height.saturating_sub(2));
-    let max_scroll = lines.len().saturating_sub(shown);
-    let scroll = model.help_scroll.min(max_scroll);
-    // Any key but those that scroll closes it (`keys::help_key`).
-    let title = if max_scroll > 0 {
-        let (from, to, of) = (scroll + 1, (scroll + shown).min(lines.len()), lines.len());
-        fitting(
-            vec![
-                format!(
-                    " keys and commands {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · any other key closes "
-                ),
-                format!(
-                    " keys and commands {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · other keys close "
-                ),
-                format!(" keys {from}-{to} of {of} · ↑↓ PgUp PgDn scroll · other keys close "),
-            ],
-            width,
-        )
-    } else {
-        " keys and commands · any key closes ".to_string()
-    };
-    frame.render_widget(Clear, area);
-    let block = Block::bordered()
-        .border_type(BorderType::Double)
-        .title(title);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .scroll((scroll.min(usize::from(u16::MAX)) as u16, 0)),
-        area,
-    );
-    (max_scroll, shown)
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 //! from a known test-pattern frame whose colours are checked cell by cell.
 
 use super::*;
-use crate::media::{TestPattern, VideoSettings, VideoSource};
+use crate::media::video::{TestPattern, VideoSettings, VideoSource};
 use crate::meeting::MeetingState;
 use crate::output::LocalEvent;
+use crate::tui::help::help_text;
 use crate::tui::model::Figures;
+use crate::tui::tile::STALE_AFTER;
 use crate::tui::tiles::{RenderedTile, encode_tile, halfblocks_picker};
 use common::{ClientId, Event, MediaKind, MeetingId, MemberRef, PerKind};
 use ratatui::Terminal;
@@ -224,7 +226,7 @@ fn help_overlay_lists_every_shortcut() {
     model.help_open = true;
     let (backend, _) = render(&model, &ReadyTiles::new(), 100, 40);
     let text = screen_text(&backend);
-    for shortcut in crate::tui::keys::SHORTCUTS {
+    for shortcut in crate::tui::shortcuts::SHORTCUTS {
         let key = shortcut.keys;
         assert!(text.contains(key), "{key} missing:\n{text}");
     }
@@ -259,7 +261,7 @@ fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
         assert!(seen.contains(row.trim_end()), "{row:?} never shown");
     }
     // Each key and command stands apart from its description.
-    let mut entries: Vec<(String, String)> = crate::tui::keys::SHORTCUTS
+    let mut entries: Vec<(String, String)> = crate::tui::shortcuts::SHORTCUTS
         .iter()
         .map(|s| (s.keys.to_string(), s.help.to_string()))
         .collect();
@@ -301,7 +303,7 @@ fn help_overlay_scrolls_at_80x24_and_keeps_words_apart() {
 fn a_question_waits_in_the_input_line() {
     let mut model = meeting_model(Vec::new());
     model.confirm = Some(crate::tui::model::Confirmation {
-        line: "/quit".into(),
+        entered: crate::command::Entered::made(crate::command::Command::Quit),
         question: "leave the meeting and quit?".into(),
     });
     let text = screen_text(&render(&model, &ReadyTiles::new(), 80, 24).0);
@@ -348,7 +350,7 @@ fn grid_shapes_suit_wide_and_narrow_areas() {
 }
 
 /// Test-pattern bars: with a width of 224 each is 32 pixels wide.
-use crate::media::pattern::BARS;
+use crate::media::video::pattern::BARS;
 
 #[test]
 fn tile_from_a_known_test_frame_in_half_blocks() {

@@ -1,8 +1,9 @@
 //! Video and screen tiles: turning JPEG frames and shared screens into
 //! pictures the terminal can show, off the UI thread.
 //!
-//! The media reader (and our own video sender, for the self-view) hand each
-//! frame, and the screen receiver each updated screen, to a `TileFeed`, which only parks it as the newest undecoded frame of
+//! The video receiver (and our own video sender, for the self-view) hand each
+//! frame, and the screen receiver each updated screen, to a `TileFeed`
+//! (`show_video`, `show_screen`), which only parks it as the newest undecoded frame of
 //! its tile, replacing any older one: a slow decoder drops stale frames, it
 //! never queues them. One decoder thread decodes the parked frames and scales
 //! and encodes them (half-blocks, sixel, kitty or iTerm2, whatever the `Picker`
@@ -11,8 +12,9 @@
 //! it tells the decoder the tile sizes after each layout, which re-encodes the
 //! last picture when the terminal is resized.
 
-use crate::sink::{ScreenSink, SharedFrame, VideoSink};
-use common::{ClientId, MediaHeader};
+use crate::sink::SharedFrame;
+use common::ClientId;
+use common::sync::lock;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use image::DynamicImage;
 use image::imageops::FilterType;
@@ -22,7 +24,7 @@ use ratatui_image::protocol::Protocol;
 use ratatui_image::{FontSize, Resize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Whose picture a tile shows.
@@ -83,12 +85,6 @@ impl Shared {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Shared {
     fn wake(&self) {
         let _ = self.wake.try_send(());
@@ -113,34 +109,30 @@ impl TileFeed {
     }
 }
 
-impl VideoSink for TileFeed {
-    fn frame(&mut self, header: &MediaHeader, frame: &SharedFrame) -> anyhow::Result<()> {
-        let key = self.fixed.unwrap_or(TileKey::Member(header.sender));
+impl TileFeed {
+    /// `sender`'s newest video frame (ours, on the self-view's feed).
+    pub fn show_video(&self, sender: ClientId, frame: &SharedFrame) {
+        let key = self.fixed.unwrap_or(TileKey::Member(sender));
+        self.park(key, Parked::Jpeg(frame.clone()));
+    }
+
+    /// `sender`'s shared screen as now known.
+    pub fn show_screen(&self, sender: ClientId, canvas: &image::RgbImage) {
+        let key = TileKey::Screen(sender);
+        // A tile that is not on screen costs nothing, not even the copy.
+        if lock(&self.shared.wanted).contains_key(&key) {
+            self.park(key, Parked::Picture(Arc::new(canvas.clone())));
+        }
+    }
+
+    /// Parks a picture as its tile's newest, for the decoder.
+    fn park(&self, key: TileKey, picture: Parked) {
         // A tile that is not on screen costs nothing to decode.
         if !lock(&self.shared.wanted).contains_key(&key) {
-            return Ok(());
+            return;
         }
-        lock(&self.shared.parked).insert(key, (Parked::Jpeg(frame.clone()), Instant::now()));
-        self.shared.wake();
-        Ok(())
-    }
-}
-
-impl ScreenSink for TileFeed {
-    fn update(
-        &mut self,
-        header: &MediaHeader,
-        canvas: &image::RgbImage,
-        _applied: &meeting_screen::codec::Applied,
-    ) -> anyhow::Result<()> {
-        let key = TileKey::Screen(header.sender);
-        if !lock(&self.shared.wanted).contains_key(&key) {
-            return Ok(());
-        }
-        let picture = Parked::Picture(Arc::new(canvas.clone()));
         lock(&self.shared.parked).insert(key, (picture, Instant::now()));
         self.shared.wake();
-        Ok(())
     }
 }
 
@@ -313,6 +305,9 @@ pub fn halfblocks_picker() -> Picker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::screen::ScreenSink;
+    use crate::media::video::VideoSink;
+    use common::MediaHeader;
 
     #[test]
     fn pictures_fit_without_distortion() {
@@ -386,7 +381,7 @@ mod tests {
 
     #[test]
     fn decoder_publishes_pictures_and_redoes_them_on_resize() {
-        use crate::media::{TestPattern, VideoSettings, VideoSource};
+        use crate::media::video::{TestPattern, VideoSettings, VideoSource};
         let (mut feed, board) = start(halfblocks_picker()).expect("decoder starts");
         let key = TileKey::Member(ClientId(7));
         board.show(&[(key, Size::new(32, 20))]);

@@ -1,5 +1,5 @@
 //! What the view tells the server about the size it draws each member's
-//! video at (`/view tiles ...`), so the server sends the smallest layer that
+//! video at (`Command::View`, as `/view tiles ...` asks), so the server sends the smallest layer that
 //! still fills each tile. Tiles are in cells; the picker's font size turns
 //! them into pixels (half-blocks: one pixel wide and two high per cell).
 //! Sent when it changes, at most once per `REPORT_EVERY`: a drag that
@@ -40,14 +40,14 @@ pub fn member_pixels(tiles: &[(TileKey, Size)], font: FontSize) -> Vec<(ClientId
 }
 
 impl VideoSizeReport {
-    /// The `/view tiles` line to send now, if the tiles changed and the
-    /// last one went out long enough ago.
-    pub fn line(
+    /// The tiles to ask for now (`/view tiles`), if they changed and the
+    /// last ask went out long enough ago.
+    pub fn due(
         &mut self,
         tiles: &[(TileKey, Size)],
         font: FontSize,
         now: Instant,
-    ) -> Option<String> {
+    ) -> Option<VideoWanted> {
         let members = member_pixels(tiles, font);
         if self.sent.as_ref() == Some(&members) {
             return None;
@@ -60,13 +60,27 @@ impl VideoSizeReport {
         }
         self.sent_at = Some(now);
         self.sent = Some(members.clone());
-        Some(VideoWanted::Tiles(members).line())
+        Some(VideoWanted::Tiles(members))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::Command;
+
+    impl VideoSizeReport {
+        /// The `/view tiles` line `due` asks with.
+        fn line(
+            &mut self,
+            tiles: &[(TileKey, Size)],
+            font: FontSize,
+            now: Instant,
+        ) -> Option<String> {
+            self.due(tiles, font, now)
+                .map(|wanted| Command::View(wanted).to_string())
+        }
+    }
 
     #[test]
     fn half_blocks_need_one_pixel_per_column_and_two_per_row() {

@@ -1,8 +1,7 @@
-//! Screen sources, and the producer that turns their pictures into screen
-//! bodies (only the tiles that changed, see `meeting_screen::codec`).
+//! Screen sources: what `/screen on SOURCE` captures.
 //!
 //! Like the video and audio sources, each source is one row in a table
-//! (`SCREEN_SOURCES`): the synthetic test desktop and image files need no
+//! (`SCREEN_SOURCES`: its name, what it is, how it opens): the synthetic test desktop and image files need no
 //! display; `x11[:DISPLAY][@WxH+X+Y]` captures an X display through x11rb,
 //! which is pure Rust, so every build has it.
 //!
@@ -11,38 +10,20 @@
 //! desktop draws it (a field of typed text and the pointer), so control
 //! mode does something visible without a display. Image files take none.
 
+use crate::media::driver::{InputTarget, Source, Takes, open_source};
+use crate::media::options::MediaOptions;
 use anyhow::Context;
 use common::InputEvent;
-use common::protocol::KEYFRAME_REQUEST_INTERVAL;
+use common::sync::lock;
 use image::RgbImage;
-use meeting_screen::codec::{EncoderConfig, ScreenEncoder};
 use meeting_screen::desktop::{DesktopInput, TestDesktop};
 use meeting_screen::x11::{X11Capture, X11Injector, X11Source};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The screen sources: (how to name it, what it is).
-pub const SCREEN_SOURCES: &[(&str, &str)] = &[
-    (
-        "test",
-        "a synthetic desktop: scrolling text in several sizes and a moving window (the default); a controller's typing and pointer show on it",
-    ),
-    (
-        "x11[:DISPLAY]",
-        "an X display ($DISPLAY unless given), or a region of it: x11:DISPLAY@WxH+X+Y",
-    ),
-    (
-        "PATH",
-        "a PNG or JPEG file, or a folder of them shown in name order, a new one every 2 s",
-    ),
-];
-
-/// Frames per second a shared screen is looked at (unchanged ones cost nothing).
-pub const SCREEN_FPS: u32 = 8;
 /// The test desktop's size.
-const TEST_DESKTOP: (u32, u32) = (1280, 720);
+pub(super) const TEST_DESKTOP: (u32, u32) = (1280, 720);
 /// How long each picture of an image folder is shown.
 const IMAGE_PERIOD: Duration = Duration::from_secs(2);
 
@@ -50,13 +31,6 @@ const IMAGE_PERIOD: Duration = Duration::from_secs(2);
 pub trait ScreenSource: Send {
     fn describe(&self) -> String;
     fn capture(&mut self) -> anyhow::Result<RgbImage>;
-}
-
-/// Where a granted controller's input goes on the screen we share.
-pub trait InputTarget: Send {
-    fn apply(&mut self, event: InputEvent) -> anyhow::Result<()>;
-    /// Lifts whatever the controller holds down (control ended).
-    fn release_all(&mut self) -> anyhow::Result<()>;
 }
 
 impl InputTarget for X11Injector {
@@ -77,9 +51,7 @@ struct SharedDesktopInput(Arc<Mutex<DesktopInput>>);
 impl SharedDesktopInput {
     fn lock(&self) -> MutexGuard<'_, DesktopInput> {
         // Plain data: what a panicking holder left is still worth drawing.
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.0)
     }
 }
 
@@ -98,28 +70,48 @@ impl InputTarget for SharedDesktopInput {
 /// A screen source, and what plays a controller's input on it, if anything.
 pub type OpenedScreen = (Box<dyn ScreenSource>, Option<Box<dyn InputTarget>>);
 
-/// Opens a screen source, with what plays a granted controller's input on
-/// it, if it takes any: the X display (its region), or the test desktop.
+/// The screen sources, the default first: each opens with what plays a
+/// granted controller's input on it, if it takes any (the X display, its
+/// region; the test desktop, which draws it).
+pub const SCREEN_SOURCES: &[Source<OpenedScreen>] = &[
+    Source {
+        name: "test",
+        help: "a synthetic desktop: scrolling text in several sizes and a moving window (the default); a controller's typing and pointer show on it",
+        takes: Takes::Word("test"),
+        open: |_, _| {
+            let input = SharedDesktopInput::default();
+            let screen = TestScreen::new(input.clone());
+            Ok((Box::new(screen), Some(Box::new(input))))
+        },
+    },
+    Source {
+        name: "x11[:DISPLAY]",
+        help: "an X display ($DISPLAY unless given), or a region of it: x11:DISPLAY@WxH+X+Y",
+        takes: Takes::Test(X11Source::is_x11_spec),
+        open: |spec, _| {
+            let source = X11Source::parse(spec)?;
+            let capture = X11Capture::open(&source)?;
+            let injector = match capture.injector() {
+                Ok(injector) => Some(Box::new(injector) as Box<dyn InputTarget>),
+                Err(err) => {
+                    tracing::warn!("remote control will not work on this display: {err}");
+                    None
+                }
+            };
+            Ok((Box::new(X11Screen { capture }), injector))
+        },
+    },
+    Source {
+        name: "PATH",
+        help: "a PNG or JPEG file, or a folder of them shown in name order, a new one every 2 s",
+        takes: Takes::Other,
+        open: |path, _| Ok((Box::new(ImageScreen::open(Path::new(path))?), None)),
+    },
+];
+
+/// Opens a screen source (`None`: the test desktop).
 pub fn open_screen_source(spec: Option<&str>) -> anyhow::Result<OpenedScreen> {
-    let spec = spec.unwrap_or("test");
-    if spec == "test" {
-        let input = SharedDesktopInput::default();
-        let screen = TestScreen::new(input.clone());
-        return Ok((Box::new(screen), Some(Box::new(input))));
-    }
-    if X11Source::is_x11_spec(spec) {
-        let source = X11Source::parse(spec)?;
-        let capture = X11Capture::open(&source)?;
-        let injector = match capture.injector() {
-            Ok(injector) => Some(Box::new(injector) as Box<dyn InputTarget>),
-            Err(err) => {
-                tracing::warn!("remote control will not work on this display: {err}");
-                None
-            }
-        };
-        return Ok((Box::new(X11Screen { capture }), injector));
-    }
-    Ok((Box::new(ImageScreen::open(Path::new(spec))?), None))
+    open_source(SCREEN_SOURCES, spec, &MediaOptions::default())
 }
 
 /// The synthetic desktop, animated by the wall clock, with a controller's
@@ -245,69 +237,9 @@ impl ScreenSource for ImageScreen {
     }
 }
 
-/// Asks a running screen producer for a complete picture (a member joined,
-/// or a receiver lost frames). Cheap to clone; many asks before the next
-/// frame are one keyframe.
-#[derive(Clone, Default)]
-pub struct KeyframeRequest(Arc<AtomicBool>);
-
-impl KeyframeRequest {
-    pub fn ask(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    fn pending(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-
-    fn clear(&self) {
-        self.0.store(false, Ordering::Release);
-    }
-}
-
-/// A screen source and its encoder: each call captures one picture and
-/// returns the body that brings receivers up to date, if any is needed.
-pub struct ScreenProducer {
-    source: Box<dyn ScreenSource>,
-    encoder: ScreenEncoder,
-    keyframe: KeyframeRequest,
-    /// When the last asked-for keyframe started: many receivers asking at
-    /// once (a meeting of 50 joining, a lossy link) get one keyframe per
-    /// `KEYFRAME_REQUEST_INTERVAL`, not one per frame.
-    last_keyframe: Option<Instant>,
-}
-
-impl ScreenProducer {
-    pub fn new(source: Box<dyn ScreenSource>, keyframe: KeyframeRequest) -> ScreenProducer {
-        ScreenProducer {
-            source,
-            encoder: ScreenEncoder::new(EncoderConfig::default()),
-            keyframe,
-            last_keyframe: None,
-        }
-    }
-
-    /// The next body to send, or `None` when receivers already hold the picture.
-    pub fn produce(&mut self) -> anyhow::Result<Option<Vec<u8>>> {
-        let picture = self.source.capture()?;
-        let now = Instant::now();
-        let due = self
-            .last_keyframe
-            .is_none_or(|last| now.duration_since(last) >= KEYFRAME_REQUEST_INTERVAL);
-        // A request that is not due yet stays pending: it is served, later.
-        if self.keyframe.pending() && due {
-            self.keyframe.clear();
-            self.last_keyframe = Some(now);
-            self.encoder.request_keyframe();
-        }
-        Ok(self.encoder.encode(&picture, now)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meeting_screen::codec::ScreenDecoder;
 
     /// Keys and clicks over the test desktop did nothing and nobody was
     /// told: its input target draws them into the pictures it shares.
@@ -322,32 +254,6 @@ mod tests {
         // The pointer's red cross, at the spot it was moved to.
         let red = pointed.get_pixel(640, 100);
         assert!(red[0] > 200 && red[1] < 60 && red[2] < 60, "{red:?}");
-    }
-
-    #[test]
-    fn the_test_desktop_reaches_a_decoder_whole() {
-        let keyframe = KeyframeRequest::default();
-        let (source, _) = open_screen_source(Some("test")).expect("test source");
-        let mut producer = ScreenProducer::new(source, keyframe.clone());
-        let mut decoder = ScreenDecoder::new();
-        let body = producer
-            .produce()
-            .expect("captures")
-            .expect("the first picture is sent");
-        let applied = decoder.apply(&body).expect("decodes");
-        assert!(applied.keyframe);
-        assert_eq!((applied.width, applied.height), TEST_DESKTOP);
-        keyframe.ask();
-        let body = producer.produce().expect("captures").expect("a keyframe");
-        assert!(decoder.apply(&body).expect("decodes").keyframe);
-        // Asked again at once: served after the interval, not now.
-        keyframe.ask();
-        let soon = producer.produce().expect("captures");
-        assert!(
-            soon.is_none_or(|body| !decoder.apply(&body).expect("decodes").keyframe),
-            "a second keyframe within {KEYFRAME_REQUEST_INTERVAL:?}"
-        );
-        assert!(keyframe.pending(), "the request waits, it is not lost");
     }
 
     #[test]

@@ -1,212 +1,13 @@
-//! What a user (or a script) types: one line, one `Command`, parsed by the
-//! one table of commands (`COMMANDS`) that every help text is made from.
+//! The table of commands, `COMMANDS`: each row says how a command is
+//! typed, what it does (in a line for `/help`, `--help` and the `?` overlay,
+//! and whole for the README and the man page), and how its line parses.
+//! A parse error that is about the form takes its words from the row
+//! (`Invocation::usage`).
 
-use crate::media;
-use crate::output::HelpLine;
+use super::{Command, CommandSpec, DeviceKind, Invocation, VideoWanted, msg_usage};
+use crate::control::{INPUT_USAGE, InputAction};
 use crate::playback::mixer::MAX_VOLUME_PERCENT;
-use common::{ClientId, InputEvent, MediaKind, PixelSize};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    /// `/create [PASSCODE]`: a passcode makes the meeting private.
-    Create(Option<String>),
-    /// `/join ID [PASSCODE]`.
-    Join(String, Option<String>),
-    /// `/passcode [PASSCODE]` (host): set, change, or (none) remove it.
-    Passcode(Option<String>),
-    /// `/lock` (true) and `/unlock` (host).
-    Lock(bool),
-    /// `/lobby on|off` (host).
-    Lobby(bool),
-    /// `/admit NAME|ID|all` (host): let someone waiting in the lobby in.
-    Admit(String),
-    /// `/deny NAME|ID` (host): turn someone waiting in the lobby away.
-    Deny(String),
-    /// `/remove NAME|ID` (host).
-    Remove(String),
-    /// `/stop NAME|ID|everyone KIND` (host): `None` is everyone.
-    Block(Option<String>, MediaKind),
-    /// `/allow NAME|ID [KIND]` (host): back in (no kind), or share KIND again.
-    Allow(String, Option<MediaKind>),
-    /// `/host NAME|ID` (host): hand the role over.
-    MakeHost(String),
-    Leave,
-    Cancel,
-    Meetings,
-    Members,
-    /// `/video on [SOURCE]`, `/audio on [SOURCE]`; `None` is the default source.
-    MediaOn(MediaKind, Option<String>),
-    MediaOff(MediaKind),
-    /// `/volume WHO PERCENT`: WHO is a member's name or id.
-    Volume(String, u32),
-    /// `/mute WHO` (true) and `/unmute WHO` (false).
-    Mute(String, bool),
-    /// `/control request [NAME|ID]`: ask to control a shared screen (the
-    /// only one shared, if no member is named).
-    ControlRequest(Option<String>),
-    /// `/control grant NAME|ID`: let a member control the screen you share.
-    ControlGrant(String),
-    /// `/control revoke`: take control back, or give it up.
-    ControlRevoke,
-    /// `/input ...`: input for the screen you control.
-    Input(Vec<InputEvent>),
-    Stats,
-    ServerStats,
-    /// `/view full|none|auto`, or (what the full-screen view sends as its
-    /// layout changes) `/view tiles ID=WxH ...`: how large we draw others' video.
-    View(VideoWanted),
-    Help,
-    Quit,
-    Chat(String),
-    /// `/msg NAME|ID TEXT`: a private message to one member. Names may have
-    /// spaces, so where the name ends is known only to the meeting: this is
-    /// everything after `/msg`, split by `MeetingState::find_at_start`.
-    Private(String),
-    /// `/hand`: raise or lower your hand (`None`); `/hand lower NAME|ID`
-    /// (host): lower another member's.
-    Hand(Option<String>),
-    /// `/react EMOJI`.
-    React(String),
-    /// `/devices`: the cameras, microphones and speakers this client can use.
-    Devices,
-    /// `/mic NAME|default`, `/camera NAME|default`: the device `/audio on
-    /// mic` and `/video on camera` open (`None`: the default one).
-    Device(DeviceKind, Option<String>),
-    /// `/speaker NAME|default|off|PATH.wav`: where the mix plays.
-    Speaker(String),
-}
-
-/// The devices a member picks inside the session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeviceKind {
-    Microphone,
-    Camera,
-}
-
-impl DeviceKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            DeviceKind::Microphone => "microphone",
-            DeviceKind::Camera => "camera",
-        }
-    }
-}
-
-/// `default` (or nothing) is the default device; anything else names one.
-fn device_choice(i: &Invocation<'_>) -> Option<String> {
-    let name = i.rest.trim();
-    (!name.is_empty() && !name.eq_ignore_ascii_case("default")).then(|| name.to_string())
-}
-
-/// How much of the others' video this client asks the server for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VideoWanted {
-    /// Every member at the full size (`--record`, scripts).
-    Full,
-    /// No video at all.
-    None,
-    /// What the full-screen view draws (the default there).
-    Auto,
-    /// The view's tiles: each member's picture fitted into a box of pixels.
-    Tiles(Vec<(ClientId, PixelSize)>),
-}
-
-impl VideoWanted {
-    /// `full`, `none` or `auto`.
-    pub fn parse(text: &str) -> Result<VideoWanted, String> {
-        match text {
-            "full" => Ok(VideoWanted::Full),
-            "none" => Ok(VideoWanted::None),
-            "auto" => Ok(VideoWanted::Auto),
-            other => Err(format!("'{other}': say full, none or auto")),
-        }
-    }
-
-    /// The command line that asks for it (`/view tiles 3=80x48`).
-    pub fn line(&self) -> String {
-        match self {
-            VideoWanted::Full => "/view full".into(),
-            VideoWanted::None => "/view none".into(),
-            VideoWanted::Auto => "/view auto".into(),
-            VideoWanted::Tiles(tiles) => {
-                let mut line = "/view tiles".to_string();
-                for (id, size) in tiles {
-                    line.push_str(&format!(" {}={}x{}", id.0, size.width, size.height));
-                }
-                line
-            }
-        }
-    }
-}
-
-fn parse_view(i: &Invocation) -> Result<Command, String> {
-    match i.args.as_slice() {
-        [word] if *word != "tiles" => VideoWanted::parse(word).map(Command::View),
-        ["tiles", tiles @ ..] => {
-            let mut parsed = Vec::with_capacity(tiles.len());
-            for tile in tiles {
-                let bad = || format!("'{tile}': a tile is ID=WIDTHxHEIGHT, like 3=80x48");
-                let (id, size) = tile.split_once('=').ok_or_else(bad)?;
-                let (w, h) = size.split_once('x').ok_or_else(bad)?;
-                let id: u32 = id.parse().map_err(|_| bad())?;
-                let w: u16 = w.parse().map_err(|_| bad())?;
-                let h: u16 = h.parse().map_err(|_| bad())?;
-                parsed.push((ClientId(id), PixelSize::new(w, h)));
-            }
-            Ok(Command::View(VideoWanted::Tiles(parsed)))
-        }
-        _ => Err("/view takes full, none or auto".into()),
-    }
-}
-
-/// What one typed command line holds, for a command's parser.
-pub struct Invocation<'a> {
-    /// The command's name as typed (`video`, or an alias such as `exit`).
-    pub name: &'a str,
-    /// Everything after the name, spaces kept (a source may be a path with spaces).
-    pub rest: &'a str,
-    /// The words after the name.
-    pub args: Vec<&'a str>,
-}
-
-impl Invocation<'_> {
-    fn no_args(&self, command: Command) -> Result<Command, String> {
-        if self.args.is_empty() {
-            Ok(command)
-        } else {
-            Err(format!("/{} takes no arguments", self.name))
-        }
-    }
-}
-
-/// One command: how it is typed, what it does, and how it is parsed. `/help`,
-/// the full-screen help, `client --help`, the man page and the README's
-/// table of commands are all made from `COMMANDS`, so they list what the
-/// parser accepts and nothing else.
-pub struct CommandSpec {
-    pub name: &'static str,
-    /// Other names it answers to.
-    pub aliases: &'static [&'static str],
-    /// How it is typed, for help texts (`/video on [SOURCE]`); one line each.
-    pub usage: &'static [&'static str],
-    /// What it does, in a line: `/help`, `--help`, the `?` overlay.
-    pub help: &'static str,
-    /// The whole story, where it is longer than `help` (empty: `help` is
-    /// all of it): the README and the man page.
-    pub details: &'static str,
-    pub parse: fn(&Invocation) -> Result<Command, String>,
-}
-
-impl CommandSpec {
-    /// What it does, as the README and the man page say it.
-    pub fn described(&self) -> &'static str {
-        if self.details.is_empty() {
-            self.help
-        } else {
-            self.details
-        }
-    }
-}
+use common::{ClientId, MediaKind, PixelSize};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -277,7 +78,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         parse: |i| match i.args.as_slice() {
             [] => Ok(Command::Hand(None)),
             ["lower", _, ..] => Ok(Command::Hand(Some(i.args[1..].join(" ")))),
-            _ => Err("usage: /hand, or /hand lower NAME|ID (host)".to_string()),
+            _ => Err(i.usage()),
         },
     },
     CommandSpec {
@@ -288,7 +89,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         details: "a short reaction (one to three emoji or characters, like `/react 👍`), shown to everyone on your tile for a few seconds",
         parse: |i| match i.args.as_slice() {
             [emoji] => Ok(Command::React((*emoji).to_string())),
-            _ => Err("usage: /react EMOJI (for example /react 👍)".to_string()),
+            _ => Err(i.usage_with("/react 👍")),
         },
     },
     CommandSpec {
@@ -345,7 +146,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         parse: |i| match i.args.as_slice() {
             ["on"] => Ok(Command::Lobby(true)),
             ["off"] => Ok(Command::Lobby(false)),
-            _ => Err("usage: /lobby on|off".to_string()),
+            _ => Err(i.usage()),
         },
     },
     CommandSpec {
@@ -355,7 +156,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "host: let someone waiting in the lobby in (all: everyone waiting)",
         details: "host: let someone waiting in the lobby in, or (`all`) everyone waiting",
         parse: |i| match i.args.as_slice() {
-            [] => Err("usage: /admit NAME|ID|all".to_string()),
+            [] => Err(i.usage()),
             _ => Ok(Command::Admit(i.args.join(" "))),
         },
     },
@@ -366,7 +167,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "host: turn someone waiting in the lobby away (they cannot ask again until you /allow them)",
         details: "host: turn someone waiting in the lobby away; they cannot ask again until `/allow NAME|ID`",
         parse: |i| match i.args.as_slice() {
-            [] => Err("usage: /deny NAME|ID".to_string()),
+            [] => Err(i.usage()),
             _ => Ok(Command::Deny(i.args.join(" "))),
         },
     },
@@ -377,7 +178,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "host: take a member out; they cannot come back until you /allow them",
         details: "host: take a member out; they are told and cannot come back until `/allow NAME|ID`",
         parse: |i| match i.args.as_slice() {
-            [] => Err("usage: /remove NAME|ID".to_string()),
+            [] => Err(i.usage()),
             _ => Ok(Command::Remove(i.args.join(" "))),
         },
     },
@@ -404,7 +205,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "host: hand the host role to another member",
         details: "",
         parse: |i| match i.args.as_slice() {
-            [] => Err("usage: /host NAME|ID".to_string()),
+            [] => Err(i.usage()),
             _ => Ok(Command::MakeHost(i.args.join(" "))),
         },
     },
@@ -431,18 +232,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "input",
         aliases: &[],
-        usage: &[
-            "/input type TEXT",
-            "/input key NAME [down|up]",
-            "/input click X Y [left|middle|right]",
-            "/input press X Y [left|middle|right]",
-            "/input release [X Y] [left|middle|right]",
-            "/input move X Y",
-            "/input scroll up|down [X Y]",
-        ],
+        usage: INPUT_USAGE,
         help: "input for the screen you control (X Y: its pixels)",
         details: "send input to the screen you control: X Y in the shared screen's pixels; keys are characters or names (`Return`, `BackSpace`, `Tab`, `Escape`, arrows, `F1`-`F12`, `0xff0d`); `press` and `release` hold a button down and let it go, for a drag",
-        parse: |i| crate::control::parse_input(i.rest).map(Command::Input),
+        parse: |i| InputAction::parse(i.rest).map(Command::Input),
     },
     CommandSpec {
         name: "volume",
@@ -499,7 +292,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "where you hear the others: a speaker (part of a name from /devices), a WAV file, or off",
         details: "where you hear the others, switched during the session: a speaker, a WAV file (finished when you switch away), or nothing",
         parse: |i| match i.rest.trim() {
-            "" => Err("usage: /speaker NAME|default|off|PATH.wav".to_string()),
+            "" => Err(i.usage()),
             spec => Ok(Command::Speaker(spec.to_string())),
         },
     },
@@ -545,42 +338,30 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// How a chat line is typed, for help texts.
-pub const CHAT_HELP: (&str, &str) = (
-    "TEXT",
-    "any other line is a chat message to your meeting ('//' sends a leading '/')",
-);
-
-/// A chat line, as the README's table and the man page say it.
-pub const CHAT_DETAILS: (&str, &str) = (
-    "any other line",
-    "chat to your meeting; start it with `//` to send a leading `/`",
-);
-
-/// Every command and chat, as help lines: one per way of typing it, the
-/// description on the first.
-pub fn command_lines() -> Vec<HelpLine> {
-    let mut lines = Vec::new();
-    for spec in COMMANDS {
-        for (n, usage) in spec.usage.iter().enumerate() {
-            // A second form (`/video off`) needs no second description.
-            let help = if n == 0 { spec.help } else { "" };
-            lines.push(HelpLine::new(usage, help));
-        }
-    }
-    lines.push(HelpLine::new(CHAT_HELP.0, CHAT_HELP.1));
-    lines
+/// `default` (or nothing) is the default device; anything else names one.
+fn device_choice(i: &Invocation<'_>) -> Option<String> {
+    let name = i.rest.trim();
+    (!name.is_empty() && !name.eq_ignore_ascii_case("default")).then(|| name.to_string())
 }
 
-/// Every command, chat, and every media source, as help lines.
-pub fn help_lines() -> Vec<HelpLine> {
-    let mut lines = command_lines();
-    for kind in MediaKind::ALL {
-        for (name, what) in media::sources(kind) {
-            lines.push(HelpLine::new(&format!("{kind} source {name}"), what));
+fn parse_view(i: &Invocation) -> Result<Command, String> {
+    match i.args.as_slice() {
+        [word] if *word != "tiles" => VideoWanted::parse(word).map(Command::View),
+        ["tiles", tiles @ ..] => {
+            let mut parsed = Vec::with_capacity(tiles.len());
+            for tile in tiles {
+                let bad = || format!("'{tile}': a tile is ID=WIDTHxHEIGHT, like 3=80x48");
+                let (id, size) = tile.split_once('=').ok_or_else(bad)?;
+                let (w, h) = size.split_once('x').ok_or_else(bad)?;
+                let id: u32 = id.parse().map_err(|_| bad())?;
+                let w: u16 = w.parse().map_err(|_| bad())?;
+                let h: u16 = h.parse().map_err(|_| bad())?;
+                parsed.push((ClientId(id), PixelSize::new(w, h)));
+            }
+            Ok(Command::View(VideoWanted::Tiles(parsed)))
         }
+        _ => Err("/view takes full, none or auto".into()),
     }
-    lines
 }
 
 fn parse_media(kind: MediaKind, i: &Invocation) -> Result<Command, String> {
@@ -595,26 +376,22 @@ fn parse_media(kind: MediaKind, i: &Invocation) -> Result<Command, String> {
             ))
         }
         (Some(&"off"), _) if i.args.len() == 1 => Ok(Command::MediaOff(kind)),
-        _ => Err(format!("usage: /{kind} on [SOURCE] or /{kind} off")),
+        _ => Err(i.usage()),
     }
 }
-
-/// How `/msg` is typed, for its errors.
-pub const MSG_USAGE: &str =
-    "usage: /msg NAME|ID TEXT (for example /msg ana see you at five, /msg Cy Lee hi)";
 
 /// `/msg NAME TEXT`: at least a name and a word; where a name with spaces
 /// ends is for the meeting to say (`Command::Private`). A message may have
 /// any spaces.
 fn parse_private(i: &Invocation) -> Result<Command, String> {
     if i.args.len() < 2 {
-        return Err(MSG_USAGE.to_string());
+        return Err(msg_usage());
     }
     Ok(Command::Private(i.rest.trim().to_string()))
 }
 
 fn parse_join(i: &Invocation) -> Result<Command, String> {
-    let usage = || "usage: /join ID [PASSCODE] (for example /join k7m-q2x)".to_string();
+    let usage = || i.usage_with("/join k7m-q2x");
     // An id may be typed with a space in the middle, as read aloud: two words
     // that make an id are one id; otherwise the second is the passcode.
     let joined_id = |a: &str, b: &str| {
@@ -640,7 +417,14 @@ fn parse_join(i: &Invocation) -> Result<Command, String> {
 }
 
 fn parse_kind(word: &str) -> Result<MediaKind, String> {
-    MediaKind::from_name(word).ok_or_else(|| format!("'{word}' is not video, audio or screen"))
+    MediaKind::from_name(word).ok_or_else(|| {
+        let names: Vec<&str> = MediaKind::ALL.iter().map(|kind| kind.name()).collect();
+        let names = match names.as_slice() {
+            [first @ .., last] => format!("{} or {last}", first.join(", ")),
+            [] => String::new(),
+        };
+        format!("'{word}' is not {names}")
+    })
 }
 
 fn parse_stop(i: &Invocation) -> Result<Command, String> {
@@ -651,7 +435,7 @@ fn parse_stop(i: &Invocation) -> Result<Command, String> {
             let everyone = matches!(who.as_str(), "everyone" | "all");
             Ok(Command::Block((!everyone).then_some(who), kind))
         }
-        _ => Err("usage: /stop NAME|ID|everyone video|audio|screen".to_string()),
+        _ => Err(i.usage()),
     }
 }
 
@@ -661,7 +445,7 @@ fn parse_allow(i: &Invocation) -> Result<Command, String> {
             Ok(Command::Allow(who.join(" "), MediaKind::from_name(last)))
         }
         Some(_) => Ok(Command::Allow(i.args.join(" "), None)),
-        None => Err("usage: /allow NAME|ID [video|audio|screen]".to_string()),
+        None => Err(i.usage()),
     }
 }
 
@@ -672,10 +456,7 @@ fn parse_control(i: &Invocation) -> Result<Command, String> {
         ["request", ..] => Ok(Command::ControlRequest(Some(who()))),
         ["grant", _, ..] => Ok(Command::ControlGrant(who())),
         ["revoke"] => Ok(Command::ControlRevoke),
-        _ => Err(
-            "usage: /control request [NAME|ID], /control grant NAME|ID, /control revoke"
-                .to_string(),
-        ),
+        _ => Err(i.usage()),
     }
 }
 
@@ -692,211 +473,13 @@ fn parse_volume(i: &Invocation) -> Result<Command, String> {
                 )),
             }
         }
-        _ => Err("usage: /volume NAME|ID PERCENT (for example /volume ana 50)".to_string()),
+        _ => Err(i.usage_with("/volume ana 50")),
     }
 }
 
 fn parse_mute(i: &Invocation, mute: bool) -> Result<Command, String> {
     if i.args.is_empty() {
-        return Err(format!("usage: /{} NAME|ID", i.name));
+        return Err(i.usage());
     }
     Ok(Command::Mute(i.args.join(" "), mute))
-}
-
-/// Parses one input line; `Ok(None)` for a blank line.
-pub fn parse(line: &str) -> Result<Option<Command>, String> {
-    let line = line.trim_end_matches(['\r', '\n']);
-    if line.trim().is_empty() {
-        return Ok(None);
-    }
-    if let Some(escaped) = line.strip_prefix("//") {
-        return Ok(Some(Command::Chat(format!("/{escaped}"))));
-    }
-    let Some(rest) = line.strip_prefix('/') else {
-        return Ok(Some(Command::Chat(line.to_string())));
-    };
-    let mut words = rest.split_whitespace();
-    let name = words.next().unwrap_or_default();
-    let invocation = Invocation {
-        name,
-        rest: rest.trim_start().get(name.len()..).unwrap_or_default(),
-        args: words.collect(),
-    };
-    let spec = COMMANDS
-        .iter()
-        .find(|spec| spec.name == name || spec.aliases.contains(&name))
-        .ok_or_else(|| format!("unknown command /{name}; /help lists the commands"))?;
-    (spec.parse)(&invocation).map(Some)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_every_command() {
-        assert_eq!(parse("/create"), Ok(Some(Command::Create(None))));
-        assert_eq!(
-            parse("/create open sesame"),
-            Ok(Some(Command::Create(Some("open sesame".into()))))
-        );
-        assert_eq!(
-            parse("/join k7m-q2x s3cret"),
-            Ok(Some(Command::Join("k7m-q2x".into(), Some("s3cret".into()))))
-        );
-        assert_eq!(
-            parse("/join k7m q2x s3cret"),
-            Ok(Some(Command::Join("k7mq2x".into(), Some("s3cret".into()))))
-        );
-        assert_eq!(
-            parse("/join k7m-q2x tea at five"),
-            Ok(Some(Command::Join(
-                "k7m-q2x".into(),
-                Some("tea at five".into())
-            )))
-        );
-        assert_eq!(
-            parse("/stop everyone audio"),
-            Ok(Some(Command::Block(None, MediaKind::Audio)))
-        );
-        assert_eq!(
-            parse("/stop bo video"),
-            Ok(Some(Command::Block(Some("bo".into()), MediaKind::Video)))
-        );
-        assert_eq!(
-            parse("/allow bo"),
-            Ok(Some(Command::Allow("bo".into(), None)))
-        );
-        assert_eq!(
-            parse("/allow bo screen"),
-            Ok(Some(Command::Allow("bo".into(), Some(MediaKind::Screen))))
-        );
-        assert_eq!(
-            parse("/join k7m-q2x"),
-            Ok(Some(Command::Join("k7m-q2x".into(), None)))
-        );
-        assert_eq!(
-            parse("/join k7m q2x"),
-            Ok(Some(Command::Join("k7mq2x".into(), None)))
-        );
-        assert_eq!(
-            parse("/video on"),
-            Ok(Some(Command::MediaOn(MediaKind::Video, None)))
-        );
-        assert_eq!(
-            parse("/video on /tmp/my pics"),
-            Ok(Some(Command::MediaOn(
-                MediaKind::Video,
-                Some("/tmp/my pics".into())
-            )))
-        );
-        assert_eq!(
-            parse("/audio on tone:660"),
-            Ok(Some(Command::MediaOn(
-                MediaKind::Audio,
-                Some("tone:660".into())
-            )))
-        );
-        assert_eq!(
-            parse("/audio off"),
-            Ok(Some(Command::MediaOff(MediaKind::Audio)))
-        );
-        assert_eq!(parse("/quit\r\n"), Ok(Some(Command::Quit)));
-        assert_eq!(
-            parse("/volume ana 50"),
-            Ok(Some(Command::Volume("ana".into(), 50)))
-        );
-        assert_eq!(
-            parse("/volume Ana Lima 150%"),
-            Ok(Some(Command::Volume("Ana Lima".into(), 150)))
-        );
-        assert_eq!(
-            parse("/msg bo#3 see you  at five"),
-            Ok(Some(Command::Private("bo#3 see you  at five".into())))
-        );
-        assert_eq!(parse("/hand"), Ok(Some(Command::Hand(None))));
-        assert_eq!(
-            parse("/hand lower Ana Lima"),
-            Ok(Some(Command::Hand(Some("Ana Lima".into()))))
-        );
-        assert_eq!(parse("/react 👍"), Ok(Some(Command::React("👍".into()))));
-        assert_eq!(parse("/mute 7"), Ok(Some(Command::Mute("7".into(), true))));
-        assert_eq!(
-            parse("/unmute bo"),
-            Ok(Some(Command::Mute("bo".into(), false)))
-        );
-    }
-
-    #[test]
-    fn text_is_chat_and_blank_is_nothing() {
-        assert_eq!(
-            parse("hello /all"),
-            Ok(Some(Command::Chat("hello /all".into())))
-        );
-        assert_eq!(
-            parse("//etc/hosts"),
-            Ok(Some(Command::Chat("/etc/hosts".into())))
-        );
-        assert_eq!(parse("   "), Ok(None));
-    }
-
-    /// A usage line with its placeholders filled the way a user would.
-    fn fill(usage: &str) -> String {
-        usage
-            .replace(" [NAME|ID]", "")
-            .replace("NAME|ID|everyone video|audio|screen", "bo audio")
-            .replace("NAME|ID [video|audio|screen]", "bo")
-            .replace(" [PASSCODE]", "")
-            .replace(" [down|up]", "")
-            .replace(" [left|middle|right]", "")
-            .replace("up|down [X Y]", "up")
-            .replace(" [X Y]", "")
-            .replace("X Y", "10 20")
-            .replace("TEXT", "hello")
-            .replace("EMOJI", "👍")
-            .replace("NAME [", "Return [")
-            .replace("key NAME", "key Return")
-            .replace("NAME|ID PERCENT", "ana 50")
-            .replace("NAME|ID", "ana")
-            .replace(" [SOURCE]", "")
-            .replace("ID", "k7m-q2x")
-    }
-
-    #[test]
-    fn every_usage_in_the_table_parses_as_its_command() {
-        for spec in COMMANDS {
-            for usage in spec.usage {
-                let typed = fill(usage);
-                assert!(parse(&typed).is_ok_and(|c| c.is_some()), "{typed}");
-            }
-            for alias in spec.aliases {
-                let typed = fill(spec.usage[0]);
-                let aliased = typed.replacen(&format!("/{}", spec.name), &format!("/{alias}"), 1);
-                assert_eq!(parse(&aliased), parse(&typed), "{aliased}");
-            }
-        }
-        let help = help_lines();
-        assert!(help.iter().any(|h| h.command == "/server-stats"));
-        assert!(
-            help.iter()
-                .any(|h| h.command.starts_with("audio source tone"))
-        );
-    }
-
-    #[test]
-    fn mistakes_explain_themselves() {
-        assert!(parse("/join").is_err_and(|e| e.contains("usage")));
-        assert!(parse("/video sideways").is_err_and(|e| e.contains("usage")));
-        assert!(parse("/leave now").is_err());
-        assert!(parse("/fly").is_err_and(|e| e.contains("/help")));
-        assert!(parse("/volume ana").is_err_and(|e| e.contains("usage")));
-        assert!(parse("/volume ana loud").is_err_and(|e| e.contains("percentage")));
-        assert!(parse("/volume 50").is_err_and(|e| e.contains("usage")));
-        assert!(parse("/volume ana 401").is_err());
-        assert!(parse("/mute").is_err_and(|e| e.contains("usage")));
-        assert!(parse("/msg ana").is_err_and(|e| e.contains("usage")));
-        assert!(parse("/msg").is_err_and(|e| e.contains("usage")));
-        assert!(parse("/hand up high").is_err_and(|e| e.contains("usage")));
-        assert!(parse("/react").is_err_and(|e| e.contains("usage")));
-    }
 }

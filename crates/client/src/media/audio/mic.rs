@@ -13,7 +13,7 @@
 //! arrived, the frame is padded with silence. Both are counted.
 
 use super::AudioSource;
-use super::devices::{self, DelayLog, Direction};
+use crate::media::devices::{self, DelayLog, Direction};
 use anyhow::{Context, anyhow};
 use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, StreamTrait};

@@ -407,13 +407,14 @@ mod costs {
     #[test]
     #[ignore = "a measurement, not a test"]
     fn encode_costs() {
-        let mut pattern = crate::media::TestPattern::new(crate::media::VideoSettings {
-            width: 640,
-            height: 480,
-            fps: 30,
-            quality: 70,
-        });
-        let jpeg = crate::media::VideoSource::next_jpeg(&mut pattern).expect("encodes");
+        let mut pattern =
+            crate::media::video::TestPattern::new(crate::media::video::VideoSettings {
+                width: 640,
+                height: 480,
+                fps: 30,
+                quality: 70,
+            });
+        let jpeg = crate::media::video::VideoSource::next_jpeg(&mut pattern).expect("encodes");
         let rgb = image::load_from_memory(&jpeg).expect("decodes").into_rgb8();
         let image_ms = per_frame(50, || {
             let mut out = Vec::new();

@@ -1,3 +1,5 @@
+//! The codecs' tests: PCM and Opus bodies, decoders per sender, and what they make of losses.
+
 use super::*;
 use common::audio::CODEC_OPUS;
 

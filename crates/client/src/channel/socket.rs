@@ -1,0 +1,125 @@
+//! The socket a media channel writes to now, and the one place that
+//! decides when it is replaced: the channel's reader puts in a new one after
+//! attaching again, its sender takes whatever is there, the main loop closes
+//! it. One lock over the socket and the closing flag, so a socket attached
+//! just as the channel closes is never installed and left open.
+
+use common::sync::{lock, wait_timeout_while};
+use std::net::Shutdown;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+use transport::Socket;
+
+/// The socket a channel writes to now, shared by its sender (which writes),
+/// its reader (which puts in a new one when it attached again; it is empty
+/// while the channel is down) and the main loop (which closes the channel).
+/// One lock over both the socket and `closing`, so a socket attached just as
+/// the channel closes is never installed and left open.
+pub struct CurrentSocket {
+    state: Mutex<SocketState>,
+    /// Signalled when the channel starts closing or should try now: wakes a
+    /// reader waiting to try again.
+    closing_started: Condvar,
+}
+
+struct SocketState {
+    socket: Option<Arc<Socket>>,
+    closing: bool,
+    /// Try to attach again now, not after the back-off (the session was
+    /// just resumed: the server is there).
+    retry_now: bool,
+}
+
+impl CurrentSocket {
+    pub(super) fn new(socket: Socket) -> CurrentSocket {
+        CurrentSocket {
+            state: Mutex::new(SocketState {
+                socket: Some(Arc::new(socket)),
+                closing: false,
+                retry_now: false,
+            }),
+            closing_started: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SocketState> {
+        lock(&self.state)
+    }
+
+    /// The socket to write to; `None` while the channel is down.
+    pub fn get(&self) -> Option<Arc<Socket>> {
+        self.lock().socket.clone()
+    }
+
+    /// Writing to `socket` failed: the connection is gone, or a frame is cut
+    /// short on it, which the server cannot read past. Shut it, so its reader
+    /// ends now and attaches a new one, and send nothing until then.
+    pub fn broken(&self, socket: &Arc<Socket>) {
+        {
+            let mut state = self.lock();
+            if state
+                .socket
+                .as_ref()
+                .is_some_and(|s| Arc::ptr_eq(s, socket))
+            {
+                state.socket = None;
+            }
+        }
+        let _ = socket.shutdown(Shutdown::Both);
+    }
+
+    /// The reader's socket ended: the channel is down. True if that is
+    /// because the channel is closing.
+    pub(super) fn ended(&self) -> bool {
+        let mut state = self.lock();
+        state.socket = None;
+        state.closing
+    }
+
+    /// Puts in a newly attached socket; false (and the socket is dropped)
+    /// if the channel started closing meanwhile.
+    pub(super) fn install(&self, socket: Socket) -> bool {
+        let mut state = self.lock();
+        if state.closing {
+            return false;
+        }
+        state.socket = Some(Arc::new(socket));
+        true
+    }
+
+    /// Waits `delay` unless the channel starts closing (true) or is told
+    /// to try now.
+    pub(super) fn wait_unless_closing(&self, delay: Duration) -> bool {
+        let state = self.lock();
+        let mut state = wait_timeout_while(&self.closing_started, state, delay, |state| {
+            !state.closing && !state.retry_now
+        });
+        state.retry_now = false;
+        state.closing
+    }
+
+    /// The control connection was resumed after a break: a socket from
+    /// before it may be dead without knowing it (TCP can take minutes to
+    /// say so), so shut it and attach a new one now; a channel waiting to
+    /// try again tries now.
+    pub(super) fn renew(&self) {
+        let socket = {
+            let mut state = self.lock();
+            state.retry_now = true;
+            self.closing_started.notify_all();
+            state.socket.take()
+        };
+        if let Some(socket) = socket {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// The channel is closing: nothing is attached again from now on.
+    /// Returns the socket to shut, if the channel is up.
+    pub(super) fn close(&self) -> Option<Arc<Socket>> {
+        let mut state = self.lock();
+        state.closing = true;
+        self.closing_started.notify_all();
+        state.socket.clone()
+    }
+}
