@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use transport::Socket;
 
 /// One row of the kind table (`media::DRIVERS`): what this client does with
-/// a kind, as `common::protocol::MEDIA` says what the wire does with it.
+/// a kind, as `common::media::MEDIA` says what the wire does with it.
 pub struct DriverSpec {
     pub kind: MediaKind,
     /// What `/KIND on SOURCE` can share: (how to name it, what it is), the

@@ -7,10 +7,11 @@
 //! `options` what the user chose for them, `devices` the cameras,
 //! microphones and speakers there are.
 //!
-//! A new kind is one variant and one row in `common` (`MediaKind`,
-//! `protocol::MEDIA`), one folder here with its driver (sources, producer,
-//! receiver, sink), one row in `DRIVERS` (the compiler asks for it), and
-//! whatever it needs in the view.
+//! A new kind is its name and its row in common's `media.rs` (`MediaKind`,
+//! `MEDIA`), one folder here with its driver (sources, producer, receiver,
+//! sink), one row in `DRIVERS` (the compiler asks for it), its `/KIND` row
+//! in the command table (a test asks for it), and whatever it needs in the
+//! view.
 
 pub mod audio;
 pub mod devices;

@@ -19,297 +19,20 @@
 //! the pointer where it was moved and a field showing what was typed, so
 //! control mode visibly does something on a desktop no display backs. The
 //! picture stays a pure function of the time and that input.
+//!
+//! `font` holds the text, `draw` the rectangles, `input` what a controller
+//! did; this file the scenes and the picture.
 
-use common::InputEvent;
+mod draw;
+mod font;
+mod input;
+
+use draw::{Area, fill, row_span};
+use font::draw_text;
+pub use font::{CELL_WIDTH, GLYPH_HEIGHT, GLYPH_WIDTH, LINE_HEIGHT, render_text, text_size};
 use image::{Rgb, RgbImage};
+pub use input::DesktopInput;
 use std::time::Duration;
-
-/// Width of a glyph in font pixels (before scaling).
-pub const GLYPH_WIDTH: u32 = 5;
-/// Height of a glyph in font pixels, the descender row included.
-pub const GLYPH_HEIGHT: u32 = 8;
-/// Horizontal advance per character in font pixels: the glyph and one blank column.
-pub const CELL_WIDTH: u32 = 6;
-/// Vertical advance per text line in font pixels: the glyph and two blank rows.
-pub const LINE_HEIGHT: u32 = 10;
-
-/// The printable ASCII range the font covers, from `' '` (0x20) to `'~'` (0x7E).
-/// Each glyph is eight rows, top first; bit 4 is the leftmost of five columns.
-/// Row 7 is only used by descenders (g, j, p, q, y, and the comma).
-const FONT_FIRST: u8 = 0x20;
-const FONT: [[u8; 8]; 95] = [
-    [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00], // ' '
-    [0x04, 0x04, 0x04, 0x04, 0x04, 0x00, 0x04, 0x00], // '!'
-    [0x0A, 0x0A, 0x0A, 0x00, 0x00, 0x00, 0x00, 0x00], // '"'
-    [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A, 0x00], // '#'
-    [0x04, 0x0F, 0x14, 0x0E, 0x05, 0x1E, 0x04, 0x00], // '$'
-    [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03, 0x00], // '%'
-    [0x0C, 0x12, 0x14, 0x08, 0x15, 0x12, 0x0D, 0x00], // '&'
-    [0x04, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00], // "'"
-    [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02, 0x00], // '('
-    [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08, 0x00], // ')'
-    [0x00, 0x04, 0x15, 0x0E, 0x15, 0x04, 0x00, 0x00], // '*'
-    [0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00, 0x00], // '+'
-    [0x00, 0x00, 0x00, 0x00, 0x00, 0x06, 0x04, 0x08], // ','
-    [0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00, 0x00], // '-'
-    [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C, 0x00], // '.'
-    [0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00, 0x00], // '/'
-    [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E, 0x00], // '0'
-    [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E, 0x00], // '1'
-    [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F, 0x00], // '2'
-    [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E, 0x00], // '3'
-    [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02, 0x00], // '4'
-    [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E, 0x00], // '5'
-    [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E, 0x00], // '6'
-    [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08, 0x00], // '7'
-    [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E, 0x00], // '8'
-    [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C, 0x00], // '9'
-    [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00, 0x00], // ':'
-    [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x04, 0x08, 0x00], // ';'
-    [0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02, 0x00], // '<'
-    [0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00, 0x00], // '='
-    [0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08, 0x00], // '>'
-    [0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04, 0x00], // '?'
-    [0x0E, 0x11, 0x01, 0x0D, 0x15, 0x15, 0x0E, 0x00], // '@'
-    [0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11, 0x00], // 'A'
-    [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E, 0x00], // 'B'
-    [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E, 0x00], // 'C'
-    [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C, 0x00], // 'D'
-    [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F, 0x00], // 'E'
-    [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10, 0x00], // 'F'
-    [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F, 0x00], // 'G'
-    [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11, 0x00], // 'H'
-    [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E, 0x00], // 'I'
-    [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C, 0x00], // 'J'
-    [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11, 0x00], // 'K'
-    [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F, 0x00], // 'L'
-    [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11, 0x00], // 'M'
-    [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11, 0x00], // 'N'
-    [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E, 0x00], // 'O'
-    [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10, 0x00], // 'P'
-    [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D, 0x00], // 'Q'
-    [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11, 0x00], // 'R'
-    [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E, 0x00], // 'S'
-    [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x00], // 'T'
-    [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E, 0x00], // 'U'
-    [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04, 0x00], // 'V'
-    [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A, 0x00], // 'W'
-    [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11, 0x00], // 'X'
-    [0x11, 0x11, 0x0A, 0x04, 0x04, 0x04, 0x04, 0x00], // 'Y'
-    [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F, 0x00], // 'Z'
-    [0x0E, 0x08, 0x08, 0x08, 0x08, 0x08, 0x0E, 0x00], // '['
-    [0x00, 0x10, 0x08, 0x04, 0x02, 0x01, 0x00, 0x00], // '\\'
-    [0x0E, 0x02, 0x02, 0x02, 0x02, 0x02, 0x0E, 0x00], // ']'
-    [0x04, 0x0A, 0x11, 0x00, 0x00, 0x00, 0x00, 0x00], // '^'
-    [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F, 0x00], // '_'
-    [0x08, 0x04, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00], // '`'
-    [0x00, 0x00, 0x0E, 0x01, 0x0F, 0x11, 0x0F, 0x00], // 'a'
-    [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E, 0x00], // 'b'
-    [0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E, 0x00], // 'c'
-    [0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F, 0x00], // 'd'
-    [0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E, 0x00], // 'e'
-    [0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08, 0x00], // 'f'
-    [0x00, 0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E], // 'g'
-    [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11, 0x00], // 'h'
-    [0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E, 0x00], // 'i'
-    [0x02, 0x00, 0x06, 0x02, 0x02, 0x02, 0x12, 0x0C], // 'j'
-    [0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12, 0x00], // 'k'
-    [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E, 0x00], // 'l'
-    [0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11, 0x00], // 'm'
-    [0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11, 0x00], // 'n'
-    [0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E, 0x00], // 'o'
-    [0x00, 0x00, 0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10], // 'p'
-    [0x00, 0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x01], // 'q'
-    [0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10, 0x00], // 'r'
-    [0x00, 0x00, 0x0F, 0x10, 0x0E, 0x01, 0x1E, 0x00], // 's'
-    [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06, 0x00], // 't'
-    [0x00, 0x00, 0x11, 0x11, 0x11, 0x13, 0x0D, 0x00], // 'u'
-    [0x00, 0x00, 0x11, 0x11, 0x11, 0x0A, 0x04, 0x00], // 'v'
-    [0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0A, 0x00], // 'w'
-    [0x00, 0x00, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x00], // 'x'
-    [0x00, 0x00, 0x11, 0x11, 0x11, 0x0F, 0x01, 0x0E], // 'y'
-    [0x00, 0x00, 0x1F, 0x02, 0x04, 0x08, 0x1F, 0x00], // 'z'
-    [0x02, 0x04, 0x04, 0x08, 0x04, 0x04, 0x02, 0x00], // '{'
-    [0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x00], // '|'
-    [0x08, 0x04, 0x04, 0x02, 0x04, 0x04, 0x08, 0x00], // '}'
-    [0x00, 0x00, 0x08, 0x15, 0x02, 0x00, 0x00, 0x00], // '~'
-];
-
-/// The glyph drawn for a character the font lacks (anything outside printable ASCII).
-const REPLACEMENT: char = '?';
-
-fn glyph(ch: char) -> &'static [u8; 8] {
-    let code = if ch.is_ascii_graphic() || ch == ' ' {
-        ch as u8
-    } else {
-        REPLACEMENT as u8
-    };
-    // Printable ASCII is exactly FONT's range, so the index is in bounds; the
-    // fallback only keeps this total.
-    FONT.get(usize::from(code - FONT_FIRST))
-        .unwrap_or(&FONT[usize::from(REPLACEMENT as u8 - FONT_FIRST)])
-}
-
-/// The size in pixels of `text` drawn by [`render_text`] at `scale`: the widest
-/// line by the number of lines (`'\n'` starts a line). Trailing spacing is
-/// included, so blocks drawn one below the other do not touch.
-pub fn text_size(text: &str, scale: u32) -> (u32, u32) {
-    let scale = scale.max(1);
-    let mut widest = 0u32;
-    let mut lines = 0u32;
-    for line in text.split('\n') {
-        lines += 1;
-        let chars = u32::try_from(line.chars().count()).unwrap_or(u32::MAX);
-        widest = widest.max(chars.saturating_mul(CELL_WIDTH * scale));
-    }
-    (widest, lines.saturating_mul(LINE_HEIGHT * scale))
-}
-
-/// Draws `text` with its top-left corner at (`x`, `y`), each font pixel a
-/// `scale` x `scale` square of `colour`; only the glyphs' pixels are written,
-/// so the background shows through. `'\n'` starts a new line; characters
-/// outside printable ASCII draw as `'?'`. Whatever falls outside the image is
-/// clipped, so text may start off-screen (scrolling). Returns [`text_size`].
-pub fn render_text(
-    image: &mut RgbImage,
-    x: i32,
-    y: i32,
-    scale: u32,
-    text: &str,
-    colour: Rgb<u8>,
-) -> (u32, u32) {
-    let clip = Area::of_image(image);
-    draw_text(image, clip, i64::from(x), i64::from(y), scale, text, colour);
-    text_size(text, scale)
-}
-
-/// A rectangle in signed pixel coordinates, so things can hang off the screen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Area {
-    x: i64,
-    y: i64,
-    width: i64,
-    height: i64,
-}
-
-impl Area {
-    fn new(x: i64, y: i64, width: i64, height: i64) -> Area {
-        Area {
-            x,
-            y,
-            width: width.max(0),
-            height: height.max(0),
-        }
-    }
-
-    fn of_image(image: &RgbImage) -> Area {
-        Area::new(0, 0, i64::from(image.width()), i64::from(image.height()))
-    }
-
-    fn right(self) -> i64 {
-        self.x + self.width
-    }
-
-    fn bottom(self) -> i64 {
-        self.y + self.height
-    }
-
-    fn intersect(self, other: Area) -> Area {
-        let x = self.x.max(other.x);
-        let y = self.y.max(other.y);
-        Area::new(
-            x,
-            y,
-            self.right().min(other.right()) - x,
-            self.bottom().min(other.bottom()) - y,
-        )
-    }
-
-    fn is_empty(self) -> bool {
-        self.width == 0 || self.height == 0
-    }
-
-    /// Shrinks the area by `by` pixels on every side.
-    fn inset(self, by: i64) -> Area {
-        Area::new(
-            self.x + by,
-            self.y + by,
-            self.width - 2 * by,
-            self.height - 2 * by,
-        )
-    }
-}
-
-/// The byte range of row `y`, columns `x0..x1` (all already clipped to the image).
-fn row_span(image: &RgbImage, y: i64, x0: i64, x1: i64) -> std::ops::Range<usize> {
-    let stride = image.width() as usize * 3;
-    let start = y as usize * stride + x0 as usize * 3;
-    start..start + (x1 - x0) as usize * 3
-}
-
-fn fill(image: &mut RgbImage, area: Area, colour: Rgb<u8>) {
-    let area = area.intersect(Area::of_image(image));
-    if area.is_empty() {
-        return;
-    }
-    for y in area.y..area.bottom() {
-        let span = row_span(image, y, area.x, area.right());
-        let buffer: &mut [u8] = image;
-        for pixel in buffer[span].chunks_exact_mut(3) {
-            pixel.copy_from_slice(&colour.0);
-        }
-    }
-}
-
-fn draw_text(
-    image: &mut RgbImage,
-    clip: Area,
-    x: i64,
-    y: i64,
-    scale: u32,
-    text: &str,
-    colour: Rgb<u8>,
-) {
-    let clip = clip.intersect(Area::of_image(image));
-    let scale = i64::from(scale.max(1));
-    let cell = Area::new(
-        0,
-        0,
-        i64::from(CELL_WIDTH) * scale,
-        i64::from(LINE_HEIGHT) * scale,
-    );
-    for (line_index, line) in text.split('\n').enumerate() {
-        let top = y + line_index as i64 * cell.height;
-        if top >= clip.bottom() {
-            break;
-        }
-        if top + cell.height <= clip.y {
-            continue;
-        }
-        for (column, ch) in line.chars().enumerate() {
-            let left = x + column as i64 * cell.width;
-            if left >= clip.right() {
-                break;
-            }
-            if left + cell.width <= clip.x {
-                continue;
-            }
-            for (row, bits) in glyph(ch).iter().enumerate() {
-                for bit in 0..GLYPH_WIDTH {
-                    if bits & (0x10 >> bit) != 0 {
-                        let dot = Area::new(
-                            left + i64::from(bit) * scale,
-                            top + row as i64 * scale,
-                            scale,
-                            scale,
-                        );
-                        fill(image, dot.intersect(clip), colour);
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// What the test desktop shows. Each scene is one of the cases the codec has
 /// to be good at; `Demo` mixes the two that move.
@@ -328,87 +51,6 @@ pub enum Scene {
     /// A still document with a 320x240 video area whose every pixel changes
     /// every frame (a moving gradient with noise, the worst case for JPEG).
     Video,
-}
-
-/// The characters the typed field keeps (older ones scroll away).
-const TYPED_KEPT: usize = 80;
-
-/// What a remote controller did to the test desktop: where its pointer is,
-/// whether a button is down, how often it clicked, what it typed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DesktopInput {
-    pointer: Option<(u32, u32)>,
-    buttons_down: u8,
-    clicks: u32,
-    typed: String,
-}
-
-/// X keysyms the typed field acts on.
-const XK_BACKSPACE: u32 = 0xff08;
-const XK_RETURN: u32 = 0xff0d;
-const XK_KP_ENTER: u32 = 0xff8d;
-
-impl DesktopInput {
-    /// Takes one event: keys pressed type into the field (BackSpace takes
-    /// one back, Return empties it), the pointer moves, buttons press.
-    pub fn apply(&mut self, event: InputEvent) {
-        match event {
-            InputEvent::Key { keysym, down: true } => match keysym {
-                XK_BACKSPACE => {
-                    self.typed.pop();
-                }
-                XK_RETURN | XK_KP_ENTER => self.typed.clear(),
-                _ => {
-                    if let Some(c) = keysym_char(keysym) {
-                        self.typed.push(c);
-                        let extra = self.typed.chars().count().saturating_sub(TYPED_KEPT);
-                        if extra > 0 {
-                            self.typed = self.typed.chars().skip(extra).collect();
-                        }
-                    }
-                }
-            },
-            InputEvent::Key { down: false, .. } => {}
-            InputEvent::Pointer { x, y } => self.pointer = Some((x, y)),
-            InputEvent::Button { down: true, .. } => {
-                self.buttons_down = self.buttons_down.saturating_add(1);
-                self.clicks = self.clicks.saturating_add(1);
-            }
-            InputEvent::Button { down: false, .. } => {
-                self.buttons_down = self.buttons_down.saturating_sub(1);
-            }
-        }
-    }
-
-    /// Lets go of every button (control ended mid-drag).
-    pub fn release_all(&mut self) {
-        self.buttons_down = 0;
-    }
-
-    /// What was typed since the last Return.
-    pub fn typed(&self) -> &str {
-        &self.typed
-    }
-
-    /// Where the pointer is, once it was moved.
-    pub fn pointer(&self) -> Option<(u32, u32)> {
-        self.pointer
-    }
-
-    fn is_empty(&self) -> bool {
-        *self == DesktopInput::default()
-    }
-}
-
-/// The character a keysym types, for the ones the font can show: Latin-1
-/// keysyms are their code point, others `0x0100_0000` plus it.
-fn keysym_char(keysym: u32) -> Option<char> {
-    let code = match keysym {
-        0x20..=0x7e | 0xa0..=0xff => keysym,
-        0x0100_0000..=0x0110_ffff => keysym - 0x0100_0000,
-        _ => return None,
-    };
-    char::from_u32(code).filter(|c| !c.is_control())
 }
 
 const FIELD: Rgb<u8> = Rgb([255, 249, 196]);
@@ -866,7 +508,9 @@ impl TestDesktop {
 
 #[cfg(test)]
 mod tests {
+    use super::input::{XK_BACKSPACE, XK_RETURN};
     use super::*;
+    use common::InputEvent;
 
     #[test]
     fn frames_are_a_function_of_time() {
@@ -1009,17 +653,5 @@ mod tests {
         render_text(&mut question, 0, 0, 1, "?", Rgb([1, 1, 1]));
         render_text(&mut unknown, 0, 0, 1, "é", Rgb([1, 1, 1]));
         assert!(question == unknown);
-    }
-
-    #[test]
-    fn every_glyph_but_space_has_ink() {
-        for (offset, glyph) in FONT.iter().enumerate() {
-            let ch = char::from(FONT_FIRST + offset as u8);
-            assert_eq!(glyph.iter().any(|row| *row != 0), ch != ' ', "{ch:?}");
-            assert!(
-                glyph.iter().all(|row| *row < 0x20),
-                "{ch:?} wider than five columns"
-            );
-        }
     }
 }
