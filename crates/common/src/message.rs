@@ -215,6 +215,10 @@ pub struct MeetingSummary {
     /// The host lets nobody new in.
     #[serde(default)]
     pub locked: bool,
+    /// Another server of the cluster holds it (`host:port`); absent when
+    /// the server that answered does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 /// What the server relayed of one frame type since it started.
@@ -252,6 +256,34 @@ pub struct ServerStatsReport {
     /// falling behind (`held_down`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub layer_totals: std::collections::BTreeMap<String, u64>,
+    /// The cluster this server belongs to (absent without `--cluster`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterReport>,
+}
+
+/// A server's view of its cluster (`server_stats`, metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterReport {
+    /// The cluster's name and this server's name in it.
+    pub name: String,
+    pub server: String,
+    /// The backbone (NATS) is connected now.
+    pub connected: bool,
+    /// The other servers heard from lately, by name.
+    pub peers: Vec<String>,
+    /// Meetings this server holds (it runs their rules).
+    pub meetings_held: usize,
+    /// Meetings of the cluster held by other servers.
+    pub meetings_elsewhere: usize,
+    /// What crossed the backbone, as the NATS client counts it.
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Messages to the backbone dropped because it did not keep up.
+    pub dropped_out: u64,
+    /// Times the NATS server said this server's subscription fell behind.
+    pub slow_consumer_events: u64,
 }
 
 /// From server to client.
@@ -279,6 +311,16 @@ pub enum Event {
     },
     /// Answer to `attach` on a media socket.
     Attached { kind: MediaKind },
+    /// Answer to `join` from a server of a cluster that does not hold the
+    /// meeting: `server` (`host:port`) does, and its key is `fingerprint`
+    /// (absent without TLS), vouched for by the server that answers. The
+    /// client connects there and joins again; nothing changed here.
+    MeetingElsewhere {
+        meeting: MeetingId,
+        server: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+    },
     /// You created a meeting (a `joined` follows: you are its host).
     /// With the passcode the creator chose, if any: the host passes it on
     /// with the id.

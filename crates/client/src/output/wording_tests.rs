@@ -58,6 +58,7 @@ fn every_event_reads_without_anything_that_steers_a_terminal() {
                 members: 1,
                 private: false,
                 locked: false,
+                server: None,
             }],
             total: 1,
         },

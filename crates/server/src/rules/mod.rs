@@ -720,6 +720,7 @@ impl MeetingRules {
                     members: m.members.len(),
                     private: m.passcode.is_some(),
                     locked: m.locked,
+                    server: None,
                 }
             })
             .collect();
