@@ -16,6 +16,7 @@
 
 pub mod attack;
 pub mod limits;
+pub mod nats;
 
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError, Resumed, Welcome};

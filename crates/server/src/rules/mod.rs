@@ -10,6 +10,11 @@
 //! and keyframe requests), `moderation` (passcodes, the host's powers, failed
 //! joins), `social` (private messages, raised hands, reactions) and `budget`
 //! (how often a client may ask for anything).
+//!
+//! A server of a cluster knows the meetings other servers hold through
+//! `Elsewhere`: the list shows them after its own, and a join of one of
+//! them is answered with where it is (`meeting_elsewhere`), under the same
+//! limits on guessing as a join here.
 
 use budget::TokenBucket;
 use common::protocol::{
@@ -108,6 +113,36 @@ impl Meeting {
     }
 }
 
+/// The meetings other servers of a cluster hold, as the rules see them.
+pub trait Elsewhere {
+    /// Their public meetings, oldest first.
+    fn listing(&self) -> Vec<MeetingSummary>;
+    /// Who holds `meeting`, if another server does.
+    fn locate(&self, meeting: &MeetingId) -> Option<Holder>;
+}
+
+/// Where a meeting another server holds is joined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// `host:port`, as its clients connect.
+    pub address: String,
+    /// The key it shows (None without TLS).
+    pub fingerprint: Option<String>,
+}
+
+/// A server on its own: nothing is elsewhere.
+pub struct Alone;
+
+impl Elsewhere for Alone {
+    fn listing(&self) -> Vec<MeetingSummary> {
+        Vec::new()
+    }
+
+    fn locate(&self, _: &MeetingId) -> Option<Holder> {
+        None
+    }
+}
+
 const NOT_IN_MEETING: &str = "you are not in a meeting: /create one or /join ID first";
 
 /// Every client and meeting, and the rules between them.
@@ -120,6 +155,8 @@ pub struct MeetingRules {
     grants: HashMap<ClientId, ClientId>,
     /// Failed joins per address, so opening more connections guesses no faster.
     failed_joins_by_address: HashMap<IpAddr, TokenBucket>,
+    /// An id the cluster claimed for the next meeting created here.
+    claimed_id: Option<MeetingId>,
     effects: Vec<Effect>,
 }
 
@@ -319,6 +356,11 @@ impl MeetingRules {
     /// Carries out one request of client `id` after the handshake; a request
     /// that cannot be carried out is answered with an `error`.
     pub fn handle(&mut self, id: ClientId, request: Request) {
+        self.handle_in_cluster(id, request, &Alone)
+    }
+
+    /// `handle`, on a server of a cluster whose other meetings are `elsewhere`.
+    pub fn handle_in_cluster(&mut self, id: ClientId, request: Request, elsewhere: &dyn Elsewhere) {
         let Some(participant) = self.participants.get_mut(&id) else {
             return;
         };
@@ -330,10 +372,12 @@ impl MeetingRules {
         }
         let result = match request {
             Request::Create { passcode } => self.create(id, passcode),
-            Request::Join { meeting, passcode } => self.join(id, &meeting, passcode.as_deref()),
+            Request::Join { meeting, passcode } => {
+                self.join(id, &meeting, passcode.as_deref(), elsewhere)
+            }
             Request::Leave => self.leave(id),
             Request::Cancel => self.cancel(id),
-            Request::Meetings => self.list_meetings(id),
+            Request::Meetings => self.list_meetings(id, elsewhere),
             Request::Members => self.list_members(id),
             Request::Chat { text } => self.chat(id, text),
             Request::Private { to, text } => self.private(id, to, text),
@@ -464,7 +508,39 @@ impl MeetingRules {
         }
     }
 
-    fn new_meeting_id(&self) -> Result<MeetingId, String> {
+    /// The next meeting created here takes `meeting`, which the cluster
+    /// claimed for this server (unless a meeting here has it already).
+    pub fn use_claimed_id(&mut self, meeting: MeetingId) {
+        self.claimed_id = Some(meeting);
+    }
+
+    /// Every meeting's line, private ones too (for the cluster's directory).
+    pub fn summaries(&self) -> Vec<MeetingSummary> {
+        self.meetings
+            .iter()
+            .map(|(meeting, m)| self.summary(meeting, m))
+            .collect()
+    }
+
+    fn summary(&self, meeting: &MeetingId, m: &Meeting) -> MeetingSummary {
+        let host = self.member_ref(m.host);
+        MeetingSummary {
+            id: meeting.clone(),
+            host: host.name,
+            host_id: host.id,
+            members: m.members.len(),
+            private: m.passcode.is_some(),
+            locked: m.locked,
+            server: None,
+        }
+    }
+
+    fn new_meeting_id(&mut self) -> Result<MeetingId, String> {
+        if let Some(claimed) = self.claimed_id.take()
+            && !self.meetings.contains_key(&claimed)
+        {
+            return Ok(claimed);
+        }
         loop {
             let mut bytes = [0u8; 16];
             getrandom::fill(&mut bytes).map_err(|err| format!("no secure random source: {err}"))?;
@@ -505,7 +581,14 @@ impl MeetingRules {
         id: ClientId,
         requested: &str,
         passcode: Option<&str>,
+        elsewhere: &dyn Elsewhere,
     ) -> Result<(), String> {
+        if let Some(meeting) = MeetingId::parse(requested)
+            && !self.meetings.contains_key(&meeting)
+            && let Some(holder) = elsewhere.locate(&meeting)
+        {
+            return self.point_elsewhere(id, meeting, holder);
+        }
         let meeting = self.admit(id, requested, passcode)?;
         if !self.knocks(id, &meeting)? {
             self.come_in(id, &meeting);
@@ -699,7 +782,8 @@ impl MeetingRules {
         Ok(())
     }
 
-    fn list_meetings(&mut self, id: ClientId) -> Result<(), String> {
+    /// The meetings here (oldest first), then those other servers hold.
+    fn list_meetings(&mut self, id: ClientId, elsewhere: &dyn Elsewhere) -> Result<(), String> {
         // A private meeting is listed to its own members only.
         let mut meetings: Vec<(&MeetingId, &Meeting)> = self
             .meetings
@@ -707,22 +791,13 @@ impl MeetingRules {
             .filter(|(_, m)| m.passcode.is_none() || m.members.contains(&id))
             .collect();
         meetings.sort_by_key(|(_, m)| m.created);
-        let total = meetings.len();
+        let elsewhere = elsewhere.listing();
+        let total = meetings.len() + elsewhere.len();
         let meetings = meetings
             .into_iter()
+            .map(|(meeting, m)| self.summary(meeting, m))
+            .chain(elsewhere)
             .take(MAX_LISTED_MEETINGS)
-            .map(|(meeting, m)| {
-                let host = self.member_ref(m.host);
-                MeetingSummary {
-                    id: meeting.clone(),
-                    host: host.name,
-                    host_id: host.id,
-                    members: m.members.len(),
-                    private: m.passcode.is_some(),
-                    locked: m.locked,
-                    server: None,
-                }
-            })
             .collect();
         self.tell(id, Event::Meetings { meetings, total });
         Ok(())

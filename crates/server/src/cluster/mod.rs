@@ -1,0 +1,175 @@
+//! A server among several (`--cluster`): what it tells the others of its
+//! own meetings, and what it knows of theirs. Any server lists the cluster's
+//! public meetings, a joiner of a meeting another server holds is told where
+//! it is (and the client moves there), and meeting ids are unique across
+//! the cluster because each is claimed before it is used.
+//!
+//! Its parts: `config` (the flags and the rule that meeting content never
+//! crosses a network in clear), `directory` (the cluster as last heard),
+//! `backbone` (the one thread that talks to NATS). Without `--cluster` none
+//! of it exists and the server runs exactly as alone.
+
+pub mod backbone;
+pub mod config;
+pub mod directory;
+
+use crate::rules::{Elsewhere, Holder};
+use backbone::{Backbone, Command};
+use common::sync::lock;
+use common::{ClientId, ClusterReport, MeetingId, MeetingSummary};
+pub use config::{ClusterAuth, ClusterConfig, ClusterTls};
+use directory::{Directory, MeetingRecord};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a new meeting waits for NATS to agree its id is free.
+const CLAIM_TIMEOUT: Duration = Duration::from_secs(2);
+/// Ids tried before a meeting is made with one NATS did not confirm.
+const CLAIM_TRIES: usize = 4;
+/// How often this server's meeting lines are compared with what the others
+/// were told (a change reaches them within this, plus NATS's delay).
+pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(500);
+
+/// This server's membership of its cluster; shared by the registry (which
+/// asks it) and the announcer (which tells it).
+pub struct Cluster {
+    config: ClusterConfig,
+    directory: Arc<Mutex<Directory>>,
+    backbone: Mutex<Backbone>,
+    held: AtomicUsize,
+    stopped: AtomicBool,
+}
+
+impl Cluster {
+    /// Joins the cluster: starts the bridge, which connects in the background.
+    pub fn join(config: ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
+        config.check().map_err(anyhow::Error::msg)?;
+        let directory = Arc::new(Mutex::new(Directory::new(&config.server)));
+        let backbone = Backbone::start(config.clone(), directory.clone())?;
+        tracing::info!(
+            cluster = %config.name,
+            server = %config.server,
+            advertise = %config.advertise,
+            "joining the cluster through {}",
+            config.urls.join(", ")
+        );
+        Ok(Arc::new(Cluster {
+            config,
+            directory,
+            backbone: Mutex::new(backbone),
+            held: AtomicUsize::new(0),
+            stopped: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn server_name(&self) -> &str {
+        &self.config.server
+    }
+
+    /// An id for a meeting `host` is about to create, claimed across the
+    /// cluster; waits for NATS (on the asking client's thread, never under
+    /// the registry's lock). None if NATS could not confirm one: the
+    /// meeting is made with a random id, as alone, and that is logged.
+    pub fn claim_meeting_id(&self, host: ClientId, private: bool) -> Option<MeetingId> {
+        let record = MeetingRecord {
+            server: self.config.server.clone(),
+            host: String::new(),
+            host_id: host,
+            members: 1,
+            private,
+            locked: false,
+        };
+        for _ in 0..CLAIM_TRIES {
+            let meeting = random_meeting_id()?;
+            let claimed =
+                lock(&self.backbone).claim(meeting.clone(), record.clone(), CLAIM_TIMEOUT);
+            match claimed {
+                Ok(true) => return Some(meeting),
+                Ok(false) => tracing::debug!(%meeting, "cluster: id taken elsewhere; another"),
+                Err(err) => {
+                    tracing::warn!(
+                        "cluster: a meeting id could not be claimed ({err}); made without"
+                    );
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Tells the others this server's meetings as they are now (all of
+    /// them: what changed is put, what ended is taken away).
+    pub fn announce(&self, summaries: Vec<MeetingSummary>) {
+        self.held.store(summaries.len(), Ordering::Relaxed);
+        let meetings: HashMap<MeetingId, MeetingRecord> = summaries
+            .iter()
+            .map(|summary| {
+                (
+                    summary.id.clone(),
+                    MeetingRecord::of(&self.config.server, summary),
+                )
+            })
+            .collect();
+        lock(&self.backbone).send(Command::Sync { meetings });
+    }
+
+    /// The cluster as `server_stats` shows it.
+    pub fn report(&self) -> ClusterReport {
+        let now = Instant::now();
+        let (peers, meetings_elsewhere) = {
+            let directory = lock(&self.directory);
+            (directory.peers(now), directory.meetings_elsewhere(now))
+        };
+        let backbone = lock(&self.backbone);
+        let counters = &backbone.counters;
+        let traffic = counters.traffic();
+        ClusterReport {
+            name: self.config.name.clone(),
+            server: self.config.server.clone(),
+            connected: counters.connected.load(Ordering::Relaxed),
+            peers,
+            meetings_held: self.held.load(Ordering::Relaxed),
+            meetings_elsewhere,
+            messages_in: traffic.messages_in,
+            messages_out: traffic.messages_out,
+            bytes_in: traffic.bytes_in,
+            bytes_out: traffic.bytes_out,
+            dropped_out: counters.dropped_out.load(Ordering::Relaxed),
+            slow_consumer_events: counters.slow_consumer_events.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Leaves the cluster: this server's meetings and record are taken
+    /// away at once (not when they age out), then the bridge ends.
+    pub fn leave(&self) {
+        if !self.stopped.swap(true, Ordering::SeqCst) {
+            lock(&self.backbone).stop();
+        }
+    }
+
+    pub fn has_left(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+}
+
+impl Elsewhere for Cluster {
+    fn listing(&self) -> Vec<MeetingSummary> {
+        lock(&self.directory).listing(Instant::now())
+    }
+
+    fn locate(&self, meeting: &MeetingId) -> Option<Holder> {
+        let location = lock(&self.directory).locate(meeting, Instant::now())?;
+        Some(Holder {
+            address: location.address,
+            fingerprint: location.fingerprint,
+        })
+    }
+}
+
+fn random_meeting_id() -> Option<MeetingId> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).ok()?;
+    MeetingId::from_random_bytes(&bytes)
+}

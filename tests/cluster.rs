@@ -1,0 +1,219 @@
+//! Servers of one cluster (`--cluster`), against a `nats-server` each test
+//! starts for itself: any server lists the cluster's public meetings, a
+//! join of a meeting another server holds is answered with where it is and
+//! the key it shows there, and a server that stops takes its meetings out
+//! of the others' lists. A server whose NATS is not there runs alone, and
+//! plain NATS to another machine is refused at start.
+//!
+//! Needs `nats-server` (Debian package nats-server) on the PATH; without it
+//! the tests that use it are ignored, with the reason (tests/build.rs).
+
+use common::{ClusterReport, Event, MeetingId, MeetingSummary, Request};
+use integration_tests::nats::{NatsProcess, free_loopback_port};
+use integration_tests::{DEADLINE, RawPeer, ServerProcess, binary, wait_with_deadline};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How often a test asks again while it waits for the cluster to agree.
+const POLL: Duration = Duration::from_millis(200);
+
+fn cluster_server(nats: &str, name: &str) -> ServerProcess {
+    ServerProcess::start_with(&["--cluster", nats, "--cluster-name", name])
+}
+
+/// Asks `peer`'s server for its meeting list until `done` holds of it.
+fn meetings_until(
+    peer: &mut RawPeer,
+    what: &str,
+    done: impl Fn(&[MeetingSummary]) -> bool,
+) -> Vec<MeetingSummary> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        peer.request(&Request::Meetings);
+        let Event::Meetings { meetings, .. } =
+            peer.expect("meetings", |e| matches!(e, Event::Meetings { .. }))
+        else {
+            unreachable!("matched above")
+        };
+        if done(&meetings) {
+            return meetings;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the list is still {meetings:?}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+fn cluster_report(peer: &mut RawPeer) -> ClusterReport {
+    peer.request(&Request::ServerStats);
+    let Event::ServerStats(report) =
+        peer.expect("server_stats", |e| matches!(e, Event::ServerStats(_)))
+    else {
+        unreachable!("matched above")
+    };
+    report.cluster.expect("a server of a cluster reports it")
+}
+
+/// Asks until the report of `peer`'s server satisfies `done`.
+fn report_until(
+    peer: &mut RawPeer,
+    what: &str,
+    done: impl Fn(&ClusterReport) -> bool,
+) -> ClusterReport {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let report = cluster_report(peer);
+        if done(&report) {
+            return report;
+        }
+        assert!(Instant::now() < deadline, "{what}: still {report:?}");
+        std::thread::sleep(POLL);
+    }
+}
+
+fn create(peer: &mut RawPeer, passcode: Option<&str>) -> MeetingId {
+    peer.request(&Request::Create {
+        passcode: passcode.map(str::to_string),
+    });
+    let Event::Created { meeting, .. } =
+        peer.expect("created", |e| matches!(e, Event::Created { .. }))
+    else {
+        unreachable!("matched above")
+    };
+    meeting
+}
+
+fn join(peer: &mut RawPeer, meeting: &MeetingId) -> Event {
+    peer.request(&Request::Join {
+        meeting: meeting.to_string(),
+        passcode: None,
+    });
+    peer.expect("an answer to join", |e| {
+        matches!(
+            e,
+            Event::MeetingElsewhere { .. } | Event::Joined { .. } | Event::Error { .. }
+        )
+    })
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
+    let nats = NatsProcess::start();
+    let mut a = cluster_server(&nats.url(), "list");
+    let b = cluster_server(&nats.url(), "list");
+    let (mut host, _, _) = RawPeer::hello(a.addr(), "ana");
+    let (mut private_host, _, _) = RawPeer::hello(a.addr(), "bea");
+    let (mut joiner, _, _) = RawPeer::hello(b.addr(), "cai");
+    let public = create(&mut host, None);
+    let private = create(&mut private_host, Some("4711"));
+
+    let listed = meetings_until(&mut joiner, "a's public meeting, listed on b", |list| {
+        list.iter().any(|m| m.id == public)
+    });
+    let line = listed.iter().find(|m| m.id == public).expect("listed");
+    assert_eq!(line.server.as_deref(), Some(a.addr().to_string().as_str()));
+    assert_eq!(line.host, "ana");
+    assert!(
+        listed.iter().all(|m| m.id != private),
+        "a private meeting is listed to its members only: {listed:?}"
+    );
+
+    // Joining either from b is answered with where it is, and a's key.
+    let a_key = a.fingerprint().map(|key| key.to_string());
+    for meeting in [&public, &private] {
+        match join(&mut joiner, meeting) {
+            Event::MeetingElsewhere {
+                meeting: told,
+                server,
+                fingerprint,
+            } => {
+                assert_eq!(&told, meeting);
+                assert_eq!(server, a.addr().to_string());
+                assert_eq!(fingerprint, a_key);
+            }
+            other => panic!("expected meeting_elsewhere for {meeting}, got {other:?}"),
+        }
+    }
+    // An id nobody holds is still no meeting.
+    let nobody = MeetingId::parse("zzz-zzz").expect("an id");
+    assert!(
+        matches!(join(&mut joiner, &nobody), Event::Error { message } if message.contains("no meeting")),
+        "a join of an id nobody holds fails as on one server"
+    );
+
+    let on_a = report_until(&mut host, "a sees b", |r| {
+        r.peers.len() == 1 && r.meetings_held == 2
+    });
+    assert!(on_a.connected, "{on_a:?}");
+    assert!(
+        on_a.messages_out > 0 && on_a.bytes_in > 0,
+        "backbone traffic counted: {on_a:?}"
+    );
+    report_until(&mut joiner, "b knows a's meetings", |r| {
+        r.meetings_elsewhere == 2
+    });
+
+    // A stops: its meetings leave b's list at once (not when they age out).
+    let stopped = Instant::now();
+    assert!(a.interrupt().success());
+    meetings_until(&mut joiner, "a's meetings gone from b", |list| {
+        list.iter().all(|m| m.id != public)
+    });
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "gone in {:?}",
+        stopped.elapsed()
+    );
+    assert!(matches!(join(&mut joiner, &public), Event::Error { .. }));
+    drop(b);
+}
+
+#[test]
+fn without_its_nats_a_cluster_server_keeps_its_own_meetings() {
+    // Nobody listens there: the server starts, and serves alone meanwhile.
+    let nowhere = format!("nats://{}", free_loopback_port());
+    let server = cluster_server(&nowhere, "alone");
+    let (meeting, [mut host, mut guest]) = server.raw_meeting(["ana", "ben"]);
+    host.peer.request(&Request::Chat {
+        text: "still here".into(),
+    });
+    guest.expect(
+        "the chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "still here"),
+    );
+    let report = cluster_report(&mut host.peer);
+    assert!(!report.connected, "{report:?}");
+    assert_eq!(report.meetings_held, 1);
+    assert!(report.peers.is_empty());
+    // A second meeting gets an id too, though none could be claimed.
+    let (mut third, _, _) = RawPeer::hello(server.addr(), "cai");
+    assert_ne!(create(&mut third, None), meeting);
+}
+
+#[test]
+fn plain_nats_to_another_machine_is_refused_at_start() {
+    let output = Command::new(binary("server"))
+        .args(["--bind", "127.0.0.1:0", "--no-tls"])
+        .args(["--cluster", "nats://192.0.2.1:4222"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server runs");
+    let mut child = output;
+    let status = wait_with_deadline(&mut child, DEADLINE).expect("it stops");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr reads");
+    assert!(!status.success(), "it must not start: {stderr}");
+    assert!(
+        stderr.contains("clear text") && stderr.contains("--cluster-insecure"),
+        "says why and what to do: {stderr}"
+    );
+}
