@@ -144,6 +144,15 @@ impl EventText {
                     None => format!("created meeting {meeting}; others join with: /join {meeting}"),
                 }
             }
+            // Followed by the client itself when it answers our `/join`
+            // (then `moved` says so instead); shown only when it is not.
+            Event::MeetingElsewhere {
+                meeting, server, ..
+            } => format!(
+                "meeting {} is held on {}, another server of the cluster",
+                meeting_text(meeting),
+                clean(server)
+            ),
             Event::Joined { meeting, members } => {
                 format!(
                     "joined meeting {}; members: {}",
@@ -232,8 +241,14 @@ impl EventText {
                 } else {
                     let mut lines = vec![format!("{total} meeting(s):")];
                     for m in meetings {
+                        // Held by another server of the cluster: `/join` moves there.
+                        let on = m
+                            .server
+                            .as_deref()
+                            .map(|server| format!(", on {}", clean(server)))
+                            .unwrap_or_default();
                         lines.push(format!(
-                            "  {}  host {}, {} member(s)",
+                            "  {}  host {}, {} member(s){on}",
                             meeting_text(&m.id),
                             clean(&m.host),
                             m.members
