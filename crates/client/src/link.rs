@@ -13,12 +13,12 @@
 //! one remembered in known_hosts, else (first use) whatever it shows, which
 //! is then remembered. Media sockets must show that same key.
 
+use crate::servers::{self, Addresses, ServerName};
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError};
 use common::protocol::HANDSHAKE_TIMEOUT;
 use common::{ClientId, FrameKind, FrameReader, MediaKind, PerKind};
 use std::fmt;
-use crate::servers::{self, Addresses, ServerName};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -261,7 +261,10 @@ impl std::error::Error for Unreachable {}
 /// Where the key a connection expects came from, for the message if it differs.
 enum KeyOrigin {
     Pinned,
-    KnownHosts { file: PathBuf, line: usize },
+    KnownHosts {
+        file: PathBuf,
+        line: usize,
+    },
     Session,
     /// Another server of the cluster named the key (`connect_vouched`).
     Vouched,
@@ -375,10 +378,7 @@ pub fn connect(
         // refusal stays a `Refused` at its root).
         (1, Some(err)) if !unreachable => Err(err),
         (1, _) => bail!("{}{hint}", failures[0]),
-        _ => bail!(
-            "no server answered:\n  {}{hint}",
-            failures.join("\n  ")
-        ),
+        _ => bail!("no server answered:\n  {}{hint}", failures.join("\n  ")),
     }
 }
 
@@ -467,9 +467,7 @@ fn vouched_tls(
         );
     };
     let vouched_key: Fingerprint = text.parse().map_err(|err| {
-        anyhow!(
-            "refusing to move to {server}: the key the server named is no fingerprint ({err})"
-        )
+        anyhow!("refusing to move to {server}: the key the server named is no fingerprint ({err})")
     })?;
     if let Some(pinned) = pinned
         && pinned != vouched_key

@@ -57,9 +57,11 @@ pub fn parse_one(text: &str, default_port: u16) -> Result<ServerName, String> {
         }
         let port = match after {
             "" => None,
-            _ => Some(after.strip_prefix(':').ok_or_else(|| {
-                format!("'{text}': after the ']' comes ':PORT' or nothing")
-            })?),
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or_else(|| format!("'{text}': after the ']' comes ':PORT' or nothing"))?,
+            ),
         };
         (address, port)
     } else if text.parse::<std::net::Ipv6Addr>().is_ok() {
@@ -216,7 +218,13 @@ mod tests {
 
     #[test]
     fn bad_ports_say_what_a_port_is() {
-        for text in ["alpha:99999", "alpha:0", "alpha:", "10.0.0.5:http", "[::1]:-1"] {
+        for text in [
+            "alpha:99999",
+            "alpha:0",
+            "alpha:",
+            "10.0.0.5:http",
+            "[::1]:-1",
+        ] {
             let err = names(text).unwrap_err();
             assert!(err.contains("ports are 1 to 65535"), "{text}: {err}");
         }

@@ -6,6 +6,7 @@
 
 use super::chat::{Chat, ChatLog};
 use super::devices::Devices;
+use super::moving::Moves;
 use super::session::{Connection, spawn_named};
 use super::sharing::Sharing;
 use super::video_wanted::VideoAsk;
@@ -153,6 +154,7 @@ pub(super) fn start(options: Options, events: Sender<AppEvent>) -> anyhow::Resul
         remote: Default::default(),
         chat: Chat::new(chat_log),
         video: VideoAsk::new(options.video_wanted, full_screen, record.is_some()),
+        moves: Moves::new(options.name, options.security),
     })
 }
 

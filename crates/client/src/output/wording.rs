@@ -63,6 +63,8 @@ impl EventText {
     }
 
     pub fn set_meeting(&mut self, state: &MeetingState) {
+        // Our id changes when the session moves to another server.
+        self.me = state.me;
         if state.in_meeting() {
             self.was_host = state.host().is_some_and(|host| host.id == self.me);
         }
@@ -422,6 +424,15 @@ impl EventText {
                 } else {
                     "NOT encrypted (--no-tls)"
                 }
+            ),
+            LocalEvent::Moved {
+                meeting,
+                server,
+                id,
+            } => format!(
+                "meeting {} is held on {}, another server of the cluster: moved there (id {id}) and joining it",
+                meeting_text(meeting),
+                clean(server)
             ),
             LocalEvent::Sharing {
                 kind,
