@@ -4,8 +4,8 @@
 //! so the threads below the loop do not import the loop itself.
 
 use crate::command::Command;
-use crate::link::ResumedControl;
-use common::{ClientId, Event, MediaKind};
+use crate::link::{ResumedControl, ServerLink};
+use common::{ClientId, Event, MediaKind, MeetingId};
 use std::time::Duration;
 
 /// Everything that can happen to the client.
@@ -36,9 +36,26 @@ pub enum AppEvent {
     MediaDown(MediaKind, String),
     /// The channel has a socket again, after being down this long.
     MediaUp(MediaKind, Duration),
+    /// Connected to the server that holds the meeting our `/join` asked
+    /// for (`app::moving`): the session there, ready to join.
+    Moved(Box<Move>),
+    /// Could not get there: we stay where we are. Why.
+    MoveFailed {
+        meeting: MeetingId,
+        server: String,
+        reason: String,
+    },
     /// A media source stopped on its own (a device vanished, a file broke).
     SenderFailed(MediaKind, String),
     /// We cannot rebuild what this member shares from changes alone (we
     /// joined late or lost frames): ask it for a complete picture.
     KeyframeNeeded(MediaKind, ClientId),
+}
+
+/// A session on the server that holds `meeting`, handshakes done, for the
+/// main loop to move to and join the meeting with `passcode` there.
+pub struct Move {
+    pub link: ServerLink,
+    pub meeting: MeetingId,
+    pub passcode: Option<String>,
 }

@@ -13,12 +13,13 @@
 //! one remembered in known_hosts, else (first use) whatever it shows, which
 //! is then remembered. Media sockets must show that same key.
 
+use crate::servers::{self, Addresses, ServerName};
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError};
 use common::protocol::HANDSHAKE_TIMEOUT;
 use common::{ClientId, FrameKind, FrameReader, MediaKind, PerKind};
 use std::fmt;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use transport::{Fingerprint, Known, KnownHosts, Socket, TlsConnectError};
@@ -225,36 +226,6 @@ pub struct ServerLink {
     pub media: PerKind<MediaSocket>,
 }
 
-/// Finds the server: `host` may carry its own port (`10.0.0.5:7000`, `[::1]:7000`).
-fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
-    if let Ok(addr) = host.parse::<SocketAddr>() {
-        return Ok(vec![addr]);
-    }
-    // `127.0.0.1:99999` is an address with a bad port, not a host to look up.
-    if let Some((address, port)) = host.rsplit_once(':')
-        && address
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok()
-    {
-        bail!("'{port}' is not a port: ports are 1 to 65535 (for example {address}:6338)");
-    }
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .with_context(|| format!("could not find host '{host}'"))?
-        .collect();
-    if addrs.is_empty() {
-        bail!("host '{host}' has no address");
-    }
-    Ok(addrs)
-}
-
-fn open(addrs: &[SocketAddr]) -> anyhow::Result<TcpStream> {
-    open_within(addrs, CONNECT_TIMEOUT)
-}
-
 fn open_within(addrs: &[SocketAddr], timeout: Duration) -> anyhow::Result<TcpStream> {
     let mut last_error = None;
     for addr in addrs {
@@ -267,17 +238,36 @@ fn open_within(addrs: &[SocketAddr], timeout: Duration) -> anyhow::Result<TcpStr
         }
     }
     let (addr, err) = last_error.ok_or_else(|| anyhow!("no address to connect to"))?;
-    bail!(
-        "could not connect to {addr}: {err}. Is `server` running there? It listens on port {} unless started with --bind",
-        common::protocol::DEFAULT_PORT
-    )
+    Err(anyhow!(Unreachable { addr: *addr, err }))
 }
+
+/// No TCP connection to `addr`: the server is not running there, or the
+/// network does not reach it. A type of its own so that `connect` adds the
+/// hint for it once, however many addresses said it.
+#[derive(Debug)]
+struct Unreachable {
+    addr: SocketAddr,
+    err: std::io::Error,
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not connect to {}: {}", self.addr, self.err)
+    }
+}
+
+impl std::error::Error for Unreachable {}
 
 /// Where the key a connection expects came from, for the message if it differs.
 enum KeyOrigin {
     Pinned,
-    KnownHosts { file: PathBuf, line: usize },
+    KnownHosts {
+        file: PathBuf,
+        line: usize,
+    },
     Session,
+    /// Another server of the cluster named the key (`connect_vouched`).
+    Vouched,
 }
 
 /// The TLS handshake, checking the server's key against `expected`.
@@ -314,6 +304,10 @@ fn wrong_key(server: &str, expected: Fingerprint, seen: Fingerprint, origin: &Ke
              (a new state directory), remove line {line} of {} and connect again",
             file.display()
         ),
+        KeyOrigin::Vouched => format!(
+            "refusing {server}: its key is {seen}, but the server you were on vouched for \
+             {expected}. Someone may be between you and it"
+        ),
         KeyOrigin::Session => format!(
             "refusing a media connection to {server}: its key changed during the session \
              (was {expected}, now {seen})"
@@ -346,16 +340,51 @@ fn reported(err: HandshakeError) -> anyhow::Error {
     }
 }
 
-/// Connects, secures and says hello; the key decides whom we talk to.
+/// Connects to the first of `servers` that completes the handshake, trying
+/// every address of every name once, in a random order (`servers`); if none
+/// does, the error says what each one said.
 pub fn connect(
-    host: &str,
-    port: u16,
+    servers: &[ServerName],
     name: &str,
     security: &Security,
 ) -> anyhow::Result<ServerLink> {
-    let addrs = resolve(host, port)?;
-    let tcp = open(&addrs)?;
-    let server = tcp.peer_addr()?;
+    let Addresses {
+        found,
+        mut failures,
+    } = Addresses::resolve(servers);
+    let mut unreachable = false;
+    let mut only_error = None;
+    for addr in found {
+        match connect_to(addr, name, security) {
+            Ok(link) => return Ok(link),
+            Err(err) => {
+                tracing::info!("{addr}: {err:#}");
+                unreachable |= err.downcast_ref::<Unreachable>().is_some();
+                failures.push(format!("{err:#}"));
+                only_error = Some(err);
+            }
+        }
+    }
+    let hint = if unreachable {
+        format!(
+            ". Is `server` running there? It listens on port {} unless started with --bind",
+            common::protocol::DEFAULT_PORT
+        )
+    } else {
+        String::new()
+    };
+    match (failures.len(), only_error) {
+        // One address, one answer: the error as it was, causes and all (a
+        // refusal stays a `Refused` at its root).
+        (1, Some(err)) if !unreachable => Err(err),
+        (1, _) => bail!("{}{hint}", failures[0]),
+        _ => bail!("no server answered:\n  {}{hint}", failures.join("\n  ")),
+    }
+}
+
+/// Connects to `server` and says hello, the key checked as `security` says.
+fn connect_to(server: SocketAddr, name: &str, security: &Security) -> anyhow::Result<ServerLink> {
+    let tcp = open_within(&[server], CONNECT_TIMEOUT)?;
     let (control, trust) = match security {
         Security::Plain => (
             Socket::plain(tcp),
@@ -369,6 +398,122 @@ pub fn connect(
             known_hosts,
         } => secure_control(tcp, &server.to_string(), *pinned, known_hosts.clone())?,
     };
+    say_hello(server, control, trust, name)
+}
+
+/// A server of the cluster the server we are on says holds a meeting
+/// (`meeting_elsewhere`): where it is, and the key it vouches for.
+#[derive(Clone, Debug)]
+pub struct Vouched {
+    /// `host:port`, as the server wrote it.
+    pub server: String,
+    /// None when the server has no TLS.
+    pub fingerprint: Option<String>,
+}
+
+/// Connects to a server another one vouched for and says hello as `name`.
+///
+/// The vouching server spoke over a channel whose key we checked, so its
+/// word replaces the first-use trust: the key it names is expected, and
+/// remembered in known_hosts if none was. It never overrides what we
+/// already trust: a different key in known_hosts, or `--fingerprint`
+/// pinning another one, refuses the move before anything is sent.
+pub fn connect_vouched(
+    vouched: &Vouched,
+    name: &str,
+    security: &Security,
+) -> anyhow::Result<ServerLink> {
+    let target = servers::parse_one(&vouched.server, common::protocol::DEFAULT_PORT)
+        .map_err(|err| anyhow!("the server named where to go as {err}"))?;
+    let Addresses {
+        found,
+        mut failures,
+    } = Addresses::resolve(std::slice::from_ref(&target));
+    for addr in found {
+        let attempt = match security {
+            Security::Plain => open_within(&[addr], CONNECT_TIMEOUT).and_then(|tcp| {
+                let trust = Trust {
+                    fingerprint: None,
+                    first_use: None,
+                };
+                say_hello(addr, Socket::plain(tcp), trust, name)
+            }),
+            Security::Tls {
+                pinned,
+                known_hosts,
+            } => vouched_tls(addr, vouched, *pinned, known_hosts.as_deref(), name),
+        };
+        match attempt {
+            Ok(link) => return Ok(link),
+            Err(err) => failures.push(format!("{err:#}")),
+        }
+    }
+    bail!("{}", failures.join("; "))
+}
+
+/// The TLS side of `connect_vouched` for one address of the server.
+fn vouched_tls(
+    addr: SocketAddr,
+    vouched: &Vouched,
+    pinned: Option<Fingerprint>,
+    known_hosts: Option<&std::path::Path>,
+    name: &str,
+) -> anyhow::Result<ServerLink> {
+    let server = addr.to_string();
+    let Some(text) = &vouched.fingerprint else {
+        bail!(
+            "refusing to move to {server}: the server named no key for it, and this client \
+             only moves to a server whose key it is told (the server you are on may run without TLS)"
+        );
+    };
+    let vouched_key: Fingerprint = text.parse().map_err(|err| {
+        anyhow!("refusing to move to {server}: the key the server named is no fingerprint ({err})")
+    })?;
+    if let Some(pinned) = pinned
+        && pinned != vouched_key
+    {
+        bail!(
+            "refusing to move to {server}: the server you are on vouches for its key \
+             {vouched_key}, but --fingerprint pins {pinned}"
+        );
+    }
+    let hosts = known_hosts.map(KnownHosts::at);
+    let known = match &hosts {
+        Some(hosts) => hosts.lookup(&server)?,
+        None => Known::New,
+    };
+    if let (Known::Key { fingerprint, line }, Some(hosts)) = (&known, &hosts)
+        && *fingerprint != vouched_key
+    {
+        bail!(
+            "refusing to move to {server}: the server you are on vouches for its key \
+             {vouched_key}, but line {line} of {} remembers {fingerprint} for it. One of \
+             them is not what it claims; if its operator changed the key on purpose, remove \
+             that line and join again",
+            hosts.path().display()
+        );
+    }
+    let tcp = open_within(&[addr], CONNECT_TIMEOUT)?;
+    let (control, seen) = secure(tcp, &server, Some(vouched_key), KeyOrigin::Vouched)?;
+    if let (Known::New, Some(hosts)) = (&known, &hosts)
+        && let Err(err) = hosts.remember(&server, seen)
+    {
+        tracing::warn!("{err:#}: the key of {server} is trusted for this session only");
+    }
+    let trust = Trust {
+        fingerprint: Some(seen),
+        first_use: None,
+    };
+    say_hello(addr, control, trust, name)
+}
+
+/// Says hello on a secured control socket and attaches every media socket.
+fn say_hello(
+    server: SocketAddr,
+    control: Socket,
+    trust: Trust,
+    name: &str,
+) -> anyhow::Result<ServerLink> {
     let mut control_reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
     let welcome =
         match within_handshake_timeout(&control, || handshake::hello(&mut control_reader, name))? {

@@ -22,6 +22,7 @@
 
 mod chat;
 mod devices;
+mod moving;
 mod remote;
 mod requests;
 mod session;
@@ -39,6 +40,7 @@ use chat::Chat;
 use common::{Event, MediaKind, Request};
 use crossbeam_channel::{Receiver, Sender};
 use devices::Devices;
+use moving::{Elsewhere, Moves};
 use remote::Remote;
 use session::Connection;
 use sharing::Sharing;
@@ -89,6 +91,8 @@ struct App {
     remote: Remote,
     chat: Chat,
     video: VideoAsk,
+    /// Following a meeting to the server of the cluster that holds it.
+    moves: Moves,
 }
 
 impl App {
@@ -142,6 +146,20 @@ impl App {
                 | AppEvent::ControlClosed(..)
                 | AppEvent::Resumed(..)
                 | AppEvent::ResumeFailed(..) => {}
+                AppEvent::Moved(moved) => self.moved(*moved),
+                AppEvent::MoveFailed {
+                    meeting,
+                    server,
+                    reason,
+                } => {
+                    self.moves.ended();
+                    self.say(LocalEvent::Error {
+                        message: format!(
+                            "could not move to {server}, which holds meeting {meeting}: {reason}. \
+                             Still connected where you were"
+                        ),
+                    });
+                }
                 AppEvent::MediaClosed(kind) => {
                     tracing::debug!("{kind} socket closed");
                 }
@@ -244,6 +262,10 @@ impl App {
                 return self.say(LocalEvent::Help { commands });
             }
             Command::Quit => return,
+            Command::Join(ref meeting, ref passcode) => {
+                self.moves.joining(meeting, passcode.clone());
+                requests::requests(command, &self.meeting)
+            }
             Command::Chat(text) => Chat::message(text),
             Command::Private(line) => Chat::private(&line, &self.meeting),
             command => requests::requests(command, &self.meeting),
@@ -367,6 +389,29 @@ impl App {
             let released = self.order.pong();
             return self.show_held(released);
         }
+        if let Event::MeetingElsewhere {
+            meeting,
+            server,
+            fingerprint,
+        } = &event
+        {
+            let vouched = crate::link::Vouched {
+                server: server.clone(),
+                fingerprint: fingerprint.clone(),
+            };
+            match self
+                .moves
+                .elsewhere(meeting, vouched, self.connection.events())
+            {
+                // `moved` says it once the move is done (or why not).
+                Elsewhere::Following => return,
+                Elsewhere::NotOurs => {}
+                Elsewhere::Refused(message) => {
+                    self.output.server(&event);
+                    return self.say(LocalEvent::Error { message });
+                }
+            }
+        }
         if self.meeting.apply(&event) {
             self.output.meeting(&self.meeting);
         }
@@ -410,6 +455,63 @@ impl App {
         if let Some(confirmed) = self.chat.confirmed(&event, &self.meeting) {
             self.output.local(&confirmed);
         }
+    }
+
+    /// Connected to the server that holds the meeting our `/join` asked
+    /// for: the session goes on there. The meeting we were in (if any) is
+    /// left as far as we know, the old session ends as `/quit` would end it
+    /// (without exiting), our media channels go on there, and we join.
+    fn moved(&mut self, moved: crate::events::Move) {
+        self.moves.ended();
+        let crate::events::Move {
+            link,
+            meeting,
+            passcode,
+        } = moved;
+        let crate::link::ServerLink {
+            id,
+            server,
+            session,
+            control,
+            control_reader,
+            media,
+            ..
+        } = link;
+        if let Some(old) = self.meeting.meeting.clone() {
+            self.server_event(Event::Left { meeting: old });
+        }
+        if let Err(err) = self
+            .connection
+            .move_to(session.clone(), control, control_reader)
+        {
+            let message =
+                format!("could not move to {server}: {err:#}. Still connected where you were");
+            return self.say(LocalEvent::Error { message });
+        }
+        self.sharing.move_to(media, &session);
+        // The old server will answer nothing more: what waited for it is due.
+        let held = self.order.restart();
+        self.show_held(held);
+        let undelivered = self.chat.undelivered();
+        self.show_held(undelivered);
+        self.meeting = MeetingState::new(id);
+        self.devices.moved(id);
+        self.output.meeting(&self.meeting);
+        self.output.local(&LocalEvent::Moved {
+            meeting: meeting.clone(),
+            server: server.to_string(),
+            id,
+        });
+        // The new server knows nothing of what we share or ask for.
+        for kind in self.sharing.shared() {
+            self.send_request(Request::Media { kind, on: true });
+        }
+        self.video.forget_sent();
+        self.ask_for_video();
+        self.send_request(Request::Join {
+            meeting: meeting.as_str().to_string(),
+            passcode,
+        });
     }
 
     /// The session is over: what was answered comes first, then which

@@ -117,6 +117,11 @@ impl Connection {
         })
     }
 
+    /// Where the loop's events go (for threads the loop starts).
+    pub fn events(&self) -> &Sender<AppEvent> {
+        &self.events
+    }
+
     /// Whether `generation` is the control connection now.
     pub fn is_current(&self, generation: u64) -> bool {
         generation == self.generation
@@ -230,6 +235,30 @@ impl Connection {
             events_lost,
             after_ms,
         })
+    }
+
+    /// The session moved to another server: `session` there, on `socket`,
+    /// from now on. The old control connection says goodbye as quitting
+    /// does (its writer half-closes once its queue is dropped), and what it
+    /// still says is ignored (a new generation).
+    pub fn move_to(
+        &mut self,
+        session: Session,
+        socket: Socket,
+        reader: FrameReader<Socket>,
+    ) -> anyhow::Result<()> {
+        let link = ControlLink::open(socket, reader, self.generation + 1, self.events.clone())?;
+        self.generation += 1;
+        drop(self.control.replace(link));
+        self.session = session;
+        self.events_seen = 1;
+        self.sent = RequestLog::default();
+        self.reconnecting = None;
+        self.last_heard = Instant::now();
+        self.last_ping = Instant::now();
+        self.silent_since = None;
+        self.shutdown_seen = false;
+        Ok(())
     }
 
     /// Quitting: dropping the request queue ends the control writer, which

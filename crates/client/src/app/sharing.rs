@@ -122,6 +122,23 @@ impl Sharing {
         }
     }
 
+    /// The session moved to another server: every channel goes on with
+    /// its socket attached there.
+    pub fn move_to(&self, sockets: PerKind<MediaSocket>, session: &Session) {
+        for (kind, socket) in sockets.into_iter() {
+            self.channels[kind].move_to(socket, session.clone());
+        }
+    }
+
+    /// The kinds we share now (a server we move to is told them).
+    pub fn shared(&self) -> Vec<MediaKind> {
+        self.channels
+            .iter()
+            .filter(|(_, channel)| channel.sending())
+            .map(|(kind, _)| kind)
+            .collect()
+    }
+
     /// After a resumed session: every channel attaches a fresh socket now.
     pub fn renew(&self) {
         for (_, channel) in self.channels.iter() {

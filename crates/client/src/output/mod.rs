@@ -15,7 +15,7 @@ pub mod wording;
 
 use crate::meeting::MeetingState;
 use crate::stats::StatsSnapshot;
-use common::{ClientId, Event, MediaKind};
+use common::{ClientId, Event, MediaKind, MeetingId};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -47,6 +47,14 @@ pub enum LocalEvent {
         kind: MediaKind,
         on: bool,
         source: Option<String>,
+    },
+    /// Our `/join` was answered by a server of the cluster that does not
+    /// hold `meeting`: the client moved to `server`, which does (the id
+    /// `id` there), joins it there, and ended the session it had.
+    Moved {
+        meeting: MeetingId,
+        server: String,
+        id: ClientId,
     },
     /// A media socket broke (the server closed it, or the network did):
     /// nothing of `kind` flows either way until it is attached again, which

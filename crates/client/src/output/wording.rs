@@ -63,6 +63,8 @@ impl EventText {
     }
 
     pub fn set_meeting(&mut self, state: &MeetingState) {
+        // Our id changes when the session moves to another server.
+        self.me = state.me;
         if state.in_meeting() {
             self.was_host = state.host().is_some_and(|host| host.id == self.me);
         }
@@ -144,6 +146,15 @@ impl EventText {
                     None => format!("created meeting {meeting}; others join with: /join {meeting}"),
                 }
             }
+            // Followed by the client itself when it answers our `/join`
+            // (then `moved` says so instead); shown only when it is not.
+            Event::MeetingElsewhere {
+                meeting, server, ..
+            } => format!(
+                "meeting {} is held on {}, another server of the cluster",
+                meeting_text(meeting),
+                clean(server)
+            ),
             Event::Joined { meeting, members } => {
                 format!(
                     "joined meeting {}; members: {}",
@@ -232,8 +243,14 @@ impl EventText {
                 } else {
                     let mut lines = vec![format!("{total} meeting(s):")];
                     for m in meetings {
+                        // Held by another server of the cluster: `/join` moves there.
+                        let on = m
+                            .server
+                            .as_deref()
+                            .map(|server| format!(", on {}", clean(server)))
+                            .unwrap_or_default();
                         lines.push(format!(
-                            "  {}  host {}, {} member(s)",
+                            "  {}  host {}, {} member(s){on}",
                             meeting_text(&m.id),
                             clean(&m.host),
                             m.members
@@ -407,6 +424,15 @@ impl EventText {
                 } else {
                     "NOT encrypted (--no-tls)"
                 }
+            ),
+            LocalEvent::Moved {
+                meeting,
+                server,
+                id,
+            } => format!(
+                "meeting {} is held on {}, another server of the cluster: moved there (id {id}) and joining it",
+                meeting_text(meeting),
+                clean(server)
             ),
             LocalEvent::Sharing {
                 kind,
