@@ -439,7 +439,8 @@ impl MeetingRegistry {
         let Request::Create { passcode } = request else {
             return None;
         };
-        cluster.claim_meeting_id(id, passcode.is_some())
+        let host = lock(&self.state).rules.name_of(id)?;
+        cluster.claim_meeting_id(id, &host, passcode.is_some())
     }
 
     /// Carries out a request read from control connection `epoch` of `id`,
@@ -469,7 +470,7 @@ impl MeetingRegistry {
                     if let Event::ServerStats(report) = &mut event {
                         report.layers = state.layers_in_meeting_of(id);
                         report.layer_totals = state.layer_totals();
-                        report.cluster = cluster.map(Cluster::report);
+                        report.cluster = cluster.map(|c| c.report(counts.meetings));
                     }
                     state.rules.tell(id, event);
                 }

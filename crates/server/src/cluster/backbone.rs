@@ -460,25 +460,38 @@ async fn open_buckets(
 
 /// Opens a bucket, making it if nobody has: every server asks for the same
 /// one, and JetStream takes the same request twice as one.
+///
+/// The bucket's stream is made here as a key-value bucket's is (`KV_<name>`,
+/// one value per key, rollups allowed, deletes as markers): the client's
+/// own `create_key_value` first reads the account's figures in a form that
+/// nats-server 2.9 (Debian 12) does not send, and fails there.
 async fn open_bucket(
     jetstream: &async_nats::jetstream::Context,
     bucket: String,
     max_age: Duration,
 ) -> Result<kv::Store, String> {
-    let config = kv::Config {
-        bucket: bucket.clone(),
-        history: 1,
+    use async_nats::jetstream::stream;
+    let config = stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
         max_age,
-        storage: async_nats::jetstream::stream::StorageType::Memory,
+        storage: stream::StorageType::Memory,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: 1,
         ..Default::default()
     };
-    match jetstream.create_key_value(config).await {
-        Ok(store) => Ok(store),
-        Err(created) => jetstream
-            .get_key_value(bucket.clone())
-            .await
-            .map_err(|err| format!("{bucket}: {created}; {err}")),
-    }
+    jetstream
+        .get_or_create_stream(config)
+        .await
+        .map_err(|err| format!("{bucket}: {err}"))?;
+    jetstream
+        .get_key_value(bucket.clone())
+        .await
+        .map_err(|err| format!("{bucket}: {err}"))
 }
 
 async fn put_meeting(bucket: &kv::Store, meeting: &MeetingId, record: &MeetingRecord) {

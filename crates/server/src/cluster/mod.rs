@@ -20,7 +20,7 @@ use common::{ClientId, ClusterReport, MeetingId, MeetingSummary};
 pub use config::{ClusterAuth, ClusterConfig, ClusterTls};
 use directory::{Directory, MeetingRecord};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,6 @@ pub struct Cluster {
     config: ClusterConfig,
     directory: Arc<Mutex<Directory>>,
     backbone: Mutex<Backbone>,
-    held: AtomicUsize,
     stopped: AtomicBool,
 }
 
@@ -59,7 +58,6 @@ impl Cluster {
             config,
             directory,
             backbone: Mutex::new(backbone),
-            held: AtomicUsize::new(0),
             stopped: AtomicBool::new(false),
         }))
     }
@@ -72,11 +70,16 @@ impl Cluster {
     /// cluster; waits for NATS (on the asking client's thread, never under
     /// the registry's lock). None if NATS could not confirm one: the
     /// meeting is made with a random id, as alone, and that is logged.
-    pub fn claim_meeting_id(&self, host: ClientId, private: bool) -> Option<MeetingId> {
+    pub fn claim_meeting_id(
+        &self,
+        host_id: ClientId,
+        host: &str,
+        private: bool,
+    ) -> Option<MeetingId> {
         let record = MeetingRecord {
             server: self.config.server.clone(),
-            host: String::new(),
-            host_id: host,
+            host: host.to_string(),
+            host_id,
             members: 1,
             private,
             locked: false,
@@ -102,7 +105,6 @@ impl Cluster {
     /// Tells the others this server's meetings as they are now (all of
     /// them: what changed is put, what ended is taken away).
     pub fn announce(&self, summaries: Vec<MeetingSummary>) {
-        self.held.store(summaries.len(), Ordering::Relaxed);
         let meetings: HashMap<MeetingId, MeetingRecord> = summaries
             .iter()
             .map(|summary| {
@@ -115,8 +117,9 @@ impl Cluster {
         lock(&self.backbone).send(Command::Sync { meetings });
     }
 
-    /// The cluster as `server_stats` shows it.
-    pub fn report(&self) -> ClusterReport {
+    /// The cluster as `server_stats` shows it, with the `held` meetings
+    /// this server runs.
+    pub fn report(&self, held: usize) -> ClusterReport {
         let now = Instant::now();
         let (peers, meetings_elsewhere) = {
             let directory = lock(&self.directory);
@@ -130,7 +133,7 @@ impl Cluster {
             server: self.config.server.clone(),
             connected: counters.connected.load(Ordering::Relaxed),
             peers,
-            meetings_held: self.held.load(Ordering::Relaxed),
+            meetings_held: held,
             meetings_elsewhere,
             messages_in: traffic.messages_in,
             messages_out: traffic.messages_out,
