@@ -5,8 +5,9 @@
 //! and media sockets over TLS with a key of its own, and answers its `join`
 //! with `meeting_elsewhere`, naming a real server (started with the harness)
 //! that holds the meeting, and that server's key. One real server serves
-//! both cases: the move that works, and the one refused because the key
-//! vouched for is not the one the client already knows for that address.
+//! every case: a list of servers of which one answers, the move that works,
+//! and the one refused because the key vouched for is not the one the
+//! client already knows for that address.
 
 use common::protocol::PROTOCOL_VERSION;
 use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, MeetingId, Request};
@@ -190,6 +191,17 @@ fn a_join_answered_elsewhere_moves_there_unless_the_key_vouched_for_is_not_the_o
     let mut ana_audio = ana.attach(MediaKind::Audio);
     let redirector = Redirector::start();
     let dir = tempfile::tempdir().expect("temp dir");
+
+    // 0. Several servers named: the one that answers is used, in whatever
+    //    order they are tried (nothing listens on port 1).
+    let list = format!("127.0.0.1:1,{}", real.addr());
+    let dan = ClientProcess::start_at(&list, "dan", &real.trust_args())
+        .unwrap_or_else(|err| panic!("{err:#}"));
+    assert_eq!(
+        dan.last_event("connected")["server"],
+        real.addr().to_string()
+    );
+    drop(dan);
 
     // 1. Nothing known of the real server: the vouched key is taken and
     //    remembered, the client joins there and is a member like any other.
