@@ -620,7 +620,7 @@ mod tests {
 
     #[test]
     fn when_no_server_answers_the_error_says_what_each_one_said() {
-        let servers = servers::parse_list("127.0.0.1:1,127.0.0.1:2", 6338).unwrap();
+        let servers = servers::parse_list("127.0.0.1:1,127.0.0.1:2", 6338).expect("a list");
         let text = failure(connect(&servers, "ana", &Security::Plain));
         assert!(text.contains("127.0.0.1:1"), "{text}");
         assert!(text.contains("127.0.0.1:2"), "{text}");
