@@ -594,3 +594,82 @@ fn secure_control(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Port 1 on loopback: nothing listens there (only root could), so a
+    /// connection is refused at once.
+    const NOBODY: &str = "127.0.0.1:1";
+
+    /// Why connecting failed (`ServerLink` has no `Debug` for `unwrap_err`).
+    fn failure(result: anyhow::Result<ServerLink>) -> String {
+        match result {
+            Ok(link) => panic!("connected to {}", link.server),
+            Err(err) => format!("{err:#}"),
+        }
+    }
+
+    fn tls(pinned: Option<Fingerprint>, known_hosts: Option<PathBuf>) -> Security {
+        Security::Tls {
+            pinned,
+            known_hosts,
+        }
+    }
+
+    #[test]
+    fn when_no_server_answers_the_error_says_what_each_one_said() {
+        let servers = servers::parse_list("127.0.0.1:1,127.0.0.1:2", 6338).expect("a list");
+        let text = failure(connect(&servers, "ana", &Security::Plain));
+        assert!(text.contains("127.0.0.1:1"), "{text}");
+        assert!(text.contains("127.0.0.1:2"), "{text}");
+        assert_eq!(
+            text.matches("Is `server` running there").count(),
+            1,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_vouched_key_never_overrides_one_already_trusted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let known = dir.path().join("known_hosts");
+        let remembered = Fingerprint::of_certificate(b"remembered");
+        let vouched_key = Fingerprint::of_certificate(b"vouched");
+        KnownHosts::at(&known)
+            .remember(NOBODY, remembered)
+            .expect("writes");
+        let vouched = Vouched {
+            server: NOBODY.to_string(),
+            fingerprint: Some(vouched_key.to_string()),
+        };
+        // Refused before connecting: nothing listens there, and the error
+        // is the refusal, not the connection's.
+        let text = |security: &Security| failure(connect_vouched(&vouched, "ana", security));
+        let by_known_hosts = text(&tls(None, Some(known.clone())));
+        assert!(
+            by_known_hosts.contains("refusing to move"),
+            "{by_known_hosts}"
+        );
+        assert!(
+            by_known_hosts.contains(&remembered.to_string()),
+            "{by_known_hosts}"
+        );
+        let by_pin = text(&tls(Some(remembered), None));
+        assert!(by_pin.contains("--fingerprint pins"), "{by_pin}");
+        let keyless = Vouched {
+            fingerprint: None,
+            ..vouched.clone()
+        };
+        let without_key = failure(connect_vouched(&keyless, "ana", &tls(None, None)));
+        assert!(without_key.contains("named no key"), "{without_key}");
+        // The same key as remembered is no reason to refuse: it tries to connect.
+        let same = Vouched {
+            fingerprint: Some(remembered.to_string()),
+            ..vouched
+        };
+        let unreachable = failure(connect_vouched(&same, "ana", &tls(None, Some(known))));
+        assert!(unreachable.contains("could not connect"), "{unreachable}");
+    }
+}

@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn ipv6_goes_in_brackets_with_a_port_and_may_go_bare_without() {
-        let parsed = parse_list("[::1]:7000,::1,[fe80::2]", 6338).unwrap();
+        let parsed = parse_list("[::1]:7000,::1,[fe80::2]", 6338).expect("a list");
         assert_eq!(
             parsed,
             vec![
@@ -210,7 +210,7 @@ mod tests {
     #[test]
     fn empty_parts_are_refused_with_the_way_to_write_a_list() {
         for text in ["", "a,,b", "a,", ",a", " , "] {
-            let err = names(text).unwrap_err();
+            let err = names(text).expect_err("refused");
             assert!(err.contains("single commas"), "{text}: {err}");
         }
         assert!(names(":7000").is_err_and(|e| e.contains("no host")));
@@ -225,7 +225,7 @@ mod tests {
             "10.0.0.5:http",
             "[::1]:-1",
         ] {
-            let err = names(text).unwrap_err();
+            let err = names(text).expect_err("refused");
             assert!(err.contains("ports are 1 to 65535"), "{text}: {err}");
         }
         assert!(names("al pha").is_err_and(|e| e.contains("spaces")));
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn literal_addresses_resolve_without_dns_once_each_in_some_order() {
-        let servers = parse_list("127.0.0.1:7000,[::1]:7001,127.0.0.1:7000", 6338).unwrap();
+        let servers = parse_list("127.0.0.1:7000,[::1]:7001,127.0.0.1:7000", 6338).expect("a list");
         let addresses = Addresses::resolve(&servers);
         let mut found: Vec<String> = addresses.found.iter().map(ToString::to_string).collect();
         found.sort();

@@ -140,8 +140,8 @@ mod tests {
     fn only_the_answer_to_our_own_join_is_followed_and_only_once() {
         let (events, _inbox) = crossbeam_channel::unbounded();
         let mut moves = Moves::new("ana".into(), Security::Plain);
-        let ours = MeetingId::parse("abc-def").unwrap();
-        let other = MeetingId::parse("ghj-kmn").unwrap();
+        let ours = MeetingId::parse("abc-def").expect("an id");
+        let other = MeetingId::parse("ghj-kmn").expect("an id");
         assert_eq!(
             moves.elsewhere(&ours, vouched("127.0.0.1:1"), &events),
             Elsewhere::NotOurs,

@@ -305,7 +305,9 @@ fn a_meeting_another_server_holds_is_listed_with_where() {
         ],
         total: 2,
     };
-    let text = EventText::new(ClientId(1)).server(&event).unwrap();
+    let text = EventText::new(ClientId(1))
+        .server(&event)
+        .expect("a listing reads");
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[1].ends_with("1 member(s)"), "{text}");
     assert!(
