@@ -10,7 +10,9 @@
 
 use common::{ClusterReport, Event, MeetingId, MeetingSummary, Request};
 use integration_tests::nats::{NatsProcess, free_loopback_port};
-use integration_tests::{DEADLINE, RawPeer, ServerProcess, binary, wait_with_deadline};
+use integration_tests::{
+    ClientProcess, DEADLINE, RawPeer, ServerProcess, binary, http_get, wait_with_deadline,
+};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -105,7 +107,16 @@ fn join(peer: &mut RawPeer, meeting: &MeetingId) -> Event {
 )]
 fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
     let nats = NatsProcess::start();
-    let mut a = cluster_server(&nats.url(), "list");
+    let url = nats.url();
+    let mut a = ServerProcess::start_with(&[
+        "--cluster",
+        &url,
+        "--cluster-name",
+        "list",
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let metrics: std::net::SocketAddr = a.stdout_line("metrics on ").parse().expect("an address");
     let b = cluster_server(&nats.url(), "list");
     let (mut host, _, _) = RawPeer::hello(a.addr(), "ana");
     let (mut private_host, _, _) = RawPeer::hello(a.addr(), "bea");
@@ -147,6 +158,22 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
         "a join of an id nobody holds fails as on one server"
     );
 
+    // A real client of b that joins it moves to a, and is a member there.
+    let mut client = ClientProcess::start(&b, "dan");
+    let joined = client.join(&public.to_string());
+    assert_eq!(joined["meeting"], public.to_string());
+    let moved = client.last_event("moved");
+    assert_eq!(moved["server"], a.addr().to_string());
+    host.expect(
+        "dan joins a's meeting",
+        |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "dan"),
+    );
+    client.send("hello from b");
+    host.expect(
+        "dan's chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "hello from b"),
+    );
+
     let on_a = report_until(&mut host, "a sees b", |r| {
         r.peers.len() == 1 && r.meetings_held == 2
     });
@@ -158,6 +185,20 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
     report_until(&mut joiner, "b knows a's meetings", |r| {
         r.meetings_elsewhere == 2
     });
+    let (_, _, scraped) = http_get(metrics, "/metrics");
+    for sample in [
+        "meeting_cluster_connected 1",
+        "meeting_cluster_peers 1",
+        "meeting_cluster_meetings_held 2",
+    ] {
+        assert!(scraped.contains(sample), "{sample} in\n{scraped}");
+    }
+    let (status, _, health) = http_get(metrics, "/healthz");
+    assert_eq!(status, 200);
+    assert!(
+        health.contains("cluster list: connected, 1 other servers"),
+        "{health}"
+    );
 
     // A stops: its meetings leave b's list at once (not when they age out).
     let stopped = Instant::now();
@@ -171,6 +212,7 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
         stopped.elapsed()
     );
     assert!(matches!(join(&mut joiner, &public), Event::Error { .. }));
+    drop(client);
     drop(b);
 }
 

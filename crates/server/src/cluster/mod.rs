@@ -68,8 +68,9 @@ impl Cluster {
 
     /// An id for a meeting `host` is about to create, claimed across the
     /// cluster; waits for NATS (on the asking client's thread, never under
-    /// the registry's lock). None if NATS could not confirm one: the
-    /// meeting is made with a random id, as alone, and that is logged.
+    /// the registry's lock). Without NATS, an unclaimed random id at once;
+    /// None if NATS could not confirm one (the registry makes its own), as
+    /// alone, and that is logged.
     pub fn claim_meeting_id(
         &self,
         host_id: ClientId,
@@ -84,6 +85,11 @@ impl Cluster {
             private,
             locked: false,
         };
+        if !lock(&self.backbone).counters.connected.load(Ordering::Relaxed) {
+            // No wait for an answer that cannot come: made as alone.
+            tracing::info!("cluster: NATS unreachable; a meeting id made without claiming it");
+            return random_meeting_id();
+        }
         for _ in 0..CLAIM_TRIES {
             let meeting = random_meeting_id()?;
             let claimed =
