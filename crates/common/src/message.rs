@@ -63,6 +63,13 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         passcode: Option<String>,
     },
+    /// Join `meeting`, which another server of the cluster handed over to
+    /// this one, with the `ticket` it gave you (`meeting_moved`): you come
+    /// back as you were, host included, past its passcode, lobby and lock.
+    Rejoin {
+        meeting: String,
+        ticket: String,
+    },
     Leave,
     Cancel,
     Meetings,
@@ -315,6 +322,18 @@ pub enum Event {
     /// meeting: `server` (`host:port`) does, and its key is `fingerprint`
     /// (absent without TLS), vouched for by the server that answers. The
     /// client connects there and joins again; nothing changed here.
+    /// The server you are on is stopping and hands your meeting over to
+    /// `server` (`host:port`) of its cluster, whose key is `fingerprint`
+    /// (absent without TLS), vouched for by this server. Connect there and
+    /// `rejoin` the meeting with `ticket` (yours alone, for a minute). Sent
+    /// before `shutdown`, which then means "move", not "the end".
+    MeetingMoved {
+        meeting: MeetingId,
+        server: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+        ticket: String,
+    },
     MeetingElsewhere {
         meeting: MeetingId,
         server: String,
