@@ -1,8 +1,9 @@
 //! Servers of one cluster (`--cluster`), against a `nats-server` each test
 //! starts for itself: any server lists the cluster's public meetings, a
 //! join of a meeting another server holds is answered with where it is and
-//! the key it shows there, and a server that stops takes its meetings out
-//! of the others' lists. A server whose NATS is not there runs alone, and
+//! the key it shows there, and a server that stops hands its meetings over
+//! to another, where their members rejoin with the tickets it gave them.
+//! A server whose NATS is not there runs alone, and
 //! plain NATS to another machine is refused at start.
 //!
 //! Needs `nats-server` (Debian package nats-server) on the PATH; without it
@@ -85,6 +86,16 @@ fn create(peer: &mut RawPeer, passcode: Option<&str>) -> MeetingId {
         unreachable!("matched above")
     };
     meeting
+}
+
+fn rejoin(peer: &mut RawPeer, meeting: &MeetingId, ticket: &str) -> Event {
+    peer.request(&Request::Rejoin {
+        meeting: meeting.to_string(),
+        ticket: ticket.to_string(),
+    });
+    peer.expect("an answer to rejoin", |e| {
+        matches!(e, Event::Joined { .. } | Event::Error { .. })
+    })
 }
 
 fn join(peer: &mut RawPeer, meeting: &MeetingId) -> Event {
@@ -200,18 +211,62 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
         "{health}"
     );
 
-    // A stops: its meetings leave b's list at once (not when they age out).
-    let stopped = Instant::now();
+    // A stops (a rolling upgrade): its meetings go on at b. Each member is
+    // told where, with a ticket of its own, before it hears a stops.
     assert!(a.interrupt().success());
-    meetings_until(&mut joiner, "a's meetings gone from b", |list| {
-        list.iter().all(|m| m.id != public)
-    });
+    let b_address = b.addr().to_string();
+    let mut ticket_of = |peer: &mut RawPeer, meeting: &MeetingId| -> String {
+        match peer.expect("meeting_moved", |e| matches!(e, Event::MeetingMoved { .. })) {
+            Event::MeetingMoved {
+                meeting: moved,
+                server,
+                ticket,
+                ..
+            } => {
+                assert_eq!(&moved, meeting);
+                assert_eq!(server, b_address);
+                ticket
+            }
+            _ => unreachable!("matched above"),
+        }
+    };
+    let ana_ticket = ticket_of(&mut host, &public);
+    let bea_ticket = ticket_of(&mut private_host, &private);
+    host.expect("then shutdown", |e| matches!(e, Event::Shutdown { .. }));
+
+    // They come back to b with their tickets: the private meeting without
+    // its passcode, each as host of its meeting again.
+    for (name, meeting, ticket) in [
+        ("bea", &private, &bea_ticket),
+        ("ana", &public, &ana_ticket),
+    ] {
+        let (mut back, id, _) = RawPeer::hello(b.addr(), name);
+        match rejoin(&mut back, meeting, ticket) {
+            Event::Joined {
+                meeting: joined,
+                members,
+            } => {
+                assert_eq!(&joined, meeting);
+                assert!(
+                    members.iter().any(|m| m.id == id && m.host),
+                    "{name} hosts: {members:?}"
+                );
+            }
+            other => panic!("{name} is not back: {other:?}"),
+        }
+    }
+    // A ticket is good once.
+    let (mut eve, _, _) = RawPeer::hello(b.addr(), "eve");
     assert!(
-        stopped.elapsed() < Duration::from_secs(5),
-        "gone in {:?}",
-        stopped.elapsed()
+        matches!(rejoin(&mut eve, &public, &ana_ticket), Event::Error { message } if message.contains("ticket")),
+        "a used ticket opens nothing"
     );
-    assert!(matches!(join(&mut joiner, &public), Event::Error { .. }));
+    report_until(&mut joiner, "b holds both", |r| {
+        r.meetings_held == 2 && r.peers.is_empty()
+    });
+    meetings_until(&mut joiner, "b lists the public one as its own", |list| {
+        list.iter().any(|m| m.id == public && m.server.is_none())
+    });
     drop(client);
     drop(b);
 }

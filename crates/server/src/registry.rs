@@ -52,6 +52,7 @@ pub use routes::{Route, RouteReceiver, RouteSlot};
 pub use session::{Attachment, Closer};
 
 mod event_log;
+mod handover;
 mod holds;
 mod routes;
 mod session;
@@ -68,6 +69,13 @@ struct State {
     evictions: Vec<ClientId>,
     /// Sockets to shut down once the lock is released.
     to_close: Vec<TcpStream>,
+}
+
+/// What the cluster gave a request before the lock was taken.
+#[derive(Default)]
+struct Prepared {
+    claimed: Option<common::MeetingId>,
+    handoff: Option<(common::MeetingId, crate::rules::Handoff)>,
 }
 
 /// Counts for logs and tests.
@@ -423,13 +431,23 @@ impl MeetingRegistry {
 
     /// Carries out one request of client `id` after the handshake.
     pub fn handle(&self, id: ClientId, request: Request) {
-        let claimed = self.claim_for(id, &request);
+        let prepared = self.prepare(id, &request);
         self.with_state(|state| {
             if let Some(client) = state.sessions.get_mut(&id) {
                 client.requests_handled += 1;
             }
-            state.handle(id, request, claimed, self.cluster.as_deref())
+            state.handle(id, request, prepared, self.cluster.as_deref())
         })
+    }
+
+    /// What a request needs from the cluster before the lock is taken: an
+    /// id claimed for a meeting it creates, the handoff of a meeting it
+    /// rejoins.
+    fn prepare(&self, id: ClientId, request: &Request) -> Prepared {
+        Prepared {
+            claimed: self.claim_for(id, request),
+            handoff: self.handoff_for(request),
+        }
     }
 
     /// On a server of a cluster, an id for the meeting `request` creates,
@@ -453,7 +471,7 @@ impl MeetingRegistry {
         request: Request,
         report: impl FnOnce(RegistryCounts) -> Event,
     ) {
-        let claimed = self.claim_for(id, &request);
+        let prepared = self.prepare(id, &request);
         let cluster = self.cluster.as_deref();
         self.with_state(|state| {
             let Some(client) = state.sessions.get_mut(&id) else {
@@ -479,7 +497,7 @@ impl MeetingRegistry {
                         state.set_view(id, sizes, others);
                     }
                 }
-                request => state.handle(id, request, claimed, cluster),
+                request => state.handle(id, request, prepared, cluster),
             }
         })
     }
@@ -521,11 +539,14 @@ impl State {
         &mut self,
         id: ClientId,
         request: Request,
-        claimed: Option<common::MeetingId>,
+        prepared: Prepared,
         cluster: Option<&Cluster>,
     ) {
-        if let Some(meeting) = claimed {
+        if let Some(meeting) = prepared.claimed {
             self.rules.use_claimed_id(meeting);
+        }
+        if let Some((meeting, handoff)) = prepared.handoff {
+            self.rules.expect_handoff(meeting, handoff);
         }
         match cluster {
             Some(cluster) => self.rules.handle_in_cluster(id, request, cluster),

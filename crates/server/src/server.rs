@@ -248,6 +248,11 @@ impl RunningServer {
         if let Some(thread) = self.accept_thread.take() {
             let _ = thread.join();
         }
+        // In a cluster, its meetings go on elsewhere: members are told where
+        // (and with what ticket) before they hear this server stops.
+        if let Some(cluster) = &self.cluster {
+            self.registry.hand_over(cluster);
+        }
         self.registry.shutdown("the server is shutting down");
         if let Some(cluster) = self.cluster.take() {
             cluster.leave();

@@ -38,6 +38,13 @@ pub enum Command {
         record: MeetingRecord,
         answer: crossbeam_channel::Sender<Result<bool, String>>,
     },
+    /// These meetings go to another server: their records (held by the
+    /// heir, with their handoffs) are put, and this server forgets them.
+    /// `Ok` once NATS has them all.
+    HandOver {
+        records: HashMap<MeetingId, MeetingRecord>,
+        answer: crossbeam_channel::Sender<Result<(), String>>,
+    },
     /// This server's meetings now, with their lines: what changed is put,
     /// what is gone is deleted.
     Sync {
@@ -357,6 +364,17 @@ impl Bridge {
                 };
                 let _ = answer.send(claimed);
             }
+            Command::HandOver { records, answer } => {
+                let mut stored = Ok(());
+                for (meeting, record) in &records {
+                    let value = bytes::Bytes::from(serde_json::to_vec(record).unwrap_or_default());
+                    if let Err(err) = buckets.meetings.put(meeting.as_str(), value).await {
+                        stored = Err(format!("{meeting}: {err}"));
+                    }
+                    self.published.remove(meeting);
+                }
+                let _ = answer.send(stored);
+            }
             Command::Sync { meetings } => {
                 for (meeting, record) in &meetings {
                     if self.published.get(meeting) != Some(record) {
@@ -429,6 +447,9 @@ impl Bridge {
                 command = queue.recv() => match command {
                     None => return true,
                     Some(Command::Claim { answer, .. }) => {
+                        let _ = answer.send(Err("the cluster's backbone is not reachable".into()));
+                    }
+                    Some(Command::HandOver { answer, .. }) => {
                         let _ = answer.send(Err("the cluster's backbone is not reachable".into()));
                     }
                     // Put as soon as the backbone is back (on its first refresh).

@@ -8,6 +8,7 @@
 //! through it. Records age out of NATS on their own (the buckets' maximum
 //! age), but a watch does not see that happen, so silence is judged here.
 
+use crate::rules::Handoff;
 use common::{ClientId, MeetingId, MeetingSummary};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -36,6 +37,9 @@ pub struct MeetingRecord {
     pub members: usize,
     pub private: bool,
     pub locked: bool,
+    /// Set while the meeting travels to `server` from one that stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<Handoff>,
 }
 
 impl MeetingRecord {
@@ -47,6 +51,7 @@ impl MeetingRecord {
             members: summary.members,
             private: summary.private,
             locked: summary.locked,
+            handoff: None,
         }
     }
 }
@@ -136,6 +141,35 @@ impl Directory {
         })
     }
 
+    /// The handoff of `meeting`, if another server handed it over to this one.
+    pub fn handoff(&self, meeting: &MeetingId) -> Option<Handoff> {
+        let (_, record) = self.meetings.get(meeting)?;
+        (record.server == self.me)
+            .then(|| record.handoff.clone())
+            .flatten()
+    }
+
+    /// The server alive now that holds the fewest meetings, but this one:
+    /// the heir of this server's meetings when it stops.
+    pub fn heir(&self, now: Instant) -> Option<Location> {
+        let held = |name: &str| {
+            self.meetings
+                .values()
+                .filter(|(_, record)| record.server == name)
+                .count()
+        };
+        let name = self
+            .peers(now)
+            .into_iter()
+            .min_by_key(|name| (held(name), name.clone()))?;
+        let server = self.alive(&name, now)?;
+        Some(Location {
+            server: name.clone(),
+            address: server.address.clone(),
+            fingerprint: server.fingerprint.clone(),
+        })
+    }
+
     /// The public meetings other servers alive now hold, oldest first.
     pub fn listing(&self, now: Instant) -> Vec<MeetingSummary> {
         let mut listed: Vec<(u64, MeetingSummary)> = self
@@ -189,6 +223,7 @@ mod tests {
             members: 2,
             private,
             locked: false,
+            handoff: None,
         }
     }
 

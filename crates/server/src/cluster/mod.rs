@@ -13,7 +13,7 @@ pub mod backbone;
 pub mod config;
 pub mod directory;
 
-use crate::rules::{Elsewhere, Holder};
+use crate::rules::{Elsewhere, Handoff, Handover, Holder};
 use backbone::{Backbone, Command};
 use common::sync::lock;
 use common::{ClientId, ClusterReport, MeetingId, MeetingSummary};
@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 const CLAIM_TIMEOUT: Duration = Duration::from_secs(2);
 /// Ids tried before a meeting is made with one NATS did not confirm.
 const CLAIM_TRIES: usize = 4;
+/// How long a stopping server waits for NATS to take its handoffs.
+const HANDOVER_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a `rejoin` looks for its meeting's handoff while it waits.
+const HANDOFF_POLL: Duration = Duration::from_millis(10);
 /// How often this server's meeting lines are compared with what the others
 /// were told (a change reaches them within this, plus NATS's delay).
 pub const ANNOUNCE_EVERY: Duration = Duration::from_millis(500);
@@ -38,7 +42,16 @@ pub struct Cluster {
     config: ClusterConfig,
     directory: Arc<Mutex<Directory>>,
     backbone: Mutex<Backbone>,
+    /// Set once this server's meetings are being handed over: from then
+    /// on it no longer tells the cluster it holds them.
+    handing_over: AtomicBool,
     stopped: AtomicBool,
+}
+
+/// The server a stopping one hands its meetings to.
+pub struct Heir {
+    pub name: String,
+    pub holder: Holder,
 }
 
 impl Cluster {
@@ -58,6 +71,7 @@ impl Cluster {
             config,
             directory,
             backbone: Mutex::new(backbone),
+            handing_over: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
         }))
     }
@@ -84,8 +98,13 @@ impl Cluster {
             members: 1,
             private,
             locked: false,
+            handoff: None,
         };
-        if !lock(&self.backbone).counters.connected.load(Ordering::Relaxed) {
+        if !lock(&self.backbone)
+            .counters
+            .connected
+            .load(Ordering::Relaxed)
+        {
             // No wait for an answer that cannot come: made as alone.
             tracing::info!("cluster: NATS unreachable; a meeting id made without claiming it");
             return random_meeting_id();
@@ -120,7 +139,71 @@ impl Cluster {
                 )
             })
             .collect();
-        lock(&self.backbone).send(Command::Sync { meetings });
+        let backbone = lock(&self.backbone);
+        // Checked under the backbone's lock, which `store_handoffs` holds
+        // while it sets it: no line of a meeting handed over follows its handoff.
+        if !self.handing_over.load(Ordering::SeqCst) {
+            backbone.send(Command::Sync { meetings });
+        }
+    }
+
+    /// The server alive now with the fewest meetings, but this one.
+    pub fn heir(&self) -> Option<Heir> {
+        let location = lock(&self.directory).heir(Instant::now())?;
+        Some(Heir {
+            name: location.server,
+            holder: Holder {
+                address: location.address,
+                fingerprint: location.fingerprint,
+            },
+        })
+    }
+
+    /// Stores each meeting's handoff as its record, held by `heir`, and
+    /// waits until NATS has them all: only then may members be sent there.
+    pub fn store_handoffs(&self, handovers: &[Handover], heir: &Heir) -> Result<(), String> {
+        let records = handovers
+            .iter()
+            .map(|handover| {
+                let first = handover.handoff.tickets.iter().find(|t| t.host);
+                let record = MeetingRecord {
+                    server: heir.name.clone(),
+                    host: first.map(|t| t.name.clone()).unwrap_or_default(),
+                    host_id: handover.members.first().map_or(ClientId(0), |(id, _)| *id),
+                    members: handover.members.len(),
+                    private: handover.handoff.passcode.is_some(),
+                    locked: handover.handoff.locked,
+                    handoff: Some(handover.handoff.clone()),
+                };
+                (handover.meeting.clone(), record)
+            })
+            .collect();
+        let (answer, answered) = crossbeam_channel::bounded(1);
+        {
+            let backbone = lock(&self.backbone);
+            self.handing_over.store(true, Ordering::SeqCst);
+            if !backbone.send(Command::HandOver { records, answer }) {
+                return Err("the backbone is not keeping up".into());
+            }
+        }
+        answered
+            .recv_timeout(HANDOVER_TIMEOUT)
+            .map_err(|_| format!("NATS did not confirm within {HANDOVER_TIMEOUT:?}"))?
+    }
+
+    /// The handoff of `meeting` to this server, waiting up to `timeout`
+    /// for the directory to hear of it.
+    pub fn wait_for_handoff(&self, meeting: &MeetingId, timeout: Duration) -> Option<Handoff> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(handoff) = lock(&self.directory).handoff(meeting) {
+                return Some(handoff);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(HANDOFF_POLL);
+        }
     }
 
     /// The cluster as `server_stats` shows it, with the `held` meetings

@@ -11,6 +11,9 @@
 //! joins), `social` (private messages, raised hands, reactions) and `budget`
 //! (how often a client may ask for anything).
 //!
+//! A server of a cluster that stops hands its meetings over to another
+//! (`handover`): each member gets a ticket to `rejoin` there as it was.
+//!
 //! A server of a cluster knows the meetings other servers hold through
 //! `Elsewhere`: the list shows them after its own, and a join of one of
 //! them is answered with where it is (`meeting_elsewhere`), under the same
@@ -28,7 +31,9 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 pub(crate) mod budget;
+pub use handover::{Handoff, Handover, TicketRecord};
 mod control;
+mod handover;
 mod lobby;
 mod moderation;
 mod social;
@@ -94,6 +99,8 @@ struct Meeting {
     /// Those the host turned away from the lobby: they cannot knock again
     /// until allowed.
     turned_away: HashSet<ClientId>,
+    /// Members of the server that handed this meeting over, not back yet.
+    tickets: HashMap<String, handover::Ticket>,
 }
 
 impl Meeting {
@@ -109,6 +116,7 @@ impl Meeting {
             lobby: false,
             waiting: Vec::new(),
             turned_away: HashSet::new(),
+            tickets: HashMap::new(),
         }
     }
 }
@@ -157,6 +165,9 @@ pub struct MeetingRules {
     failed_joins_by_address: HashMap<IpAddr, TokenBucket>,
     /// An id the cluster claimed for the next meeting created here.
     claimed_id: Option<MeetingId>,
+    /// Meetings another server handed over to this one, until the first of
+    /// their members is back.
+    handoffs: HashMap<MeetingId, (Handoff, Instant)>,
     effects: Vec<Effect>,
 }
 
@@ -375,6 +386,7 @@ impl MeetingRules {
             Request::Join { meeting, passcode } => {
                 self.join(id, &meeting, passcode.as_deref(), elsewhere)
             }
+            Request::Rejoin { meeting, ticket } => self.rejoin(id, &meeting, &ticket),
             Request::Leave => self.leave(id),
             Request::Cancel => self.cancel(id),
             Request::Meetings => self.list_meetings(id, elsewhere),

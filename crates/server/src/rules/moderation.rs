@@ -141,7 +141,7 @@ impl MeetingRules {
             })
     }
 
-    fn failed_join(&mut self, id: ClientId, now: Instant) {
+    pub(super) fn failed_join(&mut self, id: ClientId, now: Instant) {
         let Some(participant) = self.participants.get_mut(&id) else {
             return;
         };
