@@ -215,7 +215,7 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
     // told where, with a ticket of its own, before it hears a stops.
     assert!(a.interrupt().success());
     let b_address = b.addr().to_string();
-    let mut ticket_of = |peer: &mut RawPeer, meeting: &MeetingId| -> String {
+    let ticket_of = |peer: &mut RawPeer, meeting: &MeetingId| -> String {
         match peer.expect("meeting_moved", |e| matches!(e, Event::MeetingMoved { .. })) {
             Event::MeetingMoved {
                 meeting: moved,
@@ -312,5 +312,138 @@ fn plain_nats_to_another_machine_is_refused_at_start() {
     assert!(
         stderr.contains("clear text") && stderr.contains("--cluster-insecure"),
         "says why and what to do: {stderr}"
+    );
+}
+
+/// p50, p99 and max of `samples`, in milliseconds.
+fn spread(samples: &mut [Duration]) -> String {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} trials)",
+        ms(at(0.5)),
+        ms(at(0.99)),
+        ms(at(1.0)),
+        samples.len()
+    )
+}
+
+/// The figures of docs/CLUSTER.md ("Measured"), not a test: run with
+/// `cargo test --release --test cluster -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement for docs/CLUSTER.md; run by hand"]
+fn cluster_figures() {
+    const TRIALS: usize = 200;
+    let nats = NatsProcess::start();
+    let alone = ServerProcess::start();
+    let mut a = cluster_server(&nats.url(), "figures");
+    let b = cluster_server(&nats.url(), "figures");
+    let (mut watcher, _, _) = RawPeer::hello(b.addr(), "watcher");
+    report_until(&mut watcher, "b sees a", |r| r.peers.len() == 1);
+
+    // Creating a meeting: alone, and with its id claimed in NATS.
+    for (label, server) in [("alone", &alone), ("in a cluster", &a)] {
+        let mut times = Vec::new();
+        for n in 0..TRIALS {
+            let (mut host, _, _) = RawPeer::hello(server.addr(), &format!("h{n}"));
+            let started = Instant::now();
+            create(&mut host, None);
+            times.push(started.elapsed());
+        }
+        println!("create, {label}: {}", spread(&mut times));
+    }
+
+    // A new meeting on a, until b lists it.
+    let mut listed = Vec::new();
+    for n in 0..20 {
+        let (mut host, _, _) = RawPeer::hello(a.addr(), &format!("l{n}"));
+        let meeting = create(&mut host, None);
+        let started = Instant::now();
+        meetings_until(&mut watcher, "listed", |list| {
+            list.iter().any(|m| m.id == meeting)
+        });
+        listed.push(started.elapsed());
+    }
+    println!("listed on the other server after: {}", spread(&mut listed));
+
+    // A join on b answered with where the meeting is.
+    let (mut host, _, _) = RawPeer::hello(a.addr(), "far");
+    let far = create(&mut host, None);
+    meetings_until(&mut watcher, "listed", |list| {
+        list.iter().any(|m| m.id == far)
+    });
+    let mut answered = Vec::new();
+    for n in 0..TRIALS {
+        let (mut joiner, _, _) = RawPeer::hello(b.addr(), &format!("j{n}"));
+        let started = Instant::now();
+        assert!(matches!(
+            join(&mut joiner, &far),
+            Event::MeetingElsewhere { .. }
+        ));
+        answered.push(started.elapsed());
+    }
+    println!(
+        "join answered with meeting_elsewhere: {}",
+        spread(&mut answered)
+    );
+
+    // A real client of b joins a's meeting: /join to joined, moved included.
+    let mut moves = Vec::new();
+    for n in 0..10 {
+        let mut client = ClientProcess::start(&b, &format!("mover{n}"));
+        let started = Instant::now();
+        client.join(&far.to_string());
+        moves.push(started.elapsed());
+        drop(client);
+    }
+    println!("client /join on b to joined on a: {}", spread(&mut moves));
+
+    // Idle backbone: what two servers cost NATS with nothing happening.
+    let before = cluster_report(&mut watcher);
+    std::thread::sleep(Duration::from_secs(10));
+    let after = cluster_report(&mut watcher);
+    println!(
+        "idle backbone, one server: {:.1} messages/s and {:.0} bytes/s out, {:.1} messages/s in",
+        (after.messages_out - before.messages_out) as f64 / 10.0,
+        (after.bytes_out - before.bytes_out) as f64 / 10.0,
+        (after.messages_in - before.messages_in) as f64 / 10.0,
+    );
+
+    // a stops: 40 members in 10 meetings rejoin at b with their tickets.
+    let mut members = Vec::new();
+    for m in 0..10 {
+        let (mut host, _, _) = RawPeer::hello(a.addr(), &format!("m{m}h"));
+        let meeting = create(&mut host, None);
+        members.push((host, meeting.clone()));
+        for n in 0..3 {
+            let (mut member, _, _) = RawPeer::hello(a.addr(), &format!("m{m}n{n}"));
+            assert!(matches!(join(&mut member, &meeting), Event::Joined { .. }));
+            members.push((member, meeting.clone()));
+        }
+    }
+    let stopped = Instant::now();
+    let stopping = std::thread::spawn(move || a.interrupt());
+    let mut back = Vec::new();
+    let mut told = Vec::new();
+    for (n, (member, meeting)) in members.iter_mut().enumerate() {
+        let Event::MeetingMoved { ticket, .. } =
+            member.expect("moved", |e| matches!(e, Event::MeetingMoved { .. }))
+        else {
+            unreachable!("matched above")
+        };
+        told.push(stopped.elapsed());
+        let (mut again, _, _) = RawPeer::hello(b.addr(), &format!("back{n}"));
+        assert!(matches!(
+            rejoin(&mut again, meeting, &ticket),
+            Event::Joined { .. }
+        ));
+        back.push(stopped.elapsed());
+    }
+    assert!(stopping.join().expect("stopped").success());
+    println!("SIGTERM to meeting_moved: {}", spread(&mut told));
+    println!(
+        "SIGTERM to rejoined at the heir (members in turn): {}",
+        spread(&mut back)
     );
 }
