@@ -235,13 +235,16 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
     host.expect("then shutdown", |e| matches!(e, Event::Shutdown { .. }));
 
     // They come back to b with their tickets: the private meeting without
-    // its passcode, each as host of its meeting again.
+    // its passcode, each as host of its meeting again (and stays).
+    let mut returned = Vec::new();
     for (name, meeting, ticket) in [
         ("bea", &private, &bea_ticket),
         ("ana", &public, &ana_ticket),
     ] {
-        let (mut back, id, _) = RawPeer::hello(b.addr(), name);
-        match rejoin(&mut back, meeting, ticket) {
+        let (back, id, _) = RawPeer::hello(b.addr(), name);
+        returned.push(back);
+        let back = returned.last_mut().expect("just pushed");
+        match rejoin(back, meeting, ticket) {
             Event::Joined {
                 meeting: joined,
                 members,
@@ -257,9 +260,10 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
     }
     // A ticket is good once.
     let (mut eve, _, _) = RawPeer::hello(b.addr(), "eve");
+    let used = rejoin(&mut eve, &public, &ana_ticket);
     assert!(
-        matches!(rejoin(&mut eve, &public, &ana_ticket), Event::Error { message } if message.contains("ticket")),
-        "a used ticket opens nothing"
+        matches!(&used, Event::Error { message } if message.contains("ticket")),
+        "a used ticket opens nothing: {used:?}"
     );
     report_until(&mut joiner, "b holds both", |r| {
         r.meetings_held == 2 && r.peers.is_empty()
@@ -269,6 +273,44 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
     });
     drop(client);
     drop(b);
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn the_cluster_comes_back_together_when_nats_returns() {
+    let mut nats = NatsProcess::start();
+    let a = cluster_server(&nats.url(), "back");
+    let b = cluster_server(&nats.url(), "back");
+    let (meeting, [mut host, mut guest]) = a.raw_meeting(["ana", "ben"]);
+    let (mut watcher, _, _) = RawPeer::hello(b.addr(), "cai");
+    meetings_until(&mut watcher, "listed on b", |list| {
+        list.iter().any(|m| m.id == meeting)
+    });
+
+    // NATS dies and comes back empty (its buckets were in memory).
+    nats.restart();
+    // Meanwhile a's meeting goes on.
+    host.peer.request(&Request::Chat {
+        text: "still here".into(),
+    });
+    guest.expect(
+        "the chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "still here"),
+    );
+    // The servers find each other again, and b lists a's meeting again.
+    report_until(&mut watcher, "b sees a again", |r| {
+        r.connected && r.peers.len() == 1
+    });
+    meetings_until(&mut watcher, "listed on b again", |list| {
+        list.iter().any(|m| m.id == meeting)
+    });
+    assert!(matches!(
+        join(&mut watcher, &meeting),
+        Event::MeetingElsewhere { .. }
+    ));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 pub struct NatsProcess {
     child: Child,
     addr: SocketAddr,
-    _store: tempfile::TempDir,
+    store: tempfile::TempDir,
 }
 
 impl NatsProcess {
@@ -18,29 +18,18 @@ impl NatsProcess {
     pub fn start() -> NatsProcess {
         let store = tempfile::tempdir().expect("a store directory");
         let addr = free_loopback_port();
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &addr.port().to_string()])
-            .arg("-sd")
-            .arg(store.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts (Debian package nats-server)");
-        let nats = NatsProcess {
-            child,
-            addr,
-            _store: store,
-        };
-        let deadline = Instant::now() + DEADLINE;
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nats-server took no connection on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        nats
+        let child = spawn(addr, &store);
+        wait_until_listening(addr);
+        NatsProcess { child, addr, store }
+    }
+
+    /// Kills it (as a crash would) and starts it again on the same port,
+    /// with everything it held in memory gone.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = wait_with_deadline(&mut self.child, DEADLINE);
+        self.child = spawn(self.addr, &self.store);
+        wait_until_listening(self.addr);
     }
 
     /// `nats://127.0.0.1:PORT`, as `--cluster` takes it.
@@ -53,6 +42,29 @@ impl Drop for NatsProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = wait_with_deadline(&mut self.child, DEADLINE);
+    }
+}
+
+fn spawn(addr: SocketAddr, store: &tempfile::TempDir) -> Child {
+    Command::new("nats-server")
+        .args(["-js", "-a", "127.0.0.1", "-p", &addr.port().to_string()])
+        .arg("-sd")
+        .arg(store.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server starts (Debian package nats-server)")
+}
+
+fn wait_until_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + DEADLINE;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nats-server took no connection on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

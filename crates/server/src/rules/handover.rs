@@ -100,7 +100,9 @@ impl MeetingRules {
     /// `meeting` was handed over to this server: it is made when the first
     /// of its members is back.
     pub fn expect_handoff(&mut self, meeting: MeetingId, handoff: Handoff) {
-        if !self.meetings.contains_key(&meeting) {
+        let now = Instant::now();
+        self.restored.retain(|_, expires| *expires > now);
+        if !self.knows_meeting(&meeting) {
             let expires = Instant::now() + TICKET_LIFE;
             self.handoffs.insert(meeting, (handoff, expires));
         }
@@ -108,7 +110,9 @@ impl MeetingRules {
 
     /// Whether `meeting` is held here, or is expected here.
     pub fn knows_meeting(&self, meeting: &MeetingId) -> bool {
-        self.meetings.contains_key(meeting) || self.handoffs.contains_key(meeting)
+        self.meetings.contains_key(meeting)
+            || self.handoffs.contains_key(meeting)
+            || self.restored.contains_key(meeting)
     }
 
     /// `id` is back with `ticket` for a meeting handed over to this server.
@@ -183,6 +187,7 @@ impl MeetingRules {
             })
             .collect::<HashMap<_, _>>();
         self.meetings.insert(meeting.clone(), m);
+        self.restored.insert(meeting.clone(), expires.max(now));
         self.enter(id, meeting);
         let members = self.members_info(meeting);
         self.tell(
@@ -319,6 +324,26 @@ mod tests {
                 .meetings
                 .get(&meeting)
                 .is_some_and(|m| m.locked && m.host == ana)
+        );
+    }
+
+    #[test]
+    fn a_meeting_everyone_left_is_not_made_again_from_its_handoff() {
+        let (mut rules, ids, meeting, tickets) = handed_over();
+        let handoff = rules
+            .handoffs
+            .get(&meeting)
+            .map(|(h, _)| h.clone())
+            .expect("expected");
+        rejoin(&mut rules, ids[0], &meeting, &tickets[1].1);
+        rules.handle(ids[0], Request::Leave);
+        rules.take_effects();
+        // The directory still has the handoff: it opens nothing now.
+        rules.expect_handoff(meeting.clone(), handoff);
+        let told_ana = rejoin(&mut rules, ids[1], &meeting, &tickets[0].1);
+        assert!(
+            matches!(told_ana.as_slice(), [Event::Error { .. }]),
+            "{told_ana:?}"
         );
     }
 

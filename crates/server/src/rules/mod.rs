@@ -168,6 +168,10 @@ pub struct MeetingRules {
     /// Meetings another server handed over to this one, until the first of
     /// their members is back.
     handoffs: HashMap<MeetingId, (Handoff, Instant)>,
+    /// Meetings made again from their handoff, until their tickets expire:
+    /// the handoff, still in the cluster's directory a while, does not make
+    /// one again once its members have all left.
+    restored: HashMap<MeetingId, Instant>,
     effects: Vec<Effect>,
 }
 
