@@ -94,7 +94,10 @@ fn rejoin(peer: &mut RawPeer, meeting: &MeetingId, ticket: &str) -> Event {
         ticket: ticket.to_string(),
     });
     peer.expect("an answer to rejoin", |e| {
-        matches!(e, Event::Joined { .. } | Event::Error { .. })
+        matches!(
+            e,
+            Event::Joined { .. } | Event::Error { .. } | Event::MeetingElsewhere { .. }
+        )
     })
 }
 
@@ -311,6 +314,97 @@ fn the_cluster_comes_back_together_when_nats_returns() {
         join(&mut watcher, &meeting),
         Event::MeetingElsewhere { .. }
     ));
+}
+
+/// The standing ticket `peer` was given for `meeting` (after `joined`).
+fn standing_ticket(peer: &mut RawPeer, meeting: &MeetingId) -> String {
+    match peer.expect("ticket", |e| matches!(e, Event::Ticket { .. })) {
+        Event::Ticket {
+            meeting: of,
+            ticket,
+        } => {
+            assert_eq!(&of, meeting);
+            ticket
+        }
+        _ => unreachable!("matched above"),
+    }
+}
+
+/// Rejoins `meeting` at `server` with `ticket` as a client would after its
+/// server died: asking again until the cluster has noticed.
+fn rejoin_until_back(
+    server: &ServerProcess,
+    name: &str,
+    meeting: &MeetingId,
+    ticket: &str,
+) -> (RawPeer, Event) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (mut peer, _, _) = RawPeer::hello(server.addr(), name);
+        match rejoin(&mut peer, meeting, ticket) {
+            joined @ Event::Joined { .. } => return (peer, joined),
+            other => assert!(
+                Instant::now() < deadline,
+                "{name} never got back: {other:?}"
+            ),
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn when_a_server_dies_another_takes_its_meetings_over() {
+    let nats = NatsProcess::start();
+    let mut a = cluster_server(&nats.url(), "death");
+    let b = cluster_server(&nats.url(), "death");
+    let (meeting, [mut ana, mut bo]) = a.raw_meeting(["ana", "bo"]);
+    let ana_ticket = standing_ticket(&mut ana.peer, &meeting);
+    let bo_ticket = standing_ticket(&mut bo.peer, &meeting);
+    // The host makes it private and locked: what it was must come back.
+    ana.peer.request(&Request::Passcode {
+        passcode: Some("4711".into()),
+    });
+    ana.peer.request(&Request::Lock { locked: true });
+    ana.expect("locked", |e| matches!(e, Event::Locked { .. }));
+    let (mut watcher, _, _) = RawPeer::hello(b.addr(), "cai");
+    report_until(&mut watcher, "b knows a's meeting", |r| {
+        r.meetings_elsewhere == 1
+    });
+    // b learns the standing tickets as a's meeting changes: give it a moment.
+    std::thread::sleep(Duration::from_millis(600));
+
+    a.kill();
+    let killed = Instant::now();
+    let (mut ana_back, ana_joined) = rejoin_until_back(&b, "ana", &meeting, &ana_ticket);
+    let took = killed.elapsed();
+    let Event::Joined { members, .. } = ana_joined else {
+        unreachable!("matched")
+    };
+    assert!(
+        members.iter().any(|m| m.name == "ana" && m.host),
+        "ana hosts: {members:?}"
+    );
+    // bo is back too, past the lock, and they talk.
+    let (mut bo_back, _) = rejoin_until_back(&b, "bo", &meeting, &bo_ticket);
+    ana_back.expect(
+        "bo back",
+        |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "bo"),
+    );
+    bo_back.request(&Request::Chat {
+        text: "we made it".into(),
+    });
+    ana_back.expect(
+        "bo's chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "we made it"),
+    );
+    // The lock came along: a stranger's join is refused; b holds it now.
+    assert!(matches!(join(&mut watcher, &meeting), Event::Error { .. }));
+    report_until(&mut watcher, "b holds it", |r| r.meetings_held == 1);
+    println!("taken over {took:?} after the kill");
 }
 
 #[test]

@@ -322,6 +322,13 @@ impl ServerProcess {
         wait_with_deadline(&mut self.child, DEADLINE).expect("server stops after SIGINT")
     }
 
+    /// Kills it with SIGKILL (as a crash would: no goodbye to anyone) and
+    /// waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = wait_with_deadline(&mut self.child, DEADLINE);
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

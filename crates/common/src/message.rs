@@ -322,6 +322,11 @@ pub enum Event {
     /// meeting: `server` (`host:port`) does, and its key is `fingerprint`
     /// (absent without TLS), vouched for by the server that answers. The
     /// client connects there and joins again; nothing changed here.
+    /// On a server of a cluster, after `joined`: your way back into
+    /// `meeting` should its server die. `rejoin` it with this ticket at
+    /// another server of the cluster, which takes the meeting over (or
+    /// says where it went). A new one comes with each join.
+    Ticket { meeting: MeetingId, ticket: String },
     /// The server you are on is stopping and hands your meeting over to
     /// `server` (`host:port`) of its cluster, whose key is `fingerprint`
     /// (absent without TLS), vouched for by this server. Connect there and

@@ -114,6 +114,7 @@ impl MeetingRegistry {
     /// The registry of a server of `cluster`.
     pub fn in_cluster(mut self, cluster: Arc<Cluster>) -> MeetingRegistry {
         self.cluster = Some(cluster);
+        lock(&self.state).rules.give_standing_tickets();
         self
     }
 
@@ -121,9 +122,20 @@ impl MeetingRegistry {
         self.cluster.as_ref()
     }
 
-    /// Every meeting's line, private ones too (what the cluster is told).
-    pub fn meeting_summaries(&self) -> Vec<MeetingSummary> {
-        lock(&self.state).rules.summaries()
+    /// Every meeting's line, private ones too, with its standing handoff
+    /// (what the cluster is told).
+    pub fn cluster_lines(&self) -> Vec<(MeetingSummary, Option<crate::rules::Handoff>)> {
+        let state = lock(&self.state);
+        let mut handoffs = state.rules.standing_handoffs();
+        state
+            .rules
+            .summaries()
+            .into_iter()
+            .map(|summary| {
+                let handoff = handoffs.remove(&summary.id);
+                (summary, handoff)
+            })
+            .collect()
     }
 
     /// Starts the one timer that ends held sessions not resumed in time; it

@@ -173,7 +173,7 @@ fn spawn_announcer(registry: MeetingRegistry, cluster: Arc<Cluster>) -> anyhow::
         .name("cluster-announce".into())
         .spawn(move || {
             while !cluster.has_left() {
-                cluster.announce(registry.meeting_summaries());
+                cluster.announce(registry.cluster_lines());
                 std::thread::sleep(cluster::ANNOUNCE_EVERY);
             }
         })

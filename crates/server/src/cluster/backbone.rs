@@ -19,7 +19,7 @@
 
 use super::config::ClusterConfig;
 use super::directory::{Directory, HEARTBEAT, MeetingRecord, ServerRecord};
-use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
+use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
 use common::MeetingId;
 use common::sync::lock;
 use futures_util::StreamExt;
@@ -44,6 +44,14 @@ pub enum Command {
     HandOver {
         records: HashMap<MeetingId, MeetingRecord>,
         answer: crossbeam_channel::Sender<Result<(), String>>,
+    },
+    /// Take over `meeting`, whose server died: its record becomes `record`
+    /// if it is still at `revision` (nobody took it first). `Ok(true)` if so.
+    TakeOver {
+        meeting: MeetingId,
+        record: MeetingRecord,
+        revision: u64,
+        answer: crossbeam_channel::Sender<Result<bool, String>>,
     },
     /// This server's meetings now, with their lines: what changed is put,
     /// what is gone is deleted.
@@ -375,6 +383,27 @@ impl Bridge {
                 }
                 let _ = answer.send(stored);
             }
+            Command::TakeOver {
+                meeting,
+                record,
+                revision,
+                answer,
+            } => {
+                let value = bytes::Bytes::from(serde_json::to_vec(&record).unwrap_or_default());
+                let taken = match buckets
+                    .meetings
+                    .update(meeting.as_str(), value, revision)
+                    .await
+                {
+                    Ok(_) => {
+                        self.published.insert(meeting, record);
+                        Ok(true)
+                    }
+                    Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => Ok(false),
+                    Err(err) => Err(err.to_string()),
+                };
+                let _ = answer.send(taken);
+            }
             Command::Sync { meetings } => {
                 for (meeting, record) in &meetings {
                     if self.published.get(meeting) != Some(record) {
@@ -413,7 +442,7 @@ impl Bridge {
         let mut directory = lock(&self.directory);
         match entry.operation {
             Operation::Put => match serde_json::from_slice::<MeetingRecord>(&entry.value) {
-                Ok(record) => directory.meeting_heard(meeting, record),
+                Ok(record) => directory.meeting_heard(meeting, record, entry.revision),
                 Err(err) => tracing::debug!(%meeting, "cluster: unreadable meeting record: {err}"),
             },
             Operation::Delete | Operation::Purge => directory.meeting_gone(&meeting),
@@ -450,6 +479,9 @@ impl Bridge {
                         let _ = answer.send(Err("the cluster's backbone is not reachable".into()));
                     }
                     Some(Command::HandOver { answer, .. }) => {
+                        let _ = answer.send(Err("the cluster's backbone is not reachable".into()));
+                    }
+                    Some(Command::TakeOver { answer, .. }) => {
                         let _ = answer.send(Err("the cluster's backbone is not reachable".into()));
                     }
                     // Put as soon as the backbone is back (on its first refresh).

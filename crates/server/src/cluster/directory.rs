@@ -15,9 +15,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How often a server says it is alive.
-pub const HEARTBEAT: Duration = Duration::from_secs(1);
-/// A server not heard from for this long is taken for gone.
-pub const SERVER_SILENCE: Duration = Duration::from_millis(3500);
+pub const HEARTBEAT: Duration = Duration::from_millis(500);
+/// A server not heard from for this long is taken for gone (and another
+/// may take its meetings over when their members come to it).
+pub const SERVER_SILENCE: Duration = Duration::from_secs(2);
 
 /// A server's record (key: its name): where its clients connect, and the
 /// key they will see there.
@@ -73,8 +74,9 @@ struct KnownServer {
 pub struct Directory {
     me: String,
     servers: HashMap<String, KnownServer>,
-    /// In the order they were first heard of (the list shows oldest first).
-    meetings: HashMap<MeetingId, (u64, MeetingRecord)>,
+    /// In the order they were first heard of (the list shows oldest
+    /// first), with the record's revision in NATS.
+    meetings: HashMap<MeetingId, (u64, MeetingRecord, u64)>,
     heard_meetings: u64,
 }
 
@@ -97,13 +99,13 @@ impl Directory {
         self.servers.remove(name);
     }
 
-    pub fn meeting_heard(&mut self, meeting: MeetingId, record: MeetingRecord) {
+    pub fn meeting_heard(&mut self, meeting: MeetingId, record: MeetingRecord, revision: u64) {
         self.heard_meetings += 1;
         let order = self
             .meetings
             .get(&meeting)
-            .map_or(self.heard_meetings, |(order, _)| *order);
-        self.meetings.insert(meeting, (order, record));
+            .map_or(self.heard_meetings, |(order, _, _)| *order);
+        self.meetings.insert(meeting, (order, record, revision));
     }
 
     pub fn meeting_gone(&mut self, meeting: &MeetingId) {
@@ -129,7 +131,7 @@ impl Directory {
 
     /// Where `meeting` is, if another server alive now holds it.
     pub fn locate(&self, meeting: &MeetingId, now: Instant) -> Option<Location> {
-        let (_, record) = self.meetings.get(meeting)?;
+        let (_, record, _) = self.meetings.get(meeting)?;
         if record.server == self.me {
             return None;
         }
@@ -143,10 +145,20 @@ impl Directory {
 
     /// The handoff of `meeting`, if another server handed it over to this one.
     pub fn handoff(&self, meeting: &MeetingId) -> Option<Handoff> {
-        let (_, record) = self.meetings.get(meeting)?;
+        let (_, record, _) = self.meetings.get(meeting)?;
         (record.server == self.me)
             .then(|| record.handoff.clone())
             .flatten()
+    }
+
+    /// A meeting whose server is gone, with what taking it over needs: its
+    /// record (its standing handoff) and the revision to replace.
+    pub fn orphan(&self, meeting: &MeetingId, now: Instant) -> Option<(MeetingRecord, u64)> {
+        let (_, record, revision) = self.meetings.get(meeting)?;
+        let orphaned = record.server != self.me
+            && record.handoff.is_some()
+            && self.alive(&record.server, now).is_none();
+        orphaned.then(|| (record.clone(), *revision))
     }
 
     /// The server alive now that holds the fewest meetings, but this one:
@@ -155,7 +167,7 @@ impl Directory {
         let held = |name: &str| {
             self.meetings
                 .values()
-                .filter(|(_, record)| record.server == name)
+                .filter(|(_, record, _)| record.server == name)
                 .count()
         };
         let name = self
@@ -175,8 +187,8 @@ impl Directory {
         let mut listed: Vec<(u64, MeetingSummary)> = self
             .meetings
             .iter()
-            .filter(|(_, (_, record))| !record.private && record.server != self.me)
-            .filter_map(|(id, (order, record))| {
+            .filter(|(_, (_, record, _))| !record.private && record.server != self.me)
+            .filter_map(|(id, (order, record, _))| {
                 let server = self.alive(&record.server, now)?;
                 Some((
                     *order,
@@ -200,7 +212,7 @@ impl Directory {
     pub fn meetings_elsewhere(&self, now: Instant) -> usize {
         self.meetings
             .values()
-            .filter(|(_, record)| {
+            .filter(|(_, record, _)| {
                 record.server != self.me && self.alive(&record.server, now).is_some()
             })
             .count()
@@ -240,9 +252,9 @@ mod tests {
         let mut directory = Directory::new("a");
         directory.server_heard("a", server("10.0.0.1:7000"), now);
         directory.server_heard("b", server("10.0.0.2:7000"), now);
-        directory.meeting_heard(meeting("abc234"), record("b", false));
-        directory.meeting_heard(meeting("def567"), record("b", true));
-        directory.meeting_heard(meeting("ghj234"), record("a", false));
+        directory.meeting_heard(meeting("abc234"), record("b", false), 1);
+        directory.meeting_heard(meeting("def567"), record("b", true), 1);
+        directory.meeting_heard(meeting("ghj234"), record("a", false), 1);
 
         let listed = directory.listing(now);
         assert_eq!(
@@ -264,7 +276,7 @@ mod tests {
         let then = Instant::now();
         let mut directory = Directory::new("a");
         directory.server_heard("b", server("10.0.0.2:7000"), then);
-        directory.meeting_heard(meeting("abc234"), record("b", false));
+        directory.meeting_heard(meeting("abc234"), record("b", false), 1);
         let later = then + SERVER_SILENCE;
         assert!(directory.peers(later).is_empty());
         assert!(directory.listing(later).is_empty());
@@ -282,10 +294,10 @@ mod tests {
         let mut directory = Directory::new("a");
         directory.server_heard("b", server("10.0.0.2:7000"), now);
         for id in ["zzz234", "abc234", "mmm234"] {
-            directory.meeting_heard(meeting(id), record("b", false));
+            directory.meeting_heard(meeting(id), record("b", false), 1);
         }
         // An update (a member more) keeps its place.
-        directory.meeting_heard(meeting("zzz234"), record("b", false));
+        directory.meeting_heard(meeting("zzz234"), record("b", false), 2);
         let ids: Vec<String> = directory
             .listing(now)
             .into_iter()

@@ -128,15 +128,16 @@ impl Cluster {
     }
 
     /// Tells the others this server's meetings as they are now (all of
-    /// them: what changed is put, what ended is taken away).
-    pub fn announce(&self, summaries: Vec<MeetingSummary>) {
-        let meetings: HashMap<MeetingId, MeetingRecord> = summaries
-            .iter()
-            .map(|summary| {
-                (
-                    summary.id.clone(),
-                    MeetingRecord::of(&self.config.server, summary),
-                )
+    /// them: what changed is put, what ended is taken away), each with its
+    /// standing handoff, which lets another server take it over should
+    /// this one die.
+    pub fn announce(&self, lines: Vec<(MeetingSummary, Option<Handoff>)>) {
+        let meetings: HashMap<MeetingId, MeetingRecord> = lines
+            .into_iter()
+            .map(|(summary, handoff)| {
+                let mut record = MeetingRecord::of(&self.config.server, &summary);
+                record.handoff = handoff;
+                (summary.id, record)
             })
             .collect();
         let backbone = lock(&self.backbone);
@@ -191,18 +192,74 @@ impl Cluster {
             .map_err(|_| format!("NATS did not confirm within {HANDOVER_TIMEOUT:?}"))?
     }
 
-    /// The handoff of `meeting` to this server, waiting up to `timeout`
-    /// for the directory to hear of it.
-    pub fn wait_for_handoff(&self, meeting: &MeetingId, timeout: Duration) -> Option<Handoff> {
+    /// What a `rejoin` of `meeting` (not here) needs: its handoff, if it
+    /// was handed over to this server (waiting up to `timeout` for the
+    /// directory to hear of it), or if its server died and this one takes
+    /// it over first. None if another server alive holds it (the rules say
+    /// where) or nobody does.
+    pub fn handoff_for_rejoin(&self, meeting: &MeetingId, timeout: Duration) -> Option<Handoff> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(handoff) = lock(&self.directory).handoff(meeting) {
-                return Some(handoff);
+            let now = Instant::now();
+            let (handoff, orphan, held_elsewhere) = {
+                let directory = lock(&self.directory);
+                (
+                    directory.handoff(meeting),
+                    directory.orphan(meeting, now),
+                    directory.locate(meeting, now).is_some(),
+                )
+            };
+            if handoff.is_some() {
+                return handoff;
             }
-            if Instant::now() >= deadline {
+            if let Some((record, revision)) = orphan {
+                return self.take_over(meeting, record, revision);
+            }
+            if held_elsewhere || now >= deadline {
                 return None;
             }
             std::thread::sleep(HANDOFF_POLL);
+        }
+    }
+
+    /// Takes `meeting` over from its dead server: its record names this
+    /// server now, unless another took it first.
+    fn take_over(
+        &self,
+        meeting: &MeetingId,
+        record: MeetingRecord,
+        revision: u64,
+    ) -> Option<Handoff> {
+        let dead = record.server.clone();
+        let handoff = record.handoff.clone()?;
+        let mine = MeetingRecord {
+            server: self.config.server.clone(),
+            ..record
+        };
+        let (answer, answered) = crossbeam_channel::bounded(1);
+        let sent = lock(&self.backbone).send(Command::TakeOver {
+            meeting: meeting.clone(),
+            record: mine,
+            revision,
+            answer,
+        });
+        if !sent {
+            return None;
+        }
+        match answered.recv_timeout(CLAIM_TIMEOUT) {
+            Ok(Ok(true)) => {
+                tracing::info!(%meeting, "cluster: took the meeting over from {dead}, which is gone");
+                Some(handoff)
+            }
+            Ok(Ok(false)) => {
+                tracing::info!(%meeting, "cluster: another server took the meeting over first");
+                None
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(%meeting, "cluster: could not take the meeting over: {err}");
+                None
+            }
+            Err(_) => None,
         }
     }
 

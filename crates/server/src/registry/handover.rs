@@ -2,7 +2,9 @@
 //! stopping server, every meeting goes to one heir, and its members are
 //! told only once the heir can have the handoff; on the heir, a `rejoin` of
 //! a meeting not here yet waits (outside the lock) a moment for its
-//! handoff to arrive through the cluster's directory.
+//! handoff to arrive through the cluster's directory. A `rejoin` of a
+//! meeting whose server died takes it over, with the standing handoff that
+//! server kept in the directory.
 
 use super::MeetingRegistry;
 use crate::cluster::Cluster;
@@ -55,7 +57,7 @@ impl MeetingRegistry {
         if lock(&self.state).rules.knows_meeting(&meeting) {
             return None;
         }
-        let handoff = cluster.wait_for_handoff(&meeting, HANDOFF_WAIT)?;
+        let handoff = cluster.handoff_for_rejoin(&meeting, HANDOFF_WAIT)?;
         Some((meeting, handoff))
     }
 }

@@ -7,7 +7,7 @@
 //! `TICKET_LIFE`; a wrong one counts as a failed join, as a wrong passcode
 //! does, so tickets cannot be guessed either.
 
-use super::{Holder, Meeting, MeetingRules};
+use super::{Elsewhere, Holder, Meeting, MeetingRules};
 use common::{ClientId, Event, MeetingId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -115,13 +115,74 @@ impl MeetingRules {
             || self.restored.contains_key(meeting)
     }
 
-    /// `id` is back with `ticket` for a meeting handed over to this server.
+    /// From now on every member gets a standing ticket (a server of a cluster).
+    pub fn give_standing_tickets(&mut self) {
+        self.standing_tickets = true;
+    }
+
+    /// A member in `meeting` gets its standing ticket, if this server gives them.
+    pub(super) fn give_standing_ticket(&mut self, id: ClientId, meeting: &MeetingId) {
+        if !self.standing_tickets {
+            return;
+        }
+        let Ok(ticket) = new_ticket() else {
+            return;
+        };
+        let Some(m) = self.meetings.get_mut(meeting) else {
+            return;
+        };
+        m.standing.insert(id, ticket.clone());
+        self.tell(
+            id,
+            Event::Ticket {
+                meeting: meeting.clone(),
+                ticket,
+            },
+        );
+    }
+
+    /// Each meeting's standing handoff: what another server needs to take
+    /// it over should this one die (kept in the cluster's directory).
+    pub fn standing_handoffs(&self) -> HashMap<MeetingId, Handoff> {
+        self.meetings
+            .iter()
+            .map(|(meeting, m)| {
+                let tickets = m
+                    .standing
+                    .iter()
+                    .map(|(&member, ticket)| TicketRecord {
+                        ticket: ticket.clone(),
+                        name: self.name_of(member).unwrap_or_default(),
+                        host: member == m.host,
+                    })
+                    .collect();
+                let handoff = Handoff {
+                    passcode: m.passcode.clone(),
+                    locked: m.locked,
+                    lobby: m.lobby,
+                    tickets,
+                };
+                (meeting.clone(), handoff)
+            })
+            .collect()
+    }
+
+    /// `id` is back with `ticket` for a meeting handed over to this server,
+    /// or taken over from one that died; a meeting another server holds
+    /// now is answered with where it is.
     pub(super) fn rejoin(
         &mut self,
         id: ClientId,
         requested: &str,
         ticket: &str,
+        elsewhere: &dyn Elsewhere,
     ) -> Result<(), String> {
+        if let Some(meeting) = MeetingId::parse(requested)
+            && !self.knows_meeting(&meeting)
+            && let Some(holder) = elsewhere.locate(&meeting)
+        {
+            return self.point_elsewhere(id, meeting, holder);
+        }
         self.ensure_not_in_meeting(id)?;
         let now = Instant::now();
         if !self.may_try_joining(id, now) {
@@ -197,6 +258,7 @@ impl MeetingRules {
                 members,
             },
         );
+        self.give_standing_ticket(id, meeting);
     }
 
     /// The host is back: host again, and everyone is told.

@@ -101,6 +101,9 @@ struct Meeting {
     turned_away: HashSet<ClientId>,
     /// Members of the server that handed this meeting over, not back yet.
     tickets: HashMap<String, handover::Ticket>,
+    /// On a server of a cluster: each member's way back should this server
+    /// die (`Event::Ticket`), kept in the cluster's directory.
+    standing: HashMap<ClientId, String>,
 }
 
 impl Meeting {
@@ -117,6 +120,7 @@ impl Meeting {
             waiting: Vec::new(),
             turned_away: HashSet::new(),
             tickets: HashMap::new(),
+            standing: HashMap::new(),
         }
     }
 }
@@ -172,6 +176,8 @@ pub struct MeetingRules {
     /// the handoff, still in the cluster's directory a while, does not make
     /// one again once its members have all left.
     restored: HashMap<MeetingId, Instant>,
+    /// A server of a cluster gives every member a standing ticket.
+    standing_tickets: bool,
     effects: Vec<Effect>,
 }
 
@@ -390,7 +396,7 @@ impl MeetingRules {
             Request::Join { meeting, passcode } => {
                 self.join(id, &meeting, passcode.as_deref(), elsewhere)
             }
-            Request::Rejoin { meeting, ticket } => self.rejoin(id, &meeting, &ticket),
+            Request::Rejoin { meeting, ticket } => self.rejoin(id, &meeting, &ticket, elsewhere),
             Request::Leave => self.leave(id),
             Request::Cancel => self.cancel(id),
             Request::Meetings => self.list_meetings(id, elsewhere),
@@ -588,7 +594,14 @@ impl MeetingRules {
             },
         );
         let members = self.members_info(&meeting);
-        self.tell(id, Event::Joined { meeting, members });
+        self.tell(
+            id,
+            Event::Joined {
+                meeting: meeting.clone(),
+                members,
+            },
+        );
+        self.give_standing_ticket(id, &meeting);
         Ok(())
     }
 
@@ -656,12 +669,13 @@ impl MeetingRules {
             self.tell(
                 id,
                 Event::Lobby {
-                    meeting,
+                    meeting: meeting.clone(),
                     on: true,
                     by,
                 },
             );
         }
+        self.give_standing_ticket(id, &meeting);
     }
 
     /// The name `id` goes by in `meeting`: its chosen one, or, if another
@@ -737,6 +751,7 @@ impl MeetingRules {
             return;
         };
         m.members.retain(|member| *member != id);
+        m.standing.remove(&id);
         let Some(&successor) = m.members.first() else {
             let waiting = self
                 .meetings
