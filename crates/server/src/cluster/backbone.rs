@@ -150,13 +150,13 @@ impl Backbone {
         sent
     }
 
-    /// Claims `meeting` for this server, waiting at most `timeout`.
-    pub fn claim(
+    /// Asks to claim `meeting` for this server; the answer comes on the
+    /// channel returned (wait for it after letting go of any lock).
+    pub fn ask_claim(
         &self,
         meeting: MeetingId,
         record: MeetingRecord,
-        timeout: Duration,
-    ) -> Result<bool, String> {
+    ) -> Result<crossbeam_channel::Receiver<Result<bool, String>>, String> {
         let (answer, answered) = crossbeam_channel::bounded(1);
         if !self.send(Command::Claim {
             meeting,
@@ -165,9 +165,7 @@ impl Backbone {
         }) {
             return Err("the backbone is not keeping up".into());
         }
-        answered
-            .recv_timeout(timeout)
-            .map_err(|_| format!("no answer from NATS within {timeout:?}"))?
+        Ok(answered)
     }
 
     /// Ends the bridge: its queue closes, it takes this server's meetings

@@ -111,8 +111,14 @@ impl Cluster {
         }
         for _ in 0..CLAIM_TRIES {
             let meeting = random_meeting_id()?;
-            let claimed =
-                lock(&self.backbone).claim(meeting.clone(), record.clone(), CLAIM_TIMEOUT);
+            // The backbone's lock is let go before the wait: `report`
+            // takes it under the registry's lock.
+            let asked = lock(&self.backbone).ask_claim(meeting.clone(), record.clone());
+            let claimed = asked.and_then(|answered| {
+                answered
+                    .recv_timeout(CLAIM_TIMEOUT)
+                    .map_err(|_| format!("no answer from NATS within {CLAIM_TIMEOUT:?}"))?
+            });
             match claimed {
                 Ok(true) => return Some(meeting),
                 Ok(false) => tracing::debug!(%meeting, "cluster: id taken elsewhere; another"),
