@@ -318,10 +318,6 @@ pub enum Event {
     },
     /// Answer to `attach` on a media socket.
     Attached { kind: MediaKind },
-    /// Answer to `join` from a server of a cluster that does not hold the
-    /// meeting: `server` (`host:port`) does, and its key is `fingerprint`
-    /// (absent without TLS), vouched for by the server that answers. The
-    /// client connects there and joins again; nothing changed here.
     /// On a server of a cluster, after `joined`: your way back into
     /// `meeting` should its server die. `rejoin` it with this ticket at
     /// another server of the cluster, which takes the meeting over (or
@@ -339,6 +335,10 @@ pub enum Event {
         fingerprint: Option<String>,
         ticket: String,
     },
+    /// Answer to `join` (or `rejoin`) from a server of a cluster that does not hold the
+    /// meeting: `server` (`host:port`) does, and its key is `fingerprint`
+    /// (absent without TLS), vouched for by the server that answers. The
+    /// client connects there and joins again; nothing changed here.
     MeetingElsewhere {
         meeting: MeetingId,
         server: String,
