@@ -414,6 +414,9 @@ fn a_meeting_handed_over_by_a_stopping_server_is_rejoined_on_the_heir_with_its_t
     });
     let on_heir = heir.serve(ClientId(77));
     on_old.hand_over(&meeting, heir.addr(), heir.fingerprint(), "ticket-for-bo");
+    // A stopping server listens no more: a media socket of bo's that tries
+    // to attach there again meanwhile is refused a connection.
+    drop(old);
     let mut on_heir = on_heir
         .recv_timeout(DEADLINE)
         .expect("the client came to the heir and attached every media socket");
@@ -483,10 +486,11 @@ fn a_meeting_handed_over_by_a_stopping_server_is_rejoined_on_the_heir_with_its_t
     //    stopped.
     let wary_hosts = dir.path().join("wary_known_hosts");
     let wary = KnownHosts::at(&wary_hosts);
-    wary.remember(&old.addr().to_string(), old.fingerprint())
-        .expect("writes");
     let other_key = Fingerprint::of_certificate(b"some other server's certificate");
     wary.remember(&heir.addr().to_string(), other_key)
+        .expect("writes");
+    let old = Redirector::start();
+    wary.remember(&old.addr().to_string(), old.fingerprint())
         .expect("writes");
     let (mut cy, mut cy_on_old) = old.client("cy", ClientId(901), &wary_hosts);
     cy.send(&format!("/join {meeting}"));

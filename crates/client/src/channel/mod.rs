@@ -297,9 +297,9 @@ impl ChannelReader {
     }
 
     /// Attaches a new socket, trying until it works and counting the tries
-    /// in `attempts`; `Closing` if the channel is closing or the server
-    /// refuses (our session is gone with it), `Moved` if the session moved
-    /// meanwhile (its socket is in place).
+    /// in `attempts`; `Closing` if the channel is closing (also after the
+    /// server refused), `Moved` if the session moved meanwhile (its socket
+    /// is in place).
     fn attach_again(&self, attempts: &mut u32) -> Next {
         loop {
             let expecting_move = self.socket.move_expected();
@@ -323,15 +323,28 @@ impl ChannelReader {
             match self.session.attach(self.kind) {
                 Ok(socket) => return Next::Attached(socket),
                 Err(err) if err.downcast_ref::<Refused>().is_some() => {
-                    if let Some(moved) = self.socket.take_moved() {
-                        return Next::Moved(moved);
-                    }
                     // The refusal quotes the server: cleaned like all it says.
                     let err = crate::clean::clean(&format!("{err:#}"));
                     tracing::warn!("{} stays off: {err}", self.kind);
-                    return Next::Closing;
+                    return self.wait_for_move_or_close();
                 }
                 Err(err) => tracing::debug!("attaching {} again: {err:#}", self.kind),
+            }
+        }
+    }
+
+    /// The server refused to take the channel back: our session is gone
+    /// there. Parked, not ended: a stopping server refuses while it hands
+    /// our meeting over, possibly before the loop learnt of the handover,
+    /// and then the move brings a new socket. Otherwise the session ends
+    /// and the loop closes the channel.
+    fn wait_for_move_or_close(&self) -> Next {
+        loop {
+            if self.socket.wait_unless_closing(MOVE_WAIT) {
+                return Next::Closing;
+            }
+            if let Some(moved) = self.socket.take_moved() {
+                return Next::Moved(moved);
             }
         }
     }
