@@ -1,4 +1,4 @@
-//! A client follows its meeting to the server of a cluster that holds it.
+//! A client follows its meeting to another server of a cluster.
 //!
 //! The server that sends it on is a fake (`Redirector`), written here in the
 //! server's place with the protocol's own types: it takes the client's hello
@@ -8,11 +8,20 @@
 //! every case: a list of servers of which one answers, the move that works,
 //! and the one refused because the key vouched for is not the one the
 //! client already knows for that address.
+//!
+//! A rolling upgrade: the server a client is in a meeting on stops and
+//! hands the meeting over (`meeting_moved`, then `shutdown`, then it
+//! closes). Both servers are fakes there, the heir a second `Redirector`
+//! that records the hello and the `rejoin` and answers `joined`: what a
+//! real server does with the ticket is the server's tests' business.
 
 use common::protocol::PROTOCOL_VERSION;
-use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, MeetingId, Request};
+use common::{
+    ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, MeetingId, MemberInfo, PerKind,
+    Request,
+};
 use integration_tests::{ClientProcess, DEADLINE, ServerProcess};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::path::Path;
 use std::time::Instant;
 use transport::{Fingerprint, KnownHosts, ServerIdentity, Socket};
@@ -25,12 +34,14 @@ struct Redirector {
     _state: tempfile::TempDir,
 }
 
-/// One client's session with the redirector: its control connection (and
-/// its media sockets, kept open until the test ends).
+/// One client's session with the redirector: its control connection, the
+/// name it said hello with, and its media sockets (kept open until the
+/// test ends).
 struct FakeSession {
     control: Socket,
     reader: FrameReader<Socket>,
-    _media: Vec<Socket>,
+    name: String,
+    media: Vec<(MediaKind, Socket, FrameReader<Socket>)>,
 }
 
 fn every_kind() -> Vec<FrameKind> {
@@ -69,10 +80,9 @@ impl Redirector {
         (socket, reader)
     }
 
-    /// Starts a client named `name` trusting `known_hosts`, and takes its
-    /// session as a server would: `welcome` as `id`, then every media kind
-    /// attached.
-    fn client(&self, name: &str, id: ClientId, known_hosts: &Path) -> (ClientProcess, FakeSession) {
+    /// Takes the next client's session as a server would, on a thread:
+    /// `welcome` as `id`, then every media kind attached.
+    fn serve(&self, id: ClientId) -> std::sync::mpsc::Receiver<FakeSession> {
         let listener = self.listener.try_clone().expect("clone");
         let identity = self.identity.clone();
         let (done, session) = std::sync::mpsc::sync_channel(1);
@@ -87,7 +97,7 @@ impl Redirector {
                 &Event::Welcome {
                     protocol: PROTOCOL_VERSION,
                     id,
-                    name,
+                    name: name.clone(),
                     token: "redirector-token".into(),
                 },
             );
@@ -95,18 +105,28 @@ impl Redirector {
                 .map(|_| {
                     let (socket, mut reader) = Redirector::accept(&listener, &identity);
                     match next_request(&mut reader) {
-                        Request::Attach { kind, .. } => send(&socket, &Event::Attached { kind }),
+                        Request::Attach { kind, .. } => {
+                            send(&socket, &Event::Attached { kind });
+                            (kind, socket, reader)
+                        }
                         other => panic!("expected attach, got {other:?}"),
                     }
-                    socket
                 })
                 .collect();
             let _ = done.send(FakeSession {
                 control,
                 reader,
-                _media: media,
+                name,
+                media,
             });
         });
+        session
+    }
+
+    /// Starts a client named `name` trusting `known_hosts`, and takes its
+    /// session (`serve`).
+    fn client(&self, name: &str, id: ClientId, known_hosts: &Path) -> (ClientProcess, FakeSession) {
+        let session = self.serve(id);
         let args = vec![
             "--known-hosts".to_string(),
             known_hosts.display().to_string(),
@@ -161,6 +181,73 @@ impl FakeSession {
                 fingerprint: Some(fingerprint.to_string()),
             },
         );
+    }
+
+    /// Waits for the client's `join` and answers that it joined `meeting`
+    /// (alone, as its host, as `id`).
+    fn let_in(&mut self, meeting: &MeetingId, id: ClientId) {
+        self.expect("join", |r| matches!(r, Request::Join { .. }));
+        self.joined(meeting, id);
+    }
+
+    fn joined(&self, meeting: &MeetingId, id: ClientId) {
+        let me = MemberInfo {
+            id,
+            name: self.name.clone(),
+            host: true,
+            hand: false,
+            sharing: PerKind::default(),
+        };
+        send(
+            &self.control,
+            &Event::Joined {
+                meeting: meeting.clone(),
+                members: vec![me],
+            },
+        );
+    }
+
+    /// Stops as a server of a cluster does: hands `meeting` over to
+    /// `heir` (whose key is `key`) with `ticket`, says it is shutting
+    /// down, and closes every socket.
+    fn hand_over(self, meeting: &MeetingId, heir: SocketAddr, key: Fingerprint, ticket: &str) {
+        send(
+            &self.control,
+            &Event::MeetingMoved {
+                meeting: meeting.clone(),
+                server: heir.to_string(),
+                fingerprint: Some(key.to_string()),
+                ticket: ticket.to_string(),
+            },
+        );
+        send(
+            &self.control,
+            &Event::Shutdown {
+                message: "server shutting down".into(),
+            },
+        );
+        for socket in std::iter::once(&self.control).chain(self.media.iter().map(|m| &m.1)) {
+            socket.close_notify();
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Waits for a frame of `kind` on its media socket.
+    fn media_arrives(&mut self, kind: MediaKind) {
+        let (_, _, reader) = self
+            .media
+            .iter_mut()
+            .find(|(k, ..)| *k == kind)
+            .expect("every kind attached");
+        loop {
+            let frame = reader
+                .read_frame()
+                .unwrap_or_else(|err| panic!("no {kind} arrives: {err}"))
+                .unwrap_or_else(|| panic!("the {kind} socket closed"));
+            if frame.kind() == FrameKind::from(kind) {
+                return;
+            }
+        }
     }
 
     /// True if the client ended the session cleanly: its control connection
@@ -290,6 +377,139 @@ fn a_join_answered_elsewhere_moves_there_unless_the_key_vouched_for_is_not_the_o
     let mut names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
     names.sort_unstable();
     assert_eq!(names, ["ana", "bo"], "cy never came");
+    assert!(
+        !cy.history.iter().any(|e| e["event"] == "moved"),
+        "{:?}",
+        cy.history
+    );
+}
+
+#[test]
+fn a_meeting_handed_over_by_a_stopping_server_is_rejoined_on_the_heir_with_its_ticket() {
+    let old = Redirector::start();
+    let heir = Redirector::start();
+    let meeting = MeetingId::parse("abc-def").expect("an id");
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // 1. The heir's key is not known yet: the one vouched for is taken,
+    //    the client rejoins there with its ticket, says again what it
+    //    shares, and goes on there after the old server's shutdown.
+    let known_hosts = dir.path().join("known_hosts");
+    KnownHosts::at(&known_hosts)
+        .remember(&old.addr().to_string(), old.fingerprint())
+        .expect("writes");
+    let (mut bo, mut on_old) = old.client("bo", ClientId(900), &known_hosts);
+    bo.send(&format!("/join {meeting}"));
+    on_old.let_in(&meeting, ClientId(900));
+    bo.expect_event("joined");
+    bo.send("/audio on tone:440");
+    on_old.expect("audio on", |r| {
+        matches!(
+            r,
+            Request::Media {
+                kind: MediaKind::Audio,
+                on: true
+            }
+        )
+    });
+    let on_heir = heir.serve(ClientId(77));
+    on_old.hand_over(&meeting, heir.addr(), heir.fingerprint(), "ticket-for-bo");
+    // A stopping server listens no more: a media socket of bo's that tries
+    // to attach there again meanwhile is refused a connection.
+    drop(old);
+    let mut on_heir = on_heir
+        .recv_timeout(DEADLINE)
+        .expect("the client came to the heir and attached every media socket");
+    assert_eq!(on_heir.name, "bo", "hello with the same name");
+    let rejoin = on_heir.expect("rejoin", |r| !matches!(r, Request::Ping));
+    assert_eq!(
+        rejoin,
+        Request::Rejoin {
+            meeting: meeting.to_string(),
+            ticket: "ticket-for-bo".into()
+        },
+        "the first request there is the rejoin, with exactly the ticket"
+    );
+    on_heir.joined(&meeting, ClientId(77));
+    let moved = bo.expect_event("moved");
+    assert_eq!(moved["server"], heir.addr().to_string(), "{moved}");
+    assert_eq!(moved["meeting"], meeting.to_string(), "{moved}");
+    assert_eq!(moved["reason"], "handed_over", "{moved}");
+    assert_eq!(moved["id"], 77, "{moved}");
+    bo.expect("joined on the heir", |e| e["event"] == "joined");
+    on_heir.expect("audio on again", |r| {
+        matches!(
+            r,
+            Request::Media {
+                kind: MediaKind::Audio,
+                on: true
+            }
+        )
+    });
+    on_heir.media_arrives(MediaKind::Audio);
+    bo.send("still here");
+    on_heir.expect(
+        "chat after the old server's shutdown",
+        |r| matches!(r, Request::Chat { text, .. } if text == "still here"),
+    );
+    let told = bo
+        .history
+        .iter()
+        .find(|e| e["event"] == "meeting_moved")
+        .expect("the handover is printed");
+    assert_eq!(told["server"], heir.addr().to_string(), "{told}");
+    assert!(
+        told.get("ticket").is_none(),
+        "the ticket is a secret: {told}"
+    );
+    assert!(
+        !bo.history
+            .iter()
+            .any(|e| ["disconnected", "reconnecting", "error"]
+                .contains(&e["event"].as_str().unwrap_or_default())),
+        "{:?}",
+        bo.history
+    );
+    assert_eq!(
+        KnownHosts::at(&known_hosts)
+            .lookup(&heir.addr().to_string())
+            .expect("reads"),
+        transport::Known::Key {
+            fingerprint: heir.fingerprint(),
+            line: 3
+        },
+        "the vouched key is remembered"
+    );
+
+    // 2. known_hosts holds another key for the heir's address: the client
+    //    refuses to go there, says why, and ends as for a server that
+    //    stopped.
+    let wary_hosts = dir.path().join("wary_known_hosts");
+    let wary = KnownHosts::at(&wary_hosts);
+    let other_key = Fingerprint::of_certificate(b"some other server's certificate");
+    wary.remember(&heir.addr().to_string(), other_key)
+        .expect("writes");
+    let old = Redirector::start();
+    wary.remember(&old.addr().to_string(), old.fingerprint())
+        .expect("writes");
+    let (mut cy, mut cy_on_old) = old.client("cy", ClientId(901), &wary_hosts);
+    cy.send(&format!("/join {meeting}"));
+    cy_on_old.let_in(&meeting, ClientId(901));
+    cy.expect_event("joined");
+    cy_on_old.hand_over(&meeting, heir.addr(), heir.fingerprint(), "ticket-for-cy");
+    let refused = cy.expect("the refusal", |e| {
+        e["event"] == "error"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("refusing to move"))
+    });
+    let message = refused["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&other_key.to_compact()) || message.contains(&other_key.to_string()),
+        "the message names the key known: {message}"
+    );
+    assert!(message.contains("The meeting ends here"), "{message}");
+    assert!(cy.wait_exit().success(), "ends as for a shutdown");
     assert!(
         !cy.history.iter().any(|e| e["event"] == "moved"),
         "{:?}",

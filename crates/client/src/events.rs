@@ -37,7 +37,8 @@ pub enum AppEvent {
     /// The channel has a socket again, after being down this long.
     MediaUp(MediaKind, Duration),
     /// Connected to the server that holds the meeting our `/join` asked
-    /// for (`app::moving`): the session there, ready to join.
+    /// for, or that our meeting was handed over to (`app::moving`): the
+    /// session there, ready to join or rejoin.
     Moved(Box<Move>),
     /// Could not get there: we stay where we are. Why.
     MoveFailed {
@@ -53,9 +54,18 @@ pub enum AppEvent {
 }
 
 /// A session on the server that holds `meeting`, handshakes done, for the
-/// main loop to move to and join the meeting with `passcode` there.
+/// main loop to move to and enter the meeting there as `entry` says.
 pub struct Move {
     pub link: ServerLink,
     pub meeting: MeetingId,
-    pub passcode: Option<String>,
+    pub entry: Entry,
+}
+
+/// How a move enters the meeting on the new server.
+pub enum Entry {
+    /// `meeting_elsewhere` answered our `/join`: join there as we asked.
+    Join { passcode: Option<String> },
+    /// `meeting_moved`: the server we were on handed the meeting over;
+    /// the ticket it gave brings us back as we were.
+    Rejoin { ticket: String },
 }

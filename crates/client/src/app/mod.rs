@@ -31,16 +31,17 @@ mod start;
 mod video_wanted;
 
 use crate::command::{self, Command, DeviceKind};
+use crate::events::{Entry, Move};
 use crate::media;
 use crate::meeting::MeetingState;
 use crate::order::{AnswerOrder, Decision};
-use crate::output::{FrontEnd, LocalEvent};
+use crate::output::{FrontEnd, LocalEvent, MoveReason};
 use crate::stats::ClientStats;
 use chat::Chat;
-use common::{Event, MediaKind, Request};
+use common::{Event, MediaKind, MeetingId, Request};
 use crossbeam_channel::{Receiver, Sender};
 use devices::Devices;
-use moving::{Elsewhere, Moves};
+use moving::{Failed, Follow, Moves, Rejoined};
 use remote::Remote;
 use session::Connection;
 use sharing::Sharing;
@@ -125,6 +126,12 @@ impl App {
                 AppEvent::ControlClosed(generation, reason)
                     if self.connection.is_current(generation) =>
                 {
+                    if self.moves.handing_over() {
+                        // The server that hands our meeting over closes as
+                        // it stops: the move decides what comes next.
+                        self.moves.old_closed(reason);
+                        continue;
+                    }
                     match reason {
                         // Closed with a goodbye: the server ended the session.
                         Some(reason) if !self.connection.shutdown_seen => self.reconnect(reason),
@@ -146,33 +153,37 @@ impl App {
                 | AppEvent::ControlClosed(..)
                 | AppEvent::Resumed(..)
                 | AppEvent::ResumeFailed(..) => {}
-                AppEvent::Moved(moved) => self.moved(*moved),
+                AppEvent::Moved(moved) => {
+                    if let Some(ending) = self.moved(*moved) {
+                        return Ok(ending);
+                    }
+                }
                 AppEvent::MoveFailed {
                     meeting,
                     server,
                     reason,
                 } => {
-                    self.moves.ended();
-                    self.say(LocalEvent::Error {
-                        message: format!(
-                            "could not move to {server}, which holds meeting {meeting}: {reason}. \
-                             Still connected where you were"
-                        ),
-                    });
+                    if let Some(ending) = self.move_failed(&meeting, &server, &reason) {
+                        return Ok(ending);
+                    }
                 }
                 AppEvent::MediaClosed(kind) => {
                     tracing::debug!("{kind} socket closed");
                 }
-                // A server that is stopping closes every socket: that is no
-                // news once it said so.
-                AppEvent::MediaDown(kind, reason) if !self.connection.shutdown_seen => {
+                // A server that is stopping (or handing our meeting over)
+                // closes every socket: that is no news once it said so.
+                AppEvent::MediaDown(kind, reason)
+                    if !self.connection.shutdown_seen && !self.moves.handing_over() =>
+                {
                     self.output.local(&LocalEvent::MediaDown { kind, reason });
                 }
+                AppEvent::MediaDown(kind, _) => self.sharing.down_unsaid(kind),
                 AppEvent::MediaUp(kind, down) => {
-                    let down_ms = u64::try_from(down.as_millis()).unwrap_or(u64::MAX);
-                    self.output.local(&LocalEvent::MediaUp { kind, down_ms });
+                    if self.sharing.up_is_news(kind) {
+                        let down_ms = u64::try_from(down.as_millis()).unwrap_or(u64::MAX);
+                        self.output.local(&LocalEvent::MediaUp { kind, down_ms });
+                    }
                 }
-                AppEvent::MediaDown(..) => {}
                 AppEvent::KeyframeNeeded(kind, member) => {
                     if self.meeting.shares(member, kind) {
                         self.send_request(Request::Keyframe { member, kind });
@@ -338,7 +349,9 @@ impl App {
             self.order.ping_sent();
             self.send(Request::Ping);
         }
-        if let Some(quiet) = found.silent {
+        if let Some(quiet) = found.silent
+            && !self.moves.handing_over()
+        {
             let seconds = quiet.as_secs();
             self.output.local(&LocalEvent::ServerSilent { seconds });
             self.reconnect(format!("the server has not answered for {seconds} s"));
@@ -404,14 +417,49 @@ impl App {
                 .elsewhere(meeting, vouched, self.connection.events())
             {
                 // `moved` says it once the move is done (or why not).
-                Elsewhere::Following => return,
-                Elsewhere::NotOurs => {}
-                Elsewhere::Refused(message) => {
+                Follow::Following => return,
+                Follow::NotOurs => {}
+                Follow::Refused(message) => {
                     self.output.server(&event);
                     return self.say(LocalEvent::Error { message });
                 }
             }
         }
+        if let Event::MeetingMoved {
+            meeting,
+            server,
+            fingerprint,
+            ticket,
+        } = &event
+        {
+            let vouched = crate::link::Vouched {
+                server: server.clone(),
+                fingerprint: fingerprint.clone(),
+            };
+            let ours = self.meeting.meeting.as_ref();
+            let ours = ours.or(self.meeting.waiting_for.as_ref());
+            let events = self.connection.events();
+            match self
+                .moves
+                .handed_over(meeting, ours, vouched, ticket, events)
+            {
+                // Said as it comes (why the server goes away); `moved`
+                // follows once the move is done (or why not).
+                Follow::Following => {
+                    self.sharing.expect_move(true);
+                    return self.output.server(&event);
+                }
+                Follow::NotOurs => {}
+                Follow::Refused(message) => {
+                    self.output.server(&event);
+                    return self.say(LocalEvent::Error { message });
+                }
+            }
+        }
+        let rejoin_refused = match self.moves.rejoin_answer(&event) {
+            Some(Rejoined::Refused(message)) => Some(message),
+            Some(Rejoined::Back) | None => None,
+        };
         if self.meeting.apply(&event) {
             self.output.meeting(&self.meeting);
         }
@@ -455,18 +503,29 @@ impl App {
         if let Some(confirmed) = self.chat.confirmed(&event, &self.meeting) {
             self.output.local(&confirmed);
         }
+        if let Some(message) = rejoin_refused {
+            // As for a server that stopped: the session ends here, and the
+            // loop ends once the control reader says the socket closed.
+            self.output.local(&LocalEvent::Error {
+                message: format!("{message}. The meeting ends here for you"),
+            });
+            self.connection.shutdown_seen = true;
+            self.connection.close();
+        }
     }
 
     /// Connected to the server that holds the meeting our `/join` asked
-    /// for: the session goes on there. The meeting we were in (if any) is
-    /// left as far as we know, the old session ends as `/quit` would end it
-    /// (without exiting), our media channels go on there, and we join.
-    fn moved(&mut self, moved: crate::events::Move) {
-        self.moves.ended();
-        let crate::events::Move {
+    /// for, or that our meeting was handed over to: the session goes on
+    /// there. The meeting we were in (if any) is left as far as we know, the
+    /// old session ends as `/quit` would end it (without exiting), our media
+    /// channels go on there, and we join or rejoin, then say again what we
+    /// share. `Some` if that ends the client (a handover that could not
+    /// start the new connection).
+    fn moved(&mut self, moved: Move) -> Option<Ending> {
+        let Move {
             link,
             meeting,
-            passcode,
+            entry,
         } = moved;
         let crate::link::ServerLink {
             id,
@@ -477,16 +536,15 @@ impl App {
             media,
             ..
         } = link;
-        if let Some(old) = self.meeting.meeting.clone() {
-            self.server_event(Event::Left { meeting: old });
-        }
         if let Err(err) = self
             .connection
             .move_to(session.clone(), control, control_reader)
         {
-            let message =
-                format!("could not move to {server}: {err:#}. Still connected where you were");
-            return self.say(LocalEvent::Error { message });
+            return self.move_failed(&meeting, &server.to_string(), &format!("{err:#}"));
+        }
+        self.moves.connected();
+        if let Some(old) = self.meeting.meeting.clone() {
+            self.server_event(Event::Left { meeting: old });
         }
         self.sharing.move_to(media, &session);
         // The old server will answer nothing more: what waited for it is due.
@@ -497,21 +555,69 @@ impl App {
         self.meeting = MeetingState::new(id);
         self.devices.moved(id);
         self.output.meeting(&self.meeting);
+        let (reason, enter) = match entry {
+            Entry::Join { passcode } => (
+                MoveReason::Elsewhere,
+                Request::Join {
+                    meeting: meeting.as_str().to_string(),
+                    passcode,
+                },
+            ),
+            Entry::Rejoin { ticket } => (
+                MoveReason::HandedOver,
+                Request::Rejoin {
+                    meeting: meeting.as_str().to_string(),
+                    ticket,
+                },
+            ),
+        };
         self.output.local(&LocalEvent::Moved {
-            meeting: meeting.clone(),
+            meeting,
             server: server.to_string(),
             id,
+            reason,
         });
+        // First, so that the first answer there is the one to it (a
+        // rejoin's `error` is told apart from the others' that way).
+        self.send_request(enter);
         // The new server knows nothing of what we share or ask for.
         for kind in self.sharing.shared() {
             self.send_request(Request::Media { kind, on: true });
         }
         self.video.forget_sent();
         self.ask_for_video();
-        self.send_request(Request::Join {
-            meeting: meeting.as_str().to_string(),
-            passcode,
-        });
+        None
+    }
+
+    /// A move could not get there. After a `/join` we stay where we were;
+    /// after a handover the meeting ends for us as it would have when the
+    /// server we were on stopped: `Some` once its connection has ended.
+    fn move_failed(&mut self, meeting: &MeetingId, server: &str, reason: &str) -> Option<Ending> {
+        match self.moves.failed() {
+            Failed::Join => {
+                self.say(LocalEvent::Error {
+                    message: format!(
+                        "could not move to {server}, which holds meeting {meeting}: {reason}. \
+                         Still connected where you were"
+                    ),
+                });
+                None
+            }
+            Failed::Handover { old_closed } => {
+                self.sharing.expect_move(false);
+                self.connection.shutdown_seen = true;
+                // The old server will answer nothing more either.
+                let held = self.order.restart();
+                self.show_held(held);
+                self.output.local(&LocalEvent::Error {
+                    message: format!(
+                        "could not follow meeting {meeting} to {server}, where the server you \
+                         were on handed it over as it stops: {reason}. The meeting ends here for you"
+                    ),
+                });
+                old_closed.map(|reason| self.connection_ended(reason))
+            }
+        }
     }
 
     /// The session is over: what was answered comes first, then which

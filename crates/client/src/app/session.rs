@@ -261,6 +261,15 @@ impl Connection {
         Ok(())
     }
 
+    /// Ends the session here without a word more: the control socket is
+    /// shut both ways, so its reader says `ControlClosed` at once and the
+    /// loop ends as it does for a server that closed.
+    pub fn close(&mut self) {
+        if let Some(control) = self.control.take() {
+            let _ = control.socket.shutdown(Shutdown::Both);
+        }
+    }
+
     /// Quitting: dropping the request queue ends the control writer, which
     /// half-closes. The socket, to shut once the last answers are in;
     /// `None` if there was no connection.

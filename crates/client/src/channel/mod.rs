@@ -142,6 +142,12 @@ impl MediaChannel {
         }
     }
 
+    /// The session is about to move (`on`) or will not after all: see
+    /// `CurrentSocket::expect_move`.
+    pub fn expect_move(&self, on: bool) {
+        self.socket.expect_move(on);
+    }
+
     /// After a resumed session: attach a fresh socket now (see `renew`).
     pub fn renew(&self) {
         self.socket.renew();
@@ -180,6 +186,10 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// ...up to this, so a server that is down is not hammered (and a network
 /// that comes back is noticed within it).
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+
+/// How long a channel whose server hands the session over waits for the
+/// move before it looks again (it is woken when the move comes).
+const MOVE_WAIT: Duration = MAX_RETRY_DELAY;
 
 /// A socket up this long proved the server takes us back: the next loss
 /// starts over with an immediate attempt.
@@ -287,30 +297,54 @@ impl ChannelReader {
     }
 
     /// Attaches a new socket, trying until it works and counting the tries
-    /// in `attempts`; `Closing` if the channel is closing or the server
-    /// refuses (our session is gone with it), `Moved` if the session moved
-    /// meanwhile (its socket is in place).
+    /// in `attempts`; `Closing` if the channel is closing (also after the
+    /// server refused), `Moved` if the session moved meanwhile (its socket
+    /// is in place).
     fn attach_again(&self, attempts: &mut u32) -> Next {
         loop {
-            if self.socket.wait_unless_closing(retry_delay(*attempts)) {
+            let expecting_move = self.socket.move_expected();
+            let delay = if expecting_move {
+                MOVE_WAIT
+            } else {
+                retry_delay(*attempts)
+            };
+            if self.socket.wait_unless_closing(delay) {
                 return Next::Closing;
             }
             if let Some(moved) = self.socket.take_moved() {
                 return Next::Moved(moved);
             }
+            if self.socket.move_expected() {
+                // The server we were on is stopping: attaching there again
+                // would be refused, and that would close the channel.
+                continue;
+            }
             *attempts = attempts.saturating_add(1);
             match self.session.attach(self.kind) {
                 Ok(socket) => return Next::Attached(socket),
                 Err(err) if err.downcast_ref::<Refused>().is_some() => {
-                    if let Some(moved) = self.socket.take_moved() {
-                        return Next::Moved(moved);
-                    }
                     // The refusal quotes the server: cleaned like all it says.
                     let err = crate::clean::clean(&format!("{err:#}"));
                     tracing::warn!("{} stays off: {err}", self.kind);
-                    return Next::Closing;
+                    return self.wait_for_move_or_close();
                 }
                 Err(err) => tracing::debug!("attaching {} again: {err:#}", self.kind),
+            }
+        }
+    }
+
+    /// The server refused to take the channel back: our session is gone
+    /// there. Parked, not ended: a stopping server refuses while it hands
+    /// our meeting over, possibly before the loop learnt of the handover,
+    /// and then the move brings a new socket. Otherwise the session ends
+    /// and the loop closes the channel.
+    fn wait_for_move_or_close(&self) -> Next {
+        loop {
+            if self.socket.wait_unless_closing(MOVE_WAIT) {
+                return Next::Closing;
+            }
+            if let Some(moved) = self.socket.take_moved() {
+                return Next::Moved(moved);
             }
         }
     }

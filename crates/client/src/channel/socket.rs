@@ -37,6 +37,9 @@ struct SocketState {
     /// The session moved to another server: the new socket's reader and
     /// session, for the channel's reader to take (`ended`, `take_moved`).
     moved: Option<MovedTo>,
+    /// The session is about to move (`expect_move`): a reader whose socket
+    /// ended waits for it instead of attaching again.
+    move_expected: bool,
 }
 
 /// What a channel's reader goes on with after a move.
@@ -63,6 +66,7 @@ impl CurrentSocket {
                 closing: false,
                 retry_now: false,
                 moved: None,
+                move_expected: false,
             }),
             closing_started: Condvar::new(),
         }
@@ -142,10 +146,28 @@ impl CurrentSocket {
         }
         let old = state.socket.replace(Arc::new(socket));
         state.moved = Some(moved);
+        state.move_expected = false;
         // A reader waiting to attach again goes on with the new socket now.
         state.retry_now = true;
         self.closing_started.notify_all();
         Some(old)
+    }
+
+    /// The server we are on is handing the session over to another one
+    /// (`on`), or the move failed (`!on`, and a waiting reader tries to
+    /// attach again now).
+    pub(super) fn expect_move(&self, on: bool) {
+        let mut state = self.lock();
+        state.move_expected = on;
+        if !on {
+            state.retry_now = true;
+            self.closing_started.notify_all();
+        }
+    }
+
+    /// Whether a move is expected (see `expect_move`).
+    pub(super) fn move_expected(&self) -> bool {
+        self.lock().move_expected
     }
 
     /// Waits `delay` unless the channel starts closing (true) or is told

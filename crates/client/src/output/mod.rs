@@ -48,13 +48,14 @@ pub enum LocalEvent {
         on: bool,
         source: Option<String>,
     },
-    /// Our `/join` was answered by a server of the cluster that does not
-    /// hold `meeting`: the client moved to `server`, which does (the id
-    /// `id` there), joins it there, and ended the session it had.
+    /// The client moved to `server`, another server of the cluster (the
+    /// id `id` there), enters `meeting` there, and ended the session it
+    /// had: `reason` says why.
     Moved {
         meeting: MeetingId,
         server: String,
         id: ClientId,
+        reason: MoveReason,
     },
     /// A media socket broke (the server closed it, or the network did):
     /// nothing of `kind` flows either way until it is attached again, which
@@ -143,6 +144,18 @@ pub enum LocalEvent {
         to: Option<String>,
         text: String,
     },
+}
+
+/// Why the client moved to another server of the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MoveReason {
+    /// Our `/join` was answered by a server that does not hold the
+    /// meeting (`meeting_elsewhere`): we join it where it is.
+    Elsewhere,
+    /// The server we were on stopped and handed our meeting over
+    /// (`meeting_moved`): we rejoin it there with its ticket.
+    HandedOver,
 }
 
 /// One member's audio level as this client measures it, added to the member

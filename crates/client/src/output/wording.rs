@@ -3,7 +3,7 @@
 //! full-screen view puts in its chat pane, reading names from the meeting
 //! state. Every string from the network in it passes `crate::clean`.
 
-use super::{LocalEvent, MemberLevel};
+use super::{LocalEvent, MemberLevel, MoveReason};
 use crate::clean::{clean, clean_lines};
 use crate::meeting::MeetingState;
 use common::{ClientId, Event, MeetingId, MemberInfo, MemberRef, ServerStatsReport};
@@ -152,6 +152,15 @@ impl EventText {
                 meeting, server, ..
             } => format!(
                 "meeting {} is held on {}, another server of the cluster",
+                meeting_text(meeting),
+                clean(server)
+            ),
+            // Followed by the client itself when it is about our meeting
+            // (then `moved` says where we went, or an error why not).
+            Event::MeetingMoved {
+                meeting, server, ..
+            } => format!(
+                "the server is stopping and hands meeting {} over to {}, another server of the cluster",
                 meeting_text(meeting),
                 clean(server)
             ),
@@ -429,8 +438,19 @@ impl EventText {
                 meeting,
                 server,
                 id,
+                reason: MoveReason::Elsewhere,
             } => format!(
                 "meeting {} is held on {}, another server of the cluster: moved there (id {id}) and joining it",
+                meeting_text(meeting),
+                clean(server)
+            ),
+            LocalEvent::Moved {
+                meeting,
+                server,
+                id,
+                reason: MoveReason::HandedOver,
+            } => format!(
+                "the server you were on handed meeting {} over to {}, another server of the cluster: moved there (id {id}) and rejoining it",
                 meeting_text(meeting),
                 clean(server)
             ),

@@ -71,6 +71,12 @@ fn every_event_reads_without_anything_that_steers_a_terminal() {
             server: HOSTILE.into(),
             fingerprint: Some(HOSTILE.into()),
         },
+        Event::MeetingMoved {
+            meeting: meeting.clone(),
+            server: HOSTILE.into(),
+            fingerprint: Some(HOSTILE.into()),
+            ticket: HOSTILE.into(),
+        },
         Event::Media {
             meeting: meeting.clone(),
             member: evil.clone(),

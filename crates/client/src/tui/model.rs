@@ -622,9 +622,11 @@ impl ViewModel {
             }
             LocalEvent::FirstUse { .. } => {}
             // A notice in the chat pane, and the status bar names the new server.
+            // The old server's `shutdown` (a handover) is no last word now.
             LocalEvent::Moved { server, .. } => {
                 self.server = server.clone();
                 self.connection = Connection::Connected;
+                self.last_word = None;
             }
             LocalEvent::Sharing { kind, on, .. } => self.sharing[*kind] = *on,
             LocalEvent::MediaDown { kind, .. } => self.media_down[*kind] = true,

@@ -328,6 +328,7 @@ fn a_move_to_another_server_is_a_notice_and_we_are_our_new_id_there() {
         meeting: meeting(),
         server: "10.0.0.2:7000".into(),
         id: ClientId(7),
+        reason: crate::output::MoveReason::Elsewhere,
     });
     assert_eq!(model.me, ClientId(7));
     assert_eq!(model.server, "10.0.0.2:7000");
