@@ -38,6 +38,12 @@ impl FrontEnd for Json {
         ) {
             return; // handshake details (the token is a secret): not for the user
         }
+        if let Event::Ticket { meeting, .. } = event {
+            // The standing ticket is a secret too: scripts learn only that
+            // there is one.
+            self.emit(&serde_json::json!({"event": "ticket", "meeting": meeting}));
+            return;
+        }
         if let Event::MeetingMoved { .. } = event {
             if let Some(value) = without_ticket(event) {
                 self.emit(&value);

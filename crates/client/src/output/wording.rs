@@ -135,7 +135,11 @@ impl EventText {
     /// How `event` reads; `None` for handshake details (the token is a secret).
     pub fn server(&mut self, event: &Event) -> Option<String> {
         let text = match event {
-            Event::Welcome { .. } | Event::Attached { .. } | Event::Resumed { .. } => return None,
+            // A standing ticket is a secret, like the token: never shown.
+            Event::Welcome { .. }
+            | Event::Attached { .. }
+            | Event::Resumed { .. }
+            | Event::Ticket { .. } => return None,
             Event::Created { meeting, passcode } => {
                 let meeting = meeting_text(meeting);
                 match passcode {
