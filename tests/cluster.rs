@@ -261,6 +261,20 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
             other => panic!("{name} is not back: {other:?}"),
         }
     }
+    // The real client that was on a followed on its own: it is a member at
+    // b, and its chat reaches ana there.
+    let moved = client.expect("moved, handed over", |e| {
+        e["event"] == "moved" && e["reason"] == "handed_over"
+    });
+    assert_eq!(moved["server"], b.addr().to_string());
+    client.expect("joined at b", |e| {
+        e["event"] == "joined" && e["meeting"] == public.to_string()
+    });
+    client.send("back on b");
+    returned[1].expect(
+        "dan's chat at b",
+        |e| matches!(e, Event::Chat { text, .. } if text == "back on b"),
+    );
     // A ticket is good once.
     let (mut eve, _, _) = RawPeer::hello(b.addr(), "eve");
     let used = rejoin(&mut eve, &public, &ana_ticket);

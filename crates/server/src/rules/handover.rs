@@ -197,13 +197,16 @@ impl MeetingRules {
                 TICKET_LIFE.as_secs()
             ));
         };
-        if self.meetings.contains_key(&meeting) {
-            self.come_in(id, &meeting);
-        } else {
+        if !self.meetings.contains_key(&meeting) {
             self.restore(id, &meeting, ticket, now);
+            return Ok(());
         }
-        if host {
-            self.return_host_role(id, &meeting);
+        // The host is host as it comes in: its `joined` says so, and the
+        // others hear it as the host joining, then of the change.
+        let hosted_by = host.then(|| self.take_host_role(id, &meeting)).flatten();
+        self.come_in(id, &meeting);
+        if let Some(others) = hosted_by {
+            self.tell_host_back(id, &meeting, others);
         }
         Ok(())
     }
@@ -262,18 +265,18 @@ impl MeetingRules {
     }
 
     /// The host is back: host again, and everyone is told.
-    fn return_host_role(&mut self, id: ClientId, meeting: &MeetingId) {
-        let Some(m) = self.meetings.get_mut(meeting) else {
-            return;
-        };
-        if m.host == id {
-            // It restored the meeting: the others, when back, hear it hosts.
-            return;
-        }
+    /// The host, back, takes its role from whoever held it meanwhile:
+    /// returns the members who must hear of it.
+    fn take_host_role(&mut self, id: ClientId, meeting: &MeetingId) -> Option<Vec<ClientId>> {
+        let m = self.meetings.get_mut(meeting)?;
         m.host = id;
-        let (members, host) = (self.members(meeting).to_vec(), self.member_ref(id));
+        Some(m.members.clone())
+    }
+
+    fn tell_host_back(&mut self, id: ClientId, meeting: &MeetingId, others: Vec<ClientId>) {
+        let host = self.member_ref(id);
         self.tell_all(
-            members,
+            others,
             Event::HostChanged {
                 meeting: meeting.clone(),
                 host,
