@@ -2,7 +2,9 @@
 //! starts for itself: any server lists the cluster's public meetings, a
 //! join of a meeting another server holds is answered with where it is and
 //! the key it shows there, and a server that stops hands its meetings over
-//! to another, where their members rejoin with the tickets it gave them.
+//! to another, where their members rejoin with the tickets it gave them;
+//! one that dies has its meetings taken over by another, where a real
+//! client finds its meeting by itself.
 //! A server whose NATS is not there runs alone, and
 //! plain NATS to another machine is refused at start.
 //!
@@ -434,12 +436,14 @@ fn a_client_whose_server_dies_finds_its_meeting_at_another() {
     ana.expect_event("ticket");
     // bo, a raw member on the same server, holds a standing ticket too.
     let mut bo = RawMember::hello(holder.addr(), "bo");
-    assert!(matches!(join(&mut bo.peer, &meeting_id), Event::Joined { .. }));
+    assert!(matches!(
+        join(&mut bo.peer, &meeting_id),
+        Event::Joined { .. }
+    ));
     let bo_ticket = standing_ticket(&mut bo.peer, &meeting_id);
-    ana.expect(
-        "bo joins",
-        |e| e["event"] == "member_joined" && e["member"]["name"] == "bo",
-    );
+    ana.expect("bo joins", |e| {
+        e["event"] == "member_joined" && e["member"]["name"] == "bo"
+    });
     // The spare lists the meeting with both members once the record that
     // carries both standing tickets has reached it.
     let (mut watcher, _, _) = RawPeer::hello(spare.addr(), "cai");
@@ -449,16 +453,14 @@ fn a_client_whose_server_dies_finds_its_meeting_at_another() {
 
     holder.kill();
     let killed = Instant::now();
-    let moved = ana.expect(
-        "moved, failing over",
-        |e| e["event"] == "moved" && e["reason"] == "failover",
-    );
+    let moved = ana.expect("moved, failing over", |e| {
+        e["event"] == "moved" && e["reason"] == "failover"
+    });
     assert_eq!(moved["server"], spare.addr().to_string());
     assert_eq!(moved["meeting"], meeting.as_str());
-    let joined = ana.expect(
-        "joined again",
-        |e| e["event"] == "joined" && e["meeting"] == meeting.as_str(),
-    );
+    let joined = ana.expect("joined again", |e| {
+        e["event"] == "joined" && e["meeting"] == meeting.as_str()
+    });
     let took = killed.elapsed();
     let members = joined["members"].as_array().expect("members");
     assert!(
@@ -471,10 +473,9 @@ fn a_client_whose_server_dies_finds_its_meeting_at_another() {
 
     // bo comes back with its own standing ticket, and they talk again.
     let (mut bo_back, _) = rejoin_until_back(&spare, "bo", &meeting_id, &bo_ticket);
-    ana.expect(
-        "bo back",
-        |e| e["event"] == "member_joined" && e["member"]["name"] == "bo",
-    );
+    ana.expect("bo back", |e| {
+        e["event"] == "member_joined" && e["member"]["name"] == "bo"
+    });
     ana.send("still here");
     bo_back.expect(
         "ana's chat",
@@ -483,10 +484,9 @@ fn a_client_whose_server_dies_finds_its_meeting_at_another() {
     bo_back.request(&Request::Chat {
         text: "me too".into(),
     });
-    ana.expect(
-        "bo's chat",
-        |e| e["event"] == "chat" && e["text"] == "me too",
-    );
+    ana.expect("bo's chat", |e| {
+        e["event"] == "chat" && e["text"] == "me too"
+    });
     report_until(&mut watcher, "the spare holds it", |r| r.meetings_held == 1);
     println!("the client was back in its meeting {took:?} after its server was killed");
 }

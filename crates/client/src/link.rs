@@ -619,32 +619,34 @@ impl Greeted {
             .write_to(&mut &self.control)
             .with_context(|| format!("sending rejoin to {}", self.server))?;
         let reader = &mut self.control_reader;
-        let answer = within_handshake_timeout(&self.control, || loop {
-            let frame = reader
-                .read_frame()
-                .map_err(HandshakeError::Read)?
-                .ok_or(HandshakeError::Closed)?;
-            let event = frame
-                .parse_control::<Event>()
-                .map_err(HandshakeError::Malformed)?;
-            match event {
-                Event::Joined { .. } | Event::InLobby { .. } => {
-                    return Ok(RejoinAnswer::Back(event));
-                }
-                Event::MeetingElsewhere {
-                    server,
-                    fingerprint,
-                    ..
-                } => {
-                    return Ok(RejoinAnswer::Elsewhere(Vouched {
+        let answer = within_handshake_timeout(&self.control, || {
+            loop {
+                let frame = reader
+                    .read_frame()
+                    .map_err(HandshakeError::Read)?
+                    .ok_or(HandshakeError::Closed)?;
+                let event = frame
+                    .parse_control::<Event>()
+                    .map_err(HandshakeError::Malformed)?;
+                match event {
+                    Event::Joined { .. } | Event::InLobby { .. } => {
+                        return Ok(RejoinAnswer::Back(event));
+                    }
+                    Event::MeetingElsewhere {
                         server,
                         fingerprint,
-                    }));
+                        ..
+                    } => {
+                        return Ok(RejoinAnswer::Elsewhere(Vouched {
+                            server,
+                            fingerprint,
+                        }));
+                    }
+                    Event::Error { message } => {
+                        return Ok(RejoinAnswer::Refused(crate::clean::clean(&message)));
+                    }
+                    _ => {}
                 }
-                Event::Error { message } => {
-                    return Ok(RejoinAnswer::Refused(crate::clean::clean(&message)));
-                }
-                _ => {}
             }
         });
         answer
@@ -678,12 +680,7 @@ impl Greeted {
 }
 
 /// Says hello on a secured control socket.
-fn hello(
-    server: SocketAddr,
-    control: Socket,
-    trust: Trust,
-    name: &str,
-) -> anyhow::Result<Greeted> {
+fn hello(server: SocketAddr, control: Socket, trust: Trust, name: &str) -> anyhow::Result<Greeted> {
     let mut control_reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
     let welcome =
         match within_handshake_timeout(&control, || handshake::hello(&mut control_reader, name))? {

@@ -25,7 +25,10 @@
 //!    the search; the media sockets are attached there only then.
 //! 3. As long as the dead server might only be unreachable (no refusal
 //!    seen), each round also tries to resume there: if it was the network,
-//!    the session comes back as it was.
+//!    the session comes back as it was. If no other server took the
+//!    meeting over by the end, the reconnecting goes on as without a
+//!    cluster (`RESUME_TRYING_FOR`); if the server is known gone, the
+//!    session ends, saying what each server answered.
 //!
 //! Trust is what it is for first connections: the command line's servers
 //! by `--fingerprint`, known_hosts or first use; servers named by another
@@ -193,6 +196,9 @@ enum Outcome {
     Resumed(link::ResumedControl),
     Back(Box<FailedOver>),
     Lost(String),
+    /// No other server took the meeting over, and the dead server may be
+    /// alive behind a broken network: go on resuming as without a cluster.
+    KeepResuming,
 }
 
 impl Plan {
@@ -224,6 +230,7 @@ impl Plan {
             }
             Outcome::Back(back) => resumer.report(|g| AppEvent::FailedOver(g, back)),
             Outcome::Lost(message) => resumer.report(|g| AppEvent::ResumeFailed(g, message)),
+            Outcome::KeepResuming => resumer.run(),
         }
     }
 
@@ -277,6 +284,9 @@ impl Plan {
                     Err(ResumeError::Never(message)) => break Outcome::Lost(message),
                     Err(ResumeError::Again(_)) => {}
                 }
+            }
+            if Instant::now() + FAILOVER_RETRY >= give_up && dead_may_live {
+                break Outcome::KeepResuming;
             }
             if Instant::now() + FAILOVER_RETRY >= give_up {
                 break Outcome::Lost(format!(
@@ -352,7 +362,10 @@ impl Plan {
         let Ok(name) = servers::parse_one(&vouched.server, common::protocol::DEFAULT_PORT) else {
             return Asked::Failed(format!("named {} as holding it: no server", vouched.server));
         };
-        let mut why = format!("named {} as holding it, which has no address", vouched.server);
+        let mut why = format!(
+            "named {} as holding it, which has no address",
+            vouched.server
+        );
         for addr in Addresses::resolve(&[name]).found {
             match self.ask(addr, &introduced, None, false) {
                 Asked::Back(back) => return Asked::Back(back),
@@ -368,9 +381,8 @@ impl Plan {
 
     /// Whether `vouched` is the dead server (the cluster has not noticed).
     fn names_the_dead(&self, vouched: &Vouched) -> bool {
-        servers::parse_one(&vouched.server, common::protocol::DEFAULT_PORT).is_ok_and(|name| {
-            Addresses::resolve(&[name]).found.contains(&self.dead)
-        })
+        servers::parse_one(&vouched.server, common::protocol::DEFAULT_PORT)
+            .is_ok_and(|name| Addresses::resolve(&[name]).found.contains(&self.dead))
     }
 }
 
@@ -401,9 +413,15 @@ mod tests {
         let plan = failover.plan(Some(&ours), dead).expect("a plan");
         assert_eq!(plan.standing.meeting, ours);
         assert_eq!(plan.others.len(), 1, "the dead server is left out");
-        assert!(failover.plan(None, dead).is_none(), "not for another meeting");
+        assert!(
+            failover.plan(None, dead).is_none(),
+            "not for another meeting"
+        );
         failover.now_in(None);
-        assert!(failover.plan(Some(&ours), dead).is_none(), "left: forgotten");
+        assert!(
+            failover.plan(Some(&ours), dead).is_none(),
+            "left: forgotten"
+        );
     }
 
     #[test]

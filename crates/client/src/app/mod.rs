@@ -159,7 +159,9 @@ impl App {
                 {
                     return Ok(self.connection_ended(Some(message)));
                 }
-                AppEvent::FailedOver(generation, back) if self.connection.is_current(generation) => {
+                AppEvent::FailedOver(generation, back)
+                    if self.connection.is_current(generation) =>
+                {
                     if let Some(ending) = self.failed_over(*back) {
                         return Ok(ending);
                     }
@@ -169,8 +171,12 @@ impl App {
                 | AppEvent::ControlClosed(..)
                 | AppEvent::Resumed(..)
                 | AppEvent::ResumeFailed(..) => {}
-                // A failover that came too late: the session there ends.
-                AppEvent::FailedOver(_, back) => drop(back),
+                // A failover that came too late: the session there ends,
+                // with a goodbye so the server does not hold it for a resume.
+                AppEvent::FailedOver(_, back) => {
+                    back.link.control.close_notify();
+                    let _ = back.link.control.shutdown(Shutdown::Both);
+                }
                 AppEvent::Moved(moved) => {
                     if let Some(ending) = self.moved(*moved) {
                         return Ok(ending);
