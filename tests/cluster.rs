@@ -2,7 +2,9 @@
 //! starts for itself: any server lists the cluster's public meetings, a
 //! join of a meeting another server holds is answered with where it is and
 //! the key it shows there, and a server that stops hands its meetings over
-//! to another, where their members rejoin with the tickets it gave them.
+//! to another, where their members rejoin with the tickets it gave them;
+//! one that dies has its meetings taken over by another, where a real
+//! client finds its meeting by itself.
 //! A server whose NATS is not there runs alone, and
 //! plain NATS to another machine is refused at start.
 //!
@@ -12,7 +14,8 @@
 use common::{ClusterReport, Event, MeetingId, MeetingSummary, Request};
 use integration_tests::nats::{NatsProcess, free_loopback_port};
 use integration_tests::{
-    ClientProcess, DEADLINE, RawPeer, ServerProcess, binary, http_get, wait_with_deadline,
+    ClientProcess, DEADLINE, RawMember, RawPeer, ServerProcess, binary, http_get,
+    wait_with_deadline,
 };
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -419,6 +422,87 @@ fn when_a_server_dies_another_takes_its_meetings_over() {
     assert!(matches!(join(&mut watcher, &meeting), Event::Error { .. }));
     report_until(&mut watcher, "b holds it", |r| r.meetings_held == 1);
     println!("taken over {took:?} after the kill");
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn a_client_whose_server_dies_finds_its_meeting_at_another() {
+    let nats = NatsProcess::start();
+    let first = cluster_server(&nats.url(), "failover");
+    let second = cluster_server(&nats.url(), "failover");
+    // A real client that knows both (all test servers share one key, so
+    // one --fingerprint trusts either); it picks one at random, and its
+    // meeting is held where it creates it.
+    let servers = format!("{},{}", first.addr(), second.addr());
+    let mut ana = ClientProcess::start_at(&servers, "ana", &first.trust_args())
+        .unwrap_or_else(|err| panic!("{err:#}"));
+    let on_first = ana.last_event("connected")["server"] == first.addr().to_string();
+    let (mut holder, spare) = if on_first {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let meeting = ana.create();
+    let meeting_id = MeetingId::parse(&meeting).expect("an id");
+    ana.expect_event("ticket");
+    // bo, a raw member on the same server, holds a standing ticket too.
+    let mut bo = RawMember::hello(holder.addr(), "bo");
+    assert!(matches!(
+        join(&mut bo.peer, &meeting_id),
+        Event::Joined { .. }
+    ));
+    let bo_ticket = standing_ticket(&mut bo.peer, &meeting_id);
+    ana.expect("bo joins", |e| {
+        e["event"] == "member_joined" && e["member"]["name"] == "bo"
+    });
+    // The spare lists the meeting with both members once the record that
+    // carries both standing tickets has reached it.
+    let (mut watcher, _, _) = RawPeer::hello(spare.addr(), "cai");
+    meetings_until(&mut watcher, "both members listed on the spare", |list| {
+        list.iter().any(|m| m.id == meeting_id && m.members == 2)
+    });
+
+    holder.kill();
+    let killed = Instant::now();
+    let moved = ana.expect("moved, failing over", |e| {
+        e["event"] == "moved" && e["reason"] == "failover"
+    });
+    assert_eq!(moved["server"], spare.addr().to_string());
+    assert_eq!(moved["meeting"], meeting.as_str());
+    let joined = ana.expect("joined again", |e| {
+        e["event"] == "joined" && e["meeting"] == meeting.as_str()
+    });
+    let took = killed.elapsed();
+    let members = joined["members"].as_array().expect("members");
+    assert!(
+        members
+            .iter()
+            .any(|m| m["id"] == moved["id"] && m["name"] == "ana" && m["host"] == true),
+        "ana is back, as host: {joined}"
+    );
+    ana.expect_event("ticket");
+
+    // bo comes back with its own standing ticket, and they talk again.
+    let (mut bo_back, _) = rejoin_until_back(&spare, "bo", &meeting_id, &bo_ticket);
+    ana.expect("bo back", |e| {
+        e["event"] == "member_joined" && e["member"]["name"] == "bo"
+    });
+    ana.send("still here");
+    bo_back.expect(
+        "ana's chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "still here"),
+    );
+    bo_back.request(&Request::Chat {
+        text: "me too".into(),
+    });
+    ana.expect("bo's chat", |e| {
+        e["event"] == "chat" && e["text"] == "me too"
+    });
+    report_until(&mut watcher, "the spare holds it", |r| r.meetings_held == 1);
+    println!("the client was back in its meeting {took:?} after its server was killed");
 }
 
 #[test]

@@ -28,6 +28,10 @@ pub enum AppEvent {
     Resumed(u64, Box<ResumedControl>),
     /// Reconnecting for control connection `generation` gave up, saying why.
     ResumeFailed(u64, String),
+    /// Instead of resuming control connection `generation`, the meeting was
+    /// found again at another server of the cluster, its own server being
+    /// gone (`app::failover`): rejoined there, media attached.
+    FailedOver(u64, Box<FailedOver>),
     /// A media channel ended for good (we closed it, or the server refused
     /// to take it back).
     MediaClosed(MediaKind),
@@ -68,4 +72,17 @@ pub enum Entry {
     /// `meeting_moved`: the server we were on handed the meeting over;
     /// the ticket it gave brings us back as we were.
     Rejoin { ticket: String },
+}
+
+/// A rejoin at another server of the cluster that took our meeting over
+/// from a server that died: the session there, and its answer.
+pub struct FailedOver {
+    pub link: ServerLink,
+    pub meeting: MeetingId,
+    /// The standing ticket the rejoin used (the request is counted as sent).
+    pub ticket: String,
+    /// `joined` (or `in_lobby`): the first event there after `welcome`.
+    pub answer: Event,
+    /// The server that died, and what it said last.
+    pub lost: std::net::SocketAddr,
 }

@@ -17,7 +17,7 @@ use crate::servers::{self, Addresses, ServerName};
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError};
 use common::protocol::HANDSHAKE_TIMEOUT;
-use common::{ClientId, FrameKind, FrameReader, MediaKind, PerKind};
+use common::{ClientId, Event, FrameKind, FrameReader, MediaKind, MeetingId, PerKind, Request};
 use std::fmt;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -85,6 +85,11 @@ impl fmt::Debug for Session {
 pub use common::handshake::Refused;
 
 impl Session {
+    /// The server that holds this session.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
     /// Opens a socket for `kind` and attaches it. A new socket replaces the
     /// one the server had for this kind, if any. A `Refused` error (find it
     /// with `downcast_ref`) means the server will not take it.
@@ -134,8 +139,12 @@ pub struct ResumedControl {
 pub enum ResumeError {
     /// Worth another try: the network or the server did not answer.
     Again(anyhow::Error),
-    /// The server refused (the session is gone) or is not running: give up.
+    /// The server refused: the session is gone there. Give up.
     Never(String),
+    /// Nothing listens there (connection refused): the server's process is
+    /// gone, so no resume will work. Another server of its cluster may
+    /// take its meetings over (`app::failover`); without one, give up.
+    Gone(String),
 }
 
 impl Session {
@@ -153,7 +162,7 @@ impl Session {
         let tcp = match TcpStream::connect_timeout(&self.server, connect_for) {
             Ok(tcp) => tcp,
             Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Err(ResumeError::Never(format!(
+                return Err(ResumeError::Gone(format!(
                     "the server at {} is not running any more ({err})",
                     self.server
                 )));
@@ -384,8 +393,15 @@ pub fn connect(
 
 /// Connects to `server` and says hello, the key checked as `security` says.
 fn connect_to(server: SocketAddr, name: &str, security: &Security) -> anyhow::Result<ServerLink> {
+    let (control, trust) = first_control(server, security)?;
+    say_hello(server, control, trust, name)
+}
+
+/// A control socket to `server`, its key checked as for a first connection:
+/// pinned, remembered, or trusted on first use.
+fn first_control(server: SocketAddr, security: &Security) -> anyhow::Result<(Socket, Trust)> {
     let tcp = open_within(&[server], CONNECT_TIMEOUT)?;
-    let (control, trust) = match security {
+    Ok(match security {
         Security::Plain => (
             Socket::plain(tcp),
             Trust {
@@ -397,8 +413,7 @@ fn connect_to(server: SocketAddr, name: &str, security: &Security) -> anyhow::Re
             pinned,
             known_hosts,
         } => secure_control(tcp, &server.to_string(), *pinned, known_hosts.clone())?,
-    };
-    say_hello(server, control, trust, name)
+    })
 }
 
 /// A server of the cluster the server we are on says holds a meeting
@@ -430,19 +445,8 @@ pub fn connect_vouched(
         mut failures,
     } = Addresses::resolve(std::slice::from_ref(&target));
     for addr in found {
-        let attempt = match security {
-            Security::Plain => open_within(&[addr], CONNECT_TIMEOUT).and_then(|tcp| {
-                let trust = Trust {
-                    fingerprint: None,
-                    first_use: None,
-                };
-                say_hello(addr, Socket::plain(tcp), trust, name)
-            }),
-            Security::Tls {
-                pinned,
-                known_hosts,
-            } => vouched_tls(addr, vouched, *pinned, known_hosts.as_deref(), name),
-        };
+        let attempt = vouched_control(addr, vouched, security)
+            .and_then(|(control, trust)| say_hello(addr, control, trust, name));
         match attempt {
             Ok(link) => return Ok(link),
             Err(err) => failures.push(format!("{err:#}")),
@@ -451,14 +455,36 @@ pub fn connect_vouched(
     bail!("{}", failures.join("; "))
 }
 
-/// The TLS side of `connect_vouched` for one address of the server.
+/// A control socket to `addr`, an address of the server `vouched` names,
+/// its key checked as `connect_vouched` says.
+fn vouched_control(
+    addr: SocketAddr,
+    vouched: &Vouched,
+    security: &Security,
+) -> anyhow::Result<(Socket, Trust)> {
+    match security {
+        Security::Plain => {
+            let tcp = open_within(&[addr], CONNECT_TIMEOUT)?;
+            let trust = Trust {
+                fingerprint: None,
+                first_use: None,
+            };
+            Ok((Socket::plain(tcp), trust))
+        }
+        Security::Tls {
+            pinned,
+            known_hosts,
+        } => vouched_tls(addr, vouched, *pinned, known_hosts.as_deref()),
+    }
+}
+
+/// The TLS side of `vouched_control`.
 fn vouched_tls(
     addr: SocketAddr,
     vouched: &Vouched,
     pinned: Option<Fingerprint>,
     known_hosts: Option<&std::path::Path>,
-    name: &str,
-) -> anyhow::Result<ServerLink> {
+) -> anyhow::Result<(Socket, Trust)> {
     let server = addr.to_string();
     let Some(text) = &vouched.fingerprint else {
         bail!(
@@ -504,7 +530,7 @@ fn vouched_tls(
         fingerprint: Some(seen),
         first_use: None,
     };
-    say_hello(addr, control, trust, name)
+    Ok((control, trust))
 }
 
 /// Says hello on a secured control socket and attaches every media socket.
@@ -514,6 +540,147 @@ fn say_hello(
     trust: Trust,
     name: &str,
 ) -> anyhow::Result<ServerLink> {
+    hello(server, control, trust, name)?.attach_media()
+}
+
+/// A control connection that said hello, its media sockets not attached
+/// yet: a failover asks for the meeting first (`Greeted::rejoin`) and
+/// attaches only where it is taken back.
+pub struct Greeted {
+    pub id: ClientId,
+    pub name: String,
+    pub server: SocketAddr,
+    pub session: Session,
+    pub control: Socket,
+    pub control_reader: FrameReader<Socket>,
+    pub trust: Trust,
+}
+
+/// Which key a failover expects of a server it connects to.
+#[derive(Clone, Debug)]
+pub enum Introduced {
+    /// Named on the command line: trusted as for a first connection
+    /// (`--fingerprint`, known_hosts, or first use).
+    Named,
+    /// Named by a server we trusted (`meeting_elsewhere`, `meeting_moved`),
+    /// with the key it vouched for (`connect_vouched`'s rules).
+    Vouched(Option<String>),
+}
+
+/// Connects to `addr` and says hello as `name`, media not attached, the
+/// key checked as `introduced` says.
+pub fn greet(
+    addr: SocketAddr,
+    introduced: &Introduced,
+    name: &str,
+    security: &Security,
+) -> anyhow::Result<Greeted> {
+    let (control, trust) = match introduced {
+        Introduced::Named => first_control(addr, security)?,
+        Introduced::Vouched(fingerprint) => {
+            let vouched = Vouched {
+                server: addr.to_string(),
+                fingerprint: fingerprint.clone(),
+            };
+            vouched_control(addr, &vouched, security)?
+        }
+    };
+    hello(addr, control, trust, name)
+}
+
+/// How a server answered a `rejoin` (`Greeted::rejoin`).
+#[derive(Debug)]
+pub enum RejoinAnswer {
+    /// In the meeting (`joined`) or its lobby (`in_lobby`): the event.
+    Back(Event),
+    /// Another server holds the meeting: where, and its key.
+    Elsewhere(Vouched),
+    /// `error`: the server's words.
+    Refused(String),
+}
+
+impl Greeted {
+    /// Ends this session at once, with a goodbye, so the server does not
+    /// keep it for a resume that will never come.
+    pub fn goodbye(self) {
+        self.control.close_notify();
+        let _ = self.control.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// Sends `rejoin` as the first request and reads its answer, within
+    /// `HANDSHAKE_TIMEOUT`. Anything else the server says first is
+    /// skipped: before we are in a meeting, nothing is ours to miss.
+    pub fn rejoin(&mut self, meeting: &MeetingId, ticket: &str) -> anyhow::Result<RejoinAnswer> {
+        let request = Request::Rejoin {
+            meeting: meeting.to_string(),
+            ticket: ticket.to_string(),
+        };
+        common::Frame::control(&request)
+            .write_to(&mut &self.control)
+            .with_context(|| format!("sending rejoin to {}", self.server))?;
+        let reader = &mut self.control_reader;
+        let answer = within_handshake_timeout(&self.control, || {
+            loop {
+                let frame = reader
+                    .read_frame()
+                    .map_err(HandshakeError::Read)?
+                    .ok_or(HandshakeError::Closed)?;
+                let event = frame
+                    .parse_control::<Event>()
+                    .map_err(HandshakeError::Malformed)?;
+                match event {
+                    Event::Joined { .. } | Event::InLobby { .. } => {
+                        return Ok(RejoinAnswer::Back(event));
+                    }
+                    Event::MeetingElsewhere {
+                        server,
+                        fingerprint,
+                        ..
+                    } => {
+                        return Ok(RejoinAnswer::Elsewhere(Vouched {
+                            server,
+                            fingerprint,
+                        }));
+                    }
+                    Event::Error { message } => {
+                        return Ok(RejoinAnswer::Refused(crate::clean::clean(&message)));
+                    }
+                    _ => {}
+                }
+            }
+        });
+        answer
+            .and_then(|answer| answer.map_err(anyhow::Error::from))
+            .with_context(|| format!("waiting for {} to answer rejoin", self.server))
+    }
+
+    /// Attaches every media socket: the session there is complete.
+    pub fn attach_media(self) -> anyhow::Result<ServerLink> {
+        let Greeted {
+            id,
+            name,
+            server,
+            session,
+            control,
+            control_reader,
+            trust,
+        } = self;
+        let media = PerKind::try_from_fn(|kind| session.attach(kind))?;
+        Ok(ServerLink {
+            id,
+            name,
+            server,
+            session,
+            control,
+            control_reader,
+            trust,
+            media,
+        })
+    }
+}
+
+/// Says hello on a secured control socket.
+fn hello(server: SocketAddr, control: Socket, trust: Trust, name: &str) -> anyhow::Result<Greeted> {
     let mut control_reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
     let welcome =
         match within_handshake_timeout(&control, || handshake::hello(&mut control_reader, name))? {
@@ -530,8 +697,7 @@ fn say_hello(
         id,
         token,
     };
-    let media = PerKind::try_from_fn(|kind| session.attach(kind))?;
-    Ok(ServerLink {
+    Ok(Greeted {
         id,
         name,
         server,
@@ -539,7 +705,6 @@ fn say_hello(
         control,
         control_reader,
         trust,
-        media,
     })
 }
 

@@ -22,6 +22,7 @@
 
 mod chat;
 mod devices;
+mod failover;
 mod moving;
 mod remote;
 mod requests;
@@ -31,7 +32,7 @@ mod start;
 mod video_wanted;
 
 use crate::command::{self, Command, DeviceKind};
-use crate::events::{Entry, Move};
+use crate::events::{Entry, FailedOver, Move};
 use crate::media;
 use crate::meeting::MeetingState;
 use crate::order::{AnswerOrder, Decision};
@@ -41,6 +42,7 @@ use chat::Chat;
 use common::{Event, MediaKind, MeetingId, Request};
 use crossbeam_channel::{Receiver, Sender};
 use devices::Devices;
+use failover::Failover;
 use moving::{Failed, Follow, Moves, Rejoined};
 use remote::Remote;
 use session::Connection;
@@ -94,6 +96,9 @@ struct App {
     video: VideoAsk,
     /// Following a meeting to the server of the cluster that holds it.
     moves: Moves,
+    /// Finding our meeting again at another server of the cluster should
+    /// ours die.
+    failover: Failover,
 }
 
 impl App {
@@ -133,8 +138,14 @@ impl App {
                         continue;
                     }
                     match reason {
-                        // Closed with a goodbye: the server ended the session.
                         Some(reason) if !self.connection.shutdown_seen => self.reconnect(reason),
+                        // A clean close without `shutdown` is how a dead
+                        // server's plain TCP ends, too: with a standing
+                        // ticket, the failover's resume first tells the
+                        // two apart (a live server refuses it).
+                        None if !self.connection.shutdown_seen && self.may_fail_over() => self
+                            .reconnect("the server closed the connection unannounced".to_string()),
+                        // Closed with a goodbye: the server ended the session.
                         reason => return Ok(self.connection_ended(reason)),
                     }
                 }
@@ -148,11 +159,24 @@ impl App {
                 {
                     return Ok(self.connection_ended(Some(message)));
                 }
+                AppEvent::FailedOver(generation, back)
+                    if self.connection.is_current(generation) =>
+                {
+                    if let Some(ending) = self.failed_over(*back) {
+                        return Ok(ending);
+                    }
+                }
                 // From a control connection given up for a newer one.
                 AppEvent::Control(..)
                 | AppEvent::ControlClosed(..)
                 | AppEvent::Resumed(..)
                 | AppEvent::ResumeFailed(..) => {}
+                // A failover that came too late: the session there ends,
+                // with a goodbye so the server does not hold it for a resume.
+                AppEvent::FailedOver(_, back) => {
+                    back.link.control.close_notify();
+                    let _ = back.link.control.shutdown(Shutdown::Both);
+                }
                 AppEvent::Moved(moved) => {
                     if let Some(ending) = self.moved(*moved) {
                         return Ok(ending);
@@ -358,10 +382,22 @@ impl App {
         }
     }
 
-    /// The control connection broke: keep the session, reconnect.
+    /// The control connection broke: keep the session, reconnect (or fail
+    /// over to another server of the cluster if ours is gone).
     fn reconnect(&mut self, reason: String) {
-        self.connection.reconnect();
+        let plan = self
+            .failover
+            .plan(self.meeting.meeting.as_ref(), self.connection.server());
+        self.connection.reconnect(plan);
         self.output.local(&LocalEvent::Reconnecting { reason });
+    }
+
+    /// Whether losing our server now would send us looking for the meeting
+    /// at another server of the cluster.
+    fn may_fail_over(&self) -> bool {
+        self.failover
+            .plan(self.meeting.meeting.as_ref(), self.connection.server())
+            .is_some()
     }
 
     /// The session goes on, on a new control connection.
@@ -394,6 +430,7 @@ impl App {
         if let Some(silent_ms) = self.connection.heard() {
             self.output.local(&LocalEvent::ServerBack { silent_ms });
         }
+        self.failover.heard(&event);
         if matches!(event, Event::Pong) {
             // The keep-alive's answer, or the one local answers wait behind.
             if let Some(read) = self.connection.pong() {
@@ -463,6 +500,7 @@ impl App {
         if self.meeting.apply(&event) {
             self.output.meeting(&self.meeting);
         }
+        self.failover.now_in(self.meeting.meeting.as_ref());
         let in_meeting = self.meeting.in_meeting();
         self.stats.meeting_changed(&event);
         self.sharing.event(&event, in_meeting);
@@ -543,18 +581,7 @@ impl App {
             return self.move_failed(&meeting, &server.to_string(), &format!("{err:#}"));
         }
         self.moves.connected();
-        if let Some(old) = self.meeting.meeting.clone() {
-            self.server_event(Event::Left { meeting: old });
-        }
-        self.sharing.move_to(media, &session);
-        // The old server will answer nothing more: what waited for it is due.
-        let held = self.order.restart();
-        self.show_held(held);
-        let undelivered = self.chat.undelivered();
-        self.show_held(undelivered);
-        self.meeting = MeetingState::new(id);
-        self.devices.moved(id);
-        self.output.meeting(&self.meeting);
+        self.new_server(id, media, &session);
         let (reason, enter) = match entry {
             Entry::Join { passcode } => (
                 MoveReason::Elsewhere,
@@ -580,13 +607,98 @@ impl App {
         // First, so that the first answer there is the one to it (a
         // rejoin's `error` is told apart from the others' that way).
         self.send_request(enter);
-        // The new server knows nothing of what we share or ask for.
+        self.announce_again();
+        None
+    }
+
+    /// Our server died and another server of the cluster took our meeting
+    /// over: the failover rejoined it there (`answer` is its `joined`) and
+    /// attached our media. The session goes on there as after a move.
+    /// `Some` if the new connection could not start (the session is lost).
+    fn failed_over(&mut self, back: FailedOver) -> Option<Ending> {
+        let FailedOver {
+            link,
+            meeting,
+            ticket,
+            answer,
+            lost,
+        } = back;
+        let crate::link::ServerLink {
+            id,
+            server,
+            session,
+            control,
+            control_reader,
+            media,
+            trust,
+            ..
+        } = link;
+        if let Some(remembered) = &trust.first_use {
+            self.output.local(&LocalEvent::FirstUse {
+                server: server.to_string(),
+                fingerprint: trust.fingerprint.map(|f| f.to_string()).unwrap_or_default(),
+                remembered_in: remembered.as_ref().map(|path| path.display().to_string()),
+            });
+        }
+        if let Err(err) = self
+            .connection
+            .move_to(session.clone(), control, control_reader)
+        {
+            let reason = format!(
+                "{lost} is gone, and the connection to {server}, which took meeting {meeting} \
+                 over, could not start: {err:#}"
+            );
+            return Some(self.connection_ended(Some(reason)));
+        }
+        // Sent and answered on the failover's thread: counted here, so a
+        // resume there later numbers requests and events as the server does.
+        self.connection.sent_before(&Request::Rejoin {
+            meeting: meeting.as_str().to_string(),
+            ticket,
+        });
+        self.new_server(id, media, &session);
+        self.output.local(&LocalEvent::Moved {
+            meeting,
+            server: server.to_string(),
+            id,
+            reason: MoveReason::Failover,
+        });
+        self.connection.counted();
+        self.server_event(answer);
+        self.announce_again();
+        None
+    }
+
+    /// The session goes on at another server, as `id`, with `media`
+    /// attached there: the meeting we were in (if any) is left as far as
+    /// we know, and what waited for the old server's answers is due.
+    fn new_server(
+        &mut self,
+        id: common::ClientId,
+        media: common::PerKind<crate::link::MediaSocket>,
+        session: &crate::link::Session,
+    ) {
+        if let Some(old) = self.meeting.meeting.clone() {
+            self.server_event(Event::Left { meeting: old });
+        }
+        self.sharing.move_to(media, session);
+        // The old server will answer nothing more: what waited for it is due.
+        let held = self.order.restart();
+        self.show_held(held);
+        let undelivered = self.chat.undelivered();
+        self.show_held(undelivered);
+        self.meeting = MeetingState::new(id);
+        self.devices.moved(id);
+        self.output.meeting(&self.meeting);
+    }
+
+    /// The new server knows nothing of what we share or ask for.
+    fn announce_again(&mut self) {
         for kind in self.sharing.shared() {
             self.send_request(Request::Media { kind, on: true });
         }
         self.video.forget_sent();
         self.ask_for_video();
-        None
     }
 
     /// A move could not get there. After a `/join` we stay where we were;

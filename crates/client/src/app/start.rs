@@ -6,6 +6,7 @@
 
 use super::chat::{Chat, ChatLog};
 use super::devices::Devices;
+use super::failover::Failover;
 use super::moving::Moves;
 use super::session::{Connection, spawn_named};
 use super::sharing::Sharing;
@@ -154,6 +155,11 @@ pub(super) fn start(options: Options, events: Sender<AppEvent>) -> anyhow::Resul
         remote: Default::default(),
         chat: Chat::new(chat_log),
         video: VideoAsk::new(options.video_wanted, full_screen, record.is_some()),
+        failover: Failover::new(
+            &options.servers,
+            options.name.clone(),
+            options.security.clone(),
+        ),
         moves: Moves::new(options.name, options.security),
     })
 }

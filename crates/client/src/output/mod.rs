@@ -156,6 +156,9 @@ pub enum MoveReason {
     /// The server we were on stopped and handed our meeting over
     /// (`meeting_moved`): we rejoin it there with its ticket.
     HandedOver,
+    /// The server we were on died: another server of the cluster took our
+    /// meeting over, and we rejoined it there with our standing ticket.
+    Failover,
 }
 
 /// One member's audio level as this client measures it, added to the member

@@ -458,6 +458,16 @@ impl EventText {
                 meeting_text(meeting),
                 clean(server)
             ),
+            LocalEvent::Moved {
+                meeting,
+                server,
+                id,
+                reason: MoveReason::Failover,
+            } => format!(
+                "the server you were on is lost; meeting {} goes on at {}, another server of the cluster, which took it over: rejoined there (id {id})",
+                meeting_text(meeting),
+                clean(server)
+            ),
             LocalEvent::Sharing {
                 kind,
                 on: true,
