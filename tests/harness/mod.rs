@@ -184,6 +184,9 @@ fn server_keys() -> &'static Mutex<HashMap<SocketAddr, Option<Fingerprint>>> {
 /// to its key, or plain TCP if it runs with `--no-tls`.
 pub fn connect_socket(addr: SocketAddr) -> anyhow::Result<Socket> {
     let tcp = TcpStream::connect(addr)?;
+    // As the client does: a request written in pieces must not wait for
+    // a delayed acknowledgement (40 ms) before its last piece goes.
+    tcp.set_nodelay(true)?;
     let key = lock(server_keys()).get(&addr).copied();
     match key {
         Some(Some(expected)) => {
