@@ -186,6 +186,16 @@ struct ClusterArgs {
     )]
     cluster_cert: Vec<PathBuf>,
 
+    /// On how many NATS servers the cluster's directory is kept: 3 on a
+    /// three-node NATS cluster lets it outlive one NATS server's death.
+    #[arg(
+        long,
+        env = "MEETING_CLUSTER_REPLICAS",
+        value_name = "N",
+        default_value_t = 1
+    )]
+    cluster_replicas: usize,
+
     /// Allow nats:// without TLS to another machine: meetings cross that
     /// network in clear text. Only for a network that is yours alone.
     #[arg(long)]
@@ -236,6 +246,7 @@ impl ClusterArgs {
             },
             tls,
             insecure: self.cluster_insecure,
+            replicas: self.cluster_replicas,
         };
         config.check().map_err(anyhow::Error::msg)?;
         Ok(Some(config))

@@ -220,7 +220,7 @@ impl Bridge {
         let jetstream = async_nats::jetstream::new(client.clone());
         let mut complained = false;
         loop {
-            let buckets = match open_buckets(&jetstream, &self.config.name).await {
+            let buckets = match open_buckets(&jetstream, &self.config).await {
                 Ok(buckets) => buckets,
                 Err(err) => {
                     if !complained {
@@ -501,11 +501,13 @@ impl Bridge {
 
 async fn open_buckets(
     jetstream: &async_nats::jetstream::Context,
-    cluster: &str,
+    config: &ClusterConfig,
 ) -> Result<Buckets, String> {
-    let servers = open_bucket(jetstream, format!("{cluster}_servers"), SERVER_RECORD_AGE).await?;
-    let meetings =
-        open_bucket(jetstream, format!("{cluster}_meetings"), MEETING_RECORD_AGE).await?;
+    let (cluster, replicas) = (&config.name, config.replicas);
+    let servers = format!("{cluster}_servers");
+    let servers = open_bucket(jetstream, servers, SERVER_RECORD_AGE, replicas).await?;
+    let meetings = format!("{cluster}_meetings");
+    let meetings = open_bucket(jetstream, meetings, MEETING_RECORD_AGE, replicas).await?;
     Ok(Buckets { servers, meetings })
 }
 
@@ -520,6 +522,7 @@ async fn open_bucket(
     jetstream: &async_nats::jetstream::Context,
     bucket: String,
     max_age: Duration,
+    replicas: usize,
 ) -> Result<kv::Store, String> {
     use async_nats::jetstream::stream;
     let config = stream::Config {
@@ -532,7 +535,10 @@ async fn open_bucket(
         deny_delete: true,
         allow_direct: true,
         discard: stream::DiscardPolicy::New,
-        num_replicas: 1,
+        // Kept in memory on as many NATS servers: with 3, the cluster's
+        // directory (and the standing handoffs a failover needs) outlives
+        // the death of a NATS server.
+        num_replicas: replicas,
         ..Default::default()
     };
     jetstream

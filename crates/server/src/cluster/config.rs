@@ -26,6 +26,9 @@ pub struct ClusterConfig {
     pub tls: Option<ClusterTls>,
     /// Plain `nats://` to a NATS server that is not on this machine.
     pub insecure: bool,
+    /// On how many NATS servers the cluster's buckets are kept (JetStream
+    /// replicas: 1, or 3 on a three-node NATS cluster).
+    pub replicas: usize,
 }
 
 /// How this server proves itself to NATS: as nats-server supports it.
@@ -75,6 +78,12 @@ impl ClusterConfig {
             return Err(format!(
                 "--cluster-name {:?}: 1 to {MAX_NAME_CHARS} letters, digits, - or _",
                 self.name
+            ));
+        }
+        if !(1..=5).contains(&self.replicas) {
+            return Err(format!(
+                "--cluster-replicas {}: 1 to 5 (JetStream keeps at most 5 copies)",
+                self.replicas
             ));
         }
         for url in &self.urls {
@@ -153,6 +162,7 @@ mod tests {
             auth: ClusterAuth::default(),
             tls: None,
             insecure: false,
+            replicas: 1,
         }
     }
 
@@ -186,6 +196,11 @@ mod tests {
         let mut named = config(&["nats://127.0.0.1:4222"]);
         named.name = "two words".into();
         assert!(named.check().is_err());
+        let mut copies = config(&["nats://127.0.0.1:4222"]);
+        copies.replicas = 0;
+        assert!(copies.check().is_err());
+        copies.replicas = 3;
+        assert!(copies.check().is_ok());
     }
 
     #[test]
