@@ -288,6 +288,7 @@ fn hostile_script() -> Script {
                     members: 2,
                     private: false,
                     locked: false,
+                    server: None,
                 }],
                 total: 1,
             },

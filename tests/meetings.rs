@@ -324,9 +324,13 @@ fn bad_command_lines_say_what_is_wrong_with_the_right_exit_code() {
     let (code, stderr) = run("client", &["127.0.0.1", "--name", ""]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("a name is 1 to 32 characters"), "{stderr}");
+    // A bad server list is a bad command line too, found before connecting.
     let (code, stderr) = run("client", &["127.0.0.1:99999"]);
-    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("is not a port"), "{stderr}");
+    let (code, stderr) = run("client", &["10.0.0.1,,10.0.0.2"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("single commas"), "{stderr}");
     // 192.0.2.0/24 is reserved for documentation: never this machine's.
     let (code, stderr) = run("server", &["--bind", "192.0.2.1:7000"]);
     assert_eq!(code, Some(1), "{stderr}");

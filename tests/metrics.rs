@@ -4,36 +4,12 @@
 //! codes in a pipe).
 
 use common::MediaKind;
-use integration_tests::{DEADLINE, ServerProcess, binary, wait_with_deadline};
+use integration_tests::{DEADLINE, ServerProcess, binary, http_get as get, wait_with_deadline};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// An HTTP/1.0 GET: the status code and the body.
-fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connects");
-    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("sends the request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("reads the response");
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no header end in {response:?}"));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {head:?}"));
-    (status, head.to_string(), body.to_string())
-}
 
 /// One scrape: every sample (`name{labels}`) and its value, after checking
 /// the families are well formed.

@@ -16,6 +16,7 @@
 
 pub mod attack;
 pub mod limits;
+pub mod nats;
 
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError, Resumed, Welcome};
@@ -183,6 +184,9 @@ fn server_keys() -> &'static Mutex<HashMap<SocketAddr, Option<Fingerprint>>> {
 /// to its key, or plain TCP if it runs with `--no-tls`.
 pub fn connect_socket(addr: SocketAddr) -> anyhow::Result<Socket> {
     let tcp = TcpStream::connect(addr)?;
+    // As the client does: a request written in pieces must not wait for
+    // a delayed acknowledgement (40 ms) before its last piece goes.
+    tcp.set_nodelay(true)?;
     let key = lock(server_keys()).get(&addr).copied();
     match key {
         Some(Some(expected)) => {
@@ -319,6 +323,13 @@ impl ServerProcess {
             .expect("kill runs");
         assert!(status.success(), "could not signal the server");
         wait_with_deadline(&mut self.child, DEADLINE).expect("server stops after SIGINT")
+    }
+
+    /// Kills it with SIGKILL (as a crash would: no goodbye to anyone) and
+    /// waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = wait_with_deadline(&mut self.child, DEADLINE);
     }
 
     /// True while the process runs.
@@ -890,4 +901,28 @@ pub fn recording(root: &Path) -> PathBuf {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// An HTTP/1.0 GET: the status code, the head and the body.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connects");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("sends the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("reads the response");
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {response:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, head.to_string(), body.to_string())
 }

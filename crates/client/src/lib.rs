@@ -11,7 +11,8 @@
 //!   through the kind table `media::DRIVERS`: its sources, its sender, what
 //!   becomes of what it receives (recording, the view, playback).
 //! - `channel`: the media socket per kind, its reader and its paced sender;
-//!   `link` the sockets' handshakes with the server.
+//!   `link` the sockets' handshakes with the server; `servers` the server
+//!   addresses the command line names, and the order they are tried in.
 //! - `output`: the front ends that show events (lines, JSON) and their
 //!   wording; `tui` the full-screen view, with its one table of keys;
 //!   `clean` what network text may be shown.
@@ -43,6 +44,7 @@ pub mod playback;
 mod readme;
 pub mod record;
 pub mod resend;
+pub mod servers;
 pub mod sink;
 pub mod stats;
 pub mod tui;

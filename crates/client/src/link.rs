@@ -13,12 +13,13 @@
 //! one remembered in known_hosts, else (first use) whatever it shows, which
 //! is then remembered. Media sockets must show that same key.
 
+use crate::servers::{self, Addresses, ServerName};
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError};
 use common::protocol::HANDSHAKE_TIMEOUT;
-use common::{ClientId, FrameKind, FrameReader, MediaKind, PerKind};
+use common::{ClientId, Event, FrameKind, FrameReader, MediaKind, MeetingId, PerKind, Request};
 use std::fmt;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use transport::{Fingerprint, Known, KnownHosts, Socket, TlsConnectError};
@@ -84,6 +85,11 @@ impl fmt::Debug for Session {
 pub use common::handshake::Refused;
 
 impl Session {
+    /// The server that holds this session.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
     /// Opens a socket for `kind` and attaches it. A new socket replaces the
     /// one the server had for this kind, if any. A `Refused` error (find it
     /// with `downcast_ref`) means the server will not take it.
@@ -133,8 +139,12 @@ pub struct ResumedControl {
 pub enum ResumeError {
     /// Worth another try: the network or the server did not answer.
     Again(anyhow::Error),
-    /// The server refused (the session is gone) or is not running: give up.
+    /// The server refused: the session is gone there. Give up.
     Never(String),
+    /// Nothing listens there (connection refused): the server's process is
+    /// gone, so no resume will work. Another server of its cluster may
+    /// take its meetings over (`app::failover`); without one, give up.
+    Gone(String),
 }
 
 impl Session {
@@ -152,7 +162,7 @@ impl Session {
         let tcp = match TcpStream::connect_timeout(&self.server, connect_for) {
             Ok(tcp) => tcp,
             Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Err(ResumeError::Never(format!(
+                return Err(ResumeError::Gone(format!(
                     "the server at {} is not running any more ({err})",
                     self.server
                 )));
@@ -225,36 +235,6 @@ pub struct ServerLink {
     pub media: PerKind<MediaSocket>,
 }
 
-/// Finds the server: `host` may carry its own port (`10.0.0.5:7000`, `[::1]:7000`).
-fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
-    if let Ok(addr) = host.parse::<SocketAddr>() {
-        return Ok(vec![addr]);
-    }
-    // `127.0.0.1:99999` is an address with a bad port, not a host to look up.
-    if let Some((address, port)) = host.rsplit_once(':')
-        && address
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok()
-    {
-        bail!("'{port}' is not a port: ports are 1 to 65535 (for example {address}:6338)");
-    }
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .with_context(|| format!("could not find host '{host}'"))?
-        .collect();
-    if addrs.is_empty() {
-        bail!("host '{host}' has no address");
-    }
-    Ok(addrs)
-}
-
-fn open(addrs: &[SocketAddr]) -> anyhow::Result<TcpStream> {
-    open_within(addrs, CONNECT_TIMEOUT)
-}
-
 fn open_within(addrs: &[SocketAddr], timeout: Duration) -> anyhow::Result<TcpStream> {
     let mut last_error = None;
     for addr in addrs {
@@ -267,17 +247,36 @@ fn open_within(addrs: &[SocketAddr], timeout: Duration) -> anyhow::Result<TcpStr
         }
     }
     let (addr, err) = last_error.ok_or_else(|| anyhow!("no address to connect to"))?;
-    bail!(
-        "could not connect to {addr}: {err}. Is `server` running there? It listens on port {} unless started with --bind",
-        common::protocol::DEFAULT_PORT
-    )
+    Err(anyhow!(Unreachable { addr: *addr, err }))
 }
+
+/// No TCP connection to `addr`: the server is not running there, or the
+/// network does not reach it. A type of its own so that `connect` adds the
+/// hint for it once, however many addresses said it.
+#[derive(Debug)]
+struct Unreachable {
+    addr: SocketAddr,
+    err: std::io::Error,
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not connect to {}: {}", self.addr, self.err)
+    }
+}
+
+impl std::error::Error for Unreachable {}
 
 /// Where the key a connection expects came from, for the message if it differs.
 enum KeyOrigin {
     Pinned,
-    KnownHosts { file: PathBuf, line: usize },
+    KnownHosts {
+        file: PathBuf,
+        line: usize,
+    },
     Session,
+    /// Another server of the cluster named the key (`connect_vouched`).
+    Vouched,
 }
 
 /// The TLS handshake, checking the server's key against `expected`.
@@ -314,6 +313,10 @@ fn wrong_key(server: &str, expected: Fingerprint, seen: Fingerprint, origin: &Ke
              (a new state directory), remove line {line} of {} and connect again",
             file.display()
         ),
+        KeyOrigin::Vouched => format!(
+            "refusing {server}: its key is {seen}, but the server you were on vouched for \
+             {expected}. Someone may be between you and it"
+        ),
         KeyOrigin::Session => format!(
             "refusing a media connection to {server}: its key changed during the session \
              (was {expected}, now {seen})"
@@ -346,17 +349,59 @@ fn reported(err: HandshakeError) -> anyhow::Error {
     }
 }
 
-/// Connects, secures and says hello; the key decides whom we talk to.
+/// Connects to the first of `servers` that completes the handshake, trying
+/// every address of every name once, in a random order (`servers`); if none
+/// does, the error says what each one said.
 pub fn connect(
-    host: &str,
-    port: u16,
+    servers: &[ServerName],
     name: &str,
     security: &Security,
 ) -> anyhow::Result<ServerLink> {
-    let addrs = resolve(host, port)?;
-    let tcp = open(&addrs)?;
-    let server = tcp.peer_addr()?;
-    let (control, trust) = match security {
+    let Addresses {
+        found,
+        mut failures,
+    } = Addresses::resolve(servers);
+    let mut unreachable = false;
+    let mut only_error = None;
+    for addr in found {
+        match connect_to(addr, name, security) {
+            Ok(link) => return Ok(link),
+            Err(err) => {
+                tracing::info!("{addr}: {err:#}");
+                unreachable |= err.downcast_ref::<Unreachable>().is_some();
+                failures.push(format!("{err:#}"));
+                only_error = Some(err);
+            }
+        }
+    }
+    let hint = if unreachable {
+        format!(
+            ". Is `server` running there? It listens on port {} unless started with --bind",
+            common::protocol::DEFAULT_PORT
+        )
+    } else {
+        String::new()
+    };
+    match (failures.len(), only_error) {
+        // One address, one answer: the error as it was, causes and all (a
+        // refusal stays a `Refused` at its root).
+        (1, Some(err)) if !unreachable => Err(err),
+        (1, _) => bail!("{}{hint}", failures[0]),
+        _ => bail!("no server answered:\n  {}{hint}", failures.join("\n  ")),
+    }
+}
+
+/// Connects to `server` and says hello, the key checked as `security` says.
+fn connect_to(server: SocketAddr, name: &str, security: &Security) -> anyhow::Result<ServerLink> {
+    let (control, trust) = first_control(server, security)?;
+    say_hello(server, control, trust, name)
+}
+
+/// A control socket to `server`, its key checked as for a first connection:
+/// pinned, remembered, or trusted on first use.
+fn first_control(server: SocketAddr, security: &Security) -> anyhow::Result<(Socket, Trust)> {
+    let tcp = open_within(&[server], CONNECT_TIMEOUT)?;
+    Ok(match security {
         Security::Plain => (
             Socket::plain(tcp),
             Trust {
@@ -368,7 +413,274 @@ pub fn connect(
             pinned,
             known_hosts,
         } => secure_control(tcp, &server.to_string(), *pinned, known_hosts.clone())?,
+    })
+}
+
+/// A server of the cluster the server we are on says holds a meeting
+/// (`meeting_elsewhere`): where it is, and the key it vouches for.
+#[derive(Clone, Debug)]
+pub struct Vouched {
+    /// `host:port`, as the server wrote it.
+    pub server: String,
+    /// None when the server has no TLS.
+    pub fingerprint: Option<String>,
+}
+
+/// Connects to a server another one vouched for and says hello as `name`.
+///
+/// The vouching server spoke over a channel whose key we checked, so its
+/// word replaces the first-use trust: the key it names is expected, and
+/// remembered in known_hosts if none was. It never overrides what we
+/// already trust: a different key in known_hosts, or `--fingerprint`
+/// pinning another one, refuses the move before anything is sent.
+pub fn connect_vouched(
+    vouched: &Vouched,
+    name: &str,
+    security: &Security,
+) -> anyhow::Result<ServerLink> {
+    let target = servers::parse_one(&vouched.server, common::protocol::DEFAULT_PORT)
+        .map_err(|err| anyhow!("the server named where to go as {err}"))?;
+    let Addresses {
+        found,
+        mut failures,
+    } = Addresses::resolve(std::slice::from_ref(&target));
+    for addr in found {
+        let attempt = vouched_control(addr, vouched, security)
+            .and_then(|(control, trust)| say_hello(addr, control, trust, name));
+        match attempt {
+            Ok(link) => return Ok(link),
+            Err(err) => failures.push(format!("{err:#}")),
+        }
+    }
+    bail!("{}", failures.join("; "))
+}
+
+/// A control socket to `addr`, an address of the server `vouched` names,
+/// its key checked as `connect_vouched` says.
+fn vouched_control(
+    addr: SocketAddr,
+    vouched: &Vouched,
+    security: &Security,
+) -> anyhow::Result<(Socket, Trust)> {
+    match security {
+        Security::Plain => {
+            let tcp = open_within(&[addr], CONNECT_TIMEOUT)?;
+            let trust = Trust {
+                fingerprint: None,
+                first_use: None,
+            };
+            Ok((Socket::plain(tcp), trust))
+        }
+        Security::Tls {
+            pinned,
+            known_hosts,
+        } => vouched_tls(addr, vouched, *pinned, known_hosts.as_deref()),
+    }
+}
+
+/// The TLS side of `vouched_control`.
+fn vouched_tls(
+    addr: SocketAddr,
+    vouched: &Vouched,
+    pinned: Option<Fingerprint>,
+    known_hosts: Option<&std::path::Path>,
+) -> anyhow::Result<(Socket, Trust)> {
+    let server = addr.to_string();
+    let Some(text) = &vouched.fingerprint else {
+        bail!(
+            "refusing to move to {server}: the server named no key for it, and this client \
+             only moves to a server whose key it is told (the server you are on may run without TLS)"
+        );
     };
+    let vouched_key: Fingerprint = text.parse().map_err(|err| {
+        anyhow!("refusing to move to {server}: the key the server named is no fingerprint ({err})")
+    })?;
+    if let Some(pinned) = pinned
+        && pinned != vouched_key
+    {
+        bail!(
+            "refusing to move to {server}: the server you are on vouches for its key \
+             {vouched_key}, but --fingerprint pins {pinned}"
+        );
+    }
+    let hosts = known_hosts.map(KnownHosts::at);
+    let known = match &hosts {
+        Some(hosts) => hosts.lookup(&server)?,
+        None => Known::New,
+    };
+    if let (Known::Key { fingerprint, line }, Some(hosts)) = (&known, &hosts)
+        && *fingerprint != vouched_key
+    {
+        bail!(
+            "refusing to move to {server}: the server you are on vouches for its key \
+             {vouched_key}, but line {line} of {} remembers {fingerprint} for it. One of \
+             them is not what it claims; if its operator changed the key on purpose, remove \
+             that line and join again",
+            hosts.path().display()
+        );
+    }
+    let tcp = open_within(&[addr], CONNECT_TIMEOUT)?;
+    let (control, seen) = secure(tcp, &server, Some(vouched_key), KeyOrigin::Vouched)?;
+    if let (Known::New, Some(hosts)) = (&known, &hosts)
+        && let Err(err) = hosts.remember(&server, seen)
+    {
+        tracing::warn!("{err:#}: the key of {server} is trusted for this session only");
+    }
+    let trust = Trust {
+        fingerprint: Some(seen),
+        first_use: None,
+    };
+    Ok((control, trust))
+}
+
+/// Says hello on a secured control socket and attaches every media socket.
+fn say_hello(
+    server: SocketAddr,
+    control: Socket,
+    trust: Trust,
+    name: &str,
+) -> anyhow::Result<ServerLink> {
+    hello(server, control, trust, name)?.attach_media()
+}
+
+/// A control connection that said hello, its media sockets not attached
+/// yet: a failover asks for the meeting first (`Greeted::rejoin`) and
+/// attaches only where it is taken back.
+pub struct Greeted {
+    pub id: ClientId,
+    pub name: String,
+    pub server: SocketAddr,
+    pub session: Session,
+    pub control: Socket,
+    pub control_reader: FrameReader<Socket>,
+    pub trust: Trust,
+}
+
+/// Which key a failover expects of a server it connects to.
+#[derive(Clone, Debug)]
+pub enum Introduced {
+    /// Named on the command line: trusted as for a first connection
+    /// (`--fingerprint`, known_hosts, or first use).
+    Named,
+    /// Named by a server we trusted (`meeting_elsewhere`, `meeting_moved`),
+    /// with the key it vouched for (`connect_vouched`'s rules).
+    Vouched(Option<String>),
+}
+
+/// Connects to `addr` and says hello as `name`, media not attached, the
+/// key checked as `introduced` says.
+pub fn greet(
+    addr: SocketAddr,
+    introduced: &Introduced,
+    name: &str,
+    security: &Security,
+) -> anyhow::Result<Greeted> {
+    let (control, trust) = match introduced {
+        Introduced::Named => first_control(addr, security)?,
+        Introduced::Vouched(fingerprint) => {
+            let vouched = Vouched {
+                server: addr.to_string(),
+                fingerprint: fingerprint.clone(),
+            };
+            vouched_control(addr, &vouched, security)?
+        }
+    };
+    hello(addr, control, trust, name)
+}
+
+/// How a server answered a `rejoin` (`Greeted::rejoin`).
+#[derive(Debug)]
+pub enum RejoinAnswer {
+    /// In the meeting (`joined`) or its lobby (`in_lobby`): the event.
+    Back(Event),
+    /// Another server holds the meeting: where, and its key.
+    Elsewhere(Vouched),
+    /// `error`: the server's words.
+    Refused(String),
+}
+
+impl Greeted {
+    /// Ends this session at once, with a goodbye, so the server does not
+    /// keep it for a resume that will never come.
+    pub fn goodbye(self) {
+        self.control.close_notify();
+        let _ = self.control.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// Sends `rejoin` as the first request and reads its answer, within
+    /// `HANDSHAKE_TIMEOUT`. Anything else the server says first is
+    /// skipped: before we are in a meeting, nothing is ours to miss.
+    pub fn rejoin(&mut self, meeting: &MeetingId, ticket: &str) -> anyhow::Result<RejoinAnswer> {
+        let request = Request::Rejoin {
+            meeting: meeting.to_string(),
+            ticket: ticket.to_string(),
+        };
+        common::Frame::control(&request)
+            .write_to(&mut &self.control)
+            .with_context(|| format!("sending rejoin to {}", self.server))?;
+        let reader = &mut self.control_reader;
+        let answer = within_handshake_timeout(&self.control, || {
+            loop {
+                let frame = reader
+                    .read_frame()
+                    .map_err(HandshakeError::Read)?
+                    .ok_or(HandshakeError::Closed)?;
+                let event = frame
+                    .parse_control::<Event>()
+                    .map_err(HandshakeError::Malformed)?;
+                match event {
+                    Event::Joined { .. } | Event::InLobby { .. } => {
+                        return Ok(RejoinAnswer::Back(event));
+                    }
+                    Event::MeetingElsewhere {
+                        server,
+                        fingerprint,
+                        ..
+                    } => {
+                        return Ok(RejoinAnswer::Elsewhere(Vouched {
+                            server,
+                            fingerprint,
+                        }));
+                    }
+                    Event::Error { message } => {
+                        return Ok(RejoinAnswer::Refused(crate::clean::clean(&message)));
+                    }
+                    _ => {}
+                }
+            }
+        });
+        answer
+            .and_then(|answer| answer.map_err(anyhow::Error::from))
+            .with_context(|| format!("waiting for {} to answer rejoin", self.server))
+    }
+
+    /// Attaches every media socket: the session there is complete.
+    pub fn attach_media(self) -> anyhow::Result<ServerLink> {
+        let Greeted {
+            id,
+            name,
+            server,
+            session,
+            control,
+            control_reader,
+            trust,
+        } = self;
+        let media = PerKind::try_from_fn(|kind| session.attach(kind))?;
+        Ok(ServerLink {
+            id,
+            name,
+            server,
+            session,
+            control,
+            control_reader,
+            trust,
+            media,
+        })
+    }
+}
+
+/// Says hello on a secured control socket.
+fn hello(server: SocketAddr, control: Socket, trust: Trust, name: &str) -> anyhow::Result<Greeted> {
     let mut control_reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
     let welcome =
         match within_handshake_timeout(&control, || handshake::hello(&mut control_reader, name))? {
@@ -385,8 +697,7 @@ pub fn connect(
         id,
         token,
     };
-    let media = PerKind::try_from_fn(|kind| session.attach(kind))?;
-    Ok(ServerLink {
+    Ok(Greeted {
         id,
         name,
         server,
@@ -394,7 +705,6 @@ pub fn connect(
         control,
         control_reader,
         trust,
-        media,
     })
 }
 
@@ -447,5 +757,84 @@ fn secure_control(
             };
             Ok((socket, trust))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Port 1 on loopback: nothing listens there (only root could), so a
+    /// connection is refused at once.
+    const NOBODY: &str = "127.0.0.1:1";
+
+    /// Why connecting failed (`ServerLink` has no `Debug` for `unwrap_err`).
+    fn failure(result: anyhow::Result<ServerLink>) -> String {
+        match result {
+            Ok(link) => panic!("connected to {}", link.server),
+            Err(err) => format!("{err:#}"),
+        }
+    }
+
+    fn tls(pinned: Option<Fingerprint>, known_hosts: Option<PathBuf>) -> Security {
+        Security::Tls {
+            pinned,
+            known_hosts,
+        }
+    }
+
+    #[test]
+    fn when_no_server_answers_the_error_says_what_each_one_said() {
+        let servers = servers::parse_list("127.0.0.1:1,127.0.0.1:2", 6338).expect("a list");
+        let text = failure(connect(&servers, "ana", &Security::Plain));
+        assert!(text.contains("127.0.0.1:1"), "{text}");
+        assert!(text.contains("127.0.0.1:2"), "{text}");
+        assert_eq!(
+            text.matches("Is `server` running there").count(),
+            1,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_vouched_key_never_overrides_one_already_trusted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let known = dir.path().join("known_hosts");
+        let remembered = Fingerprint::of_certificate(b"remembered");
+        let vouched_key = Fingerprint::of_certificate(b"vouched");
+        KnownHosts::at(&known)
+            .remember(NOBODY, remembered)
+            .expect("writes");
+        let vouched = Vouched {
+            server: NOBODY.to_string(),
+            fingerprint: Some(vouched_key.to_string()),
+        };
+        // Refused before connecting: nothing listens there, and the error
+        // is the refusal, not the connection's.
+        let text = |security: &Security| failure(connect_vouched(&vouched, "ana", security));
+        let by_known_hosts = text(&tls(None, Some(known.clone())));
+        assert!(
+            by_known_hosts.contains("refusing to move"),
+            "{by_known_hosts}"
+        );
+        assert!(
+            by_known_hosts.contains(&remembered.to_string()),
+            "{by_known_hosts}"
+        );
+        let by_pin = text(&tls(Some(remembered), None));
+        assert!(by_pin.contains("--fingerprint pins"), "{by_pin}");
+        let keyless = Vouched {
+            fingerprint: None,
+            ..vouched.clone()
+        };
+        let without_key = failure(connect_vouched(&keyless, "ana", &tls(None, None)));
+        assert!(without_key.contains("named no key"), "{without_key}");
+        // The same key as remembered is no reason to refuse: it tries to connect.
+        let same = Vouched {
+            fingerprint: Some(remembered.to_string()),
+            ..vouched
+        };
+        let unreachable = failure(connect_vouched(&same, "ana", &tls(None, Some(known))));
+        assert!(unreachable.contains("could not connect"), "{unreachable}");
     }
 }

@@ -8,6 +8,7 @@ use meeting_client::media;
 use meeting_client::media::audio::codec;
 use meeting_client::media::options::{MediaOptions, VideoSettings};
 use meeting_client::output;
+use meeting_client::servers;
 use meeting_client::tui::{self, Graphics, TuiSettings};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -123,8 +124,11 @@ fn parse_name(text: &str) -> Result<String, String> {
 #[derive(Parser, Debug)]
 #[command(name = "client", version, after_help = after_help())]
 struct Args {
-    /// Server to connect to: a host name or IP address, optionally with :PORT.
-    #[arg(required_unless_present_any = ["list_devices", "completions", "man"])]
+    /// Server to connect to: a host name or IP address, optionally with
+    /// :PORT (IPv6 as [::1]:7000). Several servers of a cluster, separated by
+    /// commas (a,b:7000,c), are tried in a random order, every address of
+    /// each name, until one answers.
+    #[arg(value_name = "HOST[:PORT][,HOST[:PORT]...]", required_unless_present_any = ["list_devices", "completions", "man"])]
     host: Option<String>,
 
     /// List the cameras, microphones and speakers this client can use, and exit.
@@ -145,7 +149,7 @@ struct Args {
     #[arg(long, value_name = "opus|pcm", default_value_t = codec::default_codec(), value_parser = codec::parse_codec)]
     audio_codec: common::AudioCodec,
 
-    /// Server port.
+    /// Server port, for the servers named without one.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
 
@@ -245,6 +249,13 @@ fn main() -> ExitCode {
         println!("{}", media::devices::list());
         return ExitCode::SUCCESS;
     }
+    // A bad list is a bad command line (exit 2), found before connecting.
+    let servers = match servers::parse_list(args.host.as_deref().unwrap_or_default(), args.port) {
+        Ok(servers) => servers,
+        Err(message) => Args::command()
+            .error(clap::error::ErrorKind::ValueValidation, message)
+            .exit(),
+    };
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
@@ -329,8 +340,7 @@ fn main() -> ExitCode {
     };
     let options = Options {
         security,
-        host: args.host.unwrap_or_default(),
-        port: args.port,
+        servers,
         name: args.name,
         mode,
         record,

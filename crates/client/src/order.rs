@@ -55,6 +55,15 @@ impl AnswerOrder {
         }
     }
 
+    /// The session moved to another server: no `pong` of the old one will
+    /// come, so every held answer is due now (returned), and counting
+    /// starts again.
+    pub fn restart(&mut self) -> Vec<LocalEvent> {
+        let held = self.drain();
+        *self = AnswerOrder::new(self.enabled);
+        held
+    }
+
     /// A request (not a ping) went to the server.
     pub fn request_sent(&mut self) {
         self.unanswered = true;

@@ -33,6 +33,6 @@ pub use ids::{ClientId, MeetingId, SessionToken};
 pub use layers::{Layer, LayerHeader, LayerSet, MemberView, PixelSize, ReceiverLayer};
 pub use media::{MediaKind, PerKind};
 pub use message::{
-    Event, InputEvent, MeetingSummary, MemberInfo, MemberRef, Request, ServerStatsReport,
-    TrafficStats,
+    ClusterReport, Event, InputEvent, MeetingSummary, MemberInfo, MemberRef, Request,
+    ServerStatsReport, TrafficStats,
 };

@@ -63,6 +63,13 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         passcode: Option<String>,
     },
+    /// Join `meeting`, which another server of the cluster handed over to
+    /// this one, with the `ticket` it gave you (`meeting_moved`): you come
+    /// back as you were, host included, past its passcode, lobby and lock.
+    Rejoin {
+        meeting: String,
+        ticket: String,
+    },
     Leave,
     Cancel,
     Meetings,
@@ -215,6 +222,10 @@ pub struct MeetingSummary {
     /// The host lets nobody new in.
     #[serde(default)]
     pub locked: bool,
+    /// Another server of the cluster holds it (`host:port`); absent when
+    /// the server that answered does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 /// What the server relayed of one frame type since it started.
@@ -252,6 +263,34 @@ pub struct ServerStatsReport {
     /// falling behind (`held_down`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub layer_totals: std::collections::BTreeMap<String, u64>,
+    /// The cluster this server belongs to (absent without `--cluster`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterReport>,
+}
+
+/// A server's view of its cluster (`server_stats`, metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterReport {
+    /// The cluster's name and this server's name in it.
+    pub name: String,
+    pub server: String,
+    /// The backbone (NATS) is connected now.
+    pub connected: bool,
+    /// The other servers heard from lately, by name.
+    pub peers: Vec<String>,
+    /// Meetings this server holds (it runs their rules).
+    pub meetings_held: usize,
+    /// Meetings of the cluster held by other servers.
+    pub meetings_elsewhere: usize,
+    /// What crossed the backbone, as the NATS client counts it.
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Messages to the backbone dropped because it did not keep up.
+    pub dropped_out: u64,
+    /// Times the NATS server said this server's subscription fell behind.
+    pub slow_consumer_events: u64,
 }
 
 /// From server to client.
@@ -279,6 +318,33 @@ pub enum Event {
     },
     /// Answer to `attach` on a media socket.
     Attached { kind: MediaKind },
+    /// On a server of a cluster, after `joined`: your way back into
+    /// `meeting` should its server die. `rejoin` it with this ticket at
+    /// another server of the cluster, which takes the meeting over (or
+    /// says where it went). A new one comes with each join.
+    Ticket { meeting: MeetingId, ticket: String },
+    /// The server you are on is stopping and hands your meeting over to
+    /// `server` (`host:port`) of its cluster, whose key is `fingerprint`
+    /// (absent without TLS), vouched for by this server. Connect there and
+    /// `rejoin` the meeting with `ticket` (yours alone, for a minute). Sent
+    /// before `shutdown`, which then means "move", not "the end".
+    MeetingMoved {
+        meeting: MeetingId,
+        server: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+        ticket: String,
+    },
+    /// Answer to `join` (or `rejoin`) from a server of a cluster that does not hold the
+    /// meeting: `server` (`host:port`) does, and its key is `fingerprint`
+    /// (absent without TLS), vouched for by the server that answers. The
+    /// client connects there and joins again; nothing changed here.
+    MeetingElsewhere {
+        meeting: MeetingId,
+        server: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+    },
     /// You created a meeting (a `joined` follows: you are its host).
     /// With the passcode the creator chose, if any: the host passes it on
     /// with the id.

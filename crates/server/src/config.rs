@@ -3,6 +3,7 @@
 //! server reads its own share of them.
 
 use crate::admission::AdmissionLimits;
+use crate::cluster::ClusterConfig;
 use crate::registry::{DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_PER_ADDRESS, HoldLimits};
 use common::{MediaKind, PerKind};
 use std::net::SocketAddr;
@@ -45,6 +46,8 @@ pub struct ServerConfig {
     /// A control connection that has pinged once and is then silent this
     /// long counts as broken.
     pub client_silence_limit: Duration,
+    /// The cluster this server joins (`--cluster`); alone without.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl ServerConfig {
@@ -87,6 +90,7 @@ impl Default for ServerConfig {
             max_held: DEFAULT_MAX_HELD,
             max_held_per_address: DEFAULT_MAX_HELD_PER_ADDRESS,
             client_silence_limit: common::protocol::CLIENT_SILENCE_LIMIT,
+            cluster: None,
         }
     }
 }

@@ -19,6 +19,21 @@ pub fn join_commands(bind: SocketAddr) -> Vec<String> {
         .collect()
 }
 
+/// The one `host:port` other servers' clients should use to reach a server
+/// listening on `bind`: its address, or its first LAN address when it
+/// listens on all of them.
+pub fn reachable_address(bind: SocketAddr) -> String {
+    let ip = if bind.ip().is_unspecified() {
+        interface_addresses(bind.is_ipv6())
+            .into_iter()
+            .next()
+            .unwrap_or(bind.ip())
+    } else {
+        bind.ip()
+    };
+    SocketAddr::new(ip, bind.port()).to_string()
+}
+
 fn join_command(ip: IpAddr, port: u16) -> String {
     match (ip, port) {
         (IpAddr::V4(ip), DEFAULT_PORT) => format!("client {ip}"),

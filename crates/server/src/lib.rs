@@ -5,9 +5,11 @@
 //! `admission` who may connect and who makes way when there is no room,
 //! `connection` the handshake and the per-socket read loops, `server` the
 //! accept loop and shutdown, `stats` the traffic counters, and `metrics` the
-//! optional HTTP listener that shows them to Prometheus.
+//! optional HTTP listener that shows them to Prometheus; `cluster` the
+//! servers a server works with (`--cluster`, over NATS).
 
 pub mod admission;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod lan;

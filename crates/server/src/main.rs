@@ -124,7 +124,133 @@ struct Args {
     log_format: LogFormat,
 
     #[command(flatten)]
+    cluster: ClusterArgs,
+
+    #[command(flatten)]
     docs: cli_docs::DocsArgs,
+}
+
+/// Joining a cluster of servers over NATS (docs/CLUSTER.md). Secrets for
+/// NATS come from the environment or a file, never the command line, where
+/// every user of the machine could read them.
+#[derive(clap::Args, Debug)]
+struct ClusterArgs {
+    /// Join the cluster whose NATS servers are at these addresses
+    /// (nats://HOST:PORT or tls://HOST:PORT, comma-separated). Any server of
+    /// the cluster then lists its meetings and lets people join them. A
+    /// nats:// address that is not on this machine is refused without TLS
+    /// (--cluster-ca) unless --cluster-insecure. Off unless given.
+    #[arg(
+        long,
+        env = "MEETING_CLUSTER",
+        value_name = "URLS",
+        value_delimiter = ','
+    )]
+    cluster: Vec<String>,
+
+    /// The cluster's name: servers with the same name on one NATS system
+    /// form one cluster.
+    #[arg(
+        long,
+        env = "MEETING_CLUSTER_NAME",
+        value_name = "NAME",
+        default_value = "meeting"
+    )]
+    cluster_name: String,
+
+    /// Where clients reach this server when another server of the cluster
+    /// sends them here (HOST:PORT). Default: the --bind address, or this
+    /// machine's first LAN address when bound to all of them.
+    #[arg(long, env = "MEETING_ADVERTISE", value_name = "HOST:PORT")]
+    advertise: Option<String>,
+
+    /// A NATS credentials file (.creds, as nsc makes them). A user and
+    /// password come from MEETING_CLUSTER_USER and MEETING_CLUSTER_PASSWORD,
+    /// a token from MEETING_CLUSTER_TOKEN.
+    #[arg(long, env = "MEETING_CLUSTER_CREDS", value_name = "FILE")]
+    cluster_creds: Option<PathBuf>,
+
+    /// Reach NATS over TLS, trusting this certificate authority (PEM) as
+    /// well as the system's.
+    #[arg(long, env = "MEETING_CLUSTER_CA", value_name = "FILE")]
+    cluster_ca: Option<PathBuf>,
+
+    /// A client certificate and key (PEM) for NATS servers that ask for
+    /// one, as CERT,KEY.
+    #[arg(
+        long,
+        env = "MEETING_CLUSTER_CERT",
+        value_name = "CERT,KEY",
+        value_delimiter = ',',
+        num_args = 2
+    )]
+    cluster_cert: Vec<PathBuf>,
+
+    /// On how many NATS servers the cluster's directory is kept: 3 on a
+    /// three-node NATS cluster lets it outlive one NATS server's death.
+    #[arg(
+        long,
+        env = "MEETING_CLUSTER_REPLICAS",
+        value_name = "N",
+        default_value_t = 1
+    )]
+    cluster_replicas: usize,
+
+    /// Allow nats:// without TLS to another machine: meetings cross that
+    /// network in clear text. Only for a network that is yours alone.
+    #[arg(long)]
+    cluster_insecure: bool,
+}
+
+impl ClusterArgs {
+    fn config(&self) -> anyhow::Result<Option<meeting_server::cluster::ClusterConfig>> {
+        use meeting_server::cluster::{ClusterAuth, ClusterConfig, ClusterTls};
+        let urls: Vec<String> = self
+            .cluster
+            .iter()
+            .map(|url| url.trim().to_string())
+            .filter(|url| !url.is_empty())
+            .collect();
+        if urls.is_empty() {
+            return Ok(None);
+        }
+        let secret = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let user = match (
+            secret("MEETING_CLUSTER_USER"),
+            secret("MEETING_CLUSTER_PASSWORD"),
+        ) {
+            (Some(user), Some(password)) => Some((user, password)),
+            (None, None) => None,
+            _ => anyhow::bail!(
+                "MEETING_CLUSTER_USER and MEETING_CLUSTER_PASSWORD go together: set both or neither"
+            ),
+        };
+        let tls =
+            (self.cluster_ca.is_some() || !self.cluster_cert.is_empty()).then(|| ClusterTls {
+                roots: self.cluster_ca.clone(),
+                client: match self.cluster_cert.as_slice() {
+                    [certificate, key] => Some((certificate.clone(), key.clone())),
+                    _ => None,
+                },
+            });
+        let config = ClusterConfig {
+            urls,
+            name: self.cluster_name.clone(),
+            server: meeting_server::cluster::config::server_name(),
+            advertise: self.advertise.clone().unwrap_or_default(),
+            fingerprint: None,
+            auth: ClusterAuth {
+                creds: self.cluster_creds.clone(),
+                user,
+                token: secret("MEETING_CLUSTER_TOKEN"),
+            },
+            tls,
+            insecure: self.cluster_insecure,
+            replicas: self.cluster_replicas,
+        };
+        config.check().map_err(anyhow::Error::msg)?;
+        Ok(Some(config))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -313,6 +439,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         resume_hold: args.resume_hold,
         max_held: args.max_held,
         max_held_per_address: args.max_held_per_address,
+        cluster: args.cluster.config()?,
         ..ServerConfig::default()
     };
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);

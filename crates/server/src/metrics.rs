@@ -16,7 +16,7 @@
 use crate::registry::MeetingRegistry;
 use crate::stats::ServerStats;
 use anyhow::{Context, anyhow};
-use common::{MediaKind, ServerStatsReport, TrafficStats};
+use common::{ClusterReport, MediaKind, ServerStatsReport, TrafficStats};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -106,7 +106,9 @@ impl std::fmt::Debug for ServerCollector {
 impl ServerCollector {
     fn report(&self) -> ServerStatsReport {
         let counts = self.registry.counts();
-        self.stats.report(counts.clients, counts.meetings)
+        let mut report = self.stats.report(counts.clients, counts.meetings);
+        report.cluster = self.registry.cluster().map(|c| c.report(counts.meetings));
+        report
     }
 }
 
@@ -173,6 +175,9 @@ fn encode_report(report: &ServerStatsReport, encoder: &mut DescriptorEncoder) ->
         MetricType::Counter,
         report.connections_total,
     )?;
+    if let Some(cluster) = &report.cluster {
+        encode_cluster(cluster, encoder)?;
+    }
     let kinds: Vec<(&str, &TrafficStats)> = std::iter::once(("control", &report.control))
         .chain(
             MediaKind::ALL
@@ -194,6 +199,86 @@ fn encode_report(report: &ServerStatsReport, encoder: &mut DescriptorEncoder) ->
                 _ => ConstGauge::new(value).encode(sample)?,
             }
         }
+    }
+    Ok(())
+}
+
+/// A server of a cluster: its peers, its meetings, and its backbone traffic.
+fn encode_cluster(cluster: &ClusterReport, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+    let gauges = [
+        (
+            "cluster_connected",
+            "1 while the cluster's backbone (NATS) is connected.",
+            u64::from(cluster.connected),
+        ),
+        (
+            "cluster_peers",
+            "Other servers of the cluster heard from lately.",
+            cluster.peers.len() as u64,
+        ),
+        (
+            "cluster_meetings_held",
+            "Meetings this server holds.",
+            cluster.meetings_held as u64,
+        ),
+        (
+            "cluster_meetings_elsewhere",
+            "Meetings other servers of the cluster hold.",
+            cluster.meetings_elsewhere as u64,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let name = format!("{PREFIX}_{name}");
+        encode_value(encoder, &name, help, None, MetricType::Gauge, value)?;
+    }
+    let counters = [
+        (
+            "backbone_messages_received",
+            "Messages received from the backbone.",
+            None,
+            cluster.messages_in,
+        ),
+        (
+            "backbone_messages_sent",
+            "Messages sent to the backbone.",
+            None,
+            cluster.messages_out,
+        ),
+        (
+            "backbone_received",
+            "Bytes received from the backbone.",
+            Some(Unit::Bytes),
+            cluster.bytes_in,
+        ),
+        (
+            "backbone_sent",
+            "Bytes sent to the backbone.",
+            Some(Unit::Bytes),
+            cluster.bytes_out,
+        ),
+        (
+            "backbone_dropped",
+            "Messages for the backbone dropped because it did not keep up.",
+            None,
+            cluster.dropped_out,
+        ),
+        (
+            "backbone_slow_consumer_events",
+            "Times NATS said this server's subscriptions fell behind.",
+            None,
+            cluster.slow_consumer_events,
+        ),
+    ];
+    for (name, help, unit, value) in counters {
+        let name = format!("{PREFIX}_{name}");
+        encode_value(
+            encoder,
+            &name,
+            help,
+            unit.as_ref(),
+            MetricType::Counter,
+            value,
+        )?;
     }
     Ok(())
 }
@@ -447,6 +532,28 @@ fn serve(
     }
 }
 
+/// The health check's body: the server answers (so it is healthy); on a
+/// server of a cluster, also whether it reaches the others, since it keeps
+/// serving its own meetings without them.
+fn health(registry: &MeetingRegistry) -> String {
+    let Some(cluster) = registry.cluster() else {
+        return "ok\n".to_string();
+    };
+    let report = cluster.report(registry.counts().meetings);
+    if report.connected {
+        format!(
+            "ok\ncluster {}: connected, {} other servers\n",
+            report.name,
+            report.peers.len()
+        )
+    } else {
+        format!(
+            "ok\ncluster {}: NATS unreachable; serving this server's meetings alone\n",
+            report.name
+        )
+    }
+}
+
 fn answer(
     method: &tiny_http::Method,
     url: &str,
@@ -459,7 +566,7 @@ fn answer(
             (200, CONTENT_TYPE, render(registry, stats))
         }
         (tiny_http::Method::Get | tiny_http::Method::Head, "/healthz") => {
-            (200, "text/plain; charset=utf-8", "ok\n".to_string())
+            (200, "text/plain; charset=utf-8", health(registry))
         }
         (tiny_http::Method::Get | tiny_http::Method::Head, _) => (
             404,

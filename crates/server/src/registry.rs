@@ -20,16 +20,22 @@
 //! the outboxes of everyone it sends to, republished whenever membership
 //! or attachments change, and read by that client's media readers alone.
 //!
+//! On a server of a cluster, the handle also holds the `Cluster`: the rules
+//! consult it (as `Elsewhere`) under the lock, which costs a look in its
+//! directory and never a wait on the network; claiming a new meeting's id,
+//! which does wait, happens before the lock is taken.
+//!
 //! This file is the handle and what it carries out; its parts each own one
 //! thing: `session` a client's side of the transport, `event_log` the events
 //! kept for a resume, `holds` the held sessions, and `routes` where media
 //! goes (and, through `crate::layers`, which video layers).
 
+use crate::cluster::Cluster;
 use crate::outbox::Outbox;
 use crate::rules::{Effect, MeetingRules};
 use bytes::Bytes;
 use common::protocol::PROTOCOL_VERSION;
-use common::{ClientId, Event, Frame, MediaKind, PerKind, Request, SessionToken};
+use common::{ClientId, Event, Frame, MediaKind, MeetingSummary, PerKind, Request, SessionToken};
 // A panic elsewhere must not take the whole server down with it.
 use common::sync::lock;
 use event_log::EventLog;
@@ -46,6 +52,7 @@ pub use routes::{Route, RouteReceiver, RouteSlot};
 pub use session::{Attachment, Closer};
 
 mod event_log;
+mod handover;
 mod holds;
 mod routes;
 mod session;
@@ -64,6 +71,13 @@ struct State {
     to_close: Vec<TcpStream>,
 }
 
+/// What the cluster gave a request before the lock was taken.
+#[derive(Default)]
+struct Prepared {
+    claimed: Option<common::MeetingId>,
+    handoff: Option<(common::MeetingId, crate::rules::Handoff)>,
+}
+
 /// Counts for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegistryCounts {
@@ -77,6 +91,7 @@ pub struct RegistryCounts {
 #[derive(Clone, Default)]
 pub struct MeetingRegistry {
     state: Arc<Mutex<State>>,
+    cluster: Option<Arc<Cluster>>,
 }
 
 /// Fills `buf` with secure random bytes.
@@ -94,6 +109,33 @@ impl MeetingRegistry {
         let registry = MeetingRegistry::default();
         lock(&registry.state).holds = Holds::new(limits);
         registry
+    }
+
+    /// The registry of a server of `cluster`.
+    pub fn in_cluster(mut self, cluster: Arc<Cluster>) -> MeetingRegistry {
+        self.cluster = Some(cluster);
+        lock(&self.state).rules.give_standing_tickets();
+        self
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
+
+    /// Every meeting's line, private ones too, with its standing handoff
+    /// (what the cluster is told).
+    pub fn cluster_lines(&self) -> Vec<(MeetingSummary, Option<crate::rules::Handoff>)> {
+        let state = lock(&self.state);
+        let mut handoffs = state.rules.standing_handoffs();
+        state
+            .rules
+            .summaries()
+            .into_iter()
+            .map(|summary| {
+                let handoff = handoffs.remove(&summary.id);
+                (summary, handoff)
+            })
+            .collect()
     }
 
     /// Starts the one timer that ends held sessions not resumed in time; it
@@ -401,12 +443,34 @@ impl MeetingRegistry {
 
     /// Carries out one request of client `id` after the handshake.
     pub fn handle(&self, id: ClientId, request: Request) {
+        let prepared = self.prepare(id, &request);
         self.with_state(|state| {
             if let Some(client) = state.sessions.get_mut(&id) {
                 client.requests_handled += 1;
             }
-            state.rules.handle(id, request)
+            state.handle(id, request, prepared, self.cluster.as_deref())
         })
+    }
+
+    /// What a request needs from the cluster before the lock is taken: an
+    /// id claimed for a meeting it creates, the handoff of a meeting it
+    /// rejoins.
+    fn prepare(&self, id: ClientId, request: &Request) -> Prepared {
+        Prepared {
+            claimed: self.claim_for(id, request),
+            handoff: self.handoff_for(request),
+        }
+    }
+
+    /// On a server of a cluster, an id for the meeting `request` creates,
+    /// claimed across the cluster before the lock is taken.
+    fn claim_for(&self, id: ClientId, request: &Request) -> Option<common::MeetingId> {
+        let cluster = self.cluster.as_ref()?;
+        let Request::Create { passcode } = request else {
+            return None;
+        };
+        let host = lock(&self.state).rules.name_of(id)?;
+        cluster.claim_meeting_id(id, &host, passcode.is_some())
     }
 
     /// Carries out a request read from control connection `epoch` of `id`,
@@ -419,6 +483,8 @@ impl MeetingRegistry {
         request: Request,
         report: impl FnOnce(RegistryCounts) -> Event,
     ) {
+        let prepared = self.prepare(id, &request);
+        let cluster = self.cluster.as_deref();
         self.with_state(|state| {
             let Some(client) = state.sessions.get_mut(&id) else {
                 return;
@@ -434,6 +500,7 @@ impl MeetingRegistry {
                     if let Event::ServerStats(report) = &mut event {
                         report.layers = state.layers_in_meeting_of(id);
                         report.layer_totals = state.layer_totals();
+                        report.cluster = cluster.map(|c| c.report(counts.meetings));
                     }
                     state.rules.tell(id, event);
                 }
@@ -442,7 +509,7 @@ impl MeetingRegistry {
                         state.set_view(id, sizes, others);
                     }
                 }
-                request => state.rules.handle(id, request),
+                request => state.handle(id, request, prepared, cluster),
             }
         })
     }
@@ -462,7 +529,10 @@ fn run_hold_timer(state: &Weak<Mutex<State>>) {
         let Some(state) = state.upgrade() else {
             return;
         };
-        let registry = MeetingRegistry { state };
+        let registry = MeetingRegistry {
+            state,
+            cluster: None,
+        };
         let now = Instant::now();
         let next = registry.expire_holds(now);
         if registry.is_closed() {
@@ -475,6 +545,27 @@ fn run_hold_timer(state: &Weak<Mutex<State>>) {
 }
 
 impl State {
+    /// Hands `request` to the rules: with the cluster's view of the other
+    /// servers' meetings, and the id it claimed if it creates one.
+    fn handle(
+        &mut self,
+        id: ClientId,
+        request: Request,
+        prepared: Prepared,
+        cluster: Option<&Cluster>,
+    ) {
+        if let Some(meeting) = prepared.claimed {
+            self.rules.use_claimed_id(meeting);
+        }
+        if let Some((meeting, handoff)) = prepared.handoff {
+            self.rules.expect_handoff(meeting, handoff);
+        }
+        match cluster {
+            Some(cluster) => self.rules.handle_in_cluster(id, request, cluster),
+            None => self.rules.handle(id, request),
+        }
+    }
+
     fn counts(&self) -> RegistryCounts {
         RegistryCounts {
             clients: self.rules.client_count(),

@@ -8,6 +8,7 @@
 //! cannot be started refuses the one connection that needed it.
 
 use crate::admission::{Gate, GateCounts};
+use crate::cluster::{self, Cluster};
 use crate::config::{Encryption, ServerConfig};
 use crate::connection::{self, ConnectionContext};
 use crate::metrics::MetricsListener;
@@ -50,6 +51,7 @@ pub struct RunningServer {
     accept_thread: Option<JoinHandle<()>>,
     writers_alive: crossbeam_channel::Receiver<()>,
     metrics: Option<MetricsListener>,
+    cluster: Option<Arc<Cluster>>,
     /// Dropped at shutdown, which ends the stats logger.
     _stop_logger: Option<crossbeam_channel::Sender<()>>,
 }
@@ -87,10 +89,19 @@ impl Server {
     /// Starts accepting connections on a thread of its own.
     pub fn start(self) -> anyhow::Result<RunningServer> {
         let local_addr = self.local_addr()?;
-        let registry = MeetingRegistry::with_holds(self.config.holds());
+        let mut registry = MeetingRegistry::with_holds(self.config.holds());
         registry
             .spawn_hold_timer()
             .context("could not start the hold timer")?;
+        let cluster = match &self.config.cluster {
+            Some(config) => {
+                let cluster = join_cluster(config, local_addr, &self.config.encryption)?;
+                registry = registry.in_cluster(cluster.clone());
+                spawn_announcer(registry.clone(), cluster.clone())?;
+                Some(cluster)
+            }
+            None => None,
+        };
         let gate = Gate::new(self.config.admission());
         let stopping = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(ServerStats::default());
@@ -130,9 +141,44 @@ impl Server {
             accept_thread: Some(accept_thread),
             writers_alive: alive_rx,
             metrics,
+            cluster,
             _stop_logger: stop_logger,
         })
     }
+}
+
+/// Joins the cluster as this server: reached at `--advertise`, else at the
+/// address it listens on (its first LAN address when that is all of them).
+fn join_cluster(
+    config: &cluster::ClusterConfig,
+    local_addr: SocketAddr,
+    encryption: &Encryption,
+) -> anyhow::Result<Arc<Cluster>> {
+    let mut config = config.clone();
+    if config.advertise.is_empty() {
+        config.advertise = crate::lan::reachable_address(local_addr);
+    }
+    if config.fingerprint.is_none()
+        && let Encryption::Tls(identity) = encryption
+    {
+        config.fingerprint = Some(identity.fingerprint().to_string());
+    }
+    Cluster::join(config)
+}
+
+/// Tells the cluster this server's meetings every `ANNOUNCE_EVERY`, until
+/// the server leaves it.
+fn spawn_announcer(registry: MeetingRegistry, cluster: Arc<Cluster>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("cluster-announce".into())
+        .spawn(move || {
+            while !cluster.has_left() {
+                cluster.announce(registry.cluster_lines());
+                std::thread::sleep(cluster::ANNOUNCE_EVERY);
+            }
+        })
+        .context("could not start the cluster announcer")?;
+    Ok(())
 }
 
 /// Logs the traffic figures every `every` while anything moves; stops when the
@@ -202,7 +248,15 @@ impl RunningServer {
         if let Some(thread) = self.accept_thread.take() {
             let _ = thread.join();
         }
+        // In a cluster, its meetings go on elsewhere: members are told where
+        // (and with what ticket) before they hear this server stops.
+        if let Some(cluster) = &self.cluster {
+            self.registry.hand_over(cluster);
+        }
         self.registry.shutdown("the server is shutting down");
+        if let Some(cluster) = self.cluster.take() {
+            cluster.leave();
+        }
         // Every writer holds a sender: recv ends with Disconnected when all are done.
         let _ = self.writers_alive.recv_timeout(grace);
     }

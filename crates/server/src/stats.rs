@@ -105,9 +105,11 @@ impl ServerStats {
             meetings,
             control: self.control.snapshot(),
             media: PerKind::from_fn(|kind| self.media[kind].snapshot()),
-            // The registry fills in the layers (it knows the meetings).
+            // The registry fills in the layers (it knows the meetings) and
+            // the cluster (it holds it).
             layers: Vec::new(),
             layer_totals: Default::default(),
+            cluster: None,
         }
     }
 }

@@ -81,6 +81,11 @@ impl Devices {
         }
     }
 
+    /// The session moved to another server, where we are `me`.
+    pub fn moved(&self, me: common::ClientId) {
+        self.playback.set_me(me);
+    }
+
     /// `/speaker`: finishes the current playback (a WAV file gets its
     /// header) and plays the mix to the new sink, or to nothing.
     pub fn switch_speaker(&mut self, spec: &str) -> LocalEvent {

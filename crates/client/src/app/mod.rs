@@ -22,6 +22,8 @@
 
 mod chat;
 mod devices;
+mod failover;
+mod moving;
 mod remote;
 mod requests;
 mod session;
@@ -30,15 +32,18 @@ mod start;
 mod video_wanted;
 
 use crate::command::{self, Command, DeviceKind};
+use crate::events::{Entry, FailedOver, Move};
 use crate::media;
 use crate::meeting::MeetingState;
 use crate::order::{AnswerOrder, Decision};
-use crate::output::{FrontEnd, LocalEvent};
+use crate::output::{FrontEnd, LocalEvent, MoveReason};
 use crate::stats::ClientStats;
 use chat::Chat;
-use common::{Event, MediaKind, Request};
+use common::{Event, MediaKind, MeetingId, Request};
 use crossbeam_channel::{Receiver, Sender};
 use devices::Devices;
+use failover::Failover;
+use moving::{Failed, Follow, Moves, Rejoined};
 use remote::Remote;
 use session::Connection;
 use sharing::Sharing;
@@ -89,6 +94,11 @@ struct App {
     remote: Remote,
     chat: Chat,
     video: VideoAsk,
+    /// Following a meeting to the server of the cluster that holds it.
+    moves: Moves,
+    /// Finding our meeting again at another server of the cluster should
+    /// ours die.
+    failover: Failover,
 }
 
 impl App {
@@ -121,9 +131,21 @@ impl App {
                 AppEvent::ControlClosed(generation, reason)
                     if self.connection.is_current(generation) =>
                 {
+                    if self.moves.handing_over() {
+                        // The server that hands our meeting over closes as
+                        // it stops: the move decides what comes next.
+                        self.moves.old_closed(reason);
+                        continue;
+                    }
                     match reason {
-                        // Closed with a goodbye: the server ended the session.
                         Some(reason) if !self.connection.shutdown_seen => self.reconnect(reason),
+                        // A clean close without `shutdown` is how a dead
+                        // server's plain TCP ends, too: with a standing
+                        // ticket, the failover's resume first tells the
+                        // two apart (a live server refuses it).
+                        None if !self.connection.shutdown_seen && self.may_fail_over() => self
+                            .reconnect("the server closed the connection unannounced".to_string()),
+                        // Closed with a goodbye: the server ended the session.
                         reason => return Ok(self.connection_ended(reason)),
                     }
                 }
@@ -137,24 +159,55 @@ impl App {
                 {
                     return Ok(self.connection_ended(Some(message)));
                 }
+                AppEvent::FailedOver(generation, back)
+                    if self.connection.is_current(generation) =>
+                {
+                    if let Some(ending) = self.failed_over(*back) {
+                        return Ok(ending);
+                    }
+                }
                 // From a control connection given up for a newer one.
                 AppEvent::Control(..)
                 | AppEvent::ControlClosed(..)
                 | AppEvent::Resumed(..)
                 | AppEvent::ResumeFailed(..) => {}
+                // A failover that came too late: the session there ends,
+                // with a goodbye so the server does not hold it for a resume.
+                AppEvent::FailedOver(_, back) => {
+                    back.link.control.close_notify();
+                    let _ = back.link.control.shutdown(Shutdown::Both);
+                }
+                AppEvent::Moved(moved) => {
+                    if let Some(ending) = self.moved(*moved) {
+                        return Ok(ending);
+                    }
+                }
+                AppEvent::MoveFailed {
+                    meeting,
+                    server,
+                    reason,
+                } => {
+                    if let Some(ending) = self.move_failed(&meeting, &server, &reason) {
+                        return Ok(ending);
+                    }
+                }
                 AppEvent::MediaClosed(kind) => {
                     tracing::debug!("{kind} socket closed");
                 }
-                // A server that is stopping closes every socket: that is no
-                // news once it said so.
-                AppEvent::MediaDown(kind, reason) if !self.connection.shutdown_seen => {
+                // A server that is stopping (or handing our meeting over)
+                // closes every socket: that is no news once it said so.
+                AppEvent::MediaDown(kind, reason)
+                    if !self.connection.shutdown_seen && !self.moves.handing_over() =>
+                {
                     self.output.local(&LocalEvent::MediaDown { kind, reason });
                 }
+                AppEvent::MediaDown(kind, _) => self.sharing.down_unsaid(kind),
                 AppEvent::MediaUp(kind, down) => {
-                    let down_ms = u64::try_from(down.as_millis()).unwrap_or(u64::MAX);
-                    self.output.local(&LocalEvent::MediaUp { kind, down_ms });
+                    if self.sharing.up_is_news(kind) {
+                        let down_ms = u64::try_from(down.as_millis()).unwrap_or(u64::MAX);
+                        self.output.local(&LocalEvent::MediaUp { kind, down_ms });
+                    }
                 }
-                AppEvent::MediaDown(..) => {}
                 AppEvent::KeyframeNeeded(kind, member) => {
                     if self.meeting.shares(member, kind) {
                         self.send_request(Request::Keyframe { member, kind });
@@ -244,6 +297,10 @@ impl App {
                 return self.say(LocalEvent::Help { commands });
             }
             Command::Quit => return,
+            Command::Join(ref meeting, ref passcode) => {
+                self.moves.joining(meeting, passcode.clone());
+                requests::requests(command, &self.meeting)
+            }
             Command::Chat(text) => Chat::message(text),
             Command::Private(line) => Chat::private(&line, &self.meeting),
             command => requests::requests(command, &self.meeting),
@@ -316,17 +373,31 @@ impl App {
             self.order.ping_sent();
             self.send(Request::Ping);
         }
-        if let Some(quiet) = found.silent {
+        if let Some(quiet) = found.silent
+            && !self.moves.handing_over()
+        {
             let seconds = quiet.as_secs();
             self.output.local(&LocalEvent::ServerSilent { seconds });
             self.reconnect(format!("the server has not answered for {seconds} s"));
         }
     }
 
-    /// The control connection broke: keep the session, reconnect.
+    /// The control connection broke: keep the session, reconnect (or fail
+    /// over to another server of the cluster if ours is gone).
     fn reconnect(&mut self, reason: String) {
-        self.connection.reconnect();
+        let plan = self
+            .failover
+            .plan(self.meeting.meeting.as_ref(), self.connection.server());
+        self.connection.reconnect(plan);
         self.output.local(&LocalEvent::Reconnecting { reason });
+    }
+
+    /// Whether losing our server now would send us looking for the meeting
+    /// at another server of the cluster.
+    fn may_fail_over(&self) -> bool {
+        self.failover
+            .plan(self.meeting.meeting.as_ref(), self.connection.server())
+            .is_some()
     }
 
     /// The session goes on, on a new control connection.
@@ -359,6 +430,7 @@ impl App {
         if let Some(silent_ms) = self.connection.heard() {
             self.output.local(&LocalEvent::ServerBack { silent_ms });
         }
+        self.failover.heard(&event);
         if matches!(event, Event::Pong) {
             // The keep-alive's answer, or the one local answers wait behind.
             if let Some(read) = self.connection.pong() {
@@ -367,9 +439,68 @@ impl App {
             let released = self.order.pong();
             return self.show_held(released);
         }
+        if let Event::MeetingElsewhere {
+            meeting,
+            server,
+            fingerprint,
+        } = &event
+        {
+            let vouched = crate::link::Vouched {
+                server: server.clone(),
+                fingerprint: fingerprint.clone(),
+            };
+            match self
+                .moves
+                .elsewhere(meeting, vouched, self.connection.events())
+            {
+                // `moved` says it once the move is done (or why not).
+                Follow::Following => return,
+                Follow::NotOurs => {}
+                Follow::Refused(message) => {
+                    self.output.server(&event);
+                    return self.say(LocalEvent::Error { message });
+                }
+            }
+        }
+        if let Event::MeetingMoved {
+            meeting,
+            server,
+            fingerprint,
+            ticket,
+        } = &event
+        {
+            let vouched = crate::link::Vouched {
+                server: server.clone(),
+                fingerprint: fingerprint.clone(),
+            };
+            let ours = self.meeting.meeting.as_ref();
+            let ours = ours.or(self.meeting.waiting_for.as_ref());
+            let events = self.connection.events();
+            match self
+                .moves
+                .handed_over(meeting, ours, vouched, ticket, events)
+            {
+                // Said as it comes (why the server goes away); `moved`
+                // follows once the move is done (or why not).
+                Follow::Following => {
+                    self.sharing.expect_move(true);
+                    return self.output.server(&event);
+                }
+                Follow::NotOurs => {}
+                Follow::Refused(message) => {
+                    self.output.server(&event);
+                    return self.say(LocalEvent::Error { message });
+                }
+            }
+        }
+        let rejoin_refused = match self.moves.rejoin_answer(&event) {
+            Some(Rejoined::Refused(message)) => Some(message),
+            Some(Rejoined::Back) | None => None,
+        };
         if self.meeting.apply(&event) {
             self.output.meeting(&self.meeting);
         }
+        self.failover.now_in(self.meeting.meeting.as_ref());
         let in_meeting = self.meeting.in_meeting();
         self.stats.meeting_changed(&event);
         self.sharing.event(&event, in_meeting);
@@ -409,6 +540,195 @@ impl App {
         }
         if let Some(confirmed) = self.chat.confirmed(&event, &self.meeting) {
             self.output.local(&confirmed);
+        }
+        if let Some(message) = rejoin_refused {
+            // As for a server that stopped: the session ends here, and the
+            // loop ends once the control reader says the socket closed.
+            self.output.local(&LocalEvent::Error {
+                message: format!("{message}. The meeting ends here for you"),
+            });
+            self.connection.shutdown_seen = true;
+            self.connection.close();
+        }
+    }
+
+    /// Connected to the server that holds the meeting our `/join` asked
+    /// for, or that our meeting was handed over to: the session goes on
+    /// there. The meeting we were in (if any) is left as far as we know, the
+    /// old session ends as `/quit` would end it (without exiting), our media
+    /// channels go on there, and we join or rejoin, then say again what we
+    /// share. `Some` if that ends the client (a handover that could not
+    /// start the new connection).
+    fn moved(&mut self, moved: Move) -> Option<Ending> {
+        let Move {
+            link,
+            meeting,
+            entry,
+        } = moved;
+        let crate::link::ServerLink {
+            id,
+            server,
+            session,
+            control,
+            control_reader,
+            media,
+            ..
+        } = link;
+        if let Err(err) = self
+            .connection
+            .move_to(session.clone(), control, control_reader)
+        {
+            return self.move_failed(&meeting, &server.to_string(), &format!("{err:#}"));
+        }
+        self.moves.connected();
+        self.new_server(id, media, &session);
+        let (reason, enter) = match entry {
+            Entry::Join { passcode } => (
+                MoveReason::Elsewhere,
+                Request::Join {
+                    meeting: meeting.as_str().to_string(),
+                    passcode,
+                },
+            ),
+            Entry::Rejoin { ticket } => (
+                MoveReason::HandedOver,
+                Request::Rejoin {
+                    meeting: meeting.as_str().to_string(),
+                    ticket,
+                },
+            ),
+        };
+        self.output.local(&LocalEvent::Moved {
+            meeting,
+            server: server.to_string(),
+            id,
+            reason,
+        });
+        // First, so that the first answer there is the one to it (a
+        // rejoin's `error` is told apart from the others' that way).
+        self.send_request(enter);
+        self.announce_again();
+        None
+    }
+
+    /// Our server died and another server of the cluster took our meeting
+    /// over: the failover rejoined it there (`answer` is its `joined`) and
+    /// attached our media. The session goes on there as after a move.
+    /// `Some` if the new connection could not start (the session is lost).
+    fn failed_over(&mut self, back: FailedOver) -> Option<Ending> {
+        let FailedOver {
+            link,
+            meeting,
+            ticket,
+            answer,
+            lost,
+        } = back;
+        let crate::link::ServerLink {
+            id,
+            server,
+            session,
+            control,
+            control_reader,
+            media,
+            trust,
+            ..
+        } = link;
+        if let Some(remembered) = &trust.first_use {
+            self.output.local(&LocalEvent::FirstUse {
+                server: server.to_string(),
+                fingerprint: trust.fingerprint.map(|f| f.to_string()).unwrap_or_default(),
+                remembered_in: remembered.as_ref().map(|path| path.display().to_string()),
+            });
+        }
+        if let Err(err) = self
+            .connection
+            .move_to(session.clone(), control, control_reader)
+        {
+            let reason = format!(
+                "{lost} is gone, and the connection to {server}, which took meeting {meeting} \
+                 over, could not start: {err:#}"
+            );
+            return Some(self.connection_ended(Some(reason)));
+        }
+        // Sent and answered on the failover's thread: counted here, so a
+        // resume there later numbers requests and events as the server does.
+        self.connection.sent_before(&Request::Rejoin {
+            meeting: meeting.as_str().to_string(),
+            ticket,
+        });
+        self.new_server(id, media, &session);
+        self.output.local(&LocalEvent::Moved {
+            meeting,
+            server: server.to_string(),
+            id,
+            reason: MoveReason::Failover,
+        });
+        self.connection.counted();
+        self.server_event(answer);
+        self.announce_again();
+        None
+    }
+
+    /// The session goes on at another server, as `id`, with `media`
+    /// attached there: the meeting we were in (if any) is left as far as
+    /// we know, and what waited for the old server's answers is due.
+    fn new_server(
+        &mut self,
+        id: common::ClientId,
+        media: common::PerKind<crate::link::MediaSocket>,
+        session: &crate::link::Session,
+    ) {
+        if let Some(old) = self.meeting.meeting.clone() {
+            self.server_event(Event::Left { meeting: old });
+        }
+        self.sharing.move_to(media, session);
+        // The old server will answer nothing more: what waited for it is due.
+        let held = self.order.restart();
+        self.show_held(held);
+        let undelivered = self.chat.undelivered();
+        self.show_held(undelivered);
+        self.meeting = MeetingState::new(id);
+        self.devices.moved(id);
+        self.output.meeting(&self.meeting);
+    }
+
+    /// The new server knows nothing of what we share or ask for.
+    fn announce_again(&mut self) {
+        for kind in self.sharing.shared() {
+            self.send_request(Request::Media { kind, on: true });
+        }
+        self.video.forget_sent();
+        self.ask_for_video();
+    }
+
+    /// A move could not get there. After a `/join` we stay where we were;
+    /// after a handover the meeting ends for us as it would have when the
+    /// server we were on stopped: `Some` once its connection has ended.
+    fn move_failed(&mut self, meeting: &MeetingId, server: &str, reason: &str) -> Option<Ending> {
+        match self.moves.failed() {
+            Failed::Join => {
+                self.say(LocalEvent::Error {
+                    message: format!(
+                        "could not move to {server}, which holds meeting {meeting}: {reason}. \
+                         Still connected where you were"
+                    ),
+                });
+                None
+            }
+            Failed::Handover { old_closed } => {
+                self.sharing.expect_move(false);
+                self.connection.shutdown_seen = true;
+                // The old server will answer nothing more either.
+                let held = self.order.restart();
+                self.show_held(held);
+                self.output.local(&LocalEvent::Error {
+                    message: format!(
+                        "could not follow meeting {meeting} to {server}, where the server you \
+                         were on handed it over as it stops: {reason}. The meeting ends here for you"
+                    ),
+                });
+                old_closed.map(|reason| self.connection_ended(reason))
+            }
         }
     }
 

@@ -9,7 +9,13 @@
 //! it read, and the rest are sent again, so nothing is lost or done twice.
 //! Events are counted for the same reason. Each new control connection has a
 //! generation; what an abandoned one still says is ignored.
+//!
+//! On a server of a cluster, a member holding a standing ticket does not
+//! wait out `RESUME_TRYING_FOR` for a server that is gone: `failover::Plan`
+//! takes the resuming thread's place, resumes once, and looks for the
+//! meeting at the cluster's other servers.
 
+use super::failover::Plan;
 use crate::events::AppEvent;
 use crate::link::{ResumeError, ResumedControl, Session};
 use crate::resend::RequestLog;
@@ -117,6 +123,11 @@ impl Connection {
         })
     }
 
+    /// Where the loop's events go (for threads the loop starts).
+    pub fn events(&self) -> &Sender<AppEvent> {
+        &self.events
+    }
+
     /// Whether `generation` is the control connection now.
     pub fn is_current(&self, generation: u64) -> bool {
         generation == self.generation
@@ -173,8 +184,15 @@ impl Connection {
         found
     }
 
-    /// The control connection broke: keep the session, reconnect.
-    pub fn reconnect(&mut self) {
+    /// The server this session is on.
+    pub fn server(&self) -> std::net::SocketAddr {
+        self.session.server()
+    }
+
+    /// The control connection broke: keep the session, reconnect, or (with
+    /// a `failover` plan) find the meeting at another server of the
+    /// cluster if this one is gone.
+    pub fn reconnect(&mut self, failover: Option<Plan>) {
         if let Some(control) = self.control.take() {
             control.abandon();
         }
@@ -187,7 +205,11 @@ impl Connection {
             requests_sent: self.sent.sent(),
             events: self.events.clone(),
         };
-        if let Err(err) = spawn_named("resume", move || resumer.run()) {
+        let spawned = match failover {
+            Some(plan) => spawn_named("failover", move || plan.run(resumer)),
+            None => spawn_named("resume", move || resumer.run()),
+        };
+        if let Err(err) = spawned {
             let _ = self.events.send(AppEvent::ResumeFailed(
                 self.generation,
                 format!("could not start reconnecting: {err}"),
@@ -232,6 +254,46 @@ impl Connection {
         })
     }
 
+    /// A request sent on the new connection before the loop had it (a
+    /// failover's `rejoin`): numbered and kept as if sent here, so a later
+    /// resume counts it.
+    pub fn sent_before(&mut self, request: &Request) {
+        self.sent.record(request);
+    }
+
+    /// The session moved to another server: `session` there, on `socket`,
+    /// from now on. The old control connection says goodbye as quitting
+    /// does (its writer half-closes once its queue is dropped), and what it
+    /// still says is ignored (a new generation).
+    pub fn move_to(
+        &mut self,
+        session: Session,
+        socket: Socket,
+        reader: FrameReader<Socket>,
+    ) -> anyhow::Result<()> {
+        let link = ControlLink::open(socket, reader, self.generation + 1, self.events.clone())?;
+        self.generation += 1;
+        drop(self.control.replace(link));
+        self.session = session;
+        self.events_seen = 1;
+        self.sent = RequestLog::default();
+        self.reconnecting = None;
+        self.last_heard = Instant::now();
+        self.last_ping = Instant::now();
+        self.silent_since = None;
+        self.shutdown_seen = false;
+        Ok(())
+    }
+
+    /// Ends the session here without a word more: the control socket is
+    /// shut both ways, so its reader says `ControlClosed` at once and the
+    /// loop ends as it does for a server that closed.
+    pub fn close(&mut self) {
+        if let Some(control) = self.control.take() {
+            let _ = control.socket.shutdown(Shutdown::Both);
+        }
+    }
+
     /// Quitting: dropping the request queue ends the control writer, which
     /// half-closes. The socket, to shut once the last answers are in;
     /// `None` if there was no connection.
@@ -251,7 +313,7 @@ pub(super) fn spawn_named(name: &str, body: impl FnOnce() + Send + 'static) -> a
 }
 
 /// Reconnects and resumes the session, with back-off, for `RESUME_TRYING_FOR`.
-struct Resumer {
+pub(super) struct Resumer {
     session: Session,
     generation: u64,
     events_seen: u64,
@@ -267,7 +329,18 @@ const MAX_RESUME_DELAY: Duration = Duration::from_secs(2);
 const RESUME_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Resumer {
-    fn run(self) {
+    /// One attempt to resume, its TCP connect bounded by `connect_for`.
+    pub(super) fn attempt(&self, connect_for: Duration) -> Result<ResumedControl, ResumeError> {
+        self.session
+            .resume(self.events_seen, self.requests_sent, connect_for)
+    }
+
+    /// Tells the loop how reconnecting ended.
+    pub(super) fn report(&self, outcome: impl FnOnce(u64) -> AppEvent) {
+        let _ = self.events.send(outcome(self.generation));
+    }
+
+    pub(super) fn run(self) {
         let started = Instant::now();
         let give_up = started + RESUME_TRYING_FOR;
         let mut delay = FIRST_RESUME_DELAY;
@@ -276,12 +349,9 @@ impl Resumer {
             attempts += 1;
             let left = give_up.saturating_duration_since(Instant::now());
             let connect_for = left.clamp(Duration::from_millis(100), RESUME_CONNECT_TIMEOUT);
-            let last = match self
-                .session
-                .resume(self.events_seen, self.requests_sent, connect_for)
-            {
+            let last = match self.attempt(connect_for) {
                 Ok(resumed) => break AppEvent::Resumed(self.generation, Box::new(resumed)),
-                Err(ResumeError::Never(message)) => {
+                Err(ResumeError::Never(message) | ResumeError::Gone(message)) => {
                     break AppEvent::ResumeFailed(self.generation, message);
                 }
                 Err(ResumeError::Again(err)) => format!("{err:#}"),

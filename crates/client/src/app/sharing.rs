@@ -21,6 +21,9 @@ pub(super) struct Sharing {
     ctx: ChannelContext,
     /// The source each kind is shared from now (`mic`, `camera`, a path...).
     shared_from: PerKind<Option<String>>,
+    /// Kinds whose socket went down without the user being told (the
+    /// server was stopping): their coming back is no news either.
+    down_unsaid: PerKind<bool>,
 }
 
 /// A kind shared now.
@@ -54,6 +57,7 @@ impl Sharing {
             drivers,
             ctx,
             shared_from: PerKind::default(),
+            down_unsaid: PerKind::default(),
         })
     }
 
@@ -120,6 +124,42 @@ impl Sharing {
         for (_, driver) in self.drivers.iter_mut() {
             driver.event(event, in_meeting);
         }
+    }
+
+    /// The session moved to another server: every channel goes on with
+    /// its socket attached there.
+    pub fn move_to(&self, sockets: PerKind<MediaSocket>, session: &Session) {
+        for (kind, socket) in sockets.into_iter() {
+            self.channels[kind].move_to(socket, session.clone());
+        }
+    }
+
+    /// The server we are on hands our meeting over (`on`), or the move
+    /// failed: a channel whose socket ends meanwhile waits for the move
+    /// instead of attaching again to a server that is stopping.
+    pub fn expect_move(&self, on: bool) {
+        for (_, channel) in self.channels.iter() {
+            channel.expect_move(on);
+        }
+    }
+
+    /// `kind`'s socket went down and the user was not told.
+    pub fn down_unsaid(&mut self, kind: MediaKind) {
+        self.down_unsaid[kind] = true;
+    }
+
+    /// `kind` flows again: whether that is news (its going down was said).
+    pub fn up_is_news(&mut self, kind: MediaKind) -> bool {
+        !std::mem::take(&mut self.down_unsaid[kind])
+    }
+
+    /// The kinds we share now (a server we move to is told them).
+    pub fn shared(&self) -> Vec<MediaKind> {
+        self.channels
+            .iter()
+            .filter(|(_, channel)| channel.sending())
+            .map(|(kind, _)| kind)
+            .collect()
     }
 
     /// After a resumed session: every channel attaches a fresh socket now.

@@ -6,6 +6,8 @@
 
 use super::chat::{Chat, ChatLog};
 use super::devices::Devices;
+use super::failover::Failover;
+use super::moving::Moves;
 use super::session::{Connection, spawn_named};
 use super::sharing::Sharing;
 use super::video_wanted::VideoAsk;
@@ -20,6 +22,7 @@ use crate::meeting::MeetingState;
 use crate::order::AnswerOrder;
 use crate::output::{FrontEnd, Json, Lines, LocalEvent};
 use crate::playback::{self, Playback};
+use crate::servers::ServerName;
 use crate::stats::ClientStats;
 use crate::tui::{self, TuiSettings};
 use crossbeam_channel::Sender;
@@ -39,10 +42,10 @@ pub enum Mode {
 }
 
 pub struct Options {
-    pub host: String,
+    /// The servers to try, in a random order, until one answers.
+    pub servers: Vec<ServerName>,
     /// TLS and whose key to trust, or plain TCP.
     pub security: Security,
-    pub port: u16,
     pub name: String,
     pub mode: Mode,
     pub record: Option<PathBuf>,
@@ -60,12 +63,7 @@ pub struct Options {
 
 /// Connects and builds everything the main loop runs.
 pub(super) fn start(options: Options, events: Sender<AppEvent>) -> anyhow::Result<App> {
-    let link = link::connect(
-        &options.host,
-        options.port,
-        &options.name,
-        &options.security,
-    )?;
+    let link = link::connect(&options.servers, &options.name, &options.security)?;
     let ServerLink {
         id,
         name,
@@ -157,6 +155,12 @@ pub(super) fn start(options: Options, events: Sender<AppEvent>) -> anyhow::Resul
         remote: Default::default(),
         chat: Chat::new(chat_log),
         video: VideoAsk::new(options.video_wanted, full_screen, record.is_some()),
+        failover: Failover::new(
+            &options.servers,
+            options.name.clone(),
+            options.security.clone(),
+        ),
+        moves: Moves::new(options.name, options.security),
     })
 }
 

@@ -29,6 +29,11 @@ impl VideoAsk {
         }
     }
 
+    /// The session moved to another server, which knows nothing we asked.
+    pub fn forget_sent(&mut self) {
+        self.sent = None;
+    }
+
     /// `/view`: a new choice, or (from the view or a script) the tiles.
     pub fn set(&mut self, wanted: VideoWanted) {
         match wanted {

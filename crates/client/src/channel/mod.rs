@@ -17,11 +17,16 @@
 //! attaches a new socket with the session's token, with back-off, and hands
 //! it to the sender through `CurrentSocket` (`MediaUp`). The reader keeps its
 //! receiver throughout, so recordings and the view go on where they were.
+//!
+//! A session that moves to another server (`app::moving`) hands each channel
+//! a socket attached there (`move_to`): the sender writes to it at once, the
+//! old socket is shut, and the reader goes on reading the new one.
 
 pub mod sender;
 pub(crate) mod socket;
 
 pub use socket::CurrentSocket;
+use socket::{Ended, MovedTo};
 
 use crate::events::AppEvent;
 use crate::link::{MediaSocket, Refused, Session};
@@ -123,6 +128,26 @@ impl MediaChannel {
         self.sender = None;
     }
 
+    /// The session moved to another server: `socket` is attached there,
+    /// with `session`. The old socket is shut (its session ends with the
+    /// control connection's goodbye); the reader goes on with the new one.
+    pub fn move_to(&self, socket: MediaSocket, session: Session) {
+        let moved = MovedTo {
+            reader: socket.reader,
+            session,
+        };
+        if let Some(Some(old)) = self.socket.move_to(socket.stream, moved) {
+            old.close_notify();
+            let _ = old.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// The session is about to move (`on`) or will not after all: see
+    /// `CurrentSocket::expect_move`.
+    pub fn expect_move(&self, on: bool) {
+        self.socket.expect_move(on);
+    }
+
     /// After a resumed session: attach a fresh socket now (see `renew`).
     pub fn renew(&self) {
         self.socket.renew();
@@ -162,6 +187,10 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// that comes back is noticed within it).
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 
+/// How long a channel whose server hands the session over waits for the
+/// move before it looks again (it is woken when the move comes).
+const MOVE_WAIT: Duration = MAX_RETRY_DELAY;
+
 /// A socket up this long proved the server takes us back: the next loss
 /// starts over with an immediate attempt.
 const STAYED_UP: Duration = Duration::from_secs(10);
@@ -196,6 +225,13 @@ impl Received for ToClient {
     }
 }
 
+/// What a channel that was down goes on with.
+enum Next {
+    Closing,
+    Moved(MovedTo),
+    Attached(MediaSocket),
+}
+
 /// The thread that reads one channel's sockets, one after the other.
 struct ChannelReader {
     kind: MediaKind,
@@ -215,8 +251,14 @@ impl ChannelReader {
         let mut up_since = Instant::now();
         loop {
             let ended = self.read(&mut reader);
-            if self.socket.ended() {
-                break; // we closed it
+            match self.socket.ended() {
+                Ended::Closing => break, // we closed it
+                Ended::Moved(moved) => {
+                    reader = self.follow(moved);
+                    up_since = Instant::now();
+                    continue;
+                }
+                Ended::Down => {}
             }
             tracing::info!("{} connection lost: {ended}", self.kind);
             let down_since = Instant::now();
@@ -227,13 +269,15 @@ impl ChannelReader {
                 .received
                 .events
                 .send(AppEvent::MediaDown(self.kind, ended));
-            let Some(socket) = self.attach_again(&mut attempts) else {
-                break;
+            reader = match self.attach_again(&mut attempts) {
+                Next::Closing => break,
+                Next::Moved(moved) => self.follow(moved),
+                Next::Attached(socket) => match self.socket.install(socket.stream) {
+                    Ended::Closing => break,
+                    Ended::Moved(moved) => self.follow(moved),
+                    Ended::Down => socket.reader,
+                },
             };
-            reader = socket.reader;
-            if !self.socket.install(socket.stream) {
-                break;
-            }
             up_since = Instant::now();
             let _ = self
                 .received
@@ -245,24 +289,62 @@ impl ChannelReader {
         let _ = events.send(AppEvent::MediaClosed(self.kind));
     }
 
+    /// Goes on in the session the channel moved to: its reader is returned.
+    fn follow(&mut self, moved: MovedTo) -> FrameReader<Socket> {
+        tracing::debug!("{} channel moved to {:?}", self.kind, moved.session);
+        self.session = moved.session;
+        moved.reader
+    }
+
     /// Attaches a new socket, trying until it works and counting the tries
-    /// in `attempts`; `None` if the channel is closing or the server refuses
-    /// (our session is gone with it).
-    fn attach_again(&self, attempts: &mut u32) -> Option<MediaSocket> {
+    /// in `attempts`; `Closing` if the channel is closing (also after the
+    /// server refused), `Moved` if the session moved meanwhile (its socket
+    /// is in place).
+    fn attach_again(&self, attempts: &mut u32) -> Next {
         loop {
-            if self.socket.wait_unless_closing(retry_delay(*attempts)) {
-                return None;
+            let expecting_move = self.socket.move_expected();
+            let delay = if expecting_move {
+                MOVE_WAIT
+            } else {
+                retry_delay(*attempts)
+            };
+            if self.socket.wait_unless_closing(delay) {
+                return Next::Closing;
+            }
+            if let Some(moved) = self.socket.take_moved() {
+                return Next::Moved(moved);
+            }
+            if self.socket.move_expected() {
+                // The server we were on is stopping: attaching there again
+                // would be refused, and that would close the channel.
+                continue;
             }
             *attempts = attempts.saturating_add(1);
             match self.session.attach(self.kind) {
-                Ok(socket) => return Some(socket),
+                Ok(socket) => return Next::Attached(socket),
                 Err(err) if err.downcast_ref::<Refused>().is_some() => {
                     // The refusal quotes the server: cleaned like all it says.
                     let err = crate::clean::clean(&format!("{err:#}"));
                     tracing::warn!("{} stays off: {err}", self.kind);
-                    return None;
+                    return self.wait_for_move_or_close();
                 }
                 Err(err) => tracing::debug!("attaching {} again: {err:#}", self.kind),
+            }
+        }
+    }
+
+    /// The server refused to take the channel back: our session is gone
+    /// there. Parked, not ended: a stopping server refuses while it hands
+    /// our meeting over, possibly before the loop learnt of the handover,
+    /// and then the move brings a new socket. Otherwise the session ends
+    /// and the loop closes the channel.
+    fn wait_for_move_or_close(&self) -> Next {
+        loop {
+            if self.socket.wait_unless_closing(MOVE_WAIT) {
+                return Next::Closing;
+            }
+            if let Some(moved) = self.socket.take_moved() {
+                return Next::Moved(moved);
             }
         }
     }

@@ -3,7 +3,13 @@
 //! attaching again, its sender takes whatever is there, the main loop closes
 //! it. One lock over the socket and the closing flag, so a socket attached
 //! just as the channel closes is never installed and left open.
+//!
+//! A move to another server (`app::moving`) puts in that server's socket at
+//! once, for the sender, and leaves its reader and session here for the
+//! channel's reader, which takes them when the old socket ends.
 
+use crate::link::Session;
+use common::FrameReader;
 use common::sync::{lock, wait_timeout_while};
 use std::net::Shutdown;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -28,6 +34,28 @@ struct SocketState {
     /// Try to attach again now, not after the back-off (the session was
     /// just resumed: the server is there).
     retry_now: bool,
+    /// The session moved to another server: the new socket's reader and
+    /// session, for the channel's reader to take (`ended`, `take_moved`).
+    moved: Option<MovedTo>,
+    /// The session is about to move (`expect_move`): a reader whose socket
+    /// ended waits for it instead of attaching again.
+    move_expected: bool,
+}
+
+/// What a channel's reader goes on with after a move.
+pub(super) struct MovedTo {
+    pub reader: FrameReader<Socket>,
+    pub session: Session,
+}
+
+/// Why the reader's socket ended.
+pub(super) enum Ended {
+    /// The channel is closing.
+    Closing,
+    /// The session moved: the new socket is in place already.
+    Moved(MovedTo),
+    /// It broke: attach a new one.
+    Down,
 }
 
 impl CurrentSocket {
@@ -37,6 +65,8 @@ impl CurrentSocket {
                 socket: Some(Arc::new(socket)),
                 closing: false,
                 retry_now: false,
+                moved: None,
+                move_expected: false,
             }),
             closing_started: Condvar::new(),
         }
@@ -68,23 +98,76 @@ impl CurrentSocket {
         let _ = socket.shutdown(Shutdown::Both);
     }
 
-    /// The reader's socket ended: the channel is down. True if that is
-    /// because the channel is closing.
-    pub(super) fn ended(&self) -> bool {
+    /// The reader's socket ended: the channel is down, unless the session
+    /// moved (then the new socket is in place) or the channel is closing.
+    pub(super) fn ended(&self) -> Ended {
         let mut state = self.lock();
+        if !state.closing
+            && let Some(moved) = state.moved.take()
+        {
+            return Ended::Moved(moved);
+        }
         state.socket = None;
-        state.closing
+        if state.closing {
+            Ended::Closing
+        } else {
+            Ended::Down
+        }
     }
 
-    /// Puts in a newly attached socket; false (and the socket is dropped)
-    /// if the channel started closing meanwhile.
-    pub(super) fn install(&self, socket: Socket) -> bool {
+    /// Puts in a newly attached socket; `Closing` (and the socket is
+    /// dropped) if the channel started closing meanwhile, `Moved` (dropped
+    /// too: it is the old server's) if the session moved.
+    pub(super) fn install(&self, socket: Socket) -> Ended {
         let mut state = self.lock();
         if state.closing {
-            return false;
+            return Ended::Closing;
+        }
+        if let Some(moved) = state.moved.take() {
+            return Ended::Moved(moved);
         }
         state.socket = Some(Arc::new(socket));
-        true
+        Ended::Down
+    }
+
+    /// The session moved while the channel was down: what to go on with.
+    pub(super) fn take_moved(&self) -> Option<MovedTo> {
+        self.lock().moved.take()
+    }
+
+    /// The session moved to another server: `socket` is its, attached, and
+    /// is written to from now on; the reader takes `moved` once the old
+    /// socket (returned, to shut) ends, or at once if the channel is down.
+    /// Nothing (and the new socket dropped) if the channel is closing.
+    pub(super) fn move_to(&self, socket: Socket, moved: MovedTo) -> Option<Option<Arc<Socket>>> {
+        let mut state = self.lock();
+        if state.closing {
+            return None;
+        }
+        let old = state.socket.replace(Arc::new(socket));
+        state.moved = Some(moved);
+        state.move_expected = false;
+        // A reader waiting to attach again goes on with the new socket now.
+        state.retry_now = true;
+        self.closing_started.notify_all();
+        Some(old)
+    }
+
+    /// The server we are on is handing the session over to another one
+    /// (`on`), or the move failed (`!on`, and a waiting reader tries to
+    /// attach again now).
+    pub(super) fn expect_move(&self, on: bool) {
+        let mut state = self.lock();
+        state.move_expected = on;
+        if !on {
+            state.retry_now = true;
+            self.closing_started.notify_all();
+        }
+    }
+
+    /// Whether a move is expected (see `expect_move`).
+    pub(super) fn move_expected(&self) -> bool {
+        self.lock().move_expected
     }
 
     /// Waits `delay` unless the channel starts closing (true) or is told

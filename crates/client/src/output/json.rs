@@ -38,6 +38,18 @@ impl FrontEnd for Json {
         ) {
             return; // handshake details (the token is a secret): not for the user
         }
+        if let Event::Ticket { meeting, .. } = event {
+            // The standing ticket is a secret too: scripts learn only that
+            // there is one.
+            self.emit(&serde_json::json!({"event": "ticket", "meeting": meeting}));
+            return;
+        }
+        if let Event::MeetingMoved { .. } = event {
+            if let Some(value) = without_ticket(event) {
+                self.emit(&value);
+            }
+            return;
+        }
         self.emit(event);
     }
 
@@ -64,6 +76,15 @@ impl FrontEnd for Json {
         }
         self.emit(&value);
     }
+}
+
+/// A `meeting_moved` as printed: its ticket lets anyone take our place in
+/// the meeting (host included) for a minute, a secret like `welcome`'s
+/// token, so it is left out.
+fn without_ticket(event: &Event) -> Option<serde_json::Value> {
+    let mut value = serde_json::to_value(event).ok()?;
+    value.as_object_mut()?.remove("ticket");
+    Some(value)
 }
 
 /// `event` as one line of JSON with the same value serde writes, but with
@@ -115,5 +136,20 @@ mod tests {
         assert!(!line.as_bytes().contains(&0x1b), "no raw ESC byte: {line}");
         let back: Event = serde_json::from_str(&line).expect("still JSON");
         assert_eq!(back, event, "the same value, every character kept");
+    }
+
+    #[test]
+    fn a_meeting_moved_is_printed_as_sent_but_without_its_ticket() {
+        let event = Event::MeetingMoved {
+            meeting: MeetingId::parse("abc-def").expect("an id"),
+            server: "10.0.0.2:6338".into(),
+            fingerprint: Some("SHA256:key".into()),
+            ticket: "secret-ticket".into(),
+        };
+        let value = without_ticket(&event).expect("an object");
+        let line = json_line(&value).expect("serialises");
+        assert!(!line.contains("secret-ticket"), "{line}");
+        assert!(line.contains(r#""event":"meeting_moved""#), "{line}");
+        assert!(line.contains("10.0.0.2:6338"), "{line}");
     }
 }

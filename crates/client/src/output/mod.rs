@@ -15,7 +15,7 @@ pub mod wording;
 
 use crate::meeting::MeetingState;
 use crate::stats::StatsSnapshot;
-use common::{ClientId, Event, MediaKind};
+use common::{ClientId, Event, MediaKind, MeetingId};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -47,6 +47,15 @@ pub enum LocalEvent {
         kind: MediaKind,
         on: bool,
         source: Option<String>,
+    },
+    /// The client moved to `server`, another server of the cluster (the
+    /// id `id` there), enters `meeting` there, and ended the session it
+    /// had: `reason` says why.
+    Moved {
+        meeting: MeetingId,
+        server: String,
+        id: ClientId,
+        reason: MoveReason,
     },
     /// A media socket broke (the server closed it, or the network did):
     /// nothing of `kind` flows either way until it is attached again, which
@@ -135,6 +144,21 @@ pub enum LocalEvent {
         to: Option<String>,
         text: String,
     },
+}
+
+/// Why the client moved to another server of the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MoveReason {
+    /// Our `/join` was answered by a server that does not hold the
+    /// meeting (`meeting_elsewhere`): we join it where it is.
+    Elsewhere,
+    /// The server we were on stopped and handed our meeting over
+    /// (`meeting_moved`): we rejoin it there with its ticket.
+    HandedOver,
+    /// The server we were on died: another server of the cluster took our
+    /// meeting over, and we rejoined it there with our standing ticket.
+    Failover,
 }
 
 /// One member's audio level as this client measures it, added to the member

@@ -3,7 +3,7 @@
 //! full-screen view puts in its chat pane, reading names from the meeting
 //! state. Every string from the network in it passes `crate::clean`.
 
-use super::{LocalEvent, MemberLevel};
+use super::{LocalEvent, MemberLevel, MoveReason};
 use crate::clean::{clean, clean_lines};
 use crate::meeting::MeetingState;
 use common::{ClientId, Event, MeetingId, MemberInfo, MemberRef, ServerStatsReport};
@@ -63,6 +63,8 @@ impl EventText {
     }
 
     pub fn set_meeting(&mut self, state: &MeetingState) {
+        // Our id changes when the session moves to another server.
+        self.me = state.me;
         if state.in_meeting() {
             self.was_host = state.host().is_some_and(|host| host.id == self.me);
         }
@@ -133,7 +135,11 @@ impl EventText {
     /// How `event` reads; `None` for handshake details (the token is a secret).
     pub fn server(&mut self, event: &Event) -> Option<String> {
         let text = match event {
-            Event::Welcome { .. } | Event::Attached { .. } | Event::Resumed { .. } => return None,
+            // A standing ticket is a secret, like the token: never shown.
+            Event::Welcome { .. }
+            | Event::Attached { .. }
+            | Event::Resumed { .. }
+            | Event::Ticket { .. } => return None,
             Event::Created { meeting, passcode } => {
                 let meeting = meeting_text(meeting);
                 match passcode {
@@ -144,6 +150,24 @@ impl EventText {
                     None => format!("created meeting {meeting}; others join with: /join {meeting}"),
                 }
             }
+            // Followed by the client itself when it answers our `/join`
+            // (then `moved` says so instead); shown only when it is not.
+            Event::MeetingElsewhere {
+                meeting, server, ..
+            } => format!(
+                "meeting {} is held on {}, another server of the cluster",
+                meeting_text(meeting),
+                clean(server)
+            ),
+            // Followed by the client itself when it is about our meeting
+            // (then `moved` says where we went, or an error why not).
+            Event::MeetingMoved {
+                meeting, server, ..
+            } => format!(
+                "the server is stopping and hands meeting {} over to {}, another server of the cluster",
+                meeting_text(meeting),
+                clean(server)
+            ),
             Event::Joined { meeting, members } => {
                 format!(
                     "joined meeting {}; members: {}",
@@ -232,8 +256,14 @@ impl EventText {
                 } else {
                     let mut lines = vec![format!("{total} meeting(s):")];
                     for m in meetings {
+                        // Held by another server of the cluster: `/join` moves there.
+                        let on = m
+                            .server
+                            .as_deref()
+                            .map(|server| format!(", on {}", clean(server)))
+                            .unwrap_or_default();
                         lines.push(format!(
-                            "  {}  host {}, {} member(s)",
+                            "  {}  host {}, {} member(s){on}",
                             meeting_text(&m.id),
                             clean(&m.host),
                             m.members
@@ -407,6 +437,36 @@ impl EventText {
                 } else {
                     "NOT encrypted (--no-tls)"
                 }
+            ),
+            LocalEvent::Moved {
+                meeting,
+                server,
+                id,
+                reason: MoveReason::Elsewhere,
+            } => format!(
+                "meeting {} is held on {}, another server of the cluster: moved there (id {id}) and joining it",
+                meeting_text(meeting),
+                clean(server)
+            ),
+            LocalEvent::Moved {
+                meeting,
+                server,
+                id,
+                reason: MoveReason::HandedOver,
+            } => format!(
+                "the server you were on handed meeting {} over to {}, another server of the cluster: moved there (id {id}) and rejoining it",
+                meeting_text(meeting),
+                clean(server)
+            ),
+            LocalEvent::Moved {
+                meeting,
+                server,
+                id,
+                reason: MoveReason::Failover,
+            } => format!(
+                "the server you were on is lost; meeting {} goes on at {}, another server of the cluster, which took it over: rejoined there (id {id})",
+                meeting_text(meeting),
+                clean(server)
             ),
             LocalEvent::Sharing {
                 kind,

@@ -58,12 +58,24 @@ fn every_event_reads_without_anything_that_steers_a_terminal() {
                 members: 1,
                 private: false,
                 locked: false,
+                server: Some(HOSTILE.into()),
             }],
             total: 1,
         },
         Event::Members {
             meeting: meeting.clone(),
             members: vec![info],
+        },
+        Event::MeetingElsewhere {
+            meeting: meeting.clone(),
+            server: HOSTILE.into(),
+            fingerprint: Some(HOSTILE.into()),
+        },
+        Event::MeetingMoved {
+            meeting: meeting.clone(),
+            server: HOSTILE.into(),
+            fingerprint: Some(HOSTILE.into()),
+            ticket: HOSTILE.into(),
         },
         Event::Media {
             meeting: meeting.clone(),
@@ -278,5 +290,34 @@ fn control_events_read_as_sentences_from_every_side() {
     assert_eq!(
         other.server(&revoked).as_deref(),
         Some("bo no longer controls ana's screen")
+    );
+}
+
+#[test]
+fn a_meeting_another_server_holds_is_listed_with_where() {
+    let summary = |id: &str, server: Option<&str>| common::MeetingSummary {
+        id: MeetingId::parse(id).expect("an id"),
+        host: "ana".into(),
+        host_id: ClientId(2),
+        members: 1,
+        private: false,
+        locked: false,
+        server: server.map(str::to_string),
+    };
+    let event = Event::Meetings {
+        meetings: vec![
+            summary("abc-def", None),
+            summary("ghj-kmn", Some("10.0.0.2:7000")),
+        ],
+        total: 2,
+    };
+    let text = EventText::new(ClientId(1))
+        .server(&event)
+        .expect("a listing reads");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].ends_with("1 member(s)"), "{text}");
+    assert!(
+        lines[2].ends_with("1 member(s), on 10.0.0.2:7000"),
+        "{text}"
     );
 }

@@ -149,6 +149,13 @@ impl Mixer {
         self.voices.remove(&member);
     }
 
+    /// We are `me` now (the session moved to another server, which gave
+    /// us another id): our own voice is never mixed, whatever it is.
+    pub fn set_me(&mut self, me: ClientId) {
+        self.me = me;
+        self.voices.clear();
+    }
+
     /// Drops every buffer (we left the meeting).
     pub fn forget_all(&mut self) {
         self.voices.clear();

@@ -121,6 +121,11 @@ impl Playback {
         self.mixer().forget(member);
     }
 
+    /// Our id changed (the session moved to another server).
+    pub fn set_me(&self, me: ClientId) {
+        self.mixer().set_me(me);
+    }
+
     pub fn forget_all(&self) {
         self.mixer().forget_all();
     }

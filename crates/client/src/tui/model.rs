@@ -403,6 +403,8 @@ impl ViewModel {
 
     /// The meeting changed: show the main loop's state.
     pub fn set_meeting(&mut self, state: &MeetingState) {
+        // Our id changes when the session moves to another server.
+        self.me = state.me;
         self.state.clone_from(state);
         self.text.set_meeting(state);
         // Control mode lasts as long as the grant: a revoke, the owner
@@ -619,6 +621,13 @@ impl ViewModel {
                 ));
             }
             LocalEvent::FirstUse { .. } => {}
+            // A notice in the chat pane, and the status bar names the new server.
+            // The old server's `shutdown` (a handover) is no last word now.
+            LocalEvent::Moved { server, .. } => {
+                self.server = server.clone();
+                self.connection = Connection::Connected;
+                self.last_word = None;
+            }
             LocalEvent::Sharing { kind, on, .. } => self.sharing[*kind] = *on,
             LocalEvent::MediaDown { kind, .. } => self.media_down[*kind] = true,
             LocalEvent::MediaUp { kind, .. } => self.media_down[*kind] = false,

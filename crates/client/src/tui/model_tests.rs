@@ -317,3 +317,22 @@ fn input_is_no_chat_and_a_new_request_shows_again() {
     });
     assert_eq!(model.chat.len(), lines, "a controller's keys are not chat");
 }
+
+#[test]
+fn a_move_to_another_server_is_a_notice_and_we_are_our_new_id_there() {
+    let mut model = ViewModel::new(ClientId(1));
+    // As the main loop does after a move: a fresh state with the new id,
+    // then the notice.
+    model.set_meeting(&MeetingState::new(ClientId(7)));
+    model.local(&LocalEvent::Moved {
+        meeting: meeting(),
+        server: "10.0.0.2:7000".into(),
+        id: ClientId(7),
+        reason: crate::output::MoveReason::Elsewhere,
+    });
+    assert_eq!(model.me, ClientId(7));
+    assert_eq!(model.server, "10.0.0.2:7000");
+    let notice = format!("{:?}", model.chat.back());
+    assert!(notice.contains("moved there"), "{notice}");
+    assert!(notice.contains("10.0.0.2:7000"), "{notice}");
+}

@@ -10,6 +10,14 @@
 //! and keyframe requests), `moderation` (passcodes, the host's powers, failed
 //! joins), `social` (private messages, raised hands, reactions) and `budget`
 //! (how often a client may ask for anything).
+//!
+//! A server of a cluster that stops hands its meetings over to another
+//! (`handover`): each member gets a ticket to `rejoin` there as it was.
+//!
+//! A server of a cluster knows the meetings other servers hold through
+//! `Elsewhere`: the list shows them after its own, and a join of one of
+//! them is answered with where it is (`meeting_elsewhere`), under the same
+//! limits on guessing as a join here.
 
 use budget::TokenBucket;
 use common::protocol::{
@@ -23,7 +31,9 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 pub(crate) mod budget;
+pub use handover::{Handoff, Handover, TicketRecord};
 mod control;
+mod handover;
 mod lobby;
 mod moderation;
 mod social;
@@ -89,6 +99,11 @@ struct Meeting {
     /// Those the host turned away from the lobby: they cannot knock again
     /// until allowed.
     turned_away: HashSet<ClientId>,
+    /// Members of the server that handed this meeting over, not back yet.
+    tickets: HashMap<String, handover::Ticket>,
+    /// On a server of a cluster: each member's way back should this server
+    /// die (`Event::Ticket`), kept in the cluster's directory.
+    standing: HashMap<ClientId, String>,
 }
 
 impl Meeting {
@@ -104,7 +119,39 @@ impl Meeting {
             lobby: false,
             waiting: Vec::new(),
             turned_away: HashSet::new(),
+            tickets: HashMap::new(),
+            standing: HashMap::new(),
         }
+    }
+}
+
+/// The meetings other servers of a cluster hold, as the rules see them.
+pub trait Elsewhere {
+    /// Their public meetings, oldest first.
+    fn listing(&self) -> Vec<MeetingSummary>;
+    /// Who holds `meeting`, if another server does.
+    fn locate(&self, meeting: &MeetingId) -> Option<Holder>;
+}
+
+/// Where a meeting another server holds is joined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// `host:port`, as its clients connect.
+    pub address: String,
+    /// The key it shows (None without TLS).
+    pub fingerprint: Option<String>,
+}
+
+/// A server on its own: nothing is elsewhere.
+pub struct Alone;
+
+impl Elsewhere for Alone {
+    fn listing(&self) -> Vec<MeetingSummary> {
+        Vec::new()
+    }
+
+    fn locate(&self, _: &MeetingId) -> Option<Holder> {
+        None
     }
 }
 
@@ -120,6 +167,17 @@ pub struct MeetingRules {
     grants: HashMap<ClientId, ClientId>,
     /// Failed joins per address, so opening more connections guesses no faster.
     failed_joins_by_address: HashMap<IpAddr, TokenBucket>,
+    /// An id the cluster claimed for the next meeting created here.
+    claimed_id: Option<MeetingId>,
+    /// Meetings another server handed over to this one, until the first of
+    /// their members is back.
+    handoffs: HashMap<MeetingId, (Handoff, Instant)>,
+    /// Meetings made again from their handoff, until their tickets expire:
+    /// the handoff, still in the cluster's directory a while, does not make
+    /// one again once its members have all left.
+    restored: HashMap<MeetingId, Instant>,
+    /// A server of a cluster gives every member a standing ticket.
+    standing_tickets: bool,
     effects: Vec<Effect>,
 }
 
@@ -319,6 +377,11 @@ impl MeetingRules {
     /// Carries out one request of client `id` after the handshake; a request
     /// that cannot be carried out is answered with an `error`.
     pub fn handle(&mut self, id: ClientId, request: Request) {
+        self.handle_in_cluster(id, request, &Alone)
+    }
+
+    /// `handle`, on a server of a cluster whose other meetings are `elsewhere`.
+    pub fn handle_in_cluster(&mut self, id: ClientId, request: Request, elsewhere: &dyn Elsewhere) {
         let Some(participant) = self.participants.get_mut(&id) else {
             return;
         };
@@ -330,10 +393,13 @@ impl MeetingRules {
         }
         let result = match request {
             Request::Create { passcode } => self.create(id, passcode),
-            Request::Join { meeting, passcode } => self.join(id, &meeting, passcode.as_deref()),
+            Request::Join { meeting, passcode } => {
+                self.join(id, &meeting, passcode.as_deref(), elsewhere)
+            }
+            Request::Rejoin { meeting, ticket } => self.rejoin(id, &meeting, &ticket, elsewhere),
             Request::Leave => self.leave(id),
             Request::Cancel => self.cancel(id),
-            Request::Meetings => self.list_meetings(id),
+            Request::Meetings => self.list_meetings(id, elsewhere),
             Request::Members => self.list_members(id),
             Request::Chat { text } => self.chat(id, text),
             Request::Private { to, text } => self.private(id, to, text),
@@ -464,7 +530,39 @@ impl MeetingRules {
         }
     }
 
-    fn new_meeting_id(&self) -> Result<MeetingId, String> {
+    /// The next meeting created here takes `meeting`, which the cluster
+    /// claimed for this server (unless a meeting here has it already).
+    pub fn use_claimed_id(&mut self, meeting: MeetingId) {
+        self.claimed_id = Some(meeting);
+    }
+
+    /// Every meeting's line, private ones too (for the cluster's directory).
+    pub fn summaries(&self) -> Vec<MeetingSummary> {
+        self.meetings
+            .iter()
+            .map(|(meeting, m)| self.summary(meeting, m))
+            .collect()
+    }
+
+    fn summary(&self, meeting: &MeetingId, m: &Meeting) -> MeetingSummary {
+        let host = self.member_ref(m.host);
+        MeetingSummary {
+            id: meeting.clone(),
+            host: host.name,
+            host_id: host.id,
+            members: m.members.len(),
+            private: m.passcode.is_some(),
+            locked: m.locked,
+            server: None,
+        }
+    }
+
+    fn new_meeting_id(&mut self) -> Result<MeetingId, String> {
+        if let Some(claimed) = self.claimed_id.take()
+            && !self.meetings.contains_key(&claimed)
+        {
+            return Ok(claimed);
+        }
         loop {
             let mut bytes = [0u8; 16];
             getrandom::fill(&mut bytes).map_err(|err| format!("no secure random source: {err}"))?;
@@ -496,7 +594,14 @@ impl MeetingRules {
             },
         );
         let members = self.members_info(&meeting);
-        self.tell(id, Event::Joined { meeting, members });
+        self.tell(
+            id,
+            Event::Joined {
+                meeting: meeting.clone(),
+                members,
+            },
+        );
+        self.give_standing_ticket(id, &meeting);
         Ok(())
     }
 
@@ -505,7 +610,14 @@ impl MeetingRules {
         id: ClientId,
         requested: &str,
         passcode: Option<&str>,
+        elsewhere: &dyn Elsewhere,
     ) -> Result<(), String> {
+        if let Some(meeting) = MeetingId::parse(requested)
+            && !self.meetings.contains_key(&meeting)
+            && let Some(holder) = elsewhere.locate(&meeting)
+        {
+            return self.point_elsewhere(id, meeting, holder);
+        }
         let meeting = self.admit(id, requested, passcode)?;
         if !self.knocks(id, &meeting)? {
             self.come_in(id, &meeting);
@@ -557,12 +669,13 @@ impl MeetingRules {
             self.tell(
                 id,
                 Event::Lobby {
-                    meeting,
+                    meeting: meeting.clone(),
                     on: true,
                     by,
                 },
             );
         }
+        self.give_standing_ticket(id, &meeting);
     }
 
     /// The name `id` goes by in `meeting`: its chosen one, or, if another
@@ -638,6 +751,7 @@ impl MeetingRules {
             return;
         };
         m.members.retain(|member| *member != id);
+        m.standing.remove(&id);
         let Some(&successor) = m.members.first() else {
             let waiting = self
                 .meetings
@@ -699,7 +813,8 @@ impl MeetingRules {
         Ok(())
     }
 
-    fn list_meetings(&mut self, id: ClientId) -> Result<(), String> {
+    /// The meetings here (oldest first), then those other servers hold.
+    fn list_meetings(&mut self, id: ClientId, elsewhere: &dyn Elsewhere) -> Result<(), String> {
         // A private meeting is listed to its own members only.
         let mut meetings: Vec<(&MeetingId, &Meeting)> = self
             .meetings
@@ -707,21 +822,13 @@ impl MeetingRules {
             .filter(|(_, m)| m.passcode.is_none() || m.members.contains(&id))
             .collect();
         meetings.sort_by_key(|(_, m)| m.created);
-        let total = meetings.len();
+        let elsewhere = elsewhere.listing();
+        let total = meetings.len() + elsewhere.len();
         let meetings = meetings
             .into_iter()
+            .map(|(meeting, m)| self.summary(meeting, m))
+            .chain(elsewhere)
             .take(MAX_LISTED_MEETINGS)
-            .map(|(meeting, m)| {
-                let host = self.member_ref(m.host);
-                MeetingSummary {
-                    id: meeting.clone(),
-                    host: host.name,
-                    host_id: host.id,
-                    members: m.members.len(),
-                    private: m.passcode.is_some(),
-                    locked: m.locked,
-                }
-            })
             .collect();
         self.tell(id, Event::Meetings { meetings, total });
         Ok(())

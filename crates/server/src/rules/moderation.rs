@@ -4,7 +4,7 @@
 //! address, so guessing a meeting id or a passcode gets nowhere.
 
 use super::budget::{ADDRESS_FAILED_JOIN_BURST, ADDRESS_FAILED_JOINS_PER_SECOND, TokenBucket};
-use super::{Effect, MeetingRules};
+use super::{Effect, Holder, MeetingRules};
 use common::protocol::MAX_MEETING_MEMBERS;
 use common::{ClientId, Event, MediaKind, MeetingId};
 use std::time::Instant;
@@ -102,7 +102,33 @@ impl MeetingRules {
         Ok(meeting)
     }
 
-    fn may_try_joining(&mut self, id: ClientId, now: Instant) -> bool {
+    /// A join of a meeting another server holds: `id` is told where, once
+    /// the same checks as a join here let it ask (not in a meeting, not
+    /// guessing too fast). Nothing changes here.
+    pub(super) fn point_elsewhere(
+        &mut self,
+        id: ClientId,
+        meeting: MeetingId,
+        holder: Holder,
+    ) -> Result<(), String> {
+        self.ensure_not_in_meeting(id)?;
+        if !self.may_try_joining(id, Instant::now()) {
+            return Err(
+                "too many failed joins: wait a few seconds before trying again".to_string(),
+            );
+        }
+        self.tell(
+            id,
+            Event::MeetingElsewhere {
+                meeting,
+                server: holder.address,
+                fingerprint: holder.fingerprint,
+            },
+        );
+        Ok(())
+    }
+
+    pub(super) fn may_try_joining(&mut self, id: ClientId, now: Instant) -> bool {
         let Some(participant) = self.participants.get_mut(&id) else {
             return false;
         };
@@ -115,7 +141,7 @@ impl MeetingRules {
             })
     }
 
-    fn failed_join(&mut self, id: ClientId, now: Instant) {
+    pub(super) fn failed_join(&mut self, id: ClientId, now: Instant) {
         let Some(participant) = self.participants.get_mut(&id) else {
             return;
         };

@@ -3,7 +3,7 @@
 use super::*;
 use common::InputEvent;
 
-fn rules_with(names: &[&str]) -> (MeetingRules, Vec<ClientId>) {
+pub(super) fn rules_with(names: &[&str]) -> (MeetingRules, Vec<ClientId>) {
     let mut rules = MeetingRules::default();
     let ids: Vec<ClientId> = (1..=names.len() as u32).map(ClientId).collect();
     for (&id, name) in ids.iter().zip(names) {
@@ -24,7 +24,7 @@ pub(super) fn told(effects: &[Effect], who: ClientId) -> Vec<&Event> {
         .collect()
 }
 
-fn created(rules: &mut MeetingRules, host: ClientId) -> MeetingId {
+pub(super) fn created(rules: &mut MeetingRules, host: ClientId) -> MeetingId {
     rules.handle(host, Request::Create { passcode: None });
     let effects = rules.take_effects();
     match told(&effects, host).first() {
@@ -33,7 +33,7 @@ fn created(rules: &mut MeetingRules, host: ClientId) -> MeetingId {
     }
 }
 
-fn join(rules: &mut MeetingRules, id: ClientId, meeting: &MeetingId) {
+pub(super) fn join(rules: &mut MeetingRules, id: ClientId, meeting: &MeetingId) {
     rules.handle(
         id,
         Request::Join {

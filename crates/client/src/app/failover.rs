@@ -1,0 +1,449 @@
+//! Surviving the death of the server we are on (kill -9, a power cut).
+//!
+//! On a server of a cluster, every member holds a standing ticket for its
+//! meeting (`ticket`, after each `joined`): should the server die, another
+//! server of the cluster takes the meeting over when a member `rejoin`s
+//! there with it. `Failover` keeps that ticket (for the meeting we are in,
+//! and only while we are in it) and every server of the cluster we know:
+//! the command line's, and those other servers named to us
+//! (`meeting_elsewhere`, `meeting_moved`) with the key they vouched for.
+//!
+//! When the control connection breaks and both are there, `Plan::run`
+//! takes the reconnecting thread's place (`session::Connection::reconnect`):
+//!
+//! 1. One quick resume at the same server first. A server that only
+//!    dropped our connection, or a network that hiccuped, keeps our
+//!    session: resuming keeps our id and every event, where a rejoin
+//!    elsewhere makes us a new member. A refused connection means its
+//!    process is gone, so nothing is lost by leaving at once.
+//! 2. Then, every `FAILOVER_RETRY` for `FAILOVER_TRYING_FOR`: each other
+//!    known server, in a random order, is asked to take us back (hello with
+//!    our name, then `rejoin` with the ticket as the first request). Until
+//!    the cluster has noticed the death (up to about 2 s) it answers that
+//!    the dead server holds the meeting: asked again next round. A server
+//!    it names instead has taken it over: followed, once. `joined` ends
+//!    the search; the media sockets are attached there only then.
+//! 3. As long as the dead server might only be unreachable (no refusal
+//!    seen), each round also tries to resume there: if it was the network,
+//!    the session comes back as it was. If no other server took the
+//!    meeting over by the end, the reconnecting goes on as without a
+//!    cluster (`RESUME_TRYING_FOR`); if the server is known gone, the
+//!    session ends, saying what each server answered.
+//!
+//! Trust is what it is for first connections: the command line's servers
+//! by `--fingerprint`, known_hosts or first use; servers named by another
+//! by the key it vouched for (`link::greet`).
+
+use super::session::Resumer;
+use crate::events::{AppEvent, FailedOver};
+use crate::link::{self, Greeted, Introduced, RejoinAnswer, ResumeError, Security, Vouched};
+use crate::servers::{self, Addresses, ServerName};
+use common::{Event, MeetingId};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// The quick resume's TCP connect: a live server on a working network
+/// answers far sooner; a silent one is not waited for before the others
+/// are asked.
+const QUICK_RESUME_CONNECT: Duration = Duration::from_millis(500);
+/// How often the other servers are asked again while the cluster has not
+/// noticed the death yet (it notices within about 2 s).
+const FAILOVER_RETRY: Duration = Duration::from_millis(250);
+/// How long the other servers are asked before giving up.
+const FAILOVER_TRYING_FOR: Duration = Duration::from_secs(15);
+
+/// What a failover needs to know before the server dies.
+pub(super) struct Failover {
+    /// What we said hello with, to say it again there.
+    name: String,
+    security: Security,
+    /// Every server of the cluster we know, each once.
+    known: Vec<KnownServer>,
+    /// The latest standing ticket for the meeting we are in.
+    standing: Option<Standing>,
+}
+
+#[derive(Clone, Debug)]
+struct KnownServer {
+    /// `host:port` as named (a name may have several addresses).
+    name: ServerName,
+    introduced: Introduced,
+}
+
+#[derive(Clone, Debug)]
+struct Standing {
+    meeting: MeetingId,
+    ticket: String,
+}
+
+impl Failover {
+    pub fn new(servers: &[ServerName], name: String, security: Security) -> Failover {
+        let known = servers
+            .iter()
+            .map(|server| KnownServer {
+                name: server.clone(),
+                introduced: Introduced::Named,
+            })
+            .collect();
+        Failover {
+            name,
+            security,
+            known,
+            standing: None,
+        }
+    }
+
+    /// An event from the server, as it comes: keeps the newest standing
+    /// ticket, and learns the servers that are named to us.
+    pub fn heard(&mut self, event: &Event) {
+        match event {
+            Event::Ticket { meeting, ticket } => {
+                self.standing = Some(Standing {
+                    meeting: meeting.clone(),
+                    ticket: ticket.clone(),
+                });
+            }
+            Event::MeetingElsewhere {
+                server,
+                fingerprint,
+                ..
+            }
+            | Event::MeetingMoved {
+                server,
+                fingerprint,
+                ..
+            } => self.learn(server, fingerprint.clone()),
+            _ => {}
+        }
+    }
+
+    /// The meeting we are in now (once an event was taken in): a ticket
+    /// for another is forgotten (we left, it ended, we were removed, or we
+    /// moved).
+    pub fn now_in(&mut self, ours: Option<&MeetingId>) {
+        if self.standing.as_ref().map(|s| &s.meeting) != ours {
+            self.standing = None;
+        }
+    }
+
+    /// `server` is a server of the cluster, whose key is `fingerprint`, as
+    /// a server we trusted said. A server already known keeps how it was
+    /// introduced: the command line's trust comes first.
+    fn learn(&mut self, server: &str, fingerprint: Option<String>) {
+        let Ok(name) = servers::parse_one(server, common::protocol::DEFAULT_PORT) else {
+            return;
+        };
+        if self.known.iter().any(|known| known.name == name) {
+            return;
+        }
+        self.known.push(KnownServer {
+            name,
+            introduced: Introduced::Vouched(fingerprint),
+        });
+    }
+
+    /// What to do if the control connection to `dead` broke while we are in
+    /// `ours`: a plan if we hold its standing ticket and know another
+    /// server; None (reconnect as without a cluster) otherwise.
+    pub fn plan(&self, ours: Option<&MeetingId>, dead: SocketAddr) -> Option<Plan> {
+        let standing = self.standing.clone().filter(|s| Some(&s.meeting) == ours)?;
+        let others: Vec<KnownServer> = self
+            .known
+            .iter()
+            .filter(|known| !names_only(&known.name, dead))
+            .cloned()
+            .collect();
+        if others.is_empty() {
+            return None;
+        }
+        Some(Plan {
+            name: self.name.clone(),
+            security: self.security.clone(),
+            standing,
+            others,
+            dead,
+        })
+    }
+}
+
+/// Whether `name` is `dead`'s address written out (a host name may have
+/// other addresses too: only resolving tells, on the failover's thread).
+fn names_only(name: &ServerName, dead: SocketAddr) -> bool {
+    name.host.parse::<std::net::IpAddr>() == Ok(dead.ip()) && name.port == dead.port()
+}
+
+/// A failover ready to run: see the module's comment.
+pub(super) struct Plan {
+    name: String,
+    security: Security,
+    standing: Standing,
+    others: Vec<KnownServer>,
+    dead: SocketAddr,
+}
+
+/// How one server answered.
+enum Asked {
+    Back(Box<FailedOver>),
+    /// It says the dead server holds the meeting still: ask again, on
+    /// this connection.
+    NotYet(Box<Greeted>),
+    /// It could not be asked, or would not take us: why.
+    Failed(String),
+}
+
+/// How the search ended.
+enum Outcome {
+    Resumed(link::ResumedControl),
+    Back(Box<FailedOver>),
+    Lost(String),
+    /// No other server took the meeting over, and the dead server may be
+    /// alive behind a broken network: go on resuming as without a cluster.
+    KeepResuming,
+}
+
+impl Plan {
+    /// Runs on the reconnecting thread; tells the loop the outcome.
+    pub(super) fn run(self, resumer: Resumer) {
+        let dead_may_live = match resumer.attempt(QUICK_RESUME_CONNECT) {
+            Ok(resumed) => return resumer.report(|g| AppEvent::Resumed(g, Box::new(resumed))),
+            // Alive, and without our session: no other server will hold it.
+            Err(ResumeError::Never(message)) => {
+                return resumer.report(|g| AppEvent::ResumeFailed(g, message));
+            }
+            Err(ResumeError::Gone(message)) => {
+                tracing::info!("{message}: asking the other servers of the cluster");
+                false
+            }
+            Err(ResumeError::Again(err)) => {
+                tracing::info!("resume: {err:#}: asking the other servers of the cluster too");
+                true
+            }
+        };
+        let targets = self.targets();
+        if targets.is_empty() {
+            // Only the dead server's own names: as without a cluster.
+            return resumer.run();
+        }
+        match self.search(&targets, dead_may_live, &resumer) {
+            Outcome::Resumed(resumed) => {
+                resumer.report(|g| AppEvent::Resumed(g, Box::new(resumed)));
+            }
+            Outcome::Back(back) => resumer.report(|g| AppEvent::FailedOver(g, back)),
+            Outcome::Lost(message) => resumer.report(|g| AppEvent::ResumeFailed(g, message)),
+            Outcome::KeepResuming => resumer.run(),
+        }
+    }
+
+    /// The other servers' addresses with how each was introduced, in a
+    /// random order, the dead server's left out.
+    fn targets(&self) -> Vec<(SocketAddr, Introduced)> {
+        let mut targets = Vec::new();
+        for known in &self.others {
+            for addr in Addresses::resolve(std::slice::from_ref(&known.name)).found {
+                if addr != self.dead && !targets.iter().any(|(seen, _)| *seen == addr) {
+                    targets.push((addr, known.introduced.clone()));
+                }
+            }
+        }
+        servers::shuffle(&mut targets);
+        targets
+    }
+
+    /// Asks every target in rounds until one takes us back, the dead
+    /// server comes back, or time is up.
+    fn search(
+        &self,
+        targets: &[(SocketAddr, Introduced)],
+        mut dead_may_live: bool,
+        resumer: &Resumer,
+    ) -> Outcome {
+        let give_up = Instant::now() + FAILOVER_TRYING_FOR;
+        // Connections whose server said "not yet": asked again on them.
+        let mut waiting: Vec<(SocketAddr, Box<Greeted>)> = Vec::new();
+        let mut last_words: Vec<String> = Vec::new();
+        let outcome = 'rounds: loop {
+            last_words.clear();
+            for (addr, introduced) in targets {
+                let open = waiting
+                    .iter()
+                    .position(|(at, _)| at == addr)
+                    .map(|at| waiting.swap_remove(at).1);
+                match self.ask(*addr, introduced, open, true) {
+                    Asked::Back(back) => break 'rounds Outcome::Back(back),
+                    Asked::NotYet(greeted) => {
+                        last_words.push(format!("{addr}: not taken over yet"));
+                        waiting.push((*addr, greeted));
+                    }
+                    Asked::Failed(why) => last_words.push(format!("{addr}: {why}")),
+                }
+            }
+            if dead_may_live {
+                match resumer.attempt(QUICK_RESUME_CONNECT) {
+                    Ok(resumed) => break Outcome::Resumed(resumed),
+                    Err(ResumeError::Gone(_)) => dead_may_live = false,
+                    Err(ResumeError::Never(message)) => break Outcome::Lost(message),
+                    Err(ResumeError::Again(_)) => {}
+                }
+            }
+            if Instant::now() + FAILOVER_RETRY >= give_up && dead_may_live {
+                break Outcome::KeepResuming;
+            }
+            if Instant::now() + FAILOVER_RETRY >= give_up {
+                break Outcome::Lost(format!(
+                    "the server at {} is gone, and no other server of its cluster took \
+                     meeting {} over in {} s ({}); the session is lost",
+                    self.dead,
+                    self.standing.meeting,
+                    FAILOVER_TRYING_FOR.as_secs(),
+                    last_words.join("; ")
+                ));
+            }
+            // Nothing to wait for but the cluster noticing.
+            std::thread::sleep(FAILOVER_RETRY);
+        };
+        for (_, greeted) in waiting {
+            greeted.goodbye();
+        }
+        outcome
+    }
+
+    /// Asks the server at `addr` (on `open`, a connection to it that said
+    /// "not yet" before, if any) to take us back; a server it names as
+    /// having taken the meeting over is asked in turn if `follow`.
+    fn ask(
+        &self,
+        addr: SocketAddr,
+        introduced: &Introduced,
+        open: Option<Box<Greeted>>,
+        follow: bool,
+    ) -> Asked {
+        let Standing { meeting, ticket } = &self.standing;
+        let greeted = match open {
+            Some(greeted) => Ok(*greeted),
+            None => link::greet(addr, introduced, &self.name, &self.security),
+        };
+        let mut greeted = match greeted {
+            Ok(greeted) => greeted,
+            Err(err) => return Asked::Failed(format!("{err:#}")),
+        };
+        let answer = match greeted.rejoin(meeting, ticket) {
+            Ok(answer) => answer,
+            Err(err) => return Asked::Failed(format!("{err:#}")),
+        };
+        match answer {
+            RejoinAnswer::Back(answer) => match greeted.attach_media() {
+                Ok(link) => Asked::Back(Box::new(FailedOver {
+                    link,
+                    meeting: meeting.clone(),
+                    ticket: ticket.clone(),
+                    answer,
+                    lost: self.dead,
+                })),
+                Err(err) => Asked::Failed(format!("{err:#}")),
+            },
+            RejoinAnswer::Refused(why) => {
+                greeted.goodbye();
+                Asked::Failed(why)
+            }
+            RejoinAnswer::Elsewhere(vouched) if self.names_the_dead(&vouched) || !follow => {
+                Asked::NotYet(Box::new(greeted))
+            }
+            RejoinAnswer::Elsewhere(vouched) => {
+                greeted.goodbye();
+                self.follow(&vouched)
+            }
+        }
+    }
+
+    /// Asks the server another one says took our meeting over; once: if it
+    /// sends us on again, the next round asks again from the start.
+    fn follow(&self, vouched: &Vouched) -> Asked {
+        let introduced = Introduced::Vouched(vouched.fingerprint.clone());
+        let Ok(name) = servers::parse_one(&vouched.server, common::protocol::DEFAULT_PORT) else {
+            return Asked::Failed(format!("named {} as holding it: no server", vouched.server));
+        };
+        let mut why = format!(
+            "named {} as holding it, which has no address",
+            vouched.server
+        );
+        for addr in Addresses::resolve(&[name]).found {
+            match self.ask(addr, &introduced, None, false) {
+                Asked::Back(back) => return Asked::Back(back),
+                Asked::NotYet(greeted) => {
+                    greeted.goodbye();
+                    why = format!("{addr}, named as holding it, says it is elsewhere");
+                }
+                Asked::Failed(failed) => why = format!("{addr}, named as holding it: {failed}"),
+            }
+        }
+        Asked::Failed(why)
+    }
+
+    /// Whether `vouched` is the dead server (the cluster has not noticed).
+    fn names_the_dead(&self, vouched: &Vouched) -> bool {
+        servers::parse_one(&vouched.server, common::protocol::DEFAULT_PORT)
+            .is_ok_and(|name| Addresses::resolve(&[name]).found.contains(&self.dead))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failover(servers: &str) -> Failover {
+        let servers = servers::parse_list(servers, 6338).expect("a list");
+        Failover::new(&servers, "ana".into(), Security::Plain)
+    }
+
+    fn ticket(meeting: &MeetingId) -> Event {
+        Event::Ticket {
+            meeting: meeting.clone(),
+            ticket: "t".into(),
+        }
+    }
+
+    #[test]
+    fn a_standing_ticket_is_kept_only_while_in_its_meeting() {
+        let dead: SocketAddr = "127.0.0.1:7000".parse().expect("an address");
+        let ours = MeetingId::parse("abc-def").expect("an id");
+        let mut failover = failover("127.0.0.1:7000,127.0.0.1:7001");
+        assert!(failover.plan(Some(&ours), dead).is_none(), "no ticket yet");
+        failover.heard(&ticket(&ours));
+        failover.now_in(Some(&ours));
+        let plan = failover.plan(Some(&ours), dead).expect("a plan");
+        assert_eq!(plan.standing.meeting, ours);
+        assert_eq!(plan.others.len(), 1, "the dead server is left out");
+        assert!(
+            failover.plan(None, dead).is_none(),
+            "not for another meeting"
+        );
+        failover.now_in(None);
+        assert!(
+            failover.plan(Some(&ours), dead).is_none(),
+            "left: forgotten"
+        );
+    }
+
+    #[test]
+    fn without_another_server_there_is_no_failover_until_one_is_named() {
+        let dead: SocketAddr = "127.0.0.1:7000".parse().expect("an address");
+        let ours = MeetingId::parse("abc-def").expect("an id");
+        let mut failover = failover("127.0.0.1:7000");
+        failover.heard(&ticket(&ours));
+        failover.now_in(Some(&ours));
+        assert!(failover.plan(Some(&ours), dead).is_none());
+        failover.heard(&Event::MeetingElsewhere {
+            meeting: MeetingId::parse("ghj-kmn").expect("an id"),
+            server: "127.0.0.1:7002".into(),
+            fingerprint: None,
+        });
+        let plan = failover.plan(Some(&ours), dead).expect("a plan");
+        assert!(matches!(
+            plan.others.as_slice(),
+            [KnownServer {
+                introduced: Introduced::Vouched(None),
+                ..
+            }]
+        ));
+    }
+}

@@ -1,0 +1,578 @@
+//! The bridge between the threaded server and NATS. One thread owns a
+//! current-thread tokio runtime with the async-nats client on it; the rest
+//! of the server hands it `Command`s through a bounded queue that never
+//! blocks, and reads what it learns from the `Directory` (its own lock,
+//! never the registry's). Only a meeting's claim waits for an answer, and
+//! it waits on the thread of the client that asked, outside every lock.
+//!
+//! What crosses NATS, in two key-value buckets named after the cluster:
+//! - `<cluster>_servers`: each server's address and key, put every
+//!   heartbeat; a server whose heartbeat stops is taken for gone.
+//! - `<cluster>_meetings`: each meeting's holder and list line. A new
+//!   meeting's id is claimed with `create` (only if absent), which is what
+//!   keeps ids unique across the cluster; lines are put again when they
+//!   change and now and then, so the record of a server that died ages out.
+//!
+//! NATS going away is not an error to the server: the client reconnects on
+//! its own, meanwhile claims are answered "unknown" and each server goes on
+//! with its own meetings.
+
+use super::config::ClusterConfig;
+use super::directory::{Directory, HEARTBEAT, MeetingRecord, ServerRecord};
+use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
+use common::MeetingId;
+use common::sync::lock;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// What the server asks of the backbone.
+pub enum Command {
+    /// Claim `meeting` for this server: `Ok(true)` if nobody held it.
+    Claim {
+        meeting: MeetingId,
+        record: MeetingRecord,
+        answer: crossbeam_channel::Sender<Result<bool, String>>,
+    },
+    /// These meetings go to another server: their records (held by the
+    /// heir, with their handoffs) are put, and this server forgets them.
+    /// `Ok` once NATS has them all.
+    HandOver {
+        records: HashMap<MeetingId, MeetingRecord>,
+        answer: crossbeam_channel::Sender<Result<(), String>>,
+    },
+    /// Take over `meeting`, whose server died: its record becomes `record`
+    /// if it is still at `revision` (nobody took it first). `Ok(true)` if so.
+    TakeOver {
+        meeting: MeetingId,
+        record: MeetingRecord,
+        revision: u64,
+        answer: crossbeam_channel::Sender<Result<bool, String>>,
+    },
+    /// This server's meetings now, with their lines: what changed is put,
+    /// what is gone is deleted.
+    Sync {
+        meetings: HashMap<MeetingId, MeetingRecord>,
+    },
+}
+
+/// Commands waiting for the bridge; past this, they are dropped and counted
+/// (the next refresh puts every line again).
+const COMMAND_QUEUE: usize = 4096;
+/// How often this server's meeting lines are put again, unchanged or not.
+const REFRESH: Duration = Duration::from_secs(5);
+/// Records older than this leave NATS on their own.
+const SERVER_RECORD_AGE: Duration = Duration::from_secs(10);
+const MEETING_RECORD_AGE: Duration = Duration::from_secs(30);
+/// A first connection, or buckets that could not be opened, is tried again this often.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// What the bridge counts, for `server_stats` and metrics.
+#[derive(Default)]
+pub struct Counters {
+    pub connected: AtomicBool,
+    pub dropped_out: AtomicU64,
+    pub slow_consumer_events: AtomicU64,
+    statistics: Mutex<Option<Arc<async_nats::Statistics>>>,
+}
+
+/// Messages and bytes in and out, as the NATS client counts them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Traffic {
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl Counters {
+    pub fn traffic(&self) -> Traffic {
+        let Some(statistics) = lock(&self.statistics).clone() else {
+            return Traffic::default();
+        };
+        Traffic {
+            messages_in: statistics.in_messages.load(Ordering::Relaxed),
+            messages_out: statistics.out_messages.load(Ordering::Relaxed),
+            bytes_in: statistics.in_bytes.load(Ordering::Relaxed),
+            bytes_out: statistics.out_bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The running bridge.
+pub struct Backbone {
+    commands: Option<mpsc::Sender<Command>>,
+    pub counters: Arc<Counters>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Backbone {
+    /// Starts the bridge thread; it connects in the background.
+    pub fn start(
+        config: ClusterConfig,
+        directory: Arc<Mutex<Directory>>,
+    ) -> std::io::Result<Backbone> {
+        let (commands, queue) = mpsc::channel(COMMAND_QUEUE);
+        let counters = Arc::new(Counters::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let bridge = Bridge {
+            config,
+            directory,
+            counters: counters.clone(),
+            published: HashMap::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("nats-bridge".into())
+            .spawn(move || runtime.block_on(bridge.run(queue)))?;
+        Ok(Backbone {
+            commands: Some(commands),
+            counters,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `command` without waiting; false (and counted) if the bridge
+    /// is too far behind or gone.
+    pub fn send(&self, command: Command) -> bool {
+        let sent = self
+            .commands
+            .as_ref()
+            .is_some_and(|commands| commands.try_send(command).is_ok());
+        if !sent {
+            self.counters.dropped_out.fetch_add(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// Asks to claim `meeting` for this server; the answer comes on the
+    /// channel returned (wait for it after letting go of any lock).
+    pub fn ask_claim(
+        &self,
+        meeting: MeetingId,
+        record: MeetingRecord,
+    ) -> Result<crossbeam_channel::Receiver<Result<bool, String>>, String> {
+        let (answer, answered) = crossbeam_channel::bounded(1);
+        if !self.send(Command::Claim {
+            meeting,
+            record,
+            answer,
+        }) {
+            return Err("the backbone is not keeping up".into());
+        }
+        Ok(answered)
+    }
+
+    /// Ends the bridge: its queue closes, it takes this server's meetings
+    /// and record away, and its thread ends.
+    pub fn stop(&mut self) {
+        self.commands.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Backbone {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The two buckets, once NATS answers.
+struct Buckets {
+    servers: kv::Store,
+    meetings: kv::Store,
+}
+
+/// Why a connected spell ended.
+enum Ended {
+    /// The server is stopping (the command queue closed).
+    Stopped,
+    /// A watch ended or failed: open everything again.
+    Lost(String),
+}
+
+struct Bridge {
+    config: ClusterConfig,
+    directory: Arc<Mutex<Directory>>,
+    counters: Arc<Counters>,
+    /// This server's meetings as last published: put again on every
+    /// refresh and after a reconnection.
+    published: HashMap<MeetingId, MeetingRecord>,
+}
+
+impl Bridge {
+    async fn run(mut self, mut queue: mpsc::Receiver<Command>) {
+        let client = match self.connect().await {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::error!("cluster: cannot use NATS: {err}; this server runs alone");
+                return self.drain(queue).await;
+            }
+        };
+        *lock(&self.counters.statistics) = Some(client.statistics());
+        let jetstream = async_nats::jetstream::new(client.clone());
+        let mut complained = false;
+        loop {
+            let buckets = match open_buckets(&jetstream, &self.config).await {
+                Ok(buckets) => buckets,
+                Err(err) => {
+                    if !complained {
+                        tracing::warn!(
+                            "cluster: NATS key-value buckets not available yet ({err}); is JetStream on (nats-server -js)? trying again every {RETRY:?}"
+                        );
+                        complained = true;
+                    }
+                    if self.wait_answering_unknown(&mut queue, RETRY).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            if complained {
+                tracing::info!("cluster: NATS key-value buckets open");
+                complained = false;
+            }
+            match self.connected(&buckets, &mut queue).await {
+                Ended::Stopped => {
+                    self.farewell(&buckets).await;
+                    break;
+                }
+                Ended::Lost(why) => {
+                    tracing::warn!(
+                        "cluster: lost the backbone's watches ({why}); opening them again"
+                    );
+                    if self.wait_answering_unknown(&mut queue, RETRY).await {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = client.flush().await;
+    }
+
+    async fn connect(&self) -> Result<async_nats::Client, String> {
+        let counters = self.counters.clone();
+        let mut options = async_nats::ConnectOptions::new()
+            .name(format!("meeting-server {}", self.config.server))
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .connection_timeout(Duration::from_secs(2))
+            .event_callback(move |event| {
+                let counters = counters.clone();
+                async move { note_event(&counters, event) }
+            });
+        let auth = &self.config.auth;
+        if let Some(creds) = &auth.creds {
+            options = options
+                .credentials_file(creds)
+                .await
+                .map_err(|err| format!("--cluster-creds {}: {err}", creds.display()))?;
+        }
+        if let Some((user, password)) = &auth.user {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(token) = &auth.token {
+            options = options.token(token.clone());
+        }
+        if let Some(tls) = &self.config.tls {
+            options = options.require_tls(true);
+            if let Some(roots) = &tls.roots {
+                options = options.add_root_certificates(roots.clone());
+            }
+            if let Some((certificate, key)) = &tls.client {
+                options = options.add_client_certificate(certificate.clone(), key.clone());
+            }
+        }
+        let urls: Vec<async_nats::ServerAddr> = self
+            .config
+            .urls
+            .iter()
+            .map(|url| url.parse().map_err(|err| format!("--cluster {url}: {err}")))
+            .collect::<Result<_, _>>()?;
+        options
+            .connect(urls.as_slice())
+            .await
+            .map_err(|err| err.to_string())
+    }
+
+    /// One spell with the buckets open: heartbeats, refreshes, the two
+    /// watches and the server's commands, until a watch ends or the server stops.
+    async fn connected(&mut self, buckets: &Buckets, queue: &mut mpsc::Receiver<Command>) -> Ended {
+        let mut servers = match buckets.servers.watch_all().await {
+            Ok(watch) => watch,
+            Err(err) => return Ended::Lost(err.to_string()),
+        };
+        let mut meetings = match buckets.meetings.watch_all().await {
+            Ok(watch) => watch,
+            Err(err) => return Ended::Lost(err.to_string()),
+        };
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut refresh = tokio::time::interval(REFRESH);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let me = ServerRecord {
+            address: self.config.advertise.clone(),
+            fingerprint: self.config.fingerprint.clone(),
+        };
+        let me = bytes::Bytes::from(serde_json::to_vec(&me).unwrap_or_default());
+        loop {
+            tokio::select! {
+                _ = heartbeat.tick() => {
+                    if let Err(err) = buckets.servers.put(&self.config.server, me.clone()).await {
+                        tracing::debug!("cluster: heartbeat not stored: {err}");
+                    }
+                }
+                _ = refresh.tick() => {
+                    for (meeting, record) in &self.published {
+                        put_meeting(&buckets.meetings, meeting, record).await;
+                    }
+                }
+                entry = servers.next() => match entry {
+                    Some(Ok(entry)) => self.server_entry(entry),
+                    Some(Err(err)) => return Ended::Lost(err.to_string()),
+                    None => return Ended::Lost("the servers watch ended".into()),
+                },
+                entry = meetings.next() => match entry {
+                    Some(Ok(entry)) => self.meeting_entry(entry),
+                    Some(Err(err)) => return Ended::Lost(err.to_string()),
+                    None => return Ended::Lost("the meetings watch ended".into()),
+                },
+                command = queue.recv() => match command {
+                    Some(command) => self.carry_out(buckets, command).await,
+                    None => return Ended::Stopped,
+                },
+            }
+        }
+    }
+
+    async fn carry_out(&mut self, buckets: &Buckets, command: Command) {
+        match command {
+            Command::Claim {
+                meeting,
+                record,
+                answer,
+            } => {
+                let value = bytes::Bytes::from(serde_json::to_vec(&record).unwrap_or_default());
+                let claimed = match buckets.meetings.create(meeting.as_str(), value).await {
+                    Ok(_) => {
+                        self.published.insert(meeting, record);
+                        Ok(true)
+                    }
+                    Err(err) if err.kind() == CreateErrorKind::AlreadyExists => Ok(false),
+                    Err(err) => Err(err.to_string()),
+                };
+                let _ = answer.send(claimed);
+            }
+            Command::HandOver { records, answer } => {
+                let mut stored = Ok(());
+                for (meeting, record) in &records {
+                    let value = bytes::Bytes::from(serde_json::to_vec(record).unwrap_or_default());
+                    if let Err(err) = buckets.meetings.put(meeting.as_str(), value).await {
+                        stored = Err(format!("{meeting}: {err}"));
+                    }
+                    self.published.remove(meeting);
+                }
+                let _ = answer.send(stored);
+            }
+            Command::TakeOver {
+                meeting,
+                record,
+                revision,
+                answer,
+            } => {
+                let value = bytes::Bytes::from(serde_json::to_vec(&record).unwrap_or_default());
+                let taken = match buckets
+                    .meetings
+                    .update(meeting.as_str(), value, revision)
+                    .await
+                {
+                    Ok(_) => {
+                        self.published.insert(meeting, record);
+                        Ok(true)
+                    }
+                    Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => Ok(false),
+                    Err(err) => Err(err.to_string()),
+                };
+                let _ = answer.send(taken);
+            }
+            Command::Sync { meetings } => {
+                for (meeting, record) in &meetings {
+                    if self.published.get(meeting) != Some(record) {
+                        put_meeting(&buckets.meetings, meeting, record).await;
+                    }
+                }
+                for meeting in self.published.keys() {
+                    if !meetings.contains_key(meeting)
+                        && let Err(err) = buckets.meetings.delete(meeting.as_str()).await
+                    {
+                        tracing::debug!(%meeting, "cluster: meeting record not removed: {err}");
+                    }
+                }
+                self.published = meetings;
+            }
+        }
+    }
+
+    fn server_entry(&self, entry: kv::Entry) {
+        let mut directory = lock(&self.directory);
+        match entry.operation {
+            Operation::Put => match serde_json::from_slice::<ServerRecord>(&entry.value) {
+                Ok(record) => directory.server_heard(&entry.key, record, Instant::now()),
+                Err(err) => {
+                    tracing::debug!(server = %entry.key, "cluster: unreadable server record: {err}")
+                }
+            },
+            Operation::Delete | Operation::Purge => directory.server_gone(&entry.key),
+        }
+    }
+
+    fn meeting_entry(&self, entry: kv::Entry) {
+        let Some(meeting) = MeetingId::parse(&entry.key) else {
+            return;
+        };
+        let mut directory = lock(&self.directory);
+        match entry.operation {
+            Operation::Put => match serde_json::from_slice::<MeetingRecord>(&entry.value) {
+                Ok(record) => directory.meeting_heard(meeting, record, entry.revision),
+                Err(err) => tracing::debug!(%meeting, "cluster: unreadable meeting record: {err}"),
+            },
+            Operation::Delete | Operation::Purge => directory.meeting_gone(&meeting),
+        }
+    }
+
+    /// The server stops: its meetings and its record leave at once, so the
+    /// others stop listing them now rather than when they age out.
+    async fn farewell(&mut self, buckets: &Buckets) {
+        let farewell = async {
+            for meeting in self.published.keys() {
+                let _ = buckets.meetings.delete(meeting.as_str()).await;
+            }
+            let _ = buckets.servers.delete(&self.config.server).await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), farewell).await;
+    }
+
+    /// Waits `pause` while NATS is not usable; claims asked meanwhile are
+    /// answered with an error, lines are kept for later. True if the
+    /// server is stopping.
+    async fn wait_answering_unknown(
+        &mut self,
+        queue: &mut mpsc::Receiver<Command>,
+        pause: Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + pause;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return false,
+                command = queue.recv() => match command {
+                    None => return true,
+                    Some(Command::Claim { answer, .. }) => {
+                        let _ = answer.send(Err("the cluster's backbone is not reachable".into()));
+                    }
+                    Some(Command::HandOver { answer, .. }) => {
+                        let _ = answer.send(Err("the cluster's backbone is not reachable".into()));
+                    }
+                    Some(Command::TakeOver { answer, .. }) => {
+                        let _ = answer.send(Err("the cluster's backbone is not reachable".into()));
+                    }
+                    // Put as soon as the backbone is back (on its first refresh).
+                    Some(Command::Sync { meetings }) => self.published = meetings,
+                },
+            }
+        }
+    }
+
+    /// Without NATS at all (a bad address or credentials file): answers
+    /// until the server stops.
+    async fn drain(mut self, mut queue: mpsc::Receiver<Command>) {
+        while !self
+            .wait_answering_unknown(&mut queue, Duration::from_secs(3600))
+            .await
+        {}
+    }
+}
+
+async fn open_buckets(
+    jetstream: &async_nats::jetstream::Context,
+    config: &ClusterConfig,
+) -> Result<Buckets, String> {
+    let (cluster, replicas) = (&config.name, config.replicas);
+    let servers = format!("{cluster}_servers");
+    let servers = open_bucket(jetstream, servers, SERVER_RECORD_AGE, replicas).await?;
+    let meetings = format!("{cluster}_meetings");
+    let meetings = open_bucket(jetstream, meetings, MEETING_RECORD_AGE, replicas).await?;
+    Ok(Buckets { servers, meetings })
+}
+
+/// Opens a bucket, making it if nobody has: every server asks for the same
+/// one, and JetStream takes the same request twice as one.
+///
+/// The bucket's stream is made here as a key-value bucket's is (`KV_<name>`,
+/// one value per key, rollups allowed, deletes as markers): the client's
+/// own `create_key_value` first reads the account's figures in a form that
+/// nats-server 2.9 (Debian 12) does not send, and fails there.
+async fn open_bucket(
+    jetstream: &async_nats::jetstream::Context,
+    bucket: String,
+    max_age: Duration,
+    replicas: usize,
+) -> Result<kv::Store, String> {
+    use async_nats::jetstream::stream;
+    let config = stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        storage: stream::StorageType::Memory,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        // Kept in memory on as many NATS servers: with 3, the cluster's
+        // directory (and the standing handoffs a failover needs) outlives
+        // the death of a NATS server.
+        num_replicas: replicas,
+        ..Default::default()
+    };
+    jetstream
+        .get_or_create_stream(config)
+        .await
+        .map_err(|err| format!("{bucket}: {err}"))?;
+    jetstream
+        .get_key_value(bucket.clone())
+        .await
+        .map_err(|err| format!("{bucket}: {err}"))
+}
+
+async fn put_meeting(bucket: &kv::Store, meeting: &MeetingId, record: &MeetingRecord) {
+    let value = bytes::Bytes::from(serde_json::to_vec(record).unwrap_or_default());
+    if let Err(err) = bucket.put(meeting.as_str(), value).await {
+        tracing::debug!(%meeting, "cluster: meeting record not stored: {err}");
+    }
+}
+
+fn note_event(counters: &Counters, event: async_nats::Event) {
+    match event {
+        async_nats::Event::Connected => {
+            counters.connected.store(true, Ordering::Relaxed);
+            tracing::info!("cluster: connected to NATS");
+        }
+        async_nats::Event::Disconnected => {
+            counters.connected.store(false, Ordering::Relaxed);
+            tracing::warn!("cluster: disconnected from NATS; reconnecting");
+        }
+        async_nats::Event::SlowConsumer(_) => {
+            counters
+                .slow_consumer_events
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        other => tracing::info!("cluster: NATS says {other}"),
+    }
+}

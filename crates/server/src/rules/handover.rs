@@ -1,0 +1,440 @@
+//! Handing meetings over to another server of the cluster, when this one
+//! stops (a rolling upgrade): each member gets a ticket of its own, the
+//! meeting's settings and tickets travel to the heir as a `Handoff`, and
+//! there each member `rejoin`s with its ticket and is back as it was: in the
+//! same meeting under the same id, the host as host, past the passcode,
+//! the lobby and a lock it had already passed. A ticket is good once, for
+//! `TICKET_LIFE`; a wrong one counts as a failed join, as a wrong passcode
+//! does, so tickets cannot be guessed either.
+
+use super::{Elsewhere, Holder, Meeting, MeetingRules};
+use common::{ClientId, Event, MeetingId};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How long a member has to come back on the heir.
+pub const TICKET_LIFE: Duration = Duration::from_secs(60);
+
+/// A meeting as it travels to its heir: its settings and its members' tickets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passcode: Option<String>,
+    pub locked: bool,
+    pub lobby: bool,
+    pub tickets: Vec<TicketRecord>,
+}
+
+/// One member's way back: its ticket, its name, and whether it was host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketRecord {
+    pub ticket: String,
+    pub name: String,
+    pub host: bool,
+}
+
+/// A meeting about to be handed over, and which ticket is whose.
+#[derive(Clone, Debug)]
+pub struct Handover {
+    pub meeting: MeetingId,
+    pub handoff: Handoff,
+    pub members: Vec<(ClientId, String)>,
+}
+
+/// A ticket as the heir keeps it.
+#[derive(Clone, Debug)]
+pub(super) struct Ticket {
+    host: bool,
+    expires: Instant,
+}
+
+impl MeetingRules {
+    /// Every meeting here, with a ticket made for each member (nobody is
+    /// told yet: the handoffs must reach the heir first).
+    pub fn prepare_handover(&mut self) -> Result<Vec<Handover>, String> {
+        let mut handovers = Vec::new();
+        for (meeting, m) in &self.meetings {
+            let mut tickets = Vec::new();
+            let mut members = Vec::new();
+            for &member in &m.members {
+                let ticket = new_ticket()?;
+                tickets.push(TicketRecord {
+                    ticket: ticket.clone(),
+                    name: self.name_of(member).unwrap_or_default(),
+                    host: member == m.host,
+                });
+                members.push((member, ticket));
+            }
+            handovers.push(Handover {
+                meeting: meeting.clone(),
+                handoff: Handoff {
+                    passcode: m.passcode.clone(),
+                    locked: m.locked,
+                    lobby: m.lobby,
+                    tickets,
+                },
+                members,
+            });
+        }
+        Ok(handovers)
+    }
+
+    /// Tells each member where its meeting went, with its ticket.
+    pub fn announce_handover(&mut self, handovers: &[Handover], heir: &Holder) {
+        for handover in handovers {
+            for (member, ticket) in &handover.members {
+                self.tell(
+                    *member,
+                    Event::MeetingMoved {
+                        meeting: handover.meeting.clone(),
+                        server: heir.address.clone(),
+                        fingerprint: heir.fingerprint.clone(),
+                        ticket: ticket.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// `meeting` was handed over to this server: it is made when the first
+    /// of its members is back.
+    pub fn expect_handoff(&mut self, meeting: MeetingId, handoff: Handoff) {
+        let now = Instant::now();
+        self.restored.retain(|_, expires| *expires > now);
+        if !self.knows_meeting(&meeting) {
+            let expires = Instant::now() + TICKET_LIFE;
+            self.handoffs.insert(meeting, (handoff, expires));
+        }
+    }
+
+    /// Whether `meeting` is held here, or is expected here.
+    pub fn knows_meeting(&self, meeting: &MeetingId) -> bool {
+        self.meetings.contains_key(meeting)
+            || self.handoffs.contains_key(meeting)
+            || self.restored.contains_key(meeting)
+    }
+
+    /// From now on every member gets a standing ticket (a server of a cluster).
+    pub fn give_standing_tickets(&mut self) {
+        self.standing_tickets = true;
+    }
+
+    /// A member in `meeting` gets its standing ticket, if this server gives them.
+    pub(super) fn give_standing_ticket(&mut self, id: ClientId, meeting: &MeetingId) {
+        if !self.standing_tickets {
+            return;
+        }
+        let Ok(ticket) = new_ticket() else {
+            return;
+        };
+        let Some(m) = self.meetings.get_mut(meeting) else {
+            return;
+        };
+        m.standing.insert(id, ticket.clone());
+        self.tell(
+            id,
+            Event::Ticket {
+                meeting: meeting.clone(),
+                ticket,
+            },
+        );
+    }
+
+    /// Each meeting's standing handoff: what another server needs to take
+    /// it over should this one die (kept in the cluster's directory).
+    pub fn standing_handoffs(&self) -> HashMap<MeetingId, Handoff> {
+        self.meetings
+            .iter()
+            .map(|(meeting, m)| {
+                let tickets = m
+                    .standing
+                    .iter()
+                    .map(|(&member, ticket)| TicketRecord {
+                        ticket: ticket.clone(),
+                        name: self.name_of(member).unwrap_or_default(),
+                        host: member == m.host,
+                    })
+                    .collect();
+                let handoff = Handoff {
+                    passcode: m.passcode.clone(),
+                    locked: m.locked,
+                    lobby: m.lobby,
+                    tickets,
+                };
+                (meeting.clone(), handoff)
+            })
+            .collect()
+    }
+
+    /// `id` is back with `ticket` for a meeting handed over to this server,
+    /// or taken over from one that died; a meeting another server holds
+    /// now is answered with where it is.
+    pub(super) fn rejoin(
+        &mut self,
+        id: ClientId,
+        requested: &str,
+        ticket: &str,
+        elsewhere: &dyn Elsewhere,
+    ) -> Result<(), String> {
+        if let Some(meeting) = MeetingId::parse(requested)
+            && !self.knows_meeting(&meeting)
+            && let Some(holder) = elsewhere.locate(&meeting)
+        {
+            return self.point_elsewhere(id, meeting, holder);
+        }
+        self.ensure_not_in_meeting(id)?;
+        let now = Instant::now();
+        if !self.may_try_joining(id, now) {
+            return Err("too many failed joins: wait a few seconds before trying again".into());
+        }
+        let Some((meeting, host)) = MeetingId::parse(requested)
+            .and_then(|meeting| Some((meeting.clone(), self.take_ticket(&meeting, ticket, now)?)))
+        else {
+            self.failed_join(id, now);
+            return Err(format!(
+                "no meeting '{requested}' was handed over to this server with that ticket (tickets last {} s)",
+                TICKET_LIFE.as_secs()
+            ));
+        };
+        if !self.meetings.contains_key(&meeting) {
+            self.restore(id, &meeting, ticket, now);
+            return Ok(());
+        }
+        // The host is host as it comes in: its `joined` says so, and the
+        // others hear it as the host joining, then of the change.
+        let hosted_by = host.then(|| self.take_host_role(id, &meeting)).flatten();
+        self.come_in(id, &meeting);
+        if let Some(others) = hosted_by {
+            self.tell_host_back(id, &meeting, others);
+        }
+        Ok(())
+    }
+
+    /// The ticket's host flag if `ticket` lets its bearer into `meeting`
+    /// now; it is used up. The meeting's own tickets once it is back, else
+    /// those of its handoff.
+    fn take_ticket(&mut self, meeting: &MeetingId, ticket: &str, now: Instant) -> Option<bool> {
+        if let Some(m) = self.meetings.get_mut(meeting) {
+            m.tickets.retain(|_, kept| kept.expires > now);
+            return m.tickets.remove(ticket).map(|kept| kept.host);
+        }
+        self.handoffs.retain(|_, (_, expires)| *expires > now);
+        let (handoff, _) = self.handoffs.get(meeting)?;
+        handoff
+            .tickets
+            .iter()
+            .find(|record| record.ticket == ticket)
+            .map(|record| record.host)
+    }
+
+    /// The first member back makes the meeting again, with its settings and
+    /// the others' tickets; it hosts until the host is back.
+    fn restore(&mut self, id: ClientId, meeting: &MeetingId, used: &str, now: Instant) {
+        let Some((handoff, expires)) = self.handoffs.remove(meeting) else {
+            return;
+        };
+        self.next_meeting += 1;
+        let mut m = Meeting::new(id, self.next_meeting, handoff.passcode);
+        m.locked = handoff.locked;
+        m.lobby = handoff.lobby;
+        m.tickets = handoff
+            .tickets
+            .into_iter()
+            .filter(|record| record.ticket != used)
+            .map(|record| {
+                let ticket = Ticket {
+                    host: record.host,
+                    expires: expires.max(now),
+                };
+                (record.ticket, ticket)
+            })
+            .collect::<HashMap<_, _>>();
+        self.meetings.insert(meeting.clone(), m);
+        self.restored.insert(meeting.clone(), expires.max(now));
+        self.enter(id, meeting);
+        let members = self.members_info(meeting);
+        self.tell(
+            id,
+            Event::Joined {
+                meeting: meeting.clone(),
+                members,
+            },
+        );
+        self.give_standing_ticket(id, meeting);
+    }
+
+    /// The host is back: host again, and everyone is told.
+    /// The host, back, takes its role from whoever held it meanwhile:
+    /// returns the members who must hear of it.
+    fn take_host_role(&mut self, id: ClientId, meeting: &MeetingId) -> Option<Vec<ClientId>> {
+        let m = self.meetings.get_mut(meeting)?;
+        m.host = id;
+        Some(m.members.clone())
+    }
+
+    fn tell_host_back(&mut self, id: ClientId, meeting: &MeetingId, others: Vec<ClientId>) {
+        let host = self.member_ref(id);
+        self.tell_all(
+            others,
+            Event::HostChanged {
+                meeting: meeting.clone(),
+                host,
+            },
+        );
+        self.tell_new_host_who_waits(meeting);
+        self.tell_new_host_the_passcode(meeting);
+    }
+}
+
+/// 128 random bits, in hex.
+fn new_ticket() -> Result<String, String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|err| format!("no secure random source: {err}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{created, join, rules_with, told};
+    use super::*;
+    use common::Request;
+
+    fn heir() -> Holder {
+        Holder {
+            address: "10.0.0.2:6338".into(),
+            fingerprint: None,
+        }
+    }
+
+    /// A stopping server's meeting of ana (host, locked) and bo, handed to
+    /// a fresh server where cai (a stranger) and the two come back.
+    fn handed_over() -> (
+        MeetingRules,
+        Vec<ClientId>,
+        MeetingId,
+        Vec<(String, String)>,
+    ) {
+        let (mut old, ids) = rules_with(&["ana", "bo"]);
+        let meeting = created(&mut old, ids[0]);
+        join(&mut old, ids[1], &meeting);
+        old.handle(ids[0], Request::Lock { locked: true });
+        old.take_effects();
+        let handovers = old.prepare_handover().expect("random tickets");
+        old.announce_handover(&handovers, &heir());
+        let effects = old.take_effects();
+        let tickets: Vec<(String, String)> = ids
+            .iter()
+            .map(|&id| match told(&effects, id).as_slice() {
+                [Event::MeetingMoved { server, ticket, .. }] => {
+                    assert_eq!(server, "10.0.0.2:6338");
+                    (old.name_of(id).unwrap_or_default(), ticket.clone())
+                }
+                other => panic!("{id}: {other:?}"),
+            })
+            .collect();
+        let (mut new, new_ids) = rules_with(&["bo", "ana", "cai"]);
+        new.expect_handoff(meeting.clone(), handovers[0].handoff.clone());
+        (new, new_ids, meeting, tickets)
+    }
+
+    fn rejoin(
+        rules: &mut MeetingRules,
+        id: ClientId,
+        meeting: &MeetingId,
+        ticket: &str,
+    ) -> Vec<Event> {
+        rules.handle(
+            id,
+            Request::Rejoin {
+                meeting: meeting.to_string(),
+                ticket: ticket.to_string(),
+            },
+        );
+        let effects = rules.take_effects();
+        told(&effects, id).into_iter().cloned().collect()
+    }
+
+    #[test]
+    fn members_come_back_with_their_tickets_and_the_host_hosts_again() {
+        let (mut rules, ids, meeting, tickets) = handed_over();
+        let (bo, ana) = (ids[0], ids[1]);
+        // bo is back first: the meeting is made again, bo hosts for now.
+        let told_bo = rejoin(&mut rules, bo, &meeting, &tickets[1].1);
+        assert!(
+            matches!(told_bo.as_slice(), [Event::Joined { meeting: m, .. }] if *m == meeting),
+            "{told_bo:?}"
+        );
+        // ana is back, past the lock, and hosts again; bo hears it.
+        rules.handle(
+            ana,
+            Request::Rejoin {
+                meeting: meeting.to_string(),
+                ticket: tickets[0].1.clone(),
+            },
+        );
+        let effects = rules.take_effects();
+        assert!(
+            told(&effects, ana)
+                .iter()
+                .any(|e| matches!(e, Event::Joined { .. }))
+        );
+        assert!(
+            told(&effects, bo)
+                .iter()
+                .any(|e| matches!(e, Event::HostChanged { host, .. } if host.id == ana))
+        );
+        assert!(
+            rules
+                .meetings
+                .get(&meeting)
+                .is_some_and(|m| m.locked && m.host == ana)
+        );
+    }
+
+    #[test]
+    fn a_meeting_everyone_left_is_not_made_again_from_its_handoff() {
+        let (mut rules, ids, meeting, tickets) = handed_over();
+        let handoff = rules
+            .handoffs
+            .get(&meeting)
+            .map(|(h, _)| h.clone())
+            .expect("expected");
+        rejoin(&mut rules, ids[0], &meeting, &tickets[1].1);
+        rules.handle(ids[0], Request::Leave);
+        rules.take_effects();
+        // The directory still has the handoff: it opens nothing now.
+        rules.expect_handoff(meeting.clone(), handoff);
+        let told_ana = rejoin(&mut rules, ids[1], &meeting, &tickets[0].1);
+        assert!(
+            matches!(told_ana.as_slice(), [Event::Error { .. }]),
+            "{told_ana:?}"
+        );
+    }
+
+    #[test]
+    fn a_ticket_is_good_once_and_only_for_its_meeting() {
+        let (mut rules, ids, meeting, tickets) = handed_over();
+        let (bo, ana, cai) = (ids[0], ids[1], ids[2]);
+        rejoin(&mut rules, bo, &meeting, &tickets[1].1);
+        // cai has bo's used ticket, then a made-up one: neither opens it.
+        for ticket in [tickets[1].1.as_str(), "00000000000000000000000000000000"] {
+            let told_cai = rejoin(&mut rules, cai, &meeting, ticket);
+            assert!(
+                matches!(told_cai.as_slice(), [Event::Error { message }] if message.contains("ticket")),
+                "{told_cai:?}"
+            );
+        }
+        // The locked meeting stays shut to a plain join too.
+        join(&mut rules, cai, &meeting);
+        assert!(rules.members(&meeting).len() == 1);
+        rules.take_effects();
+        // ana's ticket is for this meeting only.
+        let other = MeetingId::parse("zzz-zzz").expect("an id");
+        let told_ana = rejoin(&mut rules, ana, &other, &tickets[0].1);
+        assert!(
+            matches!(told_ana.as_slice(), [Event::Error { .. }]),
+            "{told_ana:?}"
+        );
+    }
+}

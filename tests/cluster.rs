@@ -1,0 +1,703 @@
+//! Servers of one cluster (`--cluster`), against a `nats-server` each test
+//! starts for itself: any server lists the cluster's public meetings, a
+//! join of a meeting another server holds is answered with where it is and
+//! the key it shows there, and a server that stops hands its meetings over
+//! to another, where their members rejoin with the tickets it gave them;
+//! one that dies has its meetings taken over by another, where a real
+//! client finds its meeting by itself.
+//! A server whose NATS is not there runs alone, and
+//! plain NATS to another machine is refused at start.
+//!
+//! Needs `nats-server` (Debian package nats-server) on the PATH; without it
+//! the tests that use it are ignored, with the reason (tests/build.rs).
+
+use common::{ClusterReport, Event, MeetingId, MeetingSummary, Request};
+use integration_tests::nats::{NatsProcess, free_loopback_port};
+use integration_tests::{
+    ClientProcess, DEADLINE, RawMember, RawPeer, ServerProcess, binary, http_get,
+    wait_with_deadline,
+};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How often a test asks again while it waits for the cluster to agree.
+const POLL: Duration = Duration::from_millis(200);
+
+fn cluster_server(nats: &str, name: &str) -> ServerProcess {
+    ServerProcess::start_with(&["--cluster", nats, "--cluster-name", name])
+}
+
+/// Asks `peer`'s server for its meeting list until `done` holds of it.
+fn meetings_until(
+    peer: &mut RawPeer,
+    what: &str,
+    done: impl Fn(&[MeetingSummary]) -> bool,
+) -> Vec<MeetingSummary> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        peer.request(&Request::Meetings);
+        let Event::Meetings { meetings, .. } =
+            peer.expect("meetings", |e| matches!(e, Event::Meetings { .. }))
+        else {
+            unreachable!("matched above")
+        };
+        if done(&meetings) {
+            return meetings;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the list is still {meetings:?}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+fn cluster_report(peer: &mut RawPeer) -> ClusterReport {
+    peer.request(&Request::ServerStats);
+    let Event::ServerStats(report) =
+        peer.expect("server_stats", |e| matches!(e, Event::ServerStats(_)))
+    else {
+        unreachable!("matched above")
+    };
+    report.cluster.expect("a server of a cluster reports it")
+}
+
+/// Asks until the report of `peer`'s server satisfies `done`.
+fn report_until(
+    peer: &mut RawPeer,
+    what: &str,
+    done: impl Fn(&ClusterReport) -> bool,
+) -> ClusterReport {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let report = cluster_report(peer);
+        if done(&report) {
+            return report;
+        }
+        assert!(Instant::now() < deadline, "{what}: still {report:?}");
+        std::thread::sleep(POLL);
+    }
+}
+
+fn create(peer: &mut RawPeer, passcode: Option<&str>) -> MeetingId {
+    peer.request(&Request::Create {
+        passcode: passcode.map(str::to_string),
+    });
+    let Event::Created { meeting, .. } =
+        peer.expect("created", |e| matches!(e, Event::Created { .. }))
+    else {
+        unreachable!("matched above")
+    };
+    meeting
+}
+
+fn rejoin(peer: &mut RawPeer, meeting: &MeetingId, ticket: &str) -> Event {
+    peer.request(&Request::Rejoin {
+        meeting: meeting.to_string(),
+        ticket: ticket.to_string(),
+    });
+    peer.expect("an answer to rejoin", |e| {
+        matches!(
+            e,
+            Event::Joined { .. } | Event::Error { .. } | Event::MeetingElsewhere { .. }
+        )
+    })
+}
+
+fn join(peer: &mut RawPeer, meeting: &MeetingId) -> Event {
+    peer.request(&Request::Join {
+        meeting: meeting.to_string(),
+        passcode: None,
+    });
+    peer.expect("an answer to join", |e| {
+        matches!(
+            e,
+            Event::MeetingElsewhere { .. } | Event::Joined { .. } | Event::Error { .. }
+        )
+    })
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
+    let nats = NatsProcess::start();
+    let url = nats.url();
+    let mut a = ServerProcess::start_with(&[
+        "--cluster",
+        &url,
+        "--cluster-name",
+        "list",
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let metrics: std::net::SocketAddr = a.stdout_line("metrics on ").parse().expect("an address");
+    let b = cluster_server(&nats.url(), "list");
+    let (mut host, _, _) = RawPeer::hello(a.addr(), "ana");
+    let (mut private_host, _, _) = RawPeer::hello(a.addr(), "bea");
+    let (mut joiner, _, _) = RawPeer::hello(b.addr(), "cai");
+    let public = create(&mut host, None);
+    let private = create(&mut private_host, Some("4711"));
+
+    let listed = meetings_until(&mut joiner, "a's public meeting, listed on b", |list| {
+        list.iter().any(|m| m.id == public)
+    });
+    let line = listed.iter().find(|m| m.id == public).expect("listed");
+    assert_eq!(line.server.as_deref(), Some(a.addr().to_string().as_str()));
+    assert_eq!(line.host, "ana");
+    assert!(
+        listed.iter().all(|m| m.id != private),
+        "a private meeting is listed to its members only: {listed:?}"
+    );
+
+    // Joining either from b is answered with where it is, and a's key.
+    let a_key = a.fingerprint().map(|key| key.to_string());
+    for meeting in [&public, &private] {
+        match join(&mut joiner, meeting) {
+            Event::MeetingElsewhere {
+                meeting: told,
+                server,
+                fingerprint,
+            } => {
+                assert_eq!(&told, meeting);
+                assert_eq!(server, a.addr().to_string());
+                assert_eq!(fingerprint, a_key);
+            }
+            other => panic!("expected meeting_elsewhere for {meeting}, got {other:?}"),
+        }
+    }
+    // An id nobody holds is still no meeting.
+    let nobody = MeetingId::parse("zzz-zzz").expect("an id");
+    assert!(
+        matches!(join(&mut joiner, &nobody), Event::Error { message } if message.contains("no meeting")),
+        "a join of an id nobody holds fails as on one server"
+    );
+
+    // A real client of b that joins it moves to a, and is a member there.
+    let mut client = ClientProcess::start(&b, "dan");
+    let joined = client.join(&public.to_string());
+    assert_eq!(joined["meeting"], public.to_string());
+    let moved = client.last_event("moved");
+    assert_eq!(moved["server"], a.addr().to_string());
+    host.expect(
+        "dan joins a's meeting",
+        |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "dan"),
+    );
+    client.send("hello from b");
+    host.expect(
+        "dan's chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "hello from b"),
+    );
+
+    let on_a = report_until(&mut host, "a sees b", |r| {
+        r.peers.len() == 1 && r.meetings_held == 2
+    });
+    assert!(on_a.connected, "{on_a:?}");
+    assert!(
+        on_a.messages_out > 0 && on_a.bytes_in > 0,
+        "backbone traffic counted: {on_a:?}"
+    );
+    report_until(&mut joiner, "b knows a's meetings", |r| {
+        r.meetings_elsewhere == 2
+    });
+    let (_, _, scraped) = http_get(metrics, "/metrics");
+    for sample in [
+        "meeting_cluster_connected 1",
+        "meeting_cluster_peers 1",
+        "meeting_cluster_meetings_held 2",
+    ] {
+        assert!(scraped.contains(sample), "{sample} in\n{scraped}");
+    }
+    let (status, _, health) = http_get(metrics, "/healthz");
+    assert_eq!(status, 200);
+    assert!(
+        health.contains("cluster list: connected, 1 other servers"),
+        "{health}"
+    );
+
+    // A stops (a rolling upgrade): its meetings go on at b. Each member is
+    // told where, with a ticket of its own, before it hears a stops.
+    assert!(a.interrupt().success());
+    let b_address = b.addr().to_string();
+    let ticket_of = |peer: &mut RawPeer, meeting: &MeetingId| -> String {
+        match peer.expect("meeting_moved", |e| matches!(e, Event::MeetingMoved { .. })) {
+            Event::MeetingMoved {
+                meeting: moved,
+                server,
+                ticket,
+                ..
+            } => {
+                assert_eq!(&moved, meeting);
+                assert_eq!(server, b_address);
+                ticket
+            }
+            _ => unreachable!("matched above"),
+        }
+    };
+    let ana_ticket = ticket_of(&mut host, &public);
+    let bea_ticket = ticket_of(&mut private_host, &private);
+    host.expect("then shutdown", |e| matches!(e, Event::Shutdown { .. }));
+
+    // They come back to b with their tickets: the private meeting without
+    // its passcode, each as host of its meeting again (and stays).
+    let mut returned = Vec::new();
+    for (name, meeting, ticket) in [
+        ("bea", &private, &bea_ticket),
+        ("ana", &public, &ana_ticket),
+    ] {
+        let (back, id, _) = RawPeer::hello(b.addr(), name);
+        returned.push(back);
+        let back = returned.last_mut().expect("just pushed");
+        match rejoin(back, meeting, ticket) {
+            Event::Joined {
+                meeting: joined,
+                members,
+            } => {
+                assert_eq!(&joined, meeting);
+                assert!(
+                    members.iter().any(|m| m.id == id && m.host),
+                    "{name} hosts: {members:?}"
+                );
+            }
+            other => panic!("{name} is not back: {other:?}"),
+        }
+    }
+    // The real client that was on a followed on its own: it is a member at
+    // b, and its chat reaches ana there.
+    let moved = client.expect("moved, handed over", |e| {
+        e["event"] == "moved" && e["reason"] == "handed_over"
+    });
+    assert_eq!(moved["server"], b.addr().to_string());
+    client.expect("joined at b", |e| {
+        e["event"] == "joined" && e["meeting"] == public.to_string()
+    });
+    client.send("back on b");
+    returned[1].expect(
+        "dan's chat at b",
+        |e| matches!(e, Event::Chat { text, .. } if text == "back on b"),
+    );
+    // A ticket is good once.
+    let (mut eve, _, _) = RawPeer::hello(b.addr(), "eve");
+    let used = rejoin(&mut eve, &public, &ana_ticket);
+    assert!(
+        matches!(&used, Event::Error { message } if message.contains("ticket")),
+        "a used ticket opens nothing: {used:?}"
+    );
+    report_until(&mut joiner, "b holds both", |r| {
+        r.meetings_held == 2 && r.peers.is_empty()
+    });
+    meetings_until(&mut joiner, "b lists the public one as its own", |list| {
+        list.iter().any(|m| m.id == public && m.server.is_none())
+    });
+    drop(client);
+    drop(b);
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn the_cluster_comes_back_together_when_nats_returns() {
+    let mut nats = NatsProcess::start();
+    let a = cluster_server(&nats.url(), "back");
+    let b = cluster_server(&nats.url(), "back");
+    let (meeting, [mut host, mut guest]) = a.raw_meeting(["ana", "ben"]);
+    let (mut watcher, _, _) = RawPeer::hello(b.addr(), "cai");
+    meetings_until(&mut watcher, "listed on b", |list| {
+        list.iter().any(|m| m.id == meeting)
+    });
+
+    // NATS dies and comes back empty (its buckets were in memory).
+    nats.restart();
+    // Meanwhile a's meeting goes on.
+    host.peer.request(&Request::Chat {
+        text: "still here".into(),
+    });
+    guest.expect(
+        "the chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "still here"),
+    );
+    // The servers find each other again, and b lists a's meeting again.
+    report_until(&mut watcher, "b sees a again", |r| {
+        r.connected && r.peers.len() == 1
+    });
+    meetings_until(&mut watcher, "listed on b again", |list| {
+        list.iter().any(|m| m.id == meeting)
+    });
+    assert!(matches!(
+        join(&mut watcher, &meeting),
+        Event::MeetingElsewhere { .. }
+    ));
+}
+
+/// The standing ticket `peer` was given for `meeting` (after `joined`).
+fn standing_ticket(peer: &mut RawPeer, meeting: &MeetingId) -> String {
+    match peer.expect("ticket", |e| matches!(e, Event::Ticket { .. })) {
+        Event::Ticket {
+            meeting: of,
+            ticket,
+        } => {
+            assert_eq!(&of, meeting);
+            ticket
+        }
+        _ => unreachable!("matched above"),
+    }
+}
+
+/// Rejoins `meeting` at `server` with `ticket` as a client would after its
+/// server died: asking again until the cluster has noticed.
+fn rejoin_until_back(
+    server: &ServerProcess,
+    name: &str,
+    meeting: &MeetingId,
+    ticket: &str,
+) -> (RawPeer, Event) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (mut peer, _, _) = RawPeer::hello(server.addr(), name);
+        match rejoin(&mut peer, meeting, ticket) {
+            joined @ Event::Joined { .. } => return (peer, joined),
+            other => assert!(
+                Instant::now() < deadline,
+                "{name} never got back: {other:?}"
+            ),
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn when_a_server_dies_another_takes_its_meetings_over() {
+    let nats = NatsProcess::start();
+    let mut a = cluster_server(&nats.url(), "death");
+    let b = cluster_server(&nats.url(), "death");
+    let (meeting, [mut ana, mut bo]) = a.raw_meeting(["ana", "bo"]);
+    let ana_ticket = standing_ticket(&mut ana.peer, &meeting);
+    let bo_ticket = standing_ticket(&mut bo.peer, &meeting);
+    // The host makes it private and locked: what it was must come back.
+    ana.peer.request(&Request::Passcode {
+        passcode: Some("4711".into()),
+    });
+    ana.peer.request(&Request::Lock { locked: true });
+    ana.expect("locked", |e| matches!(e, Event::Locked { .. }));
+    let (mut watcher, _, _) = RawPeer::hello(b.addr(), "cai");
+    report_until(&mut watcher, "b knows a's meeting", |r| {
+        r.meetings_elsewhere == 1
+    });
+    // b learns the standing tickets as a's meeting changes: give it a moment.
+    std::thread::sleep(Duration::from_millis(600));
+
+    a.kill();
+    let killed = Instant::now();
+    let (mut ana_back, ana_joined) = rejoin_until_back(&b, "ana", &meeting, &ana_ticket);
+    let took = killed.elapsed();
+    let Event::Joined { members, .. } = ana_joined else {
+        unreachable!("matched")
+    };
+    assert!(
+        members.iter().any(|m| m.name == "ana" && m.host),
+        "ana hosts: {members:?}"
+    );
+    // bo is back too, past the lock, and they talk.
+    let (mut bo_back, _) = rejoin_until_back(&b, "bo", &meeting, &bo_ticket);
+    ana_back.expect(
+        "bo back",
+        |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "bo"),
+    );
+    bo_back.request(&Request::Chat {
+        text: "we made it".into(),
+    });
+    ana_back.expect(
+        "bo's chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "we made it"),
+    );
+    // The lock came along: a stranger's join is refused; b holds it now.
+    assert!(matches!(join(&mut watcher, &meeting), Event::Error { .. }));
+    report_until(&mut watcher, "b holds it", |r| r.meetings_held == 1);
+    println!("taken over {took:?} after the kill");
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn a_client_whose_server_dies_finds_its_meeting_at_another() {
+    let nats = NatsProcess::start();
+    let first = cluster_server(&nats.url(), "failover");
+    let second = cluster_server(&nats.url(), "failover");
+    // A real client that knows both (all test servers share one key, so
+    // one --fingerprint trusts either); it picks one at random, and its
+    // meeting is held where it creates it.
+    let servers = format!("{},{}", first.addr(), second.addr());
+    let mut ana = ClientProcess::start_at(&servers, "ana", &first.trust_args())
+        .unwrap_or_else(|err| panic!("{err:#}"));
+    let on_first = ana.last_event("connected")["server"] == first.addr().to_string();
+    let (mut holder, spare) = if on_first {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let meeting = ana.create();
+    let meeting_id = MeetingId::parse(&meeting).expect("an id");
+    ana.expect_event("ticket");
+    // bo, a raw member on the same server, holds a standing ticket too.
+    let mut bo = RawMember::hello(holder.addr(), "bo");
+    assert!(matches!(
+        join(&mut bo.peer, &meeting_id),
+        Event::Joined { .. }
+    ));
+    let bo_ticket = standing_ticket(&mut bo.peer, &meeting_id);
+    ana.expect("bo joins", |e| {
+        e["event"] == "member_joined" && e["member"]["name"] == "bo"
+    });
+    // The spare lists the meeting with both members once the record that
+    // carries both standing tickets has reached it.
+    let (mut watcher, _, _) = RawPeer::hello(spare.addr(), "cai");
+    meetings_until(&mut watcher, "both members listed on the spare", |list| {
+        list.iter().any(|m| m.id == meeting_id && m.members == 2)
+    });
+
+    holder.kill();
+    let killed = Instant::now();
+    let moved = ana.expect("moved, failing over", |e| {
+        e["event"] == "moved" && e["reason"] == "failover"
+    });
+    assert_eq!(moved["server"], spare.addr().to_string());
+    assert_eq!(moved["meeting"], meeting.as_str());
+    let joined = ana.expect("joined again", |e| {
+        e["event"] == "joined" && e["meeting"] == meeting.as_str()
+    });
+    let took = killed.elapsed();
+    let members = joined["members"].as_array().expect("members");
+    assert!(
+        members
+            .iter()
+            .any(|m| m["id"] == moved["id"] && m["name"] == "ana" && m["host"] == true),
+        "ana is back, as host: {joined}"
+    );
+    ana.expect_event("ticket");
+
+    // bo comes back with its own standing ticket, and they talk again.
+    let (mut bo_back, _) = rejoin_until_back(&spare, "bo", &meeting_id, &bo_ticket);
+    ana.expect("bo back", |e| {
+        e["event"] == "member_joined" && e["member"]["name"] == "bo"
+    });
+    ana.send("still here");
+    bo_back.expect(
+        "ana's chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "still here"),
+    );
+    bo_back.request(&Request::Chat {
+        text: "me too".into(),
+    });
+    ana.expect("bo's chat", |e| {
+        e["event"] == "chat" && e["text"] == "me too"
+    });
+    report_until(&mut watcher, "the spare holds it", |r| r.meetings_held == 1);
+    println!("the client was back in its meeting {took:?} after its server was killed");
+}
+
+#[test]
+fn without_its_nats_a_cluster_server_keeps_its_own_meetings() {
+    // Nobody listens there: the server starts, and serves alone meanwhile.
+    let nowhere = format!("nats://{}", free_loopback_port());
+    let server = cluster_server(&nowhere, "alone");
+    let (meeting, [mut host, mut guest]) = server.raw_meeting(["ana", "ben"]);
+    host.peer.request(&Request::Chat {
+        text: "still here".into(),
+    });
+    guest.expect(
+        "the chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "still here"),
+    );
+    let report = cluster_report(&mut host.peer);
+    assert!(!report.connected, "{report:?}");
+    assert_eq!(report.meetings_held, 1);
+    assert!(report.peers.is_empty());
+    // A second meeting gets an id too, though none could be claimed.
+    let (mut third, _, _) = RawPeer::hello(server.addr(), "cai");
+    assert_ne!(create(&mut third, None), meeting);
+}
+
+#[test]
+fn plain_nats_to_another_machine_is_refused_at_start() {
+    let output = Command::new(binary("server"))
+        .args(["--bind", "127.0.0.1:0", "--no-tls"])
+        .args(["--cluster", "nats://192.0.2.1:4222"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server runs");
+    let mut child = output;
+    let status = wait_with_deadline(&mut child, DEADLINE).expect("it stops");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr reads");
+    assert!(!status.success(), "it must not start: {stderr}");
+    assert!(
+        stderr.contains("clear text") && stderr.contains("--cluster-insecure"),
+        "says why and what to do: {stderr}"
+    );
+}
+
+/// p50, p99 and max of `samples`, in milliseconds.
+fn spread(samples: &mut [Duration]) -> String {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} trials)",
+        ms(at(0.5)),
+        ms(at(0.99)),
+        ms(at(1.0)),
+        samples.len()
+    )
+}
+
+/// The figures of docs/CLUSTER.md ("Measured"), not a test: run with
+/// `cargo test --release --test cluster -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement for docs/CLUSTER.md; run by hand"]
+fn cluster_figures() {
+    const TRIALS: usize = 200;
+    let nats = NatsProcess::start();
+    let alone = ServerProcess::start();
+    let mut a = cluster_server(&nats.url(), "figures");
+    let b = cluster_server(&nats.url(), "figures");
+    let (mut watcher, _, _) = RawPeer::hello(b.addr(), "watcher");
+    report_until(&mut watcher, "b sees a", |r| r.peers.len() == 1);
+
+    // Creating a meeting: alone, and with its id claimed in NATS.
+    for (label, server) in [("alone", &alone), ("in a cluster", &a)] {
+        let mut times = Vec::new();
+        for n in 0..TRIALS {
+            let (mut host, _, _) = RawPeer::hello(server.addr(), &format!("h{n}"));
+            let started = Instant::now();
+            create(&mut host, None);
+            times.push(started.elapsed());
+        }
+        println!("create, {label}: {}", spread(&mut times));
+    }
+
+    // A new meeting on a, until b lists it.
+    let mut listed = Vec::new();
+    for n in 0..20 {
+        let (mut host, _, _) = RawPeer::hello(a.addr(), &format!("l{n}"));
+        let meeting = create(&mut host, None);
+        let started = Instant::now();
+        meetings_until(&mut watcher, "listed", |list| {
+            list.iter().any(|m| m.id == meeting)
+        });
+        listed.push(started.elapsed());
+    }
+    println!("listed on the other server after: {}", spread(&mut listed));
+
+    // A join on b answered with where the meeting is.
+    let (mut host, _, _) = RawPeer::hello(a.addr(), "far");
+    let far = create(&mut host, None);
+    meetings_until(&mut watcher, "listed", |list| {
+        list.iter().any(|m| m.id == far)
+    });
+    let mut answered = Vec::new();
+    for n in 0..TRIALS {
+        let (mut joiner, _, _) = RawPeer::hello(b.addr(), &format!("j{n}"));
+        let started = Instant::now();
+        assert!(matches!(
+            join(&mut joiner, &far),
+            Event::MeetingElsewhere { .. }
+        ));
+        answered.push(started.elapsed());
+    }
+    println!(
+        "join answered with meeting_elsewhere: {}",
+        spread(&mut answered)
+    );
+
+    // A real client of b joins a's meeting: /join to joined, moved included.
+    let mut moves = Vec::new();
+    for n in 0..10 {
+        let mut client = ClientProcess::start(&b, &format!("mover{n}"));
+        let started = Instant::now();
+        client.join(&far.to_string());
+        moves.push(started.elapsed());
+        drop(client);
+    }
+    println!("client /join on b to joined on a: {}", spread(&mut moves));
+
+    // Idle backbone: what two servers cost NATS with nothing happening.
+    let before = cluster_report(&mut watcher);
+    std::thread::sleep(Duration::from_secs(10));
+    let after = cluster_report(&mut watcher);
+    println!(
+        "idle backbone, one server: {:.1} messages/s and {:.0} bytes/s out, {:.1} messages/s in",
+        (after.messages_out - before.messages_out) as f64 / 10.0,
+        (after.bytes_out - before.bytes_out) as f64 / 10.0,
+        (after.messages_in - before.messages_in) as f64 / 10.0,
+    );
+
+    // a stops: 40 members in 10 meetings rejoin at b with their tickets.
+    let mut members = Vec::new();
+    for m in 0..10 {
+        let (mut host, _, _) = RawPeer::hello(a.addr(), &format!("m{m}h"));
+        let meeting = create(&mut host, None);
+        members.push((host, meeting.clone()));
+        for n in 0..3 {
+            let (mut member, _, _) = RawPeer::hello(a.addr(), &format!("m{m}n{n}"));
+            assert!(matches!(join(&mut member, &meeting), Event::Joined { .. }));
+            members.push((member, meeting.clone()));
+        }
+    }
+    let stopped = Instant::now();
+    let stopping = std::thread::spawn(move || {
+        let status = a.interrupt();
+        (status, a.stderr())
+    });
+    let mut back = Vec::new();
+    let mut told = Vec::new();
+    let mut rejoined = Vec::new();
+    for (n, (member, meeting)) in members.iter_mut().enumerate() {
+        let Event::MeetingMoved { ticket, .. } =
+            member.expect("moved", |e| matches!(e, Event::MeetingMoved { .. }))
+        else {
+            unreachable!("matched above")
+        };
+        told.push(stopped.elapsed());
+        let (mut again, _, _) = RawPeer::hello(b.addr(), &format!("back{n}"));
+        let answer = rejoin(&mut again, meeting, &ticket);
+        assert!(
+            matches!(answer, Event::Joined { .. }),
+            "member {n}: {answer:?}"
+        );
+        back.push(stopped.elapsed());
+        // Kept: a meeting whose members all left is over.
+        rejoined.push(again);
+    }
+    let (status, log) = stopping.join().expect("stopped");
+    assert!(status.success());
+    // The stopping server's own account, for where the time went.
+    for line in log
+        .lines()
+        .filter(|l| l.contains("stopping") || l.contains("handed"))
+    {
+        println!("a: {line}");
+    }
+    // One after another: the first member's times are the handover's, the
+    // last one's include every rejoin before it.
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "SIGTERM to the first member's meeting_moved: {:.1} ms; to its rejoin at the heir: {:.1} ms; all {} back (one after another): {:.0} ms",
+        ms(told[0]),
+        ms(back[0]),
+        back.len(),
+        ms(back[back.len() - 1])
+    );
+}
