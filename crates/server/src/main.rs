@@ -186,7 +186,7 @@ struct ClusterArgs {
     )]
     cluster_cert: Vec<PathBuf>,
 
-    /// On how many NATS servers the cluster's directory is kept: 3 on a
+    /// On how many NATS servers the cluster's directory is kept: 2 on a
     /// three-node NATS cluster lets it outlive one NATS server's death.
     #[arg(
         long,

@@ -68,6 +68,8 @@ const REFRESH: Duration = Duration::from_secs(5);
 /// Records older than this leave NATS on their own.
 const SERVER_RECORD_AGE: Duration = Duration::from_secs(10);
 const MEETING_RECORD_AGE: Duration = Duration::from_secs(30);
+/// The most a bucket holds (JetStream reserves it on each replica).
+const BUCKET_BYTES: i64 = 64 * 1024 * 1024;
 /// A first connection, or buckets that could not be opened, is tried again this often.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -539,6 +541,10 @@ async fn open_bucket(
         // directory (and the standing handoffs a failover needs) outlives
         // the death of a NATS server.
         num_replicas: replicas,
+        // Bounded: a JetStream cluster places a replicated stream only on
+        // servers with room reserved for it (an unbounded one fits nowhere),
+        // and records are small (a meeting's is under 1 KiB per member).
+        max_bytes: BUCKET_BYTES,
         ..Default::default()
     };
     jetstream
