@@ -259,10 +259,10 @@ impl MeetingRegistry {
             }
             // The old outbox goes: its writer ends after what it holds.
             client.control = Some(control);
-            if events_lost > 0
-                && let Some(snapshot) = state.rules.snapshot(id)
-            {
-                state.rules.tell(id, snapshot);
+            if events_lost > 0 {
+                for event in state.rules.snapshot(id) {
+                    state.rules.tell(id, event);
+                }
             }
             if held {
                 state.rules.back(id);

@@ -305,12 +305,69 @@ impl MeetingRules {
         }
     }
 
-    /// The state a client that lost events starts over from: its meeting
-    /// (as `joined`), if it is in one.
-    pub fn snapshot(&self, id: ClientId) -> Option<Event> {
-        let meeting = self.meeting_of(id)?.clone();
-        let members = self.members_info(&meeting);
-        Some(Event::Joined { meeting, members })
+    /// The state a client that lost events starts over from, if it is in a
+    /// meeting: `joined`, then what else a member knows of it (private,
+    /// locked, lobby on, who waits for the host, who is stopped from
+    /// sharing what, and its standing ticket), as the events that told it.
+    pub fn snapshot(&self, id: ClientId) -> Vec<Event> {
+        let Some(meeting) = self.meeting_of(id).cloned() else {
+            return Vec::new();
+        };
+        let Some(m) = self.meetings.get(&meeting) else {
+            return Vec::new();
+        };
+        let host = self.member_ref(m.host);
+        let mut events = vec![Event::Joined {
+            meeting: meeting.clone(),
+            members: self.members_info(&meeting),
+        }];
+        if m.passcode.is_some() {
+            events.push(Event::Privacy {
+                meeting: meeting.clone(),
+                private: true,
+                // As when it was set: the host hears it, the others that it is private.
+                passcode: m.passcode.clone().filter(|_| id == m.host),
+            });
+        }
+        if m.locked {
+            events.push(Event::Locked {
+                meeting: meeting.clone(),
+                locked: true,
+                by: host.clone(),
+            });
+        }
+        if m.lobby {
+            events.push(Event::Lobby {
+                meeting: meeting.clone(),
+                on: true,
+                by: host.clone(),
+            });
+        }
+        if id == m.host && !m.waiting.is_empty() {
+            events.push(Event::Waiting {
+                meeting: meeting.clone(),
+                waiting: m.waiting.iter().map(|&w| self.member_ref(w)).collect(),
+            });
+        }
+        let mut blocked: Vec<(&ClientId, &PerKind<bool>)> = m.blocked.iter().collect();
+        blocked.sort_by_key(|(member, _)| **member);
+        for (&member, kinds) in blocked {
+            for kind in MediaKind::ALL.into_iter().filter(|&kind| kinds[kind]) {
+                events.push(Event::Blocked {
+                    meeting: meeting.clone(),
+                    member: self.member_ref(member),
+                    kind,
+                    blocked: true,
+                });
+            }
+        }
+        if let Some(ticket) = m.standing.get(&id) {
+            events.push(Event::Ticket {
+                meeting,
+                ticket: ticket.clone(),
+            });
+        }
+        events
     }
 
     /// The name `id` goes by now.

@@ -368,3 +368,56 @@ fn names_are_unique_in_a_meeting_and_visible() {
     assert_eq!(validate_name(" Ana Lima ").as_deref(), Ok("Ana Lima"));
     assert_eq!(validate_name("Zoë 😀").as_deref(), Ok("Zoë 😀"));
 }
+
+#[test]
+fn a_snapshot_says_all_a_member_knew_of_its_meeting() {
+    let (mut rules, ids) = rules_with(&["ana", "bo"]);
+    let (ana, bo) = (ids[0], ids[1]);
+    let meeting = created(&mut rules, ana);
+    join(&mut rules, bo, &meeting);
+    rules.handle(
+        ana,
+        Request::Passcode {
+            passcode: Some("4711".into()),
+        },
+    );
+    rules.handle(ana, Request::Lock { locked: true });
+    rules.handle(ana, Request::Lobby { on: true });
+    rules.handle(
+        ana,
+        Request::Block {
+            member: Some(bo),
+            kind: MediaKind::Video,
+        },
+    );
+    rules.take_effects();
+
+    let kinds = |events: &[Event]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| serde_json::to_value(e).expect("json")["event"].to_string())
+            .collect()
+    };
+    let for_bo = rules.snapshot(bo);
+    assert_eq!(
+        kinds(&for_bo),
+        [
+            "\"joined\"",
+            "\"privacy\"",
+            "\"locked\"",
+            "\"lobby\"",
+            "\"blocked\""
+        ],
+        "{for_bo:?}"
+    );
+    // Only the host hears the passcode again, as when it was set.
+    assert!(matches!(&for_bo[1], Event::Privacy { passcode: None, .. }));
+    let for_ana = rules.snapshot(ana);
+    assert!(matches!(&for_ana[1], Event::Privacy { passcode: Some(p), .. } if p == "4711"));
+    assert!(
+        matches!(&for_bo[4], Event::Blocked { member, kind: MediaKind::Video, blocked: true, .. } if member.id == bo)
+    );
+    // Outside a meeting there is nothing to start over from.
+    rules.handle(bo, Request::Leave);
+    assert!(rules.snapshot(bo).is_empty());
+}
