@@ -76,10 +76,6 @@ impl Cluster {
         }))
     }
 
-    pub fn server_name(&self) -> &str {
-        &self.config.server
-    }
-
     /// An id for a meeting `host` is about to create, claimed across the
     /// cluster; waits for NATS (on the asking client's thread, never under
     /// the registry's lock). Without NATS, an unclaimed random id at once;
