@@ -11,7 +11,10 @@
 //! Needs `nats-server` (Debian package nats-server) on the PATH; without it
 //! the tests that use it are ignored, with the reason (tests/build.rs).
 
-use common::{ClusterReport, Event, MeetingId, MeetingSummary, Request};
+use common::{
+    ClusterReport, Event, Frame, Layer, LayerHeader, MediaHeader, MediaKind, MeetingId,
+    MeetingSummary, MemberView, PixelSize, Request,
+};
 use integration_tests::nats::{NatsProcess, free_loopback_port};
 use integration_tests::{
     ClientProcess, DEADLINE, RawMember, RawPeer, ServerProcess, binary, http_get,
@@ -152,22 +155,29 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
         "a private meeting is listed to its members only: {listed:?}"
     );
 
-    // Joining either from b is answered with where it is, and a's key.
-    let a_key = a.fingerprint().map(|key| key.to_string());
-    for meeting in [&public, &private] {
-        match join(&mut joiner, meeting) {
-            Event::MeetingElsewhere {
-                meeting: told,
-                server,
-                fingerprint,
-            } => {
-                assert_eq!(&told, meeting);
-                assert_eq!(server, a.addr().to_string());
-                assert_eq!(fingerprint, a_key);
-            }
-            other => panic!("expected meeting_elsewhere for {meeting}, got {other:?}"),
+    // Joining the public one from b: cai is in it while connected to b
+    // (a seat at a, which holds it).
+    match join(&mut joiner, &public) {
+        Event::Joined { meeting, members } => {
+            assert_eq!(meeting, public);
+            assert!(
+                members.iter().any(|m| m.name == "ana" && m.host),
+                "{members:?}"
+            );
         }
+        other => panic!("expected joined, got {other:?}"),
     }
+    host.expect(
+        "cai joins from b",
+        |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "cai"),
+    );
+    joiner.request(&Request::Leave);
+    joiner.expect("left", |e| matches!(e, Event::Left { .. }));
+    // The private one asks its passcode, at a, as if cai were there.
+    assert!(
+        matches!(join(&mut joiner, &private), Event::Error { message } if message.contains("no meeting")),
+        "a private meeting held elsewhere is not joined without its passcode"
+    );
     // An id nobody holds is still no meeting.
     let nobody = MeetingId::parse("zzz-zzz").expect("an id");
     assert!(
@@ -175,12 +185,10 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
         "a join of an id nobody holds fails as on one server"
     );
 
-    // A real client of b that joins it moves to a, and is a member there.
+    // A real client of b that joins it stays on b, a member of a's meeting.
     let mut client = ClientProcess::start(&b, "dan");
     let joined = client.join(&public.to_string());
     assert_eq!(joined["meeting"], public.to_string());
-    let moved = client.last_event("moved");
-    assert_eq!(moved["server"], a.addr().to_string());
     host.expect(
         "dan joins a's meeting",
         |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "dan"),
@@ -264,8 +272,8 @@ fn any_server_lists_the_clusters_meetings_and_says_where_each_is() {
             other => panic!("{name} is not back: {other:?}"),
         }
     }
-    // The real client that was on a followed on its own: it is a member at
-    // b, and its chat reaches ana there.
+    // The real client, seated at a from b, followed on its own: it is a
+    // member at b, and its chat reaches ana there.
     let moved = client.expect("moved, handed over", |e| {
         e["event"] == "moved" && e["reason"] == "handed_over"
     });
@@ -327,10 +335,12 @@ fn the_cluster_comes_back_together_when_nats_returns() {
     meetings_until(&mut watcher, "listed on b again", |list| {
         list.iter().any(|m| m.id == meeting)
     });
-    assert!(matches!(
-        join(&mut watcher, &meeting),
-        Event::MeetingElsewhere { .. }
-    ));
+    // And b's members join it again from b.
+    assert!(matches!(join(&mut watcher, &meeting), Event::Joined { .. }));
+    host.expect(
+        "cai joins from b",
+        |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "cai"),
+    );
 }
 
 /// The standing ticket `peer` was given for `meeting` (after `joined`).
@@ -699,4 +709,290 @@ fn cluster_figures() {
         back.len(),
         ms(back[back.len() - 1])
     );
+}
+
+/// A member's frames of `kind`, numbered from `first`.
+fn send_frames(socket: &mut RawPeer, kind: MediaKind, first: u32, count: u32, body: &[u8]) {
+    for sequence in first..first + count {
+        let header = MediaHeader {
+            sender: common::ClientId(0),
+            sequence,
+            timestamp_us: 0,
+        };
+        socket.send_bytes(Frame::media(kind, header, body).as_bytes());
+    }
+}
+
+/// Reads frames until one of `sender` numbered `last` came; returns the
+/// numbers of `sender`'s frames in the order they came.
+fn frames_until(socket: &mut RawPeer, sender: common::ClientId, last: u32) -> Vec<u32> {
+    let mut got = Vec::new();
+    loop {
+        let frame = socket
+            .next_media()
+            .unwrap_or_else(|err| panic!("frame {last} of {sender} never came ({got:?}): {err:#}"));
+        if frame.sender == sender {
+            got.push(frame.sequence);
+            if frame.sequence == last {
+                return got;
+            }
+        }
+    }
+}
+
+fn layered(layer: u8, width: u16, height: u16) -> Vec<u8> {
+    let mut body = LayerHeader {
+        layer: Layer(layer),
+        size: PixelSize::new(width, height),
+    }
+    .encode()
+    .to_vec();
+    body.extend_from_slice(&[0xFF, 0xD8]);
+    body.resize(600, layer);
+    body
+}
+
+fn chats(peer: &mut RawPeer, count: usize) -> Vec<String> {
+    (0..count)
+        .map(
+            |_| match peer.expect("chat", |e| matches!(e, Event::Chat { .. })) {
+                Event::Chat { text, .. } => text,
+                _ => unreachable!("matched above"),
+            },
+        )
+        .collect()
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn a_meeting_spans_three_servers() {
+    let nats = NatsProcess::start();
+    let url = nats.url();
+    let [a, b, c] = ["span", "span", "span"].map(|name| cluster_server(&url, name));
+    let mut ana = RawMember::hello(a.addr(), "ana");
+    let meeting = create(&mut ana.peer, None);
+    let mut members = Vec::new();
+    for (server, name) in [(&b, "bo"), (&c, "cai")] {
+        let mut member = RawMember::hello(server.addr(), name);
+        meetings_until(&mut member.peer, "the meeting, listed", |list| {
+            list.iter().any(|m| m.id == meeting)
+        });
+        // Joined where it is: its own server, not the holder's.
+        match join(&mut member.peer, &meeting) {
+            Event::Joined {
+                meeting: joined,
+                members: listed,
+            } => {
+                assert_eq!(joined, meeting);
+                assert!(
+                    listed.iter().any(|m| m.id == ana.id && m.host),
+                    "{listed:?}"
+                );
+                assert!(listed.iter().any(|m| m.id == member.id), "{listed:?}");
+            }
+            other => panic!("{name} is not in: {other:?}"),
+        }
+        ana.expect(
+            "the joiner, at the host",
+            |e| matches!(e, Event::MemberJoined { member: m, .. } if m.name == name),
+        );
+        members.push(member);
+    }
+    let [mut bo, mut cai]: [RawMember; 2] = members.try_into().ok().expect("two");
+    bo.expect(
+        "cai joins, told on b",
+        |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "cai"),
+    );
+    let ids = [ana.id, bo.id, cai.id];
+    assert!(
+        ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+        "member ids are unique across the cluster: {ids:?}"
+    );
+
+    // Chat: everyone sees every message once, in one order.
+    for (member, text) in [
+        (&mut ana, "from a"),
+        (&mut bo, "from b"),
+        (&mut cai, "from c"),
+    ] {
+        member.peer.request(&Request::Chat { text: text.into() });
+    }
+    let seen: Vec<Vec<String>> = [&mut ana, &mut bo, &mut cai]
+        .into_iter()
+        .map(|member| chats(&mut member.peer, 3))
+        .collect();
+    assert_eq!(seen[0], seen[1], "one order on a and b");
+    assert_eq!(seen[0], seen[2], "one order on a and c");
+    // A private message between two edges.
+    cai.peer.request(&Request::Private {
+        to: bo.id,
+        text: "psst".into(),
+    });
+    bo.expect(
+        "cai's private message",
+        |e| matches!(e, Event::Private { text, .. } if text == "psst"),
+    );
+
+    // Audio from each server reaches the other two, every frame, in order.
+    let mut audio = [&ana, &bo, &cai].map(|member| member.attach(MediaKind::Audio));
+    // The sockets are routed once each member's attach is known everywhere:
+    // a round trip through the holder for each.
+    for member in [&mut ana, &mut bo, &mut cai] {
+        member.peer.request(&Request::Members);
+        member.expect("members", |e| matches!(e, Event::Members { .. }));
+    }
+    let pcm = [7u8; 640];
+    let mut first = 0;
+    let deadline = Instant::now() + DEADLINE;
+    // The first frames may pass before the other servers take the
+    // meeting's audio: sent again until one arrives, then counted.
+    'ready: loop {
+        send_frames(&mut audio[1], MediaKind::Audio, first, 1, &pcm);
+        first += 1;
+        audio[2]
+            .stream
+            .tcp()
+            .set_read_timeout(Some(POLL))
+            .expect("timeout");
+        while let Ok(frame) = audio[2].next_media() {
+            if frame.sender == bo.id {
+                break 'ready;
+            }
+        }
+        assert!(Instant::now() < deadline, "no audio from b ever reached c");
+    }
+    audio[2]
+        .stream
+        .tcp()
+        .set_read_timeout(Some(DEADLINE))
+        .expect("timeout");
+    send_frames(&mut audio[1], MediaKind::Audio, 1000, 50, &pcm);
+    send_frames(&mut audio[2], MediaKind::Audio, 2000, 50, &pcm);
+    let expected_b: Vec<u32> = (1000..1050).collect();
+    let expected_c: Vec<u32> = (2000..2050).collect();
+    let on_c: Vec<u32> = frames_until(&mut audio[2], bo.id, 1049);
+    assert!(on_c.ends_with(&expected_b), "b's audio at c: {on_c:?}");
+    let on_a = frames_until(&mut audio[0], bo.id, 1049);
+    assert!(on_a.ends_with(&expected_b), "b's audio at a: {on_a:?}");
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        frames_until(&mut audio[0], cai.id, 2049)
+    }));
+    if caught.is_err() {
+        eprintln!("A:\n{}\nB:\n{}\nC:\n{}", a.stderr(), b.stderr(), c.stderr());
+        panic!("c's audio");
+    }
+    let on_b = frames_until(&mut audio[1], cai.id, 2049);
+    assert_eq!(on_b, expected_c, "c's audio at b");
+
+    // Video in layers: ana sends two layers of each picture; bo draws her
+    // big, cai small. Each gets one layer of each picture.
+    let mut ana_video = ana.attach(MediaKind::Video);
+    let mut videos = [&bo, &cai].map(|member| member.attach(MediaKind::Video));
+    for (member, (width, height)) in [(&mut bo, (640, 360)), (&mut cai, (160, 90))] {
+        member.peer.request(&Request::View {
+            sizes: vec![MemberView {
+                member: ana.id,
+                width,
+                height,
+            }],
+            others: None,
+        });
+        member.peer.request(&Request::Members);
+        member.expect("members", |e| matches!(e, Event::Members { .. }));
+    }
+    let full = layered(0, 640, 360);
+    let quarter = layered(2, 160, 90);
+    let mut picture = 0;
+    let mut layers_at = |socket: &mut RawPeer, wanted: u8, picture: &mut u32| {
+        let deadline = Instant::now() + DEADLINE;
+        socket
+            .stream
+            .tcp()
+            .set_read_timeout(Some(POLL))
+            .expect("timeout");
+        loop {
+            for body in [&full, &quarter] {
+                send_frames(&mut ana_video, MediaKind::Video, *picture, 1, body);
+            }
+            *picture += 1;
+            while let Ok(frame) = socket.next_media() {
+                if frame.sender == ana.id && frame.body.last() == Some(&wanted) {
+                    socket
+                        .stream
+                        .tcp()
+                        .set_read_timeout(Some(DEADLINE))
+                        .expect("timeout");
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "layer {wanted} never came");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    layers_at(&mut videos[1], 2, &mut picture);
+    layers_at(&mut videos[0], 0, &mut picture);
+    let first_counted = picture;
+    for _ in 0..10 {
+        for body in [&full, &quarter] {
+            send_frames(&mut ana_video, MediaKind::Video, picture, 1, body);
+        }
+        picture += 1;
+    }
+    for (socket, wanted) in videos.iter_mut().zip([0u8, 2u8]) {
+        let mut pictures = Vec::new();
+        while pictures.last() != Some(&(picture - 1)) {
+            let frame = socket.next_media().expect("ana's pictures");
+            if frame.sender == ana.id && frame.sequence >= first_counted {
+                assert_eq!(frame.body.last(), Some(&wanted), "one layer per receiver");
+                pictures.push(frame.sequence);
+            }
+        }
+        let expected: Vec<u32> = (first_counted..picture).collect();
+        assert_eq!(pictures, expected, "layer {wanted}: every picture once");
+    }
+
+    // The host on a rules the edges: cai is removed, and cannot come back.
+    ana.peer.request(&Request::Remove { member: cai.id });
+    cai.expect("removed", |e| matches!(e, Event::Removed { .. }));
+    bo.expect(
+        "cai left",
+        |e| matches!(e, Event::MemberLeft { member, .. } if member.name == "cai"),
+    );
+    assert!(
+        matches!(join(&mut cai.peer, &meeting), Event::Error { message } if message.contains("removed")),
+        "a removed member stays out from another server"
+    );
+    // The lobby holds a knocker on c until the host on a lets it in.
+    ana.peer.request(&Request::Lobby { on: true });
+    ana.expect("lobby on", |e| matches!(e, Event::Lobby { on: true, .. }));
+    let mut dan = RawMember::hello(c.addr(), "dan");
+    dan.peer.request(&Request::Join {
+        meeting: meeting.to_string(),
+        passcode: None,
+    });
+    dan.expect("in the lobby", |e| matches!(e, Event::InLobby { .. }));
+    ana.expect(
+        "dan waits",
+        |e| matches!(e, Event::Waiting { waiting, .. } if waiting.iter().any(|m| m.name == "dan")),
+    );
+    ana.peer.request(&Request::Admit { member: dan.id });
+    dan.expect("let in", |e| matches!(e, Event::Joined { .. }));
+    bo.expect(
+        "dan joins",
+        |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "dan"),
+    );
+    // bo leaves on b: a and c hear it.
+    bo.peer.request(&Request::Leave);
+    bo.expect("left", |e| matches!(e, Event::Left { .. }));
+    dan.expect(
+        "bo left, told on c",
+        |e| matches!(e, Event::MemberLeft { member, .. } if member.name == "bo"),
+    );
+    // And b's client is b's again: it makes a meeting of its own there.
+    let own = create(&mut bo.peer, None);
+    assert_ne!(own, meeting);
+    drop([a, b, c]);
 }

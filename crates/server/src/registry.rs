@@ -30,18 +30,17 @@
 //! kept for a resume, `holds` the held sessions, and `routes` where media
 //! goes (and, through `crate::layers`, which video layers).
 
-use crate::cluster::Cluster;
+use crate::cluster::{self, Cluster};
 use crate::outbox::Outbox;
 use crate::rules::{Effect, MeetingRules};
 use bytes::Bytes;
 use common::protocol::PROTOCOL_VERSION;
-use common::{ClientId, Event, Frame, MediaKind, MeetingSummary, PerKind, Request, SessionToken};
+use common::{ClientId, Event, Frame, MediaKind, MeetingSummary, Request, SessionToken};
 // A panic elsewhere must not take the whole server down with it.
 use common::sync::lock;
-use event_log::EventLog;
 use holds::Holds;
 use session::{MediaSocket, Session, log_drops, peer_address};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -56,6 +55,7 @@ mod handover;
 mod holds;
 mod routes;
 mod session;
+mod spans;
 
 #[derive(Default)]
 struct State {
@@ -69,6 +69,11 @@ struct State {
     evictions: Vec<ClientId>,
     /// Sockets to shut down once the lock is released.
     to_close: Vec<TcpStream>,
+    /// On a server of a cluster (`spans`): members of other servers seated
+    /// in meetings held here, and the meetings that span servers.
+    cluster: Option<Arc<Cluster>>,
+    seats: HashSet<ClientId>,
+    spans: HashMap<common::MeetingId, spans::Span>,
 }
 
 /// What the cluster gave a request before the lock was taken.
@@ -113,8 +118,12 @@ impl MeetingRegistry {
 
     /// The registry of a server of `cluster`.
     pub fn in_cluster(mut self, cluster: Arc<Cluster>) -> MeetingRegistry {
+        {
+            let mut state = lock(&self.state);
+            state.rules.give_standing_tickets();
+            state.cluster = Some(cluster.clone());
+        }
         self.cluster = Some(cluster);
-        lock(&self.state).rules.give_standing_tickets();
         self
     }
 
@@ -155,6 +164,7 @@ impl MeetingRegistry {
             let mut state = lock(&self.state);
             let result = op(&mut state);
             state.carry_out();
+            state.end_idle_seats();
             while let Some(id) = state.evictions.pop() {
                 if state.sessions.contains_key(&id) {
                     tracing::warn!(client = %id, "disconnecting a client that does not read its events");
@@ -187,26 +197,17 @@ impl MeetingRegistry {
                 return Err("the server is shutting down".to_string());
             }
             state.next_client += 1;
-            let id = ClientId(state.next_client);
+            let id = match &state.cluster {
+                Some(cluster) => ClientId(cluster.ids().id(state.next_client)),
+                None => ClientId(state.next_client),
+            };
             let welcome = Event::Welcome {
                 protocol: PROTOCOL_VERSION,
                 id,
                 name: name.clone(),
                 token: token.to_hex(),
             };
-            let session = Session {
-                token,
-                control: Some(control),
-                control_closer: closer,
-                control_epoch: 0,
-                events: EventLog::default(),
-                requests_handled: 0,
-                address,
-                media: PerKind::default(),
-                route: Arc::default(),
-                view: Arc::default(),
-                layers: Arc::default(),
-            };
+            let session = Session::new(token, Some(control), closer, address);
             state.sessions.insert(id, session);
             state.rules.arrive(id, name, address);
             state.rules.tell(id, welcome);
@@ -266,6 +267,7 @@ impl MeetingRegistry {
             }
             if held {
                 state.rules.back(id);
+                state.tell_seat(id, |client| cluster::wire::Relay::Back { client });
             }
             Ok(epoch)
         })
@@ -294,6 +296,7 @@ impl MeetingRegistry {
             let address = client.address;
             let evicted = state.holds.hold(id, address, Instant::now());
             state.rules.reconnecting(id);
+            state.tell_seat(id, |client| cluster::wire::Relay::Held { client });
             for old in evicted {
                 tracing::info!(client = %old, "released a held session to make room for another");
                 state.remove_client(old, false);
@@ -448,7 +451,9 @@ impl MeetingRegistry {
             if let Some(client) = state.sessions.get_mut(&id) {
                 client.requests_handled += 1;
             }
-            state.handle(id, request, prepared, self.cluster.as_deref())
+            if !state.pass_on(id, &request) {
+                state.handle(id, request, prepared, self.cluster.as_deref())
+            }
         })
     }
 
@@ -509,6 +514,7 @@ impl MeetingRegistry {
                         state.set_view(id, sizes, others);
                     }
                 }
+                request if state.pass_on(id, &request) => {}
                 request => state.handle(id, request, prepared, cluster),
             }
         })
@@ -589,6 +595,21 @@ impl State {
                 Effect::Tell { to, event } => {
                     let bytes = event_bytes(&event);
                     for id in to {
+                        if let Some(session::Link::SeatOf(server)) =
+                            self.sessions.get(&id).map(|s| &s.link)
+                        {
+                            // The seat's own server is not stopping: its
+                            // member hears it has no seat here (`Unseat`).
+                            if matches!(event, Event::Shutdown { .. }) {
+                                continue;
+                            }
+                            let relay = cluster::wire::Relay::Tell {
+                                client: id,
+                                event: event.clone(),
+                            };
+                            self.relay(server, &relay);
+                            continue;
+                        }
                         self.send(id, bytes.clone());
                     }
                 }
@@ -621,6 +642,7 @@ impl State {
         self.holds.release(id);
         self.rules.depart_server(id);
         self.carry_out();
+        self.end_link(id);
         let Some(client) = self.sessions.remove(&id) else {
             return;
         };

@@ -8,7 +8,7 @@ use crate::layers::{SenderLayers, VideoFrame, VideoRelay};
 use crate::outbox::Outbox;
 use crate::registry::{Attachment, MeetingRegistry, RouteSlot};
 use bytes::Bytes;
-use common::{ClientId, Frame, MediaKind};
+use common::{ClientId, Frame, Layer, MediaKind};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -59,6 +59,10 @@ impl MediaRelay {
             return;
         }
         self.reported_outside = false;
+        if let Some(outlet) = route.outlet(self.kind) {
+            let layer = video.as_ref().map_or(Layer::FULL, VideoFrame::layer);
+            outlet.publish(self.kind, layer, self.sender, &bytes);
+        }
         if let (Some(relay), Some(video)) = (&mut self.video, video) {
             return relay.forward(&video, &bytes, &route, &self.layers, &self.own);
         }

@@ -98,6 +98,7 @@ impl Server {
                 let cluster = join_cluster(config, local_addr, &self.config.encryption)?;
                 registry = registry.in_cluster(cluster.clone());
                 spawn_announcer(registry.clone(), cluster.clone())?;
+                spawn_relay_reader(registry.clone(), &cluster)?;
                 Some(cluster)
             }
             None => None,
@@ -174,10 +175,28 @@ fn spawn_announcer(registry: MeetingRegistry, cluster: Arc<Cluster>) -> anyhow::
         .spawn(move || {
             while !cluster.has_left() {
                 cluster.announce(registry.cluster_lines());
+                registry.refresh_spans();
                 std::thread::sleep(cluster::ANNOUNCE_EVERY);
             }
         })
         .context("could not start the cluster announcer")?;
+    Ok(())
+}
+
+/// Hands the registry what the other servers say about meetings that span
+/// them, in the order they said it, until the backbone ends.
+fn spawn_relay_reader(registry: MeetingRegistry, cluster: &Cluster) -> anyhow::Result<()> {
+    let Some(relays) = cluster.take_inbound() else {
+        return Ok(());
+    };
+    std::thread::Builder::new()
+        .name("cluster-relays".into())
+        .spawn(move || {
+            for relay in relays {
+                registry.from_cluster(relay);
+            }
+        })
+        .context("could not start the cluster's relay reader")?;
     Ok(())
 }
 

@@ -19,13 +19,16 @@
 
 use super::config::ClusterConfig;
 use super::directory::{Directory, HEARTBEAT, MeetingRecord, ServerRecord};
+use super::ids::IdBlock;
+use super::media::Inlet;
+use super::wire::{Relay, Subjects};
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
-use common::MeetingId;
 use common::sync::lock;
-use futures_util::StreamExt;
+use common::{LayerSet, MediaKind, MeetingId};
+use futures_util::{FutureExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -58,6 +61,47 @@ pub enum Command {
     Sync {
         meetings: HashMap<MeetingId, MeetingRecord>,
     },
+    /// Take `meeting`'s media from the backbone into `inlet`: every kind
+    /// but video, and video in the layers of `video`. None: take none.
+    Interest {
+        meeting: MeetingId,
+        inlet: Option<(Arc<Inlet>, LayerSet)>,
+    },
+}
+
+/// A way to publish on the backbone from any thread, without waiting:
+/// what the NATS client cannot take at once is dropped and counted.
+#[derive(Clone)]
+pub struct Publisher {
+    client: Arc<OnceLock<async_nats::Client>>,
+    counters: Arc<Counters>,
+    subjects: Subjects,
+}
+
+impl Publisher {
+    pub fn publish(&self, subject: async_nats::Subject, payload: bytes::Bytes) {
+        let published = self
+            .client
+            .get()
+            .and_then(|client| client.publish(subject, payload).now_or_never())
+            .is_some_and(|sent| sent.is_ok());
+        if !published {
+            self.counters.dropped_out.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends `relay` to `server`; in the order of the calls.
+    pub fn relay(&self, server: &str, relay: &Relay) {
+        let payload = match serde_json::to_vec(relay) {
+            Ok(payload) => bytes::Bytes::from(payload),
+            Err(_) => return,
+        };
+        self.publish(self.subjects.server(server).into(), payload);
+    }
+
+    pub fn subjects(&self) -> &Subjects {
+        &self.subjects
+    }
 }
 
 /// Commands waiting for the bridge; past this, they are dropped and counted
@@ -109,25 +153,42 @@ impl Counters {
 pub struct Backbone {
     commands: Option<mpsc::Sender<Command>>,
     pub counters: Arc<Counters>,
+    pub publisher: Publisher,
     thread: Option<JoinHandle<()>>,
 }
+
+/// Room in the NATS client's queue of outgoing messages (media included).
+const CLIENT_QUEUE: usize = 65_536;
 
 impl Backbone {
     /// Starts the bridge thread; it connects in the background.
     pub fn start(
         config: ClusterConfig,
         directory: Arc<Mutex<Directory>>,
+        ids: Arc<IdBlock>,
+        inbound: crossbeam_channel::Sender<Relay>,
     ) -> std::io::Result<Backbone> {
         let (commands, queue) = mpsc::channel(COMMAND_QUEUE);
         let counters = Arc::new(Counters::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let subjects = Subjects::new(&config.name);
+        let publisher = Publisher {
+            client: Arc::new(OnceLock::new()),
+            counters: counters.clone(),
+            subjects: subjects.clone(),
+        };
         let bridge = Bridge {
             config,
             directory,
             counters: counters.clone(),
             published: HashMap::new(),
+            ids,
+            inbound,
+            client: publisher.client.clone(),
+            subjects,
+            interest: HashMap::new(),
         };
         let thread = std::thread::Builder::new()
             .name("nats-bridge".into())
@@ -135,6 +196,7 @@ impl Backbone {
         Ok(Backbone {
             commands: Some(commands),
             counters,
+            publisher,
             thread: Some(thread),
         })
     }
@@ -207,6 +269,13 @@ struct Bridge {
     /// This server's meetings as last published: put again on every
     /// refresh and after a reconnection.
     published: HashMap<MeetingId, MeetingRecord>,
+    ids: Arc<IdBlock>,
+    /// Where relays for this server go (the registry's inbound thread).
+    inbound: crossbeam_channel::Sender<Relay>,
+    client: Arc<OnceLock<async_nats::Client>>,
+    subjects: Subjects,
+    /// The media subscriptions of each spanning meeting, by subject.
+    interest: HashMap<MeetingId, HashMap<String, tokio::task::JoinHandle<()>>>,
 }
 
 impl Bridge {
@@ -219,6 +288,9 @@ impl Bridge {
             }
         };
         *lock(&self.counters.statistics) = Some(client.statistics());
+        let _ = self.client.set(client.clone());
+        // Core subscriptions outlive reconnections: made once.
+        self.listen(&client).await;
         let jetstream = async_nats::jetstream::new(client.clone());
         let mut complained = false;
         loop {
@@ -241,6 +313,7 @@ impl Bridge {
                 tracing::info!("cluster: NATS key-value buckets open");
                 complained = false;
             }
+            self.claim_block(&buckets).await;
             match self.connected(&buckets, &mut queue).await {
                 Ended::Stopped => {
                     self.farewell(&buckets).await;
@@ -266,6 +339,9 @@ impl Bridge {
             .retry_on_initial_connect()
             .max_reconnects(None)
             .connection_timeout(Duration::from_secs(2))
+            // A server never wants back the media it published itself.
+            .no_echo()
+            .client_capacity(CLIENT_QUEUE)
             .event_callback(move |event| {
                 let counters = counters.clone();
                 async move { note_event(&counters, event) }
@@ -330,6 +406,10 @@ impl Bridge {
                     if let Err(err) = buckets.servers.put(&self.config.server, me.clone()).await {
                         tracing::debug!("cluster: heartbeat not stored: {err}");
                     }
+                    if self.ids.is_claimed() {
+                        let block = IdBlock::key(self.ids.block());
+                        let _ = buckets.servers.put(&block, self.config.server.clone().into()).await;
+                    }
                 }
                 _ = refresh.tick() => {
                     for (meeting, record) in &self.published {
@@ -351,6 +431,114 @@ impl Bridge {
                     None => return Ended::Stopped,
                 },
             }
+        }
+    }
+
+    /// Hears relays for this server, and hands them to the registry.
+    async fn listen(&self, client: &async_nats::Client) {
+        let subject = self.subjects.server(&self.config.server);
+        let mut inbox = match client.subscribe(subject).await {
+            Ok(inbox) => inbox,
+            Err(err) => {
+                tracing::error!("cluster: cannot hear the other servers: {err}");
+                return;
+            }
+        };
+        let inbound = self.inbound.clone();
+        tokio::spawn(async move {
+            while let Some(message) = inbox.next().await {
+                match serde_json::from_slice::<Relay>(&message.payload) {
+                    Ok(relay) => {
+                        if inbound.send(relay).is_err() {
+                            return;
+                        }
+                    }
+                    Err(err) => tracing::warn!("cluster: an unreadable relay: {err}"),
+                }
+            }
+        });
+    }
+
+    /// Claims a block of member ids: the one drawn if free, else the
+    /// first free one. Until then (and without NATS) the drawn one is used.
+    async fn claim_block(&self, buckets: &Buckets) {
+        if self.ids.is_claimed() {
+            return;
+        }
+        let me = bytes::Bytes::from(self.config.server.clone());
+        for block in self.ids.candidates() {
+            match buckets
+                .servers
+                .create(IdBlock::key(block), me.clone())
+                .await
+            {
+                Ok(_) => {
+                    if block != self.ids.block() {
+                        tracing::info!(
+                            "cluster: member ids from block {block} (the one drawn was taken)"
+                        );
+                    }
+                    self.ids.claimed(block);
+                    return;
+                }
+                Err(err) if err.kind() == CreateErrorKind::AlreadyExists => continue,
+                Err(err) => {
+                    tracing::warn!(
+                        "cluster: no block of member ids claimed ({err}); using the one drawn"
+                    );
+                    return;
+                }
+            }
+        }
+        tracing::warn!("cluster: every block of member ids is taken; using the one drawn");
+    }
+
+    /// Takes (or stops taking) a spanning meeting's media.
+    async fn interest(&mut self, meeting: MeetingId, inlet: Option<(Arc<Inlet>, LayerSet)>) {
+        let Some(client) = self.client.get().cloned() else {
+            return;
+        };
+        let Some((inlet, video)) = inlet else {
+            for (_, task) in self.interest.remove(&meeting).unwrap_or_default() {
+                task.abort();
+            }
+            return;
+        };
+        let wanted: HashMap<String, MediaKind> = self
+            .subjects
+            .interest(&meeting, video)
+            .into_iter()
+            .collect();
+        let taken = self.interest.entry(meeting).or_default();
+        taken.retain(|subject, task| {
+            let keep = wanted.contains_key(subject);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for (subject, kind) in wanted {
+            if taken.contains_key(&subject) {
+                continue;
+            }
+            let mut frames = match client.subscribe(subject.clone()).await {
+                Ok(frames) => frames,
+                Err(err) => {
+                    tracing::warn!("cluster: cannot take {subject}: {err}");
+                    continue;
+                }
+            };
+            let inlet = inlet.clone();
+            let task = tokio::spawn(async move {
+                while let Some(message) = frames.next().await {
+                    if let Err(refused) = inlet.forward(kind, &message.payload) {
+                        tracing::debug!(
+                            "cluster: a {kind} frame from the backbone went nowhere: {refused:?}"
+                        );
+                    }
+                }
+            });
+            taken.insert(subject, task);
         }
     }
 
@@ -404,6 +592,7 @@ impl Bridge {
                 };
                 let _ = answer.send(taken);
             }
+            Command::Interest { meeting, inlet } => self.interest(meeting, inlet).await,
             Command::Sync { meetings } => {
                 for (meeting, record) in &meetings {
                     if self.published.get(meeting) != Some(record) {
@@ -423,6 +612,9 @@ impl Bridge {
     }
 
     fn server_entry(&self, entry: kv::Entry) {
+        if IdBlock::of_key(&entry.key).is_some() {
+            return;
+        }
         let mut directory = lock(&self.directory);
         match entry.operation {
             Operation::Put => match serde_json::from_slice::<ServerRecord>(&entry.value) {
@@ -486,6 +678,7 @@ impl Bridge {
                     }
                     // Put as soon as the backbone is back (on its first refresh).
                     Some(Command::Sync { meetings }) => self.published = meetings,
+                    Some(Command::Interest { meeting, inlet }) => self.interest(meeting, inlet).await,
                 },
             }
         }

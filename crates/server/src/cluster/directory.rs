@@ -117,6 +117,10 @@ impl Directory {
         (now.saturating_duration_since(server.heard) < SERVER_SILENCE).then_some(&server.record)
     }
 
+    pub fn is_alive(&self, name: &str, now: Instant) -> bool {
+        self.alive(name, now).is_some()
+    }
+
     /// The other servers alive now, by name.
     pub fn peers(&self, now: Instant) -> Vec<String> {
         let mut peers: Vec<String> = self

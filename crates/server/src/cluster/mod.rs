@@ -12,17 +12,23 @@
 pub mod backbone;
 pub mod config;
 pub mod directory;
+pub mod ids;
+pub mod media;
+pub mod wire;
 
 use crate::rules::{Elsewhere, Handoff, Handover, Holder};
-use backbone::{Backbone, Command};
+use backbone::{Backbone, Command, Publisher};
 use common::sync::lock;
 use common::{ClientId, ClusterReport, MeetingId, MeetingSummary};
 pub use config::{ClusterAuth, ClusterConfig, ClusterTls};
 use directory::{Directory, MeetingRecord};
+use ids::IdBlock;
+use media::Inlet;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use wire::Relay;
 
 /// How long a new meeting waits for NATS to agree its id is free.
 const CLAIM_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,6 +52,10 @@ pub struct Cluster {
     /// on it no longer tells the cluster it holds them.
     handing_over: AtomicBool,
     stopped: AtomicBool,
+    ids: Arc<IdBlock>,
+    publisher: Publisher,
+    /// Relays from the other servers, until the server takes them.
+    inbound: Mutex<Option<crossbeam_channel::Receiver<Relay>>>,
 }
 
 /// The server a stopping one hands its meetings to.
@@ -59,7 +69,10 @@ impl Cluster {
     pub fn join(config: ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
         config.check().map_err(anyhow::Error::msg)?;
         let directory = Arc::new(Mutex::new(Directory::new(&config.server)));
-        let backbone = Backbone::start(config.clone(), directory.clone())?;
+        let ids = Arc::new(IdBlock::drawn());
+        let (relays, inbound) = crossbeam_channel::unbounded();
+        let backbone = Backbone::start(config.clone(), directory.clone(), ids.clone(), relays)?;
+        let publisher = backbone.publisher.clone();
         tracing::info!(
             cluster = %config.name,
             server = %config.server,
@@ -73,7 +86,51 @@ impl Cluster {
             backbone: Mutex::new(backbone),
             handing_over: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            ids,
+            publisher,
+            inbound: Mutex::new(Some(inbound)),
         }))
+    }
+
+    /// This server's name in the cluster.
+    pub fn me(&self) -> &str {
+        &self.config.server
+    }
+
+    /// Where this server's member ids come from.
+    pub fn ids(&self) -> &IdBlock {
+        &self.ids
+    }
+
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// The relays the other servers send this one (taken once, by the
+    /// thread that hands them to the registry).
+    pub fn take_inbound(&self) -> Option<crossbeam_channel::Receiver<Relay>> {
+        lock(&self.inbound).take()
+    }
+
+    /// The server alive now that holds `meeting`, if another does.
+    pub fn holder_of(&self, meeting: &MeetingId) -> Option<String> {
+        lock(&self.directory)
+            .locate(meeting, Instant::now())
+            .map(|location| location.server)
+    }
+
+    /// Whether `server` was heard from lately.
+    pub fn is_alive(&self, server: &str) -> bool {
+        lock(&self.directory).is_alive(server, Instant::now())
+    }
+
+    /// Takes `meeting`'s media from the backbone into `inlet`, video in
+    /// the layers of the set (None: stops taking it).
+    pub fn take_media(&self, meeting: &MeetingId, inlet: Option<(Arc<Inlet>, common::LayerSet)>) {
+        lock(&self.backbone).send(Command::Interest {
+            meeting: meeting.clone(),
+            inlet,
+        });
     }
 
     /// An id for a meeting `host` is about to create, claimed across the

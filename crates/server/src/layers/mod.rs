@@ -22,7 +22,7 @@
 mod relay;
 mod routing;
 
-pub use relay::{VideoFrame, VideoRelay};
+pub use relay::{VideoFrame, VideoRelay, full_size};
 pub use routing::{VideoMember, announce, count, layers_event, reports};
 
 use common::sync::lock;

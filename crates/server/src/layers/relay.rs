@@ -7,7 +7,7 @@ use crate::outbox::Outbox;
 use crate::registry::Route;
 use bytes::Bytes;
 use common::layers::split_video_body;
-use common::{ClientId, Frame, Layer, MediaKind, PixelSize};
+use common::{ClientId, Frame, Layer, LayerSet, MediaKind, PixelSize};
 use std::time::{Duration, Instant};
 
 /// How often a video reader checks which layers its sender must encode
@@ -30,6 +30,18 @@ pub struct VideoFrame {
 }
 
 impl VideoFrame {
+    pub fn layer(&self) -> Layer {
+        self.layer
+    }
+
+    pub fn size(&self) -> PixelSize {
+        self.size
+    }
+
+    pub fn sequence(&self) -> u32 {
+        self.sequence
+    }
+
     /// A single-layer sender's frame is the full size (its size, unknown
     /// here, shows as 0x0).
     pub fn of(frame: &Frame) -> VideoFrame {
@@ -88,7 +100,13 @@ impl VideoRelay {
         if now >= self.next_layer_check {
             self.next_layer_check = now + LAYER_CHECK_EVERY;
             let views = receivers.iter().map(|r| &*r.view);
-            let wanted = wanted(self.sender, layers.full(), views);
+            let mut wanted = wanted(self.sender, layers.full(), views);
+            if let Some(outlet) = route.outlet(MediaKind::Video) {
+                wanted = outlet
+                    .wants_of(self.sender)
+                    .iter()
+                    .fold(wanted, LayerSet::with);
+            }
             layers.announce(wanted, |wanted| {
                 let _ = own.push_control(layers_event(wanted));
             });
@@ -97,7 +115,7 @@ impl VideoRelay {
 }
 
 /// The full size of a sender whose `layer` is `size` (None: unknown).
-fn full_size(layer: Layer, size: PixelSize) -> Option<PixelSize> {
+pub fn full_size(layer: Layer, size: PixelSize) -> Option<PixelSize> {
     if size.is_empty() {
         return None;
     }

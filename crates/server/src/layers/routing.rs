@@ -25,6 +25,8 @@ pub struct VideoMember<'a> {
     pub blocked: bool,
     /// It says it shares video.
     pub sharing: bool,
+    /// The layers of it that members on other servers want.
+    pub elsewhere: LayerSet,
 }
 
 /// The `layers` event telling a sender what to encode.
@@ -50,7 +52,10 @@ pub fn announce(members: &[VideoMember<'_>]) {
             .filter(|other| other.id != sender.id && !sender.blocked)
             .filter(|other| other.socket.is_some())
             .map(|other| other.view);
-        let wanted = wanted(sender.id, sender.layers.full(), views);
+        let mut wanted = wanted(sender.id, sender.layers.full(), views);
+        if !sender.blocked {
+            wanted = sender.elsewhere.iter().fold(wanted, LayerSet::with);
+        }
         sender.layers.announce(wanted, |wanted| {
             let _ = socket.push_control(layers_event(wanted));
         });

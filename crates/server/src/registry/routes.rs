@@ -5,11 +5,12 @@
 //! lock; the registry writes it under the lock.
 
 use super::{State, lock};
+use crate::cluster::media::Outlet;
 use crate::layers::{self, ReceiverView, VideoMember};
 use crate::outbox::Outbox;
 use common::protocol::MAX_MEETING_MEMBERS;
 use common::{
-    ClientId, Event, MediaKind, MeetingId, MemberView, PerKind, PixelSize, ReceiverLayer,
+    ClientId, Event, LayerSet, MediaKind, MeetingId, MemberView, PerKind, PixelSize, ReceiverLayer,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -19,11 +20,15 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 pub struct Route {
     pub meeting: Option<MeetingId>,
-    receivers: PerKind<Vec<RouteReceiver>>,
+    pub(super) receivers: PerKind<Vec<RouteReceiver>>,
+    /// In a meeting that spans servers: the way to the others, per kind
+    /// (none for a kind the host stopped).
+    pub(super) outlet: PerKind<Option<Arc<Outlet>>>,
 }
 
 /// One receiver of a route: its socket's queue and what it draws (which
 /// video layer it gets).
+#[derive(Clone)]
 pub struct RouteReceiver {
     pub outbox: Outbox,
     pub view: Arc<ReceiverView>,
@@ -32,6 +37,10 @@ pub struct RouteReceiver {
 impl Route {
     pub fn receivers(&self, kind: MediaKind) -> &[RouteReceiver] {
         &self.receivers[kind]
+    }
+
+    pub fn outlet(&self, kind: MediaKind) -> Option<&Outlet> {
+        self.outlet[kind].as_deref()
     }
 }
 
@@ -51,18 +60,36 @@ impl RouteSlot {
 
 impl State {
     pub(super) fn reroute_of(&mut self, id: ClientId) {
-        if let Some(meeting) = self.rules.meeting_of(id).cloned() {
+        if let Some(meeting) = self.meeting_here(id) {
             self.reroute(&meeting);
         }
     }
 
-    /// Republishes the route of every member of `meeting`.
+    /// Republishes the route of every member of `meeting` on this server
+    /// (`spans`: and tells the other servers, if it spans them).
     pub(super) fn reroute(&mut self, meeting: &MeetingId) {
+        if self.cluster.is_some() {
+            let held_elsewhere = self
+                .spans
+                .get(meeting)
+                .is_some_and(|span| !span.held_here());
+            if held_elsewhere {
+                return self.reroute_span(meeting);
+            }
+            if self.reroute_held(meeting) {
+                return;
+            }
+        }
+        self.reroute_alone(meeting);
+    }
+
+    /// Republishes the routes of a meeting whose members are all here.
+    pub(super) fn reroute_alone(&mut self, meeting: &MeetingId) {
         let members = self.rules.members(meeting);
         for &member in members {
             let mut route = Route {
                 meeting: Some(meeting.clone()),
-                receivers: PerKind::default(),
+                ..Route::default()
             };
             for other in members.iter().filter(|&&other| other != member) {
                 let Some(session) = self.sessions.get(other) else {
@@ -111,25 +138,35 @@ impl State {
             .map(|view| (view.member, PixelSize::new(view.width, view.height)))
             .collect();
         session.view.set(sizes, others);
-        if let Some(meeting) = self.rules.meeting_of(id).cloned() {
+        if let Some(meeting) = self.meeting_here(id) {
             self.announce_layers(&meeting);
+            self.say_wants(&meeting, false);
         }
     }
 
     /// The members of `meeting` as layer routing sees them.
     fn video_members(&self, meeting: &MeetingId) -> Vec<VideoMember<'_>> {
-        self.rules
-            .members(meeting)
+        let span = self.spans.get(meeting);
+        let members = match span {
+            Some(span) if !span.held_here() => span.local.as_slice(),
+            _ => self.rules.members(meeting),
+        };
+        members
             .iter()
             .filter_map(|&id| {
                 let session = self.sessions.get(&id)?;
+                let blocked = match span {
+                    Some(span) => span.blocked(id, MediaKind::Video),
+                    None => self.rules.blocked(id, MediaKind::Video),
+                };
                 Some(VideoMember {
                     id,
                     socket: session.media[MediaKind::Video].as_ref().map(|s| &s.outbox),
                     view: &session.view,
                     layers: &session.layers,
-                    blocked: self.rules.blocked(id, MediaKind::Video),
+                    blocked,
                     sharing: self.rules.sharing(id, MediaKind::Video),
+                    elsewhere: span.map_or(LayerSet::NONE, |span| span.outlet.wants_of(id)),
                 })
             })
             .collect()
@@ -137,14 +174,14 @@ impl State {
 
     /// Tells every member of `meeting` that sends video which layers its
     /// receivers want now, if that changed.
-    fn announce_layers(&self, meeting: &MeetingId) {
+    pub(super) fn announce_layers(&self, meeting: &MeetingId) {
         layers::announce(&self.video_members(meeting));
     }
 
     /// What each receiver in `id`'s meeting gets of each sender, and why.
     pub(super) fn layers_in_meeting_of(&self, id: ClientId) -> Vec<ReceiverLayer> {
-        match self.rules.meeting_of(id) {
-            Some(meeting) => layers::reports(&self.video_members(meeting)),
+        match self.meeting_here(id) {
+            Some(meeting) => layers::reports(&self.video_members(&meeting)),
             None => Vec::new(),
         }
     }

@@ -29,8 +29,23 @@ pub(super) struct MediaSocket {
     pub(super) closer: Closer,
 }
 
+/// Where a session's meeting life happens (`spans`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) enum Link {
+    /// Here: a client of this server, in no meeting or in one held here.
+    #[default]
+    Local,
+    /// A member of this other server, seated in a meeting held here.
+    SeatOf(String),
+    /// A client of this server, seated in a meeting this other server holds.
+    SeatedAt(String),
+}
+
 /// One client's side of the transport: where its events and media go.
 pub(super) struct Session {
+    pub(super) link: Link,
+    /// Its standing ticket from the holder it is seated at.
+    pub(super) standing: Option<common::Event>,
     pub(super) token: SessionToken,
     /// None while the session is held (its control connection broke).
     pub(super) control: Option<Outbox>,
@@ -50,6 +65,31 @@ pub(super) struct Session {
     pub(super) view: Arc<ReceiverView>,
     /// The layers its own video comes in, and what it was told to encode.
     pub(super) layers: Arc<SenderLayers>,
+}
+
+impl Session {
+    pub(super) fn new(
+        token: SessionToken,
+        control: Option<Outbox>,
+        control_closer: Closer,
+        address: Option<IpAddr>,
+    ) -> Session {
+        Session {
+            link: Link::Local,
+            standing: None,
+            token,
+            control,
+            control_closer,
+            control_epoch: 0,
+            events: EventLog::default(),
+            requests_handled: 0,
+            address,
+            media: PerKind::default(),
+            route: Arc::default(),
+            view: Arc::default(),
+            layers: Arc::default(),
+        }
+    }
 }
 
 /// Tells the operator how much media a receiver could not keep up with.

@@ -431,6 +431,17 @@ impl MeetingRules {
         self.participants.get(&id)?.meeting.as_ref()
     }
 
+    pub fn has_meeting(&self, meeting: &MeetingId) -> bool {
+        self.meetings.contains_key(meeting)
+    }
+
+    /// Whether `id` is in a meeting or waits at one's door.
+    pub fn is_in_or_waiting(&self, id: ClientId) -> bool {
+        self.participants
+            .get(&id)
+            .is_some_and(|p| p.meeting.is_some() || p.waiting_in.is_some())
+    }
+
     /// Carries out one request of client `id` after the handshake; a request
     /// that cannot be carried out is answered with an `error`.
     pub fn handle(&mut self, id: ClientId, request: Request) {

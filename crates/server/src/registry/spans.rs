@@ -1,0 +1,604 @@
+//! Meetings that span servers of a cluster, as the registry carries them
+//! out (the messages and subjects are in `cluster::wire`).
+//!
+//! On the meeting's *holder*, a member connected to another server is a
+//! *seat*: a session with no sockets whose events go to its server as
+//! relays, and whose requests come from there. The holder's rules treat it
+//! as any member, which is why everything a meeting has (the lobby, the
+//! host's powers, chat in one order) holds across servers without a rule
+//! of its own. A seat ends once its member is neither in the meeting nor
+//! at its door; its server is told (`Unseat`) after the events that said why.
+//!
+//! On the member's own server (its *edge*), the session is *seated at* the
+//! holder: its requests go there, the events that come back are numbered
+//! and kept as any (so a resume at the edge replays them), and what it
+//! draws (`view`) stays here, where its video is chosen.
+//!
+//! Every server with members in a spanning meeting keeps a `Span`: the
+//! roster the holder sent (or made), the routes of its own members (each
+//! other directly, and the others through the `Outlet`), and the `Inlet`
+//! that hands them the others' frames. Media never goes through the holder
+//! unless its sender or receivers are there.
+
+use super::session::Link;
+use super::{MeetingRegistry, Route, RouteReceiver, State, event_bytes};
+use crate::cluster::media::{Inlet, InletRoute, Outlet};
+use crate::cluster::wire::{Relay, RosterMember};
+use common::{ClientId, Event, LayerSet, MediaKind, MeetingId, PerKind, Request, SessionToken};
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a server's members want of the others' video is said again this
+/// often even unchanged (relays are at most once).
+const WANTS_AGAIN: Duration = Duration::from_secs(2);
+
+/// A meeting with members on more than one server, as this one sees it.
+pub(super) struct Span {
+    /// This server holds it (its rules decide).
+    held_here: bool,
+    roster: Vec<RosterMember>,
+    /// Its members on this server.
+    pub(super) local: Vec<ClientId>,
+    /// The other servers with members in it.
+    others: HashSet<String>,
+    pub(super) outlet: Arc<Outlet>,
+    inlet: Arc<Inlet>,
+    /// What was last said of the others' video, and when.
+    wants_said: Option<(Vec<(ClientId, LayerSet)>, Instant)>,
+    /// The video layers taken from the backbone now.
+    taken: Option<LayerSet>,
+}
+
+impl Span {
+    pub(super) fn held_here(&self) -> bool {
+        self.held_here
+    }
+
+    pub(super) fn blocked(&self, id: ClientId, kind: MediaKind) -> bool {
+        self.roster
+            .iter()
+            .any(|member| member.id == id && member.blocked[kind])
+    }
+}
+
+impl MeetingRegistry {
+    /// Hands the registry a relay from another server.
+    pub fn from_cluster(&self, relay: Relay) {
+        match relay {
+            Relay::Seat {
+                from,
+                client,
+                name,
+                address,
+                request,
+            } => self.seat(from, client, name, address, request),
+            Relay::Ask { client, request } => self.ask_for_seat(client, request),
+            relay => self.with_state(|state| state.relayed(relay)),
+        }
+    }
+
+    /// A member of server `from` asks to come into a meeting held here.
+    fn seat(
+        &self,
+        from: String,
+        client: ClientId,
+        name: String,
+        address: Option<IpAddr>,
+        request: Request,
+    ) {
+        let prepared = self.prepare(client, &request);
+        let cluster = self.cluster.as_deref();
+        self.with_state(|state| {
+            match state.sessions.get(&client).map(|s| s.link.clone()) {
+                Some(Link::SeatOf(server)) if server == from => {}
+                Some(_) => {
+                    // Ids are unique across the cluster: this is a stale
+                    // or confused server, and the member here stays.
+                    tracing::warn!(%client, "cluster: {from} asked a seat for a member id in use here");
+                    let publisher = state.cluster.as_ref().map(|c| c.publisher().clone());
+                    if let Some(publisher) = publisher {
+                        let message = "this member id is in use at the meeting's server; connect again".to_string();
+                        publisher.relay(&from, &Relay::Tell { client, event: Event::Error { message } });
+                        publisher.relay(&from, &Relay::Unseat { client });
+                    }
+                    return;
+                }
+                None => {
+                    let Ok(name) = crate::rules::validate_name(&name) else {
+                        return;
+                    };
+                    state.sessions.insert(client, super::Session::seat(from.clone()));
+                    state.seats.insert(client);
+                    state.rules.arrive(client, name, address);
+                }
+            }
+            state.handle(client, request, prepared, cluster);
+        })
+    }
+
+    /// A seated member's request, from its server.
+    fn ask_for_seat(&self, client: ClientId, request: Request) {
+        let prepared = self.prepare(client, &request);
+        let cluster = self.cluster.as_deref();
+        self.with_state(|state| {
+            if !state.seats.contains(&client) {
+                return;
+            }
+            match request {
+                // Answered at the member's own server.
+                Request::ServerStats | Request::View { .. } => {}
+                request => state.handle(client, request, prepared, cluster),
+            }
+        })
+    }
+
+    /// Says again what this server's members want of the others' video
+    /// where it changed (or was said long ago), and takes those layers.
+    pub fn refresh_spans(&self) {
+        self.with_state(|state| {
+            state.end_seats_at_the_silent();
+            let meetings: Vec<MeetingId> = state.spans.keys().cloned().collect();
+            for meeting in meetings {
+                state.say_wants(&meeting, false);
+            }
+        })
+    }
+}
+
+impl super::Session {
+    /// A member of another server, seated here: no sockets, no token
+    /// anyone knows.
+    fn seat(server: String) -> super::Session {
+        let mut token = [0u8; SessionToken::BYTES];
+        let _ = getrandom::fill(&mut token);
+        super::Session {
+            link: Link::SeatOf(server),
+            ..super::Session::new(SessionToken::from_bytes(token), None, None, None)
+        }
+    }
+}
+
+impl State {
+    fn me(&self) -> Option<String> {
+        self.cluster
+            .as_ref()
+            .map(|cluster| cluster.me().to_string())
+    }
+
+    /// Sends `relay` to `server`, in the order relays are made (under the lock).
+    pub(super) fn relay(&self, server: &str, relay: &Relay) {
+        if let Some(cluster) = &self.cluster {
+            cluster.publisher().relay(server, relay);
+        }
+    }
+
+    /// The server a member of this one is seated at, if it is.
+    pub(super) fn seated_at(&self, id: ClientId) -> Option<String> {
+        match &self.sessions.get(&id)?.link {
+            Link::SeatedAt(server) => Some(server.clone()),
+            _ => None,
+        }
+    }
+
+    /// Hands a request of a member of this server to the holder of its
+    /// meeting, if it is seated there or asks to join a meeting held
+    /// elsewhere. True if it was.
+    ///
+    /// A `rejoin` stays with the rules (it comes after a handover or a
+    /// server's death, and is answered with where the meeting is, if not here).
+    pub(super) fn pass_on(&mut self, id: ClientId, request: &Request) -> bool {
+        if let Some(server) = self.seated_at(id) {
+            match request {
+                Request::ServerStats | Request::View { .. } => return false,
+                request => {
+                    self.relay(
+                        &server,
+                        &Relay::Ask {
+                            client: id,
+                            request: request.clone(),
+                        },
+                    );
+                    return true;
+                }
+            }
+        }
+        let Request::Join { meeting, .. } = request else {
+            return false;
+        };
+        let Some(meeting) = MeetingId::parse(meeting) else {
+            return false;
+        };
+        if self.rules.has_meeting(&meeting) || self.rules.is_in_or_waiting(id) {
+            return false;
+        }
+        let (Some(cluster), Some(me)) = (self.cluster.clone(), self.me()) else {
+            return false;
+        };
+        let Some(holder) = cluster.holder_of(&meeting) else {
+            return false;
+        };
+        let Some(name) = self.rules.name_of(id) else {
+            return false;
+        };
+        let address = self.sessions.get(&id).and_then(|s| s.address);
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.link = Link::SeatedAt(holder.clone());
+        }
+        self.relay(
+            &holder,
+            &Relay::Seat {
+                from: me,
+                client: id,
+                name,
+                address,
+                request: request.clone(),
+            },
+        );
+        true
+    }
+
+    /// Carries out a relay about a seat or a span.
+    fn relayed(&mut self, relay: Relay) {
+        match relay {
+            Relay::Held { client } if self.seats.contains(&client) => {
+                self.rules.reconnecting(client)
+            }
+            Relay::Back { client } if self.seats.contains(&client) => self.rules.back(client),
+            Relay::Gone { client } if self.seats.contains(&client) => {
+                self.remove_client(client, false)
+            }
+            Relay::Tell { client, event } => {
+                if self.seated_at(client).is_some() {
+                    if let Event::Ticket { .. } = &event
+                        && let Some(session) = self.sessions.get_mut(&client)
+                    {
+                        session.standing = Some(event.clone());
+                    }
+                    self.send(client, event_bytes(&event));
+                }
+            }
+            Relay::Unseat { client } => {
+                let meeting = self
+                    .spans
+                    .iter()
+                    .find(|(_, span)| span.local.contains(&client))
+                    .map(|(meeting, _)| meeting.clone());
+                if let Some(session) = self.sessions.get_mut(&client)
+                    && matches!(session.link, Link::SeatedAt(_))
+                {
+                    session.link = Link::Local;
+                    session.route.set(Route::default());
+                }
+                if let Some(meeting) = meeting
+                    && let Some(span) = self.spans.get(&meeting)
+                {
+                    let roster = span.roster.clone();
+                    self.apply_roster(&meeting, roster, false);
+                }
+            }
+            Relay::Roster { meeting, members } => {
+                if !self.rules.has_meeting(&meeting) {
+                    self.apply_roster(&meeting, members, false);
+                }
+            }
+            Relay::Wants {
+                meeting,
+                server,
+                video,
+            } => {
+                if let Some(span) = self.spans.get(&meeting) {
+                    span.outlet.heard_wants(&server, video);
+                    self.announce_layers(&meeting);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// After every change: seats whose member is no longer in the meeting
+    /// or at its door end (their server is told), and spans of meetings
+    /// held here that ended go.
+    pub(super) fn end_idle_seats(&mut self) {
+        if self.seats.is_empty() && self.spans.is_empty() {
+            return;
+        }
+        let idle: Vec<ClientId> = self
+            .seats
+            .iter()
+            .copied()
+            .filter(|&id| !self.rules.is_in_or_waiting(id))
+            .collect();
+        for id in idle {
+            self.remove_client(id, false);
+        }
+        let ended: Vec<MeetingId> = self
+            .spans
+            .iter()
+            .filter(|(meeting, span)| span.held_here && !self.rules.has_meeting(meeting))
+            .map(|(meeting, _)| meeting.clone())
+            .collect();
+        for meeting in ended {
+            self.reroute(&meeting);
+        }
+    }
+
+    /// On the holder: the meeting as a roster, if it spans servers (or did
+    /// until now, so the others must hear it no longer does).
+    pub(super) fn reroute_held(&mut self, meeting: &MeetingId) -> bool {
+        let Some(me) = self.me() else {
+            return false;
+        };
+        let roster: Vec<RosterMember> = self
+            .rules
+            .members(meeting)
+            .iter()
+            .filter_map(|&id| {
+                let server = match &self.sessions.get(&id)?.link {
+                    Link::SeatOf(server) => server.clone(),
+                    _ => me.clone(),
+                };
+                Some(RosterMember {
+                    id,
+                    server,
+                    blocked: PerKind::from_fn(|kind| self.rules.blocked(id, kind)),
+                })
+            })
+            .collect();
+        let mut servers: HashSet<String> = roster
+            .iter()
+            .map(|member| member.server.clone())
+            .filter(|server| *server != me)
+            .collect();
+        // Servers whose members waited at the door hear nothing of the
+        // roster, but the ones that had members in it hear they left.
+        let had = self.spans.get(meeting).map(|span| span.others.clone());
+        if servers.is_empty() && had.is_none() {
+            return false;
+        }
+        servers.extend(had.unwrap_or_default());
+        for server in &servers {
+            self.relay(
+                server,
+                &Relay::Roster {
+                    meeting: meeting.clone(),
+                    members: roster.clone(),
+                },
+            );
+        }
+        self.apply_roster(meeting, roster, true);
+        true
+    }
+
+    /// Makes this server's side of a spanning meeting match `roster`: its
+    /// own members' routes, the inlet, the outlet; a meeting with no
+    /// members here (or, on the holder, none elsewhere) spans nothing here.
+    fn apply_roster(&mut self, meeting: &MeetingId, roster: Vec<RosterMember>, held_here: bool) {
+        let (Some(me), Some(cluster)) = (self.me(), self.cluster.clone()) else {
+            return;
+        };
+        let local: Vec<ClientId> = roster
+            .iter()
+            .filter(|member| member.server == me)
+            .map(|member| member.id)
+            .filter(|id| match self.sessions.get(id).map(|s| &s.link) {
+                Some(Link::SeatedAt(_)) => !held_here,
+                Some(Link::Local) => held_here,
+                _ => false,
+            })
+            .collect();
+        let others: HashSet<String> = roster
+            .iter()
+            .map(|member| member.server.clone())
+            .filter(|server| *server != me)
+            .collect();
+        if local.is_empty() || (held_here && others.is_empty()) {
+            if self.spans.remove(meeting).is_some() {
+                cluster.take_media(meeting, None);
+            }
+            if held_here {
+                // Held here alone again: the plain routes.
+                self.reroute_alone(meeting);
+            } else {
+                for id in &local {
+                    if let Some(session) = self.sessions.get(id) {
+                        session.route.set(Route::default());
+                    }
+                }
+            }
+            return;
+        }
+        let span = self.spans.entry(meeting.clone()).or_insert_with(|| Span {
+            held_here,
+            roster: Vec::new(),
+            local: Vec::new(),
+            others: HashSet::new(),
+            outlet: Arc::new(Outlet::new(
+                cluster.publisher().clone(),
+                cluster.publisher().subjects(),
+                meeting,
+            )),
+            inlet: Arc::new(Inlet::default()),
+            wants_said: None,
+            taken: None,
+        });
+        span.outlet.keep_servers(&others);
+        // Members who left this server's side no longer get its media.
+        for gone in span.local.iter().filter(|id| !local.contains(id)) {
+            if let Some(session) = self.sessions.get(gone) {
+                session.route.set(Route::default());
+            }
+        }
+        span.held_here = held_here;
+        span.roster = roster;
+        span.local = local.clone();
+        span.others = others;
+        let span = &self.spans[meeting];
+        let spans_out = !span.others.is_empty();
+        let receivers_of = |id: &ClientId, kind: MediaKind| -> Option<RouteReceiver> {
+            let session = self.sessions.get(id)?;
+            let socket = session.media[kind].as_ref()?;
+            Some(RouteReceiver {
+                outbox: socket.outbox.clone(),
+                view: session.view.clone(),
+            })
+        };
+        for &member in &local {
+            let mut route = Route {
+                meeting: Some(meeting.clone()),
+                ..Route::default()
+            };
+            for kind in MediaKind::ALL {
+                if span.blocked(member, kind) {
+                    continue;
+                }
+                route.receivers[kind] = local
+                    .iter()
+                    .filter(|&&other| other != member)
+                    .filter_map(|other| receivers_of(other, kind))
+                    .collect();
+                if spans_out {
+                    route.outlet[kind] = Some(span.outlet.clone());
+                }
+            }
+            if let Some(session) = self.sessions.get(&member) {
+                session.route.set(route);
+            }
+        }
+        span.inlet.set_route(InletRoute {
+            receivers: PerKind::from_fn(|kind| {
+                local
+                    .iter()
+                    .filter_map(|id| receivers_of(id, kind))
+                    .collect()
+            }),
+            remote: span
+                .roster
+                .iter()
+                .filter(|member| member.server != me)
+                .map(|member| (member.id, member.blocked))
+                .collect(),
+        });
+        self.say_wants(meeting, true);
+        self.announce_layers(meeting);
+    }
+
+    /// Tells the other servers of `meeting` which layers of their senders
+    /// this one's members want, if it changed (or `now`), and takes them.
+    pub(super) fn say_wants(&mut self, meeting: &MeetingId, now: bool) {
+        let (Some(me), Some(cluster)) = (self.me(), self.cluster.clone()) else {
+            return;
+        };
+        let Some(span) = self.spans.get_mut(meeting) else {
+            return;
+        };
+        let (wants, all) = span.inlet.wants();
+        let stale = span
+            .wants_said
+            .as_ref()
+            .is_none_or(|(said, at)| *said != wants || at.elapsed() >= WANTS_AGAIN);
+        if stale || now {
+            for server in &span.others {
+                cluster.publisher().relay(
+                    server,
+                    &Relay::Wants {
+                        meeting: meeting.clone(),
+                        server: me.clone(),
+                        video: wants.clone(),
+                    },
+                );
+            }
+            span.wants_said = Some((wants, Instant::now()));
+        }
+        if span.taken != Some(all) {
+            span.taken = Some(all);
+            cluster.take_media(meeting, Some((span.inlet.clone(), all)));
+        }
+    }
+
+    /// The meeting a member of this server is in, here or held elsewhere.
+    pub(super) fn meeting_here(&self, id: ClientId) -> Option<MeetingId> {
+        if let Some(meeting) = self.rules.meeting_of(id) {
+            return Some(meeting.clone());
+        }
+        self.spans
+            .iter()
+            .find(|(_, span)| !span.held_here && span.local.contains(&id))
+            .map(|(meeting, _)| meeting.clone())
+    }
+
+    /// Routes of a spanning meeting again (after an attach or detach).
+    pub(super) fn reroute_span(&mut self, meeting: &MeetingId) {
+        if let Some(span) = self.spans.get(meeting) {
+            let (roster, held_here) = (span.roster.clone(), span.held_here);
+            if held_here {
+                self.reroute_held(meeting);
+            } else {
+                self.apply_roster(meeting, roster, held_here);
+            }
+        }
+    }
+
+    /// A member of this server seated elsewhere: its server's view of it
+    /// changed (`Held`, `Back`, `Gone`).
+    pub(super) fn tell_seat(&self, id: ClientId, relay: impl FnOnce(ClientId) -> Relay) {
+        if let Some(server) = self.seated_at(id) {
+            self.relay(&server, &relay(id));
+        }
+    }
+
+    /// A session is removed: a seat's server hears it has no seat here any
+    /// more, a seated member's holder hears it is gone.
+    pub(super) fn end_link(&mut self, id: ClientId) {
+        match self.sessions.get(&id).map(|s| s.link.clone()) {
+            Some(Link::SeatOf(server)) => {
+                self.seats.remove(&id);
+                self.relay(&server, &Relay::Unseat { client: id });
+            }
+            Some(Link::SeatedAt(server)) => self.relay(&server, &Relay::Gone { client: id }),
+            _ => {}
+        }
+    }
+
+    /// Members seated at a server that stopped answering (it died, or the
+    /// backbone is cut): they are told, and are this server's again.
+    pub(super) fn end_seats_at_the_silent(&mut self) {
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        let stranded: Vec<(ClientId, String)> = self
+            .sessions
+            .iter()
+            .filter_map(|(id, session)| match &session.link {
+                Link::SeatedAt(server) if !cluster.is_alive(server) => Some((*id, server.clone())),
+                _ => None,
+            })
+            .collect();
+        for (id, server) in stranded {
+            tracing::info!(client = %id, "cluster: {server} holds its meeting and stopped answering");
+            let meeting = self.meeting_here(id);
+            if let Some(session) = self.sessions.get_mut(&id) {
+                session.link = Link::Local;
+                session.route.set(Route::default());
+            }
+            if let Some(meeting) = &meeting {
+                self.send(
+                    id,
+                    event_bytes(&Event::Left {
+                        meeting: meeting.clone(),
+                    }),
+                );
+                if let Some(span) = self.spans.get(meeting) {
+                    let roster = span.roster.clone();
+                    self.apply_roster(meeting, roster, false);
+                }
+            }
+            let message = format!(
+                "the server holding {} stopped answering; you are out of it",
+                meeting.map_or_else(|| "the meeting".to_string(), |m| m.to_string())
+            );
+            self.send(id, event_bytes(&Event::Error { message }));
+        }
+    }
+}
