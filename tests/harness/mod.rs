@@ -345,6 +345,10 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // What the server said is what explains a failed test.
+        if std::thread::panicking() && std::env::var_os("SERVER_LOG").is_some() {
+            eprintln!("--- server {} said:\n{}", self.addr(), self.stderr());
+        }
     }
 }
 

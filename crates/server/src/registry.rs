@@ -74,6 +74,8 @@ struct State {
     cluster: Option<Arc<Cluster>>,
     seats: HashSet<ClientId>,
     spans: HashMap<common::MeetingId, spans::Span>,
+    /// Members whose meeting's holder handed it over, to rejoin it.
+    stranded: Vec<spans::Stranded>,
 }
 
 /// What the cluster gave a request before the lock was taken.

@@ -192,8 +192,8 @@ fn spawn_relay_reader(registry: MeetingRegistry, cluster: &Cluster) -> anyhow::R
     std::thread::Builder::new()
         .name("cluster-relays".into())
         .spawn(move || {
-            for relay in relays {
-                registry.from_cluster(relay);
+            for envelope in relays {
+                registry.from_cluster(envelope);
             }
         })
         .context("could not start the cluster's relay reader")?;

@@ -21,7 +21,7 @@ use super::config::ClusterConfig;
 use super::directory::{Directory, HEARTBEAT, MeetingRecord, ServerRecord};
 use super::ids::IdBlock;
 use super::media::Inlet;
-use super::wire::{Relay, Subjects};
+use super::wire::{Envelope, Relay, Subjects};
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
 use common::sync::lock;
 use common::{LayerSet, MediaKind, MeetingId};
@@ -76,6 +76,8 @@ pub struct Publisher {
     client: Arc<OnceLock<async_nats::Client>>,
     counters: Arc<Counters>,
     subjects: Subjects,
+    /// This server's name, which every relay it sends carries.
+    me: String,
 }
 
 impl Publisher {
@@ -92,7 +94,11 @@ impl Publisher {
 
     /// Sends `relay` to `server`; in the order of the calls.
     pub fn relay(&self, server: &str, relay: &Relay) {
-        let payload = match serde_json::to_vec(relay) {
+        let envelope = Envelope {
+            from: self.me.clone(),
+            relay: relay.clone(),
+        };
+        let payload = match serde_json::to_vec(&envelope) {
             Ok(payload) => bytes::Bytes::from(payload),
             Err(_) => return,
         };
@@ -166,7 +172,7 @@ impl Backbone {
         config: ClusterConfig,
         directory: Arc<Mutex<Directory>>,
         ids: Arc<IdBlock>,
-        inbound: crossbeam_channel::Sender<Relay>,
+        inbound: crossbeam_channel::Sender<Envelope>,
     ) -> std::io::Result<Backbone> {
         let (commands, queue) = mpsc::channel(COMMAND_QUEUE);
         let counters = Arc::new(Counters::default());
@@ -178,6 +184,7 @@ impl Backbone {
             client: Arc::new(OnceLock::new()),
             counters: counters.clone(),
             subjects: subjects.clone(),
+            me: config.server.clone(),
         };
         let bridge = Bridge {
             config,
@@ -271,7 +278,7 @@ struct Bridge {
     published: HashMap<MeetingId, MeetingRecord>,
     ids: Arc<IdBlock>,
     /// Where relays for this server go (the registry's inbound thread).
-    inbound: crossbeam_channel::Sender<Relay>,
+    inbound: crossbeam_channel::Sender<Envelope>,
     client: Arc<OnceLock<async_nats::Client>>,
     subjects: Subjects,
     /// The media subscriptions of each spanning meeting, by subject.
@@ -447,7 +454,7 @@ impl Bridge {
         let inbound = self.inbound.clone();
         tokio::spawn(async move {
             while let Some(message) = inbox.next().await {
-                match serde_json::from_slice::<Relay>(&message.payload) {
+                match serde_json::from_slice::<Envelope>(&message.payload) {
                     Ok(relay) => {
                         if inbound.send(relay).is_err() {
                             return;

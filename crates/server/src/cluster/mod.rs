@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wire::Relay;
+use wire::Envelope;
 
 /// How long a new meeting waits for NATS to agree its id is free.
 const CLAIM_TIMEOUT: Duration = Duration::from_secs(2);
@@ -55,7 +55,7 @@ pub struct Cluster {
     ids: Arc<IdBlock>,
     publisher: Publisher,
     /// Relays from the other servers, until the server takes them.
-    inbound: Mutex<Option<crossbeam_channel::Receiver<Relay>>>,
+    inbound: Mutex<Option<crossbeam_channel::Receiver<Envelope>>>,
 }
 
 /// The server a stopping one hands its meetings to.
@@ -108,7 +108,7 @@ impl Cluster {
 
     /// The relays the other servers send this one (taken once, by the
     /// thread that hands them to the registry).
-    pub fn take_inbound(&self) -> Option<crossbeam_channel::Receiver<Relay>> {
+    pub fn take_inbound(&self) -> Option<crossbeam_channel::Receiver<Envelope>> {
         lock(&self.inbound).take()
     }
 

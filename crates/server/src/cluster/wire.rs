@@ -23,6 +23,15 @@ use common::{ClientId, Event, Layer, LayerSet, MediaKind, MeetingId, PerKind, Re
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
+/// A relay as it travels: with the server that sent it, which is what a
+/// relay is checked against (a seat's events count only from the server it
+/// is seated at).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub from: String,
+    pub relay: Relay,
+}
+
 /// One message from a server to another, about seats and spans.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "relay", rename_all = "snake_case")]
@@ -56,6 +65,13 @@ pub enum Relay {
     Tell {
         client: ClientId,
         event: Event,
+    },
+    /// Holder to edge: a request asked for a member with no seat here
+    /// (its seat ended while the request was on its way): the edge
+    /// carries it out as if it had never been passed on.
+    Refused {
+        client: ClientId,
+        request: Request,
     },
     /// Holder to edge: the member has no seat any more (after the events
     /// that said why: left, removed, turned away, a failed join).

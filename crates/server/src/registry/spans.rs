@@ -23,7 +23,7 @@
 use super::session::Link;
 use super::{MeetingRegistry, Route, RouteReceiver, State, event_bytes};
 use crate::cluster::media::{Inlet, InletRoute, Outlet};
-use crate::cluster::wire::{Relay, RosterMember};
+use crate::cluster::wire::{Envelope, Relay, RosterMember};
 use common::{ClientId, Event, LayerSet, MediaKind, MeetingId, PerKind, Request, SessionToken};
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -34,10 +34,19 @@ use std::time::{Duration, Instant};
 /// often even unchanged (relays are at most once).
 const WANTS_AGAIN: Duration = Duration::from_secs(2);
 
+/// A member whose meeting's holder went away, and its way back.
+pub(super) struct Stranded {
+    client: ClientId,
+    meeting: MeetingId,
+    ticket: String,
+}
+
 /// A meeting with members on more than one server, as this one sees it.
 pub(super) struct Span {
     /// This server holds it (its rules decide).
     held_here: bool,
+    /// Else the server that does.
+    holder: Option<String>,
     roster: Vec<RosterMember>,
     /// Its members on this server.
     pub(super) local: Vec<ClientId>,
@@ -65,17 +74,26 @@ impl Span {
 
 impl MeetingRegistry {
     /// Hands the registry a relay from another server.
-    pub fn from_cluster(&self, relay: Relay) {
+    pub fn from_cluster(&self, envelope: Envelope) {
+        let Envelope { from, relay } = envelope;
+        tracing::debug!("cluster: from {from}: {relay:?}");
         match relay {
             Relay::Seat {
-                from,
                 client,
                 name,
                 address,
                 request,
+                ..
             } => self.seat(from, client, name, address, request),
-            Relay::Ask { client, request } => self.ask_for_seat(client, request),
-            relay => self.with_state(|state| state.relayed(relay)),
+            Relay::Ask { client, request } => self.ask_for_seat(&from, client, request),
+            Relay::Refused { client, request } => self.handle_refused(&from, client, request),
+            relay => {
+                let stranded = self.with_state(|state| {
+                    state.relayed(&from, relay);
+                    std::mem::take(&mut state.stranded)
+                });
+                self.rejoin_stranded(stranded);
+            }
         }
     }
 
@@ -119,12 +137,12 @@ impl MeetingRegistry {
     }
 
     /// A seated member's request, from its server.
-    fn ask_for_seat(&self, client: ClientId, request: Request) {
+    fn ask_for_seat(&self, from: &str, client: ClientId, request: Request) {
         let prepared = self.prepare(client, &request);
         let cluster = self.cluster.as_deref();
         self.with_state(|state| {
-            if !state.seats.contains(&client) {
-                return;
+            if !state.is_seat_of(client, from) {
+                return state.relay(from, &Relay::Refused { client, request });
             }
             match request {
                 // Answered at the member's own server.
@@ -134,14 +152,101 @@ impl MeetingRegistry {
         })
     }
 
-    /// Says again what this server's members want of the others' video
-    /// where it changed (or was said long ago), and takes those layers.
-    pub fn refresh_spans(&self) {
+    /// The holder had no seat for a request this server passed on: carried
+    /// out here (or passed on again) unless the member is seated anew.
+    fn handle_refused(&self, from: &str, client: ClientId, request: Request) {
+        let prepared = self.prepare(client, &request);
+        let cluster = self.cluster.as_deref();
         self.with_state(|state| {
-            state.end_seats_at_the_silent();
+            match state.sessions.get(&client).map(|s| &s.link) {
+                Some(Link::Local) => {}
+                Some(Link::SeatedAt(at)) if at != from => {}
+                _ => return,
+            }
+            if !state.pass_on(client, &request) {
+                state.handle(client, request, prepared, cluster);
+            }
+        })
+    }
+
+    /// Says again what this server's members want of the others' video
+    /// where it changed (or was said long ago), and takes those layers;
+    /// ends what depended on a server that stopped answering.
+    pub fn refresh_spans(&self) {
+        let stranded = self.with_state(|state| {
+            let stranded = state.strand_seats_of_the_silent();
             let meetings: Vec<MeetingId> = state.spans.keys().cloned().collect();
             for meeting in meetings {
                 state.say_wants(&meeting, false);
+            }
+            stranded
+        });
+        self.rejoin_stranded(stranded);
+    }
+
+    /// Members whose meeting moved (its holder handed it over, or died)
+    /// rejoin it where it goes on, with their tickets, on a thread of their
+    /// own: finding where may wait for the cluster to agree.
+    fn rejoin_stranded(&self, stranded: Vec<Stranded>) {
+        if stranded.is_empty() {
+            return;
+        }
+        let registry = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("cluster-rejoin".into())
+            .spawn(move || {
+                for member in stranded {
+                    registry.rejoin_for(member);
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!("cluster: no thread to rejoin moved meetings: {err}");
+        }
+    }
+
+    /// Rejoins a stranded member's meeting: here, if this server holds it
+    /// now (handed over here, or taken over from a dead server), else as a
+    /// seat at the server that does.
+    fn rejoin_for(&self, member: Stranded) {
+        let Stranded {
+            client,
+            meeting,
+            ticket,
+        } = member;
+        let request = Request::Rejoin {
+            meeting: meeting.to_string(),
+            ticket,
+        };
+        let prepared = self.prepare(client, &request);
+        let cluster = self.cluster.as_deref();
+        tracing::info!(%client, %meeting, here = prepared.handoff.is_some(), "cluster: rejoining a meeting whose holder went away");
+        self.with_state(|state| {
+            if !state.sessions.contains_key(&client) {
+                return;
+            }
+            let here = prepared.handoff.is_some() || state.rules.knows_meeting(&meeting);
+            let holder = cluster.and_then(|cluster| cluster.holder_of(&meeting));
+            match (here, holder, state.me()) {
+                (false, Some(holder), Some(me)) => {
+                    let Some(name) = state.rules.name_of(client) else {
+                        return;
+                    };
+                    let address = state.sessions.get(&client).and_then(|s| s.address);
+                    if let Some(session) = state.sessions.get_mut(&client) {
+                        session.link = Link::SeatedAt(holder.clone());
+                    }
+                    state.relay(
+                        &holder,
+                        &Relay::Seat {
+                            from: me,
+                            client,
+                            name,
+                            address,
+                            request,
+                        },
+                    );
+                }
+                _ => state.handle(client, request, prepared, cluster),
             }
         })
     }
@@ -191,7 +296,9 @@ impl State {
     pub(super) fn pass_on(&mut self, id: ClientId, request: &Request) -> bool {
         if let Some(server) = self.seated_at(id) {
             match request {
-                Request::ServerStats | Request::View { .. } => return false,
+                // What this server says of itself and of the cluster, and
+                // what its member draws, are answered here.
+                Request::ServerStats | Request::View { .. } | Request::Meetings => return false,
                 request => {
                     self.relay(
                         &server,
@@ -239,18 +346,40 @@ impl State {
         true
     }
 
-    /// Carries out a relay about a seat or a span.
-    fn relayed(&mut self, relay: Relay) {
+    /// Whether `client` is a seat here of a member of `server`.
+    fn is_seat_of(&self, client: ClientId, server: &str) -> bool {
+        matches!(self.sessions.get(&client).map(|s| &s.link), Some(Link::SeatOf(of)) if of == server)
+    }
+
+    /// Carries out a relay about a seat or a span from server `from`; what
+    /// is not about its own seats and meetings is ignored (a holder that
+    /// handed a meeting over may still be heard for a moment).
+    fn relayed(&mut self, from: &str, relay: Relay) {
         match relay {
-            Relay::Held { client } if self.seats.contains(&client) => {
+            Relay::Held { client } if self.is_seat_of(client, from) => {
                 self.rules.reconnecting(client)
             }
-            Relay::Back { client } if self.seats.contains(&client) => self.rules.back(client),
-            Relay::Gone { client } if self.seats.contains(&client) => {
+            Relay::Back { client } if self.is_seat_of(client, from) => self.rules.back(client),
+            Relay::Gone { client } if self.is_seat_of(client, from) => {
                 self.remove_client(client, false)
             }
             Relay::Tell { client, event } => {
-                if self.seated_at(client).is_some() {
+                if self.seated_at(client).as_deref() == Some(from) {
+                    // The holder stops and hands the meeting over: the
+                    // member rejoins it where it goes, without moving.
+                    if let Event::MeetingMoved {
+                        meeting, ticket, ..
+                    } = &event
+                    {
+                        if let Some(session) = self.sessions.get_mut(&client) {
+                            session.standing = Some(Event::Ticket {
+                                meeting: meeting.clone(),
+                                ticket: ticket.clone(),
+                            });
+                        }
+                        let stranded = self.strand(client);
+                        return self.stranded.extend(stranded);
+                    }
                     if let Event::Ticket { .. } = &event
                         && let Some(session) = self.sessions.get_mut(&client)
                     {
@@ -259,7 +388,7 @@ impl State {
                     self.send(client, event_bytes(&event));
                 }
             }
-            Relay::Unseat { client } => {
+            Relay::Unseat { client } if self.seated_at(client).as_deref() == Some(from) => {
                 let meeting = self
                     .spans
                     .iter()
@@ -271,25 +400,27 @@ impl State {
                     session.link = Link::Local;
                     session.route.set(Route::default());
                 }
-                if let Some(meeting) = meeting
-                    && let Some(span) = self.spans.get(&meeting)
-                {
-                    let roster = span.roster.clone();
-                    self.apply_roster(&meeting, roster, false);
+                if let Some(meeting) = meeting {
+                    self.reroute_span(&meeting);
                 }
             }
             Relay::Roster { meeting, members } => {
-                if !self.rules.has_meeting(&meeting) {
-                    self.apply_roster(&meeting, members, false);
+                let seated_there = members
+                    .iter()
+                    .any(|member| self.seated_at(member.id).as_deref() == Some(from));
+                let holder = self
+                    .spans
+                    .get(&meeting)
+                    .and_then(|span| span.holder.clone());
+                if !self.rules.has_meeting(&meeting)
+                    && (seated_there || holder.as_deref() == Some(from))
+                {
+                    self.apply_roster(&meeting, members, Some(from));
                 }
             }
-            Relay::Wants {
-                meeting,
-                server,
-                video,
-            } => {
+            Relay::Wants { meeting, video, .. } => {
                 if let Some(span) = self.spans.get(&meeting) {
-                    span.outlet.heard_wants(&server, video);
+                    span.outlet.heard_wants(from, video);
                     self.announce_layers(&meeting);
                 }
             }
@@ -367,26 +498,34 @@ impl State {
                 },
             );
         }
-        self.apply_roster(meeting, roster, true);
+        self.apply_roster(meeting, roster, None);
         true
     }
 
     /// Makes this server's side of a spanning meeting match `roster`: its
     /// own members' routes, the inlet, the outlet; a meeting with no
     /// members here (or, on the holder, none elsewhere) spans nothing here.
-    fn apply_roster(&mut self, meeting: &MeetingId, roster: Vec<RosterMember>, held_here: bool) {
+    fn apply_roster(
+        &mut self,
+        meeting: &MeetingId,
+        roster: Vec<RosterMember>,
+        holder: Option<&str>,
+    ) {
         let (Some(me), Some(cluster)) = (self.me(), self.cluster.clone()) else {
             return;
         };
+        let held_here = holder.is_none();
         let local: Vec<ClientId> = roster
             .iter()
             .filter(|member| member.server == me)
             .map(|member| member.id)
-            .filter(|id| match self.sessions.get(id).map(|s| &s.link) {
-                Some(Link::SeatedAt(_)) => !held_here,
-                Some(Link::Local) => held_here,
-                _ => false,
-            })
+            .filter(
+                |id| match (self.sessions.get(id).map(|s| &s.link), holder) {
+                    (Some(Link::SeatedAt(at)), Some(holder)) => at == holder,
+                    (Some(Link::Local), None) => true,
+                    _ => false,
+                },
+            )
             .collect();
         let others: HashSet<String> = roster
             .iter()
@@ -411,6 +550,7 @@ impl State {
         }
         let span = self.spans.entry(meeting.clone()).or_insert_with(|| Span {
             held_here,
+            holder: None,
             roster: Vec::new(),
             local: Vec::new(),
             others: HashSet::new(),
@@ -431,6 +571,7 @@ impl State {
             }
         }
         span.held_here = held_here;
+        span.holder = holder.map(str::to_string);
         span.roster = roster;
         span.local = local.clone();
         span.others = others;
@@ -531,11 +672,12 @@ impl State {
     /// Routes of a spanning meeting again (after an attach or detach).
     pub(super) fn reroute_span(&mut self, meeting: &MeetingId) {
         if let Some(span) = self.spans.get(meeting) {
-            let (roster, held_here) = (span.roster.clone(), span.held_here);
-            if held_here {
-                self.reroute_held(meeting);
-            } else {
-                self.apply_roster(meeting, roster, held_here);
+            let (roster, holder) = (span.roster.clone(), span.holder.clone());
+            match holder {
+                None => {
+                    self.reroute_held(meeting);
+                }
+                Some(holder) => self.apply_roster(meeting, roster, Some(&holder)),
             }
         }
     }
@@ -562,43 +704,73 @@ impl State {
     }
 
     /// Members seated at a server that stopped answering (it died, or the
-    /// backbone is cut): they are told, and are this server's again.
-    pub(super) fn end_seats_at_the_silent(&mut self) {
+    /// backbone is cut) are this server's again: those with a standing
+    /// ticket are returned, to rejoin their meeting where it goes on; the
+    /// others are told they are out of it. Seats here of such a server end.
+    pub(super) fn strand_seats_of_the_silent(&mut self) -> Vec<Stranded> {
         let Some(cluster) = self.cluster.clone() else {
-            return;
+            return Vec::new();
         };
-        let stranded: Vec<(ClientId, String)> = self
+        let silent: Vec<(ClientId, Link)> = self
             .sessions
             .iter()
             .filter_map(|(id, session)| match &session.link {
-                Link::SeatedAt(server) if !cluster.is_alive(server) => Some((*id, server.clone())),
+                Link::SeatedAt(server) | Link::SeatOf(server) if !cluster.is_alive(server) => {
+                    Some((*id, session.link.clone()))
+                }
                 _ => None,
             })
             .collect();
-        for (id, server) in stranded {
-            tracing::info!(client = %id, "cluster: {server} holds its meeting and stopped answering");
-            let meeting = self.meeting_here(id);
-            if let Some(session) = self.sessions.get_mut(&id) {
-                session.link = Link::Local;
-                session.route.set(Route::default());
-            }
-            if let Some(meeting) = &meeting {
-                self.send(
-                    id,
-                    event_bytes(&Event::Left {
-                        meeting: meeting.clone(),
-                    }),
-                );
-                if let Some(span) = self.spans.get(meeting) {
-                    let roster = span.roster.clone();
-                    self.apply_roster(meeting, roster, false);
+        let mut stranded = Vec::new();
+        for (id, link) in silent {
+            match link {
+                Link::SeatOf(server) => {
+                    tracing::info!(client = %id, "cluster: its server {server} stopped answering; its seat ends");
+                    self.remove_client(id, false);
                 }
+                Link::SeatedAt(server) => {
+                    tracing::info!(client = %id, "cluster: {server} holds its meeting and stopped answering");
+                    stranded.extend(self.strand(id));
+                }
+                Link::Local => {}
             }
-            let message = format!(
-                "the server holding {} stopped answering; you are out of it",
-                meeting.map_or_else(|| "the meeting".to_string(), |m| m.to_string())
-            );
-            self.send(id, event_bytes(&Event::Error { message }));
         }
+        stranded
+    }
+
+    /// A member seated elsewhere is this server's again, out of the span;
+    /// with its standing ticket it is returned to rejoin, without it it is
+    /// told it is out.
+    fn strand(&mut self, id: ClientId) -> Option<Stranded> {
+        let meeting = self.meeting_here(id);
+        let standing = self.sessions.get_mut(&id).and_then(|session| {
+            session.link = Link::Local;
+            session.route.set(Route::default());
+            session.standing.take()
+        });
+        if let Some(meeting) = &meeting {
+            self.reroute_span(meeting);
+        }
+        if let Some(Event::Ticket { meeting, ticket }) = standing {
+            return Some(Stranded {
+                client: id,
+                meeting,
+                ticket,
+            });
+        }
+        if let Some(meeting) = &meeting {
+            self.send(
+                id,
+                event_bytes(&Event::Left {
+                    meeting: meeting.clone(),
+                }),
+            );
+        }
+        let message = format!(
+            "the server holding {} stopped answering; you are out of it",
+            meeting.map_or_else(|| "the meeting".to_string(), |m| m.to_string())
+        );
+        self.send(id, event_bytes(&Event::Error { message }));
+        None
     }
 }
