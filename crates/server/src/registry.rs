@@ -453,7 +453,7 @@ impl MeetingRegistry {
             if let Some(client) = state.sessions.get_mut(&id) {
                 client.requests_handled += 1;
             }
-            if !state.pass_on(id, &request) {
+            if !state.pass_on(id, &request, prepared.handoff.is_some()) {
                 state.handle(id, request, prepared, self.cluster.as_deref())
             }
         })
@@ -516,7 +516,7 @@ impl MeetingRegistry {
                         state.set_view(id, sizes, others);
                     }
                 }
-                request if state.pass_on(id, &request) => {}
+                request if state.pass_on(id, &request, prepared.handoff.is_some()) => {}
                 request => state.handle(id, request, prepared, cluster),
             }
         })

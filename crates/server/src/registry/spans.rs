@@ -163,7 +163,7 @@ impl MeetingRegistry {
                 Some(Link::SeatedAt(at)) if at != from => {}
                 _ => return,
             }
-            if !state.pass_on(client, &request) {
+            if !state.pass_on(client, &request, prepared.handoff.is_some()) {
                 state.handle(client, request, prepared, cluster);
             }
         })
@@ -288,12 +288,13 @@ impl State {
     }
 
     /// Hands a request of a member of this server to the holder of its
-    /// meeting, if it is seated there or asks to join a meeting held
-    /// elsewhere. True if it was.
+    /// meeting, if it is seated there or asks to join (or, with a ticket,
+    /// rejoin) a meeting held elsewhere. True if it was.
     ///
-    /// A `rejoin` stays with the rules (it comes after a handover or a
-    /// server's death, and is answered with where the meeting is, if not here).
-    pub(super) fn pass_on(&mut self, id: ClientId, request: &Request) -> bool {
+    /// A rejoin's ticket is kept as the member's standing one: should the
+    /// holder be dead already, the member rejoins where the meeting goes
+    /// once the cluster notices (`strand_seats_of_the_silent`).
+    pub(super) fn pass_on(&mut self, id: ClientId, request: &Request, handoff_here: bool) -> bool {
         if let Some(server) = self.seated_at(id) {
             match request {
                 // What this server says of itself and of the cluster, and
@@ -311,13 +312,15 @@ impl State {
                 }
             }
         }
-        let Request::Join { meeting, .. } = request else {
-            return false;
+        let (meeting, ticket) = match request {
+            Request::Join { meeting, .. } => (meeting, None),
+            Request::Rejoin { meeting, ticket } if !handoff_here => (meeting, Some(ticket)),
+            _ => return false,
         };
         let Some(meeting) = MeetingId::parse(meeting) else {
             return false;
         };
-        if self.rules.has_meeting(&meeting) || self.rules.is_in_or_waiting(id) {
+        if self.rules.knows_meeting(&meeting) || self.rules.is_in_or_waiting(id) {
             return false;
         }
         let (Some(cluster), Some(me)) = (self.cluster.clone(), self.me()) else {
@@ -332,6 +335,12 @@ impl State {
         let address = self.sessions.get(&id).and_then(|s| s.address);
         if let Some(session) = self.sessions.get_mut(&id) {
             session.link = Link::SeatedAt(holder.clone());
+            if let Some(ticket) = ticket {
+                session.standing = Some(Event::Ticket {
+                    meeting,
+                    ticket: ticket.clone(),
+                });
+            }
         }
         self.relay(
             &holder,
