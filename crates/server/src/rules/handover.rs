@@ -188,9 +188,12 @@ impl MeetingRules {
         if !self.may_try_joining(id, now) {
             return Err("too many failed joins: wait a few seconds before trying again".into());
         }
-        let Some((meeting, host)) = MeetingId::parse(requested)
-            .and_then(|meeting| Some((meeting.clone(), self.take_ticket(&meeting, ticket, now)?)))
-        else {
+        let Some((meeting, host)) = MeetingId::parse(requested).and_then(|meeting| {
+            let host = self
+                .take_ticket(&meeting, ticket, now)
+                .or_else(|| self.take_standing_place(&meeting, ticket))?;
+            Some((meeting, host))
+        }) else {
             self.failed_join(id, now);
             return Err(format!(
                 "no meeting '{requested}' was handed over to this server with that ticket (tickets last {} s)",
@@ -226,6 +229,17 @@ impl MeetingRules {
             .iter()
             .find(|record| record.ticket == ticket)
             .map(|record| record.host)
+    }
+
+    /// A member's standing ticket shown for a meeting held here: its bearer
+    /// comes back from another server (its own died), and takes its own
+    /// place: the member it was leaves first. The ticket's host flag.
+    fn take_standing_place(&mut self, meeting: &MeetingId, ticket: &str) -> Option<bool> {
+        let m = self.meetings.get(meeting)?;
+        let (&was, _) = m.standing.iter().find(|(_, kept)| kept.as_str() == ticket)?;
+        let host = m.host == was;
+        self.depart(was);
+        Some(host)
     }
 
     /// The first member back makes the meeting again, with its settings and
