@@ -56,6 +56,42 @@ impl Figures {
     }
 }
 
+/// With several servers: the latency of frames whose sender and receiver
+/// are on one server, and of those that crossed to another (the backbone's
+/// hop), in one run under one load.
+#[derive(Debug, Serialize, Default, Clone)]
+pub struct Routes {
+    pub same_server_frames: u64,
+    pub same_server_latency_us: Percentiles,
+    pub across_servers_frames: u64,
+    pub across_servers_latency_us: Percentiles,
+}
+
+impl Routes {
+    pub fn of(tally: &Tally) -> Routes {
+        let mut across = tally.latencies_across_us.clone();
+        let mut same = tally.latencies_us.clone();
+        // Take the crossing frames out of all of them: both lists are sorted.
+        same.sort_unstable();
+        across.sort_unstable();
+        let mut crossing = across.iter().peekable();
+        same.retain(|latency| {
+            if crossing.peek() == Some(&latency) {
+                crossing.next();
+                false
+            } else {
+                true
+            }
+        });
+        Routes {
+            same_server_frames: same.len() as u64,
+            same_server_latency_us: Percentiles::of(&mut same),
+            across_servers_frames: across.len() as u64,
+            across_servers_latency_us: Percentiles::of(&mut across),
+        }
+    }
+}
+
 /// What one process (a server, nats-server) spent during the run, from /proc.
 #[derive(Debug, Serialize, Default, Clone, PartialEq)]
 pub struct ProcessCost {
@@ -129,6 +165,9 @@ pub struct Report {
     /// Closed loop: frames a sender stopped waiting for (dropped on the way).
     pub window_stalls: u64,
     pub kinds: BTreeMap<&'static str, Figures>,
+    /// With several servers: latency within one server and across them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Routes>,
     /// Media frames the server dropped for receivers that did not keep up,
     /// by its own count (`server_stats`), during the run; with several
     /// servers, all of them together.
@@ -271,6 +310,26 @@ pub fn table(scenario: &Scenario, report: &Report) -> String {
         row(&mut out, "slow", slow);
         row(&mut out, "others", others);
     }
+    if let Some(routes) = &report.routes {
+        for (name, frames, p) in [
+            (
+                "same server",
+                routes.same_server_frames,
+                &routes.same_server_latency_us,
+            ),
+            (
+                "across servers",
+                routes.across_servers_frames,
+                &routes.across_servers_latency_us,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name:<15} {frames:>10} frames, latency us p50 {} p90 {} p99 {} max {}",
+                p.p50, p.p90, p.p99, p.max
+            );
+        }
+    }
     let f = &report.figures;
     let _ = writeln!(
         out,
@@ -329,6 +388,23 @@ mod tests {
         assert_eq!(f.delivered_mb_per_s, 1.5);
         assert_eq!(f.delivered_mbps, 12.0);
         assert_eq!((f.latency_us.p50, f.latency_us.max), (20, 30));
+    }
+
+    #[test]
+    fn routes_split_latency_by_whether_frames_crossed_servers() {
+        let tally = Tally {
+            frames: 5,
+            latencies_us: vec![900, 100, 120, 800, 100],
+            latencies_across_us: vec![800, 900],
+            ..Tally::default()
+        };
+        let routes = Routes::of(&tally);
+        assert_eq!(
+            (routes.same_server_frames, routes.across_servers_frames),
+            (3, 2)
+        );
+        assert_eq!(routes.same_server_latency_us.max, 120);
+        assert_eq!(routes.across_servers_latency_us.p50, 800);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One run: set up the meetings, send for the duration, drain, and count.
 
 use crate::costs;
-use crate::report::{Figures, Report};
+use crate::report::{Figures, Report, Routes};
 use crate::scenario::Scenario;
 use crate::session::{self, Member};
 use crate::tally::Tally;
@@ -32,6 +32,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         .map(|m| Peer {
             id: m.id,
             meeting: m.meeting,
+            server: m.server,
             slow: scenario.is_slow(m.slot),
         })
         .collect();
@@ -264,6 +265,9 @@ fn summarise(
         all.merge(&tally);
     }
     report.figures = Figures::new(all_sent, all_expected, &all, elapsed_s);
+    if scenario.servers.len() > 1 {
+        report.routes = Some(Routes::of(&all));
+    }
     for result in results {
         for tally in result.received.values() {
             if let Some(reason) = &tally.ended_early {
