@@ -69,8 +69,13 @@ pub fn account(scenario: &Scenario, before: &Sample, after: &Sample, report: &mu
 
     // The totals keep the fields of a one-server run: all the servers' or
     // none, so a missing one never passes for a cheap run.
-    let asked: Vec<&ServerFigures> = report.per_server.iter().filter(|s| s.members > 0).collect();
-    report.server_dropped = asked.iter().map(|s| s.dropped).sum();
+    // A server with no member on it was not asked, and dropped nothing.
+    report.server_dropped = report
+        .per_server
+        .iter()
+        .filter(|s| s.members > 0)
+        .map(|s| s.dropped)
+        .sum();
     let costs: Option<Vec<&ProcessCost>> =
         report.per_server.iter().map(|s| s.cost.as_ref()).collect();
     if let Some(costs) = costs.filter(|c| !c.is_empty()) {
