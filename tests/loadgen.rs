@@ -10,10 +10,20 @@ use std::process::{Command, Stdio};
 /// Runs loadgen with `args` against `server`; returns its exit code, its JSON
 /// report (Null if none) and its stderr.
 fn loadgen(server: &ServerProcess, args: &[&str]) -> (Option<i32>, Value, String) {
-    let addr = server.addr().to_string();
+    loadgen_on(&[server], args)
+}
+
+/// The same against several servers (one `--server` each, in order), which
+/// share one key as all test servers do.
+fn loadgen_on(servers: &[&ServerProcess], args: &[&str]) -> (Option<i32>, Value, String) {
     let mut child = Command::new(binary("loadgen"))
-        .args(["--server", &addr, "--json"])
-        .args(server.trust_args())
+        .args(
+            servers
+                .iter()
+                .flat_map(|server| ["--server".to_string(), server.addr().to_string()]),
+        )
+        .arg("--json")
+        .args(servers[0].trust_args())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -35,6 +45,13 @@ fn count(report: &Value, key: &str) -> u64 {
     report[key]
         .as_u64()
         .unwrap_or_else(|| panic!("no {key} in {report}"))
+}
+
+/// No frame came twice, late, corrupt, or to a socket that closed early.
+fn assert_nothing_damaged(report: &Value) {
+    for key in ["duplicates", "out_of_order", "corrupt", "disconnects"] {
+        assert_eq!(count(report, key), 0, "{key}: {report}");
+    }
 }
 
 #[test]
@@ -66,9 +83,7 @@ fn a_paced_meeting_is_delivered_whole_and_in_order() {
     assert_eq!(count(&report, "frames_expected"), 2 * sent);
     assert_eq!(count(&report, "frames_delivered"), 2 * sent, "{report}");
     assert_eq!(report["delivery_ratio"], 1.0);
-    for key in ["duplicates", "out_of_order", "corrupt", "disconnects"] {
-        assert_eq!(count(&report, key), 0, "{key}: {report}");
-    }
+    assert_nothing_damaged(&report);
     for kind in ["video", "audio"] {
         let figures = &report["kinds"][kind];
         assert!(count(figures, "frames_delivered") > 0, "{kind}: {report}");
@@ -200,4 +215,64 @@ fn the_server_logs_its_figures_while_traffic_flows() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn a_meeting_spread_over_three_servers_is_delivered_whole() {
+    let nats = integration_tests::nats::NatsProcess::start();
+    let url = nats.url();
+    let servers =
+        [(); 3].map(|_| ServerProcess::start_with(&["--cluster", &url, "--cluster-name", "lg"]));
+    let pids = servers.each_ref().map(|server| server.pid().to_string());
+    let nats_pid = nats.pid().to_string();
+    let mut args = vec![
+        "--members",
+        "4",
+        "--video-fps",
+        "20",
+        "--video-bytes",
+        "3000",
+        "--audio",
+        "--duration",
+        "1s",
+        "--nats-pid",
+        &nats_pid,
+    ];
+    for pid in &pids {
+        args.extend(["--server-pid", pid]);
+    }
+    let (code, report, stderr) = loadgen_on(&servers.each_ref(), &args);
+    assert_eq!(code, Some(0), "{stderr}");
+    // Members 0 and 3 on the first server (0 created the meeting there), 1
+    // and 2 joined from the others: each frame reaches the three others.
+    assert_eq!(report["scenario"]["servers"], 3, "{report}");
+    let sent = count(&report, "frames_sent");
+    assert!(sent > 0, "{report}");
+    assert_eq!(count(&report, "frames_delivered"), 3 * sent, "{report}");
+    assert_nothing_damaged(&report);
+    let per_server = report["per_server"].as_array().expect("per_server");
+    let members: Vec<u64> = per_server.iter().map(|s| count(s, "members")).collect();
+    assert_eq!(members, [2, 1, 1]);
+    for (server, figures) in servers.iter().zip(per_server) {
+        assert_eq!(figures["address"], server.addr().to_string());
+        assert!(figures["cpu_s"].as_f64().is_some(), "{figures}");
+        assert!(count(&figures["backbone"], "messages_out") > 0, "{figures}");
+    }
+    // Of each frame's three receivers, one shares its sender's server at
+    // most: most frames crossed the backbone.
+    let routes = &report["routes"];
+    assert!(
+        count(routes, "across_servers_frames") > count(routes, "same_server_frames"),
+        "{routes}"
+    );
+    assert!(report["nats"]["cpu_s"].as_f64().is_some(), "{report}");
+    assert!(report["server_cpu_s"].as_f64().is_some(), "{report}");
+    assert!(
+        report["errors"].as_array().is_some_and(Vec::is_empty),
+        "{report}"
+    );
 }

@@ -32,6 +32,11 @@ impl NatsProcess {
         wait_until_listening(self.addr);
     }
 
+    /// Its process id (for loadgen's `--nats-pid`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `nats://127.0.0.1:PORT`, as `--cluster` takes it.
     pub fn url(&self) -> String {
         format!("nats://{}", self.addr)

@@ -4,18 +4,22 @@
 //! maybe an audio socket each, speaking the real protocol), sends frames that
 //! carry their sequence number and send time, receives everything, and reports
 //! delivery, duplicates, order, throughput, latency percentiles and, given the
-//! server's pid, the server's CPU time per delivered gigabyte.
+//! server's pid, the server's CPU time per delivered gigabyte. Given several
+//! servers of a cluster, it spreads each meeting's members over them.
 //!
-//! `scenario` is the validated command line, `session` the handshakes and
-//! meeting setup, `traffic` the sending and receiving loops, `tally` what one
-//! receiver saw, `report` the figures, and `procfs` what /proc says of the
-//! server. Every run stops on its own after `--duration` plus a bounded drain.
+//! `scenario` is the validated command line, `spread` who connects to which
+//! server, `session` the handshakes and meeting setup, `traffic` the sending
+//! and receiving loops, `tally` what one receiver saw, `report` the figures,
+//! and `procfs` what /proc says of the servers. Every run stops on its own
+//! after `--duration` plus a bounded drain.
 
+mod costs;
 mod procfs;
 mod report;
 mod run;
 mod scenario;
 mod session;
+mod spread;
 mod tally;
 mod traffic;
 

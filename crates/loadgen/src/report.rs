@@ -56,6 +56,102 @@ impl Figures {
     }
 }
 
+/// With several servers: the latency of frames whose sender and receiver
+/// are on one server, and of those that crossed to another (the backbone's
+/// hop), in one run under one load.
+#[derive(Debug, Serialize, Default, Clone)]
+pub struct Routes {
+    pub same_server_frames: u64,
+    pub same_server_latency_us: Percentiles,
+    pub across_servers_frames: u64,
+    pub across_servers_latency_us: Percentiles,
+}
+
+impl Routes {
+    pub fn of(tally: &Tally) -> Routes {
+        let mut across = tally.latencies_across_us.clone();
+        let mut same = tally.latencies_us.clone();
+        // Take the crossing frames out of all of them: both lists are sorted.
+        same.sort_unstable();
+        across.sort_unstable();
+        let mut crossing = across.iter().peekable();
+        same.retain(|latency| {
+            if crossing.peek() == Some(&latency) {
+                crossing.next();
+                false
+            } else {
+                true
+            }
+        });
+        Routes {
+            same_server_frames: same.len() as u64,
+            same_server_latency_us: Percentiles::of(&mut same),
+            across_servers_frames: across.len() as u64,
+            across_servers_latency_us: Percentiles::of(&mut across),
+        }
+    }
+}
+
+/// What one process (a server, nats-server) spent during the run, from /proc.
+#[derive(Debug, Serialize, Default, Clone, PartialEq)]
+pub struct ProcessCost {
+    pub cpu_s: f64,
+    /// Per gigabyte and per frame delivered to all the run's members.
+    pub cpu_s_per_gb: f64,
+    pub cpu_us_per_frame: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kib: Option<u64>,
+}
+
+impl ProcessCost {
+    /// `cpu_s` seconds spent to deliver what `delivered` counts.
+    pub fn new(cpu_s: f64, peak_rss_kib: Option<u64>, delivered: &Figures) -> ProcessCost {
+        let gb = delivered.delivered_bytes as f64 / 1e9;
+        let frames = delivered.frames_delivered as f64;
+        ProcessCost {
+            cpu_s,
+            cpu_s_per_gb: if gb > 0.0 { cpu_s / gb } else { 0.0 },
+            cpu_us_per_frame: if frames > 0.0 {
+                cpu_s * 1e6 / frames
+            } else {
+                0.0
+            },
+            peak_rss_kib,
+        }
+    }
+}
+
+/// What crossed one server's backbone (NATS) during the run, by its own
+/// count (`server_stats`).
+#[derive(Debug, Serialize, Default, Clone, PartialEq)]
+pub struct BackboneTraffic {
+    pub messages_out: u64,
+    pub bytes_out: u64,
+    pub messages_in: u64,
+    pub bytes_in: u64,
+    /// Messages it dropped because the backbone did not keep up.
+    pub dropped_out: u64,
+    /// Times NATS said its subscription fell behind.
+    pub slow_consumer_events: u64,
+}
+
+/// One server of the run (`--server`, in the order given).
+#[derive(Debug, Serialize, Default, Clone)]
+pub struct ServerFigures {
+    pub address: String,
+    /// The run's members connected to it.
+    pub members: usize,
+    /// Media frames it dropped for receivers that did not keep up (its own
+    /// count); None if it was not asked (no member on it) or did not answer.
+    pub dropped: Option<u64>,
+    /// With `--server-pid`.
+    #[serde(flatten)]
+    pub cost: Option<ProcessCost>,
+    /// When it is in a cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backbone: Option<BackboneTraffic>,
+}
+
 /// The whole report; `figures` is flattened to the top level.
 #[derive(Debug, Serialize, Default)]
 pub struct Report {
@@ -69,9 +165,15 @@ pub struct Report {
     /// Closed loop: frames a sender stopped waiting for (dropped on the way).
     pub window_stalls: u64,
     pub kinds: BTreeMap<&'static str, Figures>,
+    /// With several servers: latency within one server and across them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Routes>,
     /// Media frames the server dropped for receivers that did not keep up,
-    /// by its own count (`server_stats`), during the run.
+    /// by its own count (`server_stats`), during the run; with several
+    /// servers, all of them together.
     pub server_dropped: Option<u64>,
+    /// The servers' CPU (with `--server-pid`); with several servers, all of
+    /// them together (the peak RSS too: the sum of each one's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cpu_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,6 +184,11 @@ pub struct Report {
     pub server_cpu_us_per_frame: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_peak_rss_kib: Option<u64>,
+    /// Each server apart, in the order of `--server`.
+    pub per_server: Vec<ServerFigures>,
+    /// nats-server's own cost (with `--nats-pid`), not in the servers'.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats: Option<ProcessCost>,
     pub loadgen_cpu_s: f64,
     /// With `--slow`: the slow members, and the members that keep up.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,6 +197,43 @@ pub struct Report {
     pub others: Option<Figures>,
     /// Errors from the server or the sockets, first ones first.
     pub errors: Vec<String>,
+}
+
+fn cost_cells(cost: &ProcessCost) -> String {
+    format!(
+        "{:.2} s ({:.2} s per delivered GB, {:.2} us per delivered frame), peak RSS {} KiB",
+        cost.cpu_s,
+        cost.cpu_s_per_gb,
+        cost.cpu_us_per_frame,
+        cost.peak_rss_kib
+            .map_or("?".to_string(), |kib| kib.to_string())
+    )
+}
+
+/// One server of several: its members, drops, CPU and backbone.
+fn server_line(out: &mut String, server: &ServerFigures) {
+    let mut line = format!(
+        "server {}: {} members, dropped {}",
+        server.address,
+        server.members,
+        server.dropped.map_or("?".to_string(), |d| d.to_string())
+    );
+    if let Some(cost) = &server.cost {
+        let _ = write!(line, ", CPU {}", cost_cells(cost));
+    }
+    if let Some(b) = &server.backbone {
+        let _ = write!(
+            line,
+            "; backbone out {} msgs {:.1} MB, in {} msgs {:.1} MB, dropped out {}, slow consumer {}",
+            b.messages_out,
+            b.bytes_out as f64 / 1e6,
+            b.messages_in,
+            b.bytes_in as f64 / 1e6,
+            b.dropped_out,
+            b.slow_consumer_events
+        );
+    }
+    let _ = writeln!(out, "{line}");
 }
 
 fn latency_cells(p: &Percentiles) -> String {
@@ -127,9 +271,13 @@ pub fn table(scenario: &Scenario, report: &Report) -> String {
         };
         media.push(format!("{kind} {} B at {rate}", sending.payload_bytes));
     }
+    let servers = match scenario.servers.len() {
+        1 => "1 server".to_string(),
+        n => format!("{n} servers"),
+    };
     let _ = writeln!(
         out,
-        "{} meeting(s) x {} members, {}, {:?}, {mode}{}",
+        "{} meeting(s) x {} members on {servers}, {}, {:?}, {mode}{}",
         scenario.meetings,
         scenario.members,
         media.join(" plus "),
@@ -162,6 +310,26 @@ pub fn table(scenario: &Scenario, report: &Report) -> String {
         row(&mut out, "slow", slow);
         row(&mut out, "others", others);
     }
+    if let Some(routes) = &report.routes {
+        for (name, frames, p) in [
+            (
+                "same server",
+                routes.same_server_frames,
+                &routes.same_server_latency_us,
+            ),
+            (
+                "across servers",
+                routes.across_servers_frames,
+                &routes.across_servers_latency_us,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name:<15} {frames:>10} frames, latency us p50 {} p90 {} p99 {} max {}",
+                p.p50, p.p90, p.p99, p.max
+            );
+        }
+    }
     let f = &report.figures;
     let _ = writeln!(
         out,
@@ -175,15 +343,27 @@ pub fn table(scenario: &Scenario, report: &Report) -> String {
             .server_dropped
             .map_or("?".to_string(), |d| d.to_string())
     );
+    if report.per_server.len() > 1 {
+        for server in &report.per_server {
+            server_line(&mut out, server);
+        }
+    }
     if let Some(cpu) = report.server_cpu_s {
+        let who = match report.per_server.len() {
+            0 | 1 => "server".to_string(),
+            n => format!("{n} servers'"),
+        };
         let _ = writeln!(
             out,
-            "server CPU {cpu:.2} s ({:.2} s per delivered GB, {:.2} us per delivered frame), peak RSS {} KiB; loadgen CPU {:.2} s",
+            "{who} CPU {cpu:.2} s ({:.2} s per delivered GB, {:.2} us per delivered frame), peak RSS {} KiB; loadgen CPU {:.2} s",
             report.server_cpu_s_per_gb.unwrap_or(0.0),
             report.server_cpu_us_per_frame.unwrap_or(0.0),
             report.server_peak_rss_kib.unwrap_or(0),
             report.loadgen_cpu_s
         );
+    }
+    if let Some(nats) = &report.nats {
+        let _ = writeln!(out, "nats-server CPU {}", cost_cells(nats));
     }
     for error in &report.errors {
         let _ = writeln!(out, "error: {error}");
@@ -208,6 +388,23 @@ mod tests {
         assert_eq!(f.delivered_mb_per_s, 1.5);
         assert_eq!(f.delivered_mbps, 12.0);
         assert_eq!((f.latency_us.p50, f.latency_us.max), (20, 30));
+    }
+
+    #[test]
+    fn routes_split_latency_by_whether_frames_crossed_servers() {
+        let tally = Tally {
+            frames: 5,
+            latencies_us: vec![900, 100, 120, 800, 100],
+            latencies_across_us: vec![800, 900],
+            ..Tally::default()
+        };
+        let routes = Routes::of(&tally);
+        assert_eq!(
+            (routes.same_server_frames, routes.across_servers_frames),
+            (3, 2)
+        );
+        assert_eq!(routes.same_server_latency_us.max, 120);
+        assert_eq!(routes.across_servers_latency_us.p50, 800);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One run: set up the meetings, send for the duration, drain, and count.
 
-use crate::procfs;
-use crate::report::{Figures, Report};
+use crate::costs;
+use crate::report::{Figures, Report, Routes};
 use crate::scenario::Scenario;
 use crate::session::{self, Member};
 use crate::tally::Tally;
@@ -32,6 +32,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         .map(|m| Peer {
             id: m.id,
             meeting: m.meeting,
+            server: m.server,
             slow: scenario.is_slow(m.slot),
         })
         .collect();
@@ -40,18 +41,42 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         PerKind::from_fn(|kind| scenario.payload_bytes(kind)),
         scenario.window,
     );
-    let (stats_tx, stats_rx) = mpsc::channel::<ServerStatsReport>();
+    // One member per server asks it for its figures (the first on it).
+    let servers = scenario.servers.len();
+    let statistician_of: Vec<Option<usize>> = (0..servers)
+        .map(|server| members.iter().position(|m| m.server == server))
+        .collect();
+    let (stats_txs, stats_rxs): (Vec<_>, Vec<_>) = (0..servers)
+        .map(|_| mpsc::channel::<ServerStatsReport>())
+        .unzip();
     let (error_tx, error_rx) = mpsc::channel::<String>();
     let closers = closers(&members)?;
-    let statistician = members[0].control_stream().try_clone()?;
-    let ask_server = || -> Option<ServerStatsReport> {
-        session::send(&statistician, &Request::ServerStats).ok()?;
-        stats_rx.recv_timeout(STATS_TIMEOUT).ok()
+    let statisticians = statistician_of
+        .iter()
+        .map(|member| {
+            member
+                .map(|m| members[m].control_stream().try_clone())
+                .transpose()
+        })
+        .collect::<std::io::Result<Vec<Option<Socket>>>>()?;
+    let ask_servers = || -> Vec<Option<ServerStatsReport>> {
+        let asked: Vec<bool> = statisticians
+            .iter()
+            .map(|s| {
+                s.as_ref()
+                    .is_some_and(|s| session::send(s, &Request::ServerStats).is_ok())
+            })
+            .collect();
+        asked
+            .iter()
+            .zip(&stats_rxs)
+            .map(|(&asked, rx)| asked.then(|| rx.recv_timeout(STATS_TIMEOUT).ok()).flatten())
+            .collect()
     };
 
     let mut results: Vec<MemberResult> = Vec::new();
-    let mut before = RunFigures::default();
-    let mut after = RunFigures::default();
+    let mut before = costs::Sample::default();
+    let mut after = costs::Sample::default();
     let mut send_started_us = 0;
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let mut control_threads = Vec::new();
@@ -59,11 +84,13 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         for (member, peer) in members.into_iter().zip(&peers) {
             let Member {
                 index,
+                server,
                 control,
                 media,
                 ..
             } = member;
-            let stats_tx = (index == 0).then(|| stats_tx.clone());
+            let stats_tx =
+                (statistician_of[server] == Some(index)).then(|| stats_txs[server].clone());
             let error_tx = error_tx.clone();
             control_threads.push(scope.spawn(move || read_events(control, stats_tx, error_tx)));
             let rate = peer.slow.then(|| scenario.receive_rate() / 10.0);
@@ -77,9 +104,9 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
                 ));
             }
         }
-        drop((stats_tx, error_tx));
+        drop((stats_txs, error_tx));
 
-        before = RunFigures::sample(scenario, ask_server());
+        before = costs::Sample::take(scenario, ask_servers());
         send_started_us = shared.now_us();
         let stop_at = Instant::now() + scenario.duration;
         let total = peers.len();
@@ -112,7 +139,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         }
         drain(&shared, expected);
         shared.stop();
-        after = RunFigures::sample(scenario, ask_server());
+        after = costs::Sample::take(scenario, ask_servers());
         for stream in &closers {
             let _ = stream.shutdown(Shutdown::Both);
         }
@@ -128,30 +155,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
     let elapsed_s = shared.last_delivery_us().saturating_sub(send_started_us) as f64 / 1e6;
     let mut report = summarise(scenario, &peers, &results, elapsed_s);
     report.errors = error_rx.try_iter().collect();
-    report.server_dropped = match (&before.server, &after.server) {
-        (Some(b), Some(a)) => Some(
-            a.media
-                .values()
-                .map(|t| t.dropped)
-                .sum::<u64>()
-                .saturating_sub(b.media.values().map(|t| t.dropped).sum::<u64>()),
-        ),
-        _ => None,
-    };
-    if let (Some(b), Some(a)) = (before.server_cpu_s, after.server_cpu_s) {
-        let cpu = a - b;
-        report.server_cpu_s = Some(cpu);
-        let gb = report.figures.delivered_bytes as f64 / 1e9;
-        report.server_cpu_s_per_gb = Some(if gb > 0.0 { cpu / gb } else { 0.0 });
-        let frames = report.figures.frames_delivered as f64;
-        report.server_cpu_us_per_frame = Some(if frames > 0.0 {
-            cpu * 1e6 / frames
-        } else {
-            0.0
-        });
-    }
-    report.server_peak_rss_kib = scenario.server_pid.and_then(procfs::peak_rss_kib);
-    report.loadgen_cpu_s = after.own_cpu_s - before.own_cpu_s;
+    costs::account(scenario, &before, &after, &mut report);
     Ok(report)
 }
 
@@ -212,26 +216,6 @@ fn drain(shared: &Shared, expected: u64) {
     }
 }
 
-/// Figures read at the start and at the end of the run.
-#[derive(Default)]
-struct RunFigures {
-    server: Option<ServerStatsReport>,
-    server_cpu_s: Option<f64>,
-    own_cpu_s: f64,
-}
-
-impl RunFigures {
-    fn sample(scenario: &Scenario, server: Option<ServerStatsReport>) -> RunFigures {
-        RunFigures {
-            server,
-            server_cpu_s: scenario
-                .server_pid
-                .and_then(|pid| procfs::cpu_seconds(pid).ok()),
-            own_cpu_s: procfs::own_cpu_seconds(),
-        }
-    }
-}
-
 /// Adds up what every sender sent and every receiver counted.
 fn summarise(
     scenario: &Scenario,
@@ -281,6 +265,9 @@ fn summarise(
         all.merge(&tally);
     }
     report.figures = Figures::new(all_sent, all_expected, &all, elapsed_s);
+    if scenario.servers.len() > 1 {
+        report.routes = Some(Routes::of(&all));
+    }
     for result in results {
         for tally in result.received.values() {
             if let Some(reason) = &tally.ended_early {
@@ -325,6 +312,7 @@ fn scenario_echo(s: &Scenario) -> std::collections::BTreeMap<&'static str, serde
         ("duration_s", json!(s.duration.as_secs_f64())),
         ("window", json!(s.window)),
         ("slow", json!(s.slow)),
+        ("servers", json!(s.servers.len())),
     ]
     .into_iter()
     .collect()

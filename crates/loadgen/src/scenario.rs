@@ -3,6 +3,7 @@
 //! it has them and the kind table's `simulated` row (`common::media::MEDIA`)
 //! for the rest, so a new kind needs nothing here until it gets options.
 
+use crate::spread;
 use anyhow::{Context, bail};
 use clap::Parser;
 use common::media::{MEDIA, SimulatedTraffic};
@@ -28,9 +29,18 @@ use std::time::Duration;
         Exit codes: 0 the run finished (whatever its figures), 1 it could not run, 2 bad command line."
 )]
 pub struct Args {
-    /// The server, as HOST:PORT.
-    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"))]
-    pub server: String,
+    /// A server, as HOST:PORT. Repeat it to spread meetings over servers of
+    /// one cluster: member i of meeting m connects to server (m + i) mod n,
+    /// in the order given, so each meeting's members take the servers in turn
+    /// and its host, who creates it (so it is held there), is on server
+    /// m mod n. A joiner waits (up to 10 s) for its server to hear of the
+    /// meeting through the cluster.
+    #[arg(
+        long = "server",
+        value_name = "HOST:PORT",
+        default_values_t = [format!("127.0.0.1:{DEFAULT_PORT}")]
+    )]
+    pub servers: Vec<String>,
 
     /// Meetings to hold at once.
     #[arg(long, default_value_t = 1)]
@@ -72,8 +82,14 @@ pub struct Args {
     pub window: Option<u32>,
 
     /// The server's process id: adds its CPU time and peak memory (from /proc).
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// With several --server, one per server, in the same order.
+    #[arg(long = "server-pid", value_name = "PID")]
+    pub server_pids: Vec<u32>,
+
+    /// The cluster's nats-server process id: adds its CPU time and peak
+    /// memory, reported apart from the servers'.
+    #[arg(long, value_name = "PID")]
+    pub nats_pid: Option<u32>,
 
     /// Members per meeting that read at a tenth of the rate they are sent.
     #[arg(long, default_value_t = 0)]
@@ -96,6 +112,14 @@ pub struct Args {
     pub docs: cli_docs::DocsArgs,
 }
 
+fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
+    server
+        .to_socket_addrs()
+        .with_context(|| format!("--server {server}: expected HOST:PORT"))?
+        .next()
+        .with_context(|| format!("--server {server}: the name has no address"))
+}
+
 fn parse_fingerprint(text: &str) -> Result<transport::Fingerprint, String> {
     text.parse()
         .map_err(|err: transport::fingerprint::BadFingerprint| err.to_string())
@@ -111,7 +135,8 @@ pub const CHECK_BYTES: usize = 16;
 /// A run, as checked.
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    pub server: SocketAddr,
+    /// In the order given; `spread::server_of` says who connects where.
+    pub servers: Vec<SocketAddr>,
     pub meetings: usize,
     pub members: usize,
     /// What each member sends of each kind (None: nothing of it), from the
@@ -124,7 +149,9 @@ pub struct Scenario {
     pub audio_bytes: usize,
     pub duration: Duration,
     pub window: Option<u32>,
-    pub server_pid: Option<u32>,
+    /// None, or one per server, in the order of `servers`.
+    pub server_pids: Vec<u32>,
+    pub nats_pid: Option<u32>,
     pub slow: usize,
     pub no_tls: bool,
     pub fingerprint: Option<transport::Fingerprint>,
@@ -132,12 +159,25 @@ pub struct Scenario {
 
 impl Scenario {
     pub fn from_args(args: Args) -> anyhow::Result<Scenario> {
-        let server = args
-            .server
-            .to_socket_addrs()
-            .with_context(|| format!("--server {}: expected HOST:PORT", args.server))?
-            .next()
-            .with_context(|| format!("--server {}: the name has no address", args.server))?;
+        let servers = args
+            .servers
+            .iter()
+            .map(|server| resolve(server))
+            .collect::<anyhow::Result<Vec<SocketAddr>>>()?;
+        if let Some(twice) = servers
+            .iter()
+            .enumerate()
+            .find(|(i, addr)| servers[..*i].contains(addr))
+        {
+            bail!("--server {} is given twice", twice.1);
+        }
+        if !args.server_pids.is_empty() && args.server_pids.len() != servers.len() {
+            bail!(
+                "--server-pid: {} given for {} --server; give one per server, in the same order",
+                args.server_pids.len(),
+                servers.len()
+            );
+        }
         if args.meetings == 0 || args.meetings > 1000 {
             bail!("--meetings must be 1 to 1000");
         }
@@ -187,7 +227,7 @@ impl Scenario {
             });
         }
         Ok(Scenario {
-            server,
+            servers,
             meetings: args.meetings,
             members: args.members,
             sending,
@@ -198,7 +238,8 @@ impl Scenario {
             audio_bytes: args.audio_bytes,
             duration: args.duration,
             window: args.window,
-            server_pid: args.server_pid,
+            server_pids: args.server_pids,
+            nats_pid: args.nats_pid,
             slow: args.slow,
             no_tls: args.no_tls,
             fingerprint: args.fingerprint,
@@ -225,6 +266,11 @@ impl Scenario {
     /// The time from one frame of `kind` to the next; None: unthrottled.
     pub fn period(&self, kind: MediaKind) -> Option<Duration> {
         self.sending[kind].unwrap_or(kind.spec().simulated).period()
+    }
+
+    /// The index (into `servers`) of the server member `slot` of `meeting` uses.
+    pub fn server_of(&self, meeting: usize, slot: usize) -> usize {
+        spread::server_of(meeting, slot, self.servers.len())
     }
 
     pub fn total_members(&self) -> usize {
@@ -268,7 +314,48 @@ mod tests {
             Some(Duration::from_secs_f64(1.0 / 30.0))
         );
         assert_eq!(s.duration, Duration::from_secs(10));
-        assert_eq!(s.server, SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
+        assert_eq!(
+            s.servers,
+            [SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))]
+        );
+        assert!(s.server_pids.is_empty() && s.nats_pid.is_none());
+    }
+
+    #[test]
+    fn servers_and_their_pids_repeat_in_one_order() {
+        let s = Scenario::from_args(args(&[
+            "--server",
+            "127.0.0.1:7001",
+            "--server-pid",
+            "11",
+            "--server",
+            "127.0.0.1:7002",
+            "--server-pid",
+            "12",
+            "--server",
+            "127.0.0.1:7003",
+            "--server-pid",
+            "13",
+            "--nats-pid",
+            "10",
+        ]))
+        .expect("valid");
+        let ports: Vec<u16> = s.servers.iter().map(SocketAddr::port).collect();
+        assert_eq!(ports, [7001, 7002, 7003]);
+        assert_eq!(s.server_pids, [11, 12, 13]);
+        assert_eq!(s.nats_pid, Some(10));
+        // The host of the first meeting is on the first server.
+        assert_eq!(s.server_of(0, 0), 0);
+        assert_eq!(s.server_of(0, 4), 1);
+    }
+
+    #[test]
+    fn one_server_and_its_pid_are_as_before() {
+        let s = Scenario::from_args(args(&["--server", "127.0.0.1:7001", "--server-pid", "11"]))
+            .expect("valid");
+        assert_eq!(s.servers.len(), 1);
+        assert_eq!(s.server_pids, [11]);
+        assert!((0..8).all(|slot| s.server_of(3, slot) == 0));
     }
 
     #[test]
@@ -283,6 +370,22 @@ mod tests {
             (&["--audio-bytes", "80"], "--audio"),
             (&["--audio", "--audio-bytes", "20"], "--audio-bytes"),
             (&["--no-video"], "--audio"),
+            (&["--server", "nowhere"], "--server nowhere"),
+            (
+                &["--server", "127.0.0.1:7001", "--server", "127.0.0.1:7001"],
+                "given twice",
+            ),
+            (
+                &[
+                    "--server",
+                    "127.0.0.1:7001",
+                    "--server",
+                    "127.0.0.1:7002",
+                    "--server-pid",
+                    "11",
+                ],
+                "one per server",
+            ),
         ] {
             let err = Scenario::from_args(args(argv)).expect_err("refused");
             assert!(err.to_string().contains(expected), "{argv:?}: {err}");

@@ -1,19 +1,26 @@
 //! Simulated members: their sockets, handshakes and meetings, over the real
 //! protocol (hello, attach, create, join, media on), exactly as a client does:
-//! the handshake is `common::handshake`'s, as the client's is.
+//! the handshake is `common::handshake`'s, as the client's is. Each member
+//! connects to the server `spread` gives it; one that joins a meeting another
+//! server holds first waits until its own server has heard of it.
 
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError, Refused};
 use common::{ClientId, Event, Frame, FrameKind, FrameReader, MediaKind, MeetingId, Request};
 use std::io::Write;
-use std::net::TcpStream;
-use std::time::Duration;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
 use transport::Socket;
 
 use crate::scenario::Scenario;
 
 /// How long any one setup step may take before the run gives up.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a joiner waits for its server to hear (through the cluster) of a
+/// meeting another server holds, and how often it looks.
+const HEARD_OF_DEADLINE: Duration = Duration::from_secs(10);
+const HEARD_OF_POLL: Duration = Duration::from_millis(100);
 
 /// One simulated member, in its meeting, with its media sockets attached.
 pub struct Member {
@@ -22,6 +29,8 @@ pub struct Member {
     pub meeting: usize,
     /// Its place in its meeting (0 created it).
     pub slot: usize,
+    /// The server it is connected to (an index into `Scenario::servers`).
+    pub server: usize,
     pub id: ClientId,
     pub control: FrameReader<Socket>,
     /// Media sockets, per kind (audio only when the scenario sends it).
@@ -36,8 +45,7 @@ impl Member {
 
 /// Connects like a client: TLS unless `--no-tls`, trusting the key
 /// `--fingerprint` names, or any (a load generator is not a user).
-fn connect(scenario: &Scenario) -> anyhow::Result<Socket> {
-    let addr = scenario.server;
+fn connect(scenario: &Scenario, addr: SocketAddr) -> anyhow::Result<Socket> {
     let tcp = TcpStream::connect_timeout(&addr, STEP_TIMEOUT)
         .with_context(|| format!("could not connect to {addr}: is the server running?"))?;
     tcp.set_nodelay(true)?;
@@ -67,6 +75,16 @@ fn wait_for<T>(
     what: &str,
     pick: impl Fn(Event) -> Option<T>,
 ) -> anyhow::Result<T> {
+    answer(reader, what, pick)?.map_err(|message| anyhow!("the server refused ({what}): {message}"))
+}
+
+/// Reads events until `pick` takes one (`Ok`) or the server answers with an
+/// `error` event (`Err`, its message), for the caller to judge.
+fn answer<T>(
+    reader: &mut FrameReader<Socket>,
+    what: &str,
+    pick: impl Fn(Event) -> Option<T>,
+) -> anyhow::Result<Result<T, String>> {
     loop {
         let frame = reader
             .read_frame()
@@ -78,10 +96,10 @@ fn wait_for<T>(
             continue;
         }
         match frame.parse_control::<Event>()? {
-            Event::Error { message } => bail!("the server refused ({what}): {message}"),
+            Event::Error { message } => return Ok(Err(message)),
             event => {
                 if let Some(found) = pick(event) {
-                    return Ok(found);
+                    return Ok(Ok(found));
                 }
             }
         }
@@ -103,16 +121,19 @@ fn step_failed(what: &str, err: HandshakeError) -> anyhow::Error {
     }
 }
 
-/// Connects one member: control socket, hello, then its media sockets.
+/// Connects one member to its server: control socket, hello, then its media
+/// sockets.
 fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyhow::Result<Member> {
-    let control = connect(scenario)?;
+    let server = scenario.server_of(meeting, slot);
+    let addr = scenario.servers[server];
+    let control = connect(scenario, addr)?;
     let mut reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
     let handshake::Welcome { id, token, .. } =
         handshake::hello(&mut reader, &format!("lg{meeting}-{slot}"))
             .map_err(|err| step_failed("welcome", err))?;
     let mut media = Vec::new();
     for kind in scenario.kinds() {
-        let stream = connect(scenario)?;
+        let stream = connect(scenario, addr)?;
         // Nothing else arrives on a media socket before its member is in a
         // meeting, so this reader buffers nothing beyond `attached`.
         let mut attach_reader = FrameReader::new(stream.try_clone()?, &[FrameKind::Control]);
@@ -125,6 +146,7 @@ fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyho
         index,
         meeting,
         slot,
+        server,
         id,
         control: reader,
         media,
@@ -136,31 +158,30 @@ fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyho
 pub fn setup(scenario: &Scenario) -> anyhow::Result<Vec<Member>> {
     let mut members = Vec::with_capacity(scenario.total_members());
     for meeting in 0..scenario.meetings {
-        let mut meeting_id: Option<MeetingId> = None;
+        // The meeting's id and the server holding it (its creator's).
+        let mut created: Option<(MeetingId, usize)> = None;
         for slot in 0..scenario.members {
             let index = members.len();
-            let mut member = open(scenario, index, meeting, slot)
-                .with_context(|| format!("member {slot} of meeting {meeting}"))?;
-            let stream = member.control.get_ref().try_clone()?;
-            match &meeting_id {
+            let in_meeting = || format!("member {slot} of meeting {meeting}");
+            let mut member = open(scenario, index, meeting, slot).with_context(in_meeting)?;
+            match &created {
                 None => {
+                    let stream = member.control_stream().try_clone()?;
                     send(&stream, &Request::Create { passcode: None })?;
-                    meeting_id = Some(wait_for(&mut member.control, "created", |e| match e {
+                    let id = wait_for(&mut member.control, "created", |e| match e {
                         Event::Created { meeting, .. } => Some(meeting),
                         _ => None,
-                    })?);
+                    })?;
+                    wait_for(&mut member.control, "joined", |e| {
+                        matches!(e, Event::Joined { .. }).then_some(())
+                    })?;
+                    created = Some((id, member.server));
                 }
-                Some(id) => send(
-                    &stream,
-                    &Request::Join {
-                        meeting: id.to_string(),
-                        passcode: None,
-                    },
-                )?,
+                Some((id, holder)) => {
+                    let elsewhere = (*holder != member.server).then(|| scenario.servers[*holder]);
+                    join(scenario, &mut member, id, elsewhere).with_context(in_meeting)?;
+                }
             }
-            wait_for(&mut member.control, "joined", |e| {
-                matches!(e, Event::Joined { .. }).then_some(())
-            })?;
             members.push(member);
         }
     }
@@ -177,4 +198,118 @@ pub fn setup(scenario: &Scenario) -> anyhow::Result<Vec<Member>> {
         member.control_stream().tcp().set_read_timeout(None)?;
     }
     Ok(members)
+}
+
+/// Joins `meeting` from the member's own server; `held_elsewhere` is the
+/// server that holds it, when that is another one.
+///
+/// A server seats a member in a meeting another server holds only once the
+/// cluster (NATS) told it of the meeting; until then it answers the join with
+/// "there is no meeting". Such an answer counts as a failed join against the
+/// server's limits on guessing (a few per client and per address, then about
+/// one a second), so trying the join every 100 ms would soon be refused for
+/// that alone. The joiner asks for the list of meetings instead until the
+/// meeting is on it, and joins then; a join that still finds no meeting waits
+/// and tries again. All within `HEARD_OF_DEADLINE`.
+fn join(
+    scenario: &Scenario,
+    member: &mut Member,
+    meeting: &MeetingId,
+    held_elsewhere: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + HEARD_OF_DEADLINE;
+    let own = scenario.servers[member.server];
+    let not_heard = |holder: SocketAddr, last_answer: Option<&str>| {
+        let last = last_answer.map_or(String::new(), |m| format!(" (its last answer: {m})"));
+        anyhow!(
+            "server {own} had not heard of meeting {meeting}, created on {holder}, \
+             {HEARD_OF_DEADLINE:?} after it was made{last}: are all the --server in one \
+             cluster (the same --cluster NATS and --cluster-name)?"
+        )
+    };
+    loop {
+        if let Some(holder) = held_elsewhere
+            && !wait_until_listed(member, meeting, deadline)?
+        {
+            return Err(not_heard(holder, None));
+        }
+        let stream = member.control_stream().try_clone()?;
+        send(
+            &stream,
+            &Request::Join {
+                meeting: meeting.to_string(),
+                passcode: None,
+            },
+        )?;
+        let answered = answer(&mut member.control, "joined", |e| {
+            matches!(e, Event::Joined { .. }).then_some(())
+        })?;
+        let message = match answered {
+            Ok(()) => return Ok(()),
+            Err(message) => message,
+        };
+        match held_elsewhere {
+            Some(holder) if not_heard_yet(&message) => {
+                if Instant::now() >= deadline {
+                    return Err(not_heard(holder, Some(&message)));
+                }
+                std::thread::sleep(HEARD_OF_POLL);
+            }
+            _ => bail!("the server refused (joined): {message}"),
+        }
+    }
+}
+
+/// Whether a refused join of a meeting held elsewhere may only mean that the
+/// joiner's server has not heard of it yet (or refuses joins for a moment
+/// after such answers), so that trying again later can work.
+fn not_heard_yet(message: &str) -> bool {
+    message.contains("there is no meeting") || message.contains("too many failed joins")
+}
+
+/// Asks the member's server for its list of meetings every `HEARD_OF_POLL`
+/// until `meeting` is on it (true) or `deadline` passes (false). A list cut
+/// short (the server lists a few hundred) cannot tell: true, and the join
+/// will say.
+fn wait_until_listed(
+    member: &mut Member,
+    meeting: &MeetingId,
+    deadline: Instant,
+) -> anyhow::Result<bool> {
+    loop {
+        send(member.control_stream(), &Request::Meetings)?;
+        let (listed, cut_short) = wait_for(&mut member.control, "meetings", |e| match e {
+            Event::Meetings { meetings, total } => Some((
+                meetings.iter().any(|m| m.id == *meeting),
+                meetings.len() < total,
+            )),
+            _ => None,
+        })?;
+        if listed || cut_short {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(HEARD_OF_POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_meeting_not_heard_of_yet_is_joined_again() {
+        assert!(not_heard_yet(
+            "there is no meeting 'k7m-q2x' that you can join (ids look like k7m-q2x; /meetings lists the public ones)"
+        ));
+        assert!(not_heard_yet(
+            "too many failed joins: wait a few seconds before trying again"
+        ));
+        assert!(!not_heard_yet("meeting k7m-q2x is full (16 members)"));
+        assert!(!not_heard_yet(
+            "meeting k7m-q2x is locked: its host lets nobody new in"
+        ));
+    }
 }

@@ -57,6 +57,9 @@ pub struct Tally {
     pub corrupt: u64,
     /// Latency of each frame received, in microseconds.
     pub latencies_us: Vec<u32>,
+    /// The same, of the frames whose sender is on another server than the
+    /// receiver (they crossed the cluster's backbone).
+    pub latencies_across_us: Vec<u32>,
     /// The socket ended before the run did (the server closed it, or an error).
     pub ended_early: Option<String>,
 }
@@ -69,6 +72,8 @@ impl Tally {
         self.out_of_order += other.out_of_order;
         self.corrupt += other.corrupt;
         self.latencies_us.extend_from_slice(&other.latencies_us);
+        self.latencies_across_us
+            .extend_from_slice(&other.latencies_across_us);
         if self.ended_early.is_none() {
             self.ended_early.clone_from(&other.ended_early);
         }

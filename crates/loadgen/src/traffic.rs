@@ -31,6 +31,7 @@ pub struct Shared {
     start: Instant,
     members: usize,
     meeting_of: Vec<usize>,
+    server_of: Vec<usize>,
     slow: Vec<bool>,
     index_of: HashMap<ClientId, usize>,
     ids: Vec<ClientId>,
@@ -51,6 +52,8 @@ pub struct Shared {
 pub struct Peer {
     pub id: ClientId,
     pub meeting: usize,
+    /// The server it is connected to.
+    pub server: usize,
     pub slow: bool,
 }
 
@@ -61,6 +64,7 @@ impl Shared {
             start: Instant::now(),
             members,
             meeting_of: peers.iter().map(|p| p.meeting).collect(),
+            server_of: peers.iter().map(|p| p.server).collect(),
             slow: peers.iter().map(|p| p.slow).collect(),
             index_of: peers.iter().enumerate().map(|(i, p)| (p.id, i)).collect(),
             ids: peers.iter().map(|p| p.id).collect(),
@@ -385,10 +389,11 @@ pub fn receive_loop(
         }
         tally.frames += 1;
         tally.bytes += frame.len() as u64;
-        let latency = now.saturating_sub(header.timestamp_us);
-        tally
-            .latencies_us
-            .push(u32::try_from(latency).unwrap_or(u32::MAX));
+        let latency = u32::try_from(now.saturating_sub(header.timestamp_us)).unwrap_or(u32::MAX);
+        tally.latencies_us.push(latency);
+        if shared.server_of[sender] != shared.server_of[me] {
+            tally.latencies_across_us.push(latency);
+        }
         shared
             .acked(kind, sender, me)
             .store(trackers[sender].frames_through(), Ordering::Release);
@@ -464,21 +469,25 @@ mod tests {
             Peer {
                 id: ClientId(1),
                 meeting: 0,
+                server: 0,
                 slow: false,
             },
             Peer {
                 id: ClientId(2),
                 meeting: 0,
+                server: 0,
                 slow: false,
             },
             Peer {
                 id: ClientId(3),
                 meeting: 0,
+                server: 0,
                 slow: true,
             },
             Peer {
                 id: ClientId(4),
                 meeting: 1,
+                server: 0,
                 slow: false,
             },
         ];
