@@ -752,7 +752,10 @@ fn frames_of_until(socket: &mut RawPeer, senders: &[(common::ClientId, u32)]) ->
         let frame = socket
             .next_media()
             .unwrap_or_else(|err| panic!("not every frame came ({got:?}): {err:#}"));
-        if let Some(at) = senders.iter().position(|(sender, _)| *sender == frame.sender) {
+        if let Some(at) = senders
+            .iter()
+            .position(|(sender, _)| *sender == frame.sender)
+        {
             got[at].push(frame.sequence);
         }
     }

@@ -289,6 +289,9 @@ pub struct ClusterReport {
     pub bytes_out: u64,
     /// Messages to the backbone dropped because it did not keep up.
     pub dropped_out: u64,
+    /// Frames from the backbone dropped because this server did not keep up.
+    #[serde(default)]
+    pub dropped_in: u64,
     /// Times the NATS server said this server's subscription fell behind.
     pub slow_consumer_events: u64,
 }

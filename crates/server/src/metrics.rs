@@ -263,6 +263,12 @@ fn encode_cluster(cluster: &ClusterReport, encoder: &mut DescriptorEncoder) -> s
             cluster.dropped_out,
         ),
         (
+            "backbone_dropped_in",
+            "Frames from the backbone dropped because this server did not keep up.",
+            None,
+            cluster.dropped_in,
+        ),
+        (
             "backbone_slow_consumer_events",
             "Times NATS said this server's subscriptions fell behind.",
             None,

@@ -73,7 +73,10 @@ pub enum Command {
 /// what the NATS client cannot take at once is dropped and counted.
 #[derive(Clone)]
 pub struct Publisher {
-    client: Arc<OnceLock<async_nats::Client>>,
+    /// Relays go on the control connection, frames on the media one: a
+    /// backlog of media never holds up a relay or a heartbeat.
+    control: Arc<OnceLock<async_nats::Client>>,
+    media: Arc<OnceLock<async_nats::Client>>,
     counters: Arc<Counters>,
     subjects: Subjects,
     /// This server's name, which every relay it sends carries.
@@ -81,9 +84,18 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// Publishes a frame on the media connection.
     pub fn publish(&self, subject: async_nats::Subject, payload: bytes::Bytes) {
-        let published = self
-            .client
+        self.publish_on(&self.media, subject, payload);
+    }
+
+    fn publish_on(
+        &self,
+        client: &OnceLock<async_nats::Client>,
+        subject: async_nats::Subject,
+        payload: bytes::Bytes,
+    ) {
+        let published = client
             .get()
             .and_then(|client| client.publish(subject, payload).now_or_never())
             .is_some_and(|sent| sent.is_ok());
@@ -102,7 +114,7 @@ impl Publisher {
             Ok(payload) => bytes::Bytes::from(payload),
             Err(_) => return,
         };
-        self.publish(self.subjects.server(server).into(), payload);
+        self.publish_on(&self.control, self.subjects.server(server).into(), payload);
     }
 
     pub fn subjects(&self) -> &Subjects {
@@ -128,8 +140,11 @@ const RETRY: Duration = Duration::from_secs(1);
 pub struct Counters {
     pub connected: AtomicBool,
     pub dropped_out: AtomicU64,
+    /// Media from the backbone this server could not hand on in time.
+    pub dropped_in: AtomicU64,
     pub slow_consumer_events: AtomicU64,
-    statistics: Mutex<Option<Arc<async_nats::Statistics>>>,
+    /// Of the control connection, then the media one.
+    statistics: Mutex<Vec<Arc<async_nats::Statistics>>>,
 }
 
 /// Messages and bytes in and out, as the NATS client counts them.
@@ -143,15 +158,14 @@ pub struct Traffic {
 
 impl Counters {
     pub fn traffic(&self) -> Traffic {
-        let Some(statistics) = lock(&self.statistics).clone() else {
-            return Traffic::default();
-        };
-        Traffic {
-            messages_in: statistics.in_messages.load(Ordering::Relaxed),
-            messages_out: statistics.out_messages.load(Ordering::Relaxed),
-            bytes_in: statistics.in_bytes.load(Ordering::Relaxed),
-            bytes_out: statistics.out_bytes.load(Ordering::Relaxed),
+        let mut traffic = Traffic::default();
+        for statistics in lock(&self.statistics).iter() {
+            traffic.messages_in += statistics.in_messages.load(Ordering::Relaxed);
+            traffic.messages_out += statistics.out_messages.load(Ordering::Relaxed);
+            traffic.bytes_in += statistics.in_bytes.load(Ordering::Relaxed);
+            traffic.bytes_out += statistics.out_bytes.load(Ordering::Relaxed);
         }
+        traffic
     }
 }
 
@@ -163,8 +177,16 @@ pub struct Backbone {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Room in the NATS client's queue of outgoing messages (media included).
+/// Room in the control connection's queue of outgoing messages (relays,
+/// records): bursts of relays wait rather than being lost.
 const CLIENT_QUEUE: usize = 65_536;
+/// Room in the media connection's queues, out and in: a few hundred
+/// frames (well under a second of a busy meeting). Past them frames are
+/// dropped and counted, as a slow receiver's are, rather than arriving
+/// seconds late.
+const MEDIA_QUEUE: usize = 512;
+/// Frames from the backbone waiting for the thread that hands them on.
+const MEDIA_IN_QUEUE: usize = 1024;
 
 impl Backbone {
     /// Starts the bridge thread; it connects in the background.
@@ -181,7 +203,8 @@ impl Backbone {
             .build()?;
         let subjects = Subjects::new(&config.name);
         let publisher = Publisher {
-            client: Arc::new(OnceLock::new()),
+            control: Arc::new(OnceLock::new()),
+            media: Arc::new(OnceLock::new()),
             counters: counters.clone(),
             subjects: subjects.clone(),
             me: config.server.clone(),
@@ -193,7 +216,9 @@ impl Backbone {
             published: HashMap::new(),
             ids,
             inbound,
-            client: publisher.client.clone(),
+            client: publisher.control.clone(),
+            media: publisher.media.clone(),
+            media_in: spawn_media_in()?,
             subjects,
             interest: HashMap::new(),
         };
@@ -280,6 +305,9 @@ struct Bridge {
     /// Where relays for this server go (the registry's inbound thread).
     inbound: crossbeam_channel::Sender<Envelope>,
     client: Arc<OnceLock<async_nats::Client>>,
+    media: Arc<OnceLock<async_nats::Client>>,
+    /// Frames taken from the backbone, for the thread that hands them on.
+    media_in: crossbeam_channel::Sender<(Arc<Inlet>, MediaKind, bytes::Bytes)>,
     subjects: Subjects,
     /// The media subscriptions of each spanning meeting, by subject.
     interest: HashMap<MeetingId, HashMap<String, tokio::task::JoinHandle<()>>>,
@@ -294,8 +322,15 @@ impl Bridge {
                 return self.drain(queue).await;
             }
         };
-        *lock(&self.counters.statistics) = Some(client.statistics());
+        lock(&self.counters.statistics).push(client.statistics());
         let _ = self.client.set(client.clone());
+        match self.connect_media().await {
+            Ok(media) => {
+                lock(&self.counters.statistics).push(media.statistics());
+                let _ = self.media.set(media);
+            }
+            Err(err) => tracing::error!("cluster: no media connection to NATS: {err}"),
+        }
         // Core subscriptions outlive reconnections: made once.
         self.listen(&client).await;
         let jetstream = async_nats::jetstream::new(client.clone());
@@ -336,19 +371,35 @@ impl Bridge {
                 }
             }
         }
-        let _ = client.flush().await;
+        // Not waited for past a moment: without NATS it would never end.
+        let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
     }
 
     async fn connect(&self) -> Result<async_nats::Client, String> {
+        self.connect_as("", CLIENT_QUEUE, 64 * 1024).await
+    }
+
+    /// The second connection, for media alone, with short queues.
+    async fn connect_media(&self) -> Result<async_nats::Client, String> {
+        self.connect_as(" media", MEDIA_QUEUE, MEDIA_QUEUE).await
+    }
+
+    async fn connect_as(
+        &self,
+        what: &str,
+        queue: usize,
+        subscription_queue: usize,
+    ) -> Result<async_nats::Client, String> {
         let counters = self.counters.clone();
         let mut options = async_nats::ConnectOptions::new()
-            .name(format!("meeting-server {}", self.config.server))
+            .name(format!("meeting-server {}{what}", self.config.server))
             .retry_on_initial_connect()
             .max_reconnects(None)
             .connection_timeout(Duration::from_secs(2))
             // A server never wants back the media it published itself.
             .no_echo()
-            .client_capacity(CLIENT_QUEUE)
+            .client_capacity(queue)
+            .subscription_capacity(subscription_queue)
             .event_callback(move |event| {
                 let counters = counters.clone();
                 async move { note_event(&counters, event) }
@@ -502,7 +553,7 @@ impl Bridge {
 
     /// Takes (or stops taking) a spanning meeting's media.
     async fn interest(&mut self, meeting: MeetingId, inlet: Option<(Arc<Inlet>, LayerSet)>) {
-        let Some(client) = self.client.get().cloned() else {
+        let Some(client) = self.media.get().cloned() else {
             return;
         };
         let Some((inlet, video)) = inlet else {
@@ -536,12 +587,15 @@ impl Bridge {
                 }
             };
             let inlet = inlet.clone();
+            let media_in = self.media_in.clone();
+            let counters = self.counters.clone();
             let task = tokio::spawn(async move {
                 while let Some(message) = frames.next().await {
-                    if let Err(refused) = inlet.forward(kind, &message.payload) {
-                        tracing::debug!(
-                            "cluster: a {kind} frame from the backbone went nowhere: {refused:?}"
-                        );
+                    if media_in
+                        .try_send((inlet.clone(), kind, message.payload))
+                        .is_err()
+                    {
+                        counters.dropped_in.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             });
@@ -699,6 +753,26 @@ impl Bridge {
             .await
         {}
     }
+}
+
+/// The thread that hands frames from the backbone to this server's
+/// members, so the bridge's thread only moves bytes.
+fn spawn_media_in()
+-> std::io::Result<crossbeam_channel::Sender<(Arc<Inlet>, MediaKind, bytes::Bytes)>> {
+    let (frames, queue) =
+        crossbeam_channel::bounded::<(Arc<Inlet>, MediaKind, bytes::Bytes)>(MEDIA_IN_QUEUE);
+    std::thread::Builder::new()
+        .name("backbone-media-in".into())
+        .spawn(move || {
+            for (inlet, kind, payload) in queue {
+                if let Err(refused) = inlet.forward(kind, &payload) {
+                    tracing::debug!(
+                        "cluster: a {kind} frame from the backbone went nowhere: {refused:?}"
+                    );
+                }
+            }
+        })?;
+    Ok(frames)
 }
 
 async fn open_buckets(

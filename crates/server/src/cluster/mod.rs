@@ -119,6 +119,14 @@ impl Cluster {
             .map(|location| location.server)
     }
 
+    /// Whether this server's connection to NATS is up now.
+    pub fn is_connected(&self) -> bool {
+        lock(&self.backbone)
+            .counters
+            .connected
+            .load(Ordering::Relaxed)
+    }
+
     /// Whether `server` was heard from lately.
     pub fn is_alive(&self, server: &str) -> bool {
         lock(&self.directory).is_alive(server, Instant::now())
@@ -345,6 +353,7 @@ impl Cluster {
             bytes_in: traffic.bytes_in,
             bytes_out: traffic.bytes_out,
             dropped_out: counters.dropped_out.load(Ordering::Relaxed),
+            dropped_in: counters.dropped_in.load(Ordering::Relaxed),
             slow_consumer_events: counters.slow_consumer_events.load(Ordering::Relaxed),
         }
     }

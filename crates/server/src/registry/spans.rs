@@ -720,6 +720,11 @@ impl State {
         let Some(cluster) = self.cluster.clone() else {
             return Vec::new();
         };
+        // Cut off from NATS ourselves, every server looks silent: nothing
+        // is taken for dead on that alone.
+        if !cluster.is_connected() {
+            return Vec::new();
+        }
         let silent: Vec<(ClientId, Link)> = self
             .sessions
             .iter()

@@ -236,7 +236,10 @@ impl MeetingRules {
     /// place: the member it was leaves first. The ticket's host flag.
     fn take_standing_place(&mut self, meeting: &MeetingId, ticket: &str) -> Option<bool> {
         let m = self.meetings.get(meeting)?;
-        let (&was, _) = m.standing.iter().find(|(_, kept)| kept.as_str() == ticket)?;
+        let (&was, _) = m
+            .standing
+            .iter()
+            .find(|(_, kept)| kept.as_str() == ticket)?;
         let host = m.host == was;
         self.depart(was);
         Some(host)
