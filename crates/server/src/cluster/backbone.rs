@@ -184,9 +184,9 @@ const CLIENT_QUEUE: usize = 65_536;
 /// frames (well under a second of a busy meeting). Past them frames are
 /// dropped and counted, as a slow receiver's are, rather than arriving
 /// seconds late.
-const MEDIA_QUEUE: usize = 512;
+const MEDIA_QUEUE: usize = 128;
 /// Frames from the backbone waiting for the thread that hands them on.
-const MEDIA_IN_QUEUE: usize = 1024;
+const MEDIA_IN_QUEUE: usize = 256;
 
 impl Backbone {
     /// Starts the bridge thread; it connects in the background.
