@@ -313,14 +313,28 @@ fn the_cluster_comes_back_together_when_nats_returns() {
     let a = cluster_server(&nats.url(), "back");
     let b = cluster_server(&nats.url(), "back");
     let (meeting, [mut host, mut guest]) = a.raw_meeting(["ana", "ben"]);
-    let (mut watcher, _, _) = RawPeer::hello(b.addr(), "cai");
-    meetings_until(&mut watcher, "listed on b", |list| {
+    let mut watcher = RawMember::hello(b.addr(), "cai");
+    meetings_until(&mut watcher.peer, "listed on b", |list| {
         list.iter().any(|m| m.id == meeting)
     });
-
-    // NATS dies and comes back empty (its buckets were in memory).
-    nats.restart();
-    // Meanwhile a's meeting goes on.
+    // cai is in the meeting from b when NATS dies.
+    assert!(matches!(
+        join(&mut watcher.peer, &meeting),
+        Event::Joined { .. }
+    ));
+    host.expect(
+        "cai joins",
+        |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "cai"),
+    );
+    nats.kill();
+    // Each side is told the meeting is split, and goes on: a's members
+    // talk.
+    for member in [&mut host, &mut guest, &mut watcher] {
+        member.expect(
+            "split",
+            |e| matches!(e, Event::Split { split: true, meeting: m } if *m == meeting),
+        );
+    }
     host.peer.request(&Request::Chat {
         text: "still here".into(),
     });
@@ -328,19 +342,29 @@ fn the_cluster_comes_back_together_when_nats_returns() {
         "the chat",
         |e| matches!(e, Event::Chat { text, .. } if text == "still here"),
     );
+    // NATS comes back empty (its buckets were in memory): the meeting is
+    // whole again, and a and b hear each other's members.
+    nats.start_again();
+    for member in [&mut host, &mut watcher] {
+        member.expect(
+            "whole again",
+            |e| matches!(e, Event::Split { split: false, meeting: m } if *m == meeting),
+        );
+    }
+    watcher.peer.request(&Request::Chat {
+        text: "back from b".into(),
+    });
+    host.expect(
+        "cai's chat, across again",
+        |e| matches!(e, Event::Chat { text, .. } if text == "back from b"),
+    );
     // The servers find each other again, and b lists a's meeting again.
-    report_until(&mut watcher, "b sees a again", |r| {
+    report_until(&mut watcher.peer, "b sees a again", |r| {
         r.connected && r.peers.len() == 1
     });
-    meetings_until(&mut watcher, "listed on b again", |list| {
+    meetings_until(&mut watcher.peer, "listed on b again", |list| {
         list.iter().any(|m| m.id == meeting)
     });
-    // And b's members join it again from b.
-    assert!(matches!(join(&mut watcher, &meeting), Event::Joined { .. }));
-    host.expect(
-        "cai joins from b",
-        |e| matches!(e, Event::MemberJoined { member, .. } if member.name == "cai"),
-    );
 }
 
 /// The standing ticket `peer` was given for `meeting` (after `joined`).

@@ -26,8 +26,18 @@ impl NatsProcess {
     /// Kills it (as a crash would) and starts it again on the same port,
     /// with everything it held in memory gone.
     pub fn restart(&mut self) {
+        self.kill();
+        self.start_again();
+    }
+
+    /// Kills it, as a crash would (`start_again` brings it back).
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = wait_with_deadline(&mut self.child, DEADLINE);
+    }
+
+    /// Starts it again on the same port, empty.
+    pub fn start_again(&mut self) {
         self.child = spawn(self.addr, &self.store);
         wait_until_listening(self.addr);
     }

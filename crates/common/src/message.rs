@@ -338,6 +338,11 @@ pub enum Event {
         fingerprint: Option<String>,
         ticket: String,
     },
+    /// To the members of a meeting that spans servers of a cluster, on one
+    /// server: `split` true when this server lost the cluster's backbone
+    /// (until it heals you hear only the members on this server, and they
+    /// you), false when it is whole again.
+    Split { meeting: MeetingId, split: bool },
     /// Answer to `join` (or `rejoin`) from a server of a cluster that does not hold the
     /// meeting: `server` (`host:port`) does, and its key is `fingerprint`
     /// (absent without TLS), vouched for by the server that answers. The

@@ -96,6 +96,8 @@ impl Server {
         let cluster = match &self.config.cluster {
             Some(config) => {
                 let cluster = join_cluster(config, local_addr, &self.config.encryption)?;
+                // Before the first client: its id must be the cluster's alone.
+                cluster.wait_for_ids(CLAIM_IDS_WITHIN);
                 registry = registry.in_cluster(cluster.clone());
                 spawn_announcer(registry.clone(), cluster.clone())?;
                 spawn_relay_reader(registry.clone(), &cluster)?;
@@ -166,6 +168,10 @@ fn join_cluster(
     }
     Cluster::join(config)
 }
+
+/// How long a server of a cluster waits at start for its block of member
+/// ids to be claimed (NATS answers in milliseconds when it is there).
+const CLAIM_IDS_WITHIN: Duration = Duration::from_secs(3);
 
 /// Tells the cluster this server's meetings every `ANNOUNCE_EVERY`, until
 /// the server leaves it.

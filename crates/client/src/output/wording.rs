@@ -150,6 +150,19 @@ impl EventText {
                     None => format!("created meeting {meeting}; others join with: /join {meeting}"),
                 }
             }
+            Event::Split { meeting, split } => {
+                if *split {
+                    format!(
+                        "meeting {} is split: this server lost the rest of the cluster; until it is back you see and hear only the members on this server",
+                        meeting_text(meeting)
+                    )
+                } else {
+                    format!(
+                        "meeting {} is whole again: the servers of the cluster hear each other",
+                        meeting_text(meeting)
+                    )
+                }
+            }
             // Followed by the client itself when it answers our `/join`
             // (then `moved` says so instead); shown only when it is not.
             Event::MeetingElsewhere {

@@ -139,6 +139,8 @@ const RETRY: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub struct Counters {
     pub connected: AtomicBool,
+    /// Since when the connection is up (None while it is down).
+    pub connected_since: Mutex<Option<Instant>>,
     pub dropped_out: AtomicU64,
     /// Media from the backbone this server could not hand on in time.
     pub dropped_in: AtomicU64,
@@ -842,10 +844,12 @@ fn note_event(counters: &Counters, event: async_nats::Event) {
     match event {
         async_nats::Event::Connected => {
             counters.connected.store(true, Ordering::Relaxed);
+            *lock(&counters.connected_since) = Some(Instant::now());
             tracing::info!("cluster: connected to NATS");
         }
         async_nats::Event::Disconnected => {
             counters.connected.store(false, Ordering::Relaxed);
+            *lock(&counters.connected_since) = None;
             tracing::warn!("cluster: disconnected from NATS; reconnecting");
         }
         async_nats::Event::SlowConsumer(_) => {

@@ -92,6 +92,24 @@ impl Cluster {
         }))
     }
 
+    /// Waits (at most `timeout`) for NATS to agree on this server's block
+    /// of member ids, so that no client gets an id another server also
+    /// gives. Without NATS, the ids come from the block drawn, unclaimed,
+    /// and that is logged.
+    pub fn wait_for_ids(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.ids.is_claimed() {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    "cluster: no block of member ids claimed within {timeout:?}; using block {} unclaimed until NATS answers",
+                    self.ids.block()
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// This server's name in the cluster.
     pub fn me(&self) -> &str {
         &self.config.server
@@ -125,6 +143,16 @@ impl Cluster {
             .counters
             .connected
             .load(Ordering::Relaxed)
+    }
+
+    /// Whether this server has been connected to NATS long enough to have
+    /// heard every live server's heartbeat since: only then does a silent
+    /// one count as gone (right after a reconnection, all look silent).
+    pub fn is_settled(&self) -> bool {
+        let since = *lock(&lock(&self.backbone).counters.connected_since);
+        since.is_some_and(|since| {
+            since.elapsed() >= directory::SERVER_SILENCE + directory::HEARTBEAT
+        })
     }
 
     /// Whether `server` was heard from lately.

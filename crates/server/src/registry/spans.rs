@@ -58,6 +58,8 @@ pub(super) struct Span {
     wants_said: Option<(Vec<(ClientId, LayerSet)>, Instant)>,
     /// The video layers taken from the backbone now.
     taken: Option<LayerSet>,
+    /// Its members here were told it is split (this server lost NATS).
+    split: bool,
 }
 
 impl Span {
@@ -174,6 +176,7 @@ impl MeetingRegistry {
     /// ends what depended on a server that stopped answering.
     pub fn refresh_spans(&self) {
         let stranded = self.with_state(|state| {
+            state.tell_splits();
             let stranded = state.strand_seats_of_the_silent();
             let meetings: Vec<MeetingId> = state.spans.keys().cloned().collect();
             for meeting in meetings {
@@ -571,6 +574,7 @@ impl State {
             inlet: Arc::new(Inlet::default()),
             wants_said: None,
             taken: None,
+            split: false,
         });
         span.outlet.keep_servers(&others);
         // Members who left this server's side no longer get its media.
@@ -720,9 +724,9 @@ impl State {
         let Some(cluster) = self.cluster.clone() else {
             return Vec::new();
         };
-        // Cut off from NATS ourselves, every server looks silent: nothing
-        // is taken for dead on that alone.
-        if !cluster.is_connected() {
+        // Cut off from NATS ourselves, or just back, every server looks
+        // silent: nothing is taken for dead on that alone.
+        if !cluster.is_settled() {
             return Vec::new();
         }
         let silent: Vec<(ClientId, Link)> = self
@@ -750,6 +754,43 @@ impl State {
             }
         }
         stranded
+    }
+
+    /// Tells this server's members of spanning meetings when it loses the
+    /// backbone (the meeting is split: they hear only each other) and when
+    /// it is back; the holder then sends its rosters again, since what it
+    /// sent meanwhile may be lost.
+    fn tell_splits(&mut self) {
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        let split = !cluster.is_connected();
+        let changed: Vec<MeetingId> = self
+            .spans
+            .iter_mut()
+            .filter(|(_, span)| span.split != split)
+            .map(|(meeting, span)| {
+                span.split = split;
+                meeting.clone()
+            })
+            .collect();
+        for meeting in changed {
+            let local = self
+                .spans
+                .get(&meeting)
+                .map(|span| span.local.clone())
+                .unwrap_or_default();
+            let told = event_bytes(&Event::Split {
+                meeting: meeting.clone(),
+                split,
+            });
+            for id in local {
+                self.send(id, told.clone());
+            }
+            if !split && self.spans.get(&meeting).is_some_and(|span| span.held_here) {
+                self.reroute_held(&meeting);
+            }
+        }
     }
 
     /// A member seated elsewhere is this server's again, out of the span;
