@@ -926,6 +926,41 @@ fn a_meeting_spans_three_servers() {
     assert_eq!(on_a[1], expected_c, "c's audio at a");
     let on_b = frames_until(&mut audio[1], cai.id, 2049);
     assert_eq!(on_b, expected_c, "c's audio at b");
+    // A screen shared on c reaches b, every frame, in order.
+    let mut screens = [&bo, &cai].map(|member| member.attach(MediaKind::Screen));
+    for member in [&mut bo, &mut cai] {
+        member.peer.request(&Request::Members);
+        member.expect("members", |e| matches!(e, Event::Members { .. }));
+    }
+    let screen = [0xFF, 0xD8, 9, 9, 9];
+    let mut shown = 0;
+    let deadline = Instant::now() + DEADLINE;
+    screens[0]
+        .stream
+        .tcp()
+        .set_read_timeout(Some(POLL))
+        .expect("timeout");
+    'screen: loop {
+        send_frames(&mut screens[1], MediaKind::Screen, shown, 1, &screen);
+        shown += 1;
+        while let Ok(frame) = screens[0].next_media() {
+            if frame.sender == cai.id {
+                break 'screen;
+            }
+        }
+        assert!(Instant::now() < deadline, "no screen from c ever reached b");
+    }
+    screens[0]
+        .stream
+        .tcp()
+        .set_read_timeout(Some(DEADLINE))
+        .expect("timeout");
+    send_frames(&mut screens[1], MediaKind::Screen, 500, 10, &screen);
+    let on_b = frames_until(&mut screens[0], cai.id, 509);
+    assert!(
+        on_b.ends_with(&(500..510).collect::<Vec<u32>>()),
+        "c's screen at b: {on_b:?}"
+    );
 
     // Video in layers: ana sends two layers of each picture; bo draws her
     // big, cai small. Each gets one layer of each picture.
@@ -1091,7 +1126,7 @@ fn arrivals(
     not(nats_server),
     ignore = "needs nats-server (Debian package nats-server)"
 )]
-fn a_spanning_meeting_outlives_its_holder_stopping_and_dying() {
+fn a_spanning_meeting_outlives_its_servers_stopping_and_dying() {
     let nats = NatsProcess::start();
     let url = nats.url();
     let mut servers: Vec<ServerProcess> = (0..3).map(|_| cluster_server(&url, "outlive")).collect();
@@ -1222,6 +1257,42 @@ fn a_spanning_meeting_outlives_its_holder_stopping_and_dying() {
         |e| matches!(e, Event::Chat { text, from_id, .. } if text == "still here" && *from_id == survivor_id),
     );
     println!("rejoined {rejoined:?} after the holder's death; audio gap after: {gap:?}");
+
+    // Now a server that is only an edge stops: its member is sent to the
+    // holder with its standing ticket, and is back there as it was.
+    let held_by_dan_server = {
+        let listed = meetings_until(&mut dan.peer, "listed after the takeover", |list| {
+            list.iter().any(|m| m.id == meeting)
+        });
+        listed
+            .into_iter()
+            .any(|m| m.id == meeting && m.server.is_none())
+    };
+    let survivor_at = 3 - holder;
+    let (mut leaving, mut staying, edge) = if held_by_dan_server {
+        (survivor, dan, survivor_at)
+    } else {
+        (dan, survivor, 3)
+    };
+    assert!(servers[edge].interrupt().success());
+    let (server, ticket) = match leaving.expect(
+        "sent to the holder",
+        |e| matches!(e, Event::MeetingMoved { meeting: m, .. } if *m == meeting),
+    ) {
+        Event::MeetingMoved { server, ticket, .. } => (server, ticket),
+        _ => unreachable!("matched above"),
+    };
+    let at: std::net::SocketAddr = server.parse().expect("an address");
+    let mut moved = RawMember::hello(at, "moved");
+    assert!(matches!(
+        rejoin(&mut moved.peer, &meeting, &ticket),
+        Event::Joined { .. }
+    ));
+    staying.expect(
+        "the moved member back",
+        |e| matches!(e, Event::MemberJoined { member, .. } if member.id == moved.id),
+    );
+    let _ = &mut leaving;
 }
 
 /// Reads until a frame of `sender` comes.

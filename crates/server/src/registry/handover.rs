@@ -21,6 +21,7 @@ impl MeetingRegistry {
     /// is one: returns how many meetings went. Called as the server stops,
     /// before everyone is told it is stopping.
     pub fn hand_over(&self, cluster: &Cluster) -> usize {
+        self.with_state(|state| state.send_seated_home(cluster));
         let Some(heir) = cluster.heir() else {
             return 0;
         };

@@ -744,6 +744,7 @@ impl State {
             match link {
                 Link::SeatOf(server) => {
                     tracing::info!(client = %id, "cluster: its server {server} stopped answering; its seat ends");
+                    self.rules.keep_ticket_of(id);
                     self.remove_client(id, false);
                 }
                 Link::SeatedAt(server) => {
@@ -754,6 +755,39 @@ impl State {
             }
         }
         stranded
+    }
+
+    /// This server stops: its members seated elsewhere are sent to their
+    /// meeting's holder with their standing tickets (`meeting_moved`, as a
+    /// handover tells them), and the holder hears they are reconnecting
+    /// rather than gone, so that their tickets let them back as they were.
+    pub(super) fn send_seated_home(&mut self, elsewhere: &dyn crate::rules::Elsewhere) {
+        let seated: Vec<(ClientId, String, MeetingId, String)> = self
+            .sessions
+            .iter()
+            .filter_map(|(id, session)| match (&session.link, &session.standing) {
+                (Link::SeatedAt(server), Some(Event::Ticket { meeting, ticket })) => {
+                    Some((*id, server.clone(), meeting.clone(), ticket.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        for (id, server, meeting, ticket) in seated {
+            let Some(holder) = elsewhere.locate(&meeting) else {
+                continue;
+            };
+            self.relay(&server, &Relay::Held { client: id });
+            if let Some(session) = self.sessions.get_mut(&id) {
+                session.link = Link::Local;
+            }
+            let moved = Event::MeetingMoved {
+                meeting,
+                server: holder.address,
+                fingerprint: holder.fingerprint,
+                ticket,
+            };
+            self.send(id, event_bytes(&moved));
+        }
     }
 
     /// Tells this server's members of spanning meetings when it loses the

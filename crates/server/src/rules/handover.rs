@@ -231,6 +231,25 @@ impl MeetingRules {
             .map(|record| record.host)
     }
 
+    /// `id` goes because its server went away (it stopped, or died): its
+    /// standing ticket stays good for `TICKET_LIFE` after it is gone, so
+    /// that it can come back through another server as it was.
+    pub fn keep_ticket_of(&mut self, id: ClientId) {
+        let Some(meeting) = self.meeting_of(id).cloned() else {
+            return;
+        };
+        let Some(m) = self.meetings.get_mut(&meeting) else {
+            return;
+        };
+        if let Some(ticket) = m.standing.get(&id).cloned() {
+            let kept = Ticket {
+                host: m.host == id,
+                expires: Instant::now() + TICKET_LIFE,
+            };
+            m.tickets.insert(ticket, kept);
+        }
+    }
+
     /// A member's standing ticket shown for a meeting held here: its bearer
     /// comes back from another server (its own died), and takes its own
     /// place: the member it was leaves first. The ticket's host flag.
