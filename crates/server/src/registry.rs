@@ -28,7 +28,9 @@
 //! This file is the handle and what it carries out; its parts each own one
 //! thing: `session` a client's side of the transport, `event_log` the events
 //! kept for a resume, `holds` the held sessions, and `routes` where media
-//! goes (and, through `crate::layers`, which video layers).
+//! goes (and, through `crate::layers`, which video layers); on a server of
+//! a cluster, `spans` the meetings that span servers and `departures` what
+//! becomes of them when a server goes away.
 
 use crate::cluster::{self, Cluster};
 use crate::outbox::Outbox;
@@ -50,6 +52,7 @@ pub use holds::{DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_PER_ADDRESS, HoldLimits};
 pub use routes::{Route, RouteReceiver, RouteSlot};
 pub use session::{Attachment, Closer};
 
+mod departures;
 mod event_log;
 mod handover;
 mod holds;
@@ -75,7 +78,7 @@ struct State {
     seats: HashSet<ClientId>,
     spans: HashMap<common::MeetingId, spans::Span>,
     /// Members whose meeting's holder handed it over, to rejoin it.
-    stranded: Vec<spans::Stranded>,
+    stranded: Vec<departures::Stranded>,
 }
 
 /// What the cluster gave a request before the lock was taken.

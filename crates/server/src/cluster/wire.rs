@@ -157,7 +157,7 @@ mod tests {
                 from: "a-1".into(),
                 client: ClientId(65),
                 name: "ana".into(),
-                address: Some("127.0.0.1".parse().unwrap()),
+                address: Some(std::net::IpAddr::from([127, 0, 0, 1])),
                 request: Request::Join {
                     meeting: "k7m-q2x".into(),
                     passcode: None,
@@ -168,7 +168,7 @@ mod tests {
                 event: Event::Pong,
             },
             Relay::Roster {
-                meeting: MeetingId::parse("k7m-q2x").unwrap(),
+                meeting: MeetingId::parse("k7m-q2x").expect("an id"),
                 members: vec![RosterMember {
                     id: ClientId(65),
                     server: "a-1".into(),
@@ -177,15 +177,18 @@ mod tests {
             },
         ];
         for relay in relays {
-            let json = serde_json::to_vec(&relay).unwrap();
-            assert_eq!(serde_json::from_slice::<Relay>(&json).unwrap(), relay);
+            let json = serde_json::to_vec(&relay).expect("serialises");
+            assert_eq!(
+                serde_json::from_slice::<Relay>(&json).expect("parses"),
+                relay
+            );
         }
     }
 
     #[test]
     fn a_server_takes_only_the_layers_it_wants() {
         let subjects = Subjects::new("office");
-        let meeting = MeetingId::parse("k7m-q2x").unwrap();
+        let meeting = MeetingId::parse("k7m-q2x").expect("an id");
         let wanted = LayerSet::only(Layer(2));
         let taken: Vec<String> = subjects
             .interest(&meeting, wanted)

@@ -473,4 +473,56 @@ mod tests {
             "{told_ana:?}"
         );
     }
+
+    /// The standing ticket `id` was told last in `effects`.
+    fn standing(effects: &[crate::rules::Effect], id: ClientId) -> String {
+        told(effects, id)
+            .into_iter()
+            .rev()
+            .find_map(|event| match event {
+                Event::Ticket { ticket, .. } => Some(ticket.clone()),
+                _ => None,
+            })
+            .expect("a standing ticket")
+    }
+
+    #[test]
+    fn a_standing_ticket_takes_its_members_place_back_and_outlives_it_a_while() {
+        let (mut rules, ids) = rules_with(&["ana", "bo", "ana", "bo"]);
+        rules.give_standing_tickets();
+        let (ana, bo, ana_again, bo_again) = (ids[0], ids[1], ids[2], ids[3]);
+        rules.handle(ana, Request::Create { passcode: None });
+        let effects = rules.take_effects();
+        let meeting = match told(&effects, ana).first() {
+            Some(Event::Created { meeting, .. }) => meeting.clone(),
+            other => panic!("no created: {other:?}"),
+        };
+        let ana_ticket = standing(&effects, ana);
+        join(&mut rules, bo, &meeting);
+        let bo_ticket = standing(&rules.take_effects(), bo);
+
+        // ana's server died; she comes back through another, with her
+        // standing ticket: in her own place, host again, the old one gone.
+        let told_ana = rejoin(&mut rules, ana_again, &meeting, &ana_ticket);
+        assert!(
+            matches!(told_ana.as_slice(), [Event::Joined { members, .. }, ..]
+                if members.iter().any(|m| m.id == ana_again && m.host)
+                    && !members.iter().any(|m| m.id == ana)),
+            "{told_ana:?}"
+        );
+        // bo's seat ended before he was back: his ticket was kept.
+        rules.keep_ticket_of(bo);
+        rules.depart_server(bo);
+        rules.take_effects();
+        let told_bo = rejoin(&mut rules, bo_again, &meeting, &bo_ticket);
+        assert!(
+            matches!(told_bo.as_slice(), [Event::Joined { .. }, ..]),
+            "{told_bo:?}"
+        );
+        // A ticket is good once.
+        let eve = ClientId(9);
+        rules.arrive(eve, "eve".into(), None);
+        let used = rejoin(&mut rules, eve, &meeting, &bo_ticket);
+        assert!(matches!(used.as_slice(), [Event::Error { .. }]), "{used:?}");
+    }
 }
