@@ -1080,14 +1080,15 @@ fn joined_ids(event: &Event) -> Vec<common::ClientId> {
     }
 }
 
-/// Sends one audio frame every 20 ms until told to stop (at most 60 s).
+/// Sends one audio frame every 20 ms until told to stop (at most `frames`).
 fn keep_talking(
     mut socket: RawPeer,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    frames: u32,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let pcm = [3u8; 640];
-        for sequence in 0..3_000 {
+        for sequence in 0..frames {
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return;
             }
@@ -1208,7 +1209,7 @@ fn a_spanning_meeting_outlives_its_servers_stopping_and_dying() {
         member.expect("members", |e| matches!(e, Event::Members { .. }));
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let talker = keep_talking(talking, stop.clone());
+    let talker = keep_talking(talking, stop.clone(), 3_000);
     let survivor_id = survivor.id;
     frames_until_any(&mut hearing, survivor_id);
     let heard = arrivals(hearing, survivor_id, stop.clone());
@@ -1303,4 +1304,114 @@ fn frames_until_any(socket: &mut RawPeer, sender: common::ClientId) {
             return;
         }
     }
+}
+
+/// The distribution of `samples`, sorted: p50, p99 (nearest rank) and max.
+fn distribution(samples: &mut [Duration]) -> String {
+    samples.sort();
+    let rank =
+        |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
+    format!(
+        "p50 {:?}, p99 {:?}, max {:?} ({} trials)",
+        rank(0.5),
+        rank(0.99),
+        samples.last().copied().unwrap_or_default(),
+        samples.len()
+    )
+}
+
+/// Measurement for docs/CLUSTER.md, not a check: the holder of a meeting
+/// spanning three servers is killed 20 times (a new holder each time),
+/// its members on the two other servers talking. Prints the distribution
+/// of the time from the kill to both members back in the meeting (the
+/// authority moved) and of the longest audio gap between them, and checks
+/// the chat after each kill arrives once at the other member.
+#[test]
+#[ignore = "measurement for docs/CLUSTER.md; run by hand"]
+fn spanning_failover_figures() {
+    const TRIALS: usize = 20;
+    let nats = NatsProcess::start();
+    let url = nats.url();
+    let edges = [
+        cluster_server(&url, "trials"),
+        cluster_server(&url, "trials"),
+    ];
+    let mut bo = RawMember::hello(edges[0].addr(), "bo");
+    let mut cai = RawMember::hello(edges[1].addr(), "cai");
+    let talking = bo.attach(MediaKind::Audio);
+    let hearing = cai.attach(MediaKind::Audio);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // At most 4 minutes of audio: 20 trials take about 90 s.
+    let talker = keep_talking(talking, stop.clone(), 12_000);
+    let heard = arrivals(hearing, bo.id, stop.clone());
+    let (mut back, mut kills) = (Vec::new(), Vec::new());
+    for trial in 0..TRIALS {
+        let mut holder = cluster_server(&url, "trials");
+        let mut ana = RawMember::hello(holder.addr(), "ana");
+        let meeting = create(&mut ana.peer, None);
+        for member in [&mut bo, &mut cai] {
+            meetings_until(&mut member.peer, "listed", |list| {
+                list.iter().any(|m| m.id == meeting)
+            });
+            assert!(matches!(
+                join(&mut member.peer, &meeting),
+                Event::Joined { .. }
+            ));
+        }
+        meetings_until(&mut cai.peer, "the record with all three", |list| {
+            list.iter().any(|m| m.id == meeting && m.members == 3)
+        });
+        // Audio flows from bo to cai through the backbone before the kill.
+        std::thread::sleep(Duration::from_millis(300));
+        holder.kill();
+        let killed = Instant::now();
+        kills.push(killed);
+        for member in [&mut bo, &mut cai] {
+            member.expect(
+                "joined after the kill",
+                |e| matches!(e, Event::Joined { meeting: m, .. } if *m == meeting),
+            );
+        }
+        back.push(killed.elapsed());
+        let text = format!("trial {trial}");
+        bo.peer.request(&Request::Chat { text: text.clone() });
+        bo.peer.request(&Request::Chat {
+            text: "sentinel".into(),
+        });
+        let got = chats(&mut cai.peer, 2);
+        assert_eq!(got, [text, "sentinel".to_string()], "chat once, in order");
+        for member in [&mut bo, &mut cai] {
+            member.peer.request(&Request::Leave);
+            member.expect("left", |e| matches!(e, Event::Left { .. }));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = talker.join();
+    let heard = heard.join().expect("the listener");
+    // The longest gap in bo's audio at cai within 5 s after each kill.
+    let mut gaps: Vec<Duration> = kills
+        .iter()
+        .map(|&killed| {
+            let window: Vec<Instant> = heard
+                .iter()
+                .copied()
+                .filter(|at| *at >= killed && *at < killed + Duration::from_secs(5))
+                .collect();
+            std::iter::once(killed)
+                .chain(window)
+                .collect::<Vec<_>>()
+                .windows(2)
+                .map(|pair| pair[1] - pair[0])
+                .max()
+                .unwrap_or(Duration::from_secs(5))
+        })
+        .collect();
+    println!(
+        "back in the meeting after the holder's death: {}",
+        distribution(&mut back)
+    );
+    println!(
+        "longest audio gap between the survivors: {}",
+        distribution(&mut gaps)
+    );
 }
