@@ -1415,3 +1415,59 @@ fn spanning_failover_figures() {
         distribution(&mut gaps)
     );
 }
+
+/// Frames of `kind` a real client's `/stats` says it received from `member`.
+fn received_from(stats: &serde_json::Value, member: u64, kind: &str) -> u64 {
+    stats["received"]
+        .as_array()
+        .and_then(|list| list.iter().find(|m| m["member"] == member))
+        .and_then(|m| m[kind]["frames"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn real_clients_on_three_servers_see_and_hear_each_other() {
+    let nats = NatsProcess::start();
+    let url = nats.url();
+    let servers = ["real", "real", "real"].map(|name| cluster_server(&url, name));
+    let mut ana = ClientProcess::start(&servers[0], "ana");
+    let meeting = ana.create();
+    let mut others = Vec::new();
+    for (server, name) in [(&servers[1], "bo"), (&servers[2], "cai")] {
+        let (mut looking, _, _) = RawPeer::hello(server.addr(), "looking");
+        let id = MeetingId::parse(&meeting).expect("an id");
+        meetings_until(&mut looking, "listed", |list| {
+            list.iter().any(|m| m.id == id)
+        });
+        let mut client = ClientProcess::start(server, name);
+        let joined = client.join(&meeting);
+        assert_eq!(joined["meeting"], meeting);
+        others.push(client);
+    }
+    let [mut bo, mut cai]: [ClientProcess; 2] = others.try_into().ok().expect("two");
+    ana.send("/video on test");
+    ana.send("/audio on tone:660");
+    bo.send("/audio on tone:440");
+    for client in [&mut bo, &mut cai] {
+        client.wait_stats("ana's video and audio, from another server", |s| {
+            received_from(s, ana.id, "video") >= 5 && received_from(s, ana.id, "audio") >= 25
+        });
+    }
+    for client in [&mut ana, &mut cai] {
+        client.wait_stats("bo's audio", |s| received_from(s, bo.id, "audio") >= 25);
+    }
+    cai.send("hello from the third server");
+    for client in [&mut ana, &mut bo] {
+        client.expect("cai's chat", |e| {
+            e["event"] == "chat" && e["text"] == "hello from the third server"
+        });
+    }
+    for client in [ana, bo, cai] {
+        let (status, _) = client.quit();
+        assert!(status.success());
+    }
+}
