@@ -858,20 +858,44 @@ fn a_meeting_spans_three_servers() {
         "member ids are unique across the cluster: {ids:?}"
     );
 
-    // Chat: everyone sees every message once, in one order.
-    for (member, text) in [
-        (&mut ana, "from a"),
-        (&mut bo, "from b"),
-        (&mut cai, "from c"),
-    ] {
-        member.peer.request(&Request::Chat { text: text.into() });
+    // Six more, two on each server: nine members over three servers.
+    let mut more: Vec<RawMember> = Vec::new();
+    for (at, server) in [&a, &b, &c, &a, &b, &c].into_iter().enumerate() {
+        let mut member = RawMember::hello(server.addr(), &format!("extra {at}"));
+        assert!(matches!(
+            join(&mut member.peer, &meeting),
+            Event::Joined { .. }
+        ));
+        more.push(member);
+    }
+    // Chat: each of the nine says something at once; every one sees every
+    // message once, in one order.
+    for (n, member) in [&mut ana, &mut bo, &mut cai]
+        .into_iter()
+        .chain(more.iter_mut())
+        .enumerate()
+    {
+        member.peer.request(&Request::Chat {
+            text: format!("from member {n}"),
+        });
     }
     let seen: Vec<Vec<String>> = [&mut ana, &mut bo, &mut cai]
         .into_iter()
-        .map(|member| chats(&mut member.peer, 3))
+        .chain(more.iter_mut())
+        .map(|member| chats(&mut member.peer, 9))
         .collect();
-    assert_eq!(seen[0], seen[1], "one order on a and b");
-    assert_eq!(seen[0], seen[2], "one order on a and c");
+    for (n, order) in seen.iter().enumerate() {
+        assert_eq!(order, &seen[0], "member {n} saw the chat in another order");
+    }
+    let mut texts = seen[0].clone();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), 9, "every message once: {:?}", seen[0]);
+    // The extra members go; the rest of the test is about three.
+    for mut member in more {
+        member.peer.request(&Request::Leave);
+        member.expect("left", |e| matches!(e, Event::Left { .. }));
+    }
     // A private message between two edges.
     cai.peer.request(&Request::Private {
         to: bo.id,
