@@ -74,6 +74,15 @@ impl MeetingRegistry {
         let Envelope { from, relay } = envelope;
         tracing::debug!("cluster: from {from}: {relay:?}");
         match relay {
+            // A rejoin may wait for the cluster (up to a second for its
+            // handoff): not on the thread every relay goes through.
+            Relay::Seat {
+                client,
+                name,
+                address,
+                request: request @ Request::Rejoin { .. },
+                ..
+            } => self.aside(move |registry| registry.seat(from, client, name, address, request)),
             Relay::Seat {
                 client,
                 name,
@@ -82,7 +91,9 @@ impl MeetingRegistry {
                 ..
             } => self.seat(from, client, name, address, request),
             Relay::Ask { client, request } => self.ask_for_seat(&from, client, request),
-            Relay::Refused { client, request } => self.handle_refused(&from, client, request),
+            Relay::Refused { client, request } => {
+                self.aside(move |registry| registry.handle_refused(&from, client, request))
+            }
             relay => {
                 let stranded = self.with_state(|state| {
                     state.relayed(&from, relay);
@@ -90,6 +101,17 @@ impl MeetingRegistry {
                 });
                 self.rejoin_stranded(stranded);
             }
+        }
+    }
+
+    /// Runs `work`, which may wait for the cluster, on a thread of its own.
+    fn aside(&self, work: impl FnOnce(&MeetingRegistry) + Send + 'static) {
+        let registry = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("cluster-relay-aside".into())
+            .spawn(move || work(&registry));
+        if let Err(err) = spawned {
+            tracing::error!("cluster: no thread for a relay that may wait: {err}");
         }
     }
 
@@ -133,8 +155,12 @@ impl MeetingRegistry {
     }
 
     /// A seated member's request, from its server.
+    ///
+    /// Nothing is prepared for it (no id claimed, no handoff waited for): a
+    /// seat is in the meeting or at its door, where `create` and `rejoin`
+    /// are refused anyway.
     fn ask_for_seat(&self, from: &str, client: ClientId, request: Request) {
-        let prepared = self.prepare(client, &request);
+        let prepared = super::Prepared::default();
         let cluster = self.cluster.as_deref();
         self.with_state(|state| {
             if !state.is_seat_of(client, from) {
