@@ -13,7 +13,8 @@ use common::{
     MeetingSummary, MemberInfo, MemberRef, PerKind, Request,
 };
 use integration_tests::{
-    ClientProcess, DEADLINE, RawPeer, ServerProcess, binary, read_wav, wait_with_deadline,
+    ClientProcess, DEADLINE, RawPeer, ServerProcess, binary, read_wav, received_from,
+    wait_with_deadline,
 };
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -488,15 +489,6 @@ fn wav_files_open(pid: u32) -> Vec<String> {
         .map(|target| target.to_string_lossy().into_owned())
         .filter(|target| target.ends_with(".wav"))
         .collect()
-}
-
-/// Frames of `kind` a `stats` event counts from `member`.
-fn received_from(stats: &serde_json::Value, member: u64, kind: &str) -> u64 {
-    stats["received"]
-        .as_array()
-        .and_then(|list| list.iter().find(|m| m["member"] == member))
-        .and_then(|m| m[kind]["frames"].as_u64())
-        .unwrap_or(0)
 }
 
 #[test]

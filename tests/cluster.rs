@@ -17,7 +17,7 @@ use common::{
 };
 use integration_tests::nats::{NatsProcess, free_loopback_port};
 use integration_tests::{
-    ClientProcess, DEADLINE, RawMember, RawPeer, ServerProcess, binary, http_get,
+    ClientProcess, DEADLINE, RawMember, RawPeer, ServerProcess, binary, http_get, received_from,
     wait_with_deadline,
 };
 use std::process::{Command, Stdio};
@@ -1330,20 +1330,6 @@ fn frames_until_any(socket: &mut RawPeer, sender: common::ClientId) {
     }
 }
 
-/// The distribution of `samples`, sorted: p50, p99 (nearest rank) and max.
-fn distribution(samples: &mut [Duration]) -> String {
-    samples.sort();
-    let rank =
-        |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
-    format!(
-        "p50 {:?}, p99 {:?}, max {:?} ({} trials)",
-        rank(0.5),
-        rank(0.99),
-        samples.last().copied().unwrap_or_default(),
-        samples.len()
-    )
-}
-
 /// Measurement for docs/CLUSTER.md, not a check: the holder of a meeting
 /// spanning three servers is killed 20 times (a new holder each time),
 /// its members on the two other servers talking. Prints the distribution
@@ -1432,21 +1418,12 @@ fn spanning_failover_figures() {
         .collect();
     println!(
         "back in the meeting after the holder's death: {}",
-        distribution(&mut back)
+        spread(&mut back)
     );
     println!(
         "longest audio gap between the survivors: {}",
-        distribution(&mut gaps)
+        spread(&mut gaps)
     );
-}
-
-/// Frames of `kind` a real client's `/stats` says it received from `member`.
-fn received_from(stats: &serde_json::Value, member: u64, kind: &str) -> u64 {
-    stats["received"]
-        .as_array()
-        .and_then(|list| list.iter().find(|m| m["member"] == member))
-        .and_then(|m| m[kind]["frames"].as_u64())
-        .unwrap_or(0)
 }
 
 #[test]

@@ -877,6 +877,15 @@ pub fn goertzel_power(samples: &[i16], hz: f64) -> f64 {
     s1 * s1 + s2 * s2 - k * s1 * s2
 }
 
+/// Frames of `kind` a client's `stats` event counts from `member`.
+pub fn received_from(stats: &Value, member: u64, kind: &str) -> u64 {
+    stats["received"]
+        .as_array()
+        .and_then(|list| list.iter().find(|m| m["member"] == member))
+        .and_then(|m| m[kind]["frames"].as_u64())
+        .unwrap_or(0)
+}
+
 /// The events in `events` of type `kind`.
 pub fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == kind).collect()

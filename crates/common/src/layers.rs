@@ -171,6 +171,11 @@ impl LayerSet {
         LayerSet(self.0 | 1 << layer.0.min(7))
     }
 
+    /// The layers of either set.
+    pub fn union(self, other: LayerSet) -> LayerSet {
+        LayerSet(self.0 | other.0)
+    }
+
     pub fn contains(self, layer: Layer) -> bool {
         self.0 & (1 << layer.0.min(7)) != 0
     }

@@ -73,9 +73,7 @@ impl Outlet {
         lock(&self.wants)
             .values()
             .filter_map(|wants| wants.get(&sender))
-            .fold(LayerSet::NONE, |all, set| {
-                set.iter().fold(all, LayerSet::with)
-            })
+            .fold(LayerSet::NONE, |all, set| all.union(*set))
     }
 
     /// `server` says what its members want now.
@@ -193,15 +191,10 @@ impl Inlet {
                     .iter()
                     .map(|receiver| &*receiver.view);
                 let set = wanted(*sender, full, views);
-                all = set.iter().fold(all, LayerSet::with);
+                all = all.union(set);
                 (*sender, set)
             })
             .collect();
         (wants, all)
-    }
-
-    /// Whether a frame of `kind` would reach anyone here.
-    pub fn has_receivers(&self, kind: MediaKind) -> bool {
-        !lock(&self.route).receivers[kind].is_empty()
     }
 }

@@ -189,11 +189,7 @@ impl Cluster {
             locked: false,
             handoff: None,
         };
-        if !lock(&self.backbone)
-            .counters
-            .connected
-            .load(Ordering::Relaxed)
-        {
+        if !self.is_connected() {
             // No wait for an answer that cannot come: made as alone.
             tracing::info!("cluster: NATS unreachable; a meeting id made without claiming it");
             return random_meeting_id();

@@ -7,7 +7,7 @@ use crate::outbox::Outbox;
 use crate::registry::Route;
 use bytes::Bytes;
 use common::layers::split_video_body;
-use common::{ClientId, Frame, Layer, LayerSet, MediaKind, PixelSize};
+use common::{ClientId, Frame, Layer, MediaKind, PixelSize};
 use std::time::{Duration, Instant};
 
 /// How often a video reader checks which layers its sender must encode
@@ -102,10 +102,7 @@ impl VideoRelay {
             let views = receivers.iter().map(|r| &*r.view);
             let mut wanted = wanted(self.sender, layers.full(), views);
             if let Some(outlet) = route.outlet(MediaKind::Video) {
-                wanted = outlet
-                    .wants_of(self.sender)
-                    .iter()
-                    .fold(wanted, LayerSet::with);
+                wanted = wanted.union(outlet.wants_of(self.sender));
             }
             layers.announce(wanted, |wanted| {
                 let _ = own.push_control(layers_event(wanted));

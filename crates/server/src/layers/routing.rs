@@ -54,7 +54,7 @@ pub fn announce(members: &[VideoMember<'_>]) {
             .map(|other| other.view);
         let mut wanted = wanted(sender.id, sender.layers.full(), views);
         if !sender.blocked {
-            wanted = sender.elsewhere.iter().fold(wanted, LayerSet::with);
+            wanted = wanted.union(sender.elsewhere);
         }
         sender.layers.announce(wanted, |wanted| {
             let _ = socket.push_control(layers_event(wanted));

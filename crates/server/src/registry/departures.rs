@@ -63,23 +63,7 @@ impl MeetingRegistry {
             let holder = cluster.and_then(|cluster| cluster.holder_of(&meeting));
             match (here, holder, state.me()) {
                 (false, Some(holder), Some(me)) => {
-                    let Some(name) = state.rules.name_of(client) else {
-                        return;
-                    };
-                    let address = state.sessions.get(&client).and_then(|s| s.address);
-                    if let Some(session) = state.sessions.get_mut(&client) {
-                        session.link = Link::SeatedAt(holder.clone());
-                    }
-                    state.relay(
-                        &holder,
-                        &Relay::Seat {
-                            from: me,
-                            client,
-                            name,
-                            address,
-                            request,
-                        },
-                    );
+                    state.seat_at(client, holder, me, request);
                 }
                 _ => state.handle(client, request, prepared, cluster),
             }

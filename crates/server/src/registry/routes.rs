@@ -87,33 +87,58 @@ impl State {
     pub(super) fn reroute_alone(&mut self, meeting: &MeetingId) {
         let members = self.rules.members(meeting);
         for &member in members {
-            let mut route = Route {
-                meeting: Some(meeting.clone()),
-                ..Route::default()
-            };
-            for other in members.iter().filter(|&&other| other != member) {
-                let Some(session) = self.sessions.get(other) else {
-                    continue;
-                };
-                for (kind, socket) in session.media.iter() {
-                    // Media the host stopped goes nowhere, whatever the
-                    // member's client does.
-                    if self.rules.blocked(member, kind) {
-                        continue;
-                    }
-                    if let Some(socket) = socket {
-                        route.receivers[kind].push(RouteReceiver {
-                            outbox: socket.outbox.clone(),
-                            view: session.view.clone(),
-                        });
-                    }
-                }
-            }
+            let route = self.route_among(
+                meeting,
+                member,
+                members,
+                |kind| self.rules.blocked(member, kind),
+                None,
+            );
             if let Some(session) = self.sessions.get(&member) {
                 session.route.set(route);
             }
         }
         self.announce_layers(meeting);
+    }
+
+    /// The route of `member` among `members` of `meeting` (all on this
+    /// server): each other member's socket of each kind, and `outlet` in a
+    /// meeting that spans servers; nothing of a kind `blocked` says the host
+    /// stopped, whatever the member's client does.
+    pub(super) fn route_among(
+        &self,
+        meeting: &MeetingId,
+        member: ClientId,
+        members: &[ClientId],
+        blocked: impl Fn(MediaKind) -> bool,
+        outlet: Option<&Arc<Outlet>>,
+    ) -> Route {
+        let mut route = Route {
+            meeting: Some(meeting.clone()),
+            ..Route::default()
+        };
+        for kind in MediaKind::ALL {
+            if blocked(kind) {
+                continue;
+            }
+            route.receivers[kind] = members
+                .iter()
+                .filter(|&&other| other != member)
+                .filter_map(|&other| self.receiver(other, kind))
+                .collect();
+            route.outlet[kind] = outlet.cloned();
+        }
+        route
+    }
+
+    /// `id`'s socket of `kind`, as a receiver of others' media.
+    pub(super) fn receiver(&self, id: ClientId, kind: MediaKind) -> Option<RouteReceiver> {
+        let session = self.sessions.get(&id)?;
+        let socket = session.media[kind].as_ref()?;
+        Some(RouteReceiver {
+            outbox: socket.outbox.clone(),
+            view: session.view.clone(),
+        })
     }
 
     /// `id` says what it draws of each member (`view`); every sender of its

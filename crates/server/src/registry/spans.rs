@@ -22,7 +22,7 @@
 //! a server stops, dies or is cut off is in `departures`.
 
 use super::session::Link;
-use super::{MeetingRegistry, Route, RouteReceiver, State, event_bytes};
+use super::{MeetingRegistry, Route, State, event_bytes};
 use crate::cluster::media::{Inlet, InletRoute, Outlet};
 use crate::cluster::wire::{Envelope, Relay, RosterMember};
 use common::{ClientId, Event, LayerSet, MediaKind, MeetingId, PerKind, Request, SessionToken};
@@ -37,9 +37,7 @@ const WANTS_AGAIN: Duration = Duration::from_secs(2);
 
 /// A meeting with members on more than one server, as this one sees it.
 pub(super) struct Span {
-    /// This server holds it (its rules decide).
-    held_here: bool,
-    /// Else the server that does.
+    /// The server that holds it; None: this one (its rules decide).
     holder: Option<String>,
     roster: Vec<RosterMember>,
     /// Its members on this server.
@@ -58,7 +56,7 @@ pub(super) struct Span {
 
 impl Span {
     pub(super) fn held_here(&self) -> bool {
-        self.held_here
+        self.holder.is_none()
     }
 
     pub(super) fn blocked(&self, id: ClientId, kind: MediaKind) -> bool {
@@ -285,19 +283,32 @@ impl State {
         let Some(holder) = cluster.holder_of(&meeting) else {
             return false;
         };
+        if let (Some(ticket), Some(session)) = (ticket, self.sessions.get_mut(&id)) {
+            session.standing = Some(Event::Ticket {
+                meeting,
+                ticket: ticket.clone(),
+            });
+        }
+        self.seat_at(id, holder, me, request.clone())
+    }
+
+    /// Seats `id` at `holder` with `request` (its join or rejoin): from now
+    /// on its requests go there. False if it is no longer here.
+    pub(super) fn seat_at(
+        &mut self,
+        id: ClientId,
+        holder: String,
+        me: String,
+        request: Request,
+    ) -> bool {
         let Some(name) = self.rules.name_of(id) else {
             return false;
         };
-        let address = self.sessions.get(&id).and_then(|s| s.address);
-        if let Some(session) = self.sessions.get_mut(&id) {
-            session.link = Link::SeatedAt(holder.clone());
-            if let Some(ticket) = ticket {
-                session.standing = Some(Event::Ticket {
-                    meeting,
-                    ticket: ticket.clone(),
-                });
-            }
-        }
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return false;
+        };
+        session.link = Link::SeatedAt(holder.clone());
+        let address = session.address;
         self.relay(
             &holder,
             &Relay::Seat {
@@ -305,7 +316,7 @@ impl State {
                 client: id,
                 name,
                 address,
-                request: request.clone(),
+                request,
             },
         );
         true
@@ -415,7 +426,7 @@ impl State {
         let ended: Vec<MeetingId> = self
             .spans
             .iter()
-            .filter(|(meeting, span)| span.held_here && !self.rules.has_meeting(meeting))
+            .filter(|(meeting, span)| span.held_here() && !self.rules.has_meeting(meeting))
             .map(|(meeting, _)| meeting.clone())
             .collect();
         for meeting in ended {
@@ -517,7 +528,6 @@ impl State {
             return;
         }
         let span = self.spans.entry(meeting.clone()).or_insert_with(|| Span {
-            held_here,
             holder: None,
             roster: Vec::new(),
             local: Vec::new(),
@@ -539,39 +549,20 @@ impl State {
                 session.route.set(Route::default());
             }
         }
-        span.held_here = held_here;
         span.holder = holder.map(str::to_string);
         span.roster = roster;
         span.local = local.clone();
         span.others = others;
         let span = &self.spans[meeting];
-        let spans_out = !span.others.is_empty();
-        let receivers_of = |id: &ClientId, kind: MediaKind| -> Option<RouteReceiver> {
-            let session = self.sessions.get(id)?;
-            let socket = session.media[kind].as_ref()?;
-            Some(RouteReceiver {
-                outbox: socket.outbox.clone(),
-                view: session.view.clone(),
-            })
-        };
+        let outlet = (!span.others.is_empty()).then_some(&span.outlet);
         for &member in &local {
-            let mut route = Route {
-                meeting: Some(meeting.clone()),
-                ..Route::default()
-            };
-            for kind in MediaKind::ALL {
-                if span.blocked(member, kind) {
-                    continue;
-                }
-                route.receivers[kind] = local
-                    .iter()
-                    .filter(|&&other| other != member)
-                    .filter_map(|other| receivers_of(other, kind))
-                    .collect();
-                if spans_out {
-                    route.outlet[kind] = Some(span.outlet.clone());
-                }
-            }
+            let route = self.route_among(
+                meeting,
+                member,
+                &local,
+                |kind| span.blocked(member, kind),
+                outlet,
+            );
             if let Some(session) = self.sessions.get(&member) {
                 session.route.set(route);
             }
@@ -580,7 +571,7 @@ impl State {
             receivers: PerKind::from_fn(|kind| {
                 local
                     .iter()
-                    .filter_map(|id| receivers_of(id, kind))
+                    .filter_map(|&id| self.receiver(id, kind))
                     .collect()
             }),
             remote: span
@@ -634,7 +625,7 @@ impl State {
         }
         self.spans
             .iter()
-            .find(|(_, span)| !span.held_here && span.local.contains(&id))
+            .find(|(_, span)| !span.held_here() && span.local.contains(&id))
             .map(|(meeting, _)| meeting.clone())
     }
 
