@@ -27,7 +27,7 @@ use common::sync::lock;
 use common::{LayerSet, MediaKind, MeetingId};
 use futures_util::{FutureExt, StreamExt};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -138,8 +138,8 @@ const RETRY: Duration = Duration::from_secs(1);
 /// What the bridge counts, for `server_stats` and metrics.
 #[derive(Default)]
 pub struct Counters {
-    pub connected: AtomicBool,
-    /// Since when the connection is up (None while it is down).
+    /// Since when the control connection is up (None while it is down):
+    /// the backbone is there as long as it is.
     pub connected_since: Mutex<Option<Instant>>,
     pub dropped_out: AtomicU64,
     /// Media from the backbone this server could not hand on in time.
@@ -159,6 +159,10 @@ pub struct Traffic {
 }
 
 impl Counters {
+    pub fn is_connected(&self) -> bool {
+        lock(&self.connected_since).is_some()
+    }
+
     pub fn traffic(&self) -> Traffic {
         let mut traffic = Traffic::default();
         for statistics in lock(&self.statistics).iter() {
@@ -378,21 +382,27 @@ impl Bridge {
     }
 
     async fn connect(&self) -> Result<async_nats::Client, String> {
-        self.connect_as("", CLIENT_QUEUE, 64 * 1024).await
+        self.connect_as(Connection::Control, CLIENT_QUEUE, 64 * 1024)
+            .await
     }
 
     /// The second connection, for media alone, with short queues.
     async fn connect_media(&self) -> Result<async_nats::Client, String> {
-        self.connect_as(" media", MEDIA_QUEUE, MEDIA_QUEUE).await
+        self.connect_as(Connection::Media, MEDIA_QUEUE, MEDIA_QUEUE)
+            .await
     }
 
     async fn connect_as(
         &self,
-        what: &str,
+        which: Connection,
         queue: usize,
         subscription_queue: usize,
     ) -> Result<async_nats::Client, String> {
         let counters = self.counters.clone();
+        let what = match which {
+            Connection::Control => "",
+            Connection::Media => " media",
+        };
         let mut options = async_nats::ConnectOptions::new()
             .name(format!("meeting-server {}{what}", self.config.server))
             .retry_on_initial_connect()
@@ -404,7 +414,7 @@ impl Bridge {
             .subscription_capacity(subscription_queue)
             .event_callback(move |event| {
                 let counters = counters.clone();
-                async move { note_event(&counters, event) }
+                async move { note_event(&counters, which, event) }
             });
         let auth = &self.config.auth;
         if let Some(creds) = &auth.creds {
@@ -840,17 +850,26 @@ async fn put_meeting(bucket: &kv::Store, meeting: &MeetingId, record: &MeetingRe
     }
 }
 
-fn note_event(counters: &Counters, event: async_nats::Event) {
+/// One of a server's two connections to NATS.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Connection {
+    /// Relays, records and heartbeats: whether the backbone is there.
+    Control,
+    Media,
+}
+
+fn note_event(counters: &Counters, which: Connection, event: async_nats::Event) {
     match event {
-        async_nats::Event::Connected => {
-            counters.connected.store(true, Ordering::Relaxed);
+        async_nats::Event::Connected if which == Connection::Control => {
             *lock(&counters.connected_since) = Some(Instant::now());
             tracing::info!("cluster: connected to NATS");
         }
-        async_nats::Event::Disconnected => {
-            counters.connected.store(false, Ordering::Relaxed);
+        async_nats::Event::Disconnected if which == Connection::Control => {
             *lock(&counters.connected_since) = None;
             tracing::warn!("cluster: disconnected from NATS; reconnecting");
+        }
+        async_nats::Event::Connected | async_nats::Event::Disconnected => {
+            tracing::debug!("cluster: media connection to NATS: {event}");
         }
         async_nats::Event::SlowConsumer(_) => {
             counters

@@ -139,10 +139,7 @@ impl Cluster {
 
     /// Whether this server's connection to NATS is up now.
     pub fn is_connected(&self) -> bool {
-        lock(&self.backbone)
-            .counters
-            .connected
-            .load(Ordering::Relaxed)
+        lock(&self.backbone).counters.is_connected()
     }
 
     /// Whether this server has been connected to NATS long enough to have
@@ -368,7 +365,7 @@ impl Cluster {
         ClusterReport {
             name: self.config.name.clone(),
             server: self.config.server.clone(),
-            connected: counters.connected.load(Ordering::Relaxed),
+            connected: counters.is_connected(),
             peers,
             meetings_held: held,
             meetings_elsewhere,
