@@ -233,6 +233,7 @@ fn hostile_script() -> Script {
             sharing: PerKind::splat(true),
         };
         let chat = Event::Chat {
+            seq: 0,
             meeting: meeting.clone(),
             from: HOSTILE.into(),
             from_id: ClientId(8),

@@ -96,6 +96,7 @@ fn create(peer: &mut RawPeer, passcode: Option<&str>) -> MeetingId {
 
 fn rejoin(peer: &mut RawPeer, meeting: &MeetingId, ticket: &str) -> Event {
     peer.request(&Request::Rejoin {
+        chat_seen: None,
         meeting: meeting.to_string(),
         ticket: ticket.to_string(),
     });
@@ -505,6 +506,7 @@ fn a_client_whose_server_dies_finds_its_meeting_at_another() {
     });
     assert_eq!(moved["server"], spare.addr().to_string());
     assert_eq!(moved["meeting"], meeting.as_str());
+    assert_eq!(moved["id"], ana.id, "ana is the member she was: {moved}");
     let joined = ana.expect("joined again", |e| {
         e["event"] == "joined" && e["meeting"] == meeting.as_str()
     });
@@ -1431,25 +1433,36 @@ fn spanning_failover_figures() {
     not(nats_server),
     ignore = "needs nats-server (Debian package nats-server)"
 )]
-fn real_clients_on_three_servers_see_and_hear_each_other() {
+fn real_clients_on_three_servers_see_and_hear_each_other_and_outlive_an_edge() {
     let nats = NatsProcess::start();
     let url = nats.url();
-    let servers = ["real", "real", "real"].map(|name| cluster_server(&url, name));
+    let mut servers = ["real", "real", "real"].map(|name| cluster_server(&url, name));
     let mut ana = ClientProcess::start(&servers[0], "ana");
     let meeting = ana.create();
-    let mut others = Vec::new();
-    for (server, name) in [(&servers[1], "bo"), (&servers[2], "cai")] {
+    let meeting_id = MeetingId::parse(&meeting).expect("an id");
+    for server in &servers[1..] {
         let (mut looking, _, _) = RawPeer::hello(server.addr(), "looking");
-        let id = MeetingId::parse(&meeting).expect("an id");
         meetings_until(&mut looking, "listed", |list| {
-            list.iter().any(|m| m.id == id)
+            list.iter().any(|m| m.id == meeting_id)
         });
-        let mut client = ClientProcess::start(server, name);
+    }
+    // cai knows both edges and picks one at random: that one dies later,
+    // and bo is on the other, where cai goes on.
+    let edges = format!("{},{}", servers[1].addr(), servers[2].addr());
+    let mut cai = ClientProcess::start_at(&edges, "cai", &servers[1].trust_args())
+        .unwrap_or_else(|err| panic!("{err:#}"));
+    let cai_at = if cai.last_event("connected")["server"] == servers[1].addr().to_string() {
+        1
+    } else {
+        2
+    };
+    let bo_at = 3 - cai_at;
+    let mut bo = ClientProcess::start(&servers[bo_at], "bo");
+    for client in [&mut bo, &mut cai] {
         let joined = client.join(&meeting);
         assert_eq!(joined["meeting"], meeting);
-        others.push(client);
+        client.expect_event("ticket");
     }
-    let [mut bo, mut cai]: [ClientProcess; 2] = others.try_into().ok().expect("two");
     ana.send("/video on test");
     ana.send("/audio on tone:660");
     bo.send("/audio on tone:440");
@@ -1467,6 +1480,80 @@ fn real_clients_on_three_servers_see_and_hear_each_other() {
             e["event"] == "chat" && e["text"] == "hello from the third server"
         });
     }
+
+    // dee, a raw member on cai's server, shows what a client that comes
+    // back later is told: who it was, and the chat it missed, once.
+    let mut dee = RawMember::hello(servers[cai_at].addr(), "dee");
+    assert!(matches!(
+        join(&mut dee.peer, &meeting_id),
+        Event::Joined { .. }
+    ));
+    let dee_ticket = standing_ticket(&mut dee.peer, &meeting_id);
+    let (mut watcher, _, _) = RawPeer::hello(servers[bo_at].addr(), "watcher");
+    meetings_until(&mut watcher, "the record with dee's ticket", |list| {
+        list.iter().any(|m| m.id == meeting_id && m.members == 4)
+    });
+    ana.send("before the death");
+    let seen = match dee.expect(
+        "ana's chat",
+        |e| matches!(e, Event::Chat { text, .. } if text == "before the death"),
+    ) {
+        Event::Chat { seq, .. } => seq,
+        _ => unreachable!("matched above"),
+    };
+    assert!(seen > 0, "chat is numbered");
+    let heard_bo = received_from(&cai.wait_stats("stats", |_| true), bo.id, "audio");
+
+    // cai's and dee's server dies. cai goes on through bo's server as the
+    // member it was; the meeting's server holds dee's seat meanwhile.
+    servers[cai_at].kill();
+    let moved = cai.expect("moved, failing over", |e| {
+        e["event"] == "moved" && e["reason"] == "failover"
+    });
+    assert_eq!(moved["server"], servers[bo_at].addr().to_string());
+    assert_eq!(moved["id"], cai.id, "cai is the same member: {moved}");
+    cai.expect("joined again", |e| {
+        e["event"] == "joined" && e["meeting"] == meeting.as_str()
+    });
+    cai.wait_stats("bo's audio again, at the new server", |s| {
+        received_from(s, bo.id, "audio") >= heard_bo + 25
+    });
+    ana.expect("dee reconnecting", |e| {
+        e["event"] == "member_reconnecting" && e["member"]["id"] == dee.id.0
+    });
+    ana.send("while dee was away");
+    ana.send("still away");
+    cai.expect("ana's chat at the new server", |e| {
+        e["event"] == "chat" && e["text"] == "still away"
+    });
+    let returning = common::Returning {
+        id: dee.id,
+        meeting: meeting_id.clone(),
+        ticket: dee_ticket.clone(),
+    };
+    let mut dee_back = RawMember::returning(servers[bo_at].addr(), "dee", returning);
+    assert_eq!(dee_back.id, dee.id, "the id is dee's again");
+    dee_back.peer.request(&Request::Rejoin {
+        meeting: meeting.clone(),
+        ticket: dee_ticket,
+        chat_seen: Some(seen),
+    });
+    let joined = dee_back.expect("joined again", |e| matches!(e, Event::Joined { .. }));
+    let ids = joined_ids(&joined);
+    assert!(ids.contains(&dee.id) && ids.len() == 4, "{joined:?}");
+    ana.expect("dee back", |e| {
+        e["event"] == "member_back" && e["member"]["id"] == dee.id.0
+    });
+    ana.send("after");
+    let mut told = Vec::new();
+    while told.last().map(String::as_str) != Some("after") {
+        if let Event::Chat { text, .. } =
+            dee_back.expect("chat", |e| matches!(e, Event::Chat { .. }))
+        {
+            told.push(text);
+        }
+    }
+    assert_eq!(told, ["while dee was away", "still away", "after"]);
     for client in [ana, bo, cai] {
         let (status, _) = client.quit();
         assert!(status.success());

@@ -425,6 +425,7 @@ fn a_meeting_handed_over_by_a_stopping_server_is_rejoined_on_the_heir_with_its_t
     assert_eq!(
         rejoin,
         Request::Rejoin {
+            chat_seen: None,
             meeting: meeting.to_string(),
             ticket: "ticket-for-bo".into()
         },

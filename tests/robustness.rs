@@ -104,6 +104,7 @@ fn malformed_and_out_of_place_messages_are_refused() {
     assert!(error_message(&mut peer).contains("hello, resume or attach"));
     let mut peer = RawPeer::connect(server.addr());
     peer.request(&Request::Hello {
+        returning: None,
         protocol: PROTOCOL_VERSION + 1,
         name: "future".into(),
     });

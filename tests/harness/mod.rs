@@ -655,6 +655,19 @@ impl RawMember {
         RawMember { peer, id, token }
     }
 
+    /// Says hello as `name` to the server at `addr`, as the member it was
+    /// on a server of the cluster that died (`returning`).
+    pub fn returning(addr: SocketAddr, name: &str, returning: common::Returning) -> RawMember {
+        let mut peer = RawPeer::connect(addr);
+        match handshake::hello_returning(&mut peer.reader, name, Some(returning)) {
+            Ok(Welcome { id, token, .. }) => {
+                peer.events_seen = 1;
+                RawMember { peer, id, token }
+            }
+            Err(err) => panic!("expected welcome: {err:#}"),
+        }
+    }
+
     /// Waits for an event matching `pred` on the control connection,
     /// skipping others (`RawPeer::expect`).
     pub fn expect(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {

@@ -17,7 +17,9 @@ use crate::servers::{self, Addresses, ServerName};
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError};
 use common::protocol::HANDSHAKE_TIMEOUT;
-use common::{ClientId, Event, FrameKind, FrameReader, MediaKind, MeetingId, PerKind, Request};
+use common::{
+    ClientId, Event, FrameKind, FrameReader, MediaKind, MeetingId, PerKind, Request, Returning,
+};
 use std::fmt;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -540,7 +542,7 @@ fn say_hello(
     trust: Trust,
     name: &str,
 ) -> anyhow::Result<ServerLink> {
-    hello(server, control, trust, name)?.attach_media()
+    hello(server, control, trust, name, None)?.attach_media()
 }
 
 /// A control connection that said hello, its media sockets not attached
@@ -573,6 +575,7 @@ pub fn greet(
     addr: SocketAddr,
     introduced: &Introduced,
     name: &str,
+    returning: Option<Returning>,
     security: &Security,
 ) -> anyhow::Result<Greeted> {
     let (control, trust) = match introduced {
@@ -585,7 +588,7 @@ pub fn greet(
             vouched_control(addr, &vouched, security)?
         }
     };
-    hello(addr, control, trust, name)
+    hello(addr, control, trust, name, returning)
 }
 
 /// How a server answered a `rejoin` (`Greeted::rejoin`).
@@ -610,10 +613,16 @@ impl Greeted {
     /// Sends `rejoin` as the first request and reads its answer, within
     /// `HANDSHAKE_TIMEOUT`. Anything else the server says first is
     /// skipped: before we are in a meeting, nothing is ours to miss.
-    pub fn rejoin(&mut self, meeting: &MeetingId, ticket: &str) -> anyhow::Result<RejoinAnswer> {
+    pub fn rejoin(
+        &mut self,
+        meeting: &MeetingId,
+        ticket: &str,
+        chat_seen: Option<u64>,
+    ) -> anyhow::Result<RejoinAnswer> {
         let request = Request::Rejoin {
             meeting: meeting.to_string(),
             ticket: ticket.to_string(),
+            chat_seen,
         };
         common::Frame::control(&request)
             .write_to(&mut &self.control)
@@ -680,16 +689,23 @@ impl Greeted {
 }
 
 /// Says hello on a secured control socket.
-fn hello(server: SocketAddr, control: Socket, trust: Trust, name: &str) -> anyhow::Result<Greeted> {
+fn hello(
+    server: SocketAddr,
+    control: Socket,
+    trust: Trust,
+    name: &str,
+    returning: Option<Returning>,
+) -> anyhow::Result<Greeted> {
     let mut control_reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
-    let welcome =
-        match within_handshake_timeout(&control, || handshake::hello(&mut control_reader, name))? {
-            Ok(welcome) => welcome,
-            Err(HandshakeError::Unexpected { .. }) => {
-                bail!("the server answered hello with something other than welcome")
-            }
-            Err(err) => return Err(reported(err)),
-        };
+    let welcome = match within_handshake_timeout(&control, || {
+        handshake::hello_returning(&mut control_reader, name, returning)
+    })? {
+        Ok(welcome) => welcome,
+        Err(HandshakeError::Unexpected { .. }) => {
+            bail!("the server answered hello with something other than welcome")
+        }
+        Err(err) => return Err(reported(err)),
+    };
     let handshake::Welcome { id, name, token } = welcome;
     let session = Session {
         server,

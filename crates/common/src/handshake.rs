@@ -23,7 +23,7 @@ use crate::error::ProtocolError;
 use crate::frame::{Frame, FrameReader};
 use crate::ids::ClientId;
 use crate::media::MediaKind;
-use crate::message::{Event, Request};
+use crate::message::{Event, Request, Returning};
 use crate::protocol::PROTOCOL_VERSION;
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -105,6 +105,7 @@ pub fn hello_request(name: &str) -> Request {
     Request::Hello {
         protocol: PROTOCOL_VERSION,
         name: name.to_string(),
+        returning: None,
     }
 }
 
@@ -114,7 +115,23 @@ pub fn hello<S: Read + Write>(
     connection: &mut FrameReader<S>,
     name: &str,
 ) -> Result<Welcome, HandshakeError> {
-    match exchange(connection, &hello_request(name))? {
+    hello_returning(connection, name, None)
+}
+
+/// `hello`, saying who we were on a server of the cluster that died
+/// (`returning`): `welcome` gives the same id back if the server took the
+/// proof, a new one if not.
+pub fn hello_returning<S: Read + Write>(
+    connection: &mut FrameReader<S>,
+    name: &str,
+    returning: Option<Returning>,
+) -> Result<Welcome, HandshakeError> {
+    let request = Request::Hello {
+        protocol: PROTOCOL_VERSION,
+        name: name.to_string(),
+        returning,
+    };
+    match exchange(connection, &request)? {
         Event::Welcome {
             id, name, token, ..
         } => Ok(Welcome { id, name, token }),

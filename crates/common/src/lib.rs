@@ -33,6 +33,6 @@ pub use ids::{ClientId, MeetingId, SessionToken};
 pub use layers::{Layer, LayerHeader, LayerSet, MemberView, PixelSize, ReceiverLayer};
 pub use media::{MediaKind, PerKind};
 pub use message::{
-    ClusterReport, Event, InputEvent, MeetingSummary, MemberInfo, MemberRef, Request,
+    ClusterReport, Event, InputEvent, MeetingSummary, MemberInfo, MemberRef, Request, Returning,
     ServerStatsReport, TrafficStats,
 };

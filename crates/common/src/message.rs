@@ -26,6 +26,19 @@ pub enum InputEvent {
     Button { button: u8, down: bool },
 }
 
+/// Who a member was on a server of its cluster that died (`hello`): its
+/// id, and the meeting and standing ticket that prove it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Returning {
+    pub id: ClientId,
+    pub meeting: MeetingId,
+    pub ticket: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// From client to server, on the control socket (`attach`: on a media socket).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
@@ -34,6 +47,12 @@ pub enum Request {
     Hello {
         protocol: u32,
         name: String,
+        /// On a server of a cluster, after your own server died: who you
+        /// were there. With a standing ticket that proves it you keep your
+        /// member id (see `welcome`), and `rejoin` with the ticket resumes
+        /// your place in the meeting.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        returning: Option<Returning>,
     },
     /// First message on a new control socket of a session whose connection
     /// broke, instead of `hello`: `events_seen` control events were received
@@ -69,6 +88,10 @@ pub enum Request {
     Rejoin {
         meeting: String,
         ticket: String,
+        /// The `seq` of the last chat or private message you saw in it, if
+        /// any: the messages after it that you missed follow `joined`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chat_seen: Option<u64>,
     },
     Leave,
     Cancel,
@@ -399,6 +422,10 @@ pub enum Event {
         from: String,
         from_id: ClientId,
         text: String,
+        /// Its number in the meeting's chat (private messages included),
+        /// from 1; absent from servers that do not number it.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        seq: u64,
     },
     /// A private message: to its addressee (`to`) and, as an echo, to its
     /// sender; nobody else hears of it.
@@ -407,6 +434,9 @@ pub enum Event {
         from: MemberRef,
         to: MemberRef,
         text: String,
+        /// Numbered with the chat (`chat`'s `seq`).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        seq: u64,
     },
     /// To every member: `member`'s hand went up or down (`by` the member
     /// or the host).

@@ -56,6 +56,7 @@ mod departures;
 mod event_log;
 mod handover;
 mod holds;
+mod returns;
 mod routes;
 mod session;
 mod spans;
@@ -191,6 +192,18 @@ impl MeetingRegistry {
         control: Outbox,
         closer: Closer,
     ) -> Result<ClientId, String> {
+        self.register_returning(name, None, control, closer)
+    }
+
+    /// `register`, for a client that says who it was on a server of the
+    /// cluster that died: proved, it keeps that id (`returns`).
+    pub fn register_returning(
+        &self,
+        name: &str,
+        returning: Option<&common::Returning>,
+        control: Outbox,
+        closer: Closer,
+    ) -> Result<ClientId, String> {
         // Limits on guessing (failed joins) are kept per address too.
         let address = peer_address(&closer);
         let name = validate_name(name)?;
@@ -201,20 +214,34 @@ impl MeetingRegistry {
             if state.closed {
                 return Err("the server is shutting down".to_string());
             }
-            state.next_client += 1;
-            let id = match &state.cluster {
-                Some(cluster) => ClientId(cluster.ids().id(state.next_client)),
-                None => ClientId(state.next_client),
+            let hex_token = token.to_hex();
+            let session = Session::new(token, Some(control), closer, address);
+            let returned = returning.and_then(|returning| state.returning_id(returning));
+            let id = match returned {
+                Some(id) => {
+                    state.bring_seat_home(id, session);
+                    id
+                }
+                None => {
+                    let id = state.new_client_id();
+                    state.sessions.insert(id, session);
+                    id
+                }
+            };
+            // A seat coming home is in its meeting under its name there.
+            let name = match state.rules.name_of(id) {
+                Some(seated) => seated,
+                None => {
+                    state.rules.arrive(id, name.clone(), address);
+                    name
+                }
             };
             let welcome = Event::Welcome {
                 protocol: PROTOCOL_VERSION,
                 id,
-                name: name.clone(),
-                token: token.to_hex(),
+                name,
+                token: hex_token,
             };
-            let session = Session::new(token, Some(control), closer, address);
-            state.sessions.insert(id, session);
-            state.rules.arrive(id, name, address);
             state.rules.tell(id, welcome);
             Ok(id)
         })
@@ -304,7 +331,7 @@ impl MeetingRegistry {
             state.tell_seat(id, |client| cluster::wire::Relay::Held { client });
             for old in evicted {
                 tracing::info!(client = %old, "released a held session to make room for another");
-                state.remove_client(old, false);
+                state.end_seat(old);
             }
             true
         })
@@ -330,7 +357,7 @@ impl MeetingRegistry {
         self.with_state(|state| {
             for id in state.holds.due(now) {
                 tracing::info!(client = %id, "not resumed in time: removed");
-                state.remove_client(id, false);
+                state.end_seat(id);
             }
             state.holds.next_due()
         })
@@ -583,6 +610,24 @@ impl State {
             meetings: self.rules.meeting_count(),
             held: self.holds.len(),
         }
+    }
+
+    /// The next id for a new client. In a cluster the count starts at a
+    /// random place: a member who came back through another server keeps
+    /// its id there, and this server's block may be claimed again by the
+    /// server that gave it, restarted.
+    fn new_client_id(&mut self) -> ClientId {
+        let Some(cluster) = &self.cluster else {
+            self.next_client += 1;
+            return ClientId(self.next_client);
+        };
+        if self.next_client == 0 {
+            let mut start = [0u8; 4];
+            let _ = getrandom::fill(&mut start);
+            self.next_client = u32::from_le_bytes(start) % (1 << 20);
+        }
+        self.next_client += 1;
+        ClientId(cluster.ids().id(self.next_client))
     }
 
     /// Carries out what the rules asked for, in order.

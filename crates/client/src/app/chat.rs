@@ -124,6 +124,7 @@ impl Chat {
                 from,
                 to,
                 text,
+                ..
             } => {
                 let from = format!("{} → {} (private)", from.name, to.name);
                 log.message(meeting, &from, text)

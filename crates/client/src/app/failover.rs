@@ -38,7 +38,7 @@ use super::session::Resumer;
 use crate::events::{AppEvent, FailedOver};
 use crate::link::{self, Greeted, Introduced, RejoinAnswer, ResumeError, Security, Vouched};
 use crate::servers::{self, Addresses, ServerName};
-use common::{Event, MeetingId};
+use common::{ClientId, Event, MeetingId, Returning};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,8 @@ pub(super) struct Failover {
     known: Vec<KnownServer>,
     /// The latest standing ticket for the meeting we are in.
     standing: Option<Standing>,
+    /// The number of the last chat message we saw in it (`seq`).
+    chat_seen: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -90,6 +92,7 @@ impl Failover {
             security,
             known,
             standing: None,
+            chat_seen: None,
         }
     }
 
@@ -98,10 +101,22 @@ impl Failover {
     pub fn heard(&mut self, event: &Event) {
         match event {
             Event::Ticket { meeting, ticket } => {
+                // A new ticket is a new stay in the meeting (a join, or a
+                // meeting made again elsewhere), whose chat numbers anew;
+                // the same one again is the same stay (told after a resume).
+                let same = self.standing.as_ref().is_some_and(|standing| {
+                    standing.meeting == *meeting && standing.ticket == *ticket
+                });
+                if !same {
+                    self.chat_seen = None;
+                }
                 self.standing = Some(Standing {
                     meeting: meeting.clone(),
                     ticket: ticket.clone(),
                 });
+            }
+            Event::Chat { seq, .. } | Event::Private { seq, .. } if *seq > 0 => {
+                self.chat_seen = Some(*seq);
             }
             Event::MeetingElsewhere {
                 server,
@@ -123,6 +138,7 @@ impl Failover {
     pub fn now_in(&mut self, ours: Option<&MeetingId>) {
         if self.standing.as_ref().map(|s| &s.meeting) != ours {
             self.standing = None;
+            self.chat_seen = None;
         }
     }
 
@@ -143,9 +159,9 @@ impl Failover {
     }
 
     /// What to do if the control connection to `dead` broke while we are in
-    /// `ours`: a plan if we hold its standing ticket and know another
-    /// server; None (reconnect as without a cluster) otherwise.
-    pub fn plan(&self, ours: Option<&MeetingId>, dead: SocketAddr) -> Option<Plan> {
+    /// `ours` as member `me`: a plan if we hold its standing ticket and
+    /// know another server; None (reconnect as without a cluster) otherwise.
+    pub fn plan(&self, ours: Option<&MeetingId>, me: ClientId, dead: SocketAddr) -> Option<Plan> {
         let standing = self.standing.clone().filter(|s| Some(&s.meeting) == ours)?;
         let others: Vec<KnownServer> = self
             .known
@@ -159,7 +175,9 @@ impl Failover {
         Some(Plan {
             name: self.name.clone(),
             security: self.security.clone(),
+            me,
             standing,
+            chat_seen: self.chat_seen,
             others,
             dead,
         })
@@ -176,7 +194,10 @@ fn names_only(name: &ServerName, dead: SocketAddr) -> bool {
 pub(super) struct Plan {
     name: String,
     security: Security,
+    /// Who we were: said in the hello, so that we come back as that member.
+    me: ClientId,
     standing: Standing,
+    chat_seen: Option<u64>,
     others: Vec<KnownServer>,
     dead: SocketAddr,
 }
@@ -318,15 +339,26 @@ impl Plan {
         follow: bool,
     ) -> Asked {
         let Standing { meeting, ticket } = &self.standing;
+        let returning = Returning {
+            id: self.me,
+            meeting: meeting.clone(),
+            ticket: ticket.clone(),
+        };
         let greeted = match open {
             Some(greeted) => Ok(*greeted),
-            None => link::greet(addr, introduced, &self.name, &self.security),
+            None => link::greet(
+                addr,
+                introduced,
+                &self.name,
+                Some(returning),
+                &self.security,
+            ),
         };
         let mut greeted = match greeted {
             Ok(greeted) => greeted,
             Err(err) => return Asked::Failed(format!("{err:#}")),
         };
-        let answer = match greeted.rejoin(meeting, ticket) {
+        let answer = match greeted.rejoin(meeting, ticket, self.chat_seen) {
             Ok(answer) => answer,
             Err(err) => return Asked::Failed(format!("{err:#}")),
         };
@@ -407,19 +439,24 @@ mod tests {
         let dead: SocketAddr = "127.0.0.1:7000".parse().expect("an address");
         let ours = MeetingId::parse("abc-def").expect("an id");
         let mut failover = failover("127.0.0.1:7000,127.0.0.1:7001");
-        assert!(failover.plan(Some(&ours), dead).is_none(), "no ticket yet");
+        assert!(
+            failover.plan(Some(&ours), ClientId(7), dead).is_none(),
+            "no ticket yet"
+        );
         failover.heard(&ticket(&ours));
         failover.now_in(Some(&ours));
-        let plan = failover.plan(Some(&ours), dead).expect("a plan");
+        let plan = failover
+            .plan(Some(&ours), ClientId(7), dead)
+            .expect("a plan");
         assert_eq!(plan.standing.meeting, ours);
         assert_eq!(plan.others.len(), 1, "the dead server is left out");
         assert!(
-            failover.plan(None, dead).is_none(),
+            failover.plan(None, ClientId(7), dead).is_none(),
             "not for another meeting"
         );
         failover.now_in(None);
         assert!(
-            failover.plan(Some(&ours), dead).is_none(),
+            failover.plan(Some(&ours), ClientId(7), dead).is_none(),
             "left: forgotten"
         );
     }
@@ -431,13 +468,15 @@ mod tests {
         let mut failover = failover("127.0.0.1:7000");
         failover.heard(&ticket(&ours));
         failover.now_in(Some(&ours));
-        assert!(failover.plan(Some(&ours), dead).is_none());
+        assert!(failover.plan(Some(&ours), ClientId(7), dead).is_none());
         failover.heard(&Event::MeetingElsewhere {
             meeting: MeetingId::parse("ghj-kmn").expect("an id"),
             server: "127.0.0.1:7002".into(),
             fingerprint: None,
         });
-        let plan = failover.plan(Some(&ours), dead).expect("a plan");
+        let plan = failover
+            .plan(Some(&ours), ClientId(7), dead)
+            .expect("a plan");
         assert!(matches!(
             plan.others.as_slice(),
             [KnownServer {

@@ -385,9 +385,11 @@ impl App {
     /// The control connection broke: keep the session, reconnect (or fail
     /// over to another server of the cluster if ours is gone).
     fn reconnect(&mut self, reason: String) {
-        let plan = self
-            .failover
-            .plan(self.meeting.meeting.as_ref(), self.connection.server());
+        let plan = self.failover.plan(
+            self.meeting.meeting.as_ref(),
+            self.meeting.me,
+            self.connection.server(),
+        );
         self.connection.reconnect(plan);
         self.output.local(&LocalEvent::Reconnecting { reason });
     }
@@ -396,7 +398,11 @@ impl App {
     /// at another server of the cluster.
     fn may_fail_over(&self) -> bool {
         self.failover
-            .plan(self.meeting.meeting.as_ref(), self.connection.server())
+            .plan(
+                self.meeting.meeting.as_ref(),
+                self.meeting.me,
+                self.connection.server(),
+            )
             .is_some()
     }
 
@@ -595,6 +601,7 @@ impl App {
                 Request::Rejoin {
                     meeting: meeting.as_str().to_string(),
                     ticket,
+                    chat_seen: None,
                 },
             ),
         };
@@ -655,6 +662,7 @@ impl App {
         self.connection.sent_before(&Request::Rejoin {
             meeting: meeting.as_str().to_string(),
             ticket,
+            chat_seen: None,
         });
         self.new_server(id, media, &session);
         self.output.local(&LocalEvent::Moved {

@@ -125,6 +125,7 @@ mod tests {
     #[test]
     fn json_lines_stay_exact_but_carry_no_raw_control_or_bidi_character() {
         let event = Event::Chat {
+            seq: 0,
             meeting: hostile_meeting(),
             from: HOSTILE.into(),
             from_id: ClientId(2),

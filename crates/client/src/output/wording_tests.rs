@@ -45,6 +45,7 @@ fn every_event_reads_without_anything_that_steers_a_terminal() {
             meeting: meeting.clone(),
         },
         Event::Chat {
+            seq: 0,
             meeting: meeting.clone(),
             from: HOSTILE.into(),
             from_id: ClientId(2),

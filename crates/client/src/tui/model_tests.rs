@@ -80,6 +80,7 @@ fn members_follow_the_meeting_events() {
 fn chat_is_cleaned_and_scrolling_stays_in_range() {
     let mut model = ViewModel::new(ClientId(1));
     model.server(&Event::Chat {
+        seq: 0,
         meeting: meeting(),
         from: "ana".into(),
         from_id: ClientId(2),

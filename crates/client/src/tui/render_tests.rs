@@ -65,6 +65,7 @@ fn meeting_model(others: Vec<MemberInfo>) -> ViewModel {
         ),
     ] {
         model.server(&Event::Chat {
+            seq: 0,
             meeting: meeting.clone(),
             from: from.into(),
             from_id: ClientId(id),
@@ -701,6 +702,7 @@ fn names_ids_and_messages_from_the_network_are_drawn_cleaned() {
     apply(
         &mut model,
         &Event::Chat {
+            seq: 0,
             meeting,
             from: hostile.into(),
             from_id: ClientId(2),
@@ -794,6 +796,7 @@ fn hands_reactions_and_private_messages_show_on_tiles_members_and_chat() {
     apply(
         &mut model,
         &Event::Private {
+            seq: 0,
             meeting: meeting_id(),
             from: named(3, "bo"),
             to: named(1, "ed"),
@@ -836,6 +839,7 @@ fn news_while_scrolled_back_is_counted_not_jumped_to() {
     }
     model.scroll_chat(5);
     let from_ana = |text: &str| Event::Chat {
+        seq: 0,
         meeting: meeting_id(),
         from: "ana\x07".into(),
         from_id: ClientId(2),
@@ -847,6 +851,7 @@ fn news_while_scrolled_back_is_counted_not_jumped_to() {
     apply(
         &mut model,
         &Event::Chat {
+            seq: 0,
             meeting: meeting_id(),
             from: "ed".into(),
             from_id: ClientId(1),

@@ -155,6 +155,13 @@ impl Directory {
             .flatten()
     }
 
+    /// The member whose standing ticket for `meeting` is `ticket`, as the
+    /// meeting's record says, whoever holds it.
+    pub fn ticket_member(&self, meeting: &MeetingId, ticket: &str) -> Option<common::ClientId> {
+        let (_, record, _) = self.meetings.get(meeting)?;
+        record.handoff.as_ref()?.member_of(ticket)
+    }
+
     /// A meeting whose server is gone, with what taking it over needs: its
     /// record (its standing handoff) and the revision to replace.
     pub fn orphan(&self, meeting: &MeetingId, now: Instant) -> Option<(MeetingRecord, u64)> {

@@ -280,6 +280,12 @@ impl Cluster {
             .map_err(|_| format!("NATS did not confirm within {HANDOVER_TIMEOUT:?}"))?
     }
 
+    /// The member whose standing ticket for `meeting` is `ticket`, as the
+    /// meeting's record in the cluster says (it may lag by half a second).
+    pub fn ticket_member(&self, meeting: &MeetingId, ticket: &str) -> Option<common::ClientId> {
+        lock(&self.directory).ticket_member(meeting, ticket)
+    }
+
     /// What a `rejoin` of `meeting` (not here) needs: its handoff, if it
     /// was handed over to this server (waiting up to `timeout` for the
     /// directory to hear of it), or if its server died and this one takes

@@ -21,15 +21,26 @@ pub(super) struct ControlSession {
 }
 
 /// `hello`: a new session; None if it was refused (and told so).
+/// What a `hello` said.
+pub(super) struct Hello<'a> {
+    pub protocol: u32,
+    pub name: &'a str,
+    pub returning: Option<&'a common::Returning>,
+}
+
 pub(super) fn hello(
     stream: &Socket,
     reader: FrameReader<SocketReader>,
-    protocol: u32,
-    name: &str,
+    hello: Hello<'_>,
     peer: &str,
     ctx: &ConnectionContext,
     place: &Arc<Place>,
 ) -> Option<ControlSession> {
+    let Hello {
+        protocol,
+        name,
+        returning,
+    } = hello;
     if protocol != PROTOCOL_VERSION {
         let message = format!(
             "this server speaks protocol {PROTOCOL_VERSION} and the client {protocol}: use a client and server of the same release"
@@ -39,10 +50,12 @@ pub(super) fn hello(
     }
     let traffic = ctx.stats.traffic(FrameKind::Control).clone();
     let (outbox, queue) = Outbox::new(ctx.config.control_queue, traffic.clone());
-    let id = match ctx
-        .registry
-        .register(name, outbox, stream.tcp().try_clone().ok())
-    {
+    let id = match ctx.registry.register_returning(
+        name,
+        returning,
+        outbox,
+        stream.tcp().try_clone().ok(),
+    ) {
         Ok(id) => id,
         Err(message) => {
             refuse(stream, reader, &message);
@@ -55,7 +68,8 @@ pub(super) fn hello(
         return None;
     }
     place.handshake_done();
-    tracing::info!(client = %id, %peer, name, "connected");
+    let returned = returning.is_some_and(|returning| returning.id == id);
+    tracing::info!(client = %id, %peer, name, returned, "connected");
     Some(ControlSession {
         id,
         epoch: 0,

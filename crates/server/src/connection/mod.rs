@@ -159,10 +159,17 @@ pub fn serve(tcp: TcpStream, ctx: ConnectionContext, place: Arc<Place>) {
         }
     };
     match request {
-        Request::Hello { protocol, name } => {
-            let Some(session) =
-                control::hello(&stream, reader, protocol, &name, &peer, &ctx, &place)
-            else {
+        Request::Hello {
+            protocol,
+            name,
+            returning,
+        } => {
+            let hello = control::Hello {
+                protocol,
+                name: &name,
+                returning: returning.as_ref(),
+            };
+            let Some(session) = control::hello(&stream, reader, hello, &peer, &ctx, &place) else {
                 return;
             };
             control::control_session(stream, session, &peer, ctx)

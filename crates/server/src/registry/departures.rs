@@ -48,9 +48,12 @@ impl MeetingRegistry {
             meeting,
             ticket,
         } = member;
+        // Its client never left: what it missed of the meeting's new life
+        // is told it all the same (a handoff's ticket says so).
         let request = Request::Rejoin {
             meeting: meeting.to_string(),
             ticket,
+            chat_seen: None,
         };
         let prepared = self.prepare(client, &request);
         let cluster = self.cluster.as_deref();
@@ -88,6 +91,7 @@ impl State {
         let silent: Vec<(ClientId, Link)> = self
             .sessions
             .iter()
+            .filter(|(id, _)| !self.holds.is_held(**id))
             .filter_map(|(id, session)| match &session.link {
                 Link::SeatedAt(server) | Link::SeatOf(server) if !cluster.is_alive(server) => {
                     Some((*id, session.link.clone()))
@@ -98,11 +102,7 @@ impl State {
         let mut stranded = Vec::new();
         for (id, link) in silent {
             match link {
-                Link::SeatOf(server) => {
-                    tracing::info!(client = %id, "cluster: its server {server} stopped answering; its seat ends");
-                    self.rules.keep_ticket_of(id);
-                    self.remove_client(id, false);
-                }
+                Link::SeatOf(server) => self.hold_seat(id, &server),
                 Link::SeatedAt(server) => {
                     tracing::info!(client = %id, "cluster: {server} holds its meeting and stopped answering");
                     stranded.extend(self.strand(id));
@@ -111,6 +111,34 @@ impl State {
             }
         }
         stranded
+    }
+
+    /// A seat whose server stopped answering is held, as a session whose
+    /// connection broke: its member's client comes back through another
+    /// server (`returns`), and the others see it reconnecting meanwhile.
+    /// Not held (the hold is off, or full), it ends, its ticket kept.
+    fn hold_seat(&mut self, id: ClientId, server: &str) {
+        let address = self.sessions.get(&id).and_then(|seat| seat.address);
+        if !self.holds.enabled() {
+            tracing::info!(client = %id, "cluster: its server {server} stopped answering; its seat ends");
+            return self.end_seat(id);
+        }
+        tracing::info!(client = %id, "cluster: its server {server} stopped answering; its seat is held");
+        let evicted = self.holds.hold(id, address, std::time::Instant::now());
+        self.rules.reconnecting(id);
+        for old in evicted {
+            tracing::info!(client = %old, "released a held session to make room for another");
+            self.end_seat(old);
+        }
+    }
+
+    /// Ends a session; a seat's standing ticket stays good a while, for its
+    /// member to come back as a new one.
+    pub(super) fn end_seat(&mut self, id: ClientId) {
+        if self.seats.contains(&id) {
+            self.rules.keep_ticket_of(id);
+        }
+        self.remove_client(id, false);
     }
 
     /// A member seated elsewhere is this server's again, out of the span;

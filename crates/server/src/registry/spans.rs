@@ -127,6 +127,9 @@ impl MeetingRegistry {
         self.with_state(|state| {
             match state.sessions.get(&client).map(|s| s.link.clone()) {
                 Some(Link::SeatOf(server)) if server == from => {}
+                Some(Link::SeatOf(old)) if state.returns_with(client, &request) => {
+                    state.move_seat(client, &old, from.clone());
+                }
                 Some(_) => {
                     // Ids are unique across the cluster: this is a stale
                     // or confused server, and the member here stays.
@@ -163,6 +166,10 @@ impl MeetingRegistry {
         self.with_state(|state| {
             if !state.is_seat_of(client, from) {
                 return state.relay(from, &Relay::Refused { client, request });
+            }
+            // Its server was taken for dead, and is not: the seat goes on.
+            if state.holds.release(client) {
+                state.rules.back(client);
             }
             match request {
                 // Answered at the member's own server.
@@ -268,7 +275,9 @@ impl State {
         }
         let (meeting, ticket) = match request {
             Request::Join { meeting, .. } => (meeting, None),
-            Request::Rejoin { meeting, ticket } if !handoff_here => (meeting, Some(ticket)),
+            Request::Rejoin {
+                meeting, ticket, ..
+            } if !handoff_here => (meeting, Some(ticket)),
             _ => return false,
         };
         let Some(meeting) = MeetingId::parse(meeting) else {
@@ -335,7 +344,10 @@ impl State {
             Relay::Held { client } if self.is_seat_of(client, from) => {
                 self.rules.reconnecting(client)
             }
-            Relay::Back { client } if self.is_seat_of(client, from) => self.rules.back(client),
+            Relay::Back { client } if self.is_seat_of(client, from) => {
+                self.holds.release(client);
+                self.rules.back(client)
+            }
             Relay::Gone { client } if self.is_seat_of(client, from) => {
                 self.remove_client(client, false)
             }

@@ -32,6 +32,20 @@ pub struct TicketRecord {
     pub ticket: String,
     pub name: String,
     pub host: bool,
+    /// Whose it is: a member coming back through another server keeps its
+    /// id with it (`hello`'s `returning`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<ClientId>,
+}
+
+impl Handoff {
+    /// The member whose ticket `ticket` is, if the record says.
+    pub fn member_of(&self, ticket: &str) -> Option<ClientId> {
+        self.tickets
+            .iter()
+            .find(|record| record.ticket == ticket)
+            .and_then(|record| record.member)
+    }
 }
 
 /// A meeting about to be handed over, and which ticket is whose.
@@ -47,6 +61,11 @@ pub struct Handover {
 pub(super) struct Ticket {
     host: bool,
     expires: Instant,
+    member: Option<ClientId>,
+    /// Given in this life of the meeting (a standing ticket kept when its
+    /// member's server went away), so the chat numbers its member saw are
+    /// this meeting's; not so for a handoff's.
+    this_life: bool,
 }
 
 impl MeetingRules {
@@ -63,6 +82,7 @@ impl MeetingRules {
                     ticket: ticket.clone(),
                     name: self.name_of(member).unwrap_or_default(),
                     host: member == m.host,
+                    member: Some(member),
                 });
                 members.push((member, ticket));
             }
@@ -154,6 +174,7 @@ impl MeetingRules {
                         ticket: ticket.clone(),
                         name: self.name_of(member).unwrap_or_default(),
                         host: member == m.host,
+                        member: Some(member),
                     })
                     .collect();
                 let handoff = Handoff {
@@ -175,6 +196,7 @@ impl MeetingRules {
         id: ClientId,
         requested: &str,
         ticket: &str,
+        chat_seen: Option<u64>,
         elsewhere: &dyn Elsewhere,
     ) -> Result<(), String> {
         if let Some(meeting) = MeetingId::parse(requested)
@@ -183,16 +205,23 @@ impl MeetingRules {
         {
             return self.point_elsewhere(id, meeting, holder);
         }
+        if let Some(meeting) = MeetingId::parse(requested)
+            && self.meeting_of(id) == Some(&meeting)
+            && self.ticket_member(&meeting, ticket) == Some(id)
+        {
+            self.returned(id, &meeting, chat_seen);
+            return Ok(());
+        }
         self.ensure_not_in_meeting(id)?;
         let now = Instant::now();
         if !self.may_try_joining(id, now) {
             return Err("too many failed joins: wait a few seconds before trying again".into());
         }
-        let Some((meeting, host)) = MeetingId::parse(requested).and_then(|meeting| {
-            let host = self
+        let Some((meeting, (host, this_life))) = MeetingId::parse(requested).and_then(|meeting| {
+            let taken = self
                 .take_ticket(&meeting, ticket, now)
-                .or_else(|| self.take_standing_place(&meeting, ticket))?;
-            Some((meeting, host))
+                .or_else(|| Some((self.take_standing_place(&meeting, ticket)?, true)))?;
+            Some((meeting, taken))
         }) else {
             self.failed_join(id, now);
             return Err(format!(
@@ -211,16 +240,81 @@ impl MeetingRules {
         if let Some(others) = hosted_by {
             self.tell_host_back(id, &meeting, others);
         }
+        // What was said here before it came in: since the last it saw, if
+        // its numbers are this meeting's; all of it if it comes from the
+        // meeting's former life (it missed this one from the start).
+        match (this_life, chat_seen) {
+            (true, Some(seen)) => self.tell_missed_chat(id, &meeting, seen),
+            (true, None) => {}
+            (false, _) => self.tell_missed_chat(id, &meeting, 0),
+        }
         Ok(())
+    }
+
+    /// The member whose ticket `ticket` is for `meeting`: its standing
+    /// ticket here, a ticket kept or handed over here, or (on a server
+    /// that does not hold the meeting) none.
+    pub fn ticket_member(&self, meeting: &MeetingId, ticket: &str) -> Option<ClientId> {
+        if let Some(m) = self.meetings.get(meeting) {
+            let standing = m
+                .standing
+                .iter()
+                .find(|(_, standing)| standing.as_str() == ticket)
+                .map(|(&member, _)| member);
+            return standing.or_else(|| m.tickets.get(ticket).and_then(|kept| kept.member));
+        }
+        let (handoff, _) = self.handoffs.get(meeting)?;
+        handoff.member_of(ticket)
+    }
+
+    /// `id`, a member all along (its seat held while its server was gone),
+    /// is back with its standing ticket through another server, or as a
+    /// client of this one: the others hear it is back, and it hears the
+    /// meeting as it is now and the chat it missed after `chat_seen`.
+    fn returned(&mut self, id: ClientId, meeting: &MeetingId, chat_seen: Option<u64>) {
+        self.back(id);
+        for event in self.snapshot(id) {
+            self.tell(id, event);
+        }
+        if let Some(seen) = chat_seen {
+            self.tell_missed_chat(id, meeting, seen);
+        }
+        self.effects.push(super::Effect::Reroute(meeting.clone()));
+    }
+
+    /// Tells `id` the chat of `meeting` after message `seen` that was for it.
+    fn tell_missed_chat(&mut self, id: ClientId, meeting: &MeetingId, seen: u64) {
+        let Some(m) = self.meetings.get(meeting) else {
+            return;
+        };
+        let (missed, forgotten) = m.chat.missed_by(id, seen);
+        if forgotten {
+            let message = format!(
+                "some chat you missed is no longer kept (the server keeps the last {})",
+                super::chat_log::KEPT_MESSAGES
+            );
+            self.tell(id, Event::Error { message });
+        }
+        for event in missed {
+            self.tell(id, event);
+        }
     }
 
     /// The ticket's host flag if `ticket` lets its bearer into `meeting`
     /// now; it is used up. The meeting's own tickets once it is back, else
     /// those of its handoff.
-    fn take_ticket(&mut self, meeting: &MeetingId, ticket: &str, now: Instant) -> Option<bool> {
+    fn take_ticket(
+        &mut self,
+        meeting: &MeetingId,
+        ticket: &str,
+        now: Instant,
+    ) -> Option<(bool, bool)> {
         if let Some(m) = self.meetings.get_mut(meeting) {
             m.tickets.retain(|_, kept| kept.expires > now);
-            return m.tickets.remove(ticket).map(|kept| kept.host);
+            return m
+                .tickets
+                .remove(ticket)
+                .map(|kept| (kept.host, kept.this_life));
         }
         self.handoffs.retain(|_, (_, expires)| *expires > now);
         let (handoff, _) = self.handoffs.get(meeting)?;
@@ -228,7 +322,7 @@ impl MeetingRules {
             .tickets
             .iter()
             .find(|record| record.ticket == ticket)
-            .map(|record| record.host)
+            .map(|record| (record.host, false))
     }
 
     /// `id` goes because its server went away (it stopped, or died): its
@@ -245,6 +339,8 @@ impl MeetingRules {
             let kept = Ticket {
                 host: m.host == id,
                 expires: Instant::now() + TICKET_LIFE,
+                member: Some(id),
+                this_life: true,
             };
             m.tickets.insert(ticket, kept);
         }
@@ -282,6 +378,8 @@ impl MeetingRules {
                 let ticket = Ticket {
                     host: record.host,
                     expires: expires.max(now),
+                    member: record.member,
+                    this_life: false,
                 };
                 (record.ticket, ticket)
             })
@@ -383,6 +481,7 @@ mod tests {
         rules.handle(
             id,
             Request::Rejoin {
+                chat_seen: None,
                 meeting: meeting.to_string(),
                 ticket: ticket.to_string(),
             },
@@ -405,6 +504,7 @@ mod tests {
         rules.handle(
             ana,
             Request::Rejoin {
+                chat_seen: None,
                 meeting: meeting.to_string(),
                 ticket: tickets[0].1.clone(),
             },

@@ -32,6 +32,7 @@ use std::time::Instant;
 
 pub(crate) mod budget;
 pub use handover::{Handoff, Handover, TicketRecord};
+mod chat_log;
 mod control;
 mod handover;
 mod lobby;
@@ -104,6 +105,8 @@ struct Meeting {
     /// On a server of a cluster: each member's way back should this server
     /// die (`Event::Ticket`), kept in the cluster's directory.
     standing: HashMap<ClientId, String>,
+    /// Its chat, numbered, the last of it kept for members who come back.
+    chat: chat_log::ChatLog,
 }
 
 impl Meeting {
@@ -121,6 +124,7 @@ impl Meeting {
             turned_away: HashSet::new(),
             tickets: HashMap::new(),
             standing: HashMap::new(),
+            chat: chat_log::ChatLog::default(),
         }
     }
 }
@@ -464,7 +468,11 @@ impl MeetingRules {
             Request::Join { meeting, passcode } => {
                 self.join(id, &meeting, passcode.as_deref(), elsewhere)
             }
-            Request::Rejoin { meeting, ticket } => self.rejoin(id, &meeting, &ticket, elsewhere),
+            Request::Rejoin {
+                meeting,
+                ticket,
+                chat_seen,
+            } => self.rejoin(id, &meeting, &ticket, chat_seen, elsewhere),
             Request::Leave => self.leave(id),
             Request::Cancel => self.cancel(id),
             Request::Meetings => self.list_meetings(id, elsewhere),
@@ -913,16 +921,20 @@ impl MeetingRules {
         let meeting = self.current_meeting(id)?;
         check_chat_text(&text)?;
         let from = self.member_ref(id);
-        let members = self.members(&meeting).to_vec();
-        self.tell_all(
-            members,
-            Event::Chat {
-                meeting,
-                from: from.name,
-                from_id: id,
-                text,
-            },
-        );
+        let Some(m) = self.meetings.get_mut(&meeting) else {
+            return Err(NOT_IN_MEETING.to_string());
+        };
+        let seq = m.chat.next_seq();
+        let event = Event::Chat {
+            meeting,
+            from: from.name,
+            from_id: id,
+            text,
+            seq,
+        };
+        m.chat.keep(seq, event.clone(), None);
+        let members = m.members.clone();
+        self.tell_all(members, event);
         Ok(())
     }
 

@@ -63,12 +63,19 @@ impl MeetingRules {
                 self.label(to, &meeting)
             ));
         }
+        let (from, to_ref) = (self.member_ref(id), self.member_ref(to));
+        let Some(m) = self.meetings.get_mut(&meeting) else {
+            return Err(super::NOT_IN_MEETING.to_string());
+        };
+        let seq = m.chat.next_seq();
         let event = Event::Private {
             meeting,
-            from: self.member_ref(id),
-            to: self.member_ref(to),
+            from,
+            to: to_ref,
             text,
+            seq,
         };
+        m.chat.keep(seq, event.clone(), Some([id, to]));
         self.tell_all(vec![to, id], event);
         Ok(())
     }
