@@ -625,4 +625,68 @@ mod tests {
         let used = rejoin(&mut rules, eve, &meeting, &bo_ticket);
         assert!(matches!(used.as_slice(), [Event::Error { .. }]), "{used:?}");
     }
+
+    #[test]
+    fn a_member_back_under_its_own_id_is_back_not_new_and_hears_the_chat_it_missed_once() {
+        let (mut rules, ids) = rules_with(&["ana", "bo", "cai"]);
+        rules.give_standing_tickets();
+        let (ana, bo, cai) = (ids[0], ids[1], ids[2]);
+        let meeting = created(&mut rules, ana);
+        join(&mut rules, bo, &meeting);
+        let bo_ticket = standing(&rules.take_effects(), bo);
+        let say = |rules: &mut MeetingRules, text: &str| {
+            rules.handle(ana, Request::Chat { text: text.into() });
+            rules.take_effects();
+        };
+        say(&mut rules, "one");
+        say(&mut rules, "two");
+        // bo saw "one" (seq 1); his server died, his seat held meanwhile.
+        rules.reconnecting(bo);
+        say(&mut rules, "three");
+        rules.handle(
+            ana,
+            Request::Private {
+                to: bo,
+                text: "psst".into(),
+            },
+        );
+        rules.take_effects();
+        // Someone else's ticket does not make cai bo.
+        assert_eq!(rules.ticket_member(&meeting, &bo_ticket), Some(bo));
+        let wrong = rejoin(&mut rules, cai, &meeting, "not a ticket");
+        assert!(
+            matches!(wrong.as_slice(), [Event::Error { .. }]),
+            "{wrong:?}"
+        );
+
+        rules.handle(
+            bo,
+            Request::Rejoin {
+                meeting: meeting.to_string(),
+                ticket: bo_ticket.clone(),
+                chat_seen: Some(1),
+            },
+        );
+        let effects = rules.take_effects();
+        let to_bo = told(&effects, bo);
+        assert!(
+            matches!(to_bo.first(), Some(Event::Joined { members, .. }) if members.len() == 2),
+            "the meeting as it is: {to_bo:?}"
+        );
+        let missed: Vec<(&str, u64)> = to_bo
+            .iter()
+            .filter_map(|event| match event {
+                Event::Chat { text, seq, .. } | Event::Private { text, seq, .. } => {
+                    Some((text.as_str(), *seq))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(missed, [("two", 2), ("three", 3), ("psst", 4)]);
+        assert!(
+            matches!(told(&effects, ana).as_slice(), [Event::MemberBack { member, .. }] if member.id == bo),
+            "the others see him back, not joining"
+        );
+        assert_eq!(rules.members(&meeting), [ana, bo]);
+    }
 }
