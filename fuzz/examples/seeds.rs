@@ -62,6 +62,7 @@ fn requests() -> Vec<(&'static str, Request)> {
             Request::Hello {
                 protocol: 1,
                 name: "ana".into(),
+                returning: None,
             },
         ),
         (
@@ -188,6 +189,7 @@ fn events() -> Vec<(&'static str, Event)> {
                 from: "ev\u{1b}]0;x\u{7}il".into(),
                 from_id: ClientId(3),
                 text: "a\u{9b}31m\u{202e}txt.exe\u{2066}\r\nserver: fake".into(),
+                seq: 0,
             },
         ),
         (
@@ -394,6 +396,7 @@ fn main() {
             from: "bo".into(),
             from_id: ClientId(3),
             text: "hi".into(),
+            seq: 7,
         },
         Event::MemberLeft {
             meeting: meeting(),
@@ -449,6 +452,7 @@ fn main() {
     let hello = Frame::control(&Request::Hello {
         protocol: 1,
         name: "ana".into(),
+        returning: None,
     });
     let chat = Frame::control(&Request::Chat { text: "hi".into() });
     let audio = Frame::media(MediaKind::Audio, header, &[0u8; 64]);

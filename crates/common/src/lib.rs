@@ -34,5 +34,5 @@ pub use layers::{Layer, LayerHeader, LayerSet, MemberView, PixelSize, ReceiverLa
 pub use media::{MediaKind, PerKind};
 pub use message::{
     ClusterReport, Event, InputEvent, MeetingSummary, MemberInfo, MemberRef, Request, Returning,
-    ServerStatsReport, TrafficStats,
+    ServerAddress, ServerStatsReport, TrafficStats,
 };

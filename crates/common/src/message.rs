@@ -26,6 +26,15 @@ pub enum InputEvent {
     Button { button: u8, down: bool },
 }
 
+/// A server of the cluster: where its clients connect (`host:port`), and
+/// the key it shows (`cluster_servers`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerAddress {
+    pub server: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
 /// Who a member was on a server of its cluster that died (`hello`): its
 /// id, and the meeting and standing ticket that prove it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,6 +358,12 @@ pub enum Event {
     /// another server of the cluster, which takes the meeting over (or
     /// says where it went). A new one comes with each join.
     Ticket { meeting: MeetingId, ticket: String },
+    /// On a server of a cluster, before each `ticket`: the other servers of
+    /// the cluster it knows alive, each with the key it shows (absent
+    /// without TLS), vouched for by this server. Where to `rejoin` should
+    /// this server die; a client trusts these keys for these addresses as
+    /// it trusts a key named in `meeting_moved`.
+    ClusterServers { servers: Vec<ServerAddress> },
     /// The server you are on is stopping and hands your meeting over to
     /// `server` (`host:port`) of its cluster, whose key is `fingerprint`
     /// (absent without TLS), vouched for by this server. Connect there and

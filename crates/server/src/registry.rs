@@ -660,6 +660,9 @@ impl State {
                             self.relay(server, &relay);
                             continue;
                         }
+                        if matches!(event, Event::Ticket { .. }) {
+                            self.tell_cluster_servers(id);
+                        }
                         self.send(id, bytes.clone());
                     }
                 }

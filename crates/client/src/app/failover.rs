@@ -4,23 +4,26 @@
 //! meeting (`ticket`, after each `joined`): should the server die, another
 //! server of the cluster takes the meeting over when a member `rejoin`s
 //! there with it. `Failover` keeps that ticket (for the meeting we are in,
-//! and only while we are in it) and every server of the cluster we know:
-//! the command line's, and those other servers named to us
-//! (`meeting_elsewhere`, `meeting_moved`) with the key they vouched for.
+//! and only while we are in it), the number of the last chat message we
+//! saw there, and every server of the cluster we know: the command line's,
+//! and those other servers named to us (`meeting_elsewhere`,
+//! `meeting_moved`, `cluster_servers`) with the key they vouched for.
 //!
 //! When the control connection breaks and both are there, `Plan::run`
 //! takes the reconnecting thread's place (`session::Connection::reconnect`):
 //!
 //! 1. One quick resume at the same server first. A server that only
 //!    dropped our connection, or a network that hiccuped, keeps our
-//!    session: resuming keeps our id and every event, where a rejoin
-//!    elsewhere makes us a new member. A refused connection means its
+//!    session: resuming keeps every event, where a rejoin elsewhere gives
+//!    only the meeting as it is and its chat. A refused connection means its
 //!    process is gone, so nothing is lost by leaving at once.
 //! 2. Then, every `FAILOVER_RETRY` for `FAILOVER_TRYING_FOR`: each other
 //!    known server, in a random order, is asked to take us back (hello with
-//!    our name, then `rejoin` with the ticket as the first request). Until
-//!    the cluster has noticed the death (up to about 2 s) it answers that
-//!    the dead server holds the meeting: asked again next round. A server
+//!    our name and who we were, then `rejoin` with the ticket and the last
+//!    chat we saw as the first request): we come back as the same member,
+//!    and are told the chat we missed. If the dead server held the meeting
+//!    itself, until the cluster has noticed the death (up to about 2 s) a
+//!    server answers that it holds the meeting: asked again next round. A server
 //!    it names instead has taken it over: followed, once. `joined` ends
 //!    the search; the media sockets are attached there only then.
 //! 3. As long as the dead server might only be unreachable (no refusal
@@ -32,7 +35,8 @@
 //!
 //! Trust is what it is for first connections: the command line's servers
 //! by `--fingerprint`, known_hosts or first use; servers named by another
-//! by the key it vouched for (`link::greet`).
+//! (the command line's too, once named) by the key it vouched for
+//! (`link::greet`).
 
 use super::session::Resumer;
 use crate::events::{AppEvent, FailedOver};
@@ -118,6 +122,11 @@ impl Failover {
             Event::Chat { seq, .. } | Event::Private { seq, .. } if *seq > 0 => {
                 self.chat_seen = Some(*seq);
             }
+            Event::ClusterServers { servers } => {
+                for server in servers {
+                    self.learn(&server.server, server.fingerprint.clone());
+                }
+            }
             Event::MeetingElsewhere {
                 server,
                 fingerprint,
@@ -143,19 +152,26 @@ impl Failover {
     }
 
     /// `server` is a server of the cluster, whose key is `fingerprint`, as
-    /// a server we trusted said. A server already known keeps how it was
-    /// introduced: the command line's trust comes first.
+    /// a server we trusted said. A server of the command line is vouched
+    /// for from now on: its key is then the one named, not one taken on
+    /// first use (a pinned or remembered key still has the last word,
+    /// `link::vouched_tls`). One vouched for already keeps the first key
+    /// it was vouched for with.
     fn learn(&mut self, server: &str, fingerprint: Option<String>) {
         let Ok(name) = servers::parse_one(server, common::protocol::DEFAULT_PORT) else {
             return;
         };
-        if self.known.iter().any(|known| known.name == name) {
-            return;
+        let vouched = Introduced::Vouched(fingerprint);
+        match self.known.iter_mut().find(|known| known.name == name) {
+            Some(known) if matches!(known.introduced, Introduced::Named) => {
+                known.introduced = vouched;
+            }
+            Some(_) => {}
+            None => self.known.push(KnownServer {
+                name,
+                introduced: vouched,
+            }),
         }
-        self.known.push(KnownServer {
-            name,
-            introduced: Introduced::Vouched(fingerprint),
-        });
     }
 
     /// What to do if the control connection to `dead` broke while we are in
@@ -261,8 +277,17 @@ impl Plan {
         let mut targets = Vec::new();
         for known in &self.others {
             for addr in Addresses::resolve(std::slice::from_ref(&known.name)).found {
-                if addr != self.dead && !targets.iter().any(|(seen, _)| *seen == addr) {
-                    targets.push((addr, known.introduced.clone()));
+                if addr == self.dead {
+                    continue;
+                }
+                // An address both named and vouched for (a name and the
+                // address it resolves to): the vouched key is checked.
+                match targets.iter_mut().find(|(seen, _)| *seen == addr) {
+                    Some((_, introduced)) if matches!(introduced, Introduced::Named) => {
+                        *introduced = known.introduced.clone();
+                    }
+                    Some(_) => {}
+                    None => targets.push((addr, known.introduced.clone())),
                 }
             }
         }
@@ -484,5 +509,71 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    #[test]
+    fn the_servers_our_server_names_are_vouched_for_the_command_lines_too() {
+        let dead: SocketAddr = "127.0.0.1:7000".parse().expect("an address");
+        let ours = MeetingId::parse("abc-def").expect("an id");
+        let mut failover = failover("127.0.0.1:7000,127.0.0.1:7001");
+        failover.heard(&Event::ClusterServers {
+            servers: vec![
+                common::ServerAddress {
+                    server: "127.0.0.1:7001".into(),
+                    fingerprint: Some("key-b".into()),
+                },
+                common::ServerAddress {
+                    server: "127.0.0.1:7002".into(),
+                    fingerprint: Some("key-c".into()),
+                },
+            ],
+        });
+        failover.heard(&ticket(&ours));
+        failover.now_in(Some(&ours));
+        let plan = failover
+            .plan(Some(&ours), ClientId(7), dead)
+            .expect("a plan");
+        let keys: Vec<(u16, Option<&str>)> = plan
+            .others
+            .iter()
+            .map(|known| match &known.introduced {
+                Introduced::Vouched(key) => (known.name.port, key.as_deref()),
+                Introduced::Named => (known.name.port, None),
+            })
+            .collect();
+        assert_eq!(keys, [(7001, Some("key-b")), (7002, Some("key-c"))]);
+    }
+
+    #[test]
+    fn the_last_chat_seen_is_of_this_stay_in_the_meeting() {
+        let dead: SocketAddr = "127.0.0.1:7000".parse().expect("an address");
+        let ours = MeetingId::parse("abc-def").expect("an id");
+        let mut failover = failover("127.0.0.1:7000,127.0.0.1:7001");
+        let chat = |seq| Event::Chat {
+            meeting: ours.clone(),
+            from: "bo".into(),
+            from_id: ClientId(3),
+            text: "hi".into(),
+            seq,
+        };
+        failover.heard(&ticket(&ours));
+        failover.now_in(Some(&ours));
+        failover.heard(&chat(4));
+        failover.heard(&chat(5));
+        // The same ticket again (a resume's state): still this stay.
+        failover.heard(&ticket(&ours));
+        let plan = failover
+            .plan(Some(&ours), ClientId(7), dead)
+            .expect("a plan");
+        assert_eq!(plan.chat_seen, Some(5));
+        // A new ticket: a new stay, numbered anew.
+        failover.heard(&Event::Ticket {
+            meeting: ours.clone(),
+            ticket: "another".into(),
+        });
+        let plan = failover
+            .plan(Some(&ours), ClientId(7), dead)
+            .expect("a plan");
+        assert_eq!(plan.chat_seen, None);
     }
 }

@@ -139,7 +139,8 @@ impl EventText {
             Event::Welcome { .. }
             | Event::Attached { .. }
             | Event::Resumed { .. }
-            | Event::Ticket { .. } => return None,
+            | Event::Ticket { .. }
+            | Event::ClusterServers { .. } => return None,
             Event::Created { meeting, passcode } => {
                 let meeting = meeting_text(meeting);
                 match passcode {

@@ -122,6 +122,18 @@ impl Directory {
     }
 
     /// The other servers alive now, by name.
+    /// Where the live other servers' clients connect, and their keys.
+    pub fn addresses(&self, now: Instant) -> Vec<common::ServerAddress> {
+        self.peers(now)
+            .iter()
+            .filter_map(|name| self.alive(name, now))
+            .map(|record| common::ServerAddress {
+                server: record.address.clone(),
+                fingerprint: record.fingerprint.clone(),
+            })
+            .collect()
+    }
+
     pub fn peers(&self, now: Instant) -> Vec<String> {
         let mut peers: Vec<String> = self
             .servers

@@ -280,6 +280,11 @@ impl Cluster {
             .map_err(|_| format!("NATS did not confirm within {HANDOVER_TIMEOUT:?}"))?
     }
 
+    /// The other live servers, as their clients reach them, with their keys.
+    pub fn addresses(&self) -> Vec<common::ServerAddress> {
+        lock(&self.directory).addresses(Instant::now())
+    }
+
     /// The member whose standing ticket for `meeting` is `ticket`, as the
     /// meeting's record in the cluster says (it may lag by half a second).
     pub fn ticket_member(&self, meeting: &MeetingId, ticket: &str) -> Option<common::ClientId> {

@@ -331,6 +331,18 @@ impl State {
         true
     }
 
+    /// Tells a client of this server the other servers of the cluster,
+    /// vouched for (before each standing ticket: where to use it).
+    pub(super) fn tell_cluster_servers(&mut self, client: ClientId) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let servers = cluster.addresses();
+        if !servers.is_empty() {
+            self.send(client, event_bytes(&Event::ClusterServers { servers }));
+        }
+    }
+
     /// Whether `client` is a seat here of a member of `server`.
     fn is_seat_of(&self, client: ClientId, server: &str) -> bool {
         matches!(self.sessions.get(&client).map(|s| &s.link), Some(Link::SeatOf(of)) if of == server)
@@ -415,6 +427,7 @@ impl State {
             && let Some(session) = self.sessions.get_mut(&client)
         {
             session.standing = Some(event.clone());
+            self.tell_cluster_servers(client);
         }
         self.send(client, event_bytes(&event));
     }
