@@ -1504,8 +1504,17 @@ fn real_clients_on_three_servers_see_and_hear_each_other_and_outlive_an_edge() {
     assert!(seen > 0, "chat is numbered");
     let heard_bo = received_from(&cai.wait_stats("stats", |_| true), bo.id, "audio");
 
-    // cai's and dee's server dies. cai goes on through bo's server as the
-    // member it was; the meeting's server holds dee's seat meanwhile.
+    // cai's and dee's server freezes, cai types into it, and it dies. cai
+    // goes on through another server as the member it was, and says again
+    // what its server never passed on; the meeting's server holds dee's
+    // seat meanwhile.
+    let frozen = Command::new("kill")
+        .args(["-STOP", &servers[cai_at].pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(frozen.success());
+    cai.send("typed as its server froze");
+    cai.expect("its chat unconfirmed", |e| e["event"] == "chat_unconfirmed");
     servers[cai_at].kill();
     let moved = cai.expect("moved, failing over", |e| {
         e["event"] == "moved" && e["reason"] == "failover"
@@ -1558,10 +1567,31 @@ fn real_clients_on_three_servers_see_and_hear_each_other_and_outlive_an_edge() {
             told.push(text);
         }
     }
-    assert_eq!(told, ["while dee was away", "still away", "after"]);
+    // Each once: what ana said while dee was away, in order, and cai's
+    // message sent again, which was said meanwhile too.
+    let ana_said: Vec<&str> = told
+        .iter()
+        .map(String::as_str)
+        .filter(|text| *text != "typed as its server froze")
+        .collect();
+    assert_eq!(ana_said, ["while dee was away", "still away", "after"]);
+    assert_eq!(told.len(), 4, "{told:?}");
+    bo.expect("cai's chat, sent again", |e| {
+        e["event"] == "chat" && e["text"] == "typed as its server froze"
+    });
     for client in [ana, bo, cai] {
-        let (status, _) = client.quit();
+        let mut events = client.history.clone();
+        let (status, rest) = client.quit();
         assert!(status.success());
+        events.extend(rest);
+        let of = |kind: &str| {
+            events
+                .iter()
+                .filter(|e| e["event"] == kind && e["text"] == "typed as its server froze")
+                .count()
+        };
+        assert_eq!(of("chat"), 1, "once, at every member");
+        assert!(of("chat_not_delivered") == 0);
     }
 }
 
@@ -1668,4 +1698,70 @@ fn edge_failover_figures() {
         "its audio at a member on the holder, longest gap after the kill: {}",
         spread(&mut gaps)
     );
+}
+
+/// A rolling upgrade: each of three servers is stopped (SIGINT) and started
+/// again at its address in turn, under a meeting with a real client on
+/// each. Nobody is lost: after each restart every client is in the
+/// meeting under the id it started with, and each one's chat reaches the
+/// two others.
+#[test]
+#[cfg_attr(
+    not(nats_server),
+    ignore = "needs nats-server (Debian package nats-server)"
+)]
+fn a_rolling_restart_of_every_server_loses_nobody() {
+    let nats = NatsProcess::start();
+    let url = nats.url();
+    let args = ["--cluster", url.as_str(), "--cluster-name", "rolling"];
+    let mut servers: Vec<ServerProcess> =
+        (0..3).map(|_| ServerProcess::start_with(&args)).collect();
+    let addrs: Vec<std::net::SocketAddr> = servers.iter().map(ServerProcess::addr).collect();
+    let mut clients = vec![ClientProcess::start(&servers[0], "ana")];
+    let meeting = clients[0].create();
+    let meeting_id = MeetingId::parse(&meeting).expect("an id");
+    for (at, name) in [(1, "bo"), (2, "cai")] {
+        let (mut looking, _, _) = RawPeer::hello(addrs[at], "looking");
+        meetings_until(&mut looking, "listed", |list| {
+            list.iter().any(|m| m.id == meeting_id)
+        });
+        let mut client = ClientProcess::start(&servers[at], name);
+        client.join(&meeting);
+        clients.push(client);
+    }
+    // Where each client is connected.
+    let mut at: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    let ids: Vec<u64> = clients.iter().map(|client| client.id).collect();
+    let mut retired = Vec::new();
+    for stopped in 0..3 {
+        assert!(servers[stopped].interrupt().success());
+        for (client, server) in clients.iter_mut().zip(at.iter_mut()) {
+            if *server != addrs[stopped].to_string() {
+                continue;
+            }
+            let moved = client.expect("moved off the stopping server", |e| e["event"] == "moved");
+            assert_eq!(moved["id"], client.id, "the same member: {moved}");
+            *server = moved["server"].as_str().expect("where to").to_string();
+        }
+        let again = ServerProcess::start_wrapped(&[], &addrs[stopped].to_string(), &args);
+        // The stopped one is kept to the end: its log is shown on a failure.
+        retired.push(std::mem::replace(&mut servers[stopped], again));
+        for speaker in 0..3 {
+            let text = format!("round {stopped}, {}", ids[speaker]);
+            clients[speaker].send(&text);
+            for (listener, client) in clients.iter_mut().enumerate() {
+                if listener == speaker {
+                    continue;
+                }
+                let chat = client.expect("the others' chat", |e| {
+                    e["event"] == "chat" && e["text"] == text.as_str()
+                });
+                assert_eq!(chat["from_id"], ids[speaker], "{chat}");
+            }
+        }
+    }
+    for client in clients {
+        let (status, _) = client.quit();
+        assert!(status.success());
+    }
 }

@@ -396,7 +396,7 @@ pub fn connect(
 /// Connects to `server` and says hello, the key checked as `security` says.
 fn connect_to(server: SocketAddr, name: &str, security: &Security) -> anyhow::Result<ServerLink> {
     let (control, trust) = first_control(server, security)?;
-    say_hello(server, control, trust, name)
+    say_hello(server, control, trust, name, None)
 }
 
 /// A control socket to `server`, its key checked as for a first connection:
@@ -438,6 +438,7 @@ pub struct Vouched {
 pub fn connect_vouched(
     vouched: &Vouched,
     name: &str,
+    returning: Option<Returning>,
     security: &Security,
 ) -> anyhow::Result<ServerLink> {
     let target = servers::parse_one(&vouched.server, common::protocol::DEFAULT_PORT)
@@ -448,7 +449,7 @@ pub fn connect_vouched(
     } = Addresses::resolve(std::slice::from_ref(&target));
     for addr in found {
         let attempt = vouched_control(addr, vouched, security)
-            .and_then(|(control, trust)| say_hello(addr, control, trust, name));
+            .and_then(|(control, trust)| say_hello(addr, control, trust, name, returning.clone()));
         match attempt {
             Ok(link) => return Ok(link),
             Err(err) => failures.push(format!("{err:#}")),
@@ -541,8 +542,9 @@ fn say_hello(
     control: Socket,
     trust: Trust,
     name: &str,
+    returning: Option<Returning>,
 ) -> anyhow::Result<ServerLink> {
-    hello(server, control, trust, name, None)?.attach_media()
+    hello(server, control, trust, name, returning)?.attach_media()
 }
 
 /// A control connection that said hello, its media sockets not attached
@@ -827,7 +829,7 @@ mod tests {
         };
         // Refused before connecting: nothing listens there, and the error
         // is the refusal, not the connection's.
-        let text = |security: &Security| failure(connect_vouched(&vouched, "ana", security));
+        let text = |security: &Security| failure(connect_vouched(&vouched, "ana", None, security));
         let by_known_hosts = text(&tls(None, Some(known.clone())));
         assert!(
             by_known_hosts.contains("refusing to move"),
@@ -843,14 +845,14 @@ mod tests {
             fingerprint: None,
             ..vouched.clone()
         };
-        let without_key = failure(connect_vouched(&keyless, "ana", &tls(None, None)));
+        let without_key = failure(connect_vouched(&keyless, "ana", None, &tls(None, None)));
         assert!(without_key.contains("named no key"), "{without_key}");
         // The same key as remembered is no reason to refuse: it tries to connect.
         let same = Vouched {
             fingerprint: Some(remembered.to_string()),
             ..vouched
         };
-        let unreachable = failure(connect_vouched(&same, "ana", &tls(None, Some(known))));
+        let unreachable = failure(connect_vouched(&same, "ana", None, &tls(None, Some(known))));
         assert!(unreachable.contains("could not connect"), "{unreachable}");
     }
 }

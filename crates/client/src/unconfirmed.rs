@@ -35,6 +35,13 @@ pub struct Pending {
     reported: bool,
 }
 
+impl Pending {
+    /// Already said to be unconfirmed (its arrival is news).
+    pub fn was_reported(&self) -> bool {
+        self.reported
+    }
+}
+
 #[derive(Default)]
 pub struct UnconfirmedChat {
     pending: VecDeque<Pending>,
@@ -53,6 +60,22 @@ impl UnconfirmedChat {
             sent_at: now,
             reported: false,
         });
+    }
+
+    /// A message carried over a failover went again as request `number`;
+    /// `reported` if it had been said to be unconfirmed already.
+    pub fn sent_again(
+        &mut self,
+        number: u64,
+        to: Option<String>,
+        text: String,
+        now: Instant,
+        reported: bool,
+    ) {
+        self.sent(number, to, text, now);
+        if let Some(last) = self.pending.back_mut() {
+            last.reported = reported;
+        }
     }
 
     /// Our own message came back: the oldest pending one with this text is

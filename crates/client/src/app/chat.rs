@@ -21,6 +21,13 @@ use std::time::Instant;
 pub(super) struct Chat {
     /// Chat sent and not yet echoed by the server.
     unconfirmed: UnconfirmedChat,
+    /// Our chat unechoed when our server died and we came back through
+    /// another as the same member: the chat the meeting replays to us
+    /// shows which of it arrived; the rest is sent again (`resend_carried`).
+    carried: Vec<Pending>,
+    /// The standing ticket we came back with: the replay numbers the
+    /// meeting's chat as we knew it only if it is still ours after.
+    carried_with: Option<String>,
     log: Option<ChatLog>,
 }
 
@@ -28,10 +35,20 @@ pub(super) struct Chat {
 /// by name), and the text.
 pub(super) type Outgoing = (Option<String>, String);
 
+/// A message carried over a failover, to send again.
+#[derive(Debug, PartialEq)]
+pub(super) struct Again {
+    pub request: Request,
+    /// It had been said to be unconfirmed: its arrival is news.
+    pub said_late: bool,
+}
+
 impl Chat {
     pub fn new(log: Option<ChatLog>) -> Chat {
         Chat {
             unconfirmed: UnconfirmedChat::default(),
+            carried: Vec::new(),
+            carried_with: None,
             log,
         }
     }
@@ -139,16 +156,80 @@ impl Chat {
     /// Our own chat came back from the server: delivered. Said only for a
     /// message that had been said to be unconfirmed.
     pub fn confirmed(&mut self, event: &Event, meeting: &MeetingState) -> Option<LocalEvent> {
-        let Pending { to, text, .. } = match event {
-            Event::Chat { from_id, text, .. } if *from_id == meeting.me => {
-                self.unconfirmed.echoed(false, text)
-            }
-            Event::Private { from, text, .. } if from.id == meeting.me => {
-                self.unconfirmed.echoed(true, text)
-            }
-            _ => None,
+        let (private, text) = match event {
+            Event::Chat { from_id, text, .. } if *from_id == meeting.me => (false, text),
+            Event::Private { from, text, .. } if from.id == meeting.me => (true, text),
+            _ => return None,
+        };
+        let carried = self
+            .carried
+            .iter()
+            .position(|p| p.to.is_some() == private && p.text == *text);
+        let Pending { to, text, .. } = match carried {
+            // Replayed after a failover: it had arrived before our server died.
+            Some(index) => Some(self.carried.remove(index)).filter(Pending::was_reported),
+            None => self.unconfirmed.echoed(private, text),
         }?;
         Some(LocalEvent::ChatConfirmed { to, text })
+    }
+
+    /// Our server died and we come back through another as the same
+    /// member: what it had not echoed is kept, to be sent again unless the
+    /// meeting's replay shows it arrived.
+    pub fn carry_over(&mut self, ticket: String) {
+        self.carried = self.unconfirmed.drain();
+        self.carried_with = Some(ticket);
+    }
+
+    /// The meeting's replay after a failover is all in (the answer to a
+    /// ping sent after the rejoin came), and `standing` is our standing
+    /// ticket now: the carried chat that did not come back in it, as
+    /// requests to send again, and what cannot be, said not delivered: a
+    /// private message to a member no longer there, and all of it if the
+    /// meeting was made again elsewhere (a new ticket: its old server,
+    /// which died, may have passed some on before, and the new one cannot
+    /// tell which).
+    pub fn resend_carried(
+        &mut self,
+        meeting: &MeetingState,
+        standing: Option<&str>,
+    ) -> (Vec<Again>, Vec<LocalEvent>) {
+        let (mut again, mut lost) = (Vec::new(), Vec::new());
+        let same_life = self.carried_with.take().as_deref() == standing && standing.is_some();
+        for pending in self.carried.drain(..) {
+            let said_late = pending.was_reported();
+            let Pending { to, text, .. } = pending;
+            let request = match &to {
+                _ if !same_life => None,
+                None => Some(Request::Chat { text: text.clone() }),
+                Some(name) => meeting
+                    .members
+                    .iter()
+                    .find(|m| m.name == *name)
+                    .map(|member| Request::Private {
+                        to: member.id,
+                        text: text.clone(),
+                    }),
+            };
+            match request {
+                Some(request) => again.push(Again { request, said_late }),
+                None => lost.push(LocalEvent::ChatNotDelivered { to, text }),
+            }
+        }
+        (again, lost)
+    }
+
+    /// A carried message sent again as request `number`: tracked as any
+    /// chat, its arrival said if it had been said to be late.
+    pub fn sent_again(&mut self, number: u64, outgoing: Outgoing, said_late: bool) {
+        let (to, text) = outgoing;
+        self.unconfirmed
+            .sent_again(number, to, text, Instant::now(), said_late);
+    }
+
+    /// Whether chat carried over a failover waits to be sent again.
+    pub fn carries(&self) -> bool {
+        !self.carried.is_empty()
     }
 
     /// The session is over: which messages never arrived.
@@ -193,6 +274,7 @@ impl ChatLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::ClientId;
 
     #[test]
     fn chat_log_lines_hold_no_escape_sequences_and_no_forged_lines() {
@@ -210,5 +292,62 @@ mod tests {
             .filter(|&c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c))
             .collect();
         assert!(bad.is_empty(), "{bad:?} in {text:?}");
+    }
+
+    #[test]
+    fn chat_carried_over_a_failover_is_sent_again_unless_the_replay_shows_it_arrived() {
+        let mut meeting = MeetingState::new(ClientId(7));
+        let meeting_id = MeetingId::parse("abc-def").expect("an id");
+        meeting.members = vec![
+            crate::meeting::fixtures::member(7, "ana", true),
+            crate::meeting::fixtures::member(8, "bo", false),
+        ];
+        let mut chat = Chat::new(None);
+        chat.sent(1, (None, "arrived".into()));
+        chat.sent(2, (None, "lost with the server".into()));
+        chat.sent(3, (Some("bo".into()), "psst".into()));
+        chat.sent(4, (Some("cai".into()), "to someone gone".into()));
+        chat.carry_over("t".into());
+        assert!(chat.carries());
+        // The meeting replays what it said after the last we saw: our
+        // first message is among it.
+        let replayed = Event::Chat {
+            meeting: meeting_id,
+            from: "ana".into(),
+            from_id: ClientId(7),
+            text: "arrived".into(),
+            seq: 12,
+        };
+        assert_eq!(
+            chat.confirmed(&replayed, &meeting),
+            None,
+            "not news: never said late"
+        );
+        let (again, lost) = chat.resend_carried(&meeting, Some("t"));
+        let requests: Vec<&Request> = again.iter().map(|again| &again.request).collect();
+        assert_eq!(
+            requests,
+            [
+                &Request::Chat {
+                    text: "lost with the server".into()
+                },
+                &Request::Private {
+                    to: ClientId(8),
+                    text: "psst".into()
+                },
+            ]
+        );
+        assert!(
+            matches!(lost.as_slice(), [LocalEvent::ChatNotDelivered { to: Some(to), .. }] if to == "cai"),
+            "{lost:?}"
+        );
+        assert!(!chat.carries());
+
+        // The meeting made again elsewhere (a new ticket): not sent again.
+        chat.sent(5, (None, "maybe seen".into()));
+        chat.carry_over("t".into());
+        let (again, lost) = chat.resend_carried(&meeting, Some("new"));
+        assert!(again.is_empty());
+        assert_eq!(lost.len(), 1);
     }
 }

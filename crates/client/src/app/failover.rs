@@ -141,6 +141,18 @@ impl Failover {
         }
     }
 
+    /// Our standing ticket for the meeting we are in, if we hold one.
+    pub fn standing_ticket(&self) -> Option<&str> {
+        self.standing
+            .as_ref()
+            .map(|standing| standing.ticket.as_str())
+    }
+
+    /// The number of the last chat message we saw in our meeting.
+    pub fn chat_seen(&self) -> Option<u64> {
+        self.chat_seen
+    }
+
     /// The meeting we are in now (once an event was taken in): a ticket
     /// for another is forgotten (we left, it ended, we were removed, or we
     /// moved).

@@ -442,6 +442,19 @@ impl App {
             if let Some(read) = self.connection.pong() {
                 self.chat.read_through(read);
             }
+            // After a failover, the first pong follows the meeting's replay.
+            if self.chat.carries() {
+                let standing = self.failover.standing_ticket();
+                let (again, lost) = self.chat.resend_carried(&self.meeting, standing);
+                self.show_held(lost);
+                for again in again {
+                    let chat = Chat::outgoing(&again.request, &self.meeting);
+                    let number = self.connection.send(again.request);
+                    if let Some(chat) = chat {
+                        self.chat.sent_again(number, chat, again.said_late);
+                    }
+                }
+            }
             let released = self.order.pong();
             return self.show_held(released);
         }
@@ -484,7 +497,7 @@ impl App {
             let events = self.connection.events();
             match self
                 .moves
-                .handed_over(meeting, ours, vouched, ticket, events)
+                .handed_over(meeting, ours, self.meeting.me, vouched, ticket, events)
             {
                 // Said as it comes (why the server goes away); `moved`
                 // follows once the move is done (or why not).
@@ -601,7 +614,7 @@ impl App {
                 Request::Rejoin {
                     meeting: meeting.as_str().to_string(),
                     ticket,
-                    chat_seen: None,
+                    chat_seen: self.failover.chat_seen(),
                 },
             ),
         };
@@ -657,6 +670,12 @@ impl App {
             );
             return Some(self.connection_ended(Some(reason)));
         }
+        // Back as the same member: the chat our server never echoed is
+        // sent again there, but only what the meeting's replay does not
+        // show arrived (`Chat::resend_carried`, at the pong below).
+        if id == self.meeting.me {
+            self.chat.carry_over(ticket.clone());
+        }
         // Sent and answered on the failover's thread: counted here, so a
         // resume there later numbers requests and events as the server does.
         self.connection.sent_before(&Request::Rejoin {
@@ -674,6 +693,10 @@ impl App {
         self.connection.counted();
         self.server_event(answer);
         self.announce_again();
+        if self.chat.carries() {
+            self.order.ping_sent();
+            self.send(Request::Ping);
+        }
         None
     }
 

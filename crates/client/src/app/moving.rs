@@ -22,7 +22,7 @@
 use super::session::spawn_named;
 use crate::events::{AppEvent, Entry, Move};
 use crate::link::{self, Security, Vouched};
-use common::{Event, MeetingId};
+use common::{ClientId, Event, MeetingId, Returning};
 use crossbeam_channel::Sender;
 
 pub(super) struct Moves {
@@ -141,16 +141,17 @@ impl Moves {
         let entry = Entry::Join {
             passcode: pending.passcode.clone(),
         };
-        self.start(meeting, vouched, entry, events)
+        self.start(meeting, vouched, entry, None, events)
     }
 
     /// A `meeting_moved`: starts moving to `vouched` to rejoin with `ticket`
-    /// if it is about `ours` (the meeting we are in or wait for), else
-    /// says why not.
+    /// as member `me` (the ticket proves it: we keep our id) if it is about
+    /// `ours` (the meeting we are in or wait for), else says why not.
     pub fn handed_over(
         &mut self,
         meeting: &MeetingId,
         ours: Option<&MeetingId>,
+        me: ClientId,
         vouched: Vouched,
         ticket: &str,
         events: &Sender<AppEvent>,
@@ -173,7 +174,12 @@ impl Moves {
         let entry = Entry::Rejoin {
             ticket: ticket.to_string(),
         };
-        let follow = self.start(meeting, vouched, entry, events);
+        let returning = Returning {
+            id: me,
+            meeting: meeting.clone(),
+            ticket: ticket.to_string(),
+        };
+        let follow = self.start(meeting, vouched, entry, Some(returning), events);
         if follow != Follow::Following {
             self.handover = None;
         }
@@ -187,6 +193,7 @@ impl Moves {
         meeting: &MeetingId,
         vouched: Vouched,
         entry: Entry,
+        returning: Option<Returning>,
         events: &Sender<AppEvent>,
     ) -> Follow {
         self.moving = true;
@@ -194,7 +201,7 @@ impl Moves {
         let (name, security, to_loop) = (self.name.clone(), self.security.clone(), events.clone());
         let server = vouched.server.clone();
         let spawned = spawn_named("move", move || {
-            let outcome = match link::connect_vouched(&vouched, &name, &security) {
+            let outcome = match link::connect_vouched(&vouched, &name, returning, &security) {
                 Ok(link) => AppEvent::Moved(Box::new(Move {
                     link,
                     meeting,
@@ -343,22 +350,22 @@ mod tests {
         let other = MeetingId::parse("ghj-kmn").expect("an id");
         let to = || vouched("127.0.0.1:1");
         assert_eq!(
-            moves.handed_over(&other, Some(&ours), to(), "t", &events),
+            moves.handed_over(&other, Some(&ours), ClientId(7), to(), "t", &events),
             Follow::NotOurs
         );
         assert_eq!(
-            moves.handed_over(&ours, None, to(), "t", &events),
+            moves.handed_over(&ours, None, ClientId(7), to(), "t", &events),
             Follow::NotOurs,
             "not in a meeting"
         );
         assert!(!moves.handing_over());
         assert_eq!(
-            moves.handed_over(&ours, Some(&ours), to(), "t", &events),
+            moves.handed_over(&ours, Some(&ours), ClientId(7), to(), "t", &events),
             Follow::Following
         );
         assert!(moves.handing_over());
         assert!(matches!(
-            moves.handed_over(&ours, Some(&ours), to(), "t", &events),
+            moves.handed_over(&ours, Some(&ours), ClientId(7), to(), "t", &events),
             Follow::Refused(why) if why.contains("moving to another server already")
         ));
         moves.old_closed(Some("reset".into()));
@@ -371,7 +378,7 @@ mod tests {
         assert!(!moves.handing_over());
 
         assert_eq!(
-            moves.handed_over(&ours, Some(&ours), to(), "t", &events),
+            moves.handed_over(&ours, Some(&ours), ClientId(7), to(), "t", &events),
             Follow::Following
         );
         moves.connected();
@@ -385,7 +392,7 @@ mod tests {
         ));
         assert_eq!(moves.rejoin_answer(&error), None, "answered once");
 
-        moves.handed_over(&ours, Some(&ours), to(), "t", &events);
+        moves.handed_over(&ours, Some(&ours), ClientId(7), to(), "t", &events);
         moves.connected();
         assert_eq!(moves.rejoin_answer(&Event::Pong), None);
         let joined = Event::Joined {

@@ -102,7 +102,10 @@ impl State {
         let mut stranded = Vec::new();
         for (id, link) in silent {
             match link {
-                Link::SeatOf(server) => self.hold_seat(id, &server),
+                Link::SeatOf(server) => {
+                    tracing::info!(client = %id, "cluster: its server {server} stopped answering");
+                    self.hold_seat(id);
+                }
                 Link::SeatedAt(server) => {
                     tracing::info!(client = %id, "cluster: {server} holds its meeting and stopped answering");
                     stranded.extend(self.strand(id));
@@ -113,17 +116,16 @@ impl State {
         stranded
     }
 
-    /// A seat whose server stopped answering is held, as a session whose
-    /// connection broke: its member's client comes back through another
-    /// server (`returns`), and the others see it reconnecting meanwhile.
-    /// Not held (the hold is off, or full), it ends, its ticket kept.
-    fn hold_seat(&mut self, id: ClientId, server: &str) {
+    /// A seat whose server stopped answering, or sent its member here as
+    /// it stops, is held as a session whose connection broke: its member's
+    /// client comes back through another server (`returns`), and the
+    /// others see it reconnecting meanwhile. With no hold, it ends, its
+    /// ticket kept.
+    pub(super) fn hold_seat(&mut self, id: ClientId) {
         let address = self.sessions.get(&id).and_then(|seat| seat.address);
         if !self.holds.enabled() {
-            tracing::info!(client = %id, "cluster: its server {server} stopped answering; its seat ends");
             return self.end_seat(id);
         }
-        tracing::info!(client = %id, "cluster: its server {server} stopped answering; its seat is held");
         let evicted = self.holds.hold(id, address, std::time::Instant::now());
         self.rules.reconnecting(id);
         for old in evicted {

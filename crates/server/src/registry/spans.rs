@@ -353,8 +353,14 @@ impl State {
     /// handed a meeting over may still be heard for a moment).
     fn relayed(&mut self, from: &str, relay: Relay) {
         match relay {
+            // Its server lost the member's connection, or sends it here as
+            // it stops: the seat is held for the member to come back.
             Relay::Held { client } if self.is_seat_of(client, from) => {
-                self.rules.reconnecting(client)
+                if self.holds.enabled() && !self.holds.is_held(client) {
+                    self.hold_seat(client);
+                } else {
+                    self.rules.reconnecting(client);
+                }
             }
             Relay::Back { client } if self.is_seat_of(client, from) => {
                 self.holds.release(client);
