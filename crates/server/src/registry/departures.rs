@@ -16,7 +16,13 @@ pub(super) struct Stranded {
     client: ClientId,
     meeting: MeetingId,
     ticket: String,
+    /// The server that held the meeting when it was stranded.
+    left: Option<String>,
 }
+
+/// How long a stranded member's rejoin waits for the cluster's directory
+/// to stop naming the server it left as the meeting's holder.
+const NEW_HOLDER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl MeetingRegistry {
     /// Members whose meeting moved (its holder handed it over, or died)
@@ -47,6 +53,7 @@ impl MeetingRegistry {
             client,
             meeting,
             ticket,
+            left,
         } = member;
         // Its client never left: what it missed of the meeting's new life
         // is told it all the same (a handoff's ticket says so).
@@ -57,6 +64,16 @@ impl MeetingRegistry {
         };
         let prepared = self.prepare(client, &request);
         let cluster = self.cluster.as_deref();
+        // A stopping holder says where the meeting went before the record
+        // that says so may have reached this server: not back to it.
+        if let (Some(cluster), Some(left), None) = (cluster, &left, &prepared.handoff) {
+            let deadline = std::time::Instant::now() + NEW_HOLDER_WAIT;
+            while cluster.holder_of(&meeting).as_ref() == Some(left)
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         tracing::info!(%client, %meeting, here = prepared.handoff.is_some(), "cluster: rejoining a meeting whose holder went away");
         self.with_state(|state| {
             if !state.sessions.contains_key(&client) {
@@ -148,6 +165,7 @@ impl State {
     /// told it is out.
     pub(super) fn strand(&mut self, id: ClientId) -> Option<Stranded> {
         let meeting = self.meeting_here(id);
+        let left = self.seated_at(id);
         let standing = self.sessions.get_mut(&id).and_then(|session| {
             session.link = Link::Local;
             session.route.set(Route::default());
@@ -161,6 +179,7 @@ impl State {
                 client: id,
                 meeting,
                 ticket,
+                left,
             });
         }
         if let Some(meeting) = &meeting {
