@@ -51,6 +51,7 @@ fn info(id: u32, name: &str, host: bool, video: bool) -> MemberInfo {
         id: ClientId(id),
         name: name.into(),
         host,
+        hand: false,
         sharing,
     }
 }
@@ -179,7 +180,7 @@ fn events() -> Vec<(&'static str, Event)> {
             "member_joined",
             Event::MemberJoined {
                 meeting: meeting(),
-                member: member(3, "bo"),
+                member: info(3, "bo", false, false),
             },
         ),
         (
@@ -202,6 +203,7 @@ fn events() -> Vec<(&'static str, Event)> {
                     members: 2,
                     private: false,
                     locked: true,
+                    server: None,
                 }],
                 total: 1,
             },
@@ -235,6 +237,7 @@ fn events() -> Vec<(&'static str, Event)> {
             Event::Privacy {
                 meeting: meeting(),
                 private: true,
+                passcode: None,
             },
         ),
         (
@@ -378,7 +381,7 @@ fn main() {
         },
         Event::MemberJoined {
             meeting: meeting(),
-            member: member(3, "bo"),
+            member: info(3, "bo", false, false),
         },
         Event::Media {
             meeting: meeting(),

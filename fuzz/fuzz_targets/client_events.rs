@@ -20,7 +20,8 @@
 use common::{ClientId, Event};
 use libfuzzer_sys::fuzz_target;
 use meeting_client::meeting::MeetingState;
-use meeting_client::output::{EventText, is_unsafe_to_show, json_line};
+use meeting_client::clean::is_unsafe_to_show;
+use meeting_client::output::{EventText, json_line};
 
 const ME: ClientId = ClientId(1);
 

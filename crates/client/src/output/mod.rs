@@ -19,7 +19,7 @@ use common::{ClientId, Event, MediaKind, MeetingId};
 use serde::Serialize;
 use std::collections::HashMap;
 
-pub use json::Json;
+pub use json::{Json, json_line};
 pub use lines::Lines;
 pub use wording::EventText;
 
