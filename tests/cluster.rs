@@ -518,19 +518,40 @@ fn a_client_whose_server_dies_finds_its_meeting_at_another() {
             .any(|m| m["id"] == moved["id"] && m["name"] == "ana" && m["host"] == true),
         "ana is back, as host: {joined}"
     );
+    // bo, not back yet, is shown to ana as a member reconnecting.
+    assert!(
+        members
+            .iter()
+            .any(|m| m["id"] == bo.id.0 && m["name"] == "bo"),
+        "bo is still in the meeting as ana sees it: {joined}"
+    );
+    ana.expect("bo away", |e| {
+        e["event"] == "member_reconnecting" && e["member"]["id"] == bo.id.0
+    });
     ana.expect_event("ticket");
 
-    // bo comes back with its own standing ticket, and they talk again.
-    let (mut bo_back, _) = rejoin_until_back(&spare, "bo", &meeting_id, &bo_ticket);
+    // bo comes back as the member it was, with its own standing ticket,
+    // and they talk again.
+    let returning = common::Returning {
+        id: bo.id,
+        meeting: meeting_id.clone(),
+        ticket: bo_ticket.clone(),
+    };
+    let mut bo_back = RawMember::returning(spare.addr(), "bo", returning);
+    assert_eq!(bo_back.id, bo.id, "bo's id again");
+    assert!(matches!(
+        rejoin(&mut bo_back.peer, &meeting_id, &bo_ticket),
+        Event::Joined { .. }
+    ));
     ana.expect("bo back", |e| {
-        e["event"] == "member_joined" && e["member"]["name"] == "bo"
+        e["event"] == "member_back" && e["member"]["id"] == bo.id.0
     });
     ana.send("still here");
     bo_back.expect(
         "ana's chat",
         |e| matches!(e, Event::Chat { text, .. } if text == "still here"),
     );
-    bo_back.request(&Request::Chat {
+    bo_back.peer.request(&Request::Chat {
         text: "me too".into(),
     });
     ana.expect("bo's chat", |e| {

@@ -201,6 +201,7 @@ impl MeetingRegistry {
     /// ends what depended on a server that stopped answering.
     pub fn refresh_spans(&self) {
         let stranded = self.with_state(|state| {
+            state.rules.expire_expected(Instant::now());
             state.tell_splits();
             let stranded = state.strand_seats_of_the_silent();
             let meetings: Vec<MeetingId> = state.spans.keys().cloned().collect();

@@ -8,7 +8,7 @@
 //! does, so tickets cannot be guessed either.
 
 use super::{Elsewhere, Holder, Meeting, MeetingRules};
-use common::{ClientId, Event, MeetingId};
+use common::{ClientId, Event, MeetingId, MemberRef};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -54,6 +54,15 @@ pub struct Handover {
     pub meeting: MeetingId,
     pub handoff: Handoff,
     pub members: Vec<(ClientId, String)>,
+}
+
+/// A member of a meeting's former life, not back yet in the meeting made
+/// again from its handoff.
+#[derive(Clone, Debug)]
+pub(super) struct Expected {
+    pub(super) name: String,
+    /// When its ticket lapses: then it is taken for gone.
+    until: Instant,
 }
 
 /// A ticket as the heir keeps it.
@@ -219,7 +228,7 @@ impl MeetingRules {
         }
         let Some((meeting, (host, this_life))) = MeetingId::parse(requested).and_then(|meeting| {
             let taken = self
-                .take_ticket(&meeting, ticket, now)
+                .take_ticket(id, &meeting, ticket, now)
                 .or_else(|| Some((self.take_standing_place(&meeting, ticket)?, true)))?;
             Some((meeting, taken))
         }) else {
@@ -305,16 +314,20 @@ impl MeetingRules {
     /// those of its handoff.
     fn take_ticket(
         &mut self,
+        id: ClientId,
         meeting: &MeetingId,
         ticket: &str,
         now: Instant,
     ) -> Option<(bool, bool)> {
         if let Some(m) = self.meetings.get_mut(meeting) {
             m.tickets.retain(|_, kept| kept.expires > now);
-            return m
-                .tickets
-                .remove(ticket)
-                .map(|kept| (kept.host, kept.this_life));
+            let kept = m.tickets.remove(ticket)?;
+            // Its member comes back under another id: the one shown away
+            // is gone.
+            if let Some(member) = kept.member.filter(|&member| member != id) {
+                self.forget_expected(meeting, member);
+            }
+            return Some((kept.host, kept.this_life));
         }
         self.handoffs.retain(|_, (_, expires)| *expires > now);
         let (handoff, _) = self.handoffs.get(meeting)?;
@@ -367,6 +380,12 @@ impl MeetingRules {
             return;
         };
         self.next_meeting += 1;
+        let handoff_members: Vec<(ClientId, String)> = handoff
+            .tickets
+            .iter()
+            .filter(|record| record.ticket != used)
+            .filter_map(|record| Some((record.member?, record.name.clone())))
+            .collect();
         let mut m = Meeting::new(id, self.next_meeting, handoff.passcode);
         m.locked = handoff.locked;
         m.lobby = handoff.lobby;
@@ -384,6 +403,14 @@ impl MeetingRules {
                 (record.ticket, ticket)
             })
             .collect::<HashMap<_, _>>();
+        m.expected = handoff_members
+            .into_iter()
+            .filter(|(member, _)| *member != id)
+            .map(|(member, name)| {
+                let until = expires.max(now);
+                (member, Expected { name, until })
+            })
+            .collect();
         self.meetings.insert(meeting.clone(), m);
         self.restored.insert(meeting.clone(), expires.max(now));
         self.enter(id, meeting);
@@ -395,7 +422,73 @@ impl MeetingRules {
                 members,
             },
         );
+        self.tell_who_is_away(id, meeting);
         self.give_standing_ticket(id, meeting);
+    }
+
+    /// Tells `id`, just in `meeting`, which of its members are not back
+    /// from its former life yet.
+    pub(super) fn tell_who_is_away(&mut self, id: ClientId, meeting: &MeetingId) {
+        let Some(m) = self.meetings.get(meeting) else {
+            return;
+        };
+        let mut away: Vec<MemberRef> = m
+            .expected
+            .iter()
+            .map(|(&member, expected)| MemberRef {
+                id: member,
+                name: expected.name.clone(),
+            })
+            .collect();
+        away.sort_by_key(|member| member.id);
+        for member in away {
+            self.tell(
+                id,
+                Event::MemberReconnecting {
+                    meeting: meeting.clone(),
+                    member,
+                },
+            );
+        }
+    }
+
+    /// `member`, shown away in `meeting`, will not be back as itself: the
+    /// others hear it left.
+    fn forget_expected(&mut self, meeting: &MeetingId, member: ClientId) {
+        let Some(m) = self.meetings.get_mut(meeting) else {
+            return;
+        };
+        let Some(expected) = m.expected.remove(&member) else {
+            return;
+        };
+        let members = m.members.clone();
+        self.tell_all(
+            members,
+            Event::MemberLeft {
+                meeting: meeting.clone(),
+                member: MemberRef {
+                    id: member,
+                    name: expected.name,
+                },
+            },
+        );
+    }
+
+    /// Members shown away whose tickets lapsed are taken for gone.
+    pub fn expire_expected(&mut self, now: Instant) {
+        let lapsed: Vec<(MeetingId, ClientId)> = self
+            .meetings
+            .iter()
+            .flat_map(|(meeting, m)| {
+                m.expected
+                    .iter()
+                    .filter(|(_, expected)| expected.until <= now)
+                    .map(|(&member, _)| (meeting.clone(), member))
+            })
+            .collect();
+        for (meeting, member) in lapsed {
+            self.forget_expected(&meeting, member);
+        }
     }
 
     /// The host is back: host again, and everyone is told.
@@ -688,5 +781,68 @@ mod tests {
             "the others see him back, not joining"
         );
         assert_eq!(rules.members(&meeting), [ana, bo]);
+    }
+
+    #[test]
+    fn members_of_a_meeting_made_again_are_shown_away_until_back_under_their_ids() {
+        let (mut old, ids) = rules_with(&["ana", "bo", "cai"]);
+        let (ana, bo, cai) = (ids[0], ids[1], ids[2]);
+        let meeting = created(&mut old, ana);
+        join(&mut old, bo, &meeting);
+        join(&mut old, cai, &meeting);
+        old.take_effects();
+        let handovers = old.prepare_handover().expect("random tickets");
+        let ticket_of = |id: ClientId| {
+            handovers[0]
+                .members
+                .iter()
+                .find(|(member, _)| *member == id)
+                .map(|(_, ticket)| ticket.clone())
+                .expect("a ticket")
+        };
+        // The new server: ana and bo come back under their ids (`hello`'s
+        // `returning`); cai does not come back.
+        let (mut new, _) = rules_with(&["ana", "bo"]);
+        new.expect_handoff(meeting.clone(), handovers[0].handoff.clone());
+        let told_bo = rejoin(&mut new, bo, &meeting, &ticket_of(bo));
+        assert!(
+            matches!(told_bo.as_slice(), [Event::Joined { members, .. }, ..]
+                if members.iter().map(|m| m.id).collect::<Vec<_>>() == [bo, ana, cai]),
+            "bo sees the meeting with the others not back yet: {told_bo:?}"
+        );
+        let away: Vec<ClientId> = told_bo
+            .iter()
+            .filter_map(|event| match event {
+                Event::MemberReconnecting { member, .. } => Some(member.id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(away, [ana, cai]);
+
+        new.handle(
+            ana,
+            Request::Rejoin {
+                meeting: meeting.to_string(),
+                ticket: ticket_of(ana),
+                chat_seen: None,
+            },
+        );
+        let effects = new.take_effects();
+        assert!(
+            matches!(told(&effects, bo).first(), Some(Event::MemberBack { member, .. }) if member.id == ana),
+            "ana is back, not new: {:?}",
+            told(&effects, bo)
+        );
+
+        // cai's ticket lapses: the others hear it left.
+        new.expire_expected(Instant::now() + TICKET_LIFE + Duration::from_secs(1));
+        let effects = new.take_effects();
+        for member in [ana, bo] {
+            assert!(
+                matches!(told(&effects, member).as_slice(), [Event::MemberLeft { member, .. }] if member.id == cai),
+                "{:?}",
+                told(&effects, member)
+            );
+        }
     }
 }

@@ -107,6 +107,10 @@ struct Meeting {
     standing: HashMap<ClientId, String>,
     /// Its chat, numbered, the last of it kept for members who come back.
     chat: chat_log::ChatLog,
+    /// Made again from a handoff: the members of its former life not back
+    /// yet, shown to the others as reconnecting until they are (or until
+    /// their tickets lapse).
+    expected: HashMap<ClientId, handover::Expected>,
 }
 
 impl Meeting {
@@ -125,6 +129,7 @@ impl Meeting {
             tickets: HashMap::new(),
             standing: HashMap::new(),
             chat: chat_log::ChatLog::default(),
+            expected: HashMap::new(),
         }
     }
 }
@@ -325,6 +330,18 @@ impl MeetingRules {
             meeting: meeting.clone(),
             members: self.members_info(&meeting),
         }];
+        let mut away: Vec<(&ClientId, &handover::Expected)> = m.expected.iter().collect();
+        away.sort_by_key(|(member, _)| **member);
+        events.extend(
+            away.into_iter()
+                .map(|(&id, expected)| Event::MemberReconnecting {
+                    meeting: meeting.clone(),
+                    member: MemberRef {
+                        id,
+                        name: expected.name.clone(),
+                    },
+                }),
+        );
         if m.passcode.is_some() {
             events.push(Event::Privacy {
                 meeting: meeting.clone(),
@@ -566,9 +583,22 @@ impl MeetingRules {
         let Some(m) = self.meetings.get(meeting) else {
             return Vec::new();
         };
+        let mut expected: Vec<MemberInfo> = m
+            .expected
+            .iter()
+            .map(|(&id, away)| MemberInfo {
+                id,
+                name: away.name.clone(),
+                host: false,
+                hand: false,
+                sharing: PerKind::default(),
+            })
+            .collect();
+        expected.sort_by_key(|member| member.id);
         m.members
             .iter()
             .filter_map(|&id| self.member_info(id, m.host == id))
+            .chain(expected)
             .collect()
     }
 
@@ -709,10 +739,21 @@ impl MeetingRules {
         let others = m.members.clone();
         let lobby = m.lobby.then_some(m.host);
         let private = m.passcode.is_some();
+        let was_expected = m.expected.remove(&id).is_some();
         m.members.push(id);
         let meeting = meeting.clone();
         self.enter(id, &meeting);
-        if let Some(member) = self.member_info(id, false) {
+        if was_expected {
+            // The others were shown it away since the meeting was made again.
+            let member = self.member_ref(id);
+            self.tell_all(
+                others,
+                Event::MemberBack {
+                    meeting: meeting.clone(),
+                    member,
+                },
+            );
+        } else if let Some(member) = self.member_info(id, false) {
             self.tell_all(
                 others,
                 Event::MemberJoined {
@@ -751,6 +792,7 @@ impl MeetingRules {
                 },
             );
         }
+        self.tell_who_is_away(id, &meeting);
         self.give_standing_ticket(id, &meeting);
     }
 
