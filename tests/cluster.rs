@@ -1146,11 +1146,11 @@ fn keep_talking(
 }
 
 /// Records when each frame of `sender` arrives at `socket`, until told to stop.
+/// Notes when each frame arrives on `socket`, and from whom, until `stop`.
 fn arrivals(
     mut socket: RawPeer,
-    sender: common::ClientId,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<Vec<Instant>> {
+) -> std::thread::JoinHandle<Vec<(common::ClientId, Instant)>> {
     std::thread::spawn(move || {
         socket
             .stream
@@ -1159,14 +1159,37 @@ fn arrivals(
             .expect("timeout");
         let mut seen = Vec::new();
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            if let Ok(frame) = socket.next_media()
-                && frame.sender == sender
-            {
-                seen.push(Instant::now());
+            if let Ok(frame) = socket.next_media() {
+                seen.push((frame.sender, Instant::now()));
             }
         }
         seen
     })
+}
+
+/// When `sender`'s frames arrived, of `arrivals`.
+fn arrivals_of(heard: &[(common::ClientId, Instant)], sender: common::ClientId) -> Vec<Instant> {
+    heard
+        .iter()
+        .filter(|(from, _)| *from == sender)
+        .map(|(_, at)| *at)
+        .collect()
+}
+
+/// The longest wait for a frame within 5 s after `killed`, from the kill
+/// on (5 s if none came).
+fn longest_gap_after(killed: Instant, heard: &[Instant]) -> Duration {
+    let window = heard
+        .iter()
+        .copied()
+        .filter(|at| *at >= killed && *at < killed + Duration::from_secs(5));
+    std::iter::once(killed)
+        .chain(window)
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .max()
+        .unwrap_or(Duration::from_secs(5))
 }
 
 #[test]
@@ -1259,7 +1282,7 @@ fn a_spanning_meeting_outlives_its_servers_stopping_and_dying() {
     let talker = keep_talking(talking, stop.clone(), 3_000);
     let survivor_id = survivor.id;
     frames_until_any(&mut hearing, survivor_id);
-    let heard = arrivals(hearing, survivor_id, stop.clone());
+    let heard = arrivals(hearing, stop.clone());
 
     // The holder dies: another server takes the meeting over, the members
     // on the surviving servers are in it again with their ids, and hear
@@ -1282,7 +1305,7 @@ fn a_spanning_meeting_outlives_its_servers_stopping_and_dying() {
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = talker.join();
-    let heard = heard.join().expect("the listener");
+    let heard = arrivals_of(&heard.join().expect("the listener"), survivor_id);
     let after_kill: Vec<Instant> = heard.into_iter().filter(|at| *at >= killed).collect();
     let gap = std::iter::once(killed)
         .chain(after_kill.iter().copied())
@@ -1376,7 +1399,7 @@ fn spanning_failover_figures() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // At most 4 minutes of audio: 20 trials take about 90 s.
     let talker = keep_talking(talking, stop.clone(), 12_000);
-    let heard = arrivals(hearing, bo.id, stop.clone());
+    let heard = arrivals(hearing, stop.clone());
     let (mut back, mut kills) = (Vec::new(), Vec::new());
     for trial in 0..TRIALS {
         let mut holder = cluster_server(&url, "trials");
@@ -1420,24 +1443,11 @@ fn spanning_failover_figures() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = talker.join();
-    let heard = heard.join().expect("the listener");
+    let heard = arrivals_of(&heard.join().expect("the listener"), bo.id);
     // The longest gap in bo's audio at cai within 5 s after each kill.
     let mut gaps: Vec<Duration> = kills
         .iter()
-        .map(|&killed| {
-            let window: Vec<Instant> = heard
-                .iter()
-                .copied()
-                .filter(|at| *at >= killed && *at < killed + Duration::from_secs(5))
-                .collect();
-            std::iter::once(killed)
-                .chain(window)
-                .collect::<Vec<_>>()
-                .windows(2)
-                .map(|pair| pair[1] - pair[0])
-                .max()
-                .unwrap_or(Duration::from_secs(5))
-        })
+        .map(|&killed| longest_gap_after(killed, &heard))
         .collect();
     println!(
         "back in the meeting after the holder's death: {}",
@@ -1634,24 +1644,7 @@ fn edge_failover_figures() {
     let meeting = create(&mut ana.peer, None);
     let hearing = ana.attach(MediaKind::Audio);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let heard = std::thread::spawn({
-        let stop = stop.clone();
-        let mut socket = hearing;
-        move || {
-            socket
-                .stream
-                .tcp()
-                .set_read_timeout(Some(Duration::from_millis(100)))
-                .expect("timeout");
-            let mut seen = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Ok(frame) = socket.next_media() {
-                    seen.push((frame.sender, Instant::now()));
-                }
-            }
-            seen
-        }
-    });
+    let heard = arrivals(hearing, stop.clone());
     let (mut back, mut kills) = (Vec::new(), Vec::new());
     while kills.len() < TRIALS {
         let mut edge = cluster_server(&url, "edges");
@@ -1694,22 +1687,7 @@ fn edge_failover_figures() {
     let heard = heard.join().expect("the listener");
     let mut gaps: Vec<Duration> = kills
         .iter()
-        .map(|&(killed, cai)| {
-            let window: Vec<Instant> = heard
-                .iter()
-                .filter(|(sender, at)| {
-                    *sender == cai && *at >= killed && *at < killed + Duration::from_secs(5)
-                })
-                .map(|(_, at)| *at)
-                .collect();
-            std::iter::once(killed)
-                .chain(window)
-                .collect::<Vec<_>>()
-                .windows(2)
-                .map(|pair| pair[1] - pair[0])
-                .max()
-                .unwrap_or(Duration::from_secs(5))
-        })
+        .map(|&(killed, cai)| longest_gap_after(killed, &arrivals_of(&heard, cai)))
         .collect();
     println!(
         "back in the meeting after its own server's death: {}",
