@@ -325,14 +325,8 @@ impl MeetingRegistry {
             }
             client.control = None;
             state.to_close.extend(client.control_closer.take());
-            let address = client.address;
-            let evicted = state.holds.hold(id, address, Instant::now());
-            state.rules.reconnecting(id);
             state.tell_seat(id, |client| cluster::wire::Relay::Held { client });
-            for old in evicted {
-                tracing::info!(client = %old, "released a held session to make room for another");
-                state.end_seat(old);
-            }
+            state.hold(id);
             true
         })
     }

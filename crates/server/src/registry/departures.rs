@@ -139,10 +139,17 @@ impl State {
     /// others see it reconnecting meanwhile. With no hold, it ends, its
     /// ticket kept.
     pub(super) fn hold_seat(&mut self, id: ClientId) {
-        let address = self.sessions.get(&id).and_then(|seat| seat.address);
         if !self.holds.enabled() {
             return self.end_seat(id);
         }
+        self.hold(id);
+    }
+
+    /// Holds session `id` for its member to come back (its meeting hears
+    /// it is reconnecting); held sessions over their bounds end, oldest
+    /// first.
+    pub(super) fn hold(&mut self, id: ClientId) {
+        let address = self.sessions.get(&id).and_then(|session| session.address);
         let evicted = self.holds.hold(id, address, std::time::Instant::now());
         self.rules.reconnecting(id);
         for old in evicted {

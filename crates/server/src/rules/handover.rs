@@ -208,25 +208,26 @@ impl MeetingRules {
         chat_seen: Option<u64>,
         elsewhere: &dyn Elsewhere,
     ) -> Result<(), String> {
-        if let Some(meeting) = MeetingId::parse(requested)
-            && !self.knows_meeting(&meeting)
-            && let Some(holder) = elsewhere.locate(&meeting)
-        {
-            return self.point_elsewhere(id, meeting, holder);
-        }
-        if let Some(meeting) = MeetingId::parse(requested)
-            && self.meeting_of(id) == Some(&meeting)
-            && self.ticket_member(&meeting, ticket) == Some(id)
-        {
-            self.returned(id, &meeting, chat_seen);
-            return Ok(());
+        let parsed = MeetingId::parse(requested);
+        if let Some(meeting) = &parsed {
+            if !self.knows_meeting(meeting)
+                && let Some(holder) = elsewhere.locate(meeting)
+            {
+                return self.point_elsewhere(id, meeting.clone(), holder);
+            }
+            if self.meeting_of(id) == Some(meeting)
+                && self.ticket_member(meeting, ticket) == Some(id)
+            {
+                self.returned(id, meeting, chat_seen);
+                return Ok(());
+            }
         }
         self.ensure_not_in_meeting(id)?;
         let now = Instant::now();
         if !self.may_try_joining(id, now) {
             return Err("too many failed joins: wait a few seconds before trying again".into());
         }
-        let Some((meeting, (host, this_life))) = MeetingId::parse(requested).and_then(|meeting| {
+        let Some((meeting, (host, this_life))) = parsed.and_then(|meeting| {
             let taken = self
                 .take_ticket(id, &meeting, ticket, now)
                 .or_else(|| Some((self.take_standing_place(&meeting, ticket)?, true)))?;
@@ -429,8 +430,16 @@ impl MeetingRules {
     /// Tells `id`, just in `meeting`, which of its members are not back
     /// from its former life yet.
     pub(super) fn tell_who_is_away(&mut self, id: ClientId, meeting: &MeetingId) {
+        for event in self.away(meeting) {
+            self.tell(id, event);
+        }
+    }
+
+    /// A `member_reconnecting` for each member of `meeting`'s former life
+    /// not back yet, in the order of their ids.
+    pub(super) fn away(&self, meeting: &MeetingId) -> Vec<Event> {
         let Some(m) = self.meetings.get(meeting) else {
-            return;
+            return Vec::new();
         };
         let mut away: Vec<MemberRef> = m
             .expected
@@ -441,15 +450,12 @@ impl MeetingRules {
             })
             .collect();
         away.sort_by_key(|member| member.id);
-        for member in away {
-            self.tell(
-                id,
-                Event::MemberReconnecting {
-                    meeting: meeting.clone(),
-                    member,
-                },
-            );
-        }
+        away.into_iter()
+            .map(|member| Event::MemberReconnecting {
+                meeting: meeting.clone(),
+                member,
+            })
+            .collect()
     }
 
     /// `member`, shown away in `meeting`, will not be back as itself: the

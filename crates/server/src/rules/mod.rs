@@ -330,18 +330,7 @@ impl MeetingRules {
             meeting: meeting.clone(),
             members: self.members_info(&meeting),
         }];
-        let mut away: Vec<(&ClientId, &handover::Expected)> = m.expected.iter().collect();
-        away.sort_by_key(|(member, _)| **member);
-        events.extend(
-            away.into_iter()
-                .map(|(&id, expected)| Event::MemberReconnecting {
-                    meeting: meeting.clone(),
-                    member: MemberRef {
-                        id,
-                        name: expected.name.clone(),
-                    },
-                }),
-        );
+        events.extend(self.away(&meeting));
         if m.passcode.is_some() {
             events.push(Event::Privacy {
                 meeting: meeting.clone(),
@@ -745,14 +734,7 @@ impl MeetingRules {
         self.enter(id, &meeting);
         if was_expected {
             // The others were shown it away since the meeting was made again.
-            let member = self.member_ref(id);
-            self.tell_all(
-                others,
-                Event::MemberBack {
-                    meeting: meeting.clone(),
-                    member,
-                },
-            );
+            self.back(id);
         } else if let Some(member) = self.member_info(id, false) {
             self.tell_all(
                 others,
