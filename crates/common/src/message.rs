@@ -357,7 +357,15 @@ pub enum Event {
     /// `meeting` should its server die. `rejoin` it with this ticket at
     /// another server of the cluster, which takes the meeting over (or
     /// says where it went). A new one comes with each join.
-    Ticket { meeting: MeetingId, ticket: String },
+    Ticket {
+        meeting: MeetingId,
+        ticket: String,
+        /// The meeting was made again after its server died without its
+        /// chat (the cluster could not give it back): its chat numbers
+        /// start again, and the last one you saw says nothing here.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        chat_renumbered: bool,
+    },
     /// On a server of a cluster, before each `ticket`: the other servers of
     /// the cluster it knows alive, each with the key it shows (absent
     /// without TLS), vouched for by this server. Where to `rejoin` should

@@ -127,6 +127,7 @@ impl MeetingRegistry {
         {
             let mut state = lock(&self.state);
             state.rules.give_standing_tickets();
+            state.rules.keep_chat_in_cluster();
             state.cluster = Some(cluster.clone());
         }
         self.cluster = Some(cluster);
@@ -624,14 +625,23 @@ impl State {
         ClientId(cluster.ids().id(self.next_client))
     }
 
-    /// Carries out what the rules asked for, in order.
+    /// Carries out what the rules asked for, in order, and what that asked
+    /// for in turn.
     fn carry_out(&mut self) {
+        loop {
+            let effects = self.rules.take_effects();
+            if effects.is_empty() {
+                return;
+            }
+            self.carry_out_these(effects);
+        }
+    }
+
+    fn carry_out_these(&mut self, effects: Vec<Effect>) {
         // Routes change before anyone is told: a member told it was stopped
         // (or removed, or let in) may act on it at once, and its next frame
         // must already meet the new routes.
-        let (tells, routes): (Vec<Effect>, Vec<Effect>) = self
-            .rules
-            .take_effects()
+        let (tells, routes): (Vec<Effect>, Vec<Effect>) = effects
             .into_iter()
             .partition(|effect| matches!(effect, Effect::Tell { .. }));
         for effect in routes.into_iter().chain(tells) {
@@ -664,6 +674,16 @@ impl State {
                 Effect::Unroute(id) => {
                     if let Some(connection) = self.sessions.get(&id) {
                         connection.route.set(Route::default());
+                    }
+                }
+                Effect::KeepChat { meeting, kept } => {
+                    let seq = kept.seq;
+                    let kept_there = self
+                        .cluster
+                        .as_ref()
+                        .is_some_and(|cluster| cluster.keep_chat(meeting.clone(), kept));
+                    if !kept_there {
+                        self.rules.chat_kept(&meeting, seq);
                     }
                 }
             }

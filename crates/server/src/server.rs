@@ -8,7 +8,7 @@
 //! cannot be started refuses the one connection that needed it.
 
 use crate::admission::{Gate, GateCounts};
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, Cluster, Inbound};
 use crate::config::{Encryption, ServerConfig};
 use crate::connection::{self, ConnectionContext};
 use crate::metrics::MetricsListener;
@@ -198,8 +198,11 @@ fn spawn_relay_reader(registry: MeetingRegistry, cluster: &Cluster) -> anyhow::R
     std::thread::Builder::new()
         .name("cluster-relays".into())
         .spawn(move || {
-            for envelope in relays {
-                registry.from_cluster(envelope);
+            for inbound in relays {
+                match inbound {
+                    Inbound::Relay(envelope) => registry.from_cluster(envelope),
+                    Inbound::ChatKept { meeting, seq } => registry.chat_kept(&meeting, seq),
+                }
             }
         })
         .context("could not start the cluster's relay reader")?;

@@ -25,9 +25,6 @@ pub(super) struct Chat {
     /// another as the same member: the chat the meeting replays to us
     /// shows which of it arrived; the rest is sent again (`resend_carried`).
     carried: Vec<Pending>,
-    /// The standing ticket we came back with: the replay numbers the
-    /// meeting's chat as we knew it only if it is still ours after.
-    carried_with: Option<String>,
     log: Option<ChatLog>,
 }
 
@@ -48,7 +45,6 @@ impl Chat {
         Chat {
             unconfirmed: UnconfirmedChat::default(),
             carried: Vec::new(),
-            carried_with: None,
             log,
         }
     }
@@ -176,31 +172,29 @@ impl Chat {
     /// Our server died and we come back through another as the same
     /// member: what it had not echoed is kept, to be sent again unless the
     /// meeting's replay shows it arrived.
-    pub fn carry_over(&mut self, ticket: String) {
+    pub fn carry_over(&mut self) {
         self.carried = self.unconfirmed.drain();
-        self.carried_with = Some(ticket);
     }
 
     /// The meeting's replay after a failover is all in (the answer to a
-    /// ping sent after the rejoin came), and `standing` is our standing
-    /// ticket now: the carried chat that did not come back in it, as
-    /// requests to send again, and what cannot be, said not delivered: a
-    /// private message to a member no longer there, and all of it if the
-    /// meeting was made again elsewhere (a new ticket: its old server,
-    /// which died, may have passed some on before, and the new one cannot
-    /// tell which).
+    /// ping sent after the rejoin came): the carried chat that did not come
+    /// back in it, as requests to send again. The meeting's server tells
+    /// anyone a message only once the cluster keeps it, so what the replay
+    /// lacks reached nobody. What cannot be sent again is said not
+    /// delivered: a private message to a member no longer there, and all of
+    /// it if the meeting was made again without its chat (`renumbered`: its
+    /// old server may have passed some on, and nobody can tell which).
     pub fn resend_carried(
         &mut self,
         meeting: &MeetingState,
-        standing: Option<&str>,
+        renumbered: bool,
     ) -> (Vec<Again>, Vec<LocalEvent>) {
         let (mut again, mut lost) = (Vec::new(), Vec::new());
-        let same_life = self.carried_with.take().as_deref() == standing && standing.is_some();
         for pending in self.carried.drain(..) {
             let said_late = pending.was_reported();
             let Pending { to, text, .. } = pending;
             let request = match &to {
-                _ if !same_life => None,
+                _ if renumbered => None,
                 None => Some(Request::Chat { text: text.clone() }),
                 Some(name) => meeting
                     .members
@@ -307,7 +301,7 @@ mod tests {
         chat.sent(2, (None, "lost with the server".into()));
         chat.sent(3, (Some("bo".into()), "psst".into()));
         chat.sent(4, (Some("cai".into()), "to someone gone".into()));
-        chat.carry_over("t".into());
+        chat.carry_over();
         assert!(chat.carries());
         // The meeting replays what it said after the last we saw: our
         // first message is among it.
@@ -323,7 +317,7 @@ mod tests {
             None,
             "not news: never said late"
         );
-        let (again, lost) = chat.resend_carried(&meeting, Some("t"));
+        let (again, lost) = chat.resend_carried(&meeting, false);
         let requests: Vec<&Request> = again.iter().map(|again| &again.request).collect();
         assert_eq!(
             requests,
@@ -343,10 +337,10 @@ mod tests {
         );
         assert!(!chat.carries());
 
-        // The meeting made again elsewhere (a new ticket): not sent again.
+        // The meeting made again elsewhere without its chat: not sent again.
         chat.sent(5, (None, "maybe seen".into()));
-        chat.carry_over("t".into());
-        let (again, lost) = chat.resend_carried(&meeting, Some("new"));
+        chat.carry_over();
+        let (again, lost) = chat.resend_carried(&meeting, true);
         assert!(again.is_empty());
         assert_eq!(lost.len(), 1);
     }

@@ -67,6 +67,9 @@ pub(super) struct Failover {
     standing: Option<Standing>,
     /// The number of the last chat message we saw in it (`seq`).
     chat_seen: Option<u64>,
+    /// The meeting was made again without its chat: the chat we sent that
+    /// our dead server never echoed may have reached the others or not.
+    chat_renumbered: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -97,6 +100,7 @@ impl Failover {
             known,
             standing: None,
             chat_seen: None,
+            chat_renumbered: false,
         }
     }
 
@@ -104,16 +108,23 @@ impl Failover {
     /// ticket, and learns the servers that are named to us.
     pub fn heard(&mut self, event: &Event) {
         match event {
-            Event::Ticket { meeting, ticket } => {
-                // A new ticket is a new stay in the meeting (a join, or a
-                // meeting made again elsewhere), whose chat numbers anew;
-                // the same one again is the same stay (told after a resume).
-                let same = self.standing.as_ref().is_some_and(|standing| {
-                    standing.meeting == *meeting && standing.ticket == *ticket
-                });
-                if !same {
+            Event::Ticket {
+                meeting,
+                ticket,
+                chat_renumbered,
+            } => {
+                // The meeting's chat numbers go on through a new ticket in
+                // the same meeting (it was made again elsewhere, with its
+                // chat), unless the server says they start again; another
+                // meeting numbers its own.
+                let same_meeting = self
+                    .standing
+                    .as_ref()
+                    .is_some_and(|standing| standing.meeting == *meeting);
+                if !same_meeting || *chat_renumbered {
                     self.chat_seen = None;
                 }
+                self.chat_renumbered = *chat_renumbered;
                 self.standing = Some(Standing {
                     meeting: meeting.clone(),
                     ticket: ticket.clone(),
@@ -141,16 +152,15 @@ impl Failover {
         }
     }
 
-    /// Our standing ticket for the meeting we are in, if we hold one.
-    pub fn standing_ticket(&self) -> Option<&str> {
-        self.standing
-            .as_ref()
-            .map(|standing| standing.ticket.as_str())
-    }
-
     /// The number of the last chat message we saw in our meeting.
     pub fn chat_seen(&self) -> Option<u64> {
         self.chat_seen
+    }
+
+    /// Whether our meeting, made again after its server died, lost its
+    /// chat (its numbers started again).
+    pub fn chat_renumbered(&self) -> bool {
+        self.chat_renumbered
     }
 
     /// The meeting we are in now (once an event was taken in): a ticket
@@ -468,6 +478,7 @@ mod tests {
         Event::Ticket {
             meeting: meeting.clone(),
             ticket: "t".into(),
+            chat_renumbered: false,
         }
     }
 
@@ -557,7 +568,7 @@ mod tests {
     }
 
     #[test]
-    fn the_last_chat_seen_is_of_this_stay_in_the_meeting() {
+    fn the_last_chat_seen_goes_on_through_new_tickets_unless_the_chat_was_renumbered() {
         let dead: SocketAddr = "127.0.0.1:7000".parse().expect("an address");
         let ours = MeetingId::parse("abc-def").expect("an id");
         let mut failover = failover("127.0.0.1:7000,127.0.0.1:7001");
@@ -578,13 +589,35 @@ mod tests {
             .plan(Some(&ours), ClientId(7), dead)
             .expect("a plan");
         assert_eq!(plan.chat_seen, Some(5));
-        // A new ticket: a new stay, numbered anew.
+        // A new ticket: the meeting made again elsewhere, with its chat.
         failover.heard(&Event::Ticket {
             meeting: ours.clone(),
             ticket: "another".into(),
+            chat_renumbered: false,
         });
         let plan = failover
             .plan(Some(&ours), ClientId(7), dead)
+            .expect("a plan");
+        assert_eq!(plan.chat_seen, Some(5));
+        assert!(!failover.chat_renumbered());
+        // Made again without it: numbered anew.
+        failover.heard(&Event::Ticket {
+            meeting: ours.clone(),
+            ticket: "a third".into(),
+            chat_renumbered: true,
+        });
+        let plan = failover
+            .plan(Some(&ours), ClientId(7), dead)
+            .expect("a plan");
+        assert_eq!(plan.chat_seen, None);
+        assert!(failover.chat_renumbered());
+        // Another meeting numbers its own.
+        let other = MeetingId::parse("ghj-kmn").expect("an id");
+        failover.heard(&chat(9));
+        failover.heard(&ticket(&other));
+        failover.now_in(Some(&other));
+        let plan = failover
+            .plan(Some(&other), ClientId(7), dead)
             .expect("a plan");
         assert_eq!(plan.chat_seen, None);
     }

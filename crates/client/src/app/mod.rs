@@ -444,8 +444,8 @@ impl App {
             }
             // After a failover, the first pong follows the meeting's replay.
             if self.chat.carries() {
-                let standing = self.failover.standing_ticket();
-                let (again, lost) = self.chat.resend_carried(&self.meeting, standing);
+                let renumbered = self.failover.chat_renumbered();
+                let (again, lost) = self.chat.resend_carried(&self.meeting, renumbered);
                 self.show_held(lost);
                 for again in again {
                     let chat = Chat::outgoing(&again.request, &self.meeting);
@@ -674,7 +674,7 @@ impl App {
         // sent again there, but only what the meeting's replay does not
         // show arrived (`Chat::resend_carried`, at the pong below).
         if id == self.meeting.me {
-            self.chat.carry_over(ticket.clone());
+            self.chat.carry_over();
         }
         // Sent and answered on the failover's thread: counted here, so a
         // resume there later numbers requests and events as the server does.

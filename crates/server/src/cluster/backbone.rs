@@ -17,11 +17,14 @@
 //! its own, meanwhile claims are answered "unknown" and each server goes on
 //! with its own meetings.
 
+use super::Inbound;
+use super::chat;
 use super::config::ClusterConfig;
 use super::directory::{Directory, HEARTBEAT, MeetingRecord, ServerRecord};
 use super::ids::IdBlock;
 use super::media::Inlet;
 use super::wire::{Envelope, Relay, Subjects};
+use crate::rules::KeptChat;
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
 use common::sync::lock;
 use common::{LayerSet, MediaKind, MeetingId};
@@ -67,6 +70,11 @@ pub enum Command {
         meeting: MeetingId,
         inlet: Option<(Arc<Inlet>, LayerSet)>,
     },
+    /// What the cluster keeps of `meeting`'s chat, oldest first.
+    ChatTail {
+        meeting: MeetingId,
+        answer: crossbeam_channel::Sender<Result<Vec<KeptChat>, String>>,
+    },
 }
 
 /// A way to publish on the backbone from any thread, without waiting:
@@ -81,9 +89,20 @@ pub struct Publisher {
     subjects: Subjects,
     /// This server's name, which every relay it sends carries.
     me: String,
+    /// Where chat goes to be kept (`chat`), once NATS answered.
+    chat_keeper: Arc<OnceLock<mpsc::Sender<chat::ToKeep>>>,
 }
 
 impl Publisher {
+    /// Hands chat message `kept` of `meeting` to be kept in the cluster;
+    /// the registry hears `ChatKept` when it may be told. False if it
+    /// cannot be taken (then it is told at once).
+    pub fn keep_chat(&self, meeting: MeetingId, kept: KeptChat) -> bool {
+        self.chat_keeper
+            .get()
+            .is_some_and(|keeper| keeper.try_send((meeting, kept)).is_ok())
+    }
+
     /// Publishes a frame on the media connection.
     pub fn publish(&self, subject: async_nats::Subject, payload: bytes::Bytes) {
         self.publish_on(&self.media, subject, payload);
@@ -200,7 +219,7 @@ impl Backbone {
         config: ClusterConfig,
         directory: Arc<Mutex<Directory>>,
         ids: Arc<IdBlock>,
-        inbound: crossbeam_channel::Sender<Envelope>,
+        inbound: crossbeam_channel::Sender<Inbound>,
     ) -> std::io::Result<Backbone> {
         let (commands, queue) = mpsc::channel(COMMAND_QUEUE);
         let counters = Arc::new(Counters::default());
@@ -214,6 +233,7 @@ impl Backbone {
             counters: counters.clone(),
             subjects: subjects.clone(),
             me: config.server.clone(),
+            chat_keeper: Arc::new(OnceLock::new()),
         };
         let bridge = Bridge {
             config,
@@ -227,6 +247,7 @@ impl Backbone {
             media_in: spawn_media_in()?,
             subjects,
             interest: HashMap::new(),
+            chat_keeper: publisher.chat_keeper.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("nats-bridge".into())
@@ -286,10 +307,11 @@ impl Drop for Backbone {
     }
 }
 
-/// The two buckets, once NATS answers.
+/// The two buckets and the chat stream, once NATS answers.
 struct Buckets {
     servers: kv::Store,
     meetings: kv::Store,
+    chat: async_nats::jetstream::stream::Stream,
 }
 
 /// Why a connected spell ended.
@@ -309,7 +331,9 @@ struct Bridge {
     published: HashMap<MeetingId, MeetingRecord>,
     ids: Arc<IdBlock>,
     /// Where relays for this server go (the registry's inbound thread).
-    inbound: crossbeam_channel::Sender<Envelope>,
+    inbound: crossbeam_channel::Sender<Inbound>,
+    /// Where chat goes to be kept (`chat`), once NATS answered.
+    chat_keeper: Arc<OnceLock<mpsc::Sender<chat::ToKeep>>>,
     client: Arc<OnceLock<async_nats::Client>>,
     media: Arc<OnceLock<async_nats::Client>>,
     /// Frames taken from the backbone, for the thread that hands them on.
@@ -340,9 +364,15 @@ impl Bridge {
         // Core subscriptions outlive reconnections: made once.
         self.listen(&client).await;
         let jetstream = async_nats::jetstream::new(client.clone());
+        let _ = self.chat_keeper.set(chat::spawn_keeper(
+            jetstream.clone(),
+            self.subjects.clone(),
+            self.counters.clone(),
+            self.inbound.clone(),
+        ));
         let mut complained = false;
         loop {
-            let buckets = match open_buckets(&jetstream, &self.config).await {
+            let buckets = match open_buckets(&jetstream, &self.config, &self.subjects).await {
                 Ok(buckets) => buckets,
                 Err(err) => {
                     if !complained {
@@ -474,6 +504,11 @@ impl Bridge {
             tokio::select! {
                 _ = heartbeat.tick() => {
                     if let Err(err) = buckets.servers.put(&self.config.server, me.clone()).await {
+                        // NATS came back without its buckets (they live
+                        // in memory): made again, and watched anew.
+                        if stream_is_gone(&err) {
+                            return Ended::Lost("NATS no longer has the cluster's buckets".into());
+                        }
                         tracing::debug!("cluster: heartbeat not stored: {err}");
                     }
                     if self.ids.is_claimed() {
@@ -519,7 +554,7 @@ impl Bridge {
             while let Some(message) = inbox.next().await {
                 match serde_json::from_slice::<Envelope>(&message.payload) {
                     Ok(relay) => {
-                        if inbound.send(relay).is_err() {
+                        if inbound.send(Inbound::Relay(relay)).is_err() {
                             return;
                         }
                     }
@@ -666,6 +701,10 @@ impl Bridge {
                 let _ = answer.send(taken);
             }
             Command::Interest { meeting, inlet } => self.interest(meeting, inlet).await,
+            Command::ChatTail { meeting, answer } => {
+                let tail = chat::tail(&buckets.chat, self.subjects.chat(&meeting)).await;
+                let _ = answer.send(tail);
+            }
             Command::Sync { meetings } => {
                 for (meeting, record) in &meetings {
                     if self.published.get(meeting) != Some(record) {
@@ -752,6 +791,9 @@ impl Bridge {
                     // Put as soon as the backbone is back (on its first refresh).
                     Some(Command::Sync { meetings }) => self.published = meetings,
                     Some(Command::Interest { meeting, inlet }) => self.interest(meeting, inlet).await,
+                    Some(Command::ChatTail { answer, .. }) => {
+                        let _ = answer.send(Err("the cluster's backbone is not reachable".into()));
+                    }
                 },
             }
         }
@@ -790,13 +832,19 @@ fn spawn_media_in()
 async fn open_buckets(
     jetstream: &async_nats::jetstream::Context,
     config: &ClusterConfig,
+    subjects: &Subjects,
 ) -> Result<Buckets, String> {
     let (cluster, replicas) = (&config.name, config.replicas);
     let servers = format!("{cluster}_servers");
     let servers = open_bucket(jetstream, servers, SERVER_RECORD_AGE, replicas).await?;
     let meetings = format!("{cluster}_meetings");
     let meetings = open_bucket(jetstream, meetings, MEETING_RECORD_AGE, replicas).await?;
-    Ok(Buckets { servers, meetings })
+    let chat = chat::open_stream(jetstream, cluster, &subjects.all_chat(), replicas).await?;
+    Ok(Buckets {
+        servers,
+        meetings,
+        chat,
+    })
 }
 
 /// Opens a bucket, making it if nobody has: every server asks for the same
@@ -841,6 +889,14 @@ async fn open_bucket(
         .get_key_value(bucket.clone())
         .await
         .map_err(|err| format!("{bucket}: {err}"))
+}
+
+/// Whether a bucket's put failed because JetStream has no stream for it.
+fn stream_is_gone(err: &kv::PutError) -> bool {
+    use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<PublishError>())
+        .is_some_and(|publish| publish.kind() == PublishErrorKind::StreamNotFound)
 }
 
 async fn put_meeting(bucket: &kv::Store, meeting: &MeetingId, record: &MeetingRecord) {

@@ -10,6 +10,7 @@
 //! of it exists and the server runs exactly as alone.
 
 pub mod backbone;
+pub mod chat;
 pub mod config;
 pub mod directory;
 pub mod ids;
@@ -36,6 +37,8 @@ const CLAIM_TIMEOUT: Duration = Duration::from_secs(2);
 const CLAIM_TRIES: usize = 4;
 /// How long a stopping server waits for NATS to take its handoffs.
 const HANDOVER_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long reading a meeting's kept chat back may take.
+const CHAT_TAIL_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often a `rejoin` looks for its meeting's handoff while it waits.
 const HANDOFF_POLL: Duration = Duration::from_millis(10);
 /// How often this server's meeting lines are compared with what the others
@@ -55,7 +58,16 @@ pub struct Cluster {
     ids: Arc<IdBlock>,
     publisher: Publisher,
     /// Relays from the other servers, until the server takes them.
-    inbound: Mutex<Option<crossbeam_channel::Receiver<Envelope>>>,
+    inbound: Mutex<Option<crossbeam_channel::Receiver<Inbound>>>,
+}
+
+/// What the backbone hands the registry, in one order.
+pub enum Inbound {
+    /// Another server's relay.
+    Relay(Envelope),
+    /// Chat message `seq` of `meeting` is kept in the cluster (or could not
+    /// be): its members may be told it.
+    ChatKept { meeting: MeetingId, seq: u64 },
 }
 
 /// The server a stopping one hands its meetings to.
@@ -126,7 +138,7 @@ impl Cluster {
 
     /// The relays the other servers send this one (taken once, by the
     /// thread that hands them to the registry).
-    pub fn take_inbound(&self) -> Option<crossbeam_channel::Receiver<Envelope>> {
+    pub fn take_inbound(&self) -> Option<crossbeam_channel::Receiver<Inbound>> {
         lock(&self.inbound).take()
     }
 
@@ -164,6 +176,44 @@ impl Cluster {
             meeting: meeting.clone(),
             inlet,
         });
+    }
+
+    /// Keeps chat message `kept` of `meeting` in the cluster; the registry
+    /// hears `ChatKept` when it may tell it. False if the backbone cannot
+    /// take it (then tell it at once).
+    pub fn keep_chat(&self, meeting: MeetingId, kept: crate::rules::KeptChat) -> bool {
+        self.publisher.keep_chat(meeting, kept)
+    }
+
+    /// What the cluster keeps of `meeting`'s chat (waits up to a few
+    /// seconds, on the asking client's thread, outside every lock); None if
+    /// it could not be read.
+    pub fn chat_of(&self, meeting: &MeetingId) -> Option<Vec<crate::rules::KeptChat>> {
+        if !self.is_connected() {
+            return None;
+        }
+        let (answer, answered) = crossbeam_channel::bounded(1);
+        let sent = lock(&self.backbone).send(Command::ChatTail {
+            meeting: meeting.clone(),
+            answer,
+        });
+        if !sent {
+            return None;
+        }
+        match answered.recv_timeout(CHAT_TAIL_TIMEOUT) {
+            Ok(Ok(tail)) => {
+                tracing::info!(%meeting, messages = tail.len(), "cluster: the meeting's chat read back");
+                Some(tail)
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(%meeting, "cluster: the meeting's chat could not be read back ({err}); it is numbered anew");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(%meeting, "cluster: the meeting's chat was not read back in time; it is numbered anew");
+                None
+            }
+        }
     }
 
     /// An id for a meeting `host` is about to create, claimed across the

@@ -120,6 +120,16 @@ impl Subjects {
         format!("{}.srv.{server}", self.prefix)
     }
 
+    /// Where `meeting`'s chat is kept (`chat`).
+    pub fn chat(&self, meeting: &MeetingId) -> String {
+        format!("{}.chat.{meeting}", self.prefix)
+    }
+
+    /// Every meeting's kept chat.
+    pub fn all_chat(&self) -> String {
+        format!("{}.chat.*", self.prefix)
+    }
+
     /// Where `meeting`'s frames of `kind` travel; video in `layer`.
     pub fn media(&self, meeting: &MeetingId, kind: MediaKind, layer: Layer) -> String {
         match kind {

@@ -16,6 +16,8 @@ pub(super) struct Stranded {
     client: ClientId,
     meeting: MeetingId,
     ticket: String,
+    /// The number of the last chat message it was told there.
+    chat_seen: u64,
     /// The server that held the meeting when it was stranded.
     left: Option<String>,
 }
@@ -53,14 +55,16 @@ impl MeetingRegistry {
             client,
             meeting,
             ticket,
+            chat_seen,
             left,
         } = member;
-        // Its client never left: what it missed of the meeting's new life
-        // is told it all the same (a handoff's ticket says so).
+        // Its client never left: it is told the chat it missed after the
+        // last it was told (all of the meeting's new life, if that numbers
+        // its chat anew).
         let request = Request::Rejoin {
             meeting: meeting.to_string(),
             ticket,
-            chat_seen: None,
+            chat_seen: Some(chat_seen),
         };
         let prepared = self.prepare(client, &request);
         let cluster = self.cluster.as_deref();
@@ -173,19 +177,27 @@ impl State {
     pub(super) fn strand(&mut self, id: ClientId) -> Option<Stranded> {
         let meeting = self.meeting_here(id);
         let left = self.seated_at(id);
-        let standing = self.sessions.get_mut(&id).and_then(|session| {
-            session.link = Link::Local;
-            session.route.set(Route::default());
-            session.standing.take()
-        });
+        let (standing, chat_seen) = self
+            .sessions
+            .get_mut(&id)
+            .map(|session| {
+                session.link = Link::Local;
+                session.route.set(Route::default());
+                (session.standing.take(), session.chat_seen)
+            })
+            .unwrap_or_default();
         if let Some(meeting) = &meeting {
             self.reroute_span(meeting);
         }
-        if let Some(Event::Ticket { meeting, ticket }) = standing {
+        if let Some(Event::Ticket {
+            meeting, ticket, ..
+        }) = standing
+        {
             return Some(Stranded {
                 client: id,
                 meeting,
                 ticket,
+                chat_seen,
                 left,
             });
         }
@@ -214,9 +226,12 @@ impl State {
             .sessions
             .iter()
             .filter_map(|(id, session)| match (&session.link, &session.standing) {
-                (Link::SeatedAt(server), Some(Event::Ticket { meeting, ticket })) => {
-                    Some((*id, server.clone(), meeting.clone(), ticket.clone()))
-                }
+                (
+                    Link::SeatedAt(server),
+                    Some(Event::Ticket {
+                        meeting, ticket, ..
+                    }),
+                ) => Some((*id, server.clone(), meeting.clone(), ticket.clone())),
                 _ => None,
             })
             .collect();

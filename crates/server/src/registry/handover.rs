@@ -58,7 +58,9 @@ impl MeetingRegistry {
         if lock(&self.state).rules.knows_meeting(&meeting) {
             return None;
         }
-        let handoff = cluster.handoff_for_rejoin(&meeting, HANDOFF_WAIT)?;
+        let mut handoff = cluster.handoff_for_rejoin(&meeting, HANDOFF_WAIT)?;
+        // Made again here: its chat goes on from what the cluster kept.
+        handoff.chat = cluster.chat_of(&meeting);
         Some((meeting, handoff))
     }
 }

@@ -44,8 +44,11 @@ pub(super) enum Link {
 /// One client's side of the transport: where its events and media go.
 pub(super) struct Session {
     pub(super) link: Link,
-    /// Its standing ticket from the holder it is seated at.
+    /// Its standing ticket from the holder it is seated at...
     pub(super) standing: Option<common::Event>,
+    /// ...and the number of the last chat message the holder told it: what
+    /// it says when it rejoins the meeting where it goes on.
+    pub(super) chat_seen: u64,
     pub(super) token: SessionToken,
     /// None while the session is held (its control connection broke).
     pub(super) control: Option<Outbox>,
@@ -77,6 +80,7 @@ impl Session {
         Session {
             link: Link::Local,
             standing: None,
+            chat_seen: 0,
             token,
             control,
             control_closer,

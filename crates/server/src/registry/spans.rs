@@ -102,6 +102,12 @@ impl MeetingRegistry {
         }
     }
 
+    /// Chat message `seq` of `meeting`, held here, is kept in the cluster
+    /// (or could not be): its members are told it now.
+    pub fn chat_kept(&self, meeting: &MeetingId, seq: u64) {
+        self.with_state(|state| state.rules.chat_kept(meeting, seq));
+    }
+
     /// Runs `work`, which may wait for the cluster, on a thread of its own.
     fn aside(&self, work: impl FnOnce(&MeetingRegistry) + Send + 'static) {
         let registry = self.clone();
@@ -297,6 +303,7 @@ impl State {
             session.standing = Some(Event::Ticket {
                 meeting,
                 ticket: ticket.clone(),
+                chat_renumbered: false,
             });
         }
         self.seat_at(id, holder, me, request.clone())
@@ -425,16 +432,33 @@ impl State {
                 session.standing = Some(Event::Ticket {
                     meeting: meeting.clone(),
                     ticket: ticket.clone(),
+                    chat_renumbered: false,
                 });
             }
             let stranded = self.strand(client);
             return self.stranded.extend(stranded);
         }
-        if let Event::Ticket { .. } = &event
-            && let Some(session) = self.sessions.get_mut(&client)
-        {
-            session.standing = Some(event.clone());
-            self.tell_cluster_servers(client);
+        match (&event, self.sessions.get_mut(&client)) {
+            (
+                Event::Ticket {
+                    chat_renumbered, ..
+                },
+                Some(session),
+            ) => {
+                // A new stay in the meeting (or a new life of it without
+                // its chat) numbers its chat from the start.
+                let renumbered = *chat_renumbered
+                    || session.standing.as_ref().and_then(ticket_meeting) != ticket_meeting(&event);
+                if renumbered {
+                    session.chat_seen = 0;
+                }
+                session.standing = Some(event.clone());
+                self.tell_cluster_servers(client);
+            }
+            (Event::Chat { seq, .. } | Event::Private { seq, .. }, Some(session)) if *seq > 0 => {
+                session.chat_seen = *seq;
+            }
+            _ => {}
         }
         self.send(client, event_bytes(&event));
     }
@@ -693,5 +717,13 @@ impl State {
             Some(Link::SeatedAt(server)) => self.relay(&server, &Relay::Gone { client: id }),
             _ => {}
         }
+    }
+}
+
+/// The meeting a standing ticket is for.
+fn ticket_meeting(event: &Event) -> Option<&MeetingId> {
+    match event {
+        Event::Ticket { meeting, .. } => Some(meeting),
+        _ => None,
     }
 }

@@ -7,6 +7,7 @@
 //! `TICKET_LIFE`; a wrong one counts as a failed join, as a wrong passcode
 //! does, so tickets cannot be guessed either.
 
+use super::chat_log::{ChatLog, KeptChat};
 use super::{Elsewhere, Holder, Meeting, MeetingRules};
 use common::{ClientId, Event, MeetingId, MemberRef};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,11 @@ pub struct Handoff {
     pub locked: bool,
     pub lobby: bool,
     pub tickets: Vec<TicketRecord>,
+    /// Its chat as the cluster kept it (not in the record: read from the
+    /// cluster's chat stream when the meeting is made again); None if it
+    /// could not be read, and the chat is numbered from 1 again.
+    #[serde(skip)]
+    pub chat: Option<Vec<KeptChat>>,
 }
 
 /// One member's way back: its ticket, its name, and whether it was host.
@@ -71,9 +77,10 @@ pub(super) struct Ticket {
     host: bool,
     expires: Instant,
     member: Option<ClientId>,
-    /// Given in this life of the meeting (a standing ticket kept when its
-    /// member's server went away), so the chat numbers its member saw are
-    /// this meeting's; not so for a handoff's.
+    /// The chat numbers its member saw are this meeting's: a standing
+    /// ticket kept when its member's server went away, or a handoff's when
+    /// the meeting was made again with its chat. Not so when the meeting
+    /// was made again without it (numbered from 1 again).
     this_life: bool,
 }
 
@@ -102,6 +109,7 @@ impl MeetingRules {
                     locked: m.locked,
                     lobby: m.lobby,
                     tickets,
+                    chat: None,
                 },
                 members,
             });
@@ -149,6 +157,12 @@ impl MeetingRules {
         self.standing_tickets = true;
     }
 
+    /// From now on each chat message is kept in the cluster before anyone
+    /// is told it (`Effect::KeepChat`).
+    pub fn keep_chat_in_cluster(&mut self) {
+        self.chat_kept_in_cluster = true;
+    }
+
     /// A member in `meeting` gets its standing ticket, if this server gives them.
     pub(super) fn give_standing_ticket(&mut self, id: ClientId, meeting: &MeetingId) {
         if !self.standing_tickets {
@@ -161,11 +175,13 @@ impl MeetingRules {
             return;
         };
         m.standing.insert(id, ticket.clone());
+        let chat_renumbered = m.chat_renumbered;
         self.tell(
             id,
             Event::Ticket {
                 meeting: meeting.clone(),
                 ticket,
+                chat_renumbered,
             },
         );
     }
@@ -191,6 +207,7 @@ impl MeetingRules {
                     locked: m.locked,
                     lobby: m.lobby,
                     tickets,
+                    chat: None,
                 };
                 (meeting.clone(), handoff)
             })
@@ -240,7 +257,7 @@ impl MeetingRules {
             ));
         };
         if !self.meetings.contains_key(&meeting) {
-            self.restore(id, &meeting, ticket, now);
+            self.restore(id, &meeting, ticket, chat_seen, now);
             return Ok(());
         }
         // The host is host as it comes in: its `joined` says so, and the
@@ -336,7 +353,7 @@ impl MeetingRules {
             .tickets
             .iter()
             .find(|record| record.ticket == ticket)
-            .map(|record| (record.host, false))
+            .map(|record| (record.host, handoff.chat.is_some()))
     }
 
     /// `id` goes because its server went away (it stopped, or died): its
@@ -376,10 +393,26 @@ impl MeetingRules {
 
     /// The first member back makes the meeting again, with its settings and
     /// the others' tickets; it hosts until the host is back.
-    fn restore(&mut self, id: ClientId, meeting: &MeetingId, used: &str, now: Instant) {
+    /// Its chat goes on from what the cluster kept of it, if that could be
+    /// read: the member is told what it missed after `chat_seen`.
+    fn restore(
+        &mut self,
+        id: ClientId,
+        meeting: &MeetingId,
+        used: &str,
+        chat_seen: Option<u64>,
+        now: Instant,
+    ) {
         let Some((handoff, expires)) = self.handoffs.remove(meeting) else {
             return;
         };
+        let chat = handoff.chat.map(|tail| {
+            let mut chat = ChatLog::recovered(tail);
+            // Numbers it saw that the cluster no longer had are not given again.
+            chat.numbers_after(chat_seen.unwrap_or(0));
+            chat
+        });
+        let chat_goes_on = chat.is_some();
         self.next_meeting += 1;
         let handoff_members: Vec<(ClientId, String)> = handoff
             .tickets
@@ -390,6 +423,8 @@ impl MeetingRules {
         let mut m = Meeting::new(id, self.next_meeting, handoff.passcode);
         m.locked = handoff.locked;
         m.lobby = handoff.lobby;
+        m.chat_renumbered = !chat_goes_on;
+        m.chat = chat.unwrap_or_default();
         m.tickets = handoff
             .tickets
             .into_iter()
@@ -399,7 +434,7 @@ impl MeetingRules {
                     host: record.host,
                     expires: expires.max(now),
                     member: record.member,
-                    this_life: false,
+                    this_life: chat_goes_on,
                 };
                 (record.ticket, ticket)
             })
@@ -425,6 +460,9 @@ impl MeetingRules {
         );
         self.tell_who_is_away(id, meeting);
         self.give_standing_ticket(id, meeting);
+        if let (true, Some(seen)) = (chat_goes_on, chat_seen) {
+            self.tell_missed_chat(id, meeting, seen);
+        }
     }
 
     /// Tells `id`, just in `meeting`, which of its members are not back
@@ -850,5 +888,139 @@ mod tests {
                 told(&effects, member)
             );
         }
+    }
+
+    /// What a server of a cluster asked to keep, in order.
+    fn kept_chat(effects: &[crate::rules::Effect]) -> Vec<KeptChat> {
+        effects
+            .iter()
+            .filter_map(|effect| match effect {
+                crate::rules::Effect::KeepChat { kept, .. } => Some(kept.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn chat_texts(events: &[Event]) -> Vec<(u64, String)> {
+        events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Chat { seq, text, .. } => Some((*seq, text.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_meeting_made_again_with_its_kept_chat_numbers_on_from_it() {
+        let (mut old, ids) = rules_with(&["ana", "bo"]);
+        old.give_standing_tickets();
+        old.keep_chat_in_cluster();
+        let (ana, bo) = (ids[0], ids[1]);
+        let meeting = created(&mut old, ana);
+        join(&mut old, bo, &meeting);
+        old.take_effects();
+        old.handle(ana, Request::Chat { text: "one".into() });
+        old.handle(bo, Request::Chat { text: "two".into() });
+        let effects = old.take_effects();
+        // Nobody is told a message before the cluster keeps it.
+        assert!(
+            chat_texts(&told(&effects, bo).into_iter().cloned().collect::<Vec<_>>()).is_empty()
+        );
+        let kept = kept_chat(&effects);
+        assert_eq!(kept.iter().map(|k| k.seq).collect::<Vec<_>>(), [1, 2]);
+        old.chat_kept(&meeting, 1);
+        let told_bo: Vec<Event> = told(&old.take_effects(), bo).into_iter().cloned().collect();
+        assert_eq!(chat_texts(&told_bo), [(1, "one".to_string())]);
+
+        // Its server dies; the meeting is made again with what the cluster
+        // kept. bo saw message 1: it is told 2, and the numbers go on.
+        let mut handoff = old.standing_handoffs().remove(&meeting).expect("a handoff");
+        let ticket_of = |member| {
+            handoff
+                .tickets
+                .iter()
+                .find(|record| record.member == Some(member))
+                .map(|record| record.ticket.clone())
+                .expect("a standing ticket")
+        };
+        let (ana_ticket, bo_ticket) = (ticket_of(ana), ticket_of(bo));
+        handoff.chat = Some(kept);
+        let (mut new, _) = rules_with(&[]);
+        new.give_standing_tickets();
+        new.keep_chat_in_cluster();
+        new.expect_handoff(meeting.clone(), handoff);
+        let rejoin_seen = |rules: &mut MeetingRules, id, ticket: &str, seen| {
+            rules.arrive(id, format!("#{id}"), None);
+            rules.handle(
+                id,
+                Request::Rejoin {
+                    meeting: meeting.to_string(),
+                    ticket: ticket.to_string(),
+                    chat_seen: Some(seen),
+                },
+            );
+            let effects = rules.take_effects();
+            told(&effects, id)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<Event>>()
+        };
+        let told_bo = rejoin_seen(&mut new, bo, &bo_ticket, 1);
+        assert!(
+            told_bo.iter().any(|e| matches!(
+                e,
+                Event::Ticket {
+                    chat_renumbered: false,
+                    ..
+                }
+            )),
+            "{told_bo:?}"
+        );
+        assert_eq!(chat_texts(&told_bo), [(2, "two".to_string())]);
+        let told_ana = rejoin_seen(&mut new, ana, &ana_ticket, 2);
+        assert!(chat_texts(&told_ana).is_empty(), "{told_ana:?}");
+        new.handle(
+            ana,
+            Request::Chat {
+                text: "three".into(),
+            },
+        );
+        let kept = kept_chat(&new.take_effects());
+        assert_eq!(kept.iter().map(|k| k.seq).collect::<Vec<_>>(), [3]);
+    }
+
+    #[test]
+    fn a_meeting_made_again_without_its_chat_says_it_is_numbered_anew() {
+        let (mut rules, ids, meeting, tickets) = handed_over();
+        rules.give_standing_tickets();
+        let renumbered = |told: &[Event]| {
+            told.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::Ticket {
+                        chat_renumbered: true,
+                        ..
+                    }
+                )
+            })
+        };
+        let told_bo = rejoin(&mut rules, ids[0], &meeting, &tickets[1].1);
+        assert!(renumbered(&told_bo), "{told_bo:?}");
+        rules.handle(
+            ids[0],
+            Request::Chat {
+                text: "first".into(),
+            },
+        );
+        let told_bo: Vec<Event> = told(&rules.take_effects(), ids[0])
+            .into_iter()
+            .cloned()
+            .collect();
+        assert_eq!(chat_texts(&told_bo), [(1, "first".to_string())]);
+        // ana comes from the former life: all of the new one is hers.
+        let told_ana = rejoin(&mut rules, ids[1], &meeting, &tickets[0].1);
+        assert!(renumbered(&told_ana), "{told_ana:?}");
+        assert_eq!(chat_texts(&told_ana), [(1, "first".to_string())]);
     }
 }

@@ -31,6 +31,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 pub(crate) mod budget;
+pub use chat_log::{KEPT_MESSAGES, KeptChat};
 pub use handover::{Handoff, Handover, TicketRecord};
 mod chat_log;
 mod control;
@@ -51,6 +52,9 @@ pub enum Effect {
     Reroute(MeetingId),
     /// This client is in no meeting any more: its media goes nowhere.
     Unroute(ClientId),
+    /// Keep this chat message in the cluster, then call `chat_kept`: only
+    /// then is anyone told it (a server of a cluster).
+    KeepChat { meeting: MeetingId, kept: KeptChat },
 }
 
 /// A connected client as the rules see it.
@@ -107,6 +111,9 @@ struct Meeting {
     standing: HashMap<ClientId, String>,
     /// Its chat, numbered, the last of it kept for members who come back.
     chat: chat_log::ChatLog,
+    /// Made again after its server died without its chat: numbered from 1
+    /// again (members are told so with their tickets).
+    chat_renumbered: bool,
     /// Made again from a handoff: the members of its former life not back
     /// yet, shown to the others as reconnecting until they are (or until
     /// their tickets lapse).
@@ -129,6 +136,7 @@ impl Meeting {
             tickets: HashMap::new(),
             standing: HashMap::new(),
             chat: chat_log::ChatLog::default(),
+            chat_renumbered: false,
             expected: HashMap::new(),
         }
     }
@@ -185,8 +193,10 @@ pub struct MeetingRules {
     /// the handoff, still in the cluster's directory a while, does not make
     /// one again once its members have all left.
     restored: HashMap<MeetingId, Instant>,
-    /// A server of a cluster gives every member a standing ticket.
+    /// A server of a cluster gives every member a standing ticket...
     standing_tickets: bool,
+    /// ...and keeps each chat message in the cluster before telling it.
+    chat_kept_in_cluster: bool,
     effects: Vec<Effect>,
 }
 
@@ -375,6 +385,7 @@ impl MeetingRules {
             events.push(Event::Ticket {
                 meeting,
                 ticket: ticket.clone(),
+                chat_renumbered: m.chat_renumbered,
             });
         }
         events
@@ -531,6 +542,42 @@ impl MeetingRules {
             );
             self.tell(id, Event::Error { message });
         }
+    }
+
+    /// Says numbered chat message `kept` in `meeting`: at once, or on a
+    /// server of a cluster once the cluster keeps it (`chat_kept`).
+    fn say(&mut self, meeting: MeetingId, kept: KeptChat) {
+        let Some(m) = self.meetings.get_mut(&meeting) else {
+            return;
+        };
+        m.chat.keep(kept.clone());
+        if self.chat_kept_in_cluster {
+            self.effects.push(Effect::KeepChat { meeting, kept });
+        } else {
+            self.chat_kept(&meeting, kept.seq);
+        }
+    }
+
+    /// Chat message `seq` of `meeting` is kept in the cluster (or could
+    /// not be, and the meeting goes on without): its members are told it,
+    /// those of them it is for.
+    pub fn chat_kept(&mut self, meeting: &MeetingId, seq: u64) {
+        let Some(m) = self.meetings.get(meeting) else {
+            return;
+        };
+        let Some(kept) = m.chat.get(seq) else {
+            return;
+        };
+        let to: Vec<ClientId> = match kept.between {
+            // To whom it is said, then to its sender (its echo).
+            Some([from, to]) => [to, from]
+                .into_iter()
+                .filter(|member| m.members.contains(member))
+                .collect(),
+            None => m.members.clone(),
+        };
+        let event = kept.event.clone();
+        self.tell_all(to, event);
     }
 
     pub fn tell(&mut self, to: ClientId, event: Event) {
@@ -950,15 +997,20 @@ impl MeetingRules {
         };
         let seq = m.chat.next_seq();
         let event = Event::Chat {
-            meeting,
+            meeting: meeting.clone(),
             from: from.name,
             from_id: id,
             text,
             seq,
         };
-        m.chat.keep(seq, event.clone(), None);
-        let members = m.members.clone();
-        self.tell_all(members, event);
+        self.say(
+            meeting,
+            KeptChat {
+                seq,
+                event,
+                between: None,
+            },
+        );
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 //! They take the same request budget as every request, and a private
 //! message the same checks as a chat message.
 
-use super::{MeetingRules, check_chat_text, is_invisible};
+use super::{KeptChat, MeetingRules, check_chat_text, is_invisible};
 use common::protocol::{MAX_REACTION_BYTES, MAX_REACTION_GRAPHEMES};
 use common::{ClientId, Event};
 use unicode_segmentation::UnicodeSegmentation;
@@ -69,14 +69,20 @@ impl MeetingRules {
         };
         let seq = m.chat.next_seq();
         let event = Event::Private {
-            meeting,
+            meeting: meeting.clone(),
             from,
             to: to_ref,
             text,
             seq,
         };
-        m.chat.keep(seq, event.clone(), Some([id, to]));
-        self.tell_all(vec![to, id], event);
+        self.say(
+            meeting,
+            KeptChat {
+                seq,
+                event,
+                between: Some([id, to]),
+            },
+        );
         Ok(())
     }
 
