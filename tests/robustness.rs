@@ -284,8 +284,32 @@ fn a_receiver_that_stops_reading_does_not_stop_the_others() {
 
 /// Sends `signal` to process `pid`.
 fn signal(pid: u32, signal: rustix::process::Signal) {
-    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a process id");
-    rustix::process::kill_process(pid, signal).expect("signal sent");
+    let raw = rustix::process::Pid::from_raw(pid as i32).expect("a process id");
+    rustix::process::kill_process(raw, signal).expect("signal sent");
+    // A stop is sent, not yet done: on a busy machine a thread of the
+    // server may still run for a moment. Wait until every one is stopped.
+    if signal == rustix::process::Signal::STOP {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !all_threads_stopped(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// Whether each thread of `pid` is stopped (state `T` in its stat).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    threads.filter_map(Result::ok).all(|thread| {
+        std::fs::read_to_string(thread.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let after_name = stat.rsplit_once(')')?.1.trim_start().to_string();
+                after_name.chars().next()
+            })
+            .is_some_and(|state| state == 'T' || state == 't')
+    })
 }
 
 #[test]
