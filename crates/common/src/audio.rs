@@ -114,6 +114,28 @@ pub fn opus_body(packet: &[u8]) -> Option<Vec<u8>> {
     Some(body)
 }
 
+/// How many samples (at 48 kHz) an Opus packet stands for, from its TOC
+/// byte (RFC 6716, 3.1): None for a packet too short to say.
+pub fn opus_packet_samples(packet: &[u8]) -> Option<usize> {
+    let toc = *packet.first()?;
+    let config = usize::from(toc >> 3);
+    // Each configuration's frame length, in 1/400 s (2.5 ms = 120 samples).
+    let quarters = match config {
+        0..=11 => [4, 8, 16, 24][config % 4],
+        12..=15 => [4, 8][config % 2],
+        _ => [1, 2, 4, 8][config % 4],
+    };
+    let frames = match toc & 0x03 {
+        0 => 1,
+        1 | 2 => 2,
+        _ => usize::from(*packet.get(1)? & 0x3F),
+    };
+    // At most 120 ms: a longer packet is not a valid one.
+    (1..=48)
+        .contains(&(frames * quarters))
+        .then_some(frames * quarters * 120)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +190,25 @@ mod tests {
             assert_eq!(AudioCodec::from_name(codec.name()), Some(codec));
         }
         assert_eq!(AudioCodec::from_name("mp3"), None);
+    }
+
+    #[test]
+    fn an_opus_packet_says_how_long_it_is() {
+        // SILK 10 and 20 ms, hybrid 10 ms, CELT 10 and 20 ms, two 20 ms frames.
+        assert_eq!(opus_packet_samples(&[0 << 3]), Some(480));
+        assert_eq!(opus_packet_samples(&[1 << 3]), Some(960));
+        assert_eq!(opus_packet_samples(&[12 << 3]), Some(480));
+        assert_eq!(opus_packet_samples(&[18 << 3]), Some(480));
+        assert_eq!(opus_packet_samples(&[19 << 3]), Some(960));
+        assert_eq!(opus_packet_samples(&[(19 << 3) | 1]), Some(1920));
+        assert_eq!(opus_packet_samples(&[(19 << 3) | 3, 3]), Some(2880));
+        assert_eq!(opus_packet_samples(&[(19 << 3) | 3]), None);
+        assert_eq!(opus_packet_samples(&[(19 << 3) | 3, 0]), None, "no frames");
+        assert_eq!(
+            opus_packet_samples(&[(19 << 3) | 3, 63]),
+            None,
+            "over 120 ms"
+        );
+        assert_eq!(opus_packet_samples(&[]), None);
     }
 }

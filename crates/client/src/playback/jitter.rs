@@ -1,57 +1,68 @@
 //! The per-sender jitter buffer: turns one member's frames, which arrive early,
-//! late, out of order, in bursts or not at all, into a steady 20 ms per tick of
-//! the playback clock.
+//! late, out of order, in bursts or not at all, into a steady 10 ms per pull of
+//! the playback clock (or of the device's callback).
+//!
+//! Frames may be of any length the sender chose (10 ms, 20 ms, up to 120 ms):
+//! the buffer cuts each into 10 ms *slots*, numbered from the frame's sequence
+//! number, and everything below counts slots. A sender that changes its frame
+//! length is followed as one that restarted.
 //!
 //! It owns everything about one sender's timing for playback:
-//! - it holds frames by sequence number and plays them in order; a frame that
-//!   comes after its turn is late and dropped, a repeat is ignored;
-//! - a missing frame is concealed by repeating the last pitch period of what was
-//!   played, fading to silence over two frames; the next real frame fades in
-//!   over 5 ms, so neither the gap nor the resume clicks;
-//! - its *span* (the frames from the next to play to the newest, holes included)
-//!   is the delay it adds. The target span adapts to the jitter seen in the
-//!   frames' timestamps (2 to 5 frames); above 6 frames it drops at once, and a
-//!   span that stays above the target for half a second (a sender whose clock
-//!   runs fast, or a burst) loses one frame at a time, preferring quiet ones; a
-//!   span that stays below it (a slow clock) gains one concealed frame. So the
-//!   delay returns to the target instead of growing.
+//! - it holds slots in order and plays them in order; a frame that comes after
+//!   its turn is late and dropped, a repeat is ignored;
+//! - a missing slot is concealed by repeating the last pitch period of what was
+//!   played, fading to silence over 40 ms; the next real slot fades in over
+//!   5 ms, so neither the gap nor the resume clicks;
+//! - its *span* (the slots from the next to play to the newest, holes
+//!   included) is the delay it adds. The target span adapts to the jitter seen
+//!   in the frames' timestamps: at least one slot more than a frame on a clean
+//!   network (10 to 20 ms for 10 ms frames), up to 100 ms; above 120 ms it
+//!   drops at once, and a span that stays above the target for half a second
+//!   (a sender whose clock runs fast, or a burst) loses one slot at a time,
+//!   preferring quiet ones; a span that stays below it (a slow clock) gains one
+//!   concealed slot. So the delay returns to the target instead of growing.
 //!
 //! Time comes in as arguments (`now`), never from the system clock, so the unit
 //! tests play hours of synthetic timing in milliseconds.
 
 use crate::level::rms_dbfs;
-use common::protocol::AUDIO_FRAME_SAMPLES;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-const FRAME: usize = AUDIO_FRAME_SAMPLES;
-const FRAME_US: i64 = 20_000;
+/// One slot: 10 ms at 48 kHz, what each pull produces.
+pub const SLOT: usize = 480;
+const SLOT_US: i64 = 10_000;
+/// The longest frame taken whole (120 ms, Opus's longest); longer ones are cut.
+const MAX_FRAME_SLOTS: usize = 12;
+/// What concealment looks back on: 20 ms of what was played.
+const HISTORY: usize = 2 * SLOT;
 
-/// The bounds of the buffer, in 20 ms frames of span.
+/// The bounds of the buffer, in 10 ms slots of span.
 #[derive(Clone, Copy, Debug)]
 pub struct JitterBounds {
-    /// The least target: 2 frames, so a frame waits 20 to 40 ms.
-    pub min_target: usize,
-    /// The most the target adapts to: 5 frames (80 to 100 ms).
+    /// The least target beyond a frame's own slots: 1, so on a clean network
+    /// a 10 ms frame waits 10 to 20 ms (a 20 ms frame, 20 to 30).
+    pub min_extra: usize,
+    /// The most the target adapts to: 10 slots (100 ms).
     pub max_target: usize,
-    /// Above this the buffer drops frames at once: 6 frames, 120 ms.
+    /// Above this the buffer drops at once: 12 slots, 120 ms.
     pub max_span: usize,
 }
 
 impl Default for JitterBounds {
     fn default() -> JitterBounds {
         JitterBounds {
-            min_target: 2,
-            max_target: 5,
-            max_span: 6,
+            min_extra: 1,
+            max_target: 10,
+            max_span: 12,
         }
     }
 }
 
-/// Ticks a span must stay above or below the target before the buffer corrects
-/// it: half a second, so ordinary jitter does not trigger it.
-const CORRECTION_WINDOW: usize = 25;
+/// Pulls a span must stay above or below the target before the buffer
+/// corrects it: half a second, so ordinary jitter does not trigger it.
+const CORRECTION_WINDOW: usize = 50;
 /// Frames whose lateness sets the target: the last five seconds.
 const LATENESS_WINDOW: usize = 250;
 /// Lateness is measured against the quickest frame of the last second: a
@@ -59,33 +70,34 @@ const LATENESS_WINDOW: usize = 250;
 const TREND_WINDOW: usize = 50;
 /// A frame quieter than this may be dropped without anyone noticing.
 const QUIET_DBFS: f32 = -50.0;
-/// How many ticks a pending drop waits for a quiet frame before taking any.
-const QUIET_PATIENCE: usize = 10;
+/// How many pulls a pending drop waits for a quiet slot before taking any.
+const QUIET_PATIENCE: usize = 20;
 /// This many late frames in a row mean the sender's sequence went back (a
 /// restarted sender), not a slow network: half a second.
 const RESTART_AFTER_LATE: usize = 25;
 /// Crossfade into a real frame after concealment or a drop: 5 ms.
 pub const CROSSFADE: usize = 240;
-/// Concealment fades to silence over this many frames.
-const FADE_FRAMES: f32 = 2.0;
+/// Concealment fades to silence over this many samples (40 ms).
+const FADE_SAMPLES: f32 = 1920.0;
 /// Pitch periods searched for concealment: 40 to 720 samples (1200 to 67 Hz).
 const MIN_PERIOD: usize = 40;
 const MAX_PERIOD: usize = 720;
 /// Samples compared when looking for the pitch period.
-const MATCH_LEN: usize = FRAME - MAX_PERIOD;
+const MATCH_LEN: usize = HISTORY - MAX_PERIOD;
 
-/// What one buffer did, for `/stats` and the tests.
+/// What one buffer did, for `/stats` and the tests. Counts are of 10 ms
+/// slots, but `late`, which counts frames.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct JitterStats {
-    /// Frames played as they arrived.
+    /// Slots played as they arrived.
     pub played: u64,
-    /// Frames filled in because theirs was missing at its turn (lost or late).
+    /// Slots filled in because theirs was missing at its turn (lost or late).
     pub concealed: u64,
     /// Frames that arrived after their turn (already concealed).
     pub late: u64,
-    /// Frames dropped to bring the delay back down.
+    /// Slots dropped to bring the delay back down.
     pub dropped: u64,
-    /// Frames inserted to bring the delay back up (a slow sender).
+    /// Slots inserted to bring the delay back up (a slow sender).
     pub stretched: u64,
     /// Times the buffer ran empty and buffered again.
     pub underruns: u64,
@@ -105,9 +117,13 @@ struct Queued {
 
 pub struct JitterBuffer {
     bounds: JitterBounds,
-    frames: BTreeMap<u32, Queued>,
-    /// The sequence number whose turn is next; `None` before the first frame.
-    next: Option<u32>,
+    /// Slots by number: a frame's sequence number times `frame_slots`, plus
+    /// the slot's place in it.
+    frames: BTreeMap<u64, Queued>,
+    /// The slots in each of this sender's frames (1 for 10 ms frames).
+    frame_slots: usize,
+    /// The slot whose turn is next; `None` before the first frame.
+    next: Option<u64>,
     /// False while (re)buffering up to the target.
     playing: bool,
     target: usize,
@@ -151,10 +167,11 @@ impl JitterBuffer {
         JitterBuffer {
             bounds,
             frames: BTreeMap::new(),
+            frame_slots: 1,
             next: None,
             playing: false,
-            target: bounds.min_target,
-            history: vec![0.0; FRAME],
+            target: 1 + bounds.min_extra,
+            history: vec![0.0; HISTORY],
             period: None,
             conceal_gain: 0.0,
             discontinuous: false,
@@ -171,10 +188,18 @@ impl JitterBuffer {
         }
     }
 
-    /// Takes one frame as it arrived at `now`. Frames other than 20 ms are cut
-    /// or padded with silence (the protocol says "normally" 960 samples).
+    /// Takes one frame as it arrived at `now`: cut into 10 ms slots, the
+    /// last padded with silence.
     pub fn push(&mut self, sequence: u32, timestamp_us: u64, pcm: &[i16], now: Instant) {
-        if self.next.is_some_and(|next| sequence < next) {
+        let slots = pcm.len().div_ceil(SLOT).clamp(1, MAX_FRAME_SLOTS);
+        if slots != self.frame_slots {
+            // Another frame length: numbered anew, as a restarted sender.
+            self.restart();
+            self.frame_slots = slots;
+            self.target = self.target.max(slots + self.bounds.min_extra);
+        }
+        let first = u64::from(sequence) * slots as u64;
+        if self.next.is_some_and(|next| first < next) {
             self.stats.late += 1;
             self.late_in_a_row += 1;
             if self.late_in_a_row < RESTART_AFTER_LATE {
@@ -184,21 +209,23 @@ impl JitterBuffer {
             self.restart();
         }
         self.late_in_a_row = 0;
-        if self.frames.contains_key(&sequence) {
+        if self.frames.contains_key(&first) {
             return;
         }
         self.note_transit(timestamp_us, now);
-        let mut samples: Vec<f32> = pcm.iter().take(FRAME).map(|&s| f32::from(s)).collect();
-        samples.resize(FRAME, 0.0);
-        let quiet = rms_dbfs(pcm) < QUIET_DBFS;
-        self.frames.insert(
-            sequence,
-            Queued {
-                pcm: samples,
-                arrived: now,
-                quiet,
-            },
-        );
+        for (place, chunk) in pcm.chunks(SLOT).take(slots).enumerate() {
+            let mut samples: Vec<f32> = chunk.iter().map(|&s| f32::from(s)).collect();
+            samples.resize(SLOT, 0.0);
+            let quiet = rms_dbfs(chunk) < QUIET_DBFS;
+            self.frames.insert(
+                first + place as u64,
+                Queued {
+                    pcm: samples,
+                    arrived: now,
+                    quiet,
+                },
+            );
+        }
         // A runaway sender (or a clock jump) cannot grow memory: beyond twice
         // the hard bound the oldest go at once.
         while self.frames.len() > 2 * self.bounds.max_span {
@@ -209,8 +236,8 @@ impl JitterBuffer {
         }
     }
 
-    /// Frames from the next to play to the newest, holes included. While
-    /// buffering, holes before the oldest frame do not count: they will be
+    /// Slots from the next to play to the newest, holes included. While
+    /// buffering, holes before the oldest slot do not count: they will be
     /// skipped, not waited for.
     pub fn span(&self) -> usize {
         match (self.frames.first_key_value(), self.frames.last_key_value()) {
@@ -225,20 +252,21 @@ impl JitterBuffer {
         }
     }
 
-    /// The delay the buffer aims for, in frames of span.
+    /// The delay the buffer aims for, in slots of span.
     pub fn target(&self) -> usize {
         self.target
     }
 
     pub fn stats(&self) -> JitterStats {
         let mut stats = self.stats.clone();
-        stats.target_ms = (self.target * 20) as u32;
+        stats.target_ms = (self.target * 10) as u32;
         stats.delay_ms_p50 = self.delay_percentile(0.50);
         stats.delay_ms_p99 = self.delay_percentile(0.99);
         stats
     }
 
-    /// Produces the next 20 ms of this sender into `out` (overwritten).
+    /// Produces the next 10 ms of this sender into `out` (`SLOT` samples,
+    /// overwritten).
     pub fn pull(&mut self, now: Instant, out: &mut [f32]) {
         if !self.playing {
             // Frames lost while buffering are skipped, not concealed.
@@ -248,7 +276,7 @@ impl JitterBuffer {
                 self.next = Some(first);
             }
             let span = self.span();
-            if span == 0 || span < self.target {
+            if span == 0 || (span < self.target && !self.waited_enough(now)) {
                 return self.conceal(out);
             }
             self.playing = true;
@@ -268,14 +296,14 @@ impl JitterBuffer {
         };
         match self.frames.remove(&next) {
             Some(frame) => {
-                self.next = Some(next.wrapping_add(1));
+                self.next = Some(next + 1);
                 self.record_delay(now.saturating_duration_since(frame.arrived));
                 self.stats.played += 1;
                 self.play(frame.pcm, out);
             }
             None if !self.frames.is_empty() => {
                 // Lost or late: its turn is now, so fill it in and move on.
-                self.next = Some(next.wrapping_add(1));
+                self.next = Some(next + 1);
                 self.stats.concealed += 1;
                 self.conceal(out);
             }
@@ -287,6 +315,26 @@ impl JitterBuffer {
                 self.conceal(out);
             }
         }
+    }
+
+    /// Whether the oldest frame has waited the part of the target its own
+    /// slots do not cover: a 20 ms frame with a 30 ms target plays once it
+    /// waited 10 ms, not once a second frame came (which would be 40).
+    fn waited_enough(&self, now: Instant) -> bool {
+        let Some((_, oldest)) = self.frames.first_key_value() else {
+            return false;
+        };
+        let missing = self.target.saturating_sub(self.frame_slots) as u32;
+        self.span() >= self.frame_slots
+            && now.saturating_duration_since(oldest.arrived)
+                >= Duration::from_micros(SLOT_US as u64) * missing
+    }
+
+    /// The least span the pulls of a steady stream see: a frame of several
+    /// slots lands all at once, so before each pull the span runs from the
+    /// target down to this.
+    fn least_steady_span(&self) -> usize {
+        (self.target + 1).saturating_sub(self.frame_slots).max(1)
     }
 
     fn play(&mut self, pcm: Vec<f32>, out: &mut [f32]) {
@@ -308,9 +356,16 @@ impl JitterBuffer {
             }
             self.discontinuous = false;
         }
-        self.history = pcm;
+        self.remember(&pcm);
         self.period = None;
         self.conceal_gain = 1.0;
+    }
+
+    /// Keeps the last `HISTORY` samples played, `played` the newest.
+    fn remember(&mut self, played: &[f32]) {
+        self.history.extend_from_slice(played);
+        let keep = self.history.len().saturating_sub(HISTORY);
+        self.history.drain(..keep);
     }
 
     /// Fills `out` with the last pitch period repeated, fading to silence.
@@ -320,7 +375,7 @@ impl JitterBuffer {
             return;
         }
         self.extend(out);
-        let step = 1.0 / (FADE_FRAMES * FRAME as f32);
+        let step = 1.0 / FADE_SAMPLES;
         for sample in out.iter_mut() {
             *sample *= self.conceal_gain;
             self.conceal_gain = (self.conceal_gain - step).max(0.0);
@@ -348,12 +403,8 @@ impl JitterBuffer {
         for (i, sample) in out.iter_mut().enumerate() {
             *sample = self.history[start + i % period];
         }
-        let mut history = std::mem::take(&mut self.history);
-        history.extend_from_slice(out);
-        let keep = history.len() - FRAME;
-        history.drain(..keep);
         // The repeated signal is periodic with `period` from its end too.
-        self.history = history;
+        self.remember(out);
     }
 
     /// Decides from the spans of the last half second whether the delay is
@@ -369,8 +420,9 @@ impl JitterBuffer {
             self.waited_for_quiet = QUIET_PATIENCE;
         } else if self.spans.len() == CORRECTION_WINDOW && self.pending_drops == 0 {
             let least = self.spans.iter().copied().min().unwrap_or(0);
-            if least > self.target {
-                self.pending_drops = least - self.target;
+            let steady = self.least_steady_span();
+            if least > steady {
+                self.pending_drops = least - steady;
                 self.spans.clear();
             }
         }
@@ -397,7 +449,7 @@ impl JitterBuffer {
         self.waited_for_quiet = 0;
         while let Some(next) = self.next {
             if let Some(frame) = self.frames.remove(&next) {
-                self.next = Some(next.wrapping_add(1));
+                self.next = Some(next + 1);
                 self.stats.dropped += 1;
                 // The dropped frame is what would have followed the output.
                 self.note_skip(Some(frame.pcm));
@@ -478,8 +530,10 @@ impl JitterBuffer {
         let mut sorted: Vec<i64> = self.lateness.iter().copied().collect();
         sorted.sort_unstable();
         let p95 = sorted[(sorted.len() - 1) * 95 / 100];
-        let jitter_frames = (p95.max(0) as u64).div_ceil(FRAME_US as u64) as usize;
-        self.target = (1 + jitter_frames).clamp(self.bounds.min_target, self.bounds.max_target);
+        let jitter_slots = (p95.max(0) as u64).div_ceil(SLOT_US as u64) as usize;
+        let least = self.frame_slots + self.bounds.min_extra;
+        self.target =
+            (self.frame_slots + jitter_slots).clamp(least, self.bounds.max_target.max(least));
     }
 
     fn record_delay(&mut self, delay: Duration) {

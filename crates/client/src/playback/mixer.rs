@@ -7,8 +7,7 @@
 //! our own id are refused (the server never relays them; this makes sure we
 //! never hear ourselves even if it did).
 
-use super::jitter::{JitterBuffer, JitterStats};
-use common::protocol::AUDIO_FRAME_SAMPLES;
+use super::jitter::{JitterBuffer, JitterStats, SLOT};
 use common::{ClientId, MediaHeader};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -24,8 +23,8 @@ struct Voice {
     buffer: JitterBuffer,
     volume: f32,
     muted: bool,
-    /// The gain the last frame ended with: a change ramps over one frame
-    /// from here, so muting or turning down never clicks.
+    /// The gain the last slot ended with: a change ramps over one slot
+    /// (10 ms) from here, so muting or turning down never clicks.
     gain: f32,
 }
 
@@ -60,8 +59,8 @@ impl Mixer {
             me,
             voices: HashMap::new(),
             settings: HashMap::new(),
-            scratch: vec![0.0; AUDIO_FRAME_SAMPLES],
-            sum: vec![0.0; AUDIO_FRAME_SAMPLES],
+            scratch: vec![0.0; SLOT],
+            sum: vec![0.0; SLOT],
             softened: 0,
         }
     }
@@ -87,8 +86,19 @@ impl Mixer {
             .push(header.sequence, header.timestamp_us, pcm, now);
     }
 
-    /// The next 20 ms of the mix.
-    pub fn pull(&mut self, now: Instant, out: &mut [i16; AUDIO_FRAME_SAMPLES]) {
+    /// The next stretch of the mix: `out` is filled 10 ms at a time (a
+    /// length that is not a multiple of 10 ms leaves its rest silent).
+    pub fn pull(&mut self, now: Instant, out: &mut [i16]) {
+        for chunk in out.chunks_mut(SLOT) {
+            if chunk.len() == SLOT {
+                self.pull_slot(now, chunk);
+            } else {
+                chunk.fill(0);
+            }
+        }
+    }
+
+    fn pull_slot(&mut self, now: Instant, out: &mut [i16]) {
         self.sum.fill(0.0);
         for voice in self.voices.values_mut() {
             // A muted member's buffer keeps running, so unmuting is instant and in step.
@@ -98,7 +108,7 @@ impl Mixer {
             if from == 0.0 && to == 0.0 {
                 continue;
             }
-            let step = (to - from) / AUDIO_FRAME_SAMPLES as f32;
+            let step = (to - from) / SLOT as f32;
             for (i, (sum, sample)) in self.sum.iter_mut().zip(&self.scratch).enumerate() {
                 *sum += sample * (from + step * (i + 1) as f32);
             }

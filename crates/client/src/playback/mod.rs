@@ -1,6 +1,6 @@
 //! Playback: what the user hears. Received audio goes into a `Mixer` (one
 //! jitter buffer per member, volumes, soft clipping); a playback clock pulls
-//! 20 ms of the mix every 20 ms, as a device's callback would, and hands it to
+//! 10 ms of the mix every 10 ms, as a device's callback would, and hands it to
 //! a `PlaybackSink`.
 //!
 //! Sinks are back-ends behind one small trait, like librespot's: `WavOut`
@@ -15,10 +15,10 @@ pub mod mixer;
 mod speaker;
 mod wav_out;
 
-use common::protocol::{AUDIO_FRAME, AUDIO_FRAME_SAMPLES};
 use common::{ClientId, MediaHeader};
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use jitter::JitterStats;
+use jitter::SLOT;
 use mixer::{Mixer, VoiceSettings};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,8 +32,8 @@ pub use wav_out::WavOut;
 pub trait PlaybackSink: Send {
     /// What it is, for people ("WAV file /tmp/out.wav").
     fn describe(&self) -> String;
-    /// Plays 20 ms of the mix; an error stops playback.
-    fn play(&mut self, pcm: &[i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()>;
+    /// Plays the next period of the mix (10 ms); an error stops playback.
+    fn play(&mut self, pcm: &[i16]) -> anyhow::Result<()>;
     /// Playback is ending: finish files, drain devices.
     fn finish(&mut self) -> anyhow::Result<()>;
     /// A device that keeps its own time pulls the mix from its own callback
@@ -103,8 +103,8 @@ impl Playback {
         common::sync::lock(&self.mixer)
     }
 
-    /// The next 20 ms of the mix.
-    pub fn pull(&self, now: Instant, out: &mut [i16; AUDIO_FRAME_SAMPLES]) {
+    /// The next stretch of the mix, 10 ms at a time.
+    pub fn pull(&self, now: Instant, out: &mut [i16]) {
         self.mixer().pull(now, out);
     }
 
@@ -146,7 +146,7 @@ impl Playback {
 }
 
 impl Playback {
-    /// Takes 20 ms of a member's audio, while something plays the mix.
+    /// Takes a frame of a member's audio, while something plays the mix.
     pub fn push(&self, header: &MediaHeader, pcm: &[i16]) {
         if self.playing.load(Ordering::Relaxed) {
             self.mixer().push(header, pcm, Instant::now());
@@ -174,7 +174,7 @@ struct ClockCounters {
 /// The playback clock's figures, for `/stats`.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct PlaybackStats {
-    /// 20 ms periods played.
+    /// 10 ms periods played.
     pub ticks: u64,
     /// Periods the clock thread woke more than 5 ms late for; it catches up,
     /// so the output keeps real time (a device with a short buffer would
@@ -198,16 +198,18 @@ pub struct PlaybackClock {
     pub started: SystemTime,
 }
 
+/// The clock's period: what it pulls and plays at a time.
+const PERIOD: std::time::Duration = std::time::Duration::from_millis(10);
 /// How late the clock may wake before a tick counts as late.
 const LATE_TICK: std::time::Duration = std::time::Duration::from_millis(5);
 /// A clock that fell more than this many periods behind skips ahead rather
 /// than playing a burst (a device would have underrun).
-const MAX_CATCH_UP: u32 = 10;
+const MAX_CATCH_UP: u32 = 20;
 
 impl PlaybackClock {
     pub fn start(playback: Playback, mut sink: Box<dyn PlaybackSink>) -> std::io::Result<Self> {
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
-        // Period n is due at `epoch + n * 20 ms` whenever the thread gets to
+        // Period n is due at `epoch + n * 10 ms` whenever the thread gets to
         // run, so sample n of the output belongs to `started + n / 48 kHz`.
         let epoch = Instant::now();
         let started = SystemTime::now();
@@ -226,15 +228,15 @@ impl PlaybackClock {
                     return;
                 }
                 let mut next = epoch;
-                let mut pcm = [0i16; AUDIO_FRAME_SAMPLES];
+                let mut pcm = [0i16; SLOT];
                 // Until the stop sender is dropped.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_deadline(next) {
                     let woke = Instant::now();
                     if woke > next + LATE_TICK {
                         playback.clock.late_ticks.fetch_add(1, Ordering::Relaxed);
                     }
-                    if woke > next + AUDIO_FRAME * MAX_CATCH_UP {
-                        let behind = (woke - next).as_micros() / AUDIO_FRAME.as_micros();
+                    if woke > next + PERIOD * MAX_CATCH_UP {
+                        let behind = (woke - next).as_micros() / PERIOD.as_micros();
                         playback
                             .clock
                             .skipped
@@ -250,7 +252,7 @@ impl PlaybackClock {
                             return;
                         }
                         playback.clock.ticks.fetch_add(1, Ordering::Relaxed);
-                        next += AUDIO_FRAME;
+                        next += PERIOD;
                     }
                     let spent = woke.elapsed().as_micros() as u64;
                     playback.clock.mix_us.fetch_add(spent, Ordering::Relaxed);

@@ -1,17 +1,18 @@
 //! `--speaker [NAME]` / `--audio-out speaker[:NAME]`: the mix through a real
 //! output device, via cpal (cargo feature `audio`).
 //!
-//! The device keeps the time: its callback pulls 20 ms of the mix from the
+//! The device keeps the time: its callback pulls 10 ms of the mix from the
 //! mixer whenever it needs more (`Playback::pull`), converts it to the device's
 //! rate (rubato) and channel count, and plays it. There is no second clock to
 //! drift against the device's, so nothing piles up and nothing is dropped; at
-//! most one 20 ms frame waits between pulls. The cpal stream lives on a thread
+//! most 10 ms of the mix waits between pulls. The cpal stream lives on a thread
 //! of its own, since streams need not be `Send` on every platform.
 
+use super::jitter::SLOT;
 use super::{Playback, PlaybackSink};
 use crate::media::devices::{self, DelayLog, Direction};
 use anyhow::{Context, anyhow};
-use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
+use common::protocol::AUDIO_SAMPLE_RATE;
 use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
 use rubato::{FftFixedIn, Resampler};
@@ -47,7 +48,7 @@ impl PlaybackSink for Speaker {
         format!("speaker {}", self.name)
     }
 
-    fn play(&mut self, _pcm: &[i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()> {
+    fn play(&mut self, _pcm: &[i16]) -> anyhow::Result<()> {
         Err(anyhow!(
             "the speaker pulls the mix itself; nothing should push to it"
         ))
@@ -113,7 +114,7 @@ struct Feed {
     resampler: Option<FftFixedIn<f32>>,
     /// Mono samples at the device's rate, pulled but not played yet.
     pending: VecDeque<f32>,
-    frame: [i16; AUDIO_FRAME_SAMPLES],
+    frame: [i16; SLOT],
     delay: Arc<DelayLog>,
 }
 
@@ -128,16 +129,10 @@ impl Feed {
             None
         } else {
             Some(
-                FftFixedIn::<f32>::new(
-                    AUDIO_SAMPLE_RATE as usize,
-                    rate as usize,
-                    AUDIO_FRAME_SAMPLES,
-                    2,
-                    1,
-                )
-                .map_err(|err| {
-                    anyhow!("cannot resample 48 kHz to the speaker's {rate} Hz: {err}")
-                })?,
+                FftFixedIn::<f32>::new(AUDIO_SAMPLE_RATE as usize, rate as usize, SLOT, 2, 1)
+                    .map_err(|err| {
+                        anyhow!("cannot resample 48 kHz to the speaker's {rate} Hz: {err}")
+                    })?,
             )
         };
         Ok(Feed {
@@ -146,12 +141,12 @@ impl Feed {
             channels: channels.max(1),
             resampler,
             pending: VecDeque::new(),
-            frame: [0; AUDIO_FRAME_SAMPLES],
+            frame: [0; SLOT],
             delay,
         })
     }
 
-    /// Pulls 20 ms frames from the mixer until `frames` device frames wait.
+    /// Pulls 10 ms of the mix at a time until `frames` device frames wait.
     fn fill(&mut self, frames: usize) {
         while self.pending.len() < frames {
             self.playback.pull(Instant::now(), &mut self.frame);

@@ -1,18 +1,18 @@
 //! `--audio-out PATH.wav`: the device-less playback back-end. It writes the mix
-//! exactly as a speaker would get it, one 20 ms period per tick of the playback
+//! exactly as a speaker would get it, one 10 ms period per tick of the playback
 //! clock, so sample n of the file was played n/48000 s after playback started.
 //! The header is rewritten every second, so a killed client leaves a valid file.
 
 use super::PlaybackSink;
 use anyhow::Context;
-use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
+use common::protocol::AUDIO_SAMPLE_RATE;
 use hound::{SampleFormat, WavSpec, WavWriter};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 /// Periods between header rewrites: one second.
-const FLUSH_EVERY: u32 = 50;
+const FLUSH_EVERY: u32 = 100;
 
 pub struct WavOut {
     path: PathBuf,
@@ -43,7 +43,7 @@ impl PlaybackSink for WavOut {
         format!("WAV file {}", self.path.display())
     }
 
-    fn play(&mut self, pcm: &[i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()> {
+    fn play(&mut self, pcm: &[i16]) -> anyhow::Result<()> {
         let Some(writer) = self.writer.as_mut() else {
             anyhow::bail!("{} is already finished", self.path.display());
         };

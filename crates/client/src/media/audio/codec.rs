@@ -44,8 +44,6 @@ pub const MAX_CONCEALED: u32 = 5;
 /// The longest packet libopus decodes, 120 ms, in samples.
 #[cfg(feature = "opus")]
 const MAX_PACKET_SAMPLES: usize = 5760;
-#[cfg(feature = "opus")]
-const FRAME_US: u64 = 20_000;
 
 /// The codec this build sends unless told otherwise.
 pub fn default_codec() -> AudioCodec {
@@ -68,7 +66,7 @@ pub fn parse_codec(name: &str) -> Result<AudioCodec, String> {
     Ok(codec)
 }
 
-/// Turns 20 ms of PCM into one audio body.
+/// Turns a frame of PCM (10 or 20 ms) into one audio body.
 pub struct AudioEncoder {
     inner: EncoderInner,
 }
@@ -100,7 +98,7 @@ impl AudioEncoder {
     }
 
     /// The body for one frame.
-    pub fn encode(&mut self, pcm: &[i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<Vec<u8>> {
+    pub fn encode(&mut self, pcm: &[i16]) -> anyhow::Result<Vec<u8>> {
         match &mut self.inner {
             EncoderInner::Pcm => Ok(pcm.iter().flat_map(|s| s.to_le_bytes()).collect()),
             #[cfg(feature = "opus")]
@@ -176,9 +174,11 @@ pub struct AudioDecoders {
     said_no_opus: bool,
 }
 
-#[derive(Default)]
 struct SenderDecoder {
     last_sequence: Option<u32>,
+    /// How long this sender's packets are (samples): what a lost one is
+    /// made up as. 20 ms until a packet says otherwise.
+    frame_samples: usize,
     stats: DecodeStats,
     said_bad_body: bool,
     #[cfg(feature = "opus")]
@@ -205,6 +205,13 @@ impl AudioDecoders {
                 return;
             }
         };
+        // A packet says how long it is (and so how long the frames lost
+        // before it were: a sender's frames are all alike).
+        if let AudioBody::Opus(packet) = body
+            && let Some(samples) = common::audio::opus_packet_samples(packet)
+        {
+            sender.frame_samples = samples;
+        }
         sender.stats.codec = Some(body.codec().name());
         let gap = sender.gap_before(header.sequence);
         sender.last_sequence = Some(header.sequence);
@@ -233,7 +240,7 @@ impl AudioDecoders {
                         );
                     }
                     sender.stats.undecodable += 1;
-                    deliver(header, &[0; AUDIO_FRAME_SAMPLES]);
+                    deliver(header, &vec![0; sender.frame_samples]);
                 }
             }
         }
@@ -247,6 +254,19 @@ impl AudioDecoders {
     /// Every sender's figures.
     pub fn all_stats(&self) -> Vec<(ClientId, DecodeStats)> {
         self.senders.iter().map(|(id, s)| (*id, s.stats)).collect()
+    }
+}
+
+impl Default for SenderDecoder {
+    fn default() -> SenderDecoder {
+        SenderDecoder {
+            last_sequence: None,
+            frame_samples: AUDIO_FRAME_SAMPLES,
+            stats: DecodeStats::default(),
+            said_bad_body: false,
+            #[cfg(feature = "opus")]
+            opus: None,
+        }
     }
 }
 
@@ -293,16 +313,18 @@ impl SenderDecoder {
         let mut pcm = [0i16; MAX_PACKET_SAMPLES];
         if (1..=MAX_CONCEALED).contains(&gap) {
             for back in (1..=gap).rev() {
+                let frame_us = self.frame_samples as u64 * 1_000_000 / 48_000;
                 let missing = MediaHeader {
                     sender: header.sender,
                     sequence: header.sequence.wrapping_sub(back),
                     timestamp_us: header
                         .timestamp_us
-                        .saturating_sub(u64::from(back) * FRAME_US),
+                        .saturating_sub(u64::from(back) * frame_us),
                 };
                 // The frame just before this packet may be in its FEC data;
-                // earlier ones are concealed. Both ask for exactly 20 ms.
-                let frame = &mut pcm[..AUDIO_FRAME_SAMPLES];
+                // earlier ones are concealed. Both ask for exactly one
+                // packet's length (this sender's frames are all alike).
+                let frame = &mut pcm[..self.frame_samples];
                 let made = if back == 1 {
                     decoder.decode(packet, frame, true)
                 } else {
@@ -314,7 +336,7 @@ impl SenderDecoder {
                         if back == 1 {
                             self.stats.from_fec += 1;
                         }
-                        deliver(&missing, &frame[..samples.min(AUDIO_FRAME_SAMPLES)]);
+                        deliver(&missing, &frame[..samples.min(self.frame_samples)]);
                     }
                     Err(err) => {
                         tracing::debug!(sender = %header.sender, "concealing: {err}");
@@ -329,10 +351,10 @@ impl SenderDecoder {
                 if self.stats.corrupt == 1 {
                     tracing::warn!(sender = %header.sender, "undecodable Opus packet, concealed: {err}");
                 }
-                let frame = &mut pcm[..AUDIO_FRAME_SAMPLES];
+                let frame = &mut pcm[..self.frame_samples];
                 if let Ok(samples) = decoder.decode(&[], frame, false) {
                     self.stats.concealed += 1;
-                    deliver(header, &frame[..samples.min(AUDIO_FRAME_SAMPLES)]);
+                    deliver(header, &frame[..samples.min(self.frame_samples)]);
                 }
             }
         }

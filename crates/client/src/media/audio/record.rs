@@ -5,7 +5,7 @@
 
 use super::AudioSink;
 use anyhow::Context;
-use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
+use common::protocol::AUDIO_SAMPLE_RATE;
 use common::{ClientId, MediaHeader};
 use hound::{SampleFormat, WavSpec, WavWriter};
 use std::collections::HashMap;
@@ -201,7 +201,9 @@ impl Tracks {
         }
         track.last_frame = now;
         let gap = (header.sequence - track.next_sequence).min(MAX_GAP_FRAMES);
-        for _ in 0..gap as usize * AUDIO_FRAME_SAMPLES {
+        // Missing frames were as long as this one (a sender's frames are of
+        // one length: 10 ms, 20 ms or more).
+        for _ in 0..gap as usize * pcm.len() {
             track.writer.write_sample(0i16)?;
         }
         for &sample in pcm {
@@ -241,6 +243,7 @@ impl Drop for Tracks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::protocol::AUDIO_FRAME_SAMPLES;
 
     fn header(sender: u32, sequence: u32) -> MediaHeader {
         MediaHeader {
@@ -252,32 +255,36 @@ mod tests {
 
     #[test]
     fn audio_gaps_become_silence_and_files_are_valid_wav() {
+        // 20 ms frames from one sender, 10 ms ones from another: a gap is
+        // as long as the frames it lacks.
         let dir = tempfile::tempdir().expect("temp dir");
+        let senders = [(4, AUDIO_FRAME_SAMPLES), (5, AUDIO_FRAME_SAMPLES / 2)];
         {
             let recorder = AudioRecorder::new(dir.path());
-            recorder
-                .record(&header(4, 10), &[1; AUDIO_FRAME_SAMPLES])
-                .expect("records");
-            recorder
-                .record(&header(4, 12), &[2; AUDIO_FRAME_SAMPLES])
-                .expect("records");
-            recorder
-                .record(&header(4, 12), &[9; AUDIO_FRAME_SAMPLES])
-                .expect("a repeat is ignored");
+            for (sender, len) in senders {
+                recorder
+                    .record(&header(sender, 10), &vec![1; len])
+                    .expect("records");
+                recorder
+                    .record(&header(sender, 12), &vec![2; len])
+                    .expect("records");
+                recorder
+                    .record(&header(sender, 12), &vec![9; len])
+                    .expect("a repeat is ignored");
+            }
         }
-        let samples: Vec<i16> = hound::WavReader::open(dir.path().join("audio/4.wav"))
-            .expect("valid WAV")
-            .into_samples()
-            .collect::<Result<_, _>>()
-            .expect("samples");
-        assert_eq!(samples.len(), 3 * AUDIO_FRAME_SAMPLES);
-        assert!(samples[..AUDIO_FRAME_SAMPLES].iter().all(|&s| s == 1));
-        assert!(
-            samples[AUDIO_FRAME_SAMPLES..2 * AUDIO_FRAME_SAMPLES]
-                .iter()
-                .all(|&s| s == 0)
-        );
-        assert!(samples[2 * AUDIO_FRAME_SAMPLES..].iter().all(|&s| s == 2));
+        for (sender, len) in senders {
+            let samples: Vec<i16> =
+                hound::WavReader::open(dir.path().join(format!("audio/{sender}.wav")))
+                    .expect("valid WAV")
+                    .into_samples()
+                    .collect::<Result<_, _>>()
+                    .expect("samples");
+            assert_eq!(samples.len(), 3 * len);
+            assert!(samples[..len].iter().all(|&s| s == 1));
+            assert!(samples[len..2 * len].iter().all(|&s| s == 0));
+            assert!(samples[2 * len..].iter().all(|&s| s == 2));
+        }
     }
 
     fn wav_samples(path: &Path) -> Vec<i16> {

@@ -227,9 +227,69 @@ mod opus_tests {
     }
 
     #[test]
+    fn ten_ms_packets_decode_to_ten_ms_and_a_lost_one_is_made_up_as_ten_ms() {
+        let mut encoder = AudioEncoder::new(AudioCodec::Opus).expect("opus");
+        let tone: Vec<i16> = (0..20).flat_map(|n| tone_frame(440.0, n)).collect();
+        let bodies: Vec<(u32, Vec<u8>)> = tone
+            .chunks(AUDIO_FRAME_SAMPLES / 2)
+            .enumerate()
+            .map(|(n, pcm)| (n as u32, encoder.encode(pcm).expect("encodes")))
+            .filter(|(n, _)| *n != 20)
+            .collect();
+        let mut decoders = AudioDecoders::default();
+        let out = decode_all(&mut decoders, &bodies);
+        assert_eq!(out.len(), 40, "the lost one made up");
+        assert!(
+            out.iter()
+                .all(|(_, pcm)| pcm.len() == AUDIO_FRAME_SAMPLES / 2)
+        );
+        assert_eq!(out[20].0, 20);
+        let stats = decoders.stats(ClientId(7)).expect("stats");
+        assert_eq!((stats.concealed, stats.from_fec), (1, 1));
+    }
+
+    #[test]
     fn lookahead_is_what_opus_documents() {
         // 2.5 ms of CELT look-ahead plus 4 ms for SILK's resampler: 6.5 ms.
         assert_eq!(opus_lookahead_samples().expect("encoder"), 312);
+    }
+
+    /// The 10 ms row of docs/BENCHMARKS.md: body bytes and encoding CPU per
+    /// second of the voice-like signal, in 10 ms and in 20 ms packets.
+    /// `cargo test --release -p meeting-client --features opus --lib measure_opus_frame_lengths -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement: run in release with --nocapture"]
+    fn measure_opus_frame_lengths() {
+        let mut seed = 1u32;
+        let voice: Vec<i16> = (0..10 * 48_000)
+            .map(|i| {
+                let t = i as f64 / RATE;
+                let envelope = 0.5 + 0.5 * (2.0 * std::f64::consts::PI * 4.0 * t).sin();
+                let tone = (2.0 * std::f64::consts::PI * 180.0 * t).sin()
+                    + 0.5 * (2.0 * std::f64::consts::PI * 720.0 * t).sin();
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = f64::from(seed >> 16) / 65_536.0 - 0.5;
+                (6000.0 * envelope * tone + 300.0 * noise) as i16
+            })
+            .collect();
+        for samples in [AUDIO_FRAME_SAMPLES / 2, AUDIO_FRAME_SAMPLES] {
+            let mut encoder = AudioEncoder::new(AudioCodec::Opus).expect("opus");
+            let started = std::time::Instant::now();
+            let bytes: usize = voice
+                .chunks(samples)
+                .map(|pcm| encoder.encode(pcm).expect("encodes").len())
+                .sum();
+            let encode_us = started.elapsed().as_secs_f64() * 1e6 / 10.0;
+            let packets = voice.len() / samples;
+            println!(
+                "{} ms packets: {:.1} body bytes a packet, {} body bytes a second, {} with the 21 bytes of headers each; encoding {:.0} us per second of audio",
+                samples / 48,
+                bytes as f64 / packets as f64,
+                bytes / 10,
+                (bytes + 21 * packets) / 10,
+                encode_us
+            );
+        }
     }
 
     /// The figures in docs/BENCHMARKS.md and docs/LATENCY.md:
