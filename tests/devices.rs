@@ -175,14 +175,14 @@ fn the_microphone_captures_what_the_null_sink_plays() {
     assert_eq!(sharing["on"], true, "{sharing}");
     let source = sharing["source"].as_str().unwrap_or_default().to_string();
     assert!(source.contains("microphone"), "{source}");
-    // Two seconds of frames, from a device paced by the sound server.
+    // Two seconds of 10 ms frames, from a device paced by the sound server.
     let started = std::time::Instant::now();
     let id = speaker.id;
-    listener.wait_stats("100 audio frames from the microphone", |stats| {
+    listener.wait_stats("200 audio frames from the microphone", |stats| {
         stats["received"].as_array().is_some_and(|members| {
             members.iter().any(|m| {
                 m["member"].as_u64() == Some(id)
-                    && m["audio"]["frames"].as_u64().unwrap_or(0) >= 100
+                    && m["audio"]["frames"].as_u64().unwrap_or(0) >= 200
             })
         })
     });
@@ -200,7 +200,7 @@ fn the_microphone_captures_what_the_null_sink_plays() {
         660.0,
         "the microphone heard the null sink's tone"
     );
-    eprintln!("100 microphone frames arrived in {elapsed:?}");
+    eprintln!("200 microphone frames arrived in {elapsed:?}");
 }
 
 #[test]

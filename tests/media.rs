@@ -106,8 +106,8 @@ fn video_frames_arrive_byte_identical_at_every_receiver_and_only_there() {
 fn audio_samples_arrive_intact() {
     let server = ServerProcess::start();
     let work = tempfile::tempdir().expect("temp dir");
-    // 0.37 s of a pseudo-random signal: not a whole number of 20 ms frames, so
-    // the loop point falls inside a frame.
+    // 0.37 s of a pseudo-random signal: not a whole number of 10 ms frames
+    // (what clients send), so the loop point falls inside a frame.
     let mut state = 12345u32;
     let source: Vec<i16> = (0..17_760)
         .map(|_| {
@@ -124,7 +124,8 @@ fn audio_samples_arrive_intact() {
         ("listener", &["--record", &record.to_string_lossy()]),
     ]);
     sender.send(&format!("/audio on {}", wav.display()));
-    const FRAMES: u64 = 50; // one second
+    const FRAMES: u64 = 100; // one second of 10 ms frames
+    const FRAME_SAMPLES: usize = 480;
     let stats = listener.wait_stats("a second of audio", |s| {
         received_from(s, sender.id, "audio").0 >= FRAMES
     });
@@ -139,11 +140,11 @@ fn audio_samples_arrive_intact() {
     let record = integration_tests::recording(&record);
     let samples = read_wav(&record.join("audio").join(format!("{}.wav", sender.id)));
     assert!(
-        samples.len() >= FRAMES as usize * 960,
+        samples.len() >= FRAMES as usize * FRAME_SAMPLES,
         "only {} samples recorded",
         samples.len()
     );
-    assert_eq!(samples.len() % 960, 0);
+    assert_eq!(samples.len() % FRAME_SAMPLES, 0);
     for (i, &sample) in samples.iter().enumerate() {
         assert_eq!(sample, source[i % source.len()], "sample {i} differs");
     }
@@ -300,7 +301,7 @@ fn recording_twice_into_one_folder_keeps_both_sessions() {
         );
         let samples = read_wav(&folder.join("audio").join(format!("{id}.wav")));
         assert!(
-            samples.len() >= frames as usize * 960,
+            samples.len() >= frames as usize * 480,
             "{folder:?}: {} samples",
             samples.len()
         );

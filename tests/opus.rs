@@ -105,8 +105,9 @@ fn three_members(codec_a: &str, codec_b: &str) -> (Vec<i16>, (u64, String), (u64
     let source = sharing["source"].as_str().unwrap_or_default().to_string();
     assert!(source.contains(codec_a), "{source}");
     b.send("/audio on tone:660");
+    // 10 ms frames: 200 a sender.
     let stats = c.wait_stats("two seconds from a and b", |s| {
-        audio_frames(s, a.id) >= 100 && audio_frames(s, b.id) >= 100
+        audio_frames(s, a.id) >= 200 && audio_frames(s, b.id) >= 200
     });
     let from_a = bytes_per_frame_and_codec(&stats, a.id);
     let from_b = bytes_per_frame_and_codec(&stats, b.id);
@@ -142,8 +143,8 @@ fn opus_between_three_members_keeps_both_tones_in_the_mix() {
     let (mix, from_a, from_b) = three_members("opus", "opus");
     assert_eq!(from_a.1, "opus");
     assert_eq!(from_b.1, "opus");
-    // PCM is 1,920 bytes a frame; Opus at 32 kbit/s about 80.
-    assert!(from_a.0 < 200 && from_b.0 < 200, "{from_a:?} {from_b:?}");
+    // PCM is 960 bytes a 10 ms frame; Opus at 32 kbit/s about 40.
+    assert!(from_a.0 < 120 && from_b.0 < 120, "{from_a:?} {from_b:?}");
     assert_both_tones_and_nothing_between(&mix);
 }
 
@@ -155,7 +156,8 @@ fn opus_between_three_members_keeps_both_tones_in_the_mix() {
 fn pcm_and_opus_senders_share_a_meeting() {
     require_opus();
     let (mix, from_a, from_b) = three_members("pcm", "opus");
-    assert_eq!(from_a, (1920, "pcm".to_string()));
+    // 10 ms of PCM: 480 samples.
+    assert_eq!(from_a, (960, "pcm".to_string()));
     assert_eq!(from_b.1, "opus");
     assert!(from_b.0 < 200, "{from_b:?}");
     assert_both_tones_and_nothing_between(&mix);

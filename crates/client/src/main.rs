@@ -149,6 +149,11 @@ struct Args {
     #[arg(long, value_name = "opus|pcm", default_value_t = codec::default_codec(), value_parser = codec::parse_codec)]
     audio_codec: common::AudioCodec,
 
+    /// How long each audio frame you send is, in ms: 10 (half the wait for
+    /// a frame to fill, 100 packets a second) or 20.
+    #[arg(long, value_name = "10|20", default_value_t = meeting_client::media::options::AudioFrame::default(), value_parser = meeting_client::media::options::parse_audio_frame)]
+    audio_frame_ms: meeting_client::media::options::AudioFrame,
+
     /// Server port, for the servers named without one.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
@@ -359,6 +364,7 @@ fn main() -> ExitCode {
             mic: args.mic,
             camera: args.camera,
             audio_codec: args.audio_codec,
+            audio_frame: args.audio_frame_ms,
         },
         video_wanted: args.video_size_wanted,
     };

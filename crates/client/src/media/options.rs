@@ -15,6 +15,51 @@ pub struct MediaOptions {
     pub mic: Option<String>,
     /// The codec our audio is sent in (`--audio-codec`).
     pub audio_codec: AudioCodec,
+    /// How long each audio frame we send is (`--audio-frame-ms`).
+    pub audio_frame: AudioFrame,
+}
+
+/// The length of the audio frames we send: 10 ms (the default: the frame
+/// waits half as long to be full, for 100 packets a second) or 20 ms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AudioFrame(u8);
+
+impl AudioFrame {
+    pub const TEN_MS: AudioFrame = AudioFrame(10);
+    pub const TWENTY_MS: AudioFrame = AudioFrame(20);
+
+    pub fn millis(self) -> u32 {
+        u32::from(self.0)
+    }
+
+    pub fn samples(self) -> usize {
+        usize::from(self.0) * 48
+    }
+
+    pub fn duration(self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.0))
+    }
+}
+
+impl Default for AudioFrame {
+    fn default() -> AudioFrame {
+        AudioFrame::TEN_MS
+    }
+}
+
+impl std::fmt::Display for AudioFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// `--audio-frame-ms`: 10 or 20.
+pub fn parse_audio_frame(text: &str) -> Result<AudioFrame, String> {
+    match text.trim() {
+        "10" => Ok(AudioFrame::TEN_MS),
+        "20" => Ok(AudioFrame::TWENTY_MS),
+        other => Err(format!("{other}: an audio frame is 10 or 20 ms")),
+    }
 }
 
 /// The command line's defaults.
@@ -25,6 +70,7 @@ impl Default for MediaOptions {
             camera: None,
             mic: None,
             audio_codec: crate::media::audio::codec::default_codec(),
+            audio_frame: AudioFrame::default(),
         }
     }
 }

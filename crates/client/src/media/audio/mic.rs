@@ -106,10 +106,10 @@ impl AudioSource for Microphone {
         format!("microphone {} ({} Hz)", self.name, self.native_rate)
     }
 
-    fn fill(&mut self, frame: &mut [i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()> {
+    fn fill(&mut self, frame: &mut [i16]) -> anyhow::Result<()> {
         // Wait a little for the device (it delivers in its own periods), never long.
         let deadline = std::time::Instant::now() + Duration::from_millis(15);
-        while self.ready.len() < AUDIO_FRAME_SAMPLES {
+        while self.ready.len() < frame.len() {
             let wait = deadline.saturating_duration_since(std::time::Instant::now());
             match self.chunks.recv_timeout(wait) {
                 Ok(chunk) => {
@@ -123,7 +123,7 @@ impl AudioSource for Microphone {
                 }
             }
         }
-        if self.ready.len() > MAX_BACKLOG + AUDIO_FRAME_SAMPLES {
+        if self.ready.len() > MAX_BACKLOG + frame.len() {
             let excess = self.ready.len() - MAX_BACKLOG;
             self.ready.drain(..excess);
             self.dropped_samples += excess as u64;

@@ -1,5 +1,6 @@
-//! The audio driver: 20 ms frames of PCM from a source (a tone, a WAV
-//! file, a microphone), encoded (`codec`: Opus or PCM) and sent; what is
+//! The audio driver: frames of PCM from a source (a tone, a WAV file, a
+//! microphone), 10 ms each unless `--audio-frame-ms 20`, encoded (`codec`:
+//! Opus or PCM) and sent; what is
 //! received is decoded back to PCM for the recording (`record`), the level
 //! meter (`crate::level`) and playback (`crate::playback`).
 //!
@@ -23,7 +24,6 @@ use crate::level::MemberLevels;
 use crate::playback::Playback;
 use crate::sink;
 use codec::{AudioDecoders, AudioEncoder};
-use common::protocol::{AUDIO_FRAME, AUDIO_FRAME_SAMPLES};
 use common::{Event, Frame, MediaHeader, MediaKind};
 use record::AudioRecorder;
 use std::path::Path;
@@ -34,10 +34,11 @@ pub use mic::Microphone;
 pub use tone::Tone;
 pub use wav::WavFile;
 
-/// Produces PCM frames: 20 ms of mono s16 at 48 kHz per call.
+/// Produces PCM frames: mono s16 at 48 kHz, as many samples per call as
+/// `frame` holds (a frame's length).
 pub trait AudioSource: Send {
     fn describe(&self) -> String;
-    fn fill(&mut self, frame: &mut [i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()>;
+    fn fill(&mut self, frame: &mut [i16]) -> anyhow::Result<()>;
 }
 
 /// The audio sources, the default first.
@@ -137,9 +138,19 @@ impl Driver for Audio {
     fn open(&mut self, source: Option<&str>, options: &MediaOptions) -> anyhow::Result<Opened> {
         let source = open_source(AUDIO_SOURCES, source, options)?;
         let encoder = AudioEncoder::new(options.audio_codec)?;
+        let frame = options.audio_frame;
         Ok(Opened {
-            description: format!("{} ({})", source.describe(), encoder.codec()),
-            producer: Box::new(Encoded { source, encoder }),
+            description: format!(
+                "{} ({}, {} ms frames)",
+                source.describe(),
+                encoder.codec(),
+                frame.millis()
+            ),
+            producer: Box::new(Encoded {
+                source,
+                encoder,
+                frame,
+            }),
             input: None,
         })
     }
@@ -177,27 +188,30 @@ impl Driver for Audio {
     }
 }
 
-/// A source and what encodes its frames (Opus or PCM): one frame every 20 ms.
+/// A source and what encodes its frames (Opus or PCM): one frame every
+/// frame's length.
 struct Encoded {
     source: Box<dyn AudioSource>,
     encoder: AudioEncoder,
+    frame: super::options::AudioFrame,
 }
 
 impl Producer for Encoded {
     fn interval(&self) -> Duration {
-        AUDIO_FRAME
+        self.frame.duration()
     }
 
     fn send(&mut self, out: &mut Outlet<'_>) -> anyhow::Result<()> {
-        let mut pcm = [0i16; AUDIO_FRAME_SAMPLES];
-        self.source.fill(&mut pcm)?;
-        let body = self.encoder.encode(&pcm)?;
+        let mut pcm = [0i16; common::protocol::AUDIO_FRAME_SAMPLES];
+        let pcm = &mut pcm[..self.frame.samples()];
+        self.source.fill(pcm)?;
+        let body = self.encoder.encode(pcm)?;
         out.send(&body);
         Ok(())
     }
 }
 
-/// Received audio: PCM or Opus, each sender's decoded to 20 ms PCM frames
+/// Received audio: PCM or Opus, each sender's decoded to PCM frames
 /// (frames the decoder made up for lost ones included) for every sink.
 struct Decoding {
     sinks: Vec<Box<dyn AudioSink>>,

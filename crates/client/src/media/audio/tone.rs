@@ -2,7 +2,7 @@
 
 use super::AudioSource;
 use anyhow::bail;
-use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
+use common::protocol::AUDIO_SAMPLE_RATE;
 
 pub struct Tone {
     hz: f64,
@@ -25,7 +25,7 @@ impl AudioSource for Tone {
         format!("{} Hz tone", self.hz)
     }
 
-    fn fill(&mut self, frame: &mut [i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()> {
+    fn fill(&mut self, frame: &mut [i16]) -> anyhow::Result<()> {
         let step = std::f64::consts::TAU * self.hz / f64::from(AUDIO_SAMPLE_RATE);
         for sample in frame.iter_mut() {
             let phase = (self.position as f64 * step) % std::f64::consts::TAU;

@@ -4,7 +4,7 @@
 
 use super::AudioSource;
 use anyhow::{Context, bail};
-use common::protocol::{AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
+use common::protocol::AUDIO_SAMPLE_RATE;
 use hound::{SampleFormat, WavReader};
 use std::path::{Path, PathBuf};
 
@@ -88,7 +88,7 @@ impl AudioSource for WavFile {
         )
     }
 
-    fn fill(&mut self, frame: &mut [i16; AUDIO_FRAME_SAMPLES]) -> anyhow::Result<()> {
+    fn fill(&mut self, frame: &mut [i16]) -> anyhow::Result<()> {
         for sample in frame.iter_mut() {
             *sample = self.samples[self.next];
             self.next = (self.next + 1) % self.samples.len();
@@ -100,6 +100,7 @@ impl AudioSource for WavFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::protocol::AUDIO_FRAME_SAMPLES;
     use hound::{WavSpec, WavWriter};
 
     #[test]
