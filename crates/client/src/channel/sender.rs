@@ -71,16 +71,27 @@ fn send_loop(
     stopped: &crossbeam_channel::Receiver<()>,
 ) -> Result<(), String> {
     let interval = producer.interval();
+    let paced_by_source = producer.paced_by_source();
     let mut next = Instant::now();
     loop {
         match stopped.recv_deadline(next) {
             Err(RecvTimeoutError::Timeout) => {}
             _ => return Ok(()),
         }
-        next += interval;
         let now = Instant::now();
-        if now > next + interval {
-            next = now; // fell behind: skip, do not burst
+        if paced_by_source {
+            // Its `send` waits for the source; the clock only spaces the
+            // tries while there is nothing to send on.
+            next = now;
+        } else {
+            next += interval;
+            if now > next + interval {
+                next = now; // fell behind: skip, do not burst
+            }
+        }
+        let idle = !ctx.in_meeting.load(Ordering::Relaxed) || ctx.socket.get().is_none();
+        if idle && paced_by_source {
+            next = now + interval;
         }
         if !ctx.in_meeting.load(Ordering::Relaxed) {
             continue;

@@ -75,9 +75,16 @@ pub trait InputTarget: Send {
 
 /// What a shared source sends: the kind's sender thread calls `send` once
 /// every `interval`, paced against a clock, while we are in a meeting and
-/// the channel is up.
+/// the channel is up; or, for a source that keeps its own time (a
+/// microphone), again as soon as `send` returns, `send` waiting for the
+/// source (`paced_by_source`).
 pub trait Producer: Send {
     fn interval(&self) -> Duration;
+    /// The source keeps the time: `send` waits until its next frame is
+    /// complete (at most about `interval` past it), and sends it at once.
+    fn paced_by_source(&self) -> bool {
+        false
+    }
     /// Makes this period's frames (none, when nothing changed) and writes
     /// them to `out`. An error stops sharing, saying why.
     fn send(&mut self, out: &mut Outlet<'_>) -> anyhow::Result<()>;

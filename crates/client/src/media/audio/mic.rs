@@ -106,9 +106,16 @@ impl AudioSource for Microphone {
         format!("microphone {} ({} Hz)", self.name, self.native_rate)
     }
 
+    fn paced(&self) -> bool {
+        true
+    }
+
     fn fill(&mut self, frame: &mut [i16]) -> anyhow::Result<()> {
-        // Wait a little for the device (it delivers in its own periods), never long.
-        let deadline = std::time::Instant::now() + Duration::from_millis(15);
+        // The frame is sent the moment the device completes it: wait for
+        // it, but not past a frame and a half more (a device that stalls
+        // is padded with silence rather than holding the sender up).
+        let frame_time = Duration::from_micros(frame.len() as u64 * 1_000_000 / 48_000);
+        let deadline = std::time::Instant::now() + frame_time * 5 / 2;
         while self.ready.len() < frame.len() {
             let wait = deadline.saturating_duration_since(std::time::Instant::now());
             match self.chunks.recv_timeout(wait) {

@@ -39,6 +39,12 @@ pub use wav::WavFile;
 pub trait AudioSource: Send {
     fn describe(&self) -> String;
     fn fill(&mut self, frame: &mut [i16]) -> anyhow::Result<()>;
+    /// A device that keeps its own time: `fill` waits until the frame is
+    /// complete, and the frame is sent the moment it is (not on the send
+    /// thread's next tick, up to a frame later).
+    fn paced(&self) -> bool {
+        false
+    }
 }
 
 /// The audio sources, the default first.
@@ -199,6 +205,10 @@ struct Encoded {
 impl Producer for Encoded {
     fn interval(&self) -> Duration {
         self.frame.duration()
+    }
+
+    fn paced_by_source(&self) -> bool {
+        self.source.paced()
     }
 
     fn send(&mut self, out: &mut Outlet<'_>) -> anyhow::Result<()> {
