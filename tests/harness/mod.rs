@@ -362,6 +362,10 @@ pub struct ClientProcess {
     pub history: Vec<Value>,
     stderr: Arc<Mutex<String>>,
     pub id: u64,
+    /// The client's own `known_hosts`, unless the test chose one: the
+    /// user's file outlives every test, and a key remembered there for a
+    /// loopback port another test's server used would refuse this one.
+    _trust: Option<tempfile::TempDir>,
 }
 
 impl ClientProcess {
@@ -405,10 +409,28 @@ impl ClientProcess {
         } else {
             &["--video-size-wanted", "full"][..]
         };
+        let chooses_known_hosts = args
+            .iter()
+            .any(|a| matches!(a.as_str(), "--known-hosts" | "--no-tls"));
+        let trust = if chooses_known_hosts {
+            None
+        } else {
+            Some(tempfile::tempdir().context("a folder for the client's known_hosts")?)
+        };
+        let own_known_hosts: Vec<String> = trust
+            .iter()
+            .flat_map(|dir| {
+                [
+                    "--known-hosts".to_string(),
+                    dir.path().join("known_hosts").display().to_string(),
+                ]
+            })
+            .collect();
         let mut child = wrapped(wrapper, binary("client"))
             .arg(address)
             .args(["--json", "--name", name])
             .args(wants_video)
+            .args(&own_known_hosts)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -436,6 +458,7 @@ impl ClientProcess {
             history: Vec::new(),
             stderr,
             id: 0,
+            _trust: trust,
         };
         let connected = client.wait_for("connected", |e| e["event"] == "connected")?;
         client.id = connected["id"].as_u64().context("connected has an id")?;
