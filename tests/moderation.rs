@@ -146,6 +146,10 @@ fn the_host_locks_removes_and_stops_and_only_the_host_undoes_it() {
     });
     raw.expect("joined", |e| matches!(e, Event::Joined { .. }));
     let mut raw_audio = RawPeer::attach(server.addr(), MediaKind::Audio, raw_id, &token);
+    // The host's client names members it knows: it must have heard raw join.
+    host.expect("raw joins", |e| {
+        e["event"] == "member_joined" && e["member"]["id"] == raw_id.0
+    });
     host.send(&format!("/stop {} audio", raw_id.0));
     raw.expect("blocked", |e| {
         matches!(e, Event::Blocked { blocked: true, .. })
