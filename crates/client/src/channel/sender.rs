@@ -79,25 +79,28 @@ fn send_loop(
             _ => return Ok(()),
         }
         let now = Instant::now();
+        // Nothing to send on outside a meeting, or while the channel is down.
+        let socket = if ctx.in_meeting.load(Ordering::Relaxed) {
+            ctx.socket.get()
+        } else {
+            None
+        };
         if paced_by_source {
             // Its `send` waits for the source; the clock only spaces the
             // tries while there is nothing to send on.
-            next = now;
+            next = if socket.is_some() {
+                now
+            } else {
+                now + interval
+            };
         } else {
             next += interval;
             if now > next + interval {
                 next = now; // fell behind: skip, do not burst
             }
         }
-        let idle = !ctx.in_meeting.load(Ordering::Relaxed) || ctx.socket.get().is_none();
-        if idle && paced_by_source {
-            next = now + interval;
-        }
-        if !ctx.in_meeting.load(Ordering::Relaxed) {
+        let Some(socket) = socket else {
             continue;
-        }
-        let Some(socket) = ctx.socket.get() else {
-            continue; // the channel is down: nothing to send on
         };
         let mut out = Outlet {
             kind,
