@@ -479,16 +479,8 @@ impl MeetingRules {
         let Some(m) = self.meetings.get(meeting) else {
             return Vec::new();
         };
-        let mut away: Vec<MemberRef> = m
-            .expected
-            .iter()
-            .map(|(&member, expected)| MemberRef {
-                id: member,
-                name: expected.name.clone(),
-            })
-            .collect();
-        away.sort_by_key(|member| member.id);
-        away.into_iter()
+        m.expected_members()
+            .into_iter()
             .map(|member| Event::MemberReconnecting {
                 meeting: meeting.clone(),
                 member,

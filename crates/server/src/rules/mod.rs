@@ -140,6 +140,21 @@ impl Meeting {
             expected: HashMap::new(),
         }
     }
+
+    /// The members of its former life not back yet, in the order of their
+    /// ids (listed in `joined`, and shown as reconnecting).
+    fn expected_members(&self) -> Vec<MemberRef> {
+        let mut expected: Vec<MemberRef> = self
+            .expected
+            .iter()
+            .map(|(&id, away)| MemberRef {
+                id,
+                name: away.name.clone(),
+            })
+            .collect();
+        expected.sort_by_key(|member| member.id);
+        expected
+    }
 }
 
 /// The meetings other servers of a cluster hold, as the rules see them.
@@ -619,18 +634,16 @@ impl MeetingRules {
         let Some(m) = self.meetings.get(meeting) else {
             return Vec::new();
         };
-        let mut expected: Vec<MemberInfo> = m
-            .expected
-            .iter()
-            .map(|(&id, away)| MemberInfo {
+        let expected = m
+            .expected_members()
+            .into_iter()
+            .map(|MemberRef { id, name }| MemberInfo {
                 id,
-                name: away.name.clone(),
+                name,
                 host: false,
                 hand: false,
                 sharing: PerKind::default(),
-            })
-            .collect();
-        expected.sort_by_key(|member| member.id);
+            });
         m.members
             .iter()
             .filter_map(|&id| self.member_info(id, m.host == id))
