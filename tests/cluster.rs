@@ -564,20 +564,8 @@ fn a_client_whose_server_dies_finds_its_meeting_at_another() {
 
     // bo comes back as the member it was, with its own standing ticket,
     // and they talk again.
-    let returning = common::Returning {
-        id: bo.id,
-        meeting: meeting_id.clone(),
-        ticket: bo_ticket.clone(),
-    };
-    let mut bo_back = RawMember::returning(spare.addr(), "bo", returning);
-    assert_eq!(bo_back.id, bo.id, "bo's id again");
     // bo says it saw only ana's first message.
-    bo_back.peer.request(&Request::Rejoin {
-        meeting: meeting.clone(),
-        ticket: bo_ticket.clone(),
-        chat_seen: Some(seen),
-    });
-    bo_back.expect("joined again", |e| matches!(e, Event::Joined { .. }));
+    let (mut bo_back, _) = come_back(spare.addr(), "bo", bo.id, &meeting_id, &bo_ticket, seen);
     ana.expect("bo back", |e| {
         e["event"] == "member_back" && e["member"]["id"] == bo.id.0
     });
@@ -585,23 +573,14 @@ fn a_client_whose_server_dies_finds_its_meeting_at_another() {
     // The meeting's chat as bo was told it after the one it saw: the
     // numbers go on across the server's death, none twice, none skipped.
     let mut told = Vec::new();
-    let hear_until = |bo: &mut RawMember, last: &str, told: &mut Vec<(u64, String)>| {
-        while told.last().map(|(_, text)| text.as_str()) != Some(last) {
-            if let Event::Chat { seq, text, .. } =
-                bo.expect("chat", |e| matches!(e, Event::Chat { .. }))
-            {
-                told.push((seq, text));
-            }
-        }
-    };
-    hear_until(&mut bo_back, "still here", &mut told);
+    chat_until(&mut bo_back, "still here", &mut told);
     bo_back.peer.request(&Request::Chat {
         text: "me too".into(),
     });
     ana.expect("bo's chat", |e| {
         e["event"] == "chat" && e["text"] == "me too"
     });
-    hear_until(&mut bo_back, "me too", &mut told);
+    chat_until(&mut bo_back, "me too", &mut told);
     let expected: Vec<(u64, String)> = [
         "before two",
         "typed as its server froze",
@@ -920,6 +899,45 @@ fn layered(layer: u8, width: u16, height: u16) -> Vec<u8> {
     body.extend_from_slice(&[0xFF, 0xD8]);
     body.resize(600, layer);
     body
+}
+
+/// `member`, whose server died, comes back through `server` as itself
+/// (hello's `returning`, proved by its standing `ticket`) and rejoins
+/// `meeting` saying it saw chat up to `chat_seen`; its `joined`.
+fn come_back(
+    server: std::net::SocketAddr,
+    name: &str,
+    member: common::ClientId,
+    meeting: &MeetingId,
+    ticket: &str,
+    chat_seen: u64,
+) -> (RawMember, Event) {
+    let returning = common::Returning {
+        id: member,
+        meeting: meeting.clone(),
+        ticket: ticket.to_string(),
+    };
+    let mut back = RawMember::returning(server, name, returning);
+    assert_eq!(back.id, member, "{name}'s id again");
+    back.peer.request(&Request::Rejoin {
+        meeting: meeting.to_string(),
+        ticket: ticket.to_string(),
+        chat_seen: Some(chat_seen),
+    });
+    let joined = back.expect("joined again", |e| matches!(e, Event::Joined { .. }));
+    (back, joined)
+}
+
+/// Reads `member`'s chat, each with its number, into `told` until a
+/// message saying `last`.
+fn chat_until(member: &mut RawMember, last: &str, told: &mut Vec<(u64, String)>) {
+    while told.last().map(|(_, text)| text.as_str()) != Some(last) {
+        if let Event::Chat { seq, text, .. } =
+            member.expect("chat", |e| matches!(e, Event::Chat { .. }))
+        {
+            told.push((seq, text));
+        }
+    }
 }
 
 fn chats(peer: &mut RawPeer, count: usize) -> Vec<String> {
@@ -1672,19 +1690,14 @@ fn real_clients_on_three_servers_see_and_hear_each_other_and_outlive_an_edge() {
     cai.expect("ana's chat at the new server", |e| {
         e["event"] == "chat" && e["text"] == "still away"
     });
-    let returning = common::Returning {
-        id: dee.id,
-        meeting: meeting_id.clone(),
-        ticket: dee_ticket.clone(),
-    };
-    let mut dee_back = RawMember::returning(servers[bo_at].addr(), "dee", returning);
-    assert_eq!(dee_back.id, dee.id, "the id is dee's again");
-    dee_back.peer.request(&Request::Rejoin {
-        meeting: meeting.clone(),
-        ticket: dee_ticket,
-        chat_seen: Some(seen),
-    });
-    let joined = dee_back.expect("joined again", |e| matches!(e, Event::Joined { .. }));
+    let (mut dee_back, joined) = come_back(
+        servers[bo_at].addr(),
+        "dee",
+        dee.id,
+        &meeting_id,
+        &dee_ticket,
+        seen,
+    );
     let ids = joined_ids(&joined);
     assert!(ids.contains(&dee.id) && ids.len() == 4, "{joined:?}");
     ana.expect("dee back", |e| {
@@ -1692,13 +1705,8 @@ fn real_clients_on_three_servers_see_and_hear_each_other_and_outlive_an_edge() {
     });
     ana.send("after");
     let mut told = Vec::new();
-    while told.last().map(String::as_str) != Some("after") {
-        if let Event::Chat { text, .. } =
-            dee_back.expect("chat", |e| matches!(e, Event::Chat { .. }))
-        {
-            told.push(text);
-        }
-    }
+    chat_until(&mut dee_back, "after", &mut told);
+    let told: Vec<String> = told.into_iter().map(|(_, text)| text).collect();
     // Each once: what ana said while dee was away, in order, and cai's
     // message sent again, which was said meanwhile too.
     let ana_said: Vec<&str> = told
