@@ -82,15 +82,23 @@ mod with_audio {
         Ok((found, stop))
     }
 
-    /// A stream config asking for a 10 ms device buffer where the device
-    /// allows one: its default buffer is often 50 ms or more, all of it delay.
-    pub fn low_latency(config: &cpal::SupportedStreamConfig) -> cpal::StreamConfig {
+    /// A stream config asking for a device buffer of `period` where the
+    /// device allows one (its default is often 50 ms or more, all of it
+    /// delay), and the buffer asked for in frames, when the device says
+    /// what it takes (`None`: its default).
+    pub fn low_latency(
+        config: &cpal::SupportedStreamConfig,
+        period: Duration,
+    ) -> (cpal::StreamConfig, Option<u32>) {
         let mut stream: cpal::StreamConfig = (*config).into();
-        let wanted = config.sample_rate() / 100;
+        let wanted = (f64::from(config.sample_rate()) * period.as_secs_f64()).round() as u32;
+        let mut asked = None;
         if let cpal::SupportedBufferSize::Range { min, max } = config.buffer_size() {
-            stream.buffer_size = cpal::BufferSize::Fixed(wanted.clamp(*min, *max));
+            let frames = wanted.clamp(*min, *max);
+            stream.buffer_size = cpal::BufferSize::Fixed(frames);
+            asked = Some(frames);
         }
-        stream
+        (stream, asked)
     }
 
     /// Delays a device reports in its callbacks (capture to callback, or

@@ -85,7 +85,8 @@ fn start_stream(
         .default_output_config()
         .with_context(|| format!("the speaker {name} reports no usable format"))?;
     let rate = config.sample_rate();
-    let stream_config = devices::low_latency(&config);
+    // 10 ms: the callback pulls the mix 10 ms at a time.
+    let (stream_config, _) = devices::low_latency(&config, Duration::from_millis(10));
     let feed = Feed::new(playback, rate, usize::from(config.channels()), delay)?;
     let on_error = |err| tracing::warn!("speaker: {err}");
     let stream = match config.sample_format() {

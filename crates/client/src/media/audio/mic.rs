@@ -3,14 +3,19 @@
 //! The device is opened at its own rate, format and channel count, as it
 //! prefers; its callback mixes the channels down to mono f32 and hands chunks
 //! to this source, which resamples them to the wire's 48 kHz with rubato (a
-//! band-limited FFT resampler, not dropped or repeated samples) and cuts 20 ms
-//! frames. The cpal stream lives on a thread of its own (`microphone-device`), since
-//! streams need not be `Send` on every platform.
+//! band-limited FFT resampler, not dropped or repeated samples) and cuts
+//! frames of the length the sender asks for (10 or 20 ms). The cpal stream
+//! lives on a thread of its own (`microphone-device`), since streams need not
+//! be `Send` on every platform.
 //!
-//! The sender asks for a frame every 20 ms by the wall clock, and the device
-//! delivers by its own clock: when more than `MAX_BACKLOG` is waiting, the
-//! oldest samples are dropped, so delay never grows; when too little has
-//! arrived, the frame is padded with silence. Both are counted.
+//! The device keeps the time: the sender waits for each frame and sends it
+//! the moment it is complete. The device is asked for its smallest buffer
+//! (`CAPTURE_PERIOD`, within what it allows): a frame completes only when the
+//! device hands over the buffer holding its last sample, so a 10 ms buffer
+//! out of step with the frames could hold a complete frame back for up to
+//! 10 ms. When more than `MAX_BACKLOG` is waiting, the oldest samples are
+//! dropped, so delay never grows; a device that stalls is padded with
+//! silence. Both are counted.
 
 use super::AudioSource;
 use crate::media::devices::{self, DelayLog, Direction};
@@ -25,10 +30,15 @@ use std::time::Duration;
 
 /// At most this much audio (at 48 kHz) waits for the sender: 60 ms.
 const MAX_BACKLOG: usize = 3 * AUDIO_FRAME_SAMPLES;
+/// The device buffer asked for: 2.5 ms, a quarter of a frame.
+const CAPTURE_PERIOD: Duration = Duration::from_micros(2_500);
 
 pub struct Microphone {
     name: String,
     native_rate: u32,
+    /// The device buffer asked for and granted, in native frames (`None`:
+    /// the device's own choice).
+    buffer_frames: Option<u32>,
     chunks: Receiver<Vec<f32>>,
     /// Native-rate mono samples not resampled yet.
     native: Vec<f32>,
@@ -50,9 +60,10 @@ impl Microphone {
         let wanted = name.map(str::to_string);
         let device_delay = std::sync::Arc::new(DelayLog::default());
         let delays = device_delay.clone();
-        let ((name, native_rate), stop) = devices::hold_on_thread("microphone", move || {
-            start_stream(wanted.as_deref(), chunks_tx, delays)
-        })?;
+        let ((name, native_rate, buffer_frames), stop) =
+            devices::hold_on_thread("microphone", move || {
+                start_stream(wanted.as_deref(), chunks_tx, delays)
+            })?;
         let resampler = if native_rate == AUDIO_SAMPLE_RATE {
             None
         } else {
@@ -70,6 +81,7 @@ impl Microphone {
         Ok(Microphone {
             name,
             native_rate,
+            buffer_frames,
             chunks,
             native: Vec::new(),
             resampler,
@@ -103,7 +115,14 @@ impl Microphone {
 
 impl AudioSource for Microphone {
     fn describe(&self) -> String {
-        format!("microphone {} ({} Hz)", self.name, self.native_rate)
+        let buffer = match self.buffer_frames {
+            Some(frames) => format!(
+                ", {:.1} ms buffer",
+                f64::from(frames) * 1000.0 / f64::from(self.native_rate.max(1))
+            ),
+            None => String::new(),
+        };
+        format!("microphone {} ({} Hz{buffer})", self.name, self.native_rate)
     }
 
     fn paced(&self) -> bool {
@@ -165,20 +184,23 @@ fn to_i16(value: f32) -> i16 {
     (value.clamp(-1.0, 1.0) * f32::from(i16::MAX)).round() as i16
 }
 
-/// Opens the input device and starts its stream; returns it with the
-/// device's name and native rate.
+/// What an opened input device is: its name, its native rate, and the
+/// buffer it was asked for in frames (`None`: its own choice).
+type Opened = (String, u32, Option<u32>);
+
+/// Opens the input device and starts its stream; returns it with what it is.
 fn start_stream(
     wanted: Option<&str>,
     chunks: Sender<Vec<f32>>,
     delays: std::sync::Arc<DelayLog>,
-) -> anyhow::Result<(cpal::Stream, (String, u32))> {
+) -> anyhow::Result<(cpal::Stream, Opened)> {
     let (device, name) = devices::find(Direction::Input, wanted)?;
     let config = device
         .default_input_config()
         .with_context(|| format!("the microphone {name} reports no usable format"))?;
     let rate = config.sample_rate();
     let channels = usize::from(config.channels());
-    let stream_config = devices::low_latency(&config);
+    let (stream_config, buffer_frames) = devices::low_latency(&config, CAPTURE_PERIOD);
     let on_error = |err| tracing::warn!("microphone: {err}");
     let stream = match config.sample_format() {
         SampleFormat::F32 => {
@@ -209,7 +231,7 @@ fn start_stream(
     stream
         .play()
         .with_context(|| format!("could not start the microphone {name}"))?;
-    Ok((stream, (name, rate)))
+    Ok((stream, (name, rate, buffer_frames)))
 }
 
 fn build<T>(
