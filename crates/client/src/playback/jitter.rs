@@ -13,14 +13,22 @@
 //! - a missing slot is concealed by repeating the last pitch period of what was
 //!   played, fading to silence over 40 ms; the next real slot fades in over
 //!   5 ms, so neither the gap nor the resume clicks;
-//! - its *span* (the slots from the next to play to the newest, holes
-//!   included) is the delay it adds. The target span adapts to the jitter seen
-//!   in the frames' timestamps: at least one slot more than a frame on a clean
-//!   network (10 to 20 ms for 10 ms frames), up to 100 ms; above 120 ms it
-//!   drops at once, and a span that stays above the target for half a second
-//!   (a sender whose clock runs fast, or a burst) loses one slot at a time,
-//!   preferring quiet ones; a span that stays below it (a slow clock) gains one
-//!   concealed slot. So the delay returns to the target instead of growing.
+//! - each frame waits at least the *hold* before its first slot plays: the
+//!   lateness the buffer absorbs, adapted to the jitter seen in the frames'
+//!   timestamps (their 99th percentile, plus a millisecond), 2 ms on a clean
+//!   network and up to 100 ms with the frame. Pulls come every 10 ms, so a
+//!   frame waits from the hold to the hold plus 10 ms, depending on where it
+//!   lands between pulls: a 10 ms frame on a LAN 2 to 12 ms. (Counting whole
+//!   slots instead, one beyond the frame, made it wait 10 to 20.)
+//! - the wait of the slots played over the last half second corrects the
+//!   delay: when even the least of them is a slot more than the hold needs
+//!   (a sender whose clock runs fast, or a burst that went by), one slot is
+//!   dropped, preferring quiet ones; when even the longest of the last ten
+//!   waited less than the hold (frames come later and later: a slow clock),
+//!   one concealed slot is inserted before they miss their turn. Its *span*
+//!   (the slots from the next to play to the newest, holes included) is
+//!   bounded too: above 120 ms it drops at once. So the delay returns to the
+//!   hold instead of growing.
 //!
 //! Time comes in as arguments (`now`), never from the system clock, so the unit
 //! tests play hours of synthetic timing in milliseconds.
@@ -38,13 +46,14 @@ const MAX_FRAME_SLOTS: usize = 12;
 /// What concealment looks back on: 20 ms of what was played.
 const HISTORY: usize = 2 * SLOT;
 
-/// The bounds of the buffer, in 10 ms slots of span.
+/// The bounds of the buffer: its hold, and its span in 10 ms slots.
 #[derive(Clone, Copy, Debug)]
 pub struct JitterBounds {
-    /// The least target beyond a frame's own slots: 1, so on a clean network
-    /// a 10 ms frame waits 10 to 20 ms (a 20 ms frame, 20 to 30).
-    pub min_extra: usize,
-    /// The most the target adapts to: 10 slots (100 ms).
+    /// The least hold, in µs: 2 ms, so on a clean network a 10 ms frame
+    /// waits 2 to 12 ms (a 20 ms frame's first slot too).
+    pub min_hold_us: i64,
+    /// The most the target (a frame plus the hold) adapts to: 10 slots
+    /// (100 ms).
     pub max_target: usize,
     /// Above this the buffer drops at once: 12 slots, 120 ms.
     pub max_span: usize,
@@ -53,16 +62,25 @@ pub struct JitterBounds {
 impl Default for JitterBounds {
     fn default() -> JitterBounds {
         JitterBounds {
-            min_extra: 1,
+            min_hold_us: 2_000,
             max_target: 10,
             max_span: 12,
         }
     }
 }
 
-/// Pulls a span must stay above or below the target before the buffer
-/// corrects it: half a second, so ordinary jitter does not trigger it.
+/// Slots whose wait must all be a slot above the hold before the buffer
+/// drops one: half a second, so ordinary jitter does not trigger it.
 const CORRECTION_WINDOW: usize = 50;
+/// How much more than a slot above the hold that is: 1 ms, so a wait that
+/// only wavers around the boundary does not drop and stretch in turn.
+const DROP_SLACK_US: i64 = 1_000;
+/// Slots whose longest wait says whether frames come later and later: the
+/// last 10. The least late frame among them shows where the stream is
+/// without the jitter.
+const STRETCH_WINDOW: usize = 10;
+/// A hold is the 99th percentile of lateness plus this.
+const HOLD_SAFETY_US: i64 = 1_000;
 /// Frames whose lateness sets the target: the last five seconds.
 const LATENESS_WINDOW: usize = 250;
 /// Lateness is measured against the quickest frame of the last second: a
@@ -70,8 +88,12 @@ const LATENESS_WINDOW: usize = 250;
 const TREND_WINDOW: usize = 50;
 /// A frame quieter than this may be dropped without anyone noticing.
 const QUIET_DBFS: f32 = -50.0;
-/// How many pulls a pending drop waits for a quiet slot before taking any.
+/// How many pulls a pending drop waits for a quiet slot before taking any,
+/// when the delay is two slots and more above the hold (a burst went by).
 const QUIET_PATIENCE: usize = 20;
+/// The same when it is only one slot above (a drifting clock: a slot in a
+/// minute or two at 100 ppm): five seconds, as speech pauses within them.
+const DRIFT_PATIENCE: usize = 500;
 /// This many late frames in a row mean the sender's sequence went back (a
 /// restarted sender), not a slow network: half a second.
 const RESTART_AFTER_LATE: usize = 25;
@@ -101,8 +123,11 @@ pub struct JitterStats {
     pub stretched: u64,
     /// Times the buffer ran empty and buffered again.
     pub underruns: u64,
-    /// The current target, in ms.
+    /// The current target, in ms: a frame plus the hold.
     pub target_ms: u32,
+    /// The hold alone, in ms (rounded up): the lateness a frame may have
+    /// and still play in its turn.
+    pub hold_ms: u32,
     /// Time frames waited in the buffer, from arrival to playing: median and
     /// 99th percentile, in ms.
     pub delay_ms_p50: u32,
@@ -112,6 +137,9 @@ pub struct JitterStats {
 struct Queued {
     pcm: Vec<f32>,
     arrived: Instant,
+    /// The earliest a steady stream plays it: its frame's arrival, plus 10 ms
+    /// for each slot before it in the frame.
+    ready: Instant,
     quiet: bool,
 }
 
@@ -126,6 +154,10 @@ pub struct JitterBuffer {
     next: Option<u64>,
     /// False while (re)buffering up to the target.
     playing: bool,
+    /// The least wait before a frame's first slot plays, µs.
+    hold_us: i64,
+    /// A frame plus the hold, in whole slots: the most a steady stream's
+    /// span reaches before a pull.
     target: usize,
     /// The last frame's worth of output, before fades: what concealment repeats.
     history: Vec<f32>,
@@ -139,9 +171,18 @@ pub struct JitterBuffer {
     /// What would have followed the output, for the fade into a real frame
     /// after a drop (the dropped frame itself).
     continuation: Option<Vec<f32>>,
-    /// Span before each of the last ticks.
-    spans: VecDeque<usize>,
+    /// The wait of the last slots played, µs: from `ready` to their turn.
+    waits: VecDeque<i64>,
+    /// A slot is to be inserted, after the next quiet one...
+    stretch_due: bool,
+    /// ...or at once: frames are about to miss their turn.
+    stretch_urgent: bool,
+    /// Quiet slots played in a row: once they fill the history, what a
+    /// stretch repeats is silence.
+    quiet_run: usize,
     pending_drops: usize,
+    /// How long pending drops wait for a quiet slot.
+    drop_patience: usize,
     waited_for_quiet: usize,
     /// Frames in a row that came after their turn.
     late_in_a_row: usize,
@@ -170,14 +211,19 @@ impl JitterBuffer {
             frame_slots: 1,
             next: None,
             playing: false,
-            target: 1 + bounds.min_extra,
+            hold_us: bounds.min_hold_us,
+            target: 1 + slots_of(bounds.min_hold_us),
             history: vec![0.0; HISTORY],
             period: None,
             conceal_gain: 0.0,
             discontinuous: false,
             continuation: None,
-            spans: VecDeque::new(),
+            waits: VecDeque::new(),
+            stretch_due: false,
+            stretch_urgent: false,
+            quiet_run: 0,
             pending_drops: 0,
+            drop_patience: QUIET_PATIENCE,
             waited_for_quiet: 0,
             late_in_a_row: 0,
             transits: VecDeque::new(),
@@ -196,7 +242,7 @@ impl JitterBuffer {
             // Another frame length: numbered anew, as a restarted sender.
             self.restart();
             self.frame_slots = slots;
-            self.target = self.target.max(slots + self.bounds.min_extra);
+            self.target = self.target.max(slots + slots_of(self.hold_us));
         }
         let first = u64::from(sequence) * slots as u64;
         if self.next.is_some_and(|next| first < next) {
@@ -222,6 +268,7 @@ impl JitterBuffer {
                 Queued {
                     pcm: samples,
                     arrived: now,
+                    ready: now + Duration::from_micros(SLOT_US as u64) * place as u32,
                     quiet,
                 },
             );
@@ -259,7 +306,8 @@ impl JitterBuffer {
 
     pub fn stats(&self) -> JitterStats {
         let mut stats = self.stats.clone();
-        stats.target_ms = (self.target * 10) as u32;
+        stats.hold_ms = (self.hold_us.max(0) as u64).div_ceil(1_000) as u32;
+        stats.target_ms = (self.frame_slots * 10) as u32 + stats.hold_ms;
         stats.delay_ms_p50 = self.delay_percentile(0.50);
         stats.delay_ms_p99 = self.delay_percentile(0.99);
         stats
@@ -280,15 +328,18 @@ impl JitterBuffer {
                 return self.conceal(out);
             }
             self.playing = true;
-            self.spans.clear();
+            self.waits.clear();
         }
-        self.correct_drift(self.span());
+        self.bound_span(self.span());
         if self.pending_drops > 0 {
             self.drop_one();
         }
-        if self.stretch_needed() {
+        let silent_history = self.quiet_run * SLOT >= HISTORY;
+        if self.stretch_due && (silent_history || self.stretch_urgent) {
+            self.stretch_due = false;
+            self.stretch_urgent = false;
             self.stats.stretched += 1;
-            self.spans.clear();
+            self.waits.clear();
             return self.conceal_without_fade(out);
         }
         let Some(next) = self.next else {
@@ -298,7 +349,9 @@ impl JitterBuffer {
             Some(frame) => {
                 self.next = Some(next + 1);
                 self.record_delay(now.saturating_duration_since(frame.arrived));
+                self.note_wait(now, &frame);
                 self.stats.played += 1;
+                self.quiet_run = if frame.quiet { self.quiet_run + 1 } else { 0 };
                 self.play(frame.pcm, out);
             }
             None if !self.frames.is_empty() => {
@@ -317,24 +370,12 @@ impl JitterBuffer {
         }
     }
 
-    /// Whether the oldest frame has waited the part of the target its own
-    /// slots do not cover: a 20 ms frame with a 30 ms target plays once it
-    /// waited 10 ms, not once a second frame came (which would be 40).
+    /// Whether the oldest frame is complete and has waited the hold.
     fn waited_enough(&self, now: Instant) -> bool {
         let Some((_, oldest)) = self.frames.first_key_value() else {
             return false;
         };
-        let missing = self.target.saturating_sub(self.frame_slots) as u32;
-        self.span() >= self.frame_slots
-            && now.saturating_duration_since(oldest.arrived)
-                >= Duration::from_micros(SLOT_US as u64) * missing
-    }
-
-    /// The least span the pulls of a steady stream see: a frame of several
-    /// slots lands all at once, so before each pull the span runs from the
-    /// target down to this.
-    fn least_steady_span(&self) -> usize {
-        (self.target + 1).saturating_sub(self.frame_slots).max(1)
+        self.span() >= self.frame_slots && micros_between(oldest.ready, now) >= self.hold_us
     }
 
     fn play(&mut self, pcm: Vec<f32>, out: &mut [f32]) {
@@ -407,31 +448,50 @@ impl JitterBuffer {
         self.remember(out);
     }
 
-    /// Decides from the spans of the last half second whether the delay is
-    /// persistently too high (drop) and the hard bound.
-    fn correct_drift(&mut self, span: usize) {
-        self.spans.push_back(span);
-        if self.spans.len() > CORRECTION_WINDOW {
-            self.spans.pop_front();
-        }
+    /// The hard bound: too far behind, back to the target now, not one by one.
+    fn bound_span(&mut self, span: usize) {
         if span > self.bounds.max_span {
-            // Too far behind: back to the target now, not one by one.
             self.pending_drops = self.pending_drops.max(span - self.target);
             self.waited_for_quiet = QUIET_PATIENCE;
-        } else if self.spans.len() == CORRECTION_WINDOW && self.pending_drops == 0 {
-            let least = self.spans.iter().copied().min().unwrap_or(0);
-            let steady = self.least_steady_span();
-            if least > steady {
-                self.pending_drops = least - steady;
-                self.spans.clear();
-            }
         }
     }
 
-    fn stretch_needed(&self) -> bool {
-        self.spans.len() == CORRECTION_WINDOW
-            && self.pending_drops == 0
-            && self.spans.iter().all(|&span| span < self.target)
+    /// Notes how long a slot played now waited, and decides from the last
+    /// ones whether the delay is persistently a slot too high (drop one) or
+    /// about to be too low (stretch one).
+    fn note_wait(&mut self, now: Instant, slot: &Queued) {
+        let wait = micros_between(slot.ready, now);
+        self.waits.push_back(wait);
+        if self.waits.len() > CORRECTION_WINDOW {
+            self.waits.pop_front();
+        }
+        if self.pending_drops > 0 {
+            return;
+        }
+        if self.waits.len() == CORRECTION_WINDOW && !self.stretch_due {
+            let least = self.waits.iter().copied().min().unwrap_or(0);
+            let excess = least - self.hold_us;
+            if excess >= SLOT_US + DROP_SLACK_US {
+                self.pending_drops = (excess / SLOT_US) as usize;
+                self.drop_patience = if excess >= 2 * SLOT_US + DROP_SLACK_US {
+                    QUIET_PATIENCE
+                } else {
+                    DRIFT_PATIENCE
+                };
+                self.waits.clear();
+                return;
+            }
+        }
+        if self.waits.len() >= STRETCH_WINDOW {
+            // Even the least late of the last frames waited less than the
+            // hold: the sender's frames come later and later. Inserted after
+            // a quiet slot, the inserted one is silence; close to missing
+            // their turn, at once.
+            if let Some(&longest) = self.waits.iter().rev().take(STRETCH_WINDOW).max() {
+                self.stretch_due |= longest < self.hold_us;
+                self.stretch_urgent = self.stretch_due && longest < self.hold_us / 4;
+            }
+        }
     }
 
     /// Drops the next frame if it is quiet, or anyway once patience runs out
@@ -442,7 +502,13 @@ impl JitterBuffer {
         let Some(next) = self.next else { return };
         let urgent = self.span() > self.bounds.max_span;
         let quiet = self.frames.get(&next).is_some_and(|f| f.quiet);
-        if !(quiet || urgent || self.waited_for_quiet >= QUIET_PATIENCE) {
+        // Two slots and more piled up: the patience of a burst.
+        let patience = if self.span() >= self.target + 2 {
+            QUIET_PATIENCE
+        } else {
+            self.drop_patience
+        };
+        if !(quiet || urgent || self.waited_for_quiet >= patience) {
             self.waited_for_quiet += 1;
             return;
         }
@@ -469,7 +535,7 @@ impl JitterBuffer {
             }
         }
         if self.pending_drops == 0 {
-            self.spans.clear();
+            self.waits.clear();
         }
     }
 
@@ -479,7 +545,9 @@ impl JitterBuffer {
         self.frames.clear();
         self.next = None;
         self.playing = false;
-        self.spans.clear();
+        self.waits.clear();
+        self.stretch_due = false;
+        self.stretch_urgent = false;
         self.pending_drops = 0;
         self.transits.clear();
         self.lateness.clear();
@@ -515,25 +583,28 @@ impl JitterBuffer {
             self.transits.pop_front();
         }
         let least = self.transits.iter().copied().min().unwrap_or(transit);
-        self.lateness.push_back(transit - least);
+        let lateness = transit - least;
+        self.lateness.push_back(lateness);
         if self.lateness.len() > LATENESS_WINDOW {
             self.lateness.pop_front();
         }
         if self.lateness.len().is_multiple_of(10) {
-            self.adapt_target();
+            self.adapt_hold();
         }
     }
 
-    /// The target covers the 95th percentile of transit variation: a frame
-    /// later than that is concealed, the rest play in order.
-    fn adapt_target(&mut self) {
+    /// The hold covers the 99th percentile of transit variation, and a
+    /// millisecond more: a frame later than its wait is concealed, the rest
+    /// play in order.
+    fn adapt_hold(&mut self) {
         let mut sorted: Vec<i64> = self.lateness.iter().copied().collect();
         sorted.sort_unstable();
-        let p95 = sorted[(sorted.len() - 1) * 95 / 100];
-        let jitter_slots = (p95.max(0) as u64).div_ceil(SLOT_US as u64) as usize;
-        let least = self.frame_slots + self.bounds.min_extra;
-        self.target =
-            (self.frame_slots + jitter_slots).clamp(least, self.bounds.max_target.max(least));
+        let p99 = sorted[(sorted.len() - 1) * 99 / 100];
+        let frame_us = self.frame_slots as i64 * SLOT_US;
+        let most =
+            (self.bounds.max_target as i64 * SLOT_US - frame_us).max(self.bounds.min_hold_us);
+        self.hold_us = (p99.max(0) + HOLD_SAFETY_US).clamp(self.bounds.min_hold_us, most);
+        self.target = self.frame_slots + slots_of(self.hold_us);
     }
 
     fn record_delay(&mut self, delay: Duration) {
@@ -578,4 +649,17 @@ fn best_period(history: &[f32]) -> usize {
         }
     }
     best.0
+}
+
+/// Whole slots that cover `us`.
+fn slots_of(us: i64) -> usize {
+    (us.max(0) as u64).div_ceil(SLOT_US as u64) as usize
+}
+
+/// `to - from` in µs, negative when `to` is earlier.
+fn micros_between(from: Instant, to: Instant) -> i64 {
+    match to.checked_duration_since(from) {
+        Some(after) => after.as_micros() as i64,
+        None => -(from.duration_since(to).as_micros() as i64),
+    }
 }
