@@ -198,7 +198,9 @@ fn the_host_locks_removes_and_stops_and_only_the_host_undoes_it() {
         error["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("removed")
+            .contains("removed"),
+        "{error}; before it: {:?}",
+        bo.history.iter().rev().take(8).collect::<Vec<_>>()
     );
     host.send(&format!("/allow {}", bo.id));
     host.sync();
