@@ -246,6 +246,9 @@ mod opus_tests {
         assert_eq!(out[20].0, 20);
         let stats = decoders.stats(ClientId(7)).expect("stats");
         assert_eq!((stats.concealed, stats.from_fec), (1, 1));
+        // Made up from the next packet's FEC, at about the tone's level.
+        let (made_up, around) = (rms(&out[20].1), rms(&out[19].1));
+        assert!(made_up > 0.7 * around, "{made_up} against {around}");
     }
 
     #[test]
