@@ -16,6 +16,7 @@
 
 pub mod attack;
 pub mod limits;
+pub mod lossy;
 pub mod nats;
 
 use anyhow::{Context, anyhow, bail};
