@@ -131,23 +131,18 @@ pub fn halve(picture: &RgbImage) -> RgbImage {
     RgbImage::from_raw(w, h, out).unwrap_or_default()
 }
 
-/// Pictures this small (160x90 and below) get Huffman tables of their own.
-const SMALL_PICTURE_PIXELS: u32 = 160 * 90;
-
 /// RGB pixels (3 bytes each, row by row) to JPEG with `jpeg-encoder`.
 pub fn encode_jpeg(rgb: &[u8], width: u32, height: u32, quality: u8) -> anyhow::Result<Vec<u8>> {
     let (Ok(w), Ok(h)) = (u16::try_from(width), u16::try_from(height)) else {
         bail!("{width}x{height} is too large for a JPEG");
     };
     let mut jpeg = Vec::with_capacity(64 * 1024);
-    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality.clamp(1, 100));
-    // A thumbnail's standard Huffman tables (about 420 bytes) outweigh its
-    // pixels: tables fitted to the picture take the test pattern's 40x22
-    // layer from about 1,000 bytes to 600, for a second pass over a few
-    // hundred bytes. Large pictures keep the one pass.
-    if u32::from(w) * u32::from(h) <= SMALL_PICTURE_PIXELS {
-        encoder.set_optimized_huffman_tables(true);
-    }
+    // The standard Huffman tables, always. Tables fitted to a thumbnail took
+    // the 40x22 layer from about 1,000 bytes to 620, but the `image` crate's
+    // decoder (zune-jpeg), which every receiver of ours uses, reads such
+    // pictures with wrong colours (libjpeg-turbo reads them right):
+    // `small_pictures_keep_their_colours` below.
+    let encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality.clamp(1, 100));
     encoder
         .encode(rgb, w, h, jpeg_encoder::ColorType::Rgb)
         .context("JPEG encoding failed")?;
@@ -207,6 +202,34 @@ impl<T> LatestSender<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every size a layer comes in, from the full 640x360 to the 40x22
+    /// sixteenth, decodes (with the decoder our receivers use) to the
+    /// colours it was made of: grey, a colour, and both side by side.
+    #[test]
+    fn small_pictures_keep_their_colours() {
+        for (w, h) in [(640u32, 360u32), (160, 90), (80, 45), (40, 22)] {
+            for (left, right) in [
+                ([32u8, 32, 32], [32u8, 32, 32]),
+                ([20, 40, 200], [20, 40, 200]),
+                ([100, 100, 100], [200, 30, 30]),
+            ] {
+                let rgb: Vec<u8> = (0..w * h)
+                    .flat_map(|i| if i % w < w / 2 { left } else { right })
+                    .collect();
+                let jpeg = encode_jpeg(&rgb, w, h, 75).expect("encodes");
+                let decoded = image::load_from_memory(&jpeg).expect("a JPEG").into_rgb8();
+                for (x, wanted) in [(2, left), (w - 3, right)] {
+                    let got = decoded.get_pixel(x, h / 2).0;
+                    let off = got.iter().zip(wanted).map(|(g, w)| g.abs_diff(w)).max();
+                    assert!(
+                        off.unwrap_or(0) <= 12,
+                        "{w}x{h}: {got:?} where {wanted:?} was"
+                    );
+                }
+            }
+        }
+    }
 
     /// RGB to one YUYV pixel pair of the same colour (BT.601 limited range).
     fn yuyv_of(rgb: [u8; 3]) -> [u8; 4] {

@@ -139,8 +139,8 @@ mod tests {
         })
     }
 
-    /// Every layer decodes to its size, the small ones (with Huffman tables
-    /// of their own) too, and each is smaller than the one before.
+    /// Every layer decodes to its size, and each is smaller than the one
+    /// before.
     #[test]
     fn every_layer_is_a_jpeg_of_its_size() {
         let all = common::Layer::ALL
