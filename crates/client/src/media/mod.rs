@@ -18,6 +18,7 @@ pub mod devices;
 pub mod driver;
 pub mod options;
 pub mod screen;
+pub mod sync_clock;
 pub mod video;
 
 use common::MediaKind;

@@ -12,6 +12,7 @@ pub mod codec;
 #[cfg(feature = "audio")]
 mod mic;
 pub mod record;
+mod sync;
 mod tone;
 mod wav;
 
@@ -62,6 +63,12 @@ pub const AUDIO_SOURCES: &[Source<Box<dyn AudioSource>>] = &[
                 .map_err(|_| anyhow::anyhow!("tone:{hz}: the frequency must be a number of Hz"))?;
             Ok(Box::new(Tone::new(hz)?))
         },
+    },
+    Source {
+        name: "sync",
+        help: "a 1 kHz beep once a second, with the sync video's flash (for lip sync)",
+        takes: Takes::Word("sync"),
+        open: |_, _| Ok(Box::new(sync::SyncBeep)),
     },
     Source {
         name: "PATH.wav",
