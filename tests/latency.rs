@@ -485,3 +485,108 @@ fn speech_stays_continuous_through_loss_and_jitter() {
         assert!(p99 <= 100, "{codec}: {member}");
     }
 }
+
+/// Lip sync: a talker shares the `sync` sources (its picture flashes white
+/// and it beeps at the same instant, once a second); the listener records
+/// what it shows (`--record`: each picture with the time it was shown) and
+/// writes what it plays (`--audio-out`). Each flash is matched with its
+/// beep: the picture must be shown within ±45 ms of the sound being played
+/// (ITU-R BT.1359's threshold of detection, sound early); CI asserts ±100 ms
+/// on a short run, and `MEETING_AV_SECONDS` sets its length (default 6).
+#[test]
+fn pictures_are_shown_with_their_sound() {
+    let seconds: u64 = std::env::var("MEETING_AV_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
+    let server = ServerProcess::start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let wav = work.path().join("listener.wav");
+    let record = work.path().join("record");
+    let mut listener = ClientProcess::start_with(
+        &server,
+        "listener",
+        &[
+            "--audio-out",
+            &wav.to_string_lossy(),
+            "--record",
+            &record.to_string_lossy(),
+        ],
+    );
+    let started = listener.expect_event("audio_out")["started_unix_us"]
+        .as_i64()
+        .expect("started_unix_us");
+    let meeting = listener.create();
+    let mut talker = ClientProcess::start(&server, "talker");
+    talker.join(&meeting);
+    for kind in ["video", "audio"] {
+        talker.send(&format!("/{kind} on sync"));
+        let sharing = talker.expect_event("sharing");
+        assert_eq!(sharing["on"], true, "{sharing}");
+    }
+    std::thread::sleep(Duration::from_secs(seconds));
+    let id = talker.id;
+    talker.quit();
+    listener.quit();
+
+    // When each beep was played.
+    let samples = read_wav(&wav);
+    let mut beeps = Vec::new();
+    let mut quiet = 24_000;
+    for (n, sample) in samples.iter().enumerate() {
+        if sample.unsigned_abs() > ONSET {
+            if quiet >= 24_000 {
+                beeps.push(started as f64 + n as f64 / 48e-3);
+            }
+            quiet = 0;
+        } else {
+            quiet += 1;
+        }
+    }
+    // When each flash was shown: a white picture after a dark one.
+    let folder = integration_tests::recording(&record)
+        .join("video")
+        .join(id.to_string());
+    let times = std::fs::read_to_string(folder.join("times.csv")).expect("times.csv");
+    let mut flashes = Vec::new();
+    let mut was_white = true;
+    for line in times.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (Some(sequence), Some(shown)) = (fields.first(), fields.get(2)) else {
+            continue;
+        };
+        let sequence: u32 = sequence.parse().expect("a sequence number");
+        let shown: f64 = shown.parse().expect("a time");
+        let jpeg = std::fs::read(folder.join(format!("{sequence:08}.jpg"))).expect("a picture");
+        let picture = image::load_from_memory(&jpeg).expect("a JPEG").into_rgb8();
+        let white = picture.get_pixel(picture.width() / 2, picture.height() / 2)[0] > 128;
+        if white && !was_white {
+            flashes.push(shown);
+        }
+        was_white = white;
+    }
+    let mut offsets: Vec<f64> = flashes
+        .iter()
+        .filter_map(|&shown| {
+            beeps
+                .iter()
+                .map(|&heard| (shown - heard) / 1000.0)
+                .filter(|offset| offset.abs() < 500.0)
+                .min_by(|a, b| a.abs().total_cmp(&b.abs()))
+        })
+        .collect();
+    offsets.sort_by(f64::total_cmp);
+    eprintln!(
+        "picture minus sound over {} flashes ({} beeps heard): {:?} ms",
+        offsets.len(),
+        beeps.len(),
+        offsets.iter().map(|o| o.round()).collect::<Vec<_>>()
+    );
+    assert!(
+        offsets.len() + 2 >= seconds as usize,
+        "{} flashes matched in {seconds} s",
+        offsets.len()
+    );
+    let median = percentile(&offsets, 0.5);
+    assert!(median.abs() <= 100.0, "lips and voice apart: {offsets:?}");
+}

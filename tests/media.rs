@@ -20,11 +20,13 @@ fn received_from(stats: &Value, member: u64, kind: &str) -> (u64, u64) {
         .unwrap_or((0, 0))
 }
 
+/// The pictures recorded in `dir` (beside them, `times.csv`).
 fn recorded_frames(dir: &Path) -> Vec<(u32, Vec<u8>)> {
     let mut frames: Vec<(u32, Vec<u8>)> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.expect("entry").path();
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "jpg"))
+        .map(|path| {
             let seq = path
                 .file_stem()
                 .and_then(|s| s.to_str())

@@ -140,6 +140,9 @@ struct Queued {
     /// The earliest a steady stream plays it: its frame's arrival, plus 10 ms
     /// for each slot before it in the frame.
     ready: Instant,
+    /// When the sender captured its first sample, on the sender's clock (µs):
+    /// what a picture of the same instant is shown against.
+    sender_us: i64,
     quiet: bool,
 }
 
@@ -173,6 +176,8 @@ pub struct JitterBuffer {
     continuation: Option<Vec<f32>>,
     /// The wait of the last slots played, µs: from `ready` to their turn.
     waits: VecDeque<i64>,
+    /// The last slot played: when, and its `sender_us`.
+    heard: Option<(Instant, i64)>,
     /// A slot is to be inserted, after the next quiet one...
     stretch_due: bool,
     /// ...or at once: frames are about to miss their turn.
@@ -219,6 +224,7 @@ impl JitterBuffer {
             discontinuous: false,
             continuation: None,
             waits: VecDeque::new(),
+            heard: None,
             stretch_due: false,
             stretch_urgent: false,
             quiet_run: 0,
@@ -259,6 +265,10 @@ impl JitterBuffer {
             return;
         }
         self.note_transit(timestamp_us, now);
+        // A frame is stamped when its last sample is in (our clients send it
+        // then): its first was captured a frame earlier.
+        let frame_us = pcm.len() as i64 * 1_000_000 / 48_000;
+        let first_us = i64::try_from(timestamp_us).unwrap_or(i64::MAX) - frame_us;
         for (place, chunk) in pcm.chunks(SLOT).take(slots).enumerate() {
             let mut samples: Vec<f32> = chunk.iter().map(|&s| f32::from(s)).collect();
             samples.resize(SLOT, 0.0);
@@ -269,6 +279,7 @@ impl JitterBuffer {
                     pcm: samples,
                     arrived: now,
                     ready: now + Duration::from_micros(SLOT_US as u64) * place as u32,
+                    sender_us: first_us + place as i64 * SLOT_US,
                     quiet,
                 },
             );
@@ -297,6 +308,13 @@ impl JitterBuffer {
             }
             _ => 0,
         }
+    }
+
+    /// The last slot played: when it was pulled, and when the sender
+    /// captured its first sample (µs on the sender's clock). Lip sync shows
+    /// the sender's pictures by it.
+    pub fn heard(&self) -> Option<(Instant, i64)> {
+        self.heard
     }
 
     /// The delay the buffer aims for, in slots of span.
@@ -350,6 +368,7 @@ impl JitterBuffer {
                 self.next = Some(next + 1);
                 self.record_delay(now.saturating_duration_since(frame.arrived));
                 self.note_wait(now, &frame);
+                self.heard = Some((now, frame.sender_us));
                 self.stats.played += 1;
                 self.quiet_run = if frame.quiet { self.quiet_run + 1 } else { 0 };
                 self.play(frame.pcm, out);

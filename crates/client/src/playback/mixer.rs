@@ -171,6 +171,13 @@ impl Mixer {
         self.voices.clear();
     }
 
+    /// When `member`'s last slot was pulled, and its sender time (µs).
+    pub fn heard(&self, member: ClientId) -> Option<(Instant, i64)> {
+        self.voices
+            .get(&member)
+            .and_then(|voice| voice.buffer.heard())
+    }
+
     pub fn stats(&self, member: ClientId) -> Option<JitterStats> {
         self.voices.get(&member).map(|voice| voice.buffer.stats())
     }

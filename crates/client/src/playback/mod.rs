@@ -24,7 +24,7 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use wav_out::WavOut;
 
@@ -88,6 +88,9 @@ pub struct Playback {
     /// Something plays the mix: frames are taken only then (`/speaker`
     /// can start and stop playback during a session).
     playing: Arc<std::sync::atomic::AtomicBool>,
+    /// From a pull of the mix to it being heard, µs: the device's buffer
+    /// (a speaker says it in each callback); nothing for a file.
+    output_delay_us: Arc<AtomicU64>,
 }
 
 impl Playback {
@@ -96,6 +99,30 @@ impl Playback {
             mixer: Arc::new(Mutex::new(Mixer::new(me))),
             clock: Arc::default(),
             playing: Arc::default(),
+            output_delay_us: Arc::default(),
+        }
+    }
+
+    /// The device's delay from a pull to being heard, as it reports it.
+    pub fn set_output_delay(&self, delay: Duration) {
+        let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.output_delay_us.store(micros, Ordering::Relaxed);
+    }
+
+    /// When what `member` captured at `sender_us` (on its clock) is heard
+    /// here, by how its voice plays now; `None` when it has not been heard
+    /// for a second (no voice to keep its pictures in step with).
+    pub fn heard_at(&self, member: ClientId, sender_us: u64) -> Option<Instant> {
+        let (pulled, heard_us) = self.mixer().heard(member)?;
+        if pulled.elapsed() > Duration::from_secs(1) {
+            return None;
+        }
+        let ahead_us = i64::try_from(sender_us).ok()? - heard_us
+            + i64::try_from(self.output_delay_us.load(Ordering::Relaxed)).ok()?;
+        if ahead_us >= 0 {
+            pulled.checked_add(Duration::from_micros(ahead_us.unsigned_abs()))
+        } else {
+            pulled.checked_sub(Duration::from_micros(ahead_us.unsigned_abs()))
         }
     }
 

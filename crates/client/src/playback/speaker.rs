@@ -181,8 +181,9 @@ where
             let frames = data.len() / feed.channels;
             let waiting = Duration::from_secs_f64(feed.pending.len() as f64 / f64::from(feed.rate));
             let when = info.timestamp();
-            feed.delay
-                .record(when.playback.duration_since(when.callback) + waiting);
+            let delay = when.playback.duration_since(when.callback) + waiting;
+            feed.delay.record(delay);
+            feed.playback.set_output_delay(delay);
             feed.fill(frames);
             for out in data.chunks_mut(feed.channels) {
                 let value = feed.pending.pop_front().unwrap_or(0.0);

@@ -13,14 +13,16 @@ pub(super) mod camera;
 pub(crate) mod frames;
 mod images;
 pub(crate) mod pattern;
+mod present;
 pub mod record;
+mod sync;
 
 use super::driver::{
     Driver, DriverSpec, Opened, Outlet, Outputs, Producer, Received, Receiver, Source, Takes,
     about, open_source,
 };
 use super::options::MediaOptions;
-use crate::sink::{self, SharedFrame};
+use crate::sink::SharedFrame;
 use crate::tui::tiles::TileFeed;
 use common::{Frame, Layer, LayerHeader, LayerSet, MediaHeader, MediaKind, PixelSize};
 use image::RgbImage;
@@ -116,6 +118,12 @@ pub const VIDEO_SOURCES: &[Source<Box<dyn VideoSource>>] = &[
         help: "a moving test pattern at --video-size and --fps (the default)",
         takes: Takes::Word("test"),
         open: |_, options| Ok(Box::new(TestPattern::new(options.video))),
+    },
+    Source {
+        name: "sync",
+        help: "a dark picture that flashes white once a second, with the sync audio's beep (for lip sync)",
+        takes: Takes::Word("sync"),
+        open: |_, options| Ok(Box::new(sync::SyncFlash::new(options.video))),
     },
     Source {
         name: "PATH",
@@ -218,7 +226,9 @@ impl Driver for Video {
         if let Some(tiles) = &self.outputs.tiles {
             sinks.push(Box::new(tiles.clone()));
         }
-        Box::new(Receiving { sinks })
+        Box::new(Receiving {
+            presenter: present::Presenter::start(sinks, self.outputs.playback.clone()),
+        })
     }
 }
 
@@ -249,11 +259,13 @@ impl Producer for Layered {
         if encode.is_empty() {
             return Ok(());
         }
+        // Stamped as it is captured, before encoding: the time the audio
+        // frames' stamps are on, so a receiver can show it with its sound.
+        let header = out.header();
         let started = Instant::now();
         let layers = self.source.next_layers(encode)?;
         out.stats()
             .encoded(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
-        let header = out.header();
         let mut largest = None;
         for encoded in layers {
             let body = match wanted {
@@ -290,10 +302,10 @@ impl Producer for Layered {
     }
 }
 
-/// Received video: each frame to every sink, shared without copying, and
-/// the layer it is counted.
+/// Received video: each frame counted by its layer, then to every sink,
+/// shared without copying, when its sound is heard (`present`).
 struct Receiving {
-    sinks: Vec<Box<dyn VideoSink>>,
+    presenter: present::Presenter,
 }
 
 impl Receiver for Receiving {
@@ -303,6 +315,6 @@ impl Receiver for Receiving {
             .layer()
             .map_or((Layer::FULL, None), |l| (l.layer, Some(l.size)));
         ctx.stats().received_layer(header.sender, layer, size);
-        sink::deliver(&mut self.sinks, |s| s.frame(header, &shared));
+        self.presenter.frame(header, shared);
     }
 }
