@@ -173,6 +173,12 @@ pub const DRIVER: DriverSpec = DriverSpec {
 pub trait VideoSink: Send {
     /// Takes one frame; an error stops this sink (the others go on).
     fn frame(&mut self, header: &MediaHeader, frame: &SharedFrame) -> anyhow::Result<()>;
+
+    /// How long after taking a picture it is seen: it gets each picture
+    /// this much before the picture's sound is heard (`present`).
+    fn lead(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// The view's tiles show each member's newest frame; the self-view's feed
@@ -181,6 +187,12 @@ impl VideoSink for TileFeed {
     fn frame(&mut self, header: &MediaHeader, frame: &SharedFrame) -> anyhow::Result<()> {
         self.show_video(header.sender, frame);
         Ok(())
+    }
+
+    /// A picture is decoded (a few ms) and drawn at the view's next redraw,
+    /// from 0 to 33 ms later: on average about 20 ms.
+    fn lead(&self) -> Duration {
+        Duration::from_millis(20)
     }
 }
 

@@ -1,9 +1,11 @@
 //! Lip sync: each received picture is shown with its sound. A picture waits
 //! until the audio its sender captured at the same instant is heard here
 //! (`Playback::heard_at`: the member's jitter buffer, the mix and the
-//! device's own buffer), then goes to the sinks (the view, the recording).
-//! Pictures from a member we do not hear, or whose sound is already past, go
-//! at once; none waits more than `MAX_WAIT`.
+//! device's own buffer), then goes to the sinks (the view, the recording),
+//! each that much earlier as it takes to show it (`VideoSink::lead`: the
+//! view's decoding and next redraw). Pictures from a member we do not hear,
+//! or whose sound is already past, go at once; none waits more than
+//! `MAX_WAIT`.
 //!
 //! The waiting happens on a thread of its own, so the video channel's
 //! reader never stops reading.
@@ -31,23 +33,32 @@ struct Held {
     frame: SharedFrame,
 }
 
-impl PartialEq for Held {
-    fn eq(&self, other: &Held) -> bool {
-        (self.due, self.order) == (other.due, other.order)
+/// A picture waiting for its time at one sink.
+struct ForSink {
+    due: Instant,
+    order: u64,
+    sink: usize,
+    header: MediaHeader,
+    frame: SharedFrame,
+}
+
+impl PartialEq for ForSink {
+    fn eq(&self, other: &ForSink) -> bool {
+        (self.due, self.order, self.sink) == (other.due, other.order, other.sink)
     }
 }
 
-impl Eq for Held {}
+impl Eq for ForSink {}
 
-impl PartialOrd for Held {
-    fn partial_cmp(&self, other: &Held) -> Option<std::cmp::Ordering> {
+impl PartialOrd for ForSink {
+    fn partial_cmp(&self, other: &ForSink) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Held {
-    fn cmp(&self, other: &Held) -> std::cmp::Ordering {
-        (self.due, self.order).cmp(&(other.due, other.order))
+impl Ord for ForSink {
+    fn cmp(&self, other: &ForSink) -> std::cmp::Ordering {
+        (self.due, self.order, self.sink).cmp(&(other.due, other.order, other.sink))
     }
 }
 
@@ -92,20 +103,39 @@ impl Presenter {
     }
 }
 
-fn present(mut sinks: Vec<Box<dyn VideoSink>>, waiting: &crossbeam_channel::Receiver<Held>) {
-    let mut queue: BinaryHeap<Reverse<Held>> = BinaryHeap::new();
+fn present(sinks: Vec<Box<dyn VideoSink>>, waiting: &crossbeam_channel::Receiver<Held>) {
+    let leads: Vec<Duration> = sinks.iter().map(|sink| sink.lead()).collect();
+    // A sink that failed is dropped; the others go on.
+    let mut sinks: Vec<Option<Box<dyn VideoSink>>> = sinks.into_iter().map(Some).collect();
+    let mut queue: BinaryHeap<Reverse<ForSink>> = BinaryHeap::new();
     loop {
         let now = Instant::now();
         while queue.peek().is_some_and(|next| next.0.due <= now) {
-            if let Some(Reverse(picture)) = queue.pop() {
-                sink::deliver(&mut sinks, |s| s.frame(&picture.header, &picture.frame));
-            }
+            let Some(Reverse(picture)) = queue.pop() else {
+                break;
+            };
+            let Some(slot) = sinks.get_mut(picture.sink) else {
+                continue;
+            };
+            let mut one: Vec<Box<dyn VideoSink>> = slot.take().into_iter().collect();
+            sink::deliver(&mut one, |s| s.frame(&picture.header, &picture.frame));
+            *slot = one.pop();
         }
         let wait = queue.peek().map_or(Duration::from_secs(1), |next| {
             next.0.due.saturating_duration_since(now)
         });
         match waiting.recv_timeout(wait) {
-            Ok(picture) => queue.push(Reverse(picture)),
+            Ok(held) => {
+                for (sink, lead) in leads.iter().enumerate() {
+                    queue.push(Reverse(ForSink {
+                        due: held.due.checked_sub(*lead).unwrap_or(held.due),
+                        order: held.order,
+                        sink,
+                        header: held.header,
+                        frame: held.frame.clone(),
+                    }));
+                }
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
