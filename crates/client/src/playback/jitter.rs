@@ -268,7 +268,9 @@ impl JitterBuffer {
         // A frame is stamped when its last sample is in (our clients send it
         // then): its first was captured a frame earlier.
         let frame_us = pcm.len() as i64 * 1_000_000 / 48_000;
-        let first_us = i64::try_from(timestamp_us).unwrap_or(i64::MAX) - frame_us;
+        let first_us = i64::try_from(timestamp_us)
+            .unwrap_or(i64::MAX)
+            .saturating_sub(frame_us);
         for (place, chunk) in pcm.chunks(SLOT).take(slots).enumerate() {
             let mut samples: Vec<f32> = chunk.iter().map(|&s| f32::from(s)).collect();
             samples.resize(SLOT, 0.0);
@@ -279,7 +281,7 @@ impl JitterBuffer {
                     pcm: samples,
                     arrived: now,
                     ready: now + Duration::from_micros(SLOT_US as u64) * place as u32,
-                    sender_us: first_us + place as i64 * SLOT_US,
+                    sender_us: first_us.saturating_add(place as i64 * SLOT_US),
                     quiet,
                 },
             );

@@ -117,8 +117,11 @@ impl Playback {
         if pulled.elapsed() > Duration::from_secs(1) {
             return None;
         }
-        let ahead_us = i64::try_from(sender_us).ok()? - heard_us
-            + i64::try_from(self.output_delay_us.load(Ordering::Relaxed)).ok()?;
+        // The stamp comes from the network: any value, no overflow.
+        let ahead_us = i64::try_from(sender_us)
+            .ok()?
+            .checked_sub(heard_us)?
+            .checked_add(i64::try_from(self.output_delay_us.load(Ordering::Relaxed)).ok()?)?;
         if ahead_us >= 0 {
             pulled.checked_add(Duration::from_micros(ahead_us.unsigned_abs()))
         } else {

@@ -611,3 +611,42 @@ fn an_hour_of_a_clock_100_ppm_off_keeps_the_delay_flat_and_every_word_whole() {
         assert!(highest <= 17.0, "{ppm:+} ppm: {highest}");
     }
 }
+
+#[test]
+fn a_sound_is_heard_when_its_slot_is_pulled_and_hostile_stamps_are_nobody_s_time() {
+    let playback = super::Playback::new(ClientId(1));
+    playback.set_playing(true);
+    let start = Instant::now();
+    // Member 2 sends 10 ms frames stamped when their last sample is in.
+    for k in 0..2u32 {
+        let header = MediaHeader {
+            sender: ClientId(2),
+            sequence: k,
+            timestamp_us: u64::from(k + 1) * 10_000,
+        };
+        playback.push(&header, &sine_frame_of(SLOT, k));
+    }
+    let mut out = vec![0i16; SLOT];
+    playback.pull(start + Duration::from_millis(50), &mut out);
+    let pulled = start + Duration::from_millis(50);
+    // The slot pulled is frame 0's: captured from 0 µs on the sender's clock.
+    let heard = playback.heard_at(ClientId(2), 0).expect("heard lately");
+    let apart = if heard > pulled {
+        heard - pulled
+    } else {
+        pulled - heard
+    };
+    assert!(apart < Duration::from_millis(1), "{apart:?}");
+    // 30 ms later on the sender's clock is heard 30 ms later here.
+    let later = playback
+        .heard_at(ClientId(2), 30_000)
+        .expect("heard lately");
+    assert_eq!(later.duration_since(heard), Duration::from_millis(30));
+    // Stamps from a hostile sender: no time, or one far ahead (the
+    // presenter waits `MAX_WAIT` at most), and no panic.
+    assert_eq!(playback.heard_at(ClientId(2), u64::MAX), None);
+    let far = playback.heard_at(ClientId(2), i64::MAX as u64);
+    assert!(far.is_none_or(|far| far > heard), "{far:?}");
+    // A member never heard: nothing to keep pictures in step with.
+    assert_eq!(playback.heard_at(ClientId(3), 0), None);
+}
