@@ -88,6 +88,8 @@ const LATENESS_WINDOW: usize = 250;
 const TREND_WINDOW: usize = 50;
 /// A frame quieter than this may be dropped without anyone noticing.
 const QUIET_DBFS: f32 = -50.0;
+/// The same as the RMS of samples at full scale 32768.
+const QUIET_RMS: f32 = 103.6;
 /// How many pulls a pending drop waits for a quiet slot before taking any,
 /// when the delay is two slots and more above the hold (a burst went by).
 const QUIET_PATIENCE: usize = 20;
@@ -123,6 +125,10 @@ pub struct JitterStats {
     pub stretched: u64,
     /// Times the buffer ran empty and buffered again.
     pub underruns: u64,
+    /// Samples taken out of quiet slots, and put into them, to keep the
+    /// wait at the hold when pulls are shorter than a slot.
+    pub samples_cut: u64,
+    pub samples_added: u64,
     /// The current target, in ms: a frame plus the hold.
     pub target_ms: u32,
     /// The hold alone, in ms (rounded up): the lateness a frame may have
@@ -174,8 +180,19 @@ pub struct JitterBuffer {
     /// What would have followed the output, for the fade into a real frame
     /// after a drop (the dropped frame itself).
     continuation: Option<Vec<f32>>,
-    /// The wait of the last slots played, µs: from `ready` to their turn.
+    /// The wait of the last slots played, µs: from `ready` to when their
+    /// first sample is handed on.
     waits: VecDeque<i64>,
+    /// What was taken of the last slot but not handed on yet (pulls shorter
+    /// than a slot).
+    lead: Vec<f32>,
+    /// Where in the current pull the slot being taken starts, µs.
+    ahead_us: i64,
+    /// Samples per pull, as the last pull asked.
+    pull_len: usize,
+    /// Samples to take out of the next quiet slot (positive) or to put in
+    /// (negative).
+    trim: i64,
     /// The last slot played: when, and its `sender_us`.
     heard: Option<(Instant, i64)>,
     /// A slot is to be inserted, after the next quiet one...
@@ -224,6 +241,10 @@ impl JitterBuffer {
             discontinuous: false,
             continuation: None,
             waits: VecDeque::new(),
+            lead: Vec::with_capacity(2 * SLOT),
+            ahead_us: 0,
+            pull_len: SLOT,
+            trim: 0,
             heard: None,
             stretch_due: false,
             stretch_urgent: false,
@@ -333,9 +354,48 @@ impl JitterBuffer {
         stats
     }
 
-    /// Produces the next 10 ms of this sender into `out` (`SLOT` samples,
-    /// overwritten).
+    /// Produces the next stretch of this sender into `out` (overwritten):
+    /// `SLOT` samples (10 ms) or fewer, a slot taken whenever the last one is
+    /// all handed on.
     pub fn pull(&mut self, now: Instant, out: &mut [f32]) {
+        self.pull_len = out.len().clamp(1, SLOT);
+        let mut filled = 0;
+        while filled < out.len() {
+            if self.lead.is_empty() {
+                self.ahead_us = filled as i64 * 1_000_000 / 48_000;
+                let mut slot = [0.0; SLOT];
+                self.next_slot(now, &mut slot);
+                self.take(&slot);
+            }
+            let count = (out.len() - filled).min(self.lead.len());
+            out[filled..filled + count].copy_from_slice(&self.lead[..count]);
+            self.lead.drain(..count);
+            filled += count;
+        }
+    }
+
+    /// Queues a slot to hand on: shortened or lengthened by the pending
+    /// trim if it is quiet (resampled silence sounds as silence), as it is
+    /// otherwise.
+    fn take(&mut self, slot: &[f32]) {
+        if self.trim == 0 || !is_quiet(slot) {
+            self.lead.extend_from_slice(slot);
+            return;
+        }
+        let length = (SLOT as i64 - self.trim).clamp(1, 2 * SLOT as i64) as usize;
+        resample_into(slot, length, &mut self.lead);
+        if self.trim > 0 {
+            self.stats.samples_cut += self.trim.unsigned_abs();
+        } else {
+            self.stats.samples_added += self.trim.unsigned_abs();
+        }
+        self.trim = 0;
+        self.waits.clear();
+    }
+
+    /// The next 10 ms slot of this sender, in its turn: played, concealed,
+    /// dropped or stretched.
+    fn next_slot(&mut self, now: Instant, out: &mut [f32]) {
         if !self.playing {
             // Frames lost while buffering are skipped, not concealed.
             if let Some((&first, _)) = self.frames.first_key_value()
@@ -481,7 +541,7 @@ impl JitterBuffer {
     /// ones whether the delay is persistently a slot too high (drop one) or
     /// about to be too low (stretch one).
     fn note_wait(&mut self, now: Instant, slot: &Queued) {
-        let wait = micros_between(slot.ready, now);
+        let wait = micros_between(slot.ready, now) + self.ahead_us;
         self.waits.push_back(wait);
         if self.waits.len() > CORRECTION_WINDOW {
             self.waits.pop_front();
@@ -489,6 +549,10 @@ impl JitterBuffer {
         if self.pending_drops > 0 {
             return;
         }
+        // Pulls shorter than a slot let the wait be corrected by a pull's
+        // length, in quiet slots, instead of a whole slot.
+        let short_pulls = self.pull_len < SLOT;
+        let pull_us = self.pull_len as i64 * 1_000_000 / 48_000;
         if self.waits.len() == CORRECTION_WINDOW && !self.stretch_due {
             let least = self.waits.iter().copied().min().unwrap_or(0);
             let excess = least - self.hold_us;
@@ -499,6 +563,13 @@ impl JitterBuffer {
                 } else {
                     DRIFT_PATIENCE
                 };
+                self.trim = 0;
+                self.waits.clear();
+                return;
+            }
+            if short_pulls && self.trim == 0 && excess >= pull_us + DROP_SLACK_US {
+                // Every slot could have been handed on a pull earlier.
+                self.trim = self.pull_len as i64;
                 self.waits.clear();
                 return;
             }
@@ -509,6 +580,13 @@ impl JitterBuffer {
             // a quiet slot, the inserted one is silence; close to missing
             // their turn, at once.
             if let Some(&longest) = self.waits.iter().rev().take(STRETCH_WINDOW).max() {
+                if short_pulls && longest >= self.hold_us / 4 {
+                    if longest < self.hold_us && self.trim == 0 {
+                        self.trim = -(self.pull_len as i64);
+                        self.waits.clear();
+                    }
+                    return;
+                }
                 self.stretch_due |= longest < self.hold_us;
                 self.stretch_urgent = self.stretch_due && longest < self.hold_us / 4;
             }
@@ -567,6 +645,7 @@ impl JitterBuffer {
         self.next = None;
         self.playing = false;
         self.waits.clear();
+        self.trim = 0;
         self.stretch_due = false;
         self.stretch_urgent = false;
         self.pending_drops = 0;
@@ -683,4 +762,27 @@ fn micros_between(from: Instant, to: Instant) -> i64 {
         Some(after) => after.as_micros() as i64,
         None => -(from.duration_since(to).as_micros() as i64),
     }
+}
+
+/// Whether 10 ms about to be handed on is too quiet for anyone to hear it
+/// shortened or lengthened (below -50 dBFS).
+fn is_quiet(slot: &[f32]) -> bool {
+    let energy: f32 = slot.iter().map(|s| s * s).sum();
+    (energy / slot.len().max(1) as f32).sqrt() < QUIET_RMS
+}
+
+/// `slot` resampled to `length` samples (linear interpolation), appended to
+/// `out`.
+fn resample_into(slot: &[f32], length: usize, out: &mut Vec<f32>) {
+    if length <= 1 || slot.len() <= 1 {
+        out.extend(std::iter::repeat_n(0.0, length));
+        return;
+    }
+    let step = (slot.len() - 1) as f32 / (length - 1) as f32;
+    out.extend((0..length).map(|i| {
+        let at = i as f32 * step;
+        let below = (at as usize).min(slot.len() - 2);
+        let fraction = at - below as f32;
+        slot[below] * (1.0 - fraction) + slot[below + 1] * fraction
+    }));
 }

@@ -86,34 +86,32 @@ impl Mixer {
             .push(header.sequence, header.timestamp_us, pcm, now);
     }
 
-    /// The next stretch of the mix: `out` is filled 10 ms at a time (a
-    /// length that is not a multiple of 10 ms leaves its rest silent).
+    /// The next stretch of the mix: `out` is filled up to 10 ms at a time
+    /// (a device pulling 5 ms gets 5 ms).
     pub fn pull(&mut self, now: Instant, out: &mut [i16]) {
         for chunk in out.chunks_mut(SLOT) {
-            if chunk.len() == SLOT {
-                self.pull_slot(now, chunk);
-            } else {
-                chunk.fill(0);
-            }
+            self.pull_chunk(now, chunk);
         }
     }
 
-    fn pull_slot(&mut self, now: Instant, out: &mut [i16]) {
-        self.sum.fill(0.0);
+    fn pull_chunk(&mut self, now: Instant, out: &mut [i16]) {
+        let len = out.len();
+        let (sum, scratch) = (&mut self.sum[..len], &mut self.scratch[..len]);
+        sum.fill(0.0);
         for voice in self.voices.values_mut() {
             // A muted member's buffer keeps running, so unmuting is instant and in step.
-            voice.buffer.pull(now, &mut self.scratch);
+            voice.buffer.pull(now, scratch);
             let (from, to) = (voice.gain, voice.wanted_gain());
             voice.gain = to;
             if from == 0.0 && to == 0.0 {
                 continue;
             }
-            let step = (to - from) / SLOT as f32;
-            for (i, (sum, sample)) in self.sum.iter_mut().zip(&self.scratch).enumerate() {
+            let step = (to - from) / len as f32;
+            for (i, (sum, sample)) in sum.iter_mut().zip(scratch.iter()).enumerate() {
                 *sum += sample * (from + step * (i + 1) as f32);
             }
         }
-        for (out, &sum) in out.iter_mut().zip(&self.sum) {
+        for (out, &sum) in out.iter_mut().zip(sum.iter()) {
             let x = sum / 32_768.0;
             if x.abs() > KNEE {
                 self.softened += 1;

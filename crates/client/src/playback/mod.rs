@@ -1,6 +1,6 @@
 //! Playback: what the user hears. Received audio goes into a `Mixer` (one
 //! jitter buffer per member, volumes, soft clipping); a playback clock pulls
-//! 10 ms of the mix every 10 ms, as a device's callback would, and hands it to
+//! 5 ms of the mix every 5 ms, as a device's callback would, and hands it to
 //! a `PlaybackSink`.
 //!
 //! Sinks are back-ends behind one small trait, like librespot's: `WavOut`
@@ -19,6 +19,12 @@ use common::{ClientId, MediaHeader};
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use jitter::JitterStats;
 use jitter::SLOT;
+
+/// What a playback clock or a device pulls from the mix at a time: 5 ms,
+/// half a slot. A frame then waits for a pull at most 5 ms past its hold,
+/// and a sender's drifting clock is followed in 5 ms steps of silence
+/// (`jitter`).
+pub const PULL: usize = SLOT / 2;
 use mixer::{Mixer, VoiceSettings};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,7 +38,7 @@ pub use wav_out::WavOut;
 pub trait PlaybackSink: Send {
     /// What it is, for people ("WAV file /tmp/out.wav").
     fn describe(&self) -> String;
-    /// Plays the next period of the mix (10 ms); an error stops playback.
+    /// Plays the next period of the mix (5 ms); an error stops playback.
     fn play(&mut self, pcm: &[i16]) -> anyhow::Result<()>;
     /// Playback is ending: finish files, drain devices.
     fn finish(&mut self) -> anyhow::Result<()>;
@@ -133,7 +139,7 @@ impl Playback {
         common::sync::lock(&self.mixer)
     }
 
-    /// The next stretch of the mix, 10 ms at a time.
+    /// The next stretch of the mix, up to 10 ms at a time.
     pub fn pull(&self, now: Instant, out: &mut [i16]) {
         self.mixer().pull(now, out);
     }
@@ -204,7 +210,7 @@ struct ClockCounters {
 /// The playback clock's figures, for `/stats`.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct PlaybackStats {
-    /// 10 ms periods played.
+    /// 5 ms periods played.
     pub ticks: u64,
     /// Periods the clock thread woke more than 5 ms late for; it catches up,
     /// so the output keeps real time (a device with a short buffer would
@@ -228,8 +234,8 @@ pub struct PlaybackClock {
     pub started: SystemTime,
 }
 
-/// The clock's period: what it pulls and plays at a time.
-const PERIOD: std::time::Duration = std::time::Duration::from_millis(10);
+/// The clock's period: what it pulls and plays at a time (`PULL`).
+const PERIOD: std::time::Duration = std::time::Duration::from_millis(5);
 /// How late the clock may wake before a tick counts as late.
 const LATE_TICK: std::time::Duration = std::time::Duration::from_millis(5);
 /// A clock that fell more than this many periods behind skips ahead rather
@@ -239,7 +245,7 @@ const MAX_CATCH_UP: u32 = 20;
 impl PlaybackClock {
     pub fn start(playback: Playback, mut sink: Box<dyn PlaybackSink>) -> std::io::Result<Self> {
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
-        // Period n is due at `epoch + n * 10 ms` whenever the thread gets to
+        // Period n is due at `epoch + n * 5 ms` whenever the thread gets to
         // run, so sample n of the output belongs to `started + n / 48 kHz`.
         let epoch = Instant::now();
         let started = SystemTime::now();
@@ -258,7 +264,7 @@ impl PlaybackClock {
                     return;
                 }
                 let mut next = epoch;
-                let mut pcm = [0i16; SLOT];
+                let mut pcm = [0i16; PULL];
                 // Until the stop sender is dropped.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_deadline(next) {
                     let woke = Instant::now();

@@ -1,15 +1,14 @@
 //! `--speaker [NAME]` / `--audio-out speaker[:NAME]`: the mix through a real
 //! output device, via cpal (cargo feature `audio`).
 //!
-//! The device keeps the time: its callback pulls 10 ms of the mix from the
+//! The device keeps the time: its callback pulls 5 ms of the mix from the
 //! mixer whenever it needs more (`Playback::pull`), converts it to the device's
 //! rate (rubato) and channel count, and plays it. There is no second clock to
 //! drift against the device's, so nothing piles up and nothing is dropped; at
-//! most 10 ms of the mix waits between pulls. The cpal stream lives on a thread
+//! most 5 ms of the mix waits between pulls. The cpal stream lives on a thread
 //! of its own, since streams need not be `Send` on every platform.
 
-use super::jitter::SLOT;
-use super::{Playback, PlaybackSink};
+use super::{PULL, Playback, PlaybackSink};
 use crate::media::devices::{self, DelayLog, Direction};
 use anyhow::{Context, anyhow};
 use common::protocol::AUDIO_SAMPLE_RATE;
@@ -85,8 +84,8 @@ fn start_stream(
         .default_output_config()
         .with_context(|| format!("the speaker {name} reports no usable format"))?;
     let rate = config.sample_rate();
-    // 10 ms: the callback pulls the mix 10 ms at a time.
-    let (stream_config, _) = devices::low_latency(&config, Duration::from_millis(10));
+    // 5 ms: the callback pulls the mix 5 ms at a time (`PULL`).
+    let (stream_config, _) = devices::low_latency(&config, Duration::from_millis(5));
     let feed = Feed::new(playback, rate, usize::from(config.channels()), delay)?;
     let on_error = |err| tracing::warn!("speaker: {err}");
     let stream = match config.sample_format() {
@@ -115,7 +114,7 @@ struct Feed {
     resampler: Option<FftFixedIn<f32>>,
     /// Mono samples at the device's rate, pulled but not played yet.
     pending: VecDeque<f32>,
-    frame: [i16; SLOT],
+    frame: [i16; PULL],
     delay: Arc<DelayLog>,
 }
 
@@ -130,7 +129,7 @@ impl Feed {
             None
         } else {
             Some(
-                FftFixedIn::<f32>::new(AUDIO_SAMPLE_RATE as usize, rate as usize, SLOT, 2, 1)
+                FftFixedIn::<f32>::new(AUDIO_SAMPLE_RATE as usize, rate as usize, PULL, 2, 1)
                     .map_err(|err| {
                         anyhow!("cannot resample 48 kHz to the speaker's {rate} Hz: {err}")
                     })?,
@@ -142,12 +141,12 @@ impl Feed {
             channels: channels.max(1),
             resampler,
             pending: VecDeque::new(),
-            frame: [0; SLOT],
+            frame: [0; PULL],
             delay,
         })
     }
 
-    /// Pulls 10 ms of the mix at a time until `frames` device frames wait.
+    /// Pulls 5 ms of the mix at a time until `frames` device frames wait.
     fn fill(&mut self, frames: usize) {
         while self.pending.len() < frames {
             self.playback.pull(Instant::now(), &mut self.frame);

@@ -479,15 +479,16 @@ struct DriftHour {
     /// Each burst's delay from its first frame's sending to its first
     /// sample played, in ms, with the minute it started in.
     delays: Vec<(usize, f64)>,
-    /// Each burst's length as played, in 10 ms slots.
+    /// Each burst's length as played, in pulls.
     lengths: Vec<usize>,
     stats: JitterStats,
 }
 
 /// An hour of 10 ms frames from a sender whose clock runs `ppm` fast
-/// (negative: slow) against a steady 10 ms pull: it talks for 2 s (a sine)
-/// and pauses for 1 s (silence), over a LAN with up to 0.4 ms of jitter.
-fn drift_hour(ppm: f64) -> DriftHour {
+/// (negative: slow) against a steady pull of `pull_len` samples (10 ms or
+/// 5 ms): it talks for 2 s (a sine) and pauses for 1 s (silence), over a LAN
+/// with up to 0.4 ms of jitter.
+fn drift_hour(ppm: f64, pull_len: usize) -> DriftHour {
     const TALK: u32 = 200;
     const CYCLE: u32 = 300;
     let frames = 360_000u32;
@@ -497,7 +498,8 @@ fn drift_hour(ppm: f64) -> DriftHour {
     let at = |us: u64| start + Duration::from_micros(us);
     let mut jitter = lcg(11);
     let mut buffer = JitterBuffer::new(JitterBounds::default());
-    let mut out = vec![0.0; SLOT];
+    let mut out = vec![0.0; pull_len];
+    let pull_us = (pull_len * 1_000_000 / 48_000) as u64;
     let silence = vec![0i16; SLOT];
     let (mut delays, mut lengths) = (Vec::new(), Vec::new());
     let mut burst: Option<usize> = None;
@@ -544,7 +546,7 @@ fn drift_hour(ppm: f64) -> DriftHour {
             }
             (None, None) => {}
         }
-        tick += 10_000;
+        tick += pull_us;
     }
     DriftHour {
         delays,
@@ -556,7 +558,7 @@ fn drift_hour(ppm: f64) -> DriftHour {
 #[test]
 fn an_hour_of_a_clock_100_ppm_off_keeps_the_delay_flat_and_every_word_whole() {
     for ppm in [-100.0, 100.0] {
-        let hour = drift_hour(ppm);
+        let hour = drift_hour(ppm, SLOT);
         let stats = &hour.stats;
         // Each minute's least and most delay.
         let mut minutes = vec![(f64::MAX, f64::MIN); 60];
@@ -649,4 +651,50 @@ fn a_sound_is_heard_when_its_slot_is_pulled_and_hostile_stamps_are_nobody_s_time
     assert!(far.is_none_or(|far| far > heard), "{far:?}");
     // A member never heard: nothing to keep pictures in step with.
     assert_eq!(playback.heard_at(ClientId(3), 0), None);
+}
+
+#[test]
+fn with_5_ms_pulls_an_hour_of_a_clock_100_ppm_off_stays_within_5_ms() {
+    for ppm in [-100.0, 100.0] {
+        let hour = drift_hour(ppm, SLOT / 2);
+        let stats = &hour.stats;
+        let delays: Vec<f64> = hour.delays.iter().map(|d| d.1).collect();
+        let lowest = delays.iter().copied().fold(f64::MAX, f64::min);
+        let highest = delays.iter().copied().fold(f64::MIN, f64::max);
+        // After the first minute, against where the second began.
+        let settled: Vec<f64> = hour
+            .delays
+            .iter()
+            .filter(|d| d.0 >= 1)
+            .map(|d| d.1)
+            .collect();
+        let start = settled.first().copied().unwrap_or(0.0);
+        let furthest = settled
+            .iter()
+            .map(|d| (d - start).abs())
+            .fold(0.0, f64::max);
+        eprintln!(
+            "{ppm:+} ppm, 5 ms pulls: delay {lowest:.1} to {highest:.1} ms; at most {furthest:.1} ms from where minute 1 began; {stats:?}"
+        );
+        assert_eq!(hour.delays.len(), 1200, "every burst was heard");
+        assert!(
+            hour.lengths.iter().all(|&pulls| pulls == 400),
+            "{ppm:+} ppm: burst lengths {:?}",
+            hour.lengths
+                .iter()
+                .filter(|&&l| l != 400)
+                .take(10)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(stats.concealed + stats.underruns, 0, "{stats:?}");
+        assert_eq!(
+            stats.dropped + stats.stretched,
+            0,
+            "half slots, in pauses: {stats:?}"
+        );
+        // 0.36 s in an hour: 72 half slots of silence, cut or added.
+        let samples = stats.samples_cut + stats.samples_added;
+        assert!((60..=84).contains(&(samples / 240)), "{stats:?}");
+        assert!(furthest <= 6.5, "{ppm:+} ppm: {furthest} ms from the start");
+    }
 }

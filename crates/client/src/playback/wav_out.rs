@@ -11,8 +11,8 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-/// Periods between header rewrites: one second.
-const FLUSH_EVERY: u32 = 100;
+/// Periods between header rewrites: one second of 5 ms periods.
+const FLUSH_EVERY: u32 = 200;
 
 pub struct WavOut {
     path: PathBuf,
