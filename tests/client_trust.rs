@@ -435,8 +435,12 @@ fn a_rogue_server_cannot_drive_the_terminal_or_the_recording() {
         "audio/4294967295.wav",
         "chat.log",
         "video/4294967295/00000001.jpg",
+        "video/4294967295/times.csv",
     ];
     assert_eq!(files, expected, "what --record wrote");
+    // When each picture was captured and shown: numbers only.
+    let times = std::fs::read(record.join("video/4294967295/times.csv")).expect("times.csv");
+    assert_no_control("times.csv", &times);
 }
 
 #[test]
