@@ -484,14 +484,14 @@ struct DriftHour {
     stats: JitterStats,
 }
 
-/// An hour of 10 ms frames from a sender whose clock runs `ppm` fast
+/// `minutes` of 10 ms frames from a sender whose clock runs `ppm` fast
 /// (negative: slow) against a steady pull of `pull_len` samples (10 ms or
 /// 5 ms): it talks for 2 s (a sine) and pauses for 1 s (silence), over a LAN
 /// with up to 0.4 ms of jitter.
-fn drift_hour(ppm: f64, pull_len: usize) -> DriftHour {
+fn drift_hour(ppm: f64, pull_len: usize, minutes: u32) -> DriftHour {
     const TALK: u32 = 200;
     const CYCLE: u32 = 300;
-    let frames = 360_000u32;
+    let frames = minutes * 6_000;
     let interval_us = 10_000.0 / (1.0 + ppm * 1e-6);
     let sent_us = |k: u32| (f64::from(k) * interval_us) as u64;
     let start = Instant::now();
@@ -556,21 +556,23 @@ fn drift_hour(ppm: f64, pull_len: usize) -> DriftHour {
 }
 
 #[test]
-fn an_hour_of_a_clock_100_ppm_off_keeps_the_delay_flat_and_every_word_whole() {
+fn with_10_ms_pulls_a_clock_100_ppm_off_saws_within_a_slot_and_every_word_stays_whole() {
     for ppm in [-100.0, 100.0] {
-        let hour = drift_hour(ppm, SLOT);
+        // 10 ms pulls (a device that asks for 10 ms): 20 minutes are enough
+        // to show the saw; the hour is the 5 ms test's.
+        let hour = drift_hour(ppm, SLOT, 20);
         let stats = &hour.stats;
         // Each minute's least and most delay.
-        let mut minutes = vec![(f64::MAX, f64::MIN); 60];
+        let mut minutes = vec![(f64::MAX, f64::MIN); 20];
         for &(minute, delay) in &hour.delays {
-            let (low, high) = &mut minutes[minute.min(59)];
+            let (low, high) = &mut minutes[minute.min(19)];
             *low = low.min(delay);
             *high = high.max(delay);
         }
         let lowest = minutes.iter().map(|m| m.0).fold(f64::MAX, f64::min);
         let highest = minutes.iter().map(|m| m.1).fold(f64::MIN, f64::max);
         eprintln!(
-            "{ppm:+} ppm: delay {lowest:.1} to {highest:.1} ms over the hour; by minute {:?}; {stats:?}",
+            "{ppm:+} ppm: delay {lowest:.1} to {highest:.1} ms over 20 minutes; by minute {:?}; {stats:?}",
             minutes
                 .iter()
                 .map(|(low, high)| format!("{low:.1}-{high:.1}"))
@@ -578,7 +580,7 @@ fn an_hour_of_a_clock_100_ppm_off_keeps_the_delay_flat_and_every_word_whole() {
         );
         assert_eq!(
             hour.delays.len(),
-            1200,
+            400,
             "every burst was heard: lengths {:?}",
             hour.lengths
                 .iter()
@@ -596,13 +598,13 @@ fn an_hour_of_a_clock_100_ppm_off_keeps_the_delay_flat_and_every_word_whole() {
                 .collect::<Vec<_>>()
         );
         assert_eq!(stats.concealed + stats.underruns, 0, "{stats:?}");
-        // 0.36 s of drift in an hour: 36 slots taken out or put in, in pauses.
+        // 0.12 s of drift in 20 minutes: 12 slots taken out or put in, in pauses.
         let corrections = if ppm > 0.0 {
             stats.dropped
         } else {
             stats.stretched
         };
-        assert!((30..=42).contains(&corrections), "{ppm:+} ppm: {stats:?}");
+        assert!((9..=15).contains(&corrections), "{ppm:+} ppm: {stats:?}");
         // Flat: the delay saws within the slot the corrections work in
         // (plus the network's jitter and where the pulls fall), and does not
         // grow: 2.6 to 15.1 ms slow, 3.9 to 13.9 ms fast, every minute alike.
@@ -656,7 +658,7 @@ fn a_sound_is_heard_when_its_slot_is_pulled_and_hostile_stamps_are_nobody_s_time
 #[test]
 fn with_5_ms_pulls_an_hour_of_a_clock_100_ppm_off_stays_within_5_ms() {
     for ppm in [-100.0, 100.0] {
-        let hour = drift_hour(ppm, SLOT / 2);
+        let hour = drift_hour(ppm, SLOT / 2, 60);
         let stats = &hour.stats;
         let delays: Vec<f64> = hour.delays.iter().map(|d| d.1).collect();
         let lowest = delays.iter().copied().fold(f64::MAX, f64::min);
