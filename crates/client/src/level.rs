@@ -20,11 +20,20 @@ pub const SPEAKING_DBFS: f32 = -45.0;
 /// RMS level of `pcm` in dB relative to a full-scale square wave (0 dBFS),
 /// never below `FLOOR_DBFS`. Empty input is the floor.
 pub fn rms_dbfs(pcm: &[i16]) -> f32 {
-    if pcm.is_empty() {
+    dbfs_of(pcm.iter().map(|&s| f64::from(s)), pcm.len())
+}
+
+/// `rms_dbfs` of samples on the same scale held as floats (the mix's).
+pub fn rms_dbfs_f32(pcm: &[f32]) -> f32 {
+    dbfs_of(pcm.iter().map(|&s| f64::from(s)), pcm.len())
+}
+
+fn dbfs_of(samples: impl Iterator<Item = f64>, count: usize) -> f32 {
+    if count == 0 {
         return FLOOR_DBFS;
     }
-    let sum: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-    let rms = (sum / pcm.len() as f64).sqrt() / f64::from(i16::MAX);
+    let sum: f64 = samples.map(|s| s * s).sum();
+    let rms = (sum / count as f64).sqrt() / f64::from(i16::MAX);
     if rms <= 0.0 {
         return FLOOR_DBFS;
     }

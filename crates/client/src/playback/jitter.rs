@@ -33,7 +33,7 @@
 //! Time comes in as arguments (`now`), never from the system clock, so the unit
 //! tests play hours of synthetic timing in milliseconds.
 
-use crate::level::rms_dbfs;
+use crate::level::{rms_dbfs, rms_dbfs_f32};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -88,8 +88,6 @@ const LATENESS_WINDOW: usize = 250;
 const TREND_WINDOW: usize = 50;
 /// A frame quieter than this may be dropped without anyone noticing.
 const QUIET_DBFS: f32 = -50.0;
-/// The same as the RMS of samples at full scale 32768.
-const QUIET_RMS: f32 = 103.6;
 /// How many pulls a pending drop waits for a quiet slot before taking any,
 /// when the delay is two slots and more above the hold (a burst went by).
 const QUIET_PATIENCE: usize = 20;
@@ -767,8 +765,7 @@ fn micros_between(from: Instant, to: Instant) -> i64 {
 /// Whether 10 ms about to be handed on is too quiet for anyone to hear it
 /// shortened or lengthened (below -50 dBFS).
 fn is_quiet(slot: &[f32]) -> bool {
-    let energy: f32 = slot.iter().map(|s| s * s).sum();
-    (energy / slot.len().max(1) as f32).sqrt() < QUIET_RMS
+    rms_dbfs_f32(slot) < QUIET_DBFS
 }
 
 /// `slot` resampled to `length` samples (linear interpolation), appended to
