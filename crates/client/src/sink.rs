@@ -41,11 +41,28 @@ pub fn deliver<S: ?Sized>(
     sinks: &mut Vec<Box<S>>,
     mut each: impl FnMut(&mut S) -> anyhow::Result<()>,
 ) {
-    sinks.retain_mut(|sink| match each(sink) {
+    sinks.retain_mut(|sink| still_going(each(sink)));
+}
+
+/// `deliver` for one sink, kept in `slot` until it fails.
+pub fn deliver_to<S: ?Sized>(
+    slot: &mut Option<Box<S>>,
+    each: impl FnOnce(&mut S) -> anyhow::Result<()>,
+) {
+    if let Some(sink) = slot
+        && !still_going(each(sink))
+    {
+        *slot = None;
+    }
+}
+
+/// Whether a sink that answered `result` goes on; says why when not.
+fn still_going(result: anyhow::Result<()>) -> bool {
+    match result {
         Ok(()) => true,
         Err(err) => {
             tracing::warn!("a media sink stopped: {err:#}");
             false
         }
-    });
+    }
 }

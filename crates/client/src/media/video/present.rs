@@ -114,12 +114,9 @@ fn present(sinks: Vec<Box<dyn VideoSink>>, waiting: &crossbeam_channel::Receiver
             let Some(Reverse(picture)) = queue.pop() else {
                 break;
             };
-            let Some(slot) = sinks.get_mut(picture.sink) else {
-                continue;
-            };
-            let mut one: Vec<Box<dyn VideoSink>> = slot.take().into_iter().collect();
-            sink::deliver(&mut one, |s| s.frame(&picture.header, &picture.frame));
-            *slot = one.pop();
+            if let Some(slot) = sinks.get_mut(picture.sink) {
+                sink::deliver_to(slot, |s| s.frame(&picture.header, &picture.frame));
+            }
         }
         let wait = queue.peek().map_or(Duration::from_secs(1), |next| {
             next.0.due.saturating_duration_since(now)
