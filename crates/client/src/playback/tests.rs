@@ -484,6 +484,27 @@ struct DriftHour {
     stats: JitterStats,
 }
 
+impl DriftHour {
+    /// All `bursts` were heard, each `pulls` long (nothing dropped or
+    /// inserted in speech), and nothing was concealed or ran empty.
+    fn assert_every_burst_heard_whole(&self, ppm: f64, bursts: usize, pulls: usize) {
+        let odd: Vec<&usize> = self
+            .lengths
+            .iter()
+            .filter(|&&l| l != pulls)
+            .take(20)
+            .collect();
+        assert_eq!(
+            self.delays.len(),
+            bursts,
+            "{ppm:+} ppm: every burst was heard; lengths {odd:?}"
+        );
+        assert!(odd.is_empty(), "{ppm:+} ppm: burst lengths {odd:?}");
+        let stats = &self.stats;
+        assert_eq!(stats.concealed + stats.underruns, 0, "{stats:?}");
+    }
+}
+
 /// `minutes` of 10 ms frames from a sender whose clock runs `ppm` fast
 /// (negative: slow) against a steady pull of `pull_len` samples (10 ms or
 /// 5 ms): it talks for 2 s (a sine) and pauses for 1 s (silence), over a LAN
@@ -578,26 +599,7 @@ fn with_10_ms_pulls_a_clock_100_ppm_off_saws_within_a_slot_and_every_word_stays_
                 .map(|(low, high)| format!("{low:.1}-{high:.1}"))
                 .collect::<Vec<_>>()
         );
-        assert_eq!(
-            hour.delays.len(),
-            400,
-            "every burst was heard: lengths {:?}",
-            hour.lengths
-                .iter()
-                .filter(|&&l| l != 200)
-                .take(20)
-                .collect::<Vec<_>>()
-        );
-        // Every burst plays whole: nothing dropped or inserted in speech.
-        assert!(
-            hour.lengths.iter().all(|&slots| slots == 200),
-            "{ppm:+} ppm: burst lengths {:?}",
-            hour.lengths
-                .iter()
-                .filter(|&&l| l != 200)
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(stats.concealed + stats.underruns, 0, "{stats:?}");
+        hour.assert_every_burst_heard_whole(ppm, 400, 200);
         // 0.12 s of drift in 20 minutes: 12 slots taken out or put in, in pauses.
         let corrections = if ppm > 0.0 {
             stats.dropped
@@ -678,17 +680,7 @@ fn with_5_ms_pulls_an_hour_of_a_clock_100_ppm_off_stays_within_5_ms() {
         eprintln!(
             "{ppm:+} ppm, 5 ms pulls: delay {lowest:.1} to {highest:.1} ms; at most {furthest:.1} ms from where minute 1 began; {stats:?}"
         );
-        assert_eq!(hour.delays.len(), 1200, "every burst was heard");
-        assert!(
-            hour.lengths.iter().all(|&pulls| pulls == 400),
-            "{ppm:+} ppm: burst lengths {:?}",
-            hour.lengths
-                .iter()
-                .filter(|&&l| l != 400)
-                .take(10)
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(stats.concealed + stats.underruns, 0, "{stats:?}");
+        hour.assert_every_burst_heard_whole(ppm, 1200, 400);
         assert_eq!(
             stats.dropped + stats.stretched,
             0,
