@@ -5,8 +5,8 @@
 //! code path captures, at real-time pace, what is played into the null sink.
 
 use integration_tests::{
-    ClientProcess, DEADLINE, ServerProcess, binary, client_features, dominant_frequency, read_wav,
-    write_wav,
+    ClientProcess, DEADLINE, KillOnDrop, ServerProcess, binary, client_features,
+    dominant_frequency, read_wav, write_wav,
 };
 use std::process::{Command, Stdio};
 
@@ -131,16 +131,6 @@ fn the_sound_tests_run_where_they_are_required() {
     }
 }
 
-/// Plays `path` into the PulseAudio null sink until dropped.
-struct Player(std::process::Child);
-
-impl Drop for Player {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 #[cfg_attr(
     not(all(client_audio, pulse_server)),
@@ -156,7 +146,8 @@ fn the_microphone_captures_what_the_null_sink_plays() {
         .collect();
     let wav = work.path().join("tone.wav");
     write_wav(&wav, &tone);
-    let _player = Player(
+    // Plays into the null sink until dropped.
+    let _player = KillOnDrop(
         Command::new("paplay")
             .arg(&wav)
             .stdout(Stdio::null())

@@ -25,10 +25,13 @@
 //! docs/LATENCY.md is the same test with `MEETING_MOUTH_TO_EAR_RUNS=10`,
 //! `MEETING_MOUTH_TO_EAR_BURSTS=20`, release binaries and `--nocapture`.
 
-use integration_tests::{DEADLINE, ServerProcess, client_features};
+use integration_tests::{
+    DEADLINE, KillOnDrop, ServerProcess, client_features, env_setting, percentile,
+    write_wav_channels,
+};
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,14 +50,6 @@ const AMPLITUDE: f64 = 8_000.0;
 const ONSET: u16 = 2_000;
 /// How long a burst may take to reach the ear before it counts as lost.
 const LOST_AFTER_MS: usize = 250;
-
-/// `name` from the environment, or `default`.
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
 
 fn pactl(args: &[&str]) -> String {
     let output = Command::new("pactl")
@@ -125,19 +120,9 @@ impl Drop for Room {
     }
 }
 
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Records the room's monitor, both channels, until stopped.
 struct Recorder {
-    process: Running,
+    process: KillOnDrop,
     bytes: Arc<Mutex<Vec<u8>>>,
 }
 
@@ -168,7 +153,7 @@ impl Recorder {
             }
         });
         Recorder {
-            process: Running(child),
+            process: KillOnDrop(child),
             bytes,
         }
     }
@@ -195,7 +180,7 @@ fn write_bursts(path: &Path, bursts: usize) {
     let lead = LEAD_MS * RATE / 1000;
     let (tone, cycle) = (TONE_MS * RATE / 1000, CYCLE);
     let frames = lead + bursts * cycle + RATE / 2;
-    let mut data = Vec::with_capacity(frames * 4);
+    let mut samples = Vec::with_capacity(frames * 2);
     for n in 0..frames {
         let in_cycle = n.checked_sub(lead).map(|k| k % cycle);
         let left = match in_cycle {
@@ -205,24 +190,9 @@ fn write_bursts(path: &Path, bursts: usize) {
             }
             _ => 0,
         };
-        data.extend_from_slice(&left.to_le_bytes());
-        data.extend_from_slice(&0i16.to_le_bytes());
+        samples.extend([left, 0]);
     }
-    let mut file = Vec::with_capacity(44 + data.len());
-    file.extend_from_slice(b"RIFF");
-    file.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    file.extend_from_slice(b"WAVEfmt ");
-    file.extend_from_slice(&16u32.to_le_bytes());
-    file.extend_from_slice(&1u16.to_le_bytes());
-    file.extend_from_slice(&2u16.to_le_bytes());
-    file.extend_from_slice(&(RATE as u32).to_le_bytes());
-    file.extend_from_slice(&(RATE as u32 * 4).to_le_bytes());
-    file.extend_from_slice(&4u16.to_le_bytes());
-    file.extend_from_slice(&16u16.to_le_bytes());
-    file.extend_from_slice(b"data");
-    file.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    file.extend_from_slice(&data);
-    std::fs::write(path, file).expect("write the bursts");
+    write_wav_channels(path, 2, &samples);
 }
 
 /// Where each burst starts: the first loud sample after at least half a
@@ -260,11 +230,6 @@ fn delays(mouth: &[i16], ear: &[i16]) -> (Vec<f64>, usize) {
     (delays, lost)
 }
 
-fn percentile(sorted: &[f64], fraction: f64) -> f64 {
-    let rank = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 /// One run: a talker in `codec` through the room to a listener; the sorted
 /// delays, and how many bursts were lost.
 fn run(server: &ServerProcess, room: &Room, codec: &str, bursts: usize) -> (Vec<f64>, usize) {
@@ -291,7 +256,7 @@ fn run(server: &ServerProcess, room: &Room, codec: &str, bursts: usize) -> (Vec<
     let wav = work.path().join("bursts.wav");
     write_bursts(&wav, bursts);
     let recorder = Recorder::start(room);
-    let mut player = Running(
+    let mut player = KillOnDrop(
         Command::new("paplay")
             .arg(format!("--device={}", room.sink()))
             .arg("--latency-msec=20")
@@ -341,8 +306,8 @@ fn a_burst_said_into_the_microphone_is_heard_from_the_speaker_soon() {
     );
     let room = Room::load();
     let server = ServerProcess::start();
-    let runs = setting("MEETING_MOUTH_TO_EAR_RUNS", 1);
-    let bursts = setting("MEETING_MOUTH_TO_EAR_BURSTS", 12);
+    let runs = env_setting("MEETING_MOUTH_TO_EAR_RUNS", 1);
+    let bursts = env_setting("MEETING_MOUTH_TO_EAR_BURSTS", 12);
     let opus = client_features().is_some_and(|f| f.contains("opus") || f.contains("devices"));
     let codecs: &[&str] = if opus { &["pcm", "opus"] } else { &["pcm"] };
     for codec in codecs {

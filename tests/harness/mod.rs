@@ -880,8 +880,13 @@ pub fn write_jpeg(path: &Path, seed: u8, width: u32, height: u32) -> Vec<u8> {
 
 /// Writes a 48 kHz mono 16-bit WAV of `samples`.
 pub fn write_wav(path: &Path, samples: &[i16]) {
+    write_wav_channels(path, 1, samples);
+}
+
+/// Writes a 48 kHz 16-bit WAV of `channels` channels, `samples` interleaved.
+pub fn write_wav_channels(path: &Path, channels: u16, samples: &[i16]) {
     let spec = hound::WavSpec {
-        channels: 1,
+        channels,
         sample_rate: 48_000,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
@@ -891,6 +896,32 @@ pub fn write_wav(path: &Path, samples: &[i16]) {
         writer.write_sample(s).expect("writes");
     }
     writer.finalize().expect("finalizes");
+}
+
+/// The value at `fraction` (0.5: the median) of `sorted`, which is not
+/// empty.
+pub fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+    let rank = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// `name` from the environment when set and valid, else `default`: the
+/// length of a measurement run (a short one in CI, a long one by hand).
+pub fn env_setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A helper process (`paplay`, `parec`) killed and reaped when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 pub fn read_wav(path: &Path) -> Vec<i16> {
