@@ -13,7 +13,10 @@
 use common::protocol::AUDIO_FRAME_SAMPLES;
 use common::{ClientId, Event, Frame, MediaHeader, MediaKind, Request};
 use integration_tests::lossy::{Impairment, LossyProxy};
-use integration_tests::{ClientProcess, RawPeer, ServerProcess, attack, read_wav};
+use integration_tests::{
+    ClientProcess, RawPeer, ServerProcess, attack, env_setting, percentile, read_wav,
+};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Bursts each sender sends: one sender of 20 ms frames, then one of 10 ms.
@@ -40,29 +43,37 @@ fn tone_frame(samples: usize, index: usize) -> Vec<u8> {
         .collect()
 }
 
-fn percentile(sorted: &[f64], fraction: f64) -> f64 {
-    let rank = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
+/// What a paced sender's frame `k` holds.
+#[derive(Clone, Copy)]
+enum Next {
+    Silence,
+    /// Frame `f` of a burst of tone (0: its first).
+    Tone(usize),
+    Stop,
 }
 
-/// Sends half a second of silence, then `BURSTS` bursts of tone in frames
-/// of `samples`, paced against a clock; when each burst's first frame left.
-fn send_bursts(audio: &mut RawPeer, samples: usize) -> Vec<i64> {
-    let frame_ms = samples * 1000 / 48_000;
-    let settle = 500 / frame_ms;
-    let (tone, cycle) = (TONE_MS / frame_ms, CYCLE_MS / frame_ms);
+/// Sends frames of `samples`, frame `k` at `k * interval_us` after the
+/// start (the sender's sound card clock), numbered and stamped as a client
+/// stamps them, holding what `next(k, due)` says, until it says `Stop`;
+/// when each burst's first frame left (unix µs).
+fn send_paced(
+    audio: &mut RawPeer,
+    samples: usize,
+    interval_us: f64,
+    mut next: impl FnMut(usize, Instant) -> Next,
+) -> Vec<i64> {
     let silence = vec![0u8; samples * 2];
-    let frames = settle + BURSTS * cycle;
     let epoch = Instant::now();
     let mut onsets_sent = Vec::new();
-    for k in 0..frames {
-        let due = epoch + Duration::from_millis((frame_ms * k) as u64);
-        std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        let in_cycle = k.checked_sub(settle).map(|k| k % cycle);
-        let body = match in_cycle {
-            Some(f) if f < tone => tone_frame(samples, f),
-            _ => silence.clone(),
+    for k in 0usize.. {
+        let due = epoch + Duration::from_micros((k as f64 * interval_us) as u64);
+        let holds = next(k, due);
+        let body = match holds {
+            Next::Stop => break,
+            Next::Silence => silence.clone(),
+            Next::Tone(f) => tone_frame(samples, f),
         };
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
         let header = MediaHeader {
             sender: ClientId(0),
             sequence: k as u32,
@@ -71,11 +82,58 @@ fn send_bursts(audio: &mut RawPeer, samples: usize) -> Vec<i64> {
         let bytes = Frame::media(MediaKind::Audio, header, &body);
         let sent = SystemTime::now();
         audio.send_bytes(bytes.as_bytes());
-        if in_cycle == Some(0) {
+        if matches!(holds, Next::Tone(0)) {
             onsets_sent.push(unix_us(sent));
         }
     }
     onsets_sent
+}
+
+/// Sends half a second of silence, then `BURSTS` bursts of tone in frames
+/// of `samples`, paced against a clock; when each burst's first frame left.
+fn send_bursts(audio: &mut RawPeer, samples: usize) -> Vec<i64> {
+    let frame_ms = samples * 1000 / 48_000;
+    let settle = 500 / frame_ms;
+    let (tone, cycle) = (TONE_MS / frame_ms, CYCLE_MS / frame_ms);
+    let frames = settle + BURSTS * cycle;
+    send_paced(audio, samples, (frame_ms * 1000) as f64, |k, _| {
+        if k >= frames {
+            return Next::Stop;
+        }
+        match k.checked_sub(settle).map(|k| k % cycle) {
+            Some(f) if f < tone => Next::Tone(f),
+            _ => Next::Silence,
+        }
+    })
+}
+
+/// A raw member that joined `meeting`: its control connection, id and
+/// audio connection.
+fn raw_talker(server: &ServerProcess, meeting: &str, name: &str) -> (RawPeer, ClientId, RawPeer) {
+    let (mut control, id, token) = RawPeer::hello(server.addr(), name);
+    let audio = RawPeer::attach(server.addr(), MediaKind::Audio, id, &token);
+    control.request(&Request::Join {
+        meeting: meeting.to_string(),
+        passcode: None,
+    });
+    control.expect("joined", |e| matches!(e, Event::Joined { .. }));
+    (control, id, audio)
+}
+
+/// A listener writing what it plays to `wav` (with `more` arguments), and
+/// when its first period was due (unix µs): sample n of the file was
+/// played n / 48 kHz later.
+fn listener_writing(server: &ServerProcess, wav: &Path, more: &[&str]) -> (ClientProcess, i64) {
+    let wav = wav.to_string_lossy();
+    let args: Vec<&str> = ["--audio-out", wav.as_ref()]
+        .into_iter()
+        .chain(more.iter().copied())
+        .collect();
+    let mut listener = ClientProcess::start_with(server, "listener", &args);
+    let started = listener.expect_event("audio_out")["started_unix_us"]
+        .as_i64()
+        .expect("started_unix_us");
+    (listener, started)
 }
 
 /// Each onset's delay in the file, in ms: from when its first frame left to
@@ -103,28 +161,14 @@ fn tone_onsets_reach_the_audio_out_within_the_budget() {
     let server = ServerProcess::start();
     let work = tempfile::tempdir().expect("temp dir");
     let wav = work.path().join("listener.wav");
-    let mut listener = ClientProcess::start_with(
-        &server,
-        "listener",
-        &["--audio-out", &wav.to_string_lossy()],
-    );
-    let started = listener.expect_event("audio_out")["started_unix_us"]
-        .as_i64()
-        .expect("started_unix_us");
+    let (mut listener, started) = listener_writing(&server, &wav, &[]);
     let meeting = listener.create();
 
     // Two mouths: one sends 20 ms frames, then the other 10 ms ones.
-    let mut mouths = Vec::new();
-    for name in ["mouth20", "mouth10"] {
-        let (mut control, id, token) = RawPeer::hello(server.addr(), name);
-        let audio = RawPeer::attach(server.addr(), MediaKind::Audio, id, &token);
-        control.request(&Request::Join {
-            meeting: meeting.clone(),
-            passcode: None,
-        });
-        control.expect("joined", |e| matches!(e, Event::Joined { .. }));
-        mouths.push((control, id, audio));
-    }
+    let mut mouths: Vec<_> = ["mouth20", "mouth10"]
+        .into_iter()
+        .map(|name| raw_talker(&server, &meeting, name))
+        .collect();
     let cpu_before = attack::resources(listener.pid()).cpu_seconds;
     let began = Instant::now();
     let mut sent = Vec::new();
@@ -214,39 +258,29 @@ fn drain(peer: &RawPeer) {
 }
 
 /// One soak sender: 10 ms frames paced by a clock `ppm` off, silent but for
-/// a burst every cycle; when each burst's first frame left (unix µs).
+/// a burst every cycle (none in the first and last second), until `until`;
+/// when each burst's first frame left (unix µs).
 fn soak_sender(mut audio: RawPeer, slot: usize, ppm: f64, until: Instant) -> Vec<i64> {
-    let samples = AUDIO_FRAME_SAMPLES / 2;
     let interval_us = 10_000.0 / (1.0 + ppm * 1e-6);
     let (offset, tone, cycle) = (slot * 100, SOAK_TONE_MS / 10, SOAK_CYCLE_MS / 10);
-    let silence = vec![0u8; samples * 2];
-    let epoch = Instant::now();
-    let mut onsets = Vec::new();
-    for k in 0usize.. {
-        let due = epoch + Duration::from_micros((k as f64 * interval_us) as u64);
-        if due > until {
-            break;
-        }
-        std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        let in_cycle = (k + cycle - offset) % cycle;
-        let body = if k >= 100 && in_cycle < tone {
-            tone_frame(samples, in_cycle)
-        } else {
-            silence.clone()
-        };
-        let header = MediaHeader {
-            sender: ClientId(0),
-            sequence: k as u32,
-            timestamp_us: epoch.elapsed().as_micros() as u64,
-        };
-        let bytes = Frame::media(MediaKind::Audio, header, &body);
-        let sent = SystemTime::now();
-        audio.send_bytes(bytes.as_bytes());
-        if k >= 100 && in_cycle == 0 {
-            onsets.push(unix_us(sent));
-        }
-    }
-    onsets
+    send_paced(
+        &mut audio,
+        AUDIO_FRAME_SAMPLES / 2,
+        interval_us,
+        |k, due| {
+            let in_cycle = (k + cycle - offset) % cycle;
+            // The last second is silence: a burst is then played before
+            // the listener stops.
+            let bursting = k >= 100 && due + Duration::from_secs(1) <= until;
+            if due > until {
+                Next::Stop
+            } else if bursting && in_cycle < tone {
+                Next::Tone(in_cycle)
+            } else {
+                Next::Silence
+            }
+        },
+    )
 }
 
 /// The hour: three members talk to a fourth, one with a sound card
@@ -260,32 +294,16 @@ fn soak_sender(mut audio: RawPeer, slot: usize, ppm: f64, until: Instant) -> Vec
 #[test]
 #[ignore = "a soak: an hour by default (MEETING_SOAK_MINUTES)"]
 fn a_soak_of_drifting_clocks_keeps_every_delay_flat() {
-    let minutes: u64 = std::env::var("MEETING_SOAK_MINUTES")
-        .ok()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(60);
+    let minutes: u64 = env_setting("MEETING_SOAK_MINUTES", 60);
     let server = ServerProcess::start();
     let work = tempfile::tempdir().expect("temp dir");
     let wav = work.path().join("listener.wav");
-    let mut listener = ClientProcess::start_with(
-        &server,
-        "listener",
-        &["--audio-out", &wav.to_string_lossy()],
-    );
-    let started = listener.expect_event("audio_out")["started_unix_us"]
-        .as_i64()
-        .expect("started_unix_us");
+    let (mut listener, started) = listener_writing(&server, &wav, &[]);
     let meeting = listener.create();
     let until = Instant::now() + Duration::from_secs(minutes * 60);
     let mut senders = Vec::new();
     for (slot, ppm) in SOAK_CLOCKS_PPM.into_iter().enumerate() {
-        let (mut control, id, token) = RawPeer::hello(server.addr(), &format!("talker{slot}"));
-        let audio = RawPeer::attach(server.addr(), MediaKind::Audio, id, &token);
-        control.request(&Request::Join {
-            meeting: meeting.clone(),
-            passcode: None,
-        });
-        control.expect("joined", |e| matches!(e, Event::Joined { .. }));
+        let (control, id, audio) = raw_talker(&server, &meeting, &format!("talker{slot}"));
         // What the server sends them (the others' audio, events) is read
         // and thrown away: a member that never reads is a slow receiver,
         // and the server lets it go.
@@ -375,10 +393,7 @@ fn a_soak_of_drifting_clocks_keeps_every_delay_flat() {
 /// figures in docs/LATENCY.md are from 60 s runs in release builds.
 #[test]
 fn speech_stays_continuous_through_loss_and_jitter() {
-    let seconds: u64 = std::env::var("MEETING_LOSS_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(6);
+    let seconds: u64 = env_setting("MEETING_LOSS_SECONDS", 6);
     let server = ServerProcess::start_with(&["--no-tls"]);
     let work = tempfile::tempdir().expect("temp dir");
     let opus = cfg!(client_opus);
@@ -496,27 +511,13 @@ fn speech_stays_continuous_through_loss_and_jitter() {
 /// on a short run, and `MEETING_AV_SECONDS` sets its length (default 6).
 #[test]
 fn pictures_are_shown_with_their_sound() {
-    let seconds: u64 = std::env::var("MEETING_AV_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(6);
+    let seconds: u64 = env_setting("MEETING_AV_SECONDS", 6);
     let server = ServerProcess::start();
     let work = tempfile::tempdir().expect("temp dir");
     let wav = work.path().join("listener.wav");
     let record = work.path().join("record");
-    let mut listener = ClientProcess::start_with(
-        &server,
-        "listener",
-        &[
-            "--audio-out",
-            &wav.to_string_lossy(),
-            "--record",
-            &record.to_string_lossy(),
-        ],
-    );
-    let started = listener.expect_event("audio_out")["started_unix_us"]
-        .as_i64()
-        .expect("started_unix_us");
+    let (mut listener, started) =
+        listener_writing(&server, &wav, &["--record", &record.to_string_lossy()]);
     let meeting = listener.create();
     let mut talker = ClientProcess::start(&server, "talker");
     talker.join(&meeting);
