@@ -25,6 +25,7 @@ pub mod media;
 pub mod message;
 pub mod protocol;
 pub mod sync;
+pub mod voice;
 
 pub use audio::{AudioBody, AudioCodec};
 pub use error::ProtocolError;
@@ -36,3 +37,4 @@ pub use message::{
     ClusterReport, Event, InputEvent, MeetingSummary, MemberInfo, MemberRef, Request, Returning,
     ServerAddress, ServerStatsReport, TrafficStats,
 };
+pub use voice::VoiceLevel;
