@@ -46,6 +46,8 @@ pub struct ServerConfig {
     /// A control connection that has pinged once and is then silent this
     /// long counts as broken.
     pub client_silence_limit: Duration,
+    /// Speakers each member hears at once (`speakers`); 0: everyone.
+    pub speakers: usize,
     /// The cluster this server joins (`--cluster`); alone without.
     pub cluster: Option<ClusterConfig>,
 }
@@ -90,6 +92,7 @@ impl Default for ServerConfig {
             max_held: DEFAULT_MAX_HELD,
             max_held_per_address: DEFAULT_MAX_HELD_PER_ADDRESS,
             client_silence_limit: common::protocol::CLIENT_SILENCE_LIMIT,
+            speakers: crate::speakers::DEFAULT_SPEAKERS,
             cluster: None,
         }
     }

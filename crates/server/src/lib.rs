@@ -20,6 +20,7 @@ pub mod registry;
 pub mod relay;
 pub mod rules;
 pub mod server;
+pub mod speakers;
 pub mod stats;
 
 pub use config::ServerConfig;

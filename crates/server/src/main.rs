@@ -107,6 +107,13 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = ServerConfig::default().max_held_per_address)]
     max_held_per_address: usize,
 
+    /// Speakers each member hears at once: the loudest of those speaking,
+    /// each keeping its place until it stops (docs/PROTOCOL.md, "Who is
+    /// heard"). Audio from clients that do not say their level is always
+    /// relayed. 0 relays every member's audio to everyone.
+    #[arg(long, value_name = "N", default_value_t = ServerConfig::default().speakers)]
+    speakers: usize,
+
     /// Plain TCP, no encryption: for debugging and raw-protocol tools only.
     /// Anyone on the network can read and alter every meeting.
     #[arg(long)]
@@ -439,6 +446,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         resume_hold: args.resume_hold,
         max_held: args.max_held,
         max_held_per_address: args.max_held_per_address,
+        speakers: args.speakers,
         cluster: args.cluster.config()?,
         ..ServerConfig::default()
     };

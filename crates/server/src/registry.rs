@@ -80,6 +80,8 @@ struct State {
     spans: HashMap<common::MeetingId, spans::Span>,
     /// Members whose meeting's holder handed it over, to rejoin it.
     stranded: Vec<departures::Stranded>,
+    /// Each meeting's speaker selection (who is heard).
+    speakers: crate::speakers::Selections,
 }
 
 /// What the cluster gave a request before the lock was taken.
@@ -120,6 +122,13 @@ impl MeetingRegistry {
         let registry = MeetingRegistry::default();
         lock(&registry.state).holds = Holds::new(limits);
         registry
+    }
+
+    /// A registry in which each receiver hears the `slots` loudest speakers
+    /// of its meeting (0: everyone).
+    pub fn with_speakers(self, slots: usize) -> MeetingRegistry {
+        lock(&self.state).speakers = crate::speakers::Selections::new(slots);
+        self
     }
 
     /// The registry of a server of `cluster`.

@@ -89,7 +89,8 @@ impl Server {
     /// Starts accepting connections on a thread of its own.
     pub fn start(self) -> anyhow::Result<RunningServer> {
         let local_addr = self.local_addr()?;
-        let mut registry = MeetingRegistry::with_holds(self.config.holds());
+        let mut registry =
+            MeetingRegistry::with_holds(self.config.holds()).with_speakers(self.config.speakers);
         registry
             .spawn_hold_timer()
             .context("could not start the hold timer")?;

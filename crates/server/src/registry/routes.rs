@@ -8,6 +8,7 @@ use super::{State, lock};
 use crate::cluster::media::Outlet;
 use crate::layers::{self, ReceiverView, VideoMember};
 use crate::outbox::Outbox;
+use crate::speakers::SpeakerSelection;
 use common::protocol::MAX_MEETING_MEMBERS;
 use common::{
     ClientId, Event, LayerSet, MediaKind, MeetingId, MemberView, PerKind, PixelSize, ReceiverLayer,
@@ -24,12 +25,15 @@ pub struct Route {
     /// In a meeting that spans servers: the way to the others, per kind
     /// (none for a kind the host stopped).
     pub(super) outlet: PerKind<Option<Arc<Outlet>>>,
+    /// Who is heard in the meeting.
+    pub speakers: Option<Arc<SpeakerSelection>>,
 }
 
 /// One receiver of a route: its socket's queue and what it draws (which
 /// video layer it gets).
 #[derive(Clone)]
 pub struct RouteReceiver {
+    pub id: ClientId,
     pub outbox: Outbox,
     pub view: Arc<ReceiverView>,
 }
@@ -98,6 +102,7 @@ impl State {
                 session.route.set(route);
             }
         }
+        self.speakers.members(meeting, members);
         self.announce_layers(meeting);
     }
 
@@ -115,6 +120,7 @@ impl State {
     ) -> Route {
         let mut route = Route {
             meeting: Some(meeting.clone()),
+            speakers: Some(self.speakers.of(meeting)),
             ..Route::default()
         };
         for kind in MediaKind::ALL {
@@ -136,6 +142,7 @@ impl State {
         let session = self.sessions.get(&id)?;
         let socket = session.media[kind].as_ref()?;
         Some(RouteReceiver {
+            id,
             outbox: socket.outbox.clone(),
             view: session.view.clone(),
         })
