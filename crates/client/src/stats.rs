@@ -80,6 +80,8 @@ pub struct StatsSnapshot {
     /// The playback clock, while audio is played.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub playback: Option<PlaybackStats>,
+    /// Our audio frames not sent because we were silent (the voice gate).
+    pub audio_held_silent: u64,
 }
 
 /// `sent_<kind>` keys, as documented before kinds were a table.
@@ -110,6 +112,7 @@ struct Inner {
     received_layer: HashMap<ClientId, (Layer, Option<PixelSize>)>,
     asked: HashMap<ClientId, PixelSize>,
     asked_others: Option<PixelSize>,
+    audio_held_silent: u64,
 }
 
 #[derive(Default)]
@@ -137,6 +140,11 @@ impl ClientStats {
         let counter = &mut self.inner().sent[kind];
         counter.frames += 1;
         counter.bytes += bytes as u64;
+    }
+
+    /// One of our audio frames was not sent: we were silent.
+    pub fn audio_held_silent(&self) {
+        self.inner().audio_held_silent += 1;
     }
 
     /// Counts a frame `from` a member, and the frames missing from the
@@ -235,6 +243,7 @@ impl ClientStats {
             }),
             video_asked_others: inner.asked_others,
             playback: None,
+            audio_held_silent: inner.audio_held_silent,
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::playback::Playback;
 use crate::sink::SharedFrame;
 use crate::stats::ClientStats;
 use crate::tui::tiles::TileFeed;
-use common::{ClientId, Event, Frame, InputEvent, MediaHeader, MediaKind};
+use common::{ClientId, Event, Frame, InputEvent, MediaHeader, MediaKind, VoiceLevel};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -133,6 +133,19 @@ impl Outlet<'_> {
         let body = frame.frame().media_body().len();
         self.stats.sent(self.kind, body);
         true
+    }
+
+    /// `body` as the next audio frame, captured `ago` before now, with the
+    /// `level` the server ranks speakers by: it rides in the header's
+    /// sender field, which the server stamps over (`common::voice`).
+    pub fn send_with_level(&self, body: &[u8], level: VoiceLevel, ago: Duration) -> bool {
+        let mut header = self.header();
+        header.sender = ClientId(level.to_sender_field());
+        header.timestamp_us = header
+            .timestamp_us
+            .saturating_sub(u64::try_from(ago.as_micros()).unwrap_or(u64::MAX));
+        let frame = self.frame(header, body);
+        self.write(&frame)
     }
 
     /// `body` as the next frame, written; false when the connection broke.

@@ -33,7 +33,7 @@
 //! Time comes in as arguments (`now`), never from the system clock, so the unit
 //! tests play hours of synthetic timing in milliseconds.
 
-use crate::level::{rms_dbfs, rms_dbfs_f32};
+use crate::level::{SPEAKING_DBFS, rms_dbfs, rms_dbfs_f32};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -121,8 +121,11 @@ pub struct JitterStats {
     pub dropped: u64,
     /// Slots inserted to bring the delay back up (a slow sender).
     pub stretched: u64,
-    /// Times the buffer ran empty and buffered again.
+    /// Times the buffer ran empty in speech and buffered again.
     pub underruns: u64,
+    /// Times it ran empty after a quiet slot: the sender stopped sending
+    /// while silent (its voice gate), which is not loss.
+    pub pauses: u64,
     /// Samples taken out of quiet slots, and put into them, to keep the
     /// wait at the hold when pulls are shorter than a slot.
     pub samples_cut: u64,
@@ -148,6 +151,8 @@ struct Queued {
     /// what a picture of the same instant is shown against.
     sender_us: i64,
     quiet: bool,
+    /// Loud enough to be speech (the sender's voice gate's measure).
+    voiced: bool,
 }
 
 pub struct JitterBuffer {
@@ -200,6 +205,9 @@ pub struct JitterBuffer {
     /// Quiet slots played in a row: once they fill the history, what a
     /// stretch repeats is silence.
     quiet_run: usize,
+    /// The last slot played was below speech: if nothing follows, the
+    /// sender paused (its voice gate closed), it did not lose frames.
+    last_unvoiced: bool,
     pending_drops: usize,
     /// How long pending drops wait for a quiet slot.
     drop_patience: usize,
@@ -247,6 +255,7 @@ impl JitterBuffer {
             stretch_due: false,
             stretch_urgent: false,
             quiet_run: 0,
+            last_unvoiced: false,
             pending_drops: 0,
             drop_patience: QUIET_PATIENCE,
             waited_for_quiet: 0,
@@ -293,7 +302,9 @@ impl JitterBuffer {
         for (place, chunk) in pcm.chunks(SLOT).take(slots).enumerate() {
             let mut samples: Vec<f32> = chunk.iter().map(|&s| f32::from(s)).collect();
             samples.resize(SLOT, 0.0);
-            let quiet = rms_dbfs(chunk) < QUIET_DBFS;
+            let level = rms_dbfs(chunk);
+            let quiet = level < QUIET_DBFS;
+            let voiced = level > SPEAKING_DBFS;
             self.frames.insert(
                 first + place as u64,
                 Queued {
@@ -302,6 +313,7 @@ impl JitterBuffer {
                     ready: now + Duration::from_micros(SLOT_US as u64) * place as u32,
                     sender_us: first_us.saturating_add(place as i64 * SLOT_US),
                     quiet,
+                    voiced,
                 },
             );
         }
@@ -431,6 +443,7 @@ impl JitterBuffer {
                 self.heard = Some((now, frame.sender_us));
                 self.stats.played += 1;
                 self.quiet_run = if frame.quiet { self.quiet_run + 1 } else { 0 };
+                self.last_unvoiced = !frame.voiced;
                 self.play(frame.pcm, out);
             }
             None if !self.frames.is_empty() => {
@@ -442,7 +455,13 @@ impl JitterBuffer {
             None => {
                 // Nothing at all: keep this frame's turn (it may only be late,
                 // or the sender paused) and buffer up to the target again.
-                self.stats.underruns += 1;
+                // After a slot below speech the sender's voice gate closed:
+                // a pause, played as the fading rest of that quiet slot.
+                if self.last_unvoiced {
+                    self.stats.pauses += 1;
+                } else {
+                    self.stats.underruns += 1;
+                }
                 self.playing = false;
                 self.conceal(out);
             }

@@ -9,6 +9,7 @@
 //! microphone joins behind a cargo feature.
 
 pub mod codec;
+mod gate;
 #[cfg(feature = "audio")]
 mod mic;
 pub mod record;
@@ -26,6 +27,7 @@ use crate::playback::Playback;
 use crate::sink;
 use codec::{AudioDecoders, AudioEncoder};
 use common::{Event, Frame, MediaHeader, MediaKind};
+use gate::{Pass, VoiceGate};
 use record::AudioRecorder;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -163,6 +165,8 @@ impl Driver for Audio {
                 source,
                 encoder,
                 frame,
+                gate: VoiceGate::new(frame.duration()),
+                held: None,
             }),
             input: None,
         })
@@ -202,11 +206,15 @@ impl Driver for Audio {
 }
 
 /// A source and what encodes its frames (Opus or PCM): one frame every
-/// frame's length.
+/// frame's length, sent while the voice gate lets it through.
 struct Encoded {
     source: Box<dyn AudioSource>,
     encoder: AudioEncoder,
     frame: super::options::AudioFrame,
+    gate: VoiceGate,
+    /// The last frame, encoded but held back in silence: it goes out
+    /// ahead of the frame that opens the gate.
+    held: Option<Vec<u8>>,
 }
 
 impl Producer for Encoded {
@@ -222,8 +230,27 @@ impl Producer for Encoded {
         let mut pcm = [0i16; common::protocol::AUDIO_FRAME_SAMPLES];
         let pcm = &mut pcm[..self.frame.samples()];
         self.source.fill(pcm)?;
+        // Every frame is encoded, sent or not: the encoder's state runs on,
+        // and a held frame can still lead speech in.
         let body = self.encoder.encode(pcm)?;
-        out.send(&body);
+        match self.gate.pass(crate::level::rms_dbfs(pcm)) {
+            Pass::Hold => {
+                out.stats().audio_held_silent();
+                self.held = Some(body);
+            }
+            Pass::Send(level) => {
+                out.send_with_level(&body, level, Duration::ZERO);
+            }
+            Pass::SendAfterPrevious(level) => {
+                let previous = self.held.take();
+                let sent = previous.is_none_or(|previous| {
+                    out.send_with_level(&previous, level, self.frame.duration())
+                });
+                if sent {
+                    out.send_with_level(&body, level, Duration::ZERO);
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! `--record`'s audio: each member's audio as `SESSION/audio/<member
-//! id>.wav`, 48 kHz mono s16. Audio lost on the way is filled with silence
-//! so a recording keeps its timing; the WAV header is rewritten every
+//! id>.wav`, 48 kHz mono s16. Audio lost on the way, and the pauses a
+//! sender's voice gate did not send, are filled with silence so a recording
+//! keeps its timing; the WAV header is rewritten every
 //! second, so a killed client leaves valid files.
 
 use super::AudioSink;
@@ -15,8 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Most silence inserted for one gap: a second.
+/// Most silence inserted for frames missing from the sequence: a second.
 const MAX_GAP_FRAMES: u32 = 50;
+/// Most silence inserted for a pause in the sender's time (its voice gate
+/// sends a frame a second in silence, so longer pauses are a restart).
+const MAX_PAUSE_US: u64 = 2_000_000;
 
 /// A member's audio goes unwritten this long before its file is finished
 /// (the WAV header written, the file closed); a later frame reopens it.
@@ -27,6 +31,9 @@ const IDLE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 struct Track {
     writer: WavWriter<BufWriter<File>>,
     next_sequence: u32,
+    /// When the next frame's last sample is due on the sender's clock, if
+    /// it sends on: a later one followed a pause.
+    next_timestamp_us: Option<u64>,
     unflushed: u32,
     last_frame: Instant,
 }
@@ -183,6 +190,7 @@ impl Tracks {
         Ok(Track {
             writer,
             next_sequence,
+            next_timestamp_us: None,
             unflushed: 0,
             last_frame: now,
         })
@@ -203,13 +211,22 @@ impl Tracks {
         let gap = (header.sequence - track.next_sequence).min(MAX_GAP_FRAMES);
         // Missing frames were as long as this one (a sender's frames are of
         // one length: 10 ms, 20 ms or more).
-        for _ in 0..gap as usize * pcm.len() {
+        let missing = gap as usize * pcm.len();
+        let frame_us = pcm.len() as u64 * 1_000_000 / u64::from(AUDIO_SAMPLE_RATE);
+        let paused = track.next_timestamp_us.map_or(0, |due| {
+            let late_us = header.timestamp_us.saturating_sub(due);
+            // Whole frames only: stamps jitter by a fraction of one.
+            let frames = (late_us + frame_us / 2) / frame_us.max(1);
+            (frames * frame_us).min(MAX_PAUSE_US) as usize * AUDIO_SAMPLE_RATE as usize / 1_000_000
+        });
+        for _ in 0..missing.max(paused) {
             track.writer.write_sample(0i16)?;
         }
         for &sample in pcm {
             track.writer.write_sample(sample)?;
         }
         track.next_sequence = header.sequence.wrapping_add(1);
+        track.next_timestamp_us = Some(header.timestamp_us.saturating_add(frame_us));
         track.unflushed += 1;
         if track.unflushed >= 50 {
             track.writer.flush()?;
@@ -251,6 +268,33 @@ mod tests {
             sequence,
             timestamp_us: 0,
         }
+    }
+
+    #[test]
+    fn a_pause_the_sender_did_not_send_becomes_silence_of_its_length() {
+        // 10 ms frames stamped on the sender's clock; after the second, its
+        // voice gate held 300 ms back, but the sequence runs on.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let len = AUDIO_FRAME_SAMPLES / 2;
+        {
+            let recorder = AudioRecorder::new(dir.path());
+            for (sequence, timestamp_us) in [(0, 10_000), (1, 20_400), (2, 330_000)] {
+                let header = MediaHeader {
+                    sender: ClientId(6),
+                    sequence,
+                    timestamp_us,
+                };
+                recorder.record(&header, &vec![3; len]).expect("records");
+            }
+        }
+        let samples: Vec<i16> = hound::WavReader::open(dir.path().join("audio/6.wav"))
+            .expect("valid WAV")
+            .into_samples()
+            .collect::<Result<_, _>>()
+            .expect("samples");
+        // Three frames and the 300 ms between them; stamps 0.4 ms off count nothing.
+        assert_eq!(samples.len(), 3 * len + 48 * 300);
+        assert!(samples[2 * len..2 * len + 48 * 300].iter().all(|&s| s == 0));
     }
 
     #[test]
