@@ -1,8 +1,9 @@
 //! Video and audio end to end: what a sender shares arrives intact at every
 //! other member of its meeting, and nowhere else.
 
+use common::{ClientId, Frame, MediaHeader, MediaKind, VoiceLevel};
 use integration_tests::{
-    ClientProcess, ServerProcess, dominant_frequency, read_wav, write_jpeg, write_wav,
+    ClientProcess, RawPeer, ServerProcess, dominant_frequency, read_wav, write_jpeg, write_wav,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -371,4 +372,66 @@ fn small_tiles_get_small_frames_and_larger_tiles_larger_ones() {
             .any(|l| l["receiver"] == b.id && l["sender"] == a.id && l["layer"] == 0),
         "{report}"
     );
+}
+
+/// One audio frame of a raw peer: `level` in the sender field (`None`: an
+/// older sender's 0), 10 ms of PCM that nobody plays.
+fn raw_audio(level: Option<VoiceLevel>, sequence: u32) -> Frame {
+    let header = MediaHeader {
+        sender: ClientId(level.map_or(0, VoiceLevel::to_sender_field)),
+        sequence,
+        timestamp_us: u64::from(sequence) * 10_000,
+    };
+    Frame::media(MediaKind::Audio, header, &[0u8; 960])
+}
+
+/// Reads `peer`'s audio until a frame from `from` arrives: the senders of
+/// the frames read, in order.
+fn heard_until(peer: &mut RawPeer, from: ClientId) -> Vec<ClientId> {
+    let mut heard = Vec::new();
+    loop {
+        let frame = peer
+            .next_media()
+            .unwrap_or_else(|err| panic!("no audio from {from} (heard {heard:?}): {err:#}"));
+        heard.push(frame.sender);
+        if frame.sender == from {
+            return heard;
+        }
+    }
+}
+
+#[test]
+fn only_the_loudest_speakers_are_relayed_and_keep_alives_reach_everyone() {
+    // Default --speakers 3. Four speak: the first three chosen are heard by
+    // everyone, the fourth only by those three (their own voice leaves each
+    // a place). A member that only keeps alive, and one that sends no level
+    // (an older client), reach everyone.
+    let server = ServerProcess::start();
+    let (_, members) = server.raw_meeting(["a", "b", "c", "d", "quiet", "old"]);
+    let ids: Vec<ClientId> = members.iter().map(|m| m.id).collect();
+    let mut audio: Vec<RawPeer> = members
+        .iter()
+        .map(|m| m.attach(MediaKind::Audio))
+        .collect();
+    let speaking = Some(VoiceLevel::from_dbfs(true, -20.0));
+    for speaker in 0..3 {
+        audio[speaker].send_bytes(raw_audio(speaking, 0).as_bytes());
+        heard_until(&mut audio[5], ids[speaker]);
+    }
+    audio[3].send_bytes(raw_audio(speaking, 0).as_bytes());
+    for chosen in 0..3 {
+        heard_until(&mut audio[chosen], ids[3]);
+    }
+    audio[4].send_bytes(raw_audio(Some(VoiceLevel::from_dbfs(false, -80.0)), 0).as_bytes());
+    let heard = heard_until(&mut audio[5], ids[4]);
+    assert!(
+        !heard.contains(&ids[3]),
+        "the fourth speaker reached a listener with three: {heard:?}"
+    );
+    audio[5].send_bytes(raw_audio(None, 0).as_bytes());
+    for member in 0..5 {
+        let heard = heard_until(&mut audio[member], ids[5]);
+        // The sender field came stamped with ids, whatever the level was.
+        assert!(heard.iter().all(|id| ids.contains(id)), "{heard:?}");
+    }
 }

@@ -32,7 +32,9 @@ struct Track {
     writer: WavWriter<BufWriter<File>>,
     next_sequence: u32,
     /// When the next frame's last sample is due on the sender's clock, if
-    /// it sends on: a later one followed a pause.
+    /// it sends on, after a frame below speech: a later one followed a pause
+    /// of its voice gate. (After speech, a late stamp is only a sender
+    /// that woke late, and its frames are all there.)
     next_timestamp_us: Option<u64>,
     unflushed: u32,
     last_frame: Instant,
@@ -226,7 +228,9 @@ impl Tracks {
             track.writer.write_sample(sample)?;
         }
         track.next_sequence = header.sequence.wrapping_add(1);
-        track.next_timestamp_us = Some(header.timestamp_us.saturating_add(frame_us));
+        let below_speech = crate::level::rms_dbfs(pcm) <= crate::level::SPEAKING_DBFS;
+        track.next_timestamp_us =
+            below_speech.then(|| header.timestamp_us.saturating_add(frame_us));
         track.unflushed += 1;
         if track.unflushed >= 50 {
             track.writer.flush()?;
@@ -278,13 +282,23 @@ mod tests {
         let len = AUDIO_FRAME_SAMPLES / 2;
         {
             let recorder = AudioRecorder::new(dir.path());
-            for (sequence, timestamp_us) in [(0, 10_000), (1, 20_400), (2, 330_000)] {
+            // Quiet frames, then speech whose sender woke 20 ms late once.
+            let frames = [
+                (0, 10_000, 3),
+                (1, 20_400, 3),
+                (2, 330_000, 3),
+                (3, 340_000, 10_000),
+                (4, 370_000, 10_000),
+            ];
+            for (sequence, timestamp_us, value) in frames {
                 let header = MediaHeader {
                     sender: ClientId(6),
                     sequence,
                     timestamp_us,
                 };
-                recorder.record(&header, &vec![3; len]).expect("records");
+                recorder
+                    .record(&header, &vec![value; len])
+                    .expect("records");
             }
         }
         let samples: Vec<i16> = hound::WavReader::open(dir.path().join("audio/6.wav"))
@@ -292,8 +306,9 @@ mod tests {
             .into_samples()
             .collect::<Result<_, _>>()
             .expect("samples");
-        // Three frames and the 300 ms between them; stamps 0.4 ms off count nothing.
-        assert_eq!(samples.len(), 3 * len + 48 * 300);
+        // Five frames and the 300 ms pause; stamps 0.4 ms off, or late
+        // in speech, add nothing.
+        assert_eq!(samples.len(), 5 * len + 48 * 300);
         assert!(samples[2 * len..2 * len + 48 * 300].iter().all(|&s| s == 0));
     }
 
