@@ -102,6 +102,43 @@ fn a_paced_meeting_is_delivered_whole_and_in_order() {
         report["errors"].as_array().is_some_and(Vec::is_empty),
         "{report}"
     );
+
+    // Turn-taking on the same server: one talker at a time, the turn passing
+    // after half a second; silent members send keep-alives only. What was
+    // sent, voiced or not, reaches the three others.
+    let (code, report, stderr) = loadgen(
+        &server,
+        &[
+            "--members",
+            "4",
+            "--no-video",
+            "--audio",
+            "--audio-bytes",
+            "80",
+            "--talkers",
+            "1",
+            "--turn",
+            "500ms",
+            "--duration",
+            "1s",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let sent = count(&report, "frames_sent");
+    assert_eq!(count(&report, "frames_delivered"), 3 * sent, "{report}");
+    assert_nothing_damaged(&report);
+    let talk = &report["talk"];
+    assert_eq!(
+        count(talk, "voiced") + count(talk, "ends") + count(talk, "keep_alives"),
+        sent
+    );
+    assert!(count(talk, "voiced") > 20, "{report}");
+    assert!(count(talk, "ends") >= 1 && count(talk, "keep_alives") >= 3);
+    // Four members sending all the time would send about 200 in a second.
+    assert!(
+        sent < 120,
+        "{sent} frames: silent members sent more than keep-alives"
+    );
 }
 
 #[test]

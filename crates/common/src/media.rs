@@ -163,7 +163,8 @@ pub const MEDIA: [MediaSpec; MediaKind::COUNT] = [
         // Screen updates are changes: a dropped one costs the receiver a
         // keyframe, so hold about a second of them (8 at the usual 8 fps).
         default_queue: 8,
-        // loadgen shares no screen yet: video's figures until it does.
+        // Unused: loadgen's `--screen-every` sends a screen of its own
+        // (8 changes a second and a keyframe every 10 s, `payload.rs`).
         simulated: SimulatedTraffic {
             payload_bytes: 20_000,
             frames_per_second: 30.0,

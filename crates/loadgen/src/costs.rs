@@ -7,10 +7,13 @@ use crate::report::{BackboneTraffic, ProcessCost, Report, ServerFigures};
 use crate::scenario::Scenario;
 use crate::spread;
 use common::{ClusterReport, ServerStatsReport};
+use std::time::Instant;
 
 /// What the run's processes had spent at one moment.
 #[derive(Default)]
 pub struct Sample {
+    /// When (None: never taken).
+    at: Option<Instant>,
     /// Per server: its own figures (None: no member on it, or no answer).
     stats: Vec<Option<ServerStatsReport>>,
     /// Per `--server-pid`.
@@ -23,6 +26,7 @@ impl Sample {
     pub fn take(scenario: &Scenario, stats: Vec<Option<ServerStatsReport>>) -> Sample {
         let cpu = |pid: u32| procfs::cpu_seconds(pid).ok();
         Sample {
+            at: Some(Instant::now()),
             stats,
             server_cpu_s: scenario.server_pids.iter().map(|&pid| cpu(pid)).collect(),
             nats_cpu_s: scenario.nats_pid.and_then(cpu),
@@ -38,8 +42,7 @@ impl Sample {
 /// Fills in what the processes spent between `before` and `after`, per
 /// server and in total, against what the report says was delivered.
 pub fn account(scenario: &Scenario, before: &Sample, after: &Sample, report: &mut Report) {
-    let members =
-        spread::members_per_server(scenario.meetings, scenario.members, scenario.servers.len());
+    let members = spread::members_per_server(&scenario.sizes, scenario.servers.len());
     let delivered = report.figures.clone();
     report.per_server = scenario
         .servers
@@ -86,12 +89,24 @@ pub fn account(scenario: &Scenario, before: &Sample, after: &Sample, report: &mu
         report.server_cpu_s_per_gb = Some(total.cpu_s_per_gb);
         report.server_cpu_us_per_frame = Some(total.cpu_us_per_frame);
         report.server_peak_rss_kib = total.peak_rss_kib;
+        let measured_s = before
+            .at
+            .zip(after.at)
+            .map_or(0.0, |(b, a)| a.saturating_duration_since(b).as_secs_f64());
+        report.server_cpu_s_per_member_minute =
+            per_member_minute(cpu, scenario.total_members(), measured_s);
     }
     report.nats = before.nats_cpu_s.zip(after.nats_cpu_s).map(|(b, a)| {
         let peak = scenario.nats_pid.and_then(procfs::peak_rss_kib);
         ProcessCost::new(a - b, peak, &delivered)
     });
     report.loadgen_cpu_s = after.own_cpu_s - before.own_cpu_s;
+}
+
+/// `cpu_s` spent over `seconds` on `members`, per member and minute.
+fn per_member_minute(cpu_s: f64, members: usize, seconds: f64) -> Option<f64> {
+    let member_minutes = members as f64 * seconds / 60.0;
+    (member_minutes > 0.0).then(|| cpu_s / member_minutes)
 }
 
 /// Media frames a server dropped since it started, all kinds together.
@@ -108,5 +123,17 @@ fn backbone(before: &ClusterReport, after: &ClusterReport) -> BackboneTraffic {
         bytes_in: delta(|c| c.bytes_in),
         dropped_out: delta(|c| c.dropped_out),
         slow_consumer_events: delta(|c| c.slow_consumer_events),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_is_shared_out_per_member_and_minute() {
+        // 16 members for 30 s are 8 member-minutes: 2 s of CPU is 0.25 s each.
+        assert_eq!(per_member_minute(2.0, 16, 30.0), Some(0.25));
+        assert_eq!(per_member_minute(2.0, 16, 0.0), None);
     }
 }

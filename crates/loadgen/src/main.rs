@@ -7,19 +7,25 @@
 //! server's pid, the server's CPU time per delivered gigabyte. Given several
 //! servers of a cluster, it spreads each meeting's members over them.
 //!
-//! `scenario` is the validated command line, `spread` who connects to which
-//! server, `session` the handshakes and meeting setup, `traffic` the sending
-//! and receiving loops, `tally` what one receiver saw, `report` the figures,
-//! and `procfs` what /proc says of the servers. Every run stops on its own
-//! after `--duration` plus a bounded drain.
+//! `scenario` is the validated command line (with `mix`, meetings of several
+//! sizes), `spread` who connects to which server, `session` the handshakes
+//! and meeting setup (at the pace `pacing` sets), `traffic` the sending and
+//! receiving loops (`talk`: who talks when; `payload`: how big each frame
+//! is), `tally` what one receiver saw, `report` the figures, and `procfs`
+//! what /proc says of the servers. Every run stops on its own after
+//! `--duration` plus a bounded drain.
 
 mod costs;
+mod mix;
+mod pacing;
+mod payload;
 mod procfs;
 mod report;
 mod run;
 mod scenario;
 mod session;
 mod spread;
+mod talk;
 mod tally;
 mod traffic;
 

@@ -3,9 +3,16 @@
 //! Throughput is counted in delivered bytes (whole frames, as receivers read
 //! them) over the time from the first send to the last delivery.
 //! `delivered_mbps` is megabits per second, `delivered_mb_per_s` megabytes.
+//! What one member costs, for sizing a server by people rather than bytes:
+//! `received_bytes_per_member_s` (its share of the delivered bytes) and
+//! `server_cpu_s_per_member_minute` (the servers' CPU seconds over the
+//! measured time, per member and minute).
 
+use crate::mix;
 use crate::scenario::Scenario;
 use crate::tally::{Percentiles, Tally};
+use crate::traffic::TalkCounts;
+use common::MediaKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -164,7 +171,13 @@ pub struct Report {
     pub disconnects: u64,
     /// Closed loop: frames a sender stopped waiting for (dropped on the way).
     pub window_stalls: u64,
+    /// Delivered bytes per member per second (all kinds, whole frames).
+    pub received_bytes_per_member_s: f64,
+    /// Per kind; each has its own latency percentiles (`kinds.audio.latency_us`).
     pub kinds: BTreeMap<&'static str, Figures>,
+    /// With `--talkers`: the audio frames sent, by what they said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub talk: Option<TalkCounts>,
     /// With several servers: latency within one server and across them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub routes: Option<Routes>,
@@ -182,6 +195,11 @@ pub struct Report {
     /// costs when frames are small (Opus audio) and bytes do not matter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cpu_us_per_frame: Option<f64>,
+    /// Server CPU seconds per member and minute: the servers' CPU time from
+    /// just before the first send to the end of the drain, over the run's
+    /// members times that time in minutes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_s_per_member_minute: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_peak_rss_kib: Option<u64>,
     /// Each server apart, in the order of `--server`.
@@ -269,17 +287,39 @@ pub fn table(scenario: &Scenario, report: &Report) -> String {
             Some(_) => format!("{} fps", sending.frames_per_second),
             None => "unthrottled".into(),
         };
-        media.push(format!("{kind} {} B at {rate}", sending.payload_bytes));
+        let mut line = format!("{kind} {} B at {rate}", sending.payload_bytes);
+        if let (MediaKind::Audio, Some(talk)) = (kind, scenario.talk) {
+            let _ = write!(
+                line,
+                " ({} talking, turns of {:?})",
+                talk.talkers, talk.turn
+            );
+        }
+        if let (MediaKind::Screen, Some(every)) = (kind, scenario.screen_every) {
+            let key = scenario.payload_sizes(kind).largest();
+            let _ = write!(
+                line,
+                " with a {key} B keyframe every 10 s (one sharer in every {every} meeting(s))"
+            );
+        }
+        media.push(line);
     }
     let servers = match scenario.servers.len() {
         1 => "1 server".to_string(),
         n => format!("{n} servers"),
     };
+    let meetings = match scenario.uniform_size() {
+        Some(members) => format!("{} meeting(s) x {members} members", scenario.meetings()),
+        None => format!(
+            "{} members in {} meetings ({})",
+            scenario.total_members(),
+            scenario.meetings(),
+            mix::describe(&scenario.sizes)
+        ),
+    };
     let _ = writeln!(
         out,
-        "{} meeting(s) x {} members on {servers}, {}, {:?}, {mode}{}",
-        scenario.meetings,
-        scenario.members,
+        "{meetings} on {servers}, {}, {:?}, {mode}{}",
         media.join(" plus "),
         scenario.duration,
         if scenario.slow > 0 {
@@ -343,6 +383,24 @@ pub fn table(scenario: &Scenario, report: &Report) -> String {
             .server_dropped
             .map_or("?".to_string(), |d| d.to_string())
     );
+    if let Some(talk) = &report.talk {
+        let _ = writeln!(
+            out,
+            "audio sent: {} voiced, {} ends of talk spurts, {} keep-alives",
+            talk.voiced, talk.ends, talk.keep_alives
+        );
+    }
+    let _ = write!(
+        out,
+        "per member: received {:.1} kB/s",
+        report.received_bytes_per_member_s / 1e3
+    );
+    match report.server_cpu_s_per_member_minute {
+        Some(cpu) => {
+            let _ = writeln!(out, "; server CPU {:.2} ms per member-minute", cpu * 1e3);
+        }
+        None => out.push('\n'),
+    }
     if report.per_server.len() > 1 {
         for server in &report.per_server {
             server_line(&mut out, server);
@@ -413,6 +471,7 @@ mod tests {
             server_cpu_s: Some(1.0),
             server_cpu_s_per_gb: Some(2.0),
             server_cpu_us_per_frame: Some(3.0),
+            server_cpu_s_per_member_minute: Some(0.004),
             ..Report::default()
         };
         let value = serde_json::to_value(&report).expect("serialises");
@@ -429,11 +488,14 @@ mod tests {
             "server_cpu_s",
             "server_cpu_s_per_gb",
             "server_cpu_us_per_frame",
+            "server_cpu_s_per_member_minute",
+            "received_bytes_per_member_s",
         ] {
             assert!(value.get(key).is_some(), "missing {key}: {value}");
         }
         assert!(value["latency_us"].get("p99").is_some());
         assert!(value.get("slow").is_none(), "slow only with --slow");
+        assert!(value.get("talk").is_none(), "talk only with --talkers");
     }
 
     #[test]
@@ -457,5 +519,44 @@ mod tests {
             "{}",
             first_line(&["--video-fps", "0"])
         );
+        let mixed = first_line(&[
+            "--sizes",
+            "2x4,1x6",
+            "--audio",
+            "--talkers",
+            "2",
+            "--screen-every",
+            "3",
+        ]);
+        assert!(
+            mixed.starts_with("14 members in 3 meetings (2x4,1x6) on 1 server")
+                && mixed.contains("audio 1936 B at 50 fps (2 talking, turns of 3s)")
+                && mixed.contains("screen 3000 B at 8 fps with a 60000 B keyframe"),
+            "{mixed}"
+        );
+    }
+
+    #[test]
+    fn the_table_gives_what_one_member_costs() {
+        use crate::scenario::{Args, Scenario};
+        use clap::Parser;
+        let args = Args::parse_from(["loadgen", "--audio", "--talkers", "1"]);
+        let scenario = Scenario::from_args(args).expect("valid");
+        let report = Report {
+            received_bytes_per_member_s: 9_000.0,
+            server_cpu_s_per_member_minute: Some(0.075),
+            talk: Some(TalkCounts {
+                voiced: 10,
+                ends: 1,
+                keep_alives: 7,
+            }),
+            ..Report::default()
+        };
+        let text = table(&scenario, &report);
+        assert!(
+            text.contains("per member: received 9.0 kB/s; server CPU 75.00 ms per member-minute"),
+            "{text}"
+        );
+        assert!(text.contains("10 voiced, 1 ends of talk spurts, 7 keep-alives"));
     }
 }

@@ -1,12 +1,14 @@
 //! One run: set up the meetings, send for the duration, drain, and count.
 
 use crate::costs;
+use crate::mix;
 use crate::report::{Figures, Report, Routes};
 use crate::scenario::Scenario;
 use crate::session::{self, Member};
+use crate::talk::Voice;
 use crate::tally::Tally;
-use crate::traffic::{self, Peer, SendPlan, Sent, Shared};
-use common::{Event, FrameKind, PerKind, Request, ServerStatsReport};
+use crate::traffic::{self, Peer, SendPlan, Sent, Shared, TalkCounts};
+use common::{Event, FrameKind, MediaKind, PerKind, Request, ServerStatsReport};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -32,13 +34,14 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         .map(|m| Peer {
             id: m.id,
             meeting: m.meeting,
+            slot: m.slot,
             server: m.server,
-            slow: scenario.is_slow(m.slot),
+            slow: scenario.is_slow(m.meeting, m.slot),
         })
         .collect();
     let shared = Shared::new(
         &peers,
-        PerKind::from_fn(|kind| scenario.payload_bytes(kind)),
+        PerKind::from_fn(|kind| scenario.payload_sizes(kind)),
         scenario.window,
     );
     // One member per server asks it for its figures (the first on it).
@@ -81,6 +84,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let mut control_threads = Vec::new();
         let mut receivers = Vec::new();
+        let mut outgoing = Vec::new();
         for (member, peer) in members.into_iter().zip(&peers) {
             let Member {
                 index,
@@ -93,13 +97,20 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
                 (statistician_of[server] == Some(index)).then(|| stats_txs[server].clone());
             let error_tx = error_tx.clone();
             control_threads.push(scope.spawn(move || read_events(control, stats_tx, error_tx)));
-            let rate = peer.slow.then(|| scenario.receive_rate() / 10.0);
+            let rate = peer
+                .slow
+                .then(|| scenario.receive_rate(peer.meeting) / 10.0);
             for (kind, stream) in media {
                 let shared = &shared;
+                // Its own descriptor for the sender, if the member sends this kind.
+                let sending = scenario
+                    .sends(peer.meeting, peer.slot, kind)
+                    .then(|| stream.try_clone())
+                    .transpose()?;
+                outgoing.extend(sending.map(|stream| (index, kind, stream)));
                 receivers.push((
                     index,
                     kind,
-                    stream.try_clone()?,
                     scope.spawn(move || traffic::receive_loop(stream, kind, index, rate, shared)),
                 ));
             }
@@ -111,29 +122,31 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         let stop_at = Instant::now() + scenario.duration;
         let total = peers.len();
         let mut senders = Vec::new();
-        for (index, kind, stream, _) in &receivers {
-            let period = scenario.period(*kind);
+        for (index, kind, stream) in outgoing {
+            let period = scenario.period(kind);
+            let peer = &peers[index];
             let plan = SendPlan {
-                kind: *kind,
-                member: *index,
+                kind,
+                member: index,
                 period,
                 // Spread the members over one period, as people's clocks are.
-                phase: period.map_or(Duration::ZERO, |p| p.mul_f64(*index as f64 / total as f64)),
+                phase: period.map_or(Duration::ZERO, |p| p.mul_f64(index as f64 / total as f64)),
                 stop_at,
+                voice: voice_of(scenario, kind, peer),
             };
-            let stream = stream.try_clone()?;
             let shared = &shared;
             senders.push((
-                *index,
-                *kind,
-                scope.spawn(move || traffic::send_loop(stream, &plan, shared)),
+                index,
+                kind,
+                scope.spawn(move || traffic::send_loop(stream, plan, shared)),
             ));
         }
         results.resize_with(total, MemberResult::default);
         let mut expected = 0u64;
         for (index, kind, handle) in senders {
             let sent = handle.join().unwrap_or_default();
-            let keep_up = scenario.members - scenario.slow - usize::from(!peers[index].slow);
+            let members = scenario.members_of(peers[index].meeting);
+            let keep_up = members - scenario.slow - usize::from(!peers[index].slow);
             expected += sent.frames * keep_up as u64;
             results[index].sent[kind] = sent;
         }
@@ -143,7 +156,7 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
         for stream in &closers {
             let _ = stream.shutdown(Shutdown::Both);
         }
-        for (index, kind, _, handle) in receivers {
+        for (index, kind, handle) in receivers {
             results[index].received[kind] = handle.join().unwrap_or_default();
         }
         for handle in control_threads {
@@ -157,6 +170,14 @@ pub fn run(scenario: &Scenario) -> anyhow::Result<Report> {
     report.errors = error_rx.try_iter().collect();
     costs::account(scenario, &before, &after, &mut report);
     Ok(report)
+}
+
+/// With turn-taking, the microphone of `peer`'s audio sender.
+fn voice_of(scenario: &Scenario, kind: MediaKind, peer: &Peer) -> Option<Voice> {
+    let talk = scenario.talk.filter(|_| kind == MediaKind::Audio)?;
+    let members = scenario.members_of(peer.meeting);
+    let schedule = talk.schedule(peer.meeting, scenario.meetings(), members);
+    Some(Voice::new(schedule, peer.slot))
 }
 
 /// Clones of every socket, to end the run by shutting them down.
@@ -228,7 +249,6 @@ fn summarise(
         elapsed_s,
         ..Report::default()
     };
-    // loadgen simulates cameras and microphones, not screens.
     let kinds = &scenario.kinds()[..];
     // Who receives what each sender sends: the others of its meeting.
     let receivers_of = |sender: usize, slow: Option<bool>| -> u64 {
@@ -265,6 +285,17 @@ fn summarise(
         all.merge(&tally);
     }
     report.figures = Figures::new(all_sent, all_expected, &all, elapsed_s);
+    let member_seconds = scenario.total_members() as f64 * elapsed_s;
+    if member_seconds > 0.0 {
+        report.received_bytes_per_member_s = all.bytes as f64 / member_seconds;
+    }
+    if scenario.talk.is_some() {
+        let mut talk = TalkCounts::default();
+        for result in results {
+            talk.add(&result.sent[MediaKind::Audio].talk);
+        }
+        report.talk = Some(talk);
+    }
     if scenario.servers.len() > 1 {
         report.routes = Some(Routes::of(&all));
     }
@@ -301,9 +332,11 @@ fn summarise(
 
 fn scenario_echo(s: &Scenario) -> std::collections::BTreeMap<&'static str, serde_json::Value> {
     use serde_json::json;
-    [
-        ("meetings", json!(s.meetings)),
-        ("members", json!(s.members)),
+    let mut echo: std::collections::BTreeMap<&'static str, serde_json::Value> = [
+        ("meetings", json!(s.meetings())),
+        // Null when meetings differ in size (`sizes` says how).
+        ("members", json!(s.uniform_size())),
+        ("total_members", json!(s.total_members())),
         ("video_fps", json!(s.video_fps)),
         ("video", json!(s.video)),
         ("video_bytes", json!(s.video_bytes)),
@@ -315,5 +348,16 @@ fn scenario_echo(s: &Scenario) -> std::collections::BTreeMap<&'static str, serde
         ("servers", json!(s.servers.len())),
     ]
     .into_iter()
-    .collect()
+    .collect();
+    if s.uniform_size().is_none() {
+        echo.insert("sizes", json!(mix::describe(&s.sizes)));
+    }
+    if let Some(talk) = s.talk {
+        echo.insert("talkers", json!(talk.talkers));
+        echo.insert("turn_s", json!(talk.turn.as_secs_f64()));
+    }
+    if let Some(every) = s.screen_every {
+        echo.insert("screen_every", json!(every));
+    }
+    echo
 }

@@ -2,7 +2,8 @@
 //! protocol (hello, attach, create, join, media on), exactly as a client does:
 //! the handshake is `common::handshake`'s, as the client's is. Each member
 //! connects to the server `spread` gives it; one that joins a meeting another
-//! server holds first waits until its own server has heard of it.
+//! server holds first waits until its own server has heard of it. Sockets
+//! open no faster than `--connect-rate` (`pacing`).
 
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError, Refused};
@@ -12,6 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use transport::Socket;
 
+use crate::pacing::Pacer;
 use crate::scenario::Scenario;
 
 /// How long any one setup step may take before the run gives up.
@@ -44,8 +46,10 @@ impl Member {
 }
 
 /// Connects like a client: TLS unless `--no-tls`, trusting the key
-/// `--fingerprint` names, or any (a load generator is not a user).
-fn connect(scenario: &Scenario, addr: SocketAddr) -> anyhow::Result<Socket> {
+/// `--fingerprint` names, or any (a load generator is not a user); when
+/// `pacer` says.
+fn connect(scenario: &Scenario, addr: SocketAddr, pacer: &mut Pacer) -> anyhow::Result<Socket> {
+    pacer.wait();
     let tcp = TcpStream::connect_timeout(&addr, STEP_TIMEOUT)
         .with_context(|| format!("could not connect to {addr}: is the server running?"))?;
     tcp.set_nodelay(true)?;
@@ -123,17 +127,23 @@ fn step_failed(what: &str, err: HandshakeError) -> anyhow::Error {
 
 /// Connects one member to its server: control socket, hello, then its media
 /// sockets.
-fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyhow::Result<Member> {
+fn open(
+    scenario: &Scenario,
+    index: usize,
+    meeting: usize,
+    slot: usize,
+    pacer: &mut Pacer,
+) -> anyhow::Result<Member> {
     let server = scenario.server_of(meeting, slot);
     let addr = scenario.servers[server];
-    let control = connect(scenario, addr)?;
+    let control = connect(scenario, addr, pacer)?;
     let mut reader = FrameReader::new(control.try_clone()?, &[FrameKind::Control]);
     let handshake::Welcome { id, token, .. } =
         handshake::hello(&mut reader, &format!("lg{meeting}-{slot}"))
             .map_err(|err| step_failed("welcome", err))?;
     let mut media = Vec::new();
-    for kind in scenario.kinds() {
-        let stream = connect(scenario, addr)?;
+    for kind in scenario.kinds_of(meeting) {
+        let stream = connect(scenario, addr, pacer)?;
         // Nothing else arrives on a media socket before its member is in a
         // meeting, so this reader buffers nothing beyond `attached`.
         let mut attach_reader = FrameReader::new(stream.try_clone()?, &[FrameKind::Control]);
@@ -157,13 +167,15 @@ fn open(scenario: &Scenario, index: usize, meeting: usize, slot: usize) -> anyho
 /// sharing. Once the last member has `joined`, every route is in place.
 pub fn setup(scenario: &Scenario) -> anyhow::Result<Vec<Member>> {
     let mut members = Vec::with_capacity(scenario.total_members());
-    for meeting in 0..scenario.meetings {
+    let mut pacer = Pacer::new(scenario.connect_rate, Instant::now());
+    for meeting in 0..scenario.meetings() {
         // The meeting's id and the server holding it (its creator's).
         let mut created: Option<(MeetingId, usize)> = None;
-        for slot in 0..scenario.members {
+        for slot in 0..scenario.members_of(meeting) {
             let index = members.len();
             let in_meeting = || format!("member {slot} of meeting {meeting}");
-            let mut member = open(scenario, index, meeting, slot).with_context(in_meeting)?;
+            let mut member =
+                open(scenario, index, meeting, slot, &mut pacer).with_context(in_meeting)?;
             match &created {
                 None => {
                     let stream = member.control_stream().try_clone()?;
@@ -187,6 +199,9 @@ pub fn setup(scenario: &Scenario) -> anyhow::Result<Vec<Member>> {
     }
     for member in &members {
         for (kind, _) in &member.media {
+            if !scenario.sends(member.meeting, member.slot, *kind) {
+                continue; // it receives a screen it does not share
+            }
             send(
                 member.control_stream(),
                 &Request::Media {

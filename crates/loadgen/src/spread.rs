@@ -14,10 +14,11 @@ pub fn server_of(meeting: usize, slot: usize, servers: usize) -> usize {
     (meeting + slot) % servers.max(1)
 }
 
-/// How many of the run's members each server gets.
-pub fn members_per_server(meetings: usize, members: usize, servers: usize) -> Vec<usize> {
+/// How many of the run's members each server gets, when meeting m has
+/// `sizes[m]` members.
+pub fn members_per_server(sizes: &[usize], servers: usize) -> Vec<usize> {
     let mut counts = vec![0; servers.max(1)];
-    for meeting in 0..meetings {
+    for (meeting, &members) in sizes.iter().enumerate() {
         for slot in 0..members {
             counts[server_of(meeting, slot, servers)] += 1;
         }
@@ -32,7 +33,7 @@ mod tests {
     #[test]
     fn one_server_takes_everyone() {
         assert!((0..4).all(|m| (0..8).all(|s| server_of(m, s, 1) == 0)));
-        assert_eq!(members_per_server(3, 8, 1), [24]);
+        assert_eq!(members_per_server(&[8; 3], 1), [24]);
     }
 
     #[test]
@@ -53,9 +54,11 @@ mod tests {
     fn members_are_even_over_the_servers() {
         // 3 meetings of 8 on 3 servers: 3+3+2 in each meeting, turned so that
         // every server ends with 8.
-        assert_eq!(members_per_server(3, 8, 3), [8, 8, 8]);
-        assert_eq!(members_per_server(30, 8, 3), [80, 80, 80]);
+        assert_eq!(members_per_server(&[8; 3], 3), [8, 8, 8]);
+        assert_eq!(members_per_server(&[8; 30], 3), [80, 80, 80]);
         // More servers than members: a meeting of 2 uses two of them.
-        assert_eq!(members_per_server(1, 2, 3), [1, 1, 0]);
+        assert_eq!(members_per_server(&[2], 3), [1, 1, 0]);
+        // Meetings of 2 and 4: 0,1 then 1,2,0,1.
+        assert_eq!(members_per_server(&[2, 4], 3), [2, 3, 1]);
     }
 }

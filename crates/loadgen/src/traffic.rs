@@ -3,13 +3,18 @@
 //! A sender writes one reused frame buffer, patching in its sequence number,
 //! its send time (microseconds since the run started, on the one clock of this
 //! process) and two check words derived from its id and the sequence, so a
-//! receiver can tell a corrupt or misattributed frame from a good one.
+//! receiver can tell a corrupt or misattributed frame from a good one. The
+//! header's sender field goes out as 0, as a client's does, or with
+//! turn-taking (`talk`) as the frame's voice and level: either way only the
+//! server's stamp can make the check words match.
 //!
 //! A receiver reads big chunks into one buffer and looks at frames in place,
 //! so loadgen, which shares the machine with the server, spends its CPU on
 //! system calls rather than copies.
 
+use crate::payload::PayloadSizes;
 use crate::scenario::CHECK_BYTES;
+use crate::talk::{Utterance, Voice};
 use crate::tally::{Arrival, SequenceTracker, Tally};
 use common::protocol::FRAME_HEADER_LEN;
 use common::{ClientId, FrameKind, MediaHeader, MediaKind, PerKind};
@@ -35,7 +40,7 @@ pub struct Shared {
     slow: Vec<bool>,
     index_of: HashMap<ClientId, usize>,
     ids: Vec<ClientId>,
-    payload_len: PerKind<usize>,
+    payload: PerKind<PayloadSizes>,
     window: Option<u32>,
     /// Per (kind, sender, receiver): frames through, for the window.
     acked: Vec<AtomicU32>,
@@ -52,13 +57,15 @@ pub struct Shared {
 pub struct Peer {
     pub id: ClientId,
     pub meeting: usize,
+    /// Its place in its meeting (0 created it).
+    pub slot: usize,
     /// The server it is connected to.
     pub server: usize,
     pub slow: bool,
 }
 
 impl Shared {
-    pub fn new(peers: &[Peer], payload_len: PerKind<usize>, window: Option<u32>) -> Shared {
+    pub fn new(peers: &[Peer], payload: PerKind<PayloadSizes>, window: Option<u32>) -> Shared {
         let members = peers.len();
         Shared {
             start: Instant::now(),
@@ -68,7 +75,7 @@ impl Shared {
             slow: peers.iter().map(|p| p.slow).collect(),
             index_of: peers.iter().enumerate().map(|(i, p)| (p.id, i)).collect(),
             ids: peers.iter().map(|p| p.id).collect(),
-            payload_len,
+            payload,
             window,
             acked: (0..MediaKind::COUNT * members * members)
                 .map(|_| AtomicU32::new(0))
@@ -84,6 +91,11 @@ impl Shared {
 
     pub fn now_us(&self) -> u64 {
         self.start.elapsed().as_micros() as u64
+    }
+
+    /// `at` as a time since the run started.
+    pub fn since_start(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.start)
     }
 
     pub fn delivered(&self) -> u64 {
@@ -143,7 +155,34 @@ pub struct Sent {
     pub bytes: u64,
     /// Closed loop only: frames the window waited for in vain (dropped somewhere).
     pub window_stalls: u64,
+    /// With turn-taking: its frames by what they said.
+    pub talk: TalkCounts,
     pub error: Option<String>,
+}
+
+/// Audio frames sent with turn-taking, by what they said.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TalkCounts {
+    pub voiced: u64,
+    /// Last frames of talk spurts (no voice).
+    pub ends: u64,
+    pub keep_alives: u64,
+}
+
+impl TalkCounts {
+    fn count(&mut self, utterance: Utterance) {
+        match utterance {
+            Utterance::Voiced => self.voiced += 1,
+            Utterance::End => self.ends += 1,
+            Utterance::KeepAlive => self.keep_alives += 1,
+        }
+    }
+
+    pub fn add(&mut self, other: &TalkCounts) {
+        self.voiced += other.voiced;
+        self.ends += other.ends;
+        self.keep_alives += other.keep_alives;
+    }
 }
 
 /// How one member sends one kind of media.
@@ -155,26 +194,39 @@ pub struct SendPlan {
     /// The first frame waits this long, so members do not all send at once.
     pub phase: Duration,
     pub stop_at: Instant,
+    /// Turn-taking audio: which ticks of `period` carry a frame, and what
+    /// it says. None: every tick, with no level.
+    pub voice: Option<Voice>,
 }
 
-pub fn send_loop(mut stream: Socket, plan: &SendPlan, shared: &Shared) -> Sent {
+pub fn send_loop(mut stream: Socket, mut plan: SendPlan, shared: &Shared) -> Sent {
     let (kind, me) = (plan.kind, plan.member);
     let _ = shared.sender_thread(kind, me).set(std::thread::current());
-    let payload = shared.payload_len[kind];
-    let mut frame: Vec<u8> = (0..FRAME_HEADER_LEN + payload)
+    let sizes = shared.payload[kind];
+    let mut frame: Vec<u8> = (0..FRAME_HEADER_LEN + sizes.largest())
         .map(|i| (i % 251) as u8)
         .collect();
     frame[0] = FrameKind::from(kind).byte();
-    frame[1..FRAME_HEADER_LEN].copy_from_slice(&(payload as u32).to_be_bytes());
     let body = FRAME_HEADER_LEN + MediaHeader::LEN;
-    let tail = frame.len() - CHECK_BYTES / 2;
     let id = shared.ids[me];
+    let mut voice = plan.voice.take();
 
     let mut sent = Sent::default();
     let mut due = Instant::now() + plan.phase;
     let mut sequence = 0u32;
     loop {
+        let mut utterance = None;
         if let Some(period) = plan.period {
+            if let Some(voice) = &mut voice {
+                // Skip the ticks at which the member says nothing.
+                while due < plan.stop_at {
+                    utterance = voice.at(shared.since_start(due));
+                    if utterance.is_some() {
+                        break;
+                    }
+                    due += period;
+                }
+            }
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);
@@ -187,27 +239,34 @@ pub fn send_loop(mut stream: Socket, plan: &SendPlan, shared: &Shared) -> Sent {
             break;
         }
         if let Some(window) = shared.window {
-            match wait_for_window(shared, plan, sequence, window) {
+            match wait_for_window(shared, &plan, sequence, window) {
                 WindowWait::Open => {}
                 WindowWait::Stalled => sent.window_stalls += 1,
                 WindowWait::Stopped => break,
             }
         }
+        let payload = sizes.of(sequence);
+        let len = FRAME_HEADER_LEN + payload;
+        frame[1..FRAME_HEADER_LEN].copy_from_slice(&(payload as u32).to_be_bytes());
         let header = MediaHeader {
-            sender: id,
+            // The server puts the sender's id here.
+            sender: ClientId(utterance.map_or(0, |u| u.level().to_sender_field())),
             sequence,
             timestamp_us: shared.now_us(),
         };
         frame[FRAME_HEADER_LEN..body].copy_from_slice(&header.encode());
         let check = check_word(id, kind, sequence);
         frame[body..body + 8].copy_from_slice(&check);
-        frame[tail..].copy_from_slice(&check);
-        if let Err(err) = stream.write_all(&frame) {
+        frame[len - CHECK_BYTES / 2..len].copy_from_slice(&check);
+        if let Err(err) = stream.write_all(&frame[..len]) {
             sent.error = Some(format!("{kind} send failed: {err}"));
             break;
         }
         sent.frames += 1;
-        sent.bytes += frame.len() as u64;
+        sent.bytes += len as u64;
+        if let Some(utterance) = utterance {
+            sent.talk.count(utterance);
+        }
         sequence += 1;
     }
     sent
@@ -340,7 +399,7 @@ pub fn receive_loop(
     };
     let mut scanner = Scanner::new(512 * 1024);
     let mut trackers = vec![SequenceTracker::default(); shared.members];
-    let expected_len = FRAME_HEADER_LEN + shared.payload_len[kind];
+    let sizes = shared.payload[kind];
     let mut tally = Tally::default();
     loop {
         let range = match scanner.next_frame(&mut source) {
@@ -372,7 +431,7 @@ pub fn receive_loop(
         let check = check_word(header.sender, kind, header.sequence);
         let body = FRAME_HEADER_LEN + MediaHeader::LEN;
         let intact = frame[0] == FrameKind::from(kind).byte()
-            && frame.len() == expected_len
+            && frame.len() == FRAME_HEADER_LEN + sizes.of(header.sequence)
             && frame[body..body + 8] == check
             && frame[frame.len() - 8..] == check;
         let Some(sender) = sender.filter(|_| intact) else {
@@ -469,29 +528,33 @@ mod tests {
             Peer {
                 id: ClientId(1),
                 meeting: 0,
+                slot: 0,
                 server: 0,
                 slow: false,
             },
             Peer {
                 id: ClientId(2),
                 meeting: 0,
+                slot: 1,
                 server: 0,
                 slow: false,
             },
             Peer {
                 id: ClientId(3),
                 meeting: 0,
+                slot: 2,
                 server: 0,
                 slow: true,
             },
             Peer {
                 id: ClientId(4),
                 meeting: 1,
+                slot: 0,
                 server: 0,
                 slow: false,
             },
         ];
-        let shared = Shared::new(&peers, PerKind::splat(100), Some(2));
+        let shared = Shared::new(&peers, PerKind::splat(PayloadSizes::fixed(100)), Some(2));
         let video = MediaKind::Video;
         assert!(
             shared.window_open(video, 0, 1, 2),

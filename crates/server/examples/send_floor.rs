@@ -33,7 +33,9 @@ fn main() -> std::io::Result<()> {
     let paced = fan_out(&mut sockets, frames, Some(FRAMES_PER_SECOND))?;
     let bursts = fan_out(&mut sockets, frames, None)?;
     println!("sends of {FRAME} bytes to {RECEIVERS} loopback sockets, {frames} rounds each:");
-    println!("  paced, {FRAMES_PER_SECOND} rounds a second: {paced:.2} µs of the sending thread per send");
+    println!(
+        "  paced, {FRAMES_PER_SECOND} rounds a second: {paced:.2} µs of the sending thread per send"
+    );
     println!("  unpaced bursts: {bursts:.2} µs per send");
     Ok(())
 }
