@@ -75,9 +75,10 @@ impl Default for ServerConfig {
     fn default() -> ServerConfig {
         ServerConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], common::protocol::DEFAULT_PORT)),
-            max_connections: 1024,
-            max_per_address: 512,
-            max_handshaking: 256,
+            // 500 members with four sockets each (docs/BENCHMARKS.md, lan500).
+            max_connections: 2048,
+            max_per_address: 1024,
+            max_handshaking: 512,
             max_connection_rate: 500,
             control_queue: 1024,
             media_queue: PerKind::from_fn(default_media_queue),
