@@ -528,6 +528,17 @@ fn pictures_are_shown_with_their_sound() {
     }
     std::thread::sleep(Duration::from_secs(seconds));
     let id = talker.id;
+    // Between beeps the talker's voice gate sent nothing, and the listener
+    // played those pauses as pauses, not as losses to conceal.
+    let stats = talker.wait_stats("silence held back", |_| true);
+    assert!(stats["audio_held_silent"].as_u64() > Some(0), "{stats}");
+    listener.wait_stats("the talker's pauses", |s| {
+        s["received"].as_array().is_some_and(|members| {
+            members.iter().any(|m| {
+                m["member"] == id && m["playback"]["pauses"].as_u64() >= Some(seconds / 2)
+            })
+        })
+    });
     talker.quit();
     listener.quit();
 
