@@ -534,9 +534,9 @@ fn pictures_are_shown_with_their_sound() {
     assert!(stats["audio_held_silent"].as_u64() > Some(0), "{stats}");
     listener.wait_stats("the talker's pauses", |s| {
         s["received"].as_array().is_some_and(|members| {
-            members.iter().any(|m| {
-                m["member"] == id && m["playback"]["pauses"].as_u64() >= Some(seconds / 2)
-            })
+            members
+                .iter()
+                .any(|m| m["member"] == id && m["playback"]["pauses"].as_u64() >= Some(seconds / 2))
         })
     });
     talker.quit();

@@ -409,18 +409,15 @@ fn only_the_loudest_speakers_are_relayed_and_keep_alives_reach_everyone() {
     let server = ServerProcess::start();
     let (_, members) = server.raw_meeting(["a", "b", "c", "d", "quiet", "old"]);
     let ids: Vec<ClientId> = members.iter().map(|m| m.id).collect();
-    let mut audio: Vec<RawPeer> = members
-        .iter()
-        .map(|m| m.attach(MediaKind::Audio))
-        .collect();
+    let mut audio: Vec<RawPeer> = members.iter().map(|m| m.attach(MediaKind::Audio)).collect();
     let speaking = Some(VoiceLevel::from_dbfs(true, -20.0));
     for speaker in 0..3 {
         audio[speaker].send_bytes(raw_audio(speaking, 0).as_bytes());
         heard_until(&mut audio[5], ids[speaker]);
     }
     audio[3].send_bytes(raw_audio(speaking, 0).as_bytes());
-    for chosen in 0..3 {
-        heard_until(&mut audio[chosen], ids[3]);
+    for chosen in &mut audio[..3] {
+        heard_until(chosen, ids[3]);
     }
     audio[4].send_bytes(raw_audio(Some(VoiceLevel::from_dbfs(false, -80.0)), 0).as_bytes());
     let heard = heard_until(&mut audio[5], ids[4]);
@@ -429,8 +426,8 @@ fn only_the_loudest_speakers_are_relayed_and_keep_alives_reach_everyone() {
         "the fourth speaker reached a listener with three: {heard:?}"
     );
     audio[5].send_bytes(raw_audio(None, 0).as_bytes());
-    for member in 0..5 {
-        let heard = heard_until(&mut audio[member], ids[5]);
+    for member in &mut audio[..5] {
+        let heard = heard_until(member, ids[5]);
         // The sender field came stamped with ids, whatever the level was.
         assert!(heard.iter().all(|id| ids.contains(id)), "{heard:?}");
     }
