@@ -419,6 +419,7 @@ impl JitterBuffer {
             }
             self.playing = true;
             self.waits.clear();
+            self.skip_silent_lead_in();
         }
         self.bound_span(self.span());
         if self.pending_drops > 0 {
@@ -465,6 +466,20 @@ impl JitterBuffer {
                 self.playing = false;
                 self.conceal(out);
             }
+        }
+    }
+
+    /// A talk spurt after a pause starts with the frame before its first
+    /// loud one: the sender's voice gate sends it along so a soft onset is
+    /// not cut. When that frame holds nothing audible, playing it only
+    /// delays the speech behind it by a slot: it is skipped (the speech
+    /// fades in from the pause as after any gap).
+    fn skip_silent_lead_in(&mut self) {
+        let Some(next) = self.next else { return };
+        let silent = self.frames.get(&next).is_some_and(|f| f.quiet && !f.voiced);
+        if self.last_unvoiced && silent && self.frames.contains_key(&(next + 1)) {
+            self.frames.remove(&next);
+            self.next = Some(next + 1);
         }
     }
 

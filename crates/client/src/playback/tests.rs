@@ -370,6 +370,54 @@ fn a_sender_that_stops_fades_out_and_resumes_smoothly() {
 }
 
 #[test]
+fn after_a_pause_speech_plays_at_once_and_a_silent_lead_in_is_skipped() {
+    // A talk spurt, a pause the sender's gate did not send (its last frame
+    // below speech), then the gate opens: the silent frame before the onset
+    // and the first loud one arrive together. The loud one must play at the
+    // first pull after the hold, not a slot later behind the silence.
+    let start = Instant::now();
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    let mut buffer = JitterBuffer::new(JitterBounds::default());
+    let silence = vec![0i16; SLOT];
+    let mut out = vec![0.0; SLOT / 2];
+    // 20 frames of sine sent every 10 ms (each at its own time), then one
+    // of silence, pulled every 5 ms.
+    let mut tick = 0u64;
+    while tick < 500 {
+        let sent = tick / 10;
+        if tick % 10 == 0 && sent <= 20 {
+            let pcm = if sent < 20 {
+                sine_frame_of(SLOT, sent as u32)
+            } else {
+                silence.clone()
+            };
+            buffer.push(sent as u32, tick * 1_000, &pcm, at(tick));
+        }
+        buffer.pull(at(tick), &mut out);
+        tick += 5;
+    }
+    assert_eq!(buffer.stats().pauses, 1, "{:?}", buffer.stats());
+    // The gate opens at 800 ms: 790's silent frame, then 800's loud one.
+    tick = 800;
+    buffer.push(21, 790_000, &silence, at(800));
+    buffer.push(22, 800_000, &sine_frame_of(SLOT, 0), at(800));
+    let mut heard_at = None;
+    while tick < 900 && heard_at.is_none() {
+        buffer.pull(at(tick), &mut out);
+        if out.iter().any(|s| s.abs() > 100.0) {
+            heard_at = Some(tick);
+        }
+        tick += 5;
+    }
+    let heard_at = heard_at.expect("the speech after the pause was played");
+    assert!(
+        heard_at <= 800 + 2 + 5,
+        "speech arriving at 800 ms was heard at {heard_at} ms"
+    );
+    assert_eq!(buffer.stats().underruns, 0, "{:?}", buffer.stats());
+}
+
+#[test]
 fn a_sequence_that_jumps_far_ahead_or_back_is_followed() {
     let mut buffer = JitterBuffer::default();
     let start = Instant::now();
