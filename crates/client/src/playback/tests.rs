@@ -385,7 +385,7 @@ fn after_a_pause_speech_plays_at_once_and_a_silent_lead_in_is_skipped() {
     let mut tick = 0u64;
     while tick < 500 {
         let sent = tick / 10;
-        if tick % 10 == 0 && sent <= 20 {
+        if tick.is_multiple_of(10) && sent <= 20 {
             let pcm = if sent < 20 {
                 sine_frame_of(SLOT, sent as u32)
             } else {
