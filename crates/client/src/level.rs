@@ -17,6 +17,13 @@ pub const FLOOR_DBFS: f32 = -96.0;
 /// microphone is around -40 dBFS, room noise below -55).
 pub const SPEAKING_DBFS: f32 = -45.0;
 
+/// Whether a level is speech: above `SPEAKING_DBFS`. The view's highlight,
+/// the voice gate, the jitter buffer's pauses and the recorder's all ask
+/// this one question.
+pub fn is_speech(dbfs: f32) -> bool {
+    dbfs > SPEAKING_DBFS
+}
+
 /// RMS level of `pcm` in dB relative to a full-scale square wave (0 dBFS),
 /// never below `FLOOR_DBFS`. Empty input is the floor.
 pub fn rms_dbfs(pcm: &[i16]) -> f32 {
@@ -74,7 +81,7 @@ impl LevelMeter {
     }
 
     pub fn speaking_at(&self, now: Instant) -> bool {
-        self.level_at(now) > SPEAKING_DBFS
+        is_speech(self.level_at(now))
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::requests::other_member;
 use crate::command::DeviceKind;
-use crate::level::{FLOOR_DBFS, MemberLevels, SPEAKING_DBFS};
+use crate::level::{FLOOR_DBFS, MemberLevels, is_speech};
 use crate::media::options::MediaOptions;
 use crate::meeting::MeetingState;
 use crate::output::{LocalEvent, MemberLevel};
@@ -178,7 +178,7 @@ impl Devices {
                 let dbfs = self.levels.level(member, now).unwrap_or(FLOOR_DBFS);
                 let level = MemberLevel {
                     dbfs: tenth(dbfs),
-                    speaking: dbfs > SPEAKING_DBFS,
+                    speaking: is_speech(dbfs),
                 };
                 (member, level)
             })

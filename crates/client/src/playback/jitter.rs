@@ -33,7 +33,7 @@
 //! Time comes in as arguments (`now`), never from the system clock, so the unit
 //! tests play hours of synthetic timing in milliseconds.
 
-use crate::level::{SPEAKING_DBFS, rms_dbfs, rms_dbfs_f32};
+use crate::level::{is_speech, rms_dbfs, rms_dbfs_f32};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -304,7 +304,7 @@ impl JitterBuffer {
             samples.resize(SLOT, 0.0);
             let level = rms_dbfs(chunk);
             let quiet = level < QUIET_DBFS;
-            let voiced = level > SPEAKING_DBFS;
+            let voiced = is_speech(level);
             self.frames.insert(
                 first + place as u64,
                 Queued {
@@ -476,7 +476,8 @@ impl JitterBuffer {
     /// fades in from the pause as after any gap).
     fn skip_silent_lead_in(&mut self) {
         let Some(next) = self.next else { return };
-        let silent = self.frames.get(&next).is_some_and(|f| f.quiet && !f.voiced);
+        // Quiet (below QUIET_DBFS) is below speech too.
+        let silent = self.frames.get(&next).is_some_and(|f| f.quiet);
         if self.last_unvoiced && silent && self.frames.contains_key(&(next + 1)) {
             self.frames.remove(&next);
             self.next = Some(next + 1);

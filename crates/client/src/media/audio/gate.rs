@@ -15,7 +15,7 @@
 //! before it are quiet, and a jitter buffer that runs dry after quiet
 //! frames pauses instead of concealing (`playback::jitter`).
 
-use crate::level::SPEAKING_DBFS;
+use crate::level::is_speech;
 use common::VoiceLevel;
 use std::time::Duration;
 
@@ -64,7 +64,7 @@ impl VoiceGate {
 
     /// Whether a frame whose RMS is `dbfs` goes out.
     pub fn pass(&mut self, dbfs: f32) -> Pass {
-        let loud = dbfs > SPEAKING_DBFS;
+        let loud = is_speech(dbfs);
         let pass = if loud {
             self.hangover_left = HANGOVER;
             let voice = VoiceLevel::from_dbfs(true, dbfs);

@@ -228,7 +228,7 @@ impl Tracks {
             track.writer.write_sample(sample)?;
         }
         track.next_sequence = header.sequence.wrapping_add(1);
-        let below_speech = crate::level::rms_dbfs(pcm) <= crate::level::SPEAKING_DBFS;
+        let below_speech = !crate::level::is_speech(crate::level::rms_dbfs(pcm));
         track.next_timestamp_us =
             below_speech.then(|| header.timestamp_us.saturating_add(frame_us));
         track.unflushed += 1;
