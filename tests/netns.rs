@@ -5,6 +5,10 @@
 //! during the outage arrives exactly once; a 60 s outage outlasts the
 //! client's 30 s of retries and the server's hold, and ends the session.
 //!
+//! Discovery on a LAN runs there too: two servers and an impostor announce
+//! themselves in one namespace, and clients in the other find them, pick one,
+//! refuse the impostor and see a stopped server go.
+//!
 //! Needs root (`ip netns`); without it each test says so and passes, unless
 //! MEETING_NETNS_TESTS=required (CI), which makes it fail instead.
 
@@ -522,4 +526,228 @@ fn a_member_on_a_slow_link_gets_smaller_video_and_whole_audio_and_harms_nobody()
     assert!(near_audio > 90.0, "near audio {near_audio:.1}/s");
     assert_eq!(near_lost, 0, "the near members lost frames");
     drop(server);
+}
+
+/// A record announced by the test itself, from a thread moved into `ns`
+/// (the responder's thread inherits the namespace): a server on the LAN
+/// that announces someone else's address with a key of its own choosing.
+struct Impostor {
+    daemon: mdns_sd::ServiceDaemon,
+}
+
+impl Impostor {
+    fn announce(ns: &str, name: &str, addr: std::net::SocketAddr, fingerprint: &str) -> Impostor {
+        let netns = std::fs::File::open(format!("/var/run/netns/{ns}")).expect("the namespace");
+        let (name, fingerprint) = (name.to_string(), fingerprint.to_string());
+        let daemon = std::thread::spawn(move || {
+            use std::os::fd::AsFd;
+            rustix::thread::move_into_link_name_space(
+                netns.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .expect("setns");
+            let daemon = mdns_sd::ServiceDaemon::new().expect("an mDNS responder");
+            let properties = [("v", "1"), ("fp", fingerprint.as_str())];
+            let info = mdns_sd::ServiceInfo::new(
+                common::lan::SERVICE_TYPE,
+                &name,
+                "impostor.local.",
+                addr.ip(),
+                addr.port(),
+                &properties[..],
+            )
+            .expect("a record");
+            daemon.register(info).expect("announced");
+            daemon
+        })
+        .join()
+        .expect("the impostor's thread");
+        Impostor { daemon }
+    }
+}
+
+impl Drop for Impostor {
+    fn drop(&mut self) {
+        if let Ok(done) = self.daemon.shutdown() {
+            let _ = done.recv_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Runs `client ARGS` in the client's namespace with `input` on stdin, and
+/// returns its JSON events, its stderr and whether it succeeded.
+fn client_on_the_lan(link: &Link, args: &[&str], input: &str) -> (Vec<Value>, String, bool) {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let known_hosts = tempfile::tempdir().expect("a folder");
+    let mut child = Command::new("ip")
+        .args(&Link::exec_in(&link.client_ns)[1..])
+        .arg(integration_tests::binary("client"))
+        .args(["--json", "--name", "finder", "--known-hosts"])
+        .arg(known_hosts.path().join("known_hosts"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the client starts");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    let status = integration_tests::wait_with_deadline(&mut child, DEADLINE);
+    if status.is_err() {
+        let _ = child.kill();
+    }
+    let events = out
+        .join()
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let stderr = err.join().unwrap_or_default();
+    (events, stderr, status.is_ok_and(|s| s.success()))
+}
+
+/// The `servers` event of a run, by name: (address, fingerprint).
+fn servers_listed(events: &[Value]) -> Vec<(String, String, Option<String>)> {
+    let Some(event) = events.iter().find(|e| e["event"] == "servers") else {
+        return Vec::new();
+    };
+    event["servers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|server| {
+            (
+                server["name"].as_str().unwrap_or_default().to_string(),
+                server["addresses"][0]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                server["fingerprint"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// `client --discover` until what it lists satisfies `done`, within the deadline.
+fn discover_until(
+    link: &Link,
+    done: impl Fn(&[(String, String, Option<String>)]) -> bool,
+) -> Vec<(String, String, Option<String>)> {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let (events, stderr, _) = client_on_the_lan(link, &["--discover"], "");
+        let listed = servers_listed(&events);
+        if done(&listed) {
+            return listed;
+        }
+        assert!(
+            Instant::now() < end,
+            "the LAN lists {listed:?}; client said: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn servers_on_the_lan_are_found_picked_checked_and_dropped_when_they_stop() {
+    let Some(link) = link_or_skip() else {
+        return;
+    };
+    let exec = Link::exec_in(&link.server_ns);
+    let bind = format!("{}:0", link.server_ip);
+    let alpha = ServerProcess::start_wrapped(&exec, &bind, &["--announce-name", "alpha"]);
+    let mut beta = ServerProcess::start_wrapped(&exec, &bind, &["--announce-name", "beta"]);
+    let key = |server: &ServerProcess| server.fingerprint().map(|key| key.to_compact());
+    // Claims alpha's address with a key nobody holds.
+    let impostor_key = format!("SHA256:{}", "5A".repeat(32));
+    let impostor = Impostor::announce(&link.server_ns, "impostor", alpha.addr(), &impostor_key);
+
+    // Both servers and the impostor are listed, each with what it announced.
+    let listed = discover_until(&link, |listed| listed.len() == 3);
+    assert_eq!(
+        listed,
+        vec![
+            ("alpha".into(), alpha.addr().to_string(), key(&alpha)),
+            ("beta".into(), beta.addr().to_string(), key(&beta)),
+            (
+                "impostor".into(),
+                alpha.addr().to_string(),
+                Some(impostor_key.clone())
+            ),
+        ]
+    );
+
+    // Without an address the client asks which; a wrong answer is an error
+    // event, then it joins the one named.
+    let (events, stderr, ok) = client_on_the_lan(&link, &[], "zeta\nbeta\n");
+    assert!(ok, "{events:?} {stderr}");
+    let asked = events
+        .iter()
+        .find(|e| e["event"] == "servers")
+        .expect("servers");
+    assert_eq!(asked["asks"], true);
+    assert!(
+        asked["first_answer_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms < 1000),
+        "{asked}"
+    );
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .filter(|kind| *kind != "first_use")
+        .collect();
+    assert_eq!(kinds[..3], ["servers", "error", "connected"], "{events:?}");
+    let connected = events
+        .iter()
+        .find(|e| e["event"] == "connected")
+        .expect("connected");
+    assert_eq!(connected["server"], beta.addr().to_string(), "{connected}");
+
+    // The impostor's key is not the key at the address it gave: refused
+    // before anything is remembered.
+    let (events, stderr, ok) = client_on_the_lan(&link, &[], "impostor\n");
+    assert!(!ok, "{events:?}");
+    assert!(
+        !events.iter().any(|e| e["event"] == "connected"),
+        "{events:?}"
+    );
+    assert!(
+        stderr.contains("announced the key") && stderr.contains("pretending"),
+        "{stderr}"
+    );
+
+    // A server that stops says goodbye: it is no longer listed.
+    drop(impostor);
+    assert!(beta.interrupt().success());
+    let listed = discover_until(&link, |listed| listed.len() == 1);
+    assert_eq!(listed[0].0, "alpha");
+
+    // One server: the client joins it without asking.
+    let (events, stderr, ok) = client_on_the_lan(&link, &[], "");
+    assert!(ok, "{events:?} {stderr}");
+    let found = events
+        .iter()
+        .find(|e| e["event"] == "servers")
+        .expect("servers");
+    assert_eq!(found["asks"], false);
+    let connected = events
+        .iter()
+        .find(|e| e["event"] == "connected")
+        .expect("connected");
+    assert_eq!(connected["server"], alpha.addr().to_string());
+    assert!(stderr.contains("found alpha"), "{stderr}");
 }

@@ -12,7 +12,8 @@
 //!   becomes of what it receives (recording, the view, playback).
 //! - `channel`: the media socket per kind, its reader and its paced sender;
 //!   `link` the sockets' handshakes with the server; `servers` the server
-//!   addresses the command line names, and the order they are tried in.
+//!   addresses the command line names, and the order they are tried in;
+//!   `discover` the servers found on the LAN when none is named.
 //! - `output`: the front ends that show events (lines, JSON) and their
 //!   wording; `tui` the full-screen view, with its one table of keys;
 //!   `clean` what network text may be shown.
@@ -32,6 +33,7 @@ pub mod clean;
 
 pub mod command;
 pub mod control;
+pub mod discover;
 pub mod events;
 pub mod level;
 pub mod link;

@@ -45,6 +45,9 @@ pub enum Security {
     Tls {
         pinned: Option<Fingerprint>,
         known_hosts: Option<PathBuf>,
+        /// The key the server announced on the LAN (`client` without an
+        /// address): not trust, but a server showing another key is refused.
+        announced: Option<Fingerprint>,
     },
     /// `--no-tls`: plain TCP, to a server started with `--no-tls`.
     Plain,
@@ -279,6 +282,8 @@ enum KeyOrigin {
     Session,
     /// Another server of the cluster named the key (`connect_vouched`).
     Vouched,
+    /// The server announced the key on the LAN (`discover`).
+    Announced,
 }
 
 /// The TLS handshake, checking the server's key against `expected`.
@@ -319,10 +324,32 @@ fn wrong_key(server: &str, expected: Fingerprint, seen: Fingerprint, origin: &Ke
             "refusing {server}: its key is {seen}, but the server you were on vouched for \
              {expected}. Someone may be between you and it"
         ),
+        KeyOrigin::Announced => announced_differs(server, expected, seen),
         KeyOrigin::Session => format!(
             "refusing a media connection to {server}: its key changed during the session \
              (was {expected}, now {seen})"
         ),
+    }
+}
+
+fn announced_differs(server: &str, announced: Fingerprint, seen: Fingerprint) -> String {
+    format!(
+        "refusing {server}: it announced the key {announced} on the LAN, but shows {seen}. \
+         Someone on the LAN may be pretending to be that server; ask its operator for the \
+         fingerprint it printed when it started"
+    )
+}
+
+/// A server whose key is trusted (pinned or remembered) but differs from
+/// the one announced for it: one of them is not what it claims.
+fn refuse_unless_announced(
+    server: &str,
+    announced: Option<Fingerprint>,
+    seen: Fingerprint,
+) -> anyhow::Result<()> {
+    match announced {
+        Some(announced) if announced != seen => bail!(announced_differs(server, announced, seen)),
+        _ => Ok(()),
     }
 }
 
@@ -414,7 +441,14 @@ fn first_control(server: SocketAddr, security: &Security) -> anyhow::Result<(Soc
         Security::Tls {
             pinned,
             known_hosts,
-        } => secure_control(tcp, &server.to_string(), *pinned, known_hosts.clone())?,
+            announced,
+        } => secure_control(
+            tcp,
+            &server.to_string(),
+            *pinned,
+            known_hosts.clone(),
+            *announced,
+        )?,
     })
 }
 
@@ -477,6 +511,7 @@ fn vouched_control(
         Security::Tls {
             pinned,
             known_hosts,
+            ..
         } => vouched_tls(addr, vouched, *pinned, known_hosts.as_deref()),
     }
 }
@@ -733,9 +768,11 @@ fn secure_control(
     server: &str,
     pinned: Option<Fingerprint>,
     known_hosts: Option<PathBuf>,
+    announced: Option<Fingerprint>,
 ) -> anyhow::Result<(Socket, Trust)> {
     if let Some(pinned) = pinned {
         let (socket, seen) = secure(tcp, server, Some(pinned), KeyOrigin::Pinned)?;
+        refuse_unless_announced(server, announced, seen)?;
         let trust = Trust {
             fingerprint: Some(seen),
             first_use: None,
@@ -754,6 +791,7 @@ fn secure_control(
                 line,
             };
             let (socket, seen) = secure(tcp, server, Some(fingerprint), origin)?;
+            refuse_unless_announced(server, announced, seen)?;
             let trust = Trust {
                 fingerprint: Some(seen),
                 first_use: None,
@@ -761,7 +799,9 @@ fn secure_control(
             Ok((socket, trust))
         }
         (_, hosts) => {
-            let (socket, seen) = secure(tcp, server, None, KeyOrigin::Pinned)?;
+            // First use: a key other than the announced one is refused
+            // before it could be remembered.
+            let (socket, seen) = secure(tcp, server, announced, KeyOrigin::Announced)?;
             let remembered = hosts.and_then(|hosts| match hosts.remember(server, seen) {
                 Ok(()) => Some(hosts.path().to_path_buf()),
                 Err(err) => {
@@ -798,6 +838,7 @@ mod tests {
         Security::Tls {
             pinned,
             known_hosts,
+            announced: None,
         }
     }
 

@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser};
 use common::protocol::DEFAULT_PORT;
 use meeting_client::app::{self, AppEvent, Ending, Mode, Options};
+use meeting_client::discover::{self, choose};
 use meeting_client::link::Security;
 use meeting_client::media;
 use meeting_client::media::audio::codec;
@@ -127,9 +128,17 @@ struct Args {
     /// Server to connect to: a host name or IP address, optionally with
     /// :PORT (IPv6 as [::1]:7000). Several servers of a cluster, separated by
     /// commas (a,b:7000,c), are tried in a random order, every address of
-    /// each name, until one answers.
-    #[arg(value_name = "HOST[:PORT][,HOST[:PORT]...]", required_unless_present_any = ["list_devices", "completions", "man"])]
+    /// each name, until one answers. Without it, the client looks for
+    /// servers on the LAN (mDNS) for about a second: it joins the one it
+    /// finds, or asks which when it finds several.
+    #[arg(value_name = "HOST[:PORT][,HOST[:PORT]...]")]
     host: Option<String>,
+
+    /// List the servers that announce themselves on the LAN (mDNS), and exit:
+    /// name, address, meetings and announced key (with --json, one `servers`
+    /// event). Exit code 1 when none answered.
+    #[arg(long, conflicts_with = "host")]
+    discover: bool,
 
     /// List the cameras, microphones and speakers this client can use, and exit.
     #[arg(long)]
@@ -255,12 +264,15 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // A bad list is a bad command line (exit 2), found before connecting.
-    let servers = match servers::parse_list(args.host.as_deref().unwrap_or_default(), args.port) {
-        Ok(servers) => servers,
-        Err(message) => Args::command()
-            .error(clap::error::ErrorKind::ValueValidation, message)
-            .exit(),
-    };
+    let named = args
+        .host
+        .as_deref()
+        .map(|host| match servers::parse_list(host, args.port) {
+            Ok(servers) => servers,
+            Err(message) => Args::command()
+                .error(clap::error::ErrorKind::ValueValidation, message)
+                .exit(),
+        });
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
@@ -315,10 +327,22 @@ fn main() -> ExitCode {
         tracing::warn!("Ctrl-C will end the client abruptly: {err}");
     }
 
+    if args.discover {
+        return list_the_lan(args.json);
+    }
+    let (servers, announced) = match named {
+        Some(servers) => (servers, None),
+        None => match server_from_the_lan(args.json, full_screen) {
+            Ok(found) => found,
+            Err(code) => return code,
+        },
+    };
+
     let security = if args.no_tls {
         Security::Plain
     } else {
         Security::Tls {
+            announced,
             pinned: args.fingerprint,
             known_hosts: args
                 .known_hosts
@@ -385,6 +409,155 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--discover`: lists the servers on the LAN and exits.
+fn list_the_lan(json: bool) -> ExitCode {
+    let browse = match discover::browse(discover::BROWSE_FOR) {
+        Ok(browse) => browse,
+        Err(err) => return say_error(json, &format!("{err:#}")),
+    };
+    if json {
+        println!("{}", json_text(&choose::servers_event(&browse, false)));
+    } else {
+        let _ = choose::list_lines(&browse.servers, &mut std::io::stdout());
+    }
+    eprintln!("client: {}", browse_summary(&browse));
+    if browse.servers.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `client` without an address: the server the LAN offers (asking which
+/// when it offers several), and the key it announced. `Err` is how the
+/// client ends instead: none found, or the user gave up.
+fn server_from_the_lan(
+    json: bool,
+    full_screen: bool,
+) -> Result<(Vec<servers::ServerName>, Option<transport::Fingerprint>), ExitCode> {
+    let browse = discover::browse(discover::BROWSE_FOR).map_err(|err| {
+        say_error(
+            json,
+            &format!("{err:#}: give the server's address, client HOST"),
+        )
+    })?;
+    tracing::info!("{}", browse_summary(&browse));
+    let joinable: Vec<usize> = (0..browse.servers.len())
+        .filter(|&i| browse.servers[i].compatible())
+        .collect();
+    let index = match joinable.as_slice() {
+        [] if browse.servers.is_empty() => {
+            return Err(say_error(
+                json,
+                "no meeting server answered on this LAN. Give its address: \
+                 client HOST (the server logs `people join with: client ...` when it starts). \
+                 Servers bound to loopback or started with --no-announce are not announced, and \
+                 some networks (guest Wi-Fi, VPNs) do not carry mDNS",
+            ));
+        }
+        [] => {
+            return Err(say_error(
+                json,
+                &format!(
+                    "the servers on this LAN speak another protocol version than this client: {}",
+                    browse
+                        .servers
+                        .iter()
+                        .map(|server| server.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        [only] => {
+            if json {
+                println!("{}", json_text(&choose::servers_event(&browse, false)));
+            }
+            eprintln!(
+                "client: found {} on the LAN; connecting",
+                browse.servers[*only].describe()
+            );
+            *only
+        }
+        _ => {
+            let choice = if json {
+                choose::ask_json(
+                    &browse,
+                    &mut std::io::stdin().lock(),
+                    &mut std::io::stdout(),
+                )
+            } else if full_screen {
+                meeting_client::tui::pick_server::pick_server(&browse.servers)
+            } else {
+                choose::ask_lines(
+                    &browse.servers,
+                    &mut std::io::stdin().lock(),
+                    &mut std::io::stdout(),
+                )
+            };
+            match choice {
+                Ok(choose::Choice::Server(index)) => index,
+                Ok(choose::Choice::GaveUp) => return Err(ExitCode::SUCCESS),
+                Err(err) => return Err(say_error(json, &format!("choosing a server: {err}"))),
+            }
+        }
+    };
+    let server = &browse.servers[index];
+    let names = server
+        .addresses
+        .iter()
+        .map(|addr| servers::ServerName {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+        })
+        .collect();
+    let announced = server.fingerprint.as_deref().and_then(|text| {
+        text.parse()
+            .inspect_err(|err| {
+                tracing::warn!(
+                    "{}: its announced key is no fingerprint: {err}",
+                    server.name
+                )
+            })
+            .ok()
+    });
+    Ok((names, announced))
+}
+
+/// How the browse went, for the log and `--discover`'s stderr.
+fn browse_summary(browse: &discover::Browse) -> String {
+    let count = browse.servers.len();
+    let plural = if count == 1 { "" } else { "s" };
+    match browse.first_answer {
+        Some(first) => format!(
+            "{count} server{plural} found on the LAN in {} ms (the first after {} ms)",
+            browse.took.as_millis(),
+            first.as_millis()
+        ),
+        None => format!(
+            "no server found on the LAN in {} ms",
+            browse.took.as_millis()
+        ),
+    }
+}
+
+/// An error before connecting, said as every error is (an `error` event
+/// too with --json); the exit code says it failed.
+fn say_error(json: bool, message: &str) -> ExitCode {
+    if json {
+        println!(
+            "{}",
+            json_text(&serde_json::json!({"event": "error", "message": message}))
+        );
+    }
+    eprintln!("client: {message}");
+    ExitCode::FAILURE
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    output::json::json_line(value).unwrap_or_default()
 }
 
 fn parse_fingerprint(text: &str) -> Result<transport::Fingerprint, String> {

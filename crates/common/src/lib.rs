@@ -4,14 +4,15 @@
 //! length-prefixed layout and its limits, `frame_kind` the type byte that
 //! starts it, `message` the JSON control messages, `handshake` the first exchange on
 //! every connection (hello, attach, resume) with its typed answers, `media` the media kinds and
-//! their table, `ids` the identifiers people read aloud or keep secret, and
+//! their table, `ids` the identifiers people read aloud or keep secret, `lan` how a
+//! server is announced on the LAN, and
 //! `protocol` the numbers every peer must agree on; `sync::lock` is the one
 //! way every program locks shared state. Everything above it works
 //! with `Frame`, `Request` and `Event`, not with bytes.
 //!
 //! The modules use each other one way only, never in a circle: `protocol`
 //! uses none; `media` uses `protocol`; `frame_kind` uses both; `error` uses
-//! `frame_kind`; `frame` uses all of them; `handshake` uses `frame` and
+//! `frame_kind`; `lan` uses `protocol`; `frame` uses all of them; `handshake` uses `frame` and
 //! `message`, and nothing uses it.
 
 pub mod audio;
@@ -20,6 +21,7 @@ pub mod frame;
 pub mod frame_kind;
 pub mod handshake;
 pub mod ids;
+pub mod lan;
 pub mod layers;
 pub mod media;
 pub mod message;

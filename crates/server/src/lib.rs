@@ -9,6 +9,7 @@
 //! servers a server works with (`--cluster`, over NATS).
 
 pub mod admission;
+pub mod announce;
 pub mod cluster;
 pub mod config;
 pub mod connection;

@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, ValueEnum};
 use common::protocol::DEFAULT_PORT;
 use common::{MediaKind, PerKind};
+use meeting_server::announce::{Announcement, Announcer};
 use meeting_server::config::Encryption;
 use meeting_server::{Server, ServerConfig};
 use std::io::{IsTerminal, Write};
@@ -113,6 +114,18 @@ struct Args {
     /// relayed. 0 relays every member's audio to everyone.
     #[arg(long, value_name = "N", default_value_t = ServerConfig::default().speakers)]
     speakers: usize,
+
+    /// Do not announce this server on the LAN. By default a server bound to a
+    /// LAN address (not loopback) announces itself by mDNS as _meeting._tcp,
+    /// with its key fingerprint, so `client` without an address finds it.
+    #[arg(long, env = "MEETING_NO_ANNOUNCE")]
+    no_announce: bool,
+
+    /// The name the LAN announcement gives this server, as people see it in
+    /// the client's list. Default: the host name (with :PORT off the
+    /// default port).
+    #[arg(long, env = "MEETING_ANNOUNCE_NAME", value_name = "NAME", value_parser = parse_announce_name)]
+    announce_name: Option<String>,
 
     /// Plain TCP, no encryption: for debugging and raw-protocol tools only.
     /// Anyone on the network can read and alter every meeting.
@@ -297,6 +310,18 @@ fn state_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         .context("no place for the server's key: give --state-dir DIR")
 }
 
+/// A DNS-SD instance name: 1 to 63 bytes, no control characters.
+fn parse_announce_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    if name.is_empty() || name.len() > 63 {
+        return Err("a name is 1 to 63 bytes".to_string());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("a name cannot contain control characters".to_string());
+    }
+    Ok(name.to_string())
+}
+
 fn parse_queue(text: &str) -> Result<(MediaKind, usize), String> {
     let kinds: Vec<&str> = MediaKind::ALL.iter().map(|kind| kind.name()).collect();
     let usage = || format!("expected KIND=N with KIND one of {}", kinds.join(", "));
@@ -372,6 +397,43 @@ fn media_queues(args: &Args) -> PerKind<usize> {
         queues[kind] = count;
     }
     queues
+}
+
+/// Announces the server on the LAN unless it is told not to or listens on
+/// loopback only. A failure (port 5353 taken without sharing, no multicast)
+/// is a warning: the server works without it, and people can type its
+/// address.
+fn announce(
+    args: &Args,
+    addr: SocketAddr,
+    encryption: &Encryption,
+    server: &meeting_server::server::RunningServer,
+) -> Option<Announcer> {
+    if args.no_announce || !Announcement::reaches_the_lan(addr) {
+        return None;
+    }
+    let announcement = Announcement {
+        name: args
+            .announce_name
+            .clone()
+            .unwrap_or_else(|| Announcement::default_name(addr.port())),
+        bind: addr,
+        fingerprint: match encryption {
+            Encryption::Tls(identity) => Some(identity.fingerprint().to_compact()),
+            Encryption::Plain => None,
+        },
+    };
+    let registry = server.registry().clone();
+    match Announcer::start(announcement, move || registry.counts().meetings) {
+        Ok(announcer) => {
+            tracing::info!(name = %announcer.fullname(), "announced on the LAN (mDNS); --no-announce turns it off");
+            Some(announcer)
+        }
+        Err(err) => {
+            tracing::warn!("{err:#}: clients must be given this server's address");
+            None
+        }
+    }
 }
 
 /// Descriptors one connection may hold at once: its socket, a duplicate for
@@ -478,8 +540,13 @@ fn run(args: Args) -> anyhow::Result<()> {
         tracing::info!("people join with: {command}");
     }
 
+    let announcer = announce(&args, addr, &encryption, &server);
+
     let _ = stop_rx.recv();
     tracing::info!("stopping: telling connected clients");
+    if let Some(announcer) = announcer {
+        announcer.stop();
+    }
     server.shutdown(Duration::from_secs(2));
     tracing::info!("stopped");
     Ok(())

@@ -30,6 +30,7 @@ pub use shortcuts::SHORTCUTS;
 mod help;
 pub mod logs;
 pub mod model;
+pub mod pick_server;
 pub mod presentation;
 pub mod remote;
 pub mod render;
