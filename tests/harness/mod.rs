@@ -18,6 +18,7 @@ pub mod attack;
 pub mod limits;
 pub mod lossy;
 pub mod nats;
+pub mod tmux;
 
 use anyhow::{Context, anyhow, bail};
 use common::handshake::{self, HandshakeError, Resumed, Welcome};
