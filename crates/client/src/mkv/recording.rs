@@ -1,0 +1,218 @@
+//! The thread that writes `meeting.mkv`, and the handles the rest of the
+//! client reaches it through.
+//!
+//! One thread owns the file, so clusters go out whole and in order whoever
+//! sends. The media threads and the main loop send through an `MkvFeed`
+//! (cheap to clone), stamped with one clock: the time since the recording
+//! started. They never wait for it: the channel is bounded, pictures are
+//! dropped first (when it is half full) and counted, and a full channel
+//! drops anything. The main loop holds the `MkvRecording`, whose `finish`
+//! (or drop) makes the file seekable and waits for it.
+
+use super::muxer::{Muxer, Recorded};
+use super::writer::MkvWriter;
+use anyhow::Context;
+use common::ClientId;
+use crossbeam_channel::{RecvTimeoutError, Sender, TrySendError};
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The file's name in the session folder.
+pub const FILE_NAME: &str = "meeting.mkv";
+/// Messages the channel holds: a few seconds of everything (the mix sends
+/// 200 a second), so a disk that stalls a moment loses nothing.
+const CHANNEL_CAPACITY: usize = 2048;
+/// Pictures are dropped once the channel is this full, keeping the rest
+/// for the sound and the chat.
+const PICTURES_UP_TO: usize = CHANNEL_CAPACITY / 2;
+/// How often the thread writes the clusters that are due when nothing comes.
+const TICK: Duration = Duration::from_millis(100);
+
+enum ToMuxer {
+    At(u64, Recorded),
+    Finish,
+}
+
+/// Where the client's threads send what goes into `meeting.mkv`.
+#[derive(Clone)]
+pub struct MkvFeed {
+    sender: Sender<ToMuxer>,
+    started: Instant,
+    dropped: Arc<Dropped>,
+}
+
+#[derive(Default)]
+struct Dropped {
+    pictures: AtomicU64,
+    other: AtomicU64,
+}
+
+impl MkvFeed {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn send(&self, recorded: Recorded) {
+        let picture = matches!(recorded, Recorded::Video { .. } | Recorded::Screen { .. });
+        let counter = if picture {
+            if self.sender.len() >= PICTURES_UP_TO {
+                self.dropped.pictures.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            &self.dropped.pictures
+        } else {
+            &self.dropped.other
+        };
+        match self.sender.try_send(ToMuxer::At(self.now_ms(), recorded)) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The next stretch of the mix, as it is played.
+    pub fn mix(&self, pcm: &[i16]) {
+        self.send(Recorded::Mix(pcm.to_vec()));
+    }
+
+    /// A member's video picture, as received.
+    pub fn video(&self, member: ClientId, jpeg: &[u8]) {
+        let jpeg = jpeg.to_vec();
+        self.send(Recorded::Video { member, jpeg });
+    }
+
+    /// A complete picture of a member's shared screen.
+    pub fn screen(&self, member: ClientId, jpeg: &[u8]) {
+        let jpeg = jpeg.to_vec();
+        self.send(Recorded::Screen { member, jpeg });
+    }
+
+    /// A chat line as the chat log has it ("name: text", cleaned).
+    pub fn chat(&self, line: String) {
+        self.send(Recorded::Chat(line));
+    }
+}
+
+/// The running recording: the thread and the names told to it.
+pub struct MkvRecording {
+    feed: MkvFeed,
+    thread: Option<JoinHandle<()>>,
+    /// The names the tracks were told, to tell only changes.
+    names: HashMap<ClientId, String>,
+}
+
+impl MkvRecording {
+    /// Creates `dir/meeting.mkv` and starts the thread that writes it.
+    pub fn start(dir: &Path) -> anyhow::Result<MkvRecording> {
+        let path = dir.join(FILE_NAME);
+        let file =
+            File::create(&path).with_context(|| format!("could not create {}", path.display()))?;
+        let date_unix_s = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let app = concat!("meeting client ", env!("CARGO_PKG_VERSION"));
+        let writer = MkvWriter::new(file, app, date_unix_s)
+            .and_then(Muxer::new)
+            .with_context(|| format!("could not write {}", path.display()))?;
+        let (sender, inbox) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        let feed = MkvFeed {
+            sender,
+            started: Instant::now(),
+            dropped: Arc::default(),
+        };
+        let started = feed.started;
+        let dropped = feed.dropped.clone();
+        let thread = std::thread::Builder::new()
+            .name("mkv".into())
+            .spawn(move || {
+                write(writer, &inbox, started);
+                let pictures = dropped.pictures.load(Ordering::Relaxed);
+                let other = dropped.other.load(Ordering::Relaxed);
+                if pictures + other > 0 {
+                    tracing::warn!(
+                        "{FILE_NAME}: {pictures} pictures and {other} other parts left out \
+                         (the disk did not keep up)"
+                    );
+                }
+            })
+            .context("could not start the recording's thread")?;
+        Ok(MkvRecording {
+            feed,
+            thread: Some(thread),
+            names: HashMap::new(),
+        })
+    }
+
+    pub fn feed(&self) -> MkvFeed {
+        self.feed.clone()
+    }
+
+    /// The members as the meeting has them: the tracks of those whose
+    /// name is new to the recording are named after them.
+    pub fn members<'a>(&mut self, members: impl IntoIterator<Item = (ClientId, &'a str)>) {
+        for (member, name) in members {
+            if self.names.get(&member).is_some_and(|known| known == name) {
+                continue;
+            }
+            self.names.insert(member, name.to_string());
+            self.feed.send(Recorded::MemberName {
+                member,
+                name: name.to_string(),
+            });
+        }
+    }
+
+    /// Writes what is left and makes the file seekable; waits for it.
+    pub fn finish(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        // Waits for room: this is the end, and the thread is draining.
+        let _ = self.feed.sender.send(ToMuxer::Finish);
+        let _ = thread.join();
+    }
+}
+
+impl Drop for MkvRecording {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// The thread: takes what comes, writes the clusters that are due, and
+/// finishes the file at `Finish` (or when every feed is gone). A failed
+/// write is said once; the rest of the meeting goes on unrecorded here.
+fn write(muxer: Muxer<File>, inbox: &crossbeam_channel::Receiver<ToMuxer>, started: Instant) {
+    let mut muxer = Some(muxer);
+    let now_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    loop {
+        let result = match inbox.recv_timeout(TICK) {
+            Ok(ToMuxer::At(at_ms, recorded)) => {
+                muxer.as_mut().map_or(Ok(()), |m| m.take(at_ms, recorded))
+            }
+            Ok(ToMuxer::Finish) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => Ok(()),
+        };
+        let result = result.and_then(|()| muxer.as_mut().map_or(Ok(()), |m| m.write_due(now_ms())));
+        if let Err(err) = result {
+            tracing::warn!("{FILE_NAME}: {err:#}; it stops here (the rest of --record goes on)");
+            muxer = None;
+        }
+    }
+    if let Some(muxer) = muxer {
+        match muxer.finish() {
+            Ok(file) => {
+                if let Err(err) = file.sync_all() {
+                    tracing::warn!("{FILE_NAME}: {err}");
+                }
+            }
+            Err(err) => tracing::warn!("{FILE_NAME}: could not finish it: {err:#}"),
+        }
+    }
+}
