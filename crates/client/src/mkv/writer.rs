@@ -4,15 +4,15 @@
 //! EBML header          DocType matroska, version 4 (read version 2)
 //! Segment              size UNKNOWN until finished, so the file plays while written
 //!   Void               room for the SeekHead, written at the finish
-//!   Info               timestamps in ms; a Void where Duration goes at the finish
+//!   Info               timestamps in ms; Duration, rewritten after each cluster
 //!   Tracks + Void      TRACKS_ROOM bytes: rewritten in place as tracks appear
 //!   Cluster ...        each written whole, with its size, at most about a second
 //!   Cues               at the finish: where each cluster starts, for seeking
 //! ```
 //!
 //! A file cut anywhere after a cluster (a killed client) is a Segment of
-//! unknown size whose clusters all read; the finish only adds what seeking
-//! and the duration need. Tracks may appear at any time (a member's first
+//! unknown size whose clusters all read, with its duration up to the last
+//! one; the finish only adds what seeking needs. Tracks may appear at any time (a member's first
 //! picture says its size), so their room is reserved up front instead of
 //! writing them after the clusters, where a live file could not have them.
 
@@ -304,7 +304,15 @@ impl<W: Write + Seek> MkvWriter<W> {
         self.end += cluster.len() as u64;
         self.last_cluster_ms = Some(cluster_ms);
         self.end_ms = end_ms;
-        Ok(())
+        // So a file cut short (a killed client) says how long it is too.
+        self.write_duration(end_ms)
+    }
+
+    fn write_duration(&mut self, end_ms: u64) -> anyhow::Result<()> {
+        let mut duration = Vec::new();
+        ebml::float(&mut duration, id::DURATION, end_ms.max(1) as f64);
+        self.write_at(self.duration_at, &duration)
+            .context("could not write the duration")
     }
 
     /// How many clusters are written.
@@ -348,10 +356,7 @@ impl<W: Write + Seek> MkvWriter<W> {
             self.end += cues.len() as u64;
         }
 
-        let mut duration = Vec::new();
-        ebml::float(&mut duration, id::DURATION, end_ms.max(1) as f64);
-        self.write_at(self.duration_at, &duration)
-            .context("could not write the duration")?;
+        self.write_duration(end_ms)?;
 
         let mut entries = vec![(id::INFO, self.info_at)];
         if !self.tracks.is_empty() {

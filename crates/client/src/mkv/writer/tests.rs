@@ -272,6 +272,9 @@ fn a_file_cut_after_a_cluster_or_inside_one_still_reads_to_the_last_whole_cluste
     assert_eq!(segment.all(id::CLUSTER).len(), 2);
     assert!(segment.all(id::CUES).is_empty());
     assert_eq!(segment.one(id::TRACKS).all(id::TRACK_ENTRY).len(), 3);
+    // Up to the end of the chat line's five seconds.
+    let duration = segment.one(id::INFO).one(id::DURATION).float();
+    assert_eq!(duration, 6000.0);
 
     // Killed while writing the second cluster.
     let (top, cut) = parse_file(&bytes[..cluster_end - 5]);
