@@ -57,22 +57,21 @@ impl MkvFeed {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Sends without waiting; what finds no room is counted as dropped.
     fn send(&self, recorded: Recorded) {
         let picture = matches!(recorded, Recorded::Video { .. } | Recorded::Screen { .. });
-        let counter = if picture {
-            if self.sender.len() >= PICTURES_UP_TO {
-                self.dropped.pictures.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            &self.dropped.pictures
+        let (dropped, room) = if picture {
+            (&self.dropped.pictures, self.sender.len() < PICTURES_UP_TO)
         } else {
-            &self.dropped.other
+            (&self.dropped.other, true)
         };
-        match self.sender.try_send(ToMuxer::At(self.now_ms(), recorded)) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-            Err(TrySendError::Full(_)) => {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
+        let sent = room
+            && match self.sender.try_send(ToMuxer::At(self.now_ms(), recorded)) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => true,
+                Err(TrySendError::Full(_)) => false,
+            };
+        if !sent {
+            dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -214,5 +213,35 @@ fn write(muxer: Muxer<File>, inbox: &crossbeam_channel::Receiver<ToMuxer>, start
             }
             Err(err) => tracing::warn!("{FILE_NAME}: could not finish it: {err:#}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_never_waits_and_drops_pictures_first() {
+        let (sender, inbox) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        let feed = MkvFeed {
+            sender,
+            started: Instant::now(),
+            dropped: Arc::default(),
+        };
+        for _ in 0..PICTURES_UP_TO {
+            feed.mix(&[0; 240]);
+        }
+        // Half full: pictures are dropped, the sound and the chat still go.
+        feed.video(ClientId(1), b"jpeg");
+        feed.screen(ClientId(1), b"jpeg");
+        feed.chat("ana: hi".into());
+        assert_eq!(feed.dropped.pictures.load(Ordering::Relaxed), 2);
+        assert_eq!(inbox.len(), PICTURES_UP_TO + 1);
+        while inbox.len() < CHANNEL_CAPACITY {
+            feed.mix(&[0; 240]);
+        }
+        // Full: dropped and counted, without waiting.
+        feed.mix(&[0; 240]);
+        assert_eq!(feed.dropped.other.load(Ordering::Relaxed), 1);
     }
 }
