@@ -153,17 +153,16 @@ impl MkvRecording {
     }
 
     /// The members as the meeting has them: the tracks of those whose
-    /// name is new to the recording are named after them.
+    /// name is new to the recording are named after them, cleaned as
+    /// everything shown is (players show track names).
     pub fn members<'a>(&mut self, members: impl IntoIterator<Item = (ClientId, &'a str)>) {
         for (member, name) in members {
             if self.names.get(&member).is_some_and(|known| known == name) {
                 continue;
             }
             self.names.insert(member, name.to_string());
-            self.feed.send(Recorded::MemberName {
-                member,
-                name: name.to_string(),
-            });
+            let name = crate::clean::clean(name);
+            self.feed.send(Recorded::MemberName { member, name });
         }
     }
 
@@ -243,5 +242,32 @@ mod tests {
         // Full: dropped and counted, without waiting.
         feed.mix(&[0; 240]);
         assert_eq!(feed.dropped.other.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn tracks_are_named_after_members_cleaned_and_the_file_is_finished_at_the_end() {
+        use crate::mkv::ebml::id;
+        use crate::mkv::writer::tests::parse_file;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut recording = MkvRecording::start(dir.path()).expect("starts");
+        let rgb = [200u8; 16 * 16 * 3];
+        let jpeg = crate::media::video::frames::encode_jpeg(&rgb, 16, 16, 80).expect("jpeg");
+        recording.feed().video(ClientId(8), &jpeg);
+        recording.members([(ClientId(8), "\x1b]0;pwned\x07ana\u{202e}")]);
+        recording.feed().mix(&[0; 240]);
+        recording.finish();
+        let bytes = std::fs::read(dir.path().join(FILE_NAME)).expect("meeting.mkv");
+        let (top, cut) = parse_file(&bytes);
+        assert!(!cut);
+        let segment = &top[1];
+        assert_eq!(segment.all(id::CUES).len(), 1, "finished: seekable");
+        let names: Vec<String> = segment
+            .one(id::TRACKS)
+            .all(id::TRACK_ENTRY)
+            .iter()
+            .map(|t| String::from_utf8_lossy(&t.one(id::NAME).data).into_owned())
+            .collect();
+        assert_eq!(names[1], crate::clean::clean("\x1b]0;pwned\x07ana\u{202e}"));
+        assert!(!names[1].chars().any(char::is_control), "{names:?}");
     }
 }
