@@ -434,6 +434,7 @@ fn a_rogue_server_cannot_drive_the_terminal_or_the_recording() {
     let expected = [
         "audio/4294967295.wav",
         "chat.log",
+        "meeting.mkv",
         "video/4294967295/00000001.jpg",
         "video/4294967295/times.csv",
     ];
@@ -441,6 +442,31 @@ fn a_rogue_server_cannot_drive_the_terminal_or_the_recording() {
     // When each picture was captured and shown: numbers only.
     let times = std::fs::read(record.join("video/4294967295/times.csv")).expect("times.csv");
     assert_no_control("times.csv", &times);
+    // What players show of meeting.mkv: its track names and the chat.
+    if integration_tests::ffprobe_available() {
+        let mkv = record.join("meeting.mkv");
+        let probed = integration_tests::ffprobe(&mkv);
+        let titles: Vec<&str> = probed["streams"]
+            .as_array()
+            .expect("streams")
+            .iter()
+            .filter_map(|stream| stream["tags"]["title"].as_str())
+            .collect();
+        assert!(titles.len() >= 2, "the mix and a video track: {probed}");
+        assert_no_control("meeting.mkv's track names", titles.join("\n").as_bytes());
+        let subtitles = Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&mkv)
+            .args(["-map", "0:s", "-f", "srt", "-"])
+            .output()
+            .expect("ffmpeg runs");
+        let shown = String::from_utf8_lossy(&subtitles.stdout);
+        assert!(
+            shown.contains("pwned"),
+            "the chat is there, cleaned: {shown}"
+        );
+        assert_no_control("meeting.mkv's chat", shown.as_bytes());
+    }
 }
 
 #[test]

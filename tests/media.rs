@@ -169,6 +169,9 @@ fn test_pattern_moves_and_tones_keep_their_pitch() {
         received_from(s, a.id, "video").0 >= 5 && received_from(s, a.id, "audio").0 >= 25
     });
     a.wait_stats("b's audio", |s| received_from(s, b.id, "audio").0 >= 25);
+    // For the subtitle track of b's meeting.mkv.
+    a.send("hello from a");
+    b.expect_event("chat");
     let a_stats = a.wait_stats("a stats answer", |_| true);
     assert_eq!(
         received_from(&a_stats, a.id, "audio").0,
@@ -200,6 +203,36 @@ fn test_pattern_moves_and_tones_keep_their_pitch() {
         dominant_frequency(&samples, &[440.0, 550.0, 660.0, 880.0]),
         660.0
     );
+
+    // The same meeting in one file any player opens: what b heard, a's
+    // video named after a, and the chat.
+    if integration_tests::ffprobe_available() {
+        let probed = integration_tests::ffprobe(&record.join("meeting.mkv"));
+        let streams: Vec<(&str, &str)> = probed["streams"]
+            .as_array()
+            .expect("streams")
+            .iter()
+            .map(|s| {
+                let codec = s["codec_name"].as_str().unwrap_or("?");
+                (codec, s["tags"]["title"].as_str().unwrap_or(""))
+            })
+            .collect();
+        assert_eq!(
+            streams,
+            [
+                ("pcm_s16le", "what this member heard"),
+                ("mjpeg", "a"),
+                ("subrip", "chat")
+            ],
+            "{probed}"
+        );
+        assert_eq!(probed["streams"][1]["width"], 320);
+        let seconds: f64 = probed["format"]["duration"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0.0);
+        assert!(seconds >= 1.0, "{probed}");
+    }
 }
 
 fn sent(stats: &Value, kind: &str) -> u64 {

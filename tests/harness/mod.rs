@@ -988,6 +988,52 @@ pub fn recording(root: &Path) -> PathBuf {
     }
 }
 
+/// Whether `ffprobe` can be run: when it cannot, the checks that need it
+/// are skipped (said on stderr), unless `MEETING_FFMPEG_TESTS=required`
+/// (CI), which makes that a failure.
+pub fn ffprobe_available() -> bool {
+    let runs = std::process::Command::new("ffprobe")
+        .arg("-version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if runs {
+        return true;
+    }
+    assert!(
+        std::env::var("MEETING_FFMPEG_TESTS").as_deref() != Ok("required"),
+        "MEETING_FFMPEG_TESTS=required but ffprobe is not installed (apt-get install ffmpeg)"
+    );
+    eprintln!(
+        "skipped: ffprobe is not installed (apt-get install ffmpeg); \
+         set MEETING_FFMPEG_TESTS=required to fail instead"
+    );
+    false
+}
+
+/// What `ffprobe` says of `path`'s streams and format (JSON); fails the
+/// test on anything it complains about.
+pub fn ffprobe(path: &Path) -> Value {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && said.is_empty(),
+        "ffprobe {}: {said}",
+        path.display()
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe's JSON")
+}
+
 /// An HTTP/1.0 GET: the status code, the head and the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect_timeout(&addr, DEADLINE).expect("connects");

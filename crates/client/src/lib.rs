@@ -20,10 +20,11 @@
 //! - `meeting` the meeting as the server told it; `stats` the figures;
 //!   `level` audio levels (who is speaking); `playback` the jitter buffers,
 //!   the mixer and the playback clock with its back-ends; `record` the
-//!   `--record` folder; `resend`, `order` and `unconfirmed` what a resumed
-//!   session sends again, when local answers show, and which chat is
-//!   confirmed; `events` what the threads tell the loop; `sink` what every
-//!   kind's sinks share (locks are `common::sync`).
+//!   `--record` folder, `mkv` its `meeting.mkv`; `resend`, `order` and
+//!   `unconfirmed` what a resumed session sends again, when local answers
+//!   show, and which chat is confirmed; `events` what the threads tell
+//!   the loop; `sink` what every kind's sinks share (locks are
+//!   `common::sync`).
 //! - `readme` (tests only) keeps the README's tables of commands and keys
 //!   made from the same tables as the help.
 
@@ -39,6 +40,7 @@ pub mod level;
 pub mod link;
 pub mod media;
 pub mod meeting;
+pub mod mkv;
 pub mod order;
 pub mod output;
 pub mod playback;

@@ -200,8 +200,10 @@ struct Args {
     graphics: Graphics,
 
     /// Save what you receive in a new folder in DIR named after the start
-    /// time (DIR/2026-11-23T19-30-05Z/): video/<member>/<seq>.jpg,
-    /// audio/<member>.wav, chat.log. Earlier recordings are never overwritten.
+    /// time (DIR/2026-11-23T19-30-05Z/): meeting.mkv (what you heard, every
+    /// member's video and screen, the chat as subtitles: one file any player
+    /// opens), and video/<member>/<seq>.jpg, audio/<member>.wav, chat.log.
+    /// Earlier recordings are never overwritten.
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
 

@@ -5,6 +5,7 @@
 //! one folder would overwrite each other's `audio/<id>.wav` and mix frames.
 //!
 //! ```text
+//! SESSION/meeting.mkv               the meeting as heard and seen here, in one file (`mkv`)
 //! SESSION/chat.log                  one line per chat message, cleaned (`clean::clean`)
 //! SESSION/video/<member id>/<seq>.jpg  every video frame, byte for byte
 //! SESSION/audio/<member id>.wav      each member's audio, 48 kHz mono s16
@@ -15,6 +16,10 @@
 //! Each part is written by the media kind it records (`media::video::record`,
 //! `media::audio::record`, `media::screen::record`), owned by the thread
 //! that receives that kind; the chat log is the main loop's (`app::chat`).
+//! `meeting.mkv` is one thread's (`mkv::recording`), which they all send
+//! to: the video and screen recorders their pictures, the chat log its
+//! lines, and the playback mix what was heard (`Playback::pull`). The
+//! folder of files stays beside it, for tools and tests.
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};

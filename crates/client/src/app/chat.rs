@@ -2,11 +2,13 @@
 //! (within its limit, to a member the meeting knows), which of ours the
 //! server has not echoed yet (`unconfirmed`: said when late, confirmed when
 //! it comes, said undelivered when the session ends), and `--record`'s
-//! `chat.log`, one cleaned line per message said to us.
+//! `chat.log`, one cleaned line per message said to us (and the same line
+//! as a subtitle in `meeting.mkv`).
 
 use crate::clean::clean;
 use crate::command;
 use crate::meeting::MeetingState;
+use crate::mkv::MkvFeed;
 use crate::output::LocalEvent;
 use crate::unconfirmed::{Pending, UnconfirmedChat};
 use anyhow::Context;
@@ -236,13 +238,14 @@ impl Chat {
     }
 }
 
-/// `--record`'s `chat.log`.
+/// `--record`'s `chat.log`, and the chat's subtitles in `meeting.mkv`.
 pub struct ChatLog {
     file: File,
+    mkv: Option<MkvFeed>,
 }
 
 impl ChatLog {
-    pub fn open(root: &Path) -> anyhow::Result<ChatLog> {
+    pub fn open(root: &Path, mkv: Option<MkvFeed>) -> anyhow::Result<ChatLog> {
         std::fs::create_dir_all(root)
             .with_context(|| format!("could not create {}", root.display()))?;
         let path = root.join("chat.log");
@@ -251,7 +254,7 @@ impl ChatLog {
             .append(true)
             .open(&path)
             .with_context(|| format!("could not open {}", path.display()))?;
-        Ok(ChatLog { file })
+        Ok(ChatLog { file, mkv })
     }
 
     /// One line per message, cleaned like everything shown: people read
@@ -260,6 +263,9 @@ impl ChatLog {
     pub fn message(&mut self, meeting: &MeetingId, from: &str, text: &str) -> anyhow::Result<()> {
         let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
         let (meeting, from, text) = (clean(meeting.as_str()), clean(from), clean(text));
+        if let Some(mkv) = &self.mkv {
+            mkv.chat(format!("{from}: {text}"));
+        }
         writeln!(self.file, "{now} [{meeting}] {from}: {text}")?;
         Ok(())
     }
@@ -276,7 +282,7 @@ mod tests {
         let hostile = "\x1b]0;pwned\x07\x1b[2J\u{9b}1m\u{202e}\nforged: line";
         let meeting: MeetingId =
             serde_json::from_value(serde_json::json!(hostile)).expect("any string");
-        let mut log = ChatLog::open(dir.path()).expect("opens");
+        let mut log = ChatLog::open(dir.path(), None).expect("opens");
         log.message(&meeting, hostile, hostile).expect("writes");
         let text = std::fs::read_to_string(dir.path().join("chat.log")).expect("log");
         assert_eq!(text.lines().count(), 1, "one message, one line: {text:?}");

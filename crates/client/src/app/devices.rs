@@ -26,31 +26,49 @@ pub(super) struct Devices {
     clock: Option<PlaybackClock>,
     /// Every member's audio level.
     levels: MemberLevels,
+    /// `--record` takes the mix: it is made even with nothing to play to.
+    recording: bool,
 }
 
 impl Devices {
     /// Starts playing the mix to `sink`, if there is one (`--audio-out`, or
-    /// the default speaker); says where it plays.
+    /// the default speaker); says where it plays. While `recording`, the
+    /// mix is made without a sink too, unsaid.
     pub fn start(
         options: MediaOptions,
         playback: Playback,
         levels: MemberLevels,
         sink: Option<Box<dyn PlaybackSink>>,
+        recording: bool,
     ) -> anyhow::Result<(Devices, Option<LocalEvent>)> {
         let mut devices = Devices {
             options,
             playback,
             clock: None,
             levels,
+            recording,
         };
         let said = match sink {
             Some(sink) => {
                 let described = sink.describe();
                 Some(devices.play(described, sink)?)
             }
-            None => None,
+            None => {
+                devices.record_only()?;
+                None
+            }
         };
         Ok((devices, said))
+    }
+
+    /// While recording, nothing played: the clock makes the mix for the
+    /// recording alone.
+    fn record_only(&mut self) -> std::io::Result<()> {
+        if self.recording {
+            let sink = Box::new(playback::RecordingOnly);
+            self.clock = Some(PlaybackClock::start(self.playback.clone(), sink)?);
+        }
+        Ok(())
     }
 
     /// Plays the mix to `sink` from now on.
@@ -92,6 +110,9 @@ impl Devices {
         let spec = match spec {
             "off" => {
                 self.stop_playback();
+                if let Err(err) = self.record_only() {
+                    tracing::warn!("meeting.mkv: the mix stops here: {err}");
+                }
                 return LocalEvent::AudioOff;
             }
             "default" => "speaker".to_string(),

@@ -35,6 +35,7 @@ use crate::command::{self, Command, DeviceKind};
 use crate::events::{Entry, FailedOver, Move};
 use crate::media;
 use crate::meeting::MeetingState;
+use crate::mkv::MkvRecording;
 use crate::order::{AnswerOrder, Decision};
 use crate::output::{FrontEnd, LocalEvent, MoveReason};
 use crate::stats::ClientStats;
@@ -93,6 +94,8 @@ struct App {
     devices: Devices,
     remote: Remote,
     chat: Chat,
+    /// `--record`'s `meeting.mkv`: told the members' names, finished at the end.
+    mkv: Option<MkvRecording>,
     video: VideoAsk,
     /// Following a meeting to the server of the cluster that holds it.
     moves: Moves,
@@ -518,6 +521,9 @@ impl App {
         };
         if self.meeting.apply(&event) {
             self.output.meeting(&self.meeting);
+            if let Some(mkv) = &mut self.mkv {
+                mkv.members(self.meeting.members.iter().map(|m| (m.id, m.name.as_str())));
+            }
         }
         self.failover.now_in(self.meeting.meeting.as_ref());
         let in_meeting = self.meeting.in_meeting();
@@ -775,6 +781,7 @@ impl App {
     fn connection_ended(&mut self, reason: Option<String>) -> Ending {
         self.sharing.abort();
         self.devices.stop_playback();
+        self.finish_recording();
         self.finish();
         if self.connection.shutdown_seen {
             return Ending::Normal;
@@ -819,6 +826,14 @@ impl App {
             let _ = socket.shutdown(Shutdown::Both);
         }
         self.devices.stop_playback();
+        self.finish_recording();
         Ending::Normal
+    }
+
+    /// Makes `meeting.mkv` seekable, once nothing more comes into it.
+    fn finish_recording(&mut self) {
+        if let Some(mkv) = &mut self.mkv {
+            mkv.finish();
+        }
     }
 }

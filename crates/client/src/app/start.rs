@@ -19,6 +19,7 @@ use crate::link::{self, Security, ServerLink};
 use crate::media::driver::Outputs;
 use crate::media::options::MediaOptions;
 use crate::meeting::MeetingState;
+use crate::mkv::MkvRecording;
 use crate::order::AnswerOrder;
 use crate::output::{FrontEnd, Json, Lines, LocalEvent};
 use crate::playback::{self, Playback};
@@ -117,15 +118,34 @@ pub(super) fn start(options: Options, events: Sender<AppEvent>) -> anyhow::Resul
         Some((tiles, levels)) => (Some(tiles), levels),
         None => (None, MemberLevels::default()),
     };
-    let playback = Playback::new(id);
+    // A meeting.mkv that cannot be written is said once; the meeting and
+    // the rest of the recording go on.
+    let mkv = match options.record.as_deref().map(MkvRecording::start) {
+        Some(Err(err)) => {
+            let message = format!("{err:#}; recording without it");
+            output.local(&LocalEvent::Error { message });
+            None
+        }
+        other => other.and_then(Result::ok),
+    };
+    let mkv_feed = mkv.as_ref().map(MkvRecording::feed);
+    let playback = Playback::new(id).with_recording(mkv_feed.clone());
     // Where each kind's driver sends what it receives.
     let outputs = Outputs {
         record: options.record.clone(),
+        mkv: mkv_feed.clone(),
         tiles,
         levels: levels.clone(),
         playback: playback.clone(),
     };
-    let (devices, playing) = Devices::start(options.media, playback, levels, playback_sink)?;
+    let recording_mix = mkv.is_some();
+    let (devices, playing) = Devices::start(
+        options.media,
+        playback,
+        levels,
+        playback_sink,
+        recording_mix,
+    )?;
     if let Some(playing) = playing {
         output.local(&playing);
     }
@@ -143,7 +163,7 @@ pub(super) fn start(options: Options, events: Sender<AppEvent>) -> anyhow::Resul
     }
 
     let record = options.record.as_deref();
-    let chat_log = record.map(ChatLog::open).transpose()?;
+    let chat_log = record.map(|dir| ChatLog::open(dir, mkv_feed)).transpose()?;
     Ok(App {
         output,
         order: AnswerOrder::new(reads_stdin),
@@ -154,6 +174,7 @@ pub(super) fn start(options: Options, events: Sender<AppEvent>) -> anyhow::Resul
         devices,
         remote: Default::default(),
         chat: Chat::new(chat_log),
+        mkv,
         video: VideoAsk::new(options.video_wanted, full_screen, record.is_some()),
         failover: Failover::new(
             &options.servers,

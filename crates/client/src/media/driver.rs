@@ -13,6 +13,7 @@
 use crate::channel::socket::CurrentSocket;
 use crate::level::MemberLevels;
 use crate::media::options::MediaOptions;
+use crate::mkv::MkvFeed;
 use crate::playback::Playback;
 use crate::sink::SharedFrame;
 use crate::stats::ClientStats;
@@ -175,6 +176,8 @@ pub trait Received {
 pub struct Outputs {
     /// `--record`'s session folder, if recording.
     pub record: Option<PathBuf>,
+    /// `--record`'s `meeting.mkv`, unless it could not be started.
+    pub mkv: Option<MkvFeed>,
     /// The full-screen view's tiles (`None` in the line modes).
     pub tiles: Option<TileFeed>,
     /// Every member's audio level (the view's, or the main loop's own).

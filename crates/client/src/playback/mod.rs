@@ -7,7 +7,9 @@
 //! (`--audio-out PATH.wav`) is the device-less one that tests and machines
 //! without a sound card use; a speaker back-end implements the same trait.
 //! A device that wants to own the clock (a cpal callback) can instead call
-//! `Playback::pull` itself and skip `PlaybackClock`.
+//! `Playback::pull` itself and skip `PlaybackClock`. While recording, every
+//! pull is also `meeting.mkv`'s audio; with nothing to play to, the clock
+//! plays to `RecordingOnly` so the mix is made all the same.
 
 pub mod jitter;
 pub mod mixer;
@@ -15,6 +17,7 @@ pub mod mixer;
 mod speaker;
 mod wav_out;
 
+use crate::mkv::MkvFeed;
 use common::{ClientId, MediaHeader};
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use jitter::JitterStats;
@@ -48,6 +51,24 @@ pub trait PlaybackSink: Send {
     /// drift apart. Files and other sinks the clock must feed answer false.
     fn drive(&mut self, _playback: &Playback) -> anyhow::Result<bool> {
         Ok(false)
+    }
+}
+
+/// Plays nothing: the clock drives the mix for `--record` alone (its
+/// `meeting.mkv` takes each pull) when nothing is played.
+pub struct RecordingOnly;
+
+impl PlaybackSink for RecordingOnly {
+    fn describe(&self) -> String {
+        "the recording only".to_string()
+    }
+
+    fn play(&mut self, _pcm: &[i16]) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        Ok(())
     }
 }
 
@@ -97,6 +118,10 @@ pub struct Playback {
     /// From a pull of the mix to it being heard, µs: the device's buffer
     /// (a speaker says it in each callback); nothing for a file.
     output_delay_us: Arc<AtomicU64>,
+    /// `--record`'s `meeting.mkv`: every pull of the mix goes there too,
+    /// whoever pulls (the clock or a device's callback), so it holds what
+    /// was heard, volumes and mutes applied.
+    recording: Option<MkvFeed>,
 }
 
 impl Playback {
@@ -106,7 +131,14 @@ impl Playback {
             clock: Arc::default(),
             playing: Arc::default(),
             output_delay_us: Arc::default(),
+            recording: None,
         }
+    }
+
+    /// Records every pull of the mix to `feed` (set before it is cloned).
+    pub fn with_recording(mut self, feed: Option<MkvFeed>) -> Playback {
+        self.recording = feed;
+        self
     }
 
     /// The device's delay from a pull to being heard, as it reports it.
@@ -142,6 +174,9 @@ impl Playback {
     /// The next stretch of the mix, up to 10 ms at a time.
     pub fn pull(&self, now: Instant, out: &mut [i16]) {
         self.mixer().pull(now, out);
+        if let Some(recording) = &self.recording {
+            recording.mix(out);
+        }
     }
 
     pub fn set(

@@ -165,7 +165,7 @@ impl Driver for Screen {
     fn receiver(&mut self) -> Box<dyn Receiver> {
         let mut sinks: Vec<Box<dyn ScreenSink>> = Vec::new();
         if let Some(dir) = &self.outputs.record {
-            sinks.push(Box::new(ScreenRecorder::new(dir)));
+            sinks.push(Box::new(ScreenRecorder::new(dir, self.outputs.mkv.clone())));
         }
         if let Some(tiles) = &self.outputs.tiles {
             sinks.push(Box::new(tiles.clone()));

@@ -1,8 +1,10 @@
 //! `--record`'s shared screens: each complete picture put together from a
-//! member's changes, as `SESSION/screen/<member id>/<seq>.jpg`, and the
-//! last one losslessly as `latest.png` (for checking text).
+//! member's changes, as `SESSION/screen/<member id>/<seq>.jpg` and as a
+//! frame of the member's screen track in `meeting.mkv`, and the last one
+//! losslessly as `latest.png` (for checking text).
 
 use super::ScreenSink;
+use crate::mkv::MkvFeed;
 use anyhow::Context;
 use common::{ClientId, MediaHeader};
 use std::collections::HashMap;
@@ -17,14 +19,16 @@ pub struct ScreenRecorder {
     /// The last complete picture per sender not yet saved losslessly.
     latest: HashMap<ClientId, image::RgbImage>,
     created: HashMap<ClientId, PathBuf>,
+    mkv: Option<MkvFeed>,
 }
 
 impl ScreenRecorder {
-    pub fn new(root: &Path) -> ScreenRecorder {
+    pub fn new(root: &Path, mkv: Option<MkvFeed>) -> ScreenRecorder {
         ScreenRecorder {
             dir: root.join("screen"),
             latest: HashMap::new(),
             created: HashMap::new(),
+            mkv,
         }
     }
 
@@ -74,6 +78,9 @@ impl ScreenSink for ScreenRecorder {
                 jpeg_encoder::ColorType::Rgb,
             )
             .with_context(|| format!("could not encode {}", path.display()))?;
+        if let Some(mkv) = &self.mkv {
+            mkv.screen(header.sender, &jpeg);
+        }
         std::fs::write(&path, jpeg)
             .with_context(|| format!("could not write {}", path.display()))?;
         self.latest.insert(header.sender, canvas.clone());

@@ -233,7 +233,7 @@ impl Driver for Video {
     fn receiver(&mut self) -> Box<dyn Receiver> {
         let mut sinks: Vec<Box<dyn VideoSink>> = Vec::new();
         if let Some(dir) = &self.outputs.record {
-            sinks.push(Box::new(VideoRecorder::new(dir)));
+            sinks.push(Box::new(VideoRecorder::new(dir, self.outputs.mkv.clone())));
         }
         if let Some(tiles) = &self.outputs.tiles {
             sinks.push(Box::new(tiles.clone()));

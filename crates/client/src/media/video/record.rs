@@ -1,10 +1,12 @@
 //! `--record`'s video: every frame received, byte for byte, as
-//! `SESSION/video/<member id>/<seq>.jpg`, and beside them `times.csv`: for
+//! `SESSION/video/<member id>/<seq>.jpg` and as a frame of the member's
+//! track in `meeting.mkv`, and beside the files `times.csv`: for
 //! each, when its sender captured it (µs on the sender's clock) and when it
 //! was shown here (µs since the Unix epoch; with its sound, see
 //! `present`), so the pictures can be put back on the audio's timeline.
 
 use super::VideoSink;
+use crate::mkv::MkvFeed;
 use crate::sink::SharedFrame;
 use anyhow::Context;
 use common::{ClientId, MediaHeader};
@@ -21,17 +23,23 @@ pub struct VideoRecorder {
     dir: PathBuf,
     /// Each sender's folder and its `times.csv`.
     created: HashMap<ClientId, (PathBuf, File)>,
+    mkv: Option<MkvFeed>,
 }
 
 impl VideoRecorder {
-    pub fn new(root: &Path) -> VideoRecorder {
+    pub fn new(root: &Path, mkv: Option<MkvFeed>) -> VideoRecorder {
         VideoRecorder {
             dir: root.join("video"),
             created: HashMap::new(),
+            mkv,
         }
     }
 
     pub fn record(&mut self, header: &MediaHeader, jpeg: &[u8]) -> anyhow::Result<()> {
+        // First: a folder that cannot be written leaves meeting.mkv whole.
+        if let Some(mkv) = &self.mkv {
+            mkv.video(header.sender, jpeg);
+        }
         let (folder, times) = match self.created.get_mut(&header.sender) {
             Some(created) => created,
             None => {
@@ -77,7 +85,7 @@ mod tests {
     #[test]
     fn video_frames_land_in_a_folder_per_sender() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut recorder = VideoRecorder::new(dir.path());
+        let mut recorder = VideoRecorder::new(dir.path(), None);
         recorder
             .record(&header(7, 3), b"jpeg bytes")
             .expect("records");
