@@ -165,7 +165,12 @@ fn found_server<'a>(
     Some(FoundServer {
         name,
         addresses,
-        fingerprint: announced.fingerprint,
+        // Only what parses as a key is kept (and shown in its own form):
+        // the record is anyone's, and its text goes to a terminal.
+        fingerprint: announced
+            .fingerprint
+            .and_then(|text| text.parse::<transport::Fingerprint>().ok())
+            .map(|key| key.to_compact()),
         meetings: announced.meetings,
         version: announced.version,
     })
@@ -183,9 +188,10 @@ mod tests {
             "192.168.1.20".parse().expect("ip"),
             "192.168.1.20".parse().expect("ip"),
         ];
-        let txt = |key: &str| match key {
+        let key = transport::Fingerprint::of_certificate(b"alpha").to_compact();
+        let txt = |field: &str| match field {
             "v" => Some("1"),
-            "fp" => Some("SHA256:AB"),
+            "fp" => Some(key.as_str()),
             "meetings" => Some("2"),
             _ => None,
         };
@@ -200,6 +206,7 @@ mod tests {
             ]
         );
         assert_eq!(server.describe(), "Lab.3  192.168.1.20:7000  2 meetings");
+        assert_eq!(server.fingerprint.as_deref(), Some(key.as_str()));
         assert!(server.compatible());
         let only_link_local = ["fe80::1".parse().expect("ip")];
         assert!(
@@ -220,10 +227,18 @@ mod tests {
             "Old\u{1b}[31m._meeting._tcp.local.",
             ips.into_iter(),
             6338,
-            |key| (key == "v").then_some("9"),
+            |key| match key {
+                "v" => Some("9"),
+                "fp" => Some("SHA256:\u{1b}]2;pwned\u{7}"),
+                _ => None,
+            },
         )
         .expect("a server");
         assert!(!server.name.contains('\u{1b}'), "{}", server.name);
+        assert_eq!(
+            server.fingerprint, None,
+            "a key that does not parse is dropped"
+        );
         assert!(!server.compatible());
         let line = server.describe();
         assert!(line.contains("(no encryption)"), "{line}");
