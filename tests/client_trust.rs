@@ -13,13 +13,12 @@ use common::{
     MeetingSummary, MemberInfo, MemberRef, PerKind, Request,
 };
 use integration_tests::{
-    ClientProcess, DEADLINE, RawPeer, ServerProcess, binary, read_wav, received_from,
-    wait_with_deadline,
+    ClientProcess, DEADLINE, RawPeer, ServerProcess, binary, read_wav, received_from, run_within,
 };
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -341,41 +340,21 @@ fn hostile_script() -> Script {
 /// Runs the real client (`binary`, built before the rogue server starts
 /// waiting for it) against `server` until it exits on its own.
 fn run_client(binary: &Path, server: &RogueServer, args: &[&str]) -> Output {
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .arg(server.addr.to_string())
         // The rogue server speaks the raw protocol.
         .args(["--name", "probe", "--no-tls"])
-        .args(args)
-        // stdin stays open: the client must end because of the server.
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("client starts");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let err = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stderr.read_to_end(&mut bytes);
-        bytes
-    });
-    let status = wait_with_deadline(&mut child, DEADLINE);
-    if status.is_err() {
-        let _ = child.kill();
-        let _ = child.wait();
+        .args(args);
+    // stdin stays open: the client must end because of the server.
+    let ran = run_within(&mut command, None, DEADLINE);
+    Output {
+        status: ran
+            .status
+            .expect("the client ends when the server breaks the session"),
+        stdout: ran.stdout,
+        stderr: ran.stderr,
     }
-    let output = Output {
-        status: status.expect("the client ends when the server breaks the session"),
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    };
-    drop(child.stdin.take());
-    output
 }
 
 /// Every path under `dir`, relative, sorted.

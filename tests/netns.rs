@@ -578,47 +578,21 @@ impl Drop for Impostor {
 /// Runs `client ARGS` in the client's namespace with `input` on stdin, and
 /// returns its JSON events, its stderr and whether it succeeded.
 fn client_on_the_lan(link: &Link, args: &[&str], input: &str) -> (Vec<Value>, String, bool) {
-    use std::io::{Read, Write};
-    use std::process::Stdio;
     let known_hosts = tempfile::tempdir().expect("a folder");
-    let mut child = Command::new("ip")
+    let mut command = Command::new("ip");
+    command
         .args(&Link::exec_in(&link.client_ns)[1..])
         .arg(integration_tests::binary("client"))
         .args(["--json", "--name", "finder", "--known-hosts"])
         .arg(known_hosts.path().join("known_hosts"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the client starts");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let mut stdin = child.stdin.take().expect("stdin");
-    let _ = stdin.write_all(input.as_bytes());
-    drop(stdin);
-    let status = integration_tests::wait_with_deadline(&mut child, DEADLINE);
-    if status.is_err() {
-        let _ = child.kill();
-    }
-    let events = out
-        .join()
-        .unwrap_or_default()
+        .args(args);
+    let ran = integration_tests::run_within(&mut command, Some(input.as_bytes()), DEADLINE);
+    let events = String::from_utf8_lossy(&ran.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect();
-    let stderr = err.join().unwrap_or_default();
-    (events, stderr, status.is_ok_and(|s| s.success()))
+    let stderr = String::from_utf8_lossy(&ran.stderr).into_owned();
+    (events, stderr, ran.status.is_some_and(|s| s.success()))
 }
 
 /// The `servers` event of a run, by name: (address, fingerprint).

@@ -132,6 +132,53 @@ pub fn wait_with_deadline(child: &mut Child, deadline: Duration) -> anyhow::Resu
     }
 }
 
+/// What `run_within` saw of a program: its exit status (None when it was
+/// killed at the deadline) and everything it wrote.
+pub struct Ran {
+    pub status: Option<ExitStatus>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Runs `command` until it exits, for at most `deadline` (then kills it),
+/// reading stdout and stderr as they come so a full pipe never stalls it.
+/// `input` goes to stdin, which is then closed; with None stdin stays open
+/// until the end, so the program must end by itself.
+pub fn run_within(command: &mut Command, input: Option<&[u8]>, deadline: Duration) -> Ran {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the program starts");
+    let read_all = |mut stream: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stream.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out = read_all(Box::new(child.stdout.take().expect("stdout")));
+    let err = read_all(Box::new(child.stderr.take().expect("stderr")));
+    let mut stdin = child.stdin.take();
+    if let Some(input) = input {
+        if let Some(mut stdin) = stdin.take() {
+            let _ = stdin.write_all(input);
+        }
+    }
+    let status = wait_with_deadline(&mut child, deadline).ok();
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    drop(stdin);
+    Ran {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
 /// `program` run through `wrapper` (none: run directly).
 fn wrapped(wrapper: &[&str], program: PathBuf) -> Command {
     match wrapper.split_first() {
