@@ -153,29 +153,23 @@ fn record(announcement: &Announcement, meetings: usize) -> anyhow::Result<Servic
     }
     let bind = announcement.bind;
     let host = format!("{}.local.", host_name());
-    let addresses: Vec<std::net::IpAddr> = if bind.ip().is_unspecified() {
-        Vec::new() // every interface's, filled in by the responder
-    } else {
-        vec![bind.ip()]
-    };
-    let info = ServiceInfo::new(
+    // Bound to all interfaces, the responder fills in each one's addresses.
+    let all_interfaces = bind.ip().is_unspecified();
+    let addresses: &[std::net::IpAddr] = if all_interfaces { &[] } else { &[bind.ip()] };
+    let mut info = ServiceInfo::new(
         SERVICE_TYPE,
         &announcement.name,
         &host,
-        addresses.as_slice(),
+        addresses,
         bind.port(),
         properties.as_slice(),
     )
     .map_err(|err| anyhow::anyhow!("the mDNS record: {err}"))?;
-    let mut info = if bind.ip().is_unspecified() {
-        info.enable_addr_auto()
-    } else {
-        info
-    };
-    if !bind.ip().is_unspecified() {
-        // Only where the server can be reached.
-        info.set_interfaces(vec![IfKind::Addr(bind.ip())]);
+    if all_interfaces {
+        return Ok(info.enable_addr_auto());
     }
+    // Only where the server can be reached.
+    info.set_interfaces(vec![IfKind::Addr(bind.ip())]);
     Ok(info)
 }
 
