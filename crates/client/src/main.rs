@@ -398,18 +398,7 @@ fn main() -> ExitCode {
     match app::run(options, events, inbox) {
         Ok(Ending::Normal) => ExitCode::SUCCESS,
         Ok(Ending::Lost) => ExitCode::FAILURE,
-        Err(err) => {
-            // The error may quote the server (a refusal): cleaned like all output.
-            let message = format!("{err:#}");
-            if json {
-                let event = serde_json::json!({"event": "error", "message": message});
-                if let Ok(line) = output::json::json_line(&event) {
-                    println!("{line}");
-                }
-            }
-            eprintln!("client: {}", meeting_client::clean::clean_lines(&message));
-            ExitCode::FAILURE
-        }
+        Err(err) => say_error(json, &format!("{err:#}")),
     }
 }
 
@@ -420,7 +409,7 @@ fn list_the_lan(json: bool) -> ExitCode {
         Err(err) => return say_error(json, &format!("{err:#}")),
     };
     if json {
-        println!("{}", json_text(&choose::servers_event(&browse, false)));
+        print_json(&choose::servers_event(&browse, false));
     } else {
         let _ = choose::list_lines(&browse.servers, &mut std::io::stdout());
     }
@@ -475,7 +464,7 @@ fn server_from_the_lan(
         }
         [only] => {
             if json {
-                println!("{}", json_text(&choose::servers_event(&browse, false)));
+                print_json(&choose::servers_event(&browse, false));
             }
             eprintln!(
                 "client: found {} on the LAN; connecting",
@@ -545,21 +534,22 @@ fn browse_summary(browse: &discover::Browse) -> String {
     }
 }
 
-/// An error before connecting, said as every error is (an `error` event
-/// too with --json); the exit code says it failed.
+/// An error that ends the client: on stderr, and as an `error` event with
+/// --json. It may quote the server or the LAN (a refusal, a server's name):
+/// cleaned like all output.
 fn say_error(json: bool, message: &str) -> ExitCode {
     if json {
-        println!(
-            "{}",
-            json_text(&serde_json::json!({"event": "error", "message": message}))
-        );
+        print_json(&serde_json::json!({"event": "error", "message": message}));
     }
-    eprintln!("client: {message}");
+    eprintln!("client: {}", meeting_client::clean::clean_lines(message));
     ExitCode::FAILURE
 }
 
-fn json_text(value: &serde_json::Value) -> String {
-    output::json::json_line(value).unwrap_or_default()
+/// One JSON event on stdout, its text made safe to show (`json_line`).
+fn print_json(value: &serde_json::Value) {
+    if let Ok(line) = output::json::json_line(value) {
+        println!("{line}");
+    }
 }
 
 fn parse_fingerprint(text: &str) -> Result<transport::Fingerprint, String> {
